@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# DTS: in-kernel TCP connection handover. Top-level targets:
+#
+#   make deps            install what is missing (apt, rustup, bindgen)
+#   make kernel          build the patched kernel (cached; FLAVOR=default|debug)
+#   make module          build dts.ko against it (out of tree, via ./Kbuild)
+#   make tools           build dtsctl and the other userspace tools
+#   make host-test       host unit and property tests (cargo test)
+#   make vm-test         VM tests on FLAVOR's kernel
+#   make test            everything: deps, builds, host tests, VM tests on the
+#                        default and debug kernels, harness self-test
+#   make demo            boot a cluster and show the module working
+#   make clean           remove build/ and the cargo target dir
+#
+# Versions are pinned in scripts/versions.env (the one place).
+
+include scripts/versions.env
+
+FLAVOR ?= default
+REPO := $(abspath .)
+BUILD := $(REPO)/build
+CARGO_HOME_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_HOME_BIN):$(PATH)
+export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
+
+KDIR_OF = $(shell scripts/kernel.sh dir $(1))/linux
+MODDIR = $(BUILD)/$(FLAVOR)/module$(if $(DTS_FAULT),-fault-$(DTS_FAULT))
+TOOLS_DIR := $(REPO)/userspace-tools/target/release
+
+.PHONY: all deps kernel module tools host-test vm-test test demo clean clippy
+
+all: module tools
+
+deps:
+	scripts/install-deps.sh
+
+kernel: deps
+	scripts/kernel.sh build $(FLAVOR) >/dev/null
+
+# The module is built in a per-flavor copy of Kbuild + rust/ so that the
+# default and debug kernels (and the fault-injected self-test build) never
+# share objects. rsync keeps mtimes, so unchanged sources are not rebuilt.
+module: kernel
+	@mkdir -p $(MODDIR)
+	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude='*.d' \
+		--exclude='modules.order' --exclude='Module.symvers' \
+		Kbuild rust $(MODDIR)/
+	$(MAKE) -C $(call KDIR_OF,$(FLAVOR)) M=$(MODDIR) LLVM=1 DTS_FAULT=$(DTS_FAULT) modules
+	@echo "module: $(MODDIR)/rust/dts.ko"
+
+clippy: kernel
+	@mkdir -p $(BUILD)/clippy/module
+	rsync -a --delete Kbuild rust $(BUILD)/clippy/module/
+	$(MAKE) -C $(call KDIR_OF,$(FLAVOR)) M=$(BUILD)/clippy/module LLVM=1 CLIPPY=1 modules
+	cd userspace-tools && cargo clippy --all-targets -- -D warnings
+
+tools: deps
+	cd userspace-tools && cargo build --release --locked
+
+host-test: deps
+	cd userspace-tools && cargo test --locked
+
+vm-test: module tools
+	tests/vm/run.sh --kernel $(shell scripts/kernel.sh dir $(FLAVOR))/bzImage \
+		--module $(MODDIR)/rust/dts.ko --tools $(TOOLS_DIR) --flavor $(FLAVOR)
+
+test:
+	scripts/test.sh
+
+demo: deps
+	$(MAKE) module tools FLAVOR=default
+	qemu/demo.sh --kernel $(shell scripts/kernel.sh dir default)/bzImage \
+		--module $(BUILD)/default/module/rust/dts.ko --tools $(TOOLS_DIR)
+
+clean:
+	rm -rf $(BUILD)
+	cd userspace-tools && cargo clean

@@ -1,0 +1,200 @@
+#!/bin/sh
+# PID 1 of every VM started by qemu/cluster.sh (POSIX sh; runs under dash).
+#
+# The kernel mounts the host's / read-only over 9p and runs this file. Because
+# that root is read-only, /out and /shared cannot be created on it, so stage 1
+# builds a small writable root: a tmpfs holding a bind mount (or a copy of the
+# symlink) of every top-level entry of the host root, plus fresh /proc, /sys,
+# /dev, /tmp, /run, /out and /shared. Stage 2 runs chrooted into it:
+#   - mounts devpts, tmpfs over /tmp /run /var/log /var/lib /var/cache /var/tmp,
+#     and the 9p tags "out" (/out, this VM's results) and "shared" (/shared);
+#   - sets the hostname (node<i> or client) and the network (see cluster.sh):
+#       client 10.0.0.2/24; node i 10.0.0.(10+i)/24; VIP 10.0.0.100, which
+#       nodes put on lo/32 with arp_ignore=1/arp_announce=2 and multicast MAC
+#       01:00:5e:00:00:64 joined on eth0; the client has a permanent neighbour
+#       entry VIP -> 01:00:5e:00:00:64;
+#   - on nodes, insmod's rig_module (a PASS/FAIL line in /out/results.txt);
+#   - runs rig_script with RIG_* variables, writes its exit status to
+#     /out/status and dmesg to /out/dmesg.txt, and powers off.
+# Parameters come from the kernel command line (rig_role, rig_id, rig_nodes,
+# rig_script, rig_module, rig_tools, rig_repo, rig_timeout).
+#
+# This script must never hang and never exit (PID 1 exiting panics the kernel):
+# every failure is recorded and the VM powers off.
+
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+umask 022
+
+VIP=10.0.0.100
+VIP_MAC=01:00:5e:00:00:64
+CLIENT_IP=10.0.0.2
+NR=/tmp     # stage 1 builds the new root on a tmpfs mounted over the host's /tmp
+
+msg() { echo "rig-init: $*" >/dev/console 2>/dev/null || echo "rig-init: $*"; }
+
+poweroff_now() {
+    sync
+    # busybox reboot -f calls reboot(2) at once; with -no-reboot QEMU exits.
+    # (/sbin/reboot on the host is systemctl, which needs systemd.)
+    /bin/busybox reboot -f
+    sleep 5
+    # Still here: let the kernel panic (panic=-1 reboots, QEMU exits). The panic
+    # message makes the run fail, which is right: power-off did not work.
+    msg "reboot -f failed"
+    exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Stage 1: build the writable root and chroot into it.
+if [ "${RIG_INIT_STAGE:-1}" = 1 ]; then
+    # -n: do not try to record the mounts in /run/mount/utab (read-only here).
+    mount -n -t proc proc /proc
+    mount -n -t sysfs sysfs /sys
+    mount -n -t devtmpfs devtmpfs /dev
+    msg "init started, building the writable root"
+    mount -n -t tmpfs -o mode=0755 rigroot "$NR" || { msg "cannot mount tmpfs root"; poweroff_now; }
+    for p in /* /.[!.]*; do
+        [ -e "$p" ] || [ -L "$p" ] || continue
+        e=${p#/}
+        case "$e" in
+            proc|sys|dev|tmp|run|out|shared|lost+found) continue ;;
+        esac
+        if [ -L "$p" ]; then
+            ln -s "$(readlink "$p")" "$NR/$e"
+        elif [ -d "$p" ]; then
+            mkdir "$NR/$e" && mount -n --bind "$p" "$NR/$e"
+        else
+            : >"$NR/$e" && mount -n --bind "$p" "$NR/$e"
+        fi || msg "warning: could not bring $p into the new root"
+    done
+    for d in proc sys dev tmp run out shared; do mkdir -p "$NR/$d"; done
+    chmod 1777 "$NR/tmp"
+    for d in proc sys dev; do mount -n --move "/$d" "$NR/$d"; done
+    cd "$NR" || poweroff_now
+    # Make the new tmpfs the root mount (like switch_root), then chroot into it.
+    mount -n --move . / || msg "warning: mount --move to / failed; using chroot only"
+    RIG_INIT_STAGE=2 exec chroot . /bin/sh "$0"
+    msg "chroot failed"
+    poweroff_now
+fi
+
+# ---------------------------------------------------------------------------
+# Stage 2.
+cd /
+for w in $(cat /proc/cmdline); do
+    case "$w" in
+        rig_role=*)    rig_role=${w#*=} ;;
+        rig_id=*)      rig_id=${w#*=} ;;
+        rig_nodes=*)   rig_nodes=${w#*=} ;;
+        rig_script=*)  rig_script=${w#*=} ;;
+        rig_module=*)  rig_module=${w#*=} ;;
+        rig_tools=*)   rig_tools=${w#*=} ;;
+        rig_repo=*)    rig_repo=${w#*=} ;;
+        rig_timeout=*) rig_timeout=${w#*=} ;;
+    esac
+done
+rig_role=${rig_role:-client}
+rig_id=${rig_id:-0}
+rig_nodes=${rig_nodes:-0}
+case "$rig_role" in
+    node) vm=node$rig_id ;;
+    *)    rig_role=client; vm=client ;;
+esac
+
+mount -t tmpfs -o mode=0755 tmpfs /run     # first: mount(8) keeps its utab there
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+for d in /var/log /var/lib /var/cache /var/tmp; do
+    [ -d "$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$d"
+done
+chmod 1777 /var/tmp 2>/dev/null
+# 9p shares, cache=none (the default): writes by one VM are seen by all others.
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /out \
+    || msg "cannot mount 9p tag 'out' on /out"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 shared /shared \
+    || msg "cannot mount 9p tag 'shared' on /shared"
+msg "$vm: init starting at $(cut -d' ' -f1 /proc/uptime)s uptime (role=$rig_role id=$rig_id nodes=$rig_nodes)"
+
+RES=/out/results.txt
+record() { echo "$1 $vm: $2" >>"$RES"; }
+# step DESC CMD...: run CMD; on failure print its output and record a FAIL line.
+step() {
+    _d=$1; shift
+    if ! _o=$("$@" 2>&1); then
+        msg "$vm: FAIL: $_d: $_o"
+        record FAIL "$_d ($_o)"
+        return 1
+    fi
+}
+
+echo "$vm" >/proc/sys/kernel/hostname
+
+# --- network ---------------------------------------------------------------
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+NODE_IPS=
+i=1
+while [ "$i" -le "$rig_nodes" ]; do
+    NODE_IPS="$NODE_IPS${NODE_IPS:+ }10.0.0.$((10 + i))"
+    i=$((i + 1))
+done
+if [ "$rig_role" = node ]; then my_ip=10.0.0.$((10 + rig_id)); else my_ip=$CLIENT_IP; fi
+step "network: lo up" ip link set lo up
+step "network: eth0 up" ip link set eth0 up
+step "network: $my_ip/24 on eth0" ip addr add "$my_ip/24" dev eth0
+if [ "$rig_role" = node ]; then
+    # No node answers ARP for the VIP (it is on lo) nor uses it as ARP source.
+    echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore
+    echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce
+    step "network: VIP $VIP/32 on lo" ip addr add "$VIP/32" dev lo
+    step "network: join $VIP_MAC on eth0" ip maddr add "$VIP_MAC" dev eth0
+else
+    step "network: neighbour $VIP -> $VIP_MAC" \
+        ip neigh replace "$VIP" lladdr "$VIP_MAC" dev eth0 nud permanent
+fi
+
+# --- module ----------------------------------------------------------------
+if [ "$rig_role" = node ] && [ -n "${rig_module:-}" ]; then
+    if o=$(insmod "$rig_module" 2>&1); then
+        record PASS "insmod $rig_module"
+    else
+        msg "$vm: insmod $rig_module failed: $o"
+        record FAIL "insmod $rig_module ($o)"
+    fi
+fi
+
+# --- test script -----------------------------------------------------------
+export RIG_ROLE="$rig_role" RIG_ID="$rig_id" RIG_NODES="$rig_nodes" RIG_VM="$vm"
+export RIG_REPO="${rig_repo:-}" RIG_OUT=/out RIG_SHARED=/shared
+export DTSCTL="${rig_tools:+$rig_tools/}dtsctl" DTS_MODULE="${rig_module:-}"
+export NODE_IPS VIP CLIENT_IP VIP_MAC
+export HOME=/tmp TERM=dumb LANG=C.UTF-8 LC_ALL=C.UTF-8
+# Leave the script 20 s less than the cluster's hard timeout so that a hung
+# script still gets its status and dmesg written.
+limit=$(( ${rig_timeout:-600} - 20 ))
+[ "$limit" -ge 10 ] || limit=10
+# When the script will be stopped, in /proc/uptime seconds, less a 10 s margin:
+# the default limit of barriers (tests/vm/lib.sh).
+export RIG_DEADLINE=$(( $(cut -d. -f1 /proc/uptime) + limit - 10 ))
+
+status=1
+if [ -z "${rig_script:-}" ] || [ ! -r "$rig_script" ]; then
+    msg "$vm: test script '${rig_script:-}' missing"
+    record FAIL "test script '${rig_script:-}' missing"
+else
+    msg "$vm: running $rig_script (limit ${limit}s)"
+    if [ -x "$rig_script" ]; then set -- "$rig_script"; else set -- /bin/sh "$rig_script"; fi
+    timeout -k 5 "$limit" "$@" </dev/null
+    status=$?
+    if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+        record FAIL "test script timed out after ${limit}s"
+    fi
+fi
+echo "$status" >/out/status
+dmesg >/out/dmesg.txt 2>&1
+sync
+msg "$vm: init finished at $(cut -d' ' -f1 /proc/uptime)s uptime, script status $status, powering off"
+poweroff_now

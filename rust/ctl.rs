@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Control requests from user space (`dtsctl`), over the socket-option range.
+//!
+//! Process context. Every request needs `CAP_NET_ADMIN`; a refused or
+//! malformed request is counted and answered with a precise errno:
+//!
+//! | errno    | meaning                                               |
+//! |----------|-------------------------------------------------------|
+//! | `EPERM`  | the caller lacks `CAP_NET_ADMIN`                      |
+//! | `EINVAL` | unknown option, wrong length, or wrong ABI version    |
+//! | `EFAULT` | the user buffer is not accessible                     |
+//! | `EBUSY`  | another configuration change is in progress           |
+//!
+//! A refused configuration is answered with the errno of its first problem
+//! (see [`crate::pure::config::ConfigError::errno`]: `EINVAL`, `EEXIST`,
+//! `ENOENT`, `EADDRNOTAVAIL`, `ENOSPC`); `dtsctl` validates with the same code
+//! first, so it can name the offending value.
+
+use kernel::prelude::*;
+
+use crate::hooks::HOOKS;
+use crate::pure::abi::{self, Counter, InfoV1, ZeroV1};
+use crate::pure::config::{Config, ConfigV1};
+use crate::rcu;
+use crate::sockopt::{Caller, Handler, UserIn, UserOut};
+use crate::state;
+use crate::stats;
+
+/// The socket-option handler of `dts.ko`.
+pub(crate) struct Control;
+
+/// Counts and refuses callers without `CAP_NET_ADMIN`.
+fn require_admin(caller: &Caller) -> Result {
+    if caller.is_net_admin() {
+        Ok(())
+    } else {
+        stats::inc(Counter::SockoptDenied);
+        Err(EPERM)
+    }
+}
+
+/// Counts an invalid request and returns `EINVAL`.
+fn invalid<T>() -> Result<T> {
+    stats::inc(Counter::SockoptInvalid);
+    Err(EINVAL)
+}
+
+/// `DTS_SO_GET_INFO`: module version and counters.
+fn get_info(out: &mut UserOut) -> Result<usize> {
+    if out.len() < abi::INFO_V1_SIZE {
+        return invalid();
+    }
+    let mut info = InfoV1::new();
+    info.set_module_version(crate::DTS_VERSION);
+    stats::snapshot(HOOKS.iter().map(|h| (h.hooknum, h.priority)), &mut info);
+    let mut buf = [0u8; abi::INFO_V1_SIZE];
+    let n = match info.encode(&mut buf) {
+        Ok(n) => n,
+        Err(_) => return invalid(),
+    };
+    out.write(buf.get(..n).ok_or(EINVAL)?)?;
+    Ok(n)
+}
+
+/// `DTS_SO_SET_ZERO`: zero all counters.
+fn set_zero(arg: &UserIn) -> Result {
+    let mut buf = [0u8; abi::ZERO_V1_SIZE];
+    if arg.len() != buf.len() {
+        return invalid();
+    }
+    arg.read_exact(&mut buf)?;
+    if ZeroV1::decode(&buf).is_err() {
+        return invalid();
+    }
+    stats::reset();
+    Ok(())
+}
+
+/// `DTS_SO_SET_CONFIG`: replace the whole configuration. Process context.
+fn set_config(arg: &UserIn) -> Result {
+    let mut buf = [0u8; abi::CONFIG_V1_SIZE];
+    if arg.len() != buf.len() {
+        return invalid();
+    }
+    arg.read_exact(&mut buf)?;
+    let config = match ConfigV1::decode(&buf) {
+        Ok(c) => c,
+        Err(e) => {
+            stats::inc(Counter::ConfigInvalid);
+            return Err(Error::from_errno(-e.errno()));
+        }
+    };
+    // An empty configuration unpublishes everything: the hooks go back to
+    // counting only.
+    let new = if config.is_empty() {
+        None
+    } else {
+        Some(KBox::new(config, GFP_KERNEL)?)
+    };
+    state::with(|st| st.config_writer(|c| c.replace(new))).ok_or(ENODEV)??;
+    stats::inc(Counter::ConfigSet);
+    Ok(())
+}
+
+/// `DTS_SO_GET_CONFIG`: the current configuration (empty if none).
+fn get_config(out: &mut UserOut) -> Result<usize> {
+    if out.len() < abi::CONFIG_V1_SIZE {
+        return invalid();
+    }
+    let mut buf = [0u8; abi::CONFIG_V1_SIZE];
+    let guard = rcu::Guard::new();
+    let encoded = state::with(|st| match st.config.get(&guard) {
+        Some(c) => ConfigV1::encode(c, &mut buf),
+        None => ConfigV1::encode(&Config::EMPTY, &mut buf),
+    });
+    drop(guard);
+    let n = match encoded {
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return invalid(),
+        None => return Err(ENODEV),
+    };
+    out.write(buf.get(..n).ok_or(EINVAL)?)?;
+    Ok(n)
+}
+
+impl Handler for Control {
+    fn get(caller: &Caller, optval: i32, out: &mut UserOut) -> Result<usize> {
+        stats::inc(Counter::SockoptGet);
+        require_admin(caller)?;
+        match optval {
+            abi::DTS_SO_GET_INFO => get_info(out),
+            abi::DTS_SO_GET_CONFIG => get_config(out),
+            _ => invalid(),
+        }
+    }
+
+    fn set(caller: &Caller, optval: i32, arg: &UserIn) -> Result {
+        stats::inc(Counter::SockoptSet);
+        require_admin(caller)?;
+        match optval {
+            abi::DTS_SO_SET_ZERO => set_zero(arg),
+            abi::DTS_SO_SET_CONFIG => set_config(arg),
+            _ => invalid(),
+        }
+    }
+}

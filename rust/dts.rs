@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DTS: in-kernel TCP connection handover for layer-7 cluster load balancing.
+//!
+//! This is the crate root of `dts.ko`. The module is split in two layers:
+//!
+//! - a thin `unsafe` layer over `kernel::bindings`: [`nf`] (netfilter hook
+//!   registration), [`sockopt`] (the `nf_sockopt_ops` range through which
+//!   `dtsctl` and proxies talk to the module) and [`skb`] (bounds-checked
+//!   views of packet headers);
+//! - pure logic in [`pure`], free of kernel types, which the host crate
+//!   `userspace-tools/dts-core` compiles from the very same files so that
+//!   `cargo test`, property tests and fuzzing reach it.
+//!
+//! [`stats`] holds the counters that both layers update, [`state`] the shared
+//! state (the configuration, published under RCU by [`rcu`]), [`ctl`] serves
+//! the socket options and [`hooks`] runs the DTS filter: SYN acceptance by
+//! rendezvous hash and proxy-port redirection.
+//!
+//! Contexts: [`DtsModule::init`] and `Drop` run in process context (insmod and
+//! rmmod); hook functions run in softirq context (receive path) or in the
+//! sending task's context with bottom halves possibly enabled (output path);
+//! socket-option handlers run in process context.
+
+use kernel::prelude::*;
+
+pub mod pure;
+
+mod ctl;
+mod hooks;
+mod nf;
+mod rcu;
+mod skb;
+mod sockopt;
+mod state;
+mod stats;
+
+module! {
+    type: DtsModule,
+    name: "dts",
+    author: "DTS handover developers",
+    description: "TCP connection handover for L7 cluster load balancing",
+    license: "GPL",
+}
+
+/// Module version reported through `DTS_SO_GET_INFO` (and `dtsctl status`).
+pub const DTS_VERSION: &str = "0.1.0";
+
+/// The loaded module: everything it registered, in unregistration order.
+///
+/// Rust drops fields in declaration order, so on `rmmod` the socket-option
+/// range disappears first (no new control requests can start), then the
+/// netfilter hooks are unregistered, which waits for every in-flight hook
+/// invocation to finish (`synchronize_net()` inside the kernel). The shared
+/// state goes last, when nothing can use it any more.
+struct DtsModule {
+    _sockopt: sockopt::Registration,
+    _hooks: nf::HookRegistration,
+    _state: state::StateOwner,
+}
+
+impl kernel::Module for DtsModule {
+    /// Process context (`insmod`).
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        stats::reset();
+        let st = state::StateOwner::new()?;
+        let hooks = nf::HookRegistration::new(hooks::HOOKS)?;
+        // If this fails, `hooks` is dropped and unregistered again.
+        let sockopt = sockopt::Registration::new::<ctl::Control>(module)?;
+        pr_info!(
+            "dts {} loaded: {} netfilter hooks, sockopts [{}, {})\n",
+            DTS_VERSION,
+            hooks::HOOKS.len(),
+            pure::abi::DTS_SO_BASE,
+            pure::abi::DTS_SO_MAX
+        );
+        Ok(DtsModule {
+            _sockopt: sockopt,
+            _hooks: hooks,
+            _state: st,
+        })
+    }
+}
+
+impl Drop for DtsModule {
+    /// Process context (`rmmod`). The fields are unregistered after this runs.
+    fn drop(&mut self) {
+        pr_info!("dts {} unloading\n", DTS_VERSION);
+    }
+}

@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The versioned socket-option ABI between `dtsctl` and the `dts` module.
+//!
+//! `dtsctl` opens any `AF_INET` socket (it uses `socket(AF_INET, SOCK_DGRAM,
+//! 0)`) and calls `getsockopt()`/`setsockopt()` at level [`DTS_SO_LEVEL`]
+//! (`IPPROTO_IP`) with an option name in `[DTS_SO_BASE, DTS_SO_MAX)`, like
+//! `ipvsadm` does. The module registers one `nf_sockopt_ops` covering that
+//! range for both directions; without it the kernel answers `ENOPROTOOPT`.
+//!
+//! | direction | option              | argument                          |
+//! |-----------|---------------------|-----------------------------------|
+//! | get       | [`DTS_SO_GET_INFO`] | [`InfoV1`] blob, [`INFO_V1_SIZE`] bytes |
+//! | set       | [`DTS_SO_SET_ZERO`] | [`ZeroV1`], [`ZERO_V1_SIZE`] bytes |
+//! | get       | [`DTS_SO_GET_CONFIG`] | [`ConfigV1`] blob, [`CONFIG_V1_SIZE`] bytes |
+//! | set       | [`DTS_SO_SET_CONFIG`] | [`ConfigV1`] blob, [`CONFIG_V1_SIZE`] bytes |
+//!
+//! Contract for [`DTS_SO_GET_INFO`]: the caller passes a buffer of at least
+//! [`INFO_V1_SIZE`] bytes (a larger one is fine, so that a newer module can
+//! still report its version); the module writes one blob and sets `optlen` to
+//! the blob's size. A shorter buffer fails with `EINVAL`.
+//!
+//! Contract for [`DTS_SO_SET_ZERO`]: `optlen` must be exactly
+//! [`ZERO_V1_SIZE`] and the value must be [`DTS_ABI_VERSION`]; anything else
+//! fails with `EINVAL`.
+//!
+//! Both directions need `CAP_NET_ADMIN` (`EPERM` otherwise). All integers are
+//! in native byte order.
+//!
+//! The configuration options, [`DTS_SO_SET_CONFIG`] and
+//! [`DTS_SO_GET_CONFIG`], carry a [`ConfigV1`] blob; its layout, its
+//! validation and the errno of each refusal are in [`super::config`].
+//!
+//! [`ConfigV1`]: super::config::ConfigV1
+
+/// Version of this ABI. Bumped on any incompatible change.
+pub const DTS_ABI_VERSION: u32 = 1;
+
+/// Socket level of the DTS options: `IPPROTO_IP`.
+pub const DTS_SO_LEVEL: i32 = 0;
+
+/// First option name of the range the module registers.
+pub const DTS_SO_BASE: i32 = 3400;
+
+/// End (exclusive) of the option range the module registers.
+pub const DTS_SO_MAX: i32 = 3416;
+
+/// `getsockopt()`: returns an [`InfoV1`] blob.
+pub const DTS_SO_GET_INFO: i32 = DTS_SO_BASE;
+
+/// `setsockopt()`: zeroes all counters; the argument is a [`ZeroV1`].
+pub const DTS_SO_SET_ZERO: i32 = DTS_SO_BASE;
+
+/// `setsockopt()`: replaces the whole cluster configuration atomically.
+///
+/// The argument is a [`ConfigV1`] blob of exactly [`CONFIG_V1_SIZE`] bytes.
+/// The module decodes it with [`ConfigV1::decode`], which runs the same
+/// [`Config::validate`] as `dtsctl`; a refused configuration leaves the
+/// current one in force and fails with [`ConfigError::errno`]. The empty
+/// configuration ([`Config::EMPTY`]) unconfigures the node.
+///
+/// [`ConfigV1`]: super::config::ConfigV1
+/// [`ConfigV1::decode`]: super::config::ConfigV1::decode
+/// [`Config::validate`]: super::config::Config::validate
+/// [`Config::EMPTY`]: super::config::Config::EMPTY
+/// [`ConfigError::errno`]: super::config::ConfigError::errno
+pub const DTS_SO_SET_CONFIG: i32 = DTS_SO_BASE + 1;
+
+/// `getsockopt()`: returns the configuration in force as a [`ConfigV1`]
+/// blob.
+///
+/// Same buffer contract as [`DTS_SO_GET_INFO`]: at least
+/// [`CONFIG_V1_SIZE`] bytes (`EINVAL` otherwise); the module sets `optlen`
+/// to the blob's size.
+///
+/// [`ConfigV1`]: super::config::ConfigV1
+pub const DTS_SO_GET_CONFIG: i32 = DTS_SO_BASE + 1;
+
+/// Encoded size of a [`ConfigV1`](super::config::ConfigV1) blob.
+pub const CONFIG_V1_SIZE: usize = 536;
+
+/// Number of hook slots in [`InfoV1::hooks`].
+pub const MAX_HOOKS: usize = 8;
+
+/// Number of counter slots in [`InfoV1::counters`].
+pub const MAX_COUNTERS: usize = 64;
+
+/// Size of [`InfoV1::module_version`].
+pub const VERSION_LEN: usize = 32;
+
+/// Encoded size of one [`HookStats`] entry.
+pub const HOOK_STATS_SIZE: usize = 32;
+
+/// Encoded size of [`InfoV1`].
+pub const INFO_V1_SIZE: usize = 816;
+
+/// Encoded size of [`ZeroV1`].
+pub const ZERO_V1_SIZE: usize = 4;
+
+/// Offset of `abi_version` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_ABI_VERSION: usize = 0;
+/// Offset of `struct_size` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_STRUCT_SIZE: usize = 4;
+/// Offset of `module_version` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_MODULE_VERSION: usize = 8;
+/// Offset of `n_hooks` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_N_HOOKS: usize = INFO_V1_OFF_MODULE_VERSION + VERSION_LEN;
+/// Offset of `n_counters` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_N_COUNTERS: usize = INFO_V1_OFF_N_HOOKS + 4;
+/// Offset of `hooks[0]` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_HOOKS: usize = INFO_V1_OFF_N_COUNTERS + 4;
+/// Offset of `counters[0]` in the [`InfoV1`] blob.
+pub const INFO_V1_OFF_COUNTERS: usize = INFO_V1_OFF_HOOKS + MAX_HOOKS * HOOK_STATS_SIZE;
+
+const _: () = assert!(INFO_V1_OFF_HOOKS == 48);
+const _: () = assert!(INFO_V1_OFF_COUNTERS == 304);
+const _: () = assert!(INFO_V1_OFF_COUNTERS + MAX_COUNTERS * 8 == INFO_V1_SIZE);
+const _: () = assert!(Counter::COUNT <= MAX_COUNTERS);
+
+/// `EPERM`: the module's answer when the caller lacks `CAP_NET_ADMIN`.
+pub const EPERM: i32 = 1;
+
+/// `EFAULT`: the module's answer when copying from/to user space fails.
+pub const EFAULT: i32 = 14;
+
+/// `EINVAL`: the module's answer to a malformed request.
+pub const EINVAL: i32 = 22;
+
+/// `ENOENT`: a configuration names a node that is not configured (in a
+/// service, or as this node).
+pub const ENOENT: i32 = 2;
+
+/// `EEXIST`: a configuration has a duplicate node id, node address or
+/// service `(VIP, port)`.
+pub const EEXIST: i32 = 17;
+
+/// `ENOSPC`: a configuration has more nodes or services than fit.
+pub const ENOSPC: i32 = 28;
+
+/// `EADDRNOTAVAIL`: a configuration has a VIP that is a node's internal
+/// address.
+pub const EADDRNOTAVAIL: i32 = 99;
+
+/// `ENOPROTOOPT`: the kernel's answer when no handler is registered for an
+/// option, i.e. when the module is not loaded.
+pub const ENOPROTOOPT: i32 = 92;
+
+/// Errors found while encoding or decoding ABI structures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbiError {
+    /// The buffer is shorter than the structure.
+    Truncated,
+    /// The buffer is longer than the structure (for fixed-size arguments).
+    BadLength,
+    /// The `abi_version` field is not [`DTS_ABI_VERSION`].
+    BadVersion {
+        /// The version found in the buffer.
+        found: u32,
+    },
+    /// The `struct_size` field is not the size of the structure.
+    BadSize {
+        /// The size found in the buffer.
+        found: u32,
+    },
+    /// `n_hooks` is larger than [`MAX_HOOKS`].
+    TooManyHooks {
+        /// The count found in the buffer.
+        found: u32,
+    },
+    /// `n_counters` is larger than [`MAX_COUNTERS`].
+    TooManyCounters {
+        /// The count found in the buffer.
+        found: u32,
+    },
+    /// A string field is not valid UTF-8.
+    BadString,
+}
+
+impl AbiError {
+    /// Returns the positive errno value the module reports for this error.
+    pub const fn to_errno(self) -> i32 {
+        match self {
+            Self::Truncated
+            | Self::BadLength
+            | Self::BadVersion { .. }
+            | Self::BadSize { .. }
+            | Self::TooManyHooks { .. }
+            | Self::TooManyCounters { .. }
+            | Self::BadString => EINVAL,
+        }
+    }
+
+    /// Returns a short, static description of the error.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Truncated => "buffer too short",
+            Self::BadLength => "buffer length does not match the structure",
+            Self::BadVersion { .. } => "unsupported ABI version",
+            Self::BadSize { .. } => "unexpected structure size",
+            Self::TooManyHooks { .. } => "too many hook entries",
+            Self::TooManyCounters { .. } => "too many counters",
+            Self::BadString => "string is not valid UTF-8",
+        }
+    }
+}
+
+/// Stable indexes into [`InfoV1::counters`].
+///
+/// New counters are only ever appended; existing indexes never change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// `getsockopt()` calls received by the module (before any check).
+    SockoptGet = 0,
+    /// `setsockopt()` calls received by the module (before any check).
+    SockoptSet = 1,
+    /// Socket-option calls refused because the caller lacked `CAP_NET_ADMIN`.
+    SockoptDenied = 2,
+    /// Socket-option calls refused for a bad length, version or option name.
+    SockoptInvalid = 3,
+    /// Packets whose IPv4/TCP headers were truncated or inconsistent in a hook.
+    PktMalformed = 4,
+    /// Packets seen in a hook that were not IPv4.
+    PktNonIpv4 = 5,
+    /// SYNs to a service's application port that this node accepted (it is the owner).
+    SynAccepted = 6,
+    /// SYNs to a service's application port dropped because another node owns them.
+    SynNotOwner = 7,
+    /// Non-SYN segments of a service dropped because this node does not own the connection.
+    NoFlow = 8,
+    /// Segments after the SYN delivered to the local proxy port.
+    ToProxy = 9,
+    /// Segments from the local proxy port rewritten to the application port.
+    FromProxy = 10,
+    /// Segments dropped because a header could not be made writable or rewritten.
+    RewriteFailed = 11,
+    /// Configurations accepted by `DTS_SO_SET_CONFIG`.
+    ConfigSet = 12,
+    /// Configurations refused by `DTS_SO_SET_CONFIG` (failed validation).
+    ConfigInvalid = 13,
+}
+
+impl Counter {
+    /// All counters, in index order.
+    pub const ALL: [Self; 14] = [
+        Self::SockoptGet,
+        Self::SockoptSet,
+        Self::SockoptDenied,
+        Self::SockoptInvalid,
+        Self::PktMalformed,
+        Self::PktNonIpv4,
+        Self::SynAccepted,
+        Self::SynNotOwner,
+        Self::NoFlow,
+        Self::ToProxy,
+        Self::FromProxy,
+        Self::RewriteFailed,
+        Self::ConfigSet,
+        Self::ConfigInvalid,
+    ];
+
+    /// Number of defined counters.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Returns the index of this counter in [`InfoV1::counters`].
+    #[inline]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Returns the counter stored at `index`, if one is defined there.
+    pub const fn from_index(index: usize) -> Option<Self> {
+        match index {
+            0 => Some(Self::SockoptGet),
+            1 => Some(Self::SockoptSet),
+            2 => Some(Self::SockoptDenied),
+            3 => Some(Self::SockoptInvalid),
+            4 => Some(Self::PktMalformed),
+            5 => Some(Self::PktNonIpv4),
+            6 => Some(Self::SynAccepted),
+            7 => Some(Self::SynNotOwner),
+            8 => Some(Self::NoFlow),
+            9 => Some(Self::ToProxy),
+            10 => Some(Self::FromProxy),
+            11 => Some(Self::RewriteFailed),
+            12 => Some(Self::ConfigSet),
+            13 => Some(Self::ConfigInvalid),
+            _ => None,
+        }
+    }
+
+    /// Returns the stable, machine-readable name of the counter.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SockoptGet => "sockopt_get",
+            Self::SockoptSet => "sockopt_set",
+            Self::SockoptDenied => "sockopt_denied",
+            Self::SockoptInvalid => "sockopt_invalid",
+            Self::PktMalformed => "pkt_malformed",
+            Self::PktNonIpv4 => "pkt_non_ipv4",
+            Self::SynAccepted => "syn_accepted",
+            Self::SynNotOwner => "syn_not_owner",
+            Self::NoFlow => "no_flow",
+            Self::ToProxy => "to_proxy",
+            Self::FromProxy => "from_proxy",
+            Self::RewriteFailed => "rewrite_failed",
+            Self::ConfigSet => "config_set",
+            Self::ConfigInvalid => "config_invalid",
+        }
+    }
+}
+
+/// Returns the name of a netfilter `NF_INET_*` hook number.
+pub const fn hook_name(hooknum: u32) -> &'static str {
+    match hooknum {
+        0 => "pre_routing",
+        1 => "local_in",
+        2 => "forward",
+        3 => "local_out",
+        4 => "post_routing",
+        _ => "unknown",
+    }
+}
+
+/// Per-hook statistics, one entry of [`InfoV1::hooks`].
+///
+/// Encoded as 32 bytes:
+///
+/// | offset | size | field         |
+/// |--------|------|---------------|
+/// | 0      | 4    | `hooknum`     |
+/// | 4      | 4    | `priority`    |
+/// | 8      | 8    | `packets`     |
+/// | 16     | 8    | `bytes`       |
+/// | 24     | 8    | `tcp_packets` |
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HookStats {
+    /// Netfilter hook number (`NF_INET_*`, see [`hook_name`]).
+    pub hooknum: u32,
+    /// Netfilter priority the hook is registered with.
+    pub priority: i32,
+    /// Packets seen by the hook.
+    pub packets: u64,
+    /// Bytes seen by the hook (`skb->len` of each packet).
+    pub bytes: u64,
+    /// TCP packets seen by the hook.
+    pub tcp_packets: u64,
+}
+
+impl HookStats {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), AbiError> {
+        w.put(self.hooknum.to_ne_bytes())?;
+        w.put(self.priority.to_ne_bytes())?;
+        w.put(self.packets.to_ne_bytes())?;
+        w.put(self.bytes.to_ne_bytes())?;
+        w.put(self.tcp_packets.to_ne_bytes())
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, AbiError> {
+        Ok(Self {
+            hooknum: u32::from_ne_bytes(r.take()?),
+            priority: i32::from_ne_bytes(r.take()?),
+            packets: u64::from_ne_bytes(r.take()?),
+            bytes: u64::from_ne_bytes(r.take()?),
+            tcp_packets: u64::from_ne_bytes(r.take()?),
+        })
+    }
+}
+
+/// Reply of [`DTS_SO_GET_INFO`], version 1.
+///
+/// Wire layout, native byte order, no implicit padding (exactly the layout of
+/// the equivalent C structure on x86_64):
+///
+/// | offset | size | field                                             |
+/// |--------|------|---------------------------------------------------|
+/// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])         |
+/// | 4      | 4    | `u32 struct_size` (= [`INFO_V1_SIZE`] = 816)      |
+/// | 8      | 32   | `u8 module_version[32]` (ASCII, NUL padded)       |
+/// | 40     | 4    | `u32 n_hooks` (valid entries in `hooks`, <= 8)    |
+/// | 44     | 4    | `u32 n_counters` (valid entries in `counters`, <= 64) |
+/// | 48     | 256  | `struct hook_stats hooks[8]` (see [`HookStats`])  |
+/// | 304    | 512  | `u64 counters[64]` (indexed by [`Counter`])       |
+/// | 816    |      | end                                               |
+///
+/// `struct_size` is not stored: it is always [`INFO_V1_SIZE`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InfoV1 {
+    /// ABI version, [`DTS_ABI_VERSION`].
+    pub abi_version: u32,
+    /// Module version string, ASCII, NUL padded.
+    pub module_version: [u8; VERSION_LEN],
+    /// Number of valid entries in `hooks`.
+    pub n_hooks: u32,
+    /// Number of valid entries in `counters`.
+    pub n_counters: u32,
+    /// Per-hook statistics; entries from `n_hooks` on are unused.
+    pub hooks: [HookStats; MAX_HOOKS],
+    /// Counters, indexed by [`Counter`]; entries from `n_counters` on are unused.
+    pub counters: [u64; MAX_COUNTERS],
+}
+
+impl Default for InfoV1 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InfoV1 {
+    /// Returns an all-zero reply with `abi_version` set to
+    /// [`DTS_ABI_VERSION`], no hooks and [`Counter::COUNT`] counters.
+    pub const fn new() -> Self {
+        Self {
+            abi_version: DTS_ABI_VERSION,
+            module_version: [0; VERSION_LEN],
+            n_hooks: 0,
+            n_counters: Counter::COUNT as u32,
+            hooks: [HookStats {
+                hooknum: 0,
+                priority: 0,
+                packets: 0,
+                bytes: 0,
+                tcp_packets: 0,
+            }; MAX_HOOKS],
+            counters: [0; MAX_COUNTERS],
+        }
+    }
+
+    /// Returns the module version up to the first NUL byte.
+    ///
+    /// Fails with [`AbiError::BadString`] if it is not valid UTF-8.
+    pub fn module_version_str(&self) -> Result<&str, AbiError> {
+        let bytes = &self.module_version;
+        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let bytes = bytes.get(..len).unwrap_or_default();
+        core::str::from_utf8(bytes).map_err(|_| AbiError::BadString)
+    }
+
+    /// Sets the module version, see [`version_bytes`].
+    pub fn set_module_version(&mut self, version: &str) {
+        self.module_version = version_bytes(version);
+    }
+
+    /// Returns the valid hook entries (at most [`MAX_HOOKS`]).
+    pub fn hooks(&self) -> &[HookStats] {
+        let n = (self.n_hooks as usize).min(MAX_HOOKS);
+        self.hooks.get(..n).unwrap_or_default()
+    }
+
+    /// Returns the valid counters (at most [`MAX_COUNTERS`]).
+    pub fn counters(&self) -> &[u64] {
+        let n = (self.n_counters as usize).min(MAX_COUNTERS);
+        self.counters.get(..n).unwrap_or_default()
+    }
+
+    /// Returns the value of `counter` (0 if it is beyond `n_counters`).
+    pub fn counter(&self, counter: Counter) -> u64 {
+        self.counters().get(counter.index()).copied().unwrap_or(0)
+    }
+
+    /// Sets the value of `counter`.
+    pub fn set_counter(&mut self, counter: Counter, value: u64) {
+        if let Some(slot) = self.counters.get_mut(counter.index()) {
+            *slot = value;
+        }
+    }
+
+    /// Encodes `self` into the first [`INFO_V1_SIZE`] bytes of `out` and
+    /// returns the number of bytes written.
+    ///
+    /// Fails with [`AbiError::Truncated`] if `out` is too short, and with
+    /// [`AbiError::TooManyHooks`]/[`AbiError::TooManyCounters`] if the counts
+    /// exceed the array sizes. `out` is left untouched on error.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, AbiError> {
+        if self.n_hooks > MAX_HOOKS as u32 {
+            return Err(AbiError::TooManyHooks {
+                found: self.n_hooks,
+            });
+        }
+        if self.n_counters > MAX_COUNTERS as u32 {
+            return Err(AbiError::TooManyCounters {
+                found: self.n_counters,
+            });
+        }
+        let out = out.get_mut(..INFO_V1_SIZE).ok_or(AbiError::Truncated)?;
+        let mut w = Writer { rest: out };
+        w.put(self.abi_version.to_ne_bytes())?;
+        w.put((INFO_V1_SIZE as u32).to_ne_bytes())?;
+        w.put(self.module_version)?;
+        w.put(self.n_hooks.to_ne_bytes())?;
+        w.put(self.n_counters.to_ne_bytes())?;
+        for hook in &self.hooks {
+            hook.encode(&mut w)?;
+        }
+        for counter in &self.counters {
+            w.put(counter.to_ne_bytes())?;
+        }
+        Ok(INFO_V1_SIZE)
+    }
+
+    /// Decodes a blob produced by [`InfoV1::encode`].
+    ///
+    /// Checks, in this order, that the version and size fields are present
+    /// ([`AbiError::Truncated`]), the version ([`AbiError::BadVersion`]), the
+    /// size field ([`AbiError::BadSize`]), the buffer length
+    /// ([`AbiError::Truncated`]) and the counts. Bytes past
+    /// [`INFO_V1_SIZE`] are ignored.
+    pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
+        let mut r = Reader { rest: buf };
+        let abi_version = u32::from_ne_bytes(r.take()?);
+        if abi_version != DTS_ABI_VERSION {
+            return Err(AbiError::BadVersion { found: abi_version });
+        }
+        let struct_size = u32::from_ne_bytes(r.take()?);
+        if struct_size != INFO_V1_SIZE as u32 {
+            return Err(AbiError::BadSize { found: struct_size });
+        }
+        if buf.len() < INFO_V1_SIZE {
+            return Err(AbiError::Truncated);
+        }
+        let module_version = r.take()?;
+        let n_hooks = u32::from_ne_bytes(r.take()?);
+        if n_hooks > MAX_HOOKS as u32 {
+            return Err(AbiError::TooManyHooks { found: n_hooks });
+        }
+        let n_counters = u32::from_ne_bytes(r.take()?);
+        if n_counters > MAX_COUNTERS as u32 {
+            return Err(AbiError::TooManyCounters { found: n_counters });
+        }
+        let mut info = Self {
+            abi_version,
+            module_version,
+            n_hooks,
+            n_counters,
+            ..Self::new()
+        };
+        for hook in &mut info.hooks {
+            *hook = HookStats::decode(&mut r)?;
+        }
+        for counter in &mut info.counters {
+            *counter = u64::from_ne_bytes(r.take()?);
+        }
+        Ok(info)
+    }
+}
+
+/// Returns `version` as a NUL-padded [`VERSION_LEN`]-byte field.
+///
+/// Strings longer than `VERSION_LEN - 1` bytes are cut at a character
+/// boundary so that at least one NUL byte always terminates the field.
+pub fn version_bytes(version: &str) -> [u8; VERSION_LEN] {
+    let mut out = [0u8; VERSION_LEN];
+    let mut len = version.len().min(VERSION_LEN.saturating_sub(1));
+    while !version.is_char_boundary(len) {
+        len = len.saturating_sub(1);
+    }
+    if let (Some(dst), Some(src)) = (out.get_mut(..len), version.as_bytes().get(..len)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+/// Argument of [`DTS_SO_SET_ZERO`], version 1: a single native-endian `u32`
+/// holding [`DTS_ABI_VERSION`] ([`ZERO_V1_SIZE`] bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZeroV1 {
+    /// ABI version, [`DTS_ABI_VERSION`].
+    pub abi_version: u32,
+}
+
+impl Default for ZeroV1 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ZeroV1 {
+    /// Returns the argument for the current ABI version.
+    pub const fn new() -> Self {
+        Self {
+            abi_version: DTS_ABI_VERSION,
+        }
+    }
+
+    /// Returns the encoded argument.
+    pub const fn to_bytes(self) -> [u8; ZERO_V1_SIZE] {
+        self.abi_version.to_ne_bytes()
+    }
+
+    /// Encodes `self` into the first [`ZERO_V1_SIZE`] bytes of `out` and
+    /// returns the number of bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, AbiError> {
+        let (head, _) = out
+            .split_first_chunk_mut::<ZERO_V1_SIZE>()
+            .ok_or(AbiError::Truncated)?;
+        *head = self.to_bytes();
+        Ok(ZERO_V1_SIZE)
+    }
+
+    /// Decodes and validates the argument: the buffer must be exactly
+    /// [`ZERO_V1_SIZE`] bytes long and hold [`DTS_ABI_VERSION`].
+    pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
+        let (head, rest) = buf
+            .split_first_chunk::<ZERO_V1_SIZE>()
+            .ok_or(AbiError::Truncated)?;
+        if !rest.is_empty() {
+            return Err(AbiError::BadLength);
+        }
+        let abi_version = u32::from_ne_bytes(*head);
+        if abi_version != DTS_ABI_VERSION {
+            return Err(AbiError::BadVersion { found: abi_version });
+        }
+        Ok(Self { abi_version })
+    }
+}
+
+/// Sequential writer into a byte buffer; never panics.
+struct Writer<'a> {
+    rest: &'a mut [u8],
+}
+
+impl Writer<'_> {
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), AbiError> {
+        let rest = core::mem::take(&mut self.rest);
+        let (head, tail) = rest
+            .split_first_chunk_mut::<N>()
+            .ok_or(AbiError::Truncated)?;
+        *head = bytes;
+        self.rest = tail;
+        Ok(())
+    }
+}
+
+/// Sequential reader from a byte buffer; never panics.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], AbiError> {
+        let (head, tail) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(AbiError::Truncated)?;
+        self.rest = tail;
+        Ok(*head)
+    }
+}

@@ -1,0 +1,910 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The cluster configuration: its model, its validation and its wire format.
+//!
+//! A configuration names the nodes of the cluster (an id and an internal
+//! IPv4 address each), which of them this host is, and the services: a
+//! virtual address (VIP), an application port, a proxy port and the set of
+//! nodes that serve it. Everything has a fixed capacity ([`MAX_NODES`],
+//! [`MAX_SERVICES`]) so that the model needs no allocation.
+//!
+//! The same [`Config::validate`] runs in `dtsctl` (before it calls the
+//! kernel, to print a precise message) and in the module (on
+//! [`DTS_SO_SET_CONFIG`], to refuse with a precise errno, see
+//! [`ConfigError::errno`]). The configuration with no nodes, no services and
+//! `self_id` 0 is valid and means "unconfigured" ([`Config::is_empty`]).
+//!
+//! Addresses are IPv4 addresses as host-order `u32`s of the big-endian
+//! address, i.e. `10.0.0.11` is `0x0a00_000b` (`u32::from_be_bytes` of the
+//! four bytes on the wire).
+//!
+//! [`ConfigV1`] is the socket-option encoding, see its documentation for the
+//! layout.
+//!
+//! [`DTS_SO_SET_CONFIG`]: super::abi::DTS_SO_SET_CONFIG
+
+use super::abi::{CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
+
+/// Maximum number of nodes in a configuration; node ids are `1..=MAX_NODES`.
+pub const MAX_NODES: usize = 32;
+
+/// Maximum number of services in a configuration.
+pub const MAX_SERVICES: usize = 16;
+
+/// The highest valid node id ([`MAX_NODES`]).
+pub const MAX_NODE_ID: u8 = 32;
+
+const _: () = assert!(MAX_NODE_ID as usize == MAX_NODES);
+// A `NodeSet` is a `u32` with one bit per node id.
+const _: () = assert!(MAX_NODES == u32::BITS as usize);
+
+/// Returns `true` if `addr` (host order) may be used as a node address or a
+/// VIP: it is not in `0.0.0.0/8` ("this network"), not loopback
+/// (`127.0.0.0/8`), not multicast (`224.0.0.0/4`) and not the limited
+/// broadcast address `255.255.255.255`.
+pub const fn is_usable_addr(addr: u32) -> bool {
+    let first = addr >> 24;
+    !(first == 0 || first == 127 || (first & 0xf0) == 0xe0 || addr == u32::MAX)
+}
+
+/// A set of node ids `1..=32`, stored as a bit mask: bit `id - 1` is set
+/// for each member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct NodeSet(u32);
+
+impl NodeSet {
+    /// The empty set.
+    pub const EMPTY: Self = Self(0);
+
+    /// Creates a set from its bit mask (bit `id - 1` for node `id`).
+    #[inline]
+    pub const fn from_mask(mask: u32) -> Self {
+        Self(mask)
+    }
+
+    /// Returns the bit mask (bit `id - 1` for node `id`).
+    #[inline]
+    pub const fn mask(self) -> u32 {
+        self.0
+    }
+
+    /// Returns the bit of `id`, or `None` if `id` is not in `1..=32`.
+    #[inline]
+    const fn bit(id: u8) -> Option<u32> {
+        if id == 0 || id > MAX_NODE_ID {
+            None
+        } else {
+            Some(1u32 << id.wrapping_sub(1))
+        }
+    }
+
+    /// Creates a set holding exactly `ids`.
+    ///
+    /// Fails with the first id that is not in `1..=32`. Repeated ids are
+    /// allowed (a set holds each once).
+    pub fn from_ids(ids: &[u8]) -> Result<Self, u8> {
+        let mut set = Self::EMPTY;
+        for &id in ids {
+            if !set.insert(id) && !set.contains(id) {
+                return Err(id);
+            }
+        }
+        Ok(set)
+    }
+
+    /// Returns `true` if `id` is a member (always `false` for an id outside
+    /// `1..=32`).
+    #[inline]
+    pub const fn contains(self, id: u8) -> bool {
+        match Self::bit(id) {
+            Some(bit) => self.0 & bit != 0,
+            None => false,
+        }
+    }
+
+    /// Adds `id`. Returns `true` if it was added, `false` if it was already a
+    /// member or is not in `1..=32` (then the set is unchanged).
+    pub fn insert(&mut self, id: u8) -> bool {
+        match Self::bit(id) {
+            Some(bit) if self.0 & bit == 0 => {
+                self.0 |= bit;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes `id`. Returns `true` if it was a member.
+    pub fn remove(&mut self, id: u8) -> bool {
+        match Self::bit(id) {
+            Some(bit) if self.0 & bit != 0 => {
+                self.0 &= !bit;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Returns the number of members.
+    #[inline]
+    pub const fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Returns `true` if the set has no members.
+    #[inline]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Returns the members in increasing order.
+    #[inline]
+    pub const fn iter(self) -> NodeSetIter {
+        NodeSetIter { rest: self.0 }
+    }
+}
+
+impl IntoIterator for NodeSet {
+    type Item = u8;
+    type IntoIter = NodeSetIter;
+
+    fn into_iter(self) -> NodeSetIter {
+        self.iter()
+    }
+}
+
+/// Iterator over the members of a [`NodeSet`], in increasing order.
+#[derive(Clone, Debug)]
+pub struct NodeSetIter {
+    rest: u32,
+}
+
+impl Iterator for NodeSetIter {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        if self.rest == 0 {
+            return None;
+        }
+        let bit = self.rest.trailing_zeros();
+        // Clear the lowest set bit.
+        self.rest &= self.rest.wrapping_sub(1);
+        // `bit` is at most 31, so the id is at most 32.
+        u8::try_from(bit.wrapping_add(1)).ok()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.rest.count_ones() as usize;
+        (n, Some(n))
+    }
+}
+
+/// One node of the cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Node {
+    /// Node id, `1..=32`.
+    pub id: u8,
+    /// Internal IPv4 address (host-order `u32`, `10.0.0.11` = `0x0a00000b`).
+    pub addr: u32,
+}
+
+/// Which port of a service a packet is addressed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PortKind {
+    /// The application port (what clients connect to).
+    App,
+    /// The proxy port (where the owner's proxy listens).
+    Proxy,
+}
+
+/// One service: a VIP, its application and proxy ports, and its nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Service {
+    /// Virtual IPv4 address (host-order `u32`).
+    pub vip: u32,
+    /// Application port: clients connect to `vip:app_port`.
+    pub app_port: u16,
+    /// Proxy port: the accepting node rewrites `app_port` to it.
+    pub proxy_port: u16,
+    /// The nodes that serve this service.
+    pub nodes: NodeSet,
+}
+
+/// Why a configuration (or its encoding) is refused.
+///
+/// Each variant carries the offending values, so that `dtsctl` can name
+/// them; [`ConfigError::errno`] is what the module answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The buffer is shorter than [`CONFIG_V1_SIZE`].
+    Truncated,
+    /// The buffer is longer than [`CONFIG_V1_SIZE`].
+    BadLength,
+    /// The `abi_version` field is not [`DTS_ABI_VERSION`].
+    BadVersion {
+        /// The version found in the buffer.
+        found: u32,
+    },
+    /// The `struct_size` field is not [`CONFIG_V1_SIZE`].
+    BadSize {
+        /// The size found in the buffer.
+        found: u32,
+    },
+    /// A reserved field or an unused array slot is not zero.
+    ReservedNotZero {
+        /// Byte offset of the offending 32-bit word in the buffer.
+        offset: u32,
+    },
+    /// More than [`MAX_NODES`] nodes.
+    TooManyNodes {
+        /// The number of nodes given.
+        count: u32,
+    },
+    /// More than [`MAX_SERVICES`] services.
+    TooManyServices {
+        /// The number of services given.
+        count: u32,
+    },
+    /// A node id is 0 or larger than [`MAX_NODE_ID`].
+    NodeIdOutOfRange {
+        /// The id.
+        id: u32,
+    },
+    /// A node address is `0.0.0.0/8`, loopback, multicast or broadcast
+    /// (see [`is_usable_addr`]).
+    BadNodeAddr {
+        /// The node id.
+        id: u8,
+        /// The address.
+        addr: u32,
+    },
+    /// Two nodes have the same id.
+    DuplicateNodeId {
+        /// The id.
+        id: u8,
+    },
+    /// Two nodes have the same address.
+    DuplicateNodeAddr {
+        /// The address.
+        addr: u32,
+        /// The node that has it first.
+        first: u8,
+        /// The node that has it again.
+        second: u8,
+    },
+    /// `self_id` is not one of the configured nodes.
+    SelfNotConfigured {
+        /// The id given as this node.
+        self_id: u32,
+    },
+    /// A VIP is `0.0.0.0/8`, loopback, multicast or broadcast (see
+    /// [`is_usable_addr`]).
+    BadVip {
+        /// The VIP.
+        vip: u32,
+        /// The service's application port.
+        app_port: u16,
+    },
+    /// A service's application or proxy port is 0.
+    ZeroPort {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// The proxy port.
+        proxy_port: u16,
+    },
+    /// A service's application port equals its proxy port.
+    SamePorts {
+        /// The VIP.
+        vip: u32,
+        /// The port (both application and proxy port).
+        port: u16,
+    },
+    /// A service has no nodes.
+    EmptyNodeSet {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+    },
+    /// A service names a node that is not configured.
+    UnknownNode {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// The unknown node id.
+        node: u8,
+    },
+    /// A VIP is the internal address of a node.
+    VipIsNodeAddr {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// The node whose address it is.
+        node: u8,
+    },
+    /// A `(vip, port)` pair (application or proxy port) is used by an
+    /// earlier service too (or twice by one service: see
+    /// [`ConfigError::SamePorts`] for that case).
+    DuplicateServicePort {
+        /// The VIP.
+        vip: u32,
+        /// The application port of the service being checked.
+        app_port: u16,
+        /// The port that is used twice.
+        port: u16,
+        /// The application port of the earlier service that uses `port`.
+        first_app_port: u16,
+    },
+}
+
+impl ConfigError {
+    /// Returns the positive errno value the module reports for this error.
+    ///
+    /// | errno | errors |
+    /// |---|---|
+    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet) |
+    /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort) |
+    /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured) |
+    /// | `EADDRNOTAVAIL` (99) | [`VipIsNodeAddr`](Self::VipIsNodeAddr) |
+    /// | `ENOSPC` (28) | [`TooManyNodes`](Self::TooManyNodes), [`TooManyServices`](Self::TooManyServices) |
+    pub const fn errno(self) -> i32 {
+        match self {
+            Self::Truncated
+            | Self::BadLength
+            | Self::BadVersion { .. }
+            | Self::BadSize { .. }
+            | Self::ReservedNotZero { .. }
+            | Self::NodeIdOutOfRange { .. }
+            | Self::BadNodeAddr { .. }
+            | Self::BadVip { .. }
+            | Self::ZeroPort { .. }
+            | Self::SamePorts { .. }
+            | Self::EmptyNodeSet { .. } => EINVAL,
+            Self::DuplicateNodeId { .. }
+            | Self::DuplicateNodeAddr { .. }
+            | Self::DuplicateServicePort { .. } => EEXIST,
+            Self::UnknownNode { .. } | Self::SelfNotConfigured { .. } => ENOENT,
+            Self::VipIsNodeAddr { .. } => EADDRNOTAVAIL,
+            Self::TooManyNodes { .. } | Self::TooManyServices { .. } => ENOSPC,
+        }
+    }
+
+    /// Returns a short, static description of the error (without values).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Truncated => "buffer too short",
+            Self::BadLength => "buffer length does not match the structure",
+            Self::BadVersion { .. } => "unsupported ABI version",
+            Self::BadSize { .. } => "unexpected structure size",
+            Self::ReservedNotZero { .. } => "reserved field is not zero",
+            Self::TooManyNodes { .. } => "too many nodes",
+            Self::TooManyServices { .. } => "too many services",
+            Self::NodeIdOutOfRange { .. } => "node id out of range",
+            Self::BadNodeAddr { .. } => "node address is not a unicast address",
+            Self::DuplicateNodeId { .. } => "duplicate node id",
+            Self::DuplicateNodeAddr { .. } => "duplicate node address",
+            Self::SelfNotConfigured { .. } => "this node is not a configured node",
+            Self::BadVip { .. } => "VIP is not a unicast address",
+            Self::ZeroPort { .. } => "port 0 is not allowed",
+            Self::SamePorts { .. } => "application port equals proxy port",
+            Self::EmptyNodeSet { .. } => "service has no nodes",
+            Self::UnknownNode { .. } => "service names a node that is not configured",
+            Self::VipIsNodeAddr { .. } => "VIP is a node's internal address",
+            Self::DuplicateServicePort { .. } => "VIP and port used by two services",
+        }
+    }
+}
+
+/// A cluster configuration.
+///
+/// Built with [`Config::new`], [`Config::add_node`] and
+/// [`Config::add_service`] (which only refuse overflowing the capacity);
+/// checked with [`Config::validate`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    self_id: u8,
+    n_nodes: usize,
+    nodes: [Node; MAX_NODES],
+    n_services: usize,
+    services: [Service; MAX_SERVICES],
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+/// Two configurations are equal if they have the same `self_id` and the same
+/// nodes and services in the same order.
+impl PartialEq for Config {
+    fn eq(&self, other: &Self) -> bool {
+        self.self_id == other.self_id
+            && self.nodes() == other.nodes()
+            && self.services() == other.services()
+    }
+}
+
+impl Eq for Config {}
+
+impl Config {
+    /// The empty configuration: no nodes, no services, `self_id` 0, i.e.
+    /// "unconfigured". It is valid.
+    pub const EMPTY: Self = Self {
+        self_id: 0,
+        n_nodes: 0,
+        nodes: [Node { id: 0, addr: 0 }; MAX_NODES],
+        n_services: 0,
+        services: [Service {
+            vip: 0,
+            app_port: 0,
+            proxy_port: 0,
+            nodes: NodeSet::EMPTY,
+        }; MAX_SERVICES],
+    };
+
+    /// Returns a configuration for node `self_id` with no nodes and no
+    /// services yet.
+    pub const fn new(self_id: u8) -> Self {
+        let mut config = Self::EMPTY;
+        config.self_id = self_id;
+        config
+    }
+
+    /// Returns `true` for the "unconfigured" configuration: no nodes, no
+    /// services and `self_id` 0.
+    pub const fn is_empty(&self) -> bool {
+        self.self_id == 0 && self.n_nodes == 0 && self.n_services == 0
+    }
+
+    /// Returns the id of this node.
+    #[inline]
+    pub const fn self_id(&self) -> u8 {
+        self.self_id
+    }
+
+    /// Sets the id of this node.
+    pub fn set_self_id(&mut self, self_id: u8) {
+        self.self_id = self_id;
+    }
+
+    /// Appends a node.
+    ///
+    /// Fails with [`ConfigError::TooManyNodes`] if there are already
+    /// [`MAX_NODES`]; nothing else is checked here (see
+    /// [`Config::validate`]).
+    pub fn add_node(&mut self, node: Node) -> Result<(), ConfigError> {
+        let slot = self
+            .nodes
+            .get_mut(self.n_nodes)
+            .ok_or(ConfigError::TooManyNodes {
+                count: (MAX_NODES as u32).saturating_add(1),
+            })?;
+        *slot = node;
+        self.n_nodes = self.n_nodes.saturating_add(1);
+        Ok(())
+    }
+
+    /// Appends a service.
+    ///
+    /// Fails with [`ConfigError::TooManyServices`] if there are already
+    /// [`MAX_SERVICES`]; nothing else is checked here (see
+    /// [`Config::validate`]).
+    pub fn add_service(&mut self, service: Service) -> Result<(), ConfigError> {
+        let slot = self
+            .services
+            .get_mut(self.n_services)
+            .ok_or(ConfigError::TooManyServices {
+                count: (MAX_SERVICES as u32).saturating_add(1),
+            })?;
+        *slot = service;
+        self.n_services = self.n_services.saturating_add(1);
+        Ok(())
+    }
+
+    /// Returns the nodes, in the order they were added.
+    pub fn nodes(&self) -> &[Node] {
+        self.nodes.get(..self.n_nodes).unwrap_or_default()
+    }
+
+    /// Returns the services, in the order they were added.
+    pub fn services(&self) -> &[Service] {
+        self.services.get(..self.n_services).unwrap_or_default()
+    }
+
+    /// Returns the (first) node with id `id`.
+    pub fn node(&self, id: u8) -> Option<&Node> {
+        self.nodes().iter().find(|node| node.id == id)
+    }
+
+    /// Returns the (first) node whose internal address is `addr`.
+    pub fn node_by_addr(&self, addr: u32) -> Option<&Node> {
+        self.nodes().iter().find(|node| node.addr == addr)
+    }
+
+    /// Returns this node ([`Config::self_id`]), if it is configured.
+    pub fn self_node(&self) -> Option<&Node> {
+        self.node(self.self_id)
+    }
+
+    /// Returns the service listening on `vip:port`, its index in
+    /// [`Config::services`] and whether `port` is its application or its
+    /// proxy port.
+    ///
+    /// In a valid configuration at most one service matches; otherwise the
+    /// first match wins.
+    pub fn service_for(&self, vip: u32, port: u16) -> Option<(usize, &Service, PortKind)> {
+        self.services()
+            .iter()
+            .enumerate()
+            .find_map(|(index, service)| {
+                if service.vip != vip {
+                    None
+                } else if service.app_port == port {
+                    Some((index, service, PortKind::App))
+                } else if service.proxy_port == port {
+                    Some((index, service, PortKind::Proxy))
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// Checks the configuration and returns the first problem found.
+    ///
+    /// The checks, in this order (the first failing one is reported):
+    ///
+    /// 1. at most [`MAX_NODES`] nodes and [`MAX_SERVICES`] services
+    ///    (`ENOSPC`);
+    /// 2. for each node in order: id in `1..=32`, a usable address (see
+    ///    [`is_usable_addr`]), an id and an address no earlier node has;
+    /// 3. unless the configuration is [empty](Config::is_empty), `self_id`
+    ///    is a configured node;
+    /// 4. for each service in order: a usable VIP, non-zero ports,
+    ///    application port != proxy port, a non-empty node set of configured
+    ///    nodes, a VIP that is no node's internal address, and neither
+    ///    `(vip, app_port)` nor `(vip, proxy_port)` used by an earlier
+    ///    service.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.n_nodes > MAX_NODES {
+            return Err(ConfigError::TooManyNodes {
+                count: count_u32(self.n_nodes),
+            });
+        }
+        if self.n_services > MAX_SERVICES {
+            return Err(ConfigError::TooManyServices {
+                count: count_u32(self.n_services),
+            });
+        }
+        let nodes = self.nodes();
+        for (i, node) in nodes.iter().enumerate() {
+            if node.id == 0 || node.id > MAX_NODE_ID {
+                return Err(ConfigError::NodeIdOutOfRange {
+                    id: u32::from(node.id),
+                });
+            }
+            if !is_usable_addr(node.addr) {
+                return Err(ConfigError::BadNodeAddr {
+                    id: node.id,
+                    addr: node.addr,
+                });
+            }
+            let earlier = nodes.get(..i).unwrap_or_default();
+            if earlier.iter().any(|other| other.id == node.id) {
+                return Err(ConfigError::DuplicateNodeId { id: node.id });
+            }
+            if let Some(other) = earlier.iter().find(|other| other.addr == node.addr) {
+                return Err(ConfigError::DuplicateNodeAddr {
+                    addr: node.addr,
+                    first: other.id,
+                    second: node.id,
+                });
+            }
+        }
+        if self.is_empty() {
+            return Ok(());
+        }
+        if self.self_node().is_none() {
+            return Err(ConfigError::SelfNotConfigured {
+                self_id: u32::from(self.self_id),
+            });
+        }
+        let services = self.services();
+        for (i, service) in services.iter().enumerate() {
+            self.validate_service(service, services.get(..i).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    /// Checks one service against the nodes and the `earlier` services.
+    fn validate_service(&self, service: &Service, earlier: &[Service]) -> Result<(), ConfigError> {
+        let Service {
+            vip,
+            app_port,
+            proxy_port,
+            nodes,
+        } = *service;
+        if !is_usable_addr(vip) {
+            return Err(ConfigError::BadVip { vip, app_port });
+        }
+        if app_port == 0 || proxy_port == 0 {
+            return Err(ConfigError::ZeroPort {
+                vip,
+                app_port,
+                proxy_port,
+            });
+        }
+        if app_port == proxy_port {
+            return Err(ConfigError::SamePorts {
+                vip,
+                port: app_port,
+            });
+        }
+        if nodes.is_empty() {
+            return Err(ConfigError::EmptyNodeSet { vip, app_port });
+        }
+        if let Some(node) = nodes.iter().find(|&id| self.node(id).is_none()) {
+            return Err(ConfigError::UnknownNode {
+                vip,
+                app_port,
+                node,
+            });
+        }
+        if let Some(node) = self.node_by_addr(vip) {
+            return Err(ConfigError::VipIsNodeAddr {
+                vip,
+                app_port,
+                node: node.id,
+            });
+        }
+        for port in [app_port, proxy_port] {
+            let clash = earlier.iter().find(|other| {
+                other.vip == vip && (other.app_port == port || other.proxy_port == port)
+            });
+            if let Some(other) = clash {
+                return Err(ConfigError::DuplicateServicePort {
+                    vip,
+                    app_port,
+                    port,
+                    first_app_port: other.app_port,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts a count to `u32`, saturating (counts are small in practice).
+fn count_u32(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// Size of the [`ConfigV1`] header.
+pub const CONFIG_V1_HEADER_SIZE: usize = 24;
+/// Encoded size of one node entry of [`ConfigV1`].
+pub const CONFIG_V1_NODE_SIZE: usize = 8;
+/// Encoded size of one service entry of [`ConfigV1`].
+pub const CONFIG_V1_SERVICE_SIZE: usize = 16;
+
+/// Offset of `abi_version` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_ABI_VERSION: usize = 0;
+/// Offset of `struct_size` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_STRUCT_SIZE: usize = 4;
+/// Offset of `self_id` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_SELF_ID: usize = 8;
+/// Offset of `n_nodes` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_N_NODES: usize = 12;
+/// Offset of `n_services` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_N_SERVICES: usize = 16;
+/// Offset of the header's `reserved` word in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_RESERVED: usize = 20;
+/// Offset of `nodes[0]` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_NODES: usize = CONFIG_V1_HEADER_SIZE;
+/// Offset of `services[0]` in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_SERVICES: usize = CONFIG_V1_OFF_NODES + MAX_NODES * CONFIG_V1_NODE_SIZE;
+
+const _: () = assert!(CONFIG_V1_OFF_SERVICES == 280);
+const _: () =
+    assert!(CONFIG_V1_OFF_SERVICES + MAX_SERVICES * CONFIG_V1_SERVICE_SIZE == CONFIG_V1_SIZE);
+
+/// The argument of `setsockopt(DTS_SO_SET_CONFIG)` and the reply of
+/// `getsockopt(DTS_SO_GET_CONFIG)`, version 1.
+///
+/// Wire layout, native byte order, no implicit padding (exactly the layout of
+/// the equivalent C structure on x86_64), [`CONFIG_V1_SIZE`] = 536 bytes:
+///
+/// | offset | size | field                                                   |
+/// |--------|------|---------------------------------------------------------|
+/// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])               |
+/// | 4      | 4    | `u32 struct_size` (= [`CONFIG_V1_SIZE`] = 536)          |
+/// | 8      | 4    | `u32 self_id` (0 only in the empty configuration)       |
+/// | 12     | 4    | `u32 n_nodes` (valid entries in `nodes`, <= 32)         |
+/// | 16     | 4    | `u32 n_services` (valid entries in `services`, <= 16)   |
+/// | 20     | 4    | `u32 reserved` (0)                                      |
+/// | 24     | 256  | `nodes[32]`, each 8 bytes, see below                    |
+/// | 280    | 256  | `services[16]`, each 16 bytes, see below                |
+/// | 536    |      | end                                                     |
+///
+/// Node entry: `{u32 id; u32 addr}` at offsets 0 and 4.
+///
+/// Service entry: `{u32 vip; u16 app_port; u16 proxy_port; u32 node_mask;
+/// u32 reserved}` at offsets 0, 4, 6, 8 and 12; bit `id - 1` of `node_mask`
+/// is set for each node `id` that serves the service.
+///
+/// Addresses are the host-order `u32` value of the IPv4 address
+/// (`10.0.0.11` = `0x0a00000b`) stored in native byte order, like every
+/// other integer here: **not** network byte order. Ports likewise.
+///
+/// Entries from `n_nodes` and `n_services` on, and every reserved field,
+/// must be all zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigV1;
+
+impl ConfigV1 {
+    /// Encodes `config` into the first [`CONFIG_V1_SIZE`] bytes of `out` and
+    /// returns the number of bytes written.
+    ///
+    /// The configuration is encoded as it is, valid or not; only a too short
+    /// `out` fails ([`ConfigError::Truncated`], `out` untouched).
+    pub fn encode(config: &Config, out: &mut [u8]) -> Result<usize, ConfigError> {
+        let out = out
+            .get_mut(..CONFIG_V1_SIZE)
+            .ok_or(ConfigError::Truncated)?;
+        let mut w = Writer { rest: out };
+        w.put_u32(DTS_ABI_VERSION)?;
+        w.put_u32(CONFIG_V1_SIZE as u32)?;
+        w.put_u32(u32::from(config.self_id))?;
+        w.put_u32(count_u32(config.nodes().len()))?;
+        w.put_u32(count_u32(config.services().len()))?;
+        w.put_u32(0)?;
+        let nodes = config.nodes();
+        for i in 0..MAX_NODES {
+            let node = nodes.get(i).copied().unwrap_or_default();
+            w.put_u32(u32::from(node.id))?;
+            w.put_u32(node.addr)?;
+        }
+        let services = config.services();
+        for i in 0..MAX_SERVICES {
+            let service = services.get(i).copied().unwrap_or_default();
+            w.put_u32(service.vip)?;
+            w.put(service.app_port.to_ne_bytes())?;
+            w.put(service.proxy_port.to_ne_bytes())?;
+            w.put_u32(service.nodes.mask())?;
+            w.put_u32(0)?;
+        }
+        Ok(CONFIG_V1_SIZE)
+    }
+
+    /// Decodes and validates a blob produced by [`ConfigV1::encode`].
+    ///
+    /// Checks, in this order: the version and size fields are present
+    /// ([`ConfigError::Truncated`]), the version
+    /// ([`ConfigError::BadVersion`]), the size field
+    /// ([`ConfigError::BadSize`]), the buffer is exactly [`CONFIG_V1_SIZE`]
+    /// bytes ([`ConfigError::Truncated`]/[`ConfigError::BadLength`]), the
+    /// header's reserved word, the counts ([`ConfigError::TooManyNodes`],
+    /// [`ConfigError::TooManyServices`]), `self_id` and the node ids fit a
+    /// `u8`, the reserved words and unused entries are zero
+    /// ([`ConfigError::ReservedNotZero`]), and finally
+    /// [`Config::validate`]. Never panics, whatever the bytes.
+    pub fn decode(buf: &[u8]) -> Result<Config, ConfigError> {
+        let mut r = Reader { rest: buf, pos: 0 };
+        let abi_version = r.u32()?;
+        if abi_version != DTS_ABI_VERSION {
+            return Err(ConfigError::BadVersion { found: abi_version });
+        }
+        let struct_size = r.u32()?;
+        if struct_size != CONFIG_V1_SIZE as u32 {
+            return Err(ConfigError::BadSize { found: struct_size });
+        }
+        if buf.len() < CONFIG_V1_SIZE {
+            return Err(ConfigError::Truncated);
+        }
+        if buf.len() > CONFIG_V1_SIZE {
+            return Err(ConfigError::BadLength);
+        }
+        let self_id = r.u32()?;
+        let n_nodes = r.u32()?;
+        let n_services = r.u32()?;
+        r.zero_u32()?;
+        if n_nodes > MAX_NODES as u32 {
+            return Err(ConfigError::TooManyNodes { count: n_nodes });
+        }
+        if n_services > MAX_SERVICES as u32 {
+            return Err(ConfigError::TooManyServices { count: n_services });
+        }
+        let self_id =
+            u8::try_from(self_id).map_err(|_| ConfigError::SelfNotConfigured { self_id })?;
+        let mut config = Config::new(self_id);
+        for i in 0..MAX_NODES as u32 {
+            if i < n_nodes {
+                let id = r.u32()?;
+                let addr = r.u32()?;
+                let id = u8::try_from(id).map_err(|_| ConfigError::NodeIdOutOfRange { id })?;
+                config.add_node(Node { id, addr })?;
+            } else {
+                r.zero_u32()?;
+                r.zero_u32()?;
+            }
+        }
+        for i in 0..MAX_SERVICES as u32 {
+            if i < n_services {
+                let vip = r.u32()?;
+                let app_port = u16::from_ne_bytes(r.take()?);
+                let proxy_port = u16::from_ne_bytes(r.take()?);
+                let nodes = NodeSet::from_mask(r.u32()?);
+                r.zero_u32()?;
+                config.add_service(Service {
+                    vip,
+                    app_port,
+                    proxy_port,
+                    nodes,
+                })?;
+            } else {
+                for _ in 0..CONFIG_V1_SERVICE_SIZE / 4 {
+                    r.zero_u32()?;
+                }
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Sequential writer into a byte buffer; never panics.
+struct Writer<'a> {
+    rest: &'a mut [u8],
+}
+
+impl Writer<'_> {
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), ConfigError> {
+        let rest = core::mem::take(&mut self.rest);
+        let (head, tail) = rest
+            .split_first_chunk_mut::<N>()
+            .ok_or(ConfigError::Truncated)?;
+        *head = bytes;
+        self.rest = tail;
+        Ok(())
+    }
+
+    fn put_u32(&mut self, value: u32) -> Result<(), ConfigError> {
+        self.put(value.to_ne_bytes())
+    }
+}
+
+/// Sequential reader from a byte buffer that tracks its offset; never
+/// panics.
+struct Reader<'a> {
+    rest: &'a [u8],
+    pos: u32,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], ConfigError> {
+        let (head, tail) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(ConfigError::Truncated)?;
+        self.rest = tail;
+        self.pos = self.pos.saturating_add(N as u32);
+        Ok(*head)
+    }
+
+    fn u32(&mut self) -> Result<u32, ConfigError> {
+        Ok(u32::from_ne_bytes(self.take()?))
+    }
+
+    /// Reads a 32-bit word that must be zero.
+    fn zero_u32(&mut self) -> Result<(), ConfigError> {
+        let offset = self.pos;
+        if self.u32()? != 0 {
+            return Err(ConfigError::ReservedNotZero { offset });
+        }
+        Ok(())
+    }
+}

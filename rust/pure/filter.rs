@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The DTS filter's per-packet decisions, as pure functions.
+//!
+//! The hooks extract the addresses, ports and flags of a TCP segment and ask
+//! [`inbound`] (receive path, `PRE_ROUTING`) or [`outbound`] (send path,
+//! `LOCAL_OUT`) what to do; the thin layer then carries the answer out on the
+//! socket buffer. Keeping the decisions here lets the host tests check them
+//! against the configuration model and the rendezvous hash.
+//!
+//! Acceptance (see `Documentation/dts-design.md`): every node receives every
+//! frame sent to the VIP. For a service's application port, exactly one node,
+//! the rendezvous-hash owner of the client's address and port among the
+//! service's nodes, takes the connection and delivers it to the local proxy
+//! port; every other node drops it. Until per-flow state exists, packets after
+//! the SYN are attributed by the same hash, so a connection stays with the
+//! node that accepted it.
+
+use crate::pure::config::{Config, PortKind};
+use crate::pure::hrw;
+use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_SYN};
+
+/// The addresses, ports and flags of one TCP segment (host order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Source address.
+    pub saddr: u32,
+    /// Destination address.
+    pub daddr: u32,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// TCP flags byte.
+    pub flags: u8,
+}
+
+impl Segment {
+    /// A connection request: SYN without ACK.
+    pub const fn is_syn(&self) -> bool {
+        self.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN
+    }
+}
+
+/// What to do with a segment on the receive path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inbound {
+    /// Not addressed to a service's application port: leave it alone.
+    Pass,
+    /// This node owns the connection: rewrite the destination port to the
+    /// proxy port, mark the frame as addressed to this host, deliver.
+    ToProxy {
+        /// Index of the service in the configuration.
+        service: usize,
+        /// The proxy port to deliver to.
+        proxy_port: u16,
+        /// Whether this is the connection's SYN (for counting).
+        syn: bool,
+    },
+    /// A SYN that another node accepts: drop it.
+    DropNotOwner,
+    /// A later segment of a connection another node owns: drop it.
+    DropNoFlow,
+}
+
+/// What to do with a segment on the send path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbound {
+    /// Not from a service's proxy port: leave it alone.
+    Pass,
+    /// A reply of the local proxy: rewrite the source port back to the
+    /// application port the client connected to.
+    FromProxy {
+        /// Index of the service in the configuration.
+        service: usize,
+        /// The application port.
+        app_port: u16,
+    },
+}
+
+/// Decides the fate of a received segment. Any context; never fails.
+pub fn inbound(cfg: &Config, seg: &Segment) -> Inbound {
+    let Some((index, svc, PortKind::App)) = cfg.service_for(seg.daddr, seg.dport) else {
+        return Inbound::Pass;
+    };
+    let owner = hrw::owner(seg.saddr, seg.sport, svc.nodes);
+    let syn = seg.is_syn();
+    match owner {
+        Some(id) if id == cfg.self_id() => Inbound::ToProxy {
+            service: index,
+            proxy_port: svc.proxy_port,
+            syn,
+        },
+        _ if syn => Inbound::DropNotOwner,
+        _ => Inbound::DropNoFlow,
+    }
+}
+
+/// Decides the fate of a segment the local stack sends. Any context.
+pub fn outbound(cfg: &Config, seg: &Segment) -> Outbound {
+    match cfg.service_for(seg.saddr, seg.sport) {
+        Some((index, svc, PortKind::Proxy)) => Outbound::FromProxy {
+            service: index,
+            app_port: svc.app_port,
+        },
+        _ => Outbound::Pass,
+    }
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pure logic shared between the `dts` kernel module and the host tools.
+//!
+//! Everything below this module is `no_std`, uses only `core`, contains no
+//! `unsafe` code and never panics on any input. The same source files are
+//! compiled into `dts.ko` by kbuild and into the `dts-core` host crate (via a
+//! `#[path]` attribute), where they are unit- and property-tested.
+//!
+//! - [`seq`]: TCP sequence-number arithmetic modulo 2^32.
+//! - [`csum`]: Internet checksum computation and incremental updates.
+//! - [`abi`]: the versioned socket-option ABI between `dtsctl` and the module.
+//! - [`ipv4`]: IPv4 header parsing.
+//! - [`tcp`]: TCP header and option parsing and in-place rewriting.
+//! - [`hopt`]: the handover TCP option carried by a handed-over SYN.
+//! - [`config`]: the cluster configuration, its validation and wire format.
+//! - [`hrw`]: rendezvous hashing: which node accepts a SYN.
+//! - [`filter`]: the DTS filter's per-packet decisions.
+
+pub mod abi;
+pub mod config;
+pub mod csum;
+pub mod filter;
+pub mod hopt;
+pub mod hrw;
+pub mod ipv4;
+pub mod seq;
+pub mod tcp;

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin unsafe layer: the module's `nf_sockopt_ops` range.
+//!
+//! `dtsctl` (and later the proxies) talk to the module through
+//! `getsockopt()`/`setsockopt()` at level `IPPROTO_IP` on any `AF_INET` socket,
+//! with option names in `[DTS_SO_BASE, DTS_SO_MAX)`, the way `ipvsadm` talks to
+//! IPVS. The IPv4 socket layer hands unknown option names to
+//! `nf_{get,set}sockopt()`, which finds this registration and calls
+//! [`get_trampoline`]/[`set_trampoline`] in process context, holding a
+//! reference on this module (`ops->owner`) for the duration of the call.
+//!
+//! This file owns every raw pointer of that path: it turns the user buffers
+//! into safe [`UserOut`]/[`UserIn`] handles and the socket into a [`Caller`],
+//! then calls the safe [`Handler`] the registration was made for. Errors are
+//! returned to user space as negative errno values.
+
+use core::ffi::{c_int, c_uint, c_void};
+use kernel::bindings;
+use kernel::prelude::*;
+
+use crate::pure::abi::{DTS_SO_BASE, DTS_SO_MAX};
+
+/// The safe handler behind the socket-option range. Process context.
+pub(crate) trait Handler {
+    /// `getsockopt()`: write the answer through `out`; return bytes written.
+    fn get(caller: &Caller, optval: i32, out: &mut UserOut) -> Result<usize>;
+    /// `setsockopt()`: read the argument from `arg`.
+    fn set(caller: &Caller, optval: i32, arg: &UserIn) -> Result;
+}
+
+/// The socket a socket-option call arrived on.
+pub(crate) struct Caller {
+    // INVARIANT: a valid `struct sock` for the duration of the call.
+    sk: *mut bindings::sock,
+}
+
+impl Caller {
+    /// Whether the calling task holds `CAP_NET_ADMIN` in the user namespace
+    /// that owns the socket's network namespace (as IPVS and x_tables check).
+    pub(crate) fn is_net_admin(&self) -> bool {
+        // SAFETY: `self.sk` is valid by the type invariant; `sock_net()` of a
+        // live socket is a live namespace whose `user_ns` is valid, and
+        // `ns_capable()` may be called from process context.
+        unsafe {
+            let net = bindings::sock_net(self.sk);
+            bindings::ns_capable((*net).user_ns, bindings::CAP_NET_ADMIN as c_int)
+        }
+    }
+}
+
+/// A user-space output buffer of a `getsockopt()` call.
+pub(crate) struct UserOut {
+    // INVARIANT: `ptr` is the `__user` buffer of the current call and `len` is
+    // the length user space claimed for it (never negative).
+    ptr: *mut c_void,
+    len: usize,
+}
+
+impl UserOut {
+    /// The length user space offered.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies `data` to the start of the buffer.
+    ///
+    /// Fails with `EINVAL` if it does not fit and `EFAULT` if the user memory
+    /// is not writable.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result {
+        if data.len() > self.len {
+            return Err(EINVAL);
+        }
+        // SAFETY: `data` is a valid kernel slice; `self.ptr` is a user pointer
+        // with at least `data.len()` bytes claimed by the caller.
+        // `copy_to_user()` checks the user range itself and may fault safely
+        // (process context).
+        let left =
+            unsafe { bindings::copy_to_user(self.ptr, data.as_ptr().cast(), data.len() as _) };
+        if left != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+}
+
+/// The argument of a `setsockopt()` call (a user or kernel `sockptr_t`).
+pub(crate) struct UserIn {
+    // INVARIANT: `arg` is the argument of the current call, `len` its length.
+    arg: bindings::sockptr_t,
+    len: usize,
+}
+
+impl UserIn {
+    /// The argument's length.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies the whole argument into `buf`, which must be exactly as long.
+    pub(crate) fn read_exact(&self, buf: &mut [u8]) -> Result {
+        if buf.len() != self.len {
+            return Err(EINVAL);
+        }
+        // SAFETY: `buf` is a valid, writable kernel slice of `self.len` bytes;
+        // `self.arg` is the call's argument of that length, and
+        // `copy_from_sockptr()` checks and copies user memory safely.
+        let ret =
+            unsafe { bindings::copy_from_sockptr(buf.as_mut_ptr().cast(), self.arg, buf.len()) };
+        if ret != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+}
+
+/// A registered `nf_sockopt_ops`; unregistered on drop.
+pub(crate) struct Registration {
+    // INVARIANT: `ops` is registered with `nf_register_sockopt()` for as long
+    // as this value lives and never moves (the kernel links it into a list).
+    ops: Pin<KBox<bindings::nf_sockopt_ops>>,
+}
+
+// SAFETY: only a handle; unregistering is allowed from any process context.
+unsafe impl Send for Registration {}
+// SAFETY: `&Registration` gives no access to the ops.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Registers the DTS option range, served by `T`. Process context.
+    pub(crate) fn new<T: Handler>(module: &'static ThisModule) -> Result<Self> {
+        let mut ops = KBox::pin(bindings::nf_sockopt_ops::default(), GFP_KERNEL)?;
+        ops.pf = bindings::NFPROTO_IPV4 as u8;
+        ops.set_optmin = DTS_SO_BASE;
+        ops.set_optmax = DTS_SO_MAX;
+        ops.set = Some(set_trampoline::<T>);
+        ops.get_optmin = DTS_SO_BASE;
+        ops.get_optmax = DTS_SO_MAX;
+        ops.get = Some(get_trampoline::<T>);
+        // The core takes a reference on this module around every call.
+        ops.owner = module.as_ptr();
+        // SAFETY: `ops` is fully initialised, pinned on the heap and stays
+        // registered until `drop`.
+        let ret = unsafe { bindings::nf_register_sockopt(&mut *ops) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self { ops })
+    }
+}
+
+impl Drop for Registration {
+    /// Process context.
+    fn drop(&mut self) {
+        // SAFETY: registered by `new` (type invariant). Unregistering takes
+        // the sockopt mutex, so no new call can start; calls already running
+        // hold a module reference, so `rmmod` cannot get here while one runs.
+        unsafe { bindings::nf_unregister_sockopt(&mut *self.ops) };
+    }
+}
+
+/// Converts a handler result to the C convention (0 or a negative errno).
+fn to_ret(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `nf_sockopt_ops::get`. Process context; the module is pinned by the core.
+///
+/// # Safety
+///
+/// Called by `nf_getsockopt()` with a valid socket, the caller's user buffer
+/// and a valid pointer to its length.
+unsafe extern "C" fn get_trampoline<T: Handler>(
+    sk: *mut bindings::sock,
+    optval: c_int,
+    user: *mut c_void,
+    len: *mut c_int,
+) -> c_int {
+    // SAFETY: `len` is valid for reads and writes per the function contract.
+    let claimed = unsafe { *len };
+    let Ok(claimed) = usize::try_from(claimed) else {
+        return EINVAL.to_errno();
+    };
+    // INVARIANT: `sk` is valid for the call; `user`/`claimed` are the call's
+    // buffer and its non-negative length.
+    let caller = Caller { sk };
+    let mut out = UserOut {
+        ptr: user,
+        len: claimed,
+    };
+    match T::get(&caller, optval, &mut out) {
+        Ok(written) => {
+            // `written <= claimed <= c_int::MAX`, so this cannot truncate.
+            // SAFETY: as above.
+            unsafe { *len = written as c_int };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `nf_sockopt_ops::set`. Process context; the module is pinned by the core.
+///
+/// # Safety
+///
+/// Called by `nf_setsockopt()` with a valid socket and the caller's argument.
+unsafe extern "C" fn set_trampoline<T: Handler>(
+    sk: *mut bindings::sock,
+    optval: c_int,
+    arg: bindings::sockptr_t,
+    len: c_uint,
+) -> c_int {
+    // INVARIANT: `sk` is valid for the call; `arg`/`len` are its argument.
+    let caller = Caller { sk };
+    let input = UserIn {
+        arg,
+        len: len as usize,
+    };
+    to_ret(T::set(&caller, optval, &input))
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the demo need, on a fresh
+# Debian 12 machine, and only what is missing:
+#   - Debian packages (apt-get, as root),
+#   - the pinned rustc toolchain and its rust-src (rustup),
+#   - bindgen-cli (cargo install --locked).
+# Versions come from scripts/versions.env. Safe to run again: it is quick when
+# everything is present.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
+
+# Package -> why (see README.md, "Dependencies").
+APT_PACKAGES=(
+	# kernel build (LLVM=1 is the supported way to build Rust kernels)
+	clang lld llvm libclang-dev flex bison bc libelf-dev libssl-dev cpio kmod
+	make patch xz-utils python3 rsync
+	# the pinned kernel source
+	"${KERNEL_PKG}=${KERNEL_PKG_VERSION}"
+	# the VM rig and what runs inside the VMs (from the host root over 9p)
+	qemu-system-x86 busybox-static iproute2 util-linux
+	nginx curl wrk apache2-utils tcpdump
+)
+
+pkg_ok() {
+	# "$1" may be name=version.
+	local name=${1%%=*} want=${1#*=} have
+	have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null) || return 1
+	case "$have" in
+	"install ok installed "*) ;;
+	*) return 1 ;;
+	esac
+	[ "$name" = "$1" ] || [ "${have##* }" = "$want" ]
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	case "$p" in \#*) continue ;; esac
+	pkg_ok "$p" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
+	log "apt-get install ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	for p in "${missing[@]}"; do
+		pkg_ok "$p" || die "package $p did not install"
+	done
+fi
+# nginx's Debian package starts a system instance; the rig runs its own.
+if systemctl is-active --quiet nginx 2>/dev/null; then
+	systemctl stop nginx || true
+fi
+
+# rustup toolchain + rust-src.
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v rustup >/dev/null || die "rustup not found: install it from the distribution or rustup.rs first"
+if ! rustup toolchain list | grep -q "^${RUST_TOOLCHAIN}-"; then
+	log "rustup toolchain install ${RUST_TOOLCHAIN}"
+	RUSTUP_AUTO_INSTALL=1 rustup toolchain install "${RUST_TOOLCHAIN}" --profile minimal
+fi
+if ! rustup component list --installed --toolchain "${RUST_TOOLCHAIN}" | grep -q '^rust-src'; then
+	log "rustup component add rust-src --toolchain ${RUST_TOOLCHAIN}"
+	rustup component add rust-src --toolchain "${RUST_TOOLCHAIN}"
+fi
+for c in clippy rustfmt; do
+	if ! rustup component list --installed --toolchain "${RUST_TOOLCHAIN}" | grep -q "^$c"; then
+		log "rustup component add $c --toolchain ${RUST_TOOLCHAIN}"
+		rustup component add "$c" --toolchain "${RUST_TOOLCHAIN}"
+	fi
+done
+
+# bindgen-cli (Debian's bindgen 0.60 is too old for 6.12).
+if ! bindgen --version 2>/dev/null | grep -qx "bindgen ${BINDGEN_VERSION}"; then
+	log "cargo install --locked bindgen-cli --version ${BINDGEN_VERSION}"
+	cargo "+${RUST_TOOLCHAIN}" install --locked --force bindgen-cli --version "${BINDGEN_VERSION}"
+fi
+bindgen --version | grep -qx "bindgen ${BINDGEN_VERSION}" || die "bindgen ${BINDGEN_VERSION} not on PATH"
+
+log "all dependencies present"

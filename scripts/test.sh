@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make test`: everything from a fresh machine to a verdict.
+#
+#  1. install what is missing (scripts/install-deps.sh)
+#  2. host tests: cargo test over userspace-tools (pure logic, ABI, dtsctl)
+#  3. for each flavor in $TEST_FLAVORS (default: "default debug"): build the
+#     patched kernel (cached), dts.ko against it, and run the VM tests
+#     (and, on the default kernel, clippy over the module and the tools and
+#     rustfmt --check)
+#  4. harness self-test: a deliberately broken dts.ko (one netfilter hook left
+#     registered after rmmod) must make the VM test fail
+#
+# Prints a line per stage and ends with one `N passed, N failed` line that
+# adds up every test run. Exits non-zero if anything failed.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+flavors=${TEST_FLAVORS:-default debug}
+selftest=${TEST_SELFTEST:-1}
+passed=0
+failed=0
+t0=$SECONDS
+
+stage() { printf '\n=== %s (t=%ds)\n' "$*" "$((SECONDS - t0))"; }
+die() {
+	printf 'test.sh: error: %s\n' "$*" >&2
+	printf '%d passed, %d failed\n' "$passed" "$((failed + 1))"
+	exit 1
+}
+# Adds the counts of a `N passed, N failed` line (last one in file $1).
+add_counts() {
+	local line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n1)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+stage "dependencies"
+scripts/install-deps.sh || die "installing dependencies failed"
+
+stage "host tests (cargo test)"
+mkdir -p build
+log=build/host-test.log
+(cd userspace-tools && cargo test --locked 2>&1) | tee "$log"
+rc=${PIPESTATUS[0]}
+hp=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+hf=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+passed=$((passed + ${hp:-0}))
+failed=$((failed + ${hf:-0}))
+if [ "$rc" -ne 0 ] && [ "${hf:-0}" -eq 0 ]; then
+	failed=$((failed + 1))
+	echo "FAIL host tests: cargo test exited $rc"
+fi
+echo "host tests: ${hp:-0} passed, ${hf:-0} failed"
+
+stage "userspace tools"
+make --no-print-directory tools || die "building the tools failed"
+
+for fl in $flavors; do
+	stage "kernel ($fl)"
+	make --no-print-directory kernel FLAVOR="$fl" || die "kernel build ($fl) failed"
+	stage "module ($fl)"
+	make --no-print-directory module FLAVOR="$fl" || die "module build ($fl) failed"
+	if [ "$fl" = default ]; then
+		stage "lint: clippy (module and tools), rustfmt"
+		if make --no-print-directory clippy FLAVOR=default &&
+			rustfmt --check rust/dts.rs &&
+			(cd userspace-tools && cargo fmt --all --check); then
+			echo "PASS lint"
+			passed=$((passed + 1))
+		else
+			echo "FAIL lint"
+			failed=$((failed + 1))
+		fi
+	fi
+	stage "VM tests ($fl)"
+	vlog=build/vm-test-$fl.log
+	make --no-print-directory vm-test FLAVOR="$fl" 2>&1 | tee "$vlog"
+	add_counts "$vlog"
+done
+
+if [ "$selftest" = 1 ]; then
+	stage "harness self-test: a module that leaks a hook must fail"
+	tests/selftest-breakage.sh 2>&1 | tee build/selftest.log
+	add_counts build/selftest.log
+fi
+
+stage "done in $((SECONDS - t0)) s"
+printf '%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ]

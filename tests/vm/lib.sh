@@ -1,0 +1,198 @@
+# Helpers for VM test scripts (POSIX sh). Source it first:
+#   . "$RIG_REPO/tests/vm/lib.sh"
+#
+# Environment from qemu/vm-init.sh: RIG_ROLE (node|client), RIG_ID, RIG_NODES,
+# RIG_VM (node<i>|client), RIG_REPO, RIG_OUT (/out), RIG_SHARED (/shared),
+# DTSCTL, DTS_MODULE, NODE_IPS, VIP, CLIENT_IP, VIP_MAC.
+#
+# Results: /out/results.txt gets one "PASS <vm>: ..." or "FAIL <vm>: ..." line
+# per check. The host runner (tests/vm/run.sh) fails a test on any FAIL line,
+# on no PASS line at all, or on a non-zero script exit status.
+#
+# Do not print kernel problem patterns (see tests/check-dmesg.sh) to the
+# console yourself: the host scans console.log for them.
+
+: "${RIG_VM:=unknown}" "${RIG_OUT:=/out}" "${RIG_SHARED:=/shared}"
+RIG_RESULTS=$RIG_OUT/results.txt
+PY=/usr/bin/python3    # the host's system python (not a pyenv shim)
+
+# log MSG...: to the console (this script's stdout) and /out/log.txt.
+log() {
+    echo "[$RIG_VM] $*"
+    echo "$(cut -d' ' -f1 /proc/uptime) $*" >>"$RIG_OUT/log.txt"
+}
+
+pass() { echo "PASS $RIG_VM: $*" >>"$RIG_RESULTS"; echo "[$RIG_VM] PASS: $*"; }
+
+# fail MSG: record a failure (the test fails); returns 1.
+fail() {
+    echo "FAIL $RIG_VM: $*" >>"$RIG_RESULTS"
+    echo "[$RIG_VM] FAIL: $*"
+    return 1
+}
+
+# check DESC CMD [ARGS...]: run CMD (output to the console and /out/log.txt),
+# record PASS/FAIL under DESC, return CMD's status. CMD's output is captured,
+# so a background process it leaves behind must not keep stdout open (start
+# daemons that detach, like nginx, or redirect their output).
+check() {
+    _check_desc=$1; shift
+    _check_out=$("$@" 2>&1)
+    _check_rc=$?
+    if [ -n "$_check_out" ]; then
+        printf '%s\n' "$_check_out" | sed "s/^/[$RIG_VM]   /"
+        printf '%s\n' "$_check_out" >>"$RIG_OUT/log.txt"
+    fi
+    if [ $_check_rc -eq 0 ]; then
+        pass "$_check_desc"
+    else
+        fail "$_check_desc (exit $_check_rc)"
+    fi
+    return $_check_rc
+}
+
+# barrier NAME COUNT [TIMEOUT]: wait until COUNT VMs reached barrier NAME.
+# Each participant creates /shared/barrier.NAME.<vm>. The default TIMEOUT is
+# the time the script has left ($RIG_DEADLINE, from the cluster's --timeout):
+# the debug kernel under TCG is ~10x slower than the default one, so no fixed
+# number fits both; a VM that crashes is noticed at once through
+# /shared/abort anyway (qemu/cluster.sh writes it).
+# On timeout, or when another VM gave up or crashed (/shared/abort), record a
+# FAIL line, write /shared/abort (so the others stop waiting) and return 1.
+barrier() {
+    _b_name=$1 _b_count=$2
+    _b_t0=$(cut -d. -f1 /proc/uptime)
+    _b_timeout=${3:-$(( ${RIG_DEADLINE:-$((_b_t0 + 180))} - _b_t0 ))}
+    [ "$_b_timeout" -ge 10 ] || _b_timeout=10
+    : >"$RIG_SHARED/barrier.$_b_name.$RIG_VM"
+    while :; do
+        _b_n=$(ls "$RIG_SHARED" | grep -c "^barrier\.$_b_name\.")
+        [ "$_b_n" -ge "$_b_count" ] && { log "barrier $_b_name: $_b_n/$_b_count"; return 0; }
+        if [ -e "$RIG_SHARED/abort" ]; then
+            fail "barrier $_b_name ($_b_n/$_b_count): aborted: $(head -n 3 "$RIG_SHARED/abort" | tr '\n' ' ')"
+            return 1
+        fi
+        if [ $(( $(cut -d. -f1 /proc/uptime) - _b_t0 )) -ge "$_b_timeout" ]; then
+            fail "barrier $_b_name: only $_b_n/$_b_count after ${_b_timeout}s"
+            echo "$RIG_VM: barrier $_b_name timed out" >>"$RIG_SHARED/abort"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# all_vms: the number of VMs in the run (nodes + client), for barriers.
+all_vms() { echo $((RIG_NODES + 1)); }
+
+# json_get PATH [FILE]: print the field at PATH (dot-separated keys and list
+# indices, e.g. "hooks.pre_routing.packets") of the JSON in FILE (default
+# stdin). Scalars are printed bare (true/false/null as in JSON), objects and
+# lists as JSON. Exit 1 if the input is not JSON or PATH does not exist.
+json_get() {
+    "$PY" - "$@" <<'EOF'
+import json, sys
+path, src = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
+try:
+    v = json.load(open(src) if src else sys.stdin)
+except Exception as e:
+    sys.exit("json_get: invalid JSON: %s" % e)
+for k in [p for p in path.split(".") if p]:
+    try:
+        v = v[int(k)] if isinstance(v, list) else v[k]
+    except (KeyError, IndexError, ValueError, TypeError):
+        sys.exit("json_get: no field %r (at %r)" % (path, k))
+if isinstance(v, (dict, list)) or v is None or isinstance(v, bool):
+    print(json.dumps(v))
+else:
+    print(v)
+EOF
+}
+
+# --- dts ---------------------------------------------------------------------
+DTS_HOOKS="pre_routing local_in local_out post_routing"
+
+# dts_counters FILE: one "HOOK PACKETS" line per hook in $DTS_HOOKS, read from
+# the `dtsctl status --json` output stored in FILE (one python run for all
+# hooks: starting python under TCG costs about a second). dtsctl's shape:
+#   {"abi_version": 1, "hooks": [{"name": "pre_routing", "packets": N, ...}, ...]}
+# Also accepted: "hooks": {"pre_routing": {"packets": N}} or {"pre_routing": N}.
+# Exit 1 with a message if a hook or its integer packet counter is missing.
+dts_counters() {
+    "$PY" - "$1" $DTS_HOOKS <<'EOF'
+import json, sys
+try:
+    status = json.load(open(sys.argv[1]))
+except Exception as e:
+    sys.exit("invalid dtsctl status JSON in %s: %s" % (sys.argv[1], e))
+hooks = status.get("hooks") if isinstance(status, dict) else None
+if isinstance(hooks, list):
+    hooks = {h.get("name"): h for h in hooks if isinstance(h, dict)}
+if not isinstance(hooks, dict):
+    sys.exit("no hooks in status: %r" % (status,))
+bad = 0
+for name in sys.argv[2:]:
+    h = hooks.get(name)
+    n = h.get("packets") if isinstance(h, dict) else h
+    if not isinstance(n, int) or isinstance(n, bool):
+        print("hook %r: no integer packet counter (%r)" % (name, h), file=sys.stderr)
+        bad = 1
+    else:
+        print(name, n)
+sys.exit(bad)
+EOF
+}
+
+# dts_hook_packets COUNTERS HOOK: HOOK's packet count from dts_counters output.
+dts_hook_packets() {
+    awk -v h="$2" '$1 == h { print $2; found = 1 } END { exit !found }' "$1"
+}
+
+# --- nginx -------------------------------------------------------------------
+# Serves /tmp/www on port 80; logs under /tmp/nginx (access.log has the client
+# address first on each line).
+NGINX_CONF=$RIG_REPO/tests/vm/nginx.conf
+NGINX_PREFIX=/tmp/nginx/
+
+nginx_start() {
+    mkdir -p /tmp/www /tmp/nginx/tmp
+    # -e: error log before the config is read (the built-in default is under
+    # /var/log/nginx, which is an empty tmpfs in the VM).
+    if ! nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX"; then
+        cat /tmp/nginx/error.log 2>/dev/null
+        return 1
+    fi
+    _n=0
+    while [ $_n -lt 50 ]; do
+        # any HTTP status (even 403/404) means nginx answers
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1/)" != 000 ] && return 0
+        sleep 0.2; _n=$((_n + 1))
+    done
+    echo "nginx did not answer on port 80"
+    cat /tmp/nginx/error.log 2>/dev/null
+    return 1
+}
+
+nginx_stop() {
+    nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX" -s quit
+}
+
+# nginx_collect: copy nginx's logs to /out/nginx-*.log.
+nginx_collect() {
+    cp /tmp/nginx/access.log "$RIG_OUT/nginx-access.log" 2>/dev/null
+    cp /tmp/nginx/error.log "$RIG_OUT/nginx-error.log" 2>/dev/null
+    return 0
+}
+
+# --- misc --------------------------------------------------------------------
+# sha256_of FILE: the hex digest only.
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# node_ip I, node_mac I: internal address and MAC of node I (qemu/cluster.sh).
+node_ip() { echo "10.0.0.$((10 + $1))"; }
+node_mac() { echo "52:54:00:00:00:$((10 + $1))"; }
+
+# dmesg_clean: the kernel log has no problem report (same patterns as the host).
+dmesg_clean() {
+    dmesg >/tmp/dmesg.check 2>&1 || return 1
+    "$RIG_REPO/tests/check-dmesg.sh" /tmp/dmesg.check
+}

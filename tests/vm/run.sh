@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Host-side runner for the VM tests (tests/vm/tNN-*.sh).
+#
+#   tests/vm/run.sh --kernel BZIMAGE [--module DTS_KO] [--tools DIR]
+#                   [--flavor NAME] [--out DIR] [--timeout SEC] [TEST...]
+#
+# --timeout is per test (default 600 s, 1800 s for --flavor debug); --out
+# defaults to <repo>/build/vm-tests/<flavor>-<timestamp>.
+# TEST is a test name (t01-basic), a prefix (t01) or a path; default: all
+# tests/vm/tNN-*.sh. Each test boots a cluster with qemu/cluster.sh (node count
+# from a "# rig-nodes: N" line in the test, default 3) and passes iff:
+#   - cluster.sh exited 0 (every VM powered off by itself, no timeout),
+#   - every VM wrote /out/status = 0,
+#   - every VM's results.txt exists, has at least one PASS and no FAIL line,
+#   - tests/check-dmesg.sh is clean on every VM's console.log and dmesg.txt.
+# Prints "PASS name[flavor]" or "FAIL name[flavor]: reason" per test, then
+# "N passed, N failed". Exit status 0 iff no test failed.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+TESTDIR=$REPO/tests/vm
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+}
+die() { echo "run.sh: error: $*" >&2; exit 2; }
+
+kernel= module= tools= flavor=default out= timeout=
+tests=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --kernel)  kernel=${2:?--kernel needs a value}; shift 2 ;;
+        --module)  module=${2:?--module needs a value}; shift 2 ;;
+        --tools)   tools=${2:?--tools needs a value}; shift 2 ;;
+        --flavor)  flavor=${2:?--flavor needs a value}; shift 2 ;;
+        --out)     out=${2:?--out needs a value}; shift 2 ;;
+        --timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) usage >&2; die "unknown option: $1" ;;
+        *) tests+=("$1"); shift ;;
+    esac
+done
+[ -n "$kernel" ] || { usage >&2; die "--kernel is required"; }
+[ -f "$kernel" ] || die "--kernel: no such file: $kernel"
+[ -z "$module" ] || [ -f "$module" ] || die "--module: no such file: $module"
+[ -z "$tools" ] || [ -d "$tools" ] || die "--tools: no such directory: $tools"
+# The debug (KASAN+lockdep) kernel under TCG is about 10x slower.
+[ -n "$timeout" ] || { [ "$flavor" = debug ] && timeout=1800 || timeout=600; }
+[[ $timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
+[[ $flavor =~ ^[A-Za-z0-9_.-]+$ ]] || die "--flavor: letters, digits, '_', '.', '-' only"
+out=${out:-$REPO/build/vm-tests/$flavor-$(date +%Y%m%d-%H%M%S)}
+
+# Resolve the test list.
+scripts=()
+if [ ${#tests[@]} -eq 0 ]; then
+    for f in "$TESTDIR"/t[0-9][0-9]-*.sh; do [ -f "$f" ] && scripts+=("$f"); done
+    [ ${#scripts[@]} -gt 0 ] || die "no tests in $TESTDIR"
+else
+    for t in "${tests[@]}"; do
+        if [ -f "$t" ]; then scripts+=("$(readlink -f "$t")"); continue; fi
+        t=$(basename "$t" .sh)
+        m=("$TESTDIR/$t".sh)
+        [ -f "${m[0]}" ] || m=("$TESTDIR/$t"-*.sh)
+        [ -f "${m[0]}" ] || die "no such test: $t (tests: $(cd "$TESTDIR" && ls t[0-9][0-9]-*.sh | tr '\n' ' '))"
+        [ ${#m[@]} -eq 1 ] || die "test '$t' is ambiguous: ${m[*]##*/}"
+        scripts+=("${m[0]}")
+    done
+fi
+
+mkdir -p "$out"
+echo "run.sh: results in $out" >&2
+
+passed=0 failed=0
+for script in "${scripts[@]}"; do
+    name=$(basename "$script" .sh)
+    dir=$out/$name
+    nodes=$(sed -n 's/^# rig-nodes: *\([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
+    nodes=${nodes:-3}
+    rm -rf "$dir"
+    args=(--kernel "$kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout")
+    [ -n "$module" ] && args+=(--module "$module")
+    [ -n "$tools" ] && args+=(--tools "$tools")
+    echo "run.sh: $name[$flavor]: booting $nodes node(s) + client ..." >&2
+    t0=$(date +%s)
+    crc=0
+    "$REPO/qemu/cluster.sh" "${args[@]}" >"$out/$name.cluster.log" 2>&1 || crc=$?
+    mv "$out/$name.cluster.log" "$dir/cluster.log" 2>/dev/null || true
+    echo "run.sh: $name[$flavor]: cluster finished in $(( $(date +%s) - t0 ))s" >&2
+
+    reasons=()
+    bad_vms=()
+    case $crc in
+        0) ;;
+        124) reasons+=("cluster timed out after ${timeout}s") ;;
+        *) reasons+=("cluster.sh exited $crc (see $dir/cluster.log)") ;;
+    esac
+    vms=()
+    for ((i = 1; i <= nodes; i++)); do vms+=("node$i"); done
+    vms+=(client)
+    for vm in "${vms[@]}"; do
+        d=$dir/$vm
+        bad=0
+        st=$(cat "$d/status" 2>/dev/null || echo missing)
+        [ "$st" = 0 ] || { reasons+=("$vm status $st"); bad=1; }
+        if [ ! -f "$d/results.txt" ]; then
+            reasons+=("$vm has no results.txt"); bad=1
+        else
+            nfail=$(grep -c '^FAIL' "$d/results.txt" || true)
+            [ "$nfail" = 0 ] || { reasons+=("$vm: $nfail check(s) failed"); bad=1; }
+            grep -q '^PASS' "$d/results.txt" || { reasons+=("$vm: no PASS line"); bad=1; }
+        fi
+        logs=()
+        for f in "$d/console.log" "$d/dmesg.txt"; do [ -f "$f" ] && logs+=("$f"); done
+        if [ ${#logs[@]} -gt 0 ] && ! "$REPO/tests/check-dmesg.sh" "${logs[@]}" >"$d/check-dmesg.txt" 2>&1; then
+            reasons+=("$vm: kernel problem report (see $d/check-dmesg.txt)"); bad=1
+        fi
+        [ $bad = 1 ] && bad_vms+=("$vm")
+    done
+
+    if [ ${#reasons[@]} -eq 0 ]; then
+        echo "PASS $name[$flavor]"
+        passed=$((passed + 1))
+    else
+        reason=$(printf '%s; ' "${reasons[@]}")
+        echo "FAIL $name[$flavor]: ${reason%; }"
+        failed=$((failed + 1))
+        for vm in "${bad_vms[@]}"; do
+            d=$dir/$vm
+            if [ -f "$d/results.txt" ]; then
+                grep '^FAIL' "$d/results.txt" | sed 's/^/    /' || true
+            fi
+            if [ -s "$d/check-dmesg.txt" ]; then
+                echo "    --- $vm: kernel problem reports:"
+                head -n 20 "$d/check-dmesg.txt" | sed 's/^/    /'
+            fi
+            echo "    --- $vm: last 30 console lines ($d/console.log):"
+            tail -n 30 "$d/console.log" 2>/dev/null | sed 's/^/    /' || true
+        done
+        if [ $crc != 0 ]; then
+            echo "    --- cluster.sh:"
+            tail -n 10 "$dir/cluster.log" 2>/dev/null | sed 's/^/    /' || true
+        fi
+    fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

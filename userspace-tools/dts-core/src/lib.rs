@@ -1,0 +1,22 @@
+//! Host build of the `dts` kernel module's pure logic.
+//!
+//! This crate compiles the very same source files as the kernel module
+//! (`rust/pure/` in the repository root) as a `#![no_std]` library, which
+//! proves that they only need `core`, and lets them be unit- and
+//! property-tested on the host (see `tests/`).
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+// The lints the kernel build applies to the same files.
+#![warn(
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks,
+    clippy::float_arithmetic
+)]
+
+#[path = "../../../rust/pure/mod.rs"]
+pub mod pure;
+
+pub use pure::{abi, config, csum, filter, hopt, hrw, ipv4, seq, tcp};

@@ -1,0 +1,178 @@
+//! Tests of `pure::filter`: SYN acceptance by rendezvous hash and proxy-port
+//! redirection decisions.
+
+use dts_core::config::{Config, Node, NodeSet, Service};
+use dts_core::filter::{inbound, outbound, Inbound, Outbound, Segment};
+use dts_core::hrw;
+use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
+use proptest::prelude::*;
+
+const VIP: u32 = 0x0a00_0064; // 10.0.0.100
+const CLIENT: u32 = 0x0a00_0002;
+
+fn cluster(self_id: u8) -> Config {
+    let mut c = Config::new(self_id);
+    for id in 1..=3u8 {
+        c.add_node(Node {
+            id,
+            addr: 0x0a00_000a + u32::from(id),
+        })
+        .unwrap();
+    }
+    c.add_service(Service {
+        vip: VIP,
+        app_port: 80,
+        proxy_port: 8080,
+        nodes: NodeSet::from_ids(&[1, 2, 3]).unwrap(),
+    })
+    .unwrap();
+    c.validate().unwrap();
+    c
+}
+
+fn seg(sport: u16, dport: u16, flags: u8) -> Segment {
+    Segment {
+        saddr: CLIENT,
+        daddr: VIP,
+        sport,
+        dport,
+        flags,
+    }
+}
+
+#[test]
+fn exactly_one_node_accepts_each_syn() {
+    let nodes: Vec<Config> = (1..=3).map(cluster).collect();
+    for port in 30000..31000u16 {
+        let verdicts: Vec<Inbound> = nodes
+            .iter()
+            .map(|c| inbound(c, &seg(port, 80, TCP_FLAG_SYN)))
+            .collect();
+        let accepted: Vec<usize> = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v, Inbound::ToProxy { syn: true, .. }))
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert_eq!(accepted.len(), 1, "port {port}: {verdicts:?}");
+        let owner = hrw::owner(CLIENT, port, NodeSet::from_ids(&[1, 2, 3]).unwrap());
+        assert_eq!(Some(accepted[0] as u8), owner);
+        for (i, v) in verdicts.iter().enumerate() {
+            if i + 1 != accepted[0] {
+                assert_eq!(*v, Inbound::DropNotOwner);
+            }
+        }
+    }
+}
+
+#[test]
+fn later_segments_follow_the_syn() {
+    for port in 40000..40100u16 {
+        let owner = hrw::owner(CLIENT, port, NodeSet::from_ids(&[1, 2, 3]).unwrap()).unwrap();
+        for id in 1..=3u8 {
+            let c = cluster(id);
+            for flags in [
+                TCP_FLAG_ACK,
+                TCP_FLAG_ACK | TCP_FLAG_FIN,
+                TCP_FLAG_SYN | TCP_FLAG_ACK,
+            ] {
+                let v = inbound(&c, &seg(port, 80, flags));
+                if id == owner {
+                    assert_eq!(
+                        v,
+                        Inbound::ToProxy {
+                            service: 0,
+                            proxy_port: 8080,
+                            syn: false
+                        }
+                    );
+                } else {
+                    assert_eq!(v, Inbound::DropNoFlow);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn other_traffic_passes() {
+    let c = cluster(1);
+    // Another port of the VIP, the proxy port itself, another address.
+    assert_eq!(inbound(&c, &seg(1234, 22, TCP_FLAG_SYN)), Inbound::Pass);
+    assert_eq!(inbound(&c, &seg(1234, 8080, TCP_FLAG_SYN)), Inbound::Pass);
+    let mut s = seg(1234, 80, TCP_FLAG_SYN);
+    s.daddr = 0x0a00_000b;
+    assert_eq!(inbound(&c, &s), Inbound::Pass);
+    // Unconfigured node: nothing is touched.
+    assert_eq!(
+        inbound(&Config::EMPTY, &seg(1234, 80, TCP_FLAG_SYN)),
+        Inbound::Pass
+    );
+}
+
+#[test]
+fn a_node_outside_the_service_never_accepts() {
+    let mut c = Config::new(3);
+    for id in 1..=3u8 {
+        c.add_node(Node {
+            id,
+            addr: 0x0a00_000a + u32::from(id),
+        })
+        .unwrap();
+    }
+    c.add_service(Service {
+        vip: VIP,
+        app_port: 80,
+        proxy_port: 8080,
+        nodes: NodeSet::from_ids(&[1, 2]).unwrap(),
+    })
+    .unwrap();
+    for port in 1000..2000u16 {
+        assert_eq!(
+            inbound(&c, &seg(port, 80, TCP_FLAG_SYN)),
+            Inbound::DropNotOwner
+        );
+    }
+}
+
+#[test]
+fn replies_from_the_proxy_port_are_rewritten() {
+    let c = cluster(2);
+    let reply = Segment {
+        saddr: VIP,
+        daddr: CLIENT,
+        sport: 8080,
+        dport: 40000,
+        flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+    };
+    assert_eq!(
+        outbound(&c, &reply),
+        Outbound::FromProxy {
+            service: 0,
+            app_port: 80
+        }
+    );
+    let other = Segment { sport: 80, ..reply };
+    assert_eq!(outbound(&c, &other), Outbound::Pass);
+    let internal = Segment {
+        saddr: 0x0a00_000c,
+        ..reply
+    };
+    assert_eq!(outbound(&c, &internal), Outbound::Pass);
+}
+
+proptest! {
+    /// Any segment on any node of the cluster: exactly one node does not drop
+    /// a segment to the application port, and nothing else is ever dropped.
+    #[test]
+    fn one_owner_for_any_segment(saddr: u32, sport: u16, dport: u16, flags: u8) {
+        let s = Segment { saddr, daddr: VIP, sport, dport, flags };
+        let verdicts: Vec<Inbound> = (1..=3).map(|id| inbound(&cluster(id), &s)).collect();
+        if dport == 80 {
+            let keep = verdicts.iter().filter(|v| matches!(v, Inbound::ToProxy { .. })).count();
+            prop_assert_eq!(keep, 1);
+        } else {
+            prop_assert!(verdicts.iter().all(|v| *v == Inbound::Pass));
+        }
+    }
+}

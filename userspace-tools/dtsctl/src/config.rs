@@ -1,0 +1,766 @@
+//! The cluster configuration file: TOML → [`Config`], a precise message for
+//! every validation error, and the rendering of a [`Config`] for
+//! `dtsctl config show` (TOML or JSON).
+//!
+//! The file format (see `Documentation/config.md`):
+//!
+//! ```toml
+//! self = 1                 # the id of this node
+//!
+//! [[node]]
+//! id = 1                   # 1..=32
+//! addr = "10.0.0.11"       # internal address
+//!
+//! [[service]]
+//! vip = "10.0.0.100"
+//! port = 80                # application port
+//! proxy_port = 8080
+//! nodes = [1, 2, 3]
+//! ```
+//!
+//! Validation is the pure [`Config::validate`], the very code the module
+//! runs; this module only adds the values to its messages.
+
+use std::fmt::{self, Write as _};
+use std::net::Ipv4Addr;
+
+use dts_core::abi::CONFIG_V1_SIZE;
+use dts_core::config::{
+    Config, ConfigError, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
+};
+use serde::{Deserialize, Serialize};
+
+/// The configuration file as written by the operator (and as printed by
+/// `config show`).
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    /// The id of this node; absent only in the empty configuration.
+    #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) self_id: Option<u8>,
+    /// The `[[node]]` tables.
+    #[serde(rename = "node", default)]
+    pub(crate) nodes: Vec<NodeEntry>,
+    /// The `[[service]]` tables.
+    #[serde(rename = "service", default)]
+    pub(crate) services: Vec<ServiceEntry>,
+}
+
+/// One `[[node]]` table.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NodeEntry {
+    /// Node id, `1..=32`.
+    pub(crate) id: u8,
+    /// Internal address.
+    pub(crate) addr: Ipv4Addr,
+}
+
+/// One `[[service]]` table.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceEntry {
+    /// Virtual address.
+    pub(crate) vip: Ipv4Addr,
+    /// Application port.
+    pub(crate) port: u16,
+    /// Proxy port.
+    pub(crate) proxy_port: u16,
+    /// The ids of the nodes that serve the service.
+    pub(crate) nodes: Vec<u8>,
+}
+
+/// Why a configuration file is refused.
+#[derive(Debug)]
+pub(crate) enum FileError {
+    /// The file is not valid TOML or does not have the expected shape.
+    Toml(toml::de::Error),
+    /// A service lists a node id outside `1..=32`.
+    NodeIdOutOfRange {
+        /// The service's VIP.
+        vip: Ipv4Addr,
+        /// The service's application port.
+        port: u16,
+        /// The id.
+        id: u8,
+    },
+    /// A service lists a node twice.
+    NodeListedTwice {
+        /// The service's VIP.
+        vip: Ipv4Addr,
+        /// The service's application port.
+        port: u16,
+        /// The id.
+        id: u8,
+    },
+    /// The pure validation refused the configuration.
+    Invalid(ConfigError),
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // toml's message names the line and column and shows the line.
+            Self::Toml(err) => write!(f, "{}", err.to_string().trim_end()),
+            Self::NodeIdOutOfRange { vip, port, id } => write!(
+                f,
+                "service {vip}:{port}: node {id} is not configured \
+                 (node ids are 1..={MAX_NODE_ID})"
+            ),
+            Self::NodeListedTwice { vip, port, id } => {
+                write!(f, "service {vip}:{port}: node {id} is listed twice")
+            }
+            Self::Invalid(err) => f.write_str(&describe(*err)),
+        }
+    }
+}
+
+impl From<ConfigError> for FileError {
+    fn from(err: ConfigError) -> Self {
+        Self::Invalid(err)
+    }
+}
+
+/// Parses a configuration file and validates it with [`Config::validate`].
+pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
+    let file: ConfigFile = toml::from_str(text).map_err(FileError::Toml)?;
+    let config = to_config(&file)?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Converts the file model to the pure model, without validating it.
+///
+/// Fails only on what the pure model cannot represent: more than
+/// [`MAX_NODES`] nodes or [`MAX_SERVICES`] services, and service node lists
+/// with an id outside `1..=32` or an id listed twice.
+pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
+    if file.nodes.len() > MAX_NODES {
+        return Err(ConfigError::TooManyNodes {
+            count: count_u32(file.nodes.len()),
+        }
+        .into());
+    }
+    if file.services.len() > MAX_SERVICES {
+        return Err(ConfigError::TooManyServices {
+            count: count_u32(file.services.len()),
+        }
+        .into());
+    }
+    let mut config = Config::new(file.self_id.unwrap_or(0));
+    for node in &file.nodes {
+        config.add_node(Node {
+            id: node.id,
+            addr: u32::from(node.addr),
+        })?;
+    }
+    for service in &file.services {
+        let mut nodes = NodeSet::EMPTY;
+        for &id in &service.nodes {
+            if id == 0 || id > MAX_NODE_ID {
+                return Err(FileError::NodeIdOutOfRange {
+                    vip: service.vip,
+                    port: service.port,
+                    id,
+                });
+            }
+            if !nodes.insert(id) {
+                return Err(FileError::NodeListedTwice {
+                    vip: service.vip,
+                    port: service.port,
+                    id,
+                });
+            }
+        }
+        config.add_service(Service {
+            vip: u32::from(service.vip),
+            app_port: service.port,
+            proxy_port: service.proxy_port,
+            nodes,
+        })?;
+    }
+    Ok(config)
+}
+
+/// Converts the pure model to the file model (for `config show`).
+pub(crate) fn to_file(config: &Config) -> ConfigFile {
+    ConfigFile {
+        self_id: (!config.is_empty()).then_some(config.self_id()),
+        nodes: config
+            .nodes()
+            .iter()
+            .map(|node| NodeEntry {
+                id: node.id,
+                addr: Ipv4Addr::from(node.addr),
+            })
+            .collect(),
+        services: config
+            .services()
+            .iter()
+            .map(|service| ServiceEntry {
+                vip: Ipv4Addr::from(service.vip),
+                port: service.app_port,
+                proxy_port: service.proxy_port,
+                nodes: service.nodes.iter().collect(),
+            })
+            .collect(),
+    }
+}
+
+fn count_u32(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// Returns a one-line summary: "3 nodes, 1 service, self = 1".
+pub(crate) fn summary(config: &Config) -> String {
+    if config.is_empty() {
+        return "empty configuration (the node is unconfigured)".to_owned();
+    }
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}, self = {}",
+        plural(config.nodes().len(), "node"),
+        plural(config.services().len(), "service"),
+        config.self_id()
+    )
+}
+
+/// Returns the message for a validation error, naming the offending values.
+pub(crate) fn describe(err: ConfigError) -> String {
+    let ip = Ipv4Addr::from;
+    match err {
+        ConfigError::Truncated | ConfigError::BadLength => {
+            format!("malformed configuration blob: {}", err.as_str())
+        }
+        ConfigError::BadVersion { found } => format!(
+            "malformed configuration blob: ABI version {found}, expected {}",
+            dts_core::abi::DTS_ABI_VERSION
+        ),
+        ConfigError::BadSize { found } => {
+            format!("malformed configuration blob: struct_size {found}, expected {CONFIG_V1_SIZE}")
+        }
+        ConfigError::ReservedNotZero { offset } => {
+            format!("malformed configuration blob: reserved word at offset {offset} is not zero")
+        }
+        ConfigError::TooManyNodes { count } => {
+            format!("too many nodes: {count} (at most {MAX_NODES})")
+        }
+        ConfigError::TooManyServices { count } => {
+            format!("too many services: {count} (at most {MAX_SERVICES})")
+        }
+        ConfigError::NodeIdOutOfRange { id } => {
+            format!("node {id}: node ids must be in 1..={MAX_NODE_ID}")
+        }
+        ConfigError::BadNodeAddr { id, addr } => format!(
+            "node {id}: address {} is not a usable unicast address \
+             (0.0.0.0/8, 127.0.0.0/8, multicast and 255.255.255.255 are refused)",
+            ip(addr)
+        ),
+        ConfigError::DuplicateNodeId { id } => format!("node {id} is configured twice"),
+        ConfigError::DuplicateNodeAddr {
+            addr,
+            first,
+            second,
+        } => format!(
+            "nodes {first} and {second} have the same address {}",
+            ip(addr)
+        ),
+        ConfigError::SelfNotConfigured { self_id: 0 } => {
+            "`self` is not set: it must be the id of this node, one of the configured nodes"
+                .to_owned()
+        }
+        ConfigError::SelfNotConfigured { self_id } => {
+            format!("self = {self_id}: node {self_id} is not configured")
+        }
+        ConfigError::BadVip { vip, app_port } => format!(
+            "service {}:{app_port}: VIP {} is not a usable unicast address \
+             (0.0.0.0/8, 127.0.0.0/8, multicast and 255.255.255.255 are refused)",
+            ip(vip),
+            ip(vip)
+        ),
+        ConfigError::ZeroPort {
+            vip,
+            app_port,
+            proxy_port,
+        } => format!(
+            "service {}:{app_port}: port 0 is not allowed \
+             (port = {app_port}, proxy_port = {proxy_port})",
+            ip(vip)
+        ),
+        ConfigError::SamePorts { vip, port } => format!(
+            "service {}:{port}: proxy_port must differ from port (both are {port})",
+            ip(vip)
+        ),
+        ConfigError::EmptyNodeSet { vip, app_port } => {
+            format!("service {}:{app_port}: `nodes` is empty", ip(vip))
+        }
+        ConfigError::UnknownNode {
+            vip,
+            app_port,
+            node,
+        } => format!(
+            "service {}:{app_port}: node {node} is not configured",
+            ip(vip)
+        ),
+        ConfigError::VipIsNodeAddr {
+            vip,
+            app_port,
+            node,
+        } => format!(
+            "service {}:{app_port}: VIP {} is the internal address of node {node}",
+            ip(vip),
+            ip(vip)
+        ),
+        ConfigError::DuplicateServicePort {
+            vip,
+            app_port,
+            port,
+            first_app_port,
+        } => format!(
+            "service {}:{app_port}: {}:{port} is already used by service {}:{first_app_port}",
+            ip(vip),
+            ip(vip),
+            ip(vip)
+        ),
+    }
+}
+
+/// Renders a configuration as a configuration file, so that the output of
+/// `config show` can be applied again.
+pub(crate) fn render_toml(config: &Config) -> String {
+    let mut out = String::new();
+    // Writing into a `String` cannot fail.
+    let _ = write_toml(&mut out, config);
+    out
+}
+
+fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
+    if config.is_empty() {
+        writeln!(out, "# dts cluster configuration: empty (unconfigured)")?;
+        return Ok(());
+    }
+    writeln!(out, "# dts cluster configuration")?;
+    writeln!(out, "self = {}", config.self_id())?;
+    for node in config.nodes() {
+        writeln!(out)?;
+        writeln!(out, "[[node]]")?;
+        writeln!(out, "id = {}", node.id)?;
+        writeln!(out, "addr = \"{}\"", Ipv4Addr::from(node.addr))?;
+    }
+    for service in config.services() {
+        writeln!(out)?;
+        writeln!(out, "[[service]]")?;
+        writeln!(out, "vip = \"{}\"", Ipv4Addr::from(service.vip))?;
+        writeln!(out, "port = {}", service.app_port)?;
+        writeln!(out, "proxy_port = {}", service.proxy_port)?;
+        let ids: Vec<String> = service.nodes.iter().map(|id| id.to_string()).collect();
+        writeln!(out, "nodes = [{}]", ids.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Renders a configuration as one JSON object with the file's keys (a single
+/// line, no trailing newline). `self` is 0 for the empty configuration.
+pub(crate) fn render_json(config: &Config) -> Result<String, serde_json::Error> {
+    let mut file = to_file(config);
+    file.self_id = Some(config.self_id());
+    serde_json::to_string(&file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dts_core::abi::{EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
+
+    const RIG: &str = include_str!("../examples/cluster3.toml");
+
+    /// The rig file with `extra` appended.
+    fn rig_plus(extra: &str) -> String {
+        format!("{RIG}\n{extra}")
+    }
+
+    fn err_of(text: &str) -> FileError {
+        parse(text).expect_err("must be refused")
+    }
+
+    fn msg_of(text: &str) -> String {
+        err_of(text).to_string()
+    }
+
+    /// Asserts that `text` is refused by the pure validation with `errno`
+    /// and exactly `message`.
+    fn assert_invalid(text: &str, errno: i32, message: &str) {
+        match err_of(text) {
+            FileError::Invalid(err) => {
+                assert_eq!(err.errno(), errno, "{err:?}");
+                assert_eq!(describe(err), message);
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    fn node(id: u8, addr: &str) -> String {
+        format!("[[node]]\nid = {id}\naddr = \"{addr}\"\n")
+    }
+
+    fn service(vip: &str, port: u16, proxy: u16, nodes: &str) -> String {
+        format!(
+            "[[service]]\nvip = \"{vip}\"\nport = {port}\nproxy_port = {proxy}\nnodes = {nodes}\n"
+        )
+    }
+
+    #[test]
+    fn rig_example_parses() {
+        let config = parse(RIG).expect("valid");
+        assert_eq!(config.self_id(), 1);
+        let addrs: Vec<(u8, Ipv4Addr)> = config
+            .nodes()
+            .iter()
+            .map(|n| (n.id, Ipv4Addr::from(n.addr)))
+            .collect();
+        assert_eq!(
+            addrs,
+            [
+                (1, Ipv4Addr::new(10, 0, 0, 11)),
+                (2, Ipv4Addr::new(10, 0, 0, 12)),
+                (3, Ipv4Addr::new(10, 0, 0, 13)),
+            ]
+        );
+        assert_eq!(
+            config.services(),
+            [Service {
+                vip: 0x0a00_0064,
+                app_port: 80,
+                proxy_port: 8080,
+                nodes: NodeSet::from_mask(0b111),
+            }]
+        );
+        assert_eq!(summary(&config), "3 nodes, 1 service, self = 1");
+    }
+
+    #[test]
+    fn other_examples_parse() {
+        let config = parse(include_str!("../examples/two-services.toml")).expect("valid");
+        assert_eq!(config.services().len(), 2);
+        assert_eq!(config.self_id(), 2);
+        let config = parse(include_str!("../examples/empty.toml")).expect("valid");
+        assert!(config.is_empty());
+        assert_eq!(
+            summary(&config),
+            "empty configuration (the node is unconfigured)"
+        );
+    }
+
+    #[test]
+    fn empty_file_is_the_empty_config() {
+        assert_eq!(parse("").expect("valid"), Config::EMPTY);
+        assert!(parse("# nothing\n").expect("valid").is_empty());
+    }
+
+    #[test]
+    fn toml_syntax_errors_name_line_and_column() {
+        let msg = msg_of("self = 1\n[[node]\nid = 1\n");
+        assert!(msg.contains("line 2, column"), "{msg}");
+        let msg = msg_of("self = 1\n\n[[node]]\nid = \"one\"\naddr = \"10.0.0.11\"\n");
+        assert!(msg.contains("line 4, column 6"), "{msg}");
+        assert!(msg.contains("expected u8"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let msg = msg_of("self = 1\nselff = 2\n");
+        assert!(msg.contains("unknown field `selff`"), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+        let msg = msg_of(&rig_plus("[[nodes]]\nid = 4\n"));
+        assert!(msg.contains("unknown field `nodes`"), "{msg}");
+        let msg = msg_of(&format!(
+            "self = 1\n{}[[service]]\nvip = \"10.0.0.100\"\nport = 80\nproxy_port = 8080\nnodes = [1]\nweight = 3\n",
+            node(1, "10.0.0.11")
+        ));
+        assert!(msg.contains("unknown field `weight`"), "{msg}");
+        assert!(msg.contains("line 10"), "{msg}");
+        let msg = msg_of("self = 1\n[[node]]\nid = 1\naddr = \"10.0.0.11\"\nmac = \"x\"\n");
+        assert!(msg.contains("unknown field `mac`"), "{msg}");
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_errors() {
+        let msg = msg_of("self = 1\n[[node]]\nid = 1\n");
+        assert!(msg.contains("missing field `addr`"), "{msg}");
+        let msg = msg_of(&format!(
+            "self = 1\n{}[[service]]\nvip = \"10.0.0.100\"\nport = 80\nnodes = [1]\n",
+            node(1, "10.0.0.11")
+        ));
+        assert!(msg.contains("missing field `proxy_port`"), "{msg}");
+        let msg = msg_of("self = 1\n[[node]]\nid = 1\naddr = \"10.0.0.256\"\n");
+        assert!(msg.contains("line 4"), "{msg}");
+        assert!(msg.contains("invalid IPv4 address"), "{msg}");
+        let msg = msg_of(&rig_plus(
+            "[[service]]\nvip = \"10.0.0.101\"\nport = 70000\nproxy_port = 1\nnodes = [1]\n",
+        ));
+        assert!(msg.contains("70000") && msg.contains("u16"), "{msg}");
+        let msg = msg_of("self = 300\n");
+        assert!(msg.contains("300") && msg.contains("u8"), "{msg}");
+    }
+
+    #[test]
+    fn service_node_list_problems() {
+        let err = err_of(&rig_plus(&service("10.0.0.101", 80, 8080, "[1, 40]")));
+        assert_eq!(
+            err.to_string(),
+            "service 10.0.0.101:80: node 40 is not configured (node ids are 1..=32)"
+        );
+        let err = err_of(&rig_plus(&service("10.0.0.101", 80, 8080, "[0]")));
+        assert!(matches!(err, FileError::NodeIdOutOfRange { id: 0, .. }));
+        let err = err_of(&rig_plus(&service("10.0.0.101", 80, 8080, "[2, 3, 2]")));
+        assert_eq!(
+            err.to_string(),
+            "service 10.0.0.101:80: node 2 is listed twice"
+        );
+    }
+
+    #[test]
+    fn message_too_many_nodes() {
+        let mut text = String::from("self = 1\n");
+        for id in 1..=33u8 {
+            text += &node(id.min(32), &format!("10.1.0.{id}"));
+        }
+        assert_invalid(&text, ENOSPC, "too many nodes: 33 (at most 32)");
+    }
+
+    #[test]
+    fn message_too_many_services() {
+        let mut text = rig_plus("");
+        for i in 1..=17u16 {
+            text += &service("10.0.0.100", 1000 + i, 2000 + i, "[1]");
+        }
+        assert_invalid(&text, ENOSPC, "too many services: 18 (at most 16)");
+    }
+
+    #[test]
+    fn message_node_id_out_of_range() {
+        assert_invalid(
+            &format!(
+                "self = 1\n{}{}",
+                node(1, "10.0.0.11"),
+                node(33, "10.0.0.12")
+            ),
+            EINVAL,
+            "node 33: node ids must be in 1..=32",
+        );
+        assert_invalid(
+            &format!("self = 1\n{}", node(0, "10.0.0.11")),
+            EINVAL,
+            "node 0: node ids must be in 1..=32",
+        );
+    }
+
+    #[test]
+    fn message_bad_node_addr() {
+        assert_invalid(
+            &rig_plus(&node(4, "224.0.0.1")),
+            EINVAL,
+            "node 4: address 224.0.0.1 is not a usable unicast address \
+             (0.0.0.0/8, 127.0.0.0/8, multicast and 255.255.255.255 are refused)",
+        );
+    }
+
+    #[test]
+    fn message_duplicate_node_id() {
+        assert_invalid(
+            &rig_plus(&node(2, "10.0.0.14")),
+            EEXIST,
+            "node 2 is configured twice",
+        );
+    }
+
+    #[test]
+    fn message_duplicate_node_addr() {
+        assert_invalid(
+            &rig_plus(&node(4, "10.0.0.13")),
+            EEXIST,
+            "nodes 3 and 4 have the same address 10.0.0.13",
+        );
+    }
+
+    #[test]
+    fn message_self_not_configured() {
+        assert_invalid(
+            &RIG.replace("self = 1", "self = 7"),
+            ENOENT,
+            "self = 7: node 7 is not configured",
+        );
+        assert_invalid(
+            &RIG.replace("self = 1", ""),
+            ENOENT,
+            "`self` is not set: it must be the id of this node, one of the configured nodes",
+        );
+        // `self` alone is not the empty configuration.
+        assert_invalid("self = 1\n", ENOENT, "self = 1: node 1 is not configured");
+    }
+
+    #[test]
+    fn message_bad_vip() {
+        assert_invalid(
+            &rig_plus(&service("255.255.255.255", 81, 8081, "[1]")),
+            EINVAL,
+            "service 255.255.255.255:81: VIP 255.255.255.255 is not a usable unicast address \
+             (0.0.0.0/8, 127.0.0.0/8, multicast and 255.255.255.255 are refused)",
+        );
+    }
+
+    #[test]
+    fn message_zero_port() {
+        assert_invalid(
+            &rig_plus(&service("10.0.0.101", 0, 8080, "[1]")),
+            EINVAL,
+            "service 10.0.0.101:0: port 0 is not allowed (port = 0, proxy_port = 8080)",
+        );
+        assert_invalid(
+            &rig_plus(&service("10.0.0.101", 80, 0, "[1]")),
+            EINVAL,
+            "service 10.0.0.101:80: port 0 is not allowed (port = 80, proxy_port = 0)",
+        );
+    }
+
+    #[test]
+    fn message_same_ports() {
+        assert_invalid(
+            &rig_plus(&service("10.0.0.101", 80, 80, "[1]")),
+            EINVAL,
+            "service 10.0.0.101:80: proxy_port must differ from port (both are 80)",
+        );
+    }
+
+    #[test]
+    fn message_empty_node_set() {
+        assert_invalid(
+            &rig_plus(&service("10.0.0.101", 80, 8080, "[]")),
+            EINVAL,
+            "service 10.0.0.101:80: `nodes` is empty",
+        );
+    }
+
+    #[test]
+    fn message_unknown_node() {
+        assert_invalid(
+            &RIG.replace("nodes = [1, 2, 3]", "nodes = [1, 2, 7]"),
+            ENOENT,
+            "service 10.0.0.100:80: node 7 is not configured",
+        );
+    }
+
+    #[test]
+    fn message_vip_is_node_addr() {
+        assert_invalid(
+            &rig_plus(&service("10.0.0.12", 80, 8080, "[1]")),
+            EADDRNOTAVAIL,
+            "service 10.0.0.12:80: VIP 10.0.0.12 is the internal address of node 2",
+        );
+    }
+
+    #[test]
+    fn message_duplicate_service_port() {
+        assert_invalid(
+            &rig_plus(&service("10.0.0.100", 80, 8081, "[1]")),
+            EEXIST,
+            "service 10.0.0.100:80: 10.0.0.100:80 is already used by service 10.0.0.100:80",
+        );
+        assert_invalid(
+            &rig_plus(&service("10.0.0.100", 443, 80, "[1]")),
+            EEXIST,
+            "service 10.0.0.100:443: 10.0.0.100:80 is already used by service 10.0.0.100:80",
+        );
+        assert_invalid(
+            &rig_plus(&service("10.0.0.100", 8080, 9000, "[1]")),
+            EEXIST,
+            "service 10.0.0.100:8080: 10.0.0.100:8080 is already used by service 10.0.0.100:80",
+        );
+    }
+
+    #[test]
+    fn messages_for_blob_errors() {
+        assert_eq!(
+            describe(ConfigError::BadVersion { found: 9 }),
+            "malformed configuration blob: ABI version 9, expected 1"
+        );
+        assert_eq!(
+            describe(ConfigError::BadSize { found: 8 }),
+            "malformed configuration blob: struct_size 8, expected 536"
+        );
+        assert_eq!(
+            describe(ConfigError::ReservedNotZero { offset: 20 }),
+            "malformed configuration blob: reserved word at offset 20 is not zero"
+        );
+        assert_eq!(
+            describe(ConfigError::Truncated),
+            "malformed configuration blob: buffer too short"
+        );
+    }
+
+    #[test]
+    fn toml_rendering_round_trips() {
+        for text in [
+            RIG,
+            include_str!("../examples/two-services.toml"),
+            include_str!("../examples/empty.toml"),
+        ] {
+            let config = parse(text).expect("valid");
+            let rendered = render_toml(&config);
+            assert_eq!(parse(&rendered).expect("valid"), config, "{rendered}");
+        }
+    }
+
+    #[test]
+    fn toml_rendering_of_the_rig() {
+        let expected = "\
+# dts cluster configuration
+self = 1
+
+[[node]]
+id = 1
+addr = \"10.0.0.11\"
+
+[[node]]
+id = 2
+addr = \"10.0.0.12\"
+
+[[node]]
+id = 3
+addr = \"10.0.0.13\"
+
+[[service]]
+vip = \"10.0.0.100\"
+port = 80
+proxy_port = 8080
+nodes = [1, 2, 3]
+";
+        assert_eq!(render_toml(&parse(RIG).expect("valid")), expected);
+        assert_eq!(
+            render_toml(&Config::EMPTY),
+            "# dts cluster configuration: empty (unconfigured)\n"
+        );
+    }
+
+    #[test]
+    fn json_rendering() {
+        let json = render_json(&parse(RIG).expect("valid")).expect("serializable");
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"self":1,"node":[{"id":1,"addr":"10.0.0.11"},{"id":2,"addr":"10.0.0.12"},"#,
+                r#"{"id":3,"addr":"10.0.0.13"}],"service":[{"vip":"10.0.0.100","port":80,"#,
+                r#""proxy_port":8080,"nodes":[1,2,3]}]}"#
+            )
+        );
+        let json = render_json(&Config::EMPTY).expect("serializable");
+        assert_eq!(json, r#"{"self":0,"node":[],"service":[]}"#);
+    }
+
+    #[test]
+    fn file_model_round_trips() {
+        let config = parse(RIG).expect("valid");
+        assert_eq!(to_config(&to_file(&config)).expect("representable"), config);
+        assert_eq!(to_file(&Config::EMPTY), ConfigFile::default());
+    }
+}

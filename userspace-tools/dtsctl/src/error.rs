@@ -1,0 +1,391 @@
+//! Runtime errors of `dtsctl` and their user-facing messages.
+
+use std::fmt;
+use std::io;
+
+use dts_core::abi::{
+    AbiError, CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC,
+    INFO_V1_SIZE, MAX_COUNTERS, MAX_HOOKS,
+};
+use dts_core::config::ConfigError;
+
+use crate::config::{describe, FileError};
+
+/// What a socket-option call was doing, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Opening the `AF_INET` socket.
+    OpenSocket,
+    /// `getsockopt(DTS_SO_GET_INFO)`.
+    GetInfo,
+    /// `setsockopt(DTS_SO_SET_ZERO)`.
+    SetZero,
+    /// `getsockopt(DTS_SO_GET_CONFIG)`.
+    GetConfig,
+    /// `setsockopt(DTS_SO_SET_CONFIG)`.
+    SetConfig,
+    /// Writing the output.
+    WriteOutput,
+}
+
+impl Op {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::OpenSocket => "cannot open an AF_INET socket",
+            Self::GetInfo => "reading the module status failed",
+            Self::SetZero => "zeroing the counters failed",
+            Self::GetConfig => "reading the configuration failed",
+            Self::SetConfig => "applying the configuration failed",
+            Self::WriteOutput => "cannot write the output",
+        }
+    }
+}
+
+/// A runtime error; `dtsctl` prints it and exits with status 1.
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// No handler for the DTS socket options: the module is not loaded.
+    NotLoaded,
+    /// A node id outside 1..=32 was given on the command line.
+    BadNodeId(u8),
+    /// The caller lacks `CAP_NET_ADMIN`.
+    PermissionDenied,
+    /// The module's reply could not be decoded.
+    Abi {
+        /// The decoding error.
+        err: AbiError,
+        /// Length of the reply in bytes.
+        len: usize,
+    },
+    /// Encoding the JSON output failed.
+    Json(serde_json::Error),
+    /// A configuration file cannot be read.
+    ReadFile {
+        /// The file name as given.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A configuration file is invalid (TOML or validation).
+    ConfigFile {
+        /// The file name as given.
+        path: String,
+        /// What is wrong with it.
+        err: FileError,
+    },
+    /// The module refused a configuration that `dtsctl` had validated.
+    ConfigRefused {
+        /// The OS error (one of the configuration errnos).
+        source: io::Error,
+    },
+    /// The module's configuration reply could not be decoded.
+    ConfigReply {
+        /// The decoding error.
+        err: ConfigError,
+        /// Length of the reply in bytes.
+        len: usize,
+    },
+    /// Any other OS error.
+    Os {
+        /// What was being done.
+        op: Op,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Classifies an OS error returned by a socket-option call.
+    pub(crate) fn from_sockopt(op: Op, source: io::Error) -> Self {
+        match source.raw_os_error() {
+            Some(libc::ENOPROTOOPT) => Self::NotLoaded,
+            Some(libc::EPERM | libc::EACCES) => Self::PermissionDenied,
+            Some(EINVAL | EEXIST | ENOENT | EADDRNOTAVAIL | ENOSPC) if op == Op::SetConfig => {
+                Self::ConfigRefused { source }
+            }
+            _ => Self::Os { op, source },
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotLoaded => write!(
+                f,
+                "the dts module is not loaded (no handler for DTS socket options); \
+                 load it with `insmod dts.ko`"
+            ),
+            Self::PermissionDenied => {
+                write!(f, "permission denied: this command needs CAP_NET_ADMIN")
+            }
+            Self::BadNodeId(id) => write!(f, "node id {id} is not in 1..=32"),
+            Self::Abi { err, len } => match *err {
+                AbiError::BadVersion { found } => write!(
+                    f,
+                    "ABI version mismatch: dtsctl expects DTS ABI version {DTS_ABI_VERSION}, \
+                     but the loaded module reported version {found}; \
+                     use the dtsctl built together with the module"
+                ),
+                AbiError::BadSize { found } => write!(
+                    f,
+                    "ABI mismatch: DTS ABI version {DTS_ABI_VERSION} expects a \
+                     {INFO_V1_SIZE}-byte status reply, but the module reported \
+                     struct_size {found}"
+                ),
+                AbiError::Truncated | AbiError::BadLength => write!(
+                    f,
+                    "malformed reply from the module: expected {INFO_V1_SIZE} bytes, \
+                     got {len}"
+                ),
+                AbiError::TooManyHooks { found } => write!(
+                    f,
+                    "malformed reply from the module: {found} hook entries \
+                     (at most {MAX_HOOKS})"
+                ),
+                AbiError::TooManyCounters { found } => write!(
+                    f,
+                    "malformed reply from the module: {found} counters \
+                     (at most {MAX_COUNTERS})"
+                ),
+                AbiError::BadString => {
+                    write!(f, "malformed reply from the module: {}", err.as_str())
+                }
+            },
+            Self::Json(err) => write!(f, "cannot encode the output as JSON: {err}"),
+            Self::ReadFile { path, source } => write!(f, "cannot read {path}: {source}"),
+            Self::ConfigFile { path, err } => write!(f, "{path}: {err}"),
+            Self::ConfigRefused { source } => {
+                let reason = match source.raw_os_error() {
+                    Some(EEXIST) => "a duplicate node id, node address or service VIP:port",
+                    Some(ENOENT) => "a service or `self` names a node that is not configured",
+                    Some(EADDRNOTAVAIL) => "a VIP is the internal address of a node",
+                    Some(ENOSPC) => "too many nodes or services",
+                    _ => "a malformed value or configuration blob",
+                };
+                write!(
+                    f,
+                    "the module refused the configuration: {reason} ({source}); \
+                     dtsctl accepted it, so dtsctl and the module are probably \
+                     from different builds"
+                )
+            }
+            Self::ConfigReply { err, len } => match *err {
+                ConfigError::BadVersion { found } => write!(
+                    f,
+                    "ABI version mismatch: dtsctl expects DTS ABI version {DTS_ABI_VERSION}, \
+                     but the module's configuration has version {found}; \
+                     use the dtsctl built together with the module"
+                ),
+                ConfigError::Truncated | ConfigError::BadLength => write!(
+                    f,
+                    "malformed configuration from the module: expected \
+                     {CONFIG_V1_SIZE} bytes, got {len}"
+                ),
+                _ => write!(
+                    f,
+                    "malformed configuration from the module: {}",
+                    describe(*err)
+                ),
+            },
+            Self::Os { op, source } => {
+                write!(f, "{}: {source}", op.describe())?;
+                if *op == Op::SetZero && source.raw_os_error() == Some(libc::EINVAL) {
+                    write!(
+                        f,
+                        " (the module rejected DTS ABI version {DTS_ABI_VERSION}; \
+                         is dtsctl from the same build as the module?)"
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(errno: i32) -> io::Error {
+        io::Error::from_raw_os_error(errno)
+    }
+
+    #[test]
+    fn enoprotoopt_means_not_loaded() {
+        let err = Error::from_sockopt(Op::GetInfo, os(libc::ENOPROTOOPT));
+        assert!(matches!(err, Error::NotLoaded));
+        assert_eq!(
+            err.to_string(),
+            "the dts module is not loaded (no handler for DTS socket options); \
+             load it with `insmod dts.ko`"
+        );
+    }
+
+    #[test]
+    fn eperm_and_eacces_mean_permission_denied() {
+        for errno in [libc::EPERM, libc::EACCES] {
+            let err = Error::from_sockopt(Op::SetZero, os(errno));
+            assert!(matches!(err, Error::PermissionDenied));
+            assert_eq!(
+                err.to_string(),
+                "permission denied: this command needs CAP_NET_ADMIN"
+            );
+        }
+    }
+
+    #[test]
+    fn other_errno_carries_os_text() {
+        let err = Error::from_sockopt(Op::GetInfo, os(libc::EFAULT));
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("reading the module status failed: "),
+            "{msg}"
+        );
+        assert!(msg.contains("Bad address"), "{msg}");
+    }
+
+    #[test]
+    fn einval_on_zero_hints_at_abi() {
+        let msg = Error::from_sockopt(Op::SetZero, os(libc::EINVAL)).to_string();
+        assert!(msg.contains("Invalid argument"), "{msg}");
+        assert!(msg.contains("DTS ABI version 1"), "{msg}");
+    }
+
+    #[test]
+    fn abi_errnos_match_libc() {
+        assert_eq!(
+            (EINVAL, EEXIST, ENOENT, EADDRNOTAVAIL, ENOSPC),
+            (
+                libc::EINVAL,
+                libc::EEXIST,
+                libc::ENOENT,
+                libc::EADDRNOTAVAIL,
+                libc::ENOSPC
+            )
+        );
+        assert_eq!(dts_core::abi::ENOPROTOOPT, libc::ENOPROTOOPT);
+    }
+
+    #[test]
+    fn config_errnos_on_set_config_mean_refused() {
+        for (errno, reason) in [
+            (libc::EINVAL, "a malformed value or configuration blob"),
+            (
+                libc::EEXIST,
+                "a duplicate node id, node address or service VIP:port",
+            ),
+            (
+                libc::ENOENT,
+                "a service or `self` names a node that is not configured",
+            ),
+            (
+                libc::EADDRNOTAVAIL,
+                "a VIP is the internal address of a node",
+            ),
+            (libc::ENOSPC, "too many nodes or services"),
+        ] {
+            let err = Error::from_sockopt(Op::SetConfig, os(errno));
+            assert!(matches!(err, Error::ConfigRefused { .. }), "{errno}");
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("the module refused the configuration: {reason} (")),
+                "{msg}"
+            );
+            assert!(msg.contains("different builds"), "{msg}");
+        }
+        // The same errnos elsewhere, and other errnos, are plain OS errors.
+        let err = Error::from_sockopt(Op::GetConfig, os(libc::EINVAL));
+        assert!(matches!(err, Error::Os { .. }));
+        assert!(err
+            .to_string()
+            .starts_with("reading the configuration failed: "));
+        let err = Error::from_sockopt(Op::SetConfig, os(libc::EBUSY));
+        assert!(err
+            .to_string()
+            .starts_with("applying the configuration failed: "));
+        // Not loaded and permission denied win for the config options too.
+        assert!(matches!(
+            Error::from_sockopt(Op::SetConfig, os(libc::ENOPROTOOPT)),
+            Error::NotLoaded
+        ));
+        assert!(matches!(
+            Error::from_sockopt(Op::GetConfig, os(libc::EPERM)),
+            Error::PermissionDenied
+        ));
+    }
+
+    #[test]
+    fn config_reply_messages() {
+        let msg = Error::ConfigReply {
+            err: ConfigError::BadVersion { found: 3 },
+            len: 536,
+        }
+        .to_string();
+        assert!(msg.contains("expects DTS ABI version 1"), "{msg}");
+        assert!(msg.contains("has version 3"), "{msg}");
+        let msg = Error::ConfigReply {
+            err: ConfigError::Truncated,
+            len: 100,
+        }
+        .to_string();
+        assert!(msg.contains("expected 536 bytes, got 100"), "{msg}");
+        let msg = Error::ConfigReply {
+            err: ConfigError::DuplicateNodeId { id: 4 },
+            len: 536,
+        }
+        .to_string();
+        assert_eq!(
+            msg,
+            "malformed configuration from the module: node 4 is configured twice"
+        );
+    }
+
+    #[test]
+    fn file_error_messages_name_the_file() {
+        let err = Error::ReadFile {
+            path: "/nonexistent.toml".into(),
+            source: os(libc::ENOENT),
+        };
+        assert!(err
+            .to_string()
+            .starts_with("cannot read /nonexistent.toml: No such file"));
+        let err = Error::ConfigFile {
+            path: "c.toml".into(),
+            err: FileError::Invalid(ConfigError::DuplicateNodeId { id: 2 }),
+        };
+        assert_eq!(err.to_string(), "c.toml: node 2 is configured twice");
+    }
+
+    #[test]
+    fn abi_version_mismatch_names_both_versions() {
+        let err = Error::Abi {
+            err: AbiError::BadVersion { found: 7 },
+            len: 900,
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("expects DTS ABI version 1"), "{msg}");
+        assert!(msg.contains("reported version 7"), "{msg}");
+    }
+
+    #[test]
+    fn abi_size_and_truncation_messages() {
+        let msg = Error::Abi {
+            err: AbiError::BadSize { found: 4 },
+            len: 816,
+        }
+        .to_string();
+        assert!(
+            msg.contains("816-byte") && msg.contains("struct_size 4"),
+            "{msg}"
+        );
+        let msg = Error::Abi {
+            err: AbiError::Truncated,
+            len: 10,
+        }
+        .to_string();
+        assert!(msg.contains("expected 816 bytes, got 10"), "{msg}");
+    }
+}

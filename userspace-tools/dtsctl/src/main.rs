@@ -1,0 +1,326 @@
+//! `dtsctl`: query and control the `dts` kernel module.
+//!
+//! Talks to the module through its socket-option ABI (see
+//! [`dts_core::abi`]), the way `ipvsadm` talks to IPVS:
+//!
+//! - `dtsctl status [--json]` shows the module version, ABI version,
+//!   per-hook statistics and counters;
+//! - `dtsctl zero` zeroes the counters;
+//! - `dtsctl config apply FILE` validates a cluster configuration file and
+//!   replaces the module's configuration with it;
+//! - `dtsctl config show [--json]` prints the configuration in force;
+//! - `dtsctl config check FILE` only validates a file (no module needed);
+//! - `dtsctl config clear` removes the configuration.
+//!
+//! Exit status: 0 on success, 1 on runtime errors (module not loaded,
+//! permission denied, ABI mismatch, invalid configuration, other OS errors),
+//! 2 on usage errors.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+mod config;
+mod error;
+mod render;
+mod sockopt;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dts_core::abi::{
+    InfoV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG, DTS_SO_GET_INFO, DTS_SO_SET_CONFIG,
+    DTS_SO_SET_ZERO,
+};
+use dts_core::config::{Config, ConfigV1, NodeSet};
+use dts_core::hrw;
+
+use crate::error::{Error, Op};
+use crate::sockopt::DtsSocket;
+
+/// Version string printed by `--version`: the tool version and the ABI
+/// version it speaks (checked against [`dts_core::abi::DTS_ABI_VERSION`] in
+/// the tests).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (DTS ABI version 1)");
+
+/// Size of the buffer passed to `getsockopt(DTS_SO_GET_INFO)`.
+///
+/// Larger than [`dts_core::abi::INFO_V1_SIZE`] so that a module speaking a
+/// newer, larger ABI can still report its version instead of failing with
+/// `EINVAL`.
+const GET_INFO_BUF_LEN: usize = 4096;
+const _: () = assert!(GET_INFO_BUF_LEN >= dts_core::abi::INFO_V1_SIZE);
+
+/// Size of the buffer passed to `getsockopt(DTS_SO_GET_CONFIG)`; larger
+/// than [`CONFIG_V1_SIZE`] for the same reason as [`GET_INFO_BUF_LEN`].
+const GET_CONFIG_BUF_LEN: usize = 4096;
+const _: () = assert!(GET_CONFIG_BUF_LEN >= CONFIG_V1_SIZE);
+
+/// Query and control the dts kernel module (in-kernel TCP connection handover).
+#[derive(Debug, Parser)]
+#[command(name = "dtsctl", version = VERSION)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The `dtsctl` subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the module version, per-hook statistics and counters.
+    Status {
+        /// Print one JSON object instead of a human-readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Zero all counters of the module.
+    Zero,
+    /// Manage the cluster configuration (nodes and services).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print which node accepts a client's connection (the rendezvous hash
+    /// every node computes on the SYN). Works without the module.
+    Owner {
+        /// The client's address and port, e.g. 10.0.0.2:40000.
+        client: std::net::SocketAddrV4,
+        /// The service's node ids, e.g. 1,2,3.
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<u8>,
+    },
+}
+
+/// The `dtsctl config` subcommands.
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and apply it, replacing the whole
+    /// configuration of the module atomically.
+    Apply {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Show the configuration in force, in the configuration file format.
+    Show {
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a configuration file without applying it (works without the
+    /// module).
+    Check {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Remove the configuration (apply the empty one): the node becomes
+    /// unconfigured.
+    Clear,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // Nothing sensible to report when the reader went away.
+        Err(Error::Os {
+            op: Op::WriteOutput,
+            source,
+        }) if source.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            // If even stderr is gone, the exit status still tells.
+            let _ = writeln!(io::stderr().lock(), "dtsctl: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_socket() -> Result<DtsSocket, Error> {
+    DtsSocket::open().map_err(|source| Error::Os {
+        op: Op::OpenSocket,
+        source,
+    })
+}
+
+fn run(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Status { json } => {
+            let json = *json;
+            let info = get_info(&open_socket()?)?;
+            let mut text = if json {
+                render::json(&info).map_err(Error::Json)?
+            } else {
+                render::human(&info)
+            };
+            if json {
+                text.push('\n');
+            }
+            write_stdout(&text)
+        }
+        Command::Zero => open_socket()?
+            .set(DTS_SO_SET_ZERO, &ZeroV1::new().to_bytes())
+            .map_err(|source| Error::from_sockopt(Op::SetZero, source)),
+        Command::Config { command } => run_config(command),
+        Command::Owner { client, nodes } => {
+            let set = NodeSet::from_ids(nodes).map_err(Error::BadNodeId)?;
+            match hrw::owner(u32::from(*client.ip()), client.port(), set) {
+                Some(id) => write_stdout(&format!("{id}\n")),
+                None => Err(Error::BadNodeId(0)),
+            }
+        }
+    }
+}
+
+fn run_config(command: &ConfigCommand) -> Result<(), Error> {
+    match command {
+        ConfigCommand::Check { file } => {
+            let config = read_config(file)?;
+            write_stdout(&format!(
+                "{}: valid: {}\n",
+                file.display(),
+                config::summary(&config)
+            ))
+        }
+        ConfigCommand::Apply { file } => {
+            // Validate before talking to the module, for a precise message.
+            let config = read_config(file)?;
+            set_config(&open_socket()?, &config)
+        }
+        ConfigCommand::Clear => set_config(&open_socket()?, &Config::EMPTY),
+        ConfigCommand::Show { json } => {
+            let config = get_config(&open_socket()?)?;
+            let text = if *json {
+                config::render_json(&config).map_err(Error::Json)? + "\n"
+            } else {
+                config::render_toml(&config)
+            };
+            write_stdout(&text)
+        }
+    }
+}
+
+/// Reads, parses and validates a configuration file.
+fn read_config(path: &Path) -> Result<Config, Error> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: name.clone(),
+        source,
+    })?;
+    config::parse(&text).map_err(|err| Error::ConfigFile { path: name, err })
+}
+
+fn set_config(sock: &DtsSocket, config: &Config) -> Result<(), Error> {
+    let mut buf = [0u8; CONFIG_V1_SIZE];
+    // Cannot fail: the buffer has exactly the size of the blob.
+    let len = ConfigV1::encode(config, &mut buf).map_err(|err| Error::ConfigReply {
+        err,
+        len: buf.len(),
+    })?;
+    sock.set(DTS_SO_SET_CONFIG, buf.get(..len).unwrap_or_default())
+        .map_err(|source| Error::from_sockopt(Op::SetConfig, source))
+}
+
+fn get_config(sock: &DtsSocket) -> Result<Config, Error> {
+    let mut buf = vec![0u8; GET_CONFIG_BUF_LEN];
+    let len = sock
+        .get(DTS_SO_GET_CONFIG, &mut buf)
+        .map_err(|source| Error::from_sockopt(Op::GetConfig, source))?;
+    let reply = buf.get(..len).unwrap_or_default();
+    ConfigV1::decode(reply).map_err(|err| Error::ConfigReply { err, len })
+}
+
+fn get_info(sock: &DtsSocket) -> Result<InfoV1, Error> {
+    let mut buf = vec![0u8; GET_INFO_BUF_LEN];
+    let len = sock
+        .get(DTS_SO_GET_INFO, &mut buf)
+        .map_err(|source| Error::from_sockopt(Op::GetInfo, source))?;
+    let reply = buf.get(..len).unwrap_or_default();
+    InfoV1::decode(reply).map_err(|err| Error::Abi { err, len })
+}
+
+fn write_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Os {
+            op: Op::WriteOutput,
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use dts_core::abi::DTS_ABI_VERSION;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_names_the_abi() {
+        assert!(VERSION.starts_with(env!("CARGO_PKG_VERSION")));
+        assert!(VERSION.ends_with(&format!("(DTS ABI version {DTS_ABI_VERSION})")));
+    }
+
+    #[test]
+    fn parses_commands() {
+        let cli = Cli::try_parse_from(["dtsctl", "status", "--json"]).expect("valid");
+        assert!(matches!(cli.command, Command::Status { json: true }));
+        let cli = Cli::try_parse_from(["dtsctl", "zero"]).expect("valid");
+        assert!(matches!(cli.command, Command::Zero));
+        assert!(Cli::try_parse_from(["dtsctl"]).is_err());
+        assert!(Cli::try_parse_from(["dtsctl", "zero", "--json"]).is_err());
+    }
+
+    #[test]
+    fn parses_config_commands() {
+        let cli = Cli::try_parse_from(["dtsctl", "config", "apply", "c.toml"]).expect("valid");
+        assert!(matches!(
+            &cli.command,
+            Command::Config { command: ConfigCommand::Apply { file } } if file == Path::new("c.toml")
+        ));
+        let cli = Cli::try_parse_from(["dtsctl", "config", "check", "c.toml"]).expect("valid");
+        assert!(matches!(
+            &cli.command,
+            Command::Config { command: ConfigCommand::Check { file } } if file == Path::new("c.toml")
+        ));
+        let cli = Cli::try_parse_from(["dtsctl", "config", "show", "--json"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Config {
+                command: ConfigCommand::Show { json: true }
+            }
+        ));
+        let cli = Cli::try_parse_from(["dtsctl", "config", "clear"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Config {
+                command: ConfigCommand::Clear
+            }
+        ));
+        for bad in [
+            &["dtsctl", "config"][..],
+            &["dtsctl", "config", "apply"][..],
+            &["dtsctl", "config", "check"][..],
+            &["dtsctl", "config", "apply", "a", "b"][..],
+            &["dtsctl", "config", "clear", "x"][..],
+            &["dtsctl", "config", "show", "--yaml"][..],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn empty_config_encodes_for_clear() {
+        let mut buf = [0u8; CONFIG_V1_SIZE];
+        assert_eq!(
+            ConfigV1::encode(&Config::EMPTY, &mut buf),
+            Ok(CONFIG_V1_SIZE)
+        );
+        assert_eq!(ConfigV1::decode(&buf), Ok(Config::EMPTY));
+    }
+}

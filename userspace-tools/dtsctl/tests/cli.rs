@@ -1,0 +1,296 @@
+//! End-to-end tests of the `dtsctl` binary.
+//!
+//! The `dts` module is not loaded on the build host, so every command that
+//! talks to it must fail cleanly with exit status 1 and the "not loaded"
+//! message; usage errors must exit with status 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NOT_LOADED: &str = "dtsctl: the dts module is not loaded (no handler for DTS socket \
+                          options); load it with `insmod dts.ko`";
+
+fn dtsctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dtsctl"))
+        .args(args)
+        .output()
+        .expect("failed to run dtsctl")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_not_loaded(args: &[&str]) {
+    let out = dtsctl(args);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+    assert_eq!(stderr(&out).trim_end(), NOT_LOADED, "{args:?}");
+    assert!(out.stdout.is_empty(), "{args:?}: unexpected stdout");
+}
+
+#[test]
+fn status_without_module() {
+    assert_not_loaded(&["status"]);
+}
+
+#[test]
+fn status_json_without_module() {
+    assert_not_loaded(&["status", "--json"]);
+}
+
+#[test]
+fn zero_without_module() {
+    assert_not_loaded(&["zero"]);
+}
+
+#[test]
+fn config_show_without_module() {
+    assert_not_loaded(&["config", "show"]);
+    assert_not_loaded(&["config", "show", "--json"]);
+}
+
+#[test]
+fn config_clear_without_module() {
+    assert_not_loaded(&["config", "clear"]);
+}
+
+#[test]
+fn config_apply_without_module() {
+    // A valid file gets as far as the kernel.
+    assert_not_loaded(&["config", "apply", &example("cluster3.toml")]);
+    assert_not_loaded(&["config", "apply", &example("empty.toml")]);
+}
+
+#[test]
+fn config_apply_validates_before_the_kernel() {
+    // An invalid file is refused with the validation message, not with
+    // "not loaded": dtsctl never reaches the kernel.
+    let path = example("invalid-unknown-node.toml");
+    let out = dtsctl(&["config", "apply", &path]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!("dtsctl: {path}: service 10.0.0.100:80: node 7 is not configured")
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// Path of a file in `dtsctl/examples/`.
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A temporary file that is removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("dtsctl-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).expect("write temp file");
+        Self(path)
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn config_check_examples() {
+    for (name, summary) in [
+        ("cluster3.toml", "3 nodes, 1 service, self = 1"),
+        ("two-services.toml", "3 nodes, 2 services, self = 2"),
+        (
+            "empty.toml",
+            "empty configuration (the node is unconfigured)",
+        ),
+    ] {
+        let path = example(name);
+        let out = dtsctl(&["config", "check", &path]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{path}: valid: {summary}\n")
+        );
+        assert!(out.stderr.is_empty(), "{name}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn config_check_good_temp_file() {
+    let file = TempFile::new(
+        "good.toml",
+        "self = 2\n[[node]]\nid = 2\naddr = \"192.168.7.2\"\n\
+         [[service]]\nvip = \"192.168.7.200\"\nport = 443\nproxy_port = 8443\nnodes = [2]\n",
+    );
+    let out = dtsctl(&["config", "check", &file.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: valid: 1 node, 1 service, self = 2\n", file.path())
+    );
+}
+
+/// Runs `config check` on a temp file with `text`, expects exit status 1 and
+/// returns stderr without the "dtsctl: FILE: " prefix.
+fn check_bad(name: &str, text: &str) -> String {
+    let file = TempFile::new(name, text);
+    let out = dtsctl(&["config", "check", &file.path()]);
+    assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{name}");
+    let err = stderr(&out);
+    let prefix = format!("dtsctl: {}: ", file.path());
+    assert!(err.starts_with(&prefix), "{name}: {err}");
+    assert!(!err.contains("panicked"), "{name}: {err}");
+    err[prefix.len()..].trim_end().to_owned()
+}
+
+const NODES: &str = "self = 1\n\
+                     [[node]]\nid = 1\naddr = \"10.0.0.11\"\n\
+                     [[node]]\nid = 2\naddr = \"10.0.0.12\"\n";
+
+#[test]
+fn config_check_bad_files() {
+    let svc = |vip: &str, port: u16, proxy: u16, nodes: &str| {
+        format!(
+            "{NODES}[[service]]\nvip = \"{vip}\"\nport = {port}\nproxy_port = {proxy}\nnodes = {nodes}\n"
+        )
+    };
+    assert_eq!(
+        check_bad("unknown-node.toml", &svc("10.0.0.100", 80, 8080, "[1, 7]")),
+        "service 10.0.0.100:80: node 7 is not configured"
+    );
+    assert_eq!(
+        check_bad("same-ports.toml", &svc("10.0.0.100", 80, 80, "[1]")),
+        "service 10.0.0.100:80: proxy_port must differ from port (both are 80)"
+    );
+    assert_eq!(
+        check_bad("vip-is-node.toml", &svc("10.0.0.12", 80, 8080, "[1]")),
+        "service 10.0.0.12:80: VIP 10.0.0.12 is the internal address of node 2"
+    );
+    assert_eq!(
+        check_bad("empty-set.toml", &svc("10.0.0.100", 80, 8080, "[]")),
+        "service 10.0.0.100:80: `nodes` is empty"
+    );
+    assert_eq!(
+        check_bad(
+            "dup-id.toml",
+            &format!("{NODES}[[node]]\nid = 1\naddr = \"10.0.0.13\"\n")
+        ),
+        "node 1 is configured twice"
+    );
+    assert_eq!(
+        check_bad(
+            "dup-addr.toml",
+            &format!("{NODES}[[node]]\nid = 3\naddr = \"10.0.0.11\"\n")
+        ),
+        "nodes 1 and 3 have the same address 10.0.0.11"
+    );
+    assert_eq!(
+        check_bad("self.toml", &NODES.replace("self = 1", "self = 5")),
+        "self = 5: node 5 is not configured"
+    );
+}
+
+#[test]
+fn config_check_bad_toml_names_line_and_column() {
+    let err = check_bad(
+        "syntax.toml",
+        "self = 1\n[[node]]\nid = 1\naddr = 10.0.0.11\n",
+    );
+    assert!(
+        err.starts_with("TOML parse error at line 4, column"),
+        "{err}"
+    );
+    let err = check_bad("unknown-key.toml", &format!("{NODES}colour = \"blue\"\n"));
+    assert!(err.contains("unknown field `colour`"), "{err}");
+    let err = check_bad(
+        "unknown-key2.toml",
+        "self = 1\n[[node]]\nid = 1\naddr = \"10.0.0.11\"\nport = 1\n",
+    );
+    assert!(err.contains("line 5"), "{err}");
+    assert!(err.contains("unknown field `port`"), "{err}");
+}
+
+#[test]
+fn config_check_missing_file() {
+    let out = dtsctl(&["config", "check", "/nonexistent/dts.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("dtsctl: cannot read /nonexistent/dts.toml: No such file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["bogus"][..],
+        &["status", "--bogus"][..],
+        &["zero", "--json"][..],
+        &["status", "extra"][..],
+        &["config"][..],
+        &["config", "bogus"][..],
+        &["config", "apply"][..],
+        &["config", "check"][..],
+        &["config", "check", "a.toml", "b.toml"][..],
+        &["config", "clear", "--json"][..],
+        &["config", "show", "extra"][..],
+    ] {
+        let out = dtsctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).is_empty(), "{args:?}");
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn version_flag() {
+    let out = dtsctl(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.trim_end(),
+        format!("dtsctl {} (DTS ABI version 1)", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn help_lists_commands() {
+    let out = dtsctl(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("status"), "{stdout}");
+    assert!(stdout.contains("zero"), "{stdout}");
+    assert!(stdout.contains("config"), "{stdout}");
+    let out = dtsctl(&["config", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["apply", "show", "check", "clear"] {
+        assert!(stdout.contains(cmd), "{stdout}");
+    }
+}
+
+#[test]
+fn owner_prints_the_rendezvous_hash_winner() {
+    let out = dtsctl(&["owner", "10.0.0.1:40000", "--nodes", "1,2,3"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
+    let out = dtsctl(&["owner", "10.0.0.1:40001", "--nodes", "1,2,3"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+    let out = dtsctl(&["owner", "10.0.0.1:40001", "--nodes", "0,2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("node id 0"));
+}
