@@ -113,13 +113,19 @@ case "$show" in
     *) die "--show must be 'client' or 'node<i>' (got '$show')" ;;
 esac
 
-# Paths the guest reads through the read-only 9p root: absolute, no whitespace
-# (they travel on the kernel command line), and not under a directory that the
-# guest covers with tmpfs.
+# Paths the guest reads: absolute, no whitespace (they travel on the kernel
+# command line). The repository is always visible in the guest at its own
+# path (it is also exported as the 9p tag "repo" and mounted over whatever
+# the guest covers with tmpfs, so a clone under /tmp or /var/tmp works);
+# anything else is read through the read-only 9p root and must not be under a
+# directory that the guest covers with tmpfs.
 guest_path() { # NAME PATH -> absolute path on stdout
     local name=$1 p
     p=$(readlink -f -- "$2") || die "$name: cannot resolve '$2'"
     [[ $p =~ [[:space:]] ]] && die "$name: path must not contain whitespace: $p"
+    case "$p/" in
+        "$REPO"/*) printf '%s\n' "$p"; return ;;
+    esac
     case "$p/" in
         /tmp/*|/run/*|/var/log/*|/var/lib/*|/var/cache/*|/var/tmp/*|/proc/*|/sys/*|/dev/*)
             die "$name: $p is hidden in the guest (tmpfs/proc/sys/dev there); put it elsewhere, e.g. in the repo or \$HOME/.cache" ;;
@@ -253,6 +259,10 @@ start_vm() { # VM ROLE ID MAC
         # This VM's results directory, writable (9p tag "out" -> /out).
         -fsdev "local,id=out,path=$out/$vm,security_model=none"
         -device "virtio-9p-pci,fsdev=out,mount_tag=out"
+        # The repository, read-only (9p tag "repo"; vm-init.sh mounts it at
+        # its host path, above any tmpfs the guest puts there).
+        -fsdev "local,id=repo,path=$repo,security_model=none,readonly=on"
+        -device "virtio-9p-pci,fsdev=repo,mount_tag=repo"
         # Directory shared by all VMs of this run (9p tag "shared" -> /shared).
         -fsdev "local,id=shared,path=$out/shared,security_model=none"
         -device "virtio-9p-pci,fsdev=shared,mount_tag=shared"

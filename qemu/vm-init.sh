@@ -68,7 +68,20 @@ if [ "${RIG_INIT_STAGE:-1}" = 1 ]; then
             : >"$NR/$e" && mount -n --bind "$p" "$NR/$e"
         fi || msg "warning: could not bring $p into the new root"
     done
-    for d in proc sys dev tmp run out shared; do mkdir -p "$NR/$d"; done
+    for d in proc sys dev tmp run out shared .rig-repo; do mkdir -p "$NR/$d"; done
+    # The repository (9p tag "repo") at /.rig-repo and bound at its host path,
+    # which may lie under a directory the new root leaves empty (/tmp).
+    for w in $(cat /proc/cmdline); do
+        case "$w" in rig_repo=*) rig_repo=${w#*=} ;; esac
+    done
+    if mount -n -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 repo "$NR/.rig-repo"; then
+        if [ -n "${rig_repo:-}" ]; then
+            [ -d "$NR$rig_repo" ] || mkdir -p "$NR$rig_repo"
+            mount -n --bind "$NR/.rig-repo" "$NR$rig_repo" || msg "warning: cannot bind the repo at $rig_repo"
+        fi
+    else
+        msg "warning: cannot mount 9p tag 'repo'"
+    fi
     chmod 1777 "$NR/tmp"
     for d in proc sys dev; do mount -n --move "/$d" "$NR/$d"; done
     cd "$NR" || poweroff_now
@@ -111,6 +124,11 @@ for d in /var/log /var/lib /var/cache /var/tmp; do
     [ -d "$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$d"
 done
 chmod 1777 /var/tmp 2>/dev/null
+# The tmpfs mounts above may have covered the repository (a clone under /tmp
+# or /var/tmp): bind it back from /.rig-repo.
+if [ -n "${rig_repo:-}" ] && [ ! -e "$rig_repo/qemu/vm-init.sh" ] && [ -e /.rig-repo/qemu/vm-init.sh ]; then
+    mkdir -p "$rig_repo" && mount --bind /.rig-repo "$rig_repo" || msg "cannot bind the repo at $rig_repo"
+fi
 # 9p shares, cache=none (the default): writes by one VM are seen by all others.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /out \
     || msg "cannot mount 9p tag 'out' on /out"
