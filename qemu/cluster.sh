@@ -226,6 +226,15 @@ trap 'exit 129' HUP
 start_vm() { # VM ROLE ID MAC
     local vm=$1 role=$2 id=$3 mac=$4 cmdline
     cmdline="console=ttyS0 panic=-1 oops=panic"
+    # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer
+    # check can miss its ticks and panic ("IO-APIC + timer doesn't work!");
+    # the check is pointless on QEMU's emulated timer.
+    cmdline+=" no_timer_check"
+    # tsc=unstable: TCG's TSC follows host time, so a VM descheduled on a busy
+    # host sees it leap; when the kernel switched from HPET to the "refined"
+    # TSC during boot, such a leap looked like a 100-second RCU stall. Stay on
+    # HPET.
+    cmdline+=" tsc=unstable"
     # Root: the 9p tag "root" (host /), read-only. msize: bigger 9p messages,
     # fewer round trips when programs are loaded from the host.
     cmdline+=" root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro"

@@ -53,7 +53,13 @@ fn get_info(out: &mut UserOut) -> Result<usize> {
     }
     let mut info = InfoV1::new();
     info.set_module_version(crate::DTS_VERSION);
+    // Expired flows are freed (and counted) before they are reported.
+    let flows = state::with(|st| {
+        st.sweep(true);
+        st.flows.len()
+    });
     stats::snapshot(HOOKS.iter().map(|h| (h.hooknum, h.priority)), &mut info);
+    info.set_counter(Counter::FlowsActive, flows.unwrap_or(0) as u64);
     let mut buf = [0u8; abi::INFO_V1_SIZE];
     let n = match info.encode(&mut buf) {
         Ok(n) => n,

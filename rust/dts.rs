@@ -27,7 +27,9 @@ use kernel::prelude::*;
 pub mod pure;
 
 mod ctl;
+mod flowtab;
 mod hooks;
+mod lock;
 mod nf;
 mod rcu;
 mod skb;

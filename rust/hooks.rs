@@ -21,8 +21,11 @@ use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
 use crate::pure::csum::Mode;
 use crate::pure::filter::{self, Inbound, Outbound, Segment};
+use crate::pure::flow::{Event, FlowKey};
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
-use crate::pure::tcp::{self, TcpHeader, TCP_MIN_HDR_LEN};
+use crate::pure::tcp::{
+    self, TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN,
+};
 use crate::rcu;
 use crate::skb::{SkbRef, CHECKSUM_PARTIAL, PACKET_HOST, PACKET_MULTICAST};
 use crate::state;
@@ -138,28 +141,78 @@ fn rewrite_port(skb: &mut SkbRef<'_>, off: usize, dst: bool, port: u16) -> bool 
     matches!(done, Ok(Ok(())))
 }
 
+/// The life-cycle event a segment's flags mean for its flow.
+fn event(flags: u8, remote: bool) -> Event {
+    if flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN {
+        Event::Syn
+    } else if flags & TCP_FLAG_RST != 0 {
+        Event::Rst
+    } else if flags & TCP_FLAG_FIN != 0 {
+        Event::Fin { remote }
+    } else {
+        Event::Segment
+    }
+}
+
+/// What the receive path decided, to be carried out on the buffer.
+enum InAction {
+    Accept,
+    ToProxy { off: usize, port: u16, syn: bool },
+    Drop(Counter),
+}
+
 /// The DTS filter on the receive path (`PRE_ROUTING`, softirq).
 fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
     let guard = rcu::Guard::new();
-    let decision = state::with(|st| {
-        let cfg = st.config.get(&guard)?;
+    let action = state::with(|st| {
+        let Some(cfg) = st.config.get(&guard) else {
+            return InAction::Accept;
+        };
         if cfg.services().is_empty() {
-            return None;
+            return InAction::Accept;
         }
-        let t = tcp_segment(skb, ip)?;
-        Some((t.off, filter::inbound(cfg, &t.seg)))
+        let Some(t) = tcp_segment(skb, ip) else {
+            return InAction::Accept;
+        };
+        let s = t.seg;
+        let key = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
+        let mut flow = None;
+        let decision = filter::inbound(cfg, &s, || {
+            flow = st.flows.lookup(&key, &guard);
+            flow.is_some()
+        });
+        let now = state::now_secs();
+        match decision {
+            Inbound::Pass => InAction::Accept,
+            Inbound::ToProxy {
+                proxy_port, syn, ..
+            } => {
+                if syn {
+                    st.sweep(false);
+                    match st.flows.insert(key, now) {
+                        Ok(true) => stats::inc(Counter::FlowCreated),
+                        Ok(false) => (),
+                        Err(_) => return InAction::Drop(Counter::FlowTableFull),
+                    }
+                } else if let Some(f) = flow {
+                    f.update(event(s.flags, true), now);
+                }
+                InAction::ToProxy {
+                    off: t.off,
+                    port: proxy_port,
+                    syn,
+                }
+            }
+            Inbound::DropNotOwner => InAction::Drop(Counter::SynNotOwner),
+            Inbound::DropNoFlow => InAction::Drop(Counter::NoFlow),
+        }
     })
-    .flatten();
+    .unwrap_or(InAction::Accept);
     drop(guard);
-    let Some((off, decision)) = decision else {
-        return bindings::NF_ACCEPT;
-    };
-    match decision {
-        Inbound::Pass => bindings::NF_ACCEPT,
-        Inbound::ToProxy {
-            proxy_port, syn, ..
-        } => {
-            if !rewrite_port(skb, off, true, proxy_port) {
+    match action {
+        InAction::Accept => bindings::NF_ACCEPT,
+        InAction::ToProxy { off, port, syn } => {
+            if !rewrite_port(skb, off, true, port) {
                 stats::inc(Counter::RewriteFailed);
                 return bindings::NF_DROP;
             }
@@ -173,12 +226,8 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
             });
             bindings::NF_ACCEPT
         }
-        Inbound::DropNotOwner => {
-            stats::inc(Counter::SynNotOwner);
-            bindings::NF_DROP
-        }
-        Inbound::DropNoFlow => {
-            stats::inc(Counter::NoFlow);
+        InAction::Drop(c) => {
+            stats::inc(c);
             bindings::NF_DROP
         }
     }
@@ -193,7 +242,15 @@ fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
             return None;
         }
         let t = tcp_segment(skb, ip)?;
-        Some((t.off, filter::outbound(cfg, &t.seg)))
+        let d = filter::outbound(cfg, &t.seg);
+        if let Outbound::FromProxy { app_port, .. } = d {
+            let s = t.seg;
+            let key = FlowKey::outbound(s.saddr, app_port, s.daddr, s.dport);
+            if let Some(f) = st.flows.lookup(&key, &guard) {
+                f.update(event(s.flags, false), state::now_secs());
+            }
+        }
+        Some((t.off, d))
     })
     .flatten();
     drop(guard);

@@ -11,19 +11,37 @@
 //! the duration of one call.
 
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use kernel::bindings;
 use kernel::prelude::*;
 
+use crate::flowtab::FlowTable;
+use crate::pure::abi::Counter;
 use crate::pure::config::Config;
+use crate::pure::flow::Timeouts;
 use crate::rcu::RcuBox;
+use crate::stats;
 
 /// The state itself.
+#[pin_data]
 pub(crate) struct State {
     /// The cluster configuration, read lock-free by the hooks.
     pub(crate) config: RcuBox<Config>,
     /// Serialises configuration writers (a try-lock: writers are rare and a
     /// concurrent one gets `EBUSY`).
     cfg_busy: AtomicBool,
+    /// The connections this node tracks.
+    #[pin]
+    pub(crate) flows: FlowTable,
+    /// When the flow table was last swept for expired flows (seconds).
+    last_sweep: AtomicU32,
+}
+
+/// Seconds of a monotonic clock (`jiffies`), wrapping. Any context.
+pub(crate) fn now_secs() -> u32 {
+    // SAFETY: reading the 64-bit jiffies counter is allowed in any context.
+    let j = unsafe { bindings::get_jiffies_64() };
+    (j / u64::from(bindings::HZ)) as u32
 }
 
 impl State {
@@ -41,6 +59,32 @@ impl State {
         let r = f(&self.config);
         self.cfg_busy.store(false, Ordering::Release);
         Ok(r)
+    }
+
+    /// Removes expired flows, at most once a second (callers may call it on
+    /// every packet). Any context but hard interrupts.
+    ///
+    /// There is no timer: the table is swept from the packet path and from
+    /// `DTS_SO_GET_INFO`, so an idle node keeps its expired flows until the
+    /// next packet or status request, when they are counted and freed.
+    pub(crate) fn sweep(&self, force: bool) {
+        let now = now_secs();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if !force && last == now {
+            return;
+        }
+        if self
+            .last_sweep
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            // Another CPU is sweeping right now.
+            return;
+        }
+        let n = self.flows.expire(now, &Timeouts::DEFAULT);
+        for _ in 0..n {
+            stats::inc(Counter::FlowRemoved);
+        }
     }
 }
 
@@ -63,14 +107,18 @@ impl StateOwner {
     /// Allocates and publishes the state. Process context (module init),
     /// before any hook or socket option is registered.
     pub(crate) fn new() -> Result<Self> {
-        let b = KBox::new(
-            State {
+        let b: Pin<KBox<State>> = KBox::try_pin_init(
+            try_pin_init!(State {
                 config: RcuBox::new(),
                 cfg_busy: AtomicBool::new(false),
-            },
+                flows <- FlowTable::new(),
+                last_sweep: AtomicU32::new(now_secs()),
+            }? Error),
             GFP_KERNEL,
         )?;
-        let ptr = KBox::into_raw(b);
+        // SAFETY: the state is never moved out of its allocation: it is only
+        // reached through the raw pointer and freed in place by `drop`.
+        let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
         // Release: the initialised state is visible before its address.
         STATE.store(ptr, Ordering::Release);
         // INVARIANT: allocated above and published.
@@ -84,7 +132,8 @@ impl Drop for StateOwner {
     fn drop(&mut self) {
         STATE.store(ptr::null_mut(), Ordering::Release);
         // SAFETY: `self.ptr` came from `KBox::into_raw` (type invariant) and,
-        // with every user unregistered, nothing refers to it.
+        // with every user unregistered, nothing refers to it. It is dropped in
+        // place (pinned fields such as the flow table's lock never move).
         drop(unsafe { KBox::from_raw(self.ptr) });
     }
 }

@@ -33,6 +33,8 @@
 //!
 //! [`ConfigV1`]: super::config::ConfigV1
 
+use super::bytes::{Reader, Short, Writer};
+
 /// Version of this ABI. Bumped on any incompatible change.
 pub const DTS_ABI_VERSION: u32 = 1;
 
@@ -237,11 +239,19 @@ pub enum Counter {
     ConfigSet = 12,
     /// Configurations refused by `DTS_SO_SET_CONFIG` (failed validation).
     ConfigInvalid = 13,
+    /// Flows created (SYNs this node accepted and started tracking).
+    FlowCreated = 14,
+    /// Flows removed after their idle timeout (closed, half-open or idle).
+    FlowRemoved = 15,
+    /// SYNs dropped because the flow table was full.
+    FlowTableFull = 16,
+    /// Not a counter but a gauge: flows in the table when the snapshot was taken.
+    FlowsActive = 17,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 18] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -256,6 +266,10 @@ impl Counter {
         Self::RewriteFailed,
         Self::ConfigSet,
         Self::ConfigInvalid,
+        Self::FlowCreated,
+        Self::FlowRemoved,
+        Self::FlowTableFull,
+        Self::FlowsActive,
     ];
 
     /// Number of defined counters.
@@ -284,6 +298,10 @@ impl Counter {
             11 => Some(Self::RewriteFailed),
             12 => Some(Self::ConfigSet),
             13 => Some(Self::ConfigInvalid),
+            14 => Some(Self::FlowCreated),
+            15 => Some(Self::FlowRemoved),
+            16 => Some(Self::FlowTableFull),
+            17 => Some(Self::FlowsActive),
             _ => None,
         }
     }
@@ -305,6 +323,10 @@ impl Counter {
             Self::RewriteFailed => "rewrite_failed",
             Self::ConfigSet => "config_set",
             Self::ConfigInvalid => "config_invalid",
+            Self::FlowCreated => "flow_created",
+            Self::FlowRemoved => "flow_removed",
+            Self::FlowTableFull => "flow_table_full",
+            Self::FlowsActive => "flows_active",
         }
     }
 }
@@ -352,7 +374,8 @@ impl HookStats {
         w.put(self.priority.to_ne_bytes())?;
         w.put(self.packets.to_ne_bytes())?;
         w.put(self.bytes.to_ne_bytes())?;
-        w.put(self.tcp_packets.to_ne_bytes())
+        w.put(self.tcp_packets.to_ne_bytes())?;
+        Ok(())
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, AbiError> {
@@ -482,7 +505,7 @@ impl InfoV1 {
             });
         }
         let out = out.get_mut(..INFO_V1_SIZE).ok_or(AbiError::Truncated)?;
-        let mut w = Writer { rest: out };
+        let mut w = Writer::new(out);
         w.put(self.abi_version.to_ne_bytes())?;
         w.put((INFO_V1_SIZE as u32).to_ne_bytes())?;
         w.put(self.module_version)?;
@@ -505,7 +528,7 @@ impl InfoV1 {
     /// ([`AbiError::Truncated`]) and the counts. Bytes past
     /// [`INFO_V1_SIZE`] are ignored.
     pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
-        let mut r = Reader { rest: buf };
+        let mut r = Reader::new(buf);
         let abi_version = u32::from_ne_bytes(r.take()?);
         if abi_version != DTS_ABI_VERSION {
             return Err(AbiError::BadVersion { found: abi_version });
@@ -613,35 +636,8 @@ impl ZeroV1 {
     }
 }
 
-/// Sequential writer into a byte buffer; never panics.
-struct Writer<'a> {
-    rest: &'a mut [u8],
-}
-
-impl Writer<'_> {
-    fn put<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), AbiError> {
-        let rest = core::mem::take(&mut self.rest);
-        let (head, tail) = rest
-            .split_first_chunk_mut::<N>()
-            .ok_or(AbiError::Truncated)?;
-        *head = bytes;
-        self.rest = tail;
-        Ok(())
-    }
-}
-
-/// Sequential reader from a byte buffer; never panics.
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], AbiError> {
-        let (head, tail) = self
-            .rest
-            .split_first_chunk::<N>()
-            .ok_or(AbiError::Truncated)?;
-        self.rest = tail;
-        Ok(*head)
+impl From<Short> for AbiError {
+    fn from(_: Short) -> Self {
+        Self::Truncated
     }
 }

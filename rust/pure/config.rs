@@ -24,6 +24,7 @@
 //! [`DTS_SO_SET_CONFIG`]: super::abi::DTS_SO_SET_CONFIG
 
 use super::abi::{CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
+use super::bytes::{Reader, Short, Writer};
 
 /// Maximum number of nodes in a configuration; node ids are `1..=MAX_NODES`.
 pub const MAX_NODES: usize = 32;
@@ -755,7 +756,7 @@ impl ConfigV1 {
         let out = out
             .get_mut(..CONFIG_V1_SIZE)
             .ok_or(ConfigError::Truncated)?;
-        let mut w = Writer { rest: out };
+        let mut w = Writer::new(out);
         w.put_u32(DTS_ABI_VERSION)?;
         w.put_u32(CONFIG_V1_SIZE as u32)?;
         w.put_u32(u32::from(config.self_id))?;
@@ -793,7 +794,7 @@ impl ConfigV1 {
     /// ([`ConfigError::ReservedNotZero`]), and finally
     /// [`Config::validate`]. Never panics, whatever the bytes.
     pub fn decode(buf: &[u8]) -> Result<Config, ConfigError> {
-        let mut r = Reader { rest: buf, pos: 0 };
+        let mut r = Reader::new(buf);
         let abi_version = r.u32()?;
         if abi_version != DTS_ABI_VERSION {
             return Err(ConfigError::BadVersion { found: abi_version });
@@ -811,7 +812,7 @@ impl ConfigV1 {
         let self_id = r.u32()?;
         let n_nodes = r.u32()?;
         let n_services = r.u32()?;
-        r.zero_u32()?;
+        zero_u32(&mut r)?;
         if n_nodes > MAX_NODES as u32 {
             return Err(ConfigError::TooManyNodes { count: n_nodes });
         }
@@ -828,8 +829,8 @@ impl ConfigV1 {
                 let id = u8::try_from(id).map_err(|_| ConfigError::NodeIdOutOfRange { id })?;
                 config.add_node(Node { id, addr })?;
             } else {
-                r.zero_u32()?;
-                r.zero_u32()?;
+                zero_u32(&mut r)?;
+                zero_u32(&mut r)?;
             }
         }
         for i in 0..MAX_SERVICES as u32 {
@@ -838,7 +839,7 @@ impl ConfigV1 {
                 let app_port = u16::from_ne_bytes(r.take()?);
                 let proxy_port = u16::from_ne_bytes(r.take()?);
                 let nodes = NodeSet::from_mask(r.u32()?);
-                r.zero_u32()?;
+                zero_u32(&mut r)?;
                 config.add_service(Service {
                     vip,
                     app_port,
@@ -847,7 +848,7 @@ impl ConfigV1 {
                 })?;
             } else {
                 for _ in 0..CONFIG_V1_SERVICE_SIZE / 4 {
-                    r.zero_u32()?;
+                    zero_u32(&mut r)?;
                 }
             }
         }
@@ -856,55 +857,17 @@ impl ConfigV1 {
     }
 }
 
-/// Sequential writer into a byte buffer; never panics.
-struct Writer<'a> {
-    rest: &'a mut [u8],
-}
-
-impl Writer<'_> {
-    fn put<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), ConfigError> {
-        let rest = core::mem::take(&mut self.rest);
-        let (head, tail) = rest
-            .split_first_chunk_mut::<N>()
-            .ok_or(ConfigError::Truncated)?;
-        *head = bytes;
-        self.rest = tail;
-        Ok(())
-    }
-
-    fn put_u32(&mut self, value: u32) -> Result<(), ConfigError> {
-        self.put(value.to_ne_bytes())
+impl From<Short> for ConfigError {
+    fn from(_: Short) -> Self {
+        Self::Truncated
     }
 }
 
-/// Sequential reader from a byte buffer that tracks its offset; never
-/// panics.
-struct Reader<'a> {
-    rest: &'a [u8],
-    pos: u32,
-}
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], ConfigError> {
-        let (head, tail) = self
-            .rest
-            .split_first_chunk::<N>()
-            .ok_or(ConfigError::Truncated)?;
-        self.rest = tail;
-        self.pos = self.pos.saturating_add(N as u32);
-        Ok(*head)
+/// Reads a 32-bit word that must be zero (a reserved field or unused slot).
+fn zero_u32(r: &mut Reader<'_>) -> Result<(), ConfigError> {
+    let offset = u32::try_from(r.pos()).unwrap_or(u32::MAX);
+    if r.u32()? != 0 {
+        return Err(ConfigError::ReservedNotZero { offset });
     }
-
-    fn u32(&mut self) -> Result<u32, ConfigError> {
-        Ok(u32::from_ne_bytes(self.take()?))
-    }
-
-    /// Reads a 32-bit word that must be zero.
-    fn zero_u32(&mut self) -> Result<(), ConfigError> {
-        let offset = self.pos;
-        if self.u32()? != 0 {
-            return Err(ConfigError::ReservedNotZero { offset });
-        }
-        Ok(())
-    }
+    Ok(())
 }

@@ -12,9 +12,9 @@
 //! frame sent to the VIP. For a service's application port, exactly one node,
 //! the rendezvous-hash owner of the client's address and port among the
 //! service's nodes, takes the connection and delivers it to the local proxy
-//! port; every other node drops it. Until per-flow state exists, packets after
-//! the SYN are attributed by the same hash, so a connection stays with the
-//! node that accepted it.
+//! port; every other node drops it. The accepting node records the flow; a
+//! later segment of a service is delivered only if its flow is known on this
+//! node, and dropped otherwise (another node owns it, or it is long gone).
 
 use crate::pure::config::{Config, PortKind};
 use crate::pure::hrw;
@@ -59,7 +59,7 @@ pub enum Inbound {
     },
     /// A SYN that another node accepts: drop it.
     DropNotOwner,
-    /// A later segment of a connection another node owns: drop it.
+    /// A later segment of a connection this node does not track: drop it.
     DropNoFlow,
 }
 
@@ -78,21 +78,33 @@ pub enum Outbound {
     },
 }
 
-/// Decides the fate of a received segment. Any context; never fails.
-pub fn inbound(cfg: &Config, seg: &Segment) -> Inbound {
+/// Decides the fate of a received segment. `flow_known` tells whether this
+/// node tracks the segment's connection; it is asked only for segments to a
+/// service's application port, so other traffic costs no flow look-up. Any
+/// context; never fails.
+///
+/// A SYN is accepted by its rendezvous-hash owner (and by a node that
+/// already tracks it: a retransmitted SYN); any other segment only by a node
+/// that tracks its flow. `ToProxy { syn: true }` asks the caller to start
+/// tracking the flow.
+pub fn inbound(cfg: &Config, seg: &Segment, flow_known: impl FnOnce() -> bool) -> Inbound {
     let Some((index, svc, PortKind::App)) = cfg.service_for(seg.daddr, seg.dport) else {
         return Inbound::Pass;
     };
-    let owner = hrw::owner(seg.saddr, seg.sport, svc.nodes);
-    let syn = seg.is_syn();
-    match owner {
-        Some(id) if id == cfg.self_id() => Inbound::ToProxy {
-            service: index,
-            proxy_port: svc.proxy_port,
-            syn,
-        },
-        _ if syn => Inbound::DropNotOwner,
-        _ => Inbound::DropNoFlow,
+    let to_proxy = |syn| Inbound::ToProxy {
+        service: index,
+        proxy_port: svc.proxy_port,
+        syn,
+    };
+    if flow_known() {
+        return to_proxy(false);
+    }
+    if !seg.is_syn() {
+        return Inbound::DropNoFlow;
+    }
+    match hrw::owner(seg.saddr, seg.sport, svc.nodes) {
+        Some(id) if id == cfg.self_id() => to_proxy(true),
+        _ => Inbound::DropNotOwner,
     }
 }
 

@@ -10,17 +10,21 @@
 //! - [`seq`]: TCP sequence-number arithmetic modulo 2^32.
 //! - [`csum`]: Internet checksum computation and incremental updates.
 //! - [`abi`]: the versioned socket-option ABI between `dtsctl` and the module.
+//! - [`bytes`]: bounds-checked sequential access to the ABI's byte structs.
 //! - [`ipv4`]: IPv4 header parsing.
 //! - [`tcp`]: TCP header and option parsing and in-place rewriting.
 //! - [`hopt`]: the handover TCP option carried by a handed-over SYN.
 //! - [`config`]: the cluster configuration, its validation and wire format.
 //! - [`hrw`]: rendezvous hashing: which node accepts a SYN.
 //! - [`filter`]: the DTS filter's per-packet decisions.
+//! - [`flow`]: flow keys and the life cycle of a tracked connection.
 
 pub mod abi;
+pub mod bytes;
 pub mod config;
 pub mod csum;
 pub mod filter;
+pub mod flow;
 pub mod hopt;
 pub mod hrw;
 pub mod ipv4;

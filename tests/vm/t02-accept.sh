@@ -6,9 +6,12 @@
 #   client: 30 connections to VIP:80, each from a fixed source port; every
 #           one is answered by exactly the node `dtsctl owner` names (the
 #           rendezvous hash), through that node's proxy port, byte-exact;
-#   nodes:  syn_accepted / syn_not_owner / to_proxy / from_proxy counters
-#           agree with what the client saw; nginx logged the client's own
-#           address on the proxy port; kernel log clean.
+#   client: 300 more connections with ab (10 concurrent);
+#   nodes:  syn_accepted / syn_not_owner / to_proxy / from_proxy / no_flow
+#           counters agree with what the client saw; nginx logged the client's
+#           own address on the proxy port; the flows created on all nodes add
+#           up to the client's connections, and once closed they expire: the
+#           flow tables drain to zero; kernel log clean.
 # rig-nodes: 3
 . "$RIG_REPO/tests/vm/lib.sh"
 
@@ -65,6 +68,11 @@ node)
     "$DTSCTL" status --json >/tmp/st.json
     cat /tmp/st.json; echo
     owned=$(cat "$RIG_SHARED/owned.node$RIG_ID")
+    created=$(counter flow_created /tmp/st.json)
+    echo "$created" >"$RIG_SHARED/created.node$RIG_ID"
+    noflow=$(counter no_flow /tmp/st.json)
+    check "segments of other nodes' connections dropped as no_flow ($noflow)" test "$noflow" -gt 0
+    check "flow_created ($created) >= connections owned ($owned)" test "$created" -ge "$owned"
     acc=$(counter syn_accepted /tmp/st.json)
     notown=$(counter syn_not_owner /tmp/st.json)
     toproxy=$(counter to_proxy /tmp/st.json)
@@ -82,14 +90,37 @@ node)
     fi
     check "config_invalid counted the hostile blob ($inval)" test "$inval" -ge 1
     whoami=$(cat "$RIG_SHARED/whoami.node$RIG_ID")
-    n=$(grep -c "^$CLIENT_IP:[0-9]* 10.0.0.100:8080 \"GET /whoami" /tmp/nginx/access.log)
+    # curl speaks HTTP/1.1, ab HTTP/1.0: count curl's requests only.
+    n=$(grep -c "^$CLIENT_IP:[0-9]* 10.0.0.100:8080 \"GET /whoami HTTP/1.1\"" /tmp/nginx/access.log)
     check "nginx on the proxy port logged $whoami whoami requests from $CLIENT_IP (got $n)" test "$n" -eq "$whoami"
     nginx_collect
+    barrier counted "$ALL"
+    if [ "$RIG_ID" = 1 ]; then
+        total=0
+        for i in 1 2 3; do total=$((total + $(cat "$RIG_SHARED/created.node$i"))); done
+        want=$(cat "$RIG_SHARED/connections")
+        check "flows created on all nodes ($total) = connections in the client's capture ($want)" \
+            test "$total" -eq "$want"
+    fi
+    # Closed flows expire 10 s after their last segment; status sweeps first.
+    sleep 12
+    "$DTSCTL" status --json >/tmp/st2.json
+    active=$(counter flows_active /tmp/st2.json)
+    removed=$(counter flow_removed /tmp/st2.json)
+    check "flow table drained: flows_active $active, flow_removed $removed >= $created" \
+        test "$active" -eq 0 -a "$removed" -ge "$created"
     check "dtsctl config clear" "$DTSCTL" config clear
     check "rmmod dts" rmmod dts
     check "kernel log has no problem report" dmesg_clean
     ;;
 client)
+    # Every connection attempt to the VIP, on the wire: its SYNs.
+    tcpdump -Z root -i eth0 -n -U -w /out/syns.pcap \
+        "dst host $VIP and dst port 80 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
+        >/tmp/tcpdump.log 2>&1 &
+    tcpdump_pid=$!
+    n=0
+    while ! grep -q 'listening on' /tmp/tcpdump.log && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
     barrier ready "$ALL"
     for i in 1 2 3; do : >"$RIG_SHARED/owned.node$i"; done
     c1=0 c2=0 c3=0
@@ -123,7 +154,18 @@ client)
     echo "$c3" >"$RIG_SHARED/owned.node3"
     log "connections per owner: node1 $c1, node2 $c2, node3 $c3"
     check "every node owned at least one of 31 connections" test "$c1" -gt 0 -a "$c2" -gt 0 -a "$c3" -gt 0
+    check "ab: 300 requests, 10 concurrent, through the VIP" \
+        sh -c "ab -q -n 300 -c 10 http://$VIP/whoami >/tmp/ab.txt 2>&1; cat /tmp/ab.txt; grep -q '^Failed requests: *0' /tmp/ab.txt && grep -q '^Complete requests: *300' /tmp/ab.txt"
+    sleep 1
+    kill "$tcpdump_pid"; wait "$tcpdump_pid"
+    # Distinct client ports = distinct connections (SYN retransmissions share
+    # their port).
+    conns=$(tcpdump -r /out/syns.pcap -n 2>/dev/null | awk '{print $3}' | sort -u | wc -l)
+    log "the capture has SYNs of $conns connections"
+    check "the capture saw at least the 331 connections made ($conns)" test "$conns" -ge 331
+    echo "$conns" >"$RIG_SHARED/connections"
     barrier fetched "$ALL"
+    barrier counted "$ALL"
     ;;
 *)
     fail "unknown role '$RIG_ROLE'"

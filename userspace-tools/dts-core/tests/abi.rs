@@ -325,6 +325,10 @@ fn counters_are_stable() {
         (Counter::RewriteFailed, 11, "rewrite_failed"),
         (Counter::ConfigSet, 12, "config_set"),
         (Counter::ConfigInvalid, 13, "config_invalid"),
+        (Counter::FlowCreated, 14, "flow_created"),
+        (Counter::FlowRemoved, 15, "flow_removed"),
+        (Counter::FlowTableFull, 16, "flow_table_full"),
+        (Counter::FlowsActive, 17, "flows_active"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

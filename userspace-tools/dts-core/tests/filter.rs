@@ -46,7 +46,7 @@ fn exactly_one_node_accepts_each_syn() {
     for port in 30000..31000u16 {
         let verdicts: Vec<Inbound> = nodes
             .iter()
-            .map(|c| inbound(c, &seg(port, 80, TCP_FLAG_SYN)))
+            .map(|c| inbound(c, &seg(port, 80, TCP_FLAG_SYN), || false))
             .collect();
         let accepted: Vec<usize> = verdicts
             .iter()
@@ -76,7 +76,8 @@ fn later_segments_follow_the_syn() {
                 TCP_FLAG_ACK | TCP_FLAG_FIN,
                 TCP_FLAG_SYN | TCP_FLAG_ACK,
             ] {
-                let v = inbound(&c, &seg(port, 80, flags));
+                // Only the owner tracks the flow (it accepted the SYN).
+                let v = inbound(&c, &seg(port, 80, flags), || id == owner);
                 if id == owner {
                     assert_eq!(
                         v,
@@ -95,17 +96,38 @@ fn later_segments_follow_the_syn() {
 }
 
 #[test]
+fn a_tracked_flow_keeps_its_segments_even_a_repeated_syn() {
+    for id in 1..=3u8 {
+        let c = cluster(id);
+        assert_eq!(
+            inbound(&c, &seg(5555, 80, TCP_FLAG_SYN), || true),
+            Inbound::ToProxy {
+                service: 0,
+                proxy_port: 8080,
+                syn: false
+            }
+        );
+    }
+}
+
+#[test]
 fn other_traffic_passes() {
     let c = cluster(1);
     // Another port of the VIP, the proxy port itself, another address.
-    assert_eq!(inbound(&c, &seg(1234, 22, TCP_FLAG_SYN)), Inbound::Pass);
-    assert_eq!(inbound(&c, &seg(1234, 8080, TCP_FLAG_SYN)), Inbound::Pass);
+    assert_eq!(
+        inbound(&c, &seg(1234, 22, TCP_FLAG_SYN), || false),
+        Inbound::Pass
+    );
+    assert_eq!(
+        inbound(&c, &seg(1234, 8080, TCP_FLAG_SYN), || false),
+        Inbound::Pass
+    );
     let mut s = seg(1234, 80, TCP_FLAG_SYN);
     s.daddr = 0x0a00_000b;
-    assert_eq!(inbound(&c, &s), Inbound::Pass);
+    assert_eq!(inbound(&c, &s, || false), Inbound::Pass);
     // Unconfigured node: nothing is touched.
     assert_eq!(
-        inbound(&Config::EMPTY, &seg(1234, 80, TCP_FLAG_SYN)),
+        inbound(&Config::EMPTY, &seg(1234, 80, TCP_FLAG_SYN), || false),
         Inbound::Pass
     );
 }
@@ -129,7 +151,7 @@ fn a_node_outside_the_service_never_accepts() {
     .unwrap();
     for port in 1000..2000u16 {
         assert_eq!(
-            inbound(&c, &seg(port, 80, TCP_FLAG_SYN)),
+            inbound(&c, &seg(port, 80, TCP_FLAG_SYN), || false),
             Inbound::DropNotOwner
         );
     }
@@ -167,10 +189,12 @@ proptest! {
     #[test]
     fn one_owner_for_any_segment(saddr: u32, sport: u16, dport: u16, flags: u8) {
         let s = Segment { saddr, daddr: VIP, sport, dport, flags };
-        let verdicts: Vec<Inbound> = (1..=3).map(|id| inbound(&cluster(id), &s)).collect();
-        if dport == 80 {
-            let keep = verdicts.iter().filter(|v| matches!(v, Inbound::ToProxy { .. })).count();
+        let verdicts: Vec<Inbound> = (1..=3).map(|id| inbound(&cluster(id), &s, || false)).collect();
+        if dport == 80 && s.is_syn() {
+            let keep = verdicts.iter().filter(|v| matches!(v, Inbound::ToProxy { syn: true, .. })).count();
             prop_assert_eq!(keep, 1);
+        } else if dport == 80 {
+            prop_assert!(verdicts.iter().all(|v| *v == Inbound::DropNoFlow));
         } else {
             prop_assert!(verdicts.iter().all(|v| *v == Inbound::Pass));
         }

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin unsafe layer: the flow table, a hash table read under RCU.
+//!
+//! - **Readers** (every hook invocation for a configured service) walk a
+//!   bucket's chain with acquire loads inside an RCU read-side section and
+//!   take no lock: [`FlowTable::lookup`] returns a reference that lives as
+//!   long as the caller's [`rcu::Guard`].
+//! - **Writers** (a hook accepting a SYN, the expiry timer, module exit) take
+//!   one [`SpinLockBh`], link new entries at the head of a chain with a
+//!   release store, and unlink old ones; an unlinked entry is freed by an RCU
+//!   callback after a grace period, when no reader can still hold it.
+//! - A flow's life cycle ([`crate::pure::flow::Track`]) is one `AtomicU64`,
+//!   updated by compare-and-swap from any CPU without the lock.
+//!
+//! On drop (module exit, process context) every entry is unlinked and
+//! `rcu_barrier()` waits until all their callbacks have run, so no callback
+//! can run after the module's text is gone.
+
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use kernel::bindings;
+use kernel::prelude::*;
+
+use kernel::types::Opaque;
+
+use crate::lock::{new_spinlock_bh, SpinLockBh};
+use crate::pure::flow::{Event, FlowKey, Timeouts, Track};
+use crate::rcu;
+
+/// Number of buckets (a power of two).
+pub(crate) const BUCKETS: usize = 4096;
+
+/// Most flows the table holds; beyond that new SYNs are refused.
+pub(crate) const MAX_FLOWS: usize = 65536;
+
+/// A tracked connection.
+pub(crate) struct Flow {
+    /// The 4-tuple, as this node sees it.
+    pub(crate) key: FlowKey,
+    track: AtomicU64,
+}
+
+impl Flow {
+    /// The flow's life-cycle state.
+    pub(crate) fn track(&self) -> Track {
+        Track::from_bits(self.track.load(Ordering::Relaxed))
+    }
+
+    /// Records `ev` at `now` and returns the new state. Any context;
+    /// lock-free (a compare-and-swap loop).
+    pub(crate) fn update(&self, ev: Event, now: u32) -> Track {
+        let mut cur = self.track.load(Ordering::Relaxed);
+        loop {
+            let next = Track::from_bits(cur).on(ev, now);
+            match self.track.compare_exchange_weak(
+                cur,
+                next.bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+}
+
+/// A chain link. `repr(C)` with the RCU head first, so that the RCU callback
+/// can turn the head pointer back into the entry.
+#[repr(C)]
+struct Entry {
+    /// Written by `call_rcu()` through a shared reference, hence `Opaque`.
+    rcu: Opaque<bindings::callback_head>,
+    // INVARIANT: null or another entry of the same chain (or one that was
+    // unlinked less than a grace period ago).
+    next: AtomicPtr<Entry>,
+    flow: Flow,
+}
+
+/// The table.
+#[pin_data(PinnedDrop)]
+pub(crate) struct FlowTable {
+    // INVARIANT: every non-null pointer reachable from a bucket is a live
+    // entry allocated by `insert` with `KBox`, owned by the table.
+    buckets: KVec<AtomicPtr<Entry>>,
+    #[pin]
+    lock: SpinLockBh<()>,
+    count: AtomicUsize,
+    seed: u32,
+}
+
+// SAFETY: entries are shared between CPUs only through atomics and the lock;
+// `Flow` holds plain data and atomics.
+unsafe impl Send for FlowTable {}
+// SAFETY: as above; all mutation goes through atomics or under `lock`.
+unsafe impl Sync for FlowTable {}
+
+/// Frees an entry a grace period after it was unlinked. Softirq context.
+///
+/// # Safety
+///
+/// `head` must be the `rcu` field of an unlinked `Entry` allocated by
+/// `FlowTable::insert`, passed to `call_rcu()` exactly once.
+unsafe extern "C" fn free_entry(head: *mut bindings::callback_head) {
+    // SAFETY: `Entry` is `repr(C)` with `rcu` first (and `Opaque` is
+    // transparent), so `head` is the entry's address; it came from `KBox::into_raw` and, a grace period after being
+    // unlinked, nothing refers to it any more.
+    drop(unsafe { KBox::from_raw(head.cast::<Entry>()) });
+}
+
+impl FlowTable {
+    /// An empty table. Process context (module init).
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            buckets: {
+                let mut v = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
+                for _ in 0..BUCKETS {
+                    v.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+                }
+                v
+            },
+            lock <- new_spinlock_bh!((), "dts_flow_table"),
+            count: AtomicUsize::new(0),
+            // SAFETY: `get_random_u32()` may be called from any context.
+            seed: unsafe { bindings::get_random_u32() },
+        })
+    }
+
+    /// Number of flows in the table.
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn bucket(&self, key: &FlowKey) -> Option<&AtomicPtr<Entry>> {
+        let i = key.hash(self.seed) as usize & (BUCKETS - 1);
+        self.buckets.get(i)
+    }
+
+    /// Finds the flow of `key`. Any context; lock-free.
+    pub(crate) fn lookup<'g>(&self, key: &FlowKey, _g: &'g rcu::Guard) -> Option<&'g Flow> {
+        let mut p = self.bucket(key)?.load(Ordering::Acquire);
+        loop {
+            // SAFETY: by the type invariant every pointer on the chain is a
+            // live entry or one unlinked less than a grace period ago; `_g`
+            // keeps this read-side section inside that grace period, so the
+            // entry outlives `'g`. Acquire loads pair with the release stores
+            // that published the entries.
+            let e = unsafe { p.as_ref::<'g>() }?;
+            if e.flow.key == *key {
+                return Some(&e.flow);
+            }
+            p = e.next.load(Ordering::Acquire);
+        }
+    }
+
+    /// Adds a flow for `key`, unless one exists. Any context (allocates with
+    /// `GFP_ATOMIC`). Returns `Ok(false)` if the key was already present,
+    /// `ENOSPC` if the table is full.
+    pub(crate) fn insert(&self, key: FlowKey, now: u32) -> Result<bool> {
+        let head = self.bucket(&key).ok_or(EINVAL)?;
+        let _g = self.lock.lock();
+        let mut p = head.load(Ordering::Relaxed);
+        while let Some(e) = {
+            // SAFETY: under the lock the chain cannot change, and every
+            // pointer on it is a live entry (type invariant).
+            unsafe { p.as_ref() }
+        } {
+            if e.flow.key == key {
+                return Ok(false);
+            }
+            p = e.next.load(Ordering::Relaxed);
+        }
+        if self.len() >= MAX_FLOWS {
+            return Err(ENOSPC);
+        }
+        let entry = KBox::new(
+            Entry {
+                rcu: Opaque::uninit(),
+                next: AtomicPtr::new(head.load(Ordering::Relaxed)),
+                flow: Flow {
+                    key,
+                    track: AtomicU64::new(Track::new(now).bits()),
+                },
+            },
+            GFP_ATOMIC,
+        )?;
+        // INVARIANT: the entry is fully initialised before the release store
+        // makes it reachable; the table owns it from now on.
+        head.store(KBox::into_raw(entry), Ordering::Release);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Unlinks every flow for which `dead` returns true and frees it after a
+    /// grace period. Any context except hard interrupts. Returns how many.
+    fn remove_if(&self, mut dead: impl FnMut(&Flow) -> bool) -> usize {
+        let mut removed = 0;
+        let _g = self.lock.lock();
+        for head in self.buckets.iter() {
+            let mut link: &AtomicPtr<Entry> = head;
+            loop {
+                let p = link.load(Ordering::Relaxed);
+                // SAFETY: under the lock every pointer on the chain is a live
+                // entry (type invariant).
+                let Some(e) = (unsafe { p.as_ref() }) else {
+                    break;
+                };
+                if dead(&e.flow) {
+                    // Readers at `e` still follow `e.next`, which stays valid.
+                    link.store(e.next.load(Ordering::Relaxed), Ordering::Release);
+                    // SAFETY: `e` is unlinked, so no new reader can reach it;
+                    // it is handed to RCU exactly once and freed by
+                    // `free_entry` after the grace period.
+                    unsafe { bindings::call_rcu(e.rcu.get(), Some(free_entry)) };
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    removed += 1;
+                } else {
+                    link = &e.next;
+                }
+            }
+        }
+        removed
+    }
+
+    /// Removes the flows idle for longer than their phase allows at `now`.
+    pub(crate) fn expire(&self, now: u32, t: &Timeouts) -> usize {
+        self.remove_if(|f| f.track().expired(now, t))
+    }
+
+    /// Removes every flow.
+    pub(crate) fn clear(&self) -> usize {
+        self.remove_if(|_| true)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for FlowTable {
+    /// Process context (module exit), after the hooks are unregistered.
+    fn drop(self: Pin<&mut Self>) {
+        self.clear();
+        // SAFETY: process context; waits for every `free_entry` callback
+        // queued above (and before) to finish, so none runs after the module
+        // is unloaded.
+        unsafe { bindings::rcu_barrier() };
+    }
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Flow keys, their hash, and the life cycle of a tracked connection.
+//!
+//! Pure logic. A flow is keyed by the 4-tuple as this node sees it (local
+//! address and port, remote address and port; for a client connection the
+//! local side is `VIP:app_port`). Its life cycle is a small state packed into
+//! one `u64` ([`Track`]) so that the packet path can update it with a single
+//! compare-and-swap and no lock:
+//!
+//! - a flow starts when its SYN is accepted (`SynSeen`), becomes
+//!   `Established` on the first segment after that, `Closing` when a FIN is
+//!   seen in one direction, `Closed` when FINs were seen in both directions or
+//!   an RST in either;
+//! - it expires after an idle time that depends on the state: half-open and
+//!   closed flows go quickly, established ones slowly (see [`Timeouts`]).
+//!
+//! Times are in seconds of a monotonic clock chosen by the caller (the
+//! module uses `jiffies / HZ`); they wrap after 2^32 seconds, and all
+//! comparisons are done modulo 2^32.
+
+/// A flow's 4-tuple, from this node's point of view (host order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FlowKey {
+    /// Local address (for a client connection: the VIP).
+    pub laddr: u32,
+    /// Local port (for a client connection: the application port).
+    pub lport: u16,
+    /// Remote address.
+    pub raddr: u32,
+    /// Remote port.
+    pub rport: u16,
+}
+
+impl FlowKey {
+    /// The key of a received segment: local = destination.
+    pub const fn inbound(saddr: u32, sport: u16, daddr: u32, dport: u16) -> Self {
+        Self {
+            laddr: daddr,
+            lport: dport,
+            raddr: saddr,
+            rport: sport,
+        }
+    }
+
+    /// The key of a sent segment: local = source.
+    pub const fn outbound(saddr: u32, sport: u16, daddr: u32, dport: u16) -> Self {
+        Self {
+            laddr: saddr,
+            lport: sport,
+            raddr: daddr,
+            rport: dport,
+        }
+    }
+
+    /// Bucket hash of the key under a per-boot `seed` (so that remote
+    /// peers cannot aim at one bucket). Any 32-bit value; take it modulo a
+    /// power-of-two table size.
+    pub const fn hash(&self, seed: u32) -> u32 {
+        let a = ((self.laddr as u64) << 32) | self.raddr as u64;
+        let b = ((self.lport as u64) << 16) | self.rport as u64 | ((seed as u64) << 32);
+        let h = mix64(a ^ mix64(b));
+        (h ^ (h >> 32)) as u32
+    }
+}
+
+/// SplitMix64 finaliser: a bijective 64-bit mixer.
+const fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The SYN was accepted; nothing else seen yet.
+    SynSeen,
+    /// Data or ACKs flow.
+    Established,
+    /// A FIN was seen in one direction.
+    Closing,
+    /// FINs in both directions, or an RST: only retransmissions remain.
+    Closed,
+}
+
+/// What the packet path saw on a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A connection request (SYN without ACK) on a tracked 4-tuple: a
+    /// retransmission, or a new connection reusing a closed one's ports.
+    Syn,
+    /// A segment with neither FIN nor RST.
+    Segment,
+    /// A segment with FIN, from the remote peer (`true`) or from us.
+    Fin {
+        /// Sent by the remote peer.
+        remote: bool,
+    },
+    /// A segment with RST, either direction.
+    Rst,
+}
+
+/// Idle timeouts per phase, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// After the SYN, until the handshake completes.
+    pub syn: u32,
+    /// Established connections without traffic.
+    pub established: u32,
+    /// After a FIN in one direction.
+    pub closing: u32,
+    /// After both FINs or an RST (retransmissions only).
+    pub closed: u32,
+}
+
+impl Timeouts {
+    /// The module's defaults.
+    pub const DEFAULT: Self = Self {
+        syn: 30,
+        established: 600,
+        closing: 120,
+        closed: 10,
+    };
+
+    /// The timeout of `phase`.
+    pub const fn of(&self, phase: Phase) -> u32 {
+        match phase {
+            Phase::SynSeen => self.syn,
+            Phase::Established => self.established,
+            Phase::Closing => self.closing,
+            Phase::Closed => self.closed,
+        }
+    }
+}
+
+/// A flow's life-cycle state, packed into a `u64` for lock-free updates.
+///
+/// Bits 0..32: last activity (seconds); bits 32..34: [`Phase`]; bit 34: FIN
+/// seen from the remote peer; bit 35: FIN seen from us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Track(u64);
+
+const PHASE_SHIFT: u32 = 32;
+const FIN_REMOTE: u64 = 1 << 34;
+const FIN_LOCAL: u64 = 1 << 35;
+
+impl Track {
+    /// A flow whose SYN was accepted at `now`.
+    pub const fn new(now: u32) -> Self {
+        Self::pack(Phase::SynSeen, false, false, now)
+    }
+
+    /// Rebuilds a track from its packed form (any `u64` is accepted).
+    pub const fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    /// The packed form.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    const fn pack(phase: Phase, fin_remote: bool, fin_local: bool, now: u32) -> Self {
+        let p: u64 = match phase {
+            Phase::SynSeen => 0,
+            Phase::Established => 1,
+            Phase::Closing => 2,
+            Phase::Closed => 3,
+        };
+        let mut bits = (p << PHASE_SHIFT) | now as u64;
+        if fin_remote {
+            bits |= FIN_REMOTE;
+        }
+        if fin_local {
+            bits |= FIN_LOCAL;
+        }
+        Self(bits)
+    }
+
+    /// The current phase.
+    pub const fn phase(self) -> Phase {
+        match (self.0 >> PHASE_SHIFT) & 3 {
+            0 => Phase::SynSeen,
+            1 => Phase::Established,
+            2 => Phase::Closing,
+            _ => Phase::Closed,
+        }
+    }
+
+    /// Time of the last activity.
+    pub const fn last_seen(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// The state after `ev` at time `now`.
+    pub const fn on(self, ev: Event, now: u32) -> Self {
+        let mut fr = self.0 & FIN_REMOTE != 0;
+        let mut fl = self.0 & FIN_LOCAL != 0;
+        let phase = match ev {
+            Event::Rst => Phase::Closed,
+            Event::Fin { remote } => {
+                if remote {
+                    fr = true;
+                } else {
+                    fl = true;
+                }
+                if fr && fl {
+                    Phase::Closed
+                } else {
+                    Phase::Closing
+                }
+            }
+            Event::Segment => match self.phase() {
+                Phase::SynSeen => Phase::Established,
+                p => p,
+            },
+            Event::Syn => match self.phase() {
+                // The client reuses the ports of a finished connection.
+                Phase::Closed => return Self::new(now),
+                p => p,
+            },
+        };
+        // A closed flow reopens only with a new SYN (above); its clock still
+        // moves so that retransmissions keep it (briefly) alive.
+        let phase = match self.phase() {
+            Phase::Closed => Phase::Closed,
+            _ => phase,
+        };
+        Self::pack(phase, fr, fl, now)
+    }
+
+    /// Whether the flow has been idle longer than its phase allows at `now`.
+    ///
+    /// A `last_seen` after `now` (another CPU updated the flow with a newer
+    /// clock) counts as not idle at all.
+    pub const fn expired(self, now: u32, t: &Timeouts) -> bool {
+        let idle = now.wrapping_sub(self.last_seen()) as i32;
+        idle > 0 && idle as u32 > t.of(self.phase())
+    }
+}
