@@ -1,7 +1,8 @@
 #!/bin/sh
 # The narrated demo run by qemu/demo.sh: the client's console shows each node's
 # `dtsctl status`, fetches with sha256, the VIP ping answered by every node,
-# and the counters afterwards. Not a test (no tNN- prefix), but it records
+# connections to the VIP each accepted by exactly one node (the rendezvous
+# hash of the client's port), and the counters afterwards. Not a test (no tNN- prefix), but it records
 # PASS/FAIL lines like one.
 . "$RIG_REPO/tests/vm/lib.sh"
 ALL=$(all_vms)
@@ -10,7 +11,10 @@ say() { echo; echo "======== $* ========"; }
 
 case "$RIG_ROLE" in
 node)
+    sed "s/^self = 1$/self = $RIG_ID/" "$RIG_REPO/userspace-tools/dtsctl/examples/cluster3.toml" >/tmp/cluster.toml
+    check "dtsctl config apply" "$DTSCTL" config apply /tmp/cluster.toml
     mkdir -p /tmp/www
+    echo "served by node$RIG_ID" >/tmp/www/whoami
     dd if=/dev/urandom of=/tmp/www/file-1m bs=1M count=1 2>/dev/null
     sha256_of /tmp/www/file-1m >"$RIG_SHARED/node$RIG_ID.sha256"
     "$DTSCTL" status >"$RIG_SHARED/node$RIG_ID.status-before.txt" 2>&1
@@ -41,6 +45,16 @@ client)
 
     say "ping the shared VIP $VIP: every node answers (DUP!)"
     /bin/busybox ping -c 3 -W 3 "$VIP"   # the last one exits on its first reply
+
+    say "the nodes run the cluster configuration (node1's copy)"
+    cat "$RIG_REPO/userspace-tools/dtsctl/examples/cluster3.toml" | grep -v '^#'
+    say "TCP to the VIP: each connection is accepted by one node only"
+    for p in 42000 42001 42002 42003 42004 42005; do
+        owner=$("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)
+        body=$(curl -sS --max-time 20 --local-port "$p" "http://$VIP/whoami" 2>&1)
+        echo "from port $p: \"$body\"   (rendezvous hash says node$owner)"
+        [ "$body" = "served by node$owner" ] && pass "port $p: node$owner" || fail "port $p: $body"
+    done
     barrier fetched "$ALL" >/dev/null
     barrier counted "$ALL" >/dev/null
     for i in $(seq 1 "$RIG_NODES"); do
