@@ -5,9 +5,10 @@
 //! Every hook classifies and counts the packet. `PRE_ROUTING` and `LOCAL_OUT`
 //! then run the DTS filter on TCP segments: the decisions come from
 //! [`crate::pure::filter`], this file carries them out on the socket buffer.
-//! A node without a configuration (or without services) returns right after
-//! the counting: packets of no configured service cost one RCU pointer load
-//! and a short scan of the services.
+//! A node without a configuration returns right after the counting, and a
+//! packet that is not to (receive path) or from (send path) a service's VIP
+//! costs one RCU pointer load and a scan of at most 16 VIPs; only VIP traffic
+//! has its TCP header read.
 //!
 //! Context: `PRE_ROUTING` and `LOCAL_IN` run in softirq context (receive
 //! path); `LOCAL_OUT` and `POST_ROUTING` run in the sending task's context or
@@ -168,7 +169,8 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
         let Some(cfg) = st.config.get(&guard) else {
             return InAction::Accept;
         };
-        if cfg.services().is_empty() {
+        // Traffic not addressed to a VIP costs no more than this scan.
+        if !cfg.is_vip(ip.daddr) {
             return InAction::Accept;
         }
         let Some(t) = tcp_segment(skb, ip) else {
@@ -238,7 +240,7 @@ fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
     let guard = rcu::Guard::new();
     let decision = state::with(|st| {
         let cfg = st.config.get(&guard)?;
-        if cfg.services().is_empty() {
+        if !cfg.is_vip(ip.saddr) {
             return None;
         }
         let t = tcp_segment(skb, ip)?;

@@ -533,6 +533,12 @@ impl Config {
         self.node(self.self_id)
     }
 
+    /// Whether `addr` is the VIP of some service: the packet path's first,
+    /// cheapest test, made before any header beyond IPv4 is read.
+    pub fn is_vip(&self, addr: u32) -> bool {
+        self.services().iter().any(|s| s.vip == addr)
+    }
+
     /// Returns the service listening on `vip:port`, its index in
     /// [`Config::services`] and whether `port` is its application or its
     /// proxy port.

@@ -111,6 +111,14 @@ fn a_tracked_flow_keeps_its_segments_even_a_repeated_syn() {
 }
 
 #[test]
+fn vips_are_recognised() {
+    let c = cluster(1);
+    assert!(c.is_vip(VIP));
+    assert!(!c.is_vip(0x0a00_000b), "an internal address is not a VIP");
+    assert!(!Config::EMPTY.is_vip(VIP));
+}
+
+#[test]
 fn other_traffic_passes() {
     let c = cluster(1);
     // Another port of the VIP, the proxy port itself, another address.
