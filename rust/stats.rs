@@ -36,8 +36,13 @@ static COUNTERS: [AtomicU64; abi::MAX_COUNTERS] = [const { AtomicU64::new(0) }; 
 
 /// Counts one event. Any context.
 pub(crate) fn inc(c: Counter) {
+    add(c, 1);
+}
+
+/// Counts `n` events at once. Any context.
+pub(crate) fn add(c: Counter, n: u64) {
     if let Some(a) = COUNTERS.get(c.index()) {
-        a.fetch_add(1, Relaxed);
+        a.fetch_add(n, Relaxed);
     }
 }
 
