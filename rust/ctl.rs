@@ -147,6 +147,7 @@ impl Handler for Control {
         match optval {
             abi::DTS_SO_SET_ZERO => set_zero(arg),
             abi::DTS_SO_SET_CONFIG => set_config(arg),
+            abi::DTS_SO_HANDOVER => crate::handover::request(caller, arg),
             _ => invalid(),
         }
     }

@@ -27,8 +27,11 @@ use kernel::prelude::*;
 pub mod pure;
 
 mod ctl;
+mod fcb;
 mod flowtab;
+mod handover;
 mod hooks;
+mod ksock;
 mod lock;
 mod nf;
 mod rcu;

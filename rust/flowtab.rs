@@ -22,9 +22,12 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 
+use kernel::sync::Arc;
 use kernel::types::Opaque;
 
+use crate::fcb::Fcb;
 use crate::lock::{new_spinlock_bh, SpinLockBh};
+use crate::pure::fcb::Role;
 use crate::pure::flow::{Event, FlowKey, Timeouts, Track};
 use crate::rcu;
 
@@ -34,10 +37,14 @@ pub(crate) const BUCKETS: usize = 4096;
 /// Most flows the table holds; beyond that new SYNs are refused.
 pub(crate) const MAX_FLOWS: usize = 65536;
 
-/// A tracked connection.
+/// A tracked 4-tuple: one endpoint of a logical connection.
 pub(crate) struct Flow {
     /// The 4-tuple, as this node sees it.
     pub(crate) key: FlowKey,
+    /// The endpoint type of this 4-tuple.
+    pub(crate) role: Role,
+    /// The connection's control block, shared with its other entries.
+    pub(crate) fcb: Arc<Fcb>,
     track: AtomicU64,
 }
 
@@ -45,6 +52,22 @@ impl Flow {
     /// The flow's life-cycle state.
     pub(crate) fn track(&self) -> Track {
         Track::from_bits(self.track.load(Ordering::Relaxed))
+    }
+
+    /// Marks the flow as over at `now`: only a short linger for
+    /// retransmissions remains ([`Track::close`]). Any context; lock-free.
+    pub(crate) fn close(&self, now: u32) {
+        let mut cur = self.track.load(Ordering::Relaxed);
+        loop {
+            let next = Track::from_bits(cur).close(now).bits();
+            match self
+                .track
+                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
     }
 
     /// Records `ev` at `now` and returns the new state. Any context;
@@ -154,10 +177,10 @@ impl FlowTable {
         }
     }
 
-    /// Adds a flow for `key`, unless one exists. Any context (allocates with
-    /// `GFP_ATOMIC`). Returns `Ok(false)` if the key was already present,
-    /// `ENOSPC` if the table is full.
-    pub(crate) fn insert(&self, key: FlowKey, now: u32) -> Result<bool> {
+    /// Adds an entry for `key` with `role`, leading to `fcb`, unless one
+    /// exists. Any context (allocates with `GFP_ATOMIC`). Returns `Ok(false)`
+    /// if the key was already present, `ENOSPC` if the table is full.
+    pub(crate) fn insert(&self, key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<bool> {
         let head = self.bucket(&key).ok_or(EINVAL)?;
         let _g = self.lock.lock();
         let mut p = head.load(Ordering::Relaxed);
@@ -180,6 +203,8 @@ impl FlowTable {
                 next: AtomicPtr::new(head.load(Ordering::Relaxed)),
                 flow: Flow {
                     key,
+                    role,
+                    fcb,
                     track: AtomicU64::new(Track::new(now).bits()),
                 },
             },

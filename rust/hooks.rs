@@ -17,18 +17,31 @@
 
 use core::ffi::{c_uint, c_void};
 use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
 
+use crate::fcb::Fcb;
+use crate::flowtab::Flow;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
+use crate::pure::config::{Config, PortKind};
 use crate::pure::csum::Mode;
+use crate::pure::fcb::{
+    self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, SynOpts, Transition,
+};
 use crate::pure::filter::{self, Inbound, Outbound, Segment};
 use crate::pure::flow::{Event, FlowKey};
+use crate::pure::hopt::{self, HandoverOpt};
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
 use crate::pure::tcp::{
-    self, TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN,
+    TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_HDR_LEN,
+    TCP_MIN_HDR_LEN,
 };
+use crate::pure::xlate::{self, SynRewrite, XlateError};
 use crate::rcu;
-use crate::skb::{SkbRef, CHECKSUM_PARTIAL, PACKET_HOST, PACKET_MULTICAST};
+use crate::skb::{
+    SkbRef, CHECKSUM_COMPLETE, CHECKSUM_NONE, CHECKSUM_PARTIAL, PACKET_HOST, PACKET_MULTICAST,
+};
 use crate::state;
 use crate::stats;
 
@@ -86,7 +99,12 @@ fn inspect(skb: &SkbRef<'_>, hooknum: u32) -> Option<Ipv4Header> {
 struct TcpSeg {
     /// Offset of the TCP header from `skb->data`.
     off: usize,
+    /// Length of the IPv4 header.
+    ip_len: usize,
+    /// Length of the whole TCP header.
+    hdr_len: usize,
     seg: Segment,
+    info: SegInfo,
 }
 
 /// Reads the TCP header of a non-fragmented IPv4 TCP packet.
@@ -101,13 +119,16 @@ fn tcp_segment(skb: &SkbRef<'_>, ip: &Ipv4Header) -> Option<TcpSeg> {
     let parsed = skb
         .read_at(i32::try_from(off).ok()?, &mut th)
         .ok()
-        .and_then(|()| TcpHeader::parse(&th).ok());
+        .and_then(|()| TcpHeader::parse(&th).ok())
+        .filter(|t| off + t.header_len <= skb.len() as usize);
     let Some(t) = parsed else {
         stats::inc(Counter::PktMalformed);
         return None;
     };
     Some(TcpSeg {
         off,
+        ip_len: ip.header_len,
+        hdr_len: t.header_len,
         seg: Segment {
             saddr: ip.saddr,
             daddr: ip.daddr,
@@ -115,31 +136,69 @@ fn tcp_segment(skb: &SkbRef<'_>, ip: &Ipv4Header) -> Option<TcpSeg> {
             dport: t.dport,
             flags: t.flags,
         },
+        info: SegInfo {
+            flags: t.flags,
+            seq: t.seq,
+            window: t.window,
+        },
     })
 }
 
-/// Rewrites the destination (`dst == true`) or source port of the segment at
-/// `off`, fixing the TCP checksum incrementally for the buffer's checksum
-/// state. Softirq or task context.
-fn rewrite_port(skb: &mut SkbRef<'_>, off: usize, dst: bool, port: u16) -> bool {
-    let mode = if skb.ip_summed() == CHECKSUM_PARTIAL {
+/// Reads the whole TCP header (options included) of `t`.
+fn read_tcp_header(skb: &SkbRef<'_>, t: &TcpSeg) -> Option<([u8; TCP_MAX_HDR_LEN], usize)> {
+    let mut buf = [0u8; TCP_MAX_HDR_LEN];
+    let hdr = buf.get_mut(..t.hdr_len)?;
+    skb.read_at(i32::try_from(t.off).ok()?, hdr).ok()?;
+    Some((buf, t.hdr_len))
+}
+
+/// The checksum mode of the buffer.
+fn mode(skb: &SkbRef<'_>) -> Mode {
+    if skb.ip_summed() == CHECKSUM_PARTIAL {
         Mode::Partial
     } else {
         Mode::Full
-    };
-    let Some(end) = off.checked_add(TCP_MIN_HDR_LEN) else {
+    }
+}
+
+/// Carries `plan` out on the headers of `t`, growing the buffer first for
+/// a handover SYN. Softirq or task context; never sleeps.
+fn rewrite(skb: &mut SkbRef<'_>, t: &TcpSeg, plan: &Plan, syn: Option<&SynRewrite>) -> bool {
+    if !plan.changes() {
+        return true;
+    }
+    let Ok(net_off) = usize::try_from(skb.network_offset()) else {
         return false;
     };
-    let done = skb.edit_head(end, |b| {
-        let hdr = b.get_mut(off..).ok_or(tcp::TcpError::Truncated)?;
-        let change = if dst {
-            tcp::set_dport(hdr, port)?
-        } else {
-            tcp::set_sport(hdr, port)?
+    let mut end = t.off + t.hdr_len;
+    if let (true, Some(syn)) = (plan.handover_syn, syn) {
+        let Some((hdr, len)) = read_tcp_header(skb, t) else {
+            return false;
         };
-        change.fix().apply_to_header(hdr, mode)
+        let Some(Ok(new_len)) = hdr.get(..len).map(|h| syn.new_len(h)) else {
+            return false;
+        };
+        let grow = new_len.saturating_sub(len);
+        if grow > 0 && skb.grow_tail(grow as u32).is_err() {
+            return false;
+        }
+        end += grow;
+    }
+    let m = mode(skb);
+    let rx_complete = skb.ip_summed() == CHECKSUM_COMPLETE;
+    let done = skb.edit_head(end, |b| {
+        let pkt = b.get_mut(net_off..end).ok_or(XlateError::Truncated)?;
+        xlate::apply(pkt, t.ip_len, plan, m, syn)
     });
-    matches!(done, Ok(Ok(())))
+    if !matches!(done, Ok(Ok(()))) {
+        return false;
+    }
+    if rx_complete {
+        // `skb->csum` no longer matches; let the stack verify the (updated)
+        // checksum in software.
+        skb.set_ip_summed(CHECKSUM_NONE);
+    }
+    true
 }
 
 /// The life-cycle event a segment's flags mean for its flow.
@@ -155,118 +214,392 @@ fn event(flags: u8, remote: bool) -> Event {
     }
 }
 
-/// What the receive path decided, to be carried out on the buffer.
-enum InAction {
-    Accept,
-    ToProxy { off: usize, port: u16, syn: bool },
-    Drop(Counter),
+/// The counter of a drop reason.
+fn drop_counter(r: DropReason) -> Counter {
+    match r {
+        DropReason::HandedOver => Counter::HandedOverDrop,
+        DropReason::Transfer => Counter::TransferDrop,
+        DropReason::NotReady => Counter::RewriteFailed,
+    }
+}
+
+/// Where the send path re-routes a packet from.
+#[derive(Clone, Copy)]
+struct OutCtx {
+    net: *mut bindings::net,
+    sk: *mut bindings::sock,
+}
+
+/// Handles a segment of a tracked flow: learn, plan, rewrite, transition.
+/// Softirq or task context; never sleeps.
+fn on_flow(
+    st: &state::State,
+    f: &Flow,
+    dir: Dir,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    out: Option<OutCtx>,
+    guard: &rcu::Guard,
+) -> u32 {
+    let fcb = &f.fcb;
+    let now = state::now_secs();
+    let st_now = fcb.state();
+    fcb.record(fcb::learn(f.role, st_now, dir, &t.info));
+    let plan = fcb::plan(f.role, st_now, dir, &t.info, &fcb.params());
+    f.update(event(t.info.flags, dir == Dir::In), now);
+    if let Err(r) = plan.verdict {
+        stats::inc(drop_counter(r));
+        return bindings::NF_DROP;
+    }
+    let syn = match (plan.handover_syn, fcb.client_syn()) {
+        (true, client) => Some(SynRewrite {
+            client: client.unwrap_or_default(),
+            hopt: HandoverOpt::new(fcb.client_addr, fcb.client_port, fcb.p_base()),
+        }),
+        _ => None,
+    };
+    if !rewrite(skb, t, &plan, syn.as_ref()) {
+        stats::inc(Counter::RewriteFailed);
+        return bindings::NF_DROP;
+    }
+    if plan.to_host && skb.pkt_type() == PACKET_MULTICAST {
+        skb.set_pkt_type(PACKET_HOST);
+    }
+    match plan.transition {
+        Transition::Stay => {}
+        Transition::ToDirect => {
+            if fcb.transition(FcbState::Transfer, FcbState::Direct) {
+                stats::inc(Counter::HandoverCompleted);
+                f.close(now);
+            }
+        }
+        Transition::ToAborted => {
+            if fcb.transition(FcbState::Transfer, FcbState::Aborted) {
+                stats::inc(Counter::HandoverAborted);
+                f.close(now);
+                let client = FlowKey {
+                    laddr: fcb.vip,
+                    lport: fcb.app_port,
+                    raddr: fcb.client_addr,
+                    rport: fcb.client_port,
+                };
+                if let Some(c) = st.flows.lookup(&client, guard) {
+                    c.close(now);
+                }
+            }
+        }
+    }
+    if plan.reroute {
+        if let Some(o) = out {
+            // SAFETY: `net` and `sk` come from this hook invocation's state.
+            if unsafe { skb.route_me_harder(o.net, o.sk) }.is_err() {
+                stats::inc(Counter::RewriteFailed);
+                return bindings::NF_DROP;
+            }
+        }
+    }
+    match (f.role, dir) {
+        (Role::Client, Dir::In) => stats::inc(Counter::ToProxy),
+        (Role::Client, Dir::Out) => stats::inc(Counter::FromProxy),
+        _ => {}
+    }
+    bindings::NF_ACCEPT
+}
+
+/// Strips a handover option from a SYN that may not carry one and counts
+/// it; the SYN then proceeds as an ordinary one. Returns false if the SYN
+/// had to be dropped (it could not be rewritten).
+fn strip_forged(skb: &mut SkbRef<'_>, t: &TcpSeg) -> bool {
+    let Some((hdr, len)) = read_tcp_header(skb, t) else {
+        return true;
+    };
+    let area = hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default();
+    // A malformed options area cannot hide a handover option from
+    // `accept_handover` either (it refuses such SYNs): let it pass.
+    if !matches!(hopt::find(area), Ok(Some(_))) {
+        return true;
+    }
+    stats::inc(Counter::HoptForged);
+    let plan = Plan {
+        strip_hopt: true,
+        ..Plan::ACCEPT
+    };
+    rewrite(skb, t, &plan, None)
+}
+
+/// N2: a SYN from a configured node's internal address to this node's
+/// internal address at `svc`'s application port. Accepts it as a handover
+/// if it carries a valid handover option. Softirq context.
+fn accept_handover(
+    st: &state::State,
+    cfg: &Config,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    guard: &rcu::Guard,
+) -> u32 {
+    let s = t.seg;
+    let Some((hdr, len)) = read_tcp_header(skb, t) else {
+        return bindings::NF_ACCEPT;
+    };
+    let area = hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default();
+    let opt = match hopt::find(area) {
+        Ok(Some((_, o))) => o,
+        // An ordinary connection between nodes.
+        Ok(None) => return bindings::NF_ACCEPT,
+        Err(_) => {
+            stats::inc(Counter::HoptInvalid);
+            return bindings::NF_DROP;
+        }
+    };
+    let self_id = cfg.self_id();
+    let (Some(me), Some(svc)) = (
+        cfg.self_node(),
+        cfg.services()
+            .iter()
+            .find(|v| v.app_port == s.dport && v.nodes.contains(self_id)),
+    ) else {
+        stats::inc(Counter::HoptInvalid);
+        return bindings::NF_DROP;
+    };
+    let client = FlowKey {
+        laddr: svc.vip,
+        lport: svc.app_port,
+        raddr: opt.client_addr,
+        rport: opt.client_port,
+    };
+    if st.flows.lookup(&client, guard).is_some() {
+        stats::inc(Counter::HoptInvalid);
+        return bindings::NF_DROP;
+    }
+    let Ok(fcb) = Arc::new(
+        Fcb::new(
+            svc.vip,
+            svc.app_port,
+            svc.proxy_port,
+            opt.client_addr,
+            opt.client_port,
+            FcbState::Transfer,
+        ),
+        GFP_ATOMIC,
+    ) else {
+        stats::inc(Counter::FlowTableFull);
+        return bindings::NF_DROP;
+    };
+    fcb.set_handover(me.addr, s.saddr, s.sport, 0, opt.proxy_isn);
+    let now = state::now_secs();
+    let hkey = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
+    st.sweep(false);
+    match st.flows.insert(hkey, Role::HandoverDst, fcb.clone(), now) {
+        Ok(true) => {}
+        // A concurrent copy of the same SYN got there first.
+        Ok(false) => {
+            return match st.flows.lookup(&hkey, guard) {
+                Some(f) => on_flow(st, f, Dir::In, skb, t, None, guard),
+                None => bindings::NF_DROP,
+            }
+        }
+        Err(_) => {
+            stats::inc(Counter::FlowTableFull);
+            return bindings::NF_DROP;
+        }
+    }
+    if !matches!(st.flows.insert(client, Role::ClientDst, fcb, now), Ok(true)) {
+        stats::inc(Counter::HoptInvalid);
+        if let Some(f) = st.flows.lookup(&hkey, guard) {
+            f.close(now);
+        }
+        return bindings::NF_DROP;
+    }
+    stats::add(Counter::FlowCreated, 2);
+    stats::inc(Counter::HandoverAccepted);
+    match st.flows.lookup(&hkey, guard) {
+        Some(f) => on_flow(st, f, Dir::In, skb, t, None, guard),
+        None => bindings::NF_DROP,
+    }
 }
 
 /// The DTS filter on the receive path (`PRE_ROUTING`, softirq).
 fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
     let guard = rcu::Guard::new();
-    let action = state::with(|st| {
+    state::with(|st| {
         let Some(cfg) = st.config.get(&guard) else {
-            return InAction::Accept;
+            return bindings::NF_ACCEPT;
         };
-        // Traffic not addressed to a VIP costs no more than this scan.
-        if !cfg.is_vip(ip.daddr) {
-            return InAction::Accept;
+        let to_vip = cfg.is_vip(ip.daddr);
+        let self_addr = cfg.self_node().map(|n| n.addr);
+        // Traffic to neither a VIP nor this node's internal address costs
+        // no more than these scans.
+        if !to_vip && self_addr != Some(ip.daddr) {
+            return bindings::NF_ACCEPT;
         }
         let Some(t) = tcp_segment(skb, ip) else {
-            return InAction::Accept;
+            return bindings::NF_ACCEPT;
         };
         let s = t.seg;
         let key = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
+        if !to_vip {
+            return internal_in(st, cfg, skb, &t, &key, &guard);
+        }
+        if s.is_syn()
+            && matches!(
+                cfg.service_for(s.daddr, s.dport),
+                Some((_, _, PortKind::App))
+            )
+            && !strip_forged(skb, &t)
+        {
+            stats::inc(Counter::RewriteFailed);
+            return bindings::NF_DROP;
+        }
         let mut flow = None;
         let decision = filter::inbound(cfg, &s, || {
             flow = st.flows.lookup(&key, &guard);
             flow.is_some()
         });
-        let now = state::now_secs();
         match decision {
-            Inbound::Pass => InAction::Accept,
+            Inbound::Pass => bindings::NF_ACCEPT,
+            Inbound::ToProxy { syn: false, .. } => match flow {
+                Some(f) => on_flow(st, f, Dir::In, skb, &t, None, &guard),
+                None => bindings::NF_DROP,
+            },
             Inbound::ToProxy {
-                proxy_port, syn, ..
-            } => {
-                if syn {
-                    st.sweep(false);
-                    match st.flows.insert(key, now) {
-                        Ok(true) => stats::inc(Counter::FlowCreated),
-                        Ok(false) => (),
-                        Err(_) => return InAction::Drop(Counter::FlowTableFull),
-                    }
-                } else if let Some(f) = flow {
-                    f.update(event(s.flags, true), now);
-                }
-                InAction::ToProxy {
-                    off: t.off,
-                    port: proxy_port,
-                    syn,
-                }
+                service, syn: true, ..
+            } => accept_syn(st, cfg, service, skb, &t, &key, &guard),
+            Inbound::DropNotOwner => {
+                stats::inc(Counter::SynNotOwner);
+                bindings::NF_DROP
             }
-            Inbound::DropNotOwner => InAction::Drop(Counter::SynNotOwner),
-            Inbound::DropNoFlow => InAction::Drop(Counter::NoFlow),
+            Inbound::DropNoFlow => {
+                stats::inc(Counter::NoFlow);
+                bindings::NF_DROP
+            }
         }
     })
-    .unwrap_or(InAction::Accept);
-    drop(guard);
-    match action {
-        InAction::Accept => bindings::NF_ACCEPT,
-        InAction::ToProxy { off, port, syn } => {
-            if !rewrite_port(skb, off, true, port) {
-                stats::inc(Counter::RewriteFailed);
-                return bindings::NF_DROP;
-            }
-            if skb.pkt_type() == PACKET_MULTICAST {
-                skb.set_pkt_type(PACKET_HOST);
-            }
-            stats::inc(if syn {
-                Counter::SynAccepted
-            } else {
-                Counter::ToProxy
-            });
-            bindings::NF_ACCEPT
+    .unwrap_or(bindings::NF_ACCEPT)
+}
+
+/// N1: a SYN this node owns: create the client's FCB and flow, then deliver
+/// it to the proxy port. Softirq context.
+fn accept_syn(
+    st: &state::State,
+    cfg: &Config,
+    service: usize,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    key: &FlowKey,
+    guard: &rcu::Guard,
+) -> u32 {
+    let Some(svc) = cfg.services().get(service) else {
+        return bindings::NF_DROP;
+    };
+    let s = t.seg;
+    st.sweep(false);
+    let Ok(fcb) = Arc::new(
+        Fcb::new(
+            svc.vip,
+            svc.app_port,
+            svc.proxy_port,
+            s.saddr,
+            s.sport,
+            FcbState::Proxying,
+        ),
+        GFP_ATOMIC,
+    ) else {
+        stats::inc(Counter::FlowTableFull);
+        return bindings::NF_DROP;
+    };
+    if let Some((hdr, len)) = read_tcp_header(skb, t) {
+        fcb.set_client_syn(SynOpts::parse(
+            hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default(),
+        ));
+    }
+    match st.flows.insert(*key, Role::Client, fcb, state::now_secs()) {
+        Ok(true) => stats::inc(Counter::FlowCreated),
+        Ok(false) => (),
+        Err(_) => {
+            stats::inc(Counter::FlowTableFull);
+            return bindings::NF_DROP;
         }
-        InAction::Drop(c) => {
-            stats::inc(c);
-            bindings::NF_DROP
+    }
+    let Some(f) = st.flows.lookup(key, guard) else {
+        return bindings::NF_DROP;
+    };
+    let verdict = on_flow(st, f, Dir::In, skb, t, None, guard);
+    if verdict == bindings::NF_ACCEPT {
+        // `on_flow` counted it as a segment to the proxy.
+        stats::inc(Counter::SynAccepted);
+    }
+    verdict
+}
+
+/// Segments to this node's internal address: the handover connections.
+fn internal_in(
+    st: &state::State,
+    cfg: &Config,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    key: &FlowKey,
+    guard: &rcu::Guard,
+) -> u32 {
+    let s = t.seg;
+    let from_node = cfg
+        .node_by_addr(s.saddr)
+        .is_some_and(|n| n.id != cfg.self_id());
+    if from_node {
+        if let Some(f) = st.flows.lookup(key, guard) {
+            return on_flow(st, f, Dir::In, skb, t, None, guard);
         }
+    }
+    let to_app = cfg.services().iter().any(|v| v.app_port == s.dport);
+    if !s.is_syn() || !to_app {
+        return bindings::NF_ACCEPT;
+    }
+    if from_node {
+        return accept_handover(st, cfg, skb, t, guard);
+    }
+    if strip_forged(skb, t) {
+        bindings::NF_ACCEPT
+    } else {
+        stats::inc(Counter::RewriteFailed);
+        bindings::NF_DROP
     }
 }
 
 /// The DTS filter on the send path (`LOCAL_OUT`, task or softirq context).
-fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
+fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32 {
     let guard = rcu::Guard::new();
-    let decision = state::with(|st| {
-        let cfg = st.config.get(&guard)?;
-        if !cfg.is_vip(ip.saddr) {
-            return None;
+    state::with(|st| {
+        let Some(cfg) = st.config.get(&guard) else {
+            return bindings::NF_ACCEPT;
+        };
+        let from_vip = cfg.is_vip(ip.saddr);
+        let internal = !from_vip
+            && cfg.self_node().map(|n| n.addr) == Some(ip.saddr)
+            && cfg.node_by_addr(ip.daddr).is_some();
+        if !from_vip && !internal {
+            return bindings::NF_ACCEPT;
         }
-        let t = tcp_segment(skb, ip)?;
-        let d = filter::outbound(cfg, &t.seg);
-        if let Outbound::FromProxy { app_port, .. } = d {
-            let s = t.seg;
-            let key = FlowKey::outbound(s.saddr, app_port, s.daddr, s.dport);
-            if let Some(f) = st.flows.lookup(&key, &guard) {
-                f.update(event(s.flags, false), state::now_secs());
+        let Some(t) = tcp_segment(skb, ip) else {
+            return bindings::NF_ACCEPT;
+        };
+        let s = t.seg;
+        let (key, from_proxy) = match filter::outbound(cfg, &s) {
+            Outbound::FromProxy { app_port, .. } => {
+                (FlowKey::outbound(s.saddr, app_port, s.daddr, s.dport), true)
             }
+            Outbound::Pass => (FlowKey::outbound(s.saddr, s.sport, s.daddr, s.dport), false),
+        };
+        match st.flows.lookup(&key, &guard) {
+            Some(f) => on_flow(st, f, Dir::Out, skb, &t, Some(out), &guard),
+            None if from_proxy => {
+                // A proxy socket whose flow is gone (handed over and
+                // expired): nothing of it may reach the client.
+                stats::inc(Counter::NoFlow);
+                bindings::NF_DROP
+            }
+            None => bindings::NF_ACCEPT,
         }
-        Some((t.off, d))
     })
-    .flatten();
-    drop(guard);
-    match decision {
-        Some((off, Outbound::FromProxy { app_port, .. })) => {
-            if !rewrite_port(skb, off, false, app_port) {
-                stats::inc(Counter::RewriteFailed);
-                return bindings::NF_DROP;
-            }
-            stats::inc(Counter::FromProxy);
-            bindings::NF_ACCEPT
-        }
-        Some((_, Outbound::Pass)) | None => bindings::NF_ACCEPT,
-    }
+    .unwrap_or(bindings::NF_ACCEPT)
 }
 
 /// The `nf_hookfn` of every DTS hook.
@@ -291,7 +624,16 @@ unsafe extern "C" fn dts_hook(
     };
     match hooknum {
         bindings::nf_inet_hooks_NF_INET_PRE_ROUTING => dts_in(&mut skb, &ip),
-        bindings::nf_inet_hooks_NF_INET_LOCAL_OUT => dts_out(&mut skb, &ip),
+        bindings::nf_inet_hooks_NF_INET_LOCAL_OUT => {
+            // SAFETY: `state` is valid for this call.
+            let out = unsafe {
+                OutCtx {
+                    net: (*state).net,
+                    sk: (*state).sk,
+                }
+            };
+            dts_out(&mut skb, &ip, out)
+        }
         _ => bindings::NF_ACCEPT,
     }
 }

@@ -24,6 +24,12 @@ pub(crate) struct SkbRef<'a> {
 /// `skb->ip_summed` values (`CHECKSUM_*`).
 pub(crate) const CHECKSUM_PARTIAL: u8 = bindings::CHECKSUM_PARTIAL as u8;
 
+/// `CHECKSUM_COMPLETE`: the device summed the received packet (`skb->csum`).
+pub(crate) const CHECKSUM_COMPLETE: u8 = bindings::CHECKSUM_COMPLETE as u8;
+
+/// `CHECKSUM_NONE`: the stack verifies the checksum in software.
+pub(crate) const CHECKSUM_NONE: u8 = bindings::CHECKSUM_NONE as u8;
+
 /// `skb->pkt_type` of a frame addressed to this host.
 pub(crate) const PACKET_HOST: u8 = bindings::PACKET_HOST as u8;
 
@@ -94,6 +100,64 @@ impl SkbRef<'_> {
                 .as_mut()
                 .set_pkt_type(t)
         }
+    }
+
+    /// Sets the checksum state (`CHECKSUM_NONE`, ...).
+    pub(crate) fn set_ip_summed(&mut self, v: u8) {
+        // SAFETY: `skb` is valid and owned by the hook call (type invariant);
+        // the bitfield accessor writes only `ip_summed`.
+        unsafe {
+            (*self.skb.as_ptr())
+                .__bindgen_anon_4
+                .__bindgen_anon_1
+                .as_mut()
+                .set_ip_summed(v)
+        }
+    }
+
+    /// Appends `n` bytes at the end of a linear buffer (a SYN without
+    /// payload), reallocating the head if it is shared or has no room. The
+    /// new bytes are uninitialised for the protocol: the caller writes them.
+    /// Softirq or task context; never sleeps. `EINVAL` for a non-linear
+    /// buffer, `ENOMEM` if the head could not be reallocated.
+    pub(crate) fn grow_tail(&mut self, n: u32) -> Result {
+        let skb = self.skb.as_ptr();
+        // SAFETY: `skb` is valid; plain field reads.
+        if unsafe { (*skb).data_len } != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `skb` is valid and not shared (a hook owns it); an
+        // expansion by `n` bytes of tailroom keeps the data and the header
+        // offsets, and leaves the head private (unclones it).
+        let ret = unsafe { bindings::pskb_expand_head(skb, 0, n as _, bindings::GFP_ATOMIC) };
+        if ret != 0 {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the buffer is linear with at least `n` bytes of tailroom.
+        unsafe { bindings::skb_put(skb, n) };
+        Ok(())
+    }
+
+    /// Routes the packet again after its destination changed on the send
+    /// path (`LOCAL_OUT`), like NAT does. Task or softirq context.
+    ///
+    /// # Safety
+    ///
+    /// `net` and `sk` must be the hook state's namespace and socket (either
+    /// may be null only where the hook state has them null).
+    pub(crate) unsafe fn route_me_harder(
+        &mut self,
+        net: *mut bindings::net,
+        sk: *mut bindings::sock,
+    ) -> Result {
+        // SAFETY: `skb` is valid; `net` and `sk` per the function contract.
+        let ret = unsafe {
+            bindings::ip_route_me_harder(net, sk, self.skb.as_ptr(), bindings::RTN_UNSPEC)
+        };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
     }
 
     /// Makes the first `len` bytes after `skb->data` linear and writable (the

@@ -36,6 +36,12 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// The socket the option is set or read on. It is valid for the
+    /// duration of the call.
+    pub(crate) fn sock(&self) -> *mut bindings::sock {
+        self.sk
+    }
+
     /// Whether the calling task holds `CAP_NET_ADMIN` in the user namespace
     /// that owns the socket's network namespace (as IPVS and x_tables check).
     pub(crate) fn is_net_admin(&self) -> bool {

@@ -2,7 +2,8 @@
 # `make test`: everything from a fresh machine to a verdict.
 #
 #  1. install what is missing (scripts/install-deps.sh)
-#  2. host tests: cargo test over userspace-tools (pure logic, ABI, dtsctl)
+#  2. host tests: cargo test over userspace-tools (pure logic, ABI, dtsctl,
+#     dts-proxy), and tests/host/c-header.sh (the C header of the ABI)
 #  3. for each flavor in $TEST_FLAVORS (default: "default debug"): build the
 #     patched kernel (cached), dts.ko against it, and run the VM tests
 #     (and, on the default kernel, clippy over the module and the tools and
@@ -60,6 +61,13 @@ if [ "$rc" -ne 0 ] && [ "${hf:-0}" -eq 0 ]; then
 	echo "FAIL host tests: cargo test exited $rc"
 fi
 echo "host tests: ${hp:-0} passed, ${hf:-0} failed"
+
+stage "host tests (C header)"
+if tests/host/c-header.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 
 stage "userspace tools"
 make --no-print-directory tools || die "building the tools failed"

@@ -176,6 +176,8 @@ pub enum AbiError {
     },
     /// A string field is not valid UTF-8.
     BadString,
+    /// A field holds a value outside its allowed range.
+    BadField,
 }
 
 impl AbiError {
@@ -188,7 +190,8 @@ impl AbiError {
             | Self::BadSize { .. }
             | Self::TooManyHooks { .. }
             | Self::TooManyCounters { .. }
-            | Self::BadString => EINVAL,
+            | Self::BadString
+            | Self::BadField => EINVAL,
         }
     }
 
@@ -202,6 +205,7 @@ impl AbiError {
             Self::TooManyHooks { .. } => "too many hook entries",
             Self::TooManyCounters { .. } => "too many counters",
             Self::BadString => "string is not valid UTF-8",
+            Self::BadField => "a field is out of range",
         }
     }
 }
@@ -247,11 +251,31 @@ pub enum Counter {
     FlowTableFull = 16,
     /// Not a counter but a gauge: flows in the table when the snapshot was taken.
     FlowsActive = 17,
+    /// `DTS_SO_HANDOVER` calls that passed the argument checks.
+    HandoverRequested = 18,
+    /// Handovers this node completed as the source (the setsockopt returned 0).
+    HandoverDone = 19,
+    /// Handovers that failed after they started (refused, unreachable, timed out); the connection went back to the proxy.
+    HandoverFailed = 20,
+    /// Handover SYNs this node accepted as the destination.
+    HandoverAccepted = 21,
+    /// Handovers this node completed as the destination (completion FIN turned into an ACK).
+    HandoverCompleted = 22,
+    /// Handovers this node saw aborted as the destination (RST on the handover connection).
+    HandoverAborted = 23,
+    /// SYNs carrying the handover option from outside the cluster (stripped, then treated as ordinary SYNs).
+    HoptForged = 24,
+    /// Handover SYNs from a node refused: malformed option, no service, or a 4-tuple already in use.
+    HoptInvalid = 25,
+    /// Segments of a connection handed over (or being handed over) that this node dropped.
+    HandedOverDrop = 26,
+    /// Client segments dropped at the destination while the transfer was in progress.
+    TransferDrop = 27,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 28] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -270,6 +294,16 @@ impl Counter {
         Self::FlowRemoved,
         Self::FlowTableFull,
         Self::FlowsActive,
+        Self::HandoverRequested,
+        Self::HandoverDone,
+        Self::HandoverFailed,
+        Self::HandoverAccepted,
+        Self::HandoverCompleted,
+        Self::HandoverAborted,
+        Self::HoptForged,
+        Self::HoptInvalid,
+        Self::HandedOverDrop,
+        Self::TransferDrop,
     ];
 
     /// Number of defined counters.
@@ -302,6 +336,16 @@ impl Counter {
             15 => Some(Self::FlowRemoved),
             16 => Some(Self::FlowTableFull),
             17 => Some(Self::FlowsActive),
+            18 => Some(Self::HandoverRequested),
+            19 => Some(Self::HandoverDone),
+            20 => Some(Self::HandoverFailed),
+            21 => Some(Self::HandoverAccepted),
+            22 => Some(Self::HandoverCompleted),
+            23 => Some(Self::HandoverAborted),
+            24 => Some(Self::HoptForged),
+            25 => Some(Self::HoptInvalid),
+            26 => Some(Self::HandedOverDrop),
+            27 => Some(Self::TransferDrop),
             _ => None,
         }
     }
@@ -327,6 +371,16 @@ impl Counter {
             Self::FlowRemoved => "flow_removed",
             Self::FlowTableFull => "flow_table_full",
             Self::FlowsActive => "flows_active",
+            Self::HandoverRequested => "handover_requested",
+            Self::HandoverDone => "handover_done",
+            Self::HandoverFailed => "handover_failed",
+            Self::HandoverAccepted => "handover_accepted",
+            Self::HandoverCompleted => "handover_completed",
+            Self::HandoverAborted => "handover_aborted",
+            Self::HoptForged => "hopt_forged",
+            Self::HoptInvalid => "hopt_invalid",
+            Self::HandedOverDrop => "handed_over_drop",
+            Self::TransferDrop => "transfer_drop",
         }
     }
 }
@@ -639,5 +693,195 @@ impl ZeroV1 {
 impl From<Short> for AbiError {
     fn from(_: Short) -> Self {
         Self::Truncated
+    }
+}
+
+/// `setsockopt(fd, IPPROTO_IP, DTS_SO_HANDOVER, &req, sizeof req)` on the
+/// proxy's connected client socket: hand the connection over to another node
+/// (`request_handover`). The argument is a [`HandoverReqV1`].
+pub const DTS_SO_HANDOVER: i32 = DTS_SO_BASE + 2;
+
+/// Size of [`HandoverReqV1`] on the wire (native byte order, no padding).
+pub const HANDOVER_REQ_V1_SIZE: usize = 32;
+
+/// Version of [`HandoverReqV1`].
+pub const HANDOVER_REQ_VERSION: u32 = 1;
+
+/// Most bytes a proxy may pass as already read (`buf_len`).
+pub const HANDOVER_MAX_BUF: u64 = 256 * 1024;
+
+/// No flags are defined yet; any set bit is refused with `EINVAL`.
+pub const HANDOVER_FLAGS_KNOWN: u32 = 0;
+
+/// `ECONNREFUSED`: the destination's application port refused the handover
+/// connection (nothing listens there).
+pub const ECONNREFUSED: i32 = 111;
+/// `EHOSTUNREACH`: the destination's internal address cannot be reached.
+pub const EHOSTUNREACH: i32 = 113;
+/// `ETIMEDOUT`: the destination did not connect or acknowledge in time.
+pub const ETIMEDOUT: i32 = 110;
+/// `EALREADY`: the connection is being or has been handed over.
+pub const EALREADY: i32 = 114;
+/// `EBADF`: the socket's connection is not established any more.
+pub const EBADF: i32 = 9;
+/// `EBUSY`: the proxy has sent data the client has not acknowledged yet.
+pub const EBUSY: i32 = 16;
+
+/// The argument of [`DTS_SO_HANDOVER`] (`struct dts_handover_req` in
+/// `include/dts_handover.h`):
+///
+/// | offset | size | field       | meaning                                        |
+/// |--------|------|-------------|------------------------------------------------|
+/// | 0      | 4    | `version`   | [`HANDOVER_REQ_VERSION`]                       |
+/// | 4      | 4    | `flags`     | 0 (no flag defined yet)                        |
+/// | 8      | 4    | `dest_node` | node id of the destination (1..=32)            |
+/// | 12     | 4    | `reserved`  | 0                                              |
+/// | 16     | 8    | `buf_ptr`   | user address of the bytes the proxy has read   |
+/// | 24     | 8    | `buf_len`   | their length, at most [`HANDOVER_MAX_BUF`]     |
+///
+/// `buf` must be the *last* `buf_len` bytes the proxy read from the socket
+/// (normally all of them: the request). The kernel adds whatever the proxy has
+/// not read yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HandoverReqV1 {
+    /// Structure version.
+    pub version: u32,
+    /// Flags (none defined).
+    pub flags: u32,
+    /// Destination node id.
+    pub dest_node: u32,
+    /// Must be zero.
+    pub reserved: u32,
+    /// User-space address of the bytes already read.
+    pub buf_ptr: u64,
+    /// Number of bytes at `buf_ptr`.
+    pub buf_len: u64,
+}
+
+impl HandoverReqV1 {
+    /// A request to hand the connection to `dest_node`, passing `buf_len`
+    /// bytes at `buf_ptr`.
+    pub const fn new(dest_node: u32, buf_ptr: u64, buf_len: u64) -> Self {
+        Self {
+            version: HANDOVER_REQ_VERSION,
+            flags: 0,
+            dest_node,
+            reserved: 0,
+            buf_ptr,
+            buf_len,
+        }
+    }
+
+    /// The encoded request.
+    pub fn to_bytes(&self) -> [u8; HANDOVER_REQ_V1_SIZE] {
+        let mut out = [0u8; HANDOVER_REQ_V1_SIZE];
+        let parts: [&[u8]; 6] = [
+            &self.version.to_ne_bytes(),
+            &self.flags.to_ne_bytes(),
+            &self.dest_node.to_ne_bytes(),
+            &self.reserved.to_ne_bytes(),
+            &self.buf_ptr.to_ne_bytes(),
+            &self.buf_len.to_ne_bytes(),
+        ];
+        let mut w = 0;
+        for p in parts {
+            if let Some(dst) = out.get_mut(w..w + p.len()) {
+                dst.copy_from_slice(p);
+            }
+            w += p.len();
+        }
+        out
+    }
+
+    /// Decodes and checks a request: exact size, known version, no unknown
+    /// flag, zero `reserved`, `buf_len` within [`HANDOVER_MAX_BUF`], a node
+    /// id in range. Every failure is `EINVAL` to the caller.
+    pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
+        if buf.len() < HANDOVER_REQ_V1_SIZE {
+            return Err(AbiError::Truncated);
+        }
+        if buf.len() != HANDOVER_REQ_V1_SIZE {
+            return Err(AbiError::BadLength);
+        }
+        let mut r = Reader::new(buf);
+        let version = r.u32()?;
+        let flags = r.u32()?;
+        let dest_node = r.u32()?;
+        let reserved = r.u32()?;
+        let buf_ptr = u64::from_ne_bytes(r.take::<8>()?);
+        let buf_len = u64::from_ne_bytes(r.take::<8>()?);
+        if version != HANDOVER_REQ_VERSION {
+            return Err(AbiError::BadVersion { found: version });
+        }
+        if flags & !HANDOVER_FLAGS_KNOWN != 0 || reserved != 0 {
+            return Err(AbiError::BadField);
+        }
+        if buf_len > HANDOVER_MAX_BUF || (buf_len > 0 && buf_ptr == 0) {
+            return Err(AbiError::BadField);
+        }
+        if dest_node == 0 || dest_node > 32 {
+            return Err(AbiError::BadField);
+        }
+        Ok(Self {
+            version,
+            flags,
+            dest_node,
+            reserved,
+            buf_ptr,
+            buf_len,
+        })
+    }
+}
+
+#[cfg(test)]
+mod handover_req_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let r = HandoverReqV1::new(3, 0x7fff_0000_1000, 77);
+        assert_eq!(HandoverReqV1::decode(&r.to_bytes()), Ok(r));
+    }
+
+    #[test]
+    fn refuses_bad_fields() {
+        let good = HandoverReqV1::new(2, 0x1000, 10);
+        let b = good.to_bytes();
+        assert_eq!(HandoverReqV1::decode(&b[..31]), Err(AbiError::Truncated));
+        let mut long = [0u8; 33];
+        long[..32].copy_from_slice(&b);
+        assert_eq!(HandoverReqV1::decode(&long), Err(AbiError::BadLength));
+        for bad in [
+            HandoverReqV1 { version: 2, ..good },
+            HandoverReqV1 { flags: 1, ..good },
+            HandoverReqV1 {
+                reserved: 1,
+                ..good
+            },
+            HandoverReqV1 {
+                dest_node: 0,
+                ..good
+            },
+            HandoverReqV1 {
+                dest_node: 33,
+                ..good
+            },
+            HandoverReqV1 {
+                buf_len: HANDOVER_MAX_BUF + 1,
+                ..good
+            },
+            HandoverReqV1 { buf_ptr: 0, ..good },
+        ] {
+            assert!(HandoverReqV1::decode(&bad.to_bytes()).is_err(), "{bad:?}");
+        }
+        assert!(HandoverReqV1::decode(
+            &HandoverReqV1 {
+                buf_ptr: 0,
+                buf_len: 0,
+                ..good
+            }
+            .to_bytes()
+        )
+        .is_ok());
     }
 }

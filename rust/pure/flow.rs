@@ -231,6 +231,18 @@ impl Track {
         Self::pack(phase, fr, fl, now)
     }
 
+    /// The state of a flow that is over for this node at `now` (a handover
+    /// completed or failed): `Closed`, so that only a short linger for
+    /// retransmissions remains before it expires.
+    pub const fn close(self, now: u32) -> Self {
+        Self::pack(
+            Phase::Closed,
+            self.0 & FIN_REMOTE != 0,
+            self.0 & FIN_LOCAL != 0,
+            now,
+        )
+    }
+
     /// Whether the flow has been idle longer than its phase allows at `now`.
     ///
     /// A `last_seen` after `now` (another CPU updated the flow with a newer

@@ -70,3 +70,73 @@ impl Ipv4Header {
         })
     }
 }
+
+/// Offset of the source address in an IPv4 header.
+pub const IPV4_OFF_SADDR: usize = 12;
+/// Offset of the destination address.
+pub const IPV4_OFF_DADDR: usize = 16;
+/// Offset of the total length.
+pub const IPV4_OFF_TOT_LEN: usize = 2;
+
+/// Rewrites the source (`dst == false`) or destination address of the IPv4
+/// header at the start of `hdr`, updating the header checksum
+/// incrementally. Returns the old address, or `None` if `hdr` is too short.
+pub fn set_addr(hdr: &mut [u8], dst: bool, addr: u32) -> Option<u32> {
+    let off = if dst { IPV4_OFF_DADDR } else { IPV4_OFF_SADDR };
+    let field: &mut [u8; 4] = hdr.get_mut(off..off + 4)?.try_into().ok()?;
+    let old = u32::from_be_bytes(*field);
+    *field = addr.to_be_bytes();
+    fix_check(hdr, |c| crate::pure::csum::replace4(c, old, addr))?;
+    Some(old)
+}
+
+/// Adds `grow` bytes to the total length of the IPv4 header at the start of
+/// `hdr`, updating the header checksum. `None` if too short or overflowing.
+pub fn grow_tot_len(hdr: &mut [u8], grow: u16) -> Option<()> {
+    let field: &mut [u8; 2] = hdr
+        .get_mut(IPV4_OFF_TOT_LEN..IPV4_OFF_TOT_LEN + 2)?
+        .try_into()
+        .ok()?;
+    let old = u16::from_be_bytes(*field);
+    let new = old.checked_add(grow)?;
+    *field = new.to_be_bytes();
+    fix_check(hdr, |c| crate::pure::csum::replace2(c, old, new))
+}
+
+fn fix_check(hdr: &mut [u8], f: impl FnOnce(u16) -> u16) -> Option<()> {
+    let off = crate::pure::csum::IPV4_CSUM_OFFSET;
+    let c: &mut [u8; 2] = hdr.get_mut(off..off + 2)?.try_into().ok()?;
+    *c = f(u16::from_be_bytes(*c)).to_be_bytes();
+    Some(())
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::*;
+    use crate::pure::csum;
+
+    fn header() -> [u8; 20] {
+        let mut h = [
+            0x45, 0, 0, 60, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 11, 10, 0, 0, 12,
+        ];
+        let c = csum::internet_checksum(&h);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        h
+    }
+
+    #[test]
+    fn address_and_length_keep_checksum_valid() {
+        let mut h = header();
+        assert_eq!(set_addr(&mut h, false, 0x0a00_0002), Some(0x0a00_000b));
+        assert_eq!(set_addr(&mut h, true, 0x0a00_0064), Some(0x0a00_000c));
+        assert_eq!(grow_tot_len(&mut h, 16), Some(()));
+        assert!(csum::is_valid(&h));
+        let p = Ipv4Header::parse(&h).unwrap();
+        assert_eq!(
+            (p.saddr, p.daddr, p.total_len),
+            (0x0a00_0002, 0x0a00_0064, 76)
+        );
+        assert_eq!(set_addr(&mut h[..15], false, 1), None);
+        assert_eq!(grow_tot_len(&mut h[..3], 1), None);
+    }
+}

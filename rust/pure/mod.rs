@@ -18,11 +18,14 @@
 //! - [`hrw`]: rendezvous hashing: which node accepts a SYN.
 //! - [`filter`]: the DTS filter's per-packet decisions.
 //! - [`flow`]: flow keys and the life cycle of a tracked connection.
+//! - [`fcb`]: handover states and the translation plan of a segment.
+//! - [`xlate`]: carrying a plan out on header bytes, checksums included.
 
 pub mod abi;
 pub mod bytes;
 pub mod config;
 pub mod csum;
+pub mod fcb;
 pub mod filter;
 pub mod flow;
 pub mod hopt;
@@ -30,3 +33,4 @@ pub mod hrw;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
+pub mod xlate;

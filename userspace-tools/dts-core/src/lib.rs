@@ -19,4 +19,4 @@
 #[path = "../../../rust/pure/mod.rs"]
 pub mod pure;
 
-pub use pure::{abi, bytes, config, csum, filter, flow, hopt, hrw, ipv4, seq, tcp};
+pub use pure::{abi, bytes, config, csum, fcb, filter, flow, hopt, hrw, ipv4, seq, tcp, xlate};

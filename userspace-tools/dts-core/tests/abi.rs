@@ -329,6 +329,16 @@ fn counters_are_stable() {
         (Counter::FlowRemoved, 15, "flow_removed"),
         (Counter::FlowTableFull, 16, "flow_table_full"),
         (Counter::FlowsActive, 17, "flows_active"),
+        (Counter::HandoverRequested, 18, "handover_requested"),
+        (Counter::HandoverDone, 19, "handover_done"),
+        (Counter::HandoverFailed, 20, "handover_failed"),
+        (Counter::HandoverAccepted, 21, "handover_accepted"),
+        (Counter::HandoverCompleted, 22, "handover_completed"),
+        (Counter::HandoverAborted, 23, "handover_aborted"),
+        (Counter::HoptForged, 24, "hopt_forged"),
+        (Counter::HoptInvalid, 25, "hopt_invalid"),
+        (Counter::HandedOverDrop, 26, "handed_over_drop"),
+        (Counter::TransferDrop, 27, "transfer_drop"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -148,7 +148,7 @@ impl fmt::Display for Error {
                     "malformed reply from the module: {found} counters \
                      (at most {MAX_COUNTERS})"
                 ),
-                AbiError::BadString => {
+                AbiError::BadString | AbiError::BadField => {
                     write!(f, "malformed reply from the module: {}", err.as_str())
                 }
             },

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * dts_handover.h - request_handover for proxies written in C.
+ *
+ * A proxy on a DTS node reads a client's request from a connection the dts
+ * module redirected to it, decides which node should serve it, and asks the
+ * module to move the connection there:
+ *
+ *	setsockopt(fd, IPPROTO_IP, DTS_SO_HANDOVER, &req, sizeof(req));
+ *
+ * on the connected client socket, with a struct dts_handover_req (or simply
+ * dts_request_handover() below). The call blocks (bounded) while the module
+ * replays the bytes to the destination node.
+ *
+ * buf_ptr/buf_len: the bytes the proxy has read from the socket, normally
+ * all of them (the request). They must be the *last* buf_len bytes read:
+ * the module sends them to the destination, followed by whatever the proxy
+ * has not read yet (the socket's receive queue). At most
+ * DTS_HANDOVER_MAX_BUF bytes; buf_len 0 (and buf_ptr 0) is allowed. The
+ * proxy must not have written anything the client has not acknowledged.
+ *
+ * Return 0: the connection now belongs to the destination node, which
+ * answers the client directly. The proxy must only close(fd): the module
+ * has set SO_LINGER 0 on it and drops the RST; writing to or shutting down
+ * the socket is an error.
+ *
+ * Return -1 with errno: the client connection is intact and still owned by
+ * the proxy socket; the proxy can serve the request itself (it still has
+ * the bytes it read) or try another node.
+ *
+ *	EPERM        the caller lacks CAP_NET_ADMIN.
+ *	EINVAL       bad struct (size, version, flags, reserved, buf_len over
+ *	             DTS_HANDOVER_MAX_BUF, buf_ptr 0 with buf_len > 0), unknown
+ *	             destination node or the node itself, the socket is not a
+ *	             client connection the module redirected to this proxy, or
+ *	             buf_len is more than the proxy has read.
+ *	EFAULT       buf_ptr (or the struct) cannot be read.
+ *	EBADF        the connection is not established any more (the client
+ *	             closed or reset it).
+ *	EALREADY     a handover of this connection is in progress or done.
+ *	EBUSY        the proxy has sent data the client has not acknowledged
+ *	             yet; retry later or serve locally.
+ *	ECONNREFUSED nothing listens at the destination's application port.
+ *	EHOSTUNREACH the destination's internal address cannot be reached.
+ *	ETIMEDOUT    the destination did not connect or acknowledge in time.
+ *	ENOMEM       out of memory.
+ *	ENOSPC       the flow table is full.
+ *	ENOPROTOOPT  (from the kernel, not the module) the dts module is not
+ *	             loaded.
+ *
+ * All fields are in native byte order. The layout is checked against the
+ * module's (rust/pure/abi.rs, HandoverReqV1) by tests/host/c-header.sh.
+ */
+#ifndef DTS_HANDOVER_H
+#define DTS_HANDOVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* Socket level (IPPROTO_IP) and option name of request_handover. */
+#define DTS_SO_LEVEL		IPPROTO_IP
+#define DTS_SO_HANDOVER		3402
+
+/* Version of struct dts_handover_req. */
+#define DTS_HANDOVER_VERSION	1
+
+/* Most bytes buf_len may announce (256 KiB). */
+#define DTS_HANDOVER_MAX_BUF	(256u * 1024u)
+
+/* Size of struct dts_handover_req. */
+#define DTS_HANDOVER_REQ_SIZE	32
+
+/* Node ids range over 1..=DTS_MAX_NODE_ID. */
+#define DTS_MAX_NODE_ID		32
+
+/* The argument of DTS_SO_HANDOVER. */
+struct dts_handover_req {
+	__u32 version;		/* DTS_HANDOVER_VERSION */
+	__u32 flags;		/* 0: no flag is defined yet */
+	__u32 dest_node;	/* destination node id, 1..=32, not this node */
+	__u32 reserved;		/* 0 */
+	__u64 buf_ptr;		/* address of the bytes read */
+	__u64 buf_len;		/* their number, <= DTS_HANDOVER_MAX_BUF */
+};
+
+#ifdef __cplusplus
+#define DTS_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define DTS_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+DTS_STATIC_ASSERT(sizeof(struct dts_handover_req) == DTS_HANDOVER_REQ_SIZE,
+		  "struct dts_handover_req must be 32 bytes");
+DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, version) == 0, "version at 0");
+DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, flags) == 4, "flags at 4");
+DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, dest_node) == 8, "dest_node at 8");
+DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, reserved) == 12, "reserved at 12");
+DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, buf_ptr) == 16, "buf_ptr at 16");
+DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, buf_len) == 24, "buf_len at 24");
+
+/*
+ * Hands the connection on fd over to node dest_node; buf/len are the bytes
+ * read from fd so far. Returns 0 (then only close(fd)) or -1 with errno set
+ * (then the connection is still the caller's), as described above.
+ */
+static inline int dts_request_handover(int fd, unsigned int dest_node,
+				       const void *buf, size_t len)
+{
+	struct dts_handover_req req;
+
+	req.version = DTS_HANDOVER_VERSION;
+	req.flags = 0;
+	req.dest_node = dest_node;
+	req.reserved = 0;
+	req.buf_ptr = (__u64)(uintptr_t)buf;
+	req.buf_len = (__u64)len;
+	return setsockopt(fd, DTS_SO_LEVEL, DTS_SO_HANDOVER, &req,
+			  (socklen_t)sizeof(req));
+}
+
+#endif /* DTS_HANDOVER_H */

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Flow control blocks as the module stores them: one per logical client
+//! connection on this node, shared (reference-counted) by the flow-table
+//! entries of its 4-tuples.
+//!
+//! Every mutable field is an atomic, so the packet path (softirq, any CPU)
+//! and `request_handover` (process context) read and update an FCB without
+//! a lock. The ordering rules:
+//!
+//! - fields that describe the handover connection (`peer`, `self_addr`,
+//!   `c_base`, `p_base`, `client_syn`) are written before the entry that
+//!   makes them reachable is published (the flow table's release store), or
+//!   before the state change (release) that makes the hooks read them;
+//! - a delta is stored with its "known" bit in one 64-bit word.
+//!
+//! The decisions themselves are pure: see [`crate::pure::fcb`].
+
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use crate::pure::fcb::{Learn, Params, State, SynOpts};
+
+const KNOWN: u64 = 1 << 32;
+
+/// A delta that becomes known once.
+struct Delta(AtomicU64);
+
+impl Delta {
+    const fn unknown() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    fn get(&self) -> Option<u32> {
+        let v = self.0.load(Ordering::Acquire);
+        (v & KNOWN != 0).then_some(v as u32)
+    }
+
+    fn set(&self, d: u32) {
+        self.0.store(KNOWN | u64::from(d), Ordering::Release);
+    }
+
+    fn clear(&self) {
+        self.0.store(0, Ordering::Release);
+    }
+}
+
+/// A flow control block.
+pub(crate) struct Fcb {
+    /// The service's VIP, application port and proxy port.
+    pub(crate) vip: u32,
+    pub(crate) app_port: u16,
+    pub(crate) proxy_port: u16,
+    /// The client's address and port.
+    pub(crate) client_addr: u32,
+    pub(crate) client_port: u16,
+    state: AtomicU8,
+    self_addr: AtomicU32,
+    /// `addr << 16 | port` of the other end of the handover connection.
+    peer: AtomicU64,
+    /// N1: client-space sequence number just before the first byte handed
+    /// over (`copied_seq − buf_len − 1`).
+    c_base: AtomicU32,
+    /// Proxy-space sequence number the destination continues from
+    /// (`snd_nxt − 1` of the proxy socket).
+    p_base: AtomicU32,
+    d1: Delta,
+    d2: Delta,
+    client_win: AtomicU32,
+    client_syn: AtomicU32,
+}
+
+impl Fcb {
+    /// A new FCB in `state`. Any context.
+    pub(crate) fn new(
+        vip: u32,
+        app_port: u16,
+        proxy_port: u16,
+        client_addr: u32,
+        client_port: u16,
+        state: State,
+    ) -> Self {
+        Self {
+            vip,
+            app_port,
+            proxy_port,
+            client_addr,
+            client_port,
+            state: AtomicU8::new(state as u8),
+            self_addr: AtomicU32::new(0),
+            peer: AtomicU64::new(0),
+            c_base: AtomicU32::new(0),
+            p_base: AtomicU32::new(0),
+            d1: Delta::unknown(),
+            d2: Delta::unknown(),
+            client_win: AtomicU32::new(0),
+            client_syn: AtomicU32::new(0),
+        }
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Moves from `from` to `to`; false if the state was not `from`.
+    pub(crate) fn transition(&self, from: State, to: State) -> bool {
+        self.state
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Sets the state unconditionally.
+    pub(crate) fn set_state(&self, to: State) {
+        self.state.store(to as u8, Ordering::Release);
+    }
+
+    /// Describes the handover connection: this node's internal address, the
+    /// other end, and the two sequence bases. Written before the entries or
+    /// the state change that make the hooks use them.
+    pub(crate) fn set_handover(
+        &self,
+        self_addr: u32,
+        peer_addr: u32,
+        peer_port: u16,
+        c_base: u32,
+        p_base: u32,
+    ) {
+        self.self_addr.store(self_addr, Ordering::Relaxed);
+        self.peer.store(
+            u64::from(peer_addr) << 16 | u64::from(peer_port),
+            Ordering::Relaxed,
+        );
+        self.c_base.store(c_base, Ordering::Relaxed);
+        self.p_base.store(p_base, Ordering::Release);
+        self.d1.clear();
+        self.d2.clear();
+    }
+
+    /// The proxy-space base the destination continues from.
+    pub(crate) fn p_base(&self) -> u32 {
+        self.p_base.load(Ordering::Acquire)
+    }
+
+    /// The client's SYN options, once recorded.
+    pub(crate) fn client_syn(&self) -> Option<SynOpts> {
+        SynOpts::unpack(self.client_syn.load(Ordering::Acquire))
+    }
+
+    /// Records the client's SYN options (the first SYN wins).
+    pub(crate) fn set_client_syn(&self, o: SynOpts) {
+        let _ = self
+            .client_syn
+            .compare_exchange(0, o.pack(), Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// Records what a segment taught the FCB ([`crate::pure::fcb::learn`]).
+    /// Any context.
+    pub(crate) fn record(&self, l: Learn) {
+        match l {
+            Learn::Nothing => {}
+            Learn::ClientWindow(w) => self.client_win.store(u32::from(w), Ordering::Relaxed),
+            Learn::HandoverIsn(h_isn) => {
+                if self.d1.get().is_none() {
+                    self.d1
+                        .set(h_isn.wrapping_sub(self.c_base.load(Ordering::Acquire)));
+                }
+            }
+            Learn::DestIsn(n2_isn) => {
+                if self.d2.get().is_none() {
+                    self.d2.set(self.p_base().wrapping_sub(n2_isn));
+                }
+            }
+        }
+    }
+
+    /// A snapshot for [`crate::pure::fcb::plan`].
+    pub(crate) fn params(&self) -> Params {
+        let peer = self.peer.load(Ordering::Acquire);
+        Params {
+            vip: self.vip,
+            app_port: self.app_port,
+            proxy_port: self.proxy_port,
+            client_addr: self.client_addr,
+            client_port: self.client_port,
+            self_addr: self.self_addr.load(Ordering::Relaxed),
+            peer_addr: (peer >> 16) as u32,
+            peer_port: peer as u16,
+            d1: self.d1.get(),
+            d2: self.d2.get(),
+            client_win: self.client_win.load(Ordering::Relaxed) as u16,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `request_handover`: the `DTS_SO_HANDOVER` socket option on the proxy's
+//! connected client socket, on the source node N1.
+//!
+//! Process context (a `setsockopt()` call, no socket lock held by the
+//! caller); it sleeps for at most [`CONNECT_MS`] + [`SEND_MS`] + [`ACK_MS`].
+//! The steps follow `Documentation/dts-design.md`:
+//!
+//! 1. check the argument, the socket and the configuration;
+//! 2. move the client's FCB from `Proxying` to `HandingOver` (from then on
+//!    the hooks drop the client's segments and the proxy's), wait for the
+//!    packet path to drain (`synchronize_net()`), and read the proxy
+//!    socket's final sequence state;
+//! 3. open a kernel TCP connection from this node's internal address to the
+//!    destination's application port. The hooks translate it: the SYN gets
+//!    the client's options and the handover option, every segment the
+//!    client's sequence space and window 0;
+//! 4. send the bytes the proxy read and the unread receive queue, wait until
+//!    the destination acknowledged them, and send FIN: the completion mark
+//!    (it carries the client's window);
+//! 5. mark the FCB `HandedOver` and make the proxy socket's close silent.
+//!
+//! Any failure before the FIN aborts the handover connection (its RST only
+//! reaches the destination), puts the FCB back to `Proxying` and returns the
+//! error: the client connection is intact.
+//!
+//! | errno          | meaning                                                        |
+//! |----------------|----------------------------------------------------------------|
+//! | `EPERM`        | the caller lacks `CAP_NET_ADMIN`                               |
+//! | `EINVAL`       | bad argument; not an IPv4 TCP socket; not a proxied client connection; destination unknown, this node, or not serving the service; `buf_len` more than the proxy read |
+//! | `EFAULT`       | `buf_ptr` is not readable                                      |
+//! | `EBADF`        | the connection is not established any more                    |
+//! | `EALREADY`     | the connection is being or has been handed over               |
+//! | `EBUSY`        | the proxy sent data the client has not acknowledged yet        |
+//! | `ECONNREFUSED` | nothing listens on the destination's application port          |
+//! | `EHOSTUNREACH` | the destination's internal address is unreachable             |
+//! | `ETIMEDOUT`    | the destination did not connect or acknowledge in time        |
+//! | `ENOSPC`       | the flow table is full                                         |
+//! | `ENOMEM`       | out of memory                                                  |
+
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::uaccess::UserSlice;
+
+use crate::fcb::Fcb;
+use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED};
+use crate::pure::abi::{Counter, HandoverReqV1, HANDOVER_REQ_V1_SIZE};
+use crate::pure::config::PortKind;
+use crate::pure::fcb::{Role, State};
+use crate::pure::flow::FlowKey;
+use crate::pure::seq;
+use crate::rcu;
+use crate::sockopt::{Caller, UserIn};
+use crate::state;
+use crate::stats;
+
+/// Bound on connecting to the destination, in milliseconds.
+pub(crate) const CONNECT_MS: u32 = 3000;
+/// Bound on sending the request bytes, in milliseconds.
+pub(crate) const SEND_MS: u32 = 3000;
+/// Bound on waiting for their acknowledgement, in milliseconds.
+pub(crate) const ACK_MS: u32 = 3000;
+
+/// Most unread bytes taken from the proxy socket's receive queue.
+const MAX_UNREAD: u32 = 4 << 20;
+
+/// What the configuration says about a handover request.
+struct Target {
+    fcb: Arc<Fcb>,
+    self_addr: u32,
+    dest_addr: u32,
+    app_port: u16,
+}
+
+/// Finds the client connection's FCB and the addresses involved. Any
+/// failure is `EINVAL`.
+fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
+    let (laddr, lport, raddr, rport) = sk.tuple();
+    let guard = rcu::Guard::new();
+    state::with(|st| {
+        let cfg = st.config.get(&guard).ok_or(EINVAL)?;
+        let Some((_, svc, PortKind::Proxy)) = cfg.service_for(laddr, lport) else {
+            return Err(EINVAL);
+        };
+        let dest = u8::try_from(dest).map_err(|_| EINVAL)?;
+        if dest == cfg.self_id() || !svc.nodes.contains(dest) {
+            return Err(EINVAL);
+        }
+        let dest_addr = cfg.node(dest).ok_or(EINVAL)?.addr;
+        let self_addr = cfg.self_node().ok_or(EINVAL)?.addr;
+        let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
+        let flow = st.flows.lookup(&key, &guard).ok_or(EINVAL)?;
+        if flow.role != Role::Client {
+            return Err(EINVAL);
+        }
+        Ok(Target {
+            fcb: flow.fcb.clone(),
+            self_addr,
+            dest_addr,
+            app_port: svc.app_port,
+        })
+    })
+    .ok_or(EINVAL)?
+}
+
+/// Closes the flow-table entry of `key` (it lingers briefly, then expires).
+fn close_flow(key: &FlowKey) {
+    let guard = rcu::Guard::new();
+    state::with(|st| {
+        if let Some(f) = st.flows.lookup(key, &guard) {
+            f.close(state::now_secs());
+        }
+    });
+}
+
+/// `DTS_SO_HANDOVER`. Process context; sleeps.
+pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
+    let mut raw = [0u8; HANDOVER_REQ_V1_SIZE];
+    arg.read_exact(&mut raw)?;
+    let req = HandoverReqV1::decode(&raw).map_err(|_| EINVAL)?;
+    // SAFETY: the socket of an ongoing `setsockopt()` call stays valid
+    // until the call returns, and `sk` does not outlive this function.
+    let sk = unsafe { UserTcp::new(caller.sock())? };
+    let t = target(&sk, req.dest_node)?;
+    if sk.tcp_state() != TCP_ESTABLISHED {
+        return Err(EBADF);
+    }
+    if !t.fcb.transition(State::Proxying, State::HandingOver) {
+        return Err(errno(bindings::EALREADY));
+    }
+    stats::inc(Counter::HandoverRequested);
+    match run(&sk, &t, &req) {
+        Ok(()) => {
+            t.fcb.set_state(State::HandedOver);
+            // The proxy's close becomes an RST, which the filter drops.
+            sk.no_linger();
+            stats::inc(Counter::HandoverDone);
+            Ok(())
+        }
+        Err(e) => {
+            t.fcb.set_state(State::Proxying);
+            stats::inc(Counter::HandoverFailed);
+            Err(e)
+        }
+    }
+}
+
+/// Steps 2 to 4, with the FCB in `HandingOver`.
+fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
+    // Every hook invocation that may still deliver a client segment to the
+    // proxy socket finishes within this grace period.
+    // SAFETY: process context.
+    unsafe { bindings::synchronize_net() };
+    let snap = sk.snapshot();
+    if snap.state != TCP_ESTABLISHED {
+        return Err(EBADF);
+    }
+    if snap.snd_una != snap.snd_nxt || snap.snd_nxt != snap.write_seq {
+        return Err(EBUSY);
+    }
+    let unread = snap.rcv_nxt.wrapping_sub(snap.copied_seq);
+    if unread > MAX_UNREAD || !seq::before_eq(snap.copied_seq, snap.rcv_nxt) {
+        return Err(EBUSY);
+    }
+    let read = snap.bytes_received.saturating_sub(u64::from(unread));
+    if req.buf_len > read {
+        return Err(EINVAL);
+    }
+    let buf_len = usize::try_from(req.buf_len).map_err(|_| EINVAL)?;
+    let c_base = snap
+        .copied_seq
+        .wrapping_sub(req.buf_len as u32)
+        .wrapping_sub(1);
+    let p_base = snap.snd_nxt.wrapping_sub(1);
+
+    let mut data = KVec::with_capacity(buf_len + unread as usize, GFP_KERNEL)?;
+    if buf_len > 0 {
+        let ptr = usize::try_from(req.buf_ptr).map_err(|_| EFAULT)?;
+        UserSlice::new(ptr, buf_len).read_all(&mut data, GFP_KERNEL)?;
+    }
+    let unread = unread as usize;
+    if sk.peek_unread(unread, &mut data)? != unread {
+        return Err(EBUSY);
+    }
+
+    let hs = KSock::tcp()?;
+    hs.bind(t.self_addr, 0)?;
+    let eph = hs.local_port()?;
+    t.fcb
+        .set_handover(t.self_addr, t.dest_addr, t.app_port, c_base, p_base);
+    let key = FlowKey {
+        laddr: t.self_addr,
+        lport: eph,
+        raddr: t.dest_addr,
+        rport: t.app_port,
+    };
+    let inserted = state::with(|st| {
+        st.flows
+            .insert(key, Role::HandoverSrc, t.fcb.clone(), state::now_secs())
+    })
+    .ok_or(EINVAL)??;
+    if !inserted {
+        // A stale entry of an earlier connection with the same ports.
+        return Err(EBUSY);
+    }
+    stats::inc(Counter::FlowCreated);
+    hs.set_timeout(CONNECT_MS);
+    let sent = hs
+        .connect(t.dest_addr, t.app_port)
+        .and_then(|()| {
+            hs.set_timeout(SEND_MS);
+            hs.send_all(&data)
+        })
+        .and_then(|()| hs.wait_acked(ACK_MS))
+        .and_then(|()| hs.shutdown_write());
+    match sent {
+        Ok(()) => {
+            // The socket lives on as an orphan that retransmits the FIN if
+            // needed; its entry keeps translating it.
+            drop(hs);
+            Ok(())
+        }
+        Err(e) => {
+            hs.abort();
+            close_flow(&key);
+            Err(if is(e, bindings::ENETUNREACH) {
+                errno(bindings::EHOSTUNREACH)
+            } else if is(e, bindings::ECONNRESET) {
+                errno(bindings::ECONNREFUSED)
+            } else {
+                e
+            })
+        }
+    }
+}

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin unsafe layer: kernel TCP sockets (the handover connection) and a
+//! read-mostly view of a user's TCP socket (the proxy's client connection).
+//!
+//! Everything here runs in process context and may sleep: it is used only by
+//! `request_handover` (a `setsockopt()` call). Nothing is called from the
+//! packet path.
+
+use core::ffi::c_int;
+use core::ptr::{addr_of_mut, read_volatile, NonNull};
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// `sizeof(struct sockaddr_in)`.
+const SIN_LEN: c_int = core::mem::size_of::<bindings::sockaddr_in>() as c_int;
+
+fn sockaddr(addr: u32, port: u16) -> bindings::sockaddr_in {
+    bindings::sockaddr_in {
+        sin_family: bindings::AF_INET as _,
+        sin_port: port.to_be(),
+        sin_addr: bindings::in_addr {
+            s_addr: addr.to_be(),
+        },
+        __pad: [0; 8],
+    }
+}
+
+/// The kernel error for the positive errno `n` (for the networking errnos
+/// the `kernel` crate does not name).
+pub(crate) fn errno(n: u32) -> Error {
+    Error::from_errno(-(n as c_int))
+}
+
+/// Whether `e` is the positive errno `n`.
+pub(crate) fn is(e: Error, n: u32) -> bool {
+    e.to_errno() == -(n as c_int)
+}
+
+fn check(ret: c_int) -> Result<c_int> {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A kernel TCP socket in `init_net`, released on drop.
+pub(crate) struct KSock {
+    // INVARIANT: a socket created by `sock_create_kern()` and not released.
+    sock: NonNull<bindings::socket>,
+}
+
+impl KSock {
+    /// Creates an IPv4 TCP socket. Process context.
+    pub(crate) fn tcp() -> Result<Self> {
+        let mut sock: *mut bindings::socket = core::ptr::null_mut();
+        // SAFETY: `init_net` is the always-present initial namespace; `sock`
+        // is a valid out-pointer.
+        let ret = unsafe {
+            bindings::sock_create_kern(
+                addr_of_mut!(bindings::init_net),
+                bindings::AF_INET as c_int,
+                bindings::sock_type_SOCK_STREAM as c_int,
+                bindings::IPPROTO_TCP as c_int,
+                &mut sock,
+            )
+        };
+        check(ret)?;
+        // INVARIANT: on success `sock` is a new, unreleased socket.
+        Ok(Self {
+            sock: NonNull::new(sock).ok_or(ENOMEM)?,
+        })
+    }
+
+    fn sk(&self) -> *mut bindings::sock {
+        // SAFETY: `sock` is valid (type invariant); an inet socket always
+        // has its `sk`.
+        unsafe { (*self.sock.as_ptr()).sk }
+    }
+
+    /// Binds to `addr:port` (port 0: an ephemeral port, allocated now).
+    pub(crate) fn bind(&self, addr: u32, port: u16) -> Result {
+        let mut sin = sockaddr(addr, port);
+        // SAFETY: the socket is valid; `sin` is a `sockaddr_in` of `SIN_LEN`
+        // bytes that lives across the call.
+        check(unsafe { bindings::kernel_bind(self.sock.as_ptr(), (&raw mut sin).cast(), SIN_LEN) })
+            .map(|_| ())
+    }
+
+    /// The local port (after [`KSock::bind`]).
+    pub(crate) fn local_port(&self) -> Result<u16> {
+        let mut sin = sockaddr(0, 0);
+        // SAFETY: the socket is valid; `sin` has room for a `sockaddr_in`,
+        // which is what an IPv4 socket writes.
+        check(unsafe { bindings::kernel_getsockname(self.sock.as_ptr(), (&raw mut sin).cast()) })?;
+        Ok(u16::from_be(sin.sin_port))
+    }
+
+    /// Bounds every blocking call (connect, send) to `ms` milliseconds.
+    pub(crate) fn set_timeout(&self, ms: u32) {
+        // SAFETY: pure conversion.
+        let j = unsafe { bindings::msecs_to_jiffies(ms) };
+        let sk = self.sk();
+        // SAFETY: `sk` is valid; the socket is not shared with anyone yet,
+        // and `sock_setsockopt(SO_SNDTIMEO)` writes the field the same way.
+        unsafe { (*sk).sk_sndtimeo = j as _ };
+    }
+
+    /// Connects to `addr:port`, waiting at most the send timeout. A timeout
+    /// is reported as `ETIMEDOUT`.
+    pub(crate) fn connect(&self, addr: u32, port: u16) -> Result {
+        let mut sin = sockaddr(addr, port);
+        // SAFETY: as in `bind`.
+        let ret = unsafe {
+            bindings::kernel_connect(self.sock.as_ptr(), (&raw mut sin).cast(), SIN_LEN, 0)
+        };
+        match check(ret) {
+            Ok(_) => Ok(()),
+            Err(e) if is(e, bindings::EINPROGRESS) || is(e, bindings::EALREADY) => {
+                Err(errno(bindings::ETIMEDOUT))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends all of `data` (blocking, bounded by the send timeout).
+    pub(crate) fn send_all(&self, mut data: &[u8]) -> Result {
+        while !data.is_empty() {
+            let mut iov = bindings::kvec {
+                iov_base: data.as_ptr() as *mut _,
+                iov_len: data.len(),
+            };
+            // SAFETY: all-zero is a valid empty `msghdr`.
+            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+            msg.msg_flags = bindings::MSG_NOSIGNAL as _;
+            // SAFETY: the socket is valid; `iov` describes `data`, which
+            // outlives the call and is only read.
+            let ret = unsafe {
+                bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, data.len())
+            };
+            let sent = usize::try_from(check(ret)?).map_err(|_| EIO)?;
+            if sent == 0 {
+                return Err(errno(bindings::ETIMEDOUT));
+            }
+            data = data.get(sent..).ok_or(EIO)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the peer acknowledged everything written, polling every
+    /// millisecond for at most `ms` milliseconds.
+    pub(crate) fn wait_acked(&self, ms: u32) -> Result {
+        let sk = self.sk();
+        for _ in 0..ms {
+            // SAFETY: `sk` is a valid TCP socket; the fields are read with
+            // volatile loads, as `READ_ONCE()` would (the stack updates them
+            // concurrently; a stale value only delays the loop).
+            let (una, write, err) = unsafe {
+                let tp = bindings::tcp_sk(sk);
+                (
+                    read_volatile(&raw const (*tp).snd_una),
+                    read_volatile(&raw const (*tp).write_seq),
+                    read_volatile(&raw const (*sk).sk_err),
+                )
+            };
+            if err != 0 {
+                return Err(Error::from_errno(-err));
+            }
+            if una == write {
+                return Ok(());
+            }
+            // SAFETY: process context; sleeping is allowed.
+            unsafe { bindings::msleep(1) };
+        }
+        Err(errno(bindings::ETIMEDOUT))
+    }
+
+    /// Sends FIN (shuts down the sending side).
+    pub(crate) fn shutdown_write(&self) -> Result {
+        // SAFETY: the socket is valid.
+        check(unsafe {
+            bindings::kernel_sock_shutdown(self.sock.as_ptr(), bindings::sock_shutdown_cmd_SHUT_WR)
+        })
+        .map(|_| ())
+    }
+
+    /// Releases the socket with an abortive close (RST, no FIN).
+    pub(crate) fn abort(self) {
+        // SAFETY: `sk` is valid; `sock_no_linger()` takes the socket lock.
+        unsafe { bindings::sock_no_linger(self.sk()) };
+        drop(self);
+    }
+}
+
+impl Drop for KSock {
+    fn drop(&mut self) {
+        // SAFETY: the socket is valid and released exactly once; a connected
+        // TCP socket lives on as an orphan until its FIN is done.
+        unsafe { bindings::sock_release(self.sock.as_ptr()) };
+    }
+}
+
+/// The TCP state numbers this module needs.
+pub(crate) const TCP_ESTABLISHED: u8 = bindings::TCP_ESTABLISHED as u8;
+
+/// A consistent snapshot of a TCP socket's sequence state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TcpSnap {
+    pub(crate) state: u8,
+    pub(crate) copied_seq: u32,
+    pub(crate) rcv_nxt: u32,
+    pub(crate) snd_una: u32,
+    pub(crate) snd_nxt: u32,
+    pub(crate) write_seq: u32,
+    pub(crate) bytes_received: u64,
+}
+
+/// A user's TCP socket, borrowed for the duration of a `setsockopt()` call
+/// on it (the caller holds a reference to the file, hence to the socket).
+pub(crate) struct UserTcp {
+    // INVARIANT: a valid `struct sock` for the lifetime of this value.
+    sk: NonNull<bindings::sock>,
+}
+
+impl UserTcp {
+    /// Wraps `sk` if it is an IPv4 TCP stream socket.
+    ///
+    /// # Safety
+    ///
+    /// `sk` must be valid for the lifetime of the returned value (it is the
+    /// socket of an ongoing `setsockopt()` call).
+    pub(crate) unsafe fn new(sk: *mut bindings::sock) -> Result<Self> {
+        let sk = NonNull::new(sk).ok_or(EINVAL)?;
+        // SAFETY: `sk` is valid per the function contract.
+        let (family, ty, proto) = unsafe {
+            let s = sk.as_ptr();
+            ((*s).__sk_common.skc_family, (*s).sk_type, (*s).sk_protocol)
+        };
+        if u32::from(family) != bindings::AF_INET
+            || u32::from(ty) != bindings::sock_type_SOCK_STREAM
+            || u32::from(proto) != bindings::IPPROTO_TCP
+        {
+            return Err(EINVAL);
+        }
+        Ok(Self { sk })
+    }
+
+    /// `(local addr, local port, remote addr, remote port)`, host order.
+    pub(crate) fn tuple(&self) -> (u32, u16, u32, u16) {
+        // SAFETY: `sk` is valid (type invariant); the addresses and ports of
+        // a connected socket do not change.
+        unsafe {
+            let c = &(*self.sk.as_ptr()).__sk_common;
+            (
+                u32::from_be(c.__bindgen_anon_1.__bindgen_anon_1.skc_rcv_saddr),
+                c.__bindgen_anon_3.__bindgen_anon_1.skc_num,
+                u32::from_be(c.__bindgen_anon_1.__bindgen_anon_1.skc_daddr),
+                u16::from_be(c.__bindgen_anon_3.__bindgen_anon_1.skc_dport),
+            )
+        }
+    }
+
+    /// The TCP state (`TCP_ESTABLISHED`, ...), read without the lock.
+    pub(crate) fn tcp_state(&self) -> u8 {
+        // SAFETY: `sk` is valid; a volatile byte load like `READ_ONCE()`.
+        unsafe { read_volatile(&raw const (*self.sk.as_ptr()).__sk_common.skc_state) }
+    }
+
+    /// Processes the socket's backlog, then reads its sequence state under
+    /// the socket lock.
+    pub(crate) fn snapshot(&self) -> TcpSnap {
+        let sk = self.sk.as_ptr();
+        // SAFETY: `sk` is valid; process context. Taking and releasing the
+        // lock runs the segments queued in the backlog while the socket was
+        // owned; the second section reads a consistent state.
+        unsafe {
+            bindings::lock_sock(sk);
+            bindings::release_sock(sk);
+            bindings::lock_sock(sk);
+        }
+        // SAFETY: the socket lock is held, so the fields are stable.
+        let snap = unsafe {
+            let tp = bindings::tcp_sk(sk);
+            TcpSnap {
+                state: (*sk).__sk_common.skc_state,
+                copied_seq: (*tp).copied_seq,
+                rcv_nxt: (*tp).rcv_nxt,
+                snd_una: (*tp).snd_una,
+                snd_nxt: (*tp).snd_nxt,
+                write_seq: (*tp).write_seq,
+                bytes_received: (*tp).bytes_received,
+            }
+        };
+        // SAFETY: taken above.
+        unsafe { bindings::release_sock(sk) };
+        snap
+    }
+
+    /// Appends `n` bytes to `out` and fills them with the first `n` unread
+    /// bytes of the receive queue, without consuming them (`MSG_PEEK`).
+    /// Returns how many were copied.
+    pub(crate) fn peek_unread(&self, n: usize, out: &mut KVec<u8>) -> Result<usize> {
+        if n == 0 {
+            return Ok(0);
+        }
+        let start = out.len();
+        out.extend_with(n, 0, GFP_KERNEL)?;
+        let buf = out.as_mut_slice().get_mut(start..).ok_or(EINVAL)?;
+        let mut iov = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: n,
+        };
+        // SAFETY: all-zero is a valid empty `msghdr`.
+        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+        // SAFETY: `sk` is valid and belongs to an open file, so `sk_socket`
+        // is its socket; `iov` describes `n` writable bytes of `out`.
+        let ret = unsafe {
+            bindings::kernel_recvmsg(
+                (*self.sk.as_ptr()).sk_socket,
+                &mut msg,
+                &mut iov,
+                1,
+                n,
+                (bindings::MSG_PEEK | bindings::MSG_DONTWAIT) as c_int,
+            )
+        };
+        let got = match check(ret) {
+            Ok(r) => usize::try_from(r).map_err(|_| EIO)?,
+            Err(e) if e == EAGAIN => 0,
+            Err(e) => return Err(e),
+        };
+        // A short read leaves zeros at the end of `out`; the caller refuses
+        // it (the unread queue must be handed over whole).
+        Ok(got)
+    }
+
+    /// Makes the socket's close abortive and silent towards the module's
+    /// filter: `SO_LINGER` with a zero timeout (the RST is dropped).
+    pub(crate) fn no_linger(&self) {
+        // SAFETY: `sk` is valid; process context; takes the socket lock.
+        unsafe { bindings::sock_no_linger(self.sk.as_ptr()) };
+    }
+}

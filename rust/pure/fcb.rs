@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Flow control blocks: the states of a handed-over connection and the
+//! translation plan of one segment.
+//!
+//! Pure logic. One FCB describes one logical client connection on one node;
+//! the flow table holds one entry per 4-tuple the node sees of it, each with
+//! its endpoint [`Role`]:
+//!
+//! | role          | node | entry key (local ↔ remote)       |
+//! |---------------|------|----------------------------------|
+//! | `Client`      | N1   | `VIP:A ↔ C:cp` (proxy side)      |
+//! | `HandoverSrc` | N1   | `N1.int:eph ↔ N2.int:A`          |
+//! | `HandoverDst` | N2   | `N2.int:A ↔ N1.int:eph`          |
+//! | `ClientDst`   | N2   | `VIP:A ↔ C:cp` (served directly) |
+//!
+//! The hooks first let [`learn`] say what a segment teaches the FCB (an ISN,
+//! the client's window), record it, and then ask [`plan`] what to do with
+//! the segment: a verdict, new addresses and ports, sequence and ACK deltas,
+//! a window, flag changes and a state transition. The thin layer carries the
+//! plan out on the socket buffer. `Documentation/dts-design.md` has the
+//! tables this code implements.
+
+use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN};
+
+/// Where a connection is in its handover, on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// N1: the local proxy serves the connection.
+    Proxying = 0,
+    /// N1: `request_handover` runs; the client's segments are dropped.
+    HandingOver = 1,
+    /// N1: the destination serves the client; the flow is dropped here.
+    HandedOver = 2,
+    /// N2: the handover connection transfers the request.
+    Transfer = 3,
+    /// N2: completed; the client is served directly.
+    Direct = 4,
+    /// N2: the source aborted the handover (RST); N1: unused.
+    Aborted = 5,
+}
+
+impl State {
+    /// Decodes a state stored as a byte (unknown values read as `Aborted`,
+    /// which drops everything).
+    pub const fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::Proxying,
+            1 => Self::HandingOver,
+            2 => Self::HandedOver,
+            3 => Self::Transfer,
+            4 => Self::Direct,
+            _ => Self::Aborted,
+        }
+    }
+
+    /// The stable name of the state.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Proxying => "proxying",
+            Self::HandingOver => "handing-over",
+            Self::HandedOver => "handed-over",
+            Self::Transfer => "transfer",
+            Self::Direct => "direct",
+            Self::Aborted => "aborted",
+        }
+    }
+}
+
+/// The endpoint type of a flow-table entry (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// N1: the client's connection, delivered to the proxy port.
+    Client,
+    /// N1: the handover connection N1 opened.
+    HandoverSrc,
+    /// N2: the handover connection N2 accepted.
+    HandoverDst,
+    /// N2: the client's connection, served by N2's application.
+    ClientDst,
+}
+
+/// Direction of a segment relative to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Received (`PRE_ROUTING`).
+    In,
+    /// Sent by the local stack (`LOCAL_OUT`).
+    Out,
+}
+
+/// What the hooks know of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SegInfo {
+    /// TCP flags byte.
+    pub flags: u8,
+    /// Sequence number.
+    pub seq: u32,
+    /// Window field (unscaled, as on the wire).
+    pub window: u16,
+}
+
+impl SegInfo {
+    const fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    /// A connection request (SYN without ACK).
+    pub const fn is_syn(&self) -> bool {
+        self.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN
+    }
+}
+
+/// A snapshot of an FCB's fields, as [`plan`] needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params {
+    /// The service's VIP.
+    pub vip: u32,
+    /// The service's application port.
+    pub app_port: u16,
+    /// The service's proxy port.
+    pub proxy_port: u16,
+    /// The client's address.
+    pub client_addr: u32,
+    /// The client's port.
+    pub client_port: u16,
+    /// This node's internal address.
+    pub self_addr: u32,
+    /// The other end of the handover connection: N2's internal address (at
+    /// N1) or N1's (at N2).
+    pub peer_addr: u32,
+    /// The other end's port: `A` at N1, N1's ephemeral port at N2.
+    pub peer_port: u16,
+    /// N1: `h_isn − c_base`, once N1's handover SYN passed.
+    pub d1: Option<u32>,
+    /// N2: `p_base − n2_isn`, once N2's SYN-ACK passed.
+    pub d2: Option<u32>,
+    /// N1: the client's last window field (scaled by the client's shift).
+    pub client_win: u16,
+}
+
+/// Why [`plan`] drops a segment (one counter each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The connection is being or has been handed over (N1), or the
+    /// handover is complete or aborted (N2, handover connection).
+    HandedOver,
+    /// N2: a client segment while the transfer is in progress.
+    Transfer,
+    /// A delta is needed but not known yet (should not happen).
+    NotReady,
+}
+
+/// What a segment teaches the FCB before it is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learn {
+    /// Nothing.
+    Nothing,
+    /// N1: the client's window field (non-SYN client segment).
+    ClientWindow(u16),
+    /// N1: the handover SYN's ISN (`h_isn`): `d1 = h_isn − c_base`.
+    HandoverIsn(u32),
+    /// N2: the SYN-ACK's ISN (`n2_isn`): `d2 = p_base − n2_isn`.
+    DestIsn(u32),
+}
+
+/// A state change a segment causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// None.
+    Stay,
+    /// N2: the completion FIN arrived: serve the client directly.
+    ToDirect,
+    /// N2: an RST on the handover connection (either side).
+    ToAborted,
+}
+
+/// What to do with one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// `Err` drops the segment for the reason given.
+    pub verdict: Result<(), DropReason>,
+    /// New source address.
+    pub saddr: Option<u32>,
+    /// New destination address.
+    pub daddr: Option<u32>,
+    /// New source port.
+    pub sport: Option<u16>,
+    /// New destination port.
+    pub dport: Option<u16>,
+    /// Added (mod 2^32) to the sequence number.
+    pub seq_add: u32,
+    /// Added (mod 2^32) to the ACK number (if the ACK flag is set) and to
+    /// every SACK block edge.
+    pub ack_add: u32,
+    /// New window field.
+    pub window: Option<u16>,
+    /// Clear the FIN flag (the completion mark becomes a pure ACK).
+    pub clear_fin: bool,
+    /// Replace the handover option by NOPs.
+    pub strip_hopt: bool,
+    /// N1's handover SYN: rewrite its options to the client's and append
+    /// the handover option.
+    pub handover_syn: bool,
+    /// Mark the frame as addressed to this host (it came to the VIP's
+    /// multicast MAC).
+    pub to_host: bool,
+    /// Route the packet again (its destination changed on the send path).
+    pub reroute: bool,
+    /// State change.
+    pub transition: Transition,
+}
+
+impl Plan {
+    /// Accept the segment unchanged.
+    pub const ACCEPT: Self = Self {
+        verdict: Ok(()),
+        saddr: None,
+        daddr: None,
+        sport: None,
+        dport: None,
+        seq_add: 0,
+        ack_add: 0,
+        window: None,
+        clear_fin: false,
+        strip_hopt: false,
+        handover_syn: false,
+        to_host: false,
+        reroute: false,
+        transition: Transition::Stay,
+    };
+
+    /// Drop the segment.
+    pub const fn drop(reason: DropReason) -> Self {
+        Self {
+            verdict: Err(reason),
+            ..Self::ACCEPT
+        }
+    }
+
+    /// Whether the plan changes the segment at all.
+    pub const fn changes(&self) -> bool {
+        self.saddr.is_some()
+            || self.daddr.is_some()
+            || self.sport.is_some()
+            || self.dport.is_some()
+            || self.seq_add != 0
+            || self.ack_add != 0
+            || self.window.is_some()
+            || self.clear_fin
+            || self.strip_hopt
+            || self.handover_syn
+    }
+}
+
+/// What `seg` teaches the FCB of an entry with `role`, before planning.
+pub const fn learn(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Learn {
+    match (role, dir) {
+        (Role::Client, Dir::In) if !seg.has(TCP_FLAG_SYN) && seg.has(TCP_FLAG_ACK) => {
+            Learn::ClientWindow(seg.window)
+        }
+        (Role::HandoverSrc, Dir::Out) if seg.is_syn() => Learn::HandoverIsn(seg.seq),
+        (Role::ClientDst, Dir::Out)
+            if matches!(state, State::Transfer)
+                && seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == (TCP_FLAG_SYN | TCP_FLAG_ACK) =>
+        {
+            Learn::DestIsn(seg.seq)
+        }
+        _ => Learn::Nothing,
+    }
+}
+
+/// The plan for `seg` on an entry with `role`, with the FCB in `state` and
+/// its fields `p` (after [`learn`] was applied).
+pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params) -> Plan {
+    let rst = seg.has(TCP_FLAG_RST);
+    let fin = seg.has(TCP_FLAG_FIN);
+    match (role, dir) {
+        // N1, client → VIP:A.
+        (Role::Client, Dir::In) => match state {
+            State::Proxying => Plan {
+                dport: Some(p.proxy_port),
+                to_host: true,
+                ..Plan::ACCEPT
+            },
+            _ => Plan::drop(DropReason::HandedOver),
+        },
+        // N1, proxy → client.
+        (Role::Client, Dir::Out) => match state {
+            State::Proxying => Plan {
+                sport: Some(p.app_port),
+                ..Plan::ACCEPT
+            },
+            _ => Plan::drop(DropReason::HandedOver),
+        },
+        // N1's handover connection, towards N2: client's sequence space,
+        // window 0 until the completion FIN, which carries the client's.
+        (Role::HandoverSrc, Dir::Out) => match p.d1 {
+            None => Plan::drop(DropReason::NotReady),
+            Some(d1) => Plan {
+                seq_add: d1.wrapping_neg(),
+                window: Some(if fin { p.client_win } else { 0 }),
+                handover_syn: seg.is_syn(),
+                ..Plan::ACCEPT
+            },
+        },
+        // N1's handover connection, from N2: back to N1's sequence space.
+        (Role::HandoverSrc, Dir::In) => match p.d1 {
+            None => Plan::drop(DropReason::NotReady),
+            Some(d1) => Plan {
+                ack_add: d1,
+                ..Plan::ACCEPT
+            },
+        },
+        // N2, from N1: make it the client's own connection to the VIP.
+        (Role::HandoverDst, Dir::In) => match state {
+            State::Transfer => {
+                let ack_add = match p.d2 {
+                    Some(d2) => d2.wrapping_neg(),
+                    // Only the SYN (no ACK) and an early RST come before
+                    // N2's SYN-ACK.
+                    None if seg.is_syn() || rst => 0,
+                    None => return Plan::drop(DropReason::NotReady),
+                };
+                Plan {
+                    saddr: Some(p.client_addr),
+                    sport: Some(p.client_port),
+                    daddr: Some(p.vip),
+                    ack_add,
+                    strip_hopt: seg.is_syn(),
+                    clear_fin: fin && !rst,
+                    transition: if rst {
+                        Transition::ToAborted
+                    } else if fin {
+                        Transition::ToDirect
+                    } else {
+                        Transition::Stay
+                    },
+                    ..Plan::ACCEPT
+                }
+            }
+            _ => Plan::drop(DropReason::HandedOver),
+        },
+        (Role::HandoverDst, Dir::Out) => Plan::ACCEPT,
+        // N2, client → VIP:A.
+        (Role::ClientDst, Dir::In) => match (state, p.d2) {
+            (State::Direct, Some(d2)) => Plan {
+                ack_add: d2.wrapping_neg(),
+                to_host: true,
+                ..Plan::ACCEPT
+            },
+            (State::Transfer, _) => Plan::drop(DropReason::Transfer),
+            (State::Direct, None) => Plan::drop(DropReason::NotReady),
+            _ => Plan::drop(DropReason::HandedOver),
+        },
+        // N2's application → client.
+        (Role::ClientDst, Dir::Out) => match state {
+            State::Transfer => {
+                let seq_add = match p.d2 {
+                    Some(d2) => d2,
+                    None if rst => 0,
+                    None => return Plan::drop(DropReason::NotReady),
+                };
+                Plan {
+                    saddr: Some(p.self_addr),
+                    daddr: Some(p.peer_addr),
+                    dport: Some(p.peer_port),
+                    seq_add,
+                    reroute: true,
+                    transition: if rst {
+                        Transition::ToAborted
+                    } else {
+                        Transition::Stay
+                    },
+                    ..Plan::ACCEPT
+                }
+            }
+            State::Direct => match p.d2 {
+                Some(d2) => Plan {
+                    seq_add: d2,
+                    ..Plan::ACCEPT
+                },
+                None => Plan::drop(DropReason::NotReady),
+            },
+            _ => Plan::drop(DropReason::HandedOver),
+        },
+    }
+}
+
+/// The options of a client's SYN that the handover SYN repeats, packed into
+/// a `u32` for lock-free storage: MSS (bits 0..16), window shift (16..20),
+/// has-MSS (20), has-window-scale (21), SACK permitted (22), timestamps
+/// (23), valid (31).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SynOpts {
+    /// The MSS option's value, if present.
+    pub mss: Option<u16>,
+    /// The window-scale shift, if the option is present.
+    pub wscale: Option<u8>,
+    /// SACK-permitted present.
+    pub sack_ok: bool,
+    /// Timestamps present.
+    pub timestamps: bool,
+}
+
+const SO_VALID: u32 = 1 << 31;
+
+impl SynOpts {
+    /// Reads the options from a SYN's options area; a malformed area reads
+    /// as no options at all.
+    pub fn parse(area: &[u8]) -> Self {
+        use crate::pure::tcp::{options, validate, OptValue};
+        let mut out = Self::default();
+        if validate(area).is_err() {
+            return out;
+        }
+        for opt in options(area).flatten() {
+            match opt.value {
+                OptValue::Mss(m) => out.mss = Some(m),
+                OptValue::WindowScale(s) => out.wscale = Some(s.min(14)),
+                OptValue::SackPermitted => out.sack_ok = true,
+                OptValue::Timestamp { .. } => out.timestamps = true,
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The packed form (never 0).
+    pub const fn pack(self) -> u32 {
+        let mut v = SO_VALID;
+        if let Some(m) = self.mss {
+            v |= m as u32 | 1 << 20;
+        }
+        if let Some(s) = self.wscale {
+            v |= ((s as u32) & 0xf) << 16 | 1 << 21;
+        }
+        if self.sack_ok {
+            v |= 1 << 22;
+        }
+        if self.timestamps {
+            v |= 1 << 23;
+        }
+        v
+    }
+
+    /// Unpacks [`SynOpts::pack`]'s output; `None` if nothing was stored.
+    pub const fn unpack(v: u32) -> Option<Self> {
+        if v & SO_VALID == 0 {
+            return None;
+        }
+        Some(Self {
+            mss: if v & 1 << 20 != 0 {
+                Some(v as u16)
+            } else {
+                None
+            },
+            wscale: if v & 1 << 21 != 0 {
+                Some(((v >> 16) & 0xf) as u8)
+            } else {
+                None
+            },
+            sack_ok: v & 1 << 22 != 0,
+            timestamps: v & 1 << 23 != 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        Params {
+            vip: 100,
+            app_port: 80,
+            proxy_port: 8080,
+            client_addr: 2,
+            client_port: 41000,
+            self_addr: 12,
+            peer_addr: 11,
+            peer_port: 50000,
+            d1: Some(1000),
+            d2: Some(7),
+            client_win: 512,
+        }
+    }
+
+    const SYN: SegInfo = SegInfo {
+        flags: TCP_FLAG_SYN,
+        seq: 5000,
+        window: 64240,
+    };
+    const ACK: SegInfo = SegInfo {
+        flags: TCP_FLAG_ACK,
+        seq: 5001,
+        window: 500,
+    };
+    const FIN: SegInfo = SegInfo {
+        flags: TCP_FLAG_ACK | TCP_FLAG_FIN,
+        seq: 5101,
+        window: 0,
+    };
+    const RST: SegInfo = SegInfo {
+        flags: TCP_FLAG_RST,
+        seq: 0,
+        window: 0,
+    };
+
+    #[test]
+    fn source_client_flow() {
+        let p = params();
+        let pl = plan(Role::Client, State::Proxying, Dir::In, &ACK, &p);
+        assert_eq!(pl.dport, Some(8080));
+        assert!(pl.to_host && pl.verdict.is_ok());
+        assert_eq!(
+            plan(Role::Client, State::Proxying, Dir::Out, &ACK, &p).sport,
+            Some(80)
+        );
+        for st in [State::HandingOver, State::HandedOver] {
+            for dir in [Dir::In, Dir::Out] {
+                assert_eq!(
+                    plan(Role::Client, st, dir, &ACK, &p).verdict,
+                    Err(DropReason::HandedOver)
+                );
+            }
+        }
+        assert_eq!(
+            learn(Role::Client, State::Proxying, Dir::In, &ACK),
+            Learn::ClientWindow(500)
+        );
+        assert_eq!(
+            learn(Role::Client, State::Proxying, Dir::In, &SYN),
+            Learn::Nothing
+        );
+    }
+
+    #[test]
+    fn source_handover_connection() {
+        let p = params();
+        assert_eq!(
+            learn(Role::HandoverSrc, State::HandingOver, Dir::Out, &SYN),
+            Learn::HandoverIsn(5000)
+        );
+        let s = plan(Role::HandoverSrc, State::HandingOver, Dir::Out, &SYN, &p);
+        assert!(s.handover_syn);
+        assert_eq!(s.seq_add, 1000u32.wrapping_neg());
+        assert_eq!(s.window, Some(0));
+        let f = plan(Role::HandoverSrc, State::HandingOver, Dir::Out, &FIN, &p);
+        assert_eq!(f.window, Some(512));
+        assert!(!f.handover_syn);
+        assert_eq!(
+            plan(Role::HandoverSrc, State::HandingOver, Dir::In, &ACK, &p).ack_add,
+            1000
+        );
+        let unknown = Params { d1: None, ..p };
+        assert_eq!(
+            plan(
+                Role::HandoverSrc,
+                State::HandingOver,
+                Dir::In,
+                &ACK,
+                &unknown
+            )
+            .verdict,
+            Err(DropReason::NotReady)
+        );
+    }
+
+    #[test]
+    fn destination_transfer_and_completion() {
+        let p = Params {
+            d2: None,
+            ..params()
+        };
+        let s = plan(Role::HandoverDst, State::Transfer, Dir::In, &SYN, &p);
+        assert_eq!(
+            (s.saddr, s.sport, s.daddr),
+            (Some(2), Some(41000), Some(100))
+        );
+        assert!(s.strip_hopt && s.verdict.is_ok());
+        // Before the SYN-ACK nothing but the SYN and an RST passes.
+        assert_eq!(
+            plan(Role::HandoverDst, State::Transfer, Dir::In, &ACK, &p).verdict,
+            Err(DropReason::NotReady)
+        );
+        let synack = SegInfo {
+            flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+            seq: 9000,
+            window: 1,
+        };
+        assert_eq!(
+            learn(Role::ClientDst, State::Transfer, Dir::Out, &synack),
+            Learn::DestIsn(9000)
+        );
+        let p = params();
+        let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &synack, &p);
+        assert_eq!(
+            (o.saddr, o.daddr, o.dport),
+            (Some(12), Some(11), Some(50000))
+        );
+        assert!(o.reroute);
+        assert_eq!(o.seq_add, 7);
+        let f = plan(Role::HandoverDst, State::Transfer, Dir::In, &FIN, &p);
+        assert!(f.clear_fin);
+        assert_eq!(f.transition, Transition::ToDirect);
+        assert_eq!(f.ack_add, 7u32.wrapping_neg());
+        assert_eq!(
+            plan(Role::HandoverDst, State::Direct, Dir::In, &FIN, &p).verdict,
+            Err(DropReason::HandedOver)
+        );
+        assert_eq!(
+            plan(Role::ClientDst, State::Transfer, Dir::In, &ACK, &p).verdict,
+            Err(DropReason::Transfer)
+        );
+        let d = plan(Role::ClientDst, State::Direct, Dir::In, &ACK, &p);
+        assert!(d.to_host);
+        assert_eq!(d.ack_add, 7u32.wrapping_neg());
+        let o = plan(Role::ClientDst, State::Direct, Dir::Out, &ACK, &p);
+        assert_eq!(o.seq_add, 7);
+        assert!(o.saddr.is_none() && !o.reroute);
+    }
+
+    #[test]
+    fn destination_abort() {
+        let p = Params {
+            d2: None,
+            ..params()
+        };
+        let r = plan(Role::HandoverDst, State::Transfer, Dir::In, &RST, &p);
+        assert_eq!(r.transition, Transition::ToAborted);
+        assert!(r.verdict.is_ok() && !r.clear_fin);
+        let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &RST, &p);
+        assert_eq!(o.transition, Transition::ToAborted);
+        assert!(o.reroute);
+        for role in [Role::ClientDst, Role::HandoverDst] {
+            assert!(plan(role, State::Aborted, Dir::In, &ACK, &p)
+                .verdict
+                .is_err());
+        }
+    }
+
+    #[test]
+    fn syn_opts_round_trip() {
+        let area = [
+            2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        let o = SynOpts::parse(&area);
+        assert_eq!(
+            o,
+            SynOpts {
+                mss: Some(1460),
+                wscale: Some(7),
+                sack_ok: true,
+                timestamps: true
+            }
+        );
+        assert_eq!(SynOpts::unpack(o.pack()), Some(o));
+        assert_eq!(SynOpts::unpack(0), None);
+        assert_eq!(SynOpts::parse(&[2, 9, 0]), SynOpts::default());
+        let none = SynOpts::default();
+        assert_eq!(SynOpts::unpack(none.pack()), Some(none));
+    }
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Host test of include/dts_handover.h, the C header of request_handover.
+#
+# Compiles a small C program that includes the header with
+# `-Wall -Wextra -Werror -std=c11 -pedantic`, checks at compile time that
+# the header's constants and struct layout equal the module's
+# (rust/pure/abi.rs: HANDOVER_REQ_V1_SIZE, DTS_SO_HANDOVER, ...), then runs
+# it: dts_request_handover() on a socket that is not a proxied connection
+# must fail with -1 and an errno (ENOPROTOOPT without the module). If g++ is
+# installed the header is also compiled as C++11.
+#
+# Prints one line, `PASS c-header` or `FAIL c-header: why`; exits non-zero
+# on failure. CC overrides the compiler (default gcc, else clang).
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+abi=$repo/rust/pure/abi.rs
+header=$repo/include/dts_handover.h
+
+fail() {
+	echo "FAIL c-header: $*"
+	exit 1
+}
+
+[ -r "$header" ] || fail "$header is missing"
+[ -r "$abi" ] || fail "$abi is missing"
+
+cc=${CC:-}
+if [ -z "$cc" ]; then
+	for c in gcc clang; do
+		if command -v "$c" >/dev/null 2>&1; then
+			cc=$c
+			break
+		fi
+	done
+fi
+[ -n "$cc" ] || fail "no C compiler (gcc or clang)"
+
+# The value of `pub const NAME: TYPE = EXPR;` in abi.rs, evaluated. EXPR may
+# use integers, `+`, `*` and DTS_SO_BASE.
+rust_const() {
+	local expr
+	expr=$(sed -nE "s/^pub const $1: [a-z0-9]+ = (.*);$/\1/p" "$abi" | head -n1)
+	[ -n "$expr" ] || return 1
+	expr=${expr//DTS_SO_BASE/$base}
+	[[ $expr =~ ^[0-9\ +*]+$ ]] || return 1
+	echo $((expr))
+}
+base=0
+base=$(rust_const DTS_SO_BASE) || fail "DTS_SO_BASE not found in abi.rs"
+level=$(rust_const DTS_SO_LEVEL) || fail "DTS_SO_LEVEL not found in abi.rs"
+opt=$(rust_const DTS_SO_HANDOVER) || fail "DTS_SO_HANDOVER not found in abi.rs"
+size=$(rust_const HANDOVER_REQ_V1_SIZE) || fail "HANDOVER_REQ_V1_SIZE not found in abi.rs"
+version=$(rust_const HANDOVER_REQ_VERSION) || fail "HANDOVER_REQ_VERSION not found in abi.rs"
+maxbuf=$(rust_const HANDOVER_MAX_BUF) || fail "HANDOVER_MAX_BUF not found in abi.rs"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cat >"$tmp/t.c" <<'EOF'
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dts_handover.h"
+
+#ifdef __cplusplus
+#define CHECK(c, m) static_assert(c, m)
+#else
+#define CHECK(c, m) _Static_assert(c, m)
+#endif
+
+CHECK(sizeof(struct dts_handover_req) == RUST_REQ_SIZE, "size differs from HANDOVER_REQ_V1_SIZE");
+CHECK(DTS_HANDOVER_REQ_SIZE == RUST_REQ_SIZE, "DTS_HANDOVER_REQ_SIZE differs from HANDOVER_REQ_V1_SIZE");
+CHECK(DTS_SO_HANDOVER == RUST_SO_HANDOVER, "DTS_SO_HANDOVER differs");
+CHECK(DTS_SO_LEVEL == RUST_SO_LEVEL, "DTS_SO_LEVEL differs");
+CHECK(DTS_HANDOVER_VERSION == RUST_VERSION, "DTS_HANDOVER_VERSION differs from HANDOVER_REQ_VERSION");
+CHECK(DTS_HANDOVER_MAX_BUF == RUST_MAX_BUF, "DTS_HANDOVER_MAX_BUF differs from HANDOVER_MAX_BUF");
+/* The layout documented on HandoverReqV1. */
+CHECK(offsetof(struct dts_handover_req, version) == 0, "version");
+CHECK(offsetof(struct dts_handover_req, flags) == 4, "flags");
+CHECK(offsetof(struct dts_handover_req, dest_node) == 8, "dest_node");
+CHECK(offsetof(struct dts_handover_req, reserved) == 12, "reserved");
+CHECK(offsetof(struct dts_handover_req, buf_ptr) == 16, "buf_ptr");
+CHECK(offsetof(struct dts_handover_req, buf_len) == 24, "buf_len");
+CHECK(sizeof(((struct dts_handover_req *)0)->buf_ptr) == 8, "buf_ptr is 64-bit");
+CHECK(sizeof(((struct dts_handover_req *)0)->buf_len) == 8, "buf_len is 64-bit");
+
+int main(void)
+{
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int rc;
+
+	if (fd < 0) {
+		perror("socket");
+		return 1;
+	}
+	errno = 0;
+	rc = dts_request_handover(fd, 2, req, sizeof(req) - 1);
+	if (rc != -1 || errno == 0) {
+		fprintf(stderr, "dts_request_handover on a plain socket returned %d, errno %d\n", rc, errno);
+		return 1;
+	}
+	printf("%s\n", strerror(errno));
+	close(fd);
+	return 0;
+}
+EOF
+
+defs=(-DRUST_REQ_SIZE="$size" -DRUST_SO_HANDOVER="$opt" -DRUST_SO_LEVEL="$level"
+	-DRUST_VERSION="$version" -DRUST_MAX_BUF="${maxbuf}u")
+
+if ! "$cc" -Wall -Wextra -Werror -std=c11 -pedantic -I"$repo/include" "${defs[@]}" \
+	-o "$tmp/t" "$tmp/t.c" >"$tmp/cc.log" 2>&1; then
+	cat "$tmp/cc.log" >&2
+	fail "$cc -std=c11 failed: $(grep -m1 'error' "$tmp/cc.log")"
+fi
+if command -v g++ >/dev/null 2>&1 && [ -z "${CC:-}" ]; then
+	if ! g++ -Wall -Wextra -Werror -std=c++11 -x c++ -I"$repo/include" "${defs[@]}" \
+		-o "$tmp/t++" "$tmp/t.c" >"$tmp/cxx.log" 2>&1; then
+		cat "$tmp/cxx.log" >&2
+		fail "g++ -std=c++11 failed: $(grep -m1 'error' "$tmp/cxx.log")"
+	fi
+fi
+if ! out=$("$tmp/t" 2>&1); then
+	fail "the test program failed: $out"
+fi
+echo "PASS c-header"

@@ -1,0 +1,133 @@
+//! Errno names for the log line.
+//!
+//! Pure logic. The proxy logs `result=ECONNREFUSED`, not "Connection
+//! refused (os error 111)": a stable, space-free token a script can match.
+//! [`errno_name`] knows every errno `DTS_SO_HANDOVER` returns (see
+//! `Documentation/proxy.md`) and the usual socket errors; anything else is
+//! logged as `errno-N`.
+
+use std::io;
+
+/// The symbolic name of `errno`, e.g. `"ECONNREFUSED"`.
+pub(crate) const fn errno_name(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        // The errnos of DTS_SO_HANDOVER.
+        libc::EPERM => "EPERM",
+        libc::EINVAL => "EINVAL",
+        libc::EFAULT => "EFAULT",
+        libc::EBADF => "EBADF",
+        libc::EALREADY => "EALREADY",
+        libc::EBUSY => "EBUSY",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ENOMEM => "ENOMEM",
+        libc::ENOSPC => "ENOSPC",
+        // The kernel's answer when the module is not loaded.
+        libc::ENOPROTOOPT => "ENOPROTOOPT",
+        // Other socket errors (reading the request, connecting to the
+        // local server).
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EAGAIN => "EAGAIN",
+        libc::EACCES => "EACCES",
+        libc::EEXIST => "EEXIST",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::EPIPE => "EPIPE",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::EINPROGRESS => "EINPROGRESS",
+        _ => return None,
+    })
+}
+
+/// [`errno_name`], or `errno-N` for an errno without a name.
+pub(crate) fn errno_label(errno: i32) -> String {
+    errno_name(errno).map_or_else(|| format!("errno-{errno}"), str::to_owned)
+}
+
+/// A space-free label for an I/O error: the errno name, `errno-N` for an
+/// unnamed errno, `timeout` for a socket timeout, or the error kind.
+pub(crate) fn error_label(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) => "timeout".to_owned(),
+        Some(e) => errno_label(e),
+        None => match err.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timeout".to_owned(),
+            io::ErrorKind::UnexpectedEof => "eof".to_owned(),
+            kind => format!("{kind:?}").to_ascii_lowercase(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dts_core::abi;
+
+    #[test]
+    fn handover_errnos_have_names() {
+        for (errno, name) in [
+            (libc::EPERM, "EPERM"),
+            (libc::EINVAL, "EINVAL"),
+            (libc::EFAULT, "EFAULT"),
+            (libc::EBADF, "EBADF"),
+            (libc::EALREADY, "EALREADY"),
+            (libc::EBUSY, "EBUSY"),
+            (libc::ECONNREFUSED, "ECONNREFUSED"),
+            (libc::EHOSTUNREACH, "EHOSTUNREACH"),
+            (libc::ETIMEDOUT, "ETIMEDOUT"),
+            (libc::ENOMEM, "ENOMEM"),
+            (libc::ENOSPC, "ENOSPC"),
+            (libc::ENOPROTOOPT, "ENOPROTOOPT"),
+        ] {
+            assert_eq!(errno_name(errno), Some(name));
+        }
+        assert_eq!(errno_name(0), None);
+        assert_eq!(errno_name(4095), None);
+        assert_eq!(errno_label(libc::EBUSY), "EBUSY");
+        assert_eq!(errno_label(libc::EAGAIN), "EAGAIN");
+        assert_eq!(errno_label(4095), "errno-4095");
+    }
+
+    /// The module's errno constants are the host's.
+    #[test]
+    fn abi_errnos_match_libc() {
+        assert_eq!(abi::EPERM, libc::EPERM);
+        assert_eq!(abi::EFAULT, libc::EFAULT);
+        assert_eq!(abi::EINVAL, libc::EINVAL);
+        assert_eq!(abi::ENOSPC, libc::ENOSPC);
+        assert_eq!(abi::ENOPROTOOPT, libc::ENOPROTOOPT);
+        assert_eq!(abi::ECONNREFUSED, libc::ECONNREFUSED);
+        assert_eq!(abi::EHOSTUNREACH, libc::EHOSTUNREACH);
+        assert_eq!(abi::ETIMEDOUT, libc::ETIMEDOUT);
+        assert_eq!(abi::EALREADY, libc::EALREADY);
+        assert_eq!(abi::EBADF, libc::EBADF);
+        assert_eq!(abi::EBUSY, libc::EBUSY);
+    }
+
+    #[test]
+    fn labels() {
+        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(error_label(&e), "ECONNREFUSED");
+        let e = io::Error::from_raw_os_error(4000);
+        assert_eq!(error_label(&e), "errno-4000");
+        let e = io::Error::from_raw_os_error(libc::EAGAIN);
+        assert_eq!(error_label(&e), "timeout");
+        let e = io::Error::from(io::ErrorKind::TimedOut);
+        assert_eq!(error_label(&e), "timeout");
+        let e = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(error_label(&e), "eof");
+        let e = io::Error::from(io::ErrorKind::InvalidInput);
+        assert_eq!(error_label(&e), "invalidinput");
+    }
+}

@@ -1,0 +1,197 @@
+//! `dts-proxy`: the L7 proxy of a DTS node.
+//!
+//! Listens on a service's proxy port (where the `dts` module redirects the
+//! client connections this node accepted), reads one HTTP request per
+//! connection, routes it on its path, and either hands the connection over
+//! to the node that should serve it (`DTS_SO_HANDOVER`, see
+//! [`handover`]) or serves it with the local server. One thread per
+//! connection, no async runtime.
+//!
+//! ```text
+//! dts-proxy --listen 0.0.0.0:8080 --self-node 1 --nodes 1,2,3 \
+//!     --route /n2/=2 --route /n3/=3 --route /any/=next [--local 127.0.0.1:80]
+//! ```
+//!
+//! Exit status: 2 on a usage error (including bad routes), 1 if the listening
+//! socket cannot be set up; otherwise it runs until killed. See
+//! `Documentation/proxy.md`.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+mod conn;
+mod errno;
+mod handover;
+mod http;
+mod route;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use dts_core::abi::HANDOVER_MAX_BUF;
+
+use crate::conn::Settings;
+use crate::errno::error_label;
+use crate::route::{parse_node_id, RouteSpec, Routes};
+
+/// L7 proxy of a DTS node: reads each client's HTTP request and hands the
+/// connection over to the node that should serve it, or serves it locally.
+#[derive(Debug, Parser)]
+#[command(name = "dts-proxy", version, about, long_about = None)]
+struct Cli {
+    /// Address to listen on (the service's proxy port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+
+    /// This node's id (1..=32).
+    #[arg(long, value_name = "N", value_parser = parse_node_id)]
+    self_node: u32,
+
+    /// The cluster's node ids, comma-separated, in the order `next` follows.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', required = true, value_parser = parse_node_id)]
+    nodes: Vec<u32>,
+
+    /// A route: requests whose path starts with PREFIX go to TARGET, a node
+    /// id, `local` or `next`. Repeatable; the longest matching prefix wins;
+    /// no match means `local`.
+    #[arg(long = "route", value_name = "PREFIX=TARGET", value_parser = parse_route)]
+    routes: Vec<RouteSpec>,
+
+    /// The local server, for requests served on this node.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:80")]
+    local: SocketAddr,
+
+    /// Most bytes of one request (header section plus Content-Length body),
+    /// at most 262144 (what a handover can carry).
+    #[arg(long, value_name = "BYTES", default_value_t = 65536, value_parser = parse_max_request)]
+    max_request: usize,
+
+    /// Most seconds a client may take to send its request.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
+}
+
+/// `value_parser` of `--route`.
+fn parse_route(s: &str) -> Result<RouteSpec, String> {
+    s.parse()
+}
+
+/// `value_parser` of `--max-request`: `1..=HANDOVER_MAX_BUF`.
+fn parse_max_request(s: &str) -> Result<usize, String> {
+    let n: u64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of bytes"))?;
+    if n == 0 || n > HANDOVER_MAX_BUF {
+        return Err(format!(
+            "{n} is out of range (1..={HANDOVER_MAX_BUF}, the most a handover carries)"
+        ));
+    }
+    usize::try_from(n).map_err(|_| format!("{n} is too large"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let routes = match Routes::new(&cli.routes, cli.self_node, &cli.nodes) {
+        Ok(r) => r,
+        Err(msg) => Cli::command().error(ErrorKind::ValueValidation, msg).exit(),
+    };
+    let listener = match TcpListener::bind(cli.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dts-proxy: cannot listen on {}: {e}", cli.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(cli.listen);
+    let nodes: Vec<String> = cli.nodes.iter().map(u32::to_string).collect();
+    eprintln!(
+        "dts-proxy: listening on {addr} self-node={} nodes={} local={} max-request={} routes={routes}",
+        cli.self_node,
+        nodes.join(","),
+        cli.local,
+        cli.max_request,
+    );
+    let settings = Arc::new(Settings {
+        routes,
+        self_node: cli.self_node,
+        local: cli.local,
+        max_request: cli.max_request,
+        request_timeout: Duration::from_secs(cli.request_timeout),
+    });
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(conn) => conn,
+            Err(e) => {
+                eprintln!("dts-proxy: accept: {}", error_label(&e));
+                // Out of descriptors or memory: give the running connections
+                // a moment instead of spinning.
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) {
+                    thread::sleep(Duration::from_millis(100));
+                }
+                continue;
+            }
+        };
+        let settings = Arc::clone(&settings);
+        let spawned = thread::Builder::new()
+            .name("dts-proxy-conn".to_owned())
+            .spawn(move || conn::handle(stream, peer, &settings));
+        if let Err(e) = spawned {
+            eprintln!(
+                "dts-proxy: client={peer} action=close error=spawn:{}",
+                error_label(&e)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let cli = Cli::try_parse_from([
+            "dts-proxy",
+            "--listen",
+            "0.0.0.0:8080",
+            "--self-node",
+            "1",
+            "--nodes",
+            "1,2,3",
+            "--route",
+            "/n2/=2",
+            "--route",
+            "/any/=next",
+            "--route",
+            "/here=local",
+        ])
+        .unwrap();
+        assert_eq!(cli.nodes, [1, 2, 3]);
+        assert_eq!(cli.routes.len(), 3);
+        assert_eq!(cli.local, "127.0.0.1:80".parse::<SocketAddr>().unwrap());
+        assert_eq!(cli.max_request, 65536);
+        assert_eq!(cli.request_timeout, 30);
+    }
+
+    #[test]
+    fn max_request_range() {
+        assert_eq!(parse_max_request("1"), Ok(1));
+        assert_eq!(parse_max_request("262144"), Ok(262_144));
+        assert!(parse_max_request("0").is_err());
+        assert!(parse_max_request("262145").is_err());
+        assert!(parse_max_request("x").is_err());
+    }
+}
