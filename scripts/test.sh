@@ -3,7 +3,8 @@
 #
 #  1. install what is missing (scripts/install-deps.sh)
 #  2. host tests: cargo test over userspace-tools (pure logic, ABI, dtsctl,
-#     dts-proxy), and tests/host/c-header.sh (the C header of the ABI)
+#     dts-proxy), and tests/host/*.sh: the C header of the ABI, the VM tests'
+#     capture checker (pcap_check.py) and forged-SYN builder (forge_syn.py)
 #  3. for each flavor in $TEST_FLAVORS (default: "default debug"): build the
 #     patched kernel (cached), dts.ko against it, and run the VM tests
 #     (and, on the default kernel, clippy over the module and the tools and
@@ -62,12 +63,14 @@ if [ "$rc" -ne 0 ] && [ "${hf:-0}" -eq 0 ]; then
 fi
 echo "host tests: ${hp:-0} passed, ${hf:-0} failed"
 
-stage "host tests (C header)"
-if tests/host/c-header.sh; then
-	passed=$((passed + 1))
-else
-	failed=$((failed + 1))
-fi
+for ht in c-header pcap_check_test forge_syn_test; do
+	stage "host tests ($ht)"
+	if tests/host/$ht.sh; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+done
 
 stage "userspace tools"
 make --no-print-directory tools || die "building the tools failed"

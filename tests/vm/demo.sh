@@ -2,8 +2,10 @@
 # The narrated demo run by qemu/demo.sh: the client's console shows each node's
 # `dtsctl status`, fetches with sha256, the VIP ping answered by every node,
 # connections to the VIP each accepted by exactly one node (the rendezvous
-# hash of the client's port), and the counters afterwards. Not a test (no tNN- prefix), but it records
-# PASS/FAIL lines like one.
+# hash of the client's port) and handed over by that node's dts-proxy to the
+# node the request path names, a 1 MiB handover seen on the client's wire
+# (which MAC sent what), the proxies' logs and the counters afterwards. Not a
+# test (no tNN- prefix), but it records PASS/FAIL lines like one.
 . "$RIG_REPO/tests/vm/lib.sh"
 ALL=$(all_vms)
 
@@ -14,13 +16,20 @@ node)
     sed "s/^self = 1$/self = $RIG_ID/" "$RIG_REPO/userspace-tools/dtsctl/examples/cluster3.toml" >/tmp/cluster.toml
     check "dtsctl config apply" "$DTSCTL" config apply /tmp/cluster.toml
     mkdir -p /tmp/www
+    mkdir -p "/tmp/www/n$RIG_ID"
     echo "served by node$RIG_ID" >/tmp/www/whoami
+    echo "served by node$RIG_ID" >"/tmp/www/n$RIG_ID/whoami"
     dd if=/dev/urandom of=/tmp/www/file-1m bs=1M count=1 2>/dev/null
+    cp /tmp/www/file-1m "/tmp/www/n$RIG_ID/file-1m"
     sha256_of /tmp/www/file-1m >"$RIG_SHARED/node$RIG_ID.sha256"
     "$DTSCTL" status >"$RIG_SHARED/node$RIG_ID.status-before.txt" 2>&1
+    nginx_without_proxy_port
     check "nginx started" nginx_start
+    check "dts-proxy started" dts_proxy_start 8080 --listen 0.0.0.0:8080 \
+        --self-node "$RIG_ID" --nodes 1,2,3 --route /n1/=1 --route /n2/=2 --route /n3/=3
     barrier ready "$ALL"
     barrier fetched "$ALL"
+    cp /tmp/proxy.log "$RIG_SHARED/node$RIG_ID.proxy.log"
     "$DTSCTL" status >"$RIG_SHARED/node$RIG_ID.status-after.txt" 2>&1
     barrier counted "$ALL"
     ;;
@@ -48,14 +57,47 @@ client)
 
     say "the nodes run the cluster configuration (node1's copy)"
     cat "$RIG_REPO/userspace-tools/dtsctl/examples/cluster3.toml" | grep -v '^#'
-    say "TCP to the VIP: each connection is accepted by one node only"
+    say "TCP to the VIP: one node accepts, its proxy hands the connection over"
+    echo "(the rendezvous hash of the client's port picks the accepting node; the"
+    echo " path /nD/ names the node the proxy hands the connection to)"
+    i=0
     for p in 42000 42001 42002 42003 42004 42005; do
         owner=$("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)
-        body=$(curl -sS --max-time 20 --local-port "$p" "http://$VIP/whoami" 2>&1)
-        echo "from port $p: \"$body\"   (rendezvous hash says node$owner)"
-        [ "$body" = "served by node$owner" ] && pass "port $p: node$owner" || fail "port $p: $body"
+        dest=$(( (owner + i % 2) % 3 + 1 ))
+        i=$((i + 1))
+        body=$(curl -sS --max-time 20 --local-port "$p" "http://$VIP/n$dest/whoami" 2>&1)
+        echo "port $p: accepted by node$owner, GET /n$dest/whoami -> \"$body\""
+        [ "$body" = "served by node$dest" ] && pass "port $p: node$owner -> node$dest" ||
+            fail "port $p: $body"
     done
+
+    p=42100
+    owner=$("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)
+    dest=$((owner % 3 + 1))
+    say "a 1 MiB fetch handed over from node$owner to node$dest, on the client's wire"
+    tcpdump -Z root -p -i eth0 -n -e -s 128 -U -w /tmp/demo.pcap "tcp port 80 and port $p" \
+        >/tmp/tcpdump.log 2>&1 &
+    tp=$!
+    n=0
+    while ! grep -q 'listening on' /tmp/tcpdump.log && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    curl -sS --fail --max-time 60 --local-port "$p" -o /tmp/h-1m "http://$VIP/n$dest/file-1m" ||
+        fail "handover fetch"
+    sleep 1
+    kill "$tp"; wait "$tp" 2>/dev/null
+    got=$(sha256_of /tmp/h-1m) want=$(cat "$RIG_SHARED/node$dest.sha256")
+    echo "    sha256 received          $got"
+    echo "    sha256 of node$dest's file $want"
+    [ "$got" = "$want" ] && pass "handover 1 MiB sha256 matches" || fail "handover sha256 differs"
+    echo "first segments (node MACs are 52:54:00:00:00:1<id>):"
+    tcpdump -r /tmp/demo.pcap -n -e 2>/dev/null | head -12 | cut -c1-150
+    echo "segments towards the client, per sender MAC:"
+    tcpdump -r /tmp/demo.pcap -n -e "dst host $CLIENT_IP" 2>/dev/null |
+        awk '{print $2}' | sort | uniq -c
     barrier fetched "$ALL" >/dev/null
+    for i in $(seq 1 "$RIG_NODES"); do
+        say "node$i: dts-proxy log"
+        cat "$RIG_SHARED/node$i.proxy.log"
+    done
     barrier counted "$ALL" >/dev/null
     for i in $(seq 1 "$RIG_NODES"); do
         say "node$i: dtsctl status after the traffic"

@@ -147,6 +147,91 @@ dts_hook_packets() {
     awk -v h="$2" '$1 == h { print $2; found = 1 } END { exit !found }' "$1"
 }
 
+# dts_counter_values FILE NAME...: one "NAME VALUE" line per named counter of
+# the `dtsctl status --json` output stored in FILE ("counters": {"name": N});
+# one python run for all of them. Exit 1 naming a missing or non-integer one.
+dts_counter_values() {
+    "$PY" - "$@" <<'EOF'
+import json, sys
+try:
+    counters = json.load(open(sys.argv[1]))["counters"]
+except Exception as e:
+    sys.exit("no counters in dtsctl status JSON %s: %s" % (sys.argv[1], e))
+bad = 0
+for name in sys.argv[2:]:
+    v = counters.get(name) if isinstance(counters, dict) else None
+    if not isinstance(v, int) or isinstance(v, bool):
+        print("counter %r: not an integer (%r)" % (name, v), file=sys.stderr)
+        bad = 1
+    else:
+        print(name, v)
+sys.exit(bad)
+EOF
+}
+
+# counter_value NAME FILE: NAME's value from dts_counter_values output in FILE.
+counter_value() {
+    awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }' "$2"
+}
+
+# DTS_PROXY: the L7 proxy dts-proxy, built next to dtsctl.
+case ${DTSCTL:-dtsctl} in
+    */*) DTS_PROXY=${DTSCTL%/*}/dts-proxy ;;
+    *)   DTS_PROXY=dts-proxy ;;
+esac
+
+# dts_proxy_start PORT ARG...: start "$DTS_PROXY ARG..." in the background
+# (stderr, its log, to /tmp/proxy.log; stdout to /tmp/proxy.out; pid in
+# /tmp/proxy.pid) and wait until a socket listens on TCP PORT (60 s at most).
+# The proxy's output goes to files, so this may run under `check`.
+dts_proxy_start() {
+    _pp=$1; shift
+    [ -x "$DTS_PROXY" ] || command -v "$DTS_PROXY" >/dev/null 2>&1 ||
+        { echo "no dts-proxy at $DTS_PROXY"; return 1; }
+    "$DTS_PROXY" "$@" </dev/null >/tmp/proxy.out 2>/tmp/proxy.log &
+    echo $! >/tmp/proxy.pid
+    _hex=$(printf '%04X' "$_pp")
+    _n=0
+    while [ $_n -lt 300 ]; do
+        sleep 0.2; _n=$((_n + 1))
+        if ! kill -0 "$(cat /tmp/proxy.pid)" 2>/dev/null; then
+            echo "dts-proxy exited:"; cat /tmp/proxy.log /tmp/proxy.out
+            return 1
+        fi
+        # /proc/net/tcp: "sl local rem st ...", state 0A = LISTEN.
+        awk -v p=":$_hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 } END { exit !f }' \
+            /proc/net/tcp && return 0
+    done
+    echo "dts-proxy does not listen on port $_pp after 60 s:"; cat /tmp/proxy.log
+    return 1
+}
+
+# dts_proxy_stop: stop the proxy dts_proxy_start started.
+dts_proxy_stop() {
+    [ -f /tmp/proxy.pid ] || return 0
+    _pid=$(cat /tmp/proxy.pid)
+    kill "$_pid" 2>/dev/null
+    _n=0
+    while kill -0 "$_pid" 2>/dev/null && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
+    rm -f /tmp/proxy.pid
+    return 0
+}
+
+# rig_flavor: the kernel flavor this VM runs, "debug" or "default", for tests
+# that scale their load (the debug kernel under TCG is ~10x slower).
+# $RIG_FLAVOR wins if set (vm-init.sh does not set it today); otherwise it is
+# detected: only the debug flavor has lockdep (CONFIG_PROVE_LOCKING in
+# scripts/kconfig/debug.config), which creates /proc/lockdep.
+rig_flavor() {
+    if [ -n "${RIG_FLAVOR:-}" ]; then
+        echo "$RIG_FLAVOR"
+    elif [ -e /proc/lockdep ]; then
+        echo debug
+    else
+        echo default
+    fi
+}
+
 # --- nginx -------------------------------------------------------------------
 # Serves /tmp/www on port 80; logs under /tmp/nginx (access.log has the client
 # address first on each line).
@@ -174,6 +259,36 @@ nginx_start() {
 
 nginx_stop() {
     nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX" -s quit
+}
+
+# nginx_without_proxy_port: point NGINX_CONF (for nginx_start/_stop) at a copy
+# of nginx.conf without its server on the proxy port 8080, for tests that run
+# dts-proxy there. Call it directly, not under `check` (it sets a variable).
+nginx_without_proxy_port() {
+    mkdir -p /tmp/nginx
+    sed '/# begin proxy-port server/,/# end proxy-port server/d' \
+        "$RIG_REPO/tests/vm/nginx.conf" >/tmp/nginx/nginx-noproxy.conf || return 1
+    if grep -v '^ *#' /tmp/nginx/nginx-noproxy.conf | grep -q 8080; then
+        echo "nginx.conf: the proxy-port server is not between its markers"
+        return 1
+    fi
+    NGINX_CONF=/tmp/nginx/nginx-noproxy.conf
+}
+
+# nginx_stop_wait: stop nginx at once (-s stop) and wait until its master has
+# exited (pid file gone) and nothing answers on port 80 (up to 60 s).
+nginx_stop_wait() {
+    nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX" -s stop || return 1
+    _t0=$(cut -d. -f1 /proc/uptime)
+    while [ $(( $(cut -d. -f1 /proc/uptime) - _t0 )) -lt 60 ]; do
+        if [ ! -e /tmp/nginx/nginx.pid ] &&
+            [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1/)" = 000 ]; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "nginx still running 60 s after -s stop"
+    return 1
 }
 
 # nginx_collect: copy nginx's logs to /out/nginx-*.log.
