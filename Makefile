@@ -7,7 +7,7 @@
 #   make module          build dts.ko against it (out of tree, via ./Kbuild)
 #   make tools           build dtsctl and the other userspace tools
 #   make host-test       host unit and property tests (cargo test)
-#   make vm-test         VM tests on FLAVOR's kernel
+#   make vm-test         VM tests on FLAVOR's kernel (VM_TESTS="t01 t03": a subset)
 #   make test            everything: deps, builds, host tests, VM tests on the
 #                        default and debug kernels, harness self-test
 #   make demo            boot a cluster and show the module working
@@ -64,7 +64,7 @@ host-test: deps
 
 vm-test: module tools
 	tests/vm/run.sh --kernel $(shell scripts/kernel.sh dir $(FLAVOR))/bzImage \
-		--module $(MODDIR)/rust/dts.ko --tools $(TOOLS_DIR) --flavor $(FLAVOR)
+		--module $(MODDIR)/rust/dts.ko --tools $(TOOLS_DIR) --flavor $(FLAVOR) $(VM_TESTS)
 
 test:
 	scripts/test.sh

@@ -248,6 +248,37 @@ impl FlowTable {
         removed
     }
 
+    /// Removes the entry of `key`, if any, and frees it after a grace
+    /// period (a stale entry a new connection with the same 4-tuple
+    /// replaces). Any context except hard interrupts. Returns whether one was
+    /// removed.
+    pub(crate) fn remove(&self, key: &FlowKey) -> bool {
+        let Some(head) = self.bucket(key) else {
+            return false;
+        };
+        let _g = self.lock.lock();
+        let mut link: &AtomicPtr<Entry> = head;
+        loop {
+            let p = link.load(Ordering::Relaxed);
+            // SAFETY: under the lock every pointer on the chain is a live
+            // entry (type invariant).
+            let Some(e) = (unsafe { p.as_ref() }) else {
+                return false;
+            };
+            if e.flow.key == *key {
+                // Readers at `e` still follow `e.next`, which stays valid.
+                link.store(e.next.load(Ordering::Relaxed), Ordering::Release);
+                // SAFETY: `e` is unlinked, so no new reader can reach it; it
+                // is handed to RCU exactly once and freed by `free_entry`
+                // after the grace period.
+                unsafe { bindings::call_rcu(e.rcu.get(), Some(free_entry)) };
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                return true;
+            }
+            link = &e.next;
+        }
+    }
+
     /// Removes the flows idle for longer than their phase allows at `now`.
     pub(crate) fn expire(&self, now: u32, t: &Timeouts) -> usize {
         self.remove_if(|f| f.track().expired(now, t))

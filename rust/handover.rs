@@ -45,7 +45,7 @@ use kernel::sync::Arc;
 use kernel::uaccess::UserSlice;
 
 use crate::fcb::Fcb;
-use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED};
+use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::pure::abi::{Counter, HandoverReqV1, HANDOVER_REQ_V1_SIZE};
 use crate::pure::config::PortKind;
 use crate::pure::fcb::{Role, State};
@@ -123,10 +123,13 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
     // SAFETY: the socket of an ongoing `setsockopt()` call stays valid
     // until the call returns, and `sk` does not outlive this function.
     let sk = unsafe { UserTcp::new(caller.sock())? };
-    let t = target(&sk, req.dest_node)?;
-    if sk.tcp_state() != TCP_ESTABLISHED {
-        return Err(EBADF);
+    // A reset or closed socket has lost its ports: check the state first.
+    match sk.tcp_state() {
+        TCP_ESTABLISHED => {}
+        TCP_LISTEN => return Err(EINVAL),
+        _ => return Err(EBADF),
     }
+    let t = target(&sk, req.dest_node)?;
     if !t.fcb.transition(State::Proxying, State::HandingOver) {
         return Err(errno(bindings::EALREADY));
     }
@@ -202,8 +205,20 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
     })
     .ok_or(EINVAL)??;
     if !inserted {
-        // A stale entry of an earlier connection with the same ports.
-        return Err(EBUSY);
+        // A lingering entry of an earlier handover connection from the same
+        // port: the port is free again (the stack just gave it to us), so
+        // that connection is gone.
+        let again = state::with(|st| {
+            if st.flows.remove(&key) {
+                stats::inc(Counter::FlowRemoved);
+            }
+            st.flows
+                .insert(key, Role::HandoverSrc, t.fcb.clone(), state::now_secs())
+        })
+        .ok_or(EINVAL)??;
+        if !again {
+            return Err(EBUSY);
+        }
     }
     stats::inc(Counter::FlowCreated);
     hs.set_timeout(CONNECT_MS);

@@ -306,6 +306,24 @@ fn on_flow(
     bindings::NF_ACCEPT
 }
 
+/// Before a new connection's SYN is handled: removes the entry of `key` if
+/// it describes a connection that is over for this node
+/// ([`fcb::syn_replaces`]). On the client path (`client_syn`) a proxied
+/// connection's entry stays: its life cycle reopens it
+/// ([`crate::pure::flow::Track::on`]). Softirq context.
+fn replace_stale(st: &state::State, key: &FlowKey, guard: &rcu::Guard, client_syn: bool) {
+    let Some(f) = st.flows.lookup(key, guard) else {
+        return;
+    };
+    let state_now = f.fcb.state();
+    if client_syn && f.role == Role::Client && state_now == FcbState::Proxying {
+        return;
+    }
+    if fcb::syn_replaces(f.role, state_now, f.track().phase()) && st.flows.remove(key) {
+        stats::inc(Counter::FlowRemoved);
+    }
+}
+
 /// Strips a handover option from a SYN that may not carry one and counts
 /// it; the SYN then proceeds as an ordinary one. Returns false if the SYN
 /// had to be dropped (it could not be rewritten).
@@ -367,6 +385,7 @@ fn accept_handover(
         raddr: opt.client_addr,
         rport: opt.client_port,
     };
+    replace_stale(st, &client, guard, false);
     if st.flows.lookup(&client, guard).is_some() {
         stats::inc(Counter::HoptInvalid);
         return bindings::NF_DROP;
@@ -449,6 +468,9 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
         {
             stats::inc(Counter::RewriteFailed);
             return bindings::NF_DROP;
+        }
+        if s.is_syn() {
+            replace_stale(st, &key, &guard, true);
         }
         let mut flow = None;
         let decision = filter::inbound(cfg, &s, || {
@@ -545,6 +567,9 @@ fn internal_in(
         .node_by_addr(s.saddr)
         .is_some_and(|n| n.id != cfg.self_id());
     if from_node {
+        if s.is_syn() {
+            replace_stale(st, key, guard, false);
+        }
         if let Some(f) = st.flows.lookup(key, guard) {
             return on_flow(st, f, Dir::In, skb, t, None, guard);
         }

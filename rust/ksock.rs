@@ -203,6 +203,8 @@ impl Drop for KSock {
 
 /// The TCP state numbers this module needs.
 pub(crate) const TCP_ESTABLISHED: u8 = bindings::TCP_ESTABLISHED as u8;
+/// `TCP_LISTEN`.
+pub(crate) const TCP_LISTEN: u8 = bindings::TCP_LISTEN as u8;
 
 /// A consistent snapshot of a TCP socket's sequence state.
 #[derive(Clone, Copy, Debug)]

@@ -4,9 +4,12 @@
 //!
 //! A configuration names the nodes of the cluster (an id and an internal
 //! IPv4 address each), which of them this host is, and the services: a
-//! virtual address (VIP), an application port, a proxy port and the set of
-//! nodes that serve it. Everything has a fixed capacity ([`MAX_NODES`],
-//! [`MAX_SERVICES`]) so that the model needs no allocation.
+//! virtual address (VIP), an application port, a proxy port, the set of
+//! nodes that serve it and, optionally, the one node of that set that accepts
+//! all its new connections ([`Service::acceptor`]; by default the rendezvous
+//! hash of [`super::hrw`] spreads them over the set). Everything has a fixed
+//! capacity ([`MAX_NODES`], [`MAX_SERVICES`]) so that the model needs no
+//! allocation.
 //!
 //! The same [`Config::validate`] runs in `dtsctl` (before it calls the
 //! kernel, to print a precise message) and in the module (on
@@ -199,7 +202,8 @@ pub enum PortKind {
     Proxy,
 }
 
-/// One service: a VIP, its application and proxy ports, and its nodes.
+/// One service: a VIP, its application and proxy ports, its nodes and the
+/// node that accepts its new connections.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Service {
     /// Virtual IPv4 address (host-order `u32`).
@@ -210,6 +214,31 @@ pub struct Service {
     pub proxy_port: u16,
     /// The nodes that serve this service.
     pub nodes: NodeSet,
+    /// Which node accepts a SYN to `vip:app_port`.
+    ///
+    /// [`Service::ACCEPTOR_HASH`] (0, the default): the rendezvous-hash
+    /// owner of the client's address and port among [`Service::nodes`]
+    /// ([`super::hrw::owner`]). Otherwise the id of the designated node that
+    /// accepts every SYN of the service; [`Config::validate`] requires it to
+    /// be a member of [`Service::nodes`]
+    /// ([`ConfigError::AcceptorNotInService`]).
+    pub acceptor: u8,
+}
+
+impl Service {
+    /// The [`Service::acceptor`] value that selects the rendezvous hash.
+    pub const ACCEPTOR_HASH: u8 = 0;
+
+    /// Returns the designated acceptor, or `None` if the rendezvous hash
+    /// chooses ([`Service::acceptor`] is [`Service::ACCEPTOR_HASH`]).
+    #[inline]
+    pub const fn designated_acceptor(&self) -> Option<u8> {
+        if self.acceptor == Self::ACCEPTOR_HASH {
+            None
+        } else {
+            Some(self.acceptor)
+        }
+    }
 }
 
 /// Why a configuration (or its encoding) is refused.
@@ -319,6 +348,20 @@ pub enum ConfigError {
         /// The unknown node id.
         node: u8,
     },
+    /// A service's designated acceptor ([`Service::acceptor`], non-zero) is
+    /// not one of the service's nodes (this includes an id outside
+    /// `1..=32`, and, from [`ConfigV1::decode`], a value that does not fit a
+    /// `u8`).
+    AcceptorNotInService {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// The acceptor given (`u32`: as found in a [`ConfigV1`] blob).
+        acceptor: u32,
+        /// The service's nodes.
+        nodes: NodeSet,
+    },
     /// A VIP is the internal address of a node.
     VipIsNodeAddr {
         /// The VIP.
@@ -350,7 +393,7 @@ impl ConfigError {
     /// |---|---|
     /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet) |
     /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort) |
-    /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured) |
+    /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured), [`AcceptorNotInService`](Self::AcceptorNotInService) |
     /// | `EADDRNOTAVAIL` (99) | [`VipIsNodeAddr`](Self::VipIsNodeAddr) |
     /// | `ENOSPC` (28) | [`TooManyNodes`](Self::TooManyNodes), [`TooManyServices`](Self::TooManyServices) |
     pub const fn errno(self) -> i32 {
@@ -369,7 +412,9 @@ impl ConfigError {
             Self::DuplicateNodeId { .. }
             | Self::DuplicateNodeAddr { .. }
             | Self::DuplicateServicePort { .. } => EEXIST,
-            Self::UnknownNode { .. } | Self::SelfNotConfigured { .. } => ENOENT,
+            Self::UnknownNode { .. }
+            | Self::SelfNotConfigured { .. }
+            | Self::AcceptorNotInService { .. } => ENOENT,
             Self::VipIsNodeAddr { .. } => EADDRNOTAVAIL,
             Self::TooManyNodes { .. } | Self::TooManyServices { .. } => ENOSPC,
         }
@@ -395,6 +440,7 @@ impl ConfigError {
             Self::SamePorts { .. } => "application port equals proxy port",
             Self::EmptyNodeSet { .. } => "service has no nodes",
             Self::UnknownNode { .. } => "service names a node that is not configured",
+            Self::AcceptorNotInService { .. } => "acceptor is not one of the service's nodes",
             Self::VipIsNodeAddr { .. } => "VIP is a node's internal address",
             Self::DuplicateServicePort { .. } => "VIP and port used by two services",
         }
@@ -446,6 +492,7 @@ impl Config {
             app_port: 0,
             proxy_port: 0,
             nodes: NodeSet::EMPTY,
+            acceptor: Service::ACCEPTOR_HASH,
         }; MAX_SERVICES],
     };
 
@@ -574,9 +621,9 @@ impl Config {
     ///    is a configured node;
     /// 4. for each service in order: a usable VIP, non-zero ports,
     ///    application port != proxy port, a non-empty node set of configured
-    ///    nodes, a VIP that is no node's internal address, and neither
-    ///    `(vip, app_port)` nor `(vip, proxy_port)` used by an earlier
-    ///    service.
+    ///    nodes, an acceptor that is 0 or one of those nodes, a VIP that is
+    ///    no node's internal address, and neither `(vip, app_port)` nor
+    ///    `(vip, proxy_port)` used by an earlier service.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.n_nodes > MAX_NODES {
             return Err(ConfigError::TooManyNodes {
@@ -635,6 +682,7 @@ impl Config {
             app_port,
             proxy_port,
             nodes,
+            acceptor,
         } = *service;
         if !is_usable_addr(vip) {
             return Err(ConfigError::BadVip { vip, app_port });
@@ -660,6 +708,14 @@ impl Config {
                 vip,
                 app_port,
                 node,
+            });
+        }
+        if acceptor != Service::ACCEPTOR_HASH && !nodes.contains(acceptor) {
+            return Err(ConfigError::AcceptorNotInService {
+                vip,
+                app_port,
+                acceptor: u32::from(acceptor),
+                nodes,
             });
         }
         if let Some(node) = self.node_by_addr(vip) {
@@ -697,6 +753,12 @@ pub const CONFIG_V1_HEADER_SIZE: usize = 24;
 pub const CONFIG_V1_NODE_SIZE: usize = 8;
 /// Encoded size of one service entry of [`ConfigV1`].
 pub const CONFIG_V1_SERVICE_SIZE: usize = 16;
+
+/// Offset of `acceptor` ([`Service::acceptor`]) in a [`ConfigV1`] service
+/// entry (the word was reserved before designated acceptors existed).
+pub const CONFIG_V1_SERVICE_OFF_ACCEPTOR: usize = 12;
+
+const _: () = assert!(CONFIG_V1_SERVICE_OFF_ACCEPTOR + 4 == CONFIG_V1_SERVICE_SIZE);
 
 /// Offset of `abi_version` in the [`ConfigV1`] blob.
 pub const CONFIG_V1_OFF_ABI_VERSION: usize = 0;
@@ -740,8 +802,13 @@ const _: () =
 /// Node entry: `{u32 id; u32 addr}` at offsets 0 and 4.
 ///
 /// Service entry: `{u32 vip; u16 app_port; u16 proxy_port; u32 node_mask;
-/// u32 reserved}` at offsets 0, 4, 6, 8 and 12; bit `id - 1` of `node_mask`
-/// is set for each node `id` that serves the service.
+/// u32 acceptor}` at offsets 0, 4, 6, 8 and 12; bit `id - 1` of `node_mask`
+/// is set for each node `id` that serves the service. `acceptor` is
+/// [`Service::acceptor`]: 0 for the rendezvous hash, else the id of the node
+/// that accepts every SYN of the service, which must be set in `node_mask`
+/// ([`ConfigError::AcceptorNotInService`], also for a value above 32). The
+/// word was reserved (always 0) before designated acceptors existed, so older
+/// blobs decode unchanged, with the rendezvous hash.
 ///
 /// Addresses are the host-order `u32` value of the IPv4 address
 /// (`10.0.0.11` = `0x0a00000b`) stored in native byte order, like every
@@ -782,7 +849,7 @@ impl ConfigV1 {
             w.put(service.app_port.to_ne_bytes())?;
             w.put(service.proxy_port.to_ne_bytes())?;
             w.put_u32(service.nodes.mask())?;
-            w.put_u32(0)?;
+            w.put_u32(u32::from(service.acceptor))?;
         }
         Ok(CONFIG_V1_SIZE)
     }
@@ -797,7 +864,8 @@ impl ConfigV1 {
     /// header's reserved word, the counts ([`ConfigError::TooManyNodes`],
     /// [`ConfigError::TooManyServices`]), `self_id` and the node ids fit a
     /// `u8`, the reserved words and unused entries are zero
-    /// ([`ConfigError::ReservedNotZero`]), and finally
+    /// ([`ConfigError::ReservedNotZero`]), each used service's `acceptor`
+    /// fits a `u8` ([`ConfigError::AcceptorNotInService`]), and finally
     /// [`Config::validate`]. Never panics, whatever the bytes.
     pub fn decode(buf: &[u8]) -> Result<Config, ConfigError> {
         let mut r = Reader::new(buf);
@@ -845,12 +913,20 @@ impl ConfigV1 {
                 let app_port = u16::from_ne_bytes(r.take()?);
                 let proxy_port = u16::from_ne_bytes(r.take()?);
                 let nodes = NodeSet::from_mask(r.u32()?);
-                zero_u32(&mut r)?;
+                let acceptor = r.u32()?;
+                let acceptor =
+                    u8::try_from(acceptor).map_err(|_| ConfigError::AcceptorNotInService {
+                        vip,
+                        app_port,
+                        acceptor,
+                        nodes,
+                    })?;
                 config.add_service(Service {
                     vip,
                     app_port,
                     proxy_port,
                     nodes,
+                    acceptor,
                 })?;
             } else {
                 for _ in 0..CONFIG_V1_SERVICE_SIZE / 4 {

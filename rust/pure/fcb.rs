@@ -254,6 +254,27 @@ impl Plan {
     }
 }
 
+/// Whether a new connection's SYN (the client's, or a handover SYN) may
+/// replace an existing entry of the same 4-tuple: the entry has `role`, its
+/// FCB is in `state`, its life cycle in `phase`, and the connection it
+/// describes is over for this node. Clients reuse ports as soon as their
+/// side is closed, while this node still lingers on the old entry.
+///
+/// A live connection is never replaced (a SYN on it is a stray or a
+/// spoof): the entry must be past a FIN or RST, or be a completed handover
+/// connection.
+pub const fn syn_replaces(role: Role, state: State, phase: crate::pure::flow::Phase) -> bool {
+    use crate::pure::flow::Phase;
+    let over = matches!(phase, Phase::Closing | Phase::Closed);
+    match (role, state) {
+        (Role::Client, State::HandedOver) => over,
+        (Role::Client, State::Proxying) => matches!(phase, Phase::Closed),
+        (Role::ClientDst, State::Direct | State::Aborted) => over,
+        (Role::HandoverDst, State::Direct | State::Aborted) => true,
+        _ => false,
+    }
+}
+
 /// What `seg` teaches the FCB of an entry with `role`, before planning.
 pub const fn learn(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Learn {
     match (role, dir) {
@@ -340,7 +361,11 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
                     ..Plan::ACCEPT
                 }
             }
-            _ => Plan::drop(DropReason::HandedOver),
+            // After the completion (or an abort), the source's orphaned
+            // handover socket retransmits its FIN: deliver it untranslated,
+            // so that this node's stack, which has no such connection,
+            // answers with an RST and the orphan ends at once.
+            _ => Plan::ACCEPT,
         },
         (Role::HandoverDst, Dir::Out) => Plan::ACCEPT,
         // N2, client → VIP:A.
@@ -606,9 +631,10 @@ mod tests {
         assert!(f.clear_fin);
         assert_eq!(f.transition, Transition::ToDirect);
         assert_eq!(f.ack_add, 7u32.wrapping_neg());
+        // The orphan's FIN retransmission goes to the stack untouched.
         assert_eq!(
-            plan(Role::HandoverDst, State::Direct, Dir::In, &FIN, &p).verdict,
-            Err(DropReason::HandedOver)
+            plan(Role::HandoverDst, State::Direct, Dir::In, &FIN, &p),
+            Plan::ACCEPT
         );
         assert_eq!(
             plan(Role::ClientDst, State::Transfer, Dir::In, &ACK, &p).verdict,
@@ -634,11 +660,28 @@ mod tests {
         let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &RST, &p);
         assert_eq!(o.transition, Transition::ToAborted);
         assert!(o.reroute);
-        for role in [Role::ClientDst, Role::HandoverDst] {
-            assert!(plan(role, State::Aborted, Dir::In, &ACK, &p)
-                .verdict
-                .is_err());
-        }
+        assert!(plan(Role::ClientDst, State::Aborted, Dir::In, &ACK, &p)
+            .verdict
+            .is_err());
+        assert_eq!(
+            plan(Role::HandoverDst, State::Aborted, Dir::In, &ACK, &p),
+            Plan::ACCEPT
+        );
+    }
+
+    #[test]
+    fn only_finished_entries_are_replaced() {
+        use crate::pure::flow::Phase::*;
+        assert!(syn_replaces(Role::Client, State::HandedOver, Closing));
+        assert!(!syn_replaces(Role::Client, State::HandedOver, Established));
+        assert!(!syn_replaces(Role::Client, State::HandingOver, Closed));
+        assert!(!syn_replaces(Role::Client, State::Proxying, Established));
+        assert!(syn_replaces(Role::Client, State::Proxying, Closed));
+        assert!(syn_replaces(Role::ClientDst, State::Direct, Closed));
+        assert!(!syn_replaces(Role::ClientDst, State::Direct, Established));
+        assert!(!syn_replaces(Role::ClientDst, State::Transfer, Closed));
+        assert!(syn_replaces(Role::HandoverDst, State::Direct, Established));
+        assert!(!syn_replaces(Role::HandoverDst, State::Transfer, Closed));
     }
 
     #[test]

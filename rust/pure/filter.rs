@@ -9,14 +9,18 @@
 //! against the configuration model and the rendezvous hash.
 //!
 //! Acceptance (see `Documentation/dts-design.md`): every node receives every
-//! frame sent to the VIP. For a service's application port, exactly one node,
-//! the rendezvous-hash owner of the client's address and port among the
-//! service's nodes, takes the connection and delivers it to the local proxy
-//! port; every other node drops it. The accepting node records the flow; a
-//! later segment of a service is delivered only if its flow is known on this
-//! node, and dropped otherwise (another node owns it, or it is long gone).
+//! frame sent to the VIP. For a service's application port, exactly one node
+//! takes the connection and delivers it to the local proxy port; every other
+//! node drops it. That node is the service's designated acceptor if the
+//! configuration names one ([`Service::acceptor`] non-zero), else the
+//! rendezvous-hash owner of the client's address and port among the
+//! service's nodes ([`hrw::owner`]); every node computes the same answer
+//! from the same configuration ([`syn_owner`]). The accepting node records
+//! the flow; a later segment of a service is delivered only if its flow is
+//! known on this node, and dropped otherwise (another node owns it, or it is
+//! long gone).
 
-use crate::pure::config::{Config, PortKind};
+use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::hrw;
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_SYN};
 
@@ -83,7 +87,7 @@ pub enum Outbound {
 /// service's application port, so other traffic costs no flow look-up. Any
 /// context; never fails.
 ///
-/// A SYN is accepted by its rendezvous-hash owner (and by a node that
+/// A SYN is accepted by its owner, [`syn_owner`] (and by a node that
 /// already tracks it: a retransmitted SYN); any other segment only by a node
 /// that tracks its flow. `ToProxy { syn: true }` asks the caller to start
 /// tracking the flow.
@@ -102,9 +106,23 @@ pub fn inbound(cfg: &Config, seg: &Segment, flow_known: impl FnOnce() -> bool) -
     if !seg.is_syn() {
         return Inbound::DropNoFlow;
     }
-    match hrw::owner(seg.saddr, seg.sport, svc.nodes) {
+    match syn_owner(svc, seg.saddr, seg.sport) {
         Some(id) if id == cfg.self_id() => to_proxy(true),
         _ => Inbound::DropNotOwner,
+    }
+}
+
+/// Returns the node that accepts a SYN from `client_addr:client_port` to
+/// `svc`: its designated acceptor ([`Service::acceptor`]) if it has one,
+/// else the rendezvous-hash owner among its nodes ([`hrw::owner`]). `None`
+/// only for a service with no nodes (which [`Config::validate`] refuses).
+///
+/// The designated acceptor is taken as it is: [`Config::validate`] makes
+/// sure it is one of the service's nodes.
+pub fn syn_owner(svc: &Service, client_addr: u32, client_port: u16) -> Option<u8> {
+    match svc.designated_acceptor() {
+        Some(id) => Some(id),
+        None => hrw::owner(client_addr, client_port, svc.nodes),
     }
 }
 

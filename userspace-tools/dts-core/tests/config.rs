@@ -25,7 +25,7 @@ struct CService {
     app_port: u16,
     proxy_port: u16,
     node_mask: u32,
-    reserved: u32,
+    acceptor: u32,
 }
 
 #[repr(C)]
@@ -54,6 +54,15 @@ fn svc(vip: &str, app_port: u16, proxy_port: u16, ids: &[u8]) -> Service {
         app_port,
         proxy_port,
         nodes: set(ids),
+        acceptor: 0,
+    }
+}
+
+/// A service with a designated acceptor.
+fn svc_acc(vip: &str, app_port: u16, proxy_port: u16, ids: &[u8], acceptor: u8) -> Service {
+    Service {
+        acceptor,
+        ..svc(vip, app_port, proxy_port, ids)
     }
 }
 
@@ -124,7 +133,11 @@ fn layout_matches_c_struct() {
     assert_eq!(offset_of!(CService, app_port), 4);
     assert_eq!(offset_of!(CService, proxy_port), 6);
     assert_eq!(offset_of!(CService, node_mask), 8);
-    assert_eq!(offset_of!(CService, reserved), 12);
+    assert_eq!(offset_of!(CService, acceptor), 12);
+    assert_eq!(
+        offset_of!(CService, acceptor),
+        CONFIG_V1_SERVICE_OFF_ACCEPTOR
+    );
     assert_eq!(size_of::<CConfigV1>(), CONFIG_V1_SIZE);
     assert_eq!(
         offset_of!(CConfigV1, abi_version),
@@ -480,6 +493,70 @@ fn refuses_service_with_unknown_node() {
 }
 
 #[test]
+fn designated_acceptor_must_be_a_node_of_the_service() {
+    // Any node of the service may be the acceptor; 0 is the hash.
+    for acceptor in [0, 1, 2, 3] {
+        assert_eq!(
+            rig_with(|c| c
+                .add_service(svc_acc("10.0.0.101", 80, 8080, &[1, 2, 3], acceptor))
+                .unwrap()),
+            Ok(()),
+            "acceptor {acceptor}"
+        );
+    }
+    // A configured node outside the service, an unconfigured node, ids
+    // outside 1..=32.
+    for acceptor in [1, 4, 32, 33, 255] {
+        assert_refused(
+            |c| {
+                c.add_service(svc_acc("10.0.0.101", 80, 8080, &[2, 3], acceptor))
+                    .unwrap()
+            },
+            ConfigError::AcceptorNotInService {
+                vip: ip("10.0.0.101"),
+                app_port: 80,
+                acceptor: u32::from(acceptor),
+                nodes: set(&[2, 3]),
+            },
+            ENOENT,
+        );
+    }
+    // An unknown node in the set is reported before the acceptor, the
+    // acceptor before the VIP clash.
+    assert_eq!(
+        rig_with(|c| c
+            .add_service(svc_acc("10.0.0.101", 80, 8080, &[2, 7], 9))
+            .unwrap()),
+        Err(ConfigError::UnknownNode {
+            vip: ip("10.0.0.101"),
+            app_port: 80,
+            node: 7
+        })
+    );
+    assert_eq!(
+        rig_with(|c| c
+            .add_service(svc_acc("10.0.0.11", 80, 8080, &[2], 3))
+            .unwrap()),
+        Err(ConfigError::AcceptorNotInService {
+            vip: ip("10.0.0.11"),
+            app_port: 80,
+            acceptor: 3,
+            nodes: set(&[2]),
+        })
+    );
+}
+
+#[test]
+fn designated_acceptor_accessor() {
+    let hashed = svc("10.0.0.100", 80, 8080, &[1, 2]);
+    assert_eq!(hashed.acceptor, Service::ACCEPTOR_HASH);
+    assert_eq!(hashed.designated_acceptor(), None);
+    assert_eq!(Service::default().designated_acceptor(), None);
+    let designated = svc_acc("10.0.0.100", 80, 8080, &[1, 2], 2);
+    assert_eq!(designated.designated_acceptor(), Some(2));
+}
+
+#[test]
 fn refuses_empty_node_set() {
     assert_refused(
         |c| c.add_service(svc("10.0.0.101", 80, 8080, &[])).unwrap(),
@@ -650,6 +727,12 @@ fn every_error_has_errno_and_text() {
             app_port: 1,
             node: 1,
         },
+        ConfigError::AcceptorNotInService {
+            vip: 1,
+            app_port: 1,
+            acceptor: 4,
+            nodes: NodeSet::EMPTY,
+        },
         ConfigError::DuplicateServicePort {
             vip: 1,
             app_port: 1,
@@ -660,7 +743,7 @@ fn every_error_has_errno_and_text() {
     let errnos: Vec<i32> = all.iter().map(|e| e.errno()).collect();
     assert_eq!(
         errnos,
-        [22, 22, 22, 22, 22, 28, 28, 22, 22, 17, 17, 2, 22, 22, 22, 22, 2, 99, 17]
+        [22, 22, 22, 22, 22, 28, 28, 22, 22, 17, 17, 2, 22, 22, 22, 22, 2, 99, 2, 17]
     );
     let mut texts: Vec<&str> = all.iter().map(|e| e.as_str()).collect();
     assert!(texts.iter().all(|t| !t.is_empty()));
@@ -693,13 +776,52 @@ fn encodes_the_documented_layout() {
     assert_eq!(get_u16(&buf, 284), 80);
     assert_eq!(get_u16(&buf, 286), 8080);
     assert_eq!(get_u32(&buf, 288), 0b111);
-    assert_eq!(get_u32(&buf, 292), 0);
+    assert_eq!(get_u32(&buf, 292), 0, "acceptor: rendezvous hash");
     assert_eq!(get_u32(&buf, 296), 0x0a00_0065);
     assert_eq!(get_u16(&buf, 300), 443);
     assert_eq!(get_u16(&buf, 302), 8443);
     assert_eq!(get_u32(&buf, 304), 0b110);
     assert!(buf[308..].iter().all(|&b| b == 0));
     assert_eq!(ConfigV1::decode(&buf), Ok(config));
+}
+
+#[test]
+fn encodes_a_designated_acceptor() {
+    let mut config = rig();
+    config
+        .add_service(svc_acc("10.0.0.101", 443, 8443, &[2, 3], 3))
+        .unwrap();
+    let buf = encode(&config);
+    assert_eq!(get_u32(&buf, 292), 0);
+    assert_eq!(get_u32(&buf, 296 + CONFIG_V1_SERVICE_OFF_ACCEPTOR), 3);
+    assert!(buf[312..].iter().all(|&b| b == 0));
+    let decoded = ConfigV1::decode(&buf).expect("valid");
+    assert_eq!(decoded, config);
+    assert_eq!(decoded.services()[1].designated_acceptor(), Some(3));
+}
+
+/// A blob written before designated acceptors existed (the service entry's
+/// last word reserved and zero) decodes to the rendezvous hash.
+#[test]
+fn old_blobs_decode_with_the_rendezvous_hash() {
+    let mut buf = vec![0u8; CONFIG_V1_SIZE];
+    put_u32(&mut buf, 0, 1);
+    put_u32(&mut buf, 4, 536);
+    put_u32(&mut buf, 8, 2);
+    put_u32(&mut buf, 12, 2);
+    put_u32(&mut buf, 16, 1);
+    for (i, id) in [1u32, 2].into_iter().enumerate() {
+        put_u32(&mut buf, 24 + 8 * i, id);
+        put_u32(&mut buf, 28 + 8 * i, 0x0a00_000a + id);
+    }
+    put_u32(&mut buf, 280, 0x0a00_0064);
+    buf[284..286].copy_from_slice(&80u16.to_ne_bytes());
+    buf[286..288].copy_from_slice(&8080u16.to_ne_bytes());
+    put_u32(&mut buf, 288, 0b11);
+    let config = ConfigV1::decode(&buf).expect("valid");
+    assert_eq!(config.services(), [svc("10.0.0.100", 80, 8080, &[1, 2])]);
+    assert_eq!(config.services()[0].designated_acceptor(), None);
+    assert_eq!(encode(&config), buf);
 }
 
 #[test]
@@ -809,13 +931,31 @@ fn decode_checks_entries() {
         );
     }
 
-    // A used service's reserved word.
-    let mut buf = good.clone();
-    put_u32(&mut buf, 280 + 12, 1);
-    assert_eq!(
-        ConfigV1::decode(&buf),
-        Err(ConfigError::ReservedNotZero { offset: 292 })
-    );
+    // A used service's acceptor word (reserved before): any node of the
+    // service is taken, anything else refused, whatever its size.
+    for acceptor in 1..=3u32 {
+        let mut buf = good.clone();
+        put_u32(&mut buf, 280 + CONFIG_V1_SERVICE_OFF_ACCEPTOR, acceptor);
+        let decoded = ConfigV1::decode(&buf).expect("valid");
+        assert_eq!(decoded.services()[0].acceptor, acceptor as u8);
+        assert_eq!(encode(&decoded), buf);
+    }
+    for acceptor in [4, 32, 33, 0xff, 0x100, 0x101, u32::MAX] {
+        let mut buf = good.clone();
+        put_u32(&mut buf, 292, acceptor);
+        let err = ConfigV1::decode(&buf).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::AcceptorNotInService {
+                vip: ip("10.0.0.100"),
+                app_port: 80,
+                acceptor,
+                nodes: set(&[1, 2, 3]),
+            },
+            "acceptor {acceptor:#x}"
+        );
+        assert_eq!(err.errno(), ENOENT);
+    }
 
     // Each word of an unused service slot.
     for offset in [296, 300, 304, 308, 532] {
@@ -888,12 +1028,14 @@ fn arb_service() -> impl Strategy<Value = Service> {
         prop_oneof![4 => 79u16..82, 1 => any::<u16>()],
         prop_oneof![4 => 8079u16..8082, 1 => Just(80u16), 1 => any::<u16>()],
         prop_oneof![4 => 1u32..8, 1 => any::<u32>()],
+        prop_oneof![4 => Just(0u8), 2 => 1u8..4, 1 => any::<u8>()],
     )
-        .prop_map(|(vip, app_port, proxy_port, mask)| Service {
+        .prop_map(|(vip, app_port, proxy_port, mask, acceptor)| Service {
             vip,
             app_port,
             proxy_port,
             nodes: NodeSet::from_mask(mask),
+            acceptor,
         })
 }
 
@@ -919,7 +1061,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
 fn arb_valid_config() -> impl Strategy<Value = Config> {
     (
         1u8..=3,
-        prop::collection::vec((1u16..100, 1u32..8), 0..=MAX_SERVICES),
+        prop::collection::vec((1u16..100, 1u32..8, any::<u8>()), 0..=MAX_SERVICES),
     )
         .prop_map(|(n, services)| {
             let mut config = Config::new(1);
@@ -931,14 +1073,24 @@ fn arb_valid_config() -> impl Strategy<Value = Config> {
                     })
                     .unwrap();
             }
-            for (i, (port, mask)) in services.into_iter().enumerate() {
+            for (i, (port, mask, pick)) in services.into_iter().enumerate() {
                 let mask = mask & ((1u32 << n) - 1);
+                let nodes = NodeSet::from_mask(if mask == 0 { 1 } else { mask });
+                // Half the services hash, the others designate one of their
+                // nodes.
+                let members: Vec<u8> = nodes.iter().collect();
+                let acceptor = if pick % 2 == 0 {
+                    0
+                } else {
+                    members[usize::from(pick / 2) % members.len()]
+                };
                 config
                     .add_service(Service {
                         vip: 0x0a00_0064 + i as u32,
                         app_port: port,
                         proxy_port: port + 8000,
-                        nodes: NodeSet::from_mask(if mask == 0 { 1 } else { mask }),
+                        nodes,
+                        acceptor,
                     })
                     .unwrap();
             }

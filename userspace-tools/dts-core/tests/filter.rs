@@ -1,8 +1,8 @@
-//! Tests of `pure::filter`: SYN acceptance by rendezvous hash and proxy-port
-//! redirection decisions.
+//! Tests of `pure::filter`: SYN acceptance by rendezvous hash or by a
+//! designated acceptor, and proxy-port redirection decisions.
 
 use dts_core::config::{Config, Node, NodeSet, Service};
-use dts_core::filter::{inbound, outbound, Inbound, Outbound, Segment};
+use dts_core::filter::{inbound, outbound, syn_owner, Inbound, Outbound, Segment};
 use dts_core::hrw;
 use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
 use proptest::prelude::*;
@@ -11,6 +11,12 @@ const VIP: u32 = 0x0a00_0064; // 10.0.0.100
 const CLIENT: u32 = 0x0a00_0002;
 
 fn cluster(self_id: u8) -> Config {
+    cluster_with(self_id, &[1, 2, 3], 0)
+}
+
+/// Nodes 1..=3, one service at VIP:80 (proxy 8080) served by `nodes` with
+/// `acceptor`; this is node `self_id`.
+fn cluster_with(self_id: u8, nodes: &[u8], acceptor: u8) -> Config {
     let mut c = Config::new(self_id);
     for id in 1..=3u8 {
         c.add_node(Node {
@@ -23,7 +29,8 @@ fn cluster(self_id: u8) -> Config {
         vip: VIP,
         app_port: 80,
         proxy_port: 8080,
-        nodes: NodeSet::from_ids(&[1, 2, 3]).unwrap(),
+        nodes: NodeSet::from_ids(nodes).unwrap(),
+        acceptor,
     })
     .unwrap();
     c.validate().unwrap();
@@ -155,6 +162,7 @@ fn a_node_outside_the_service_never_accepts() {
         app_port: 80,
         proxy_port: 8080,
         nodes: NodeSet::from_ids(&[1, 2]).unwrap(),
+        acceptor: 0,
     })
     .unwrap();
     for port in 1000..2000u16 {
@@ -163,6 +171,129 @@ fn a_node_outside_the_service_never_accepts() {
             Inbound::DropNotOwner
         );
     }
+}
+
+/// Indices (node ids) of the nodes of `configs` that accept `s` as a new
+/// connection.
+fn acceptors(configs: &[Config], s: &Segment) -> Vec<u8> {
+    configs
+        .iter()
+        .filter(|c| matches!(inbound(c, s, || false), Inbound::ToProxy { syn: true, .. }))
+        .map(|c| c.self_id())
+        .collect()
+}
+
+#[test]
+fn a_designated_acceptor_takes_every_syn() {
+    for acceptor in 1..=3u8 {
+        let nodes: Vec<Config> = (1..=3)
+            .map(|id| cluster_with(id, &[1, 2, 3], acceptor))
+            .collect();
+        for port in 30000..30500u16 {
+            let s = seg(port, 80, TCP_FLAG_SYN);
+            assert_eq!(acceptors(&nodes, &s), [acceptor], "port {port}");
+            for c in &nodes {
+                let v = inbound(c, &s, || false);
+                if c.self_id() == acceptor {
+                    assert_eq!(
+                        v,
+                        Inbound::ToProxy {
+                            service: 0,
+                            proxy_port: 8080,
+                            syn: true
+                        }
+                    );
+                } else {
+                    assert_eq!(v, Inbound::DropNotOwner);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_designated_acceptor_overrides_the_hash_owner() {
+    // Clients whose hash owner is node 2 or 3 still go to node 1.
+    let nodes: Vec<Config> = (1..=3).map(|id| cluster_with(id, &[1, 2, 3], 1)).collect();
+    let set = NodeSet::from_ids(&[1, 2, 3]).unwrap();
+    let mut moved = 0;
+    for port in 40000..40300u16 {
+        if hrw::owner(CLIENT, port, set) != Some(1) {
+            moved += 1;
+            assert_eq!(acceptors(&nodes, &seg(port, 80, TCP_FLAG_SYN)), [1]);
+        }
+    }
+    assert!(moved > 100, "{moved}");
+}
+
+#[test]
+fn a_designated_acceptor_in_a_subset() {
+    // The service is served by nodes 2 and 3 only; node 3 accepts all.
+    let nodes: Vec<Config> = (1..=3).map(|id| cluster_with(id, &[2, 3], 3)).collect();
+    for port in 1000..1300u16 {
+        assert_eq!(acceptors(&nodes, &seg(port, 80, TCP_FLAG_SYN)), [3]);
+    }
+}
+
+#[test]
+fn later_segments_with_a_designated_acceptor_follow_the_flow() {
+    // Only the acceptor tracks the flow; any other segment is dropped by the
+    // others, and a retransmitted SYN stays with the tracking node.
+    for id in 1..=3u8 {
+        let c = cluster_with(id, &[1, 2, 3], 2);
+        let tracked = id == 2;
+        for flags in [TCP_FLAG_ACK, TCP_FLAG_ACK | TCP_FLAG_FIN, TCP_FLAG_SYN] {
+            let v = inbound(&c, &seg(5000, 80, flags), || tracked);
+            if tracked {
+                assert_eq!(
+                    v,
+                    Inbound::ToProxy {
+                        service: 0,
+                        proxy_port: 8080,
+                        syn: false
+                    }
+                );
+            } else if flags == TCP_FLAG_SYN {
+                assert_eq!(v, Inbound::DropNotOwner);
+            } else {
+                assert_eq!(v, Inbound::DropNoFlow);
+            }
+        }
+    }
+    // Traffic to other ports is untouched, as with the hash.
+    let c = cluster_with(2, &[1, 2, 3], 2);
+    assert_eq!(
+        inbound(&c, &seg(5000, 8080, TCP_FLAG_SYN), || false),
+        Inbound::Pass
+    );
+}
+
+#[test]
+fn syn_owner_is_the_acceptor_or_the_hash() {
+    let set = NodeSet::from_ids(&[1, 2, 3]).unwrap();
+    let hashed = Service {
+        vip: VIP,
+        app_port: 80,
+        proxy_port: 8080,
+        nodes: set,
+        acceptor: 0,
+    };
+    let designated = Service {
+        acceptor: 3,
+        ..hashed
+    };
+    for port in 0..2000u16 {
+        assert_eq!(
+            syn_owner(&hashed, CLIENT, port),
+            hrw::owner(CLIENT, port, set)
+        );
+        assert_eq!(syn_owner(&designated, CLIENT, port), Some(3));
+    }
+    let empty = Service {
+        nodes: NodeSet::EMPTY,
+        ..hashed
+    };
+    assert_eq!(syn_owner(&empty, CLIENT, 1), None);
 }
 
 #[test]
@@ -192,6 +323,15 @@ fn replies_from_the_proxy_port_are_rewritten() {
 }
 
 proptest! {
+    /// With a designated acceptor, any SYN from any client is accepted by it
+    /// and only by it.
+    #[test]
+    fn designated_acceptor_for_any_syn(saddr: u32, sport: u16, acceptor in 1u8..=3) {
+        let nodes: Vec<Config> = (1..=3).map(|id| cluster_with(id, &[1, 2, 3], acceptor)).collect();
+        let s = Segment { saddr, daddr: VIP, sport, dport: 80, flags: TCP_FLAG_SYN };
+        prop_assert_eq!(acceptors(&nodes, &s), vec![acceptor]);
+    }
+
     /// Any segment on any node of the cluster: exactly one node does not drop
     /// a segment to the application port, and nothing else is ever dropped.
     #[test]

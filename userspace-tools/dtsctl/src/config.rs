@@ -16,6 +16,9 @@
 //! port = 80                # application port
 //! proxy_port = 8080
 //! nodes = [1, 2, 3]
+//! acceptor = 1             # optional: this node accepts every new
+//!                          # connection; without it the rendezvous hash
+//!                          # spreads them over `nodes`
 //! ```
 //!
 //! Validation is the pure [`Config::validate`], the very code the module
@@ -68,6 +71,10 @@ pub(crate) struct ServiceEntry {
     pub(crate) proxy_port: u16,
     /// The ids of the nodes that serve the service.
     pub(crate) nodes: Vec<u8>,
+    /// The designated node that accepts every new connection; absent for
+    /// the rendezvous hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) acceptor: Option<u8>,
 }
 
 /// Why a configuration file is refused.
@@ -93,6 +100,14 @@ pub(crate) enum FileError {
         /// The id.
         id: u8,
     },
+    /// A service has `acceptor = 0` (0 means "no designated acceptor" in the
+    /// pure model, so the file says it by leaving `acceptor` out).
+    AcceptorZero {
+        /// The service's VIP.
+        vip: Ipv4Addr,
+        /// The service's application port.
+        port: u16,
+    },
     /// The pure validation refused the configuration.
     Invalid(ConfigError),
 }
@@ -110,6 +125,11 @@ impl fmt::Display for FileError {
             Self::NodeListedTwice { vip, port, id } => {
                 write!(f, "service {vip}:{port}: node {id} is listed twice")
             }
+            Self::AcceptorZero { vip, port } => write!(
+                f,
+                "service {vip}:{port}: acceptor 0 is not a node id; leave `acceptor` \
+                 out to let the rendezvous hash choose the accepting node"
+            ),
             Self::Invalid(err) => f.write_str(&describe(*err)),
         }
     }
@@ -132,8 +152,8 @@ pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
 /// Converts the file model to the pure model, without validating it.
 ///
 /// Fails only on what the pure model cannot represent: more than
-/// [`MAX_NODES`] nodes or [`MAX_SERVICES`] services, and service node lists
-/// with an id outside `1..=32` or an id listed twice.
+/// [`MAX_NODES`] nodes or [`MAX_SERVICES`] services, service node lists
+/// with an id outside `1..=32` or an id listed twice, and `acceptor = 0`.
 pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
     if file.nodes.len() > MAX_NODES {
         return Err(ConfigError::TooManyNodes {
@@ -172,11 +192,22 @@ pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
                 });
             }
         }
+        let acceptor = match service.acceptor {
+            None => Service::ACCEPTOR_HASH,
+            Some(0) => {
+                return Err(FileError::AcceptorZero {
+                    vip: service.vip,
+                    port: service.port,
+                })
+            }
+            Some(id) => id,
+        };
         config.add_service(Service {
             vip: u32::from(service.vip),
             app_port: service.port,
             proxy_port: service.proxy_port,
             nodes,
+            acceptor,
         })?;
     }
     Ok(config)
@@ -202,6 +233,7 @@ pub(crate) fn to_file(config: &Config) -> ConfigFile {
                 port: service.app_port,
                 proxy_port: service.proxy_port,
                 nodes: service.nodes.iter().collect(),
+                acceptor: service.designated_acceptor(),
             })
             .collect(),
     }
@@ -302,6 +334,17 @@ pub(crate) fn describe(err: ConfigError) -> String {
             "service {}:{app_port}: node {node} is not configured",
             ip(vip)
         ),
+        ConfigError::AcceptorNotInService {
+            vip,
+            app_port,
+            acceptor,
+            nodes,
+        } => format!(
+            "service {}:{app_port}: acceptor {acceptor} is not one of the service's nodes \
+             (nodes = [{}])",
+            ip(vip),
+            id_list(nodes)
+        ),
         ConfigError::VipIsNodeAddr {
             vip,
             app_port,
@@ -323,6 +366,12 @@ pub(crate) fn describe(err: ConfigError) -> String {
             ip(vip)
         ),
     }
+}
+
+/// Returns the ids of `nodes` as "1, 2, 3".
+fn id_list(nodes: NodeSet) -> String {
+    let ids: Vec<String> = nodes.iter().map(|id| id.to_string()).collect();
+    ids.join(", ")
 }
 
 /// Renders a configuration as a configuration file, so that the output of
@@ -353,8 +402,10 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         writeln!(out, "vip = \"{}\"", Ipv4Addr::from(service.vip))?;
         writeln!(out, "port = {}", service.app_port)?;
         writeln!(out, "proxy_port = {}", service.proxy_port)?;
-        let ids: Vec<String> = service.nodes.iter().map(|id| id.to_string()).collect();
-        writeln!(out, "nodes = [{}]", ids.join(", "))?;
+        writeln!(out, "nodes = [{}]", id_list(service.nodes))?;
+        if let Some(acceptor) = service.designated_acceptor() {
+            writeln!(out, "acceptor = {acceptor}")?;
+        }
     }
     Ok(())
 }
@@ -433,6 +484,7 @@ mod tests {
                 app_port: 80,
                 proxy_port: 8080,
                 nodes: NodeSet::from_mask(0b111),
+                acceptor: 0,
             }]
         );
         assert_eq!(summary(&config), "3 nodes, 1 service, self = 1");
@@ -449,6 +501,76 @@ mod tests {
             summary(&config),
             "empty configuration (the node is unconfigured)"
         );
+    }
+
+    const DESIGNATED: &str = include_str!("../examples/cluster3-designated.toml");
+
+    #[test]
+    fn designated_acceptor_example_parses() {
+        let config = parse(DESIGNATED).expect("valid");
+        assert_eq!(
+            config.services(),
+            [Service {
+                vip: 0x0a00_0064,
+                app_port: 80,
+                proxy_port: 8080,
+                nodes: NodeSet::from_mask(0b111),
+                acceptor: 1,
+            }]
+        );
+        assert_eq!(config.services()[0].designated_acceptor(), Some(1));
+        assert_eq!(summary(&config), "3 nodes, 1 service, self = 1");
+        // Without `acceptor`, the rendezvous hash chooses.
+        let config = parse(RIG).expect("valid");
+        assert_eq!(config.services()[0].acceptor, Service::ACCEPTOR_HASH);
+        assert_eq!(config.services()[0].designated_acceptor(), None);
+    }
+
+    #[test]
+    fn message_acceptor_not_in_service() {
+        assert_invalid(
+            include_str!("../examples/invalid-acceptor.toml"),
+            ENOENT,
+            "service 10.0.0.100:80: acceptor 1 is not one of the service's nodes \
+             (nodes = [2, 3])",
+        );
+        // A node that is not configured at all, and ids outside 1..=32.
+        for (acceptor, id) in [("7", 7), ("33", 33), ("255", 255)] {
+            assert_invalid(
+                &DESIGNATED.replace("acceptor = 1 ", &format!("acceptor = {acceptor} ")),
+                ENOENT,
+                &format!(
+                    "service 10.0.0.100:80: acceptor {id} is not one of the service's nodes \
+                     (nodes = [1, 2, 3])"
+                ),
+            );
+        }
+        // The service's node list is checked first.
+        assert_invalid(
+            &DESIGNATED.replace("nodes = [1, 2, 3]", "nodes = [1, 9]"),
+            ENOENT,
+            "service 10.0.0.100:80: node 9 is not configured",
+        );
+    }
+
+    #[test]
+    fn acceptor_zero_and_bad_types_are_refused() {
+        let err = err_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = 0 "));
+        assert!(
+            matches!(err, FileError::AcceptorZero { port: 80, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "service 10.0.0.100:80: acceptor 0 is not a node id; leave `acceptor` out \
+             to let the rendezvous hash choose the accepting node"
+        );
+        let msg = msg_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = 256 "));
+        assert!(msg.contains("256") && msg.contains("u8"), "{msg}");
+        let msg = msg_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = -1 "));
+        assert!(msg.contains("line 29, column 12"), "{msg}");
+        let msg = msg_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = \"1\" "));
+        assert!(msg.contains("expected u8"), "{msg}");
     }
 
     #[test]
@@ -702,6 +824,7 @@ mod tests {
     fn toml_rendering_round_trips() {
         for text in [
             RIG,
+            DESIGNATED,
             include_str!("../examples/two-services.toml"),
             include_str!("../examples/empty.toml"),
         ] {
@@ -736,6 +859,9 @@ proxy_port = 8080
 nodes = [1, 2, 3]
 ";
         assert_eq!(render_toml(&parse(RIG).expect("valid")), expected);
+        // A designated acceptor is printed after `nodes`, and only then.
+        let designated = format!("{expected}acceptor = 1\n");
+        assert_eq!(render_toml(&parse(DESIGNATED).expect("valid")), designated);
         assert_eq!(
             render_toml(&Config::EMPTY),
             "# dts cluster configuration: empty (unconfigured)\n"
@@ -753,14 +879,21 @@ nodes = [1, 2, 3]
                 r#""proxy_port":8080,"nodes":[1,2,3]}]}"#
             )
         );
+        let json = render_json(&parse(DESIGNATED).expect("valid")).expect("serializable");
+        assert!(
+            json.ends_with(r#""proxy_port":8080,"nodes":[1,2,3],"acceptor":1}]}"#),
+            "{json}"
+        );
         let json = render_json(&Config::EMPTY).expect("serializable");
         assert_eq!(json, r#"{"self":0,"node":[],"service":[]}"#);
     }
 
     #[test]
     fn file_model_round_trips() {
-        let config = parse(RIG).expect("valid");
-        assert_eq!(to_config(&to_file(&config)).expect("representable"), config);
+        for text in [RIG, DESIGNATED] {
+            let config = parse(text).expect("valid");
+            assert_eq!(to_config(&to_file(&config)).expect("representable"), config);
+        }
         assert_eq!(to_file(&Config::EMPTY), ConfigFile::default());
     }
 }

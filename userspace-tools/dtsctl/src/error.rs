@@ -158,7 +158,10 @@ impl fmt::Display for Error {
             Self::ConfigRefused { source } => {
                 let reason = match source.raw_os_error() {
                     Some(EEXIST) => "a duplicate node id, node address or service VIP:port",
-                    Some(ENOENT) => "a service or `self` names a node that is not configured",
+                    Some(ENOENT) => {
+                        "a service or `self` names a node that is not configured, \
+                         or a service's acceptor is not one of its nodes"
+                    }
                     Some(EADDRNOTAVAIL) => "a VIP is the internal address of a node",
                     Some(ENOSPC) => "too many nodes or services",
                     _ => "a malformed value or configuration blob",
@@ -279,7 +282,8 @@ mod tests {
             ),
             (
                 libc::ENOENT,
-                "a service or `self` names a node that is not configured",
+                "a service or `self` names a node that is not configured, \
+                 or a service's acceptor is not one of its nodes",
             ),
             (
                 libc::EADDRNOTAVAIL,

@@ -75,6 +75,26 @@ fn config_apply_validates_before_the_kernel() {
     assert!(out.stdout.is_empty());
 }
 
+#[test]
+fn config_check_and_apply_refuse_an_acceptor_outside_the_service() {
+    let path = example("invalid-acceptor.toml");
+    for cmd in ["check", "apply"] {
+        let out = dtsctl(&["config", cmd, &path]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).trim_end(),
+            format!(
+                "dtsctl: {path}: service 10.0.0.100:80: acceptor 1 is not one of the \
+                 service's nodes (nodes = [2, 3])"
+            ),
+            "{cmd}"
+        );
+        assert!(out.stdout.is_empty(), "{cmd}");
+    }
+    // The valid designated example gets as far as the kernel.
+    assert_not_loaded(&["config", "apply", &example("cluster3-designated.toml")]);
+}
+
 /// Path of a file in `dtsctl/examples/`.
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -110,6 +130,7 @@ fn config_check_examples() {
     for (name, summary) in [
         ("cluster3.toml", "3 nodes, 1 service, self = 1"),
         ("two-services.toml", "3 nodes, 2 services, self = 2"),
+        ("cluster3-designated.toml", "3 nodes, 1 service, self = 1"),
         (
             "empty.toml",
             "empty configuration (the node is unconfigured)",
