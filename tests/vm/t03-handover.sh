@@ -283,6 +283,10 @@ node)
     barrier final "$ALL"
     check "flow table drained (flows_active 0 within 150 s)" flows_drain 150
     log "sockstat after the drain: $(grep "^TCP:" /proc/net/sockstat)"
+    # Which sockets are left, by state and local/peer address (diagnostics).
+    ss -tan 2>/dev/null | awk 'NR > 1 { split($4, l, ":"); split($5, p, ":"); print $1, l[1] ":" (l[2] == 80 ? 80 : "*"), p[1] ":" (p[2] == 80 ? 80 : "*") }' |
+        sort | uniq -c | sort -rn | head -8 >/tmp/ss.txt
+    log "sockets left: $(tr '\n' ';' </tmp/ss.txt)"
     if [ "$AB3_N" -gt 0 ]; then
         # The module's objects (entries, FCBs) are small kmallocs. Each node
         # owned and served about a third of the >11,000 connections, with 3
