@@ -22,11 +22,12 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 
+use kernel::sync::lock::Guard;
 use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 use crate::fcb::Fcb;
-use crate::lock::{new_spinlock_bh, SpinLockBh};
+use crate::lock::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend};
 use crate::pure::fcb::Role;
 use crate::pure::flow::{Event, FlowKey, Timeouts, Track};
 use crate::rcu;
@@ -217,35 +218,49 @@ impl FlowTable {
         Ok(true)
     }
 
-    /// Unlinks every flow for which `dead` returns true and frees it after a
-    /// grace period. Any context except hard interrupts. Returns how many.
-    fn remove_if(&self, mut dead: impl FnMut(&Flow) -> bool) -> usize {
+    /// Unlinks from the chain at `head` up to `limit` entries for which
+    /// `dead` returns true and frees them after a grace period. Returns how
+    /// many. The caller holds `self.lock` (`_g` proves it).
+    fn unlink_chain(
+        &self,
+        _g: &Guard<'_, (), SpinLockBhBackend>,
+        head: &AtomicPtr<Entry>,
+        dead: &mut impl FnMut(&Flow) -> bool,
+        limit: usize,
+    ) -> usize {
         let mut removed = 0;
-        let _g = self.lock.lock();
-        for head in self.buckets.iter() {
-            let mut link: &AtomicPtr<Entry> = head;
-            loop {
-                let p = link.load(Ordering::Relaxed);
-                // SAFETY: under the lock every pointer on the chain is a live
-                // entry (type invariant).
-                let Some(e) = (unsafe { p.as_ref() }) else {
-                    break;
-                };
-                if dead(&e.flow) {
-                    // Readers at `e` still follow `e.next`, which stays valid.
-                    link.store(e.next.load(Ordering::Relaxed), Ordering::Release);
-                    // SAFETY: `e` is unlinked, so no new reader can reach it;
-                    // it is handed to RCU exactly once and freed by
-                    // `free_entry` after the grace period.
-                    unsafe { bindings::call_rcu(e.rcu.get(), Some(free_entry)) };
-                    self.count.fetch_sub(1, Ordering::Relaxed);
-                    removed += 1;
-                } else {
-                    link = &e.next;
-                }
+        let mut link: &AtomicPtr<Entry> = head;
+        while removed < limit {
+            let p = link.load(Ordering::Relaxed);
+            // SAFETY: under the lock every pointer on the chain is a live
+            // entry (type invariant).
+            let Some(e) = (unsafe { p.as_ref() }) else {
+                break;
+            };
+            if dead(&e.flow) {
+                // Readers at `e` still follow `e.next`, which stays valid.
+                link.store(e.next.load(Ordering::Relaxed), Ordering::Release);
+                // SAFETY: `e` is unlinked, so no new reader can reach it; it
+                // is handed to RCU exactly once and freed by `free_entry`
+                // after the grace period.
+                unsafe { bindings::call_rcu(e.rcu.get(), Some(free_entry)) };
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                removed += 1;
+            } else {
+                link = &e.next;
             }
         }
         removed
+    }
+
+    /// Unlinks every flow for which `dead` returns true and frees it after a
+    /// grace period. Any context except hard interrupts. Returns how many.
+    fn remove_if(&self, mut dead: impl FnMut(&Flow) -> bool) -> usize {
+        let g = self.lock.lock();
+        self.buckets
+            .iter()
+            .map(|head| self.unlink_chain(&g, head, &mut dead, usize::MAX))
+            .sum()
     }
 
     /// Removes the entry of `key`, if any, and frees it after a grace
@@ -256,27 +271,8 @@ impl FlowTable {
         let Some(head) = self.bucket(key) else {
             return false;
         };
-        let _g = self.lock.lock();
-        let mut link: &AtomicPtr<Entry> = head;
-        loop {
-            let p = link.load(Ordering::Relaxed);
-            // SAFETY: under the lock every pointer on the chain is a live
-            // entry (type invariant).
-            let Some(e) = (unsafe { p.as_ref() }) else {
-                return false;
-            };
-            if e.flow.key == *key {
-                // Readers at `e` still follow `e.next`, which stays valid.
-                link.store(e.next.load(Ordering::Relaxed), Ordering::Release);
-                // SAFETY: `e` is unlinked, so no new reader can reach it; it
-                // is handed to RCU exactly once and freed by `free_entry`
-                // after the grace period.
-                unsafe { bindings::call_rcu(e.rcu.get(), Some(free_entry)) };
-                self.count.fetch_sub(1, Ordering::Relaxed);
-                return true;
-            }
-            link = &e.next;
-        }
+        let g = self.lock.lock();
+        self.unlink_chain(&g, head, &mut |f| f.key == *key, 1) == 1
     }
 
     /// Removes the flows idle for longer than their phase allows at `now`.

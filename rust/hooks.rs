@@ -24,7 +24,7 @@ use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
-use crate::pure::config::{Config, PortKind};
+use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::csum::Mode;
 use crate::pure::fcb::{
     self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, SynOpts, Transition,
@@ -345,6 +345,25 @@ fn strip_forged(skb: &mut SkbRef<'_>, t: &TcpSeg) -> bool {
     rewrite(skb, t, &plan, None)
 }
 
+/// A new FCB for a client of `svc` in `state`, or `None` (counted as
+/// `flow_table_full`) if it could not be allocated. Softirq context
+/// (`GFP_ATOMIC`).
+fn new_fcb(svc: &Service, client_addr: u32, client_port: u16, state: FcbState) -> Option<Arc<Fcb>> {
+    let fcb = Fcb::new(
+        svc.vip,
+        svc.app_port,
+        svc.proxy_port,
+        client_addr,
+        client_port,
+        state,
+    );
+    let made = Arc::new(fcb, GFP_ATOMIC).ok();
+    if made.is_none() {
+        stats::inc(Counter::FlowTableFull);
+    }
+    made
+}
+
 /// N2: a SYN from a configured node's internal address to this node's
 /// internal address at `svc`'s application port. Accepts it as a handover
 /// if it carries a valid handover option. Softirq context.
@@ -390,18 +409,7 @@ fn accept_handover(
         stats::inc(Counter::HoptInvalid);
         return bindings::NF_DROP;
     }
-    let Ok(fcb) = Arc::new(
-        Fcb::new(
-            svc.vip,
-            svc.app_port,
-            svc.proxy_port,
-            opt.client_addr,
-            opt.client_port,
-            FcbState::Transfer,
-        ),
-        GFP_ATOMIC,
-    ) else {
-        stats::inc(Counter::FlowTableFull);
+    let Some(fcb) = new_fcb(svc, opt.client_addr, opt.client_port, FcbState::Transfer) else {
         return bindings::NF_DROP;
     };
     fcb.set_handover(me.addr, s.saddr, s.sport, 0, opt.proxy_isn);
@@ -515,18 +523,7 @@ fn accept_syn(
     };
     let s = t.seg;
     st.sweep(false);
-    let Ok(fcb) = Arc::new(
-        Fcb::new(
-            svc.vip,
-            svc.app_port,
-            svc.proxy_port,
-            s.saddr,
-            s.sport,
-            FcbState::Proxying,
-        ),
-        GFP_ATOMIC,
-    ) else {
-        stats::inc(Counter::FlowTableFull);
+    let Some(fcb) = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying) else {
         return bindings::NF_DROP;
     };
     if let Some((hdr, len)) = read_tcp_header(skb, t) {
