@@ -254,7 +254,7 @@ fn on_flow(
     let syn = match (plan.handover_syn, fcb.client_syn()) {
         (true, client) => Some(SynRewrite {
             client: client.unwrap_or_default(),
-            hopt: HandoverOpt::new(fcb.client_addr, fcb.client_port, fcb.p_base()),
+            hopt: HandoverOpt::new(fcb.client_addr, fcb.client_port, fcb.p_base(), fcb.vip),
         }),
         _ => None,
     };
@@ -365,8 +365,9 @@ fn new_fcb(svc: &Service, client_addr: u32, client_port: u16, state: FcbState) -
 }
 
 /// N2: a SYN from a configured node's internal address to this node's
-/// internal address at `svc`'s application port. Accepts it as a handover
-/// if it carries a valid handover option. Softirq context.
+/// internal address. Accepts it as a handover if it carries a valid
+/// handover option that names a service of this node (its VIP and the
+/// SYN's destination port). Softirq context.
 fn accept_handover(
     st: &state::State,
     cfg: &Config,
@@ -389,12 +390,11 @@ fn accept_handover(
         }
     };
     let self_id = cfg.self_id();
-    let (Some(me), Some(svc)) = (
-        cfg.self_node(),
-        cfg.services()
-            .iter()
-            .find(|v| v.app_port == s.dport && v.nodes.contains(self_id)),
-    ) else {
+    let svc = match cfg.service_for(opt.vip, s.dport) {
+        Some((_, v, PortKind::App)) if v.nodes.contains(self_id) => Some(v),
+        _ => None,
+    };
+    let (Some(me), Some(svc)) = (cfg.self_node(), svc) else {
         stats::inc(Counter::HoptInvalid);
         return bindings::NF_DROP;
     };

@@ -45,7 +45,8 @@ fn check(ret: c_int) -> Result<c_int> {
     }
 }
 
-/// A kernel TCP socket in `init_net`, released on drop.
+/// A kernel TCP socket in `init_net` that holds a reference on it (as a
+/// user's socket does), released on drop.
 pub(crate) struct KSock {
     // INVARIANT: a socket created by `sock_create_kern()` and not released.
     sock: NonNull<bindings::socket>,
@@ -68,9 +69,21 @@ impl KSock {
         };
         check(ret)?;
         // INVARIANT: on success `sock` is a new, unreleased socket.
-        Ok(Self {
+        let ks = Self {
             sock: NonNull::new(sock).ok_or(ENOMEM)?,
-        })
+        };
+        // A kernel socket holds no reference on its namespace, so
+        // `tcp_close()` stops its timers for good (6.12: "tcp: properly
+        // terminate timers for kernel sockets"): released after its FIN, it
+        // would stay an orphan in FIN-WAIT-1 that never retransmits and
+        // never times out. With the reference it lives on like a user's
+        // socket: the FIN is retransmitted, the destination's stack answers
+        // the retransmit with an RST (see `pure::fcb::plan`), or the orphan
+        // times out.
+        // SAFETY: `sk` is a new socket that no one else uses or has locked
+        // yet, as `sk_net_refcnt_upgrade()` requires.
+        unsafe { bindings::sk_net_refcnt_upgrade(ks.sk()) };
+        Ok(ks)
     }
 
     fn sk(&self) -> *mut bindings::sock {

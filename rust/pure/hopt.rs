@@ -3,23 +3,30 @@
 //! The handover TCP option.
 //!
 //! The SYN of a handed-over connection carries the original client's address
-//! and port and the proxy-side initial sequence number in an RFC 6994
-//! experimental TCP option with a 16-bit ExID. Version 1, 16 bytes, all
-//! integers big-endian:
+//! and port, the proxy-side initial sequence number and the service's VIP in
+//! an RFC 6994 experimental TCP option with a 16-bit ExID. Version 1, 20
+//! bytes, all integers big-endian:
 //!
 //! | offset | size | field         | value                                  |
 //! |--------|------|---------------|----------------------------------------|
 //! | 0      | 1    | kind          | 253 ([`DTS_HOPT_KIND`], RFC 6994 experimental) |
-//! | 1      | 1    | length        | 16 ([`DTS_HOPT_LEN`])                  |
+//! | 1      | 1    | length        | 20 ([`DTS_HOPT_LEN`])                  |
 //! | 2      | 2    | ExID          | `0x4454`, "DT" ([`DTS_HOPT_EXID`])     |
 //! | 4      | 1    | version       | 1 ([`DTS_HOPT_VERSION`])               |
 //! | 5      | 1    | flags         | bit 0 [`HOPT_FLAG_REHANDOVER`] (reserved), other bits 0 |
 //! | 6      | 4    | client address| IPv4 address of the original client    |
 //! | 10     | 2    | client port   | TCP port of the original client        |
 //! | 12     | 4    | proxy ISN     | initial sequence number on the proxy side |
+//! | 16     | 4    | VIP           | the service's virtual IPv4 address the client connected to |
+//!
+//! The handover connection is addressed to the destination's internal
+//! address and the application port, so the VIP is what tells two services
+//! on the same port apart.
 //!
 //! The option is a multiple of 4 bytes long, so appending it to a SYN keeps
-//! the following options aligned.
+//! the following options aligned. A Linux SYN with MSS, SACK-permitted,
+//! timestamps and window scale has 20 bytes of options: with this option
+//! the header reaches the 60-byte maximum.
 //!
 //! The ExID was chosen by this project and is documented here only; it is
 //! not registered with IANA. RFC 6994 asks for registered ExIDs, so a
@@ -36,7 +43,7 @@ use super::tcp::{self, OptError, Rewritten, TcpOption};
 pub const DTS_HOPT_KIND: u8 = tcp::TCPOPT_EXP1;
 
 /// Length of the handover option, kind and length byte included.
-pub const DTS_HOPT_LEN: usize = 16;
+pub const DTS_HOPT_LEN: usize = 20;
 
 /// The 16-bit RFC 6994 ExID of the handover option, "DT" in ASCII.
 pub const DTS_HOPT_EXID: u16 = 0x4454;
@@ -82,17 +89,21 @@ pub struct HandoverOpt {
     pub client_port: u16,
     /// Initial sequence number of the proxy side of the connection.
     pub proxy_isn: u32,
+    /// The service's virtual IPv4 address (the client's destination), host
+    /// order.
+    pub vip: u32,
 }
 
 impl HandoverOpt {
     /// Creates a version 1 option without flags.
-    pub const fn new(client_addr: u32, client_port: u16, proxy_isn: u32) -> Self {
+    pub const fn new(client_addr: u32, client_port: u16, proxy_isn: u32, vip: u32) -> Self {
         Self {
             version: DTS_HOPT_VERSION,
             flags: 0,
             client_addr,
             client_port,
             proxy_isn,
+            vip,
         }
     }
 
@@ -111,6 +122,7 @@ impl HandoverOpt {
         let [a0, a1, a2, a3] = self.client_addr.to_be_bytes();
         let [p0, p1] = self.client_port.to_be_bytes();
         let [i0, i1, i2, i3] = self.proxy_isn.to_be_bytes();
+        let [v0, v1, v2, v3] = self.vip.to_be_bytes();
         [
             DTS_HOPT_KIND,
             DTS_HOPT_LEN as u8,
@@ -128,6 +140,10 @@ impl HandoverOpt {
             i1,
             i2,
             i3,
+            v0,
+            v1,
+            v2,
+            v3,
         ]
     }
 
@@ -168,6 +184,7 @@ impl HandoverOpt {
             client_addr: u32::from_be_bytes([b[6], b[7], b[8], b[9]]),
             client_port: u16::from_be_bytes([b[10], b[11]]),
             proxy_isn: u32::from_be_bytes([b[12], b[13], b[14], b[15]]),
+            vip: u32::from_be_bytes([b[16], b[17], b[18], b[19]]),
         })
     }
 }

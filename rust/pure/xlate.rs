@@ -264,10 +264,10 @@ mod tests {
                 sack_ok: true,
                 timestamps: true,
             },
-            hopt: HandoverOpt::new(C, 41000, 777),
+            hopt: HandoverOpt::new(C, 41000, 777, VIP),
         };
         let new_len = syn.new_len(&p[20..]).unwrap();
-        assert_eq!(new_len, 56);
+        assert_eq!(new_len, 60);
         p.resize(20 + new_len, 0xaa);
         let seg = SegInfo {
             flags: TCP_FLAG_SYN,
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(o.wscale, Some(7));
         assert!(o.sack_ok && !o.timestamps);
         let (_, h) = hopt::find(area).unwrap().unwrap();
-        assert_eq!(h, HandoverOpt::new(C, 41000, 777));
+        assert_eq!(h, HandoverOpt::new(C, 41000, 777, VIP));
         let t = TcpHeader::parse(&p[20..]).unwrap();
         assert_eq!(t.seq, 1000u32.wrapping_sub(0x8000_0001));
         assert_eq!(t.window, 0);

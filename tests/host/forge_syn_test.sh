@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Host test of tests/vm/forge_syn.py (VM test t03-handover's forged handover
 # SYN): the segment it builds has the handover option byte for byte as
-# rust/pure/hopt.rs lays it out (kind 253, length 16, ExID 0x4454, version 1,
-# flags 0, client address, port, proxy ISN, big-endian) after an MSS option,
+# rust/pure/hopt.rs lays it out (kind 253, length 20, ExID 0x4454, version 1,
+# flags 0, client address, port, proxy ISN, VIP, big-endian) after an MSS option,
 # a data offset covering both, the SYN flag only, and a TCP checksum that
 # verifies over the IPv4 pseudo-header. As root, it also sends one on the
 # loopback to a listening socket, which must answer with a SYN-ACK (an
@@ -21,7 +21,7 @@ ok() { echo "PASS $*"; passed=$((passed + 1)); }
 ko() { echo "FAIL $*"; failed=$((failed + 1)); }
 
 out=$("$py" "$forge" --dry-run --src 10.0.0.2:43000 --dst 10.0.0.100:80 \
-    --client 10.0.0.2:41000 --proxy-isn 0x01020304 --isn 0xfffffffe 2>&1)
+    --client 10.0.0.2:41000 --proxy-isn 0x01020304 --vip 10.0.0.101 --isn 0xfffffffe 2>&1)
 if [ $? = 0 ]; then ok "dry run"; else ko "dry run: $out"; fi
 hex=$(printf '%s\n' "$out" | tail -n 1)
 if res=$("$py" - "$hex" <<'PY' 2>&1
@@ -39,10 +39,10 @@ assert (sport, dport) == (43000, 80), (sport, dport)
 assert seq == 0xFFFFFFFE and ack == 0, (seq, ack)
 assert off_flags & 0x3F == 0x02, "flags %#x, want SYN only" % (off_flags & 0x3F)
 doff = (off_flags >> 12) * 4
-assert doff == len(seg) == 40, (doff, len(seg))
+assert doff == len(seg) == 44, (doff, len(seg))
 assert seg[20:24] == bytes([2, 4, 0x05, 0xB4]), seg[20:24].hex()
-want = bytes([253, 16, 0x44, 0x54, 1, 0, 10, 0, 0, 2, 0xA0, 0x28, 1, 2, 3, 4])
-assert seg[24:40] == want, "option %s, want %s" % (seg[24:40].hex(), want.hex())
+want = bytes([253, 20, 0x44, 0x54, 1, 0, 10, 0, 0, 2, 0xA0, 0x28, 1, 2, 3, 4, 10, 0, 0, 101])
+assert seg[24:44] == want, "option %s, want %s" % (seg[24:44].hex(), want.hex())
 pseudo = socket.inet_aton("10.0.0.2") + socket.inet_aton("10.0.0.100") + struct.pack("!BBH", 0, 6, len(seg))
 assert csum(pseudo + seg) == 0xFFFF, "checksum does not verify"
 print("layout and checksum ok")

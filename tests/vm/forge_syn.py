@@ -1,17 +1,18 @@
 #!/usr/bin/python3
 """Send one TCP SYN carrying a forged DTS handover option (VM test t03).
 
-    forge_syn.py --src IP:PORT --dst IP:PORT [--client IP:PORT]
+    forge_syn.py --src IP:PORT --dst IP:PORT [--client IP:PORT] [--vip IP]
                  [--proxy-isn N] [--isn N] [--wait SEC] [--require-synack]
                  [--dry-run]
 
 Builds a SYN from --src to --dst with two options, MSS 1460 and a
-valid-looking handover option (rust/pure/hopt.rs, version 1, 16 bytes):
+valid-looking handover option (rust/pure/hopt.rs, version 1, 20 bytes):
 
-    kind 253, length 16, ExID 0x4454, version 1, flags 0,
-    client address (4), client port (2), proxy ISN (4), all big-endian
+    kind 253, length 20, ExID 0x4454, version 1, flags 0,
+    client address (4), client port (2), proxy ISN (4), VIP (4), all big-endian
 
-claiming the connection --client (default: --src itself), computes the TCP
+claiming the connection --client (default: --src itself) to --vip (default:
+--dst's address), computes the TCP
 checksum over the IPv4 pseudo-header, and sends it on a raw socket
 (AF_INET, SOCK_RAW, IPPROTO_TCP; the kernel builds the IP header, with the
 source address --src's, to which the socket is bound). Nothing on the cluster
@@ -34,7 +35,7 @@ import sys
 import time
 
 HOPT_KIND = 253
-HOPT_LEN = 16
+HOPT_LEN = 20
 HOPT_EXID = 0x4454
 HOPT_VERSION = 1
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -52,6 +53,16 @@ def endpoint(text):
     return host, port
 
 
+def ipv4(text):
+    try:
+        socket.inet_aton(text)
+        if text.count(".") != 3:
+            raise ValueError
+    except (OSError, ValueError):
+        raise argparse.ArgumentTypeError("not an IPv4 address: %r" % text)
+    return text
+
+
 def checksum(data):
     if len(data) % 2:
         data += b"\0"
@@ -61,10 +72,11 @@ def checksum(data):
     return ~s & 0xFFFF
 
 
-def handover_option(client_ip, client_port, proxy_isn):
-    """The 16 bytes of a version 1 handover option (rust/pure/hopt.rs)."""
-    return struct.pack("!BBHBB4sHI", HOPT_KIND, HOPT_LEN, HOPT_EXID, HOPT_VERSION, 0,
-                       socket.inet_aton(client_ip), client_port, proxy_isn)
+def handover_option(client_ip, client_port, proxy_isn, vip):
+    """The 20 bytes of a version 1 handover option (rust/pure/hopt.rs)."""
+    return struct.pack("!BBHBB4sHI4s", HOPT_KIND, HOPT_LEN, HOPT_EXID, HOPT_VERSION, 0,
+                       socket.inet_aton(client_ip), client_port, proxy_isn,
+                       socket.inet_aton(vip))
 
 
 def build_syn(src, dst, isn, option):
@@ -126,6 +138,7 @@ def main(argv):
     p.add_argument("--src", type=endpoint, required=True, help="source IP:PORT (a local address)")
     p.add_argument("--dst", type=endpoint, required=True, help="destination IP:PORT")
     p.add_argument("--client", type=endpoint, help="client IP:PORT the option claims (default --src)")
+    p.add_argument("--vip", type=ipv4, help="VIP in the option (default --dst's address)")
     p.add_argument("--proxy-isn", type=lambda x: int(x, 0), help="proxy ISN in the option (default random)")
     p.add_argument("--isn", type=lambda x: int(x, 0), help="the SYN's sequence number (default random)")
     p.add_argument("--wait", type=float, default=0, help="seconds to wait for the answer")
@@ -137,10 +150,11 @@ def main(argv):
     client = a.client or a.src
     isn = rnd() if a.isn is None else a.isn & 0xFFFFFFFF
     pisn = rnd() if a.proxy_isn is None else a.proxy_isn & 0xFFFFFFFF
-    opt = handover_option(client[0], client[1], pisn)
+    vip = a.vip or a.dst[0]
+    opt = handover_option(client[0], client[1], pisn, vip)
     seg = build_syn(a.src, a.dst, isn, opt)
-    desc = ("SYN %s:%d -> %s:%d seq %d, MSS 1460 + handover option (client %s:%d, proxy ISN %d)"
-            % (a.src + a.dst + (isn,) + client + (pisn,)))
+    desc = ("SYN %s:%d -> %s:%d seq %d, MSS 1460 + handover option (client %s:%d, proxy ISN %d, VIP %s)"
+            % (a.src + a.dst + (isn,) + client + (pisn, vip)))
     if a.dry_run:
         print(desc)
         print(seg.hex())

@@ -183,38 +183,57 @@ esac
 # dts_proxy_start PORT ARG...: start "$DTS_PROXY ARG..." in the background
 # (stderr, its log, to /tmp/proxy.log; stdout to /tmp/proxy.out; pid in
 # /tmp/proxy.pid) and wait until a socket listens on TCP PORT (60 s at most).
-# The proxy's output goes to files, so this may run under `check`.
+# The proxy's output goes to files, so this may run under `check`. With
+# DTS_PROXY_TAG=T in the environment the files are /tmp/proxyT.{log,out,pid},
+# so that several proxies can run (stop each with the same tag).
 dts_proxy_start() {
     _pp=$1; shift
+    _t=${DTS_PROXY_TAG:-}
     [ -x "$DTS_PROXY" ] || command -v "$DTS_PROXY" >/dev/null 2>&1 ||
         { echo "no dts-proxy at $DTS_PROXY"; return 1; }
-    "$DTS_PROXY" "$@" </dev/null >/tmp/proxy.out 2>/tmp/proxy.log &
-    echo $! >/tmp/proxy.pid
+    "$DTS_PROXY" "$@" </dev/null >/tmp/proxy$_t.out 2>/tmp/proxy$_t.log &
+    echo $! >/tmp/proxy$_t.pid
     _hex=$(printf '%04X' "$_pp")
     _n=0
     while [ $_n -lt 300 ]; do
         sleep 0.2; _n=$((_n + 1))
-        if ! kill -0 "$(cat /tmp/proxy.pid)" 2>/dev/null; then
-            echo "dts-proxy exited:"; cat /tmp/proxy.log /tmp/proxy.out
+        if ! kill -0 "$(cat /tmp/proxy$_t.pid)" 2>/dev/null; then
+            echo "dts-proxy exited:"; cat /tmp/proxy$_t.log /tmp/proxy$_t.out
             return 1
         fi
         # /proc/net/tcp: "sl local rem st ...", state 0A = LISTEN.
         awk -v p=":$_hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 } END { exit !f }' \
             /proc/net/tcp && return 0
     done
-    echo "dts-proxy does not listen on port $_pp after 60 s:"; cat /tmp/proxy.log
+    echo "dts-proxy does not listen on port $_pp after 60 s:"; cat /tmp/proxy$_t.log
     return 1
 }
 
-# dts_proxy_stop: stop the proxy dts_proxy_start started.
+# dts_proxy_stop: stop the proxy dts_proxy_start started (the same
+# DTS_PROXY_TAG).
 dts_proxy_stop() {
-    [ -f /tmp/proxy.pid ] || return 0
-    _pid=$(cat /tmp/proxy.pid)
+    _t=${DTS_PROXY_TAG:-}
+    [ -f /tmp/proxy$_t.pid ] || return 0
+    _pid=$(cat /tmp/proxy$_t.pid)
     kill "$_pid" 2>/dev/null
     _n=0
     while kill -0 "$_pid" 2>/dev/null && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
-    rm -f /tmp/proxy.pid
+    rm -f /tmp/proxy$_t.pid
     return 0
+}
+
+# flows_drain SECONDS: poll `dtsctl status` until flows_active is 0, at most
+# SECONDS (every 5 s); prints how long it took, or the status at the end.
+flows_drain() {
+    _t0=$(cut -d. -f1 /proc/uptime)
+    while :; do
+        "$DTSCTL" status --json >/tmp/drain.json || return 1
+        _a=$(json_get counters.flows_active /tmp/drain.json) || return 1
+        _dt=$(( $(cut -d. -f1 /proc/uptime) - _t0 ))
+        [ "$_a" = 0 ] && { echo "flows_active 0 after ${_dt}s"; return 0; }
+        [ "$_dt" -ge "$1" ] && { echo "flows_active still $_a after ${_dt}s"; cat /tmp/drain.json; return 1; }
+        sleep 5
+    done
 }
 
 # rig_flavor: the kernel flavor this VM runs, "debug" or "default", for tests

@@ -8,13 +8,13 @@ use dts_core::tcp::{self, OptError, TcpHeader};
 use proptest::prelude::*;
 
 fn sample() -> HandoverOpt {
-    HandoverOpt::new(0xc0a8_0102, 0x3039, 0xdead_beef)
+    HandoverOpt::new(0xc0a8_0102, 0x3039, 0xdead_beef, 0x0a00_0064)
 }
 
 #[test]
 fn constants() {
     assert_eq!(DTS_HOPT_KIND, 253);
-    assert_eq!(DTS_HOPT_LEN, 16);
+    assert_eq!(DTS_HOPT_LEN, 20);
     assert_eq!(DTS_HOPT_EXID, 0x4454);
     assert_eq!(&DTS_HOPT_EXID.to_be_bytes(), b"DT");
     assert_eq!(DTS_HOPT_VERSION, 1);
@@ -30,7 +30,10 @@ fn wire_format() {
     assert!(!o.is_rehandover());
     assert_eq!(
         o.encode(),
-        [253, 16, b'D', b'T', 1, 0, 192, 168, 1, 2, 0x30, 0x39, 0xde, 0xad, 0xbe, 0xef]
+        [
+            253, 20, b'D', b'T', 1, 0, 192, 168, 1, 2, 0x30, 0x39, 0xde, 0xad, 0xbe, 0xef, 10, 0,
+            0, 100
+        ]
     );
     assert_eq!(HandoverOpt::decode(&o.encode()), Ok(o));
     let r = HandoverOpt {
@@ -53,7 +56,8 @@ fn specific_errors() {
     assert_eq!(HandoverOpt::decode(&[253]), Err(HoptError::Truncated));
     assert_eq!(with(0, 254), Err(HoptError::BadKind(254)));
     assert_eq!(with(1, 15), Err(HoptError::BadLength(15)));
-    assert_eq!(with(1, 17), Err(HoptError::BadLength(17)));
+    assert_eq!(with(1, 16), Err(HoptError::BadLength(16)));
+    assert_eq!(with(1, 21), Err(HoptError::BadLength(21)));
     assert_eq!(with(2, 0), Err(HoptError::BadExid(0x0054)));
     assert_eq!(with(4, 0), Err(HoptError::BadVersion(0)));
     assert_eq!(with(4, 2), Err(HoptError::BadVersion(2)));
@@ -61,7 +65,7 @@ fn specific_errors() {
     assert_eq!(with(5, 0x81), Err(HoptError::BadFlags(0x81)));
     let mut long = good.to_vec();
     long.push(0);
-    assert_eq!(HandoverOpt::decode(&long), Err(HoptError::BadLength(16)));
+    assert_eq!(HandoverOpt::decode(&long), Err(HoptError::BadLength(20)));
 }
 
 /// Options a Linux SYN carries, with odd offsets (NOP, window scale).
@@ -107,7 +111,7 @@ fn find_and_strip() {
     let r = hopt::strip(&mut stripped).unwrap();
     assert_eq!(r.matched, 1);
     assert_eq!(&stripped[..20], &area[..20]);
-    assert_eq!(&stripped[20..], &[1; 16]);
+    assert_eq!(&stripped[20..], &[1; 20]);
     assert_eq!(hopt::find(&stripped), Ok(None));
     assert_eq!(hopt::strip(&mut broken).map(|r| r.matched).ok(), None);
 }
@@ -125,7 +129,7 @@ fn append_to_a_syn_then_strip() {
 
     let opt = sample().encode();
     let new_len = tcp::appended_len(&hdr, &opt).unwrap();
-    assert_eq!(new_len, 56);
+    assert_eq!(new_len, 60);
     hdr.resize(new_len, 0);
     let a = tcp::append_option(&mut hdr, &opt).unwrap();
     a.fix.apply_to_header(&mut hdr, Mode::Full).unwrap();
@@ -134,7 +138,7 @@ fn append_to_a_syn_then_strip() {
     assert_eq!(tcp::check(&hdr).unwrap(), tcp_ipv4_checksum(s, d, &zeroed));
 
     let h = TcpHeader::parse_full(&hdr).unwrap();
-    assert_eq!(h.header_len, 56);
+    assert_eq!(h.header_len, 60);
     let area = tcp::options_area(&hdr).unwrap();
     assert_eq!(hopt::find(area), Ok(Some((20, sample()))));
 
@@ -146,10 +150,12 @@ fn append_to_a_syn_then_strip() {
 }
 
 fn any_hopt() -> impl Strategy<Value = HandoverOpt> {
-    (any::<u32>(), any::<u16>(), any::<u32>(), any::<bool>()).prop_map(|(a, p, i, r)| HandoverOpt {
-        flags: u8::from(r),
-        ..HandoverOpt::new(a, p, i)
-    })
+    (any::<u32>(), any::<u16>(), any::<u32>(), any::<u32>(), any::<bool>()).prop_map(
+        |(a, p, i, v, r)| HandoverOpt {
+            flags: u8::from(r),
+            ..HandoverOpt::new(a, p, i, v)
+        },
+    )
 }
 
 proptest! {
@@ -163,7 +169,7 @@ proptest! {
         let parsed = tcp::options(&bytes).collect::<Vec<_>>();
         prop_assert_eq!(parsed.len(), 1);
         let opt = parsed[0].unwrap();
-        prop_assert_eq!((opt.kind, opt.len, opt.exid16()), (253, 16, Some(DTS_HOPT_EXID)));
+        prop_assert_eq!((opt.kind, opt.len, opt.exid16()), (253, 20, Some(DTS_HOPT_EXID)));
         prop_assert!(is_hopt(&opt));
     }
 
@@ -184,7 +190,7 @@ proptest! {
     }
 
     #[test]
-    fn every_corruption_is_rejected_or_seen(o in any_hopt(), i in 0usize..16, x in 1u8..=255) {
+    fn every_corruption_is_rejected_or_seen(o in any_hopt(), i in 0usize..20, x in 1u8..=255) {
         let mut bytes = o.encode();
         bytes[i] ^= x;
         let got = HandoverOpt::decode(&bytes);

@@ -131,6 +131,7 @@ fn config_check_examples() {
         ("cluster3.toml", "3 nodes, 1 service, self = 1"),
         ("two-services.toml", "3 nodes, 2 services, self = 2"),
         ("cluster3-designated.toml", "3 nodes, 1 service, self = 1"),
+        ("cluster3-two-vips.toml", "3 nodes, 2 services, self = 1"),
         (
             "empty.toml",
             "empty configuration (the node is unconfigured)",

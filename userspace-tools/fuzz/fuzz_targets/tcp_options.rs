@@ -8,7 +8,7 @@
 #![no_main]
 
 use dts_core::csum::{self, Mode};
-use dts_core::hopt::HandoverOpt;
+use dts_core::hopt::{HandoverOpt, DTS_HOPT_LEN};
 use dts_core::seq::SeqDelta;
 use dts_core::tcp::{self, CsumFix, OptError, Rewritten, TcpHeader};
 use libfuzzer_sys::fuzz_target;
@@ -112,9 +112,9 @@ fn segment(seg_in: &[u8], p: &Params) {
         let mut hdr = seg[..len].to_vec();
         let c = expected_check(&hdr, mode);
         tcp::set_check(&mut hdr, c).unwrap();
-        let opt = HandoverOpt::new(SADDR, p.word, p.delta.offset()).encode();
+        let opt = HandoverOpt::new(SADDR, p.word, p.delta.offset(), DADDR).encode();
         let planned = tcp::appended_len(&hdr, &opt);
-        hdr.resize(len + 16, 0xa5);
+        hdr.resize(len + DTS_HOPT_LEN, 0xa5);
         match tcp::append_option(&mut hdr, &opt) {
             Ok(a) => {
                 assert_eq!(planned, Ok(a.new_len));
