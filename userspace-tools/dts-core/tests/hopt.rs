@@ -150,12 +150,17 @@ fn append_to_a_syn_then_strip() {
 }
 
 fn any_hopt() -> impl Strategy<Value = HandoverOpt> {
-    (any::<u32>(), any::<u16>(), any::<u32>(), any::<u32>(), any::<bool>()).prop_map(
-        |(a, p, i, v, r)| HandoverOpt {
+    (
+        any::<u32>(),
+        any::<u16>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+    )
+        .prop_map(|(a, p, i, v, r)| HandoverOpt {
             flags: u8::from(r),
             ..HandoverOpt::new(a, p, i, v)
-        },
-    )
+        })
 }
 
 proptest! {
