@@ -43,6 +43,9 @@
  *	ECONNREFUSED nothing listens at the destination's application port.
  *	EHOSTUNREACH the destination's internal address cannot be reached.
  *	ETIMEDOUT    the destination did not connect or acknowledge in time.
+ *	EPROTO       the destination announced another TCP window-scale shift
+ *	             than the proxy's SYN-ACK did (different buffer settings on
+ *	             the two nodes); serve locally.
  *	ENOMEM       out of memory.
  *	ENOSPC       the flow table is full.
  *	ENOPROTOOPT  (from the kernel, not the module) the dts module is not

@@ -18,7 +18,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use crate::pure::fcb::{Learn, Params, State, SynOpts};
+use crate::pure::fcb::{self, Learn, Params, State, SynOpts};
 
 const KNOWN: u64 = 1 << 32;
 
@@ -67,6 +67,18 @@ pub(crate) struct Fcb {
     d2: Delta,
     client_win: AtomicU32,
     client_syn: AtomicU32,
+    /// N1: the handover socket's FIN sequence number, once it left.
+    h_fin: Delta,
+    /// N1: the client's last TSval (known once the client sent one).
+    client_tsval: Delta,
+    /// N1: the proxy socket's last TSval towards the client.
+    proxy_tsval: AtomicU32,
+    /// N1: the handover connection's timestamp offset (`Params::o1`).
+    o1: Delta,
+    /// N2: the proxy's last TSval, carried by the handover SYN.
+    carried_tsval: AtomicU32,
+    /// N2: the destination's timestamp offset (`Params::dts`).
+    dts: Delta,
 }
 
 impl Fcb {
@@ -94,6 +106,12 @@ impl Fcb {
             d2: Delta::unknown(),
             client_win: AtomicU32::new(0),
             client_syn: AtomicU32::new(0),
+            h_fin: Delta::unknown(),
+            client_tsval: Delta::unknown(),
+            proxy_tsval: AtomicU32::new(0),
+            o1: Delta::unknown(),
+            carried_tsval: AtomicU32::new(0),
+            dts: Delta::unknown(),
         }
     }
 
@@ -134,6 +152,9 @@ impl Fcb {
         self.p_base.store(p_base, Ordering::Release);
         self.d1.clear();
         self.d2.clear();
+        self.h_fin.clear();
+        self.o1.clear();
+        self.dts.clear();
     }
 
     /// The proxy-space base the destination continues from.
@@ -170,6 +191,25 @@ impl Fcb {
                     self.d2.set(self.p_base().wrapping_sub(n2_isn));
                 }
             }
+            Learn::HandoverFin(seq) => {
+                if self.h_fin.get().is_none() {
+                    self.h_fin.set(seq);
+                }
+            }
+            Learn::ClientTsval(v) => self.client_tsval.set(v),
+            Learn::ProxyTsval(v) => self.proxy_tsval.store(v, Ordering::Relaxed),
+            Learn::HandoverTsval(v) => {
+                if let (None, Some(c)) = (self.o1.get(), self.client_tsval.get()) {
+                    self.o1.set(c.wrapping_sub(v));
+                }
+            }
+            Learn::CarriedTsval(v) => self.carried_tsval.store(v, Ordering::Release),
+            Learn::DestTsval(v) => {
+                if self.dts.get().is_none() {
+                    let carried = self.carried_tsval.load(Ordering::Acquire);
+                    self.dts.set(fcb::dest_ts_offset(carried, v));
+                }
+            }
         }
     }
 
@@ -188,6 +228,10 @@ impl Fcb {
             d1: self.d1.get(),
             d2: self.d2.get(),
             client_win: self.client_win.load(Ordering::Relaxed) as u16,
+            h_fin: self.h_fin.get(),
+            proxy_tsval: self.proxy_tsval.load(Ordering::Relaxed),
+            o1: self.o1.get(),
+            dts: self.dts.get(),
         }
     }
 }

@@ -36,6 +36,7 @@
 //! | `ECONNREFUSED` | nothing listens on the destination's application port          |
 //! | `EHOSTUNREACH` | the destination's internal address is unreachable             |
 //! | `ETIMEDOUT`    | the destination did not connect or acknowledge in time        |
+//! | `EPROTO`       | the destination announced another window scale than the proxy (counted as `wscale_mismatch`) |
 //! | `ENOSPC`       | the flow table is full                                         |
 //! | `ENOMEM`       | out of memory                                                  |
 
@@ -224,6 +225,18 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
     hs.set_timeout(CONNECT_MS);
     let sent = hs
         .connect(t.dest_addr, t.app_port)
+        .and_then(|()| {
+            // The client reads the destination's windows with the shift the
+            // proxy's SYN-ACK announced: the destination must announce the
+            // same one (it does when both nodes have the same buffer
+            // settings). See `Documentation/tcp-fidelity.md`.
+            if hs.peer_wscale() == snap.rcv_wscale {
+                Ok(())
+            } else {
+                stats::inc(Counter::WscaleMismatch);
+                Err(errno(bindings::EPROTO))
+            }
+        })
         .and_then(|()| {
             hs.set_timeout(SEND_MS);
             hs.send_all(&data)

@@ -34,7 +34,7 @@ use crate::pure::flow::{Event, FlowKey};
 use crate::pure::hopt::{self, HandoverOpt};
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
 use crate::pure::tcp::{
-    TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_HDR_LEN,
+    self, TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_HDR_LEN,
     TCP_MIN_HDR_LEN,
 };
 use crate::pure::xlate::{self, SynRewrite, XlateError};
@@ -136,12 +136,26 @@ fn tcp_segment(skb: &SkbRef<'_>, ip: &Ipv4Header) -> Option<TcpSeg> {
             dport: t.dport,
             flags: t.flags,
         },
+        // The timestamp option is read only for segments of a flow
+        // (`with_timestamp`).
         info: SegInfo {
             flags: t.flags,
             seq: t.seq,
             window: t.window,
+            ts: None,
         },
     })
+}
+
+/// `t`'s segment info with its timestamp option, if any. Any context.
+fn with_timestamp(skb: &SkbRef<'_>, t: &TcpSeg) -> SegInfo {
+    let ts = if t.hdr_len > TCP_MIN_HDR_LEN {
+        read_tcp_header(skb, t)
+            .and_then(|(hdr, len)| hdr.get(TCP_MIN_HDR_LEN..len).and_then(tcp::timestamp))
+    } else {
+        None
+    };
+    SegInfo { ts, ..t.info }
 }
 
 /// Reads the whole TCP header (options included) of `t`.
@@ -244,8 +258,10 @@ fn on_flow(
     let fcb = &f.fcb;
     let now = state::now_secs();
     let st_now = fcb.state();
-    fcb.record(fcb::learn(f.role, st_now, dir, &t.info));
-    let plan = fcb::plan(f.role, st_now, dir, &t.info, &fcb.params());
+    let info = with_timestamp(skb, t);
+    fcb.record(fcb::learn(f.role, st_now, dir, &info));
+    fcb.record(fcb::learn_ts(f.role, st_now, dir, &info));
+    let plan = fcb::plan(f.role, st_now, dir, &info, &fcb.params());
     f.update(event(t.info.flags, dir == Dir::In), now);
     if let Err(r) = plan.verdict {
         stats::inc(drop_counter(r));

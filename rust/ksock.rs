@@ -198,6 +198,21 @@ impl KSock {
         .map(|_| ())
     }
 
+    /// The window-scale shift the peer announced in its SYN-ACK (0 without
+    /// window scaling). Process context, after [`KSock::connect`].
+    pub(crate) fn peer_wscale(&self) -> u8 {
+        let sk = self.sk();
+        // SAFETY: `sk` is a valid TCP socket; process context. The socket
+        // lock makes the read consistent (the field is set once, when the
+        // SYN-ACK is processed).
+        unsafe {
+            bindings::lock_sock(sk);
+            let w = (*bindings::tcp_sk(sk)).rx_opt.snd_wscale() as u8;
+            bindings::release_sock(sk);
+            w
+        }
+    }
+
     /// Releases the socket with an abortive close (RST, no FIN).
     pub(crate) fn abort(self) {
         // SAFETY: `sk` is valid; `sock_no_linger()` takes the socket lock.
@@ -229,6 +244,9 @@ pub(crate) struct TcpSnap {
     pub(crate) snd_nxt: u32,
     pub(crate) write_seq: u32,
     pub(crate) bytes_received: u64,
+    /// The window-scale shift this socket announced (its receive window's),
+    /// 0 without window scaling.
+    pub(crate) rcv_wscale: u8,
 }
 
 /// A user's TCP socket, borrowed for the duration of a `setsockopt()` call
@@ -305,6 +323,7 @@ impl UserTcp {
                 snd_nxt: (*tp).snd_nxt,
                 write_seq: (*tp).write_seq,
                 bytes_received: (*tp).bytes_received,
+                rcv_wscale: (*tp).rx_opt.rcv_wscale() as u8,
             }
         };
         // SAFETY: taken above.

@@ -271,11 +271,14 @@ pub enum Counter {
     HandedOverDrop = 26,
     /// Client segments dropped at the destination while the transfer was in progress.
     TransferDrop = 27,
+    /// N1: handovers refused because the destination's window scale differs
+    /// from the one the proxy promised the client (`EPROTO`).
+    WscaleMismatch = 28,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -304,6 +307,7 @@ impl Counter {
         Self::HoptInvalid,
         Self::HandedOverDrop,
         Self::TransferDrop,
+        Self::WscaleMismatch,
     ];
 
     /// Number of defined counters.
@@ -346,6 +350,7 @@ impl Counter {
             25 => Some(Self::HoptInvalid),
             26 => Some(Self::HandedOverDrop),
             27 => Some(Self::TransferDrop),
+            28 => Some(Self::WscaleMismatch),
             _ => None,
         }
     }
@@ -381,6 +386,7 @@ impl Counter {
             Self::HoptInvalid => "hopt_invalid",
             Self::HandedOverDrop => "handed_over_drop",
             Self::TransferDrop => "transfer_drop",
+            Self::WscaleMismatch => "wscale_mismatch",
         }
     }
 }
@@ -720,6 +726,9 @@ pub const ECONNREFUSED: i32 = 111;
 pub const EHOSTUNREACH: i32 = 113;
 /// `ETIMEDOUT`: the destination did not connect or acknowledge in time.
 pub const ETIMEDOUT: i32 = 110;
+/// `EPROTO`: the destination announced another window-scale shift than
+/// the one the proxy's SYN-ACK promised the client.
+pub const EPROTO: i32 = 71;
 /// `EALREADY`: the connection is being or has been handed over.
 pub const EALREADY: i32 = 114;
 /// `EBADF`: the socket's connection is not established any more.

@@ -99,6 +99,8 @@ pub struct SegInfo {
     pub seq: u32,
     /// Window field (unscaled, as on the wire).
     pub window: u16,
+    /// The timestamp option's `(TSval, TSecr)`, if the segment has one.
+    pub ts: Option<(u32, u32)>,
 }
 
 impl SegInfo {
@@ -138,6 +140,18 @@ pub struct Params {
     pub d2: Option<u32>,
     /// N1: the client's last window field (scaled by the client's shift).
     pub client_win: u16,
+    /// N1: the proxy socket's last TSval towards the client (0 if none).
+    pub proxy_tsval: u32,
+    /// N1: the handover socket's FIN sequence number (its own numbering),
+    /// once the FIN left.
+    pub h_fin: Option<u32>,
+    /// N1: `client TSval − handover socket TSval`, once the handover SYN
+    /// passed with timestamps and the client uses them: the handover
+    /// connection runs on the client's clock.
+    pub o1: Option<u32>,
+    /// N2: `proxy TSval + 1 − N2's SYN-ACK TSval`, once that SYN-ACK passed:
+    /// the client sees N2's clock continue the proxy's.
+    pub dts: Option<u32>,
 }
 
 /// Why [`plan`] drops a segment (one counter each).
@@ -161,8 +175,21 @@ pub enum Learn {
     ClientWindow(u16),
     /// N1: the handover SYN's ISN (`h_isn`): `d1 = h_isn − c_base`.
     HandoverIsn(u32),
+    /// N1: the handover socket's FIN left with this sequence number.
+    HandoverFin(u32),
     /// N2: the SYN-ACK's ISN (`n2_isn`): `d2 = p_base − n2_isn`.
     DestIsn(u32),
+    /// N1: the client's TSval (any client segment with timestamps).
+    ClientTsval(u32),
+    /// N1: the proxy socket's TSval (any proxy segment with timestamps).
+    ProxyTsval(u32),
+    /// N1: the handover SYN's TSval (the handover socket's clock):
+    /// `o1 = client TSval − it`, if the client uses timestamps.
+    HandoverTsval(u32),
+    /// N2: the handover SYN's TSecr, which carries the proxy's last TSval.
+    CarriedTsval(u32),
+    /// N2: the SYN-ACK's TSval: `dts = carried + 1 − it`.
+    DestTsval(u32),
 }
 
 /// A state change a segment causes.
@@ -196,6 +223,13 @@ pub struct Plan {
     pub ack_add: u32,
     /// New window field.
     pub window: Option<u16>,
+    /// Added (mod 2^32) to the timestamp option's TSval.
+    pub tsval_add: u32,
+    /// Added (mod 2^32) to the timestamp option's TSecr (unless
+    /// `tsecr_set`).
+    pub tsecr_add: u32,
+    /// New TSecr.
+    pub tsecr_set: Option<u32>,
     /// Clear the FIN flag (the completion mark becomes a pure ACK).
     pub clear_fin: bool,
     /// Replace the handover option by NOPs.
@@ -203,6 +237,9 @@ pub struct Plan {
     /// N1's handover SYN: rewrite its options to the client's and append
     /// the handover option.
     pub handover_syn: bool,
+    /// With `handover_syn`: keep the timestamp option (the client uses
+    /// timestamps); otherwise it is removed.
+    pub syn_keep_ts: bool,
     /// Mark the frame as addressed to this host (it came to the VIP's
     /// multicast MAC).
     pub to_host: bool,
@@ -223,9 +260,13 @@ impl Plan {
         seq_add: 0,
         ack_add: 0,
         window: None,
+        tsval_add: 0,
+        tsecr_add: 0,
+        tsecr_set: None,
         clear_fin: false,
         strip_hopt: false,
         handover_syn: false,
+        syn_keep_ts: false,
         to_host: false,
         reroute: false,
         transition: Transition::Stay,
@@ -248,10 +289,24 @@ impl Plan {
             || self.seq_add != 0
             || self.ack_add != 0
             || self.window.is_some()
+            || self.changes_ts()
             || self.clear_fin
             || self.strip_hopt
             || self.handover_syn
     }
+
+    /// Whether the plan rewrites the timestamp option.
+    pub const fn changes_ts(&self) -> bool {
+        self.tsval_add != 0 || self.tsecr_add != 0 || self.tsecr_set.is_some()
+    }
+}
+
+/// `dts` for a destination whose SYN-ACK carries `n2_tsval`, when the
+/// proxy's last TSval towards the client was `carried`: N2's first TSval
+/// becomes `carried + 1`, so the client's clock view never goes backwards
+/// (its PAWS check holds) and keeps N2's pace from then on.
+pub const fn dest_ts_offset(carried: u32, n2_tsval: u32) -> u32 {
+    carried.wrapping_add(1).wrapping_sub(n2_tsval)
 }
 
 /// Whether a new connection's SYN (the client's, or a handover SYN) may
@@ -282,11 +337,35 @@ pub const fn learn(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Learn {
             Learn::ClientWindow(seg.window)
         }
         (Role::HandoverSrc, Dir::Out) if seg.is_syn() => Learn::HandoverIsn(seg.seq),
+        (Role::HandoverSrc, Dir::Out) if seg.has(TCP_FLAG_FIN) => Learn::HandoverFin(seg.seq),
         (Role::ClientDst, Dir::Out)
             if matches!(state, State::Transfer)
                 && seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == (TCP_FLAG_SYN | TCP_FLAG_ACK) =>
         {
             Learn::DestIsn(seg.seq)
+        }
+        _ => Learn::Nothing,
+    }
+}
+
+/// What `seg`'s timestamp option teaches the FCB of an entry with `role`
+/// (a second lesson besides [`learn`]'s; [`Learn::Nothing`] without one).
+pub const fn learn_ts(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Learn {
+    let Some((tsval, tsecr)) = seg.ts else {
+        return Learn::Nothing;
+    };
+    match (role, dir) {
+        (Role::Client, Dir::In) => Learn::ClientTsval(tsval),
+        (Role::Client, Dir::Out) => Learn::ProxyTsval(tsval),
+        (Role::HandoverSrc, Dir::Out) if seg.is_syn() => Learn::HandoverTsval(tsval),
+        (Role::HandoverDst, Dir::In) if seg.is_syn() && matches!(state, State::Transfer) => {
+            Learn::CarriedTsval(tsecr)
+        }
+        (Role::ClientDst, Dir::Out)
+            if matches!(state, State::Transfer)
+                && seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == (TCP_FLAG_SYN | TCP_FLAG_ACK) =>
+        {
+            Learn::DestTsval(tsval)
         }
         _ => Learn::Nothing,
     }
@@ -319,18 +398,48 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
         // window 0 until the completion FIN, which carries the client's.
         (Role::HandoverSrc, Dir::Out) => match p.d1 {
             None => Plan::drop(DropReason::NotReady),
-            Some(d1) => Plan {
-                seq_add: d1.wrapping_neg(),
-                window: Some(if fin { p.client_win } else { 0 }),
-                handover_syn: seg.is_syn(),
-                ..Plan::ACCEPT
-            },
+            Some(d1) => {
+                // The client's clock; the SYN's TSecr carries the proxy's
+                // last TSval to N2.
+                let (tsval_add, syn_keep_ts) = match p.o1 {
+                    Some(o1) => (o1, true),
+                    None => (0, false),
+                };
+                // A segment after the FIN (an ACK of N2's window probe)
+                // would carry the FIN's sequence number + 1, which the
+                // client's numbering at N2 never reaches: if the FIN is
+                // lost, N2 would take that number as its last window
+                // update and ignore the window of the retransmitted FIN
+                // and of every client ACK after it. Such segments keep the
+                // FIN's number.
+                let after_fin = match p.h_fin {
+                    Some(f) => !fin && seg.seq == f.wrapping_add(1),
+                    None => false,
+                };
+                Plan {
+                    seq_add: d1.wrapping_neg().wrapping_sub(after_fin as u32),
+                    window: Some(if fin { p.client_win } else { 0 }),
+                    tsval_add,
+                    tsecr_set: if seg.is_syn() && syn_keep_ts {
+                        Some(p.proxy_tsval)
+                    } else {
+                        None
+                    },
+                    handover_syn: seg.is_syn(),
+                    syn_keep_ts,
+                    ..Plan::ACCEPT
+                }
+            }
         },
         // N1's handover connection, from N2: back to N1's sequence space.
         (Role::HandoverSrc, Dir::In) => match p.d1 {
             None => Plan::drop(DropReason::NotReady),
             Some(d1) => Plan {
                 ack_add: d1,
+                tsecr_add: match p.o1 {
+                    Some(o1) => o1.wrapping_neg(),
+                    None => 0,
+                },
                 ..Plan::ACCEPT
             },
         },
@@ -349,6 +458,17 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
                     sport: Some(p.client_port),
                     daddr: Some(p.vip),
                     ack_add,
+                    // The SYN's TSecr was the carrier; later segments echo
+                    // TSvals N2 sent translated.
+                    tsecr_add: match p.dts {
+                        Some(dts) => dts.wrapping_neg(),
+                        None => 0,
+                    },
+                    tsecr_set: if seg.is_syn() && seg.ts.is_some() {
+                        Some(0)
+                    } else {
+                        None
+                    },
                     strip_hopt: seg.is_syn(),
                     clear_fin: fin && !rst,
                     transition: if rst {
@@ -372,6 +492,10 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
         (Role::ClientDst, Dir::In) => match (state, p.d2) {
             (State::Direct, Some(d2)) => Plan {
                 ack_add: d2.wrapping_neg(),
+                tsecr_add: match p.dts {
+                    Some(dts) => dts.wrapping_neg(),
+                    None => 0,
+                },
                 to_host: true,
                 ..Plan::ACCEPT
             },
@@ -392,6 +516,10 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
                     daddr: Some(p.peer_addr),
                     dport: Some(p.peer_port),
                     seq_add,
+                    tsval_add: match p.dts {
+                        Some(dts) => dts,
+                        None => 0,
+                    },
                     reroute: true,
                     transition: if rst {
                         Transition::ToAborted
@@ -404,6 +532,10 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
             State::Direct => match p.d2 {
                 Some(d2) => Plan {
                     seq_add: d2,
+                    tsval_add: match p.dts {
+                        Some(dts) => dts,
+                        None => 0,
+                    },
                     ..Plan::ACCEPT
                 },
                 None => Plan::drop(DropReason::NotReady),
@@ -509,6 +641,10 @@ mod tests {
             d1: Some(1000),
             d2: Some(7),
             client_win: 512,
+            h_fin: None,
+            proxy_tsval: 0,
+            o1: None,
+            dts: None,
         }
     }
 
@@ -516,21 +652,25 @@ mod tests {
         flags: TCP_FLAG_SYN,
         seq: 5000,
         window: 64240,
+        ts: None,
     };
     const ACK: SegInfo = SegInfo {
         flags: TCP_FLAG_ACK,
         seq: 5001,
         window: 500,
+        ts: None,
     };
     const FIN: SegInfo = SegInfo {
         flags: TCP_FLAG_ACK | TCP_FLAG_FIN,
         seq: 5101,
         window: 0,
+        ts: None,
     };
     const RST: SegInfo = SegInfo {
         flags: TCP_FLAG_RST,
         seq: 0,
         window: 0,
+        ts: None,
     };
 
     #[test]
@@ -594,6 +734,33 @@ mod tests {
     }
 
     #[test]
+    fn segments_after_the_fin_keep_its_sequence_number() {
+        let p = params();
+        assert_eq!(
+            learn(Role::HandoverSrc, State::HandingOver, Dir::Out, &FIN),
+            Learn::HandoverFin(5101)
+        );
+        let p = Params {
+            h_fin: Some(5101),
+            ..p
+        };
+        let after = SegInfo {
+            flags: TCP_FLAG_ACK,
+            seq: 5102,
+            window: 700,
+            ts: None,
+        };
+        let a = plan(Role::HandoverSrc, State::HandedOver, Dir::Out, &after, &p);
+        assert_eq!(a.seq_add, 1001u32.wrapping_neg());
+        assert_eq!(a.window, Some(0));
+        // The FIN's retransmission and the segments before it: unchanged.
+        let f = plan(Role::HandoverSrc, State::HandedOver, Dir::Out, &FIN, &p);
+        assert_eq!((f.seq_add, f.window), (1000u32.wrapping_neg(), Some(512)));
+        let b = plan(Role::HandoverSrc, State::HandingOver, Dir::Out, &ACK, &p);
+        assert_eq!(b.seq_add, 1000u32.wrapping_neg());
+    }
+
+    #[test]
     fn destination_transfer_and_completion() {
         let p = Params {
             d2: None,
@@ -614,6 +781,7 @@ mod tests {
             flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
             seq: 9000,
             window: 1,
+            ts: None,
         };
         assert_eq!(
             learn(Role::ClientDst, State::Transfer, Dir::Out, &synack),
@@ -666,6 +834,149 @@ mod tests {
         assert_eq!(
             plan(Role::HandoverDst, State::Aborted, Dir::In, &ACK, &p),
             Plan::ACCEPT
+        );
+    }
+
+    #[test]
+    fn timestamps_lessons_and_offsets() {
+        let with = |s: SegInfo, v: u32, e: u32| SegInfo {
+            ts: Some((v, e)),
+            ..s
+        };
+        let synack = SegInfo {
+            flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+            seq: 9000,
+            window: 1,
+            ts: Some((300, 0)),
+        };
+        let t = |r, st, d, s: &SegInfo| learn_ts(r, st, d, s);
+        assert_eq!(
+            t(Role::Client, State::Proxying, Dir::In, &with(ACK, 5, 6)),
+            Learn::ClientTsval(5)
+        );
+        assert_eq!(
+            t(Role::Client, State::Proxying, Dir::Out, &with(ACK, 5, 6)),
+            Learn::ProxyTsval(5)
+        );
+        assert_eq!(
+            t(Role::Client, State::Proxying, Dir::In, &ACK),
+            Learn::Nothing
+        );
+        assert_eq!(
+            t(
+                Role::HandoverSrc,
+                State::HandingOver,
+                Dir::Out,
+                &with(SYN, 77, 0)
+            ),
+            Learn::HandoverTsval(77)
+        );
+        assert_eq!(
+            t(
+                Role::HandoverSrc,
+                State::HandingOver,
+                Dir::Out,
+                &with(ACK, 78, 1)
+            ),
+            Learn::Nothing
+        );
+        assert_eq!(
+            t(
+                Role::HandoverDst,
+                State::Transfer,
+                Dir::In,
+                &with(SYN, 5, 4242)
+            ),
+            Learn::CarriedTsval(4242)
+        );
+        assert_eq!(
+            t(Role::ClientDst, State::Transfer, Dir::Out, &synack),
+            Learn::DestTsval(300)
+        );
+        assert_eq!(
+            t(Role::ClientDst, State::Direct, Dir::Out, &synack),
+            Learn::Nothing
+        );
+        // N2's first TSval becomes the proxy's last + 1, across the wrap.
+        assert_eq!(300u32.wrapping_add(dest_ts_offset(4242, 300)), 4243);
+        assert_eq!(5u32.wrapping_add(dest_ts_offset(u32::MAX, 5)), 0);
+
+        // N1: the handover connection runs on the client's clock; the SYN
+        // carries the proxy's TSval in its TSecr.
+        let p = Params {
+            o1: Some(100),
+            proxy_tsval: 4242,
+            ..params()
+        };
+        let s = plan(
+            Role::HandoverSrc,
+            State::HandingOver,
+            Dir::Out,
+            &with(SYN, 7, 0),
+            &p,
+        );
+        assert!(s.syn_keep_ts && s.handover_syn);
+        assert_eq!((s.tsval_add, s.tsecr_set), (100, Some(4242)));
+        let d = plan(
+            Role::HandoverSrc,
+            State::HandingOver,
+            Dir::Out,
+            &with(ACK, 8, 1),
+            &p,
+        );
+        assert_eq!((d.tsval_add, d.tsecr_set), (100, None));
+        let i = plan(
+            Role::HandoverSrc,
+            State::HandingOver,
+            Dir::In,
+            &with(ACK, 1, 108),
+            &p,
+        );
+        assert_eq!(i.tsecr_add, 100u32.wrapping_neg());
+        // A client without timestamps: the SYN loses them, nothing shifts.
+        let s = plan(
+            Role::HandoverSrc,
+            State::HandingOver,
+            Dir::Out,
+            &with(SYN, 7, 0),
+            &params(),
+        );
+        assert!(!s.syn_keep_ts && !s.changes_ts());
+
+        // N2: the carrier TSecr is zeroed; TSecr − dts in, TSval + dts out.
+        let p = Params {
+            d2: None,
+            ..params()
+        };
+        let s = plan(
+            Role::HandoverDst,
+            State::Transfer,
+            Dir::In,
+            &with(SYN, 5, 4242),
+            &p,
+        );
+        assert_eq!((s.tsecr_set, s.tsecr_add), (Some(0), 0));
+        let p = Params {
+            dts: Some(50),
+            ..params()
+        };
+        let a = plan(
+            Role::HandoverDst,
+            State::Transfer,
+            Dir::In,
+            &with(ACK, 5, 60),
+            &p,
+        );
+        assert_eq!((a.tsecr_set, a.tsecr_add), (None, 50u32.wrapping_neg()));
+        let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &synack, &p);
+        assert_eq!(o.tsval_add, 50);
+        assert_eq!(
+            plan(Role::ClientDst, State::Direct, Dir::Out, &ACK, &p).tsval_add,
+            50
+        );
+        assert_eq!(
+            plan(Role::ClientDst, State::Direct, Dir::In, &ACK, &p).tsecr_add,
+            50u32.wrapping_neg()
         );
     }
 

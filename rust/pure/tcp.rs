@@ -904,6 +904,19 @@ pub fn find_kind(area: &[u8], kind: u8) -> Result<Option<TcpOption<'_>>, OptErro
     find(area, |opt| opt.kind == kind)
 }
 
+/// The `(TSval, TSecr)` of the first timestamp option in `area`; `None` if
+/// there is none or the area is malformed (the segment is then translated
+/// as if it had none).
+pub fn timestamp(area: &[u8]) -> Option<(u32, u32)> {
+    match find_kind(area, TCPOPT_TIMESTAMP) {
+        Ok(Some(TcpOption {
+            value: OptValue::Timestamp { tsval, tsecr },
+            ..
+        })) => Some((tsval, tsecr)),
+        _ => None,
+    }
+}
+
 /// Returns the first RFC 6994 experimental option of kind `kind` (253 or
 /// 254) whose 16-bit ExID is `exid`, or `None`.
 ///

@@ -103,6 +103,15 @@ pub fn apply(
     if let Some(w) = plan.window {
         fix = fix.merge(tcp::set_window(tcp, w).map_err(trunc)?.fix());
     }
+    if plan.changes_ts() && h.header_len > tcp::TCP_MIN_HDR_LEN {
+        let area = tcp::options_area_mut(tcp).map_err(trunc)?;
+        fix = fix.merge(opt_fix(tcp::map_timestamp(area, |val, ecr| {
+            (
+                val.wrapping_add(plan.tsval_add),
+                plan.tsecr_set.unwrap_or(ecr.wrapping_add(plan.tsecr_add)),
+            )
+        }))?);
+    }
     if plan.clear_fin {
         let flags = h.flags & !TCP_FLAG_FIN;
         fix = fix.merge(tcp::set_flags(tcp, flags).map_err(trunc)?.fix());
@@ -120,9 +129,11 @@ pub fn apply(
             Some(s) => tcp::set_wscale(area, s),
             None => tcp::strip_kind(area, TCPOPT_WSCALE),
         })?);
-        // The destination must not run timestamps of N1's clock; see
-        // `Documentation/dts-design.md`.
-        fix = fix.merge(opt_fix(tcp::strip_kind(area, TCPOPT_TIMESTAMP))?);
+        // Timestamps stay only on the client's clock (the plan translated
+        // them); see `Documentation/dts-design.md`.
+        if !plan.syn_keep_ts {
+            fix = fix.merge(opt_fix(tcp::strip_kind(area, TCPOPT_TIMESTAMP))?);
+        }
         if !syn.client.sack_ok {
             fix = fix.merge(opt_fix(tcp::strip_kind(area, TCPOPT_SACK_PERM))?);
         }
@@ -198,6 +209,10 @@ mod tests {
             d1: Some(0x8000_0001),
             d2: Some(12345),
             client_win: 501,
+            h_fin: None,
+            proxy_tsval: 0,
+            o1: None,
+            dts: None,
         }
     }
 
@@ -217,6 +232,7 @@ mod tests {
             flags: TCP_FLAG_ACK | TCP_FLAG_FIN,
             seq: 1000,
             window: 0,
+            ts: None,
         };
         let pl = plan(Role::HandoverDst, State::Transfer, Dir::In, &seg, &params());
         apply(&mut p, 20, &pl, Mode::Full, None).unwrap();
@@ -242,6 +258,7 @@ mod tests {
             flags: TCP_FLAG_ACK,
             seq: 1000,
             window: 10,
+            ts: None,
         };
         let pl = plan(Role::ClientDst, State::Transfer, Dir::Out, &seg, &params());
         apply(&mut p, 20, &pl, Mode::Partial, None).unwrap();
@@ -250,9 +267,10 @@ mod tests {
         assert!(csum::is_valid(&p[..20]));
     }
 
-    #[test]
-    fn handover_syn_gets_client_options_and_hopt() {
-        // Linux's SYN options: MSS, SACK-perm + timestamps, NOP + WS.
+    /// N1's handover SYN as its socket sends it (Linux's SYN options: MSS,
+    /// SACK-perm + timestamps with TSval 9, NOP + WS), with the room the
+    /// rewrite grows it into, and the rewrite to the client's options.
+    fn handover_syn() -> (Vec<u8>, SynRewrite) {
         let opts = [
             2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 1, 3, 3, 9,
         ];
@@ -269,10 +287,17 @@ mod tests {
         let new_len = syn.new_len(&p[20..]).unwrap();
         assert_eq!(new_len, 60);
         p.resize(20 + new_len, 0xaa);
+        (p, syn)
+    }
+
+    #[test]
+    fn handover_syn_gets_client_options_and_hopt() {
+        let (mut p, syn) = handover_syn();
         let seg = SegInfo {
             flags: TCP_FLAG_SYN,
             seq: 1000,
             window: 64240,
+            ts: None,
         };
         let pl = plan(
             Role::HandoverSrc,
@@ -293,6 +318,81 @@ mod tests {
         let t = TcpHeader::parse(&p[20..]).unwrap();
         assert_eq!(t.seq, 1000u32.wrapping_sub(0x8000_0001));
         assert_eq!(t.window, 0);
+    }
+
+    #[test]
+    fn handover_syn_keeps_timestamps_on_the_client_clock() {
+        // TSval 9 (the handover socket's clock), TSecr 0.
+        let (mut p, syn) = handover_syn();
+        let seg = SegInfo {
+            flags: TCP_FLAG_SYN,
+            seq: 1000,
+            window: 64240,
+            ts: Some((9, 0)),
+        };
+        // The client's clock is 0xffff_fff0 - 9 ahead (wraps); the proxy
+        // last sent TSval 4242.
+        let pr = Params {
+            o1: Some(0xffff_fff0u32.wrapping_sub(9)),
+            proxy_tsval: 4242,
+            ..params()
+        };
+        let pl = plan(Role::HandoverSrc, State::HandingOver, Dir::Out, &seg, &pr);
+        apply(&mut p, 20, &pl, Mode::Full, Some(&syn)).unwrap();
+        assert!(valid(&p));
+        let area = tcp::options_area(&p[20..]).unwrap();
+        assert!(SynOpts::parse(area).timestamps);
+        let ts = tcp::options(area).flatten().find_map(|o| match o.value {
+            tcp::OptValue::Timestamp { tsval, tsecr } => Some((tsval, tsecr)),
+            _ => None,
+        });
+        assert_eq!(ts, Some((0xffff_fff0, 4242)));
+        assert!(hopt::find(area).unwrap().is_some());
+    }
+
+    #[test]
+    fn destination_translates_tsval_out_and_tsecr_in() {
+        let ts = |v: u32, e: u32| {
+            let mut o = [1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0];
+            o[4..8].copy_from_slice(&v.to_be_bytes());
+            o[8..12].copy_from_slice(&e.to_be_bytes());
+            o
+        };
+        let read = |p: &[u8]| {
+            tcp::options(tcp::options_area(&p[20..]).unwrap())
+                .flatten()
+                .find_map(|o| match o.value {
+                    tcp::OptValue::Timestamp { tsval, tsecr } => Some((tsval, tsecr)),
+                    _ => None,
+                })
+        };
+        let pr = Params {
+            dts: Some(1000),
+            ..params()
+        };
+        let seg = SegInfo {
+            flags: TCP_FLAG_ACK,
+            seq: 1000,
+            window: 10,
+            ts: Some((50, 7)),
+        };
+        // N2 → client: TSval + dts, TSecr (the client's clock) untouched.
+        let mut out = packet(VIP, C, TCP_FLAG_ACK, &ts(50, 7), b"data");
+        let pl = plan(Role::ClientDst, State::Direct, Dir::Out, &seg, &pr);
+        apply(&mut out, 20, &pl, Mode::Full, None).unwrap();
+        assert!(valid(&out));
+        assert_eq!(read(&out), Some((1050, 7)));
+        // Client → N2: TSecr − dts, TSval (the client's clock) untouched.
+        let mut inp = packet(C, VIP, TCP_FLAG_ACK, &ts(8, 1050), &[]);
+        let pl = plan(Role::ClientDst, State::Direct, Dir::In, &seg, &pr);
+        apply(&mut inp, 20, &pl, Mode::Full, None).unwrap();
+        assert!(valid(&inp));
+        assert_eq!(read(&inp), Some((8, 50)));
+        // Without the option nothing changes but the rest of the plan.
+        let mut bare = packet(VIP, C, TCP_FLAG_ACK, &[], b"data");
+        let pl = plan(Role::ClientDst, State::Direct, Dir::Out, &seg, &pr);
+        apply(&mut bare, 20, &pl, Mode::Full, None).unwrap();
+        assert!(valid(&bare) && read(&bare).is_none());
     }
 
     #[test]

@@ -6,8 +6,10 @@
 # ones (RST either way, sequence gap, capture loss, wrong translation offset,
 # owner segment after the handover, a third node's MAC, SYN-ACK from the
 # destination, client ACK going backwards, leaked internal address, FIN in
-# the wrong place, wrong body length or status, no handover) must fail with
-# the right reason; unreadable captures exit 2.
+# the wrong place, wrong body length or status, no handover, a server TSval
+# going backwards, a server segment without timestamps when they were
+# negotiated, timestamps when none were expected) must fail with the right
+# reason; unreadable captures exit 2.
 #
 #   tests/host/pcap_check_test.sh        (needs python3 only; KEEP=1 keeps
 #                                         the captures, PYTHON=... picks python)
@@ -50,8 +52,11 @@ def csum(b):
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
 
-def frame(src_mac, dst_mac, sip, dip, sport, dport, seq, ack, flags, payload=b"", win=502):
+def frame(src_mac, dst_mac, sip, dip, sport, dport, seq, ack, flags, payload=b"", win=502,
+          ts=None):
     opts = b"\x02\x04\x05\xb4\x01\x03\x03\x07" if flags & SYN else b""
+    if ts is not None:
+        opts += b"\x01\x01\x08\x0a" + struct.pack("!II", ts[0] & 0xFFFFFFFF, ts[1])
     doff = (20 + len(opts)) // 4
     tcp = struct.pack("!HHIIHHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
                       (doff << 12) | flags, win, 0, 0) + opts + payload
@@ -79,14 +84,26 @@ HEAD = ("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/octet-str
 REQ = b"GET /n2/file-x HTTP/1.1\r\nHost: 10.0.0.100\r\nUser-Agent: curl\r\nAccept: */*\r\n\r\n"
 
 def flow(c_isn=1000, s_isn=500000, owner=OWNER, dest=DEST, synack_mac=None, body=BODY,
-         head=HEAD, dest_seq_off=0, drop=None, move=None, keep_acks=True, extra=None):
+         head=HEAD, dest_seq_off=0, drop=None, move=None, keep_acks=True, extra=None,
+         ts=None):
     """The frames of one handed-over HTTP exchange, as a list of
-    (kind, frame) where kind is 'c' (client), 's' (server data), 'x' (other)."""
+    (kind, frame) where kind is 'c' (client), 's' (server data), 'x' (other).
+    ts: None (no timestamps) or a dict of first TSvals by sender, "client",
+    "owner", "dest" (None: that sender sends none); each frame adds 1."""
     ev = []
+    clock = dict(ts or {})
+    def tick(who):
+        if not ts or clock.get(who) is None:
+            return None
+        clock[who] += 1
+        return (clock[who], 0)
     def c(seq, ack, flags, payload=b""):
-        ev.append(("c", frame(CLIENT_MAC, VIP_MAC, CLIENT, VIP, CPORT, 80, seq, ack, flags, payload)))
+        ev.append(("c", frame(CLIENT_MAC, VIP_MAC, CLIENT, VIP, CPORT, 80, seq, ack, flags, payload,
+                              ts=tick("client"))))
     def s(mac, seq, ack, flags, payload=b""):
-        ev.append(("s", frame(mac, CLIENT_MAC, VIP, CLIENT, 80, CPORT, seq, ack, flags, payload)))
+        who = "owner" if mac == owner else "dest"
+        ev.append(("s", frame(mac, CLIENT_MAC, VIP, CLIENT, 80, CPORT, seq, ack, flags, payload,
+                              ts=tick(who))))
     c(c_isn, 0, SYN)
     s(synack_mac or owner, s_isn, c_isn + 1, SYN | ACK)
     c(c_isn + 1, s_isn + 1, ACK)
@@ -157,6 +174,18 @@ write_pcap("good_noise", noise(flow()))
 write_pcap("good_nohandover", frames(flow(dest=OWNER)))
 write_pcap("good_empty_body", frames(flow(body=0, head=HEAD.replace(b"100000", b"0"))))
 write_pcap("loss_filled", frames(flow(move=20)))
+# The destination's clock continues the owner's (translated), across the wrap.
+write_pcap("ts_good", frames(flow(ts={"client": 7, "owner": 0xFFFFFFF0, "dest": 0xFFFFFFF5})))
+write_pcap("ts_backwards", frames(flow(ts={"client": 7, "owner": 5000, "dest": 100})))
+write_pcap("ts_missing", frames(flow(ts={"client": 7, "owner": 5000, "dest": None})))
+# Reordering: one server frame arrives after the next one (TSval 1 lower).
+def swapped(ev):
+    ev = list(ev)
+    i = max(i for i, (k, _) in enumerate(ev[:len(ev) // 2]) if k == "s")
+    j = max(j for j, (k, _) in enumerate(ev[:i]) if k == "s")
+    ev[i], ev[j] = ev[j], ev[i]
+    return ev
+write_pcap("ts_step_back", frames(swapped(flow(ts={"client": 7, "owner": 5000, "dest": 5003}))))
 
 def echoed(ev):
     """Every client frame comes back once more, three frames later (the hub
@@ -298,6 +327,18 @@ case_ fin_wrong 1 'FIN at relative sequence' "${HO[@]}"
 case_ seq_ahead 1 'beyond the last data byte seen' "${HO[@]}"
 case_ no_flow 1 'no segment of 10\.0\.0\.2:42000' "${HO[@]}"
 case_ snap_too_short 1 'no complete HTTP response header' "${HO[@]}"
+case_ ts_good 0 'client SYN options: mss,ws,ts' "${HO[@]}" --expect-ts
+case_ ts_good 0 '^OK$' "${HO[@]}"
+case_ ts_good 1 'a timestamp option, but none was negotiated' "${HO[@]}" --expect-no-ts
+case_ good 0 '^OK$' "${HO[@]}" --expect-no-ts
+case_ good 1 "the client's SYN offers no timestamps" "${HO[@]}" --expect-ts
+case_ ts_backwards 1 "the server's TSval went backwards \(101 after 50" "${HO[@]}"
+case_ ts_missing 1 'a server segment without a timestamp option' "${HO[@]}" --expect-ts
+case_ ts_missing 0 '^OK$' "${HO[@]}"
+case_ ts_backwards 1 "the server's TSval went backwards" "${HO[@]}" --reordered
+case_ ts_step_back 1 "the server's TSval went backwards \\(5036 after 5037" "${HO[@]}"
+case_ ts_step_back 0 '^OK$' "${HO[@]}" --reordered
+case_ ack_back 0 '^OK$' "${HO[@]}" --reordered
 case_ snap_too_short 0 '^OK$' "${FLOW[@]}" --dest-mac 52:54:00:00:00:12
 case_ not_pcap 2 'not a pcap|not a classic pcap' "${HO[@]}"
 case_ pcapng 2 'pcapng is not supported' "${HO[@]}"

@@ -34,6 +34,8 @@ import struct
 import sys
 import time
 
+from tcpopt import tcp_options
+
 HOPT_KIND = 253
 HOPT_LEN = 20
 HOPT_EXID = 0x4454
@@ -93,21 +95,7 @@ def build_syn(src, dst, isn, option):
 
 def options_of(tcp):
     """[(kind, bytes)] of a TCP header's options."""
-    doff = (tcp[12] >> 4) * 4
-    area, out, i = tcp[20:doff], [], 0
-    while i < len(area):
-        k = area[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        if i + 1 >= len(area) or area[i + 1] < 2:
-            out.append((k, area[i:]))
-            break
-        out.append((k, area[i:i + area[i + 1]]))
-        i += area[i + 1]
-    return out
+    return tcp_options(tcp[20:(tcp[12] >> 4) * 4])
 
 
 def wait_answer(sock, src, dst, seconds):

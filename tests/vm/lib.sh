@@ -318,6 +318,27 @@ nginx_collect() {
 }
 
 # --- misc --------------------------------------------------------------------
+# capture_start FILE / capture_stop: tcpdump of the client's TCP traffic,
+# any port (an untranslated proxy port or internal address would show),
+# headers and the start of payloads (the HTTP response header); not
+# promiscuous (-p), so the hub's copies of the client's own frames stay
+# out (pcap_check.py skips them anyway). Client VM.
+capture_start() {
+    rm -f /tmp/tcpdump.log
+    tcpdump -Z root -p -i eth0 -n -s 512 -B 8192 -U -w "$1" "tcp and host $CLIENT_IP" \
+        >/tmp/tcpdump.log 2>&1 &
+    tcpdump_pid=$!
+    _n=0
+    while ! grep -q 'listening on' /tmp/tcpdump.log 2>/dev/null && [ $_n -lt 150 ]; do
+        sleep 0.1; _n=$((_n + 1))
+    done
+}
+capture_stop() {
+    sleep 1
+    kill "$tcpdump_pid"; wait "$tcpdump_pid"
+    log "tcpdump: $(grep -E 'captured|dropped' /tmp/tcpdump.log | tr '\n' ' ')"
+}
+
 # sha256_of FILE: the hex digest only.
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 

@@ -33,6 +33,14 @@ handover is expected). Checks:
     (exact copies of an earlier client frame, IP ID included, are skipped:
     on the rig's hub a promiscuous capture sees the client's frames twice);
   - no RST in either direction;
+  - the server's TSvals (timestamp option) never go backwards, across the
+    handover too (the client's view of one clock); with --reordered (the
+    network reorders packets), by at most 1000 ticks (a clock that was not
+    translated is off by a random 32-bit offset), and the client's ACKs
+    may arrive out of order;
+  - with --expect-ts: the client's SYN offered timestamps, and the SYN-ACK
+    and every later server segment carry them; with --expect-no-ts: no
+    segment of the flow has a timestamp option;
   - with --expect-status / --expect-body: the HTTP status code, and the body
     length (bytes after the response header, which must also agree with any
     Content-Length).
@@ -45,6 +53,8 @@ capture. Python 3 standard library only.
 import argparse
 import struct
 import sys
+
+from tcpopt import tcp_options
 
 LINKTYPE_ETHERNET = 1
 ETH_P_IP = 0x0800
@@ -133,7 +143,20 @@ def read_pcap(path):
 
 class Segment:
     __slots__ = ("index", "ts", "src_mac", "src", "dst", "sport", "dport", "seq", "ack",
-                 "flags", "win", "plen", "payload")
+                 "flags", "win", "plen", "payload", "opts", "tsopt")
+
+
+def parse_options(area):
+    """(kinds, (tsval, tsecr) or None) of a TCP options area; a malformed
+    option ends it and is not counted."""
+    kinds, tsopt = [], None
+    for k, b in tcp_options(area):
+        if len(b) < 2 or b[1] != len(b):
+            break
+        kinds.append(k)
+        if k == 8 and len(b) == 10:
+            tsopt = struct.unpack_from(">II", b, 2)
+    return kinds, tsopt
 
 
 def parse_frame(index, ts, frame):
@@ -167,6 +190,7 @@ def parse_frame(index, ts, frame):
     s.sport, s.dport, s.seq, s.ack = sport, dport, seq, ack
     s.flags, s.win = doff_flags & 0x3F, win
     s.plen = max(0, tot_len - ihl - doff)
+    s.opts, s.tsopt = parse_options(frame[t + 20:min(len(frame), t + doff)])
     # Captured payload: stops at the snap length and never includes padding.
     s.payload = frame[t + doff:min(len(frame), off + tot_len)]
     return s
@@ -208,6 +232,14 @@ class Checker:
         self.client_frames = set()  # the client's frames from the IP header on
         self.client_dups = 0
         self.t_first = self.t_handover = self.t_last = None
+        self.syn_opts = None        # option kinds of the client's SYN
+        self.ts_segs = 0            # segments with a timestamp option
+        self.s_tsval = None         # the server's last TSval
+        self.s_tsval_first = None
+        self.ts_backwards = 0
+        self.t_syn = self.t_synack = None   # handshake as the client saw it
+        self.t_request = None       # the client's first data segment
+        self.t_first_dest_data = None  # the destination's first data segment
 
     def fail(self, msg):
         if msg not in self.fails:
@@ -246,9 +278,39 @@ class Checker:
             self.t_first = s.ts
         self.t_last = s.ts
 
+    def timestamps(self, s, where):
+        if s.tsopt is not None:
+            self.ts_segs += 1
+            if self.args.expect_no_ts:
+                self.fail("%s: a timestamp option, but none was negotiated" % where)
+        if s.src != self.server_ip or s.flags & RST:
+            return
+        if s.tsopt is None:
+            if self.args.expect_ts:
+                self.fail("%s: a server segment without a timestamp option" % where)
+            return
+        tsval = s.tsopt[0]
+        if self.s_tsval is None:
+            self.s_tsval_first = tsval
+        elif seq_diff(tsval, self.s_tsval) < -(1000 if self.args.reordered else 0):
+            self.ts_backwards += 1
+            self.fail("%s: the server's TSval went backwards (%d after %d; MAC %s)"
+                      % (where, tsval, self.s_tsval, fmt_mac(s.src_mac)))
+        if self.s_tsval is None or seq_diff(tsval, self.s_tsval) > 0:
+            self.s_tsval = tsval
+
     def client_segment(self, s):
         self.note(s)
         self.c2s += 1
+        self.timestamps(s, "packet %d (client, %s)" % (s.index, flag_names(s.flags)))
+        if s.plen and self.t_request is None:
+            self.t_request = s.ts
+        if s.flags & SYN and not s.flags & ACK and self.t_syn is None:
+            self.t_syn = s.ts
+        if s.flags & SYN and not s.flags & ACK and self.syn_opts is None:
+            self.syn_opts = s.opts
+            if self.args.expect_ts and 8 not in s.opts:
+                self.fail("packet %d: the client's SYN offers no timestamps" % s.index)
         if s.flags & RST:
             self.fail("packet %d: RST from the client (flags %s)" % (s.index, flag_names(s.flags)))
         if s.flags & SYN and not s.flags & ACK:
@@ -260,7 +322,8 @@ class Checker:
                           % (s.index, s.seq, self.c_isn))
             return
         if s.flags & ACK:
-            if self.last_ack is not None and seq_diff(s.ack, self.last_ack) < 0:
+            if (self.last_ack is not None and seq_diff(s.ack, self.last_ack) < 0
+                    and not self.args.reordered):
                 self.fail("packet %d: the client's ACK went backwards (%d after %d)"
                           % (s.index, s.ack, self.last_ack))
             if self.last_ack is None or seq_diff(s.ack, self.last_ack) > 0:
@@ -274,6 +337,7 @@ class Checker:
         self.note(s)
         self.s2c += 1
         where = "packet %d (%s)" % (s.index, flag_names(s.flags))
+        self.timestamps(s, where)
         if s.flags & RST:
             self.fail("%s: RST from the server side (MAC %s)" % (where, fmt_mac(s.src_mac)))
         # Who sent it.
@@ -285,6 +349,8 @@ class Checker:
                           "over at packet %d" % (where, fmt_mac(self.owner), self.handover_pkt))
         elif s.src_mac == self.dest:
             self.from_dest += 1
+            if s.plen and self.t_first_dest_data is None:
+                self.t_first_dest_data = s.ts
             if self.handover_pkt is None:
                 self.handover_pkt, self.t_handover = s.index, s.ts
         else:
@@ -296,6 +362,8 @@ class Checker:
                 self.fail("%s: a SYN without ACK from the server side" % where)
                 return
             self.synacks += 1
+            if self.t_synack is None:
+                self.t_synack = s.ts
             if s.src_mac != self.owner:
                 self.fail("%s: SYN-ACK from MAC %s, not from the owner (%s)"
                           % (where, fmt_mac(s.src_mac), fmt_mac(self.owner)))
@@ -442,6 +510,18 @@ class Checker:
             if head:
                 out.append("  HTTP %d, header %d bytes, body %d bytes, Content-Length %s"
                            % (head[0], head[1], de - head[1], head[2]))
+            names = {2: "mss", 3: "ws", 4: "sack", 8: "ts"}
+            syn = ",".join(names.get(k, str(k)) for k in self.syn_opts or []) or "none"
+            out.append("  client SYN options: %s; %d segment(s) with timestamps; server TSval "
+                       "%s .. %s, %d backwards" % (syn, self.ts_segs, self.s_tsval_first,
+                                                   self.s_tsval, self.ts_backwards))
+            if None not in (self.t_syn, self.t_synack, self.t_request,
+                            self.t_first_dest_data) and self.handover:
+                rtt = self.t_synack - self.t_syn
+                ttfb = self.t_first_dest_data - self.t_request
+                out.append("  handshake RTT %.3f ms; request to the destination's first byte "
+                           "%.3f ms (%s RTTs)" % (rtt * 1e3, ttfb * 1e3,
+                                                  "%.1f" % (ttfb / rtt) if rtt > 0 else "?"))
             out.append("  duration %.3f s; %d exact copies of client frames skipped"
                        % (self.t_last - self.t_first, self.client_dups))
         return "\n".join(out)
@@ -457,6 +537,14 @@ def main(argv):
     p.add_argument("--dest-mac", help="MAC of the node the connection was handed over to")
     p.add_argument("--expect-body", type=int, help="HTTP body length")
     p.add_argument("--expect-status", type=int, help="HTTP status code")
+    ts = p.add_mutually_exclusive_group()
+    ts.add_argument("--expect-ts", action="store_true",
+                    help="timestamps negotiated: on the client's SYN and every server segment")
+    ts.add_argument("--expect-no-ts", action="store_true",
+                    help="no timestamp option on any segment of the flow")
+    p.add_argument("--reordered", action="store_true",
+                   help="the network reorders: TSvals may step back by up to 1000 ticks, "
+                        "client ACKs may arrive out of order")
     p.add_argument("--strict", action="store_true",
                    help="fail on any segment that starts beyond the highest byte seen, even "
                         "if a retransmission fills the hole later")

@@ -11,7 +11,9 @@
 #           D's file; for the 1 MiB and 32 MiB files a client capture shows,
 #           per pcap_check.py, the SYN-ACK from O's MAC, then only D's MAC once
 #           D started, a server sequence space without gaps, client ACKs that
-#           never go backwards, the body length, and no RST;
+#           never go backwards, the body length, no RST, and timestamps
+#           (curl's default) on every server segment with a TSval that never
+#           goes backwards across the handover;
 #   nodes:  D's nginx logged each request from the client's own address and
 #           port to VIP:80; O's proxy logged result=ok for it;
 #   client: five alternating 1 MiB fetches through a handover (node 1 to
@@ -389,27 +391,6 @@ client)
         return 1
     }
 
-    # capture_start FILE / capture_stop: tcpdump of the client's TCP traffic,
-    # any port (an untranslated proxy port or internal address would show),
-    # headers and the start of payloads (the HTTP response header); not
-    # promiscuous (-p), so the hub's copies of the client's own frames stay
-    # out (pcap_check.py skips them anyway).
-    capture_start() {
-        rm -f /tmp/tcpdump.log
-        tcpdump -Z root -p -i eth0 -n -s 512 -B 8192 -U -w "$1" "tcp and host $CLIENT_IP" \
-            >/tmp/tcpdump.log 2>&1 &
-        tcpdump_pid=$!
-        _n=0
-        while ! grep -q 'listening on' /tmp/tcpdump.log 2>/dev/null && [ $_n -lt 150 ]; do
-            sleep 0.1; _n=$((_n + 1))
-        done
-    }
-    capture_stop() {
-        sleep 1
-        kill "$tcpdump_pid"; wait "$tcpdump_pid"
-        log "tcpdump: $(grep -E 'captured|dropped' /tmp/tcpdump.log | tr '\n' ' ')"
-    }
-
     # fetch NAME BYTES O D: GET /nD/file-NAME from a port node O owns.
     fetch() {
         pick_port "=$3" || return 1
@@ -434,7 +415,7 @@ client)
         if check "capture of file-$1: SYN-ACK from node$3, then only node$4, no gap, no RST" \
             "$PY" "$PCAP_CHECK" "/tmp/h-$1.pcap" --client "$CLIENT_IP:$_p" --server "$VIP:80" \
             --owner-mac "$(node_mac "$3")" --dest-mac "$(node_mac "$4")" \
-            --expect-body "$2" --expect-status 200; then
+            --expect-body "$2" --expect-status 200 --expect-ts; then
             [ "$1" = 1m ] && cp "/tmp/h-$1.pcap" "$RIG_OUT/"
         else
             cp "/tmp/h-$1.pcap" "$RIG_OUT/"

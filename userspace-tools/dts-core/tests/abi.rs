@@ -339,6 +339,7 @@ fn counters_are_stable() {
         (Counter::HoptInvalid, 25, "hopt_invalid"),
         (Counter::HandedOverDrop, 26, "handed_over_drop"),
         (Counter::TransferDrop, 27, "transfer_drop"),
+        (Counter::WscaleMismatch, 28, "wscale_mismatch"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

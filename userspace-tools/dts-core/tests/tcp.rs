@@ -1225,3 +1225,32 @@ proptest! {
         prop_assert!(f1.fix.merge(f2.fix).is_noop());
     }
 }
+
+#[test]
+fn timestamp_lookup() {
+    // NOP NOP TS(7, 9), as on Linux data segments.
+    let area = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9];
+    assert_eq!(timestamp(&area), Some((7, 9)));
+    // After other options; the first one counts.
+    let mut two = vec![2, 4, 5, 0xb4, 4, 2];
+    two.extend_from_slice(&[8, 10, 0, 0, 1, 0, 0, 0, 0, 2, 8, 10, 0, 0, 0, 3, 0, 0, 0, 4]);
+    assert_eq!(timestamp(&two), Some((256, 2)));
+    // None, and malformed areas read as none.
+    assert_eq!(timestamp(&[2, 4, 5, 0xb4]), None);
+    assert_eq!(timestamp(&[]), None);
+    assert_eq!(timestamp(&[1, 1, 8, 10, 0, 0, 0, 7]), None);
+    assert_eq!(timestamp(&[8, 9, 0, 0, 0, 7, 0, 0, 0]), None);
+}
+
+proptest! {
+    /// Any bytes: no panic, and a timestamp is reported only if it is there.
+    #[test]
+    fn timestamp_never_misreads(area in proptest::collection::vec(any::<u8>(), 0..40)) {
+        if let Some((v, e)) = timestamp(&area) {
+            let found = options(&area).flatten().any(|o| {
+                matches!(o.value, OptValue::Timestamp { tsval, tsecr } if (tsval, tsecr) == (v, e))
+            });
+            prop_assert!(found);
+        }
+    }
+}

@@ -21,6 +21,7 @@ pub(crate) const fn errno_name(errno: i32) -> Option<&'static str> {
         libc::ECONNREFUSED => "ECONNREFUSED",
         libc::EHOSTUNREACH => "EHOSTUNREACH",
         libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::EPROTO => "EPROTO",
         libc::ENOMEM => "ENOMEM",
         libc::ENOSPC => "ENOSPC",
         // The kernel's answer when the module is not loaded.
@@ -86,6 +87,7 @@ mod tests {
             (libc::ECONNREFUSED, "ECONNREFUSED"),
             (libc::EHOSTUNREACH, "EHOSTUNREACH"),
             (libc::ETIMEDOUT, "ETIMEDOUT"),
+            (libc::EPROTO, "EPROTO"),
             (libc::ENOMEM, "ENOMEM"),
             (libc::ENOSPC, "ENOSPC"),
             (libc::ENOPROTOOPT, "ENOPROTOOPT"),
@@ -110,6 +112,7 @@ mod tests {
         assert_eq!(abi::ECONNREFUSED, libc::ECONNREFUSED);
         assert_eq!(abi::EHOSTUNREACH, libc::EHOSTUNREACH);
         assert_eq!(abi::ETIMEDOUT, libc::ETIMEDOUT);
+        assert_eq!(abi::EPROTO, libc::EPROTO);
         assert_eq!(abi::EALREADY, libc::EALREADY);
         assert_eq!(abi::EBADF, libc::EBADF);
         assert_eq!(abi::EBUSY, libc::EBUSY);
