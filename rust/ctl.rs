@@ -137,6 +137,7 @@ impl Handler for Control {
         match optval {
             abi::DTS_SO_GET_INFO => get_info(out),
             abi::DTS_SO_GET_CONFIG => get_config(out),
+            abi::DTS_SO_GET_FLOW => crate::handover::flow_info(caller, out),
             _ => invalid(),
         }
     }

@@ -53,6 +53,12 @@ pub(crate) struct Fcb {
     /// The client's address and port.
     pub(crate) client_addr: u32,
     pub(crate) client_port: u16,
+    /// N2: the port the stack serves the client on (`Params::dst_port`).
+    pub(crate) dst_port: u16,
+    /// An adopted `Client` FCB: the old destination's `d2` and `dts`
+    /// (`Params::base_seq`, `Params::base_ts`); 0 otherwise.
+    base_seq: u32,
+    base_ts: u32,
     state: AtomicU8,
     self_addr: AtomicU32,
     /// `addr << 16 | port` of the other end of the handover connection.
@@ -97,6 +103,9 @@ impl Fcb {
             proxy_port,
             client_addr,
             client_port,
+            dst_port: app_port,
+            base_seq: 0,
+            base_ts: 0,
             state: AtomicU8::new(state as u8),
             self_addr: AtomicU32::new(0),
             peer: AtomicU64::new(0),
@@ -113,6 +122,51 @@ impl Fcb {
             carried_tsval: AtomicU32::new(0),
             dts: Delta::unknown(),
         }
+    }
+
+    /// The same FCB, serving the client on `port` at N2 (before it is
+    /// shared).
+    pub(crate) fn with_dst_port(mut self, port: u16) -> Self {
+        self.dst_port = port;
+        self
+    }
+
+    /// A `Client` FCB in `Proxying` that takes over from `old`, a completed
+    /// destination FCB (`Direct`), so that this node's proxy can hand the
+    /// connection over again (keep-alive re-handover). It translates as
+    /// `old` did (its `d2` and `dts` become the bases) and starts from what
+    /// `old` learnt of the client: its SYN options, window and TSval, and
+    /// the stack's last TSval. `None` if `old` has no `d2` yet. Process
+    /// context; the caller publishes it with the flow table's release
+    /// store.
+    pub(crate) fn adopted(old: &Fcb) -> Option<Self> {
+        let d2 = old.d2.get()?;
+        let mut f = Self::new(
+            old.vip,
+            old.app_port,
+            old.proxy_port,
+            old.client_addr,
+            old.client_port,
+            State::Proxying,
+        );
+        f.base_seq = d2;
+        f.base_ts = old.dts.get().unwrap_or(0);
+        f.client_syn
+            .store(old.client_syn.load(Ordering::Acquire), Ordering::Relaxed);
+        f.client_win
+            .store(old.client_win.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Some(v) = old.client_tsval.get() {
+            f.client_tsval.set(v);
+        }
+        f.proxy_tsval
+            .store(old.proxy_tsval.load(Ordering::Relaxed), Ordering::Relaxed);
+        Some(f)
+    }
+
+    /// The other end of the handover connection: `(address, port)`.
+    pub(crate) fn peer(&self) -> (u32, u16) {
+        let peer = self.peer.load(Ordering::Acquire);
+        ((peer >> 16) as u32, peer as u16)
     }
 
     /// The current state.
@@ -155,6 +209,12 @@ impl Fcb {
         self.h_fin.clear();
         self.o1.clear();
         self.dts.clear();
+    }
+
+    /// The sequence base of an adopted FCB (`Params::base_seq`): what the
+    /// client's view of this node's sequence numbers adds.
+    pub(crate) fn base_seq(&self) -> u32 {
+        self.base_seq
     }
 
     /// The proxy-space base the destination continues from.
@@ -232,6 +292,9 @@ impl Fcb {
             proxy_tsval: self.proxy_tsval.load(Ordering::Relaxed),
             o1: self.o1.get(),
             dts: self.dts.get(),
+            dst_port: self.dst_port,
+            base_seq: self.base_seq,
+            base_ts: self.base_ts,
         }
     }
 }

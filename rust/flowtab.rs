@@ -198,24 +198,56 @@ impl FlowTable {
         if self.len() >= MAX_FLOWS {
             return Err(ENOSPC);
         }
-        let entry = KBox::new(
-            Entry {
-                rcu: Opaque::uninit(),
-                next: AtomicPtr::new(head.load(Ordering::Relaxed)),
-                flow: Flow {
-                    key,
-                    role,
-                    fcb,
-                    track: AtomicU64::new(Track::new(now).bits()),
-                },
-            },
-            GFP_ATOMIC,
-        )?;
+        let entry = new_entry(key, role, fcb, now)?;
+        entry
+            .next
+            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         // INVARIANT: the entry is fully initialised before the release store
         // makes it reachable; the table owns it from now on.
         head.store(KBox::into_raw(entry), Ordering::Release);
         self.count.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Replaces the entry of `key` by a new one with `role`, leading to
+    /// `fcb`, in one step: a reader finds either the old entry or the new
+    /// one, never none. The old entry is freed after a grace period.
+    /// Returns `Ok(false)` (and changes nothing) if `key` has no entry. Any
+    /// context (allocates with `GFP_ATOMIC`).
+    pub(crate) fn replace(
+        &self,
+        key: FlowKey,
+        role: Role,
+        fcb: Arc<Fcb>,
+        now: u32,
+    ) -> Result<bool> {
+        let head = self.bucket(&key).ok_or(EINVAL)?;
+        let entry = new_entry(key, role, fcb, now)?;
+        let _g = self.lock.lock();
+        let mut link: &AtomicPtr<Entry> = head;
+        loop {
+            let p = link.load(Ordering::Relaxed);
+            // SAFETY: under the lock every pointer on the chain is a live
+            // entry (type invariant).
+            let Some(old) = (unsafe { p.as_ref() }) else {
+                return Ok(false);
+            };
+            if old.flow.key == key {
+                entry
+                    .next
+                    .store(old.next.load(Ordering::Relaxed), Ordering::Relaxed);
+                // INVARIANT: the new entry is fully initialised before the
+                // release store makes it reachable; readers at `old` still
+                // follow `old.next`, which stays valid.
+                link.store(KBox::into_raw(entry), Ordering::Release);
+                // SAFETY: `old` is unlinked, so no new reader can reach it;
+                // it is handed to RCU exactly once and freed by
+                // `free_entry` after the grace period.
+                unsafe { bindings::call_rcu(old.rcu.get(), Some(free_entry)) };
+                return Ok(true);
+            }
+            link = &old.next;
+        }
     }
 
     /// Unlinks from the chain at `head` up to `limit` entries for which
@@ -284,6 +316,24 @@ impl FlowTable {
     pub(crate) fn clear(&self) -> usize {
         self.remove_if(|_| true)
     }
+}
+
+/// A new, unlinked entry for `key` (its `next` is null). Any context
+/// (`GFP_ATOMIC`).
+fn new_entry(key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<KBox<Entry>> {
+    Ok(KBox::new(
+        Entry {
+            rcu: Opaque::uninit(),
+            next: AtomicPtr::new(ptr::null_mut()),
+            flow: Flow {
+                key,
+                role,
+                fcb,
+                track: AtomicU64::new(Track::new(now).bits()),
+            },
+        },
+        GFP_ATOMIC,
+    )?)
 }
 
 #[pinned_drop]

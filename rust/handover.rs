@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `request_handover`: the `DTS_SO_HANDOVER` socket option on the proxy's
-//! connected client socket, on the source node N1.
+//! connected client socket, on the source node N1; and `DTS_SO_GET_FLOW`,
+//! which tells the proxy whether a connection was handed over to it.
 //!
 //! Process context (a `setsockopt()` call, no socket lock held by the
 //! caller); it sleeps for at most [`CONNECT_MS`] + [`SEND_MS`] + [`ACK_MS`].
@@ -20,6 +21,10 @@
 //!    the destination acknowledged them, and send FIN: the completion mark
 //!    (it carries the client's window);
 //! 5. mark the FCB `HandedOver` and make the proxy socket's close silent.
+//!
+//! On a node the connection was handed over to (its proxy port, keep-alive
+//! re-handover), step 1 first adopts the connection ([`adopt`]): its client
+//! entry becomes a source's, with the destination's translation as bases.
 //!
 //! Any failure before the FIN aborts the handover connection (its RST only
 //! reaches the destination), puts the FCB back to `Proxying` and returns the
@@ -47,13 +52,16 @@ use kernel::uaccess::UserSlice;
 
 use crate::fcb::Fcb;
 use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
-use crate::pure::abi::{Counter, HandoverReqV1, HANDOVER_REQ_V1_SIZE};
+use crate::pure::abi::{
+    Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
+    HANDOVER_REQ_V1_SIZE,
+};
 use crate::pure::config::PortKind;
 use crate::pure::fcb::{Role, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::seq;
 use crate::rcu;
-use crate::sockopt::{Caller, UserIn};
+use crate::sockopt::{Caller, UserIn, UserOut};
 use crate::state;
 use crate::stats;
 
@@ -72,11 +80,36 @@ struct Target {
     fcb: Arc<Fcb>,
     self_addr: u32,
     dest_addr: u32,
-    app_port: u16,
+    /// The destination's port for handover connections
+    /// ([`crate::pure::config::Service::handover_port`]).
+    dest_port: u16,
+}
+
+/// Makes the client entry `key` of a connection handed over to this node
+/// (`ClientDst`, completed) a source's (`Client`, `Proxying`), so that this
+/// node's proxy can hand it over again: keep-alive re-handover. The entry
+/// is replaced in one step; the new FCB translates as the old one did. A
+/// transfer still in progress is `EBUSY`; an aborted one `EINVAL`. Process
+/// context.
+fn adopt(st: &state::State, key: &FlowKey, old: &Fcb) -> Result<Arc<Fcb>> {
+    match old.state() {
+        State::Direct => {}
+        State::Transfer => return Err(EBUSY),
+        _ => return Err(EINVAL),
+    }
+    let fcb = Arc::new(Fcb::adopted(old).ok_or(EBUSY)?, GFP_KERNEL)?;
+    if !st
+        .flows
+        .replace(*key, Role::Client, fcb.clone(), state::now_secs())?
+    {
+        return Err(EINVAL);
+    }
+    stats::inc(Counter::Rehandover);
+    Ok(fcb)
 }
 
 /// Finds the client connection's FCB and the addresses involved. Any
-/// failure is `EINVAL`.
+/// failure is `EINVAL`, except those of [`adopt`].
 fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
     let (laddr, lport, raddr, rport) = sk.tuple();
     let guard = rcu::Guard::new();
@@ -93,17 +126,60 @@ fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
         let self_addr = cfg.self_node().ok_or(EINVAL)?.addr;
         let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
         let flow = st.flows.lookup(&key, &guard).ok_or(EINVAL)?;
-        if flow.role != Role::Client {
-            return Err(EINVAL);
-        }
+        let fcb = match flow.role {
+            Role::Client => flow.fcb.clone(),
+            Role::ClientDst if flow.fcb.dst_port == svc.proxy_port => adopt(st, &key, &flow.fcb)?,
+            _ => return Err(EINVAL),
+        };
         Ok(Target {
-            fcb: flow.fcb.clone(),
+            fcb,
             self_addr,
             dest_addr,
-            app_port: svc.app_port,
+            dest_port: svc.handover_port(),
         })
     })
     .ok_or(EINVAL)?
+}
+
+/// `DTS_SO_GET_FLOW`: what the module knows of the client connection of
+/// the socket `caller`. `ENOENT` if it is not one. Process context.
+pub(crate) fn flow_info(caller: &Caller, out: &mut UserOut) -> Result<usize> {
+    if out.len() < FLOW_INFO_V1_SIZE {
+        return Err(EINVAL);
+    }
+    // SAFETY: the socket of an ongoing `getsockopt()` call stays valid
+    // until the call returns, and `sk` does not outlive this function.
+    let sk = unsafe { UserTcp::new(caller.sock()) }.map_err(|_| ENOENT)?;
+    let (laddr, lport, raddr, rport) = sk.tuple();
+    let guard = rcu::Guard::new();
+    let info = state::with(|st| {
+        let cfg = st.config.get(&guard)?;
+        let Some((_, svc, PortKind::Proxy)) = cfg.service_for(laddr, lport) else {
+            return None;
+        };
+        let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
+        let flow = st.flows.lookup(&key, &guard)?;
+        let state = flow.fcb.state();
+        let (flags, from_node) = match flow.role {
+            Role::Client => (0, 0),
+            Role::ClientDst => {
+                let (peer, _) = flow.fcb.peer();
+                let from = cfg.node_by_addr(peer).map_or(0, |n| u32::from(n.id));
+                (FLOW_HANDED_IN, from)
+            }
+            _ => return None,
+        };
+        Some(FlowInfoV1 {
+            version: FLOW_INFO_VERSION,
+            flags,
+            from_node,
+            state: state as u32,
+        })
+    })
+    .flatten()
+    .ok_or(ENOENT)?;
+    out.write(&info.to_bytes())?;
+    Ok(FLOW_INFO_V1_SIZE)
 }
 
 /// Closes the flow-table entry of `key` (it lingers briefly, then expires).
@@ -177,7 +253,9 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
         .copied_seq
         .wrapping_sub(req.buf_len as u32)
         .wrapping_sub(1);
-    let p_base = snap.snd_nxt.wrapping_sub(1);
+    // What the client saw of this node's sequence numbers: the stack's,
+    // plus the base of a connection handed in earlier.
+    let p_base = snap.snd_nxt.wrapping_sub(1).wrapping_add(t.fcb.base_seq());
 
     let mut data = KVec::with_capacity(buf_len + unread as usize, GFP_KERNEL)?;
     if buf_len > 0 {
@@ -193,12 +271,12 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
     hs.bind(t.self_addr, 0)?;
     let eph = hs.local_port()?;
     t.fcb
-        .set_handover(t.self_addr, t.dest_addr, t.app_port, c_base, p_base);
+        .set_handover(t.self_addr, t.dest_addr, t.dest_port, c_base, p_base);
     let key = FlowKey {
         laddr: t.self_addr,
         lport: eph,
         raddr: t.dest_addr,
-        rport: t.app_port,
+        rport: t.dest_port,
     };
     let inserted = state::with(|st| {
         st.flows
@@ -224,7 +302,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
     stats::inc(Counter::FlowCreated);
     hs.set_timeout(CONNECT_MS);
     let sent = hs
-        .connect(t.dest_addr, t.app_port)
+        .connect(t.dest_addr, t.dest_port)
         .and_then(|()| {
             // The client reads the destination's windows with the shift the
             // proxy's SYN-ACK announced: the destination must announce the

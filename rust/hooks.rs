@@ -24,7 +24,7 @@ use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
-use crate::pure::config::{Config, PortKind, Service};
+use crate::pure::config::{Config, HandoverTo, PortKind, Service};
 use crate::pure::csum::Mode;
 use crate::pure::fcb::{
     self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, SynOpts, Transition,
@@ -364,7 +364,13 @@ fn strip_forged(skb: &mut SkbRef<'_>, t: &TcpSeg) -> bool {
 /// A new FCB for a client of `svc` in `state`, or `None` (counted as
 /// `flow_table_full`) if it could not be allocated. Softirq context
 /// (`GFP_ATOMIC`).
-fn new_fcb(svc: &Service, client_addr: u32, client_port: u16, state: FcbState) -> Option<Arc<Fcb>> {
+fn new_fcb(
+    svc: &Service,
+    client_addr: u32,
+    client_port: u16,
+    state: FcbState,
+    dst_port: u16,
+) -> Option<Arc<Fcb>> {
     let fcb = Fcb::new(
         svc.vip,
         svc.app_port,
@@ -372,7 +378,8 @@ fn new_fcb(svc: &Service, client_addr: u32, client_port: u16, state: FcbState) -
         client_addr,
         client_port,
         state,
-    );
+    )
+    .with_dst_port(dst_port);
     let made = Arc::new(fcb, GFP_ATOMIC).ok();
     if made.is_none() {
         stats::inc(Counter::FlowTableFull);
@@ -383,7 +390,8 @@ fn new_fcb(svc: &Service, client_addr: u32, client_port: u16, state: FcbState) -
 /// N2: a SYN from a configured node's internal address to this node's
 /// internal address. Accepts it as a handover if it carries a valid
 /// handover option that names a service of this node (its VIP and the
-/// SYN's destination port). Softirq context.
+/// SYN's destination port: the application port, or the proxy port of a
+/// service that hands connections over to the proxy). Softirq context.
 fn accept_handover(
     st: &state::State,
     cfg: &Config,
@@ -408,6 +416,11 @@ fn accept_handover(
     let self_id = cfg.self_id();
     let svc = match cfg.service_for(opt.vip, s.dport) {
         Some((_, v, PortKind::App)) if v.nodes.contains(self_id) => Some(v),
+        Some((_, v, PortKind::Proxy))
+            if v.nodes.contains(self_id) && v.handover_to == HandoverTo::Proxy =>
+        {
+            Some(v)
+        }
         _ => None,
     };
     let (Some(me), Some(svc)) = (cfg.self_node(), svc) else {
@@ -420,14 +433,31 @@ fn accept_handover(
         raddr: opt.client_addr,
         rport: opt.client_port,
     };
-    replace_stale(st, &client, guard, false);
+    // A connection that ended here, or that this node handed over and
+    // that now comes back (keep-alive re-handover), gives way.
+    if let Some(f) = st.flows.lookup(&client, guard) {
+        if fcb::handover_syn_replaces(f.role, f.fcb.state(), f.track().phase())
+            && st.flows.remove(&client)
+        {
+            stats::inc(Counter::FlowRemoved);
+        }
+    }
     if st.flows.lookup(&client, guard).is_some() {
         stats::inc(Counter::HoptInvalid);
         return bindings::NF_DROP;
     }
-    let Some(fcb) = new_fcb(svc, opt.client_addr, opt.client_port, FcbState::Transfer) else {
+    let Some(fcb) = new_fcb(
+        svc,
+        opt.client_addr,
+        opt.client_port,
+        FcbState::Transfer,
+        s.dport,
+    ) else {
         return bindings::NF_DROP;
     };
+    // The handover SYN carries the client's SYN options: a later
+    // re-handover repeats them.
+    fcb.set_client_syn(SynOpts::parse(area));
     fcb.set_handover(me.addr, s.saddr, s.sport, 0, opt.proxy_isn);
     let now = state::now_secs();
     let hkey = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
@@ -539,7 +569,7 @@ fn accept_syn(
     };
     let s = t.seg;
     st.sweep(false);
-    let Some(fcb) = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying) else {
+    let Some(fcb) = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying, svc.proxy_port) else {
         return bindings::NF_DROP;
     };
     if let Some((hdr, len)) = read_tcp_header(skb, t) {
@@ -587,7 +617,10 @@ fn internal_in(
             return on_flow(st, f, Dir::In, skb, t, None, guard);
         }
     }
-    let to_app = cfg.services().iter().any(|v| v.app_port == s.dport);
+    let to_app = cfg
+        .services()
+        .iter()
+        .any(|v| v.app_port == s.dport || v.handover_port() == s.dport);
     if !s.is_syn() || !to_app {
         return bindings::NF_ACCEPT;
     }

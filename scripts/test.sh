@@ -95,9 +95,10 @@ for fl in $flavors; do
 	stage "VM tests ($fl)"
 	vlog=build/vm-test-$fl.log
 	# The debug kernel under TCG is ~10x slower: it runs t03-handover (which
-	# exercises acceptance, redirection, handover, failure, forged options,
-	# drain and rmmod) with a lighter load; the default kernel runs them all.
-	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t03}; else vmt=${TEST_VM_TESTS:-}; fi
+	# exercises acceptance, redirection, handover, sockopt errors, drain and
+	# rmmod) and t06-keepalive (re-handover back and forth, with and without
+	# timestamps) with lighter loads; the default kernel runs them all.
+	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t03 t06}; else vmt=${TEST_VM_TESTS:-}; fi
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"
 	add_counts "$vlog"
 done

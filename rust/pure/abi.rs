@@ -274,11 +274,14 @@ pub enum Counter {
     /// N1: handovers refused because the destination's window scale differs
     /// from the one the proxy promised the client (`EPROTO`).
     WscaleMismatch = 28,
+    /// A handed-in connection was handed over again (keep-alive
+    /// re-handover): its client entry became a source's.
+    Rehandover = 29,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -308,6 +311,7 @@ impl Counter {
         Self::HandedOverDrop,
         Self::TransferDrop,
         Self::WscaleMismatch,
+        Self::Rehandover,
     ];
 
     /// Number of defined counters.
@@ -351,6 +355,7 @@ impl Counter {
             26 => Some(Self::HandedOverDrop),
             27 => Some(Self::TransferDrop),
             28 => Some(Self::WscaleMismatch),
+            29 => Some(Self::Rehandover),
             _ => None,
         }
     }
@@ -387,6 +392,7 @@ impl Counter {
             Self::HandedOverDrop => "handed_over_drop",
             Self::TransferDrop => "transfer_drop",
             Self::WscaleMismatch => "wscale_mismatch",
+            Self::Rehandover => "rehandover",
         }
     }
 }
@@ -892,5 +898,102 @@ mod handover_req_tests {
             .to_bytes()
         )
         .is_ok());
+    }
+}
+
+/// `getsockopt(fd, IPPROTO_IP, DTS_SO_GET_FLOW, &info, &len)` on a proxy's
+/// connected client socket: what the module knows of the connection. The
+/// answer is a [`FlowInfoV1`]; `len` must be at least
+/// [`FLOW_INFO_V1_SIZE`]. `ENOENT` if the socket is not a client connection
+/// of a configured service that the module tracks on this node.
+pub const DTS_SO_GET_FLOW: i32 = DTS_SO_BASE + 2;
+
+/// Size of [`FlowInfoV1`] on the wire (native byte order, no padding).
+pub const FLOW_INFO_V1_SIZE: usize = 16;
+
+/// Version of [`FlowInfoV1`].
+pub const FLOW_INFO_VERSION: u32 = 1;
+
+/// [`FlowInfoV1::flags`]: the connection was handed over to this node by
+/// another node (it did not accept the client's SYN itself). Its first
+/// request is the one the other node routed here: serve it locally.
+pub const FLOW_HANDED_IN: u32 = 1;
+
+/// The answer of [`DTS_SO_GET_FLOW`]:
+///
+/// | offset | size | field       | meaning                                          |
+/// |--------|------|-------------|--------------------------------------------------|
+/// | 0      | 4    | `version`   | [`FLOW_INFO_VERSION`]                            |
+/// | 4      | 4    | `flags`     | [`FLOW_HANDED_IN`]                               |
+/// | 8      | 4    | `from_node` | the node that handed it over (0 if not handed in) |
+/// | 12     | 4    | `state`     | the FCB state (`pure::fcb::State` as a number)   |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlowInfoV1 {
+    /// Structure version.
+    pub version: u32,
+    /// [`FLOW_HANDED_IN`] or 0.
+    pub flags: u32,
+    /// Node id the connection was handed over from, or 0.
+    pub from_node: u32,
+    /// The FCB state on this node.
+    pub state: u32,
+}
+
+impl FlowInfoV1 {
+    /// Whether the connection was handed over to this node.
+    pub const fn handed_in(&self) -> bool {
+        self.flags & FLOW_HANDED_IN != 0
+    }
+
+    /// The encoded answer.
+    pub fn to_bytes(&self) -> [u8; FLOW_INFO_V1_SIZE] {
+        let mut out = [0u8; FLOW_INFO_V1_SIZE];
+        let words = [self.version, self.flags, self.from_node, self.state];
+        for (dst, w) in out.chunks_exact_mut(4).zip(words) {
+            dst.copy_from_slice(&w.to_ne_bytes());
+        }
+        out
+    }
+
+    /// Decodes an answer (at least [`FLOW_INFO_V1_SIZE`] bytes, known
+    /// version).
+    pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
+        let mut r = Reader::new(buf);
+        let version = r.u32()?;
+        let flags = r.u32()?;
+        let from_node = r.u32()?;
+        let state = r.u32()?;
+        if version != FLOW_INFO_VERSION {
+            return Err(AbiError::BadVersion { found: version });
+        }
+        Ok(Self {
+            version,
+            flags,
+            from_node,
+            state,
+        })
+    }
+}
+
+#[cfg(test)]
+mod flow_info_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let i = FlowInfoV1 {
+            version: FLOW_INFO_VERSION,
+            flags: FLOW_HANDED_IN,
+            from_node: 2,
+            state: 4,
+        };
+        assert!(i.handed_in());
+        assert_eq!(FlowInfoV1::decode(&i.to_bytes()), Ok(i));
+        assert_eq!(
+            FlowInfoV1::decode(&i.to_bytes()[..15]),
+            Err(AbiError::Truncated)
+        );
+        let v2 = FlowInfoV1 { version: 2, ..i };
+        assert!(FlowInfoV1::decode(&v2.to_bytes()).is_err());
     }
 }

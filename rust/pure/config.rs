@@ -223,9 +223,48 @@ pub struct Service {
     /// be a member of [`Service::nodes`]
     /// ([`ConfigError::AcceptorNotInService`]).
     pub acceptor: u8,
+    /// Where a connection handed over to this service's node goes: to the
+    /// application (the default), or to the proxy port, whose proxy can
+    /// read the next request on the connection and hand it over again
+    /// (keep-alive re-handover).
+    pub handover_to: HandoverTo,
+}
+
+/// Where the destination node delivers a handed-over connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HandoverTo {
+    /// The application port: the server answers every later request on
+    /// the connection itself.
+    #[default]
+    Server,
+    /// The proxy port: the destination's proxy serves the request locally
+    /// and routes every later request on the connection again.
+    Proxy,
+}
+
+impl HandoverTo {
+    /// Bit in the high byte of a [`ConfigV1`] service's `acceptor` word.
+    pub const WIRE_PROXY: u32 = 1 << 8;
+
+    /// The stable name (`dtsctl` configuration files and output).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Proxy => "proxy",
+        }
+    }
 }
 
 impl Service {
+    /// The port of this service that handover connections go to on the
+    /// destination node.
+    pub const fn handover_port(&self) -> u16 {
+        match self.handover_to {
+            HandoverTo::Server => self.app_port,
+            HandoverTo::Proxy => self.proxy_port,
+        }
+    }
+
     /// The [`Service::acceptor`] value that selects the rendezvous hash.
     pub const ACCEPTOR_HASH: u8 = 0;
 
@@ -493,6 +532,7 @@ impl Config {
             proxy_port: 0,
             nodes: NodeSet::EMPTY,
             acceptor: Service::ACCEPTOR_HASH,
+            handover_to: HandoverTo::Server,
         }; MAX_SERVICES],
     };
 
@@ -683,6 +723,7 @@ impl Config {
             proxy_port,
             nodes,
             acceptor,
+            handover_to: _,
         } = *service;
         if !is_usable_addr(vip) {
             return Err(ConfigError::BadVip { vip, app_port });
@@ -803,12 +844,15 @@ const _: () =
 ///
 /// Service entry: `{u32 vip; u16 app_port; u16 proxy_port; u32 node_mask;
 /// u32 acceptor}` at offsets 0, 4, 6, 8 and 12; bit `id - 1` of `node_mask`
-/// is set for each node `id` that serves the service. `acceptor` is
-/// [`Service::acceptor`]: 0 for the rendezvous hash, else the id of the node
-/// that accepts every SYN of the service, which must be set in `node_mask`
-/// ([`ConfigError::AcceptorNotInService`], also for a value above 32). The
-/// word was reserved (always 0) before designated acceptors existed, so older
-/// blobs decode unchanged, with the rendezvous hash.
+/// is set for each node `id` that serves the service. The low byte of
+/// `acceptor` is [`Service::acceptor`]: 0 for the rendezvous hash, else the
+/// id of the node that accepts every SYN of the service, which must be set
+/// in `node_mask` ([`ConfigError::AcceptorNotInService`], also for a value
+/// above 32). Bit 8 ([`HandoverTo::WIRE_PROXY`]) is
+/// [`Service::handover_to`] = [`HandoverTo::Proxy`]; bits 9 to 31 must be
+/// zero ([`ConfigError::ReservedNotZero`]). The word was reserved (always
+/// 0) before designated acceptors existed, so older blobs decode unchanged,
+/// with the rendezvous hash and handovers to the server.
 ///
 /// Addresses are the host-order `u32` value of the IPv4 address
 /// (`10.0.0.11` = `0x0a00000b`) stored in native byte order, like every
@@ -849,7 +893,11 @@ impl ConfigV1 {
             w.put(service.app_port.to_ne_bytes())?;
             w.put(service.proxy_port.to_ne_bytes())?;
             w.put_u32(service.nodes.mask())?;
-            w.put_u32(u32::from(service.acceptor))?;
+            let flags = match service.handover_to {
+                HandoverTo::Server => 0,
+                HandoverTo::Proxy => HandoverTo::WIRE_PROXY,
+            };
+            w.put_u32(u32::from(service.acceptor) | flags)?;
         }
         Ok(CONFIG_V1_SIZE)
     }
@@ -913,20 +961,23 @@ impl ConfigV1 {
                 let app_port = u16::from_ne_bytes(r.take()?);
                 let proxy_port = u16::from_ne_bytes(r.take()?);
                 let nodes = NodeSet::from_mask(r.u32()?);
-                let acceptor = r.u32()?;
-                let acceptor =
-                    u8::try_from(acceptor).map_err(|_| ConfigError::AcceptorNotInService {
-                        vip,
-                        app_port,
-                        acceptor,
-                        nodes,
-                    })?;
+                let offset = u32::try_from(r.pos()).unwrap_or(u32::MAX);
+                let word = r.u32()?;
+                if word & !(0xff | HandoverTo::WIRE_PROXY) != 0 {
+                    return Err(ConfigError::ReservedNotZero { offset });
+                }
+                let handover_to = if word & HandoverTo::WIRE_PROXY != 0 {
+                    HandoverTo::Proxy
+                } else {
+                    HandoverTo::Server
+                };
                 config.add_service(Service {
                     vip,
                     app_port,
                     proxy_port,
                     nodes,
-                    acceptor,
+                    acceptor: (word & 0xff) as u8,
+                    handover_to,
                 })?;
             } else {
                 for _ in 0..CONFIG_V1_SERVICE_SIZE / 4 {

@@ -152,6 +152,18 @@ pub struct Params {
     /// N2: `proxy TSval + 1 − N2's SYN-ACK TSval`, once that SYN-ACK passed:
     /// the client sees N2's clock continue the proxy's.
     pub dts: Option<u32>,
+    /// N2: the port this node's stack serves the client connection on: the
+    /// application port, or the proxy port when the service hands
+    /// connections over to the proxy (keep-alive re-handover).
+    pub dst_port: u16,
+    /// Added to the sequence numbers the local stack sends the client (and
+    /// subtracted from the client's ACKs) on a `Client` entry: 0 for a
+    /// connection this node accepted, the old `d2` for one that was handed
+    /// in and is being handed over again (the stack runs on its own
+    /// sequence space, the client sees the first proxy's).
+    pub base_seq: u32,
+    /// Likewise for TSval (and the client's TSecr): the old `dts`.
+    pub base_ts: u32,
 }
 
 /// Why [`plan`] drops a segment (one counter each).
@@ -330,10 +342,24 @@ pub const fn syn_replaces(role: Role, state: State, phase: crate::pure::flow::Ph
     }
 }
 
+/// Whether a handover SYN from a configured node may replace the entry of
+/// its client's 4-tuple here: besides [`syn_replaces`], an entry of a
+/// connection this node handed over, at any point of its life: the
+/// connection comes back (keep-alive re-handover, A → B → A).
+pub const fn handover_syn_replaces(
+    role: Role,
+    state: State,
+    phase: crate::pure::flow::Phase,
+) -> bool {
+    matches!((role, state), (Role::Client, State::HandedOver)) || syn_replaces(role, state, phase)
+}
+
 /// What `seg` teaches the FCB of an entry with `role`, before planning.
 pub const fn learn(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Learn {
     match (role, dir) {
-        (Role::Client, Dir::In) if !seg.has(TCP_FLAG_SYN) && seg.has(TCP_FLAG_ACK) => {
+        (Role::Client | Role::ClientDst, Dir::In)
+            if !seg.has(TCP_FLAG_SYN) && seg.has(TCP_FLAG_ACK) =>
+        {
             Learn::ClientWindow(seg.window)
         }
         (Role::HandoverSrc, Dir::Out) if seg.is_syn() => Learn::HandoverIsn(seg.seq),
@@ -355,8 +381,10 @@ pub const fn learn_ts(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Lear
         return Learn::Nothing;
     };
     match (role, dir) {
-        (Role::Client, Dir::In) => Learn::ClientTsval(tsval),
+        (Role::Client | Role::ClientDst, Dir::In) => Learn::ClientTsval(tsval),
         (Role::Client, Dir::Out) => Learn::ProxyTsval(tsval),
+        // The stack's own clock: a re-handover adds the old `dts`.
+        (Role::ClientDst, Dir::Out) if matches!(state, State::Direct) => Learn::ProxyTsval(tsval),
         (Role::HandoverSrc, Dir::Out) if seg.is_syn() => Learn::HandoverTsval(tsval),
         (Role::HandoverDst, Dir::In) if seg.is_syn() && matches!(state, State::Transfer) => {
             Learn::CarriedTsval(tsecr)
@@ -381,6 +409,8 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
         (Role::Client, Dir::In) => match state {
             State::Proxying => Plan {
                 dport: Some(p.proxy_port),
+                ack_add: p.base_seq.wrapping_neg(),
+                tsecr_add: p.base_ts.wrapping_neg(),
                 to_host: true,
                 ..Plan::ACCEPT
             },
@@ -390,6 +420,8 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
         (Role::Client, Dir::Out) => match state {
             State::Proxying => Plan {
                 sport: Some(p.app_port),
+                seq_add: p.base_seq,
+                tsval_add: p.base_ts,
                 ..Plan::ACCEPT
             },
             _ => Plan::drop(DropReason::HandedOver),
@@ -421,7 +453,7 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
                     window: Some(if fin { p.client_win } else { 0 }),
                     tsval_add,
                     tsecr_set: if seg.is_syn() && syn_keep_ts {
-                        Some(p.proxy_tsval)
+                        Some(p.proxy_tsval.wrapping_add(p.base_ts))
                     } else {
                         None
                     },
@@ -491,6 +523,11 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
         // N2, client → VIP:A.
         (Role::ClientDst, Dir::In) => match (state, p.d2) {
             (State::Direct, Some(d2)) => Plan {
+                dport: if p.dst_port != p.app_port {
+                    Some(p.dst_port)
+                } else {
+                    None
+                },
                 ack_add: d2.wrapping_neg(),
                 tsecr_add: match p.dts {
                     Some(dts) => dts.wrapping_neg(),
@@ -531,6 +568,11 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
             }
             State::Direct => match p.d2 {
                 Some(d2) => Plan {
+                    sport: if p.dst_port != p.app_port {
+                        Some(p.app_port)
+                    } else {
+                        None
+                    },
                     seq_add: d2,
                     tsval_add: match p.dts {
                         Some(dts) => dts,
@@ -645,6 +687,9 @@ mod tests {
             proxy_tsval: 0,
             o1: None,
             dts: None,
+            dst_port: 80,
+            base_seq: 0,
+            base_ts: 0,
         }
     }
 
@@ -893,9 +938,15 @@ mod tests {
             t(Role::ClientDst, State::Transfer, Dir::Out, &synack),
             Learn::DestTsval(300)
         );
+        // In `Direct`, N2's own TSvals are recorded raw (a re-handover adds
+        // the offset), and the client's as they are.
         assert_eq!(
             t(Role::ClientDst, State::Direct, Dir::Out, &synack),
-            Learn::Nothing
+            Learn::ProxyTsval(300)
+        );
+        assert_eq!(
+            t(Role::ClientDst, State::Direct, Dir::In, &with(ACK, 77, 1)),
+            Learn::ClientTsval(77)
         );
         // N2's first TSval becomes the proxy's last + 1, across the wrap.
         assert_eq!(300u32.wrapping_add(dest_ts_offset(4242, 300)), 4243);
@@ -1015,5 +1066,115 @@ mod tests {
         assert_eq!(SynOpts::parse(&[2, 9, 0]), SynOpts::default());
         let none = SynOpts::default();
         assert_eq!(SynOpts::unpack(none.pack()), Some(none));
+    }
+
+    /// Keep-alive re-handover: N2 serves the client on the proxy port, and
+    /// an adopted `Client` entry keeps N2's translation until it hands the
+    /// connection over again.
+    #[test]
+    fn rehandover_ports_bases_and_replacement() {
+        use crate::pure::flow::Phase;
+        let p = Params {
+            dst_port: 8080,
+            dts: Some(40),
+            ..params()
+        };
+        let ack = SegInfo {
+            flags: TCP_FLAG_ACK,
+            seq: 1,
+            window: 100,
+            ts: Some((5, 6)),
+        };
+        // N2 in proxy mode: client → VIP:A reaches the proxy port; the
+        // stack's segments leave from the application port.
+        let i = plan(Role::ClientDst, State::Direct, Dir::In, &ack, &p);
+        assert_eq!(i.dport, Some(8080));
+        assert_eq!(i.ack_add, 7u32.wrapping_neg());
+        assert_eq!(i.tsecr_add, 40u32.wrapping_neg());
+        let o = plan(Role::ClientDst, State::Direct, Dir::Out, &ack, &p);
+        assert_eq!(o.sport, Some(80));
+        assert_eq!((o.seq_add, o.tsval_add), (7, 40));
+        // Served by the application: no port rewrite.
+        let q = params();
+        assert_eq!(
+            plan(Role::ClientDst, State::Direct, Dir::In, &ack, &q).dport,
+            None
+        );
+        assert_eq!(
+            plan(Role::ClientDst, State::Direct, Dir::Out, &ack, &q).sport,
+            None
+        );
+        // During the transfer the stack's segments keep the proxy port:
+        // it is the handover connection's.
+        let tr = plan(Role::ClientDst, State::Transfer, Dir::Out, &ack, &p);
+        assert_eq!(tr.sport, None);
+        // N2 learns the client's window for a later re-handover.
+        assert_eq!(
+            learn(Role::ClientDst, State::Direct, Dir::In, &ack),
+            Learn::ClientWindow(100)
+        );
+
+        // The adopted entry: the same translation as `Direct`, plus the
+        // proxy-port rewrite a `Client` entry always has.
+        let a = Params {
+            base_seq: 7,
+            base_ts: 40,
+            proxy_tsval: 1000,
+            o1: Some(3),
+            ..params()
+        };
+        let i = plan(Role::Client, State::Proxying, Dir::In, &ack, &a);
+        assert_eq!(
+            (i.dport, i.ack_add, i.tsecr_add),
+            (Some(8080), 7u32.wrapping_neg(), 40u32.wrapping_neg())
+        );
+        let o = plan(Role::Client, State::Proxying, Dir::Out, &ack, &a);
+        assert_eq!((o.sport, o.seq_add, o.tsval_add), (Some(80), 7, 40));
+        // Its handover SYN carries the TSval the client last saw.
+        let syn = SegInfo {
+            ts: Some((9, 0)),
+            ..SYN
+        };
+        let h = plan(Role::HandoverSrc, State::HandingOver, Dir::Out, &syn, &a);
+        assert_eq!(h.tsecr_set, Some(1040));
+        // A connection accepted here (bases 0) is unchanged.
+        let n = plan(Role::Client, State::Proxying, Dir::Out, &ack, &params());
+        assert_eq!((n.seq_add, n.tsval_add), (0, 0));
+        assert!(!plan(Role::Client, State::Proxying, Dir::In, &ack, &params()).changes_ts());
+
+        // A handover SYN replaces a connection this node handed over, even
+        // while it is open (it comes back); an ordinary SYN does not.
+        for phase in [
+            Phase::SynSeen,
+            Phase::Established,
+            Phase::Closing,
+            Phase::Closed,
+        ] {
+            assert!(handover_syn_replaces(
+                Role::Client,
+                State::HandedOver,
+                phase
+            ));
+            assert!(!handover_syn_replaces(
+                Role::Client,
+                State::HandingOver,
+                phase
+            ));
+            assert!(!handover_syn_replaces(
+                Role::ClientDst,
+                State::Transfer,
+                phase
+            ));
+        }
+        assert!(!syn_replaces(
+            Role::Client,
+            State::HandedOver,
+            Phase::Established
+        ));
+        assert!(!handover_syn_replaces(
+            Role::Client,
+            State::Proxying,
+            Phase::Established
+        ));
     }
 }

@@ -213,6 +213,9 @@ mod tests {
             proxy_tsval: 0,
             o1: None,
             dts: None,
+            dst_port: 80,
+            base_seq: 0,
+            base_ts: 0,
         }
     }
 

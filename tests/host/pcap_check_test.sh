@@ -9,7 +9,9 @@
 # the wrong place, wrong body length or status, no handover, a server TSval
 # going backwards, a server segment without timestamps when they were
 # negotiated, timestamps when none were expected) must fail with the right
-# reason; unreadable captures exit 2.
+# reason; a keep-alive connection handed over again and again passes
+# --senders with the right sequence of nodes and fails with a wrong one or a
+# stranger's MAC; unreadable captures exit 2.
 #
 #   tests/host/pcap_check_test.sh        (needs python3 only; KEEP=1 keeps
 #                                         the captures, PYTHON=... picks python)
@@ -260,6 +262,34 @@ write_pcap("before_isn", frames(flow(extra=before_isn)))
 write_pcap("second_syn", frames(flow(extra=second_syn)))
 write_pcap("fin_wrong", frames(flow(extra=fin_wrong)))
 write_pcap("seq_ahead", frames(flow(extra=ack_ahead)))
+# --- a keep-alive connection handed over again and again: each exchange's
+# response comes from the MAC given (the first is the owner's SYN-ACK).
+def keepalive(macs, c_isn=7000, s_isn=900000):
+    ev = []
+    def c(seq, ack, flags, payload=b""):
+        ev.append(frame(CLIENT_MAC, VIP_MAC, CLIENT, VIP, CPORT, 80, seq, ack, flags, payload))
+    def s(mac, seq, ack, flags, payload=b""):
+        ev.append(frame(mac, CLIENT_MAC, VIP, CLIENT, 80, CPORT, seq, ack, flags, payload))
+    c(c_isn, 0, SYN)
+    s(macs[0], s_isn, c_isn + 1, SYN | ACK)
+    cs, ss = c_isn + 1, s_isn + 1
+    c(cs, ss, ACK)
+    for mac in macs:
+        c(cs, ss, PSH | ACK, REQ)
+        cs += len(REQ)
+        stream = HEAD + os.urandom(3000)
+        for off in range(0, len(stream), MSS):
+            s(mac, ss + off, cs, ACK, stream[off:off + MSS])
+        ss += len(stream)
+        c(cs, ss, ACK)
+    c(cs, ss, FIN | ACK)
+    s(macs[-1], ss, cs + 1, FIN | ACK)
+    c(cs + 1, ss + 1, ACK)
+    return ev
+
+M13 = bytes.fromhex("525400000013")
+write_pcap("keepalive", keepalive([OWNER, DEST, OWNER, M13, OWNER, DEST]))
+write_pcap("keepalive_stranger", keepalive([OWNER, DEST, bytes.fromhex("525400000014")]))
 write_pcap("no_flow", [frame(OWNER, DEST, N1, N2, 50000, 80, 1, 1, ACK)])
 write_pcap("snap_too_short", frames(flow()), snaplen=80)
 
@@ -325,6 +355,15 @@ case_ before_isn 1 'before the first byte after the SYN-ACK' "${HO[@]}"
 case_ second_syn 1 'more than one connection' "${HO[@]}"
 case_ fin_wrong 1 'FIN at relative sequence' "${HO[@]}"
 case_ seq_ahead 1 'beyond the last data byte seen' "${HO[@]}"
+KA=("${FLOW[@]}")
+S4=52:54:00:00:00:11,52:54:00:00:00:12,52:54:00:00:00:11,52:54:00:00:00:13,52:54:00:00:00:11,52:54:00:00:00:12
+case_ keepalive 0 '^OK$' "${KA[@]}" --senders "$S4"
+case_ keepalive 0 'data senders in order \(6 runs\): 11 12 11 13 11 12' "${KA[@]}" --senders "$S4"
+case_ keepalive 1 "the server's data came from .* \(6 runs\), want .* \(3\)" "${KA[@]}" \
+    --senders 52:54:00:00:00:11,52:54:00:00:00:12,52:54:00:00:00:13
+case_ keepalive 1 'not handed over|neither the owner' "${HO[@]}"
+case_ keepalive_stranger 1 'from MAC 52:54:00:00:00:14, not one of the senders' "${KA[@]}" \
+    --senders 52:54:00:00:00:11,52:54:00:00:00:12
 case_ no_flow 1 'no segment of 10\.0\.0\.2:42000' "${HO[@]}"
 case_ snap_too_short 1 'no complete HTTP response header' "${HO[@]}"
 case_ ts_good 0 'client SYN options: mss,ws,ts' "${HO[@]}" --expect-ts

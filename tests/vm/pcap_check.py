@@ -45,6 +45,12 @@ handover is expected). Checks:
     length (bytes after the response header, which must also agree with any
     Content-Length).
 
+With --senders MAC,MAC,... (a keep-alive connection handed over again and
+again) the owner/destination rule is replaced: the nodes that sent the
+server's new data, in order and with consecutive repeats merged, must be
+exactly that list (the first is the owner's), and no server segment may come
+from another MAC. --dest-mac is then ignored.
+
 Prints a summary, then "OK" or one "FAIL: reason" line per failed check.
 Exit status: 0 all checks passed, 1 a check failed, 2 usage or unreadable
 capture. Python 3 standard library only.
@@ -208,6 +214,11 @@ class Checker:
         self.server_ip, self.server_port = parse_endpoint(args.server)
         self.owner = parse_mac(args.owner_mac)
         self.dest = parse_mac(args.dest_mac) if args.dest_mac else self.owner
+        self.senders = ([parse_mac(m) for m in args.senders.split(",")]
+                        if args.senders else None)
+        if self.senders is not None:
+            self.dest = self.owner
+        self.runs = []             # --senders: the data senders seen, in order
         self.handover = self.dest != self.owner
         self.args = args
         self.fails = []
@@ -341,7 +352,15 @@ class Checker:
         if s.flags & RST:
             self.fail("%s: RST from the server side (MAC %s)" % (where, fmt_mac(s.src_mac)))
         # Who sent it.
-        if s.src_mac == self.owner:
+        if self.senders is not None:
+            if s.src_mac not in self.senders:
+                self.fail("%s: server segment from MAC %s, not one of the senders"
+                          % (where, fmt_mac(s.src_mac)))
+            elif (s.plen and self.s_isn is not None
+                  and seq_diff(s.seq, self.s_isn + 1) + s.plen > self.highest
+                  and (not self.runs or self.runs[-1] != s.src_mac)):
+                self.runs.append(s.src_mac)
+        elif s.src_mac == self.owner:
             self.from_owner += 1
             if self.handover and self.handover_pkt is not None:
                 self.owner_after += 1
@@ -447,6 +466,10 @@ class Checker:
         if self.s_isn is None:
             self.fail("no SYN-ACK from the server side")
             return
+        if self.senders is not None and self.runs != self.senders:
+            self.fail("the server's data came from %s (%d runs), want %s (%d)"
+                      % (",".join(fmt_mac(m) for m in self.runs), len(self.runs),
+                         ",".join(fmt_mac(m) for m in self.senders), len(self.senders)))
         if self.handover and self.handover_pkt is None:
             self.fail("no segment from the destination (%s): the connection was not handed "
                       "over" % fmt_mac(self.dest))
@@ -493,9 +516,13 @@ class Checker:
         if self.pkts:
             out.append("  client ISN %s, server ISN %s, %d SYN-ACK(s)"
                        % (self.c_isn, self.s_isn, self.synacks))
-            out.append("  server segments: %d from the owner %s, %d from the destination %s"
-                       % (self.from_owner, fmt_mac(self.owner), self.from_dest
-                          if self.handover else 0, fmt_mac(self.dest)))
+            if self.senders is None:
+                out.append("  server segments: %d from the owner %s, %d from the destination %s"
+                           % (self.from_owner, fmt_mac(self.owner), self.from_dest
+                              if self.handover else 0, fmt_mac(self.dest)))
+            if self.senders is not None:
+                out.append("  data senders in order (%d runs): %s"
+                           % (len(self.runs), " ".join(fmt_mac(m)[-2:] for m in self.runs)))
             if self.handover_pkt is not None and self.handover:
                 out.append("  handed over at packet %d, %.3f s after the first packet; owner "
                            "segments after it: %d" % (self.handover_pkt,
@@ -535,6 +562,8 @@ def main(argv):
     p.add_argument("--server", required=True, help="server (VIP) IP:PORT")
     p.add_argument("--owner-mac", required=True, help="MAC of the node that accepted the SYN")
     p.add_argument("--dest-mac", help="MAC of the node the connection was handed over to")
+    p.add_argument("--senders", help="MAC,MAC,...: the nodes that send the server's data, "
+                   "in order (a connection handed over again and again)")
     p.add_argument("--expect-body", type=int, help="HTTP body length")
     p.add_argument("--expect-status", type=int, help="HTTP status code")
     ts = p.add_mutually_exclusive_group()

@@ -340,6 +340,7 @@ fn counters_are_stable() {
         (Counter::HandedOverDrop, 26, "handed_over_drop"),
         (Counter::TransferDrop, 27, "transfer_drop"),
         (Counter::WscaleMismatch, 28, "wscale_mismatch"),
+        (Counter::Rehandover, 29, "rehandover"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -55,6 +55,7 @@ fn svc(vip: &str, app_port: u16, proxy_port: u16, ids: &[u8]) -> Service {
         proxy_port,
         nodes: set(ids),
         acceptor: 0,
+        handover_to: Default::default(),
     }
 }
 
@@ -940,7 +941,7 @@ fn decode_checks_entries() {
         assert_eq!(decoded.services()[0].acceptor, acceptor as u8);
         assert_eq!(encode(&decoded), buf);
     }
-    for acceptor in [4, 32, 33, 0xff, 0x100, 0x101, u32::MAX] {
+    for acceptor in [4, 32, 33, 0xff, 0x104] {
         let mut buf = good.clone();
         put_u32(&mut buf, 292, acceptor);
         let err = ConfigV1::decode(&buf).unwrap_err();
@@ -949,12 +950,32 @@ fn decode_checks_entries() {
             ConfigError::AcceptorNotInService {
                 vip: ip("10.0.0.100"),
                 app_port: 80,
-                acceptor,
+                acceptor: acceptor & 0xff,
                 nodes: set(&[1, 2, 3]),
             },
             "acceptor {acceptor:#x}"
         );
         assert_eq!(err.errno(), ENOENT);
+    }
+    // Bit 8 is `handover_to = proxy`, with or without an acceptor; the
+    // bits above it are reserved.
+    for (word, acceptor) in [(0x100u32, 0u8), (0x101, 1)] {
+        let mut buf = good.clone();
+        put_u32(&mut buf, 292, word);
+        let decoded = ConfigV1::decode(&buf).expect("valid");
+        assert_eq!(decoded.services()[0].acceptor, acceptor);
+        assert_eq!(decoded.services()[0].handover_to, HandoverTo::Proxy);
+        assert_eq!(decoded.services()[0].handover_port(), 8080);
+        assert_eq!(encode(&decoded), buf);
+    }
+    for word in [0x200u32, 0x301, 0x1_0000, u32::MAX] {
+        let mut buf = good.clone();
+        put_u32(&mut buf, 292, word);
+        assert_eq!(
+            ConfigV1::decode(&buf),
+            Err(ConfigError::ReservedNotZero { offset: 292 }),
+            "word {word:#x}"
+        );
     }
 
     // Each word of an unused service slot.
@@ -1029,14 +1050,22 @@ fn arb_service() -> impl Strategy<Value = Service> {
         prop_oneof![4 => 8079u16..8082, 1 => Just(80u16), 1 => any::<u16>()],
         prop_oneof![4 => 1u32..8, 1 => any::<u32>()],
         prop_oneof![4 => Just(0u8), 2 => 1u8..4, 1 => any::<u8>()],
+        any::<bool>(),
     )
-        .prop_map(|(vip, app_port, proxy_port, mask, acceptor)| Service {
-            vip,
-            app_port,
-            proxy_port,
-            nodes: NodeSet::from_mask(mask),
-            acceptor,
-        })
+        .prop_map(
+            |(vip, app_port, proxy_port, mask, acceptor, proxy)| Service {
+                vip,
+                app_port,
+                proxy_port,
+                nodes: NodeSet::from_mask(mask),
+                acceptor,
+                handover_to: if proxy {
+                    HandoverTo::Proxy
+                } else {
+                    HandoverTo::Server
+                },
+            },
+        )
 }
 
 fn arb_config() -> impl Strategy<Value = Config> {
@@ -1091,6 +1120,7 @@ fn arb_valid_config() -> impl Strategy<Value = Config> {
                         proxy_port: port + 8000,
                         nodes,
                         acceptor,
+                        handover_to: Default::default(),
                     })
                     .unwrap();
             }

@@ -31,6 +31,7 @@ fn cluster_with(self_id: u8, nodes: &[u8], acceptor: u8) -> Config {
         proxy_port: 8080,
         nodes: NodeSet::from_ids(nodes).unwrap(),
         acceptor,
+        handover_to: Default::default(),
     })
     .unwrap();
     c.validate().unwrap();
@@ -163,6 +164,7 @@ fn a_node_outside_the_service_never_accepts() {
         proxy_port: 8080,
         nodes: NodeSet::from_ids(&[1, 2]).unwrap(),
         acceptor: 0,
+        handover_to: Default::default(),
     })
     .unwrap();
     for port in 1000..2000u16 {
@@ -277,6 +279,7 @@ fn syn_owner_is_the_acceptor_or_the_hash() {
         proxy_port: 8080,
         nodes: set,
         acceptor: 0,
+        handover_to: Default::default(),
     };
     let designated = Service {
         acceptor: 3,

@@ -1,5 +1,11 @@
 //! One client connection, from the first byte to the close.
 //!
+//! [`handle`] first asks the module whether the connection was handed in
+//! by another node (`DTS_SO_GET_FLOW`): if so, its first request is the one
+//! that node routed here, and it is served locally whatever the route table
+//! says (a `next` route would otherwise send it on again, and two nodes
+//! could bounce a connection between them). Then, without `--keepalive`:
+//!
 //! 1. Read one request ([`crate::http::frame`]); refuse a malformed or
 //!    oversized one locally (`400`, `413`, `431`) and close.
 //! 2. Route its path ([`crate::route::Routes::lookup`]).
@@ -10,21 +16,24 @@
 //!    `502` if the local server cannot be reached.
 //!
 //! Every connection logs exactly one [`LogLine`] on stderr, when the
-//! decision is made (before a local copy starts).
+//! decision is made (before a local copy starts). With `--keepalive` the
+//! connection is handled request by request instead, see
+//! [`crate::keepalive`]; it shares the pieces of this module.
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::errno::{errno_label, error_label};
-use crate::handover::request_handover;
+use crate::handover::{handed_in_from, request_handover};
 use crate::http::{frame, Frame, FrameError};
+use crate::keepalive;
 use crate::route::{Dest, Routes};
 
 /// How long to wait for the local server to accept a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long to drain a refused client before closing (so that the response
 /// is not destroyed by a RST for unread data).
@@ -49,6 +58,9 @@ pub(crate) struct Settings {
     pub(crate) max_request: usize,
     /// Most time to read the request.
     pub(crate) request_timeout: Duration,
+    /// `--keepalive`: handle every request of a connection, not only the
+    /// first.
+    pub(crate) keepalive: bool,
 }
 
 /// The log line of one connection: `dts-proxy: key=value ...`.
@@ -71,7 +83,7 @@ impl LogLine {
     }
 
     /// Writes the line to stderr.
-    fn emit(&self) {
+    pub(crate) fn emit(&self) {
         eprintln!("{self}");
     }
 }
@@ -87,27 +99,58 @@ impl fmt::Display for LogLine {
 }
 
 /// The outcome of reading the request.
-enum ReadOutcome {
-    /// A complete request; the owned method and path.
-    Request { method: String, path: String },
+pub(crate) enum ReadOutcome {
+    /// A complete request at the start of the buffer.
+    Request(RequestInfo),
     /// The request must be refused.
     Refused(FrameError),
     /// The client closed before the request was complete.
     Eof,
 }
 
+/// What the proxy keeps of a complete request (owned, so that the buffer
+/// can change under it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RequestInfo {
+    /// The method.
+    pub(crate) method: String,
+    /// The routing path.
+    pub(crate) path: String,
+    /// Its length at the start of the buffer: header section plus
+    /// `Content-Length` body.
+    pub(crate) len: usize,
+    /// Whether it has a `Transfer-Encoding` (the body that follows is not
+    /// framed).
+    pub(crate) transfer_encoding: bool,
+    /// Whether the client lets the connection persist after it.
+    pub(crate) persistent: bool,
+}
+
 /// Reads into `buf` until it holds a complete request (or a verdict).
-/// `buf` never grows beyond `max` bytes.
-fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Result<ReadOutcome> {
+/// `buf` never grows beyond `max` bytes. Bytes already in `buf` (pipelined
+/// after an earlier request) are framed before anything is read.
+///
+/// With a `deadline`, every read waits at most until then, and reaching it
+/// is a `TimedOut` error: the whole request must arrive in time. Without
+/// one, every read waits for the read timeout already set on `client`.
+pub(crate) fn read_request(
+    client: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+    deadline: Option<Instant>,
+) -> io::Result<ReadOutcome> {
     let mut chunk = vec![0u8; READ_CHUNK.min(max.max(1))];
     loop {
         match frame(buf, max) {
             Frame::Complete(req) => {
                 debug_assert!(req.len() <= buf.len());
-                return Ok(ReadOutcome::Request {
+                return Ok(ReadOutcome::Request(RequestInfo {
                     method: req.method.to_owned(),
                     path: req.path.to_owned(),
-                });
+                    len: req.len(),
+                    transfer_encoding: req.transfer_encoding,
+                    persistent: req.persistent,
+                }));
             }
             Frame::Error(e) => return Ok(ReadOutcome::Refused(e)),
             Frame::Incomplete => {}
@@ -116,6 +159,13 @@ fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Re
         let Some(dst) = chunk.get_mut(..room) else {
             return Ok(ReadOutcome::Refused(FrameError::HeadersTooLarge));
         };
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            client.set_read_timeout(Some(left))?;
+        }
         let n = match client.read(dst) {
             Ok(0) => return Ok(ReadOutcome::Eof),
             Ok(n) => n,
@@ -126,15 +176,48 @@ fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Re
     }
 }
 
+/// Where a routed request goes: the node to hand the connection over to,
+/// or `None` to serve it locally.
+///
+/// Local for a `local` route, a route to this node itself, and the first
+/// request of a connection handed in by another node (`first_handed_in`):
+/// that node routed it here already.
+pub(crate) const fn handover_target(
+    dest: Dest,
+    self_node: u32,
+    first_handed_in: bool,
+) -> Option<u32> {
+    match dest {
+        Dest::Node(node) if node != self_node && !first_handed_in => Some(node),
+        Dest::Node(_) | Dest::Local => None,
+    }
+}
+
 /// Handles one accepted connection to the end.
-pub(crate) fn handle(mut client: TcpStream, peer: SocketAddr, settings: &Settings) {
+pub(crate) fn handle(client: TcpStream, peer: SocketAddr, settings: &Settings) {
+    let handed_in = handed_in_from(&client);
+    if settings.keepalive {
+        keepalive::handle(client, peer, settings, handed_in);
+    } else {
+        handle_one(client, peer, settings, handed_in);
+    }
+}
+
+/// Handles the connection's first request, and the connection with it
+/// (without `--keepalive`).
+fn handle_one(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    settings: &Settings,
+    handed_in: Option<u32>,
+) {
     let mut log = LogLine::new(peer);
     let mut buf = Vec::new();
     let outcome = client
         .set_read_timeout(Some(settings.request_timeout))
-        .and_then(|()| read_request(&mut client, &mut buf, settings.max_request));
+        .and_then(|()| read_request(&mut client, &mut buf, settings.max_request, None));
     let (method, path) = match outcome {
-        Ok(ReadOutcome::Request { method, path }) => (method, path),
+        Ok(ReadOutcome::Request(RequestInfo { method, path, .. })) => (method, path),
         Ok(ReadOutcome::Refused(e)) => {
             log.push("action", "close");
             log.push("status", e.status());
@@ -162,33 +245,34 @@ pub(crate) fn handle(mut client: TcpStream, peer: SocketAddr, settings: &Setting
     let dest = settings.routes.lookup(&path);
     log.push("path", &path);
     log.push("target", dest);
-    if let Dest::Node(node) = dest {
-        if node != settings.self_node {
-            match request_handover(&client, node, &buf) {
-                Ok(()) => {
-                    log.push("result", "ok");
-                    log.push("action", "handover");
-                    log.push("method", &method);
-                    log.push("bytes", buf.len());
-                    log.emit();
-                    // The connection is the destination's now: only close the
-                    // descriptor (no shutdown, nothing written).
-                    drop(client);
-                    return;
-                }
-                Err(e) => {
-                    let label = e
-                        .raw_os_error()
-                        .map_or_else(|| error_label(&e), errno_label);
-                    log.push("result", label);
-                }
+    if let Some(from) = handed_in {
+        log.push("from", from);
+    }
+    if let Some(node) = handover_target(dest, settings.self_node, handed_in.is_some()) {
+        match request_handover(&client, node, &buf) {
+            Ok(()) => {
+                log.push("result", "ok");
+                log.push("action", "handover");
+                log.push("method", &method);
+                log.push("bytes", buf.len());
+                log.emit();
+                // The connection is the destination's now: only close the
+                // descriptor (no shutdown, nothing written).
+                drop(client);
+                return;
             }
+            Err(e) => log.push("result", handover_error_label(&e)),
         }
     }
     log.push("action", "local");
     log.push("method", &method);
     log.push("bytes", buf.len());
     serve_local(client, &buf, settings.local, log);
+}
+
+/// The `result=` value of a failed handover: the errno name.
+pub(crate) fn handover_error_label(e: &io::Error) -> String {
+    e.raw_os_error().map_or_else(|| error_label(e), errno_label)
 }
 
 /// Serves the connection with the local server: connects, sends `buf`, then
@@ -199,7 +283,7 @@ fn serve_local(mut client: TcpStream, buf: &[u8], local: SocketAddr, mut log: Lo
         b.write_all(buf)?;
         Ok(b)
     });
-    let mut backend = match backend {
+    let backend = match backend {
         Ok(b) => b,
         Err(e) => {
             log.push("status", 502);
@@ -215,6 +299,13 @@ fn serve_local(mut client: TcpStream, buf: &[u8], local: SocketAddr, mut log: Lo
         }
     };
     log.emit();
+    splice(client, backend);
+}
+
+/// Copies both directions between `client` and the local server until the
+/// server closes, then shuts the client down. The client's EOF becomes the
+/// server's.
+pub(crate) fn splice(mut client: TcpStream, mut backend: TcpStream) {
     let halves = client
         .set_read_timeout(None)
         .and_then(|()| Ok((client.try_clone()?, backend.try_clone()?)));
@@ -241,10 +332,8 @@ fn serve_local(mut client: TcpStream, buf: &[u8], local: SocketAddr, mut log: Lo
 }
 
 /// Sends a short `text/plain` response with `Connection: close`, then closes
-/// gracefully: half-close, drain what the client still sends (bounded), so
-/// that unread request bytes do not turn the close into a RST that could
-/// destroy the response.
-fn respond(client: &mut TcpStream, status: u16, reason: &str, detail: &str) {
+/// gracefully ([`close_gracefully`]).
+pub(crate) fn respond(client: &mut TcpStream, status: u16, reason: &str, detail: &str) {
     let body = format!("{status} {reason}: {detail}\n");
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -253,6 +342,14 @@ fn respond(client: &mut TcpStream, status: u16, reason: &str, detail: &str) {
     if client.write_all(response.as_bytes()).is_err() {
         return;
     }
+    close_gracefully(client);
+}
+
+/// Closes the client connection after a last response: half-close, then
+/// drain what the client still sends (bounded), so that unread request
+/// bytes do not turn the close into a RST that could destroy the response.
+/// The descriptor itself is closed when the caller drops `client`.
+pub(crate) fn close_gracefully(client: &mut TcpStream) {
     let _ = client.shutdown(Shutdown::Write);
     if client.set_read_timeout(Some(LINGER_TIMEOUT)).is_err() {
         return;
@@ -268,7 +365,7 @@ fn respond(client: &mut TcpStream, status: u16, reason: &str, detail: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::net::TcpListener;
 
@@ -285,7 +382,7 @@ mod tests {
     }
 
     /// A connected pair: (client side, proxy side).
-    fn pair() -> (TcpStream, TcpStream) {
+    pub(crate) fn pair() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
@@ -298,10 +395,13 @@ mod tests {
         c.write_all(b"POST /a?b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz")
             .unwrap();
         let mut buf = Vec::new();
-        match read_request(&mut s, &mut buf, 1024).unwrap() {
-            ReadOutcome::Request { method, path } => {
-                assert_eq!(method, "POST");
-                assert_eq!(path, "/a");
+        match read_request(&mut s, &mut buf, 1024, None).unwrap() {
+            ReadOutcome::Request(r) => {
+                assert_eq!(r.method, "POST");
+                assert_eq!(r.path, "/a");
+                assert_eq!(r.len, buf.len());
+                assert!(r.persistent);
+                assert!(!r.transfer_encoding);
             }
             _ => panic!("not a request"),
         }
@@ -314,7 +414,7 @@ mod tests {
         c.write_all(&[b'A'; 300]).unwrap();
         let mut buf = Vec::new();
         assert!(matches!(
-            read_request(&mut s, &mut buf, 100).unwrap(),
+            read_request(&mut s, &mut buf, 100, None).unwrap(),
             ReadOutcome::Refused(FrameError::HeadersTooLarge)
         ));
         assert_eq!(buf.len(), 100);
@@ -327,8 +427,63 @@ mod tests {
         drop(c);
         let mut buf = Vec::new();
         assert!(matches!(
-            read_request(&mut s, &mut buf, 1024).unwrap(),
+            read_request(&mut s, &mut buf, 1024, None).unwrap(),
             ReadOutcome::Eof
         ));
+    }
+
+    #[test]
+    fn frames_pipelined_bytes_before_reading() {
+        let (c, mut s) = pair();
+        // Nothing more will come, but the buffer holds a whole request.
+        let mut buf = b"GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.1\r\n".to_vec();
+        match read_request(&mut s, &mut buf, 1024, None).unwrap() {
+            ReadOutcome::Request(r) => {
+                assert_eq!(r.path, "/a");
+                assert_eq!(r.len, 19);
+                assert!(!r.persistent);
+            }
+            _ => panic!("not a request"),
+        }
+        drop(c);
+    }
+
+    #[test]
+    fn the_deadline_covers_the_whole_request() {
+        let (mut c, mut s) = pair();
+        // A client that keeps sending, but too slowly: every read returns
+        // data in time, the request as a whole does not.
+        let trickle = thread::spawn(move || {
+            let _ = c.write_all(b"GET / HTTP/1.1\r\n");
+            for _ in 0..20 {
+                thread::sleep(Duration::from_millis(50));
+                if c.write_all(b"X: y\r\n").is_err() {
+                    break;
+                }
+            }
+        });
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(300);
+        let mut buf = Vec::new();
+        let err = match read_request(&mut s, &mut buf, 4096, Some(deadline)) {
+            Err(e) => e,
+            Ok(_) => panic!("no timeout"),
+        };
+        assert_eq!(error_label(&err), "timeout");
+        assert!(start.elapsed() < Duration::from_millis(900));
+        drop(s);
+        trickle.join().unwrap();
+    }
+
+    #[test]
+    fn handover_targets() {
+        // Another node: handed over, unless the connection was handed in
+        // and this is its first request.
+        assert_eq!(handover_target(Dest::Node(2), 1, false), Some(2));
+        assert_eq!(handover_target(Dest::Node(2), 1, true), None);
+        // This node itself, and `local`: never.
+        assert_eq!(handover_target(Dest::Node(1), 1, false), None);
+        assert_eq!(handover_target(Dest::Local, 1, false), None);
+        assert_eq!(handover_target(Dest::Local, 1, true), None);
     }
 }

@@ -1,9 +1,17 @@
-//! `request_handover`: the `DTS_SO_HANDOVER` socket option.
+//! The socket calls of the DTS ABI on a client connection.
 //!
-//! The only module of `dts-proxy` with `unsafe` code: one `setsockopt(2)`
-//! call on the client connection, with a [`HandoverReqV1`] argument that
-//! points at the bytes the proxy has read. The kernel copies those bytes
-//! during the call, so they only need to live until it returns.
+//! The only module of `dts-proxy` with `unsafe` code:
+//!
+//! - [`request_handover`]: the `DTS_SO_HANDOVER` socket option, one
+//!   `setsockopt(2)` call with a [`HandoverReqV1`] argument that points at
+//!   the bytes the proxy has read. The kernel copies those bytes during the
+//!   call, so they only need to live until it returns.
+//! - [`handed_in_from`]: the `DTS_SO_GET_FLOW` socket option, one
+//!   `getsockopt(2)` call that says whether the connection was handed over
+//!   to this node by another one ([`FlowInfoV1`]).
+//! - [`unacked_bytes`]: `ioctl(SIOCOUTQ)`, the bytes sent on the connection
+//!   that the client has not acknowledged yet; a handover is refused
+//!   (`EBUSY`) unless there are none.
 //!
 //! On success the connection belongs to the destination node and the caller
 //! must only close its descriptor (the module has set `SO_LINGER` 0 on it and
@@ -15,7 +23,10 @@ use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
-use dts_core::abi::{HandoverReqV1, DTS_SO_HANDOVER, DTS_SO_LEVEL, HANDOVER_REQ_V1_SIZE};
+use dts_core::abi::{
+    FlowInfoV1, HandoverReqV1, DTS_SO_GET_FLOW, DTS_SO_HANDOVER, DTS_SO_LEVEL, FLOW_INFO_V1_SIZE,
+    HANDOVER_REQ_V1_SIZE,
+};
 
 /// Asks the module to hand `client` over to node `dest_node`; `buf` is
 /// what the proxy has read from `client` (all of it).
@@ -49,6 +60,63 @@ pub(crate) fn request_handover(client: &TcpStream, dest_node: u32, buf: &[u8]) -
     Ok(())
 }
 
+/// What the module knows of `client` (`DTS_SO_GET_FLOW`).
+///
+/// Fails with `ENOENT` if the module does not track the connection,
+/// `ENOPROTOOPT` if it is not loaded, `EPERM` without the capability, and
+/// `EPROTO` for an answer this proxy cannot decode.
+pub(crate) fn flow_info(client: &TcpStream) -> io::Result<FlowInfoV1> {
+    let mut buf = [0u8; FLOW_INFO_V1_SIZE];
+    let mut len = libc::socklen_t::try_from(FLOW_INFO_V1_SIZE)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `buf` is valid for writes of `len` bytes (its size) and `len`
+    // for a write of a `socklen_t`; both outlive the call. The descriptor
+    // is owned by `client`, which is borrowed, so it stays open.
+    let rc = unsafe {
+        libc::getsockopt(
+            client.as_raw_fd(),
+            DTS_SO_LEVEL,
+            DTS_SO_GET_FLOW,
+            buf.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let got = usize::try_from(len)
+        .ok()
+        .and_then(|n| buf.get(..n))
+        .unwrap_or_default();
+    FlowInfoV1::decode(got).map_err(|_| io::Error::from_raw_os_error(libc::EPROTO))
+}
+
+/// The node that handed `client` over to this node, if it was handed in.
+///
+/// Any error of [`flow_info`] means "not handed in": the connection was
+/// accepted here normally (or the module cannot say otherwise), and the
+/// proxy routes its first request as usual.
+pub(crate) fn handed_in_from(client: &TcpStream) -> Option<u32> {
+    flow_info(client)
+        .ok()
+        .filter(FlowInfoV1::handed_in)
+        .map(|info| info.from_node)
+}
+
+/// Bytes written to `client` that the client has not acknowledged yet
+/// (`ioctl(SIOCOUTQ)`, alias `TIOCOUTQ`: unsent plus unacknowledged).
+pub(crate) fn unacked_bytes(client: &TcpStream) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one `int` through the pointer, which is valid
+    // for that write and outlives the call. The descriptor is owned by
+    // `client`, which is borrowed, so it stays open.
+    let rc = unsafe { libc::ioctl(client.as_raw_fd(), libc::TIOCOUTQ, &raw mut n) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    usize::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +142,58 @@ mod tests {
         let mut got = [0u8; 10];
         (&client).read_exact(&mut got).unwrap();
         assert_eq!(&got, b"still here");
+    }
+
+    /// Without the module the flow query fails (`ENOPROTOOPT`; `ENOENT`
+    /// if a module is loaded but does not track loopback connections), and
+    /// the connection counts as not handed in.
+    #[test]
+    fn flow_query_without_the_module() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let err = flow_info(&server).unwrap_err();
+        let errno = err.raw_os_error().unwrap();
+        assert!(
+            [libc::ENOPROTOOPT, libc::ENOENT, libc::EPERM].contains(&errno),
+            "{err}"
+        );
+        assert_eq!(handed_in_from(&server), None);
+    }
+
+    /// SIOCOUTQ counts what the peer has not acknowledged: 0 on a fresh
+    /// connection and once loopback has acknowledged a write; more than 0
+    /// while the peer's receive window is full.
+    #[test]
+    fn unacked_bytes_follow_the_peer() {
+        use std::io::Write;
+        use std::time::{Duration, Instant};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        assert_eq!(unacked_bytes(&server).unwrap(), 0);
+        (&server).write_all(b"hello").unwrap();
+        let start = Instant::now();
+        while unacked_bytes(&server).unwrap() != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "never acknowledged"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Fill the client's receive buffer (it never reads) and our send
+        // buffer: what is left cannot be acknowledged.
+        server.set_nonblocking(true).unwrap();
+        let block = [0u8; 65536];
+        loop {
+            match (&server).write(&block) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(unacked_bytes(&server).unwrap() > 0);
+        drop(client);
     }
 }

@@ -5,9 +5,10 @@
 //! including the empty line `\r\n\r\n`, plus a `Content-Length` body if there
 //! is one), need more bytes, or must be refused.
 //!
-//! The proxy only needs the request line (to route on the path) and the
-//! request's length (to know when to stop reading); it does not interpret
-//! anything else. A request with `Transfer-Encoding` is complete at the end of
+//! The proxy only needs the request line (to route on the path), the
+//! request's length (to know when to stop reading) and, in keep-alive mode,
+//! whether the client lets the connection persist after it (`Connection`,
+//! HTTP version); it does not interpret anything else. A request with `Transfer-Encoding` is complete at the end of
 //! its header section: its body is not framed here but still reaches the
 //! server, through the kernel's copy of the unread receive queue (handover) or
 //! the byte copy (local serving).
@@ -86,6 +87,11 @@ pub(crate) struct Request<'a> {
     pub(crate) body_len: usize,
     /// Whether the request has a `Transfer-Encoding` (body not framed).
     pub(crate) transfer_encoding: bool,
+    /// Whether the client lets the connection persist after this request
+    /// (RFC 9112 section 9.3): no `Connection: close`, and HTTP/1.1 or
+    /// later, or HTTP/1.0 with `Connection: keep-alive`. Only the
+    /// keep-alive mode looks at it.
+    pub(crate) persistent: bool,
 }
 
 impl Request<'_> {
@@ -142,13 +148,17 @@ fn frame_inner(buf: &[u8], max: usize) -> Result<Option<Request<'_>>, FrameError
     };
     let head = buf.get(..end).unwrap_or_default();
     let head_len = end + END_OF_HEAD.len();
-    let mut lines = SplitCrlf { rest: Some(head) };
-    let (method, target, path) = parse_request_line(lines.next().unwrap_or_default())?;
+    let mut lines = SplitCrlf::new(head);
+    let request_line = lines.next().unwrap_or_default();
+    let (method, target, path) = parse_request_line(request_line)?;
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = false;
+    let mut connection = ConnectionOptions::default();
     for line in lines {
         let (name, value) = parse_field(line)?;
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if name.eq_ignore_ascii_case(b"connection") {
+            connection.add(value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|old| old != n) {
                 return Err(FrameError::Malformed("conflicting Content-Length"));
@@ -180,18 +190,58 @@ fn frame_inner(buf: &[u8], max: usize) -> Result<Option<Request<'_>>, FrameError
         head_len,
         body_len: total - head_len,
         transfer_encoding,
+        // The request line was accepted above, so it ends in `HTTP/1.d`.
+        persistent: connection.persistent(request_line.ends_with(b"HTTP/1.0")),
     }))
 }
 
+/// The options of the `Connection` header fields of a message that matter
+/// for persistence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ConnectionOptions {
+    /// A `close` option was seen.
+    pub(crate) close: bool,
+    /// A `keep-alive` option was seen.
+    pub(crate) keep_alive: bool,
+}
+
+impl ConnectionOptions {
+    /// Adds the comma-separated options of one `Connection` field value.
+    pub(crate) fn add(&mut self, value: &[u8]) {
+        for option in value.split(|&b| b == b',') {
+            let option = option.trim_ascii();
+            if option.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            }
+        }
+    }
+
+    /// Whether the connection persists after the message (RFC 9112 section
+    /// 9.3): not if `close` was given; otherwise yes for HTTP/1.1 and later,
+    /// and for HTTP/1.0 only with `keep-alive`.
+    pub(crate) const fn persistent(self, http10: bool) -> bool {
+        !self.close && (!http10 || self.keep_alive)
+    }
+}
+
 /// Position of the first occurrence of `needle` in `hay`.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Iterator over the CRLF-separated lines of a header section (without the
 /// final empty line).
-struct SplitCrlf<'a> {
+pub(crate) struct SplitCrlf<'a> {
     rest: Option<&'a [u8]>,
+}
+
+impl<'a> SplitCrlf<'a> {
+    /// The lines of `head`, a header section without its final `\r\n\r\n`.
+    pub(crate) const fn new(head: &'a [u8]) -> Self {
+        Self { rest: Some(head) }
+    }
 }
 
 impl<'a> Iterator for SplitCrlf<'a> {
@@ -213,7 +263,7 @@ impl<'a> Iterator for SplitCrlf<'a> {
 }
 
 /// `tchar` of RFC 9110: the characters of a method or a field name.
-const fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*')
         || matches!(b, b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
@@ -265,7 +315,7 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &str), FrameError> {
 }
 
 /// Whether `version` is `HTTP/1.` followed by one digit.
-fn is_http1(version: &str) -> bool {
+pub(crate) fn is_http1(version: &str) -> bool {
     version
         .strip_prefix("HTTP/1.")
         .is_some_and(|minor| minor.len() == 1 && minor.bytes().all(|b| b.is_ascii_digit()))
@@ -308,7 +358,7 @@ fn cut_query(target: &str) -> &str {
 
 /// Splits `name: value` and checks both; the value is returned without
 /// surrounding whitespace.
-fn parse_field(line: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
+pub(crate) fn parse_field(line: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
     if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         return Err(FrameError::Malformed("obsolete line folding"));
     }
@@ -333,7 +383,7 @@ fn parse_field(line: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
 
 /// Parses a `Content-Length` value: one or more digits. A value too large
 /// for `u64` is [`FrameError::BodyTooLarge`].
-fn parse_content_length(value: &[u8]) -> Result<u64, FrameError> {
+pub(crate) fn parse_content_length(value: &[u8]) -> Result<u64, FrameError> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return Err(FrameError::Malformed("invalid Content-Length"));
     }
@@ -540,6 +590,41 @@ mod tests {
             let buf = format!("{line}\r\n\r\n");
             assert_eq!(complete(buf.as_bytes()).path, path, "{line}");
         }
+    }
+
+    #[test]
+    fn persistence() {
+        for (req, persistent) in [
+            ("GET / HTTP/1.1\r\n\r\n", true),
+            ("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            (
+                "GET / HTTP/1.1\r\nconnection: keep-alive, Close\r\n\r\n",
+                false,
+            ),
+            ("GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n", true),
+            ("GET / HTTP/1.1\r\nX-Connection: close\r\n\r\n", true),
+            ("GET / HTTP/1.0\r\n\r\n", false),
+            ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            ("GET / HTTP/1.2\r\n\r\n", true),
+        ] {
+            assert_eq!(complete(req.as_bytes()).persistent, persistent, "{req:?}");
+        }
+        let mut opts = ConnectionOptions::default();
+        opts.add(b" ,, keep-alive ,");
+        assert_eq!(
+            opts,
+            ConnectionOptions {
+                close: false,
+                keep_alive: true
+            }
+        );
+        assert!(opts.persistent(true));
+        opts.add(b"CLOSE");
+        assert!(!opts.persistent(false));
     }
 
     #[test]

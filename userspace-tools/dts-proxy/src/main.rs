@@ -1,15 +1,18 @@
 //! `dts-proxy`: the L7 proxy of a DTS node.
 //!
 //! Listens on a service's proxy port (where the `dts` module redirects the
-//! client connections this node accepted), reads one HTTP request per
-//! connection, routes it on its path, and either hands the connection over
-//! to the node that should serve it (`DTS_SO_HANDOVER`, see
-//! [`handover`]) or serves it with the local server. One thread per
+//! client connections this node accepted, and, if so configured, the ones
+//! handed over to it), reads an HTTP request, routes it on its path, and
+//! either hands the connection over to the node that should serve it
+//! (`DTS_SO_HANDOVER`, see [`handover`]) or serves it with the local server.
+//! By default only the first request of a connection is routed; with
+//! `--keepalive` every request is ([`keepalive`]). One thread per
 //! connection, no async runtime.
 //!
 //! ```text
 //! dts-proxy --listen 0.0.0.0:8080 --self-node 1 --nodes 1,2,3 \
-//!     --route /n2/=2 --route /n3/=3 --route /any/=next [--local 127.0.0.1:80]
+//!     --route /n2/=2 --route /n3/=3 --route /any/=next [--local 127.0.0.1:80] \
+//!     [--keepalive]
 //! ```
 //!
 //! Exit status: 2 on a usage error (including bad routes), 1 if the listening
@@ -23,6 +26,8 @@ mod conn;
 mod errno;
 mod handover;
 mod http;
+mod keepalive;
+mod response;
 mod route;
 
 use std::net::{SocketAddr, TcpListener};
@@ -71,9 +76,16 @@ struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = 65536, value_parser = parse_max_request)]
     max_request: usize,
 
-    /// Most seconds a client may take to send its request.
+    /// Most seconds a client may take to send its request (with
+    /// --keepalive: each request, the idle time before it included).
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
+
+    /// Route every request of a connection, not only the first: serve it
+    /// over a persistent connection to the local server, or hand the
+    /// connection over between two requests.
+    #[arg(long)]
+    keepalive: bool,
 }
 
 /// `value_parser` of `--route`.
@@ -109,12 +121,15 @@ fn main() -> ExitCode {
     };
     let addr = listener.local_addr().unwrap_or(cli.listen);
     let nodes: Vec<String> = cli.nodes.iter().map(u32::to_string).collect();
+    // ` keepalive=on` only when on: without it the line is what it always
+    // was (scripts match it).
     eprintln!(
-        "dts-proxy: listening on {addr} self-node={} nodes={} local={} max-request={} routes={routes}",
+        "dts-proxy: listening on {addr} self-node={} nodes={} local={} max-request={} routes={routes}{}",
         cli.self_node,
         nodes.join(","),
         cli.local,
         cli.max_request,
+        if cli.keepalive { " keepalive=on" } else { "" },
     );
     let settings = Arc::new(Settings {
         routes,
@@ -122,6 +137,7 @@ fn main() -> ExitCode {
         local: cli.local,
         max_request: cli.max_request,
         request_timeout: Duration::from_secs(cli.request_timeout),
+        keepalive: cli.keepalive,
     });
     loop {
         let (stream, peer) = match listener.accept() {
@@ -184,6 +200,23 @@ mod tests {
         assert_eq!(cli.local, "127.0.0.1:80".parse::<SocketAddr>().unwrap());
         assert_eq!(cli.max_request, 65536);
         assert_eq!(cli.request_timeout, 30);
+        assert!(!cli.keepalive);
+    }
+
+    #[test]
+    fn keepalive_flag() {
+        let cli = Cli::try_parse_from([
+            "dts-proxy",
+            "--listen",
+            "0.0.0.0:8080",
+            "--self-node",
+            "1",
+            "--nodes",
+            "1",
+            "--keepalive",
+        ])
+        .unwrap();
+        assert!(cli.keepalive);
     }
 
     #[test]

@@ -6,42 +6,19 @@
 //! `431`, `502`) and the usage errors (exit status 2) are tested against a
 //! small fake server.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::thread;
-use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dts-proxy"))
-        .args(args)
-        .output()
-        .expect("failed to run dts-proxy")
-}
+use common::{run, with_base, Proxy};
 
 fn assert_usage_error(args: &[&str], needle: &str) {
     let out = run(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.contains(needle), "{args:?}: {err}");
-}
-
-const BASE: [&str; 6] = [
-    "--listen",
-    "127.0.0.1:0",
-    "--self-node",
-    "1",
-    "--nodes",
-    "1,2,3",
-];
-
-fn with_base<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v: Vec<&str> = BASE.to_vec();
-    v.extend_from_slice(extra);
-    v
 }
 
 #[test]
@@ -100,6 +77,8 @@ fn help_and_version() {
         "--route",
         "--local",
         "--max-request",
+        "--request-timeout",
+        "--keepalive",
     ] {
         assert!(help.contains(opt), "{opt}: {help}");
     }
@@ -135,66 +114,6 @@ fn fake_server() -> SocketAddr {
         }
     });
     addr
-}
-
-/// A running proxy, its address and its stderr lines.
-struct Proxy {
-    child: Child,
-    addr: SocketAddr,
-    lines: Receiver<String>,
-}
-
-impl Proxy {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dts-proxy"))
-            .args(with_base(extra))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("failed to start dts-proxy");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(TIMEOUT).expect("no startup line");
-        let addr = first
-            .strip_prefix("dts-proxy: listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("unexpected startup line: {first}"))
-            .parse()
-            .unwrap();
-        Self { child, addr, lines }
-    }
-
-    /// Sends `req` (then half-closes if `close`), returns the whole
-    /// response.
-    fn exchange(&self, req: &[u8], close: bool) -> String {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s.write_all(req).unwrap();
-        if close {
-            s.shutdown(Shutdown::Write).unwrap();
-        }
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    fn next_line(&self) -> String {
-        self.lines.recv_timeout(TIMEOUT).expect("no log line")
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -303,5 +222,33 @@ fn answers_502_when_the_local_server_is_down() {
     assert!(
         line.contains(" action=local method=GET bytes=20 status=502 error=ECONNREFUSED"),
         "{line}"
+    );
+}
+
+/// Without `--keepalive` the startup line and the per-connection line are
+/// what they always were (scripts match them): no `keepalive=`, no `req=`,
+/// nothing after `bytes=`; and the connection ends with the server's close
+/// after one request.
+#[test]
+fn default_mode_is_unchanged() {
+    let local = fake_server().to_string();
+    let p = Proxy::start(&["--local", &local]);
+    assert!(
+        p.banner.ends_with(&format!(
+            " self-node=1 nodes=1,2,3 local={local} max-request=65536 routes=-"
+        )),
+        "{}",
+        p.banner
+    );
+    let mut s = p.connect();
+    let client = s.local_addr().unwrap();
+    s.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    // The fake server closes after its response, and so does the proxy.
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
+    assert_eq!(
+        p.next_line(),
+        format!("dts-proxy: client={client} path=/a target=local action=local method=GET bytes=19")
     );
 }

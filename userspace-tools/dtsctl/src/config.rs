@@ -19,6 +19,10 @@
 //! acceptor = 1             # optional: this node accepts every new
 //!                          # connection; without it the rendezvous hash
 //!                          # spreads them over `nodes`
+//! handover_to = "proxy"    # optional: a handed-over connection goes to the
+//!                          # destination's proxy, which can hand its next
+//!                          # request over again ("server", the default:
+//!                          # to the destination's application)
 //! ```
 //!
 //! Validation is the pure [`Config::validate`], the very code the module
@@ -29,7 +33,7 @@ use std::net::Ipv4Addr;
 
 use dts_core::abi::CONFIG_V1_SIZE;
 use dts_core::config::{
-    Config, ConfigError, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
+    Config, ConfigError, HandoverTo, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +79,20 @@ pub(crate) struct ServiceEntry {
     /// the rendezvous hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) acceptor: Option<u8>,
+    /// Where a handed-over connection goes on the destination node:
+    /// `server` (the default) or `proxy` (keep-alive re-handover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) handover_to: Option<HandoverToEntry>,
+}
+
+/// The values of `handover_to`.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HandoverToEntry {
+    /// The destination's application answers every later request itself.
+    Server,
+    /// The destination's proxy routes every later request again.
+    Proxy,
 }
 
 /// Why a configuration file is refused.
@@ -208,6 +226,10 @@ pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
             proxy_port: service.proxy_port,
             nodes,
             acceptor,
+            handover_to: match service.handover_to {
+                None | Some(HandoverToEntry::Server) => HandoverTo::Server,
+                Some(HandoverToEntry::Proxy) => HandoverTo::Proxy,
+            },
         })?;
     }
     Ok(config)
@@ -234,6 +256,10 @@ pub(crate) fn to_file(config: &Config) -> ConfigFile {
                 proxy_port: service.proxy_port,
                 nodes: service.nodes.iter().collect(),
                 acceptor: service.designated_acceptor(),
+                handover_to: match service.handover_to {
+                    HandoverTo::Server => None,
+                    HandoverTo::Proxy => Some(HandoverToEntry::Proxy),
+                },
             })
             .collect(),
     }
@@ -406,6 +432,9 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         if let Some(acceptor) = service.designated_acceptor() {
             writeln!(out, "acceptor = {acceptor}")?;
         }
+        if service.handover_to != HandoverTo::Server {
+            writeln!(out, "handover_to = \"{}\"", service.handover_to.name())?;
+        }
     }
     Ok(())
 }
@@ -485,6 +514,7 @@ mod tests {
                 proxy_port: 8080,
                 nodes: NodeSet::from_mask(0b111),
                 acceptor: 0,
+                handover_to: HandoverTo::Server,
             }]
         );
         assert_eq!(summary(&config), "3 nodes, 1 service, self = 1");
@@ -505,6 +535,34 @@ mod tests {
 
     const DESIGNATED: &str = include_str!("../examples/cluster3-designated.toml");
 
+    const KEEPALIVE: &str = include_str!("../examples/cluster3-keepalive.toml");
+
+    #[test]
+    fn keepalive_example_parses_and_renders() {
+        let config = parse(KEEPALIVE).expect("valid");
+        let svc = config.services()[0];
+        assert_eq!(svc.handover_to, HandoverTo::Proxy);
+        assert_eq!(svc.handover_port(), 8080);
+        let shown = render_toml(&config);
+        assert!(shown.contains("handover_to = \"proxy\"\n"), "{shown}");
+        assert_eq!(parse(&shown).expect("round trip"), config);
+        let json = render_json(&config).expect("json");
+        assert!(json.contains(r#""handover_to":"proxy""#), "{json}");
+        // "server" is the default and is not shown.
+        let server = parse(&KEEPALIVE.replace("\"proxy\"   #", "\"server\"   #")).expect("valid");
+        assert_eq!(server.services()[0].handover_to, HandoverTo::Server);
+        assert_eq!(server.services()[0].handover_port(), 80);
+        assert!(!render_toml(&server).contains("handover_to"));
+    }
+
+    #[test]
+    fn handover_to_must_be_known() {
+        for bad in ["\"nginx\"", "1", "\"Proxy\""] {
+            let msg = msg_of(&KEEPALIVE.replace("\"proxy\"   #", &format!("{bad}   #")));
+            assert!(msg.contains("handover_to"), "{bad}: {msg}");
+        }
+    }
+
     #[test]
     fn designated_acceptor_example_parses() {
         let config = parse(DESIGNATED).expect("valid");
@@ -516,6 +574,7 @@ mod tests {
                 proxy_port: 8080,
                 nodes: NodeSet::from_mask(0b111),
                 acceptor: 1,
+                handover_to: HandoverTo::Server,
             }]
         );
         assert_eq!(config.services()[0].designated_acceptor(), Some(1));

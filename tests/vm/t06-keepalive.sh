@@ -1,0 +1,163 @@
+#!/bin/sh
+# t06-keepalive: keep-alive re-handover. One HTTP/1.1 connection carries many
+# requests, each handed over to the node that serves it, back and forth
+# between 3 nodes (A -> B -> A -> C -> A -> B ...), on 3 nodes + client.
+#   nodes:  the cluster of userspace-tools/dtsctl/examples/cluster3-keepalive.toml
+#           (handover_to = "proxy": a handed-over connection goes to the
+#           destination's proxy port; self = own id); N random files of
+#           different sizes under /tmp/www/n<id>/ (sha256 published); stock
+#           nginx on port 80; dts-proxy --keepalive on 8080 routing /nD/ to
+#           node D;
+#   ts:     from a client port node 1 owns, one curl fetches N files over one
+#           connection, request i from node A=1, B=2, A, C=3, A, B, ...: curl
+#           connected once; every body is byte-exact with the serving node's
+#           file, in order; the capture (pcap_check.py --senders) shows one
+#           connection, the server's data from exactly that sequence of nodes
+#           (N runs), the client's timestamps offered and the server's TSval
+#           never going backwards across all the handovers, no gap, no RST;
+#   plain:  the same with a client without timestamps, SACK and window
+#           scaling (M requests; no timestamp option anywhere);
+#   nodes:  over both runs the nodes handed over N-1 + M-1 times, all but
+#           the first of each run from a connection handed in (rehandover),
+#           none failed; flow tables drain; clean kernel logs.
+# On the debug kernel: N=12, M=6.
+# rig-nodes: 3
+. "$RIG_REPO/tests/vm/lib.sh"
+
+ALL=$(all_vms)
+CONF=/tmp/cluster.toml
+EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
+PCAP_CHECK=$RIG_REPO/tests/vm/pcap_check.py
+if [ "$(rig_flavor)" = debug ]; then
+    N=12 M=6 SLOW=5
+else
+    N=50 M=12 SLOW=1
+fi
+
+# node_of I: the node that serves request I (1-based): A B A C A B A C ...
+node_of() {
+    case $(( $1 % 4 )) in
+        1|3) echo 1 ;;
+        2) echo 2 ;;
+        0) echo 3 ;;
+    esac
+}
+
+case "$RIG_ROLE" in
+node)
+    log "kernel flavor: $(rig_flavor)"
+    sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3-keepalive.toml" >"$CONF"
+    check "dtsctl config apply (self = $RIG_ID, handover_to = proxy)" "$DTSCTL" config apply "$CONF"
+    check "dtsctl config show: handover_to = \"proxy\"" \
+        sh -c "'$DTSCTL' config show | grep -qx 'handover_to = \"proxy\"'"
+    check "dtsctl zero" "$DTSCTL" zero
+    d=/tmp/www/n$RIG_ID
+    mkdir -p "$d"
+    i=1
+    while [ $i -le $N ]; do
+        # Sizes from 1 B to about 300 KB, different for every request.
+        head -c $(( 1 + (i * 37813) % 300000 )) /dev/urandom >"$d/f$i"
+        sha256_of "$d/f$i" >"$RIG_SHARED/ka.n$RIG_ID.f$i"
+        i=$((i + 1))
+    done
+    if nginx_without_proxy_port; then
+        check "nginx started (port 80 only)" nginx_start
+    else
+        fail "nginx config without the proxy port"
+    fi
+    check "dts-proxy --keepalive listens on 8080" \
+        dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes 1,2,3 \
+        --route /n1/=1 --route /n2/=2 --route /n3/=3 --local 127.0.0.1:80 --keepalive
+    barrier ready "$ALL"
+    barrier fetched "$ALL"
+    check "status" sh -c "'$DTSCTL' status --json >/tmp/st.json"
+    for c in handover_done handover_failed rehandover handover_accepted; do
+        echo "$(json_get "counters.$c" /tmp/st.json)" >"$RIG_SHARED/ka.$c.node$RIG_ID"
+    done
+    log "handover_done $(cat "$RIG_SHARED/ka.handover_done.node$RIG_ID")," \
+        "rehandover $(cat "$RIG_SHARED/ka.rehandover.node$RIG_ID")"
+    barrier counted "$ALL"
+    check "flow table drained (within 150 s)" flows_drain 150
+    "$DTSCTL" status --json >"$RIG_OUT/status-final.json"
+    cp /tmp/proxy.log "$RIG_OUT/proxy.log" 2>/dev/null
+    dts_proxy_stop
+    nginx_collect
+    check "dtsctl config clear" "$DTSCTL" config clear
+    check "rmmod dts" rmmod dts
+    check "kernel log has no problem report" dmesg_clean
+    ;;
+client)
+    log "kernel flavor: $(rig_flavor)"
+    PORT=27000
+    # port_of NODE: the next client port NODE owns (rendezvous hash).
+    port_of() {
+        while :; do
+            PORT=$((PORT + 1))
+            [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes 1,2,3)" = "$1" ] && return 0
+        done
+    }
+    # run NAME COUNT PCAP_ARG...: one curl, COUNT requests on one connection
+    # from a port node 1 owns, under capture.
+    run() {
+        name=$1 count=$2
+        shift 2
+        port_of 1
+        urls="" senders=""
+        rm -rf "/tmp/ka-$name"; mkdir -p "/tmp/ka-$name"
+        i=1
+        while [ $i -le "$count" ]; do
+            k=$(node_of $i)
+            : >"/tmp/ka-$name/f$i"
+            urls="$urls http://$VIP/n$k/f$i -o /tmp/ka-$name/f$i"
+            senders="$senders${senders:+,}$(node_mac "$k")"
+            i=$((i + 1))
+        done
+        capture_start "/tmp/ka-$name.pcap"
+        # shellcheck disable=SC2086
+        check "curl: $count requests on one connection from port $PORT (owner node1)" \
+            sh -c "curl -sS --fail --http1.1 --max-time $((600 * SLOW)) --local-port $PORT \
+                -w '%{num_connects} %{http_code} %{size_download}\n' $urls >/tmp/ka-$name.w"
+        capture_stop
+        check "curl connected once: $(awk '$1 > 0' "/tmp/ka-$name.w" | wc -l) connect(s), $count responses" \
+            sh -c "[ \$(awk '\$1 > 0' /tmp/ka-$name.w | wc -l) = 1 ] &&
+                [ \$(awk '\$2 == 200' /tmp/ka-$name.w | wc -l) = $count ]"
+        bad=0 i=1
+        while [ $i -le "$count" ]; do
+            k=$(node_of $i)
+            if [ "$(sha256_of "/tmp/ka-$name/f$i")" != "$(cat "$RIG_SHARED/ka.n$k.f$i")" ]; then
+                bad=$((bad + 1))
+                log "request $i (/n$k/f$i): $(stat -c %s "/tmp/ka-$name/f$i") B, not node$k's file"
+            fi
+            i=$((i + 1))
+        done
+        check "$name: all $count bodies byte-exact, each from its node, in order ($bad wrong)" \
+            test "$bad" = 0
+        if ! check "capture ($name): one connection, data from node1,2,1,3,... ($count runs), no gap, no RST" \
+            "$PY" "$PCAP_CHECK" "/tmp/ka-$name.pcap" --client "$CLIENT_IP:$PORT" --server "$VIP:80" \
+            --owner-mac "$(node_mac 1)" --senders "$senders" "$@"; then
+            cp "/tmp/ka-$name.pcap" "$RIG_OUT/"
+        fi
+        rm -rf "/tmp/ka-$name" "/tmp/ka-$name.pcap"
+    }
+
+    barrier ready "$ALL"
+    run ts "$N" --expect-ts
+    for k in tcp_timestamps tcp_sack tcp_window_scaling; do
+        sysctl -qw "net.ipv4.$k=0"
+    done
+    run plain "$M" --expect-no-ts
+    for k in tcp_timestamps tcp_sack tcp_window_scaling; do
+        sysctl -qw "net.ipv4.$k=1"
+    done
+    barrier fetched "$ALL"
+    barrier counted "$ALL"
+    sum() { cat "$RIG_SHARED"/ka."$1".node* | awk '{ s += $1 } END { print s + 0 }'; }
+    check "handovers: $(sum handover_done) done (want $((N + M - 2))), $(sum handover_failed) failed" \
+        test "$(sum handover_done)/$(sum handover_failed)" = "$((N + M - 2))/0"
+    check "re-handovers of handed-in connections: $(sum rehandover) (want $((N + M - 4)))" \
+        test "$(sum rehandover)" = "$((N + M - 4))"
+    check "handovers accepted: $(sum handover_accepted) (want $((N + M - 2)))" \
+        test "$(sum handover_accepted)" = "$((N + M - 2))"
+    check "kernel log has no problem report" dmesg_clean
+    ;;
+esac
