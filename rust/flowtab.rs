@@ -212,14 +212,16 @@ impl FlowTable {
     /// Replaces the entry of `key` by a new one with `role`, leading to
     /// `fcb`, in one step: a reader finds either the old entry or the new
     /// one, never none. The old entry is freed after a grace period.
-    /// Returns `Ok(false)` (and changes nothing) if `key` has no entry. Any
-    /// context (allocates with `GFP_ATOMIC`).
+    /// Returns `Ok(false)` (and changes nothing) if `key` has no entry or
+    /// `expected` refuses it (checked under the lock). Any context
+    /// (allocates with `GFP_ATOMIC`).
     pub(crate) fn replace(
         &self,
         key: FlowKey,
         role: Role,
         fcb: Arc<Fcb>,
         now: u32,
+        expected: impl FnOnce(&Flow) -> bool,
     ) -> Result<bool> {
         let head = self.bucket(&key).ok_or(EINVAL)?;
         let entry = new_entry(key, role, fcb, now)?;
@@ -233,6 +235,9 @@ impl FlowTable {
                 return Ok(false);
             };
             if old.flow.key == key {
+                if !expected(&old.flow) {
+                    return Ok(false);
+                }
                 entry
                     .next
                     .store(old.next.load(Ordering::Relaxed), Ordering::Relaxed);

@@ -51,6 +51,7 @@ use kernel::sync::Arc;
 use kernel::uaccess::UserSlice;
 
 use crate::fcb::Fcb;
+use crate::flowtab::Flow;
 use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::pure::abi::{
     Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
@@ -86,22 +87,27 @@ struct Target {
 }
 
 /// Makes the client entry `key` of a connection handed over to this node
-/// (`ClientDst`, completed) a source's (`Client`, `Proxying`), so that this
-/// node's proxy can hand it over again: keep-alive re-handover. The entry
-/// is replaced in one step; the new FCB translates as the old one did. A
-/// transfer still in progress is `EBUSY`; an aborted one `EINVAL`. Process
-/// context.
-fn adopt(st: &state::State, key: &FlowKey, old: &Fcb) -> Result<Arc<Fcb>> {
+/// (`ClientDst`, completed, leading to `old`) a source's (`Client`,
+/// `Proxying`), so that this node's proxy can hand it over again: keep-alive
+/// re-handover. The entry is replaced in one step, and only if it still
+/// leads to `old`; the new FCB translates as the old one did. A transfer
+/// still in progress is `EBUSY`; an aborted one, or an entry that changed
+/// meanwhile, `EINVAL`. Process context, outside any RCU read-side section
+/// (it allocates with `GFP_KERNEL`).
+fn adopt(key: &FlowKey, old: &Arc<Fcb>) -> Result<Arc<Fcb>> {
     match old.state() {
         State::Direct => {}
         State::Transfer => return Err(EBUSY),
         _ => return Err(EINVAL),
     }
     let fcb = Arc::new(Fcb::adopted(old).ok_or(EBUSY)?, GFP_KERNEL)?;
-    if !st
-        .flows
-        .replace(*key, Role::Client, fcb.clone(), state::now_secs())?
-    {
+    let same = |f: &Flow| f.role == Role::ClientDst && core::ptr::eq(&*f.fcb, &**old);
+    let replaced = state::with(|st| {
+        st.flows
+            .replace(*key, Role::Client, fcb.clone(), state::now_secs(), same)
+    })
+    .ok_or(EINVAL)??;
+    if !replaced {
         return Err(EINVAL);
     }
     stats::inc(Counter::Rehandover);
@@ -109,8 +115,20 @@ fn adopt(st: &state::State, key: &FlowKey, old: &Fcb) -> Result<Arc<Fcb>> {
 }
 
 /// Finds the client connection's FCB and the addresses involved. Any
-/// failure is `EINVAL`, except those of [`adopt`].
+/// failure is `EINVAL`, except those of [`adopt`]. Process context.
 fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
+    let (t, role, key) = lookup(sk, dest)?;
+    let fcb = match role {
+        Role::Client => t.fcb,
+        Role::ClientDst => adopt(&key, &t.fcb)?,
+        _ => return Err(EINVAL),
+    };
+    Ok(Target { fcb, ..t })
+}
+
+/// [`target`]'s look-up, under RCU: the target with the entry's FCB, the
+/// entry's role and its key.
+fn lookup(sk: &UserTcp, dest: u32) -> Result<(Target, Role, FlowKey)> {
     let (laddr, lport, raddr, rport) = sk.tuple();
     let guard = rcu::Guard::new();
     state::with(|st| {
@@ -126,17 +144,17 @@ fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
         let self_addr = cfg.self_node().ok_or(EINVAL)?.addr;
         let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
         let flow = st.flows.lookup(&key, &guard).ok_or(EINVAL)?;
-        let fcb = match flow.role {
-            Role::Client => flow.fcb.clone(),
-            Role::ClientDst if flow.fcb.dst_port == svc.proxy_port => adopt(st, &key, &flow.fcb)?,
-            _ => return Err(EINVAL),
+        let role = match flow.role {
+            Role::ClientDst if flow.fcb.dst_port != svc.proxy_port => return Err(EINVAL),
+            r => r,
         };
-        Ok(Target {
-            fcb,
+        let t = Target {
+            fcb: flow.fcb.clone(),
             self_addr,
             dest_addr,
             dest_port: svc.handover_port(),
-        })
+        };
+        Ok((t, role, key))
     })
     .ok_or(EINVAL)?
 }
@@ -151,6 +169,8 @@ pub(crate) fn flow_info(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     // until the call returns, and `sk` does not outlive this function.
     let sk = unsafe { UserTcp::new(caller.sock()) }.map_err(|_| ENOENT)?;
     let (laddr, lport, raddr, rport) = sk.tuple();
+    // The look-up runs under RCU; the copy to user space (which may fault
+    // and sleep) after it.
     let guard = rcu::Guard::new();
     let info = state::with(|st| {
         let cfg = st.config.get(&guard)?;
@@ -178,6 +198,7 @@ pub(crate) fn flow_info(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     })
     .flatten()
     .ok_or(ENOENT)?;
+    drop(guard);
     out.write(&info.to_bytes())?;
     Ok(FLOW_INFO_V1_SIZE)
 }

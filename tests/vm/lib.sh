@@ -236,6 +236,22 @@ flows_drain() {
     done
 }
 
+# node_teardown: the end of a node's part in a test with nginx and
+# dts-proxy: the flow table drains (150 s at most), the final status and the
+# proxy's log go to $RIG_OUT, the proxy and nginx stop (nginx's logs kept),
+# the configuration is cleared, the module unloads, and the kernel log is
+# clean. Each step is a check.
+node_teardown() {
+    check "flow table drained (within 150 s)" flows_drain 150
+    "$DTSCTL" status --json >"$RIG_OUT/status-final.json"
+    cp /tmp/proxy.log "$RIG_OUT/proxy.log" 2>/dev/null
+    dts_proxy_stop
+    nginx_collect
+    check "dtsctl config clear" "$DTSCTL" config clear
+    check "rmmod dts" rmmod dts
+    check "kernel log has no problem report" dmesg_clean
+}
+
 # rig_flavor: the kernel flavor this VM runs, "debug" or "default", for tests
 # that scale their load (the debug kernel under TCG is ~10x slower).
 # $RIG_FLAVOR wins if set (vm-init.sh does not set it today); otherwise it is

@@ -121,14 +121,7 @@ node)
         check "handover_failed = 0 and wscale_mismatch = 0 ($v, $w)" test "$v/$w" = 0/0
     fi
     log "handover_done $(json_get counters.handover_done /tmp/st.json)"
-    check "flow table drained (within 150 s)" flows_drain 150
-    "$DTSCTL" status --json >"$RIG_OUT/status-final.json"
-    cp /tmp/proxy.log "$RIG_OUT/proxy.log" 2>/dev/null
-    dts_proxy_stop
-    nginx_collect
-    check "dtsctl config clear" "$DTSCTL" config clear
-    check "rmmod dts" rmmod dts
-    check "kernel log has no problem report" dmesg_clean
+    node_teardown
     ;;
 client)
     log "kernel flavor: $FLAVOR"

@@ -20,7 +20,8 @@
 #   nodes:  over both runs the nodes handed over N-1 + M-1 times, all but
 #           the first of each run from a connection handed in (rehandover),
 #           none failed; flow tables drain; clean kernel logs.
-# On the debug kernel: N=12, M=6.
+# On the debug kernel: N=12, M=6, and no capture (the wire checks run on the
+# default kernel; python on a KASAN kernel under TCG is slow).
 # rig-nodes: 3
 . "$RIG_REPO/tests/vm/lib.sh"
 
@@ -29,9 +30,9 @@ CONF=/tmp/cluster.toml
 EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
 PCAP_CHECK=$RIG_REPO/tests/vm/pcap_check.py
 if [ "$(rig_flavor)" = debug ]; then
-    N=12 M=6 SLOW=5
+    N=12 M=6 SLOW=5 CAPTURE=0
 else
-    N=50 M=12 SLOW=1
+    N=50 M=12 SLOW=1 CAPTURE=1
 fi
 
 # node_of I: the node that serves request I (1-based): A B A C A B A C ...
@@ -77,14 +78,7 @@ node)
     log "handover_done $(cat "$RIG_SHARED/ka.handover_done.node$RIG_ID")," \
         "rehandover $(cat "$RIG_SHARED/ka.rehandover.node$RIG_ID")"
     barrier counted "$ALL"
-    check "flow table drained (within 150 s)" flows_drain 150
-    "$DTSCTL" status --json >"$RIG_OUT/status-final.json"
-    cp /tmp/proxy.log "$RIG_OUT/proxy.log" 2>/dev/null
-    dts_proxy_stop
-    nginx_collect
-    check "dtsctl config clear" "$DTSCTL" config clear
-    check "rmmod dts" rmmod dts
-    check "kernel log has no problem report" dmesg_clean
+    node_teardown
     ;;
 client)
     log "kernel flavor: $(rig_flavor)"
@@ -112,12 +106,12 @@ client)
             senders="$senders${senders:+,}$(node_mac "$k")"
             i=$((i + 1))
         done
-        capture_start "/tmp/ka-$name.pcap"
+        if [ "$CAPTURE" = 1 ]; then capture_start "/tmp/ka-$name.pcap"; fi
         # shellcheck disable=SC2086
         check "curl: $count requests on one connection from port $PORT (owner node1)" \
             sh -c "curl -sS --fail --http1.1 --max-time $((600 * SLOW)) --local-port $PORT \
                 -w '%{num_connects} %{http_code} %{size_download}\n' $urls >/tmp/ka-$name.w"
-        capture_stop
+        if [ "$CAPTURE" = 1 ]; then capture_stop; fi
         check "curl connected once: $(awk '$1 > 0' "/tmp/ka-$name.w" | wc -l) connect(s), $count responses" \
             sh -c "[ \$(awk '\$1 > 0' /tmp/ka-$name.w | wc -l) = 1 ] &&
                 [ \$(awk '\$2 == 200' /tmp/ka-$name.w | wc -l) = $count ]"
@@ -132,6 +126,7 @@ client)
         done
         check "$name: all $count bodies byte-exact, each from its node, in order ($bad wrong)" \
             test "$bad" = 0
+        [ "$CAPTURE" = 1 ] || return 0
         if ! check "capture ($name): one connection, data from node1,2,1,3,... ($count runs), no gap, no RST" \
             "$PY" "$PCAP_CHECK" "/tmp/ka-$name.pcap" --client "$CLIENT_IP:$PORT" --server "$VIP:80" \
             --owner-mac "$(node_mac 1)" --senders "$senders" "$@"; then
