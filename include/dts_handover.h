@@ -57,6 +57,7 @@
 #ifndef DTS_HANDOVER_H
 #define DTS_HANDOVER_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -78,6 +79,29 @@
 
 /* Node ids range over 1..=DTS_MAX_NODE_ID. */
 #define DTS_MAX_NODE_ID		32
+
+/*
+ * getsockopt(fd, IPPROTO_IP, DTS_SO_GET_FLOW, &info, &len) on an accepted
+ * client socket: whether the connection was handed over to this node by
+ * another one (a service with handover_to = "proxy": keep-alive
+ * re-handover). A handed-in connection's first request is the one the other
+ * node routed here: serve it locally; later requests may be handed over
+ * again. Errors: ENOENT (not a tracked client connection), EPERM (no
+ * CAP_NET_ADMIN), EINVAL (len < DTS_FLOW_INFO_SIZE), ENOPROTOOPT (module
+ * not loaded). Same option number as DTS_SO_HANDOVER, on the get side.
+ */
+#define DTS_SO_GET_FLOW		3402
+#define DTS_FLOW_INFO_VERSION	1
+#define DTS_FLOW_INFO_SIZE	16
+/* struct dts_flow_info.flags: handed over to this node. */
+#define DTS_FLOW_HANDED_IN	1u
+
+struct dts_flow_info {
+	__u32 version;		/* DTS_FLOW_INFO_VERSION */
+	__u32 flags;		/* DTS_FLOW_HANDED_IN or 0 */
+	__u32 from_node;	/* the node that handed it over, or 0 */
+	__u32 state;		/* the module's state of the connection */
+};
 
 /* The argument of DTS_SO_HANDOVER. */
 struct dts_handover_req {
@@ -103,6 +127,9 @@ DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, dest_node) == 8, "dest_node 
 DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, reserved) == 12, "reserved at 12");
 DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, buf_ptr) == 16, "buf_ptr at 16");
 DTS_STATIC_ASSERT(offsetof(struct dts_handover_req, buf_len) == 24, "buf_len at 24");
+DTS_STATIC_ASSERT(sizeof(struct dts_flow_info) == DTS_FLOW_INFO_SIZE,
+		  "struct dts_flow_info must be 16 bytes");
+DTS_STATIC_ASSERT(offsetof(struct dts_flow_info, from_node) == 8, "from_node at 8");
 
 /*
  * Hands the connection on fd over to node dest_node; buf/len are the bytes
@@ -122,6 +149,26 @@ static inline int dts_request_handover(int fd, unsigned int dest_node,
 	req.buf_len = (__u64)len;
 	return setsockopt(fd, DTS_SO_LEVEL, DTS_SO_HANDOVER, &req,
 			  (socklen_t)sizeof(req));
+}
+
+/*
+ * Whether the connection on fd was handed over to this node: 1 (and
+ * *from_node set, if from_node is not NULL), 0, or -1 with errno set.
+ */
+static inline int dts_handed_in(int fd, unsigned int *from_node)
+{
+	struct dts_flow_info info;
+	socklen_t len = (socklen_t)sizeof(info);
+
+	if (getsockopt(fd, DTS_SO_LEVEL, DTS_SO_GET_FLOW, &info, &len) != 0)
+		return -1;
+	if (len < (socklen_t)sizeof(info) || info.version != DTS_FLOW_INFO_VERSION) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (from_node)
+		*from_node = info.from_node;
+	return (info.flags & DTS_FLOW_HANDED_IN) ? 1 : 0;
 }
 
 #endif /* DTS_HANDOVER_H */

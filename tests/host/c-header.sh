@@ -53,6 +53,10 @@ opt=$(rust_const DTS_SO_HANDOVER) || fail "DTS_SO_HANDOVER not found in abi.rs"
 size=$(rust_const HANDOVER_REQ_V1_SIZE) || fail "HANDOVER_REQ_V1_SIZE not found in abi.rs"
 version=$(rust_const HANDOVER_REQ_VERSION) || fail "HANDOVER_REQ_VERSION not found in abi.rs"
 maxbuf=$(rust_const HANDOVER_MAX_BUF) || fail "HANDOVER_MAX_BUF not found in abi.rs"
+getflow=$(rust_const DTS_SO_GET_FLOW) || fail "DTS_SO_GET_FLOW not found in abi.rs"
+fsize=$(rust_const FLOW_INFO_V1_SIZE) || fail "FLOW_INFO_V1_SIZE not found in abi.rs"
+fversion=$(rust_const FLOW_INFO_VERSION) || fail "FLOW_INFO_VERSION not found in abi.rs"
+fhanded=$(rust_const FLOW_HANDED_IN) || fail "FLOW_HANDED_IN not found in abi.rs"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -86,6 +90,16 @@ CHECK(offsetof(struct dts_handover_req, buf_ptr) == 16, "buf_ptr");
 CHECK(offsetof(struct dts_handover_req, buf_len) == 24, "buf_len");
 CHECK(sizeof(((struct dts_handover_req *)0)->buf_ptr) == 8, "buf_ptr is 64-bit");
 CHECK(sizeof(((struct dts_handover_req *)0)->buf_len) == 8, "buf_len is 64-bit");
+/* DTS_SO_GET_FLOW and the layout documented on FlowInfoV1. */
+CHECK(DTS_SO_GET_FLOW == RUST_GET_FLOW, "DTS_SO_GET_FLOW differs");
+CHECK(sizeof(struct dts_flow_info) == RUST_FLOW_SIZE, "size differs from FLOW_INFO_V1_SIZE");
+CHECK(DTS_FLOW_INFO_SIZE == RUST_FLOW_SIZE, "DTS_FLOW_INFO_SIZE differs");
+CHECK(DTS_FLOW_INFO_VERSION == RUST_FLOW_VERSION, "DTS_FLOW_INFO_VERSION differs");
+CHECK(DTS_FLOW_HANDED_IN == RUST_FLOW_HANDED_IN, "DTS_FLOW_HANDED_IN differs");
+CHECK(offsetof(struct dts_flow_info, version) == 0, "version");
+CHECK(offsetof(struct dts_flow_info, flags) == 4, "flags");
+CHECK(offsetof(struct dts_flow_info, from_node) == 8, "from_node");
+CHECK(offsetof(struct dts_flow_info, state) == 12, "state");
 
 int main(void)
 {
@@ -104,13 +118,21 @@ int main(void)
 		return 1;
 	}
 	printf("%s\n", strerror(errno));
+	errno = 0;
+	rc = dts_handed_in(fd, NULL);
+	if (rc != -1 || errno == 0) {
+		fprintf(stderr, "dts_handed_in on a plain socket returned %d, errno %d\n", rc, errno);
+		return 1;
+	}
+	printf("%s\n", strerror(errno));
 	close(fd);
 	return 0;
 }
 EOF
 
 defs=(-DRUST_REQ_SIZE="$size" -DRUST_SO_HANDOVER="$opt" -DRUST_SO_LEVEL="$level"
-	-DRUST_VERSION="$version" -DRUST_MAX_BUF="${maxbuf}u")
+	-DRUST_VERSION="$version" -DRUST_MAX_BUF="${maxbuf}u" -DRUST_GET_FLOW="$getflow"
+	-DRUST_FLOW_SIZE="$fsize" -DRUST_FLOW_VERSION="$fversion" -DRUST_FLOW_HANDED_IN="${fhanded}u")
 
 if ! "$cc" -Wall -Wextra -Werror -std=c11 -pedantic -I"$repo/include" "${defs[@]}" \
 	-o "$tmp/t" "$tmp/t.c" >"$tmp/cc.log" 2>&1; then
