@@ -57,7 +57,7 @@ use crate::pure::abi::{
     Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
     HANDOVER_REQ_V1_SIZE,
 };
-use crate::pure::config::PortKind;
+use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{Role, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::seq;
@@ -126,24 +126,37 @@ fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
     Ok(Target { fcb, ..t })
 }
 
+/// The entry of the client connection a proxy's socket with `tuple`
+/// (`UserTcp::tuple`) serves, its service and its key: the socket is on a
+/// service's proxy port, and the entry is keyed by the application port.
+/// Any context, under `guard`.
+fn proxied_flow<'a>(
+    st: &'a state::State,
+    cfg: &'a Config,
+    tuple: (u32, u16, u32, u16),
+    guard: &'a rcu::Guard,
+) -> Option<(&'a Service, &'a Flow, FlowKey)> {
+    let (laddr, lport, raddr, rport) = tuple;
+    let Some((_, svc, PortKind::Proxy)) = cfg.service_for(laddr, lport) else {
+        return None;
+    };
+    let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
+    Some((svc, st.flows.lookup(&key, guard)?, key))
+}
+
 /// [`target`]'s look-up, under RCU: the target with the entry's FCB, the
 /// entry's role and its key.
 fn lookup(sk: &UserTcp, dest: u32) -> Result<(Target, Role, FlowKey)> {
-    let (laddr, lport, raddr, rport) = sk.tuple();
     let guard = rcu::Guard::new();
     state::with(|st| {
         let cfg = st.config.get(&guard).ok_or(EINVAL)?;
-        let Some((_, svc, PortKind::Proxy)) = cfg.service_for(laddr, lport) else {
-            return Err(EINVAL);
-        };
+        let (svc, flow, key) = proxied_flow(st, cfg, sk.tuple(), &guard).ok_or(EINVAL)?;
         let dest = u8::try_from(dest).map_err(|_| EINVAL)?;
         if dest == cfg.self_id() || !svc.nodes.contains(dest) {
             return Err(EINVAL);
         }
         let dest_addr = cfg.node(dest).ok_or(EINVAL)?.addr;
         let self_addr = cfg.self_node().ok_or(EINVAL)?.addr;
-        let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
-        let flow = st.flows.lookup(&key, &guard).ok_or(EINVAL)?;
         let role = match flow.role {
             Role::ClientDst if flow.fcb.dst_port != svc.proxy_port => return Err(EINVAL),
             r => r,
@@ -168,17 +181,12 @@ pub(crate) fn flow_info(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     // SAFETY: the socket of an ongoing `getsockopt()` call stays valid
     // until the call returns, and `sk` does not outlive this function.
     let sk = unsafe { UserTcp::new(caller.sock()) }.map_err(|_| ENOENT)?;
-    let (laddr, lport, raddr, rport) = sk.tuple();
     // The look-up runs under RCU; the copy to user space (which may fault
     // and sleep) after it.
     let guard = rcu::Guard::new();
     let info = state::with(|st| {
         let cfg = st.config.get(&guard)?;
-        let Some((_, svc, PortKind::Proxy)) = cfg.service_for(laddr, lport) else {
-            return None;
-        };
-        let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
-        let flow = st.flows.lookup(&key, &guard)?;
+        let (_, flow, _) = proxied_flow(st, cfg, sk.tuple(), &guard)?;
         let state = flow.fcb.state();
         let (flags, from_node) = match flow.role {
             Role::Client => (0, 0),
