@@ -42,6 +42,8 @@
  *	             yet; retry later or serve locally.
  *	ECONNREFUSED nothing listens at the destination's application port.
  *	EHOSTUNREACH the destination's internal address cannot be reached.
+ *	EHOSTDOWN    the control mesh sees the destination down; fails at once
+ *	             without any packet (serve locally or pick another node).
  *	ETIMEDOUT    the destination did not connect or acknowledge in time.
  *	EPROTO       the destination announced another TCP window-scale shift
  *	             than the proxy's SYN-ACK did (different buffer settings on

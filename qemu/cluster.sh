@@ -223,8 +223,8 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 trap 'exit 129' HUP
 
-start_vm() { # VM ROLE ID MAC
-    local vm=$1 role=$2 id=$3 mac=$4 cmdline
+start_vm() { # VM ROLE ID MAC [BOOT]
+    local vm=$1 role=$2 id=$3 mac=$4 boot=${5:-1} cmdline console=console.log
     cmdline="console=ttyS0 panic=-1 oops=panic"
     # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer
     # check can miss its ticks and panic ("IO-APIC + timer doesn't work!");
@@ -243,6 +243,12 @@ start_vm() { # VM ROLE ID MAC
     cmdline+=" rig_role=$role rig_id=$id rig_nodes=$nodes rig_script=$script"
     cmdline+=" rig_module=$module rig_tools=$tools rig_repo=$repo rig_timeout=$timeout"
     [ -n "$append" ] && cmdline+=" $append"
+    # A VM restarted by a test (see "Kill and restart" below) boots again
+    # with rig_boot=2 and its own console log.
+    if [ "$boot" != 1 ]; then
+        cmdline+=" rig_boot=$boot"
+        console=console.boot$boot.log
+    fi
 
     local args=(
         -name "dts-$vm"
@@ -253,7 +259,7 @@ start_vm() { # VM ROLE ID MAC
         # exactly what we need. -display none + -monitor none + -serial file is
         # -nographic without tying anything to our stdio.
         -nodefaults -no-user-config -display none -monitor none
-        -serial "file:$out/$vm/console.log"
+        -serial "file:$out/$vm/$console"
         # Guest reboot (init's `reboot -f`, or panic=-1 after a panic/oops) makes
         # QEMU exit instead of rebooting the VM.
         -no-reboot
@@ -283,8 +289,53 @@ start_vm() { # VM ROLE ID MAC
     # without running its trap (e.g. SIGKILL), so no QEMU is ever left behind.
     setpriv --pdeathsig KILL -- "$QEMU" "${args[@]}" \
         </dev/null >"$out/$vm/qemu.log" 2>&1 &
-    pids+=("$!")
-    started_vms+=("$vm")
+    if [ "$boot" = 1 ]; then
+        pids+=("$!")
+        started_vms+=("$vm")
+    else
+        local idx
+        for idx in "${!started_vms[@]}"; do
+            if [ "${started_vms[$idx]}" = "$vm" ]; then pids[$idx]=$!; fi
+        done
+    fi
+    return 0
+}
+
+# Kill and restart: a test script asks for a node's VM to be killed (the
+# power cord pulled: QEMU gets SIGKILL, the guest sends nothing more) by
+# creating shared/kill.<vm>; if the file says "restart", the VM boots again
+# at once with rig_boot=2 (otherwise when shared/start.<vm> appears).
+# shared/killed.<vm> gets the host time of the kill.
+handle_kills() {
+    local req vm idx what
+    # shared/start.<vm>: boot a VM killed earlier ("kill" without restart).
+    for req in "$out"/shared/start.*; do
+        [ -e "$req" ] || continue
+        vm=${req##*/start.}
+        rm -f "$req"
+        if [[ "$vm" == node* ]] && [ -e "$out/shared/killed.$vm" ]; then
+            say "$vm: started again on request"
+            start_vm "$vm" node "${vm#node}" "52:54:00:00:00:$((10 + ${vm#node}))" 2
+        fi
+    done
+    for req in "$out"/shared/kill.*; do
+        [ -e "$req" ] || continue
+        vm=${req##*/kill.}
+        what=$(cat "$req" 2>/dev/null || true)
+        rm -f "$req"
+        for idx in "${!started_vms[@]}"; do
+            [ "${started_vms[$idx]}" = "$vm" ] || continue
+            [[ "$vm" == node* ]] || continue
+            kill -KILL "${pids[$idx]}" 2>/dev/null || true
+            wait "${pids[$idx]}" 2>/dev/null || true
+            date +%s.%N >"$out/shared/killed.$vm"
+            say "$vm: killed on request${what:+ ($what)}"
+            if [ "$what" = restart ]; then
+                start_vm "$vm" node "${vm#node}" "52:54:00:00:00:$((10 + ${vm#node}))" 2
+            fi
+        done
+    done
+    return 0
 }
 
 say "hub 230.0.0.1:$port, $nodes node(s) + client, timeout ${timeout}s, results in $out"
@@ -311,6 +362,7 @@ deadline=$(( $(date +%s) + timeout ))
 declare -A done_vm=()
 rc=0
 while :; do
+    handle_kills
     running=0
     for idx in "${!pids[@]}"; do
         vm=${started_vms[$idx]}

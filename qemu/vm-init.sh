@@ -105,6 +105,7 @@ for w in $(cat /proc/cmdline); do
         rig_tools=*)   rig_tools=${w#*=} ;;
         rig_repo=*)    rig_repo=${w#*=} ;;
         rig_timeout=*) rig_timeout=${w#*=} ;;
+        rig_boot=*)    rig_boot=${w#*=} ;;
     esac
 done
 rig_role=${rig_role:-client}
@@ -186,6 +187,8 @@ fi
 
 # --- test script -----------------------------------------------------------
 export RIG_ROLE="$rig_role" RIG_ID="$rig_id" RIG_NODES="$rig_nodes" RIG_VM="$vm"
+# 1, or 2 when qemu/cluster.sh restarted this VM after killing it.
+export RIG_BOOT="${rig_boot:-1}"
 export RIG_REPO="${rig_repo:-}" RIG_OUT=/out RIG_SHARED=/shared
 export DTSCTL="${rig_tools:+$rig_tools/}dtsctl" DTS_MODULE="${rig_module:-}"
 export NODE_IPS VIP CLIENT_IP VIP_MAC

@@ -20,7 +20,10 @@
 use kernel::prelude::*;
 
 use crate::hooks::HOOKS;
-use crate::pure::abi::{self, Counter, InfoV1, ZeroV1};
+use core::sync::atomic::Ordering;
+
+use crate::mesh;
+use crate::pure::abi::{self, Counter, InfoV1, PeerConn, PeerState, PeerV1, PeersV1, ZeroV1};
 use crate::pure::config::{Config, ConfigV1};
 use crate::rcu;
 use crate::sockopt::{Caller, Handler, UserIn, UserOut};
@@ -104,7 +107,19 @@ fn set_config(arg: &UserIn) -> Result {
     } else {
         Some(KBox::new(config, GFP_KERNEL)?)
     };
-    state::with(|st| st.config_writer(|c| c.replace(new))).ok_or(ENODEV)??;
+    state::with(|st| {
+        st.config_writer(|c| {
+            {
+                let guard = rcu::Guard::new();
+                // The mesh publishes the new configuration's view first, so
+                // no SYN is accepted under the new configuration with the
+                // old view.
+                crate::mesh::config_changing(c.get(&guard), new.as_deref());
+            }
+            c.replace(new)
+        })
+    })
+    .ok_or(ENODEV)??;
     stats::inc(Counter::ConfigSet);
     Ok(())
 }
@@ -130,6 +145,87 @@ fn get_config(out: &mut UserOut) -> Result<usize> {
     Ok(n)
 }
 
+/// `DTS_SO_GET_PEERS`: the control mesh's view of the cluster.
+fn get_peers(out: &mut UserOut) -> Result<usize> {
+    if out.len() < abi::PEERS_V1_SIZE {
+        return invalid();
+    }
+    let nodes = {
+        let guard = rcu::Guard::new();
+        state::with(|st| {
+            st.config.get(&guard).map(|c| {
+                let mut v = [(0u8, 0u32); crate::pure::config::MAX_NODES];
+                for (d, n) in v.iter_mut().zip(c.nodes()) {
+                    *d = (n.id, n.addr);
+                }
+                (c.self_id(), v)
+            })
+        })
+        .flatten()
+    };
+    let mut reply = PeersV1::new(nodes.map_or(0, |n| n.0));
+    let view = mesh::view();
+    let enabled = mesh::enabled();
+    reply.flags = if enabled { abi::PEERS_MESH_ENABLED } else { 0 }
+        | if view.ready { abi::PEERS_READY } else { 0 };
+    if let Some((me, list)) = nodes {
+        let mut live = view.live.mask();
+        let mut known = 0u32;
+        let now = mesh::clock_ms();
+        for &(id, addr) in list.iter().filter(|n| n.0 != 0) {
+            known |= 1u32.checked_shl(u32::from(id) - 1).unwrap_or(0);
+            if id == me {
+                continue;
+            }
+            let Some(p) = mesh::PEERS.get(usize::from(id) - 1) else {
+                continue;
+            };
+            let heard = p.last_heard.load(Ordering::Relaxed);
+            let l = |i: usize| p.load.get(i).map_or(0, |a| a.load(Ordering::Relaxed));
+            let state = if enabled {
+                PeerState::from_u32(p.state.load(Ordering::Relaxed)).unwrap_or(PeerState::Unknown)
+            } else {
+                PeerState::Up
+            };
+            reply
+                .push(PeerV1 {
+                    id,
+                    addr,
+                    state,
+                    conn: PeerConn::from_u32(p.conn.load(Ordering::Relaxed))
+                        .unwrap_or(PeerConn::None),
+                    rtt_us: p.rtt_us.load(Ordering::Relaxed),
+                    last_heard_ms: if heard == u64::MAX {
+                        PeerV1::NEVER
+                    } else {
+                        u32::try_from(now.saturating_sub(heard)).unwrap_or(PeerV1::NEVER - 1)
+                    },
+                    tx_msgs: p.tx.load(Ordering::Relaxed),
+                    rx_msgs: p.rx.load(Ordering::Relaxed),
+                    errors: p.errors.load(Ordering::Relaxed),
+                    connects: p.connects.load(Ordering::Relaxed),
+                    load_active: l(0),
+                    load_handed_in: l(1),
+                    load_handed_out: l(2),
+                    load_handovers: l(3),
+                    down_count: p.down_count.load(Ordering::Relaxed),
+                })
+                .or_else(|_| invalid())?;
+        }
+        // Without a mesh every configured node is live.
+        live &= known;
+        reply.live_mask = live;
+    }
+    let mut buf = KVec::new();
+    buf.extend_with(abi::PEERS_V1_SIZE, 0u8, GFP_KERNEL)?;
+    let n = match reply.encode(&mut buf) {
+        Ok(n) => n,
+        Err(_) => return invalid(),
+    };
+    out.write(buf.get(..n).ok_or(EINVAL)?)?;
+    Ok(n)
+}
+
 impl Handler for Control {
     fn get(caller: &Caller, optval: i32, out: &mut UserOut) -> Result<usize> {
         stats::inc(Counter::SockoptGet);
@@ -138,6 +234,7 @@ impl Handler for Control {
             abi::DTS_SO_GET_INFO => get_info(out),
             abi::DTS_SO_GET_CONFIG => get_config(out),
             abi::DTS_SO_GET_FLOW => crate::handover::flow_info(caller, out),
+            abi::DTS_SO_GET_PEERS => get_peers(out),
             _ => invalid(),
         }
     }

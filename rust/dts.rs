@@ -33,6 +33,7 @@ mod handover;
 mod hooks;
 mod ksock;
 mod lock;
+mod mesh;
 mod nf;
 mod rcu;
 mod skb;
@@ -53,12 +54,14 @@ pub const DTS_VERSION: &str = "0.1.0";
 
 /// The loaded module: everything it registered, in unregistration order.
 ///
-/// Rust drops fields in declaration order, so on `rmmod` the socket-option
-/// range disappears first (no new control requests can start), then the
+/// Rust drops fields in declaration order, so on `rmmod` the control mesh's
+/// thread stops first (closing its connections), then the socket-option
+/// range disappears (no new control requests can start), then the
 /// netfilter hooks are unregistered, which waits for every in-flight hook
 /// invocation to finish (`synchronize_net()` inside the kernel). The shared
 /// state goes last, when nothing can use it any more.
 struct DtsModule {
+    _mesh: mesh::Thread,
     _sockopt: sockopt::Registration,
     _hooks: nf::HookRegistration,
     _state: state::StateOwner,
@@ -72,6 +75,9 @@ impl kernel::Module for DtsModule {
         let hooks = nf::HookRegistration::new(hooks::HOOKS)?;
         // If this fails, `hooks` is dropped and unregistered again.
         let sockopt = sockopt::Registration::new::<ctl::Control>(module)?;
+        // Last: it reads the state and its wake-ups come from the hooks and
+        // the socket options. Stopped first on unload.
+        let mesh = mesh::Thread::start()?;
         pr_info!(
             "dts {} loaded: {} netfilter hooks, sockopts [{}, {})\n",
             DTS_VERSION,
@@ -80,6 +86,7 @@ impl kernel::Module for DtsModule {
             pure::abi::DTS_SO_MAX
         );
         Ok(DtsModule {
+            _mesh: mesh,
             _sockopt: sockopt,
             _hooks: hooks,
             _state: st,

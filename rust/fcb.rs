@@ -16,7 +16,7 @@
 //!
 //! The decisions themselves are pure: see [`crate::pure::fcb`].
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::pure::fcb::{self, Learn, Params, State, SynOpts};
 
@@ -85,6 +85,11 @@ pub(crate) struct Fcb {
     carried_tsval: AtomicU32,
     /// N2: the destination's timestamp offset (`Params::dts`).
     dts: Delta,
+    /// An adopted FCB: the internal address of the node the connection was
+    /// handed in from (told in turn when the connection ends); 0 otherwise.
+    origin: u32,
+    /// Whether the connection's end was reported over the mesh.
+    notified: AtomicBool,
 }
 
 impl Fcb {
@@ -121,6 +126,8 @@ impl Fcb {
             o1: Delta::unknown(),
             carried_tsval: AtomicU32::new(0),
             dts: Delta::unknown(),
+            origin: 0,
+            notified: AtomicBool::new(false),
         }
     }
 
@@ -151,6 +158,7 @@ impl Fcb {
         );
         f.base_seq = d2;
         f.base_ts = old.dts.get().unwrap_or(0);
+        f.origin = old.peer().0;
         f.client_syn
             .store(old.client_syn.load(Ordering::Acquire), Ordering::Relaxed);
         f.client_win
@@ -161,6 +169,18 @@ impl Fcb {
         f.proxy_tsval
             .store(old.proxy_tsval.load(Ordering::Relaxed), Ordering::Relaxed);
         Some(f)
+    }
+
+    /// An adopted FCB: the node the connection was handed in from (0
+    /// otherwise).
+    pub(crate) fn origin(&self) -> u32 {
+        self.origin
+    }
+
+    /// Marks the connection's end as reported; `false` if it already was.
+    /// Any context.
+    pub(crate) fn mark_notified(&self) -> bool {
+        !self.notified.swap(true, Ordering::AcqRel)
     }
 
     /// The other end of the handover connection: `(address, port)`.

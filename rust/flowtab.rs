@@ -312,9 +312,39 @@ impl FlowTable {
         self.unlink_chain(&g, head, &mut |f| f.key == *key, 1) == 1
     }
 
-    /// Removes the flows idle for longer than their phase allows at `now`.
-    pub(crate) fn expire(&self, now: u32, t: &Timeouts) -> usize {
-        self.remove_if(|f| f.track().expired(now, t))
+    /// Removes every entry of the connection `fcb` (its client entry and
+    /// its handover connection's). Process context. Returns how many.
+    pub(crate) fn remove_fcb(&self, fcb: &Arc<Fcb>) -> usize {
+        self.remove_if(|f| Arc::ptr_eq(&f.fcb, fcb))
+    }
+
+    /// Calls `f` on every flow, under RCU (a concurrent change may or may
+    /// not be seen). Any context; does not sleep.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Flow)) {
+        let _g = rcu::Guard::new();
+        for head in self.buckets.iter() {
+            let mut p = head.load(Ordering::Acquire);
+            // SAFETY: inside the read-side section every pointer reachable
+            // from a bucket is a live entry or one unlinked less than a grace
+            // period ago, which is freed only after the section ends (type
+            // invariant and `free_entry`).
+            while let Some(e) = unsafe { p.as_ref() } {
+                f(&e.flow);
+                p = e.next.load(Ordering::Acquire);
+            }
+        }
+    }
+
+    /// Removes the flows idle for longer than their phase allows at `now`,
+    /// calling `gone` on each (under the table's lock: it must not take it).
+    pub(crate) fn expire(&self, now: u32, t: &Timeouts, mut gone: impl FnMut(&Flow)) -> usize {
+        self.remove_if(|f| {
+            let dead = f.track().expired(now, t);
+            if dead {
+                gone(f);
+            }
+            dead
+        })
     }
 
     /// Removes every flow.

@@ -40,6 +40,7 @@
 //! | `EBUSY`        | the proxy sent data the client has not acknowledged yet        |
 //! | `ECONNREFUSED` | nothing listens on the destination's application port          |
 //! | `EHOSTUNREACH` | the destination's internal address is unreachable             |
+//! | `EHOSTDOWN`    | the control mesh sees the destination down (counted as `handover_host_down`); fails at once |
 //! | `ETIMEDOUT`    | the destination did not connect or acknowledge in time        |
 //! | `EPROTO`       | the destination announced another window scale than the proxy (counted as `wscale_mismatch`) |
 //! | `ENOSPC`       | the flow table is full                                         |
@@ -53,6 +54,7 @@ use kernel::uaccess::UserSlice;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::mesh;
 use crate::pure::abi::{
     Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
     HANDOVER_REQ_V1_SIZE,
@@ -221,6 +223,18 @@ fn close_flow(key: &FlowKey) {
     });
 }
 
+/// Whether `dest` is a configured node that the control mesh sees down.
+/// Process context.
+fn destination_down(dest: u8) -> bool {
+    let guard = rcu::Guard::new();
+    let configured = state::with(|st| {
+        st.config
+            .get(&guard)
+            .is_some_and(|c| c.nodes().iter().any(|n| n.id == dest))
+    });
+    configured == Some(true) && !mesh::view().live.contains(dest)
+}
+
 /// `DTS_SO_HANDOVER`. Process context; sleeps.
 pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
     let mut raw = [0u8; HANDOVER_REQ_V1_SIZE];
@@ -234,6 +248,10 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
         TCP_ESTABLISHED => {}
         TCP_LISTEN => return Err(EINVAL),
         _ => return Err(EBADF),
+    }
+    if u8::try_from(req.dest_node).is_ok_and(destination_down) {
+        stats::inc(Counter::HandoverHostDown);
+        return Err(errno(bindings::EHOSTDOWN));
     }
     let t = target(&sk, req.dest_node)?;
     if !t.fcb.transition(State::Proxying, State::HandingOver) {

@@ -22,6 +22,7 @@ use kernel::sync::Arc;
 
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
+use crate::mesh;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
 use crate::pure::config::{Config, HandoverTo, PortKind, Service};
@@ -30,9 +31,10 @@ use crate::pure::fcb::{
     self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, SynOpts, Transition,
 };
 use crate::pure::filter::{self, Inbound, Outbound, Segment};
-use crate::pure::flow::{Event, FlowKey};
+use crate::pure::flow::{Event, FlowKey, Phase};
 use crate::pure::hopt::{self, HandoverOpt};
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
+use crate::pure::mesh::CloseReason;
 use crate::pure::tcp::{
     self, TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_HDR_LEN,
     TCP_MIN_HDR_LEN,
@@ -262,7 +264,16 @@ fn on_flow(
     fcb.record(fcb::learn(f.role, st_now, dir, &info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &info));
     let plan = fcb::plan(f.role, st_now, dir, &info, &fcb.params());
-    f.update(event(t.info.flags, dir == Dir::In), now);
+    let track = f.update(event(t.info.flags, dir == Dir::In), now);
+    if f.role == Role::ClientDst && track.phase() == Phase::Closed {
+        // A handed-in connection ended here: tell the node it came from.
+        let reason = if t.info.flags & TCP_FLAG_RST != 0 {
+            CloseReason::Rst
+        } else {
+            CloseReason::Fin
+        };
+        mesh::notify_closed(st, fcb, fcb.peer().0, reason);
+    }
     if let Err(r) = plan.verdict {
         stats::inc(drop_counter(r));
         return bindings::NF_DROP;
@@ -527,7 +538,7 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
             replace_stale(st, &key, &guard, true);
         }
         let mut flow = None;
-        let decision = filter::inbound(cfg, &s, || {
+        let decision = filter::inbound(cfg, mesh::view(), &s, || {
             flow = st.flows.lookup(&key, &guard);
             flow.is_some()
         });
@@ -538,8 +549,17 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
                 None => bindings::NF_DROP,
             },
             Inbound::ToProxy {
-                service, syn: true, ..
-            } => accept_syn(st, cfg, service, skb, &t, &key, &guard),
+                service,
+                syn: true,
+                failover,
+                ..
+            } => {
+                let verdict = accept_syn(st, cfg, service, skb, &t, &key, &guard);
+                if failover && verdict == bindings::NF_ACCEPT {
+                    stats::inc(Counter::SynFailover);
+                }
+                verdict
+            }
             Inbound::DropNotOwner => {
                 stats::inc(Counter::SynNotOwner);
                 bindings::NF_DROP

@@ -3,9 +3,9 @@
 //! Thin unsafe layer: kernel TCP sockets (the handover connection) and a
 //! read-mostly view of a user's TCP socket (the proxy's client connection).
 //!
-//! Everything here runs in process context and may sleep: it is used only by
-//! `request_handover` (a `setsockopt()` call). Nothing is called from the
-//! packet path.
+//! Everything here runs in process context and may sleep: it is used by
+//! `request_handover` (a `setsockopt()` call) and by the control mesh's
+//! thread ([`crate::mesh`]). Nothing is called from the packet path.
 
 use core::ffi::c_int;
 use core::ptr::{addr_of_mut, read_volatile, NonNull};
@@ -221,6 +221,168 @@ impl KSock {
     }
 }
 
+/// A socket callback (`sk_data_ready`, `sk_state_change`).
+pub(crate) type SockCb = Option<unsafe extern "C" fn(sk: *mut bindings::sock)>;
+
+/// The `(sk_data_ready, sk_state_change)` pair of a socket.
+#[derive(Clone, Copy)]
+pub(crate) struct Callbacks {
+    pub(crate) data_ready: SockCb,
+    pub(crate) state_change: SockCb,
+}
+
+/// Non-blocking operations for the control mesh. Process context (the mesh
+/// thread), which is the only user of these sockets.
+impl KSock {
+    /// Lets a listener bind an address whose old connections linger in
+    /// TIME-WAIT (after a configuration change or a module reload).
+    pub(crate) fn set_reuseaddr(&self) {
+        // SAFETY: `sk` is valid; the function takes the socket lock.
+        unsafe { bindings::sock_set_reuseaddr(self.sk()) };
+    }
+
+    /// Sends small messages at once (`TCP_NODELAY`).
+    pub(crate) fn set_nodelay(&self) {
+        // SAFETY: `sk` is a valid TCP socket; the function takes the lock.
+        unsafe { bindings::tcp_sock_set_nodelay(self.sk()) };
+    }
+
+    /// Starts listening with a backlog of `backlog`.
+    pub(crate) fn listen(&self, backlog: c_int) -> Result {
+        // SAFETY: the socket is valid and bound.
+        check(unsafe { bindings::kernel_listen(self.sock.as_ptr(), backlog) }).map(|_| ())
+    }
+
+    /// Accepts one pending connection, `None` if there is none.
+    pub(crate) fn accept(&self) -> Result<Option<KSock>> {
+        let mut new: *mut bindings::socket = core::ptr::null_mut();
+        // SAFETY: the socket is a valid listener; `new` is a valid
+        // out-pointer.
+        let ret = unsafe {
+            bindings::kernel_accept(self.sock.as_ptr(), &mut new, bindings::O_NONBLOCK as c_int)
+        };
+        match check(ret) {
+            // INVARIANT: on success `new` is a new, unreleased socket.
+            Ok(_) => Ok(NonNull::new(new).map(|sock| KSock { sock })),
+            Err(e) if e == EAGAIN => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts connecting to `addr:port` without waiting. `Ok` once the SYN
+    /// left (or the connection is already up); see [`KSock::tcp_state`].
+    pub(crate) fn connect_start(&self, addr: u32, port: u16) -> Result {
+        let mut sin = sockaddr(addr, port);
+        // SAFETY: as in `bind`.
+        let ret = unsafe {
+            bindings::kernel_connect(
+                self.sock.as_ptr(),
+                (&raw mut sin).cast(),
+                SIN_LEN,
+                bindings::O_NONBLOCK as c_int,
+            )
+        };
+        match check(ret) {
+            Ok(_) => Ok(()),
+            Err(e) if is(e, bindings::EINPROGRESS) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The TCP state (`TCP_ESTABLISHED`, ...) and the pending socket error
+    /// (positive errno, 0 if none), read without the lock.
+    pub(crate) fn tcp_state(&self) -> (u8, i32) {
+        let sk = self.sk();
+        // SAFETY: `sk` is valid; volatile loads as `READ_ONCE()`.
+        unsafe {
+            (
+                read_volatile(&raw const (*sk).__sk_common.skc_state),
+                read_volatile(&raw const (*sk).sk_err),
+            )
+        }
+    }
+
+    /// The remote IPv4 address (host order) of a connected socket.
+    pub(crate) fn peer_addr(&self) -> Result<u32> {
+        let mut sin = sockaddr(0, 0);
+        // SAFETY: the socket is valid; `sin` has room for a `sockaddr_in`.
+        check(unsafe { bindings::kernel_getpeername(self.sock.as_ptr(), (&raw mut sin).cast()) })?;
+        Ok(u32::from_be(sin.sin_addr.s_addr))
+    }
+
+    /// Receives what is there into `buf` without waiting: `Ok(0)` at the
+    /// end of the stream, `EAGAIN` if nothing is there.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Err(errno(bindings::ENOBUFS));
+        }
+        let mut iov = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: all-zero is a valid empty `msghdr`.
+        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+        // SAFETY: the socket is valid; `iov` describes `buf`, writable and
+        // alive across the call.
+        let ret = unsafe {
+            bindings::kernel_recvmsg(
+                self.sock.as_ptr(),
+                &mut msg,
+                &mut iov,
+                1,
+                buf.len(),
+                bindings::MSG_DONTWAIT as c_int,
+            )
+        };
+        usize::try_from(check(ret)?).map_err(|_| EIO)
+    }
+
+    /// Sends as much of `data` as fits without waiting; returns how much
+    /// (`EAGAIN` if nothing fits).
+    pub(crate) fn send(&self, data: &[u8]) -> Result<usize> {
+        let mut iov = bindings::kvec {
+            iov_base: data.as_ptr() as *mut _,
+            iov_len: data.len(),
+        };
+        // SAFETY: all-zero is a valid empty `msghdr`.
+        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+        msg.msg_flags = (bindings::MSG_NOSIGNAL | bindings::MSG_DONTWAIT) as _;
+        // SAFETY: the socket is valid; `iov` describes `data`, which
+        // outlives the call and is only read.
+        let ret = unsafe {
+            bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, data.len())
+        };
+        usize::try_from(check(ret)?).map_err(|_| EIO)
+    }
+
+    /// Makes the socket's release abortive (RST, no FIN).
+    pub(crate) fn set_no_linger(&self) {
+        // SAFETY: `sk` is valid; `sock_no_linger()` takes the socket lock.
+        unsafe { bindings::sock_no_linger(self.sk()) };
+    }
+
+    /// Installs `cb` as the socket's callbacks and returns the ones it
+    /// replaces.
+    pub(crate) fn swap_callbacks(&self, cb: Callbacks) -> Callbacks {
+        let sk = self.sk();
+        // SAFETY: `sk` is valid. The callbacks are read by the stack under
+        // `sk_callback_lock` or as single pointer loads, so writing them
+        // under the write lock (bottom halves off) is how every in-kernel
+        // socket user swaps them.
+        unsafe {
+            bindings::_raw_write_lock_bh(&raw mut (*sk).sk_callback_lock);
+            let old = Callbacks {
+                data_ready: (*sk).sk_data_ready,
+                state_change: (*sk).sk_state_change,
+            };
+            (*sk).sk_data_ready = cb.data_ready;
+            (*sk).sk_state_change = cb.state_change;
+            bindings::_raw_write_unlock_bh(&raw mut (*sk).sk_callback_lock);
+            old
+        }
+    }
+}
+
 impl Drop for KSock {
     fn drop(&mut self) {
         // SAFETY: the socket is valid and released exactly once; a connected
@@ -233,6 +395,8 @@ impl Drop for KSock {
 pub(crate) const TCP_ESTABLISHED: u8 = bindings::TCP_ESTABLISHED as u8;
 /// `TCP_LISTEN`.
 pub(crate) const TCP_LISTEN: u8 = bindings::TCP_LISTEN as u8;
+/// `TCP_CLOSE`.
+pub(crate) const TCP_CLOSE: u8 = bindings::TCP_CLOSE as u8;
 
 /// A consistent snapshot of a TCP socket's sequence state.
 #[derive(Clone, Copy, Debug)]

@@ -16,9 +16,13 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::flowtab::FlowTable;
+use crate::lock::{new_spinlock_bh, SpinLockBh};
+use crate::mesh::{self, TxQueue};
 use crate::pure::abi::Counter;
 use crate::pure::config::Config;
+use crate::pure::fcb::Role;
 use crate::pure::flow::Timeouts;
+use crate::pure::mesh::CloseReason;
 use crate::rcu::RcuBox;
 use crate::stats;
 
@@ -35,6 +39,9 @@ pub(crate) struct State {
     pub(crate) flows: FlowTable,
     /// When the flow table was last swept for expired flows (seconds).
     last_sweep: AtomicU32,
+    /// Close notifications for the control mesh's thread.
+    #[pin]
+    pub(crate) txq: SpinLockBh<TxQueue>,
 }
 
 /// Seconds of a monotonic clock (`jiffies`), wrapping. Any context.
@@ -81,7 +88,13 @@ impl State {
             // Another CPU is sweeping right now.
             return;
         }
-        let n = self.flows.expire(now, &Timeouts::DEFAULT);
+        // A handed-in connection that times out here is reported to the
+        // node it came from.
+        let n = self.flows.expire(now, &Timeouts::DEFAULT, |f| {
+            if f.role == Role::ClientDst {
+                mesh::notify_closed(self, &f.fcb, f.fcb.peer().0, CloseReason::Timeout);
+            }
+        });
         stats::add(Counter::FlowRemoved, n as u64);
     }
 }
@@ -111,6 +124,7 @@ impl StateOwner {
                 cfg_busy: AtomicBool::new(false),
                 flows <- FlowTable::new(),
                 last_sweep: AtomicU32::new(now_secs()),
+                txq <- new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"),
             }? Error),
             GFP_KERNEL,
         )?;

@@ -46,6 +46,11 @@ pub(crate) fn add(c: Counter, n: u64) {
     }
 }
 
+/// The current value of `c`. Any context.
+pub(crate) fn get(c: Counter) -> u64 {
+    COUNTERS.get(c.index()).map_or(0, |a| a.load(Relaxed))
+}
+
 /// Counts one packet of `bytes` bytes seen at hook `hooknum`. Any context.
 ///
 /// Hook numbers outside the table are ignored (they cannot be registered).

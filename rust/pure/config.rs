@@ -7,9 +7,10 @@
 //! virtual address (VIP), an application port, a proxy port, the set of
 //! nodes that serve it and, optionally, the one node of that set that accepts
 //! all its new connections ([`Service::acceptor`]; by default the rendezvous
-//! hash of [`super::hrw`] spreads them over the set). Everything has a fixed
-//! capacity ([`MAX_NODES`], [`MAX_SERVICES`]) so that the model needs no
-//! allocation.
+//! hash of [`super::hrw`] spreads them over the set), and the settings of the
+//! control mesh between the nodes ([`Mesh`]: its port, heartbeat interval
+//! and failure detection). Everything has a fixed capacity ([`MAX_NODES`],
+//! [`MAX_SERVICES`]) so that the model needs no allocation.
 //!
 //! The same [`Config::validate`] runs in `dtsctl` (before it calls the
 //! kernel, to print a precise message) and in the module (on
@@ -280,6 +281,163 @@ impl Service {
     }
 }
 
+/// The settings of the control mesh: the persistent TCP connections between
+/// the nodes (on their internal addresses) that carry heartbeats, membership
+/// and load reports.
+///
+/// With the mesh enabled ([`Mesh::enabled`]: `port` is not 0), every node
+/// listens on `port` and connects to the others; each sends a heartbeat
+/// every `heartbeat_ms` milliseconds, and a peer that has not been heard for
+/// `dead_after` heartbeats ([`Mesh::dead_ms`]) is marked down: its share of
+/// new connections moves to the live nodes. [`Mesh::DISABLED`] (all zero)
+/// runs no mesh: every configured node is presumed up, and nothing fails
+/// over.
+///
+/// [`Config::validate`] checks the values ([`Mesh::validate`]); in a
+/// [`ConfigV1`] blob they are the header's mesh word ([`Mesh::to_wire`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Mesh {
+    /// TCP port of the mesh on every node's internal address; 0 disables
+    /// the mesh.
+    pub port: u16,
+    /// Interval between heartbeats, in milliseconds: a multiple of
+    /// [`Mesh::HEARTBEAT_MS_STEP`] in
+    /// [`Mesh::HEARTBEAT_MS_MIN`]`..=`[`Mesh::HEARTBEAT_MS_MAX`] (0 when the
+    /// mesh is disabled).
+    pub heartbeat_ms: u16,
+    /// Missed heartbeats after which a peer is marked down:
+    /// [`Mesh::DEAD_AFTER_MIN`]`..=`[`Mesh::DEAD_AFTER_MAX`] (0 when the mesh
+    /// is disabled).
+    pub dead_after: u8,
+}
+
+impl Mesh {
+    /// No mesh (all zero): every configured node is presumed up. The mesh
+    /// of [`Config::EMPTY`] and [`Config::new`], and of old [`ConfigV1`]
+    /// blobs (whose mesh word was reserved, 0).
+    pub const DISABLED: Self = Self {
+        port: 0,
+        heartbeat_ms: 0,
+        dead_after: 0,
+    };
+
+    /// The defaults `dtsctl` uses when a configuration file has no `[mesh]`
+    /// table: port [`Mesh::DEFAULT_PORT`], a heartbeat every 500 ms, a peer
+    /// down after 3 missed heartbeats (1.5 s).
+    pub const DEFAULT: Self = Self {
+        port: Self::DEFAULT_PORT,
+        heartbeat_ms: 500,
+        dead_after: 3,
+    };
+
+    /// The default mesh port, 7470.
+    pub const DEFAULT_PORT: u16 = 7470;
+
+    /// The smallest heartbeat interval, in milliseconds.
+    pub const HEARTBEAT_MS_MIN: u16 = 10;
+
+    /// The largest heartbeat interval, in milliseconds (255 units of
+    /// [`Mesh::HEARTBEAT_MS_STEP`]: what the wire's byte holds).
+    pub const HEARTBEAT_MS_MAX: u16 = 2550;
+
+    /// The heartbeat interval is a multiple of this many milliseconds (the
+    /// unit of the wire's heartbeat byte).
+    pub const HEARTBEAT_MS_STEP: u16 = 10;
+
+    /// The fewest missed heartbeats that mark a peer down.
+    pub const DEAD_AFTER_MIN: u8 = 2;
+
+    /// The most missed heartbeats that mark a peer down.
+    pub const DEAD_AFTER_MAX: u8 = 20;
+
+    /// Returns `true` if the mesh runs (`port` is not 0).
+    #[inline]
+    pub const fn enabled(&self) -> bool {
+        self.port != 0
+    }
+
+    /// Returns the silence, in milliseconds, after which a peer is marked
+    /// down: `heartbeat_ms * dead_after` (0 when the mesh is disabled).
+    #[inline]
+    pub const fn dead_ms(&self) -> u32 {
+        // At most 65535 * 255: no overflow.
+        (self.heartbeat_ms as u32) * (self.dead_after as u32)
+    }
+
+    /// Checks the settings: with the mesh enabled, `heartbeat_ms` is a
+    /// multiple of 10 in `10..=2550` ([`ConfigError::MeshBadHeartbeat`])
+    /// and `dead_after` is in `2..=20` ([`ConfigError::MeshBadDeadAfter`]);
+    /// with the mesh disabled, both are 0
+    /// ([`ConfigError::MeshDisabledNotZero`]).
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        let Self {
+            port,
+            heartbeat_ms,
+            dead_after,
+        } = *self;
+        if port == 0 {
+            if heartbeat_ms != 0 || dead_after != 0 {
+                return Err(ConfigError::MeshDisabledNotZero {
+                    heartbeat_ms,
+                    dead_after,
+                });
+            }
+            return Ok(());
+        }
+        match Self::heartbeat_units(heartbeat_ms) {
+            Some(_) if heartbeat_ms >= Self::HEARTBEAT_MS_MIN => {}
+            _ => return Err(ConfigError::MeshBadHeartbeat { heartbeat_ms }),
+        }
+        if dead_after < Self::DEAD_AFTER_MIN || dead_after > Self::DEAD_AFTER_MAX {
+            return Err(ConfigError::MeshBadDeadAfter { dead_after });
+        }
+        Ok(())
+    }
+
+    /// Returns the mesh word of a [`ConfigV1`] header: bits 0..15 `port`,
+    /// bits 16..23 `heartbeat_ms` in units of 10 ms, bits 24..31
+    /// `dead_after`.
+    ///
+    /// A `heartbeat_ms` the byte cannot hold (not a multiple of 10, or above
+    /// 2550) is encoded so that the word stays invalid: as 0 units with the
+    /// mesh enabled, as 255 units with it disabled. Every valid mesh
+    /// round-trips through [`Mesh::from_wire`].
+    pub const fn to_wire(&self) -> u32 {
+        let units = match Self::heartbeat_units(self.heartbeat_ms) {
+            Some(units) => units as u32,
+            None if self.enabled() => 0,
+            None => 0xff,
+        };
+        (self.port as u32) | (units << 16) | ((self.dead_after as u32) << 24)
+    }
+
+    /// Returns `heartbeat_ms` in units of [`Mesh::HEARTBEAT_MS_STEP`], or
+    /// `None` if it is not a multiple of it or above
+    /// [`Mesh::HEARTBEAT_MS_MAX`] (more units than a byte holds).
+    const fn heartbeat_units(heartbeat_ms: u16) -> Option<u8> {
+        let units = heartbeat_ms / Self::HEARTBEAT_MS_STEP;
+        // `units * STEP` is at most `heartbeat_ms`: no overflow.
+        if units * Self::HEARTBEAT_MS_STEP != heartbeat_ms || heartbeat_ms > Self::HEARTBEAT_MS_MAX
+        {
+            return None;
+        }
+        // At most 255 (2550 / 10).
+        Some(units as u8)
+    }
+
+    /// Decodes a mesh word (see [`Mesh::to_wire`]). Every word decodes
+    /// (0 is [`Mesh::DISABLED`]); [`Mesh::validate`] says whether the
+    /// result is acceptable.
+    pub const fn from_wire(word: u32) -> Self {
+        Self {
+            port: (word & 0xffff) as u16,
+            // At most 255 * 10 = 2550: fits a u16.
+            heartbeat_ms: (((word >> 16) & 0xff) as u16) * Self::HEARTBEAT_MS_STEP,
+            dead_after: (word >> 24) as u8,
+        }
+    }
+}
+
 /// Why a configuration (or its encoding) is refused.
 ///
 /// Each variant carries the offending values, so that `dtsctl` can name
@@ -423,6 +581,27 @@ pub enum ConfigError {
         /// The application port of the earlier service that uses `port`.
         first_app_port: u16,
     },
+    /// The mesh is enabled but its heartbeat interval is not a multiple of
+    /// [`Mesh::HEARTBEAT_MS_STEP`] in
+    /// [`Mesh::HEARTBEAT_MS_MIN`]`..=`[`Mesh::HEARTBEAT_MS_MAX`].
+    MeshBadHeartbeat {
+        /// The interval given, in milliseconds.
+        heartbeat_ms: u16,
+    },
+    /// The mesh is enabled but `dead_after` is not in
+    /// [`Mesh::DEAD_AFTER_MIN`]`..=`[`Mesh::DEAD_AFTER_MAX`].
+    MeshBadDeadAfter {
+        /// The value given.
+        dead_after: u8,
+    },
+    /// The mesh is disabled (port 0) but its heartbeat interval or
+    /// `dead_after` is not 0.
+    MeshDisabledNotZero {
+        /// The interval given, in milliseconds.
+        heartbeat_ms: u16,
+        /// The `dead_after` given.
+        dead_after: u8,
+    },
 }
 
 impl ConfigError {
@@ -430,7 +609,7 @@ impl ConfigError {
     ///
     /// | errno | errors |
     /// |---|---|
-    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet) |
+    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero) |
     /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort) |
     /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured), [`AcceptorNotInService`](Self::AcceptorNotInService) |
     /// | `EADDRNOTAVAIL` (99) | [`VipIsNodeAddr`](Self::VipIsNodeAddr) |
@@ -447,7 +626,10 @@ impl ConfigError {
             | Self::BadVip { .. }
             | Self::ZeroPort { .. }
             | Self::SamePorts { .. }
-            | Self::EmptyNodeSet { .. } => EINVAL,
+            | Self::EmptyNodeSet { .. }
+            | Self::MeshBadHeartbeat { .. }
+            | Self::MeshBadDeadAfter { .. }
+            | Self::MeshDisabledNotZero { .. } => EINVAL,
             Self::DuplicateNodeId { .. }
             | Self::DuplicateNodeAddr { .. }
             | Self::DuplicateServicePort { .. } => EEXIST,
@@ -482,15 +664,33 @@ impl ConfigError {
             Self::AcceptorNotInService { .. } => "acceptor is not one of the service's nodes",
             Self::VipIsNodeAddr { .. } => "VIP is a node's internal address",
             Self::DuplicateServicePort { .. } => "VIP and port used by two services",
+            Self::MeshBadHeartbeat { .. } => {
+                "mesh heartbeat_ms is not a multiple of 10 in 10..=2550"
+            }
+            Self::MeshBadDeadAfter { .. } => "mesh dead_after is not in 2..=20",
+            Self::MeshDisabledNotZero { .. } => {
+                "mesh disabled (port 0) but heartbeat_ms or dead_after is not 0"
+            }
         }
+    }
+
+    /// Returns `true` for the errors of the mesh settings
+    /// ([`Mesh::validate`]).
+    pub const fn is_mesh(self) -> bool {
+        matches!(
+            self,
+            Self::MeshBadHeartbeat { .. }
+                | Self::MeshBadDeadAfter { .. }
+                | Self::MeshDisabledNotZero { .. }
+        )
     }
 }
 
 /// A cluster configuration.
 ///
-/// Built with [`Config::new`], [`Config::add_node`] and
-/// [`Config::add_service`] (which only refuse overflowing the capacity);
-/// checked with [`Config::validate`].
+/// Built with [`Config::new`], [`Config::add_node`],
+/// [`Config::add_service`] (which only refuse overflowing the capacity) and
+/// [`Config::set_mesh`]; checked with [`Config::validate`].
 #[derive(Clone, Debug)]
 pub struct Config {
     self_id: u8,
@@ -498,6 +698,7 @@ pub struct Config {
     nodes: [Node; MAX_NODES],
     n_services: usize,
     services: [Service; MAX_SERVICES],
+    mesh: Mesh,
 }
 
 impl Default for Config {
@@ -506,21 +707,22 @@ impl Default for Config {
     }
 }
 
-/// Two configurations are equal if they have the same `self_id` and the same
-/// nodes and services in the same order.
+/// Two configurations are equal if they have the same `self_id`, the same
+/// nodes and services in the same order, and the same mesh settings.
 impl PartialEq for Config {
     fn eq(&self, other: &Self) -> bool {
         self.self_id == other.self_id
             && self.nodes() == other.nodes()
             && self.services() == other.services()
+            && self.mesh == other.mesh
     }
 }
 
 impl Eq for Config {}
 
 impl Config {
-    /// The empty configuration: no nodes, no services, `self_id` 0, i.e.
-    /// "unconfigured". It is valid.
+    /// The empty configuration: no nodes, no services, `self_id` 0, no mesh
+    /// ([`Mesh::DISABLED`]), i.e. "unconfigured". It is valid.
     pub const EMPTY: Self = Self {
         self_id: 0,
         n_nodes: 0,
@@ -534,10 +736,11 @@ impl Config {
             acceptor: Service::ACCEPTOR_HASH,
             handover_to: HandoverTo::Server,
         }; MAX_SERVICES],
+        mesh: Mesh::DISABLED,
     };
 
-    /// Returns a configuration for node `self_id` with no nodes and no
-    /// services yet.
+    /// Returns a configuration for node `self_id` with no nodes, no
+    /// services and no mesh ([`Mesh::DISABLED`]) yet.
     pub const fn new(self_id: u8) -> Self {
         let mut config = Self::EMPTY;
         config.self_id = self_id;
@@ -545,9 +748,15 @@ impl Config {
     }
 
     /// Returns `true` for the "unconfigured" configuration: no nodes, no
-    /// services and `self_id` 0.
+    /// services, `self_id` 0 and no mesh (all its settings 0), i.e. a
+    /// configuration equal to [`Config::EMPTY`].
     pub const fn is_empty(&self) -> bool {
-        self.self_id == 0 && self.n_nodes == 0 && self.n_services == 0
+        self.self_id == 0
+            && self.n_nodes == 0
+            && self.n_services == 0
+            && self.mesh.port == 0
+            && self.mesh.heartbeat_ms == 0
+            && self.mesh.dead_after == 0
     }
 
     /// Returns the id of this node.
@@ -559,6 +768,37 @@ impl Config {
     /// Sets the id of this node.
     pub fn set_self_id(&mut self, self_id: u8) {
         self.self_id = self_id;
+    }
+
+    /// Returns the mesh settings.
+    #[inline]
+    pub const fn mesh(&self) -> Mesh {
+        self.mesh
+    }
+
+    /// Sets the mesh settings (checked by [`Config::validate`]).
+    pub fn set_mesh(&mut self, mesh: Mesh) {
+        self.mesh = mesh;
+    }
+
+    /// Returns the cluster fingerprint of the configuration: FNV-1a 64 over
+    /// its [`ConfigV1`] encoding with `self_id` set to 0.
+    ///
+    /// Every node of a cluster is given the same configuration except for
+    /// `self`, so they all compute the same value; any difference in the
+    /// nodes, the services or the mesh settings (including their order)
+    /// changes it. The nodes exchange it in the mesh's HELLO and refuse a
+    /// peer whose fingerprint differs from theirs: two nodes that disagree
+    /// on the configuration would disagree on which node accepts a SYN.
+    pub fn fingerprint(&self) -> u64 {
+        let mut buf = [0u8; CONFIG_V1_SIZE];
+        // Cannot fail: the buffer has exactly the size of the blob.
+        let len = ConfigV1::encode(self, &mut buf).unwrap_or(0);
+        // The blob of the same configuration with `self_id` 0.
+        if let Some(self_id) = buf.get_mut(CONFIG_V1_OFF_SELF_ID..CONFIG_V1_OFF_SELF_ID + 4) {
+            self_id.fill(0);
+        }
+        fnv1a64(buf.get(..len).unwrap_or_default())
     }
 
     /// Appends a node.
@@ -657,9 +897,10 @@ impl Config {
     ///    (`ENOSPC`);
     /// 2. for each node in order: id in `1..=32`, a usable address (see
     ///    [`is_usable_addr`]), an id and an address no earlier node has;
-    /// 3. unless the configuration is [empty](Config::is_empty), `self_id`
+    /// 3. the mesh settings ([`Mesh::validate`]);
+    /// 4. unless the configuration is [empty](Config::is_empty), `self_id`
     ///    is a configured node;
-    /// 4. for each service in order: a usable VIP, non-zero ports,
+    /// 5. for each service in order: a usable VIP, non-zero ports,
     ///    application port != proxy port, a non-empty node set of configured
     ///    nodes, an acceptor that is 0 or one of those nodes, a VIP that is
     ///    no node's internal address, and neither `(vip, app_port)` nor
@@ -700,6 +941,7 @@ impl Config {
                 });
             }
         }
+        self.mesh.validate()?;
         if self.is_empty() {
             return Ok(());
         }
@@ -783,6 +1025,16 @@ impl Config {
     }
 }
 
+/// FNV-1a, 64 bits: the offset basis and prime of the reference
+/// definition.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
 /// Converts a count to `u32`, saturating (counts are small in practice).
 fn count_u32(count: usize) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
@@ -811,8 +1063,9 @@ pub const CONFIG_V1_OFF_SELF_ID: usize = 8;
 pub const CONFIG_V1_OFF_N_NODES: usize = 12;
 /// Offset of `n_services` in the [`ConfigV1`] blob.
 pub const CONFIG_V1_OFF_N_SERVICES: usize = 16;
-/// Offset of the header's `reserved` word in the [`ConfigV1`] blob.
-pub const CONFIG_V1_OFF_RESERVED: usize = 20;
+/// Offset of the header's mesh word ([`Mesh::to_wire`]) in the
+/// [`ConfigV1`] blob (a reserved word, always 0, before the mesh existed).
+pub const CONFIG_V1_OFF_MESH: usize = 20;
 /// Offset of `nodes[0]` in the [`ConfigV1`] blob.
 pub const CONFIG_V1_OFF_NODES: usize = CONFIG_V1_HEADER_SIZE;
 /// Offset of `services[0]` in the [`ConfigV1`] blob.
@@ -835,10 +1088,16 @@ const _: () =
 /// | 8      | 4    | `u32 self_id` (0 only in the empty configuration)       |
 /// | 12     | 4    | `u32 n_nodes` (valid entries in `nodes`, <= 32)         |
 /// | 16     | 4    | `u32 n_services` (valid entries in `services`, <= 16)   |
-/// | 20     | 4    | `u32 reserved` (0)                                      |
+/// | 20     | 4    | `u32 mesh`: the mesh settings, see below                |
 /// | 24     | 256  | `nodes[32]`, each 8 bytes, see below                    |
 /// | 280    | 256  | `services[16]`, each 16 bytes, see below                |
 /// | 536    |      | end                                                     |
+///
+/// `mesh` ([`Mesh::to_wire`], [`Mesh::from_wire`]): bits 0 to 15 are
+/// [`Mesh::port`] (0: no mesh), bits 16 to 23 [`Mesh::heartbeat_ms`] in units
+/// of 10 ms, bits 24 to 31 [`Mesh::dead_after`]; checked by
+/// [`Mesh::validate`]. The word was reserved (always 0) before the mesh
+/// existed, so older blobs decode unchanged, with [`Mesh::DISABLED`].
 ///
 /// Node entry: `{u32 id; u32 addr}` at offsets 0 and 4.
 ///
@@ -860,6 +1119,8 @@ const _: () =
 ///
 /// Entries from `n_nodes` and `n_services` on, and every reserved field,
 /// must be all zero.
+///
+/// [`Config::fingerprint`] hashes this encoding (with `self_id` 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConfigV1;
 
@@ -879,7 +1140,7 @@ impl ConfigV1 {
         w.put_u32(u32::from(config.self_id))?;
         w.put_u32(count_u32(config.nodes().len()))?;
         w.put_u32(count_u32(config.services().len()))?;
-        w.put_u32(0)?;
+        w.put_u32(config.mesh.to_wire())?;
         let nodes = config.nodes();
         for i in 0..MAX_NODES {
             let node = nodes.get(i).copied().unwrap_or_default();
@@ -909,7 +1170,7 @@ impl ConfigV1 {
     /// ([`ConfigError::BadVersion`]), the size field
     /// ([`ConfigError::BadSize`]), the buffer is exactly [`CONFIG_V1_SIZE`]
     /// bytes ([`ConfigError::Truncated`]/[`ConfigError::BadLength`]), the
-    /// header's reserved word, the counts ([`ConfigError::TooManyNodes`],
+    /// counts ([`ConfigError::TooManyNodes`],
     /// [`ConfigError::TooManyServices`]), `self_id` and the node ids fit a
     /// `u8`, the reserved words and unused entries are zero
     /// ([`ConfigError::ReservedNotZero`]), each used service's `acceptor`
@@ -934,7 +1195,7 @@ impl ConfigV1 {
         let self_id = r.u32()?;
         let n_nodes = r.u32()?;
         let n_services = r.u32()?;
-        zero_u32(&mut r)?;
+        let mesh = Mesh::from_wire(r.u32()?);
         if n_nodes > MAX_NODES as u32 {
             return Err(ConfigError::TooManyNodes { count: n_nodes });
         }
@@ -944,6 +1205,7 @@ impl ConfigV1 {
         let self_id =
             u8::try_from(self_id).map_err(|_| ConfigError::SelfNotConfigured { self_id })?;
         let mut config = Config::new(self_id);
+        config.set_mesh(mesh);
         for i in 0..MAX_NODES as u32 {
             if i < n_nodes {
                 let id = r.u32()?;

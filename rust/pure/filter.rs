@@ -20,8 +20,9 @@
 //! known on this node, and dropped otherwise (another node owns it, or it is
 //! long gone).
 
-use crate::pure::config::{Config, PortKind, Service};
+use crate::pure::config::{Config, NodeSet, PortKind, Service};
 use crate::pure::hrw;
+use crate::pure::member::View;
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_SYN};
 
 /// The addresses, ports and flags of one TCP segment (host order).
@@ -60,6 +61,9 @@ pub enum Inbound {
         proxy_port: u16,
         /// Whether this is the connection's SYN (for counting).
         syn: bool,
+        /// A SYN this node accepts only because the node that owns it when
+        /// every node is up is down (for counting).
+        failover: bool,
     },
     /// A SYN that another node accepts: drop it.
     DropNotOwner,
@@ -87,42 +91,60 @@ pub enum Outbound {
 /// service's application port, so other traffic costs no flow look-up. Any
 /// context; never fails.
 ///
-/// A SYN is accepted by its owner, [`syn_owner`] (and by a node that
-/// already tracks it: a retransmitted SYN); any other segment only by a node
-/// that tracks its flow. `ToProxy { syn: true }` asks the caller to start
-/// tracking the flow.
-pub fn inbound(cfg: &Config, seg: &Segment, flow_known: impl FnOnce() -> bool) -> Inbound {
+/// A SYN is accepted by its owner, [`syn_owner`] among the nodes of `view`
+/// ([`View::live`]), if that is this node and it is [`View::ready`] (and by
+/// a node that already tracks it: a retransmitted SYN); any other segment
+/// only by a node that tracks its flow. `ToProxy { syn: true }` asks the
+/// caller to start tracking the flow.
+pub fn inbound(
+    cfg: &Config,
+    view: View,
+    seg: &Segment,
+    flow_known: impl FnOnce() -> bool,
+) -> Inbound {
     let Some((index, svc, PortKind::App)) = cfg.service_for(seg.daddr, seg.dport) else {
         return Inbound::Pass;
     };
-    let to_proxy = |syn| Inbound::ToProxy {
+    let to_proxy = |syn, failover| Inbound::ToProxy {
         service: index,
         proxy_port: svc.proxy_port,
         syn,
+        failover,
     };
     if flow_known() {
-        return to_proxy(false);
+        return to_proxy(false, false);
     }
     if !seg.is_syn() {
         return Inbound::DropNoFlow;
     }
-    match syn_owner(svc, seg.saddr, seg.sport) {
-        Some(id) if id == cfg.self_id() => to_proxy(true),
+    let me = cfg.self_id();
+    match syn_owner(svc, seg.saddr, seg.sport, view.live) {
+        Some(id) if id == me && view.ready => {
+            let failover = syn_owner(svc, seg.saddr, seg.sport, View::ALL.live) != Some(me);
+            to_proxy(true, failover)
+        }
         _ => Inbound::DropNotOwner,
     }
 }
 
 /// Returns the node that accepts a SYN from `client_addr:client_port` to
-/// `svc`: its designated acceptor ([`Service::acceptor`]) if it has one,
-/// else the rendezvous-hash owner among its nodes ([`hrw::owner`]). `None`
-/// only for a service with no nodes (which [`Config::validate`] refuses).
+/// `svc` while the nodes in `live` are up: its designated acceptor
+/// ([`Service::acceptor`]) if it has one and it is live, else the
+/// rendezvous-hash owner among its live nodes ([`hrw::owner`]). `None` when
+/// none of the service's nodes is live (or it has none, which
+/// [`Config::validate`] refuses).
 ///
 /// The designated acceptor is taken as it is: [`Config::validate`] makes
-/// sure it is one of the service's nodes.
-pub fn syn_owner(svc: &Service, client_addr: u32, client_port: u16) -> Option<u8> {
+/// sure it is one of the service's nodes. Pass [`View::ALL`]`.live` for the
+/// owner when every node is up.
+pub fn syn_owner(svc: &Service, client_addr: u32, client_port: u16, live: NodeSet) -> Option<u8> {
     match svc.designated_acceptor() {
-        Some(id) => Some(id),
-        None => hrw::owner(client_addr, client_port, svc.nodes),
+        Some(id) if live.contains(id) => Some(id),
+        _ => hrw::owner(
+            client_addr,
+            client_port,
+            NodeSet::from_mask(svc.nodes.mask() & live.mask()),
+        ),
     }
 }
 

@@ -20,6 +20,8 @@
 //! - [`flow`]: flow keys and the life cycle of a tracked connection.
 //! - [`fcb`]: handover states and the translation plan of a segment.
 //! - [`xlate`]: carrying a plan out on header bytes, checksums included.
+//! - [`mesh`]: the control mesh's wire protocol (frames between nodes).
+//! - [`member`]: cluster membership: which nodes are up, who accepts SYNs.
 
 pub mod abi;
 pub mod bytes;
@@ -31,6 +33,8 @@ pub mod flow;
 pub mod hopt;
 pub mod hrw;
 pub mod ipv4;
+pub mod member;
+pub mod mesh;
 pub mod seq;
 pub mod tcp;
 pub mod xlate;

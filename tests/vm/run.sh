@@ -110,7 +110,7 @@ for script in "${scripts[@]}"; do
             grep -q '^PASS' "$d/results.txt" || { reasons+=("$vm: no PASS line"); bad=1; }
         fi
         logs=()
-        for f in "$d/console.log" "$d/dmesg.txt"; do [ -f "$f" ] && logs+=("$f"); done
+        for f in "$d"/console*.log "$d/dmesg.txt"; do [ -f "$f" ] && logs+=("$f"); done
         if [ ${#logs[@]} -gt 0 ] && ! "$REPO/tests/check-dmesg.sh" "${logs[@]}" >"$d/check-dmesg.txt" 2>&1; then
             reasons+=("$vm: kernel problem report (see $d/check-dmesg.txt)"); bad=1
         fi

@@ -48,7 +48,13 @@ case "$RIG_ROLE" in
 node)
     log "kernel flavor: $(rig_flavor)"
     sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3-keepalive.toml" >"$CONF"
+    if [ "$(rig_flavor)" = debug ]; then
+        # The debug kernel under TCG can stall a VM for seconds: a longer
+        # dead time (5 s) keeps the mesh from declaring a busy node down.
+        printf '\n[mesh]\nport = 7470\nheartbeat_ms = 500\ndead_after = 10\n' >>"$CONF"
+    fi
     check "dtsctl config apply (self = $RIG_ID, handover_to = proxy)" "$DTSCTL" config apply "$CONF"
+    check "control mesh formed (dtsctl peers --wait)" "$DTSCTL" peers --wait 120
     check "dtsctl config show: handover_to = \"proxy\"" \
         sh -c "'$DTSCTL' config show | grep -qx 'handover_to = \"proxy\"'"
     check "dtsctl zero" "$DTSCTL" zero

@@ -19,4 +19,6 @@
 #[path = "../../../rust/pure/mod.rs"]
 pub mod pure;
 
-pub use pure::{abi, bytes, config, csum, fcb, filter, flow, hopt, hrw, ipv4, seq, tcp, xlate};
+pub use pure::{
+    abi, bytes, config, csum, fcb, filter, flow, hopt, hrw, ipv4, member, mesh, seq, tcp, xlate,
+};

@@ -44,6 +44,41 @@ fn constants() {
     assert_eq!(INFO_V1_SIZE, 816);
     assert_eq!(ZERO_V1_SIZE, 4);
     assert_eq!((EPERM, EFAULT, EINVAL, ENOPROTOOPT), (1, 14, 22, 92));
+    assert_eq!(EHOSTDOWN, 112);
+    assert_eq!(DTS_SO_GET_PEERS, 3403);
+    const { assert!(DTS_SO_BASE <= DTS_SO_GET_PEERS && DTS_SO_GET_PEERS < DTS_SO_MAX) };
+    assert_eq!(MAX_PEERS, 32);
+    assert_eq!(PEERS_V1_HEADER_SIZE, 24);
+    assert_eq!(PEER_V1_SIZE, 72);
+    assert_eq!(PEERS_V1_SIZE, 2328);
+    assert_eq!((PEERS_MESH_ENABLED, PEERS_READY), (1, 2));
+    assert_eq!(PeerV1::NEVER, u32::MAX);
+}
+
+#[test]
+fn new_counters_are_the_mesh_and_failover_ones() {
+    // 30..=48, appended after rehandover (29); still room in InfoV1.
+    assert_eq!(Counter::COUNT, 49);
+    const { assert!(Counter::COUNT <= MAX_COUNTERS) };
+    assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
+    assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
+    assert_eq!(Counter::from_index(48), Some(Counter::SynFailover));
+    assert_eq!(Counter::from_index(49), None);
+    for counter in &Counter::ALL[30..] {
+        let name = counter.name();
+        assert!(
+            name.starts_with("mesh_") || name == "handover_host_down" || name == "syn_failover",
+            "{name}"
+        );
+    }
+    // Names are unique and snake_case.
+    let mut names: Vec<&str> = Counter::ALL.iter().map(|c| c.name()).collect();
+    assert!(names.iter().all(|n| n
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Counter::COUNT);
 }
 
 #[test]
@@ -341,6 +376,25 @@ fn counters_are_stable() {
         (Counter::TransferDrop, 27, "transfer_drop"),
         (Counter::WscaleMismatch, 28, "wscale_mismatch"),
         (Counter::Rehandover, 29, "rehandover"),
+        (Counter::MeshConnected, 30, "mesh_connected"),
+        (Counter::MeshRefused, 31, "mesh_refused"),
+        (Counter::MeshHelloRefused, 32, "mesh_hello_refused"),
+        (Counter::MeshBadMagic, 33, "mesh_bad_magic"),
+        (Counter::MeshBadVersion, 34, "mesh_bad_version"),
+        (Counter::MeshBadHeader, 35, "mesh_bad_header"),
+        (Counter::MeshTooLong, 36, "mesh_too_long"),
+        (Counter::MeshUnknownType, 37, "mesh_unknown_type"),
+        (Counter::MeshBadLength, 38, "mesh_bad_length"),
+        (Counter::MeshBadPayload, 39, "mesh_bad_payload"),
+        (Counter::MeshBadSequence, 40, "mesh_bad_sequence"),
+        (Counter::MeshTruncated, 41, "mesh_truncated"),
+        (Counter::MeshTxDropped, 42, "mesh_tx_dropped"),
+        (Counter::MeshNodeDown, 43, "mesh_node_down"),
+        (Counter::MeshNodeUp, 44, "mesh_node_up"),
+        (Counter::MeshClosedSent, 45, "mesh_closed_sent"),
+        (Counter::MeshClosedReceived, 46, "mesh_closed_received"),
+        (Counter::HandoverHostDown, 47, "handover_host_down"),
+        (Counter::SynFailover, 48, "syn_failover"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());
@@ -401,7 +455,14 @@ fn errors_map_to_einval_and_have_text() {
         AbiError::TooManyHooks { found: 9 },
         AbiError::TooManyCounters { found: 65 },
         AbiError::BadString,
+        AbiError::BadField,
+        AbiError::TooManyPeers { found: 33 },
+        AbiError::ReservedNotZero { offset: 92 },
     ];
+    let mut texts: Vec<&str> = all.iter().map(|e| e.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    assert_eq!(texts.len(), all.len(), "messages must be distinct");
     for err in all {
         assert_eq!(err.to_errno(), EINVAL);
         assert!(!err.as_str().is_empty());
@@ -496,6 +557,427 @@ proptest! {
                     matches!(err, AbiError::TooManyHooks { .. } | AbiError::TooManyCounters { .. });
                 prop_assert!(is_count_error, "unexpected {:?}", err);
             }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ PeersV1
+
+#[repr(C)]
+struct CPeerV1 {
+    id: u32,
+    addr: u32,
+    state: u32,
+    conn: u32,
+    rtt_us: u32,
+    last_heard_ms: u32,
+    tx_msgs: u64,
+    rx_msgs: u64,
+    errors: u32,
+    connects: u32,
+    load_active: u32,
+    load_handed_in: u32,
+    load_handed_out: u32,
+    load_handovers: u32,
+    down_count: u32,
+    reserved: u32,
+}
+
+#[repr(C)]
+struct CPeersV1 {
+    abi_version: u32,
+    struct_size: u32,
+    self_id: u32,
+    flags: u32,
+    live_mask: u32,
+    n_peers: u32,
+    peers: [CPeerV1; 32],
+}
+
+#[test]
+fn peers_layout_matches_c_struct() {
+    assert_eq!(size_of::<CPeerV1>(), PEER_V1_SIZE);
+    assert_eq!(offset_of!(CPeerV1, addr), 4);
+    assert_eq!(offset_of!(CPeerV1, state), 8);
+    assert_eq!(offset_of!(CPeerV1, conn), 12);
+    assert_eq!(offset_of!(CPeerV1, rtt_us), 16);
+    assert_eq!(offset_of!(CPeerV1, last_heard_ms), 20);
+    assert_eq!(offset_of!(CPeerV1, tx_msgs), 24);
+    assert_eq!(offset_of!(CPeerV1, rx_msgs), 32);
+    assert_eq!(offset_of!(CPeerV1, errors), 40);
+    assert_eq!(offset_of!(CPeerV1, connects), 44);
+    assert_eq!(offset_of!(CPeerV1, load_active), 48);
+    assert_eq!(offset_of!(CPeerV1, load_handed_in), 52);
+    assert_eq!(offset_of!(CPeerV1, load_handed_out), 56);
+    assert_eq!(offset_of!(CPeerV1, load_handovers), 60);
+    assert_eq!(offset_of!(CPeerV1, down_count), 64);
+    assert_eq!(offset_of!(CPeerV1, reserved), 68);
+    assert_eq!(size_of::<CPeersV1>(), PEERS_V1_SIZE);
+    assert_eq!(offset_of!(CPeersV1, abi_version), 0);
+    assert_eq!(offset_of!(CPeersV1, struct_size), 4);
+    assert_eq!(offset_of!(CPeersV1, self_id), PEERS_V1_OFF_SELF_ID);
+    assert_eq!(offset_of!(CPeersV1, flags), PEERS_V1_OFF_FLAGS);
+    assert_eq!(offset_of!(CPeersV1, live_mask), PEERS_V1_OFF_LIVE_MASK);
+    assert_eq!(offset_of!(CPeersV1, n_peers), PEERS_V1_OFF_N_PEERS);
+    assert_eq!(offset_of!(CPeersV1, peers), PEERS_V1_OFF_PEERS);
+    assert_eq!(PEERS_V1_OFF_PEERS, 24);
+}
+
+#[test]
+fn peer_state_and_conn_names() {
+    for (value, state, name) in [
+        (0, PeerState::Unknown, "unknown"),
+        (1, PeerState::Up, "up"),
+        (2, PeerState::Down, "down"),
+    ] {
+        assert_eq!(PeerState::from_u32(value), Some(state));
+        assert_eq!(state as u32, value);
+        assert_eq!(state.name(), name);
+    }
+    assert_eq!(PeerState::from_u32(3), None);
+    assert_eq!(PeerState::default(), PeerState::Unknown);
+    for (value, conn, name) in [
+        (0, PeerConn::None, "none"),
+        (1, PeerConn::Connecting, "connecting"),
+        (2, PeerConn::Hello, "hello"),
+        (3, PeerConn::Established, "established"),
+    ] {
+        assert_eq!(PeerConn::from_u32(value), Some(conn));
+        assert_eq!(conn as u32, value);
+        assert_eq!(conn.name(), name);
+    }
+    assert_eq!(PeerConn::from_u32(4), None);
+    assert_eq!(PeerConn::from_u32(u32::MAX), None);
+    assert_eq!(PeerConn::default(), PeerConn::None);
+}
+
+/// Node 1's view of the 3-node rig: node 2 up, node 3 down.
+fn rig_peers() -> PeersV1 {
+    let mut peers = PeersV1::new(1);
+    peers.flags = PEERS_MESH_ENABLED | PEERS_READY;
+    peers.live_mask = 0b011;
+    peers
+        .push(PeerV1 {
+            state: PeerState::Up,
+            conn: PeerConn::Established,
+            rtt_us: 250,
+            last_heard_ms: 120,
+            tx_msgs: 0x1_0000_0001,
+            rx_msgs: 0x2_0000_0002,
+            errors: 1,
+            connects: 2,
+            load_active: 10,
+            load_handed_in: 11,
+            load_handed_out: 12,
+            load_handovers: 13,
+            down_count: 3,
+            ..PeerV1::new(2, 0x0a00_000c)
+        })
+        .unwrap();
+    peers
+        .push(PeerV1 {
+            state: PeerState::Down,
+            conn: PeerConn::Connecting,
+            down_count: 1,
+            ..PeerV1::new(3, 0x0a00_000d)
+        })
+        .unwrap();
+    peers
+}
+
+fn encode_peers(peers: &PeersV1) -> Vec<u8> {
+    let mut buf = vec![0u8; PEERS_V1_SIZE];
+    assert_eq!(peers.encode(&mut buf), Ok(PEERS_V1_SIZE));
+    buf
+}
+
+fn put(buf: &mut [u8], off: usize, value: u32) {
+    buf[off..off + 4].copy_from_slice(&value.to_ne_bytes());
+}
+
+#[test]
+fn peers_accessors() {
+    let peers = rig_peers();
+    assert!(peers.mesh_enabled());
+    assert!(peers.ready());
+    assert_eq!(peers.live().iter().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(peers.peers().len(), 2);
+    assert_eq!(peers.peer(3).map(|p| p.state), Some(PeerState::Down));
+    assert_eq!(peers.peer(1), None);
+    assert_eq!(peers.peer(2).and_then(PeerV1::last_heard), Some(120));
+    assert_eq!(peers.peer(3).and_then(PeerV1::last_heard), None);
+    let empty = PeersV1::default();
+    assert_eq!(empty, PeersV1::new(0));
+    assert!(!empty.mesh_enabled() && !empty.ready());
+    assert!(empty.peers().is_empty() && empty.live().is_empty());
+    // A bogus count is clamped by the accessor.
+    let mut bogus = rig_peers();
+    bogus.n_peers = 1000;
+    assert_eq!(bogus.peers().len(), MAX_PEERS);
+    // push refuses the 33rd peer and leaves the reply unchanged.
+    let mut full = PeersV1::new(1);
+    for id in 1..=32 {
+        full.push(PeerV1::new(id, id.into())).unwrap();
+    }
+    let before = full.clone();
+    assert_eq!(
+        full.push(PeerV1::new(1, 1)),
+        Err(AbiError::TooManyPeers { found: 33 })
+    );
+    assert_eq!(full, before);
+}
+
+#[test]
+fn peers_encode_the_documented_layout() {
+    let peers = rig_peers();
+    let buf = encode_peers(&peers);
+    assert_eq!(at::<4>(&buf, 0), DTS_ABI_VERSION.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 4), 2328u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 8), 1u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 12), 3u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 16), 0b011u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 20), 2u32.to_ne_bytes());
+    let p = 24;
+    assert_eq!(at::<4>(&buf, p), 2u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 4), 0x0a00_000cu32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 8), 1u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 12), 3u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 16), 250u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 20), 120u32.to_ne_bytes());
+    assert_eq!(at::<8>(&buf, p + 24), 0x1_0000_0001u64.to_ne_bytes());
+    assert_eq!(at::<8>(&buf, p + 32), 0x2_0000_0002u64.to_ne_bytes());
+    for (off, value) in [
+        (40, 1u32),
+        (44, 2),
+        (48, 10),
+        (52, 11),
+        (56, 12),
+        (60, 13),
+        (64, 3),
+        (68, 0),
+    ] {
+        assert_eq!(at::<4>(&buf, p + off), value.to_ne_bytes(), "offset {off}");
+    }
+    let p = 24 + 72;
+    assert_eq!(at::<4>(&buf, p), 3u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 8), 2u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 12), 1u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 20), u32::MAX.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, p + 64), 1u32.to_ne_bytes());
+    assert!(buf[24 + 2 * 72..].iter().all(|&b| b == 0));
+    assert_eq!(PeersV1::decode(&buf), Ok(peers));
+}
+
+#[test]
+fn peers_encode_zeroes_unused_slots() {
+    let mut peers = rig_peers();
+    peers.peers[5] = PeerV1::new(9, 9);
+    let buf = encode_peers(&peers);
+    assert!(buf[24 + 2 * 72..].iter().all(|&b| b == 0));
+    let decoded = PeersV1::decode(&buf).unwrap();
+    assert_eq!(decoded, peers, "unused slots are not compared");
+    assert_eq!(decoded.peers[5], PeerV1::ZERO);
+}
+
+#[test]
+fn peers_encode_errors_leave_the_buffer_alone() {
+    let peers = rig_peers();
+    for len in [0, 8, PEERS_V1_SIZE - 1] {
+        let mut buf = vec![0xaau8; len];
+        assert_eq!(peers.encode(&mut buf), Err(AbiError::Truncated));
+        assert!(buf.iter().all(|&b| b == 0xaa));
+    }
+    let mut bad = rig_peers();
+    bad.n_peers = 33;
+    let mut buf = vec![0xaau8; PEERS_V1_SIZE];
+    assert_eq!(
+        bad.encode(&mut buf),
+        Err(AbiError::TooManyPeers { found: 33 })
+    );
+    assert!(buf.iter().all(|&b| b == 0xaa));
+    // A longer buffer: exactly PEERS_V1_SIZE bytes written, the rest ignored
+    // by decode.
+    let mut buf = vec![0xaau8; PEERS_V1_SIZE + 10];
+    assert_eq!(peers.encode(&mut buf), Ok(PEERS_V1_SIZE));
+    assert!(buf[PEERS_V1_SIZE..].iter().all(|&b| b == 0xaa));
+    assert_eq!(PeersV1::decode(&buf), Ok(peers));
+}
+
+#[test]
+fn peers_decode_refusals() {
+    let good = encode_peers(&rig_peers());
+    for len in 0..PEERS_V1_SIZE {
+        if len == 4 || len % 97 == 0 || len + 1 == PEERS_V1_SIZE {
+            assert_eq!(
+                PeersV1::decode(&good[..len]),
+                Err(AbiError::Truncated),
+                "{len}"
+            );
+        }
+    }
+    let refused = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut buf = good.clone();
+        edit(&mut buf);
+        PeersV1::decode(&buf).unwrap_err()
+    };
+    assert_eq!(
+        refused(&|b| put(b, 0, 2)),
+        AbiError::BadVersion { found: 2 }
+    );
+    assert_eq!(
+        refused(&|b| put(b, 4, 816)),
+        AbiError::BadSize { found: 816 }
+    );
+    assert_eq!(refused(&|b| put(b, 8, 33)), AbiError::BadField);
+    assert_eq!(refused(&|b| put(b, 8, 0x101)), AbiError::BadField);
+    assert_eq!(
+        refused(&|b| put(b, 20, 33)),
+        AbiError::TooManyPeers { found: 33 }
+    );
+    // A used peer: id, state, conn, reserved.
+    for id in [0u32, 33, 0x102] {
+        assert_eq!(refused(&|b| put(b, 24, id)), AbiError::BadField, "id {id}");
+    }
+    assert_eq!(refused(&|b| put(b, 24 + 8, 3)), AbiError::BadField);
+    assert_eq!(refused(&|b| put(b, 24 + 12, 4)), AbiError::BadField);
+    assert_eq!(
+        refused(&|b| put(b, 24 + 68, 1)),
+        AbiError::ReservedNotZero { offset: 92 }
+    );
+    // Each word of the first unused slot, and the last word of the blob.
+    for off in (24 + 2 * 72..24 + 3 * 72)
+        .step_by(4)
+        .chain([PEERS_V1_SIZE - 4])
+    {
+        assert_eq!(
+            refused(&|b| put(b, off, 1)),
+            AbiError::ReservedNotZero { offset: off as u32 },
+            "offset {off}"
+        );
+    }
+    // Counting one more peer makes the zero slot a peer with id 0.
+    assert_eq!(refused(&|b| put(b, 20, 3)), AbiError::BadField);
+    // Flags and the live mask are free; self 0 (unconfigured) is fine.
+    for (off, value) in [(12, u32::MAX), (16, u32::MAX), (8, 0)] {
+        let mut buf = good.clone();
+        put(&mut buf, off, value);
+        let decoded = PeersV1::decode(&buf).expect("valid");
+        assert_eq!(encode_peers(&decoded), buf);
+    }
+    for err in [
+        AbiError::TooManyPeers { found: 33 },
+        AbiError::ReservedNotZero { offset: 4 },
+    ] {
+        assert_eq!(err.to_errno(), EINVAL);
+    }
+}
+
+fn arb_peer(id: u8) -> impl Strategy<Value = PeerV1> {
+    (
+        any::<u32>(),
+        0u32..3,
+        0u32..4,
+        any::<[u32; 2]>(),
+        any::<[u64; 2]>(),
+        any::<[u32; 7]>(),
+    )
+        .prop_map(
+            move |(addr, state, conn, [rtt_us, last_heard_ms], [tx, rx], w)| PeerV1 {
+                id,
+                addr,
+                state: PeerState::from_u32(state).unwrap(),
+                conn: PeerConn::from_u32(conn).unwrap(),
+                rtt_us,
+                last_heard_ms,
+                tx_msgs: tx,
+                rx_msgs: rx,
+                errors: w[0],
+                connects: w[1],
+                load_active: w[2],
+                load_handed_in: w[3],
+                load_handed_out: w[4],
+                load_handovers: w[5],
+                down_count: w[6],
+            },
+        )
+}
+
+fn arb_peers() -> impl Strategy<Value = PeersV1> {
+    (
+        0u8..=32,
+        any::<u32>(),
+        any::<u32>(),
+        proptest::collection::vec((1u8..=32).prop_flat_map(arb_peer), 0..=MAX_PEERS),
+    )
+        .prop_map(|(self_id, flags, live_mask, list)| {
+            let mut peers = PeersV1::new(self_id);
+            peers.flags = flags;
+            peers.live_mask = live_mask;
+            for peer in list {
+                peers.push(peer).unwrap();
+            }
+            peers
+        })
+}
+
+proptest! {
+    #[test]
+    fn peers_roundtrip(peers in arb_peers()) {
+        let buf = encode_peers(&peers);
+        let decoded = PeersV1::decode(&buf);
+        prop_assert_eq!(decoded.as_ref(), Ok(&peers));
+        prop_assert_eq!(encode_peers(&decoded.unwrap()), buf);
+    }
+
+    #[test]
+    fn peers_truncated_blob_is_rejected(peers in arb_peers(), len in 0..PEERS_V1_SIZE) {
+        let buf = encode_peers(&peers);
+        prop_assert_eq!(PeersV1::decode(&buf[..len]), Err(AbiError::Truncated));
+    }
+
+    #[test]
+    fn peers_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2600)) {
+        if let Ok(peers) = PeersV1::decode(&bytes) {
+            prop_assert_eq!(&encode_peers(&peers)[..], &bytes[..PEERS_V1_SIZE]);
+        }
+    }
+
+    /// A valid header over random bytes: decoding never panics, and what
+    /// decodes re-encodes to the same bytes.
+    #[test]
+    fn peers_valid_header_random_body(
+        body in proptest::collection::vec(any::<u8>(), PEERS_V1_SIZE - 8..PEERS_V1_SIZE + 8),
+        n_peers in proptest::option::of(0u32..40),
+        self_id in proptest::option::of(0u32..40),
+    ) {
+        let mut bytes = Vec::with_capacity(body.len() + 8);
+        bytes.extend_from_slice(&DTS_ABI_VERSION.to_ne_bytes());
+        bytes.extend_from_slice(&(PEERS_V1_SIZE as u32).to_ne_bytes());
+        bytes.extend_from_slice(&body);
+        if let Some(self_id) = self_id {
+            put(&mut bytes, 8, self_id);
+        }
+        if let Some(n) = n_peers {
+            put(&mut bytes, 20, n);
+        }
+        if let Ok(peers) = PeersV1::decode(&bytes) {
+            prop_assert!(peers.peers().len() <= MAX_PEERS);
+            prop_assert_eq!(&encode_peers(&peers)[..], &bytes[..PEERS_V1_SIZE]);
+        }
+    }
+
+    /// Corrupting a valid blob never panics.
+    #[test]
+    fn peers_corrupted_blob(
+        peers in arb_peers(),
+        edits in proptest::collection::vec((0usize..PEERS_V1_SIZE, any::<u8>()), 1..4),
+    ) {
+        let mut buf = encode_peers(&peers);
+        for (offset, byte) in edits {
+            buf[offset] = byte;
+        }
+        if let Ok(decoded) = PeersV1::decode(&buf) {
+            prop_assert_eq!(encode_peers(&decoded), buf);
         }
     }
 }

@@ -35,7 +35,7 @@ struct CConfigV1 {
     self_id: u32,
     n_nodes: u32,
     n_services: u32,
-    reserved: u32,
+    mesh: u32,
     nodes: [CNode; 32],
     services: [CService; 16],
 }
@@ -151,7 +151,8 @@ fn layout_matches_c_struct() {
     assert_eq!(offset_of!(CConfigV1, self_id), CONFIG_V1_OFF_SELF_ID);
     assert_eq!(offset_of!(CConfigV1, n_nodes), CONFIG_V1_OFF_N_NODES);
     assert_eq!(offset_of!(CConfigV1, n_services), CONFIG_V1_OFF_N_SERVICES);
-    assert_eq!(offset_of!(CConfigV1, reserved), CONFIG_V1_OFF_RESERVED);
+    assert_eq!(offset_of!(CConfigV1, mesh), CONFIG_V1_OFF_MESH);
+    assert_eq!(CONFIG_V1_OFF_MESH, 20);
     assert_eq!(offset_of!(CConfigV1, nodes), CONFIG_V1_OFF_NODES);
     assert_eq!(offset_of!(CConfigV1, services), CONFIG_V1_OFF_SERVICES);
     assert_eq!(CONFIG_V1_OFF_NODES, 24);
@@ -255,6 +256,8 @@ fn empty_config_is_valid_and_unconfigured() {
     assert!(config.nodes().is_empty() && config.services().is_empty());
     assert_eq!(config.self_node(), None);
     assert_eq!(config.service_for(ip("10.0.0.100"), 80), None);
+    assert_eq!(config.mesh(), Mesh::DISABLED);
+    assert_eq!(Config::new(5).mesh(), Mesh::DISABLED);
     // Self alone is not "empty", and names no configured node.
     let config = Config::new(3);
     assert!(!config.is_empty());
@@ -740,17 +743,371 @@ fn every_error_has_errno_and_text() {
             port: 1,
             first_app_port: 1,
         },
+        ConfigError::MeshBadHeartbeat { heartbeat_ms: 5 },
+        ConfigError::MeshBadDeadAfter { dead_after: 1 },
+        ConfigError::MeshDisabledNotZero {
+            heartbeat_ms: 500,
+            dead_after: 3,
+        },
     ];
     let errnos: Vec<i32> = all.iter().map(|e| e.errno()).collect();
     assert_eq!(
         errnos,
-        [22, 22, 22, 22, 22, 28, 28, 22, 22, 17, 17, 2, 22, 22, 22, 22, 2, 99, 2, 17]
+        [22, 22, 22, 22, 22, 28, 28, 22, 22, 17, 17, 2, 22, 22, 22, 22, 2, 99, 2, 17, 22, 22, 22]
     );
+    let mesh: Vec<bool> = all.iter().map(|e| e.is_mesh()).collect();
+    assert_eq!(mesh.iter().filter(|&&m| m).count(), 3);
+    assert!(mesh[all.len() - 3..].iter().all(|&m| m));
     let mut texts: Vec<&str> = all.iter().map(|e| e.as_str()).collect();
     assert!(texts.iter().all(|t| !t.is_empty()));
     texts.sort_unstable();
     texts.dedup();
     assert_eq!(texts.len(), all.len(), "messages must be distinct");
+}
+
+// ------------------------------------------------------------------ mesh
+
+/// The rig with the mesh `mesh`.
+fn rig_mesh(mesh: Mesh) -> Config {
+    let mut config = rig();
+    config.set_mesh(mesh);
+    config
+}
+
+#[test]
+fn mesh_constants_and_helpers() {
+    assert_eq!(
+        Mesh::DISABLED,
+        Mesh {
+            port: 0,
+            heartbeat_ms: 0,
+            dead_after: 0
+        }
+    );
+    assert_eq!(
+        Mesh::DEFAULT,
+        Mesh {
+            port: 7470,
+            heartbeat_ms: 500,
+            dead_after: 3
+        }
+    );
+    assert_eq!(Mesh::DEFAULT_PORT, 7470);
+    assert!(!Mesh::DISABLED.enabled());
+    assert!(Mesh::DEFAULT.enabled());
+    assert_eq!(Mesh::DISABLED.dead_ms(), 0);
+    assert_eq!(Mesh::DEFAULT.dead_ms(), 1500);
+    let max = Mesh {
+        port: u16::MAX,
+        heartbeat_ms: u16::MAX,
+        dead_after: u8::MAX,
+    };
+    assert_eq!(max.dead_ms(), 65535 * 255);
+    assert_eq!(Mesh::DISABLED.validate(), Ok(()));
+    assert_eq!(Mesh::DEFAULT.validate(), Ok(()));
+    let mut config = rig();
+    assert_eq!(config.mesh(), Mesh::DISABLED);
+    config.set_mesh(Mesh::DEFAULT);
+    assert_eq!(config.mesh(), Mesh::DEFAULT);
+    assert_eq!(config.validate(), Ok(()));
+    assert_ne!(config, rig(), "the mesh is part of the configuration");
+}
+
+#[test]
+fn mesh_accepts_its_ranges() {
+    for heartbeat_ms in [10u16, 20, 500, 1000, 2540, 2550] {
+        for dead_after in [2u8, 3, 10, 20] {
+            for port in [1u16, 7470, u16::MAX] {
+                let mesh = Mesh {
+                    port,
+                    heartbeat_ms,
+                    dead_after,
+                };
+                assert_eq!(mesh.validate(), Ok(()), "{mesh:?}");
+                let config = rig_mesh(mesh);
+                assert_eq!(config.validate(), Ok(()));
+                assert_eq!(ConfigV1::decode(&encode(&config)), Ok(config));
+            }
+        }
+    }
+}
+
+#[test]
+fn mesh_refuses_each_bad_value() {
+    let mesh = |port, heartbeat_ms, dead_after| Mesh {
+        port,
+        heartbeat_ms,
+        dead_after,
+    };
+    for heartbeat_ms in [0u16, 5, 9, 15, 499, 501, 2551, 2560, 3000, u16::MAX] {
+        assert_refused(
+            |c| c.set_mesh(mesh(7470, heartbeat_ms, 3)),
+            ConfigError::MeshBadHeartbeat { heartbeat_ms },
+            EINVAL,
+        );
+    }
+    for dead_after in [0u8, 1, 21, 100, u8::MAX] {
+        assert_refused(
+            |c| c.set_mesh(mesh(7470, 500, dead_after)),
+            ConfigError::MeshBadDeadAfter { dead_after },
+            EINVAL,
+        );
+    }
+    // The heartbeat is checked first.
+    assert_refused(
+        |c| c.set_mesh(mesh(7470, 7, 1)),
+        ConfigError::MeshBadHeartbeat { heartbeat_ms: 7 },
+        EINVAL,
+    );
+    // Disabled: both must be 0.
+    for (heartbeat_ms, dead_after) in [(500u16, 3u8), (500, 0), (0, 3), (15, 0), (0, 1)] {
+        assert_refused(
+            |c| c.set_mesh(mesh(0, heartbeat_ms, dead_after)),
+            ConfigError::MeshDisabledNotZero {
+                heartbeat_ms,
+                dead_after,
+            },
+            EINVAL,
+        );
+    }
+    // And each refusal survives the wire: decode refuses the blob too.
+    for bad in [
+        mesh(7470, 0, 3),
+        mesh(7470, 500, 1),
+        mesh(7470, 500, 21),
+        mesh(0, 500, 3),
+        mesh(0, 0, 3),
+        mesh(0, 2550, 0),
+    ] {
+        let config = rig_mesh(bad);
+        let err = config.validate().unwrap_err();
+        assert!(err.is_mesh(), "{err:?}");
+        assert_eq!(ConfigV1::decode(&encode(&config)), Err(err), "{bad:?}");
+    }
+    // A heartbeat the wire's byte cannot hold stays invalid once encoded.
+    for bad in [
+        mesh(7470, 15, 3),
+        mesh(7470, 2560, 3),
+        mesh(0, 15, 0),
+        mesh(0, 3000, 0),
+    ] {
+        let config = rig_mesh(bad);
+        assert!(config.validate().is_err(), "{bad:?}");
+        let err = ConfigV1::decode(&encode(&config)).unwrap_err();
+        assert!(err.is_mesh(), "{bad:?}: {err:?}");
+    }
+}
+
+#[test]
+fn mesh_checks_come_after_the_nodes_and_before_self() {
+    let mut config = rig_mesh(Mesh {
+        port: 7470,
+        heartbeat_ms: 500,
+        dead_after: 1,
+    });
+    config.set_self_id(9);
+    assert_eq!(
+        config.validate(),
+        Err(ConfigError::MeshBadDeadAfter { dead_after: 1 })
+    );
+    config
+        .add_node(Node {
+            id: 2,
+            addr: ip("10.0.0.50"),
+        })
+        .unwrap();
+    assert_eq!(
+        config.validate(),
+        Err(ConfigError::DuplicateNodeId { id: 2 })
+    );
+}
+
+#[test]
+fn a_mesh_alone_is_not_the_empty_configuration() {
+    let mut config = Config::EMPTY;
+    config.set_mesh(Mesh::DEFAULT);
+    assert!(!config.is_empty());
+    assert_ne!(config, Config::EMPTY);
+    assert_eq!(
+        config.validate(),
+        Err(ConfigError::SelfNotConfigured { self_id: 0 })
+    );
+    config.set_mesh(Mesh {
+        port: 0,
+        heartbeat_ms: 10,
+        dead_after: 0,
+    });
+    assert!(!config.is_empty());
+    assert!(config.validate().is_err());
+}
+
+#[test]
+fn mesh_word_layout() {
+    let config = rig_mesh(Mesh {
+        port: 7470,
+        heartbeat_ms: 2550,
+        dead_after: 20,
+    });
+    let buf = encode(&config);
+    assert_eq!(
+        get_u32(&buf, CONFIG_V1_OFF_MESH),
+        7470 | (255 << 16) | (20 << 24)
+    );
+    assert_eq!(get_u32(&buf, 20), 0x14ff_1d2e);
+    let buf = encode(&rig_mesh(Mesh::DEFAULT));
+    assert_eq!(get_u32(&buf, 20), 7470 | (50 << 16) | (3 << 24));
+    assert_eq!(Mesh::DEFAULT.to_wire(), 0x0332_1d2e);
+    assert_eq!(Mesh::from_wire(0x0332_1d2e), Mesh::DEFAULT);
+    assert_eq!(Mesh::DISABLED.to_wire(), 0);
+    assert_eq!(Mesh::from_wire(0), Mesh::DISABLED);
+    assert_eq!(
+        Mesh::from_wire(u32::MAX),
+        Mesh {
+            port: u16::MAX,
+            heartbeat_ms: 2550,
+            dead_after: u8::MAX
+        }
+    );
+    // The rest of the blob does not change with the mesh.
+    let plain = encode(&rig());
+    let meshed = encode(&rig_mesh(Mesh::DEFAULT));
+    assert_eq!(plain[..20], meshed[..20]);
+    assert_eq!(plain[24..], meshed[24..]);
+    assert_eq!(get_u32(&plain, 20), 0);
+}
+
+#[test]
+fn mesh_word_round_trips() {
+    for word in [0u32, 0x0332_1d2e, 0x0201_0001, 0x14ff_ffff, 0x0a64_1234] {
+        let mesh = Mesh::from_wire(word);
+        assert_eq!(mesh.to_wire(), word, "{word:#x}");
+        assert_eq!(mesh.validate(), Ok(()), "{word:#x}");
+        let mut buf = encode(&rig());
+        put_u32(&mut buf, 20, word);
+        let decoded = ConfigV1::decode(&buf).expect("valid");
+        assert_eq!(decoded.mesh(), mesh);
+        assert_eq!(encode(&decoded), buf);
+    }
+}
+
+#[test]
+fn old_blob_with_word_zero_has_no_mesh() {
+    let mut buf = encode(&rig_mesh(Mesh::DEFAULT));
+    put_u32(&mut buf, 20, 0);
+    let config = ConfigV1::decode(&buf).expect("valid");
+    assert_eq!(config.mesh(), Mesh::DISABLED);
+    assert!(!config.mesh().enabled());
+    assert_eq!(config, rig());
+}
+
+// ---------------------------------------------------------- fingerprint
+
+#[test]
+fn fingerprint_is_fnv1a_of_the_blob_without_self() {
+    // FNV-1a 64, reference vectors.
+    fn fnv(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+    }
+    assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv(b"foobar"), 0x8594_4171_f739_67e8);
+    let config = rig_mesh(Mesh::DEFAULT);
+    let mut buf = encode(&config);
+    put_u32(&mut buf, 8, 0);
+    assert_eq!(config.fingerprint(), fnv(&buf));
+    let mut empty = encode(&Config::EMPTY);
+    put_u32(&mut empty, 8, 0);
+    assert_eq!(Config::EMPTY.fingerprint(), fnv(&empty));
+}
+
+#[test]
+fn fingerprint_ignores_self_id() {
+    let config = rig_mesh(Mesh::DEFAULT);
+    let fp = config.fingerprint();
+    for self_id in [0u8, 2, 3, 200] {
+        let mut other = config.clone();
+        other.set_self_id(self_id);
+        assert_eq!(other.fingerprint(), fp, "self {self_id}");
+    }
+    // Deterministic.
+    assert_eq!(rig_mesh(Mesh::DEFAULT).fingerprint(), fp);
+}
+
+#[test]
+fn fingerprint_changes_with_the_cluster() {
+    let base = rig_mesh(Mesh::DEFAULT);
+    let fp = base.fingerprint();
+    let mut changed = Vec::new();
+    // The mesh: port, heartbeat, dead_after, off.
+    for mesh in [
+        Mesh {
+            port: 7471,
+            ..Mesh::DEFAULT
+        },
+        Mesh {
+            heartbeat_ms: 510,
+            ..Mesh::DEFAULT
+        },
+        Mesh {
+            dead_after: 4,
+            ..Mesh::DEFAULT
+        },
+        Mesh::DISABLED,
+    ] {
+        changed.push(rig_mesh(mesh));
+    }
+    // A node: another address, one more, one less.
+    let mut config = Config::new(1);
+    config.set_mesh(Mesh::DEFAULT);
+    for (id, addr) in [(1, "10.0.0.11"), (2, "10.0.0.12"), (3, "10.0.0.14")] {
+        config.add_node(Node { id, addr: ip(addr) }).unwrap();
+    }
+    config
+        .add_service(svc("10.0.0.100", 80, 8080, &[1, 2, 3]))
+        .unwrap();
+    changed.push(config);
+    let mut config = base.clone();
+    config
+        .add_node(Node {
+            id: 4,
+            addr: ip("10.0.0.14"),
+        })
+        .unwrap();
+    changed.push(config);
+    // A service: another port, set, acceptor, handover target, one more.
+    for service in [
+        svc("10.0.0.100", 81, 8080, &[1, 2, 3]),
+        svc("10.0.0.100", 80, 8081, &[1, 2, 3]),
+        svc("10.0.0.101", 80, 8080, &[1, 2, 3]),
+        svc("10.0.0.100", 80, 8080, &[1, 2]),
+        svc_acc("10.0.0.100", 80, 8080, &[1, 2, 3], 2),
+        Service {
+            handover_to: HandoverTo::Proxy,
+            ..svc("10.0.0.100", 80, 8080, &[1, 2, 3])
+        },
+    ] {
+        let mut config = Config::new(1);
+        config.set_mesh(Mesh::DEFAULT);
+        for node in base.nodes() {
+            config.add_node(*node).unwrap();
+        }
+        config.add_service(service).unwrap();
+        changed.push(config);
+    }
+    let mut config = base.clone();
+    config
+        .add_service(svc("10.0.0.100", 443, 8443, &[1]))
+        .unwrap();
+    changed.push(config);
+    let mut seen = vec![fp];
+    for config in &changed {
+        assert_eq!(config.validate(), Ok(()), "{config:?}");
+        let other = config.fingerprint();
+        assert!(!seen.contains(&other), "{config:?}");
+        seen.push(other);
+    }
 }
 
 // ------------------------------------------------------------ wire format
@@ -822,6 +1179,8 @@ fn old_blobs_decode_with_the_rendezvous_hash() {
     let config = ConfigV1::decode(&buf).expect("valid");
     assert_eq!(config.services(), [svc("10.0.0.100", 80, 8080, &[1, 2])]);
     assert_eq!(config.services()[0].designated_acceptor(), None);
+    // ... and, its header's last word being 0, without a mesh.
+    assert_eq!(config.mesh(), Mesh::DISABLED);
     assert_eq!(encode(&config), buf);
 }
 
@@ -880,11 +1239,13 @@ fn decode_checks_header() {
         Err(ConfigError::BadSize { found: 816 })
     );
 
+    // The header's last word is the mesh word, checked by validate: port 1
+    // with a heartbeat of 0 ms.
     let mut buf = good.clone();
     put_u32(&mut buf, 20, 1);
     assert_eq!(
         ConfigV1::decode(&buf),
-        Err(ConfigError::ReservedNotZero { offset: 20 })
+        Err(ConfigError::MeshBadHeartbeat { heartbeat_ms: 0 })
     );
 
     let mut buf = good.clone();
@@ -1068,14 +1429,31 @@ fn arb_service() -> impl Strategy<Value = Service> {
         )
 }
 
+/// Any mesh the wire can hold (a heartbeat in steps of 10 ms up to 2550),
+/// mostly valid ones.
+fn arb_mesh() -> impl Strategy<Value = Mesh> {
+    prop_oneof![
+        2 => Just(Mesh::DISABLED),
+        2 => Just(Mesh::DEFAULT),
+        2 => (1u16.., 1u16..=255, 2u8..=20).prop_map(|(port, units, dead_after)| Mesh {
+            port,
+            heartbeat_ms: units * 10,
+            dead_after,
+        }),
+        1 => any::<u32>().prop_map(Mesh::from_wire),
+    ]
+}
+
 fn arb_config() -> impl Strategy<Value = Config> {
     (
         prop_oneof![4 => 1u8..4, 1 => any::<u8>()],
         prop::collection::vec(arb_node(), 0..=MAX_NODES),
         prop::collection::vec(arb_service(), 0..=MAX_SERVICES),
+        arb_mesh(),
     )
-        .prop_map(|(self_id, nodes, services)| {
+        .prop_map(|(self_id, nodes, services, mesh)| {
             let mut config = Config::new(self_id);
+            config.set_mesh(mesh);
             for node in nodes {
                 config.add_node(node).unwrap();
             }
@@ -1091,9 +1469,19 @@ fn arb_valid_config() -> impl Strategy<Value = Config> {
     (
         1u8..=3,
         prop::collection::vec((1u16..100, 1u32..8, any::<u8>()), 0..=MAX_SERVICES),
+        prop_oneof![
+            Just(Mesh::DISABLED),
+            Just(Mesh::DEFAULT),
+            (1u16.., 1u16..=255, 2u8..=20).prop_map(|(port, units, dead_after)| Mesh {
+                port,
+                heartbeat_ms: units * 10,
+                dead_after,
+            }),
+        ],
     )
-        .prop_map(|(n, services)| {
+        .prop_map(|(n, services, mesh)| {
             let mut config = Config::new(1);
+            config.set_mesh(mesh);
             for id in 1..=n {
                 config
                     .add_node(Node {
@@ -1158,6 +1546,30 @@ proptest! {
             prop_assert_eq!(found, Some((i, service, PortKind::App)));
             let found = config.service_for(service.vip, service.proxy_port);
             prop_assert_eq!(found, Some((i, service, PortKind::Proxy)));
+        }
+    }
+
+    /// The fingerprint does not depend on `self_id`, and two valid
+    /// configurations that differ otherwise have different blobs.
+    #[test]
+    fn fingerprint_ignores_only_self(config in arb_valid_config(), self_id in any::<u8>()) {
+        let mut other = config.clone();
+        other.set_self_id(self_id);
+        prop_assert_eq!(other.fingerprint(), config.fingerprint());
+    }
+
+    /// Every mesh word decodes, re-encodes to itself, and is valid exactly
+    /// when `Mesh::validate` says so.
+    #[test]
+    fn mesh_word_round_trips_any(word in any::<u32>()) {
+        let mesh = Mesh::from_wire(word);
+        prop_assert_eq!(mesh.to_wire(), word);
+        let mut config = rig();
+        config.set_mesh(mesh);
+        let decoded = ConfigV1::decode(&encode(&config));
+        match mesh.validate() {
+            Ok(()) => prop_assert_eq!(decoded, Ok(config)),
+            Err(err) => prop_assert_eq!(decoded, Err(err)),
         }
     }
 

@@ -4,6 +4,7 @@
 use dts_core::config::{Config, Node, NodeSet, Service};
 use dts_core::filter::{inbound, outbound, syn_owner, Inbound, Outbound, Segment};
 use dts_core::hrw;
+use dts_core::member::View;
 use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
 use proptest::prelude::*;
 
@@ -54,7 +55,7 @@ fn exactly_one_node_accepts_each_syn() {
     for port in 30000..31000u16 {
         let verdicts: Vec<Inbound> = nodes
             .iter()
-            .map(|c| inbound(c, &seg(port, 80, TCP_FLAG_SYN), || false))
+            .map(|c| inbound(c, View::ALL, &seg(port, 80, TCP_FLAG_SYN), || false))
             .collect();
         let accepted: Vec<usize> = verdicts
             .iter()
@@ -85,14 +86,15 @@ fn later_segments_follow_the_syn() {
                 TCP_FLAG_SYN | TCP_FLAG_ACK,
             ] {
                 // Only the owner tracks the flow (it accepted the SYN).
-                let v = inbound(&c, &seg(port, 80, flags), || id == owner);
+                let v = inbound(&c, View::ALL, &seg(port, 80, flags), || id == owner);
                 if id == owner {
                     assert_eq!(
                         v,
                         Inbound::ToProxy {
                             service: 0,
                             proxy_port: 8080,
-                            syn: false
+                            syn: false,
+                            failover: false
                         }
                     );
                 } else {
@@ -108,11 +110,12 @@ fn a_tracked_flow_keeps_its_segments_even_a_repeated_syn() {
     for id in 1..=3u8 {
         let c = cluster(id);
         assert_eq!(
-            inbound(&c, &seg(5555, 80, TCP_FLAG_SYN), || true),
+            inbound(&c, View::ALL, &seg(5555, 80, TCP_FLAG_SYN), || true),
             Inbound::ToProxy {
                 service: 0,
                 proxy_port: 8080,
-                syn: false
+                syn: false,
+                failover: false
             }
         );
     }
@@ -131,19 +134,24 @@ fn other_traffic_passes() {
     let c = cluster(1);
     // Another port of the VIP, the proxy port itself, another address.
     assert_eq!(
-        inbound(&c, &seg(1234, 22, TCP_FLAG_SYN), || false),
+        inbound(&c, View::ALL, &seg(1234, 22, TCP_FLAG_SYN), || false),
         Inbound::Pass
     );
     assert_eq!(
-        inbound(&c, &seg(1234, 8080, TCP_FLAG_SYN), || false),
+        inbound(&c, View::ALL, &seg(1234, 8080, TCP_FLAG_SYN), || false),
         Inbound::Pass
     );
     let mut s = seg(1234, 80, TCP_FLAG_SYN);
     s.daddr = 0x0a00_000b;
-    assert_eq!(inbound(&c, &s, || false), Inbound::Pass);
+    assert_eq!(inbound(&c, View::ALL, &s, || false), Inbound::Pass);
     // Unconfigured node: nothing is touched.
     assert_eq!(
-        inbound(&Config::EMPTY, &seg(1234, 80, TCP_FLAG_SYN), || false),
+        inbound(
+            &Config::EMPTY,
+            View::ALL,
+            &seg(1234, 80, TCP_FLAG_SYN),
+            || false
+        ),
         Inbound::Pass
     );
 }
@@ -169,7 +177,7 @@ fn a_node_outside_the_service_never_accepts() {
     .unwrap();
     for port in 1000..2000u16 {
         assert_eq!(
-            inbound(&c, &seg(port, 80, TCP_FLAG_SYN), || false),
+            inbound(&c, View::ALL, &seg(port, 80, TCP_FLAG_SYN), || false),
             Inbound::DropNotOwner
         );
     }
@@ -180,7 +188,12 @@ fn a_node_outside_the_service_never_accepts() {
 fn acceptors(configs: &[Config], s: &Segment) -> Vec<u8> {
     configs
         .iter()
-        .filter(|c| matches!(inbound(c, s, || false), Inbound::ToProxy { syn: true, .. }))
+        .filter(|c| {
+            matches!(
+                inbound(c, View::ALL, s, || false),
+                Inbound::ToProxy { syn: true, .. }
+            )
+        })
         .map(|c| c.self_id())
         .collect()
 }
@@ -195,14 +208,15 @@ fn a_designated_acceptor_takes_every_syn() {
             let s = seg(port, 80, TCP_FLAG_SYN);
             assert_eq!(acceptors(&nodes, &s), [acceptor], "port {port}");
             for c in &nodes {
-                let v = inbound(c, &s, || false);
+                let v = inbound(c, View::ALL, &s, || false);
                 if c.self_id() == acceptor {
                     assert_eq!(
                         v,
                         Inbound::ToProxy {
                             service: 0,
                             proxy_port: 8080,
-                            syn: true
+                            syn: true,
+                            failover: false
                         }
                     );
                 } else {
@@ -245,14 +259,15 @@ fn later_segments_with_a_designated_acceptor_follow_the_flow() {
         let c = cluster_with(id, &[1, 2, 3], 2);
         let tracked = id == 2;
         for flags in [TCP_FLAG_ACK, TCP_FLAG_ACK | TCP_FLAG_FIN, TCP_FLAG_SYN] {
-            let v = inbound(&c, &seg(5000, 80, flags), || tracked);
+            let v = inbound(&c, View::ALL, &seg(5000, 80, flags), || tracked);
             if tracked {
                 assert_eq!(
                     v,
                     Inbound::ToProxy {
                         service: 0,
                         proxy_port: 8080,
-                        syn: false
+                        syn: false,
+                        failover: false
                     }
                 );
             } else if flags == TCP_FLAG_SYN {
@@ -265,7 +280,7 @@ fn later_segments_with_a_designated_acceptor_follow_the_flow() {
     // Traffic to other ports is untouched, as with the hash.
     let c = cluster_with(2, &[1, 2, 3], 2);
     assert_eq!(
-        inbound(&c, &seg(5000, 8080, TCP_FLAG_SYN), || false),
+        inbound(&c, View::ALL, &seg(5000, 8080, TCP_FLAG_SYN), || false),
         Inbound::Pass
     );
 }
@@ -287,16 +302,19 @@ fn syn_owner_is_the_acceptor_or_the_hash() {
     };
     for port in 0..2000u16 {
         assert_eq!(
-            syn_owner(&hashed, CLIENT, port),
+            syn_owner(&hashed, CLIENT, port, View::ALL.live),
             hrw::owner(CLIENT, port, set)
         );
-        assert_eq!(syn_owner(&designated, CLIENT, port), Some(3));
+        assert_eq!(
+            syn_owner(&designated, CLIENT, port, View::ALL.live),
+            Some(3)
+        );
     }
     let empty = Service {
         nodes: NodeSet::EMPTY,
         ..hashed
     };
-    assert_eq!(syn_owner(&empty, CLIENT, 1), None);
+    assert_eq!(syn_owner(&empty, CLIENT, 1, View::ALL.live), None);
 }
 
 #[test]
@@ -340,7 +358,7 @@ proptest! {
     #[test]
     fn one_owner_for_any_segment(saddr: u32, sport: u16, dport: u16, flags: u8) {
         let s = Segment { saddr, daddr: VIP, sport, dport, flags };
-        let verdicts: Vec<Inbound> = (1..=3).map(|id| inbound(&cluster(id), &s, || false)).collect();
+        let verdicts: Vec<Inbound> = (1..=3).map(|id| inbound(&cluster(id), View::ALL, &s, || false)).collect();
         if dport == 80 && s.is_syn() {
             let keep = verdicts.iter().filter(|v| matches!(v, Inbound::ToProxy { syn: true, .. })).count();
             prop_assert_eq!(keep, 1);

@@ -20,6 +20,7 @@ pub(crate) const fn errno_name(errno: i32) -> Option<&'static str> {
         libc::EBUSY => "EBUSY",
         libc::ECONNREFUSED => "ECONNREFUSED",
         libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EHOSTDOWN => "EHOSTDOWN",
         libc::ETIMEDOUT => "ETIMEDOUT",
         libc::EPROTO => "EPROTO",
         libc::ENOMEM => "ENOMEM",
@@ -86,6 +87,7 @@ mod tests {
             (libc::EBUSY, "EBUSY"),
             (libc::ECONNREFUSED, "ECONNREFUSED"),
             (libc::EHOSTUNREACH, "EHOSTUNREACH"),
+            (libc::EHOSTDOWN, "EHOSTDOWN"),
             (libc::ETIMEDOUT, "ETIMEDOUT"),
             (libc::EPROTO, "EPROTO"),
             (libc::ENOMEM, "ENOMEM"),
@@ -111,6 +113,7 @@ mod tests {
         assert_eq!(abi::ENOPROTOOPT, libc::ENOPROTOOPT);
         assert_eq!(abi::ECONNREFUSED, libc::ECONNREFUSED);
         assert_eq!(abi::EHOSTUNREACH, libc::EHOSTUNREACH);
+        assert_eq!(abi::EHOSTDOWN, libc::EHOSTDOWN);
         assert_eq!(abi::ETIMEDOUT, libc::ETIMEDOUT);
         assert_eq!(abi::EPROTO, libc::EPROTO);
         assert_eq!(abi::EALREADY, libc::EALREADY);

@@ -7,6 +7,12 @@
 //! ```toml
 //! self = 1                 # the id of this node
 //!
+//! [mesh]                   # optional: the control mesh between the nodes
+//! port = 7470              # 0 disables it (and failover); default 7470
+//! heartbeat_ms = 500       # a multiple of 10 in 10..=2550; default 500
+//! dead_after = 3           # missed heartbeats before a node is down,
+//!                          # 2..=20; default 3
+//!
 //! [[node]]
 //! id = 1                   # 1..=32
 //! addr = "10.0.0.11"       # internal address
@@ -25,17 +31,24 @@
 //!                          # to the destination's application)
 //! ```
 //!
+//! Without a `[mesh]` table the mesh runs with [`Mesh::DEFAULT`], except in
+//! the empty configuration (no `self`, nodes or services), which has no
+//! mesh. With `port = 0`, `heartbeat_ms` and `dead_after` default to 0.
+//!
 //! Validation is the pure [`Config::validate`], the very code the module
-//! runs; this module only adds the values to its messages.
+//! runs; this module only adds the values (and, for `[mesh]`, the line) to
+//! its messages.
 
 use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
 
 use dts_core::abi::CONFIG_V1_SIZE;
 use dts_core::config::{
-    Config, ConfigError, HandoverTo, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
+    Config, ConfigError, HandoverTo, Mesh, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID,
+    MAX_SERVICES,
 };
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 /// The configuration file as written by the operator (and as printed by
 /// `config show`).
@@ -45,12 +58,88 @@ pub(crate) struct ConfigFile {
     /// The id of this node; absent only in the empty configuration.
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub(crate) self_id: Option<u8>,
+    /// The `[mesh]` table; absent: [`Mesh::DEFAULT`] (no mesh in the empty
+    /// configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mesh: Option<MeshEntry>,
     /// The `[[node]]` tables.
     #[serde(rename = "node", default)]
     pub(crate) nodes: Vec<NodeEntry>,
     /// The `[[service]]` tables.
     #[serde(rename = "service", default)]
     pub(crate) services: Vec<ServiceEntry>,
+}
+
+/// The `[mesh]` table. The values keep their position in the file, so that
+/// a refused value can be reported with its line.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MeshEntry {
+    /// The mesh port; 0 disables the mesh. Default [`Mesh::DEFAULT_PORT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) port: Option<Spanned<u16>>,
+    /// The heartbeat interval in ms; default 500 (0 with `port = 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) heartbeat_ms: Option<Spanned<u16>>,
+    /// Missed heartbeats before a peer is down; default 3 (0 with
+    /// `port = 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dead_after: Option<Spanned<u8>>,
+}
+
+impl MeshEntry {
+    /// The settings the table stands for, with the defaults filled in.
+    pub(crate) fn to_mesh(&self) -> Mesh {
+        let port = self
+            .port
+            .as_ref()
+            .map_or(Mesh::DEFAULT.port, |p| *p.get_ref());
+        let (heartbeat_ms, dead_after) = if port == 0 {
+            (0, 0)
+        } else {
+            (Mesh::DEFAULT.heartbeat_ms, Mesh::DEFAULT.dead_after)
+        };
+        Mesh {
+            port,
+            heartbeat_ms: self
+                .heartbeat_ms
+                .as_ref()
+                .map_or(heartbeat_ms, |h| *h.get_ref()),
+            dead_after: self
+                .dead_after
+                .as_ref()
+                .map_or(dead_after, |d| *d.get_ref()),
+        }
+    }
+
+    /// The table that prints `mesh` (every key, without position).
+    pub(crate) fn from_mesh(mesh: Mesh) -> Self {
+        Self {
+            port: Some(Spanned::new(0..0, mesh.port)),
+            heartbeat_ms: Some(Spanned::new(0..0, mesh.heartbeat_ms)),
+            dead_after: Some(Spanned::new(0..0, mesh.dead_after)),
+        }
+    }
+
+    /// The byte offset in the file of the value a mesh error is about.
+    fn offset_of(&self, err: ConfigError) -> Option<usize> {
+        let heartbeat = self.heartbeat_ms.as_ref().map(|h| h.span().start);
+        let dead_after = self.dead_after.as_ref().map(|d| d.span().start);
+        let port = self.port.as_ref().map(|p| p.span().start);
+        match err {
+            ConfigError::MeshBadHeartbeat { .. } => heartbeat,
+            ConfigError::MeshBadDeadAfter { .. } => dead_after,
+            ConfigError::MeshDisabledNotZero { heartbeat_ms, .. } => {
+                if heartbeat_ms != 0 {
+                    heartbeat
+                } else {
+                    dead_after
+                }
+            }
+            _ => None,
+        }
+        .or(port)
+    }
 }
 
 /// One `[[node]]` table.
@@ -128,6 +217,13 @@ pub(crate) enum FileError {
     },
     /// The pure validation refused the configuration.
     Invalid(ConfigError),
+    /// The pure validation refused the `[mesh]` settings.
+    Mesh {
+        /// The line of the offending value in the file (1-based), if known.
+        line: Option<usize>,
+        /// The validation error ([`ConfigError::is_mesh`]).
+        err: ConfigError,
+    },
 }
 
 impl fmt::Display for FileError {
@@ -149,6 +245,11 @@ impl fmt::Display for FileError {
                  out to let the rendezvous hash choose the accepting node"
             ),
             Self::Invalid(err) => f.write_str(&describe(*err)),
+            Self::Mesh {
+                line: Some(line),
+                err,
+            } => write!(f, "line {line}: {}", describe(*err)),
+            Self::Mesh { line: None, err } => f.write_str(&describe(*err)),
         }
     }
 }
@@ -163,8 +264,29 @@ impl From<ConfigError> for FileError {
 pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
     let file: ConfigFile = toml::from_str(text).map_err(FileError::Toml)?;
     let config = to_config(&file)?;
-    config.validate()?;
-    Ok(config)
+    match config.validate() {
+        Ok(()) => Ok(config),
+        Err(err) if err.is_mesh() => {
+            let offset = file.mesh.as_ref().and_then(|mesh| mesh.offset_of(err));
+            Err(FileError::Mesh {
+                line: offset.map(|offset| line_of(text, offset)),
+                err,
+            })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let before = text.get(..offset).unwrap_or(text);
+    before.matches('\n').count() + 1
+}
+
+/// Whether the file has nothing but (maybe) a `[mesh]` table: no `self`,
+/// no nodes, no services.
+fn is_empty_file(file: &ConfigFile) -> bool {
+    file.self_id.is_none() && file.nodes.is_empty() && file.services.is_empty()
 }
 
 /// Converts the file model to the pure model, without validating it.
@@ -186,6 +308,12 @@ pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
         .into());
     }
     let mut config = Config::new(file.self_id.unwrap_or(0));
+    config.set_mesh(match &file.mesh {
+        Some(mesh) => mesh.to_mesh(),
+        // The empty configuration means "unconfigured": no mesh either.
+        None if is_empty_file(file) => Mesh::DISABLED,
+        None => Mesh::DEFAULT,
+    });
     for node in &file.nodes {
         config.add_node(Node {
             id: node.id,
@@ -235,10 +363,13 @@ pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
     Ok(config)
 }
 
-/// Converts the pure model to the file model (for `config show`).
+/// Converts the pure model to the file model (for `config show`). The
+/// `[mesh]` table is always there, with every key, except in the empty
+/// configuration.
 pub(crate) fn to_file(config: &Config) -> ConfigFile {
     ConfigFile {
         self_id: (!config.is_empty()).then_some(config.self_id()),
+        mesh: (!config.is_empty()).then(|| MeshEntry::from_mesh(config.mesh())),
         nodes: config
             .nodes()
             .iter()
@@ -269,18 +400,33 @@ fn count_u32(count: usize) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
-/// Returns a one-line summary: "3 nodes, 1 service, self = 1".
+/// Returns a one-line summary: "3 nodes, 1 service, self = 1, mesh on port
+/// 7470 (heartbeat 500 ms, down after 3 missed)".
 pub(crate) fn summary(config: &Config) -> String {
     if config.is_empty() {
         return "empty configuration (the node is unconfigured)".to_owned();
     }
     let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     format!(
-        "{}, {}, self = {}",
+        "{}, {}, self = {}, {}",
         plural(config.nodes().len(), "node"),
         plural(config.services().len(), "service"),
-        config.self_id()
+        config.self_id(),
+        mesh_summary(config.mesh())
     )
+}
+
+/// Returns "mesh on port 7470 (heartbeat 500 ms, down after 3 missed)" or
+/// "mesh disabled".
+pub(crate) fn mesh_summary(mesh: Mesh) -> String {
+    if mesh.enabled() {
+        format!(
+            "mesh on port {} (heartbeat {} ms, down after {} missed)",
+            mesh.port, mesh.heartbeat_ms, mesh.dead_after
+        )
+    } else {
+        "mesh disabled".to_owned()
+    }
 }
 
 /// Returns the message for a validation error, naming the offending values.
@@ -391,6 +537,25 @@ pub(crate) fn describe(err: ConfigError) -> String {
             ip(vip),
             ip(vip)
         ),
+        ConfigError::MeshBadHeartbeat { heartbeat_ms } => format!(
+            "[mesh] heartbeat_ms = {heartbeat_ms}: must be a multiple of {} in {}..={}",
+            Mesh::HEARTBEAT_MS_STEP,
+            Mesh::HEARTBEAT_MS_MIN,
+            Mesh::HEARTBEAT_MS_MAX
+        ),
+        ConfigError::MeshBadDeadAfter { dead_after } => format!(
+            "[mesh] dead_after = {dead_after}: must be in {}..={} \
+             (missed heartbeats before a node is marked down)",
+            Mesh::DEAD_AFTER_MIN,
+            Mesh::DEAD_AFTER_MAX
+        ),
+        ConfigError::MeshDisabledNotZero {
+            heartbeat_ms,
+            dead_after,
+        } => format!(
+            "[mesh] port = 0 disables the mesh: leave heartbeat_ms and dead_after out \
+             (or 0), not heartbeat_ms = {heartbeat_ms}, dead_after = {dead_after}"
+        ),
     }
 }
 
@@ -416,6 +581,19 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
     }
     writeln!(out, "# dts cluster configuration")?;
     writeln!(out, "self = {}", config.self_id())?;
+    let mesh = config.mesh();
+    writeln!(out)?;
+    writeln!(out, "[mesh]")?;
+    if mesh.port == 0 && mesh.heartbeat_ms == 0 && mesh.dead_after == 0 {
+        writeln!(
+            out,
+            "port = 0           # no mesh: every node is presumed up"
+        )?;
+    } else {
+        writeln!(out, "port = {}", mesh.port)?;
+        writeln!(out, "heartbeat_ms = {}", mesh.heartbeat_ms)?;
+        writeln!(out, "dead_after = {}", mesh.dead_after)?;
+    }
     for node in config.nodes() {
         writeln!(out)?;
         writeln!(out, "[[node]]")?;
@@ -517,7 +695,7 @@ mod tests {
                 handover_to: HandoverTo::Server,
             }]
         );
-        assert_eq!(summary(&config), "3 nodes, 1 service, self = 1");
+        assert_eq!(summary(&config), "3 nodes, 1 service, self = 1, mesh on port 7470 (heartbeat 500 ms, down after 3 missed)");
     }
 
     #[test]
@@ -578,7 +756,7 @@ mod tests {
             }]
         );
         assert_eq!(config.services()[0].designated_acceptor(), Some(1));
-        assert_eq!(summary(&config), "3 nodes, 1 service, self = 1");
+        assert_eq!(summary(&config), "3 nodes, 1 service, self = 1, mesh on port 7470 (heartbeat 500 ms, down after 3 missed)");
         // Without `acceptor`, the rendezvous hash chooses.
         let config = parse(RIG).expect("valid");
         assert_eq!(config.services()[0].acceptor, Service::ACCEPTOR_HASH);
@@ -886,6 +1064,9 @@ mod tests {
             DESIGNATED,
             include_str!("../examples/two-services.toml"),
             include_str!("../examples/empty.toml"),
+            include_str!("../examples/cluster3-mesh.toml"),
+            include_str!("../examples/cluster3-keepalive.toml"),
+            include_str!("../examples/cluster3-two-vips.toml"),
         ] {
             let config = parse(text).expect("valid");
             let rendered = render_toml(&config);
@@ -898,6 +1079,11 @@ mod tests {
         let expected = "\
 # dts cluster configuration
 self = 1
+
+[mesh]
+port = 7470
+heartbeat_ms = 500
+dead_after = 3
 
 [[node]]
 id = 1
@@ -933,7 +1119,8 @@ nodes = [1, 2, 3]
         assert_eq!(
             json,
             concat!(
-                r#"{"self":1,"node":[{"id":1,"addr":"10.0.0.11"},{"id":2,"addr":"10.0.0.12"},"#,
+                r#"{"self":1,"mesh":{"port":7470,"heartbeat_ms":500,"dead_after":3},"#,
+                r#""node":[{"id":1,"addr":"10.0.0.11"},{"id":2,"addr":"10.0.0.12"},"#,
                 r#"{"id":3,"addr":"10.0.0.13"}],"service":[{"vip":"10.0.0.100","port":80,"#,
                 r#""proxy_port":8080,"nodes":[1,2,3]}]}"#
             )
@@ -947,9 +1134,202 @@ nodes = [1, 2, 3]
         assert_eq!(json, r#"{"self":0,"node":[],"service":[]}"#);
     }
 
+    const MESH: &str = include_str!("../examples/cluster3-mesh.toml");
+
+    /// The mesh of `text`, parsed and validated.
+    fn mesh_of(text: &str) -> Mesh {
+        parse(text).expect("valid").mesh()
+    }
+
+    /// The rig with `table` as its `[mesh]` table (after `self`).
+    fn rig_mesh(table: &str) -> String {
+        RIG.replace("self = 1\n", &format!("self = 1\n\n[mesh]\n{table}"))
+    }
+
+    #[test]
+    fn mesh_defaults() {
+        // No table: the defaults, the same as the explicit example.
+        assert_eq!(mesh_of(RIG), Mesh::DEFAULT);
+        assert_eq!(mesh_of(MESH), Mesh::DEFAULT);
+        let mut rig = parse(RIG).expect("valid");
+        assert_eq!(rig, parse(MESH).expect("valid"));
+        // An empty table, or single keys: the defaults for the rest.
+        assert_eq!(mesh_of(&rig_mesh("")), Mesh::DEFAULT);
+        assert_eq!(
+            mesh_of(&rig_mesh("port = 9000\n")),
+            Mesh {
+                port: 9000,
+                ..Mesh::DEFAULT
+            }
+        );
+        assert_eq!(
+            mesh_of(&rig_mesh("heartbeat_ms = 100\n")),
+            Mesh {
+                heartbeat_ms: 100,
+                ..Mesh::DEFAULT
+            }
+        );
+        assert_eq!(
+            mesh_of(&rig_mesh("dead_after = 20\n")),
+            Mesh {
+                dead_after: 20,
+                ..Mesh::DEFAULT
+            }
+        );
+        // Port 0: no mesh, the other two default to 0.
+        assert_eq!(mesh_of(&rig_mesh("port = 0\n")), Mesh::DISABLED);
+        assert_eq!(
+            mesh_of(&rig_mesh("port = 0\nheartbeat_ms = 0\ndead_after = 0\n")),
+            Mesh::DISABLED
+        );
+        // The empty file has no mesh: it is the empty configuration.
+        assert_eq!(mesh_of(""), Mesh::DISABLED);
+        rig.set_mesh(Mesh::DISABLED);
+        assert_eq!(parse(&rig_mesh("port = 0\n")).expect("valid"), rig);
+        assert_eq!(summary(&rig), "3 nodes, 1 service, self = 1, mesh disabled");
+    }
+
+    #[test]
+    fn mesh_errors_name_the_line() {
+        // invalid-mesh.toml: dead_after = 1 on line 11.
+        let err = err_of(include_str!("../examples/invalid-mesh.toml"));
+        assert!(
+            matches!(
+                err,
+                FileError::Mesh {
+                    line: Some(11),
+                    err: ConfigError::MeshBadDeadAfter { dead_after: 1 }
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "line 11: [mesh] dead_after = 1: must be in 2..=20 \
+             (missed heartbeats before a node is marked down)"
+        );
+        // In the rig with the table after `self` (line 9), the keys are on
+        // lines 12, 13 and 14.
+        let table = "port = 7470\nheartbeat_ms = 500\ndead_after = 3\n";
+        assert_eq!(mesh_of(&rig_mesh(table)), Mesh::DEFAULT);
+        for (from, to, line, message) in [
+            (
+                "heartbeat_ms = 500",
+                "heartbeat_ms = 15",
+                13,
+                "[mesh] heartbeat_ms = 15: must be a multiple of 10 in 10..=2550",
+            ),
+            (
+                "heartbeat_ms = 500",
+                "heartbeat_ms = 0",
+                13,
+                "[mesh] heartbeat_ms = 0: must be a multiple of 10 in 10..=2550",
+            ),
+            (
+                "heartbeat_ms = 500",
+                "heartbeat_ms = 2560",
+                13,
+                "[mesh] heartbeat_ms = 2560: must be a multiple of 10 in 10..=2550",
+            ),
+            (
+                "dead_after = 3",
+                "dead_after = 21",
+                14,
+                "[mesh] dead_after = 21: must be in 2..=20 \
+                 (missed heartbeats before a node is marked down)",
+            ),
+            (
+                "port = 7470",
+                "port = 0",
+                13,
+                "[mesh] port = 0 disables the mesh: leave heartbeat_ms and dead_after out \
+                 (or 0), not heartbeat_ms = 500, dead_after = 3",
+            ),
+        ] {
+            let err = err_of(&rig_mesh(&table.replace(from, to)));
+            match &err {
+                FileError::Mesh { line: Some(l), err } => {
+                    assert_eq!(*l, line, "{to}");
+                    assert_eq!(err.errno(), EINVAL);
+                }
+                other => panic!("{to}: expected a mesh error, got {other:?}"),
+            }
+            assert_eq!(err.to_string(), format!("line {line}: {message}"), "{to}");
+        }
+        // Port 0 with only dead_after: that line.
+        let err = err_of(&rig_mesh("port = 0\ndead_after = 3\n"));
+        assert!(
+            matches!(err, FileError::Mesh { line: Some(13), .. }),
+            "{err:?}"
+        );
+        // Node problems are still reported first, as the module does.
+        let text = rig_mesh("dead_after = 1\n").replace("id = 3", "id = 2");
+        assert_eq!(err_of(&text).to_string(), "node 2 is configured twice");
+    }
+
+    #[test]
+    fn mesh_toml_errors() {
+        let msg = msg_of(&rig_mesh("port = 7470\ninterval = 5\n"));
+        assert!(msg.contains("unknown field `interval`"), "{msg}");
+        assert!(msg.contains("line 13"), "{msg}");
+        let msg = msg_of(&rig_mesh("port = 70000\n"));
+        assert!(msg.contains("line 12") && msg.contains("u16"), "{msg}");
+        let msg = msg_of(&rig_mesh("dead_after = 300\n"));
+        assert!(msg.contains("line 12") && msg.contains("u8"), "{msg}");
+        let msg = msg_of(&rig_mesh("heartbeat_ms = \"fast\"\n"));
+        assert!(msg.contains("line 12"), "{msg}");
+        let msg = msg_of(&format!("{RIG}\nmesh = 3\n"));
+        assert!(msg.contains("mesh"), "{msg}");
+    }
+
+    #[test]
+    fn mesh_alone_is_not_an_empty_configuration() {
+        assert_invalid(
+            "[mesh]\nport = 7470\n",
+            ENOENT,
+            "`self` is not set: it must be the id of this node, one of the configured nodes",
+        );
+        // ... but a disabled mesh alone is the empty configuration.
+        assert_eq!(parse("[mesh]\nport = 0\n").expect("valid"), Config::EMPTY);
+    }
+
+    #[test]
+    fn mesh_rendering() {
+        let shown = render_toml(&parse(MESH).expect("valid"));
+        assert!(
+            shown.contains("\n[mesh]\nport = 7470\nheartbeat_ms = 500\ndead_after = 3\n\n[[node]]"),
+            "{shown}"
+        );
+        for table in [
+            "port = 0\n",
+            "port = 1\nheartbeat_ms = 2550\ndead_after = 20\n",
+            "heartbeat_ms = 10\ndead_after = 2\n",
+        ] {
+            let config = parse(&rig_mesh(table)).expect("valid");
+            let shown = render_toml(&config);
+            assert_eq!(parse(&shown).expect("round trip"), config, "{shown}");
+            let json = render_json(&config).expect("json");
+            let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+            let mesh = config.mesh();
+            assert_eq!(value["mesh"]["port"], mesh.port);
+            assert_eq!(value["mesh"]["heartbeat_ms"], mesh.heartbeat_ms);
+            assert_eq!(value["mesh"]["dead_after"], mesh.dead_after);
+        }
+        let disabled = render_toml(&parse(&rig_mesh("port = 0\n")).expect("valid"));
+        assert!(
+            disabled
+                .contains("\n[mesh]\nport = 0           # no mesh: every node is presumed up\n"),
+            "{disabled}"
+        );
+        assert!(!disabled.contains("heartbeat_ms"), "{disabled}");
+        // The empty configuration shows no mesh.
+        assert!(!render_toml(&Config::EMPTY).contains("mesh"));
+        assert!(!render_json(&Config::EMPTY).expect("json").contains("mesh"));
+    }
+
     #[test]
     fn file_model_round_trips() {
-        for text in [RIG, DESIGNATED] {
+        for text in [RIG, DESIGNATED, MESH] {
             let config = parse(text).expect("valid");
             assert_eq!(to_config(&to_file(&config)).expect("representable"), config);
         }

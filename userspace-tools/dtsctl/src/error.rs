@@ -5,7 +5,7 @@ use std::io;
 
 use dts_core::abi::{
     AbiError, CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC,
-    INFO_V1_SIZE, MAX_COUNTERS, MAX_HOOKS,
+    INFO_V1_SIZE, MAX_COUNTERS, MAX_HOOKS, MAX_PEERS, PEERS_V1_SIZE,
 };
 use dts_core::config::ConfigError;
 
@@ -24,6 +24,8 @@ pub(crate) enum Op {
     GetConfig,
     /// `setsockopt(DTS_SO_SET_CONFIG)`.
     SetConfig,
+    /// `getsockopt(DTS_SO_GET_PEERS)`.
+    GetPeers,
     /// Writing the output.
     WriteOutput,
 }
@@ -36,6 +38,7 @@ impl Op {
             Self::SetZero => "zeroing the counters failed",
             Self::GetConfig => "reading the configuration failed",
             Self::SetConfig => "applying the configuration failed",
+            Self::GetPeers => "reading the mesh peers failed",
             Self::WriteOutput => "cannot write the output",
         }
     }
@@ -56,6 +59,21 @@ pub(crate) enum Error {
         err: AbiError,
         /// Length of the reply in bytes.
         len: usize,
+    },
+    /// The module's peers reply ([`dts_core::abi::PeersV1`]) could not be
+    /// decoded.
+    PeersReply {
+        /// The decoding error.
+        err: AbiError,
+        /// Length of the reply in bytes.
+        len: usize,
+    },
+    /// `peers --wait`: the mesh did not form in time.
+    MeshNotFormed {
+        /// The time waited, in seconds.
+        secs: u64,
+        /// What is missing: "not ready; node 2 down, node 3 unknown".
+        why: String,
     },
     /// Encoding the JSON output failed.
     Json(serde_json::Error),
@@ -120,38 +138,11 @@ impl fmt::Display for Error {
                 write!(f, "permission denied: this command needs CAP_NET_ADMIN")
             }
             Self::BadNodeId(id) => write!(f, "node id {id} is not in 1..=32"),
-            Self::Abi { err, len } => match *err {
-                AbiError::BadVersion { found } => write!(
-                    f,
-                    "ABI version mismatch: dtsctl expects DTS ABI version {DTS_ABI_VERSION}, \
-                     but the loaded module reported version {found}; \
-                     use the dtsctl built together with the module"
-                ),
-                AbiError::BadSize { found } => write!(
-                    f,
-                    "ABI mismatch: DTS ABI version {DTS_ABI_VERSION} expects a \
-                     {INFO_V1_SIZE}-byte status reply, but the module reported \
-                     struct_size {found}"
-                ),
-                AbiError::Truncated | AbiError::BadLength => write!(
-                    f,
-                    "malformed reply from the module: expected {INFO_V1_SIZE} bytes, \
-                     got {len}"
-                ),
-                AbiError::TooManyHooks { found } => write!(
-                    f,
-                    "malformed reply from the module: {found} hook entries \
-                     (at most {MAX_HOOKS})"
-                ),
-                AbiError::TooManyCounters { found } => write!(
-                    f,
-                    "malformed reply from the module: {found} counters \
-                     (at most {MAX_COUNTERS})"
-                ),
-                AbiError::BadString | AbiError::BadField => {
-                    write!(f, "malformed reply from the module: {}", err.as_str())
-                }
-            },
+            Self::Abi { err, len } => abi_message(f, *err, *len, INFO_V1_SIZE, "status"),
+            Self::PeersReply { err, len } => abi_message(f, *err, *len, PEERS_V1_SIZE, "peers"),
+            Self::MeshNotFormed { secs, why } => {
+                write!(f, "mesh not formed after {secs} s: {why}")
+            }
             Self::Json(err) => write!(f, "cannot encode the output as JSON: {err}"),
             Self::ReadFile { path, source } => write!(f, "cannot read {path}: {source}"),
             Self::ConfigFile { path, err } => write!(f, "{path}: {err}"),
@@ -207,6 +198,59 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message for a reply of `size` bytes (the `what` reply) that could not
+/// be decoded.
+fn abi_message(
+    f: &mut fmt::Formatter<'_>,
+    err: AbiError,
+    len: usize,
+    size: usize,
+    what: &str,
+) -> fmt::Result {
+    match err {
+        AbiError::BadVersion { found } => write!(
+            f,
+            "ABI version mismatch: dtsctl expects DTS ABI version {DTS_ABI_VERSION}, \
+             but the loaded module reported version {found}; \
+             use the dtsctl built together with the module"
+        ),
+        AbiError::BadSize { found } => write!(
+            f,
+            "ABI mismatch: DTS ABI version {DTS_ABI_VERSION} expects a \
+             {size}-byte {what} reply, but the module reported \
+             struct_size {found}"
+        ),
+        AbiError::Truncated | AbiError::BadLength => write!(
+            f,
+            "malformed reply from the module: expected {size} bytes, \
+             got {len}"
+        ),
+        AbiError::TooManyHooks { found } => write!(
+            f,
+            "malformed reply from the module: {found} hook entries \
+             (at most {MAX_HOOKS})"
+        ),
+        AbiError::TooManyCounters { found } => write!(
+            f,
+            "malformed reply from the module: {found} counters \
+             (at most {MAX_COUNTERS})"
+        ),
+        AbiError::TooManyPeers { found } => write!(
+            f,
+            "malformed reply from the module: {found} peers \
+             (at most {MAX_PEERS})"
+        ),
+        AbiError::ReservedNotZero { offset } => write!(
+            f,
+            "malformed reply from the module: reserved word at offset {offset} \
+             of the {what} reply is not zero"
+        ),
+        AbiError::BadString | AbiError::BadField => {
+            write!(f, "malformed reply from the module: {}", err.as_str())
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,9 @@
 //! [`dts_core::abi`]), the way `ipvsadm` talks to IPVS:
 //!
 //! - `dtsctl status [--json]` shows the module version, ABI version,
-//!   per-hook statistics and counters;
+//!   per-hook statistics, counters and the cluster membership;
+//! - `dtsctl peers [--json] [--wait SECONDS]` shows the control mesh's view
+//!   of the other nodes (and can wait for the mesh to form);
 //! - `dtsctl zero` zeroes the counters;
 //! - `dtsctl config apply FILE` validates a cluster configuration file and
 //!   replaces the module's configuration with it;
@@ -21,22 +23,25 @@
 
 mod config;
 mod error;
+mod peers;
 mod render;
 mod sockopt;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use dts_core::abi::{
-    InfoV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG, DTS_SO_GET_INFO, DTS_SO_SET_CONFIG,
-    DTS_SO_SET_ZERO,
+    AbiError, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG, DTS_SO_GET_INFO,
+    DTS_SO_GET_PEERS, DTS_SO_SET_CONFIG, DTS_SO_SET_ZERO, PEERS_V1_SIZE,
 };
 use dts_core::config::{Config, ConfigV1, NodeSet};
 use dts_core::hrw;
 
 use crate::error::{Error, Op};
+use crate::peers::Membership;
 use crate::sockopt::DtsSocket;
 
 /// Version string printed by `--version`: the tool version and the ABI
@@ -57,6 +62,14 @@ const _: () = assert!(GET_INFO_BUF_LEN >= dts_core::abi::INFO_V1_SIZE);
 const GET_CONFIG_BUF_LEN: usize = 4096;
 const _: () = assert!(GET_CONFIG_BUF_LEN >= CONFIG_V1_SIZE);
 
+/// Size of the buffer passed to `getsockopt(DTS_SO_GET_PEERS)`; larger
+/// than [`PEERS_V1_SIZE`] for the same reason as [`GET_INFO_BUF_LEN`].
+const GET_PEERS_BUF_LEN: usize = 4096;
+const _: () = assert!(GET_PEERS_BUF_LEN >= PEERS_V1_SIZE);
+
+/// How often `peers --wait` asks the module.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
 /// Query and control the dts kernel module (in-kernel TCP connection handover).
 #[derive(Debug, Parser)]
 #[command(name = "dtsctl", version = VERSION)]
@@ -68,11 +81,24 @@ struct Cli {
 /// The `dtsctl` subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show the module version, per-hook statistics and counters.
+    /// Show the module version, per-hook statistics, counters and the
+    /// cluster membership.
     Status {
         /// Print one JSON object instead of a human-readable report.
         #[arg(long)]
         json: bool,
+    },
+    /// Show the control mesh: this node's readiness, the live set, and each
+    /// peer's state, connection, round-trip time, traffic and load.
+    Peers {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Wait up to SECONDS for the mesh to form (this node ready, every
+        /// peer up, or the mesh disabled) before printing; exit 1 if it does
+        /// not.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
     },
     /// Zero all counters of the module.
     Zero,
@@ -146,11 +172,13 @@ fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Status { json } => {
             let json = *json;
-            let info = get_info(&open_socket()?)?;
+            let sock = open_socket()?;
+            let info = get_info(&sock)?;
+            let membership = get_membership(&sock);
             let mut text = if json {
-                render::json(&info).map_err(Error::Json)?
+                render::json(&info, &membership).map_err(Error::Json)?
             } else {
-                render::human(&info)
+                render::human(&info, &membership)
             };
             if json {
                 text.push('\n');
@@ -160,6 +188,19 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Zero => open_socket()?
             .set(DTS_SO_SET_ZERO, &ZeroV1::new().to_bytes())
             .map_err(|source| Error::from_sockopt(Op::SetZero, source)),
+        Command::Peers { json, wait } => {
+            let sock = open_socket()?;
+            let peers = match wait {
+                None => get_peers(&sock)?,
+                Some(secs) => wait_formed(|| get_peers(&sock), *secs, WAIT_POLL)?,
+            };
+            let text = if *json {
+                peers::json(&peers).map_err(Error::Json)? + "\n"
+            } else {
+                peers::human(&peers)
+            };
+            write_stdout(&text)
+        }
         Command::Config { command } => run_config(command),
         Command::Owner { client, nodes } => {
             let set = NodeSet::from_ids(nodes).map_err(Error::BadNodeId)?;
@@ -238,6 +279,55 @@ fn get_info(sock: &DtsSocket) -> Result<InfoV1, Error> {
     InfoV1::decode(reply).map_err(|err| Error::Abi { err, len })
 }
 
+/// Calls `DTS_SO_GET_PEERS`: the OS error, or the decoded reply (or why it
+/// could not be decoded, and its length).
+fn read_peers(sock: &DtsSocket) -> io::Result<Result<PeersV1, (AbiError, usize)>> {
+    let mut buf = vec![0u8; GET_PEERS_BUF_LEN];
+    let len = sock.get(DTS_SO_GET_PEERS, &mut buf)?;
+    let reply = buf.get(..len).unwrap_or_default();
+    Ok(PeersV1::decode(reply).map_err(|err| (err, len)))
+}
+
+fn get_peers(sock: &DtsSocket) -> Result<PeersV1, Error> {
+    read_peers(sock)
+        .map_err(|source| Error::from_sockopt(Op::GetPeers, source))?
+        .map_err(|(err, len)| Error::PeersReply { err, len })
+}
+
+/// The membership section of `status`: any failure (e.g. a module without
+/// `DTS_SO_GET_PEERS`) only makes it unavailable.
+fn get_membership(sock: &DtsSocket) -> Membership {
+    match read_peers(sock) {
+        Ok(Ok(peers)) => Membership::Available(Box::new(peers)),
+        Ok(Err((err, len))) => Membership::Unavailable(Error::PeersReply { err, len }.to_string()),
+        Err(source) => Membership::Unavailable(source.to_string()),
+    }
+}
+
+/// `peers --wait`: calls `fetch` every `poll` until the mesh is formed (see
+/// [`peers::not_formed`]) and returns that reply, or fails with
+/// [`Error::MeshNotFormed`] once `secs` seconds have passed. Errors of
+/// `fetch` end the wait at once.
+fn wait_formed(
+    mut fetch: impl FnMut() -> Result<PeersV1, Error>,
+    secs: u64,
+    poll: Duration,
+) -> Result<PeersV1, Error> {
+    let start = Instant::now();
+    let timeout = Duration::from_secs(secs);
+    loop {
+        let peers = fetch()?;
+        let Some(why) = peers::not_formed(&peers) else {
+            return Ok(peers);
+        };
+        let elapsed = start.elapsed();
+        if elapsed >= timeout {
+            return Err(Error::MeshNotFormed { secs, why });
+        }
+        std::thread::sleep(poll.min(timeout - elapsed));
+    }
+}
+
 fn write_stdout(text: &str) -> Result<(), Error> {
     let mut stdout = io::stdout().lock();
     stdout
@@ -253,7 +343,7 @@ fn write_stdout(text: &str) -> Result<(), Error> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
-    use dts_core::abi::DTS_ABI_VERSION;
+    use dts_core::abi::{PeerState, PeerV1, DTS_ABI_VERSION, PEERS_MESH_ENABLED, PEERS_READY};
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -312,6 +402,124 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn parses_peers_commands() {
+        let cli = Cli::try_parse_from(["dtsctl", "peers"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Peers {
+                json: false,
+                wait: None
+            }
+        ));
+        let cli = Cli::try_parse_from(["dtsctl", "peers", "--json", "--wait", "5"]).expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Peers {
+                json: true,
+                wait: Some(5)
+            }
+        ));
+        for bad in [
+            &["dtsctl", "peers", "--wait"][..],
+            &["dtsctl", "peers", "--wait", "-1"][..],
+            &["dtsctl", "peers", "--wait", "1.5"][..],
+            &["dtsctl", "peers", "--wait", "x"][..],
+            &["dtsctl", "peers", "extra"][..],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A reply with the mesh enabled, node 2 `state`, ready or not.
+    fn peers_reply(state: PeerState, ready: bool) -> PeersV1 {
+        let mut peers = PeersV1::new(1);
+        peers.flags = PEERS_MESH_ENABLED | if ready { PEERS_READY } else { 0 };
+        peers
+            .push(PeerV1 {
+                state,
+                ..PeerV1::new(2, 0x0a00_000c)
+            })
+            .expect("room");
+        peers
+    }
+
+    #[test]
+    fn wait_returns_once_formed() {
+        let mut calls = 0;
+        let peers = wait_formed(
+            || {
+                calls += 1;
+                Ok(match calls {
+                    1 => peers_reply(PeerState::Unknown, false),
+                    2 => peers_reply(PeerState::Up, false),
+                    _ => peers_reply(PeerState::Up, true),
+                })
+            },
+            10,
+            Duration::from_millis(1),
+        )
+        .expect("formed");
+        assert_eq!(calls, 3);
+        assert!(peers.ready());
+        // A disabled mesh needs no waiting.
+        let mut calls = 0;
+        wait_formed(
+            || {
+                calls += 1;
+                Ok(PeersV1::new(1))
+            },
+            0,
+            Duration::from_millis(1),
+        )
+        .expect("disabled mesh");
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn wait_times_out_naming_what_is_missing() {
+        let start = Instant::now();
+        let err = wait_formed(
+            || Ok(peers_reply(PeerState::Down, true)),
+            0,
+            Duration::from_millis(1),
+        )
+        .expect_err("never formed");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(
+            err.to_string(),
+            "mesh not formed after 0 s: peers not up: 2 (down, none)"
+        );
+        let mut calls = 0;
+        let err = wait_formed(
+            || {
+                calls += 1;
+                Ok(peers_reply(PeerState::Unknown, false))
+            },
+            1,
+            Duration::from_millis(100),
+        )
+        .expect_err("never formed");
+        assert!((2..=12).contains(&calls), "{calls} calls in 1 s");
+        assert_eq!(
+            err.to_string(),
+            "mesh not formed after 1 s: this node is NOT READY; peers not up: 2 (unknown, none)"
+        );
+        // Errors end the wait at once.
+        let mut calls = 0;
+        let err = wait_formed(
+            || {
+                calls += 1;
+                Err(Error::NotLoaded)
+            },
+            5,
+            Duration::from_millis(1),
+        )
+        .expect_err("not loaded");
+        assert!(matches!(err, Error::NotLoaded));
+        assert_eq!(calls, 1);
     }
 
     #[test]

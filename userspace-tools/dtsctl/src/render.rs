@@ -1,10 +1,13 @@
-//! Human-readable and JSON rendering of an [`InfoV1`] status reply.
+//! Human-readable and JSON rendering of an [`InfoV1`] status reply (and of
+//! the membership section `dtsctl status` adds to it, see [`crate::peers`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use dts_core::abi::{hook_name, Counter, HookStats, InfoV1};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::peers::{self, Membership, PeersJson};
 
 /// Returns the module version for display: up to the first NUL byte, with
 /// invalid UTF-8 replaced rather than rejected.
@@ -28,12 +31,13 @@ pub(crate) fn counter_name(index: usize) -> Cow<'static, str> {
     }
 }
 
-/// Renders the status as an aligned, human-readable report.
-pub(crate) fn human(info: &InfoV1) -> String {
+/// Renders the status as an aligned, human-readable report, the membership
+/// section last.
+pub(crate) fn human(info: &InfoV1, membership: &Membership) -> String {
     let mut out = String::new();
     // Writing into a `String` cannot fail.
     let _ = write_human(&mut out, info);
-    out
+    out + &peers::status_section(membership)
 }
 
 fn write_human(out: &mut String, info: &InfoV1) -> std::fmt::Result {
@@ -84,6 +88,8 @@ struct StatusJson<'a> {
     module_version: Cow<'a, str>,
     hooks: Vec<HookJson>,
     counters: CountersJson<'a>,
+    /// `null` if the membership is unavailable.
+    membership: Option<PeersJson>,
 }
 
 /// JSON view of one hook entry.
@@ -124,12 +130,16 @@ impl Serialize for CountersJson<'_> {
 }
 
 /// Renders the status as one JSON object (a single line, no trailing newline).
-pub(crate) fn json(info: &InfoV1) -> Result<String, serde_json::Error> {
+pub(crate) fn json(info: &InfoV1, membership: &Membership) -> Result<String, serde_json::Error> {
     let status = StatusJson {
         abi_version: info.abi_version,
         module_version: module_version(info),
         hooks: info.hooks().iter().map(HookJson::from).collect(),
         counters: CountersJson(info.counters()),
+        membership: match membership {
+            Membership::Available(peers) => Some(PeersJson::from(&**peers)),
+            Membership::Unavailable(_) => None,
+        },
     };
     serde_json::to_string(&status)
 }
@@ -137,7 +147,36 @@ pub(crate) fn json(info: &InfoV1) -> Result<String, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dts_core::abi::{version_bytes, MAX_COUNTERS};
+    use dts_core::abi::{
+        version_bytes, PeerConn, PeerState, PeerV1, PeersV1, MAX_COUNTERS, PEERS_MESH_ENABLED,
+        PEERS_READY,
+    };
+
+    /// What an old module (no `DTS_SO_GET_PEERS`) gives.
+    fn unavailable() -> Membership {
+        Membership::Unavailable("Invalid argument (os error 22)".to_owned())
+    }
+
+    /// Node 1 ready, node 2 up, node 3 down.
+    fn membership() -> Membership {
+        let mut peers = PeersV1::new(1);
+        peers.flags = PEERS_MESH_ENABLED | PEERS_READY;
+        peers.live_mask = 0b011;
+        peers
+            .push(PeerV1 {
+                state: PeerState::Up,
+                conn: PeerConn::Established,
+                ..PeerV1::new(2, 0x0a00_000c)
+            })
+            .expect("room");
+        peers
+            .push(PeerV1 {
+                state: PeerState::Down,
+                ..PeerV1::new(3, 0x0a00_000d)
+            })
+            .expect("room");
+        Membership::Available(Box::new(peers))
+    }
 
     fn sample() -> InfoV1 {
         let mut info = InfoV1::new();
@@ -185,15 +224,58 @@ Counters:
   sockopt_invalid                           103
   pkt_malformed                             104
   pkt_non_ipv4                              105
+
+membership: unavailable (Invalid argument (os error 22))
 ";
-        assert_eq!(human(&sample()), expected);
+        assert_eq!(human(&sample(), &unavailable()), expected);
+    }
+
+    #[test]
+    fn human_report_with_membership() {
+        let out = human(&sample(), &membership());
+        let expected_tail = "  pkt_non_ipv4                              105
+
+Membership:
+  self 1: mesh enabled, READY, live [1, 2]
+  PEER ADDR            STATE   CONN
+     2 10.0.0.12       up      established
+     3 10.0.0.13       down    none
+";
+        assert!(out.ends_with(expected_tail), "{out}");
+    }
+
+    #[test]
+    fn status_lists_every_known_counter() {
+        let mut info = InfoV1::new();
+        for (i, counter) in Counter::ALL.iter().enumerate() {
+            info.set_counter(*counter, i as u64);
+        }
+        let out = human(&info, &unavailable());
+        for name in [
+            "mesh_connected",
+            "mesh_node_down",
+            "handover_host_down",
+            "syn_failover",
+        ] {
+            assert!(out.contains(&format!("  {name} ")), "{name}: {out}");
+        }
+        assert!(!out.contains("counter_"), "{out}");
+        let value: serde_json::Value =
+            serde_json::from_str(&json(&info, &unavailable()).expect("serializable"))
+                .expect("valid JSON");
+        assert_eq!(value["counters"]["syn_failover"].as_u64(), Some(48));
+        assert_eq!(value["counters"]["mesh_connected"].as_u64(), Some(30));
+        assert_eq!(
+            value["counters"].as_object().map(|c| c.len()),
+            Some(Counter::COUNT)
+        );
     }
 
     #[test]
     fn human_report_without_hooks_or_counters() {
         let mut info = InfoV1::new();
         info.n_counters = 0;
-        let out = human(&info);
+        let out = human(&info, &unavailable());
         assert!(out.contains("Hooks:\n  (none registered)\n"), "{out}");
         assert!(out.contains("Counters:\n  (none)\n"), "{out}");
         assert!(out.starts_with("dts module version: \n"), "{out}");
@@ -207,7 +289,7 @@ Counters:
         info.counters[n + 1] = 77;
         info.n_hooks = 1;
         info.hooks[0].hooknum = 9;
-        let out = human(&info);
+        let out = human(&info, &unavailable());
         assert!(out.contains("  syn_accepted "), "{out}");
         assert!(out.contains(&format!("  counter_{n} ")), "{out}");
         assert!(out.contains(&format!("  counter_{} ", n + 1)), "{out}");
@@ -216,19 +298,43 @@ Counters:
 
     #[test]
     fn json_report() {
-        let out = json(&sample()).expect("serializable");
+        let out = json(&sample(), &unavailable()).expect("serializable");
         let expected = concat!(
             r#"{"abi_version":1,"module_version":"0.1.0","hooks":["#,
             r#"{"name":"pre_routing","hooknum":0,"priority":-150,"packets":10,"bytes":1234,"tcp_packets":5},"#,
             r#"{"name":"local_out","hooknum":3,"priority":100,"packets":18446744073709551615,"bytes":0,"tcp_packets":1}"#,
             r#"],"counters":{"sockopt_get":100,"sockopt_set":101,"sockopt_denied":102,"#,
-            r#""sockopt_invalid":103,"pkt_malformed":104,"pkt_non_ipv4":105}}"#
+            r#""sockopt_invalid":103,"pkt_malformed":104,"pkt_non_ipv4":105},"membership":null}"#
         );
         assert_eq!(out, expected);
         // And it is valid JSON with exact u64 values.
         let value: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
         assert_eq!(value["hooks"][1]["packets"].as_u64(), Some(u64::MAX));
         assert_eq!(value["counters"]["pkt_non_ipv4"].as_u64(), Some(105));
+        assert!(value["membership"].is_null());
+    }
+
+    #[test]
+    fn json_report_with_membership() {
+        let out = json(&sample(), &membership()).expect("serializable");
+        let value: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+        let m = &value["membership"];
+        assert_eq!(m["self_id"], 1);
+        assert_eq!(m["mesh_enabled"], true);
+        assert_eq!(m["ready"], true);
+        assert_eq!(m["live"], serde_json::json!([1, 2]));
+        assert_eq!(m["peers"][0]["state"], "up");
+        assert_eq!(m["peers"][1]["state"], "down");
+        assert_eq!(m["peers"][1]["addr"], "10.0.0.13");
+        assert!(m["peers"][1]["last_heard_ms"].is_null());
+        // The same object as `dtsctl peers --json`.
+        let Membership::Available(peers) = membership() else {
+            unreachable!()
+        };
+        let alone: serde_json::Value =
+            serde_json::from_str(&crate::peers::json(&peers).expect("serializable"))
+                .expect("valid JSON");
+        assert_eq!(*m, alone);
     }
 
     #[test]
@@ -237,7 +343,7 @@ Counters:
         info.n_counters = MAX_COUNTERS as u32;
         info.module_version = [b'x'; 32];
         info.module_version[3] = 0xff;
-        let out = json(&info).expect("serializable");
+        let out = json(&info, &unavailable()).expect("serializable");
         let value: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
         let counters = value["counters"].as_object().expect("object");
         assert_eq!(counters.len(), MAX_COUNTERS);

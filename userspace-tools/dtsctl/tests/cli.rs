@@ -125,16 +125,39 @@ impl Drop for TempFile {
     }
 }
 
+/// How `config check` summarises the default mesh.
+const MESH: &str = "mesh on port 7470 (heartbeat 500 ms, down after 3 missed)";
+
 #[test]
 fn config_check_examples() {
     for (name, summary) in [
-        ("cluster3.toml", "3 nodes, 1 service, self = 1"),
-        ("two-services.toml", "3 nodes, 2 services, self = 2"),
-        ("cluster3-designated.toml", "3 nodes, 1 service, self = 1"),
-        ("cluster3-two-vips.toml", "3 nodes, 2 services, self = 1"),
+        (
+            "cluster3.toml",
+            format!("3 nodes, 1 service, self = 1, {MESH}"),
+        ),
+        (
+            "two-services.toml",
+            format!("3 nodes, 2 services, self = 2, {MESH}"),
+        ),
+        (
+            "cluster3-designated.toml",
+            format!("3 nodes, 1 service, self = 1, {MESH}"),
+        ),
+        (
+            "cluster3-two-vips.toml",
+            format!("3 nodes, 2 services, self = 1, {MESH}"),
+        ),
+        (
+            "cluster3-keepalive.toml",
+            format!("3 nodes, 1 service, self = 1, {MESH}"),
+        ),
+        (
+            "cluster3-mesh.toml",
+            format!("3 nodes, 1 service, self = 1, {MESH}"),
+        ),
         (
             "empty.toml",
-            "empty configuration (the node is unconfigured)",
+            "empty configuration (the node is unconfigured)".to_owned(),
         ),
     ] {
         let path = example(name);
@@ -159,8 +182,99 @@ fn config_check_good_temp_file() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("{}: valid: 1 node, 1 service, self = 2\n", file.path())
+        format!(
+            "{}: valid: 1 node, 1 service, self = 2, {MESH}\n",
+            file.path()
+        )
     );
+}
+
+#[test]
+fn config_check_mesh_settings() {
+    let file = TempFile::new(
+        "mesh-off.toml",
+        "self = 2\n[mesh]\nport = 0\n[[node]]\nid = 2\naddr = \"192.168.7.2\"\n",
+    );
+    let out = dtsctl(&["config", "check", &file.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}: valid: 1 node, 0 services, self = 2, mesh disabled\n",
+            file.path()
+        )
+    );
+    let file = TempFile::new(
+        "mesh-fast.toml",
+        "self = 2\n[mesh]\nheartbeat_ms = 100\ndead_after = 5\n\
+         [[node]]\nid = 2\naddr = \"192.168.7.2\"\n",
+    );
+    let out = dtsctl(&["config", "check", &file.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .ends_with("mesh on port 7470 (heartbeat 100 ms, down after 5 missed)\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn config_check_and_apply_refuse_a_bad_mesh_with_its_line() {
+    let path = example("invalid-mesh.toml");
+    for cmd in ["check", "apply"] {
+        let out = dtsctl(&["config", cmd, &path]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).trim_end(),
+            format!(
+                "dtsctl: {path}: line 11: [mesh] dead_after = 1: must be in 2..=20 \
+                 (missed heartbeats before a node is marked down)"
+            ),
+            "{cmd}"
+        );
+        assert!(out.stdout.is_empty(), "{cmd}");
+    }
+    // The valid mesh example gets as far as the kernel.
+    assert_not_loaded(&["config", "apply", &example("cluster3-mesh.toml")]);
+}
+
+#[test]
+fn config_check_bad_mesh_values() {
+    let base = "self = 1\n[[node]]\nid = 1\naddr = \"10.0.0.11\"\n[mesh]\n";
+    assert_eq!(
+        check_bad("hb.toml", &format!("{base}heartbeat_ms = 25\n")),
+        "line 6: [mesh] heartbeat_ms = 25: must be a multiple of 10 in 10..=2550"
+    );
+    assert_eq!(
+        check_bad(
+            "dead.toml",
+            &format!("{base}port = 7000\ndead_after = 30\n")
+        ),
+        "line 7: [mesh] dead_after = 30: must be in 2..=20 \
+         (missed heartbeats before a node is marked down)"
+    );
+    assert_eq!(
+        check_bad("off.toml", &format!("{base}port = 0\nheartbeat_ms = 500\n")),
+        "line 7: [mesh] port = 0 disables the mesh: leave heartbeat_ms and dead_after out \
+         (or 0), not heartbeat_ms = 500, dead_after = 0"
+    );
+    let err = check_bad("key.toml", &format!("{base}timeout = 3\n"));
+    assert!(
+        err.starts_with("TOML parse error at line 6, column 1"),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `timeout`"), "{err}");
+}
+
+#[test]
+fn peers_without_module() {
+    assert_not_loaded(&["peers"]);
+    assert_not_loaded(&["peers", "--json"]);
+    // --wait does not wait for a module that is not there.
+    let start = std::time::Instant::now();
+    assert_not_loaded(&["peers", "--wait", "30"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }
 
 /// Runs `config check` on a temp file with `text`, expects exit status 1 and
@@ -270,6 +384,11 @@ fn usage_errors_exit_2() {
         &["config", "check", "a.toml", "b.toml"][..],
         &["config", "clear", "--json"][..],
         &["config", "show", "extra"][..],
+        &["peers", "extra"][..],
+        &["peers", "--wait"][..],
+        &["peers", "--wait", "soon"][..],
+        &["peers", "--wait", "-3"][..],
+        &["show", "peers"][..],
     ] {
         let out = dtsctl(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -297,6 +416,14 @@ fn help_lists_commands() {
     assert!(stdout.contains("status"), "{stdout}");
     assert!(stdout.contains("zero"), "{stdout}");
     assert!(stdout.contains("config"), "{stdout}");
+    assert!(stdout.contains("peers"), "{stdout}");
+    let out = dtsctl(&["peers", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("--json") && stdout.contains("--wait <SECONDS>"),
+        "{stdout}"
+    );
     let out = dtsctl(&["config", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,0 +1,1383 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The control mesh: one persistent kernel TCP connection to every other
+//! configured node, heartbeats, membership and close notifications.
+//!
+//! Everything that touches a mesh socket runs in one kernel thread,
+//! `dts_mesh` (process context, may sleep), so the sockets need no lock.
+//! Other contexts talk to it through atomics and a small queue:
+//!
+//! - the packet path (softirq) reads the membership [`View`] with one atomic
+//!   load ([`view`]) and queues close notifications ([`notify_closed`]);
+//! - `DTS_SO_SET_CONFIG` (process context) tells it that the configuration
+//!   changed ([`config_changing`]); `DTS_SO_GET_PEERS` reads [`PEERS`].
+//!
+//! Connections: the node with the lower id connects (from its internal
+//! address) to the one with the higher id, on the configured mesh port, and
+//! sends HELLO; the other answers HELLO-ACK once it checked that the sender
+//! is a configured node at that address and that both run the same
+//! configuration ([`Config::fingerprint`]). A connection from an address
+//! that is not a configured node is reset at once and counted
+//! ([`Counter::MeshRefused`]). A lost connection is reopened with a bounded
+//! exponential backoff (100 ms doubling up to 2 s). Any malformed frame
+//! (see [`crate::pure::mesh`]) is counted under its reason and resets the
+//! connection; nothing else is affected.
+//!
+//! Membership ([`crate::pure::member`]): any frame from a peer makes it up;
+//! a peer silent for `heartbeat_ms × dead_after` is down. The thread
+//! publishes the resulting view for the SYN acceptance of [`crate::hooks`]
+//! and for `request_handover` (`EHOSTDOWN` towards a down node).
+//!
+//! The wire protocol is documented in `Documentation/mesh-protocol.md`, the
+//! design in `Documentation/mesh.md`.
+
+use core::ffi::{c_int, c_void};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use kernel::bindings;
+use kernel::prelude::*;
+
+use crate::fcb::Fcb;
+use crate::flowtab::FlowTable;
+use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
+use crate::pure::abi::Counter;
+use crate::pure::config::{Config, NodeSet, MAX_NODES};
+use crate::pure::fcb::{Role, State as FcbState};
+use crate::pure::flow::FlowKey;
+use crate::pure::member::{Change, Liveness, Membership, View};
+use crate::pure::mesh::{
+    self as wire, CloseReason, Closed, Decoded, Frame, FrameError, Heartbeat, Hello, HelloAck,
+    HelloStatus, Load, Msg, RxCheck,
+};
+use crate::rcu;
+use crate::state;
+use crate::stats;
+
+/// First reconnection delay.
+const BACKOFF_MIN_MS: u64 = 100;
+/// Longest reconnection delay.
+const BACKOFF_MAX_MS: u64 = 2000;
+/// How long a connection may take to connect and exchange HELLOs.
+const HELLO_TIMEOUT_MS: u64 = 3000;
+/// Accepted connections that have not sent their HELLO yet.
+const MAX_PENDING: usize = 4;
+/// Longest sleep of the thread (it is woken earlier by socket events).
+const MAX_SLEEP_MS: u64 = 100;
+/// Room for frames waiting to be sent on one connection.
+const TX_CAP: usize = 4 * wire::MAX_FRAME;
+/// Close notifications queued for the thread.
+const TXQ_CAP: usize = 256;
+
+/// `PeerV1::conn` values.
+const CONN_NONE: u32 = 0;
+const CONN_CONNECTING: u32 = 1;
+const CONN_HELLO: u32 = 2;
+const CONN_ESTABLISHED: u32 = 3;
+
+/// Per-peer figures for `DTS_SO_GET_PEERS`, written by the mesh thread and
+/// read by the socket option (any context; relaxed atomics).
+pub(crate) struct PeerStats {
+    pub(crate) state: AtomicU32,
+    pub(crate) conn: AtomicU32,
+    pub(crate) rtt_us: AtomicU32,
+    /// Mesh clock (ms) of the last frame, `u64::MAX` if never.
+    pub(crate) last_heard: AtomicU64,
+    pub(crate) tx: AtomicU64,
+    pub(crate) rx: AtomicU64,
+    pub(crate) errors: AtomicU32,
+    pub(crate) connects: AtomicU32,
+    pub(crate) down_count: AtomicU32,
+    /// The peer's last LOAD: active flows, handed in, handed out,
+    /// handovers (low 32 bits).
+    pub(crate) load: [AtomicU32; 4],
+}
+
+impl PeerStats {
+    const fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            conn: AtomicU32::new(CONN_NONE),
+            rtt_us: AtomicU32::new(0),
+            last_heard: AtomicU64::new(u64::MAX),
+            tx: AtomicU64::new(0),
+            rx: AtomicU64::new(0),
+            errors: AtomicU32::new(0),
+            connects: AtomicU32::new(0),
+            down_count: AtomicU32::new(0),
+            load: [const { AtomicU32::new(0) }; 4],
+        }
+    }
+
+    fn reset(&self) {
+        self.state.store(0, Ordering::Relaxed);
+        self.conn.store(CONN_NONE, Ordering::Relaxed);
+        self.rtt_us.store(0, Ordering::Relaxed);
+        self.last_heard.store(u64::MAX, Ordering::Relaxed);
+        for a in [&self.tx, &self.rx] {
+            a.store(0, Ordering::Relaxed);
+        }
+        for a in [&self.errors, &self.connects, &self.down_count] {
+            a.store(0, Ordering::Relaxed);
+        }
+        for a in &self.load {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Per-peer figures, index `id - 1`.
+pub(crate) static PEERS: [PeerStats; MAX_NODES] = [const { PeerStats::new() }; MAX_NODES];
+
+/// The membership view ([`View::pack`]) the packet path uses.
+static VIEW: AtomicU64 = AtomicU64::new(View::ALL.pack());
+
+/// Bumped on every configuration change the thread must act on.
+static GEN: AtomicU32 = AtomicU32::new(0);
+
+/// Whether the mesh runs (for `DTS_SO_GET_PEERS`).
+static ENABLED: AtomicU32 = AtomicU32::new(0);
+
+// INVARIANT: null, or the mesh thread's task, on which `Thread` holds a
+// reference; cleared (and a grace period waited for) before that reference
+// is dropped, so a reader inside an RCU read-side section may use it.
+static TASK: AtomicPtr<bindings::task_struct> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The membership view. Any context.
+pub(crate) fn view() -> View {
+    View::unpack(VIEW.load(Ordering::Acquire))
+}
+
+/// Whether the mesh runs. Any context.
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed) != 0
+}
+
+/// Milliseconds of the monotonic clock. Any context.
+fn now_ms() -> u64 {
+    now_us() / 1000
+}
+
+/// Microseconds of the monotonic clock. Any context.
+fn now_us() -> u64 {
+    // SAFETY: `ktime_get()` may be called from any context.
+    let ns = unsafe { bindings::ktime_get() };
+    u64::try_from(ns).unwrap_or(0) / 1000
+}
+
+/// The mesh clock in milliseconds, for "last heard" ages. Any context.
+pub(crate) fn clock_ms() -> u64 {
+    now_ms()
+}
+
+/// Wakes the mesh thread. Any context.
+pub(crate) fn wake() {
+    let _g = rcu::Guard::new();
+    let t = TASK.load(Ordering::Acquire);
+    if !t.is_null() {
+        // SAFETY: by the invariant of `TASK`, a non-null `t` read inside an
+        // RCU read-side section is a live task; waking is allowed in any
+        // context.
+        unsafe { bindings::wake_up_process(t) };
+    }
+}
+
+/// The socket callback of every mesh socket: data, a new connection or a
+/// state change. Softirq or process context.
+///
+/// # Safety
+///
+/// Called by the network stack with a valid socket (unused).
+unsafe extern "C" fn on_sock_event(_sk: *mut bindings::sock) {
+    wake();
+}
+
+/// Our callbacks.
+const OURS: Callbacks = Callbacks {
+    data_ready: Some(on_sock_event),
+    state_change: Some(on_sock_event),
+};
+
+/// The view of a configuration that was just applied: every peer presumed
+/// up, this node not ready until it heard from them. Any context.
+fn initial_view(cfg: Option<&Config>) -> View {
+    match cfg {
+        Some(c) if c.mesh().enabled() => {
+            Membership::new(c.self_id(), node_set(c), c.mesh().dead_ms(), 0, 0).view()
+        }
+        _ => View::ALL,
+    }
+}
+
+/// How long a joining node waits for a peer it has not heard from yet: the
+/// dead time plus the peer's longest reconnection delay and HELLO exchange.
+fn grace_ms(dead_ms: u32) -> u32 {
+    dead_ms.saturating_add((BACKOFF_MAX_MS + HELLO_TIMEOUT_MS) as u32)
+}
+
+/// The ids of the configured nodes.
+fn node_set(c: &Config) -> NodeSet {
+    let mut s = NodeSet::EMPTY;
+    for n in c.nodes() {
+        s.insert(n.id);
+    }
+    s
+}
+
+/// Called by `DTS_SO_SET_CONFIG` before `new` is published. If the mesh
+/// must be rebuilt (another cluster, another node id or other mesh
+/// settings), publishes the new configuration's initial view and tells the
+/// thread. Re-applying the same configuration changes nothing. Process
+/// context.
+pub(crate) fn config_changing(old: Option<&Config>, new: Option<&Config>) {
+    let key = |c: Option<&Config>| c.map(|c| (c.fingerprint(), c.self_id()));
+    if key(old) == key(new) {
+        return;
+    }
+    VIEW.store(initial_view(new).pack(), Ordering::Release);
+    GEN.fetch_add(1, Ordering::AcqRel);
+    wake();
+}
+
+/// A close notification waiting for the thread.
+#[derive(Clone, Copy)]
+struct QueuedClose {
+    /// The internal address of the node to tell.
+    to: u32,
+    msg: Closed,
+}
+
+/// The queue of close notifications, filled by the packet path.
+pub(crate) struct TxQueue {
+    items: [Option<QueuedClose>; TXQ_CAP],
+    len: usize,
+}
+
+impl TxQueue {
+    /// An empty queue.
+    pub(crate) const fn new() -> Self {
+        Self {
+            items: [None; TXQ_CAP],
+            len: 0,
+        }
+    }
+}
+
+/// Queues a CLOSED message for the node at internal address `to`: the
+/// connection of `fcb` ended here for `reason`. Sent at most once per FCB.
+/// Any context but hard interrupts.
+pub(crate) fn notify_closed(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason) {
+    if to == 0 || !enabled() || !fcb.mark_notified() {
+        return;
+    }
+    let msg = Closed {
+        client_addr: fcb.client_addr,
+        vip: fcb.vip,
+        client_port: fcb.client_port,
+        app_port: fcb.app_port,
+        reason,
+    };
+    let queued = {
+        let mut q = st.txq.lock();
+        let len = q.len;
+        match q.items.get_mut(len) {
+            Some(slot) => {
+                *slot = Some(QueuedClose { to, msg });
+                q.len = len + 1;
+                true
+            }
+            None => false,
+        }
+    };
+    if queued {
+        wake();
+    } else {
+        stats::inc(Counter::MeshTxDropped);
+    }
+}
+
+/// The mesh thread, started at module load and stopped at unload.
+pub(crate) struct Thread {
+    // INVARIANT: the thread's task, on which this value holds a reference.
+    task: NonNull<bindings::task_struct>,
+}
+
+// SAFETY: the task pointer is only used to stop the thread, from any task.
+unsafe impl Send for Thread {}
+// SAFETY: `&Thread` gives no access to the task.
+unsafe impl Sync for Thread {}
+
+impl Thread {
+    /// Starts the thread. Process context (module init), after the state
+    /// exists.
+    pub(crate) fn start() -> Result<Self> {
+        // SAFETY: `thread_main` has the signature kthreads expect; the name
+        // is a NUL-terminated format without conversions.
+        let t = unsafe {
+            bindings::kthread_create_on_node(
+                Some(thread_main),
+                core::ptr::null_mut(),
+                bindings::NUMA_NO_NODE,
+                c"dts_mesh".as_ptr().cast(),
+            )
+        };
+        // `IS_ERR()`: the top 4095 addresses are error codes.
+        if t.is_null() || (t as usize) >= (-4095isize) as usize {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `t` is a new, live task; the reference keeps it alive until
+        // `drop` (the thread may exit on its own only when stopped).
+        unsafe { bindings::get_task_struct(t) };
+        TASK.store(t, Ordering::Release);
+        // SAFETY: `t` is live; this starts it.
+        unsafe { bindings::wake_up_process(t) };
+        // INVARIANT: a reference was taken above.
+        Ok(Self {
+            task: NonNull::new(t).ok_or(ENOMEM)?,
+        })
+    }
+}
+
+impl Drop for Thread {
+    /// Process context (module exit): stops the thread, which closes every
+    /// mesh socket and restores their callbacks before it returns.
+    fn drop(&mut self) {
+        TASK.store(core::ptr::null_mut(), Ordering::Release);
+        // No waker can still be using the task pointer after this.
+        rcu::synchronize();
+        // SAFETY: the task is alive (we hold a reference); `kthread_stop()`
+        // wakes the thread and waits until `thread_main` returned.
+        unsafe { bindings::kthread_stop(self.task.as_ptr()) };
+        // SAFETY: drops the reference taken in `start`.
+        unsafe { bindings::put_task_struct(self.task.as_ptr()) };
+        // Socket callbacks that were running on another CPU when the thread
+        // restored the originals are finished after this.
+        rcu::synchronize();
+        VIEW.store(View::ALL.pack(), Ordering::Release);
+        ENABLED.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The thread's body. Process context.
+///
+/// # Safety
+///
+/// Called once by the kthread machinery, as the body of the thread
+/// `Thread::start` created (the argument is unused).
+unsafe extern "C" fn thread_main(_data: *mut c_void) -> c_int {
+    match KBox::new(Runner::new(), GFP_KERNEL) {
+        Ok(mut r) => {
+            r.run();
+            r.teardown();
+        }
+        Err(_) => {
+            pr_err!("mesh: out of memory, the control mesh does not run\n");
+            // SAFETY: kthread context; sleeps until `kthread_stop()`.
+            while !unsafe { bindings::kthread_should_stop() } {
+                // SAFETY: process context.
+                unsafe { bindings::schedule_timeout_interruptible(i64::from(bindings::HZ) as _) };
+            }
+        }
+    }
+    0
+}
+
+/// A byte buffer with a consumed prefix (for the receive and send sides of
+/// a connection).
+struct ByteBuf {
+    buf: KVVec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ByteBuf {
+    fn new(cap: usize) -> Result<Self> {
+        let mut buf = KVVec::with_capacity(cap, GFP_KERNEL)?;
+        buf.extend_with(cap, 0, GFP_KERNEL)?;
+        Ok(Self {
+            buf,
+            start: 0,
+            end: 0,
+        })
+    }
+
+    fn data(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or(&[])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// The free room at the end, after moving the data to the front.
+    fn spare(&mut self) -> &mut [u8] {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let end = self.end;
+        self.buf.get_mut(end..).unwrap_or(&mut [])
+    }
+
+    fn commit(&mut self, n: usize) {
+        self.end = self.end.saturating_add(n).min(self.buf.len());
+    }
+}
+
+/// Where a connection is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Ours, the SYN left.
+    Connecting,
+    /// Ours, HELLO sent, waiting for HELLO-ACK.
+    HelloSent,
+    /// Accepted, waiting for HELLO.
+    AwaitHello,
+    /// HELLOs exchanged.
+    Established,
+}
+
+/// One mesh connection.
+struct Conn {
+    sock: KSock,
+    /// The callbacks to put back before the socket is released.
+    old: Callbacks,
+    phase: Phase,
+    peer_addr: u32,
+    /// The peer's node id (0 until an accepted connection's HELLO).
+    peer: u8,
+    since: u64,
+    rx: ByteBuf,
+    tx: ByteBuf,
+    check: RxCheck,
+    tx_seq: u32,
+    /// Reset (RST) instead of closing (FIN) when dropped.
+    reset: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.sock.swap_callbacks(self.old);
+        if self.reset {
+            self.sock.set_no_linger();
+        }
+    }
+}
+
+/// A received message, copied out of the receive buffer.
+enum In {
+    Hello(Hello),
+    HelloAck(HelloAck),
+    Heartbeat(Heartbeat),
+    Load(Load),
+    Closed(Closed),
+    /// SC-CLONE or SC-ACK (reserved for Socket Cloning).
+    Sc,
+}
+
+impl From<&Frame<'_>> for In {
+    fn from(f: &Frame<'_>) -> Self {
+        match f.msg {
+            Msg::Hello(h) => Self::Hello(h),
+            Msg::HelloAck(a) => Self::HelloAck(a),
+            Msg::Heartbeat(h) => Self::Heartbeat(h),
+            Msg::Load(l) => Self::Load(l),
+            Msg::Closed(c) => Self::Closed(c),
+            Msg::ScClone(_) | Msg::ScAck(_) => Self::Sc,
+        }
+    }
+}
+
+/// Why a connection is closed.
+enum Close {
+    /// The peer closed it.
+    Eof,
+    /// A socket error.
+    Error,
+    /// A malformed or unexpected frame (counted).
+    Bad(FrameError),
+    /// The HELLO exchange failed (counted).
+    Refused,
+    /// Our side gives up (timeout).
+    Timeout,
+}
+
+fn frame_counter(e: FrameError) -> Counter {
+    match e {
+        FrameError::BadMagic => Counter::MeshBadMagic,
+        FrameError::BadVersion => Counter::MeshBadVersion,
+        FrameError::BadHeader => Counter::MeshBadHeader,
+        FrameError::TooLong => Counter::MeshTooLong,
+        FrameError::UnknownType => Counter::MeshUnknownType,
+        FrameError::BadLength => Counter::MeshBadLength,
+        FrameError::BadPayload => Counter::MeshBadPayload,
+        FrameError::BadSequence => Counter::MeshBadSequence,
+        FrameError::Truncated => Counter::MeshTruncated,
+    }
+}
+
+impl Conn {
+    fn new(
+        sock: KSock,
+        old: Callbacks,
+        phase: Phase,
+        peer_addr: u32,
+        peer: u8,
+        now: u64,
+    ) -> Result<KBox<Self>> {
+        Ok(KBox::new(
+            Self {
+                sock,
+                old,
+                phase,
+                peer_addr,
+                peer,
+                since: now,
+                rx: ByteBuf::new(wire::MAX_FRAME)?,
+                tx: ByteBuf::new(TX_CAP)?,
+                check: RxCheck::new(if peer == 0 { None } else { Some(peer) }),
+                // SAFETY: `get_random_u32()` may be called from any context.
+                tx_seq: unsafe { bindings::get_random_u32() },
+                reset: false,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Encodes `msg` into the send buffer. `false` if it does not fit (the
+    /// peer does not read: the caller resets the connection).
+    fn queue(&mut self, self_id: u8, msg: &Msg<'_>) -> bool {
+        let seq = self.tx_seq;
+        match wire::encode(self_id, seq, msg, self.tx.spare()) {
+            Ok(n) => {
+                self.tx.commit(n);
+                self.tx_seq = seq.wrapping_add(1);
+                if let Some(p) = peer_stats(self.peer) {
+                    p.tx.fetch_add(1, Ordering::Relaxed);
+                }
+                true
+            }
+            Err(_) => {
+                stats::inc(Counter::MeshTxDropped);
+                false
+            }
+        }
+    }
+
+    /// Sends what the send buffer holds, as far as the socket takes it.
+    fn flush(&mut self) -> core::result::Result<(), Close> {
+        while !self.tx.is_empty() {
+            match self.sock.send(self.tx.data()) {
+                Ok(0) => return Ok(()),
+                Ok(n) => self.tx.consume(n),
+                Err(e) if e == EAGAIN => return Ok(()),
+                Err(_) => return Err(Close::Error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what arrived. `Ok(true)` at the end of the stream.
+    fn fill(&mut self) -> core::result::Result<bool, Close> {
+        loop {
+            let spare = self.rx.spare();
+            if spare.is_empty() {
+                return Ok(false);
+            }
+            match self.sock.recv(spare) {
+                Ok(0) => return Ok(true),
+                Ok(n) => self.rx.commit(n),
+                Err(e) if e == EAGAIN => return Ok(false),
+                Err(_) => return Err(Close::Error),
+            }
+        }
+    }
+}
+
+fn peer_stats(id: u8) -> Option<&'static PeerStats> {
+    PEERS.get(usize::from(id).checked_sub(1)?)
+}
+
+/// The part of the configuration the mesh uses, copied out of RCU.
+struct MeshCfg {
+    self_id: u8,
+    self_addr: u32,
+    port: u16,
+    heartbeat_ms: u64,
+    fingerprint: u64,
+    /// Address of each node, index `id - 1` (0: not a node).
+    addrs: [u32; MAX_NODES],
+}
+
+impl MeshCfg {
+    fn addr(&self, id: u8) -> Option<u32> {
+        let a = *self.addrs.get(usize::from(id).checked_sub(1)?)?;
+        (a != 0).then_some(a)
+    }
+
+    fn id_of(&self, addr: u32) -> Option<u8> {
+        let i = self.addrs.iter().position(|&a| a == addr && a != 0)?;
+        u8::try_from(i + 1).ok()
+    }
+
+    fn peers(&self) -> impl Iterator<Item = u8> + '_ {
+        (1..=MAX_NODES as u8).filter(move |&id| id != self.self_id && self.addr(id).is_some())
+    }
+}
+
+/// The connection slot and timers of one peer.
+struct Peer {
+    conn: Option<KBox<Conn>>,
+    backoff: u64,
+    next_try: u64,
+    /// `sent_us` of the peer's last heartbeat and when it arrived (µs).
+    echo_us: u64,
+    echo_at: u64,
+}
+
+impl Peer {
+    const fn new() -> Self {
+        Self {
+            conn: None,
+            backoff: BACKOFF_MIN_MS,
+            next_try: 0,
+            echo_us: 0,
+            echo_at: 0,
+        }
+    }
+}
+
+/// The thread's own state; only the thread touches it.
+struct Runner {
+    gen: u32,
+    cfg: Option<MeshCfg>,
+    incarnation: u32,
+    listener: Option<(KSock, Callbacks)>,
+    next_listen: u64,
+    peers: [Peer; MAX_NODES],
+    pending: [Option<KBox<Conn>>; MAX_PENDING],
+    member: Option<Membership>,
+    next_hb: u64,
+}
+
+/// Whether the thread is asked to stop.
+fn should_stop() -> bool {
+    // SAFETY: called from the kthread itself.
+    unsafe { bindings::kthread_should_stop() }
+}
+
+impl Runner {
+    fn new() -> Self {
+        Self {
+            gen: GEN.load(Ordering::Acquire).wrapping_sub(1),
+            cfg: None,
+            incarnation: 0,
+            listener: None,
+            next_listen: 0,
+            peers: [const { Peer::new() }; MAX_NODES],
+            pending: [const { None }; MAX_PENDING],
+            member: None,
+            next_hb: 0,
+        }
+    }
+
+    fn run(&mut self) {
+        while !should_stop() {
+            self.sync_config();
+            let now = now_ms();
+            if self.cfg.is_some() {
+                self.listen(now);
+                self.accept(now);
+                self.connect(now);
+                self.poll(now);
+                self.drain_queue();
+                if now >= self.next_hb {
+                    self.heartbeat();
+                    let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
+                    self.next_hb = now + hb;
+                }
+                self.tick(now_ms());
+                self.flush_all();
+            }
+            let sleep = self.sleep_ms(now_ms());
+            // SAFETY: pure conversion.
+            let j = unsafe { bindings::msecs_to_jiffies(sleep as u32) };
+            // SAFETY: kthread (process) context; returns early on a wake-up.
+            unsafe { bindings::schedule_timeout_interruptible(j as _) };
+        }
+    }
+
+    /// How long to sleep when nothing happens.
+    fn sleep_ms(&self, now: u64) -> u64 {
+        if self.cfg.is_none() {
+            return MAX_SLEEP_MS * 10;
+        }
+        let mut next = now + MAX_SLEEP_MS;
+        next = next.min(self.next_hb);
+        if let Some(d) = self.member.as_ref().and_then(|m| m.next_deadline()) {
+            next = next.min(d);
+        }
+        for p in &self.peers {
+            if p.conn.is_none() && p.next_try > 0 {
+                next = next.min(p.next_try);
+            }
+        }
+        next.saturating_sub(now).clamp(1, MAX_SLEEP_MS)
+    }
+
+    /// Drops every connection and the listener.
+    fn teardown(&mut self) {
+        for p in &mut self.peers {
+            p.conn = None;
+            *p = Peer::new();
+        }
+        for c in &mut self.pending {
+            *c = None;
+        }
+        if let Some((l, old)) = self.listener.take() {
+            l.swap_callbacks(old);
+        }
+        self.cfg = None;
+        self.member = None;
+    }
+
+    /// Picks up a configuration change.
+    fn sync_config(&mut self) {
+        let gen = GEN.load(Ordering::Acquire);
+        if gen == self.gen {
+            return;
+        }
+        self.gen = gen;
+        self.teardown();
+        for p in &PEERS {
+            p.reset();
+        }
+        let guard = rcu::Guard::new();
+        let cfg = state::with(|st| {
+            let c = st.config.get(&guard)?;
+            let mesh = c.mesh();
+            if !mesh.enabled() {
+                return None;
+            }
+            let me = c.self_node()?;
+            let mut addrs = [0u32; MAX_NODES];
+            for n in c.nodes() {
+                if let Some(a) = addrs.get_mut(usize::from(n.id).wrapping_sub(1)) {
+                    *a = n.addr;
+                }
+            }
+            Some((
+                MeshCfg {
+                    self_id: me.id,
+                    self_addr: me.addr,
+                    port: mesh.port,
+                    heartbeat_ms: u64::from(mesh.heartbeat_ms),
+                    fingerprint: c.fingerprint(),
+                    addrs,
+                },
+                Membership::new(
+                    me.id,
+                    node_set(c),
+                    mesh.dead_ms(),
+                    grace_ms(mesh.dead_ms()),
+                    now_ms(),
+                ),
+            ))
+        })
+        .flatten();
+        drop(guard);
+        match cfg {
+            Some((cfg, member)) => {
+                pr_info!(
+                    "mesh: node {} on port {}, {} peer(s)\n",
+                    cfg.self_id,
+                    cfg.port,
+                    cfg.peers().count()
+                );
+                VIEW.store(member.view().pack(), Ordering::Release);
+                self.member = Some(member);
+                self.cfg = Some(cfg);
+                // SAFETY: `get_random_u32()` may be called from any context.
+                self.incarnation = unsafe { bindings::get_random_u32() };
+                self.next_hb = 0;
+                self.next_listen = 0;
+                ENABLED.store(1, Ordering::Relaxed);
+            }
+            None => {
+                VIEW.store(View::ALL.pack(), Ordering::Release);
+                ENABLED.store(0, Ordering::Relaxed);
+            }
+        }
+        self.publish();
+    }
+
+    /// Opens the listener (retried every second until it works: the
+    /// internal address may not be up yet).
+    fn listen(&mut self, now: u64) {
+        if self.listener.is_some() || now < self.next_listen {
+            return;
+        }
+        let Some(cfg) = self.cfg.as_ref() else { return };
+        let r = (|| -> Result<(KSock, Callbacks)> {
+            let s = KSock::tcp()?;
+            s.set_reuseaddr();
+            let old = s.swap_callbacks(OURS);
+            let res = s.bind(cfg.self_addr, cfg.port).and_then(|()| s.listen(16));
+            if let Err(e) = res {
+                s.swap_callbacks(old);
+                return Err(e);
+            }
+            Ok((s, old))
+        })();
+        match r {
+            Ok(l) => self.listener = Some(l),
+            Err(e) => {
+                pr_warn!(
+                    "mesh: cannot listen on port {}: error {}\n",
+                    cfg.port,
+                    e.to_errno()
+                );
+                self.next_listen = now + 1000;
+            }
+        }
+    }
+
+    /// Accepts new connections: configured nodes wait for their HELLO,
+    /// anything else is reset.
+    fn accept(&mut self, now: u64) {
+        let Some((l, old)) = self.listener.as_ref() else {
+            return;
+        };
+        let old = *old;
+        loop {
+            let s = match l.accept() {
+                Ok(Some(s)) => s,
+                Ok(None) | Err(_) => return,
+            };
+            // The child inherited our callbacks from the listener.
+            let addr = s.peer_addr().unwrap_or(0);
+            let node = self.cfg.as_ref().and_then(|c| c.id_of(addr));
+            if node.is_none() || node == self.cfg.as_ref().map(|c| c.self_id) {
+                stats::inc(Counter::MeshRefused);
+                s.swap_callbacks(old);
+                s.abort();
+                continue;
+            }
+            let Ok(c) = Conn::new(s, old, Phase::AwaitHello, addr, 0, now) else {
+                continue;
+            };
+            // A full pending list: the oldest goes.
+            let slot = match self.pending.iter().position(|p| p.is_none()) {
+                Some(i) => i,
+                None => {
+                    let oldest = (0..MAX_PENDING)
+                        .min_by_key(|&i| {
+                            self.pending
+                                .get(i)
+                                .and_then(|p| p.as_ref())
+                                .map_or(0, |c| c.since)
+                        })
+                        .unwrap_or(0);
+                    if let Some(Some(mut o)) = self.pending.get_mut(oldest).map(|p| p.take()) {
+                        o.reset = true;
+                    }
+                    oldest
+                }
+            };
+            if let Some(p) = self.pending.get_mut(slot) {
+                *p = Some(c);
+            }
+        }
+    }
+
+    /// Opens the connections this node owes (to every peer with a higher
+    /// id) when their backoff allows.
+    fn connect(&mut self, now: u64) {
+        let Some(cfg) = self.cfg.as_ref() else { return };
+        let me = cfg.self_id;
+        let self_addr = cfg.self_addr;
+        let port = cfg.port;
+        let targets: KVec<(u8, u32)> = {
+            let mut v = KVec::new();
+            for id in cfg.peers().filter(|&id| id > me) {
+                if let Some(a) = cfg.addr(id) {
+                    if v.push((id, a), GFP_KERNEL).is_err() {
+                        break;
+                    }
+                }
+            }
+            v
+        };
+        for &(id, addr) in targets.iter() {
+            let Some(p) = self.peers.get_mut(usize::from(id) - 1) else {
+                continue;
+            };
+            if p.conn.is_some() || now < p.next_try {
+                continue;
+            }
+            let r = (|| -> Result<KBox<Conn>> {
+                let s = KSock::tcp()?;
+                s.set_nodelay();
+                let old = s.swap_callbacks(OURS);
+                let c = Conn::new(s, old, Phase::Connecting, addr, id, now)?;
+                c.sock.bind(self_addr, 0)?;
+                c.sock.connect_start(addr, port)?;
+                Ok(c)
+            })();
+            match r {
+                Ok(c) => {
+                    p.conn = Some(c);
+                    set_conn(id, CONN_CONNECTING);
+                }
+                Err(_) => backoff(p, now),
+            }
+        }
+    }
+
+    /// Services every connection: progress of connects, input, timeouts.
+    fn poll(&mut self, now: u64) {
+        for i in 0..MAX_PENDING {
+            let Some(mut c) = self.pending.get_mut(i).and_then(|p| p.take()) else {
+                continue;
+            };
+            match self.service(&mut c, now) {
+                Ok(()) if c.phase == Phase::Established => self.install(c),
+                Ok(()) => {
+                    if let Some(p) = self.pending.get_mut(i) {
+                        *p = Some(c);
+                    }
+                }
+                Err(why) => self.closed(c, why, now),
+            }
+        }
+        for i in 0..MAX_NODES {
+            let Some(mut c) = self.peers.get_mut(i).and_then(|p| p.conn.take()) else {
+                continue;
+            };
+            match self.service(&mut c, now) {
+                Ok(()) => {
+                    if let Some(p) = self.peers.get_mut(i) {
+                        p.conn = Some(c);
+                    }
+                }
+                Err(why) => self.closed(c, why, now),
+            }
+        }
+    }
+
+    /// Makes an accepted connection whose HELLO was accepted the peer's
+    /// connection (replacing an older one: the peer restarted).
+    fn install(&mut self, c: KBox<Conn>) {
+        let id = c.peer;
+        if let Some(p) = self.peers.get_mut(usize::from(id).wrapping_sub(1)) {
+            p.conn = Some(c);
+            p.backoff = BACKOFF_MIN_MS;
+            set_conn(id, CONN_ESTABLISHED);
+        }
+    }
+
+    /// Handles the end of a connection.
+    fn closed(&mut self, mut c: KBox<Conn>, why: Close, now: u64) {
+        let id = c.peer;
+        match why {
+            Close::Bad(e) => {
+                stats::inc(frame_counter(e));
+                c.reset = true;
+                count_error(id);
+            }
+            Close::Refused => {
+                c.reset = true;
+                count_error(id);
+            }
+            Close::Error | Close::Timeout => count_error(id),
+            Close::Eof => {}
+        }
+        let ours = c.phase == Phase::Connecting || c.phase == Phase::HelloSent;
+        let was_up = c.phase == Phase::Established;
+        drop(c);
+        if id == 0 {
+            return;
+        }
+        set_conn(id, CONN_NONE);
+        if let Some(p) = self.peers.get_mut(usize::from(id) - 1) {
+            if ours {
+                backoff(p, now);
+            } else if was_up {
+                p.next_try = now + BACKOFF_MIN_MS;
+                p.backoff = BACKOFF_MIN_MS;
+            }
+        }
+    }
+
+    /// One round on one connection. Process context.
+    fn service(&mut self, c: &mut Conn, now: u64) -> core::result::Result<(), Close> {
+        let Some(cfg) = self.cfg.as_ref() else {
+            return Err(Close::Timeout);
+        };
+        let me = cfg.self_id;
+        if c.phase == Phase::Connecting {
+            let (state, err) = c.sock.tcp_state();
+            if err != 0 || state == ksock::TCP_CLOSE {
+                return Err(Close::Error);
+            }
+            if state != TCP_ESTABLISHED {
+                return if now.saturating_sub(c.since) > HELLO_TIMEOUT_MS {
+                    Err(Close::Timeout)
+                } else {
+                    Ok(())
+                };
+            }
+            let hello = Msg::Hello(Hello {
+                fingerprint: cfg.fingerprint,
+                incarnation: self.incarnation,
+            });
+            if !c.queue(me, &hello) {
+                return Err(Close::Error);
+            }
+            c.phase = Phase::HelloSent;
+            set_conn(c.peer, CONN_HELLO);
+        }
+        if c.phase != Phase::Established && now.saturating_sub(c.since) > HELLO_TIMEOUT_MS {
+            stats::inc(Counter::MeshHelloRefused);
+            return Err(Close::Timeout);
+        }
+        c.flush()?;
+        let eof = c.fill()?;
+        loop {
+            let (frame_len, sender, msg) = match wire::decode(c.rx.data()) {
+                Ok(Decoded::Frame(f, n)) => {
+                    c.check.check(&f.header).map_err(Close::Bad)?;
+                    (n, f.header.sender, In::from(&f))
+                }
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => return Err(Close::Bad(e)),
+            };
+            c.rx.consume(frame_len);
+            self.handle(c, sender, msg, now)?;
+        }
+        if eof {
+            if !c.rx.is_empty() {
+                return Err(Close::Bad(FrameError::Truncated));
+            }
+            return Err(Close::Eof);
+        }
+        c.flush()
+    }
+
+    /// Handles one frame from `sender` on `c`.
+    fn handle(
+        &mut self,
+        c: &mut Conn,
+        sender: u8,
+        msg: In,
+        now: u64,
+    ) -> core::result::Result<(), Close> {
+        let Some(cfg) = self.cfg.as_ref() else {
+            return Err(Close::Timeout);
+        };
+        let me = cfg.self_id;
+        match (c.phase, msg) {
+            (Phase::AwaitHello, In::Hello(h)) => {
+                let status = if cfg.addr(sender) != Some(c.peer_addr) || sender == me {
+                    HelloStatus::NotAPeer
+                } else if h.fingerprint != cfg.fingerprint {
+                    HelloStatus::ConfigMismatch
+                } else {
+                    HelloStatus::Ok
+                };
+                let ack = Msg::HelloAck(HelloAck {
+                    fingerprint: cfg.fingerprint,
+                    incarnation: self.incarnation,
+                    status,
+                });
+                c.queue(me, &ack);
+                if status != HelloStatus::Ok {
+                    stats::inc(Counter::MeshHelloRefused);
+                    let _ = c.flush();
+                    pr_warn!(
+                        "mesh: refused HELLO from node {} ({})\n",
+                        sender,
+                        if status == HelloStatus::NotAPeer {
+                            "not a peer"
+                        } else {
+                            "configuration differs"
+                        }
+                    );
+                    return Err(Close::Refused);
+                }
+                c.peer = sender;
+                c.phase = Phase::Established;
+                self.up(sender, now);
+            }
+            (Phase::HelloSent, In::HelloAck(a)) => {
+                if a.status != HelloStatus::Ok || a.fingerprint != cfg.fingerprint {
+                    stats::inc(Counter::MeshHelloRefused);
+                    pr_warn!("mesh: node {} refused our HELLO\n", c.peer);
+                    return Err(Close::Refused);
+                }
+                c.phase = Phase::Established;
+                if let Some(p) = self.peers.get_mut(usize::from(c.peer) - 1) {
+                    p.backoff = BACKOFF_MIN_MS;
+                }
+                set_conn(c.peer, CONN_ESTABLISHED);
+                let id = c.peer;
+                self.up(id, now);
+            }
+            (Phase::Established, In::Heartbeat(h)) => {
+                let us = now_us();
+                if let Some(p) = self.peers.get_mut(usize::from(c.peer) - 1) {
+                    p.echo_us = h.sent_us;
+                    p.echo_at = us;
+                }
+                if let Some(m) = self.member.as_mut() {
+                    m.peer_view(c.peer, h.view);
+                }
+                if h.echo_us != 0 {
+                    let rtt = us
+                        .saturating_sub(h.echo_us)
+                        .saturating_sub(u64::from(h.echo_delay_us));
+                    if let Some(s) = peer_stats(c.peer) {
+                        s.rtt_us
+                            .store(u32::try_from(rtt).unwrap_or(u32::MAX), Ordering::Relaxed);
+                    }
+                }
+            }
+            (Phase::Established, In::Load(l)) => {
+                if let Some(s) = peer_stats(c.peer) {
+                    let v = [
+                        l.active_flows,
+                        l.handed_in,
+                        l.handed_out,
+                        l.handovers_total as u32,
+                    ];
+                    for (a, v) in s.load.iter().zip(v) {
+                        a.store(v, Ordering::Relaxed);
+                    }
+                }
+            }
+            (Phase::Established, In::Closed(m)) => closed_received(&m),
+            // Reserved for Socket Cloning: counted as received, not acted on.
+            (Phase::Established, In::Sc) => {}
+            _ => return Err(Close::Bad(FrameError::BadPayload)),
+        }
+        if c.peer != 0 {
+            if let Some(s) = peer_stats(c.peer) {
+                s.rx.fetch_add(1, Ordering::Relaxed);
+                s.last_heard.store(now, Ordering::Relaxed);
+            }
+            if let Some(m) = self.member.as_mut() {
+                if let Some(ch) = m.heard(c.peer, now) {
+                    changed(ch);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A HELLO exchange completed with `id`.
+    fn up(&mut self, id: u8, now: u64) {
+        stats::inc(Counter::MeshConnected);
+        if let Some(s) = peer_stats(id) {
+            s.connects.fetch_add(1, Ordering::Relaxed);
+            s.last_heard.store(now, Ordering::Relaxed);
+        }
+        // The peer's first heartbeat goes out now.
+        self.next_hb = 0;
+    }
+
+    /// Sends the close notifications the packet path queued.
+    fn drain_queue(&mut self) {
+        let mut batch = [None; TXQ_CAP];
+        let n = state::with(|st| {
+            let mut q = st.txq.lock();
+            let n = q.len;
+            for (d, s) in batch.iter_mut().zip(q.items.iter_mut()).take(n) {
+                *d = s.take();
+            }
+            q.len = 0;
+            n
+        })
+        .unwrap_or(0);
+        let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
+            return;
+        };
+        for item in batch.iter().take(n).flatten() {
+            let id = self
+                .cfg
+                .as_ref()
+                .and_then(|c| c.id_of(item.to))
+                .unwrap_or(0);
+            let sent = match self
+                .peers
+                .get_mut(usize::from(id).wrapping_sub(1))
+                .and_then(|p| p.conn.as_mut())
+            {
+                Some(c) if c.phase == Phase::Established => c.queue(me, &Msg::Closed(item.msg)),
+                _ => false,
+            };
+            stats::inc(if sent {
+                Counter::MeshClosedSent
+            } else {
+                Counter::MeshTxDropped
+            });
+        }
+    }
+
+    /// Sends HEARTBEAT and LOAD to every established peer.
+    fn heartbeat(&mut self) {
+        let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
+            return;
+        };
+        let load = state::with(|st| census(&st.flows)).unwrap_or(Load {
+            active_flows: 0,
+            handed_in: 0,
+            handed_out: 0,
+            handovers_total: 0,
+        });
+        let view = view().live.mask();
+        let us = now_us();
+        for p in &mut self.peers {
+            let (echo_us, echo_at) = (p.echo_us, p.echo_at);
+            let Some(c) = p.conn.as_mut() else { continue };
+            if c.phase != Phase::Established {
+                continue;
+            }
+            let hb = Msg::Heartbeat(Heartbeat {
+                sent_us: us,
+                echo_us,
+                echo_delay_us: if echo_us == 0 {
+                    0
+                } else {
+                    u32::try_from(us.saturating_sub(echo_at)).unwrap_or(u32::MAX)
+                },
+                view,
+            });
+            if !c.queue(me, &hb) || !c.queue(me, &Msg::Load(load)) {
+                c.reset = true;
+                p.conn = None;
+            }
+        }
+    }
+
+    /// Marks silent peers down and publishes the view.
+    fn tick(&mut self, now: u64) {
+        if let Some(m) = self.member.as_mut() {
+            m.tick(now, changed);
+        }
+        self.publish();
+    }
+
+    /// Publishes the view and the peers' states.
+    fn publish(&self) {
+        let Some(m) = self.member.as_ref() else {
+            return;
+        };
+        VIEW.store(m.view().pack(), Ordering::Release);
+        for id in m.peers() {
+            if let Some(s) = peer_stats(id) {
+                s.state.store(m.liveness(id).code(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for p in &mut self.peers {
+            if let Some(c) = p.conn.as_mut() {
+                if c.flush().is_err() {
+                    c.reset = true;
+                    p.conn = None;
+                }
+            }
+        }
+    }
+}
+
+/// Logs and counts a peer's change of state. Process context.
+fn changed(ch: Change) {
+    match ch.to {
+        Liveness::Down => {
+            stats::inc(Counter::MeshNodeDown);
+            if let Some(s) = peer_stats(ch.id) {
+                s.down_count.fetch_add(1, Ordering::Relaxed);
+            }
+            pr_info!("mesh: node {} is down\n", ch.id);
+        }
+        Liveness::Up => {
+            stats::inc(Counter::MeshNodeUp);
+            pr_info!("mesh: node {} is up\n", ch.id);
+        }
+        Liveness::Unknown => {}
+    }
+}
+
+fn set_conn(id: u8, v: u32) {
+    if let Some(s) = peer_stats(id) {
+        s.conn.store(v, Ordering::Relaxed);
+    }
+}
+
+fn count_error(id: u8) {
+    if let Some(s) = peer_stats(id) {
+        s.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn backoff(p: &mut Peer, now: u64) {
+    p.next_try = now + p.backoff;
+    p.backoff = (p.backoff * 2).min(BACKOFF_MAX_MS);
+}
+
+/// This node's LOAD figures. Process context.
+fn census(flows: &FlowTable) -> Load {
+    let (mut handed_in, mut handed_out) = (0u32, 0u32);
+    flows.for_each(|f| match (f.role, f.fcb.state()) {
+        (Role::ClientDst, _) => handed_in = handed_in.saturating_add(1),
+        (Role::Client, FcbState::HandedOver) => handed_out = handed_out.saturating_add(1),
+        _ => {}
+    });
+    Load {
+        active_flows: u32::try_from(flows.len()).unwrap_or(u32::MAX),
+        handed_in,
+        handed_out,
+        handovers_total: stats::get(Counter::HandoverDone),
+    }
+}
+
+/// A CLOSED from the node that served a connection this node handed over:
+/// releases what this node kept of it and tells the node it came from, if
+/// it was handed in here. Process context (the mesh thread).
+fn closed_received(m: &Closed) {
+    stats::inc(Counter::MeshClosedReceived);
+    state::with(|st| {
+        let key = FlowKey {
+            laddr: m.vip,
+            lport: m.app_port,
+            raddr: m.client_addr,
+            rport: m.client_port,
+        };
+        let fcb = {
+            let g = rcu::Guard::new();
+            match st.flows.lookup(&key, &g) {
+                Some(f) if f.role == Role::Client && f.fcb.state() == FcbState::HandedOver => {
+                    Some(f.fcb.clone())
+                }
+                _ => None,
+            }
+        };
+        let Some(fcb) = fcb else { return };
+        let n = st.flows.remove_fcb(&fcb);
+        stats::add(Counter::FlowRemoved, n as u64);
+        let origin = fcb.origin();
+        if origin != 0 {
+            notify_closed(st, &fcb, origin, m.reason);
+        }
+    });
+}

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Cluster membership: which nodes are up, and whether this node takes its
+//! share of new connections.
+//!
+//! Pure logic, driven by the control mesh's thread (process context) with
+//! the current time in milliseconds of a monotonic clock; the packet path only
+//! reads the resulting [`View`], packed into one `u64` ([`View::pack`]).
+//!
+//! Each peer (a configured node other than this one) is in one of three
+//! states ([`Liveness`]):
+//!
+//! - `Unknown`: not heard from since the configuration was applied. It is
+//!   presumed up (so nobody takes its share) for at most the dead time.
+//! - `Up`: a frame arrived on its mesh connection within the dead time.
+//! - `Down`: nothing heard for the dead time (`heartbeat_ms × dead_after`).
+//!
+//! The SYN-acceptance set ([`View::live`]) is this node plus every peer that
+//! is not `Down`: the rendezvous hash of [`super::filter::syn_owner`] runs
+//! over the service's nodes in that set, so a dead node's share moves to the
+//! live nodes, the same way on every node (they all see the same node stop
+//! answering). Existing flows are never affected: only SYNs consult the set.
+//!
+//! [`View::ready`] is false while some peer is still `Unknown`, and while
+//! some peer that is `Up` has not yet shown this node live in its last
+//! heartbeat ([`Membership::peer_view`]): a node that (re)joins does not
+//! take its share until every live peer counts it in (or it gave up on that
+//! peer after the grace time). The others stop taking its share as soon as
+//! they see it; in between its share is taken by no one and the clients'
+//! SYN retransmissions bridge the gap. This ordering avoids the dangerous
+//! case, two nodes answering the same SYN.
+//!
+//! With the mesh disabled there is no membership: every node is presumed up
+//! and every node is ready ([`View::ALL`]).
+
+use super::config::{NodeSet, MAX_NODES};
+
+/// A peer's state, from this node's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Not heard from since the configuration was applied (presumed up).
+    Unknown,
+    /// Heard from within the dead time.
+    Up,
+    /// Silent for the dead time: its share of new connections moved.
+    Down,
+}
+
+impl Liveness {
+    /// The state's number in the `DTS_SO_GET_PEERS` ABI (0 unknown, 1 up,
+    /// 2 down).
+    pub const fn code(self) -> u32 {
+        match self {
+            Self::Unknown => 0,
+            Self::Up => 1,
+            Self::Down => 2,
+        }
+    }
+}
+
+/// What the packet path needs: the acceptance set and the ready flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    /// The nodes that take new connections (this node included).
+    pub live: NodeSet,
+    /// Whether this node takes its own share.
+    pub ready: bool,
+}
+
+impl View {
+    /// No membership (mesh disabled or no configuration): everyone is live,
+    /// this node is ready.
+    pub const ALL: Self = Self {
+        live: NodeSet::from_mask(u32::MAX),
+        ready: true,
+    };
+
+    /// Packs the view into one word (for an atomic).
+    pub const fn pack(self) -> u64 {
+        (self.live.mask() as u64) | ((self.ready as u64) << 32)
+    }
+
+    /// The inverse of [`View::pack`].
+    pub const fn unpack(v: u64) -> Self {
+        Self {
+            live: NodeSet::from_mask(v as u32),
+            ready: (v >> 32) & 1 != 0,
+        }
+    }
+}
+
+/// A change of a peer's state, reported by [`Membership::heard`] and
+/// [`Membership::tick`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The peer.
+    pub id: u8,
+    /// Its state before.
+    pub from: Liveness,
+    /// Its state now.
+    pub to: Liveness,
+}
+
+/// The membership state machine of one node.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    self_id: u8,
+    peers: NodeSet,
+    dead_ms: u64,
+    grace_ms: u64,
+    state: [Liveness; MAX_NODES],
+    last_heard: [u64; MAX_NODES],
+    /// The peers whose last heartbeat showed this node live.
+    seen_by: NodeSet,
+}
+
+/// Index of node `id` in the per-node arrays (`None` outside `1..=32`).
+fn slot(id: u8) -> Option<usize> {
+    let i = usize::from(id).checked_sub(1)?;
+    (i < MAX_NODES).then_some(i)
+}
+
+impl Membership {
+    /// A new membership for node `self_id` of the cluster `nodes` (self may
+    /// be in it or not) with a dead time of `dead_ms`, at `now_ms`: every
+    /// peer is `Unknown` and gets `grace_ms` (at least the dead time) from
+    /// now to be heard from. The grace must cover the time the peers take to
+    /// reconnect (their backoff), or a joining node would give up on live
+    /// peers and take their shares.
+    pub fn new(self_id: u8, nodes: NodeSet, dead_ms: u32, grace_ms: u32, now_ms: u64) -> Self {
+        let mut peers = nodes;
+        peers.remove(self_id);
+        Self {
+            self_id,
+            peers,
+            dead_ms: u64::from(dead_ms),
+            grace_ms: u64::from(grace_ms.max(dead_ms)),
+            state: [Liveness::Unknown; MAX_NODES],
+            last_heard: [now_ms; MAX_NODES],
+            seen_by: NodeSet::EMPTY,
+        }
+    }
+
+    /// Peer `id`'s heartbeat says which nodes it sees live (`live`, a bit
+    /// mask): this node is ready only once every peer that is up sees it.
+    pub fn peer_view(&mut self, id: u8, live: u32) {
+        if !self.peers.contains(id) {
+            return;
+        }
+        if NodeSet::from_mask(live).contains(self.self_id) {
+            self.seen_by.insert(id);
+        } else {
+            self.seen_by.remove(id);
+        }
+    }
+
+    /// This node's id.
+    pub const fn self_id(&self) -> u8 {
+        self.self_id
+    }
+
+    /// The peers (configured nodes other than this one).
+    pub const fn peers(&self) -> NodeSet {
+        self.peers
+    }
+
+    /// The state of peer `id` (`Down` for an id that is not a peer).
+    pub fn liveness(&self, id: u8) -> Liveness {
+        match slot(id) {
+            Some(i) if self.peers.contains(id) => {
+                self.state.get(i).copied().unwrap_or(Liveness::Down)
+            }
+            _ => Liveness::Down,
+        }
+    }
+
+    /// When peer `id` was last heard from (or the membership started).
+    pub fn last_heard(&self, id: u8) -> Option<u64> {
+        slot(id).and_then(|i| self.last_heard.get(i).copied())
+    }
+
+    /// A frame arrived from peer `id` at `now_ms` on an established mesh
+    /// connection: it is `Up`. Returns the change, if its state changed.
+    pub fn heard(&mut self, id: u8, now_ms: u64) -> Option<Change> {
+        if !self.peers.contains(id) {
+            return None;
+        }
+        let i = slot(id)?;
+        if let Some(t) = self.last_heard.get_mut(i) {
+            *t = now_ms;
+        }
+        let s = self.state.get_mut(i)?;
+        let from = *s;
+        *s = Liveness::Up;
+        if from != Liveness::Up {
+            // Its view of this node is not known until its next heartbeat.
+            self.seen_by.remove(id);
+        }
+        (from != Liveness::Up).then_some(Change {
+            id,
+            from,
+            to: Liveness::Up,
+        })
+    }
+
+    /// Marks `Down` every peer not heard from for the dead time at
+    /// `now_ms`. Calls `changed` for each peer that went down.
+    pub fn tick(&mut self, now_ms: u64, mut changed: impl FnMut(Change)) {
+        for id in self.peers {
+            let Some(i) = slot(id) else { continue };
+            let heard = self.last_heard.get(i).copied().unwrap_or(0);
+            let Some(s) = self.state.get_mut(i) else {
+                continue;
+            };
+            let limit = if *s == Liveness::Unknown {
+                self.grace_ms
+            } else {
+                self.dead_ms
+            };
+            if *s != Liveness::Down && now_ms.saturating_sub(heard) >= limit {
+                let from = *s;
+                *s = Liveness::Down;
+                self.seen_by.remove(id);
+                changed(Change {
+                    id,
+                    from,
+                    to: Liveness::Down,
+                });
+            }
+        }
+    }
+
+    /// The time at which the next peer goes down if nothing is heard from
+    /// it (`None` if every peer is down already).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.peers
+            .iter()
+            .filter(|&id| self.liveness(id) != Liveness::Down)
+            .filter_map(|id| {
+                let limit = if self.liveness(id) == Liveness::Unknown {
+                    self.grace_ms
+                } else {
+                    self.dead_ms
+                };
+                self.last_heard(id).map(|t| t.saturating_add(limit))
+            })
+            .min()
+    }
+
+    /// The acceptance set and the ready flag.
+    pub fn view(&self) -> View {
+        let mut live = NodeSet::EMPTY;
+        live.insert(self.self_id);
+        let mut ready = true;
+        for id in self.peers {
+            match self.liveness(id) {
+                Liveness::Up => {
+                    live.insert(id);
+                    if !self.seen_by.contains(id) {
+                        ready = false;
+                    }
+                }
+                Liveness::Unknown => {
+                    live.insert(id);
+                    ready = false;
+                }
+                Liveness::Down => {}
+            }
+        }
+        View { live, ready }
+    }
+}

@@ -1,0 +1,234 @@
+#!/bin/sh
+# t07-mesh: the control mesh, membership and failover, on 3 nodes + client.
+#   nodes:  the 3-node cluster with a mesh (port 7470, heartbeat 500 ms,
+#           down after 3 missed); `dtsctl peers` shows every other node up
+#           over an established connection with a measured RTT;
+#   client: a connection to a node's mesh port is refused (reset) and counted;
+#   node1:  malformed frames sent to node 2's mesh port (bad magic, version,
+#           header, length, type, payload, a foreign cluster's HELLO, a
+#           truncated frame) are each answered with a reset and counted
+#           under their reason on node 2; the real mesh stays up;
+#   client: holds keep-alive connections on every node, then has node 3's
+#           VM killed (qemu/cluster.sh, SIGKILL), while it
+#           keeps opening connections from ports of node 3's share: within
+#           the failure time they are all answered by nodes 1 and 2, and
+#           every connection held on nodes 1 and 2 keeps working;
+#   node3:  boots again (after 25 s), re-applies the configuration and rejoins; then new
+#           connections of its share are its own again, while the ones the
+#           others took over meanwhile (and the holders) keep working;
+#   all:    flow tables drain, guest dmesg clean (both boots of node 3).
+# rig-nodes: 3
+. "$RIG_REPO/tests/vm/lib.sh"
+
+ALL=$(all_vms)
+CONF=/tmp/cluster.toml
+EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
+MESH_PORT=7470
+
+# count NAME FILE: a named counter from `dtsctl status --json` output.
+count() { json_get "counters.$1" "$2"; }
+
+# peers_ok FILE SELF: every other node is up over an established connection
+# and its RTT was measured (dtsctl peers --json).
+peers_ok() {
+    $PY - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+me = int(sys.argv[2])
+assert d["self_id"] == me and d["mesh_enabled"] and d["ready"], d
+assert sorted(d["live"]) == [1, 2, 3], d["live"]
+others = {p["id"]: p for p in d["peers"]}
+assert sorted(others) == sorted({1, 2, 3} - {me}), others.keys()
+for i, p in others.items():
+    assert p["state"] == "up" and p["conn"] == "established", p
+    assert p["rtt_us"] > 0 and p["last_heard_ms"] is not None and p["last_heard_ms"] < 1500, p
+    print("node %d: up, rtt %.2f ms, last heard %d ms ago, %d/%d messages" % (
+        i, p["rtt_us"] / 1000, p["last_heard_ms"], p["tx_msgs"], p["rx_msgs"]))
+PY
+}
+
+# wait_down ID SECONDS: poll `dtsctl peers --json` until node ID is down;
+# prints how long it had been silent when it was declared down.
+wait_down() {
+    _t0=$(cut -d' ' -f1 /proc/uptime)
+    while :; do
+        "$DTSCTL" peers --json >/tmp/pd.json 2>/dev/null
+        if $PY - "$1" /tmp/pd.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2]))
+p = [p for p in d["peers"] if p["id"] == int(sys.argv[1])][0]
+if p["state"] != "down" or int(sys.argv[1]) in d["live"]:
+    sys.exit(1)
+print("node %s down: silent for %s ms when polled, live set %s" % (sys.argv[1], p["last_heard_ms"], d["live"]))
+PY
+        then return 0; fi
+        _t=$(cut -d' ' -f1 /proc/uptime)
+        if [ "$(echo "$_t - $_t0 > $2" | bc)" = 1 ]; then
+            echo "node $1 not down after $2 s"; cat /tmp/pd.json; return 1
+        fi
+        sleep 0.1
+    done
+}
+
+node_boot() {
+    sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3-mesh.toml" >"$CONF"
+    check "dtsctl config apply (self = $RIG_ID, mesh on port $MESH_PORT)" "$DTSCTL" config apply "$CONF"
+    mkdir -p /tmp/www
+    echo "node$RIG_ID" >/tmp/www/whoami
+    check "nginx started" nginx_start
+}
+
+node_finish() {
+    barrier client-done "$ALL"
+    nginx_collect
+    node_teardown
+    "$DTSCTL" peers >"$RIG_OUT/peers-final.txt" 2>&1
+    check "dtsctl config clear" "$DTSCTL" config clear
+}
+
+case "$RIG_ROLE.$RIG_BOOT" in
+node.1)
+    node_boot
+    check "mesh formed: dtsctl peers --wait shows every peer up" "$DTSCTL" peers --wait 60
+    barrier mesh-up "$ALL"
+    sleep 2    # a few heartbeats: the RTT is measured from their echoes
+    "$DTSCTL" peers --json >"$RIG_OUT/peers-formed.json"
+    "$DTSCTL" peers
+    check "peers: both other nodes up and established, RTT measured" peers_ok "$RIG_OUT/peers-formed.json" "$RIG_ID"
+    check "status shows the membership" sh -c "'$DTSCTL' status | grep -i 'membership'"
+    if [ "$RIG_ID" = 1 ]; then
+        "$DTSCTL" status --json >/tmp/st0.json
+        check "malformed frames to node 2 each reset (mesh_inject.py)" \
+            $PY "$RIG_REPO/tests/vm/mesh_inject.py" "$(node_ip 1)" "$(node_ip 2)" "$MESH_PORT" 1
+    fi
+    barrier injected "$ALL"
+    "$DTSCTL" status --json >/tmp/st1.json
+    if [ "$RIG_ID" = 2 ]; then
+        for c in mesh_bad_magic mesh_bad_version mesh_too_long mesh_unknown_type \
+                 mesh_bad_length mesh_truncated; do
+            n=$(count $c /tmp/st1.json)
+            check "$c counted ($n)" test "$n" -ge 1
+        done
+        for c in mesh_bad_header mesh_bad_payload mesh_hello_refused; do
+            n=$(count $c /tmp/st1.json)
+            check "$c counted ($n, want >= 2)" test "$n" -ge 2
+        done
+    fi
+    if [ "$RIG_ID" = 1 ]; then
+        n=$(count mesh_refused /tmp/st1.json)
+        check "mesh_refused counted the client's connection ($n)" test "$n" -ge 1
+    fi
+    check "mesh intact after the bad frames: every peer up" "$DTSCTL" peers --wait 10
+    "$DTSCTL" peers --json >/tmp/p1.json
+    check "the injection did not take the real mesh down (no peer down since it formed)" \
+        $PY -c 'import json,sys; d=[{p["id"]: p["down_count"] for p in json.load(open(f))["peers"]} for f in sys.argv[1:]]; print(d); sys.exit(d[0] != d[1])' "$RIG_OUT/peers-formed.json" /tmp/p1.json
+    "$DTSCTL" zero
+    barrier failover "$ALL"
+    if [ "$RIG_ID" = 3 ]; then
+        log "waiting to be killed"
+        sleep 600
+        exit 1
+    fi
+    check "node 3 marked down (membership)" wait_down 3 30
+    "$DTSCTL" peers --json >"$RIG_OUT/peers-node3-down.json"
+    barrier node3-back "$ALL"
+    check "node 3 rejoined: every peer up again" "$DTSCTL" peers --wait 120
+    "$DTSCTL" peers --json >"$RIG_OUT/peers-rejoined.json"
+    "$DTSCTL" status --json >/tmp/st2.json
+    n=$(count syn_failover /tmp/st2.json)
+    log "syn_failover $n, mesh_node_down $(count mesh_node_down /tmp/st2.json), mesh_node_up $(count mesh_node_up /tmp/st2.json)"
+    echo "$n" >"$RIG_SHARED/syn_failover.node$RIG_ID"
+    barrier rejoined "$ALL"
+    node_finish
+    ;;
+node.2)
+    # Node 3 again, after its VM was killed: join the running cluster.
+    log "second boot: rejoining the cluster"
+    node_boot
+    check "rejoined: every peer up" "$DTSCTL" peers --wait 120
+    check "ready: this node takes its share again" sh -c "'$DTSCTL' peers --json | grep -q '\"ready\": *true'"
+    "$DTSCTL" peers
+    barrier node3-back "$ALL"
+    barrier rejoined "$ALL"
+    node_finish
+    ;;
+client.*)
+    barrier mesh-up "$ALL"
+    check "connection to node 1's mesh port from the client refused" $PY - "$(node_ip 1)" "$MESH_PORT" <<'PY'
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    s.settimeout(5)
+    s.sendall(b"hello?")
+    b = s.recv(100)
+    print("closed by the node" if not b else "got %r" % b)
+    sys.exit(0 if not b else 1)
+except ConnectionResetError:
+    print("reset by the node")
+except socket.timeout:
+    print("still open after 5 s")
+    sys.exit(1)
+PY
+    # Source ports and their owners with every node up (the rendezvous hash).
+    : >/tmp/ports
+    for p in $(seq 42000 42059); do
+        echo "$p $("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)" >>/tmp/ports
+    done
+    barrier injected "$ALL"
+    barrier failover "$ALL"
+    rm -f /tmp/go; mkfifo /tmp/go
+    exec 3<>/tmp/go
+    $PY "$RIG_REPO/tests/vm/mesh_client.py" "$VIP" /tmp/ports "$RIG_SHARED/kill.node3" \
+        "$RIG_SHARED/start.node3" "$RIG_OUT/failover.json" <&3 >/tmp/mc.out 2>&1 &
+    mc=$!
+    n=0
+    while ! grep -q '^ready' /tmp/mc.out && kill -0 $mc 2>/dev/null && [ $n -lt 600 ]; do
+        sleep 0.5; n=$((n + 1))
+    done
+    cat /tmp/mc.out
+    check "failover: node 3's share answered by nodes 1 and 2, every holder on them unharmed" \
+        $PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["ok"] else 1)' "$RIG_OUT/failover.json"
+    barrier node3-back "$ALL"
+    barrier rejoined "$ALL"
+    check "node 3's share is node 3's again for new connections" $PY - "$VIP" /tmp/ports <<'PY'
+import socket, sys, time
+vip = sys.argv[1]
+ports = [int(l.split()[0]) for l in open(sys.argv[2]) if l.split()[1] == "3"][-4:]
+for p in ports:
+    t0 = time.monotonic()
+    while True:
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", p))
+            s.settimeout(5)
+            s.connect((vip, 80))
+            s.sendall(b"GET /whoami HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+            who = data.split(b"\r\n\r\n", 1)[1].decode().strip()
+            print("port %d: %s" % (p, who))
+            if who != "node3":
+                sys.exit(1)
+            break
+        except OSError as e:
+            if time.monotonic() - t0 > 30:
+                print("port %d: %s" % (p, e))
+                sys.exit(1)
+            time.sleep(0.5)
+        finally:
+            s.close()
+PY
+    echo again >&3
+    wait $mc
+    rc=$?
+    tail -n 6 /tmp/mc.out
+    check "after the rejoin, the holders and the taken-over connection still work (exit $rc)" test $rc = 0
+    cp /tmp/mc.out "$RIG_OUT/mesh_client.out"
+    barrier client-done "$ALL"
+    ;;
+esac

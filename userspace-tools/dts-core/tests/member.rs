@@ -1,0 +1,247 @@
+//! Tests of `pure::member` (peer liveness, the acceptance view) and of its
+//! use by `pure::filter`: failover moves a dead node's share to the live
+//! nodes, never two nodes accept one SYN, and a rejoining node takes its
+//! share back only once every node sees it.
+
+use dts_core::config::{Config, Node, NodeSet, Service};
+use dts_core::filter::{inbound, syn_owner, Inbound, Segment};
+use dts_core::member::{Liveness, Membership, View};
+use dts_core::tcp::TCP_FLAG_SYN;
+use proptest::prelude::*;
+
+const VIP: u32 = 0x0a00_0064;
+const DEAD: u32 = 1500;
+
+fn all(n: u8) -> NodeSet {
+    NodeSet::from_ids(&(1..=n).collect::<Vec<_>>()).unwrap()
+}
+
+fn cluster(self_id: u8, n: u8, acceptor: u8) -> Config {
+    let mut c = Config::new(self_id);
+    for id in 1..=n {
+        c.add_node(Node {
+            id,
+            addr: 0x0a00_000a + u32::from(id),
+        })
+        .unwrap();
+    }
+    c.add_service(Service {
+        vip: VIP,
+        app_port: 80,
+        proxy_port: 8080,
+        nodes: all(n),
+        acceptor,
+        handover_to: Default::default(),
+    })
+    .unwrap();
+    c.validate().unwrap();
+    c
+}
+
+fn syn(saddr: u32, sport: u16) -> Segment {
+    Segment {
+        saddr,
+        daddr: VIP,
+        sport,
+        dport: 80,
+        flags: TCP_FLAG_SYN,
+    }
+}
+
+fn accepts(c: &Config, view: View, s: &Segment) -> Option<bool> {
+    match inbound(c, view, s, || false) {
+        Inbound::ToProxy {
+            syn: true,
+            failover,
+            ..
+        } => Some(failover),
+        _ => None,
+    }
+}
+
+#[test]
+fn new_membership_presumes_peers_up_but_is_not_ready() {
+    let m = Membership::new(1, all(3), DEAD, DEAD, 1000);
+    assert_eq!(m.peers(), NodeSet::from_ids(&[2, 3]).unwrap());
+    assert_eq!(m.liveness(2), Liveness::Unknown);
+    assert_eq!(m.liveness(1), Liveness::Down, "self is not a peer");
+    assert_eq!(m.liveness(9), Liveness::Down);
+    let v = m.view();
+    assert_eq!(v.live, all(3));
+    assert!(!v.ready);
+    assert_eq!(m.next_deadline(), Some(1000 + u64::from(DEAD)));
+}
+
+#[test]
+fn a_single_node_is_ready_at_once() {
+    let m = Membership::new(1, all(1), DEAD, DEAD, 0);
+    assert_eq!(
+        m.view(),
+        View {
+            live: all(1),
+            ready: true
+        }
+    );
+    assert_eq!(m.next_deadline(), None);
+}
+
+#[test]
+fn heard_peers_are_up_and_silent_ones_go_down_after_the_dead_time() {
+    let mut m = Membership::new(1, all(3), DEAD, DEAD, 0);
+    let c = m.heard(2, 100).unwrap();
+    assert_eq!((c.id, c.from, c.to), (2, Liveness::Unknown, Liveness::Up));
+    assert_eq!(m.heard(2, 200), None, "no change the second time");
+    assert!(!m.view().ready, "node 3 still unknown");
+    let mut changes = Vec::new();
+    m.tick(u64::from(DEAD) - 1, |c| changes.push(c));
+    assert!(changes.is_empty());
+    m.tick(u64::from(DEAD), |c| changes.push(c));
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].id, changes[0].to), (3, Liveness::Down));
+    let v = m.view();
+    assert_eq!(v.live, NodeSet::from_ids(&[1, 2]).unwrap());
+    assert!(!v.ready, "node 2 has not shown us live yet");
+    m.peer_view(2, NodeSet::from_ids(&[2, 3]).unwrap().mask());
+    assert!(!m.view().ready, "node 2 does not count us in");
+    m.peer_view(2, all(3).mask());
+    assert!(m.view().ready, "every peer is resolved and counts us in");
+    // Node 2 heard at 200: down at 200 + DEAD, not before.
+    changes.clear();
+    m.tick(200 + u64::from(DEAD) - 1, |c| changes.push(c));
+    assert!(changes.is_empty());
+    m.tick(200 + u64::from(DEAD), |c| changes.push(c));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(m.view().live, NodeSet::from_ids(&[1]).unwrap());
+    // It comes back: live at once, but this node is not ready until node 2
+    // counts it in again.
+    let c = m.heard(2, 5000).unwrap();
+    assert_eq!((c.from, c.to), (Liveness::Down, Liveness::Up));
+    assert!(m.view().live.contains(2));
+    assert!(!m.view().ready);
+    m.peer_view(2, all(3).mask());
+    assert!(m.view().ready);
+    assert_eq!(m.heard(7, 5000), None, "not a peer");
+}
+
+#[test]
+fn a_joining_node_waits_the_grace_time_for_unknown_peers() {
+    // The peers reconnect on their backoff: a joiner gives them the grace
+    // time, not just the dead time, before it gives up on them.
+    let mut m = Membership::new(3, all(3), DEAD, 5000, 0);
+    let mut downs = 0;
+    m.tick(u64::from(DEAD) + 100, |_| downs += 1);
+    assert_eq!(downs, 0);
+    assert!(!m.view().ready);
+    assert_eq!(m.next_deadline(), Some(5000));
+    m.heard(1, 4000);
+    m.peer_view(1, all(3).mask());
+    m.tick(5000, |_| downs += 1);
+    assert_eq!(downs, 1, "node 2 never answered");
+    assert_eq!(
+        m.view(),
+        View {
+            live: NodeSet::from_ids(&[1, 3]).unwrap(),
+            ready: true
+        }
+    );
+    // Node 1 is up: the dead time applies to it now.
+    m.tick(4000 + u64::from(DEAD), |_| downs += 1);
+    assert_eq!(downs, 2);
+}
+
+#[test]
+fn view_packs_into_one_word() {
+    for v in [
+        View::ALL,
+        View {
+            live: NodeSet::from_ids(&[1, 32]).unwrap(),
+            ready: false,
+        },
+        View {
+            live: NodeSet::EMPTY,
+            ready: true,
+        },
+    ] {
+        assert_eq!(View::unpack(v.pack()), v);
+    }
+}
+
+#[test]
+fn designated_acceptor_that_is_down_falls_back_to_the_hash() {
+    let c = cluster(1, 3, 2);
+    let svc = c.services()[0];
+    let live = NodeSet::from_ids(&[1, 3]).unwrap();
+    for port in 1000..1100 {
+        let o = syn_owner(&svc, 0x0a00_0002, port, live).unwrap();
+        assert!(o == 1 || o == 3);
+        assert_eq!(syn_owner(&svc, 0x0a00_0002, port, View::ALL.live), Some(2));
+    }
+    assert_eq!(syn_owner(&svc, 0x0a00_0002, 1, NodeSet::EMPTY), None);
+}
+
+proptest! {
+    /// With the same down set on every live node, each SYN is accepted by
+    /// exactly one live node, never by a dead one; a SYN of a dead node's
+    /// share is flagged as a failover, the others are not.
+    #[test]
+    fn failover_moves_only_the_dead_share(
+        n in 2u8..=6, down_mask: u32, saddr: u32, sport: u16, acceptor_pick in 0u8..=6,
+    ) {
+        // Any down set but one that holds every node.
+        let down = NodeSet::from_mask(down_mask & all(n).mask());
+        prop_assume!(down.len() < usize::from(n));
+        let acceptor = if acceptor_pick <= n { acceptor_pick } else { 0 };
+        let live = NodeSet::from_mask(all(n).mask() & !down.mask());
+        let view = View { live, ready: true };
+        let s = syn(saddr, sport);
+        let owner_all = syn_owner(&cluster(1, n, acceptor).services()[0], saddr, sport, View::ALL.live).unwrap();
+        let mut acceptors = Vec::new();
+        for id in live {
+            if let Some(failover) = accepts(&cluster(id, n, acceptor), view, &s) {
+                acceptors.push(id);
+                prop_assert_eq!(failover, down.contains(owner_all));
+            }
+        }
+        prop_assert_eq!(acceptors.len(), 1);
+        if !down.contains(owner_all) {
+            prop_assert_eq!(acceptors[0], owner_all, "a live node keeps its share");
+        }
+    }
+
+    /// A node rejoining: the others already see it (it is in their live
+    /// set) while it is not ready yet. Nobody takes its share, and the rest
+    /// is served as before: never two acceptors.
+    #[test]
+    fn rejoining_node_takes_its_share_only_when_ready(n in 2u8..=6, joiner_pick: u8, saddr: u32, sport: u16) {
+        let joiner = joiner_pick % n + 1;
+        let others = View { live: all(n), ready: true };
+        let joining = View { live: all(n), ready: false };
+        let s = syn(saddr, sport);
+        let owner = syn_owner(&cluster(1, n, 0).services()[0], saddr, sport, View::ALL.live).unwrap();
+        let count = |joiner_view: View| {
+            (1..=n)
+                .filter(|&id| {
+                    let v = if id == joiner { joiner_view } else { others };
+                    accepts(&cluster(id, n, 0), v, &s).is_some()
+                })
+                .count()
+        };
+        prop_assert_eq!(count(joining), usize::from(owner != joiner));
+        prop_assert_eq!(count(View { ready: true, ..joining }), 1);
+    }
+
+    /// The membership machine never panics and its view always holds self.
+    #[test]
+    fn membership_never_loses_self(events in proptest::collection::vec((0u8..=33, 0u64..10_000, any::<bool>()), 0..64)) {
+        let mut m = Membership::new(2, all(5), DEAD, 3 * DEAD, 0);
+        for (id, t, tick) in events {
+            if tick {
+                m.tick(t, |_| {});
+            } else {
+                let _ = m.heard(id, t);
+            }
+            prop_assert!(m.view().live.contains(2));
+            prop_assert!(m.view().live.mask() & !all(5).mask() == 0);
+        }
+    }
+}
