@@ -34,8 +34,9 @@
 #           address, then (route removed) a neighbour entry that maps it to
 #           a MAC no VM has: a request for /n3/fallback from a port node 1
 #           owns is served locally each time ("served-by node1"), node 1's
-#           proxy logged result=EHOSTUNREACH, then result=ETIMEDOUT, with
-#           action=local, and handover_failed grew by 2;
+#           proxy logged result=EHOSTUNREACH, then result=ETIMEDOUT (or
+#           EHOSTDOWN once the mesh declared node 3 down), with action=local,
+#           and handover_failed + handover_host_down grew by 2;
 #   forged option: the client sends a SYN with a valid-looking handover
 #           option (forge_syn.py, claiming an open handed-over connection of
 #           its own) (a) to VIP:80 and (b) to node 2's internal address: both
@@ -84,7 +85,7 @@ PAIRS="1:2 2:3 3:1 1:3 2:1 3:2"
 CAPTURED="1m 32m"           # sizes fetched under tcpdump
 COUNTERS="handover_requested handover_done handover_failed handover_accepted
  handover_completed handover_aborted hopt_forged hopt_invalid handed_over_drop
- transfer_drop flows_active flow_created syn_accepted no_flow"
+ transfer_drop flows_active flow_created syn_accepted no_flow handover_host_down"
 
 # slab_objs: active objects in the kmalloc caches the module's entries and
 # FCBs come from (/proc/slabinfo, CONFIG_SLUB_DEBUG).
@@ -248,7 +249,10 @@ node)
         # --- node 3 unreachable from node 1 (an "unreachable" route), then
         # silent (its internal address resolves to a MAC no VM has): node 1's
         # handovers to it fail with EHOSTUNREACH, then ETIMEDOUT (the connect
-        # bound, 3 s), and the client is served locally over the same connection.
+        # bound, 3 s), and the client is served locally over the same
+        # connection. Node 1's control mesh loses node 3 too: once it has
+        # declared node 3 down (1.5 s), the handover fails at once with
+        # EHOSTDOWN instead (counted as handover_host_down).
         N3=$(node_ip 3)
         if [ "$RIG_ID" = 1 ]; then
             check "node1: unreachable route to node3 ($N3)" ip route add unreachable "$N3/32"
@@ -259,7 +263,7 @@ node)
             check "node1: unreachable route removed" ip route del unreachable "$N3/32"
             check "proxy log: /n3/fallback, node3 unreachable, served locally" \
                 proxy_logged "$(cat "$RIG_SHARED/unreach.port")" "path=/n3/fallback " "target=3 " \
-                "result=EHOSTUNREACH" "action=local"
+                "result=EHOST\(UNREACH\|DOWN\) " "action=local"
             check "node1: $N3 resolves to 52:54:00:00:00:99 (no VM)" \
                 ip neigh replace "$N3" lladdr 52:54:00:00:00:99 dev eth0 nud permanent
         fi
@@ -269,10 +273,11 @@ node)
             check "node1: the false neighbour entry removed" ip neigh del "$N3" dev eth0
             check "proxy log: /n3/fallback, node3 silent, served locally" \
                 proxy_logged "$(cat "$RIG_SHARED/silent.port")" "path=/n3/fallback " "target=3 " \
-                "result=ETIMEDOUT" "action=local"
+                "result=\(ETIMEDOUT\|EHOSTDOWN\) " "action=local"
             check "status after the unreachable and silent destination" status_counters /tmp/st3
-            a=$(counter_value handover_failed /tmp/st2) b=$(counter_value handover_failed /tmp/st3)
-            check "handover_failed counted both ($a -> $b)" test "$b" -ge $((a + 2))
+            a=$(( $(counter_value handover_failed /tmp/st2) + $(counter_value handover_host_down /tmp/st2) ))
+            b=$(( $(counter_value handover_failed /tmp/st3) + $(counter_value handover_host_down /tmp/st3) ))
+            check "handover_failed + handover_host_down counted both ($a -> $b)" test "$b" -ge $((a + 2))
         fi
     fi
     barrier reach "$ALL"
