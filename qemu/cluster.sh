@@ -315,6 +315,7 @@ handle_kills() {
         rm -f "$req"
         if [[ "$vm" == node* ]] && [ -e "$out/shared/killed.$vm" ]; then
             say "$vm: started again on request"
+            unset "killed_vm[$vm]"
             start_vm "$vm" node "${vm#node}" "52:54:00:00:00:$((10 + ${vm#node}))" 2
         fi
     done
@@ -328,6 +329,8 @@ handle_kills() {
             [[ "$vm" == node* ]] || continue
             kill -KILL "${pids[$idx]}" 2>/dev/null || true
             wait "${pids[$idx]}" 2>/dev/null || true
+            # Not a crash: the wait loop skips it until it is started again.
+            killed_vm[$vm]=1
             date +%s.%N >"$out/shared/killed.$vm"
             say "$vm: killed on request${what:+ ($what)}"
             if [ "$what" = restart ]; then
@@ -359,7 +362,7 @@ fi
 # writing /out/status crashed (panic, oops, init died): tell the others through
 # shared/abort so their barriers fail at once instead of waiting for a timeout.
 deadline=$(( $(date +%s) + timeout ))
-declare -A done_vm=()
+declare -A done_vm=() killed_vm=()
 rc=0
 while :; do
     handle_kills
@@ -367,6 +370,7 @@ while :; do
     for idx in "${!pids[@]}"; do
         vm=${started_vms[$idx]}
         [ -n "${done_vm[$vm]:-}" ] && continue
+        [ -n "${killed_vm[$vm]:-}" ] && continue
         if kill -0 "${pids[$idx]}" 2>/dev/null; then
             running=$((running + 1)); continue
         fi
