@@ -171,7 +171,7 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
     if let Some((me, list)) = nodes {
         let mut live = view.live.mask();
         let mut known = 0u32;
-        let now = mesh::clock_ms();
+        let now = mesh::now_ms();
         for &(id, addr) in list.iter().filter(|n| n.0 != 0) {
             known |= 1u32.checked_shl(u32::from(id) - 1).unwrap_or(0);
             if id == me {

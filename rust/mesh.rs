@@ -33,18 +33,18 @@
 
 use core::ffi::{c_int, c_void};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::fcb::Fcb;
 use crate::flowtab::FlowTable;
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
-use crate::pure::abi::Counter;
+use crate::pure::abi::{Counter, PeerConn, PeerState};
 use crate::pure::config::{Config, NodeSet, MAX_NODES};
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::FlowKey;
-use crate::pure::member::{Change, Liveness, Membership, View};
+use crate::pure::member::{Change, Membership, View};
 use crate::pure::mesh::{
     self as wire, CloseReason, Closed, Decoded, Frame, FrameError, Heartbeat, Hello, HelloAck,
     HelloStatus, Load, Msg, RxCheck,
@@ -68,12 +68,6 @@ const TX_CAP: usize = 4 * wire::MAX_FRAME;
 /// Close notifications queued for the thread.
 const TXQ_CAP: usize = 256;
 
-/// `PeerV1::conn` values.
-const CONN_NONE: u32 = 0;
-const CONN_CONNECTING: u32 = 1;
-const CONN_HELLO: u32 = 2;
-const CONN_ESTABLISHED: u32 = 3;
-
 /// Per-peer figures for `DTS_SO_GET_PEERS`, written by the mesh thread and
 /// read by the socket option (any context; relaxed atomics).
 pub(crate) struct PeerStats {
@@ -96,7 +90,7 @@ impl PeerStats {
     const fn new() -> Self {
         Self {
             state: AtomicU32::new(0),
-            conn: AtomicU32::new(CONN_NONE),
+            conn: AtomicU32::new(PeerConn::None as u32),
             rtt_us: AtomicU32::new(0),
             last_heard: AtomicU64::new(u64::MAX),
             tx: AtomicU64::new(0),
@@ -110,7 +104,7 @@ impl PeerStats {
 
     fn reset(&self) {
         self.state.store(0, Ordering::Relaxed);
-        self.conn.store(CONN_NONE, Ordering::Relaxed);
+        self.conn.store(PeerConn::None as u32, Ordering::Relaxed);
         self.rtt_us.store(0, Ordering::Relaxed);
         self.last_heard.store(u64::MAX, Ordering::Relaxed);
         for a in [&self.tx, &self.rx] {
@@ -135,7 +129,7 @@ static VIEW: AtomicU64 = AtomicU64::new(View::ALL.pack());
 static GEN: AtomicU32 = AtomicU32::new(0);
 
 /// Whether the mesh runs (for `DTS_SO_GET_PEERS`).
-static ENABLED: AtomicU32 = AtomicU32::new(0);
+static ENABLED: AtomicBool = AtomicBool::new(false);
 
 // INVARIANT: null, or the mesh thread's task, on which `Thread` holds a
 // reference; cleared (and a grace period waited for) before that reference
@@ -149,11 +143,12 @@ pub(crate) fn view() -> View {
 
 /// Whether the mesh runs. Any context.
 pub(crate) fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed) != 0
+    ENABLED.load(Ordering::Relaxed)
 }
 
-/// Milliseconds of the monotonic clock. Any context.
-fn now_ms() -> u64 {
+/// Milliseconds of the monotonic clock (the mesh clock of
+/// [`PeerStats::last_heard`]). Any context.
+pub(crate) fn now_ms() -> u64 {
     now_us() / 1000
 }
 
@@ -162,11 +157,6 @@ fn now_us() -> u64 {
     // SAFETY: `ktime_get()` may be called from any context.
     let ns = unsafe { bindings::ktime_get() };
     u64::try_from(ns).unwrap_or(0) / 1000
-}
-
-/// The mesh clock in milliseconds, for "last heard" ages. Any context.
-pub(crate) fn clock_ms() -> u64 {
-    now_ms()
 }
 
 /// Wakes the mesh thread. Any context.
@@ -353,7 +343,7 @@ impl Drop for Thread {
         // restored the originals are finished after this.
         rcu::synchronize();
         VIEW.store(View::ALL.pack(), Ordering::Release);
-        ENABLED.store(0, Ordering::Relaxed);
+        ENABLED.store(false, Ordering::Relaxed);
     }
 }
 
@@ -736,7 +726,6 @@ impl Runner {
     /// Drops every connection and the listener.
     fn teardown(&mut self) {
         for p in &mut self.peers {
-            p.conn = None;
             *p = Peer::new();
         }
         for c in &mut self.pending {
@@ -809,11 +798,11 @@ impl Runner {
                 self.incarnation = unsafe { bindings::get_random_u32() };
                 self.next_hb = 0;
                 self.next_listen = 0;
-                ENABLED.store(1, Ordering::Relaxed);
+                ENABLED.store(true, Ordering::Relaxed);
             }
             None => {
                 VIEW.store(View::ALL.pack(), Ordering::Release);
-                ENABLED.store(0, Ordering::Relaxed);
+                ENABLED.store(false, Ordering::Relaxed);
             }
         }
         self.publish();
@@ -902,22 +891,9 @@ impl Runner {
     /// id) when their backoff allows.
     fn connect(&mut self, now: u64) {
         let Some(cfg) = self.cfg.as_ref() else { return };
-        let me = cfg.self_id;
-        let self_addr = cfg.self_addr;
-        let port = cfg.port;
-        let targets: KVec<(u8, u32)> = {
-            let mut v = KVec::new();
-            for id in cfg.peers().filter(|&id| id > me) {
-                if let Some(a) = cfg.addr(id) {
-                    if v.push((id, a), GFP_KERNEL).is_err() {
-                        break;
-                    }
-                }
-            }
-            v
-        };
-        for &(id, addr) in targets.iter() {
-            let Some(p) = self.peers.get_mut(usize::from(id) - 1) else {
+        for id in cfg.peers().filter(|&id| id > cfg.self_id) {
+            let (Some(addr), Some(p)) = (cfg.addr(id), self.peers.get_mut(usize::from(id) - 1))
+            else {
                 continue;
             };
             if p.conn.is_some() || now < p.next_try {
@@ -928,14 +904,14 @@ impl Runner {
                 s.set_nodelay();
                 let old = s.swap_callbacks(OURS);
                 let c = Conn::new(s, old, Phase::Connecting, addr, id, now)?;
-                c.sock.bind(self_addr, 0)?;
-                c.sock.connect_start(addr, port)?;
+                c.sock.bind(cfg.self_addr, 0)?;
+                c.sock.connect_start(addr, cfg.port)?;
                 Ok(c)
             })();
             match r {
                 Ok(c) => {
                     p.conn = Some(c);
-                    set_conn(id, CONN_CONNECTING);
+                    set_conn(id, PeerConn::Connecting);
                 }
                 Err(_) => backoff(p, now),
             }
@@ -980,7 +956,7 @@ impl Runner {
         if let Some(p) = self.peers.get_mut(usize::from(id).wrapping_sub(1)) {
             p.conn = Some(c);
             p.backoff = BACKOFF_MIN_MS;
-            set_conn(id, CONN_ESTABLISHED);
+            set_conn(id, PeerConn::Established);
         }
     }
 
@@ -1006,7 +982,7 @@ impl Runner {
         if id == 0 {
             return;
         }
-        set_conn(id, CONN_NONE);
+        set_conn(id, PeerConn::None);
         if let Some(p) = self.peers.get_mut(usize::from(id) - 1) {
             if ours {
                 backoff(p, now);
@@ -1043,7 +1019,7 @@ impl Runner {
                 return Err(Close::Error);
             }
             c.phase = Phase::HelloSent;
-            set_conn(c.peer, CONN_HELLO);
+            set_conn(c.peer, PeerConn::Hello);
         }
         if c.phase != Phase::Established && now.saturating_sub(c.since) > HELLO_TIMEOUT_MS {
             stats::inc(Counter::MeshHelloRefused);
@@ -1127,7 +1103,7 @@ impl Runner {
                 if let Some(p) = self.peers.get_mut(usize::from(c.peer) - 1) {
                     p.backoff = BACKOFF_MIN_MS;
                 }
-                set_conn(c.peer, CONN_ESTABLISHED);
+                set_conn(c.peer, PeerConn::Established);
                 let id = c.peer;
                 self.up(id, now);
             }
@@ -1283,7 +1259,7 @@ impl Runner {
         VIEW.store(m.view().pack(), Ordering::Release);
         for id in m.peers() {
             if let Some(s) = peer_stats(id) {
-                s.state.store(m.liveness(id).code(), Ordering::Relaxed);
+                s.state.store(m.liveness(id) as u32, Ordering::Relaxed);
             }
         }
     }
@@ -1303,24 +1279,24 @@ impl Runner {
 /// Logs and counts a peer's change of state. Process context.
 fn changed(ch: Change) {
     match ch.to {
-        Liveness::Down => {
+        PeerState::Down => {
             stats::inc(Counter::MeshNodeDown);
             if let Some(s) = peer_stats(ch.id) {
                 s.down_count.fetch_add(1, Ordering::Relaxed);
             }
             pr_info!("mesh: node {} is down\n", ch.id);
         }
-        Liveness::Up => {
+        PeerState::Up => {
             stats::inc(Counter::MeshNodeUp);
             pr_info!("mesh: node {} is up\n", ch.id);
         }
-        Liveness::Unknown => {}
+        PeerState::Unknown => {}
     }
 }
 
-fn set_conn(id: u8, v: u32) {
+fn set_conn(id: u8, v: PeerConn) {
     if let Some(s) = peer_stats(id) {
-        s.conn.store(v, Ordering::Relaxed);
+        s.conn.store(v as u32, Ordering::Relaxed);
     }
 }
 

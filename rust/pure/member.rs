@@ -8,7 +8,7 @@
 //! reads the resulting [`View`], packed into one `u64` ([`View::pack`]).
 //!
 //! Each peer (a configured node other than this one) is in one of three
-//! states ([`Liveness`]):
+//! states ([`PeerState`], the values `DTS_SO_GET_PEERS` reports):
 //!
 //! - `Unknown`: not heard from since the configuration was applied. It is
 //!   presumed up (so nobody takes its share) for at most the dead time.
@@ -33,30 +33,8 @@
 //! With the mesh disabled there is no membership: every node is presumed up
 //! and every node is ready ([`View::ALL`]).
 
+use super::abi::PeerState;
 use super::config::{NodeSet, MAX_NODES};
-
-/// A peer's state, from this node's point of view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Liveness {
-    /// Not heard from since the configuration was applied (presumed up).
-    Unknown,
-    /// Heard from within the dead time.
-    Up,
-    /// Silent for the dead time: its share of new connections moved.
-    Down,
-}
-
-impl Liveness {
-    /// The state's number in the `DTS_SO_GET_PEERS` ABI (0 unknown, 1 up,
-    /// 2 down).
-    pub const fn code(self) -> u32 {
-        match self {
-            Self::Unknown => 0,
-            Self::Up => 1,
-            Self::Down => 2,
-        }
-    }
-}
 
 /// What the packet path needs: the acceptance set and the ready flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,9 +74,9 @@ pub struct Change {
     /// The peer.
     pub id: u8,
     /// Its state before.
-    pub from: Liveness,
+    pub from: PeerState,
     /// Its state now.
-    pub to: Liveness,
+    pub to: PeerState,
 }
 
 /// The membership state machine of one node.
@@ -108,7 +86,7 @@ pub struct Membership {
     peers: NodeSet,
     dead_ms: u64,
     grace_ms: u64,
-    state: [Liveness; MAX_NODES],
+    state: [PeerState; MAX_NODES],
     last_heard: [u64; MAX_NODES],
     /// The peers whose last heartbeat showed this node live.
     seen_by: NodeSet,
@@ -135,7 +113,7 @@ impl Membership {
             peers,
             dead_ms: u64::from(dead_ms),
             grace_ms: u64::from(grace_ms.max(dead_ms)),
-            state: [Liveness::Unknown; MAX_NODES],
+            state: [PeerState::Unknown; MAX_NODES],
             last_heard: [now_ms; MAX_NODES],
             seen_by: NodeSet::EMPTY,
         }
@@ -165,12 +143,12 @@ impl Membership {
     }
 
     /// The state of peer `id` (`Down` for an id that is not a peer).
-    pub fn liveness(&self, id: u8) -> Liveness {
+    pub fn liveness(&self, id: u8) -> PeerState {
         match slot(id) {
             Some(i) if self.peers.contains(id) => {
-                self.state.get(i).copied().unwrap_or(Liveness::Down)
+                self.state.get(i).copied().unwrap_or(PeerState::Down)
             }
-            _ => Liveness::Down,
+            _ => PeerState::Down,
         }
     }
 
@@ -191,15 +169,15 @@ impl Membership {
         }
         let s = self.state.get_mut(i)?;
         let from = *s;
-        *s = Liveness::Up;
-        if from != Liveness::Up {
+        *s = PeerState::Up;
+        if from != PeerState::Up {
             // Its view of this node is not known until its next heartbeat.
             self.seen_by.remove(id);
         }
-        (from != Liveness::Up).then_some(Change {
+        (from != PeerState::Up).then_some(Change {
             id,
             from,
-            to: Liveness::Up,
+            to: PeerState::Up,
         })
     }
 
@@ -212,19 +190,19 @@ impl Membership {
             let Some(s) = self.state.get_mut(i) else {
                 continue;
             };
-            let limit = if *s == Liveness::Unknown {
+            let limit = if *s == PeerState::Unknown {
                 self.grace_ms
             } else {
                 self.dead_ms
             };
-            if *s != Liveness::Down && now_ms.saturating_sub(heard) >= limit {
+            if *s != PeerState::Down && now_ms.saturating_sub(heard) >= limit {
                 let from = *s;
-                *s = Liveness::Down;
+                *s = PeerState::Down;
                 self.seen_by.remove(id);
                 changed(Change {
                     id,
                     from,
-                    to: Liveness::Down,
+                    to: PeerState::Down,
                 });
             }
         }
@@ -235,9 +213,9 @@ impl Membership {
     pub fn next_deadline(&self) -> Option<u64> {
         self.peers
             .iter()
-            .filter(|&id| self.liveness(id) != Liveness::Down)
+            .filter(|&id| self.liveness(id) != PeerState::Down)
             .filter_map(|id| {
-                let limit = if self.liveness(id) == Liveness::Unknown {
+                let limit = if self.liveness(id) == PeerState::Unknown {
                     self.grace_ms
                 } else {
                     self.dead_ms
@@ -254,17 +232,17 @@ impl Membership {
         let mut ready = true;
         for id in self.peers {
             match self.liveness(id) {
-                Liveness::Up => {
+                PeerState::Up => {
                     live.insert(id);
                     if !self.seen_by.contains(id) {
                         ready = false;
                     }
                 }
-                Liveness::Unknown => {
+                PeerState::Unknown => {
                     live.insert(id);
                     ready = false;
                 }
-                Liveness::Down => {}
+                PeerState::Down => {}
             }
         }
         View { live, ready }

@@ -3,9 +3,10 @@
 //! nodes, never two nodes accept one SYN, and a rejoining node takes its
 //! share back only once every node sees it.
 
+use dts_core::abi::PeerState;
 use dts_core::config::{Config, Node, NodeSet, Service};
 use dts_core::filter::{inbound, syn_owner, Inbound, Segment};
-use dts_core::member::{Liveness, Membership, View};
+use dts_core::member::{Membership, View};
 use dts_core::tcp::TCP_FLAG_SYN;
 use proptest::prelude::*;
 
@@ -63,9 +64,9 @@ fn accepts(c: &Config, view: View, s: &Segment) -> Option<bool> {
 fn new_membership_presumes_peers_up_but_is_not_ready() {
     let m = Membership::new(1, all(3), DEAD, DEAD, 1000);
     assert_eq!(m.peers(), NodeSet::from_ids(&[2, 3]).unwrap());
-    assert_eq!(m.liveness(2), Liveness::Unknown);
-    assert_eq!(m.liveness(1), Liveness::Down, "self is not a peer");
-    assert_eq!(m.liveness(9), Liveness::Down);
+    assert_eq!(m.liveness(2), PeerState::Unknown);
+    assert_eq!(m.liveness(1), PeerState::Down, "self is not a peer");
+    assert_eq!(m.liveness(9), PeerState::Down);
     let v = m.view();
     assert_eq!(v.live, all(3));
     assert!(!v.ready);
@@ -89,7 +90,7 @@ fn a_single_node_is_ready_at_once() {
 fn heard_peers_are_up_and_silent_ones_go_down_after_the_dead_time() {
     let mut m = Membership::new(1, all(3), DEAD, DEAD, 0);
     let c = m.heard(2, 100).unwrap();
-    assert_eq!((c.id, c.from, c.to), (2, Liveness::Unknown, Liveness::Up));
+    assert_eq!((c.id, c.from, c.to), (2, PeerState::Unknown, PeerState::Up));
     assert_eq!(m.heard(2, 200), None, "no change the second time");
     assert!(!m.view().ready, "node 3 still unknown");
     let mut changes = Vec::new();
@@ -97,7 +98,7 @@ fn heard_peers_are_up_and_silent_ones_go_down_after_the_dead_time() {
     assert!(changes.is_empty());
     m.tick(u64::from(DEAD), |c| changes.push(c));
     assert_eq!(changes.len(), 1);
-    assert_eq!((changes[0].id, changes[0].to), (3, Liveness::Down));
+    assert_eq!((changes[0].id, changes[0].to), (3, PeerState::Down));
     let v = m.view();
     assert_eq!(v.live, NodeSet::from_ids(&[1, 2]).unwrap());
     assert!(!v.ready, "node 2 has not shown us live yet");
@@ -115,7 +116,7 @@ fn heard_peers_are_up_and_silent_ones_go_down_after_the_dead_time() {
     // It comes back: live at once, but this node is not ready until node 2
     // counts it in again.
     let c = m.heard(2, 5000).unwrap();
-    assert_eq!((c.from, c.to), (Liveness::Down, Liveness::Up));
+    assert_eq!((c.from, c.to), (PeerState::Down, PeerState::Up));
     assert!(m.view().live.contains(2));
     assert!(!m.view().ready);
     m.peer_view(2, all(3).mask());
