@@ -78,12 +78,12 @@ node_boot() {
     check "nginx started" nginx_start
 }
 
+# node_finish: after the client, the shared teardown (it collects nginx's
+# logs, clears the configuration and unloads the module).
 node_finish() {
     barrier client-done "$ALL"
-    nginx_collect
-    node_teardown
     "$DTSCTL" peers >"$RIG_OUT/peers-final.txt" 2>&1
-    check "dtsctl config clear" "$DTSCTL" config clear
+    node_teardown
 }
 
 case "$RIG_ROLE.$RIG_BOOT" in
