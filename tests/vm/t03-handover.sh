@@ -294,6 +294,8 @@ node)
         barrier forge-b "$ALL"
         barrier forged-b "$ALL"
         "$DTSCTL" status --json >/tmp/f2.json
+        # The client's next handover (to node 3) waits for every f2 snapshot.
+        barrier forge-snapped "$ALL"
         for f in f0 f1 f2; do dts_counter_values /tmp/$f.json $COUNTERS >/tmp/$f; done
         fo=$(cat "$RIG_SHARED/forge.owner")
         d=$(forge_delta hopt_forged f0 f1)
@@ -615,6 +617,7 @@ EOF
             test "$ka_rc" = 0
         sleep 1
         barrier forged-b "$ALL"
+        barrier forge-snapped "$ALL"
         # A new handover still works (before forge-checked: node 1 then
         # stops its proxy for the errno script).
         if pick_port "!3"; then
