@@ -22,8 +22,12 @@ use kernel::prelude::*;
 use crate::hooks::HOOKS;
 use core::sync::atomic::Ordering;
 
+use crate::flowtab::{self, Flow};
 use crate::mesh;
-use crate::pure::abi::{self, Counter, InfoV1, PeerConn, PeerState, PeerV1, PeersV1, ZeroV1};
+use crate::pure::abi::{
+    self, Counter, FlowEntryV1, FlowsV1, FlushV1, InfoV1, PeerConn, PeerState, PeerV1, PeersV1,
+    ZeroV1,
+};
 use crate::pure::config::{Config, ConfigV1};
 use crate::rcu;
 use crate::sockopt::{Caller, Handler, UserIn, UserOut};
@@ -107,13 +111,18 @@ fn set_config(arg: &UserIn) -> Result {
     } else {
         Some(KBox::new(config, GFP_KERNEL)?)
     };
+    publish_config(new)
+}
+
+/// Publishes `new` as the configuration (`None`: unconfigured), after the
+/// mesh has published the new configuration's view, so that no SYN is
+/// accepted under the new configuration with the old view. `EBUSY` if
+/// another writer is at work. Process context.
+fn publish_config(new: Option<KBox<Config>>) -> Result {
     state::with(|st| {
         st.config_writer(|c| {
             {
                 let guard = rcu::Guard::new();
-                // The mesh publishes the new configuration's view first, so
-                // no SYN is accepted under the new configuration with the
-                // old view.
                 crate::mesh::config_changing(c.get(&guard), new.as_deref());
             }
             c.replace(new)
@@ -121,6 +130,27 @@ fn set_config(arg: &UserIn) -> Result {
     })
     .ok_or(ENODEV)??;
     stats::inc(Counter::ConfigSet);
+    Ok(())
+}
+
+/// `DTS_SO_SET_FLUSH`: removes the configuration and/or every flow.
+/// Process context.
+fn set_flush(arg: &UserIn) -> Result {
+    let mut buf = [0u8; abi::FLUSH_V1_SIZE];
+    if arg.len() != buf.len() {
+        return invalid();
+    }
+    arg.read_exact(&mut buf)?;
+    let Ok(f) = FlushV1::decode(&buf) else {
+        return invalid();
+    };
+    if f.what & abi::FLUSH_CONFIG != 0 {
+        publish_config(None)?;
+    }
+    if f.what & abi::FLUSH_FLOWS != 0 {
+        let n = state::with(|st| st.flows.clear()).ok_or(ENODEV)?;
+        stats::add(Counter::FlowRemoved, n as u64);
+    }
     Ok(())
 }
 
@@ -226,6 +256,103 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
     Ok(n)
 }
 
+/// Records gathered per flow-table bucket before they are copied out (a
+/// bucket holds 16 entries on average; a longer one is cut and the answer
+/// marked truncated).
+const FLOWS_BATCH: usize = 256;
+
+/// The record of flow `f` for `DTS_SO_GET_FLOWS`. Any context.
+fn flow_entry(f: &Flow) -> [u8; abi::FLOW_ENTRY_V1_SIZE] {
+    let p = f.fcb.params();
+    let track = f.track();
+    let flags = if f.fcb.notified() {
+        abi::FLOW_ENTRY_NOTIFIED
+    } else {
+        0
+    } | if p.d2.is_some() {
+        abi::FLOW_ENTRY_D2
+    } else {
+        0
+    } | if p.dts.is_some() {
+        abi::FLOW_ENTRY_DTS
+    } else {
+        0
+    };
+    FlowEntryV1 {
+        laddr: f.key.laddr,
+        raddr: f.key.raddr,
+        lport: f.key.lport,
+        rport: f.key.rport,
+        client_addr: p.client_addr,
+        client_port: p.client_port,
+        app_port: p.app_port,
+        vip: p.vip,
+        role: f.role as u8,
+        state: f.fcb.state() as u8,
+        phase: track.phase() as u8,
+        peer_addr: p.peer_addr,
+        peer_port: p.peer_port,
+        origin: f.fcb.origin(),
+        base_seq: p.base_seq,
+        base_ts: p.base_ts,
+        d2: p.d2.unwrap_or(0),
+        dts: p.dts.unwrap_or(0),
+        last_seen_s: track.last_seen(),
+        flags,
+    }
+    .to_bytes()
+}
+
+/// `DTS_SO_GET_FLOWS`: the flow table, as many records as the caller's
+/// buffer holds. Process context: walks the table a bucket at a time under
+/// RCU into a preallocated batch, and copies each batch out (which may
+/// fault) outside the read-side section.
+fn get_flows(out: &mut UserOut) -> Result<usize> {
+    let header = abi::FLOWS_V1_HEADER_SIZE;
+    let rec = abi::FLOW_ENTRY_V1_SIZE;
+    let Some(room) = out.len().checked_sub(header).map(|n| n / rec) else {
+        return invalid();
+    };
+    let mut batch = KVec::from_elem([0u8; abi::FLOW_ENTRY_V1_SIZE], FLOWS_BATCH, GFP_KERNEL)?;
+    let mut count = 0usize;
+    let mut cut = false;
+    let total = state::with(|st| -> Result<usize> {
+        st.sweep(true);
+        for bucket in 0..flowtab::BUCKETS {
+            // Fills preallocated slots: no allocation inside the read-side
+            // section.
+            let mut n = 0usize;
+            st.flows
+                .for_each_in_bucket(bucket, |f| match batch.get_mut(n) {
+                    Some(slot) if count + n < room => {
+                        *slot = flow_entry(f);
+                        n += 1;
+                    }
+                    _ => cut = true,
+                });
+            for r in batch.iter().take(n) {
+                out.write_at(header + count * rec, r)?;
+                count += 1;
+            }
+        }
+        Ok(st.flows.len())
+    })
+    .transpose()?
+    .unwrap_or(0);
+    let h = FlowsV1 {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        count: u32::try_from(count).unwrap_or(u32::MAX),
+        flags: if cut || count < total {
+            abi::FLOWS_TRUNCATED
+        } else {
+            0
+        },
+        now_s: state::now_secs(),
+    };
+    out.write(&h.to_bytes())?;
+    Ok(header + count * rec)
+}
+
 impl Handler for Control {
     fn get(caller: &Caller, optval: i32, out: &mut UserOut) -> Result<usize> {
         stats::inc(Counter::SockoptGet);
@@ -235,6 +362,7 @@ impl Handler for Control {
             abi::DTS_SO_GET_CONFIG => get_config(out),
             abi::DTS_SO_GET_FLOW => crate::handover::flow_info(caller, out),
             abi::DTS_SO_GET_PEERS => get_peers(out),
+            abi::DTS_SO_GET_FLOWS => get_flows(out),
             _ => invalid(),
         }
     }
@@ -245,6 +373,7 @@ impl Handler for Control {
         match optval {
             abi::DTS_SO_SET_ZERO => set_zero(arg),
             abi::DTS_SO_SET_CONFIG => set_config(arg),
+            abi::DTS_SO_SET_FLUSH => set_flush(arg),
             abi::DTS_SO_HANDOVER => crate::handover::request(caller, arg),
             _ => invalid(),
         }

@@ -183,6 +183,12 @@ impl Fcb {
         !self.notified.swap(true, Ordering::AcqRel)
     }
 
+    /// Whether the connection's end was reported over the mesh. Any
+    /// context.
+    pub(crate) fn notified(&self) -> bool {
+        self.notified.load(Ordering::Relaxed)
+    }
+
     /// The other end of the handover connection: `(address, port)`.
     pub(crate) fn peer(&self) -> (u32, u16) {
         let peer = self.peer.load(Ordering::Acquire);

@@ -318,6 +318,26 @@ impl FlowTable {
         self.remove_if(|f| Arc::ptr_eq(&f.fcb, fcb))
     }
 
+    /// Calls `f` on every flow of bucket `bucket` (`0..BUCKETS`; nothing
+    /// for others), in one RCU read-side section: `f` must not sleep. A
+    /// concurrent change may or may not be seen. Lets a process-context
+    /// caller walk the table a bucket at a time and sleep in between. Any
+    /// context but hard interrupts.
+    pub(crate) fn for_each_in_bucket(&self, bucket: usize, mut f: impl FnMut(&Flow)) {
+        let Some(head) = self.buckets.get(bucket) else {
+            return;
+        };
+        let _g = rcu::Guard::new();
+        let mut p = head.load(Ordering::Acquire);
+        // SAFETY: as in `for_each`: inside the read-side section every
+        // pointer reachable from a bucket is a live entry or one unlinked less
+        // than a grace period ago (type invariant and `free_entry`).
+        while let Some(e) = unsafe { p.as_ref() } {
+            f(&e.flow);
+            p = e.next.load(Ordering::Acquire);
+        }
+    }
+
     /// Calls `f` on every flow, under RCU (a concurrent change may or may
     /// not be seen). Any context; does not sleep.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Flow)) {

@@ -1349,6 +1349,7 @@ fn closed_received(m: &Closed) {
             }
         };
         let Some(fcb) = fcb else { return };
+        stats::inc(Counter::MeshClosedFreed);
         let n = st.flows.remove_fcb(&fcb);
         stats::add(Counter::FlowRemoved, n as u64);
         let origin = fcb.origin();

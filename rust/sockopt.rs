@@ -72,17 +72,28 @@ impl UserOut {
     /// Copies `data` to the start of the buffer.
     ///
     /// Fails with `EINVAL` if it does not fit and `EFAULT` if the user memory
-    /// is not writable.
+    /// is not writable. Process context (may fault and sleep).
     pub(crate) fn write(&mut self, data: &[u8]) -> Result {
-        if data.len() > self.len {
+        self.write_at(0, data)
+    }
+
+    /// Copies `data` to the buffer at byte `offset`.
+    ///
+    /// Fails with `EINVAL` if it does not fit and `EFAULT` if the user memory
+    /// is not writable. Process context (may fault and sleep).
+    pub(crate) fn write_at(&mut self, offset: usize, data: &[u8]) -> Result {
+        let end = offset.checked_add(data.len()).ok_or(EINVAL)?;
+        if end > self.len {
             return Err(EINVAL);
         }
-        // SAFETY: `data` is a valid kernel slice; `self.ptr` is a user pointer
-        // with at least `data.len()` bytes claimed by the caller.
-        // `copy_to_user()` checks the user range itself and may fault safely
-        // (process context).
-        let left =
-            unsafe { bindings::copy_to_user(self.ptr, data.as_ptr().cast(), data.len() as _) };
+        // INVARIANT: `offset + data.len() <= self.len`, so the destination
+        // stays inside the buffer user space claimed.
+        let dst = self.ptr.cast::<u8>().wrapping_add(offset).cast::<c_void>();
+        // SAFETY: `data` is a valid kernel slice; `dst` is a user pointer
+        // with at least `data.len()` bytes claimed by the caller (checked
+        // above). `copy_to_user()` checks the user range itself and may fault
+        // safely (process context).
+        let left = unsafe { bindings::copy_to_user(dst, data.as_ptr().cast(), data.len() as _) };
         if left != 0 {
             return Err(EFAULT);
         }

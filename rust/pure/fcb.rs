@@ -70,6 +70,7 @@ impl State {
 
 /// The endpoint type of a flow-table entry (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Role {
     /// N1: the client's connection, delivered to the proxy port.
     Client,
@@ -79,6 +80,29 @@ pub enum Role {
     HandoverDst,
     /// N2: the client's connection, served by N2's application.
     ClientDst,
+}
+
+impl Role {
+    /// Decodes a role stored as a byte (`None` for unknown values).
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::Client),
+            1 => Some(Self::HandoverSrc),
+            2 => Some(Self::HandoverDst),
+            3 => Some(Self::ClientDst),
+            _ => None,
+        }
+    }
+
+    /// The stable name of the role.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::HandoverSrc => "handover-src",
+            Self::HandoverDst => "handover-dst",
+            Self::ClientDst => "client-dst",
+        }
+    }
 }
 
 /// Direction of a segment relative to this node.

@@ -74,6 +74,7 @@ const fn mix64(x: u64) -> u64 {
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Phase {
     /// The SYN was accepted; nothing else seen yet.
     SynSeen,
@@ -83,6 +84,29 @@ pub enum Phase {
     Closing,
     /// FINs in both directions, or an RST: only retransmissions remain.
     Closed,
+}
+
+impl Phase {
+    /// Decodes a phase stored as a byte (`None` for unknown values).
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::SynSeen),
+            1 => Some(Self::Established),
+            2 => Some(Self::Closing),
+            3 => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    /// The stable name of the phase.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SynSeen => "syn-seen",
+            Self::Established => "established",
+            Self::Closing => "closing",
+            Self::Closed => "closed",
+        }
+    }
 }
 
 /// What the packet path saw on a flow.

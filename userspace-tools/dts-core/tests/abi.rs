@@ -57,13 +57,14 @@ fn constants() {
 
 #[test]
 fn new_counters_are_the_mesh_and_failover_ones() {
-    // 30..=48, appended after rehandover (29); still room in InfoV1.
-    assert_eq!(Counter::COUNT, 49);
+    // 30..=49, appended after rehandover (29); still room in InfoV1.
+    assert_eq!(Counter::COUNT, 50);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
     assert_eq!(Counter::from_index(48), Some(Counter::SynFailover));
-    assert_eq!(Counter::from_index(49), None);
+    assert_eq!(Counter::from_index(49), Some(Counter::MeshClosedFreed));
+    assert_eq!(Counter::from_index(50), None);
     for counter in &Counter::ALL[30..] {
         let name = counter.name();
         assert!(
@@ -395,6 +396,7 @@ fn counters_are_stable() {
         (Counter::MeshClosedReceived, 46, "mesh_closed_received"),
         (Counter::HandoverHostDown, 47, "handover_host_down"),
         (Counter::SynFailover, 48, "syn_failover"),
+        (Counter::MeshClosedFreed, 49, "mesh_closed_freed"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());
