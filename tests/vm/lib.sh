@@ -252,10 +252,11 @@ node_teardown() {
     check "kernel log has no problem report" dmesg_clean
 }
 
-# rig_flavor: the kernel flavor this VM runs, "debug" or "default", for tests
+# rig_flavor: the nodes' kernel flavor, "debug" or "default", for tests
 # that scale their load (the debug kernel under TCG is ~10x slower).
-# $RIG_FLAVOR wins if set (vm-init.sh does not set it today); otherwise it is
-# detected: only the debug flavor has lockdep (CONFIG_PROVE_LOCKING in
+# $RIG_FLAVOR (run.sh --flavor, through vm-init.sh) wins if set: the client
+# may boot another kernel than the nodes (run.sh --client-kernel). Otherwise
+# it is detected: only the debug flavor has lockdep (CONFIG_PROVE_LOCKING in
 # scripts/kconfig/debug.config), which creates /proc/lockdep.
 rig_flavor() {
     if [ -n "${RIG_FLAVOR:-}" ]; then
@@ -310,6 +311,16 @@ nginx_without_proxy_port() {
     NGINX_CONF=/tmp/nginx/nginx-noproxy.conf
 }
 
+# nginx_start_without_proxy_port: nginx_without_proxy_port, then nginx_start,
+# each reported as a check (call it directly, not under `check`).
+nginx_start_without_proxy_port() {
+    if nginx_without_proxy_port; then
+        check "nginx started (port 80 only)" nginx_start
+    else
+        fail "nginx config without the proxy port"
+    fi
+}
+
 # nginx_stop_wait: stop nginx at once (-s stop) and wait until its master has
 # exited (pid file gone) and nothing answers on port 80 (up to 60 s).
 nginx_stop_wait() {
@@ -353,6 +364,15 @@ capture_stop() {
     sleep 1
     kill "$tcpdump_pid"; wait "$tcpdump_pid"
     log "tcpdump: $(grep -E 'captured|dropped' /tmp/tcpdump.log | tr '\n' ' ')"
+}
+
+# port_of NODE: advances $PORT to the next client port whose connections
+# NODE accepts among nodes 1, 2 and 3 (the rendezvous hash, `dtsctl owner`).
+port_of() {
+    while :; do
+        PORT=$((PORT + 1))
+        [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes 1,2,3)" = "$1" ] && return 0
+    done
 }
 
 # sha256_of FILE: the hex digest only.

@@ -43,11 +43,7 @@ node)
     check "dtsctl zero" "$DTSCTL" zero
     mkdir -p /tmp/www/next
     echo "node$RIG_ID" >/tmp/www/next/whoami
-    if nginx_without_proxy_port; then
-        check "nginx started (port 80 only)" nginx_start
-    else
-        fail "nginx config without the proxy port"
-    fi
+    nginx_start_without_proxy_port
     for pp in 8080 8081; do
         DTS_PROXY_TAG=$pp check "dts-proxy listens on $pp" \
             dts_proxy_start "$pp" --listen "0.0.0.0:$pp" --self-node "$RIG_ID" --nodes 1,2,3 \

@@ -76,11 +76,7 @@ node)
         head -c "${s#*:}" /dev/urandom >"$d/file-${s%%:*}"
         sha256_of "$d/file-${s%%:*}" >"$RIG_SHARED/sha.n$RIG_ID.file-${s%%:*}"
     done
-    if nginx_without_proxy_port; then
-        check "nginx started (port 80 only)" nginx_start
-    else
-        fail "nginx config without the proxy port"
-    fi
+    nginx_start_without_proxy_port
     check "dts-proxy listens on 8080" \
         dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes 1,2,3 \
         --route /n1/=1 --route /n2/=2 --route /n3/=3 --route /next/=next --local 127.0.0.1:80
@@ -236,20 +232,14 @@ PYEOF
     done
     # --- window scale (see the node side): from a port node 1 owns
     barrier wscale "$ALL"
-    next_port_of() {
-        while :; do
-            PORT=$((PORT + 1))
-            [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes 1,2,3)" = "$1" ] && return 0
-        done
-    }
-    next_port_of 1
+    port_of 1
     echo "$PORT" >"$RIG_SHARED/wscale.port"
     body=$(curl -sS --max-time $((60 * SLOW)) --local-port "$PORT" "http://$VIP/n3/who" 2>&1)
     check "node3 announces another window scale: /n3/who from port $PORT served by node1 ('$body')" \
         test "$body" = node1
     barrier wscale-done "$ALL"
     barrier wscale-back "$ALL"
-    next_port_of 1
+    port_of 1
     body=$(curl -sS --max-time $((60 * SLOW)) --local-port "$PORT" "http://$VIP/n3/who" 2>&1)
     check "node3's setting back: /n3/who from port $PORT handed over to node3 ('$body')" \
         test "$body" = node3

@@ -23,6 +23,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,8 @@ use crate::errno::{errno_label, error_label};
 use crate::handover::{handed_in_from, request_handover};
 use crate::http::{frame, Frame, FrameError};
 use crate::keepalive;
-use crate::route::{Dest, Routes};
+use crate::metrics::Metrics;
+use crate::placement::{Placement, Placer};
 
 /// How long to wait for the local server to accept a connection.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,8 +50,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// What the proxy needs for every connection.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    /// The route table.
-    pub(crate) routes: Routes,
+    /// Where requests go: routes or a placement policy.
+    pub(crate) placer: Placer,
+    /// The proxy's counters.
+    pub(crate) metrics: Arc<Metrics>,
     /// This node's id.
     pub(crate) self_node: u32,
     /// The local server.
@@ -67,6 +71,9 @@ pub(crate) struct Settings {
 #[derive(Debug, Default)]
 pub(crate) struct LogLine {
     fields: Vec<(&'static str, String)>,
+    /// The policy's explanation, written last as `why="..."` (the only
+    /// value with spaces).
+    why: String,
 }
 
 impl LogLine {
@@ -82,6 +89,11 @@ impl LogLine {
         self.fields.push((key, value.to_string()));
     }
 
+    /// Sets the policy's explanation (written last, quoted).
+    pub(crate) fn set_why(&mut self, why: &str) {
+        self.why = why.replace('"', "'");
+    }
+
     /// Writes the line to stderr.
     pub(crate) fn emit(&self) {
         eprintln!("{self}");
@@ -93,6 +105,9 @@ impl fmt::Display for LogLine {
         f.write_str("dts-proxy:")?;
         for (key, value) in &self.fields {
             write!(f, " {key}={value}")?;
+        }
+        if !self.why.is_empty() {
+            write!(f, " why=\"{}\"", self.why)?;
         }
         Ok(())
     }
@@ -176,21 +191,107 @@ pub(crate) fn read_request(
     }
 }
 
-/// Where a routed request goes: the node to hand the connection over to,
-/// or `None` to serve it locally.
-///
-/// Local for a `local` route, a route to this node itself, and the first
-/// request of a connection handed in by another node (`first_handed_in`):
-/// that node routed it here already.
-pub(crate) const fn handover_target(
-    dest: Dest,
-    self_node: u32,
+/// The metric names of [`crate::metrics`].
+pub(crate) mod metric {
+    /// Requests routed, by decision.
+    pub(crate) const REQUESTS: &str = "dts_proxy_requests_total";
+    /// Requests finally served by each node.
+    pub(crate) const PLACED: &str = "dts_proxy_placed_total";
+    /// Handover attempts by result.
+    pub(crate) const HANDOVERS: &str = "dts_proxy_handovers_total";
+    /// Failed handovers (each followed by the next choice or local service).
+    pub(crate) const FALLBACKS: &str = "dts_proxy_fallbacks_total";
+    /// Requests served here, by why.
+    pub(crate) const LOCAL: &str = "dts_proxy_local_total";
+    /// Requests refused by the proxy, by status.
+    pub(crate) const REFUSED: &str = "dts_proxy_refused_total";
+}
+
+/// Decides where the request for `path` goes ([`Placement`]) and logs the
+/// decision (`target=`, `decision=`, `why=`).
+pub(crate) fn decide(
+    settings: &Settings,
+    path: &str,
+    peer: SocketAddr,
     first_handed_in: bool,
-) -> Option<u32> {
-    match dest {
-        Dest::Node(node) if node != self_node && !first_handed_in => Some(node),
-        Dest::Node(_) | Dest::Local => None,
+    log: &mut LogLine,
+) -> Placement {
+    let p = settings
+        .placer
+        .place(path, peer.ip(), settings.self_node, first_handed_in);
+    settings.metrics.inc(metric::REQUESTS, p.decision);
+    log.push("path", path);
+    log.push("target", p.first);
+    if p.policy {
+        log.push("decision", p.decision);
+        log.set_why(&p.why);
     }
+    p
+}
+
+/// Tries to hand the connection over to each of `p`'s targets in turn with
+/// `attempt` (which returns a failure's `result=` label), and returns the
+/// node that took it. Each failure is counted and the next choice tried;
+/// `None` when every attempt failed or there was none: serve locally. Logs
+/// `result=` (`ok`, or the last failure) and, after more than one failure,
+/// `failed=NODE:LABEL,...`.
+pub(crate) fn hand_over_along(
+    settings: &Settings,
+    p: &Placement,
+    log: &mut LogLine,
+    mut attempt: impl FnMut(u32) -> Result<(), String>,
+) -> Option<u32> {
+    let mut failed: Vec<String> = Vec::new();
+    let mut last = None;
+    for &node in &p.targets {
+        match attempt(node) {
+            Ok(()) => {
+                settings.metrics.inc(metric::HANDOVERS, "ok");
+                if !failed.is_empty() {
+                    log.push("failed", failed.join(","));
+                }
+                log.push("result", "ok");
+                return Some(node);
+            }
+            Err(label) => {
+                settings.metrics.inc(metric::HANDOVERS, &label);
+                settings.metrics.inc(metric::FALLBACKS, "");
+                failed.push(format!("{node}:{label}"));
+                last = Some(label);
+            }
+        }
+    }
+    if failed.len() > 1 {
+        log.push("failed", failed.join(","));
+    }
+    if let Some(label) = last {
+        log.push("result", label);
+    }
+    None
+}
+
+/// Records where a request was finally served: `node` (handed over there)
+/// or this node (`None`: served here, `fallback` if handovers failed).
+pub(crate) fn record_served(
+    settings: &Settings,
+    p: &Placement,
+    path: &str,
+    peer: SocketAddr,
+    node: Option<u32>,
+    started: Instant,
+) {
+    let at = node.unwrap_or(settings.self_node);
+    if node.is_none() {
+        let why = if p.targets.is_empty() {
+            "chosen"
+        } else {
+            "fallback"
+        };
+        settings.metrics.inc(metric::LOCAL, why);
+    }
+    settings.metrics.inc(metric::PLACED, at);
+    settings.placer.served(path, peer.ip(), at);
+    settings.metrics.observe(started.elapsed());
 }
 
 /// Handles one accepted connection to the end.
@@ -219,6 +320,7 @@ fn handle_one(
     let (method, path) = match outcome {
         Ok(ReadOutcome::Request(RequestInfo { method, path, .. })) => (method, path),
         Ok(ReadOutcome::Refused(e)) => {
+            settings.metrics.inc(metric::REFUSED, e.status());
             log.push("action", "close");
             log.push("status", e.status());
             log.push("error", e.label());
@@ -242,27 +344,27 @@ fn handle_one(
             return;
         }
     };
-    let dest = settings.routes.lookup(&path);
-    log.push("path", &path);
-    log.push("target", dest);
+    let started = Instant::now();
+    let placement = decide(settings, &path, peer, handed_in.is_some(), &mut log);
     if let Some(from) = handed_in {
         log.push("from", from);
     }
-    if let Some(node) = handover_target(dest, settings.self_node, handed_in.is_some()) {
-        match request_handover(&client, node, &buf) {
-            Ok(()) => {
-                log.push("result", "ok");
-                log.push("action", "handover");
-                log.push("method", &method);
-                log.push("bytes", buf.len());
-                log.emit();
-                // The connection is the destination's now: only close the
-                // descriptor (no shutdown, nothing written).
-                drop(client);
-                return;
-            }
-            Err(e) => log.push("result", handover_error_label(&e)),
+    let taken = hand_over_along(settings, &placement, &mut log, |node| {
+        request_handover(&client, node, &buf).map_err(|e| handover_error_label(&e))
+    });
+    record_served(settings, &placement, &path, peer, taken, started);
+    if let Some(node) = taken {
+        log.push("action", "handover");
+        if placement.policy {
+            log.push("node", node);
         }
+        log.push("method", &method);
+        log.push("bytes", buf.len());
+        log.emit();
+        // The connection is the destination's now: only close the
+        // descriptor (no shutdown, nothing written).
+        drop(client);
+        return;
     }
     log.push("action", "local");
     log.push("method", &method);
@@ -367,6 +469,7 @@ pub(crate) fn close_gracefully(client: &mut TcpStream) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::route::Dest;
     use std::net::TcpListener;
 
     #[test]
@@ -378,6 +481,14 @@ pub(crate) mod tests {
         assert_eq!(
             l.to_string(),
             "dts-proxy: client=10.0.0.2:41000 path=/n2/x target=2 result=ok"
+        );
+        // The policy's explanation comes last, quoted.
+        l.set_why("lard: /n2/x \"new\" to node 2");
+        l.push("action", "handover");
+        assert_eq!(
+            l.to_string(),
+            "dts-proxy: client=10.0.0.2:41000 path=/n2/x target=2 result=ok action=handover \
+             why=\"lard: /n2/x 'new' to node 2\""
         );
     }
 
@@ -473,17 +584,5 @@ pub(crate) mod tests {
         assert!(start.elapsed() < Duration::from_millis(900));
         drop(s);
         trickle.join().unwrap();
-    }
-
-    #[test]
-    fn handover_targets() {
-        // Another node: handed over, unless the connection was handed in
-        // and this is its first request.
-        assert_eq!(handover_target(Dest::Node(2), 1, false), Some(2));
-        assert_eq!(handover_target(Dest::Node(2), 1, true), None);
-        // This node itself, and `local`: never.
-        assert_eq!(handover_target(Dest::Node(1), 1, false), None);
-        assert_eq!(handover_target(Dest::Local, 1, false), None);
-        assert_eq!(handover_target(Dest::Local, 1, true), None);
     }
 }

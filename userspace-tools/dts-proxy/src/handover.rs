@@ -9,6 +9,8 @@
 //! - [`handed_in_from`]: the `DTS_SO_GET_FLOW` socket option, one
 //!   `getsockopt(2)` call that says whether the connection was handed over
 //!   to this node by another one ([`FlowInfoV1`]).
+//! - [`get_option`]: any of the module's `getsockopt(2)` options on any
+//!   socket (the load view asks `DTS_SO_GET_PEERS` and `DTS_SO_GET_INFO`).
 //! - [`unacked_bytes`]: `ioctl(SIOCOUTQ)`, the bytes sent on the connection
 //!   that the client has not acknowledged yet; a handover is refused
 //!   (`EBUSY`) unless there are none.
@@ -60,23 +62,26 @@ pub(crate) fn request_handover(client: &TcpStream, dest_node: u32, buf: &[u8]) -
     Ok(())
 }
 
-/// What the module knows of `client` (`DTS_SO_GET_FLOW`).
+/// `getsockopt(fd, IPPROTO_IP, optname, buf, &len)` on any socket: the
+/// module's answer, clamped to `buf`.
 ///
-/// Fails with `ENOENT` if the module does not track the connection,
-/// `ENOPROTOOPT` if it is not loaded, `EPERM` without the capability, and
-/// `EPROTO` for an answer this proxy cannot decode.
-pub(crate) fn flow_info(client: &TcpStream) -> io::Result<FlowInfoV1> {
-    let mut buf = [0u8; FLOW_INFO_V1_SIZE];
-    let mut len = libc::socklen_t::try_from(FLOW_INFO_V1_SIZE)
+/// Fails with the OS error (`ENOPROTOOPT` if the module is not loaded,
+/// `EPERM` without the capability).
+pub(crate) fn get_option<'b>(
+    sock: &impl AsRawFd,
+    optname: i32,
+    buf: &'b mut [u8],
+) -> io::Result<&'b [u8]> {
+    let mut len = libc::socklen_t::try_from(buf.len())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `buf` is valid for writes of `len` bytes (its size) and `len`
-    // for a write of a `socklen_t`; both outlive the call. The descriptor
-    // is owned by `client`, which is borrowed, so it stays open.
+    // SAFETY: `buf` is valid for writes of `len` bytes (its length) and
+    // `len` for a write of a `socklen_t`; both outlive the call. The
+    // descriptor is owned by `sock`, which is borrowed, so it stays open.
     let rc = unsafe {
         libc::getsockopt(
-            client.as_raw_fd(),
+            sock.as_raw_fd(),
             DTS_SO_LEVEL,
-            DTS_SO_GET_FLOW,
+            optname,
             buf.as_mut_ptr().cast(),
             &raw mut len,
         )
@@ -84,10 +89,18 @@ pub(crate) fn flow_info(client: &TcpStream) -> io::Result<FlowInfoV1> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    let got = usize::try_from(len)
-        .ok()
-        .and_then(|n| buf.get(..n))
-        .unwrap_or_default();
+    let n = usize::try_from(len).map_or(buf.len(), |n| n.min(buf.len()));
+    Ok(buf.get(..n).unwrap_or_default())
+}
+
+/// What the module knows of `client` (`DTS_SO_GET_FLOW`).
+///
+/// Fails with `ENOENT` if the module does not track the connection,
+/// `ENOPROTOOPT` if it is not loaded, `EPERM` without the capability, and
+/// `EPROTO` for an answer this proxy cannot decode.
+pub(crate) fn flow_info(client: &TcpStream) -> io::Result<FlowInfoV1> {
+    let mut buf = [0u8; FLOW_INFO_V1_SIZE];
+    let got = get_option(client, DTS_SO_GET_FLOW, &mut buf)?;
     FlowInfoV1::decode(got).map_err(|_| io::Error::from_raw_os_error(libc::EPROTO))
 }
 

@@ -43,8 +43,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::conn::{
-    close_gracefully, handover_error_label, handover_target, read_request, respond, splice,
-    LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
+    close_gracefully, decide, hand_over_along, handover_error_label, metric, read_request,
+    record_served, respond, splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
 };
 use crate::errno::error_label;
 use crate::handover::{request_handover, unacked_bytes};
@@ -132,6 +132,7 @@ impl Connection<'_> {
         let req = match outcome {
             Ok(ReadOutcome::Request(req)) => req,
             Ok(ReadOutcome::Refused(e)) => {
+                self.settings.metrics.inc(metric::REFUSED, e.status());
                 log.push("action", "close");
                 log.push("status", e.status());
                 log.push("error", e.label());
@@ -163,31 +164,53 @@ impl Connection<'_> {
                 return Next::Stop;
             }
         };
-        let dest = self.settings.routes.lookup(&req.path);
-        log.push("path", &req.path);
-        log.push("target", dest);
         let first_handed_in = index == 1 && self.handed_in.is_some();
+        let started = Instant::now();
+        let placement = decide(
+            self.settings,
+            &req.path,
+            self.peer,
+            first_handed_in,
+            &mut log,
+        );
         if let Some(from) = self.handed_in.filter(|_| first_handed_in) {
             log.push("from", from);
         }
-        if let Some(node) = handover_target(dest, self.settings.self_node, first_handed_in) {
-            match self.try_handover(node) {
-                Ok(()) => {
-                    log.push("result", "ok");
-                    log.push("action", "handover");
-                    log.push("method", &req.method);
-                    log.push("bytes", self.buf.len());
-                    log.emit();
-                    // The connection is the destination's now: the caller
-                    // only closes the descriptor.
-                    return Next::Stop;
-                }
-                Err(label) => log.push("result", label),
+        let taken = hand_over_along(self.settings, &placement, &mut log, |node| {
+            self.try_handover(node)
+        });
+        if let Some(node) = taken {
+            record_served(
+                self.settings,
+                &placement,
+                &req.path,
+                self.peer,
+                taken,
+                started,
+            );
+            log.push("action", "handover");
+            if placement.policy {
+                log.push("node", node);
             }
+            log.push("method", &req.method);
+            log.push("bytes", self.buf.len());
+            log.emit();
+            // The connection is the destination's now: the caller only
+            // closes the descriptor.
+            return Next::Stop;
         }
         log.push("action", "local");
         log.push("method", &req.method);
-        self.serve_local(&req, log)
+        let next = self.serve_local(&req, log);
+        record_served(
+            self.settings,
+            &placement,
+            &req.path,
+            self.peer,
+            None,
+            started,
+        );
+        next
     }
 
     /// Hands the connection over to `node` once the client has acknowledged

@@ -27,12 +27,16 @@ mod errno;
 mod handover;
 mod http;
 mod keepalive;
+mod load;
+mod metrics;
+mod placement;
 mod response;
 mod route;
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -42,6 +46,9 @@ use dts_core::abi::HANDOVER_MAX_BUF;
 
 use crate::conn::Settings;
 use crate::errno::error_label;
+use crate::load::LoadView;
+use crate::metrics::Metrics;
+use crate::placement::{ClusterConfig, Placer};
 use crate::route::{parse_node_id, RouteSpec, Routes};
 
 /// L7 proxy of a DTS node: reads each client's HTTP request and hands the
@@ -53,19 +60,32 @@ struct Cli {
     #[arg(long, value_name = "ADDR:PORT")]
     listen: SocketAddr,
 
-    /// This node's id (1..=32).
-    #[arg(long, value_name = "N", value_parser = parse_node_id)]
-    self_node: u32,
+    /// This node's id (1..=32). Taken from the cluster file with --config.
+    #[arg(long, value_name = "N", value_parser = parse_node_id, required_unless_present = "config", conflicts_with = "config")]
+    self_node: Option<u32>,
 
     /// The cluster's node ids, comma-separated, in the order `next` follows.
-    #[arg(long, value_name = "N,N,...", value_delimiter = ',', required = true, value_parser = parse_node_id)]
+    /// Taken from the cluster file with --config.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', value_parser = parse_node_id, required_unless_present = "config", conflicts_with = "config")]
     nodes: Vec<u32>,
 
     /// A route: requests whose path starts with PREFIX go to TARGET, a node
     /// id, `local` or `next`. Repeatable; the longest matching prefix wins;
     /// no match means `local`.
-    #[arg(long = "route", value_name = "PREFIX=TARGET", value_parser = parse_route)]
+    #[arg(long = "route", value_name = "PREFIX=TARGET", value_parser = parse_route, conflicts_with = "config")]
     routes: Vec<RouteSpec>,
+
+    /// A cluster file (`dtsctl`'s format) whose `self`, `[[node]]` ids and
+    /// `[policy]` table decide where requests go, instead of --self-node,
+    /// --nodes and --route. The policy sees the cluster's liveness and load
+    /// through the module (`DTS_SO_GET_PEERS`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Serve the proxy's counters in the Prometheus text format on
+    /// ADDR:PORT (`GET /metrics`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<SocketAddr>,
 
     /// The local server, for requests served on this node.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:80")]
@@ -106,12 +126,48 @@ fn parse_max_request(s: &str) -> Result<usize, String> {
     usize::try_from(n).map_err(|_| format!("{n} is too large"))
 }
 
+/// The placer, this node's id and the node ids the command line asks for.
+fn placer(cli: &Cli) -> Result<(Placer, u32, Vec<u32>), String> {
+    if let Some(path) = &cli.config {
+        let c = ClusterConfig::read(path)?;
+        let policy = c
+            .policy
+            .build()
+            .map_err(|e| format!("{}: [policy]: {e}", path.display()))?;
+        let view = Arc::new(LoadView::new(c.self_id, &c.nodes));
+        view.spawn_poller()
+            .map_err(|e| format!("cannot start the load poller: {e}"))?;
+        let nodes = c.nodes.iter().map(|&n| u32::from(n)).collect();
+        return Ok((
+            Placer::Policy {
+                policy: Mutex::new(policy),
+                view,
+            },
+            u32::from(c.self_id),
+            nodes,
+        ));
+    }
+    let self_node = cli.self_node.ok_or("--self-node is required")?;
+    let routes = Routes::new(&cli.routes, self_node, &cli.nodes)?;
+    Ok((Placer::Routes(routes), self_node, cli.nodes.clone()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let routes = match Routes::new(&cli.routes, cli.self_node, &cli.nodes) {
-        Ok(r) => r,
+    let (placer, self_node, node_ids) = match placer(&cli) {
+        Ok(p) => p,
         Err(msg) => Cli::command().error(ErrorKind::ValueValidation, msg).exit(),
     };
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = cli.metrics {
+        match metrics.serve(addr) {
+            Ok(bound) => eprintln!("dts-proxy: metrics on http://{bound}/metrics"),
+            Err(e) => {
+                eprintln!("dts-proxy: cannot serve metrics on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let listener = match TcpListener::bind(cli.listen) {
         Ok(l) => l,
         Err(e) => {
@@ -120,20 +176,20 @@ fn main() -> ExitCode {
         }
     };
     let addr = listener.local_addr().unwrap_or(cli.listen);
-    let nodes: Vec<String> = cli.nodes.iter().map(u32::to_string).collect();
+    let nodes: Vec<String> = node_ids.iter().map(u32::to_string).collect();
     // ` keepalive=on` only when on: without it the line is what it always
     // was (scripts match it).
     eprintln!(
-        "dts-proxy: listening on {addr} self-node={} nodes={} local={} max-request={} routes={routes}{}",
-        cli.self_node,
+        "dts-proxy: listening on {addr} self-node={self_node} nodes={} local={} max-request={} {placer}{}",
         nodes.join(","),
         cli.local,
         cli.max_request,
         if cli.keepalive { " keepalive=on" } else { "" },
     );
     let settings = Arc::new(Settings {
-        routes,
-        self_node: cli.self_node,
+        placer,
+        metrics,
+        self_node,
         local: cli.local,
         max_request: cli.max_request,
         request_timeout: Duration::from_secs(cli.request_timeout),
@@ -196,6 +252,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.nodes, [1, 2, 3]);
+        assert_eq!(cli.self_node, Some(1));
         assert_eq!(cli.routes.len(), 3);
         assert_eq!(cli.local, "127.0.0.1:80".parse::<SocketAddr>().unwrap());
         assert_eq!(cli.max_request, 65536);

@@ -47,6 +47,8 @@ use dts_core::config::{
     Config, ConfigError, HandoverTo, Mesh, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID,
     MAX_SERVICES,
 };
+use dts_policy::PolicyConfig;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -68,6 +70,11 @@ pub(crate) struct ConfigFile {
     /// The `[[service]]` tables.
     #[serde(rename = "service", default)]
     pub(crate) services: Vec<ServiceEntry>,
+    /// The `[policy]` table, for `dts-proxy --config`: validated here, not
+    /// part of the module's configuration (and not printed by `config
+    /// show`).
+    #[serde(default, skip_serializing)]
+    pub(crate) policy: Option<Spanned<PolicyConfig>>,
 }
 
 /// The `[mesh]` table. The values keep their position in the file, so that
@@ -217,6 +224,13 @@ pub(crate) enum FileError {
     },
     /// The pure validation refused the configuration.
     Invalid(ConfigError),
+    /// The `[policy]` table is refused ([`PolicyConfig::validate`]).
+    Policy {
+        /// The line of the table in the file (1-based).
+        line: usize,
+        /// Why.
+        msg: String,
+    },
     /// The pure validation refused the `[mesh]` settings.
     Mesh {
         /// The line of the offending value in the file (1-based), if known.
@@ -245,6 +259,7 @@ impl fmt::Display for FileError {
                  out to let the rendezvous hash choose the accepting node"
             ),
             Self::Invalid(err) => f.write_str(&describe(*err)),
+            Self::Policy { line, msg } => write!(f, "line {line}: [policy]: {msg}"),
             Self::Mesh {
                 line: Some(line),
                 err,
@@ -263,6 +278,15 @@ impl From<ConfigError> for FileError {
 /// Parses a configuration file and validates it with [`Config::validate`].
 pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
     let file: ConfigFile = toml::from_str(text).map_err(FileError::Toml)?;
+    if let Some(policy) = &file.policy {
+        policy
+            .get_ref()
+            .validate()
+            .map_err(|msg| FileError::Policy {
+                line: line_of(text, policy.span().start),
+                msg,
+            })?;
+    }
     let config = to_config(&file)?;
     match config.validate() {
         Ok(()) => Ok(config),
@@ -281,6 +305,115 @@ pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
 fn line_of(text: &str, offset: usize) -> usize {
     let before = text.get(..offset).unwrap_or(text);
     before.matches('\n').count() + 1
+}
+
+/// Where `self` and each `[[node]]` and `[[service]]` table of a file are
+/// (byte offsets), for [`line_of_error`]. Other keys are ignored.
+#[derive(Deserialize)]
+struct Positions {
+    /// The value of `self`.
+    #[serde(rename = "self", default)]
+    self_id: Option<Spanned<IgnoredAny>>,
+    /// The `[[node]]` tables, in file order.
+    #[serde(rename = "node", default)]
+    nodes: Vec<Spanned<IgnoredAny>>,
+    /// The `[[service]]` tables, in file order.
+    #[serde(rename = "service", default)]
+    services: Vec<Spanned<IgnoredAny>>,
+}
+
+/// Returns the 1-based line of `text` that `err` (which [`parse`] returned
+/// for `text`) is about: the `[[node]]` or `[[service]]` table at fault, or
+/// `self`. `None` if the error has no single place, or already names its
+/// line (TOML syntax errors and `[mesh]` errors).
+pub(crate) fn line_of_error(text: &str, err: &FileError) -> Option<usize> {
+    let file: ConfigFile = toml::from_str(text).ok()?;
+    let pos: Positions = toml::from_str(text).ok()?;
+    let service = |pred: &dyn Fn(&ServiceEntry) -> bool| {
+        let index = file.services.iter().position(pred)?;
+        pos.services.get(index).map(|s| s.span().start)
+    };
+    let offset = match *err {
+        FileError::Toml(_) | FileError::Mesh { .. } | FileError::Policy { .. } => None,
+        FileError::NodeIdOutOfRange { vip, port, id } => {
+            service(&|s| s.vip == vip && s.port == port && s.nodes.contains(&id))
+        }
+        FileError::NodeListedTwice { vip, port, id } => service(&|s| {
+            s.vip == vip && s.port == port && s.nodes.iter().filter(|&&n| n == id).count() > 1
+        }),
+        FileError::AcceptorZero { vip, port } => {
+            service(&|s| s.vip == vip && s.port == port && s.acceptor == Some(0))
+        }
+        FileError::Invalid(err) => invalid_offset(&file, &pos, err),
+    }?;
+    Some(line_of(text, offset))
+}
+
+/// The byte offset of the value a validation error is about (see
+/// [`line_of_error`]), following the order of [`Config::validate`].
+fn invalid_offset(file: &ConfigFile, pos: &Positions, err: ConfigError) -> Option<usize> {
+    let ip = Ipv4Addr::from;
+    // The `nth` node (0-based) among those matching `pred`.
+    let node = |nth: usize, pred: &dyn Fn(&NodeEntry) -> bool| {
+        let (index, _) = file
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| pred(n))
+            .nth(nth)?;
+        pos.nodes.get(index).map(|n| n.span().start)
+    };
+    // The index of the first service at or after `from` with `vip:port`.
+    let service_index = |from: usize, vip: u32, port: u16| {
+        file.services
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, s)| s.vip == ip(vip) && s.port == port)
+            .map(|(index, _)| index)
+    };
+    let service_at = |index: usize| pos.services.get(index).map(|s| s.span().start);
+    match err {
+        ConfigError::TooManyNodes { .. } => pos.nodes.get(MAX_NODES).map(|n| n.span().start),
+        ConfigError::TooManyServices { .. } => {
+            pos.services.get(MAX_SERVICES).map(|s| s.span().start)
+        }
+        ConfigError::NodeIdOutOfRange { id } => node(0, &|n| u32::from(n.id) == id),
+        ConfigError::BadNodeAddr { id, addr } => node(0, &|n| n.id == id && n.addr == ip(addr)),
+        ConfigError::DuplicateNodeId { id } => node(1, &|n| n.id == id),
+        ConfigError::DuplicateNodeAddr { addr, .. } => node(1, &|n| n.addr == ip(addr)),
+        ConfigError::SelfNotConfigured { .. } => pos.self_id.as_ref().map(|s| s.span().start),
+        ConfigError::BadVip { vip, app_port }
+        | ConfigError::ZeroPort { vip, app_port, .. }
+        | ConfigError::SamePorts {
+            vip,
+            port: app_port,
+        }
+        | ConfigError::EmptyNodeSet { vip, app_port }
+        | ConfigError::UnknownNode { vip, app_port, .. }
+        | ConfigError::AcceptorNotInService { vip, app_port, .. }
+        | ConfigError::VipIsNodeAddr { vip, app_port, .. } => {
+            service_index(0, vip, app_port).and_then(service_at)
+        }
+        ConfigError::DuplicateServicePort {
+            vip,
+            app_port,
+            first_app_port,
+            ..
+        } => {
+            // The first service with `vip:app_port` after the earlier one.
+            let first = service_index(0, vip, first_app_port)?;
+            service_index(first.saturating_add(1), vip, app_port).and_then(service_at)
+        }
+        ConfigError::Truncated
+        | ConfigError::BadLength
+        | ConfigError::BadVersion { .. }
+        | ConfigError::BadSize { .. }
+        | ConfigError::ReservedNotZero { .. }
+        | ConfigError::MeshBadHeartbeat { .. }
+        | ConfigError::MeshBadDeadAfter { .. }
+        | ConfigError::MeshDisabledNotZero { .. } => None,
+    }
 }
 
 /// Whether the file has nothing but (maybe) a `[mesh]` table: no `self`,
@@ -393,6 +526,7 @@ pub(crate) fn to_file(config: &Config) -> ConfigFile {
                 },
             })
             .collect(),
+        policy: None,
     }
 }
 
@@ -568,10 +702,7 @@ fn id_list(nodes: NodeSet) -> String {
 /// Renders a configuration as a configuration file, so that the output of
 /// `config show` can be applied again.
 pub(crate) fn render_toml(config: &Config) -> String {
-    let mut out = String::new();
-    // Writing into a `String` cannot fail.
-    let _ = write_toml(&mut out, config);
-    out
+    crate::render::text(|out| write_toml(out, config))
 }
 
 fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
@@ -709,6 +840,30 @@ mod tests {
             summary(&config),
             "empty configuration (the node is unconfigured)"
         );
+    }
+
+    #[test]
+    fn policy_table_is_validated_with_its_line_and_not_part_of_the_config() {
+        let lard = include_str!("../examples/cluster3-lard.toml");
+        // The module's configuration is the same as without the table.
+        assert_eq!(parse(lard).expect("valid"), parse(RIG).expect("valid"));
+        let bad = lard.replace("max_load = 80", "max_load = 0");
+        let err = parse(&bad).unwrap_err().to_string();
+        let line = bad.lines().position(|l| l == "[policy]").unwrap() + 1;
+        assert!(
+            err.starts_with(&format!("line {line}: [policy]: ")),
+            "{err}"
+        );
+        assert!(err.contains("max_load"), "{err}");
+        let unknown = lard.replace("name = \"lard\"", "name = \"fastest\"");
+        assert!(parse(&unknown).is_err());
+        let foreign = lard.replace("max_load = 80", "vnodes = 10");
+        assert!(parse(&foreign)
+            .unwrap_err()
+            .to_string()
+            .contains("[policy]"));
+        // `config show` never prints it.
+        assert!(!render_toml(&parse(lard).unwrap()).contains("policy"));
     }
 
     const DESIGNATED: &str = include_str!("../examples/cluster3-designated.toml");
@@ -1334,5 +1489,66 @@ nodes = [1, 2, 3]
             assert_eq!(to_config(&to_file(&config)).expect("representable"), config);
         }
         assert_eq!(to_file(&Config::EMPTY), ConfigFile::default());
+    }
+
+    /// The line [`line_of_error`] finds for `text` (which must be refused).
+    fn line_for(text: &str) -> Option<usize> {
+        line_of_error(text, &err_of(text))
+    }
+
+    #[test]
+    fn errors_are_located() {
+        // The rig: self on line 8, nodes at lines 10, 14, 18, the service
+        // at line 22.
+        let rig_line = |needle: &str| {
+            RIG.lines()
+                .position(|l| l.starts_with(needle))
+                .map(|i| i + 1)
+                .expect("in the rig")
+        };
+        let self_line = rig_line("self = ");
+        assert_eq!(
+            line_for(&RIG.replace("self = 1", "self = 7")),
+            Some(self_line)
+        );
+        // Self missing: nowhere to point at.
+        assert_eq!(line_for(&RIG.replace("self = 1", "")), None);
+        // The service's own table.
+        let service_line = rig_line("[[service]]");
+        for bad in [
+            "nodes = [1, 2, 7]",
+            "nodes = [1, 1]",
+            "nodes = [1, 40]",
+            "nodes = [1]\nacceptor = 0",
+        ] {
+            assert_eq!(
+                line_for(&RIG.replace("nodes = [1, 2, 3]", bad)),
+                Some(service_line),
+                "{bad}"
+            );
+        }
+        // The second node with id 2 (appended last) is at fault.
+        let n = RIG.lines().count();
+        let text = rig_plus(&node(2, "10.0.0.14"));
+        assert_eq!(line_for(&text), Some(n + 2));
+        let text = rig_plus(&node(4, "10.0.0.13"));
+        assert_eq!(line_for(&text), Some(n + 2));
+        let text = rig_plus(&node(4, "127.0.0.1"));
+        assert_eq!(line_for(&text), Some(n + 2));
+        // The second of two services on the same VIP:port.
+        let text = rig_plus(&service("10.0.0.100", 8080, 9000, "[1]"));
+        assert_eq!(line_for(&text), Some(n + 2));
+        let text = rig_plus(&service("10.0.0.12", 81, 9000, "[1]"));
+        assert_eq!(line_for(&text), Some(n + 2));
+        // Errors that carry their line, or have none.
+        assert_eq!(
+            line_for(include_str!("../examples/invalid-mesh.toml")),
+            None
+        );
+        assert_eq!(line_for("self = \"x\"\n"), None);
+        assert_eq!(
+            line_of_error(RIG, &FileError::Invalid(ConfigError::Truncated)),
+            None
+        );
     }
 }

@@ -5,7 +5,8 @@ use std::io;
 
 use dts_core::abi::{
     AbiError, CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC,
-    INFO_V1_SIZE, MAX_COUNTERS, MAX_HOOKS, MAX_PEERS, PEERS_V1_SIZE,
+    FLOWS_V1_HEADER_SIZE, FLOWS_VERSION, FLOW_ENTRY_V1_SIZE, INFO_V1_SIZE, MAX_COUNTERS, MAX_HOOKS,
+    MAX_PEERS, PEERS_V1_SIZE,
 };
 use dts_core::config::ConfigError;
 
@@ -26,6 +27,10 @@ pub(crate) enum Op {
     SetConfig,
     /// `getsockopt(DTS_SO_GET_PEERS)`.
     GetPeers,
+    /// `getsockopt(DTS_SO_GET_FLOWS)`.
+    GetFlows,
+    /// `setsockopt(DTS_SO_SET_FLUSH)`.
+    SetFlush,
     /// Writing the output.
     WriteOutput,
 }
@@ -39,6 +44,8 @@ impl Op {
             Self::GetConfig => "reading the configuration failed",
             Self::SetConfig => "applying the configuration failed",
             Self::GetPeers => "reading the mesh peers failed",
+            Self::GetFlows => "reading the flow table failed",
+            Self::SetFlush => "flushing failed",
             Self::WriteOutput => "cannot write the output",
         }
     }
@@ -88,6 +95,9 @@ pub(crate) enum Error {
     ConfigFile {
         /// The file name as given.
         path: String,
+        /// The line the error is about, if it is known and `err` does not
+        /// name it already (see [`crate::config::line_of_error`]).
+        line: Option<u32>,
         /// What is wrong with it.
         err: FileError,
     },
@@ -100,6 +110,14 @@ pub(crate) enum Error {
     ConfigReply {
         /// The decoding error.
         err: ConfigError,
+        /// Length of the reply in bytes.
+        len: usize,
+    },
+    /// The module's flow-table reply ([`dts_core::abi::FlowsV1`]) could
+    /// not be decoded.
+    FlowsReply {
+        /// The decoding error.
+        err: AbiError,
         /// Length of the reply in bytes.
         len: usize,
     },
@@ -145,7 +163,17 @@ impl fmt::Display for Error {
             }
             Self::Json(err) => write!(f, "cannot encode the output as JSON: {err}"),
             Self::ReadFile { path, source } => write!(f, "cannot read {path}: {source}"),
-            Self::ConfigFile { path, err } => write!(f, "{path}: {err}"),
+            Self::ConfigFile {
+                path,
+                line: Some(line),
+                err,
+            } => write!(f, "{path}: line {line}: {err}"),
+            Self::ConfigFile {
+                path,
+                line: None,
+                err,
+            } => write!(f, "{path}: {err}"),
+            Self::FlowsReply { err, len } => flows_message(f, *err, *len),
             Self::ConfigRefused { source } => {
                 let reason = match source.raw_os_error() {
                     Some(EEXIST) => "a duplicate node id, node address or service VIP:port",
@@ -184,12 +212,26 @@ impl fmt::Display for Error {
             },
             Self::Os { op, source } => {
                 write!(f, "{}: {source}", op.describe())?;
-                if *op == Op::SetZero && source.raw_os_error() == Some(libc::EINVAL) {
-                    write!(
-                        f,
-                        " (the module rejected DTS ABI version {DTS_ABI_VERSION}; \
-                         is dtsctl from the same build as the module?)"
-                    )?;
+                if source.raw_os_error() == Some(libc::EINVAL) {
+                    match op {
+                        Op::SetZero => write!(
+                            f,
+                            " (the module rejected DTS ABI version {DTS_ABI_VERSION}; \
+                             is dtsctl from the same build as the module?)"
+                        )?,
+                        Op::GetFlows => write!(
+                            f,
+                            " (a module older than dtsctl does not know DTS_SO_GET_FLOWS; \
+                             is dtsctl from the same build as the module?)"
+                        )?,
+                        Op::SetFlush => write!(
+                            f,
+                            " (a module older than dtsctl does not know DTS_SO_SET_FLUSH, \
+                             or it rejected DTS ABI version {DTS_ABI_VERSION}; \
+                             is dtsctl from the same build as the module?)"
+                        )?,
+                        _ => {}
+                    }
                 }
                 Ok(())
             }
@@ -198,6 +240,39 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message for a [`dts_core::abi::FlowsV1`] reply of `len` bytes that
+/// could not be decoded.
+fn flows_message(f: &mut fmt::Formatter<'_>, err: AbiError, len: usize) -> fmt::Result {
+    match err {
+        AbiError::BadVersion { found } => write!(
+            f,
+            "ABI version mismatch: dtsctl expects flow listing version {FLOWS_VERSION}, \
+             but the loaded module reported version {found}; \
+             use the dtsctl built together with the module"
+        ),
+        AbiError::BadSize { found } => write!(
+            f,
+            "ABI mismatch: dtsctl expects {FLOW_ENTRY_V1_SIZE}-byte flow records, \
+             but the module reported {found}-byte records"
+        ),
+        AbiError::Truncated => write!(
+            f,
+            "malformed flow table from the module: {len} bytes is shorter than the \
+             {FLOWS_V1_HEADER_SIZE}-byte header and the records it announces"
+        ),
+        AbiError::BadLength => write!(
+            f,
+            "malformed flow table from the module: {len} bytes is longer than the \
+             {FLOWS_V1_HEADER_SIZE}-byte header and the records it announces"
+        ),
+        other => write!(
+            f,
+            "malformed flow table from the module: {}",
+            other.as_str()
+        ),
+    }
+}
 
 /// The message for a reply of `size` bytes (the `what` reply) that could not
 /// be decoded.
@@ -402,9 +477,19 @@ mod tests {
             .starts_with("cannot read /nonexistent.toml: No such file"));
         let err = Error::ConfigFile {
             path: "c.toml".into(),
+            line: None,
             err: FileError::Invalid(ConfigError::DuplicateNodeId { id: 2 }),
         };
         assert_eq!(err.to_string(), "c.toml: node 2 is configured twice");
+        let err = Error::ConfigFile {
+            path: "c.toml".into(),
+            line: Some(14),
+            err: FileError::Invalid(ConfigError::DuplicateNodeId { id: 2 }),
+        };
+        assert_eq!(
+            err.to_string(),
+            "c.toml: line 14: node 2 is configured twice"
+        );
     }
 
     #[test]
@@ -435,5 +520,49 @@ mod tests {
         }
         .to_string();
         assert!(msg.contains("expected 816 bytes, got 10"), "{msg}");
+    }
+
+    #[test]
+    fn flows_reply_messages() {
+        let msg = |err| Error::FlowsReply { err, len: 100 }.to_string();
+        let m = msg(AbiError::BadVersion { found: 2 });
+        assert!(
+            m.contains("expects flow listing version 1") && m.contains("version 2"),
+            "{m}"
+        );
+        let m = msg(AbiError::BadSize { found: 63 });
+        assert!(
+            m.contains("64-byte flow records") && m.contains("63-byte"),
+            "{m}"
+        );
+        let m = msg(AbiError::Truncated);
+        assert!(
+            m.starts_with("malformed flow table from the module: 100 bytes is shorter"),
+            "{m}"
+        );
+        let m = msg(AbiError::BadLength);
+        assert!(m.contains("100 bytes is longer"), "{m}");
+        let m = msg(AbiError::BadField);
+        assert_eq!(
+            m,
+            "malformed flow table from the module: a field is out of range"
+        );
+    }
+
+    #[test]
+    fn einval_on_new_options_hints_at_the_build() {
+        let msg = Error::from_sockopt(Op::GetFlows, os(libc::EINVAL)).to_string();
+        assert!(msg.starts_with("reading the flow table failed: "), "{msg}");
+        assert!(msg.contains("DTS_SO_GET_FLOWS"), "{msg}");
+        let msg = Error::from_sockopt(Op::SetFlush, os(libc::EINVAL)).to_string();
+        assert!(msg.starts_with("flushing failed: "), "{msg}");
+        assert!(msg.contains("DTS_SO_SET_FLUSH"), "{msg}");
+        // Other errnos carry no hint.
+        let msg = Error::from_sockopt(Op::SetFlush, os(libc::EBUSY)).to_string();
+        assert!(!msg.contains("DTS_SO_SET_FLUSH"), "{msg}");
+        assert!(matches!(
+            Error::from_sockopt(Op::GetFlows, os(libc::ENOPROTOOPT)),
+            Error::NotLoaded
+        ));
     }
 }

@@ -12,7 +12,20 @@
 //!   replaces the module's configuration with it;
 //! - `dtsctl config show [--json]` prints the configuration in force;
 //! - `dtsctl config check FILE` only validates a file (no module needed);
-//! - `dtsctl config clear` removes the configuration.
+//! - `dtsctl config clear` removes the configuration;
+//! - `dtsctl apply -f FILE [--dry-run]` applies a configuration file only if
+//!   it differs from the configuration in force, and tells what changed
+//!   ([`apply`]);
+//! - `dtsctl show services|nodes|flows|stats|peers [--json]` shows the
+//!   services and nodes of the configuration in force (nodes with their
+//!   mesh state, [`show`]), the live flow table with filters ([`flows`]),
+//!   every counter, and the mesh (as `dtsctl peers`);
+//! - `dtsctl flush [--flows | --config]` removes the configuration and/or
+//!   every flow;
+//! - `dtsctl completions SHELL` prints a shell completion script;
+//! - `dtsctl owner CLIENT --nodes IDS` prints which node accepts a client.
+//!
+//! The user's guide is `Documentation/dtsctl.md`.
 //!
 //! Exit status: 0 on success, 1 on runtime errors (module not loaded,
 //! permission denied, ABI mismatch, invalid configuration, other OS errors),
@@ -21,10 +34,13 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
+mod apply;
 mod config;
 mod error;
+mod flows;
 mod peers;
 mod render;
+mod show;
 mod sockopt;
 
 use std::io::{self, Write};
@@ -32,12 +48,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use dts_core::abi::{
-    AbiError, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG, DTS_SO_GET_INFO,
-    DTS_SO_GET_PEERS, DTS_SO_SET_CONFIG, DTS_SO_SET_ZERO, PEERS_V1_SIZE,
+    AbiError, FlushV1, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG,
+    DTS_SO_GET_FLOWS, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, DTS_SO_SET_CONFIG, DTS_SO_SET_FLUSH,
+    DTS_SO_SET_ZERO, FLUSH_ALL, FLUSH_CONFIG, FLUSH_FLOWS, PEERS_V1_SIZE,
 };
 use dts_core::config::{Config, ConfigV1, NodeSet};
+use dts_core::fcb::{Role, State};
+use dts_core::flow::Phase;
 use dts_core::hrw;
 
 use crate::error::{Error, Op};
@@ -71,6 +90,9 @@ const _: () = assert!(GET_PEERS_BUF_LEN >= PEERS_V1_SIZE);
 const WAIT_POLL: Duration = Duration::from_millis(100);
 
 /// Query and control the dts kernel module (in-kernel TCP connection handover).
+///
+/// Exit status: 0 on success, 1 on runtime errors (module not loaded,
+/// permission denied, invalid configuration, ...), 2 on usage errors.
 #[derive(Debug, Parser)]
 #[command(name = "dtsctl", version = VERSION)]
 struct Cli {
@@ -90,16 +112,7 @@ enum Command {
     },
     /// Show the control mesh: this node's readiness, the live set, and each
     /// peer's state, connection, round-trip time, traffic and load.
-    Peers {
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Wait up to SECONDS for the mesh to form (this node ready, every
-        /// peer up, or the mesh disabled) before printing; exit 1 if it does
-        /// not.
-        #[arg(long, value_name = "SECONDS")]
-        wait: Option<u64>,
-    },
+    Peers(PeersArgs),
     /// Zero all counters of the module.
     Zero,
     /// Manage the cluster configuration (nodes and services).
@@ -116,6 +129,144 @@ enum Command {
         #[arg(long, value_delimiter = ',', required = true)]
         nodes: Vec<u8>,
     },
+    /// Apply a cluster configuration file atomically, only if it differs
+    /// from the configuration in force.
+    ///
+    /// The file is validated first (as `config check` does, errors naming
+    /// the file's line). Then the module's configuration is read and
+    /// compared with the file's: if they are the same, nothing is applied
+    /// and `dtsctl: FILE: no change` is printed; otherwise the whole
+    /// configuration is replaced in one step (the module refuses it as a
+    /// whole or takes it as a whole) and one line tells what changed.
+    #[command(after_help = "Example: dtsctl apply -f /etc/dts/cluster.toml --dry-run")]
+    Apply {
+        /// The configuration file (TOML, see `Documentation/config.md`).
+        #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
+        file: PathBuf,
+        /// Only report what would change; apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the services, nodes, flows, counters or mesh peers of the
+    /// module.
+    Show {
+        #[command(subcommand)]
+        what: ShowCommand,
+    },
+    /// Remove the configuration and every flow (the default), or only the
+    /// flows, or only the configuration. The module stays loaded and keeps
+    /// its counters.
+    ///
+    /// Removing the flows cuts every connection this node tracks (proxied,
+    /// handed over or being handed over).
+    Flush {
+        /// Remove only the flows; keep the configuration.
+        #[arg(long, conflicts_with = "config")]
+        flows: bool,
+        /// Remove only the configuration (as `config clear`); keep the
+        /// flows.
+        #[arg(long)]
+        config: bool,
+    },
+    /// Print a completion script for SHELL on stdout.
+    #[command(after_help = "Example: dtsctl completions bash > /etc/bash_completion.d/dtsctl")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The `dtsctl show` subcommands.
+#[derive(Debug, Subcommand)]
+enum ShowCommand {
+    /// The services of the configuration in force: VIP, application port,
+    /// proxy port, nodes, acceptor (`hash` unless designated) and
+    /// handover target.
+    Services {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The nodes of the configuration in force: id, internal address,
+    /// whether it is this node, and the mesh's view of it (state,
+    /// connection, round-trip time, time since last heard; `self` for this
+    /// node).
+    Nodes {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The live flow table: one line per entry (role, FCB state, phase,
+    /// client, service, the entry's own 4-tuple, handover peer, origin,
+    /// deltas, idle time), then "N of TOTAL flows shown".
+    #[command(after_help = "Example: dtsctl show flows --vip 10.0.0.100:80 --role client-dst")]
+    Flows {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        filter: FlowFilterArgs,
+    },
+    /// Every counter of the module by name (packets, SYNs, handovers, mesh
+    /// traffic and every drop reason), in index order.
+    Stats {
+        /// Print one JSON object {name: value} instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The control mesh, exactly as `dtsctl peers`.
+    #[command(mut_arg("wait", |wait| wait.help(
+        "Wait up to SECONDS for the mesh to form before printing (as `dtsctl peers --wait`)"
+    )))]
+    Peers(PeersArgs),
+}
+
+/// The options of `dtsctl peers` and `dtsctl show peers` (whose `--wait`
+/// help refers to `dtsctl peers` instead).
+#[derive(Debug, Args)]
+struct PeersArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Wait up to SECONDS for the mesh to form (this node ready, every
+    /// peer up, or the mesh disabled) before printing; exit 1 if it does
+    /// not.
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<u64>,
+}
+
+/// The filters of `show flows`: an entry is shown if it matches all of
+/// them.
+#[derive(Debug, Args)]
+struct FlowFilterArgs {
+    /// Only the flows of this client (address, or address:port).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = flows::Endpoint::parse)]
+    client: Option<flows::Endpoint>,
+    /// Only the flows of this service (VIP, or VIP:application port).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = flows::Endpoint::parse)]
+    vip: Option<flows::Endpoint>,
+    /// Only the entries with this role.
+    #[arg(long, value_parser = flows::role_parser())]
+    role: Option<Role>,
+    /// Only the entries whose connection is in this FCB state.
+    #[arg(long, value_parser = flows::state_parser())]
+    state: Option<State>,
+    /// Only the entries in this phase of the connection's life.
+    #[arg(long, value_parser = flows::phase_parser())]
+    phase: Option<Phase>,
+}
+
+impl FlowFilterArgs {
+    /// The filter these arguments stand for.
+    fn filter(&self) -> flows::Filter {
+        flows::Filter {
+            client: self.client,
+            vip: self.vip,
+            role: self.role,
+            state: self.state,
+            phase: self.phase,
+        }
+    }
 }
 
 /// The `dtsctl config` subcommands.
@@ -188,19 +339,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Zero => open_socket()?
             .set(DTS_SO_SET_ZERO, &ZeroV1::new().to_bytes())
             .map_err(|source| Error::from_sockopt(Op::SetZero, source)),
-        Command::Peers { json, wait } => {
-            let sock = open_socket()?;
-            let peers = match wait {
-                None => get_peers(&sock)?,
-                Some(secs) => wait_formed(|| get_peers(&sock), *secs, WAIT_POLL)?,
-            };
-            let text = if *json {
-                peers::json(&peers).map_err(Error::Json)? + "\n"
-            } else {
-                peers::human(&peers)
-            };
-            write_stdout(&text)
-        }
+        Command::Peers(args) => run_peers(args),
         Command::Config { command } => run_config(command),
         Command::Owner { client, nodes } => {
             let set = NodeSet::from_ids(nodes).map_err(Error::BadNodeId)?;
@@ -209,13 +348,127 @@ fn run(cli: &Cli) -> Result<(), Error> {
                 None => Err(Error::BadNodeId(0)),
             }
         }
+        Command::Apply { file, dry_run } => run_apply(file, *dry_run),
+        Command::Show { what } => run_show(what),
+        Command::Flush { flows, config } => run_flush(*flows, *config),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "dtsctl", &mut out);
+            write_stdout(&String::from_utf8_lossy(&out))
+        }
     }
+}
+
+/// `dtsctl peers` and `dtsctl show peers`.
+fn run_peers(&PeersArgs { json, wait }: &PeersArgs) -> Result<(), Error> {
+    let sock = open_socket()?;
+    let peers = match wait {
+        None => get_peers(&sock)?,
+        Some(secs) => wait_formed(|| get_peers(&sock), secs, WAIT_POLL)?,
+    };
+    let text = if json {
+        peers::json(&peers).map_err(Error::Json)? + "\n"
+    } else {
+        peers::human(&peers)
+    };
+    write_stdout(&text)
+}
+
+/// `dtsctl apply -f FILE [--dry-run]`.
+fn run_apply(file: &Path, dry_run: bool) -> Result<(), Error> {
+    // Validate before talking to the module, for a precise message.
+    let config = read_config(file, true)?;
+    let sock = open_socket()?;
+    let current = get_config(&sock)?;
+    let outcome = apply::plan(&current, &config);
+    if !dry_run && outcome != apply::Outcome::NoChange {
+        set_config(&sock, &config)?;
+    }
+    write_stdout(&apply::report(
+        &file.display().to_string(),
+        &outcome,
+        dry_run,
+    ))
+}
+
+/// `dtsctl show ...`.
+fn run_show(what: &ShowCommand) -> Result<(), Error> {
+    /// A JSON rendering, with its newline.
+    fn line(json: Result<String, serde_json::Error>) -> Result<String, Error> {
+        json.map(|text| text + "\n").map_err(Error::Json)
+    }
+    let text = match what {
+        ShowCommand::Peers(args) => return run_peers(args),
+        ShowCommand::Services { json } => {
+            let config = get_config(&open_socket()?)?;
+            if *json {
+                line(show::services_json(&config))?
+            } else {
+                show::services_human(&config)
+            }
+        }
+        ShowCommand::Nodes { json } => {
+            let sock = open_socket()?;
+            let config = get_config(&sock)?;
+            let membership = get_membership(&sock);
+            if *json {
+                line(show::nodes_json(&config, &membership))?
+            } else {
+                show::nodes_human(&config, &membership)
+            }
+        }
+        ShowCommand::Stats { json } => {
+            let info = get_info(&open_socket()?)?;
+            if *json {
+                line(show::stats_json(&info))?
+            } else {
+                show::stats_human(&info)
+            }
+        }
+        ShowCommand::Flows { json, filter } => {
+            let sock = open_socket()?;
+            let flows = flows::fetch(|buf| {
+                sock.get(DTS_SO_GET_FLOWS, buf)
+                    .map_err(|source| Error::from_sockopt(Op::GetFlows, source))
+            })?;
+            if let Some(warning) = flows.warning() {
+                // If even stderr is gone, the summary line still tells.
+                let _ = writeln!(io::stderr().lock(), "dtsctl: {warning}");
+            }
+            let filter = filter.filter();
+            if *json {
+                line(flows::json(&flows, &filter))?
+            } else {
+                flows::human(&flows, &filter)
+            }
+        }
+    };
+    write_stdout(&text)
+}
+
+/// What `dtsctl flush` removes: the [`FlushV1::what`] bits and their
+/// description.
+fn flush_what(flows: bool, config: bool) -> (u32, &'static str) {
+    match (flows, config) {
+        (true, false) => (FLUSH_FLOWS, "every flow (the configuration is kept)"),
+        (false, true) => (FLUSH_CONFIG, "the configuration (the flows are kept)"),
+        _ => (FLUSH_ALL, "the configuration and every flow"),
+    }
+}
+
+/// `dtsctl flush [--flows | --config]`.
+fn run_flush(flows: bool, config: bool) -> Result<(), Error> {
+    let (what, description) = flush_what(flows, config);
+    open_socket()?
+        .set(DTS_SO_SET_FLUSH, &FlushV1 { what }.to_bytes())
+        .map_err(|source| Error::from_sockopt(Op::SetFlush, source))?;
+    write_stdout(&format!("dtsctl: flushed {description}\n"))
 }
 
 fn run_config(command: &ConfigCommand) -> Result<(), Error> {
     match command {
         ConfigCommand::Check { file } => {
-            let config = read_config(file)?;
+            let config = read_config(file, false)?;
             write_stdout(&format!(
                 "{}: valid: {}\n",
                 file.display(),
@@ -224,7 +477,7 @@ fn run_config(command: &ConfigCommand) -> Result<(), Error> {
         }
         ConfigCommand::Apply { file } => {
             // Validate before talking to the module, for a precise message.
-            let config = read_config(file)?;
+            let config = read_config(file, false)?;
             set_config(&open_socket()?, &config)
         }
         ConfigCommand::Clear => set_config(&open_socket()?, &Config::EMPTY),
@@ -240,14 +493,24 @@ fn run_config(command: &ConfigCommand) -> Result<(), Error> {
     }
 }
 
-/// Reads, parses and validates a configuration file.
-fn read_config(path: &Path) -> Result<Config, Error> {
+/// Reads, parses and validates a configuration file. With `locate`, an
+/// error names the line it is about where it does not already
+/// ([`config::line_of_error`]).
+fn read_config(path: &Path, locate: bool) -> Result<Config, Error> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
         path: name.clone(),
         source,
     })?;
-    config::parse(&text).map_err(|err| Error::ConfigFile { path: name, err })
+    config::parse(&text).map_err(|err| Error::ConfigFile {
+        path: name,
+        line: if locate {
+            config::line_of_error(&text, &err).and_then(|line| u32::try_from(line).ok())
+        } else {
+            None
+        },
+        err,
+    })
 }
 
 fn set_config(sock: &DtsSocket, config: &Config) -> Result<(), Error> {
@@ -342,7 +605,6 @@ fn write_stdout(text: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
     use dts_core::abi::{PeerState, PeerV1, DTS_ABI_VERSION, PEERS_MESH_ENABLED, PEERS_READY};
 
     #[test]
@@ -409,18 +671,18 @@ mod tests {
         let cli = Cli::try_parse_from(["dtsctl", "peers"]).expect("valid");
         assert!(matches!(
             cli.command,
-            Command::Peers {
+            Command::Peers(PeersArgs {
                 json: false,
                 wait: None
-            }
+            })
         ));
         let cli = Cli::try_parse_from(["dtsctl", "peers", "--json", "--wait", "5"]).expect("valid");
         assert!(matches!(
             cli.command,
-            Command::Peers {
+            Command::Peers(PeersArgs {
                 json: true,
                 wait: Some(5)
-            }
+            })
         ));
         for bad in [
             &["dtsctl", "peers", "--wait"][..],
@@ -520,6 +782,198 @@ mod tests {
         .expect_err("not loaded");
         assert!(matches!(err, Error::NotLoaded));
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn parses_apply() {
+        let cli = Cli::try_parse_from(["dtsctl", "apply", "-f", "c.toml"]).expect("valid");
+        assert!(matches!(
+            &cli.command,
+            Command::Apply { file, dry_run: false } if file == Path::new("c.toml")
+        ));
+        let cli = Cli::try_parse_from(["dtsctl", "apply", "--dry-run", "--file", "c.toml"])
+            .expect("valid");
+        assert!(matches!(
+            &cli.command,
+            Command::Apply { file, dry_run: true } if file == Path::new("c.toml")
+        ));
+        for bad in [
+            &["dtsctl", "apply"][..],
+            &["dtsctl", "apply", "c.toml"][..],
+            &["dtsctl", "apply", "-f"][..],
+            &["dtsctl", "apply", "--dry-run"][..],
+            &["dtsctl", "apply", "-f", "a", "b"][..],
+            &["dtsctl", "apply", "-f", "a", "--json"][..],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parses_show() {
+        let show = |args: &[&str]| {
+            let mut all = vec!["dtsctl", "show"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|cli| cli.command) {
+                Ok(Command::Show { what }) => Ok(what),
+                Ok(other) => panic!("{other:?}"),
+                Err(err) => Err(err),
+            }
+        };
+        assert!(matches!(
+            show(&["services"]),
+            Ok(ShowCommand::Services { json: false })
+        ));
+        assert!(matches!(
+            show(&["services", "--json"]),
+            Ok(ShowCommand::Services { json: true })
+        ));
+        assert!(matches!(
+            show(&["nodes", "--json"]),
+            Ok(ShowCommand::Nodes { json: true })
+        ));
+        assert!(matches!(
+            show(&["stats"]),
+            Ok(ShowCommand::Stats { json: false })
+        ));
+        assert!(matches!(
+            show(&["peers", "--json", "--wait", "3"]),
+            Ok(ShowCommand::Peers(PeersArgs {
+                json: true,
+                wait: Some(3)
+            }))
+        ));
+        match show(&["flows"]) {
+            Ok(ShowCommand::Flows { json, filter }) => {
+                assert!(!json);
+                assert_eq!(filter.filter(), flows::Filter::default());
+            }
+            other => panic!("{other:?}"),
+        }
+        match show(&[
+            "flows",
+            "--json",
+            "--client",
+            "10.0.0.2:40000",
+            "--vip",
+            "10.0.0.100",
+            "--role",
+            "handover-dst",
+            "--state",
+            "handing-over",
+            "--phase",
+            "syn-seen",
+        ]) {
+            Ok(ShowCommand::Flows { json, filter }) => {
+                assert!(json);
+                assert_eq!(
+                    filter.filter(),
+                    flows::Filter {
+                        client: Some(flows::Endpoint {
+                            addr: std::net::Ipv4Addr::new(10, 0, 0, 2),
+                            port: Some(40000)
+                        }),
+                        vip: Some(flows::Endpoint {
+                            addr: std::net::Ipv4Addr::new(10, 0, 0, 100),
+                            port: None
+                        }),
+                        role: Some(Role::HandoverDst),
+                        state: Some(State::HandingOver),
+                        phase: Some(Phase::SynSeen),
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Every name of the pure enums is accepted.
+        for role in flows::roles() {
+            assert!(show(&["flows", "--role", role.name()]).is_ok(), "{role:?}");
+        }
+        for state in flows::states() {
+            assert!(
+                show(&["flows", "--state", state.name()]).is_ok(),
+                "{state:?}"
+            );
+        }
+        for phase in flows::phases() {
+            assert!(
+                show(&["flows", "--phase", phase.name()]).is_ok(),
+                "{phase:?}"
+            );
+        }
+        for bad in [
+            &[][..],
+            &["bogus"][..],
+            &["services", "extra"][..],
+            &["flows", "--role", "Client"][..],
+            &["flows", "--role", "server"][..],
+            &["flows", "--state", "up"][..],
+            &["flows", "--phase", "open"][..],
+            &["flows", "--client", "10.0.0"][..],
+            &["flows", "--vip", "10.0.0.100:http"][..],
+            &["stats", "--wait", "1"][..],
+        ] {
+            let err = show(bad).expect_err("usage error");
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+        let err = show(&["flows", "--state", "up"]).expect_err("usage error");
+        assert!(
+            err.to_string()
+                .contains("proxying, handing-over, handed-over, transfer, direct, aborted"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parses_flush() {
+        let flush = |args: &[&str]| {
+            let mut all = vec!["dtsctl", "flush"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|cli| cli.command) {
+                Ok(Command::Flush { flows, config }) => Ok(flush_what(flows, config)),
+                Ok(other) => panic!("{other:?}"),
+                Err(err) => Err(err),
+            }
+        };
+        assert_eq!(
+            flush(&[]).expect("valid"),
+            (FLUSH_ALL, "the configuration and every flow")
+        );
+        assert_eq!(
+            flush(&["--flows"]).expect("valid"),
+            (FLUSH_FLOWS, "every flow (the configuration is kept)")
+        );
+        assert_eq!(
+            flush(&["--config"]).expect("valid"),
+            (FLUSH_CONFIG, "the configuration (the flows are kept)")
+        );
+        for bad in [&["--flows", "--config"][..], &["--all"][..], &["x"][..]] {
+            assert_eq!(flush(bad).expect_err("usage").exit_code(), 2, "{bad:?}");
+        }
+        // What is sent is a valid argument.
+        for what in [FLUSH_ALL, FLUSH_FLOWS, FLUSH_CONFIG] {
+            let bytes = FlushV1 { what }.to_bytes();
+            assert_eq!(FlushV1::decode(&bytes), Ok(FlushV1 { what }));
+        }
+    }
+
+    #[test]
+    fn parses_completions() {
+        for (name, shell) in [
+            ("bash", clap_complete::Shell::Bash),
+            ("zsh", clap_complete::Shell::Zsh),
+            ("fish", clap_complete::Shell::Fish),
+        ] {
+            let cli = Cli::try_parse_from(["dtsctl", "completions", name]).expect("valid");
+            assert!(matches!(cli.command, Command::Completions { shell: s } if s == shell));
+        }
+        for bad in [
+            &["dtsctl", "completions"][..],
+            &["dtsctl", "completions", "tcsh"][..],
+            &["dtsctl", "completions", "bash", "zsh"][..],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -69,10 +69,7 @@ pub(crate) fn last_heard(peer: &PeerV1) -> String {
 
 /// Renders `dtsctl peers`: the headline, then one line per peer.
 pub(crate) fn human(peers: &PeersV1) -> String {
-    let mut out = String::new();
-    // Writing into a `String` cannot fail.
-    let _ = write_human(&mut out, peers);
-    out
+    crate::render::text(|out| write_human(out, peers))
 }
 
 fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
@@ -127,10 +124,7 @@ fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
 /// Renders the membership section of `dtsctl status` (starts with an empty
 /// line).
 pub(crate) fn status_section(membership: &Membership) -> String {
-    let mut out = String::new();
-    // Writing into a `String` cannot fail.
-    let _ = write_status_section(&mut out, membership);
-    out
+    crate::render::text(|out| write_status_section(out, membership))
 }
 
 fn write_status_section(out: &mut String, membership: &Membership) -> fmt::Result {
@@ -266,13 +260,13 @@ pub(crate) fn not_formed(peers: &PeersV1) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use dts_core::abi::{PeerConn, PeerState, PEERS_MESH_ENABLED, PEERS_READY};
 
-    /// Node 1 of the rig: node 2 up and established, node 3 down and
-    /// reconnecting, never heard.
-    fn sample() -> PeersV1 {
+    /// Node 1 of the rig: node 2 up and established (RTT 254 µs, heard
+    /// 120 ms ago), node 3 down and reconnecting, never heard.
+    pub(crate) fn sample() -> PeersV1 {
         let mut peers = PeersV1::new(1);
         peers.flags = PEERS_MESH_ENABLED | PEERS_READY;
         peers.live_mask = 0b011;
@@ -304,6 +298,11 @@ mod tests {
             })
             .expect("room");
         peers
+    }
+
+    /// The membership of a module without `DTS_SO_GET_PEERS`.
+    pub(crate) fn unavailable() -> Membership {
+        Membership::Unavailable("Invalid argument (os error 22)".to_owned())
     }
 
     #[test]
@@ -428,9 +427,7 @@ Membership:
             out,
             "\nMembership:\n  self 0: mesh disabled, NOT READY, live []\n  (no peers)\n"
         );
-        let out = status_section(&Membership::Unavailable(
-            "Invalid argument (os error 22)".to_owned(),
-        ));
+        let out = status_section(&unavailable());
         assert_eq!(
             out,
             "\nmembership: unavailable (Invalid argument (os error 22))\n"

@@ -31,13 +31,17 @@ pub(crate) fn counter_name(index: usize) -> Cow<'static, str> {
     }
 }
 
+/// The text `write` writes into a new `String` (which cannot fail).
+pub(crate) fn text(write: impl FnOnce(&mut String) -> std::fmt::Result) -> String {
+    let mut out = String::new();
+    let _ = write(&mut out);
+    out
+}
+
 /// Renders the status as an aligned, human-readable report, the membership
 /// section last.
 pub(crate) fn human(info: &InfoV1, membership: &Membership) -> String {
-    let mut out = String::new();
-    // Writing into a `String` cannot fail.
-    let _ = write_human(&mut out, info);
-    out + &peers::status_section(membership)
+    text(|out| write_human(out, info)) + &peers::status_section(membership)
 }
 
 fn write_human(out: &mut String, info: &InfoV1) -> std::fmt::Result {
@@ -116,8 +120,9 @@ impl From<&HookStats> for HookJson {
     }
 }
 
-/// The valid counters as a JSON object `{name: value}`, in index order.
-struct CountersJson<'a>(&'a [u64]);
+/// The valid counters as a JSON object `{name: value}`, in index order
+/// (`"counters"` of `status --json`, and `show stats --json`).
+pub(crate) struct CountersJson<'a>(pub(crate) &'a [u64]);
 
 impl Serialize for CountersJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -147,35 +152,12 @@ pub(crate) fn json(info: &InfoV1, membership: &Membership) -> Result<String, ser
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dts_core::abi::{
-        version_bytes, PeerConn, PeerState, PeerV1, PeersV1, MAX_COUNTERS, PEERS_MESH_ENABLED,
-        PEERS_READY,
-    };
+    use crate::peers::tests::unavailable;
+    use dts_core::abi::{version_bytes, MAX_COUNTERS};
 
-    /// What an old module (no `DTS_SO_GET_PEERS`) gives.
-    fn unavailable() -> Membership {
-        Membership::Unavailable("Invalid argument (os error 22)".to_owned())
-    }
-
-    /// Node 1 ready, node 2 up, node 3 down.
+    /// Node 1 ready, node 2 up, node 3 down ([`peers::tests::sample`]).
     fn membership() -> Membership {
-        let mut peers = PeersV1::new(1);
-        peers.flags = PEERS_MESH_ENABLED | PEERS_READY;
-        peers.live_mask = 0b011;
-        peers
-            .push(PeerV1 {
-                state: PeerState::Up,
-                conn: PeerConn::Established,
-                ..PeerV1::new(2, 0x0a00_000c)
-            })
-            .expect("room");
-        peers
-            .push(PeerV1 {
-                state: PeerState::Down,
-                ..PeerV1::new(3, 0x0a00_000d)
-            })
-            .expect("room");
-        Membership::Available(Box::new(peers))
+        Membership::Available(Box::new(peers::tests::sample()))
     }
 
     fn sample() -> InfoV1 {
@@ -239,7 +221,7 @@ Membership:
   self 1: mesh enabled, READY, live [1, 2]
   PEER ADDR            STATE   CONN
      2 10.0.0.12       up      established
-     3 10.0.0.13       down    none
+     3 10.0.0.13       down    connecting
 ";
         assert!(out.ends_with(expected_tail), "{out}");
     }

@@ -388,7 +388,19 @@ fn usage_errors_exit_2() {
         &["peers", "--wait"][..],
         &["peers", "--wait", "soon"][..],
         &["peers", "--wait", "-3"][..],
-        &["show", "peers"][..],
+        &["show"][..],
+        &["show", "bogus"][..],
+        &["show", "services", "extra"][..],
+        &["show", "stats", "--yaml"][..],
+        &["show", "flows", "--role"][..],
+        &["apply"][..],
+        &["apply", "c.toml"][..],
+        &["apply", "-f"][..],
+        &["apply", "-f", "a.toml", "b.toml"][..],
+        &["flush", "--flows", "--config"][..],
+        &["flush", "--all"][..],
+        &["completions"][..],
+        &["completions", "tcsh"][..],
     ] {
         let out = dtsctl(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -442,4 +454,201 @@ fn owner_prints_the_rendezvous_hash_winner() {
     let out = dtsctl(&["owner", "10.0.0.1:40001", "--nodes", "0,2"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("node id 0"));
+}
+
+#[test]
+fn apply_without_module() {
+    // A valid file gets as far as the kernel (reading the configuration in
+    // force), with or without --dry-run.
+    assert_not_loaded(&["apply", "-f", &example("cluster3.toml")]);
+    assert_not_loaded(&["apply", "--file", &example("empty.toml"), "--dry-run"]);
+}
+
+#[test]
+fn apply_validates_before_the_kernel_naming_the_line() {
+    // The same messages as `config check`, with the line of the table at
+    // fault.
+    let path = example("invalid-unknown-node.toml");
+    let check = dtsctl(&["config", "check", &path]);
+    let check = stderr(&check);
+    let check = check
+        .trim_end()
+        .strip_prefix(&format!("dtsctl: {path}: "))
+        .expect("prefix");
+    for dry_run in [false, true] {
+        let mut args = vec!["apply", "-f", &path];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = dtsctl(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        let rest = err
+            .trim_end()
+            .strip_prefix(&format!("dtsctl: {path}: line "))
+            .unwrap_or_else(|| panic!("no line: {err}"));
+        let (line, message) = rest.split_once(": ").expect("line: message");
+        assert!(line.parse::<usize>().is_ok(), "{err}");
+        assert_eq!(message, check);
+        assert!(out.stdout.is_empty());
+    }
+    // A bad mesh value names its line once, as `config check` does.
+    let path = example("invalid-mesh.toml");
+    let out = dtsctl(&["apply", "-f", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "dtsctl: {path}: line 11: [mesh] dead_after = 1: must be in 2..=20 \
+             (missed heartbeats before a node is marked down)"
+        )
+    );
+    // Exactly where: the second `[[node]]` with id 1 (line 8).
+    let file = TempFile::new(
+        "dup.toml",
+        &format!("{NODES}[[node]]\nid = 1\naddr = \"10.0.0.13\"\n"),
+    );
+    let out = dtsctl(&["apply", "-f", &file.path()]);
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "dtsctl: {}: line 8: node 1 is configured twice",
+            file.path()
+        )
+    );
+    let out = dtsctl(&["apply", "-f", "/nonexistent/dts.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("dtsctl: cannot read /nonexistent/dts.toml"));
+}
+
+#[test]
+fn show_without_module() {
+    for what in ["services", "nodes", "flows", "stats", "peers"] {
+        assert_not_loaded(&["show", what]);
+        assert_not_loaded(&["show", what, "--json"]);
+    }
+    assert_not_loaded(&[
+        "show",
+        "flows",
+        "--client",
+        "10.0.0.2",
+        "--vip",
+        "10.0.0.100:80",
+        "--role",
+        "client",
+        "--state",
+        "direct",
+        "--phase",
+        "established",
+    ]);
+}
+
+#[test]
+fn bad_flow_filters_are_usage_errors_listing_the_allowed_values() {
+    for (args, allowed) in [
+        (
+            &["--role", "server"][..],
+            "client, handover-src, handover-dst, client-dst",
+        ),
+        (
+            &["--state", "up"][..],
+            "proxying, handing-over, handed-over, transfer, direct, aborted",
+        ),
+        (
+            &["--phase", "open"][..],
+            "syn-seen, established, closing, closed",
+        ),
+    ] {
+        let mut all = vec!["show", "flows"];
+        all.extend_from_slice(args);
+        let out = dtsctl(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(allowed), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    for bad in ["10.0.0", "10.0.0.2:x", "host"] {
+        for flag in ["--client", "--vip"] {
+            let out = dtsctl(&["show", "flows", flag, bad]);
+            assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+            assert!(
+                stderr(&out).contains("is not ADDR or ADDR:PORT"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn flush_without_module() {
+    assert_not_loaded(&["flush"]);
+    assert_not_loaded(&["flush", "--flows"]);
+    assert_not_loaded(&["flush", "--config"]);
+}
+
+#[test]
+fn completions() {
+    for (shell, marker) in [
+        ("bash", "_dtsctl()"),
+        ("zsh", "#compdef dtsctl"),
+        ("fish", "complete -c dtsctl"),
+    ] {
+        let out = dtsctl(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for word in ["apply", "show", "flush", "flows", "handover-src"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["apply"][..],
+        &["show"][..],
+        &["show", "services"][..],
+        &["show", "nodes"][..],
+        &["show", "flows"][..],
+        &["show", "stats"][..],
+        &["show", "peers"][..],
+        &["flush"][..],
+        &["completions"][..],
+        &["status"][..],
+        &["peers"][..],
+        &["zero"][..],
+        &["owner"][..],
+        &["config"][..],
+        &["config", "apply"][..],
+        &["config", "show"][..],
+        &["config", "check"][..],
+        &["config", "clear"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.push("--help");
+        let out = dtsctl(&all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Usage: dtsctl"), "{args:?}: {help}");
+    }
+    let out = dtsctl(&["show", "flows", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--client <ADDR[:PORT]>",
+        "--vip <ADDR[:PORT]>",
+        "--role",
+        "--state",
+        "--phase",
+        "--json",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    let out = dtsctl(&["apply", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("-f, --file <FILE>") && help.contains("--dry-run"),
+        "{help}"
+    );
 }
