@@ -17,7 +17,8 @@
 #   - runs rig_script with RIG_* variables, writes its exit status to
 #     /out/status and dmesg to /out/dmesg.txt, and powers off.
 # Parameters come from the kernel command line (rig_role, rig_id, rig_nodes,
-# rig_script, rig_module, rig_tools, rig_repo, rig_timeout).
+# rig_script, rig_module, rig_tools, rig_repo, rig_timeout, rig_boot,
+# rig_flavor).
 #
 # This script must never hang and never exit (PID 1 exiting panics the kernel):
 # every failure is recorded and the VM powers off.
@@ -106,6 +107,7 @@ for w in $(cat /proc/cmdline); do
         rig_repo=*)    rig_repo=${w#*=} ;;
         rig_timeout=*) rig_timeout=${w#*=} ;;
         rig_boot=*)    rig_boot=${w#*=} ;;
+        rig_flavor=*)  rig_flavor=${w#*=} ;;
     esac
 done
 rig_role=${rig_role:-client}
@@ -189,6 +191,8 @@ fi
 export RIG_ROLE="$rig_role" RIG_ID="$rig_id" RIG_NODES="$rig_nodes" RIG_VM="$vm"
 # 1, or 2 when qemu/cluster.sh restarted this VM after killing it.
 export RIG_BOOT="${rig_boot:-1}"
+# The nodes' kernel flavor (tests/vm/run.sh --flavor); empty outside run.sh.
+export RIG_FLAVOR="${rig_flavor:-}"
 export RIG_REPO="${rig_repo:-}" RIG_OUT=/out RIG_SHARED=/shared
 export DTSCTL="${rig_tools:+$rig_tools/}dtsctl" DTS_MODULE="${rig_module:-}"
 export NODE_IPS VIP CLIENT_IP VIP_MAC

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Host-side runner for the VM tests (tests/vm/tNN-*.sh).
 #
-#   tests/vm/run.sh --kernel BZIMAGE [--module DTS_KO] [--tools DIR]
+#   tests/vm/run.sh --kernel BZIMAGE [--client-kernel BZIMAGE]
+#                   [--module DTS_KO] [--tools DIR]
 #                   [--flavor NAME] [--out DIR] [--timeout SEC] [TEST...]
 #
+# --flavor names the nodes' kernel flavor; every VM gets it as $RIG_FLAVOR
+# (rig_flavor= on its command line), so a test scales its load by the nodes'
+# kernel even on a client that boots --client-kernel (default: --kernel).
 # --timeout is per test (default 600 s, 1800 s for --flavor debug); --out
 # defaults to <repo>/build/vm-tests/<flavor>-<timestamp>.
 # TEST is a test name (t01-basic), a prefix (t01) or a path; default: all
@@ -25,11 +29,12 @@ usage() {
 }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
-kernel= module= tools= flavor=default out= timeout=
+kernel= client_kernel= module= tools= flavor=default out= timeout=
 tests=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --kernel)  kernel=${2:?--kernel needs a value}; shift 2 ;;
+        --client-kernel) client_kernel=${2:?--client-kernel needs a value}; shift 2 ;;
         --module)  module=${2:?--module needs a value}; shift 2 ;;
         --tools)   tools=${2:?--tools needs a value}; shift 2 ;;
         --flavor)  flavor=${2:?--flavor needs a value}; shift 2 ;;
@@ -42,6 +47,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$kernel" ] || { usage >&2; die "--kernel is required"; }
 [ -f "$kernel" ] || die "--kernel: no such file: $kernel"
+[ -z "$client_kernel" ] || [ -f "$client_kernel" ] || die "--client-kernel: no such file: $client_kernel"
 [ -z "$module" ] || [ -f "$module" ] || die "--module: no such file: $module"
 [ -z "$tools" ] || [ -d "$tools" ] || die "--tools: no such directory: $tools"
 # The debug (KASAN+lockdep) kernel under TCG is about 10x slower.
@@ -77,7 +83,9 @@ for script in "${scripts[@]}"; do
     nodes=$(sed -n 's/^# rig-nodes: *\([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
     nodes=${nodes:-3}
     rm -rf "$dir"
-    args=(--kernel "$kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout")
+    args=(--kernel "$kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout"
+          --append "rig_flavor=$flavor")
+    [ -n "$client_kernel" ] && args+=(--client-kernel "$client_kernel")
     [ -n "$module" ] && args+=(--module "$module")
     [ -n "$tools" ] && args+=(--tools "$tools")
     echo "run.sh: $name[$flavor]: booting $nodes node(s) + client ..." >&2

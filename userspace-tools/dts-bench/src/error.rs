@@ -1,0 +1,150 @@
+//! The error type of the library: what is wrong with a raw-results file or
+//! with the baselines asked for.
+
+use std::fmt;
+
+/// Why raw results cannot be turned into a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The text is not well-formed JSON.
+    Json {
+        /// Line of the error (1-based).
+        line: usize,
+        /// Column of the error (1-based).
+        column: usize,
+        /// What the JSON parser says.
+        message: String,
+    },
+    /// The JSON value is not an object.
+    NotAnObject,
+    /// The object has no `schema` key.
+    MissingSchema,
+    /// The `schema` key is not a version this crate reads.
+    UnsupportedSchema {
+        /// The value found, as JSON text.
+        found: String,
+    },
+    /// The object does not have the shape of the schema (a missing or
+    /// unknown top-level key, or one of the wrong type).
+    Structure {
+        /// What is wrong.
+        message: String,
+    },
+    /// The `machine` object is invalid.
+    Machine {
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+    /// `samples` is empty.
+    NoSamples,
+    /// A sample is invalid.
+    Sample {
+        /// Index of the sample in `samples` (0-based).
+        index: usize,
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+    /// A baseline was given for a scenario that has no samples.
+    UnknownBaselineScenario {
+        /// The scenario named.
+        scenario: String,
+        /// The scenarios of the results.
+        known: Vec<String>,
+    },
+    /// The baseline mechanism of a scenario has no samples for a metric of
+    /// that scenario.
+    MissingBaseline {
+        /// The scenario.
+        scenario: String,
+        /// The metric.
+        metric: String,
+        /// The baseline mechanism.
+        baseline: String,
+        /// The mechanisms that do have samples for that metric.
+        mechanisms: Vec<String>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Json {
+                line,
+                column,
+                message,
+            } => write!(f, "line {line}, column {column}: invalid JSON: {message}"),
+            Self::NotAnObject => write!(f, "the results must be a JSON object"),
+            Self::MissingSchema => write!(
+                f,
+                "no \"schema\" key: not a dts-bench raw-results file (expected \"schema\": 1)"
+            ),
+            Self::UnsupportedSchema { found } => write!(
+                f,
+                "unsupported schema version {found}: this dts-bench reads schema 1 only"
+            ),
+            Self::Structure { message } => write!(f, "invalid results: {message}"),
+            Self::Machine { reason } => write!(f, "machine: {reason}"),
+            Self::NoSamples => write!(f, "samples: there are no samples"),
+            Self::Sample { index, reason } => write!(f, "samples[{index}]: {reason}"),
+            Self::UnknownBaselineScenario { scenario, known } => write!(
+                f,
+                "a baseline is given for scenario {scenario:?}, which has no samples \
+                 (scenarios: {})",
+                known.join(", ")
+            ),
+            Self::MissingBaseline {
+                scenario,
+                metric,
+                baseline,
+                mechanisms,
+            } => write!(
+                f,
+                "scenario {scenario:?}, metric {metric:?}: the baseline mechanism \
+                 {baseline:?} has no samples (mechanisms: {}); choose another baseline \
+                 for this scenario",
+                mechanisms.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            Error::Sample {
+                index: 3,
+                reason: "value is negative (-1)".into()
+            }
+            .to_string(),
+            "samples[3]: value is negative (-1)"
+        );
+        assert_eq!(
+            Error::UnsupportedSchema { found: "2".into() }.to_string(),
+            "unsupported schema version 2: this dts-bench reads schema 1 only"
+        );
+        let msg = Error::MissingBaseline {
+            scenario: "static".into(),
+            metric: "req_per_s".into(),
+            baseline: "direct".into(),
+            mechanisms: vec!["dts".into(), "proxy".into()],
+        }
+        .to_string();
+        assert_eq!(
+            msg,
+            "scenario \"static\", metric \"req_per_s\": the baseline mechanism \"direct\" \
+             has no samples (mechanisms: dts, proxy); choose another baseline for this scenario"
+        );
+        let msg = Error::UnknownBaselineScenario {
+            scenario: "nope".into(),
+            known: vec!["a".into(), "b".into()],
+        }
+        .to_string();
+        assert!(msg.contains("\"nope\"") && msg.ends_with("(scenarios: a, b)"));
+    }
+}
