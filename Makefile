@@ -28,7 +28,7 @@ KDIR_OF = $(shell scripts/kernel.sh dir $(1))/linux
 MODDIR = $(BUILD)/$(FLAVOR)/module$(if $(DTS_FAULT),-fault-$(DTS_FAULT))
 TOOLS_DIR := $(REPO)/userspace-tools/target/release
 
-.PHONY: all deps kernel client-kernel module tools host-test vm-test test demo clean clippy
+.PHONY: all deps kernel client-kernel module tools host-test vm-test test demo bench clean clippy
 
 all: module tools
 
@@ -79,6 +79,14 @@ demo: deps
 	$(MAKE) module tools FLAVOR=default
 	qemu/demo.sh --kernel $(shell scripts/kernel.sh dir default)/bzImage \
 		--module $(BUILD)/default/module/rust/dts.ko --tools $(TOOLS_DIR)
+
+# The benchmark harness (Documentation/performance.md): QUICK=1 for fewer
+# repetitions, BENCH_OUT=DIR for another output directory than bench/.
+bench: deps
+	$(MAKE) --no-print-directory module tools FLAVOR=default
+	bench/run.sh --kernel $(shell scripts/kernel.sh dir default)/bzImage \
+		--module $(BUILD)/default/module/rust/dts.ko --tools $(TOOLS_DIR) \
+		$(if $(filter 1,$(QUICK)),--quick) $(if $(BENCH_OUT),--out $(BENCH_OUT))
 
 clean:
 	rm -rf $(BUILD)

@@ -67,6 +67,12 @@ options:
   --machine TYPE     QEMU machine type (default q35)
   --show ROLE        stream that VM's serial console to stdout (client, node1, ...)
   --append EXTRA     extra kernel command line
+  --disk IMG         attach IMG read-only to every node as a virtio disk
+                     (/dev/vda in the guest; the benchmark's file set)
+  --disk-throttle BPS,IOPS
+                     limit each node's reads from --disk to BPS bytes/s and
+                     IOPS requests/s (QEMU block throttling), so that a
+                     page-cache miss costs what a disk read would
   -h, --help         this text
 
 Exit status: 0 all VMs exited by themselves, 124 timeout, 1 QEMU error, 2 usage.
@@ -77,6 +83,7 @@ die() { echo "cluster.sh: error: $*" >&2; exit 2; }
 say() { echo "cluster.sh: $*" >&2; }
 
 kernel= client_kernel= script= out= module= tools= nodes=3 timeout=600 mem=512 smp=1 kvm=0 show= append=
+disk= disk_throttle=
 # q35, not pc: the pc (i440fx) DSDT computes PCI interrupt routing (_PRT) in an
 # AML loop that the KASAN+lockdep kernel under TCG cannot finish within ACPI's
 # 30 s loop timeout; the virtio devices then get no IRQ and the boot hangs
@@ -98,6 +105,8 @@ while [ $# -gt 0 ]; do
         --machine) machine=${2:?--machine needs a value}; shift 2 ;;
         --show)    show=${2:?--show needs a value}; shift 2 ;;
         --append)  append=${2?--append needs a value}; shift 2 ;;
+        --disk)    disk=${2:?--disk needs a value}; shift 2 ;;
+        --disk-throttle) disk_throttle=${2:?--disk-throttle needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -144,6 +153,16 @@ client_kernel=${client_kernel:-$kernel}
 [ -f "$client_kernel" ] || die "--client-kernel: no such file: $client_kernel"
 client_kernel=$(readlink -f -- "$client_kernel")
 [ -f "$script" ] || die "--script: no such file: $script"
+if [ -n "$disk" ]; then
+    [ -f "$disk" ] || die "--disk: no such file: $disk"
+    disk=$(readlink -f -- "$disk")
+    [[ $disk =~ [,[:space:]] ]] && die "--disk: path must not contain commas or whitespace: $disk"
+fi
+if [ -n "$disk_throttle" ]; then
+    [ -n "$disk" ] || die "--disk-throttle needs --disk"
+    [[ $disk_throttle =~ ^[1-9][0-9]*,[1-9][0-9]*$ ]] ||
+        die "--disk-throttle must be BPS,IOPS (positive integers; got '$disk_throttle')"
+fi
 script=$(guest_path --script "$script")
 if [ -n "$module" ]; then
     [ -f "$module" ] || die "--module: no such file: $module"
@@ -294,6 +313,13 @@ start_vm() { # VM ROLE ID MAC [BOOT]
         -netdev "socket,id=n0,mcast=230.0.0.1:$port,localaddr=127.0.0.1"
         -device "virtio-net-pci,netdev=n0,mac=$mac"
     )
+    if [ -n "$disk" ] && [ "$role" = node ]; then
+        # Read-only, so every node can share the one image file.
+        local drive="file=$disk,if=none,id=d0,format=raw,readonly=on"
+        [ -n "$disk_throttle" ] &&
+            drive+=",throttling.bps-read=${disk_throttle%,*},throttling.iops-read=${disk_throttle#*,}"
+        args+=(-drive "$drive" -device "virtio-blk-pci,drive=d0")
+    fi
     # setpriv --pdeathsig KILL: the kernel kills QEMU if this script dies
     # without running its trap (e.g. SIGKILL), so no QEMU is ever left behind.
     setpriv --pdeathsig KILL -- "$QEMU" "${args[@]}" \

@@ -25,6 +25,9 @@ APT_PACKAGES=(
 	# the VM rig and what runs inside the VMs (from the host root over 9p)
 	qemu-system-x86 busybox-static iproute2 util-linux
 	nginx curl wrk apache2-utils tcpdump
+	# the benchmark harness (make bench): the relays and the layer-4 balancer
+	# it compares against, unrelated traffic, the file-set disk image, plots
+	haproxy ipvsadm iperf3 e2fsprogs gnuplot-nox
 )
 
 pkg_ok() {
@@ -52,10 +55,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 		pkg_ok "$p" || die "package $p did not install"
 	done
 fi
-# nginx's Debian package starts a system instance; the rig runs its own.
-if systemctl is-active --quiet nginx 2>/dev/null; then
-	systemctl stop nginx || true
-fi
+# nginx's and haproxy's Debian packages start a system instance; the rig runs
+# its own.
+for svc in nginx haproxy; do
+	if systemctl is-active --quiet "$svc" 2>/dev/null; then
+		systemctl stop "$svc" || true
+	fi
+done
 
 # rustup toolchain + rust-src.
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -1,0 +1,438 @@
+#!/bin/sh
+# The benchmark's guest side: every VM of a bench/run.sh cluster runs it
+# (qemu/cluster.sh --script). Parameters come from the kernel command line
+# (cluster.sh --append): bench_part=main|scaling, bench_quick=0|1,
+# bench_files=N, bench_alpha=A, bench_cache_mb=M.
+#
+# Every measurement is one JSON line (dts-bench's sample, schema 1) appended
+# to /shared/samples.<vm>.jsonl; bench/run.sh gathers them. Checks (PASS/FAIL
+# lines, tests/vm/lib.sh) record whether each step worked: a benchmark whose
+# setup failed must not report numbers as if it had worked.
+#
+# main (3 nodes + client), in this order:
+#   efficiency  ab (one connection per request) fetches files of 0 B to
+#               32 MiB through each mechanism, interleaved: direct (node 2's
+#               nginx), dts (VIP; every node's proxy hands every request to
+#               the next node), nginx_relay and haproxy (on node 1, in front
+#               of node 2), ipvs_dr (IPVS direct routing on node 1 to node 2);
+#               metric req_per_s;
+#   latency     ab's per-request wait (request sent -> first response byte)
+#               for 1 KiB: p50 and p99 per batch, every mechanism; the
+#               proxies' own handover time (their /metrics histogram);
+#   locality    wrk, a Zipf request stream over the disk's file set (nodes
+#               read it from a throttled virtio disk; nginx runs in a memory
+#               cgroup of bench_cache_mb): ipvs_rr (IPVS-DR round robin over
+#               the 3 nodes, layer 4) against dts_rr, dts_lard, dts_ds,
+#               dts_chash (handover, dts-proxy --config [policy]); req/s, and
+#               each node's hit rate from its disk reads;
+#   overhead    iperf3 (TCP bulk; UDP 64-byte datagrams) to node 1, which has
+#               the module loaded with a service on VIP:80 (this traffic is
+#               not for it), against the module unloaded, interleaved.
+# scaling (N nodes + client): the locality workload under dts_lard.
+. "$RIG_REPO/tests/vm/lib.sh"
+
+BENCH=$RIG_REPO/bench
+ALL=$(all_vms)
+N=$RIG_NODES
+part=main quick=0 nfiles=400 alpha=1.0 cache_mb=40
+for w in $(cat /proc/cmdline); do
+    case $w in
+        bench_part=*) part=${w#*=} ;;
+        bench_quick=*) quick=${w#*=} ;;
+        bench_files=*) nfiles=${w#*=} ;;
+        bench_alpha=*) alpha=${w#*=} ;;
+        bench_cache_mb=*) cache_mb=${w#*=} ;;
+    esac
+done
+if [ "$quick" = 1 ]; then
+    REPS=1 EFF_T=4 SIZES="1k 64k 1m" LAT_N=40 LAT_REPS=2
+    LOC_WARM=15 LOC_T=20 LOC_REPS=1 OVH_T=4 OVH_REPS=2
+else
+    REPS=3 EFF_T=6 SIZES="0 1k 64k 1m 32m" LAT_N=60 LAT_REPS=4
+    LOC_WARM=30 LOC_T=30 LOC_REPS=2 OVH_T=6 OVH_REPS=3
+fi
+EFF_MECHS="direct dts nginx_relay haproxy ipvs_dr"
+LAT_MECHS="direct dts nginx_relay haproxy ipvs_dr"
+LOC_MECHS="ipvs_rr dts_rr dts_lard dts_ds dts_chash"
+VIP_DR=10.0.0.101       # IPVS-DR to node 2 (efficiency, latency)
+VIP_RR=10.0.0.102       # IPVS-DR round robin over every node (locality)
+METRICS=127.0.0.1:9100
+SAMPLES=$RIG_SHARED/samples.$RIG_VM.jsonl
+
+# sample SCENARIO MECHANISM PARAM REP METRIC VALUE HIGHER_IS_BETTER
+sample() {
+    printf '{"scenario":"%s","mechanism":"%s","param":"%s","rep":%s,"metric":"%s","value":%s,"higher_is_better":%s}\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" >>"$SAMPLES"
+}
+
+# cpu_mark LABEL start|end: bench/run.sh reads the host's CPU use between
+# the two marks (its poll loop sees them within a second).
+cpu_mark() { : >"$RIG_SHARED/cpu.$2.$1"; }
+
+size_bytes() {
+    case $1 in
+        0) echo 0 ;; 1k) echo 1024 ;; 64k) echo 65536 ;;
+        1m) echo 1048576 ;; 32m) echo 33554432 ;;
+    esac
+}
+
+# The cluster file for N nodes (self = this node), with an optional [policy].
+cluster_toml() { # POLICY|-
+    printf 'self = %s\n' "$RIG_ID"
+    i=1
+    while [ $i -le "$N" ]; do
+        printf '\n[[node]]\nid = %s\naddr = "%s"\n' $i "$(node_ip $i)"
+        i=$((i + 1))
+    done
+    nodes=$(seq -s, 1 "$N")
+    printf '\n[[service]]\nvip = "%s"\nport = 80\nproxy_port = 8080\nnodes = [%s]\n' "$VIP" "$nodes"
+    [ "$1" = - ] && return 0
+    printf '\n[policy]\nname = "%s"\n' "$1"
+    case $1 in lard) printf 'max_load = 80\n' ;; esac
+}
+
+proxy_policy() { # POLICY: restart this node's proxy with that policy
+    dts_proxy_stop
+    cluster_toml "$1" >"/tmp/c-$1.toml"
+    check "dts-proxy --config (policy $1)" \
+        dts_proxy_start 8080 --listen 0.0.0.0:8080 --config "/tmp/c-$1.toml" --metrics "$METRICS"
+}
+
+proxy_route_next() { # every request to the next node
+    dts_proxy_stop
+    check "dts-proxy: every request to the next node" \
+        dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes "$(seq -s, 1 "$N")" \
+        --route /=next --metrics "$METRICS"
+}
+
+# nginx in the memory cgroup "web" (its page cache is charged there).
+web_cgroup() {
+    mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup || return 1
+    echo +memory >/sys/fs/cgroup/cgroup.subtree_control || return 1
+    mkdir -p /sys/fs/cgroup/web
+}
+cache_limit() { echo "$1" >/sys/fs/cgroup/web/memory.max; }
+
+disk_read_bytes() { echo $(( $(awk '{ print $3 }' /sys/block/vda/stat) * 512 )); }
+# Bytes nginx sent for /z/ files, from access-log line $1 on.
+served_bytes() {
+    tail -n +"$1" /tmp/nginx/access.log | awk '$3 == "\"GET" && $4 ~ /^\/z\// { s += $7 } END { print s + 0 }'
+}
+log_lines() { echo $(( $(wc -l </tmp/nginx/access.log) + 1 )); }
+
+node_setup() {
+    cluster_toml - >/tmp/c.toml
+    check "dtsctl apply -f ($N nodes)" "$DTSCTL" apply -f /tmp/c.toml
+    check "control mesh formed" "$DTSCTL" peers --wait 120
+    check "memory cgroup for nginx" web_cgroup
+    mkdir -p /tmp/www/b /tmp/data
+    check "file-set disk mounted" mount -o ro,noload -t ext4 /dev/vda /tmp/data
+    ln -s /tmp/data /tmp/www/z
+    for s in $SIZES; do
+        head -c "$(size_bytes "$s")" /dev/zero >"/tmp/www/b/s$s"
+    done
+    nginx_without_proxy_port || fail "nginx config without the proxy port"
+    # nginx forks from this shell: it starts (and stays) in the cgroup.
+    echo $$ >/sys/fs/cgroup/web/cgroup.procs
+    check "nginx started in the memory cgroup" nginx_start
+    echo $$ >/sys/fs/cgroup/cgroup.procs
+    # IPVS direct routing: node 1 directs; every node holds both VIPs on lo
+    # (no ARP for them: arp_ignore=1), node 1 on eth0 (it answers ARP).
+    if [ "$RIG_ID" = 1 ]; then
+        check "VIPs $VIP_DR and $VIP_RR on node 1's eth0" \
+            sh -c "ip addr add $VIP_DR/32 dev eth0 && ip addr add $VIP_RR/32 dev eth0"
+        check "ipvsadm: $VIP_DR:80 -> node 2 (DR)" sh -c "
+            ipvsadm -A -t $VIP_DR:80 -s rr && ipvsadm -a -t $VIP_DR:80 -r $(node_ip 2):80 -g"
+        check "ipvsadm: $VIP_RR:80 -> every node (DR, rr)" sh -c "
+            ipvsadm -A -t $VIP_RR:80 -s rr &&
+            for i in \$(seq 1 $N); do ipvsadm -a -t $VIP_RR:80 -r 10.0.0.\$((10 + i)):80 -g || exit 1; done"
+        ipvsadm -Ln >>"$RIG_OUT/log.txt"
+        check "iperf3 server on node 1" iperf3 -s -D -p 5201 --logfile /tmp/iperf3.log
+    else
+        check "VIPs $VIP_DR and $VIP_RR on lo" \
+            sh -c "ip addr add $VIP_DR/32 dev lo && ip addr add $VIP_RR/32 dev lo"
+    fi
+}
+
+# --- node --------------------------------------------------------------------
+node_main() {
+    node_setup
+    if [ "$RIG_ID" = 1 ]; then
+        mkdir -p /tmp/nginx-relay/tmp
+        check "nginx relay on :8081 (proxy_pass to node 2)" \
+            nginx -e /tmp/nginx-relay/error.log -c "$BENCH/nginx-relay.conf" -p /tmp/nginx-relay/
+        check "haproxy on :8082 (to node 2)" haproxy -f "$BENCH/haproxy.cfg" -D -p /tmp/haproxy.pid
+    fi
+    proxy_route_next
+    barrier ready "$ALL"
+
+    # efficiency and latency: the client drives.
+    barrier lat-done "$ALL"
+    curl -s "http://$METRICS/metrics" >/tmp/m.lat
+    # The proxy's time from the complete request to the handover's return.
+    awk '$1 == "dts_proxy_request_seconds_sum" { s = $2 } $1 == "dts_proxy_request_seconds_count" { c = $2 }
+         END { if (c > 0) printf "%.3f\n", s / c * 1000 }' /tmp/m.lat >/tmp/hcall
+    [ -s /tmp/hcall ] && sample handover_call dts "node$RIG_ID" 1 proxy_ms "$(cat /tmp/hcall)" false
+
+    cache_limit $((cache_mb * 1024 * 1024))
+    rep=1
+    while [ $rep -le $LOC_REPS ]; do
+        for m in $LOC_MECHS; do
+            case $m in dts_*) proxy_policy "${m#dts_}" ;; esac
+            sync; echo 3 >/proc/sys/vm/drop_caches
+            barrier "loc-$m-$rep-warm" "$ALL"
+            barrier "loc-$m-$rep-go" "$ALL"
+            d0=$(disk_read_bytes) l0=$(log_lines)
+            barrier "loc-$m-$rep-end" "$ALL"
+            d1=$(disk_read_bytes)
+            sv=$(served_bytes "$l0")
+            hit=$(awk -v d=$((d1 - d0)) -v s="$sv" 'BEGIN { h = s > 0 ? 1 - d / s : 0; if (h < 0) h = 0; printf "%.4f\n", h }')
+            log "locality $m rep $rep: served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
+            sample locality_hit "$m" "node$RIG_ID" "$rep" hit_rate "$hit" true
+            sample locality_served "$m" "node$RIG_ID" "$rep" served_mib "$(awk -v s="$sv" 'BEGIN { printf "%.2f", s / 1048576 }')" true
+        done
+        rep=$((rep + 1))
+    done
+    cache_limit max
+    proxy_route_next
+
+    # overhead: node 1 toggles the module; the client measures.
+    rep=1
+    while [ $rep -le $OVH_REPS ]; do
+        for st in $(ovh_order $rep); do
+            if [ "$RIG_ID" = 1 ]; then
+                if [ "$st" = unloaded ]; then
+                    if lsmod | grep -q '^dts '; then
+                        dts_proxy_stop
+                        check "overhead rep $rep: module unloaded" sh -c '"$DTSCTL" config clear && rmmod dts'
+                    fi
+                else
+                    if ! lsmod | grep -q '^dts '; then
+                        check "overhead rep $rep: module loaded, service on $VIP:80" \
+                            sh -c 'insmod "$DTS_MODULE" && "$DTSCTL" apply -f /tmp/c.toml'
+                    fi
+                fi
+            fi
+            barrier "ovh-$rep-$st" "$ALL"
+            barrier "ovh-$rep-$st-done" "$ALL"
+        done
+        rep=$((rep + 1))
+    done
+    if [ "$RIG_ID" = 1 ] && ! lsmod | grep -q '^dts '; then
+        check "module loaded again" sh -c 'insmod "$DTS_MODULE" && "$DTSCTL" apply -f /tmp/c.toml'
+    fi
+    barrier finish "$ALL"
+    node_finish
+}
+
+ovh_order() { if [ $(($1 % 2)) = 1 ]; then echo "loaded unloaded"; else echo "unloaded loaded"; fi; }
+
+node_scaling() {
+    node_setup
+    cache_limit $((cache_mb * 1024 * 1024))
+    proxy_policy lard
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    barrier ready "$ALL"
+    barrier scale-go "$ALL"
+    d0=$(disk_read_bytes) l0=$(log_lines)
+    barrier scale-end "$ALL"
+    d1=$(disk_read_bytes)
+    sv=$(served_bytes "$l0")
+    hit=$(awk -v d=$((d1 - d0)) -v s="$sv" 'BEGIN { h = s > 0 ? 1 - d / s : 0; if (h < 0) h = 0; printf "%.4f\n", h }')
+    log "scaling ($N nodes): served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
+    sample scaling_hit dts_lard "${N}_nodes/node$RIG_ID" 1 hit_rate "$hit" true
+    cache_limit max
+    barrier finish "$ALL"
+    node_finish
+}
+
+node_finish() {
+    check "flow table drained (within 150 s)" flows_drain 150
+    dts_proxy_stop
+    [ -f /tmp/haproxy.pid ] && kill "$(cat /tmp/haproxy.pid)" 2>/dev/null
+    [ -f /tmp/nginx-relay/nginx.pid ] && kill "$(cat /tmp/nginx-relay/nginx.pid)" 2>/dev/null
+    [ "$RIG_ID" = 1 ] && ipvsadm -C
+    pkill -x iperf3
+    nginx_collect
+    check "dtsctl config clear" "$DTSCTL" config clear
+    check "rmmod dts" rmmod dts
+    umount /tmp/data
+    check "kernel log has no problem report" dmesg_clean
+}
+
+# --- client ------------------------------------------------------------------
+mech_url() { # MECH PATH
+    case $1 in
+        direct) echo "http://$(node_ip 2)$2" ;;
+        dts) echo "http://$VIP$2" ;;
+        nginx_relay) echo "http://$(node_ip 1):8081$2" ;;
+        haproxy) echo "http://$(node_ip 1):8082$2" ;;
+        ipvs_dr) echo "http://$VIP_DR$2" ;;
+    esac
+}
+
+# rotate N WORD...: the words, starting at the (N mod count)-th: an order
+# that changes from one repetition to the next.
+rotate() {
+    _n=$1; shift
+    _k=$(( _n % $# ))
+    _i=0 _a= _b=
+    for _w in "$@"; do
+        if [ $_i -lt $_k ]; then _b="$_b $_w"; else _a="$_a $_w"; fi
+        _i=$((_i + 1))
+    done
+    echo $_a $_b
+}
+
+# ab_run OUT ARGS...: ab; exit 1 unless every request succeeded.
+ab_run() {
+    _o=$1; shift
+    ab -q -r "$@" >"$_o" 2>&1 || { cat "$_o"; return 1; }
+    _c=$(awk '/^Complete requests:/ { print $3 }' "$_o")
+    _f=$(awk '/^Failed requests:/ { print $3 }' "$_o")
+    _x=$(awk '/^Non-2xx responses:/ { print $3 }' "$_o")
+    [ "${_c:-0}" -gt 0 ] && [ "${_f:-1}" = 0 ] && [ -z "$_x" ] || { cat "$_o"; return 1; }
+}
+
+client_efficiency() {
+    rep=1
+    while [ $rep -le $REPS ]; do
+        for s in $SIZES; do
+            for m in $(rotate $rep $EFF_MECHS); do
+                url=$(mech_url $m "/b/s$s")
+                if ab_run /tmp/ab.out -t "$EFF_T" -n 50000 "$url"; then
+                    rps=$(awk '/^Requests per second:/ { print $4 }' /tmp/ab.out)
+                    log "efficiency rep $rep $s $m: $rps req/s"
+                    sample efficiency "$m" "$s" "$rep" req_per_s "$rps" true
+                else
+                    fail "efficiency rep $rep $s $m: ab $url failed"
+                fi
+            done
+        done
+        rep=$((rep + 1))
+    done
+}
+
+client_latency() {
+    rep=1
+    while [ $rep -le $LAT_REPS ]; do
+        for m in $(rotate $rep $LAT_MECHS); do
+            url=$(mech_url $m /b/s1k)
+            if ab_run /tmp/ab.out -n "$LAT_N" -g /tmp/ab.tsv "$url"; then
+                # -g: starttime seconds ctime dtime ttime wait (ms); wait is
+                # the time from the request's end to the first response byte.
+                pct=$(awk -F'\t' 'NR > 1 { print $6 }' /tmp/ab.tsv | sort -n | awk '
+                    { v[NR] = $1 } END { i50 = int((NR - 1) * 0.50) + 1; i99 = int((NR - 1) * 0.99) + 1
+                        print v[i50], v[i99] }')
+                set -- $pct
+                log "latency rep $rep $m: first byte p50 $1 ms, p99 $2 ms"
+                sample latency "$m" p50 "$rep" first_byte_ms "$1" false
+                sample latency "$m" p99 "$rep" first_byte_ms "$2" false
+            else
+                fail "latency rep $rep $m: ab $url failed"
+            fi
+        done
+        rep=$((rep + 1))
+    done
+}
+
+# wrk_zipf URL SECONDS SEED: the Zipf stream; prints req/s.
+wrk_zipf() {
+    wrk -t1 -c4 -d"$2s" --timeout 30s -s "$BENCH/zipf.lua" "$1" -- "$nfiles" "$alpha" "$3" >/tmp/wrk.out 2>&1 ||
+        { cat /tmp/wrk.out; return 1; }
+    cat /tmp/wrk.out >>"$RIG_OUT/log.txt"
+    if grep -q 'Non-2xx\|Socket errors' /tmp/wrk.out; then cat /tmp/wrk.out; return 1; fi
+    awk '/^Requests\/sec:/ { print $2 }' /tmp/wrk.out
+}
+
+client_locality() {
+    rep=1
+    while [ $rep -le $LOC_REPS ]; do
+        for m in $LOC_MECHS; do
+            url=http://$VIP/
+            [ "$m" = ipvs_rr ] && url=http://$VIP_RR/
+            barrier "loc-$m-$rep-warm" "$ALL"
+            wrk_zipf "$url" "$LOC_WARM" $((rep * 100 + 1)) >/dev/null ||
+                fail "locality rep $rep $m: warm-up failed"
+            barrier "loc-$m-$rep-go" "$ALL"
+            cpu_mark "locality.$m.$rep" start
+            if rps=$(wrk_zipf "$url" "$LOC_T" $((rep * 100 + 2))); then
+                log "locality rep $rep $m: $rps req/s"
+                sample locality "$m" zipf "$rep" req_per_s "$rps" true
+                [ "$m" = dts_lard ] && sample scaling dts_lard "${N}_nodes" "$rep" req_per_s "$rps" true
+            else
+                fail "locality rep $rep $m: wrk failed: $(tail -n 3 /tmp/wrk.out | tr '\n' ' ')"
+            fi
+            cpu_mark "locality.$m.$rep" end
+            barrier "loc-$m-$rep-end" "$ALL"
+        done
+        rep=$((rep + 1))
+    done
+}
+
+client_overhead() {
+    rep=1
+    while [ $rep -le $OVH_REPS ]; do
+        for st in $(ovh_order $rep); do
+            barrier "ovh-$rep-$st" "$ALL"
+            n=0
+            while ! iperf3 -c "$(node_ip 1)" -t 1 >/dev/null 2>&1 && [ $n -lt 20 ]; do sleep 0.5; n=$((n + 1)); done
+            if iperf3 -c "$(node_ip 1)" -t "$OVH_T" -J >/tmp/ip.json 2>&1 &&
+                v=$("$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]; print("%.2f" % (e["sum_received"]["bits_per_second"] / 1e6))' /tmp/ip.json); then
+                log "overhead rep $rep $st: TCP $v Mbit/s"
+                sample overhead_tcp "module_$st" tcp_bulk "$rep" mbit_per_s "$v" true
+            else
+                fail "overhead rep $rep $st: iperf3 TCP failed: $(tail -n 3 /tmp/ip.json | tr '\n' ' ')"
+            fi
+            if iperf3 -c "$(node_ip 1)" -u -b 0 -l 64 -t "$OVH_T" -J >/tmp/ip.json 2>&1 &&
+                v=$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print("%.0f" % ((s["packets"] - s["lost_packets"]) / s["seconds"]))' /tmp/ip.json); then
+                log "overhead rep $rep $st: UDP 64 B $v packets/s received"
+                sample overhead_udp "module_$st" udp_64B "$rep" packets_per_s "$v" true
+            else
+                fail "overhead rep $rep $st: iperf3 UDP failed: $(tail -n 3 /tmp/ip.json | tr '\n' ' ')"
+            fi
+            barrier "ovh-$rep-$st-done" "$ALL"
+        done
+        rep=$((rep + 1))
+    done
+}
+
+client_main() {
+    uname -r >"$RIG_SHARED/kernel"
+    barrier ready "$ALL"
+    cpu_mark efficiency start
+    client_efficiency
+    cpu_mark efficiency end
+    client_latency
+    barrier lat-done "$ALL"
+    client_locality
+    client_overhead
+    barrier finish "$ALL"
+    pass "benchmark client finished"
+}
+
+client_scaling() {
+    uname -r >"$RIG_SHARED/kernel"
+    barrier ready "$ALL"
+    wrk_zipf "http://$VIP/" "$LOC_WARM" 101 >/dev/null || fail "scaling: warm-up failed"
+    barrier scale-go "$ALL"
+    cpu_mark "scaling.$N" start
+    if rps=$(wrk_zipf "http://$VIP/" "$LOC_T" 102); then
+        log "scaling $N nodes: $rps req/s"
+        sample scaling dts_lard "${N}_nodes" 1 req_per_s "$rps" true
+    else
+        fail "scaling $N nodes: wrk failed: $(tail -n 3 /tmp/wrk.out | tr '\n' ' ')"
+    fi
+    cpu_mark "scaling.$N" end
+    barrier scale-end "$ALL"
+    barrier finish "$ALL"
+    pass "benchmark client finished"
+}
+
+case "$RIG_ROLE:$part" in
+    node:main) node_main ;;
+    node:scaling) node_scaling ;;
+    client:main) client_main ;;
+    client:scaling) client_scaling ;;
+    *) fail "unknown role/part $RIG_ROLE:$part" ;;
+esac
