@@ -173,6 +173,20 @@ node_main() {
     awk '$1 == "dts_proxy_request_seconds_sum" { s = $2 } $1 == "dts_proxy_request_seconds_count" { c = $2 }
          END { if (c > 0) printf "%.3f\n", s / c * 1000 }' /tmp/m.lat >/tmp/hcall
     [ -s /tmp/hcall ] && sample handover_call dts "node$RIG_ID" 1 proxy_ms "$(cat /tmp/hcall)" false
+    # Where the module's time goes, per handover (every one so far: the
+    # efficiency and latency runs), from its handover_ns_* counters; one
+    # repetition per node.
+    "$DTSCTL" status --json >/tmp/st-lat.json
+    dts_counter_values /tmp/st-lat.json handover_done handover_ns_drain handover_ns_prepare \
+        handover_ns_connect handover_ns_send handover_ns_total >/tmp/phases || fail "handover_ns counters"
+    n=$(counter_value handover_done /tmp/phases)
+    if [ "${n:-0}" -gt 0 ]; then
+        for ph in drain prepare connect send total; do
+            v=$(awk -v n="$n" -v k="handover_ns_$ph" '$1 == k { printf "%.3f\n", $2 / n / 1e6 }' /tmp/phases)
+            sample handover_phases dts "$ph" "$RIG_ID" mean_ms "$v" false
+        done
+        log "handover phases over $n handovers: $(tr '\n' ' ' </tmp/phases)"
+    fi
 
     cache_limit $((cache_mb * 1024 * 1024))
     rep=1

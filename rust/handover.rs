@@ -258,12 +258,14 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
         return Err(errno(bindings::EALREADY));
     }
     stats::inc(Counter::HandoverRequested);
-    match run(&sk, &t, &req) {
+    let mut times = Times::start();
+    match run(&sk, &t, &req, &mut times) {
         Ok(()) => {
             t.fcb.set_state(State::HandedOver);
             // The proxy's close becomes an RST, which the filter drops.
             sk.no_linger();
             stats::inc(Counter::HandoverDone);
+            times.account();
             Ok(())
         }
         Err(e) => {
@@ -274,12 +276,63 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
     }
 }
 
-/// Steps 2 to 4, with the FCB in `HandingOver`.
-fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
+/// The monotonic-clock times (ns) at which a handover passed its steps:
+/// where its time goes (`Documentation/performance.md`). A successful
+/// handover adds each phase to its `handover_ns_*` counter.
+struct Times {
+    /// The socket option was called.
+    start: u64,
+    /// The packet path was drained (step 2's `synchronize_net()`).
+    drained: u64,
+    /// The state and the request were read and the flow entered.
+    prepared: u64,
+    /// The handshake with the destination completed.
+    connected: u64,
+}
+
+impl Times {
+    /// Starts the clock. Any context.
+    fn start() -> Self {
+        let now = mesh::now_ns();
+        Self {
+            start: now,
+            drained: now,
+            prepared: now,
+            connected: now,
+        }
+    }
+
+    /// Adds the phases of a handover that has just succeeded to the
+    /// counters. Any context.
+    fn account(&self) {
+        let end = mesh::now_ns();
+        // The clock is monotonic and the marks are taken in order; a mark
+        // that was skipped equals the one before it.
+        stats::add(
+            Counter::HandoverNsDrain,
+            self.drained.saturating_sub(self.start),
+        );
+        stats::add(
+            Counter::HandoverNsPrepare,
+            self.prepared.saturating_sub(self.drained),
+        );
+        stats::add(
+            Counter::HandoverNsConnect,
+            self.connected.saturating_sub(self.prepared),
+        );
+        stats::add(Counter::HandoverNsSend, end.saturating_sub(self.connected));
+        stats::add(Counter::HandoverNsTotal, end.saturating_sub(self.start));
+    }
+}
+
+/// Steps 2 to 4, with the FCB in `HandingOver`; records the time of each
+/// step in `times`.
+fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Result {
     // Every hook invocation that may still deliver a client segment to the
     // proxy socket finishes within this grace period.
     // SAFETY: process context.
     unsafe { bindings::synchronize_net() };
+    times.drained = mesh::now_ns();
     let snap = sk.snapshot();
     if snap.state != TCP_ESTABLISHED {
         return Err(EBADF);
@@ -347,10 +400,13 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1) -> Result {
         }
     }
     stats::inc(Counter::FlowCreated);
+    times.prepared = mesh::now_ns();
+    times.connected = times.prepared;
     hs.set_timeout(CONNECT_MS);
     let sent = hs
         .connect(t.dest_addr, t.dest_port)
         .and_then(|()| {
+            times.connected = mesh::now_ns();
             // The client reads the destination's windows with the shift the
             // proxy's SYN-ACK announced: the destination must announce the
             // same one (it does when both nodes have the same buffer

@@ -154,9 +154,14 @@ pub(crate) fn now_ms() -> u64 {
 
 /// Microseconds of the monotonic clock. Any context.
 fn now_us() -> u64 {
+    now_ns() / 1000
+}
+
+/// Nanoseconds of the monotonic clock (`ktime_get()`). Any context.
+pub(crate) fn now_ns() -> u64 {
     // SAFETY: `ktime_get()` may be called from any context.
     let ns = unsafe { bindings::ktime_get() };
-    u64::try_from(ns).unwrap_or(0) / 1000
+    u64::try_from(ns).unwrap_or(0)
 }
 
 /// Wakes the mesh thread. Any context.

@@ -342,11 +342,21 @@ pub enum Counter {
     /// CLOSED messages that found the connection's handed-over entry here
     /// and freed it (the rest found nothing left to free).
     MeshClosedFreed = 49,
+    /// Nanoseconds that successful handovers spent waiting for the packet path to drain (`synchronize_net()`), summed.
+    HandoverNsDrain = 50,
+    /// Nanoseconds that successful handovers spent reading the socket state and the request and entering the flow, summed.
+    HandoverNsPrepare = 51,
+    /// Nanoseconds that successful handovers spent on the handshake with the destination, summed.
+    HandoverNsConnect = 52,
+    /// Nanoseconds that successful handovers spent sending the request until the destination acknowledged it, and the FIN, summed.
+    HandoverNsSend = 53,
+    /// Nanoseconds that successful handovers took in all, from the socket option's call to its return, summed (divide by `handover_done` for the mean).
+    HandoverNsTotal = 54,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 50] = [
+    pub const ALL: [Self; 55] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -397,6 +407,11 @@ impl Counter {
         Self::HandoverHostDown,
         Self::SynFailover,
         Self::MeshClosedFreed,
+        Self::HandoverNsDrain,
+        Self::HandoverNsPrepare,
+        Self::HandoverNsConnect,
+        Self::HandoverNsSend,
+        Self::HandoverNsTotal,
     ];
 
     /// Number of defined counters.
@@ -461,6 +476,11 @@ impl Counter {
             47 => Some(Self::HandoverHostDown),
             48 => Some(Self::SynFailover),
             49 => Some(Self::MeshClosedFreed),
+            50 => Some(Self::HandoverNsDrain),
+            51 => Some(Self::HandoverNsPrepare),
+            52 => Some(Self::HandoverNsConnect),
+            53 => Some(Self::HandoverNsSend),
+            54 => Some(Self::HandoverNsTotal),
             _ => None,
         }
     }
@@ -518,6 +538,11 @@ impl Counter {
             Self::HandoverHostDown => "handover_host_down",
             Self::SynFailover => "syn_failover",
             Self::MeshClosedFreed => "mesh_closed_freed",
+            Self::HandoverNsDrain => "handover_ns_drain",
+            Self::HandoverNsPrepare => "handover_ns_prepare",
+            Self::HandoverNsConnect => "handover_ns_connect",
+            Self::HandoverNsSend => "handover_ns_send",
+            Self::HandoverNsTotal => "handover_ns_total",
         }
     }
 }

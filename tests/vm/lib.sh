@@ -244,12 +244,35 @@ flows_drain() {
 node_teardown() {
     check "flow table drained (within 150 s)" flows_drain 150
     "$DTSCTL" status --json >"$RIG_OUT/status-final.json"
+    check "handover time counters: the phases add up to the total" \
+        handover_times_ok "$RIG_OUT/status-final.json"
     cp /tmp/proxy.log "$RIG_OUT/proxy.log" 2>/dev/null
     dts_proxy_stop
     nginx_collect
     check "dtsctl config clear" "$DTSCTL" config clear
     check "rmmod dts" rmmod dts
     check "kernel log has no problem report" dmesg_clean
+}
+
+# handover_times_ok FILE: the handover_ns_* counters of the `dtsctl status
+# --json` output in FILE are consistent: drain + prepare + connect + send =
+# total (each successful handover adds its phases, which partition its
+# time), and the total is positive iff handover_done is. Call it when no
+# handover is in flight (the counters are read one by one).
+handover_times_ok() {
+    dts_counter_values "$1" handover_done handover_ns_drain handover_ns_prepare \
+        handover_ns_connect handover_ns_send handover_ns_total >/tmp/times || return 1
+    awk '{ v[$1] = $2 }
+        END {
+            n = v["handover_done"]; t = v["handover_ns_total"]
+            s = v["handover_ns_drain"] + v["handover_ns_prepare"] + v["handover_ns_connect"] + v["handover_ns_send"]
+            printf "%d handovers, %.3f ms each (drain %.3f, prepare %.3f, connect %.3f, send %.3f)\n",
+                n, n ? t / n / 1e6 : 0, n ? v["handover_ns_drain"] / n / 1e6 : 0,
+                n ? v["handover_ns_prepare"] / n / 1e6 : 0, n ? v["handover_ns_connect"] / n / 1e6 : 0,
+                n ? v["handover_ns_send"] / n / 1e6 : 0
+            if (s != t) { print "phases sum to " s " ns, total " t " ns"; exit 1 }
+            if ((n > 0) != (t > 0)) { print "handover_done " n ", total " t " ns"; exit 1 }
+        }' /tmp/times
 }
 
 # rig_flavor: the nodes' kernel flavor, "debug" or "default", for tests

@@ -57,18 +57,23 @@ fn constants() {
 
 #[test]
 fn new_counters_are_the_mesh_and_failover_ones() {
-    // 30..=49, appended after rehandover (29); still room in InfoV1.
-    assert_eq!(Counter::COUNT, 50);
+    // 30..=54, appended after rehandover (29); still room in InfoV1.
+    assert_eq!(Counter::COUNT, 55);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
     assert_eq!(Counter::from_index(48), Some(Counter::SynFailover));
     assert_eq!(Counter::from_index(49), Some(Counter::MeshClosedFreed));
-    assert_eq!(Counter::from_index(50), None);
+    assert_eq!(Counter::from_index(50), Some(Counter::HandoverNsDrain));
+    assert_eq!(Counter::from_index(54), Some(Counter::HandoverNsTotal));
+    assert_eq!(Counter::from_index(55), None);
     for counter in &Counter::ALL[30..] {
         let name = counter.name();
         assert!(
-            name.starts_with("mesh_") || name == "handover_host_down" || name == "syn_failover",
+            name.starts_with("mesh_")
+                || name.starts_with("handover_ns_")
+                || name == "handover_host_down"
+                || name == "syn_failover",
             "{name}"
         );
     }
@@ -397,6 +402,11 @@ fn counters_are_stable() {
         (Counter::HandoverHostDown, 47, "handover_host_down"),
         (Counter::SynFailover, 48, "syn_failover"),
         (Counter::MeshClosedFreed, 49, "mesh_closed_freed"),
+        (Counter::HandoverNsDrain, 50, "handover_ns_drain"),
+        (Counter::HandoverNsPrepare, 51, "handover_ns_prepare"),
+        (Counter::HandoverNsConnect, 52, "handover_ns_connect"),
+        (Counter::HandoverNsSend, 53, "handover_ns_send"),
+        (Counter::HandoverNsTotal, 54, "handover_ns_total"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());
