@@ -45,11 +45,11 @@ for w in $(cat /proc/cmdline); do
     esac
 done
 if [ "$quick" = 1 ]; then
-    REPS=1 EFF_T=4 SIZES="1k 64k 1m" LAT_N=40 LAT_REPS=2
+    REPS=2 EFF_T=3 SIZES="1k 64k 1m" LAT_N=40 LAT_REPS=2
     LOC_WARM=15 LOC_T=20 LOC_REPS=1 OVH_T=4 OVH_REPS=2
 else
-    REPS=3 EFF_T=6 SIZES="0 1k 64k 1m 32m" LAT_N=60 LAT_REPS=4
-    LOC_WARM=30 LOC_T=30 LOC_REPS=2 OVH_T=6 OVH_REPS=3
+    REPS=3 EFF_T=5 SIZES="0 1k 64k 1m 32m" LAT_N=60 LAT_REPS=4
+    LOC_WARM=20 LOC_T=30 LOC_REPS=2 OVH_T=6 OVH_REPS=3
 fi
 EFF_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LAT_MECHS="direct dts nginx_relay haproxy ipvs_dr"

@@ -242,9 +242,17 @@ client)
         if [ "$pol" = lard ]; then
             # An open connection the nodes' `dtsctl show flows` must list
             # (the run's own ones may have left the table by then).
-            "$PY" -c 'import socket, sys, time; s = socket.create_connection((sys.argv[1], 80), 10); time.sleep(60)' "$VIP" &
+            # It says when it is connected: starting python can take
+            # seconds on a loaded host.
+            rm -f /tmp/held
+            "$PY" -c 'import socket, sys, time; s = socket.create_connection((sys.argv[1], 80), 30); open("/tmp/held", "w").close(); time.sleep(120)' "$VIP" &
             hold=$!
-            sleep 2
+            n=0
+            while [ ! -e /tmp/held ] && kill -0 "$hold" 2>/dev/null && [ $n -lt 300 ]; do
+                sleep 0.2; n=$((n + 1))
+            done
+            check "a connection to the VIP held open for dtsctl show flows" test -e /tmp/held
+            sleep 1
         fi
         barrier "$pol-done" "$ALL"
         # The proxies wrote their metrics and logs after the barrier.
