@@ -8,8 +8,7 @@
 #  3. for each flavor in $TEST_FLAVORS (default: "default debug"): build the
 #     patched kernel (cached), dts.ko against it, and run the VM tests
 #     (and, on the default kernel, clippy over the module and the tools and
-#     rustfmt --check); the debug kernel builds in the background while the
-#     default flavor's VM tests run
+#     rustfmt --check)
 #  4. harness self-test: a deliberately broken dts.ko (one netfilter hook left
 #     registered after rmmod) must make the VM test fail
 #
@@ -76,26 +75,8 @@ done
 stage "userspace tools"
 make --no-print-directory tools || die "building the tools failed"
 
-# The debug kernel (some 16 minutes on two cores) builds in the background,
-# at low priority, while the default flavor's VM tests run: the rig's
-# timings allow for the load (TCG VMs on a busy host), and it saves that
-# time from a run on a fresh machine. Its log: build/kernel-debug.log.
-bg_debug_pid=
-trap '[ -n "$bg_debug_pid" ] && kill "$bg_debug_pid" 2>/dev/null' EXIT
-start_debug_build() {
-	case " $flavors " in *" debug "*) ;; *) return 0 ;; esac
-	[ -n "$bg_debug_pid" ] && return 0
-	echo "test.sh: building the debug kernel in the background (build/kernel-debug.log)"
-	nice -n 10 make --no-print-directory kernel FLAVOR=debug >build/kernel-debug.log 2>&1 &
-	bg_debug_pid=$!
-}
-
 for fl in $flavors; do
 	stage "kernel ($fl)"
-	if [ "$fl" = debug ] && [ -n "$bg_debug_pid" ]; then
-		wait "$bg_debug_pid" || { tail -n 20 build/kernel-debug.log; die "kernel build (debug) failed"; }
-		bg_debug_pid=
-	fi
 	make --no-print-directory kernel FLAVOR="$fl" || die "kernel build ($fl) failed"
 	stage "module ($fl)"
 	make --no-print-directory module FLAVOR="$fl" || die "module build ($fl) failed"
@@ -121,7 +102,6 @@ for fl in $flavors; do
 	# t06" adds t03-handover (sockopt errors, concurrent handovers) for
 	# some 16 minutes more.
 	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06}; else vmt=${TEST_VM_TESTS:-}; fi
-	[ "$fl" = default ] && start_debug_build
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"
 	add_counts "$vlog"
 done
