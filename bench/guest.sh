@@ -45,7 +45,7 @@ for w in $(cat /proc/cmdline); do
     esac
 done
 if [ "$quick" = 1 ]; then
-    REPS=2 EFF_T=3 SIZES="1k 64k 1m" LAT_N=40 LAT_REPS=2
+    REPS=2 EFF_T=2 SIZES="1k 64k 1m" LAT_N=30 LAT_REPS=2
     LOC_WARM=10 LOC_T=15 LOC_REPS=1 OVH_T=4 OVH_REPS=2
 else
     REPS=3 EFF_T=5 SIZES="0 1k 64k 1m 32m" LAT_N=60 LAT_REPS=4
