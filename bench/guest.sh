@@ -119,6 +119,11 @@ served_bytes() {
     tail -n +"$1" /tmp/nginx/access.log | awk '$3 == "\"GET" && $4 ~ /^\/z\// { s += $7 } END { print s + 0 }'
 }
 log_lines() { echo $(( $(wc -l </tmp/nginx/access.log) + 1 )); }
+# hit_rate DISK_BYTES SERVED_BYTES: 1 - disk/served, at least 0 (0 if
+# nothing was served).
+hit_rate() {
+    awk -v d="$1" -v s="$2" 'BEGIN { h = s > 0 ? 1 - d / s : 0; if (h < 0) h = 0; printf "%.4f\n", h }'
+}
 
 node_setup() {
     cluster_toml - >/tmp/c.toml
@@ -200,7 +205,7 @@ node_main() {
             barrier "loc-$m-$rep-end" "$ALL"
             d1=$(disk_read_bytes)
             sv=$(served_bytes "$l0")
-            hit=$(awk -v d=$((d1 - d0)) -v s="$sv" 'BEGIN { h = s > 0 ? 1 - d / s : 0; if (h < 0) h = 0; printf "%.4f\n", h }')
+            hit=$(hit_rate $((d1 - d0)) "$sv")
             log "locality $m rep $rep: served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
             sample locality_hit "$m" "node$RIG_ID" "$rep" hit_rate "$hit" true
             sample locality_served "$m" "node$RIG_ID" "$rep" served_mib "$(awk -v s="$sv" 'BEGIN { printf "%.2f", s / 1048576 }')" true
@@ -252,7 +257,7 @@ node_scaling() {
     barrier scale-end "$ALL"
     d1=$(disk_read_bytes)
     sv=$(served_bytes "$l0")
-    hit=$(awk -v d=$((d1 - d0)) -v s="$sv" 'BEGIN { h = s > 0 ? 1 - d / s : 0; if (h < 0) h = 0; printf "%.4f\n", h }')
+    hit=$(hit_rate $((d1 - d0)) "$sv")
     log "scaling ($N nodes): served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
     sample scaling_hit dts_lard "${N}_nodes/node$RIG_ID" 1 hit_rate "$hit" true
     cache_limit max
@@ -260,18 +265,15 @@ node_scaling() {
     node_finish
 }
 
+# node_finish: the bench's own servers stop, then lib.sh's node_teardown
+# (drain, final status, proxy and nginx logs, config clear, rmmod, dmesg).
 node_finish() {
-    check "flow table drained (within 150 s)" flows_drain 150
-    dts_proxy_stop
     [ -f /tmp/haproxy.pid ] && kill "$(cat /tmp/haproxy.pid)" 2>/dev/null
     [ -f /tmp/nginx-relay/nginx.pid ] && kill "$(cat /tmp/nginx-relay/nginx.pid)" 2>/dev/null
     [ "$RIG_ID" = 1 ] && ipvsadm -C
     pkill -x iperf3
-    nginx_collect
-    check "dtsctl config clear" "$DTSCTL" config clear
-    check "rmmod dts" rmmod dts
     umount /tmp/data
-    check "kernel log has no problem report" dmesg_clean
+    node_teardown
 }
 
 # --- client ------------------------------------------------------------------
