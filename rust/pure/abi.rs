@@ -352,11 +352,29 @@ pub enum Counter {
     HandoverNsSend = 53,
     /// Nanoseconds that successful handovers took in all, from the socket option's call to its return, summed (divide by `handover_done` for the mean).
     HandoverNsTotal = 54,
+    /// Socket Cloning: clone calls that succeeded (the target acknowledged the clone).
+    ScCloneSent = 55,
+    /// Socket Cloning: clone calls that failed with an error (the original socket is intact).
+    ScCloneFailed = 56,
+    /// Socket Cloning: clones this node built for another node (SC-CLONE answered with success).
+    ScCloneBuilt = 57,
+    /// Socket Cloning: SC-CLONE messages this node refused (malformed, no such service, nothing listening, window scale differs, ...).
+    ScCloneRefused = 58,
+    /// Socket Cloning: client segments the packet router forwarded to a clone's node.
+    ScForwarded = 59,
+    /// Socket Cloning: forwarded segments that found no live clone here, or spoofed ones, dropped.
+    ScStray = 60,
+    /// Socket Cloning: clones whose response the router brought the original socket level with (implicit ACK sync).
+    ScSettled = 61,
+    /// Socket Cloning: clones that ended here after the client acknowledged their whole response (or were reset).
+    ScCloneDone = 62,
+    /// Nanoseconds that successful clone calls took, from the call until the SC-ACK, summed (divide by `sc_clone_sent` for the mean).
+    ScNsTotal = 63,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 55] = [
+    pub const ALL: [Self; 64] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -412,6 +430,15 @@ impl Counter {
         Self::HandoverNsConnect,
         Self::HandoverNsSend,
         Self::HandoverNsTotal,
+        Self::ScCloneSent,
+        Self::ScCloneFailed,
+        Self::ScCloneBuilt,
+        Self::ScCloneRefused,
+        Self::ScForwarded,
+        Self::ScStray,
+        Self::ScSettled,
+        Self::ScCloneDone,
+        Self::ScNsTotal,
     ];
 
     /// Number of defined counters.
@@ -481,6 +508,15 @@ impl Counter {
             52 => Some(Self::HandoverNsConnect),
             53 => Some(Self::HandoverNsSend),
             54 => Some(Self::HandoverNsTotal),
+            55 => Some(Self::ScCloneSent),
+            56 => Some(Self::ScCloneFailed),
+            57 => Some(Self::ScCloneBuilt),
+            58 => Some(Self::ScCloneRefused),
+            59 => Some(Self::ScForwarded),
+            60 => Some(Self::ScStray),
+            61 => Some(Self::ScSettled),
+            62 => Some(Self::ScCloneDone),
+            63 => Some(Self::ScNsTotal),
             _ => None,
         }
     }
@@ -543,6 +579,15 @@ impl Counter {
             Self::HandoverNsConnect => "handover_ns_connect",
             Self::HandoverNsSend => "handover_ns_send",
             Self::HandoverNsTotal => "handover_ns_total",
+            Self::ScCloneSent => "sc_clone_sent",
+            Self::ScCloneFailed => "sc_clone_failed",
+            Self::ScCloneBuilt => "sc_clone_built",
+            Self::ScCloneRefused => "sc_clone_refused",
+            Self::ScForwarded => "sc_forwarded",
+            Self::ScStray => "sc_stray",
+            Self::ScSettled => "sc_settled",
+            Self::ScCloneDone => "sc_clone_done",
+            Self::ScNsTotal => "sc_ns_total",
         }
     }
 }
@@ -858,6 +903,21 @@ impl From<Short> for AbiError {
     }
 }
 
+/// The fields `parts` (each already in its byte order) one after the
+/// other in an `N`-byte argument; a field that would end beyond `N` bytes
+/// is left out, and bytes no field covers stay 0.
+fn pack<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut w = 0;
+    for p in parts {
+        if let Some(dst) = out.get_mut(w..w + p.len()) {
+            dst.copy_from_slice(p);
+        }
+        w += p.len();
+    }
+    out
+}
+
 /// `setsockopt(fd, IPPROTO_IP, DTS_SO_HANDOVER, &req, sizeof req)` on the
 /// proxy's connected client socket: hand the connection over to another node
 /// (`request_handover`). The argument is a [`HandoverReqV1`].
@@ -942,23 +1002,14 @@ impl HandoverReqV1 {
 
     /// The encoded request.
     pub fn to_bytes(&self) -> [u8; HANDOVER_REQ_V1_SIZE] {
-        let mut out = [0u8; HANDOVER_REQ_V1_SIZE];
-        let parts: [&[u8]; 6] = [
+        pack(&[
             &self.version.to_ne_bytes(),
             &self.flags.to_ne_bytes(),
             &self.dest_node.to_ne_bytes(),
             &self.reserved.to_ne_bytes(),
             &self.buf_ptr.to_ne_bytes(),
             &self.buf_len.to_ne_bytes(),
-        ];
-        let mut w = 0;
-        for p in parts {
-            if let Some(dst) = out.get_mut(w..w + p.len()) {
-                dst.copy_from_slice(p);
-            }
-            w += p.len();
-        }
-        out
+        ])
     }
 
     /// Decodes and checks a request: exact size, known version, no unknown
@@ -1750,7 +1801,7 @@ impl FlowsV1 {
 /// | 16     | 2    | `client_port`                                             |
 /// | 18     | 2    | `app_port`: the service port the client connected to      |
 /// | 20     | 4    | `vip`                                                     |
-/// | 24     | 1    | `role` (`fcb::Role`: 0 client, 1 handover-src, 2 handover-dst, 3 client-dst) |
+/// | 24     | 1    | `role` (`fcb::Role`: 0 client, 1 handover-src, 2 handover-dst, 3 client-dst, 4 sc-origin, 5 sc-clone) |
 /// | 25     | 1    | `state` (`fcb::State` as a number)                        |
 /// | 26     | 1    | `phase` (`flow::Phase`: 0 syn-seen, 1 established, 2 closing, 3 closed) |
 /// | 27     | 1    | reserved (0)                                              |
@@ -2010,5 +2061,292 @@ mod flush_tests {
         let mut v2 = FlushV1 { what: 1 }.to_bytes();
         v2[0] = 2;
         assert!(FlushV1::decode(&v2).is_err());
+    }
+}
+
+/// `setsockopt(fd, IPPROTO_IP, DTS_SO_CLONE, &req, sizeof req)` on a
+/// connected socket of a Socket Cloning service (`mode = "sc"`), owned by the
+/// server application: clone the connection to another node, which serves
+/// the request in the ASF and answers the client directly. The argument is a
+/// [`CloneReqV1`]. Returns 0 once the target acknowledged the clone (SC-ACK);
+/// after any error the original socket is intact and the application may
+/// serve the request itself. Errors:
+///
+/// - `EINVAL`: a malformed request, a target that is this node or not a
+///   member of the socket's service, a socket that is not a connection of a
+///   Socket Cloning service;
+/// - `EFAULT`: the ASF cannot be read;
+/// - `EBADF`: the connection is not established;
+/// - `EBUSY`: the original socket has data the client has not acknowledged,
+///   or the previous clone's declared response is not fully acknowledged
+///   yet (see [`DTS_SO_CLONE_WAIT`]);
+/// - `EHOSTDOWN`: the control mesh has the target down or not connected;
+/// - `ETIMEDOUT`: no SC-ACK within [`CLONE_ACK_TIMEOUT_MS`];
+/// - `ECONNREFUSED`: nothing listens on the service's port at the target;
+/// - `EPROTO`: the target's stack chose another window-scale shift than the
+///   original socket announced;
+/// - `EOPNOTSUPP`: the connection uses microsecond timestamps;
+/// - `ENOMEM`.
+pub const DTS_SO_CLONE: i32 = DTS_SO_BASE + 5;
+
+/// `getsockopt(fd, IPPROTO_IP, DTS_SO_CLONE_WAIT, &st, &len)`: waits (at
+/// most [`CLONE_WAIT_MS`], interruptible) until the socket's last clone with
+/// a declared response length is fully acknowledged by the client, then
+/// returns a [`CloneStatusV1`] (`len` at least [`CLONE_STATUS_V1_SIZE`]).
+/// Returns at once if no clone is pending. `ETIMEDOUT` if the wait ran out,
+/// `EINTR` on a signal, `ENOENT` if the socket was never cloned.
+pub const DTS_SO_CLONE_WAIT: i32 = DTS_SO_BASE + 5;
+
+/// Size of [`CloneReqV1`] on the wire (native byte order, no padding).
+pub const CLONE_REQ_V1_SIZE: usize = 32;
+
+/// Version of [`CloneReqV1`].
+pub const CLONE_REQ_VERSION: u32 = 1;
+
+/// [`CloneReqV1::flags`]: `resp_len` is the exact length of the clone's
+/// response (status line, headers and body), so that the router can tell
+/// when it is fully acknowledged (pipelining).
+pub const CLONE_F_RESP_LEN: u32 = 1;
+
+/// The flags [`CloneReqV1::decode`] accepts.
+pub const CLONE_FLAGS_KNOWN: u32 = CLONE_F_RESP_LEN;
+
+/// Most ASF bytes (the clone receives them as one segment).
+pub const CLONE_MAX_ASF: u64 = 8192;
+
+/// How long a clone call waits for the SC-ACK, in milliseconds.
+pub const CLONE_ACK_TIMEOUT_MS: u32 = 3000;
+
+/// How long [`DTS_SO_CLONE_WAIT`] waits at most, in milliseconds.
+pub const CLONE_WAIT_MS: u32 = 10_000;
+
+/// `EOPNOTSUPP`.
+pub const EOPNOTSUPP: i32 = 95;
+
+/// The argument of [`DTS_SO_CLONE`] (`struct dts_clone_req` in
+/// `include/dts_handover.h`):
+///
+/// | offset | size | field         | meaning                                        |
+/// |--------|------|---------------|------------------------------------------------|
+/// | 0      | 4    | `version`     | [`CLONE_REQ_VERSION`]                          |
+/// | 4      | 4    | `flags`       | [`CLONE_F_RESP_LEN`] or 0                      |
+/// | 8      | 4    | `target_node` | node id of the clone's node (1..=32)          |
+/// | 12     | 4    | `resp_len`    | the response's length (with the flag), else 0 |
+/// | 16     | 8    | `asf_ptr`     | user address of the ASF (the request to serve) |
+/// | 24     | 8    | `asf_len`     | its length, 1..=[`CLONE_MAX_ASF`]              |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CloneReqV1 {
+    /// Structure version.
+    pub version: u32,
+    /// [`CLONE_F_RESP_LEN`] or 0.
+    pub flags: u32,
+    /// The clone's node.
+    pub target_node: u32,
+    /// The response length (with [`CLONE_F_RESP_LEN`]), else 0.
+    pub resp_len: u32,
+    /// User-space address of the ASF.
+    pub asf_ptr: u64,
+    /// Number of bytes at `asf_ptr`.
+    pub asf_len: u64,
+}
+
+impl CloneReqV1 {
+    /// A request to clone to `target_node` with the ASF at `asf_ptr`, and
+    /// the response length if known.
+    pub const fn new(target_node: u32, asf_ptr: u64, asf_len: u64, resp_len: Option<u32>) -> Self {
+        let (flags, resp_len) = match resp_len {
+            Some(n) => (CLONE_F_RESP_LEN, n),
+            None => (0, 0),
+        };
+        Self {
+            version: CLONE_REQ_VERSION,
+            flags,
+            target_node,
+            resp_len,
+            asf_ptr,
+            asf_len,
+        }
+    }
+
+    /// The declared response length, if any.
+    pub const fn response_len(&self) -> Option<u32> {
+        if self.flags & CLONE_F_RESP_LEN != 0 {
+            Some(self.resp_len)
+        } else {
+            None
+        }
+    }
+
+    /// The encoded request.
+    pub fn to_bytes(&self) -> [u8; CLONE_REQ_V1_SIZE] {
+        pack(&[
+            &self.version.to_ne_bytes(),
+            &self.flags.to_ne_bytes(),
+            &self.target_node.to_ne_bytes(),
+            &self.resp_len.to_ne_bytes(),
+            &self.asf_ptr.to_ne_bytes(),
+            &self.asf_len.to_ne_bytes(),
+        ])
+    }
+
+    /// Decodes and checks a request: exact size, known version and flags,
+    /// `resp_len` 0 without the flag, `asf_len` in 1..=[`CLONE_MAX_ASF`]
+    /// with a non-null pointer, a node id in range. Every failure is
+    /// `EINVAL` to the caller.
+    pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
+        if buf.len() < CLONE_REQ_V1_SIZE {
+            return Err(AbiError::Truncated);
+        }
+        if buf.len() != CLONE_REQ_V1_SIZE {
+            return Err(AbiError::BadLength);
+        }
+        let mut r = Reader::new(buf);
+        let version = r.u32()?;
+        let flags = r.u32()?;
+        let target_node = r.u32()?;
+        let resp_len = r.u32()?;
+        let asf_ptr = u64::from_ne_bytes(r.take::<8>()?);
+        let asf_len = u64::from_ne_bytes(r.take::<8>()?);
+        if version != CLONE_REQ_VERSION {
+            return Err(AbiError::BadVersion { found: version });
+        }
+        if flags & !CLONE_FLAGS_KNOWN != 0 || (flags & CLONE_F_RESP_LEN == 0 && resp_len != 0) {
+            return Err(AbiError::BadField);
+        }
+        if asf_len == 0 || asf_len > CLONE_MAX_ASF || asf_ptr == 0 {
+            return Err(AbiError::BadField);
+        }
+        if target_node == 0 || target_node > 32 {
+            return Err(AbiError::BadField);
+        }
+        Ok(Self {
+            version,
+            flags,
+            target_node,
+            resp_len,
+            asf_ptr,
+            asf_len,
+        })
+    }
+}
+
+/// Size of [`CloneStatusV1`] (native byte order, no padding).
+pub const CLONE_STATUS_V1_SIZE: usize = 24;
+
+/// [`CloneStatusV1::state`]: no clone is pending on the socket.
+pub const CLONE_IDLE: u32 = 0;
+
+/// [`CloneStatusV1::state`]: the last clone's response is not fully
+/// acknowledged yet, or its length is unknown and the client has not sent
+/// anything since.
+pub const CLONE_ACTIVE: u32 = 1;
+
+/// The answer of [`DTS_SO_CLONE_WAIT`]:
+///
+/// | offset | size | field     | meaning                                          |
+/// |--------|------|-----------|--------------------------------------------------|
+/// | 0      | 4    | `version` | 1                                                |
+/// | 4      | 4    | `state`   | [`CLONE_IDLE`] or [`CLONE_ACTIVE`]               |
+/// | 8      | 4    | `node`    | the last clone's node                            |
+/// | 12     | 4    | `clones`  | clones made on this connection                   |
+/// | 16     | 8    | `cloned_bytes` | bytes the clones sent, as far as the client acknowledged them |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CloneStatusV1 {
+    /// Structure version (1).
+    pub version: u32,
+    /// [`CLONE_IDLE`] or [`CLONE_ACTIVE`].
+    pub state: u32,
+    /// The last clone's node.
+    pub node: u32,
+    /// Clones made on this connection.
+    pub clones: u32,
+    /// Bytes the clones sent, as acknowledged by the client.
+    pub cloned_bytes: u64,
+}
+
+impl CloneStatusV1 {
+    /// The encoded status.
+    pub fn to_bytes(&self) -> [u8; CLONE_STATUS_V1_SIZE] {
+        pack(&[
+            &self.version.to_ne_bytes(),
+            &self.state.to_ne_bytes(),
+            &self.node.to_ne_bytes(),
+            &self.clones.to_ne_bytes(),
+            &self.cloned_bytes.to_ne_bytes(),
+        ])
+    }
+
+    /// Decodes a status (at least [`CLONE_STATUS_V1_SIZE`] bytes, version 1).
+    pub fn decode(buf: &[u8]) -> Result<Self, AbiError> {
+        let mut r = Reader::new(buf.get(..CLONE_STATUS_V1_SIZE).ok_or(AbiError::Truncated)?);
+        let version = r.u32()?;
+        if version != 1 {
+            return Err(AbiError::BadVersion { found: version });
+        }
+        Ok(Self {
+            version,
+            state: r.u32()?,
+            node: r.u32()?,
+            clones: r.u32()?,
+            cloned_bytes: u64::from_ne_bytes(r.take::<8>()?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod clone_req_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        for r in [
+            CloneReqV1::new(3, 0x7fff_0000_1000, 77, None),
+            CloneReqV1::new(2, 0x1000, 8192, Some(1 << 20)),
+        ] {
+            assert_eq!(CloneReqV1::decode(&r.to_bytes()), Ok(r));
+        }
+        let s = CloneStatusV1 {
+            version: 1,
+            state: CLONE_ACTIVE,
+            node: 2,
+            clones: 7,
+            cloned_bytes: 1 << 33,
+        };
+        assert_eq!(CloneStatusV1::decode(&s.to_bytes()), Ok(s));
+        assert!(CloneStatusV1::decode(&s.to_bytes()[..23]).is_err());
+    }
+
+    #[test]
+    fn refuses_bad_fields() {
+        let good = CloneReqV1::new(2, 0x1000, 10, None);
+        let b = good.to_bytes();
+        assert_eq!(CloneReqV1::decode(&b[..31]), Err(AbiError::Truncated));
+        let mut long = [0u8; 33];
+        long[..32].copy_from_slice(&b);
+        assert_eq!(CloneReqV1::decode(&long), Err(AbiError::BadLength));
+        for bad in [
+            CloneReqV1 { version: 2, ..good },
+            CloneReqV1 { flags: 2, ..good },
+            CloneReqV1 {
+                resp_len: 5,
+                ..good
+            },
+            CloneReqV1 {
+                target_node: 0,
+                ..good
+            },
+            CloneReqV1 {
+                target_node: 33,
+                ..good
+            },
+            CloneReqV1 { asf_len: 0, ..good },
+            CloneReqV1 {
+                asf_len: CLONE_MAX_ASF + 1,
+                ..good
+            },
+            CloneReqV1 { asf_ptr: 0, ..good },
+        ] {
+            assert!(CloneReqV1::decode(&bad.to_bytes()).is_err(), "{bad:?}");
+        }
     }
 }

@@ -241,17 +241,28 @@ pub enum HandoverTo {
     /// The proxy port: the destination's proxy serves the request locally
     /// and routes every later request on the connection again.
     Proxy,
+    /// Socket Cloning (`mode = "sc"` in `dtsctl` files): no handover and no
+    /// SYN acceptance here. The node that a layer-4 dispatcher gave the
+    /// connection to serves it natively on the application port; its
+    /// server clones single requests to other nodes (`DTS_SO_CLONE`), whose
+    /// stock server takes the clone on the proxy port (the *clone port*).
+    Clone,
 }
 
 impl HandoverTo {
     /// Bit in the high byte of a [`ConfigV1`] service's `acceptor` word.
     pub const WIRE_PROXY: u32 = 1 << 8;
 
+    /// Bit in the high byte of a [`ConfigV1`] service's `acceptor` word:
+    /// [`HandoverTo::Clone`].
+    pub const WIRE_CLONE: u32 = 1 << 9;
+
     /// The stable name (`dtsctl` configuration files and output).
     pub const fn name(self) -> &'static str {
         match self {
             Self::Server => "server",
             Self::Proxy => "proxy",
+            Self::Clone => "clone",
         }
     }
 }
@@ -262,8 +273,13 @@ impl Service {
     pub const fn handover_port(&self) -> u16 {
         match self.handover_to {
             HandoverTo::Server => self.app_port,
-            HandoverTo::Proxy => self.proxy_port,
+            HandoverTo::Proxy | HandoverTo::Clone => self.proxy_port,
         }
+    }
+
+    /// Whether the service runs Socket Cloning ([`HandoverTo::Clone`]).
+    pub const fn is_sc(&self) -> bool {
+        matches!(self.handover_to, HandoverTo::Clone)
     }
 
     /// The [`Service::acceptor`] value that selects the rendezvous hash.
@@ -1108,8 +1124,9 @@ const _: () =
 /// id of the node that accepts every SYN of the service, which must be set
 /// in `node_mask` ([`ConfigError::AcceptorNotInService`], also for a value
 /// above 32). Bit 8 ([`HandoverTo::WIRE_PROXY`]) is
-/// [`Service::handover_to`] = [`HandoverTo::Proxy`]; bits 9 to 31 must be
-/// zero ([`ConfigError::ReservedNotZero`]). The word was reserved (always
+/// [`Service::handover_to`] = [`HandoverTo::Proxy`], bit 9
+/// ([`HandoverTo::WIRE_CLONE`]) is [`HandoverTo::Clone`] (not both); bits 10
+/// to 31 must be zero ([`ConfigError::ReservedNotZero`]). The word was reserved (always
 /// 0) before designated acceptors existed, so older blobs decode unchanged,
 /// with the rendezvous hash and handovers to the server.
 ///
@@ -1157,6 +1174,7 @@ impl ConfigV1 {
             let flags = match service.handover_to {
                 HandoverTo::Server => 0,
                 HandoverTo::Proxy => HandoverTo::WIRE_PROXY,
+                HandoverTo::Clone => HandoverTo::WIRE_CLONE,
             };
             w.put_u32(u32::from(service.acceptor) | flags)?;
         }
@@ -1225,11 +1243,15 @@ impl ConfigV1 {
                 let nodes = NodeSet::from_mask(r.u32()?);
                 let offset = u32::try_from(r.pos()).unwrap_or(u32::MAX);
                 let word = r.u32()?;
-                if word & !(0xff | HandoverTo::WIRE_PROXY) != 0 {
+                let known = 0xff | HandoverTo::WIRE_PROXY | HandoverTo::WIRE_CLONE;
+                let both = HandoverTo::WIRE_PROXY | HandoverTo::WIRE_CLONE;
+                if word & !known != 0 || word & both == both {
                     return Err(ConfigError::ReservedNotZero { offset });
                 }
                 let handover_to = if word & HandoverTo::WIRE_PROXY != 0 {
                     HandoverTo::Proxy
+                } else if word & HandoverTo::WIRE_CLONE != 0 {
+                    HandoverTo::Clone
                 } else {
                     HandoverTo::Server
                 };

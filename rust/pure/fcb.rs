@@ -80,6 +80,11 @@ pub enum Role {
     HandoverDst,
     /// N2: the client's connection, served by N2's application.
     ClientDst,
+    /// Socket Cloning, original node: a connection its server cloned; the
+    /// packet router's state is in [`crate::pure::sc::Origin`].
+    ScOrigin,
+    /// Socket Cloning, a clone's node: the clone ([`crate::pure::sc::Clone`]).
+    ScClone,
 }
 
 impl Role {
@@ -90,6 +95,8 @@ impl Role {
             1 => Some(Self::HandoverSrc),
             2 => Some(Self::HandoverDst),
             3 => Some(Self::ClientDst),
+            4 => Some(Self::ScOrigin),
+            5 => Some(Self::ScClone),
             _ => None,
         }
     }
@@ -101,6 +108,8 @@ impl Role {
             Self::HandoverSrc => "handover-src",
             Self::HandoverDst => "handover-dst",
             Self::ClientDst => "client-dst",
+            Self::ScOrigin => "sc-origin",
+            Self::ScClone => "sc-clone",
         }
     }
 }
@@ -362,6 +371,7 @@ pub const fn syn_replaces(role: Role, state: State, phase: crate::pure::flow::Ph
         (Role::Client, State::Proxying) => matches!(phase, Phase::Closed),
         (Role::ClientDst, State::Direct | State::Aborted) => over,
         (Role::HandoverDst, State::Direct | State::Aborted) => true,
+        (Role::ScOrigin | Role::ScClone, _) => over,
         _ => false,
     }
 }
@@ -608,6 +618,8 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
             },
             _ => Plan::drop(DropReason::HandedOver),
         },
+        // Socket Cloning entries are planned by `crate::pure::sc`.
+        (Role::ScOrigin | Role::ScClone, _) => Plan::ACCEPT,
     }
 }
 

@@ -114,6 +114,11 @@ pub fn inbound(
     if flow_known() {
         return to_proxy(false, false);
     }
+    // Socket Cloning: a dispatcher chose this node; the stack serves the
+    // connection natively until its server clones a request.
+    if svc.is_sc() {
+        return Inbound::Pass;
+    }
     if !seg.is_syn() {
         return Inbound::DropNoFlow;
     }

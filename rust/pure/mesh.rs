@@ -197,6 +197,10 @@ pub enum CloseReason {
     Rst = 2,
     /// The connection timed out.
     Timeout = 3,
+    /// Socket Cloning: the client has the clone's whole response (the
+    /// original node's router settled it); the clone's node ends the clone.
+    /// The connection itself goes on.
+    Settled = 4,
 }
 
 impl CloseReason {
@@ -206,6 +210,7 @@ impl CloseReason {
             1 => Some(Self::Fin),
             2 => Some(Self::Rst),
             3 => Some(Self::Timeout),
+            4 => Some(Self::Settled),
             _ => None,
         }
     }
@@ -216,6 +221,7 @@ impl CloseReason {
             Self::Fin => "fin",
             Self::Rst => "rst",
             Self::Timeout => "timeout",
+            Self::Settled => "settled",
         }
     }
 }

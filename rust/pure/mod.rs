@@ -22,11 +22,14 @@
 //! - [`xlate`]: carrying a plan out on header bytes, checksums included.
 //! - [`mesh`]: the control mesh's wire protocol (frames between nodes).
 //! - [`member`]: cluster membership: which nodes are up, who accepts SYNs.
+//! - [`scmsg`]: Socket Cloning's mesh payloads (SC-CLONE, SC-ACK).
+//! - [`segbuild`]: building IPv4/TCP segments and forwarded copies.
 
 pub mod abi;
 pub mod bytes;
 pub mod config;
 pub mod csum;
+pub mod errno;
 pub mod fcb;
 pub mod filter;
 pub mod flow;
@@ -35,6 +38,9 @@ pub mod hrw;
 pub mod ipv4;
 pub mod member;
 pub mod mesh;
+pub mod sc;
+pub mod scmsg;
+pub mod segbuild;
 pub mod seq;
 pub mod tcp;
 pub mod xlate;

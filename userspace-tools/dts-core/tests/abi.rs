@@ -57,8 +57,9 @@ fn constants() {
 
 #[test]
 fn new_counters_are_the_mesh_and_failover_ones() {
-    // 30..=54, appended after rehandover (29); still room in InfoV1.
-    assert_eq!(Counter::COUNT, 55);
+    // 30..=54, appended after rehandover (29), then Socket Cloning's
+    // 55..=63, which fill InfoV1.
+    assert_eq!(Counter::COUNT, 64);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -66,8 +67,10 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(49), Some(Counter::MeshClosedFreed));
     assert_eq!(Counter::from_index(50), Some(Counter::HandoverNsDrain));
     assert_eq!(Counter::from_index(54), Some(Counter::HandoverNsTotal));
-    assert_eq!(Counter::from_index(55), None);
-    for counter in &Counter::ALL[30..] {
+    assert_eq!(Counter::from_index(55), Some(Counter::ScCloneSent));
+    assert_eq!(Counter::from_index(63), Some(Counter::ScNsTotal));
+    assert_eq!(Counter::from_index(64), None);
+    for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
             name.starts_with("mesh_")
@@ -407,6 +410,15 @@ fn counters_are_stable() {
         (Counter::HandoverNsConnect, 52, "handover_ns_connect"),
         (Counter::HandoverNsSend, 53, "handover_ns_send"),
         (Counter::HandoverNsTotal, 54, "handover_ns_total"),
+        (Counter::ScCloneSent, 55, "sc_clone_sent"),
+        (Counter::ScCloneFailed, 56, "sc_clone_failed"),
+        (Counter::ScCloneBuilt, 57, "sc_clone_built"),
+        (Counter::ScCloneRefused, 58, "sc_clone_refused"),
+        (Counter::ScForwarded, 59, "sc_forwarded"),
+        (Counter::ScStray, 60, "sc_stray"),
+        (Counter::ScSettled, 61, "sc_settled"),
+        (Counter::ScCloneDone, 62, "sc_clone_done"),
+        (Counter::ScNsTotal, 63, "sc_ns_total"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

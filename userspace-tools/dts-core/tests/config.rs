@@ -1318,8 +1318,8 @@ fn decode_checks_entries() {
         );
         assert_eq!(err.errno(), ENOENT);
     }
-    // Bit 8 is `handover_to = proxy`, with or without an acceptor; the
-    // bits above it are reserved.
+    // Bit 8 is `handover_to = proxy`, with or without an acceptor; bit 9
+    // Socket Cloning; the bits above are reserved.
     for (word, acceptor) in [(0x100u32, 0u8), (0x101, 1)] {
         let mut buf = good.clone();
         put_u32(&mut buf, 292, word);
@@ -1329,7 +1329,17 @@ fn decode_checks_entries() {
         assert_eq!(decoded.services()[0].handover_port(), 8080);
         assert_eq!(encode(&decoded), buf);
     }
-    for word in [0x200u32, 0x301, 0x1_0000, u32::MAX] {
+    // Bit 9 is Socket Cloning (`mode = "sc"`); not together with bit 8.
+    {
+        let mut buf = good.clone();
+        put_u32(&mut buf, 292, 0x200);
+        let decoded = ConfigV1::decode(&buf).expect("valid");
+        assert_eq!(decoded.services()[0].handover_to, HandoverTo::Clone);
+        assert!(decoded.services()[0].is_sc());
+        assert_eq!(decoded.services()[0].handover_port(), 8080);
+        assert_eq!(encode(&decoded), buf);
+    }
+    for word in [0x300u32, 0x301, 0x400, 0x1_0000, u32::MAX] {
         let mut buf = good.clone();
         put_u32(&mut buf, 292, word);
         assert_eq!(

@@ -109,10 +109,17 @@ fn constants() {
     assert_eq!(HelloStatus::ConfigMismatch.name(), "config_mismatch");
     assert_eq!(CloseReason::from_u8(1), Some(CloseReason::Fin));
     assert_eq!(CloseReason::from_u8(0), None);
-    assert_eq!(CloseReason::from_u8(4), None);
+    assert_eq!(CloseReason::from_u8(4), Some(CloseReason::Settled));
+    assert_eq!(CloseReason::from_u8(5), None);
     assert_eq!(
-        [CloseReason::Fin, CloseReason::Rst, CloseReason::Timeout].map(CloseReason::name),
-        ["fin", "rst", "timeout"]
+        [
+            CloseReason::Fin,
+            CloseReason::Rst,
+            CloseReason::Timeout,
+            CloseReason::Settled
+        ]
+        .map(CloseReason::name),
+        ["fin", "rst", "timeout", "settled"]
     );
 }
 
@@ -344,7 +351,7 @@ fn payload_errors() {
         assert_eq!(decode(&with(&load, i, 0x40)), Err(FrameError::BadPayload));
     }
     // CLOSED reason and padding.
-    for r in [0u8, 4, 255] {
+    for r in [0u8, 5, 255] {
         assert_eq!(decode(&with(&closed, 28, r)), Err(FrameError::BadPayload));
     }
     for i in 29..32 {

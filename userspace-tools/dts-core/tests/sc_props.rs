@@ -1,0 +1,374 @@
+//! Property tests of Socket Cloning's pure parts: `scmsg` (the SC-CLONE and
+//! SC-ACK payloads) and `segbuild` (building segments and forwarded
+//! copies). Valid values round-trip, arbitrary and mutated bytes never
+//! panic and re-encode to themselves when they decode, built segments
+//! always carry valid checksums, and forwarded copies unwrap to what was
+//! wrapped.
+
+use dts_core::csum;
+use dts_core::ipv4::Ipv4Header;
+use dts_core::scmsg::{self, ScAck, ScClone, ScError, ScStatus};
+use dts_core::segbuild::{self, BuildError, SegSpec};
+use dts_core::tcp::{
+    self, OptValue, TcpHeader, TCPOPT_MSS, TCPOPT_SACK_PERM, TCPOPT_WSCALE, TCP_FLAG_FIN,
+    TCP_FLAG_PSH,
+};
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------------------
+// Strategies.
+
+fn arb_spec() -> impl Strategy<Value = SegSpec> {
+    (
+        (any::<u32>(), any::<u32>(), any::<u16>(), any::<u16>()),
+        (any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>()),
+        (
+            any::<u16>(),
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(any::<u8>()),
+            any::<bool>(),
+            proptest::option::of(any::<(u32, u32)>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (saddr, daddr, sport, dport),
+                (seq, ack, flags, window),
+                (ip_id, mss, wscale, sack_perm, ts),
+            )| SegSpec {
+                saddr,
+                daddr,
+                sport,
+                dport,
+                seq,
+                ack,
+                flags,
+                window,
+                ip_id,
+                mss,
+                wscale,
+                sack_perm,
+                ts,
+            },
+        )
+}
+
+/// A client's IPv4 + TCP headers without payload, as the kernel has them:
+/// the segment of `spec` with `ip_opt_words` words of IPv4 options (NOPs),
+/// and an IPv4 total length that counts a payload of `payload_len` bytes.
+fn client_hdrs(spec: &SegSpec, ip_opt_words: usize, payload_len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; 128];
+    let n = segbuild::build_segment(&mut out, spec, &[]).unwrap();
+    let ip_len = 20 + 4 * ip_opt_words;
+    let mut h = out[..20].to_vec();
+    h.resize(ip_len, 1);
+    h.extend_from_slice(&out[20..n]);
+    h[0] = 0x40 | (ip_len / 4) as u8;
+    let tot = (h.len() + payload_len).min(65535) as u16;
+    h[2..4].copy_from_slice(&tot.to_be_bytes());
+    h
+}
+
+/// An owned SC-CLONE: the fields and the seed and ASF bytes.
+#[derive(Clone, Debug)]
+struct Parts {
+    fields: ScClone<'static>,
+    seed: Vec<u8>,
+    asf: Vec<u8>,
+}
+
+impl Parts {
+    fn view(&self) -> ScClone<'_> {
+        ScClone {
+            seed: &self.seed,
+            asf: &self.asf,
+            ..self.fields
+        }
+    }
+}
+
+fn arb_clone() -> impl Strategy<Value = Parts> {
+    (
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u16>(),
+            any::<u16>(),
+        ),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()),
+        (1..=u16::MAX, 0..=14u8, 0..=14u8, any::<[bool; 3]>()),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            proptest::option::of(any::<u32>()),
+        ),
+        // The seed: none, or the client's headers with some options.
+        proptest::option::of((arb_spec(), 0..=10usize, 0..2000usize)),
+        prop_oneof![
+            8 => proptest::collection::vec(any::<u8>(), 1..=600),
+            1 => proptest::collection::vec(any::<u8>(), scmsg::MAX_ASF_LEN..=scmsg::MAX_ASF_LEN),
+        ],
+    )
+        .prop_map(
+            |(
+                (clone_id, client_addr, vip, client_port, app_port),
+                (rcv_nxt, snd_nxt, snd_wnd, rcv_wnd),
+                (mss, snd_wscale, rcv_wscale, [timestamps, sack_perm, wscale]),
+                (ts_recent, ts_now, resp_len),
+                seed,
+                asf,
+            )| {
+                let seed = match seed {
+                    None => Vec::new(),
+                    Some((spec, words, payload)) => client_hdrs(
+                        &SegSpec {
+                            saddr: client_addr,
+                            daddr: vip,
+                            sport: client_port,
+                            dport: app_port,
+                            ..spec
+                        },
+                        words,
+                        payload,
+                    ),
+                };
+                Parts {
+                    fields: ScClone {
+                        clone_id,
+                        client_addr,
+                        vip,
+                        client_port,
+                        app_port,
+                        rcv_nxt,
+                        snd_nxt,
+                        snd_wnd,
+                        rcv_wnd,
+                        mss,
+                        snd_wscale,
+                        rcv_wscale,
+                        timestamps,
+                        sack_perm,
+                        wscale,
+                        ts_recent,
+                        ts_now,
+                        resp_len,
+                        seed: &[],
+                        asf: &[],
+                    },
+                    seed,
+                    asf,
+                }
+            },
+        )
+}
+
+fn arb_ack() -> impl Strategy<Value = ScAck> {
+    (
+        proptest::sample::select(ScStatus::ALL.to_vec()),
+        any::<(u32, u32, u32, u16, u16)>(),
+    )
+        .prop_map(
+            |(status, (clone_id, client_addr, vip, client_port, app_port))| ScAck {
+                status,
+                clone_id,
+                client_addr,
+                vip,
+                client_port,
+                app_port,
+            },
+        )
+}
+
+fn enc_clone(m: &ScClone<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; scmsg::MAX_CLONE_LEN];
+    let n = m.encode(&mut out).expect("a valid clone encodes");
+    out.truncate(n);
+    out
+}
+
+/// Decodes `b` every way; whatever decodes re-encodes to `b`.
+fn decode_all_ways(b: &[u8]) {
+    if let Ok(m) = ScClone::decode(b) {
+        assert_eq!(enc_clone(&m), b);
+        assert_eq!(m.validate(), Ok(()));
+    }
+    if let Ok(a) = ScAck::decode(b) {
+        assert_eq!(&a.to_bytes()[..], b);
+    }
+    if let Ok(f) = segbuild::parse_forward(b) {
+        let outer = Ipv4Header::parse(b).unwrap();
+        assert_eq!(outer.protocol, segbuild::IPPROTO_IPIP);
+        assert_eq!(f.inner.len(), f.ip.header_len + f.tcp.header_len);
+        assert_eq!(f.inner, &b[outer.header_len..outer.total_len]);
+        // Forwarding the inner headers again gives the same inner packet,
+        // up to the cleared flags and the checksums.
+        let mut again = vec![0u8; 256];
+        let n =
+            segbuild::build_forward(&mut again, f.outer_src, f.outer_dst, 0, f.inner, f.tcp.seq)
+                .expect("a forwarded copy forwards");
+        let g = segbuild::parse_forward(&again[..n]).expect("parses");
+        assert!(g.checksums_valid());
+        let mut want = f.inner.to_vec();
+        want[f.ip.header_len + 13] &= !(TCP_FLAG_FIN | TCP_FLAG_PSH);
+        segbuild::refresh_checksums(&mut want).unwrap();
+        assert_eq!(g.inner, &want[..]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Properties.
+
+proptest! {
+    #[test]
+    fn clone_round_trips(p in arb_clone()) {
+        let m = p.view();
+        prop_assert_eq!(m.validate(), Ok(()));
+        let b = enc_clone(&m);
+        prop_assert_eq!(b.len(), m.encoded_len());
+        prop_assert_eq!(b.len(), scmsg::FIXED_LEN + p.seed.len() + p.asf.len());
+        let d = ScClone::decode(&b).expect("decodes");
+        prop_assert_eq!(d, m);
+        prop_assert_eq!(&enc_clone(&d), &b);
+        if !p.seed.is_empty() {
+            let (ip, tcp) = d.seed_headers().expect("seed parses");
+            prop_assert_eq!((ip.saddr, ip.daddr), (m.client_addr, m.vip));
+            prop_assert_eq!((tcp.sport, tcp.dport), (m.client_port, m.app_port));
+        }
+    }
+
+    #[test]
+    fn clone_prefixes_are_truncated(p in arb_clone(), cut in any::<prop::sample::Index>()) {
+        let b = enc_clone(&p.view());
+        let n = cut.index(b.len());
+        prop_assert_eq!(ScClone::decode(&b[..n]), Err(ScError::Truncated));
+        let mut out = vec![0u8; n];
+        prop_assert_eq!(p.view().encode(&mut out), Err(ScError::OutTooSmall));
+    }
+
+    #[test]
+    fn ack_round_trips(a in arb_ack()) {
+        let b = a.to_bytes();
+        let mut out = [0u8; 64];
+        prop_assert_eq!(a.encode(&mut out), Ok(scmsg::ACK_LEN));
+        prop_assert_eq!(&out[..scmsg::ACK_LEN], &b[..]);
+        prop_assert_eq!(ScAck::decode(&b), Ok(a));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..700)) {
+        decode_all_ways(&b);
+    }
+
+    #[test]
+    fn mutated_messages_never_panic(
+        p in arb_clone(),
+        a in arb_ack(),
+        (spec, words) in (arb_spec(), 0..=10usize),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut fwd = vec![0u8; 256];
+        let n = segbuild::build_forward(&mut fwd, 1, 2, 3, &client_hdrs(&spec, words, 0), 4)
+            .unwrap();
+        fwd.truncate(n);
+        for mut b in [enc_clone(&p.view()), a.to_bytes().to_vec(), fwd] {
+            for (i, v) in &edits {
+                let i = i.index(b.len());
+                b[i] = *v;
+            }
+            decode_all_ways(&b);
+        }
+    }
+
+    #[test]
+    fn built_segments_are_valid(
+        spec in arb_spec(),
+        payload in proptest::collection::vec(any::<u8>(), 0..1600),
+    ) {
+        let mut out = vec![0u8; 2000];
+        let n = segbuild::build_segment(&mut out, &spec, &payload).expect("builds");
+        let p = &out[..n];
+        prop_assert_eq!(Ok(n), spec.total_len(payload.len()));
+        let ip = Ipv4Header::parse(p).unwrap();
+        prop_assert_eq!((ip.header_len, ip.total_len, ip.protocol), (20, n, 6));
+        prop_assert_eq!((ip.saddr, ip.daddr, ip.is_fragment), (spec.saddr, spec.daddr, false));
+        prop_assert_eq!(&p[4..9], &[(spec.ip_id >> 8) as u8, spec.ip_id as u8, 0x40, 0, 64][..]);
+        prop_assert!(csum::is_valid(&p[..20]));
+        let seg = &p[20..];
+        prop_assert!(csum::tcp_ipv4_is_valid(spec.saddr, spec.daddr, seg));
+        let tcp = TcpHeader::parse_full(seg).unwrap();
+        prop_assert_eq!((tcp.sport, tcp.dport, tcp.seq, tcp.ack), (spec.sport, spec.dport, spec.seq, spec.ack));
+        prop_assert_eq!((tcp.flags, tcp.window, tcp.reserved, tcp.urg_ptr), (spec.flags, spec.window, 0, 0));
+        prop_assert_eq!(tcp.header_len, spec.tcp_header_len());
+        prop_assert_eq!(&seg[tcp.header_len..], &payload[..]);
+        let area = tcp::options_area(seg).unwrap();
+        prop_assert_eq!(tcp::validate(area), Ok(area.len()));
+        let find = |k| tcp::find_kind(area, k).unwrap().map(|o| o.value);
+        prop_assert_eq!(find(TCPOPT_MSS), spec.mss.map(OptValue::Mss));
+        prop_assert_eq!(find(TCPOPT_WSCALE), spec.wscale.map(OptValue::WindowScale));
+        prop_assert_eq!(find(TCPOPT_SACK_PERM).is_some(), spec.sack_perm);
+        prop_assert_eq!(tcp::timestamp(area), spec.ts);
+        // Refreshing valid checksums changes nothing.
+        let mut q = p.to_vec();
+        prop_assert_eq!(segbuild::refresh_checksums(&mut q), Ok(()));
+        prop_assert_eq!(&q[..], p);
+    }
+
+    #[test]
+    fn refresh_repairs_edits(
+        spec in arb_spec(),
+        payload in proptest::collection::vec(any::<u8>(), 0..200),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut out = vec![0u8; 400];
+        let n = segbuild::build_segment(&mut out, &spec, &payload).unwrap();
+        let mut p = out[..n].to_vec();
+        // Edit anything but the version/IHL, lengths, fragment word,
+        // protocol and data offset.
+        for (i, v) in &edits {
+            let i = i.index(n);
+            if ![0, 2, 3, 6, 7, 9, 32].contains(&i) {
+                p[i] = *v;
+            }
+        }
+        prop_assert_eq!(segbuild::refresh_checksums(&mut p), Ok(()));
+        let ip = Ipv4Header::parse(&p).unwrap();
+        prop_assert!(csum::is_valid(&p[..20]));
+        prop_assert!(csum::tcp_ipv4_is_valid(ip.saddr, ip.daddr, &p[20..]));
+    }
+
+    #[test]
+    fn forward_round_trips(
+        spec in arb_spec(),
+        words in 0..=10usize,
+        payload_len in 0..3000usize,
+        (outer_src, outer_dst, outer_id, new_seq) in any::<(u32, u32, u16, u32)>(),
+        pad in 0..8usize,
+    ) {
+        let hdrs = client_hdrs(&spec, words, payload_len);
+        let mut out = vec![0u8; 200 + pad];
+        let n = segbuild::build_forward(&mut out, outer_src, outer_dst, outer_id, &hdrs, new_seq)
+            .expect("builds");
+        prop_assert_eq!(n, segbuild::OUTER_LEN + hdrs.len());
+        let outer = Ipv4Header::parse(&out).unwrap();
+        prop_assert_eq!((outer.saddr, outer.daddr, outer.total_len), (outer_src, outer_dst, n));
+        prop_assert!(csum::is_valid(&out[..20]));
+        let f = segbuild::parse_forward(&out[..n + pad]).expect("parses");
+        prop_assert_eq!((f.outer_src, f.outer_dst), (outer_src, outer_dst));
+        prop_assert_eq!(f.inner, &out[20..n]);
+        prop_assert!(f.checksums_valid());
+        prop_assert_eq!((f.ip.saddr, f.ip.daddr), (spec.saddr, spec.daddr));
+        prop_assert_eq!((f.ip.header_len, f.ip.total_len), (20 + 4 * words, hdrs.len()));
+        prop_assert_eq!((f.tcp.sport, f.tcp.dport), (spec.sport, spec.dport));
+        prop_assert_eq!((f.tcp.seq, f.tcp.ack, f.tcp.window), (new_seq, spec.ack, spec.window));
+        prop_assert_eq!(f.tcp.flags, spec.flags & !(TCP_FLAG_FIN | TCP_FLAG_PSH));
+        // The IPv4 options and TCP options are copied as they are.
+        let ihl = f.ip.header_len;
+        prop_assert_eq!(&f.inner[20..ihl], &hdrs[20..ihl]);
+        prop_assert_eq!(&f.inner[ihl + 20..], &hdrs[ihl + 20..]);
+        // Every cut of the copy is refused.
+        for cut in 0..n {
+            prop_assert_eq!(segbuild::parse_forward(&out[..cut]), Err(BuildError::Truncated));
+        }
+    }
+}
