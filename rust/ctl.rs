@@ -363,6 +363,7 @@ impl Handler for Control {
             abi::DTS_SO_GET_FLOW => crate::handover::flow_info(caller, out),
             abi::DTS_SO_GET_PEERS => get_peers(out),
             abi::DTS_SO_GET_FLOWS => get_flows(out),
+            abi::DTS_SO_CLONE_WAIT => crate::sc::clone_wait(caller, out),
             _ => invalid(),
         }
     }
@@ -375,6 +376,7 @@ impl Handler for Control {
             abi::DTS_SO_SET_CONFIG => set_config(arg),
             abi::DTS_SO_SET_FLUSH => set_flush(arg),
             abi::DTS_SO_HANDOVER => crate::handover::request(caller, arg),
+            abi::DTS_SO_CLONE => crate::sc::clone_call(caller, arg),
             _ => invalid(),
         }
     }

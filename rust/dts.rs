@@ -36,6 +36,7 @@ mod lock;
 mod mesh;
 mod nf;
 mod rcu;
+mod sc;
 mod skb;
 mod sockopt;
 mod state;

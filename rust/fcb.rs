@@ -18,7 +18,10 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
+use kernel::sync::Arc;
+
 use crate::pure::fcb::{self, Learn, Params, State, SynOpts};
+use crate::sc::ScFlow;
 
 const KNOWN: u64 = 1 << 32;
 
@@ -90,6 +93,9 @@ pub(crate) struct Fcb {
     origin: u32,
     /// Whether the connection's end was reported over the mesh.
     notified: AtomicBool,
+    /// Socket Cloning: the router's or the clone's state (roles
+    /// `ScOrigin` and `ScClone`); `None` for DTS connections.
+    sc: Option<Arc<ScFlow>>,
 }
 
 impl Fcb {
@@ -128,7 +134,20 @@ impl Fcb {
             dts: Delta::unknown(),
             origin: 0,
             notified: AtomicBool::new(false),
+            sc: None,
         }
+    }
+
+    /// The same FCB, carrying the Socket Cloning state `sc` (before it is
+    /// shared).
+    pub(crate) fn with_sc(mut self, sc: Arc<ScFlow>) -> Self {
+        self.sc = Some(sc);
+        self
+    }
+
+    /// The Socket Cloning state, for `ScOrigin` and `ScClone` entries.
+    pub(crate) fn sc(&self) -> Option<&Arc<ScFlow>> {
+        self.sc.as_ref()
     }
 
     /// The same FCB, serving the client on `port` at N2 (before it is

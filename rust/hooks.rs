@@ -35,6 +35,7 @@ use crate::pure::flow::{Event, FlowKey, Phase};
 use crate::pure::hopt::{self, HandoverOpt};
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
 use crate::pure::mesh::CloseReason;
+use crate::pure::segbuild::IPPROTO_IPIP;
 use crate::pure::tcp::{
     self, TcpHeader, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MAX_HDR_LEN,
     TCP_MIN_HDR_LEN,
@@ -98,13 +99,13 @@ fn inspect(skb: &SkbRef<'_>, hooknum: u32) -> Option<Ipv4Header> {
 }
 
 /// A TCP segment located in a socket buffer.
-struct TcpSeg {
+pub(crate) struct TcpSeg {
     /// Offset of the TCP header from `skb->data`.
-    off: usize,
+    pub(crate) off: usize,
     /// Length of the IPv4 header.
-    ip_len: usize,
+    pub(crate) ip_len: usize,
     /// Length of the whole TCP header.
-    hdr_len: usize,
+    pub(crate) hdr_len: usize,
     seg: Segment,
     info: SegInfo,
 }
@@ -161,7 +162,10 @@ fn with_timestamp(skb: &SkbRef<'_>, t: &TcpSeg) -> SegInfo {
 }
 
 /// Reads the whole TCP header (options included) of `t`.
-fn read_tcp_header(skb: &SkbRef<'_>, t: &TcpSeg) -> Option<([u8; TCP_MAX_HDR_LEN], usize)> {
+pub(crate) fn read_tcp_header(
+    skb: &SkbRef<'_>,
+    t: &TcpSeg,
+) -> Option<([u8; TCP_MAX_HDR_LEN], usize)> {
     let mut buf = [0u8; TCP_MAX_HDR_LEN];
     let hdr = buf.get_mut(..t.hdr_len)?;
     skb.read_at(i32::try_from(t.off).ok()?, hdr).ok()?;
@@ -179,7 +183,12 @@ fn mode(skb: &SkbRef<'_>) -> Mode {
 
 /// Carries `plan` out on the headers of `t`, growing the buffer first for
 /// a handover SYN. Softirq or task context; never sleeps.
-fn rewrite(skb: &mut SkbRef<'_>, t: &TcpSeg, plan: &Plan, syn: Option<&SynRewrite>) -> bool {
+pub(crate) fn rewrite(
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    plan: &Plan,
+    syn: Option<&SynRewrite>,
+) -> bool {
     if !plan.changes() {
         return true;
     }
@@ -218,7 +227,7 @@ fn rewrite(skb: &mut SkbRef<'_>, t: &TcpSeg, plan: &Plan, syn: Option<&SynRewrit
 }
 
 /// The life-cycle event a segment's flags mean for its flow.
-fn event(flags: u8, remote: bool) -> Event {
+pub(crate) fn event(flags: u8, remote: bool) -> Event {
     if flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN {
         Event::Syn
     } else if flags & TCP_FLAG_RST != 0 {
@@ -257,6 +266,9 @@ fn on_flow(
     out: Option<OutCtx>,
     guard: &rcu::Guard,
 ) -> u32 {
+    if let Some(scf) = f.fcb.sc() {
+        return crate::sc::on_segment(st, f, scf, dir, skb, t);
+    }
     let fcb = &f.fcb;
     let now = state::now_secs();
     let st_now = fcb.state();
@@ -426,7 +438,7 @@ fn accept_handover(
     };
     let self_id = cfg.self_id();
     let svc = match cfg.service_for(opt.vip, s.dport) {
-        Some((_, v, PortKind::App)) if v.nodes.contains(self_id) => Some(v),
+        Some((_, v, PortKind::App)) if v.nodes.contains(self_id) && !v.is_sc() => Some(v),
         Some((_, v, PortKind::Proxy))
             if v.nodes.contains(self_id) && v.handover_to == HandoverTo::Proxy =>
         {
@@ -515,6 +527,10 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
         // no more than these scans.
         if !to_vip && self_addr != Some(ip.daddr) {
             return bindings::NF_ACCEPT;
+        }
+        if !to_vip && ip.protocol == IPPROTO_IPIP && !ip.is_fragment {
+            // A Socket Cloning router's forwarded copy.
+            return crate::sc::forwarded_in(cfg, skb, ip);
         }
         let Some(t) = tcp_segment(skb, ip) else {
             return bindings::NF_ACCEPT;

@@ -413,6 +413,34 @@ pub(crate) struct TcpSnap {
     pub(crate) rcv_wscale: u8,
 }
 
+/// What a clone needs of the original socket ([`UserTcp::clone_state`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CloneSnap {
+    pub(crate) state: u8,
+    pub(crate) rcv_nxt: u32,
+    pub(crate) snd_una: u32,
+    pub(crate) snd_nxt: u32,
+    pub(crate) write_seq: u32,
+    /// The client's window (bytes, scaled).
+    pub(crate) snd_wnd: u32,
+    /// This socket's receive window (bytes).
+    pub(crate) rcv_wnd: u32,
+    /// The client's MSS.
+    pub(crate) mss_clamp: u16,
+    /// The client's window-scale shift.
+    pub(crate) snd_wscale: u8,
+    /// This socket's window-scale shift.
+    pub(crate) rcv_wscale: u8,
+    pub(crate) wscale_ok: bool,
+    pub(crate) sack_ok: bool,
+    pub(crate) tstamp_ok: bool,
+    /// The client's last TSval.
+    pub(crate) ts_recent: u32,
+    /// The socket's timestamp offset (its TSval is the millisecond clock
+    /// plus this).
+    pub(crate) tsoffset: u32,
+}
+
 /// A user's TCP socket, borrowed for the duration of a `setsockopt()` call
 /// on it (the caller holds a reference to the file, hence to the socket).
 pub(crate) struct UserTcp {
@@ -464,21 +492,30 @@ impl UserTcp {
         unsafe { read_volatile(&raw const (*self.sk.as_ptr()).__sk_common.skc_state) }
     }
 
-    /// Processes the socket's backlog, then reads its sequence state under
-    /// the socket lock.
-    pub(crate) fn snapshot(&self) -> TcpSnap {
+    /// Runs `f` with the socket and its TCP state under the socket lock,
+    /// after running the segments queued in its backlog while it was owned
+    /// (taking and releasing the lock does that). Process context.
+    fn locked<R>(&self, f: impl FnOnce(*mut bindings::sock, *mut bindings::tcp_sock) -> R) -> R {
         let sk = self.sk.as_ptr();
-        // SAFETY: `sk` is valid; process context. Taking and releasing the
-        // lock runs the segments queued in the backlog while the socket was
-        // owned; the second section reads a consistent state.
+        // SAFETY: `sk` is valid (type invariant); process context.
         unsafe {
             bindings::lock_sock(sk);
             bindings::release_sock(sk);
             bindings::lock_sock(sk);
         }
-        // SAFETY: the socket lock is held, so the fields are stable.
-        let snap = unsafe {
-            let tp = bindings::tcp_sk(sk);
+        // SAFETY: `sk` is a TCP socket (checked by `new`).
+        let r = f(sk, unsafe { bindings::tcp_sk(sk) });
+        // SAFETY: taken above.
+        unsafe { bindings::release_sock(sk) };
+        r
+    }
+
+    /// Processes the socket's backlog, then reads its sequence state under
+    /// the socket lock.
+    pub(crate) fn snapshot(&self) -> TcpSnap {
+        // SAFETY: `locked` holds the socket lock while the closure runs,
+        // so the fields are stable; the pointers are valid.
+        self.locked(|sk, tp| unsafe {
             TcpSnap {
                 state: (*sk).__sk_common.skc_state,
                 copied_seq: (*tp).copied_seq,
@@ -489,10 +526,34 @@ impl UserTcp {
                 bytes_received: (*tp).bytes_received,
                 rcv_wscale: (*tp).rx_opt.rcv_wscale() as u8,
             }
-        };
-        // SAFETY: taken above.
-        unsafe { bindings::release_sock(sk) };
-        snap
+        })
+    }
+
+    /// Reads, under the socket lock (after running its backlog), what a
+    /// clone of the connection needs (Socket Cloning, `crate::sc`).
+    pub(crate) fn clone_state(&self) -> CloneSnap {
+        // SAFETY: `locked` holds the socket lock while the closure runs,
+        // so the fields are stable; the pointers are valid.
+        self.locked(|sk, tp| unsafe {
+            let o = &(*tp).rx_opt;
+            CloneSnap {
+                state: (*sk).__sk_common.skc_state,
+                rcv_nxt: (*tp).rcv_nxt,
+                snd_una: (*tp).snd_una,
+                snd_nxt: (*tp).snd_nxt,
+                write_seq: (*tp).write_seq,
+                snd_wnd: (*tp).snd_wnd,
+                rcv_wnd: (*tp).rcv_wnd,
+                mss_clamp: o.mss_clamp,
+                snd_wscale: o.snd_wscale() as u8,
+                rcv_wscale: o.rcv_wscale() as u8,
+                wscale_ok: o.wscale_ok() != 0,
+                sack_ok: o.sack_ok() != 0,
+                tstamp_ok: o.tstamp_ok() != 0,
+                ts_recent: o.ts_recent,
+                tsoffset: (*tp).tsoffset,
+            }
+        })
     }
 
     /// Appends `n` bytes to `out` and fills them with the first `n` unread

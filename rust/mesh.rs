@@ -264,6 +264,17 @@ pub(crate) fn notify_closed(st: &state::State, fcb: &Fcb, to: u32, reason: Close
     if to == 0 || !enabled() || !fcb.mark_notified() {
         return;
     }
+    notify(st, fcb, to, reason);
+}
+
+/// Queues a CLOSED message with `reason` about `fcb`'s connection for the
+/// node at internal address `to`, however often it was sent before (a
+/// Socket Cloning connection reports each clone's end). Any context but
+/// hard interrupts.
+pub(crate) fn notify(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason) {
+    if to == 0 || !enabled() {
+        return;
+    }
     let msg = Closed {
         client_addr: fcb.client_addr,
         vip: fcb.vip,
@@ -474,8 +485,19 @@ enum In {
     Heartbeat(Heartbeat),
     Load(Load),
     Closed(Closed),
-    /// SC-CLONE or SC-ACK (reserved for Socket Cloning).
-    Sc,
+    /// SC-CLONE (Socket Cloning): the payload, `None` if it could not be
+    /// copied (out of memory: answered as such).
+    ScClone(Option<KVec<u8>>),
+    /// SC-ACK: the payload (at most `scmsg::ACK_LEN` bytes are meaningful;
+    /// anything else is refused by [`crate::sc::ack_received`]).
+    ScAck(KVec<u8>),
+}
+
+/// A copy of `p`, or `None` without memory. Process context.
+fn copy_payload(p: &[u8]) -> Option<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(p, GFP_KERNEL).ok()?;
+    Some(v)
 }
 
 impl From<&Frame<'_>> for In {
@@ -486,7 +508,8 @@ impl From<&Frame<'_>> for In {
             Msg::Heartbeat(h) => Self::Heartbeat(h),
             Msg::Load(l) => Self::Load(l),
             Msg::Closed(c) => Self::Closed(c),
-            Msg::ScClone(_) | Msg::ScAck(_) => Self::Sc,
+            Msg::ScClone(p) => Self::ScClone(copy_payload(p)),
+            Msg::ScAck(p) => Self::ScAck(copy_payload(p).unwrap_or_default()),
         }
     }
 }
@@ -694,6 +717,7 @@ impl Runner {
                 self.connect(now);
                 self.poll(now);
                 self.drain_queue();
+                self.drain_sc();
                 if now >= self.next_hb {
                     self.heartbeat();
                     let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
@@ -1145,8 +1169,18 @@ impl Runner {
                 }
             }
             (Phase::Established, In::Closed(m)) => closed_received(&m),
-            // Reserved for Socket Cloning: counted as received, not acted on.
-            (Phase::Established, In::Sc) => {}
+            (Phase::Established, In::ScClone(p)) => {
+                let ack = match p {
+                    Some(p) => crate::sc::serve(&p, c.peer_addr),
+                    None => crate::sc::refuse_nomem(),
+                };
+                if !c.queue(me, &Msg::ScAck(&ack)) {
+                    return Err(Close::Error);
+                }
+            }
+            (Phase::Established, In::ScAck(p)) => {
+                crate::sc::ack_received(&p).map_err(|()| Close::Bad(FrameError::BadPayload))?
+            }
             _ => return Err(Close::Bad(FrameError::BadPayload)),
         }
         if c.peer != 0 {
@@ -1209,6 +1243,34 @@ impl Runner {
             } else {
                 Counter::MeshTxDropped
             });
+        }
+    }
+
+    /// Sends the SC-CLONE messages of waiting clone calls.
+    fn drain_sc(&mut self) {
+        let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
+            return;
+        };
+        let batch = crate::sc::take_outgoing();
+        if batch.is_empty() {
+            return;
+        }
+        // A CLOSED (clone settled) queued before a clone call must reach
+        // the peer before the call's SC-CLONE: the payloads are taken
+        // first, then the close notifications go out, then the payloads.
+        self.drain_queue();
+        for (to, id, payload) in batch.iter() {
+            let sent = match self
+                .peers
+                .get_mut(usize::from(*to).wrapping_sub(1))
+                .and_then(|p| p.conn.as_mut())
+            {
+                Some(c) if c.phase == Phase::Established => c.queue(me, &Msg::ScClone(payload)),
+                _ => false,
+            };
+            if !sent {
+                crate::sc::send_failed(*id);
+            }
         }
     }
 
@@ -1290,6 +1352,7 @@ fn changed(ch: Change) {
                 s.down_count.fetch_add(1, Ordering::Relaxed);
             }
             pr_info!("mesh: node {} is down\n", ch.id);
+            crate::sc::node_down(ch.id);
         }
         PeerState::Up => {
             stats::inc(Counter::MeshNodeUp);
@@ -1337,13 +1400,16 @@ fn census(flows: &FlowTable) -> Load {
 /// it was handed in here. Process context (the mesh thread).
 fn closed_received(m: &Closed) {
     stats::inc(Counter::MeshClosedReceived);
+    let key = FlowKey {
+        laddr: m.vip,
+        lport: m.app_port,
+        raddr: m.client_addr,
+        rport: m.client_port,
+    };
+    if crate::sc::closed(&key) {
+        return;
+    }
     state::with(|st| {
-        let key = FlowKey {
-            laddr: m.vip,
-            lport: m.app_port,
-            raddr: m.client_addr,
-            rport: m.client_port,
-        };
         let fcb = {
             let g = rcu::Guard::new();
             match st.flows.lookup(&key, &g) {

@@ -183,6 +183,20 @@ impl SkbRef<'_> {
         Ok(f(bytes))
     }
 
+    /// The device the buffer arrived on (receive path) or leaves by.
+    pub(crate) fn dev(&self) -> *mut bindings::net_device {
+        // SAFETY: `self.skb` is valid by the type invariant; a plain read
+        // of the `dev` member of the first union (the list/rb-node union's
+        // pointer pair, which a buffer owned by a hook does not use).
+        unsafe {
+            (*self.skb.as_ptr())
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .dev
+        }
+    }
+
     /// Offset of the network (IP) header from `skb->data`.
     pub(crate) fn network_offset(&self) -> i32 {
         // SAFETY: `self.skb` is valid by the type invariant.

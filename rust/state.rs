@@ -42,6 +42,9 @@ pub(crate) struct State {
     /// Close notifications for the control mesh's thread.
     #[pin]
     pub(crate) txq: SpinLockBh<TxQueue>,
+    /// Socket Cloning: the clone calls waiting for their SC-ACK.
+    #[pin]
+    pub(crate) sc: crate::sc::Shared,
 }
 
 /// Seconds of a monotonic clock (`jiffies`), wrapping. Any context.
@@ -94,6 +97,7 @@ impl State {
             if f.role == Role::ClientDst {
                 mesh::notify_closed(self, &f.fcb, f.fcb.peer().0, CloseReason::Timeout);
             }
+            crate::sc::expired(self, f);
         });
         stats::add(Counter::FlowRemoved, n as u64);
     }
@@ -125,6 +129,7 @@ impl StateOwner {
                 flows <- FlowTable::new(),
                 last_sweep: AtomicU32::new(now_secs()),
                 txq <- new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"),
+                sc <- crate::sc::Shared::new(),
             }? Error),
             GFP_KERNEL,
         )?;

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Host test of include/dts_handover.h, the C header of request_handover.
+# Host test of include/dts_handover.h, the C header of request_handover and
+# Socket Cloning.
 #
 # Compiles a small C program that includes the header with
 # `-Wall -Wextra -Werror -std=c11 -pedantic`, checks at compile time that
 # the header's constants and struct layout equal the module's
-# (rust/pure/abi.rs: HANDOVER_REQ_V1_SIZE, DTS_SO_HANDOVER, ...), then runs
-# it: dts_request_handover() on a socket that is not a proxied connection
-# must fail with -1 and an errno (ENOPROTOOPT without the module). If g++ is
+# (rust/pure/abi.rs: HANDOVER_REQ_V1_SIZE, DTS_SO_HANDOVER, CLONE_REQ_V1_SIZE,
+# DTS_SO_CLONE, ...), then runs it: dts_request_handover(), dts_handed_in(),
+# dts_clone() and dts_clone_wait() on a socket that is not a proxied or
+# cloned connection must fail with -1 and an errno (ENOPROTOOPT without the
+# module). If g++ is
 # installed the header is also compiled as C++11.
 #
 # Prints one line, `PASS c-header` or `FAIL c-header: why`; exits non-zero
@@ -57,6 +60,15 @@ getflow=$(rust_const DTS_SO_GET_FLOW) || fail "DTS_SO_GET_FLOW not found in abi.
 fsize=$(rust_const FLOW_INFO_V1_SIZE) || fail "FLOW_INFO_V1_SIZE not found in abi.rs"
 fversion=$(rust_const FLOW_INFO_VERSION) || fail "FLOW_INFO_VERSION not found in abi.rs"
 fhanded=$(rust_const FLOW_HANDED_IN) || fail "FLOW_HANDED_IN not found in abi.rs"
+soclone=$(rust_const DTS_SO_CLONE) || fail "DTS_SO_CLONE not found in abi.rs"
+soclonewait=$(rust_const DTS_SO_CLONE_WAIT) || fail "DTS_SO_CLONE_WAIT not found in abi.rs"
+csize=$(rust_const CLONE_REQ_V1_SIZE) || fail "CLONE_REQ_V1_SIZE not found in abi.rs"
+cversion=$(rust_const CLONE_REQ_VERSION) || fail "CLONE_REQ_VERSION not found in abi.rs"
+crespflag=$(rust_const CLONE_F_RESP_LEN) || fail "CLONE_F_RESP_LEN not found in abi.rs"
+cmaxasf=$(rust_const CLONE_MAX_ASF) || fail "CLONE_MAX_ASF not found in abi.rs"
+ssize=$(rust_const CLONE_STATUS_V1_SIZE) || fail "CLONE_STATUS_V1_SIZE not found in abi.rs"
+sidle=$(rust_const CLONE_IDLE) || fail "CLONE_IDLE not found in abi.rs"
+sactive=$(rust_const CLONE_ACTIVE) || fail "CLONE_ACTIVE not found in abi.rs"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -100,6 +112,33 @@ CHECK(offsetof(struct dts_flow_info, version) == 0, "version");
 CHECK(offsetof(struct dts_flow_info, flags) == 4, "flags");
 CHECK(offsetof(struct dts_flow_info, from_node) == 8, "from_node");
 CHECK(offsetof(struct dts_flow_info, state) == 12, "state");
+/* DTS_SO_CLONE, DTS_SO_CLONE_WAIT and the layouts documented on CloneReqV1
+ * and CloneStatusV1. */
+CHECK(DTS_SO_CLONE == RUST_SO_CLONE, "DTS_SO_CLONE differs");
+CHECK(DTS_SO_CLONE_WAIT == RUST_SO_CLONE_WAIT, "DTS_SO_CLONE_WAIT differs");
+CHECK(sizeof(struct dts_clone_req) == RUST_CLONE_SIZE, "size differs from CLONE_REQ_V1_SIZE");
+CHECK(DTS_CLONE_REQ_SIZE == RUST_CLONE_SIZE, "DTS_CLONE_REQ_SIZE differs");
+CHECK(DTS_CLONE_VERSION == RUST_CLONE_VERSION, "DTS_CLONE_VERSION differs from CLONE_REQ_VERSION");
+CHECK(DTS_CLONE_F_RESP_LEN == RUST_CLONE_F_RESP_LEN, "DTS_CLONE_F_RESP_LEN differs");
+CHECK(DTS_CLONE_MAX_ASF == RUST_CLONE_MAX_ASF, "DTS_CLONE_MAX_ASF differs from CLONE_MAX_ASF");
+CHECK(offsetof(struct dts_clone_req, version) == 0, "version");
+CHECK(offsetof(struct dts_clone_req, flags) == 4, "flags");
+CHECK(offsetof(struct dts_clone_req, target_node) == 8, "target_node");
+CHECK(offsetof(struct dts_clone_req, resp_len) == 12, "resp_len");
+CHECK(offsetof(struct dts_clone_req, asf_ptr) == 16, "asf_ptr");
+CHECK(offsetof(struct dts_clone_req, asf_len) == 24, "asf_len");
+CHECK(sizeof(((struct dts_clone_req *)0)->asf_ptr) == 8, "asf_ptr is 64-bit");
+CHECK(sizeof(((struct dts_clone_req *)0)->asf_len) == 8, "asf_len is 64-bit");
+CHECK(sizeof(struct dts_clone_status) == RUST_STATUS_SIZE, "size differs from CLONE_STATUS_V1_SIZE");
+CHECK(DTS_CLONE_STATUS_SIZE == RUST_STATUS_SIZE, "DTS_CLONE_STATUS_SIZE differs");
+CHECK(DTS_CLONE_IDLE == RUST_CLONE_IDLE, "DTS_CLONE_IDLE differs");
+CHECK(DTS_CLONE_ACTIVE == RUST_CLONE_ACTIVE, "DTS_CLONE_ACTIVE differs");
+CHECK(offsetof(struct dts_clone_status, version) == 0, "version");
+CHECK(offsetof(struct dts_clone_status, state) == 4, "state");
+CHECK(offsetof(struct dts_clone_status, node) == 8, "node");
+CHECK(offsetof(struct dts_clone_status, clones) == 12, "clones");
+CHECK(offsetof(struct dts_clone_status, cloned_bytes) == 16, "cloned_bytes");
+CHECK(sizeof(((struct dts_clone_status *)0)->cloned_bytes) == 8, "cloned_bytes is 64-bit");
 
 int main(void)
 {
@@ -125,6 +164,26 @@ int main(void)
 		return 1;
 	}
 	printf("%s\n", strerror(errno));
+	errno = 0;
+	rc = dts_clone(fd, 2, req, sizeof(req) - 1, 100);
+	if (rc != -1 || errno == 0) {
+		fprintf(stderr, "dts_clone on a plain socket returned %d, errno %d\n", rc, errno);
+		return 1;
+	}
+	printf("%s\n", strerror(errno));
+	errno = 0;
+	rc = dts_clone(fd, 2, req, sizeof(req) - 1, 0x100000000LL);
+	if (rc != -1 || errno != EINVAL) {
+		fprintf(stderr, "dts_clone with resp_len 2^32 returned %d, errno %d\n", rc, errno);
+		return 1;
+	}
+	errno = 0;
+	rc = dts_clone_wait(fd, NULL);
+	if (rc != -1 || errno == 0) {
+		fprintf(stderr, "dts_clone_wait on a plain socket returned %d, errno %d\n", rc, errno);
+		return 1;
+	}
+	printf("%s\n", strerror(errno));
 	close(fd);
 	return 0;
 }
@@ -132,7 +191,11 @@ EOF
 
 defs=(-DRUST_REQ_SIZE="$size" -DRUST_SO_HANDOVER="$opt" -DRUST_SO_LEVEL="$level"
 	-DRUST_VERSION="$version" -DRUST_MAX_BUF="${maxbuf}u" -DRUST_GET_FLOW="$getflow"
-	-DRUST_FLOW_SIZE="$fsize" -DRUST_FLOW_VERSION="$fversion" -DRUST_FLOW_HANDED_IN="${fhanded}u")
+	-DRUST_FLOW_SIZE="$fsize" -DRUST_FLOW_VERSION="$fversion" -DRUST_FLOW_HANDED_IN="${fhanded}u"
+	-DRUST_SO_CLONE="$soclone" -DRUST_SO_CLONE_WAIT="$soclonewait" -DRUST_CLONE_SIZE="$csize"
+	-DRUST_CLONE_VERSION="$cversion" -DRUST_CLONE_F_RESP_LEN="${crespflag}u"
+	-DRUST_CLONE_MAX_ASF="${cmaxasf}u" -DRUST_STATUS_SIZE="$ssize"
+	-DRUST_CLONE_IDLE="${sidle}u" -DRUST_CLONE_ACTIVE="${sactive}u")
 
 if ! "$cc" -Wall -Wextra -Werror -std=c11 -pedantic -I"$repo/include" "${defs[@]}" \
 	-o "$tmp/t" "$tmp/t.c" >"$tmp/cc.log" 2>&1; then
