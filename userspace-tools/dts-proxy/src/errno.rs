@@ -8,49 +8,7 @@
 
 use std::io;
 
-/// The symbolic name of `errno`, e.g. `"ECONNREFUSED"`.
-pub(crate) const fn errno_name(errno: i32) -> Option<&'static str> {
-    Some(match errno {
-        // The errnos of DTS_SO_HANDOVER.
-        libc::EPERM => "EPERM",
-        libc::EINVAL => "EINVAL",
-        libc::EFAULT => "EFAULT",
-        libc::EBADF => "EBADF",
-        libc::EALREADY => "EALREADY",
-        libc::EBUSY => "EBUSY",
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::EHOSTDOWN => "EHOSTDOWN",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::EPROTO => "EPROTO",
-        libc::ENOMEM => "ENOMEM",
-        libc::ENOSPC => "ENOSPC",
-        // The kernel's answer when the module is not loaded.
-        libc::ENOPROTOOPT => "ENOPROTOOPT",
-        // Other socket errors (reading the request, connecting to the
-        // local server).
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EAGAIN => "EAGAIN",
-        libc::EACCES => "EACCES",
-        libc::EEXIST => "EEXIST",
-        libc::EMFILE => "EMFILE",
-        libc::ENFILE => "ENFILE",
-        libc::EPIPE => "EPIPE",
-        libc::ENOTSOCK => "ENOTSOCK",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ENETDOWN => "ENETDOWN",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::ECONNABORTED => "ECONNABORTED",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::EINPROGRESS => "EINPROGRESS",
-        _ => return None,
-    })
-}
+pub(crate) use dts_core::errno::errno_name;
 
 /// [`errno_name`], or `errno-N` for an errno without a name.
 pub(crate) fn errno_label(errno: i32) -> String {

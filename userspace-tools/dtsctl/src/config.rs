@@ -29,6 +29,13 @@
 //!                          # destination's proxy, which can hand its next
 //!                          # request over again ("server", the default:
 //!                          # to the destination's application)
+//!
+//! [[service]]              # a Socket Cloning service behind an L4 dispatcher
+//! vip = "10.0.0.200"
+//! port = 80                # where the cloning server accepts connections
+//! mode = "sc"              # "dts" (the default) or "sc"
+//! clone_port = 8080        # the stock server that takes the clones
+//! nodes = [2, 3, 4]
 //! ```
 //!
 //! Without a `[mesh]` table the mesh runs with [`Mesh::DEFAULT`], except in
@@ -167,8 +174,16 @@ pub(crate) struct ServiceEntry {
     pub(crate) vip: Ipv4Addr,
     /// Application port.
     pub(crate) port: u16,
-    /// Proxy port.
-    pub(crate) proxy_port: u16,
+    /// Proxy port (DTS services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) proxy_port: Option<u16>,
+    /// `mode = "sc"`: a Socket Cloning service (default `"dts"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mode: Option<ModeEntry>,
+    /// Socket Cloning services: the port of the stock server that takes
+    /// the clones on every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) clone_port: Option<u16>,
     /// The ids of the nodes that serve the service.
     pub(crate) nodes: Vec<u8>,
     /// The designated node that accepts every new connection; absent for
@@ -179,6 +194,16 @@ pub(crate) struct ServiceEntry {
     /// `server` (the default) or `proxy` (keep-alive re-handover).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) handover_to: Option<HandoverToEntry>,
+}
+
+/// The values of `mode`.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ModeEntry {
+    /// Distributed TCP Splicing: SYN acceptance, proxy, handover.
+    Dts,
+    /// Socket Cloning behind a layer-4 dispatcher.
+    Sc,
 }
 
 /// The values of `handover_to`.
@@ -222,6 +247,17 @@ pub(crate) enum FileError {
         /// The service's application port.
         port: u16,
     },
+    /// The ports do not fit the service's mode: a DTS service needs
+    /// `proxy_port` and no `clone_port`; a Socket Cloning service needs
+    /// `clone_port` and neither `proxy_port` nor `handover_to`.
+    ModePorts {
+        /// The service's VIP.
+        vip: Ipv4Addr,
+        /// The service's application port.
+        port: u16,
+        /// Whether the service is a Socket Cloning one.
+        sc: bool,
+    },
     /// The pure validation refused the configuration.
     Invalid(ConfigError),
     /// The `[policy]` table is refused ([`PolicyConfig::validate`]).
@@ -253,6 +289,24 @@ impl fmt::Display for FileError {
             Self::NodeListedTwice { vip, port, id } => {
                 write!(f, "service {vip}:{port}: node {id} is listed twice")
             }
+            Self::ModePorts {
+                vip,
+                port,
+                sc: true,
+            } => write!(
+                f,
+                "service {vip}:{port}: mode \"sc\" needs `clone_port` (the port of the \
+                 server that takes the clones) and no `proxy_port` or `handover_to`"
+            ),
+            Self::ModePorts {
+                vip,
+                port,
+                sc: false,
+            } => write!(
+                f,
+                "service {vip}:{port}: needs `proxy_port`; `clone_port` is only for \
+                 mode \"sc\""
+            ),
             Self::AcceptorZero { vip, port } => write!(
                 f,
                 "service {vip}:{port}: acceptor 0 is not a node id; leave `acceptor` \
@@ -344,6 +398,7 @@ pub(crate) fn line_of_error(text: &str, err: &FileError) -> Option<usize> {
         FileError::AcceptorZero { vip, port } => {
             service(&|s| s.vip == vip && s.port == port && s.acceptor == Some(0))
         }
+        FileError::ModePorts { vip, port, .. } => service(&|s| s.vip == vip && s.port == port),
         FileError::Invalid(err) => invalid_offset(&file, &pos, err),
     }?;
     Some(line_of(text, offset))
@@ -481,16 +536,36 @@ pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
             }
             Some(id) => id,
         };
+        let sc = service.mode == Some(ModeEntry::Sc);
+        let (proxy_port, handover_to) = match (
+            sc,
+            service.proxy_port,
+            service.clone_port,
+            service.handover_to,
+        ) {
+            (true, None, Some(clone_port), None) => (clone_port, HandoverTo::Clone),
+            (false, Some(proxy_port), None, h) => (
+                proxy_port,
+                match h {
+                    None | Some(HandoverToEntry::Server) => HandoverTo::Server,
+                    Some(HandoverToEntry::Proxy) => HandoverTo::Proxy,
+                },
+            ),
+            _ => {
+                return Err(FileError::ModePorts {
+                    vip: service.vip,
+                    port: service.port,
+                    sc,
+                })
+            }
+        };
         config.add_service(Service {
             vip: u32::from(service.vip),
             app_port: service.port,
-            proxy_port: service.proxy_port,
+            proxy_port,
             nodes,
             acceptor,
-            handover_to: match service.handover_to {
-                None | Some(HandoverToEntry::Server) => HandoverTo::Server,
-                Some(HandoverToEntry::Proxy) => HandoverTo::Proxy,
-            },
+            handover_to,
         })?;
     }
     Ok(config)
@@ -517,11 +592,13 @@ pub(crate) fn to_file(config: &Config) -> ConfigFile {
             .map(|service| ServiceEntry {
                 vip: Ipv4Addr::from(service.vip),
                 port: service.app_port,
-                proxy_port: service.proxy_port,
+                proxy_port: (!service.is_sc()).then_some(service.proxy_port),
+                mode: service.is_sc().then_some(ModeEntry::Sc),
+                clone_port: service.is_sc().then_some(service.proxy_port),
                 nodes: service.nodes.iter().collect(),
                 acceptor: service.designated_acceptor(),
                 handover_to: match service.handover_to {
-                    HandoverTo::Server => None,
+                    HandoverTo::Server | HandoverTo::Clone => None,
                     HandoverTo::Proxy => Some(HandoverToEntry::Proxy),
                 },
             })
@@ -1005,7 +1082,7 @@ mod tests {
             "self = 1\n{}[[service]]\nvip = \"10.0.0.100\"\nport = 80\nnodes = [1]\n",
             node(1, "10.0.0.11")
         ));
-        assert!(msg.contains("missing field `proxy_port`"), "{msg}");
+        assert!(msg.contains("needs `proxy_port`"), "{msg}");
         let msg = msg_of("self = 1\n[[node]]\nid = 1\naddr = \"10.0.0.256\"\n");
         assert!(msg.contains("line 4"), "{msg}");
         assert!(msg.contains("invalid IPv4 address"), "{msg}");

@@ -651,7 +651,7 @@ pub(crate) mod tests {
         let names = |it: Vec<&str>| it.join(",");
         assert_eq!(
             names(roles().map(Role::name).collect()),
-            "client,handover-src,handover-dst,client-dst"
+            "client,handover-src,handover-dst,client-dst,sc-origin,sc-clone"
         );
         assert_eq!(
             names(states().map(State::name).collect()),

@@ -1,0 +1,118 @@
+//! Socket Cloning (SC) tools for DTS nodes.
+//!
+//! Socket Cloning lets the server application that owns an accepted client
+//! connection make a *clone* of it on another node of the cluster
+//! (`setsockopt(fd, IPPROTO_IP, DTS_SO_CLONE, ...)`): the other node's stock
+//! server (nginx) receives the request bytes the application gives (the
+//! ASF) as if the client had sent them and answers the client directly,
+//! while the original connection stays with the application, which reads
+//! the client's next request. See `DTS_SO_CLONE` and `DTS_SO_CLONE_WAIT` in
+//! `rust/pure/abi.rs` and `include/dts_handover.h`.
+//!
+//! This crate has two binaries:
+//!
+//! - `dts-scserver`, the sample SC web server (the modified kHTTPd of the
+//!   paper): serves files, and clones each request whose path another node
+//!   owns to that node, falling back to serving it itself when the clone
+//!   fails;
+//! - `dts-pipeclient`, a test client that sends several requests in one
+//!   write (HTTP pipelining) and checks that the responses come back whole
+//!   and in order.
+//!
+//! The library holds their testable parts. All modules but [`sock`] are
+//! pure logic without I/O and without panics on any input:
+//!
+//! - [`map`]: the owner map (`PREFIX NODE_ID` lines, longest prefix wins);
+//! - [`request`]: request-head framing and parsing (pipelined buffers);
+//! - [`asf`]: the ASF rewrite (`Connection: close`);
+//! - [`path`]: request-target sanitising;
+//! - [`response`]: response-head parsing, the clone's response length from
+//!   a `HEAD` answer, and the incremental response stream of the client;
+//! - [`errno`]: stable errno names for the log;
+//! - [`sock`]: the socket calls (the only `unsafe` code).
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+pub mod asf;
+pub mod errno;
+pub mod map;
+pub mod path;
+pub mod request;
+pub mod response;
+pub mod sock;
+
+use dts_core::config::MAX_NODE_ID;
+
+/// Parses a node id, `1..=32` (`--self-node`, `--node`, the owner map).
+pub fn parse_node_id(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=u32::from(MAX_NODE_ID)).contains(&n) => Ok(n),
+        _ => Err(format!("invalid node id {s:?}: expected 1..={MAX_NODE_ID}")),
+    }
+}
+
+/// Finds `needle` in `hay`: the offset of its first occurrence.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether `b` is a `tchar` of RFC 9110 (method names, field names).
+pub(crate) const fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// `s` without leading and trailing spaces and tabs.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids() {
+        assert_eq!(parse_node_id("1"), Ok(1));
+        assert_eq!(parse_node_id("32"), Ok(32));
+        assert!(parse_node_id("0").is_err());
+        assert!(parse_node_id("33").is_err());
+        assert!(parse_node_id("x").is_err());
+        assert!(parse_node_id("").is_err());
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(find(b"abc\r\n\r\nx", b"\r\n\r\n"), Some(3));
+        assert_eq!(find(b"ab", b"abc"), None);
+        assert_eq!(trim_ows(b" \t x y \t"), b"x y");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert!(is_tchar(b'G') && is_tchar(b'-') && !is_tchar(b':') && !is_tchar(b' '));
+    }
+}

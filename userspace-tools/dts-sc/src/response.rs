@@ -1,0 +1,432 @@
+//! HTTP/1.x responses: heads, the length of a clone's response, and an
+//! incremental response stream.
+//!
+//! Pure logic, no I/O.
+//!
+//! - [`parse_response_head`] frames and parses a status line and header
+//!   fields (what `dts-scserver` reads back from its `HEAD` probe).
+//! - [`clone_resp_len`] computes, from the probe's answer, the exact length
+//!   of the response the clone's server will send (its head through the
+//!   empty line plus the body its `Content-Length` announces), which the
+//!   server declares to the kernel (`CLONE_F_RESP_LEN`).
+//! - [`ResponseStream`] splits the bytes a client reads into consecutive
+//!   responses, however they are cut across reads (`dts-pipeclient`).
+//!
+//! Only bodies delimited by `Content-Length` (or absent: `1xx`, `204`,
+//! `304`, answers to `HEAD`) are supported; a chunked or close-delimited
+//! body has no length known in advance and is an error.
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::find;
+use crate::request::{parse_decimal, split_field, strip_crlf};
+
+/// Most bytes a response head may have.
+pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Why a response cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseError {
+    /// No complete head within [`MAX_RESPONSE_HEAD`] bytes.
+    TooLarge,
+    /// Not a well-formed HTTP/1.x response head. The text says why.
+    Malformed(&'static str),
+    /// The body's length is not known in advance (chunked, or neither
+    /// `Content-Length` nor a status without a body).
+    UnknownLength,
+    /// The response is longer than a clone request can declare (`u32`).
+    TooLong,
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge => write!(f, "response head over {MAX_RESPONSE_HEAD} bytes"),
+            Self::Malformed(why) => write!(f, "malformed response: {why}"),
+            Self::UnknownLength => write!(f, "response body length unknown"),
+            Self::TooLong => write!(f, "response longer than 4 GiB"),
+        }
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+impl ResponseError {
+    /// A short, space-free label for a log line.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::TooLarge => "head-too-large",
+            Self::Malformed(_) => "malformed",
+            Self::UnknownLength => "unknown-length",
+            Self::TooLong => "too-long",
+        }
+    }
+}
+
+/// A complete response head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// Its length, through the empty line.
+    pub head_len: usize,
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Length` value, if any.
+    pub content_length: Option<u64>,
+    /// Whether it has a `Transfer-Encoding` field.
+    pub chunked: bool,
+}
+
+impl ResponseHead {
+    /// Whether the status never has a body (`1xx`, `204`, `304`).
+    pub const fn bodyless_status(&self) -> bool {
+        matches!(self.status, 100..=199 | 204 | 304)
+    }
+
+    /// The length of the body that follows the head; `head_request`: the
+    /// response answers a `HEAD` request (never a body).
+    pub const fn body_len(&self, head_request: bool) -> Result<u64, ResponseError> {
+        if head_request || self.bodyless_status() {
+            return Ok(0);
+        }
+        if self.chunked {
+            return Err(ResponseError::UnknownLength);
+        }
+        match self.content_length {
+            Some(n) => Ok(n),
+            None => Err(ResponseError::UnknownLength),
+        }
+    }
+}
+
+/// Parses the response head at the start of `buf`: `Ok(None)` if it is not
+/// complete yet.
+pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead>, ResponseError> {
+    let window = buf.get(..MAX_RESPONSE_HEAD.min(buf.len())).unwrap_or(buf);
+    let Some(end) = find(window, b"\r\n\r\n") else {
+        if buf.len() >= MAX_RESPONSE_HEAD {
+            return Err(ResponseError::TooLarge);
+        }
+        if buf.len() >= 5 && !buf.starts_with(b"HTTP/") {
+            return Err(ResponseError::Malformed("not a status line"));
+        }
+        return Ok(None);
+    };
+    // Every line with its CRLF, not the final empty line.
+    let head = buf.get(..end + 2).unwrap_or_default();
+    let mut lines = head.split_inclusive(|&b| b == b'\n');
+    let bad_line = |_| ResponseError::Malformed("bare LF or CR");
+    let status_line = strip_crlf(lines.next().unwrap_or_default()).map_err(bad_line)?;
+    let status = parse_status_line(status_line)?;
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    for raw in lines {
+        let line = strip_crlf(raw).map_err(bad_line)?;
+        let (name, value) =
+            split_field(line).map_err(|_| ResponseError::Malformed("bad header field"))?;
+        if name.eq_ignore_ascii_case(b"content-length") {
+            for v in value.split(|&b| b == b',').map(crate::trim_ows) {
+                let n = parse_decimal(v).ok_or(ResponseError::Malformed("bad Content-Length"))?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(ResponseError::Malformed("conflicting Content-Length"));
+                }
+                content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = true;
+        }
+    }
+    Ok(Some(ResponseHead {
+        head_len: end + 4,
+        status,
+        content_length,
+        chunked,
+    }))
+}
+
+/// `HTTP/1.x SSS reason`: the status code.
+fn parse_status_line(line: &[u8]) -> Result<u16, ResponseError> {
+    let rest = line
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| line.strip_prefix(b"HTTP/1.0 "))
+        .ok_or(ResponseError::Malformed("not a status line"))?;
+    let code = rest
+        .get(..3)
+        .ok_or(ResponseError::Malformed("no status code"))?;
+    if !code.iter().all(u8::is_ascii_digit) || !matches!(rest.get(3), None | Some(b' ')) {
+        return Err(ResponseError::Malformed("bad status code"));
+    }
+    let n = parse_decimal(code).ok_or(ResponseError::Malformed("bad status code"))?;
+    match u16::try_from(n) {
+        Ok(s @ 100..=599) => Ok(s),
+        _ => Err(ResponseError::Malformed("bad status code")),
+    }
+}
+
+/// The length of a clone's response, from the head `head` its server gave
+/// to a `HEAD` probe of the same target: the head plus the body the
+/// `Content-Length` announces (none when `cloned_is_head`: the cloned
+/// request is itself a `HEAD`). The two heads have the same length
+/// because both requests carry `Connection: close`.
+pub fn clone_resp_len(head: &ResponseHead, cloned_is_head: bool) -> Result<u32, ResponseError> {
+    let body = head.body_len(cloned_is_head)?;
+    let total = u64::try_from(head.head_len)
+        .ok()
+        .and_then(|h| h.checked_add(body))
+        .ok_or(ResponseError::TooLong)?;
+    u32::try_from(total).map_err(|_| ResponseError::TooLong)
+}
+
+/// What [`ResponseStream::feed`] found in the bytes it was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A response head: its status and the length of its body.
+    Head {
+        /// The status code.
+        status: u16,
+        /// The body's length.
+        body_len: u64,
+    },
+    /// Body bytes of the current response: this range of the fed bytes.
+    Body(Range<usize>),
+    /// The current response is complete.
+    End,
+}
+
+/// Splits a byte stream into consecutive responses to `GET` requests.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseStream {
+    /// Bytes of the current head read so far.
+    head: Vec<u8>,
+    /// Body bytes still to come, while in a body.
+    remaining: Option<u64>,
+}
+
+impl ResponseStream {
+    /// A stream at the start of a response.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the stream is between two responses (no partial head or
+    /// body).
+    pub fn at_boundary(&self) -> bool {
+        self.head.is_empty() && self.remaining.is_none()
+    }
+
+    /// Consumes the bytes read next, `data`, and says what they hold.
+    /// After an error the stream is unusable.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Vec<Event>, ResponseError> {
+        let mut events = Vec::new();
+        let mut at = 0;
+        loop {
+            if let Some(remaining) = self.remaining {
+                let left = data.len().saturating_sub(at);
+                let take = usize::try_from(remaining).map_or(left, |r| r.min(left));
+                if take > 0 {
+                    events.push(Event::Body(at..at + take));
+                    at += take;
+                }
+                let still = remaining.saturating_sub(u64::try_from(take).unwrap_or(remaining));
+                if still > 0 {
+                    self.remaining = Some(still);
+                    return Ok(events);
+                }
+                self.remaining = None;
+                events.push(Event::End);
+            }
+            let Some(rest) = data.get(at..).filter(|r| !r.is_empty()) else {
+                return Ok(events);
+            };
+            let before = self.head.len();
+            self.head.extend_from_slice(rest);
+            match parse_response_head(&self.head)? {
+                None => return Ok(events),
+                Some(head) => {
+                    let body_len = head.body_len(false)?;
+                    // The head was not complete before `rest`, so it ends
+                    // inside it.
+                    at += head.head_len.saturating_sub(before);
+                    self.head.clear();
+                    events.push(Event::Head {
+                        status: head.status,
+                        body_len,
+                    });
+                    self.remaining = Some(body_len);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NGINX_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 10:00:00 GMT\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\nLast-Modified: Mon, 23 Nov 2026 09:00:00 GMT\r\nConnection: close\r\nETag: \"6541-100000\"\r\nAccept-Ranges: bytes\r\n\r\n";
+
+    #[test]
+    fn head_probe_length() {
+        let h = parse_response_head(NGINX_HEAD).unwrap().unwrap();
+        assert_eq!(h.head_len, NGINX_HEAD.len());
+        assert_eq!(h.status, 200);
+        assert_eq!(h.content_length, Some(1_048_576));
+        assert_eq!(
+            clone_resp_len(&h, false),
+            Ok(u32::try_from(NGINX_HEAD.len()).unwrap() + 1_048_576)
+        );
+        assert_eq!(
+            clone_resp_len(&h, true),
+            Ok(u32::try_from(NGINX_HEAD.len()).unwrap())
+        );
+    }
+
+    #[test]
+    fn head_probe_statuses() {
+        let not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 153\r\n\r\n";
+        let h = parse_response_head(not_found).unwrap().unwrap();
+        assert_eq!(clone_resp_len(&h, false), Ok(47 + 153));
+        assert_eq!(h.head_len, not_found.len());
+        let not_modified = b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n";
+        let h = parse_response_head(not_modified).unwrap().unwrap();
+        assert_eq!(clone_resp_len(&h, false), Ok(40));
+        let no_len = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+        let h = parse_response_head(no_len).unwrap().unwrap();
+        assert_eq!(clone_resp_len(&h, false), Err(ResponseError::UnknownLength));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let h = parse_response_head(chunked).unwrap().unwrap();
+        assert_eq!(clone_resp_len(&h, false), Err(ResponseError::UnknownLength));
+        let huge = b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\n\r\n";
+        let h = parse_response_head(huge).unwrap().unwrap();
+        assert_eq!(clone_resp_len(&h, false), Err(ResponseError::TooLong));
+        assert_eq!(clone_resp_len(&h, true), Ok(47));
+    }
+
+    #[test]
+    fn response_heads_incomplete_and_malformed() {
+        for cut in 0..NGINX_HEAD.len() {
+            assert_eq!(parse_response_head(&NGINX_HEAD[..cut]), Ok(None), "{cut}");
+        }
+        for bad in [
+            &b"HTTP/2 200\r\n\r\n"[..],
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 abc OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            b"HTTP/1.1 200 OK\nX: y\r\n\r\n",
+            b"<html>",
+        ] {
+            assert!(
+                matches!(parse_response_head(bad), Err(ResponseError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            parse_response_head(b"HTTP/1.0 200\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .status,
+            200
+        );
+        let big = vec![b'H'; MAX_RESPONSE_HEAD];
+        assert!(parse_response_head(&big).is_err());
+    }
+
+    /// Replays `stream` cut at `cuts` and collects (status, body) pairs.
+    fn replay(stream: &[u8], cuts: &[usize]) -> Result<Vec<(u16, Vec<u8>)>, ResponseError> {
+        let mut s = ResponseStream::new();
+        let mut out: Vec<(u16, Vec<u8>)> = Vec::new();
+        let mut current: Option<(u16, Vec<u8>)> = None;
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+            let chunk = &stream[last..cut];
+            last = cut;
+            for ev in s.feed(chunk)? {
+                match ev {
+                    Event::Head { status, body_len } => {
+                        assert!(current.is_none());
+                        current = Some((status, Vec::with_capacity(body_len as usize)));
+                    }
+                    Event::Body(r) => current.as_mut().unwrap().1.extend_from_slice(&chunk[r]),
+                    Event::End => out.push(current.take().unwrap()),
+                }
+            }
+        }
+        assert!(current.is_none() == s.at_boundary());
+        Ok(out)
+    }
+
+    fn sample() -> (Vec<u8>, Vec<(u16, Vec<u8>)>) {
+        let bodies: Vec<(u16, Vec<u8>)> = vec![
+            (200, b"hello".to_vec()),
+            (404, b"404 Not Found\n".to_vec()),
+            (200, Vec::new()),
+            (200, (0..=255u8).cycle().take(3000).collect()),
+        ];
+        let mut stream = Vec::new();
+        for (status, body) in &bodies {
+            stream.extend_from_slice(
+                format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            stream.extend_from_slice(body);
+        }
+        stream.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+        let mut expect = bodies;
+        expect.push((204, Vec::new()));
+        (stream, expect)
+    }
+
+    #[test]
+    fn several_responses_in_one_read() {
+        let (stream, expect) = sample();
+        assert_eq!(replay(&stream, &[]).unwrap(), expect);
+    }
+
+    #[test]
+    fn responses_split_across_reads() {
+        let (stream, expect) = sample();
+        // Every single cut point, and byte by byte.
+        for cut in 0..stream.len() {
+            assert_eq!(replay(&stream, &[cut]).unwrap(), expect, "cut at {cut}");
+        }
+        let all: Vec<usize> = (1..stream.len()).collect();
+        assert_eq!(replay(&stream, &all).unwrap(), expect);
+        let some: Vec<usize> = (7..stream.len()).step_by(97).collect();
+        assert_eq!(replay(&stream, &some).unwrap(), expect);
+    }
+
+    #[test]
+    fn partial_stream_is_not_at_a_boundary() {
+        let (stream, _) = sample();
+        let mut s = ResponseStream::new();
+        assert!(s.at_boundary());
+        s.feed(&stream[..10]).unwrap();
+        assert!(!s.at_boundary());
+        let mut s = ResponseStream::new();
+        s.feed(&stream[..45]).unwrap();
+        assert!(!s.at_boundary(), "in the first body");
+    }
+
+    #[test]
+    fn stream_errors() {
+        let mut s = ResponseStream::new();
+        assert!(s
+            .feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .is_err());
+        let mut s = ResponseStream::new();
+        assert!(s.feed(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        let mut s = ResponseStream::new();
+        assert!(s.feed(b"garbage!").is_err());
+        let mut s = ResponseStream::new();
+        let ok = s
+            .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabJUNK!")
+            .unwrap_err();
+        assert!(matches!(ok, ResponseError::Malformed(_)));
+    }
+}
