@@ -11,7 +11,12 @@
 # negotiated, timestamps when none were expected) must fail with the right
 # reason; a keep-alive connection handed over again and again passes
 # --senders with the right sequence of nodes and fails with a wrong one or a
-# stranger's MAC; unreadable captures exit 2.
+# stranger's MAC; a connection served by socket cloning passes
+# --sc-senders with one right MAC per response (pipelined responses sharing
+# segments too) and fails with a wrong one, a stranger's MAC, new data from
+# the wrong node within a response, a gap, too few or too many responses, a
+# header cut by the snap length or without Content-Length; unreadable
+# captures exit 2.
 #
 #   tests/host/pcap_check_test.sh        (needs python3 only; KEEP=1 keeps
 #                                         the captures, PYTHON=... picks python)
@@ -293,6 +298,76 @@ write_pcap("keepalive_stranger", keepalive([OWNER, DEST, bytes.fromhex("52540000
 write_pcap("no_flow", [frame(OWNER, DEST, N1, N2, 50000, 80, 1, 1, ACK)])
 write_pcap("snap_too_short", frames(flow()), snaplen=80)
 
+# --- socket cloning (--sc-senders): each response of a keep-alive
+# connection comes from the node that serves it (the original node for its
+# own paths, a clone's node for the others); the original node (the owner,
+# which took the SYN) acknowledges the requests and may send pure ACKs
+# while a clone sends.
+def sc_flow(resps, c_isn=3000, s_isn=700000, coalesce=False, drop=None, stranger=False,
+            owner_data_in=None, retrans_by_owner=False, no_clen=False):
+    """resps: [(mac, body length)]; coalesce: consecutive responses from one
+    MAC share segments (pipelined); drop: (response, segment) never sent;
+    owner_data_in: a response index whose second segment the owner sends."""
+    ev = []
+    def c(seq, ack, flags, payload=b""):
+        ev.append(frame(CLIENT_MAC, VIP_MAC, CLIENT, VIP, CPORT, 80, seq, ack, flags, payload))
+    def s(mac, seq, ack, flags, payload=b""):
+        ev.append(frame(mac, CLIENT_MAC, VIP, CLIENT, 80, CPORT, seq, ack, flags, payload))
+    c(c_isn, 0, SYN)
+    s(OWNER, s_isn, c_isn + 1, SYN | ACK)
+    cs, ss = c_isn + 1, s_isn + 1
+    c(cs, ss, ACK)
+    # group consecutive responses of one MAC when coalescing
+    groups = []
+    gap = None   # the first relative byte never sent (drop): the client's ACKs stop there
+    for k, (mac, n) in enumerate(resps):
+        head = HEAD.replace(b"100000", str(n).encode())
+        if no_clen:
+            head = head.replace(b"Content-Length: %d\r\n" % n, b"")
+        body = head + os.urandom(n)
+        if coalesce and groups and groups[-1][0] == mac:
+            groups[-1][1].append(k)
+            groups[-1][2] += body
+        else:
+            groups.append([mac, [k], body])
+    for mac, ks, stream in groups:
+        for _ in ks:
+            c(cs, ss if gap is None else gap, PSH | ACK, REQ)
+            cs += len(REQ)
+        s(OWNER, ss, cs, ACK)                       # the original acknowledges
+        for j, off in enumerate(range(0, len(stream), MSS)):
+            if drop == (ks[0], j):
+                gap = ss + off
+                continue
+            m = mac
+            if owner_data_in == ks[0] and j == 1:
+                m = OWNER
+            s(m, ss + off, cs, ACK, stream[off:off + MSS])
+            if j == 1 and mac != OWNER:
+                s(OWNER, ss, cs, ACK)               # a pure ACK amid the clone's data
+                if retrans_by_owner:
+                    s(OWNER, ss, cs, ACK, stream[:MSS])
+            if stranger and j == 1:
+                s(bytes.fromhex("525400000014"), ss + off, cs, ACK)
+        ss += len(stream)
+        c(cs, ss if gap is None else gap, ACK)
+    c(cs, ss if gap is None else gap, FIN | ACK)
+    s(OWNER, ss, cs + 1, FIN | ACK)
+    c(cs + 1, ss + 1 if gap is None else gap, ACK)
+    return ev
+
+SC = [(OWNER, 3000), (DEST, 0), (OTHER, 5000), (DEST, 100), (OWNER, 2000)]
+write_pcap("sc_good", sc_flow(SC))
+write_pcap("sc_snap200", sc_flow(SC), snaplen=200)
+write_pcap("sc_snap_short", sc_flow(SC), snaplen=90)
+write_pcap("sc_owner_retrans", sc_flow(SC, retrans_by_owner=True))
+write_pcap("sc_pipelined", sc_flow([(OWNER, 3000), (DEST, 10), (DEST, 4000), (OWNER, 0),
+                                    (OWNER, 1), (OTHER, 2500)], coalesce=True))
+write_pcap("sc_stranger", sc_flow(SC, stranger=True))
+write_pcap("sc_owner_data", sc_flow(SC, owner_data_in=2))
+write_pcap("sc_gap", sc_flow(SC, drop=(2, 2)))
+write_pcap("sc_no_clen", sc_flow(SC, no_clen=True))
+
 # --- unreadable captures
 with open(os.path.join(out, "not_pcap.pcap"), "wb") as f:
     f.write(b"this is not a capture at all, just text\n")
@@ -383,6 +458,36 @@ case_ not_pcap 2 'not a pcap|not a classic pcap' "${HO[@]}"
 case_ pcapng 2 'pcapng is not supported' "${HO[@]}"
 case_ linux_sll 2 'link type 113' "${HO[@]}"
 case_ truncated 2 'truncated record' "${HO[@]}"
+# --sc-senders (socket cloning): one sender per response.
+M11=52:54:00:00:00:11 M12=52:54:00:00:00:12 M13=52:54:00:00:00:13
+SC5=$M11,$M12,$M13,$M12,$M11
+case_ sc_good 0 '^OK$' "${KA[@]}" --sc-senders "$SC5" --expect-status 200
+case_ sc_good 0 '5 of 5 response\(s\) delimited; new data bytes by sender: 11 [0-9]+, 12 [0-9]+, 13 [0-9]+' \
+    "${KA[@]}" --sc-senders "$SC5"
+case_ sc_good 1 'response 3 \(relative bytes [0-9]+\.\.[0-9]+, HTTP 200, body 5000\): new data from 52:54:00:00:00:13 \([0-9]+ segment\(s\)\), want all of it from 52:54:00:00:00:12' \
+    "${KA[@]}" --sc-senders $M11,$M12,$M12,$M12,$M11
+case_ sc_good 1 'server segment from MAC 52:54:00:00:00:13, neither the owner' \
+    "${KA[@]}" --sc-senders $M11,$M12,$M12,$M12,$M11
+case_ sc_good 1 'server bytes after the 4 expected responses' "${KA[@]}" --sc-senders $M11,$M12,$M13,$M12
+case_ sc_good 1 '5 response\(s\) on the wire, want 6' "${KA[@]}" --sc-senders "$SC5,$M11"
+case_ sc_good 1 'response 1: HTTP status 200, want 404' "${KA[@]}" --sc-senders "$SC5" --expect-status 404
+case_ sc_good 1 'SYN-ACK from MAC 52:54:00:00:00:11, not from the owner' \
+    --client 10.0.0.2:42000 --server 10.0.0.100:80 --owner-mac $M12 --sc-senders "$SC5"
+case_ sc_good 2 'exclude each other' "${KA[@]}" --sc-senders "$SC5" --senders "$SC5"
+case_ sc_good 2 'does not apply with --sc-senders' "${KA[@]}" --sc-senders "$SC5" --expect-body 3000
+case_ sc_snap200 0 '^OK$' "${KA[@]}" --sc-senders "$SC5"
+case_ sc_snap_short 1 'response 1 \(at relative byte 0\): no complete HTTP response header' \
+    "${KA[@]}" --sc-senders "$SC5"
+case_ sc_owner_retrans 0 '^OK$' "${KA[@]}" --sc-senders "$SC5"
+case_ sc_pipelined 0 '^OK$' "${KA[@]}" --sc-senders $M11,$M12,$M12,$M11,$M11,$M13
+case_ sc_pipelined 1 'response 4 .*new data from 52:54:00:00:00:11' "${KA[@]}" \
+    --sc-senders $M11,$M12,$M12,$M12,$M11,$M13
+case_ sc_stranger 1 'server segment from MAC 52:54:00:00:00:14, neither the owner' \
+    "${KA[@]}" --sc-senders "$SC5"
+case_ sc_owner_data 1 'response 3 .*new data from 52:54:00:00:00:11 \(1 segment\(s\)\), want all of it from 52:54:00:00:00:13' \
+    "${KA[@]}" --sc-senders "$SC5"
+case_ sc_gap 1 'never seen, and the client never acknowledged them' "${KA[@]}" --sc-senders "$SC5"
+case_ sc_no_clen 1 'response 1 \(at relative byte 0\): no Content-Length' "${KA[@]}" --sc-senders "$SC5"
 case_ good 2 'not an IPv4 address' --client 10.0.0.2 --server 10.0.0.100:80 --owner-mac 52:54:00:00:00:11
 
 echo "$passed passed, $failed failed"

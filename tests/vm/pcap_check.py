@@ -4,6 +4,8 @@
     pcap_check.py PCAP --client IP:PORT --server IP:PORT --owner-mac MAC
                   [--dest-mac MAC] [--expect-body N] [--expect-status CODE]
                   [--strict]
+    pcap_check.py PCAP --client IP:PORT --server IP:PORT --owner-mac MAC
+                  --sc-senders MAC,MAC,... [--expect-status CODE] [--strict]
 
 PCAP is a classic pcap file (any byte order, microsecond or nanosecond
 timestamps) of Ethernet frames, as `tcpdump -i eth0 -w` writes it on the
@@ -51,12 +53,27 @@ server's new data, in order and with consecutive repeats merged, must be
 exactly that list (the first is the owner's), and no server segment may come
 from another MAC. --dest-mac is then ignored.
 
+With --sc-senders MAC,MAC,... (socket cloning: a keep-alive connection whose
+responses are each sent by the node that cloned it, or by the original node
+that accepted it) the connection carries exactly one HTTP response per MAC
+given, in that order. The responses are delimited by their headers'
+Content-Length (every header must be captured: a response must start within
+the snap length of a captured segment, as it does when it opens a segment),
+and every server segment carrying new data within a response (a
+retransmission is not new data) must come from that response's MAC; server
+segments without new data (ACKs, retransmissions) may come from the owner or
+any MAC given, no server segment from another one. The SYN-ACK still comes
+from --owner-mac (the node that accepted the connection); --dest-mac and
+--senders do not apply. --expect-status then applies to every response;
+--expect-body is refused.
+
 Prints a summary, then "OK" or one "FAIL: reason" line per failed check.
 Exit status: 0 all checks passed, 1 a check failed, 2 usage or unreadable
 capture. Python 3 standard library only.
 """
 
 import argparse
+import bisect
 import struct
 import sys
 
@@ -216,9 +233,16 @@ class Checker:
         self.dest = parse_mac(args.dest_mac) if args.dest_mac else self.owner
         self.senders = ([parse_mac(m) for m in args.senders.split(",")]
                         if args.senders else None)
-        if self.senders is not None:
+        self.sc_senders = ([parse_mac(m) for m in args.sc_senders.split(",")]
+                           if getattr(args, "sc_senders", None) else None)
+        if self.senders is not None or self.sc_senders is not None:
             self.dest = self.owner
         self.runs = []             # --senders: the data senders seen, in order
+        self.sc_new = []           # --sc-senders: (rel, end, mac) of new-data segments
+        self.sc_payload = {}       # --sc-senders: rel -> the longest captured payload there
+        self.sc_maxlen = 0         # --sc-senders: the longest captured payload
+        self.sc_responses = []     # --sc-senders: (start, end, status, header len, body len)
+        self.sc_bytes = {}         # --sc-senders: new data bytes by sender MAC
         self.handover = self.dest != self.owner
         self.args = args
         self.fails = []
@@ -352,7 +376,12 @@ class Checker:
         if s.flags & RST:
             self.fail("%s: RST from the server side (MAC %s)" % (where, fmt_mac(s.src_mac)))
         # Who sent it.
-        if self.senders is not None:
+        if self.sc_senders is not None:
+            if s.src_mac != self.owner and s.src_mac not in self.sc_senders:
+                self.fail("%s: server segment from MAC %s, neither the owner's (%s) nor one "
+                          "of the responses' senders" % (where, fmt_mac(s.src_mac),
+                                                          fmt_mac(self.owner)))
+        elif self.senders is not None:
             if s.src_mac not in self.senders:
                 self.fail("%s: server segment from MAC %s, not one of the senders"
                           % (where, fmt_mac(s.src_mac)))
@@ -407,6 +436,12 @@ class Checker:
                 return
             if end <= self.highest:
                 self.retrans_bytes += s.plen
+            elif self.sc_senders is not None:
+                self.sc_new.append((rel, end, s.src_mac))
+            if self.sc_senders is not None and s.payload:
+                if len(s.payload) > len(self.sc_payload.get(rel, b"")):
+                    self.sc_payload[rel] = s.payload
+                    self.sc_maxlen = max(self.sc_maxlen, len(s.payload))
             self.ranges.append((rel, end))
             # Keep the HTTP header's bytes.
             for i, b in enumerate(s.payload[:max(0, HEADER_PREFIX - rel)]):
@@ -494,6 +529,9 @@ class Checker:
         if data_end and (self.max_ack_rel is None or self.max_ack_rel < data_end):
             self.fail("the client acknowledged only %s of %d server bytes"
                       % (self.max_ack_rel, data_end))
+        if self.sc_senders is not None:
+            self.sc_finish(data_end)
+            return
         self.head = self.http(data_end) if data_end else None
         if a.expect_status is not None or a.expect_body is not None:
             if self.head is None:
@@ -509,6 +547,98 @@ class Checker:
             if clen is not None and body != clen:
                 self.fail("%d body bytes on the wire, but Content-Length is %d" % (body, clen))
 
+    def sc_read(self, pos, limit):
+        """Up to LIMIT captured bytes of the server's stream from relative
+        position POS on (fewer where the capture has none)."""
+        starts = self.sc_starts
+        out = bytearray()
+        while len(out) < limit:
+            i = bisect.bisect_right(starts, pos) - 1
+            best = None
+            while i >= 0 and starts[i] > pos - self.sc_maxlen:
+                st = starts[i]
+                end = st + len(self.sc_payload[st])
+                if end > pos and (best is None or end > best[1]):
+                    best = (st, end)
+                i -= 1
+            if best is None:
+                break
+            take = min(best[1], pos + limit - len(out))
+            out += self.sc_payload[best[0]][pos - best[0]:take - best[0]]
+            pos = take
+        return bytes(out)
+
+    def sc_header(self, pos):
+        """(status, header length, Content-Length or None) of the HTTP
+        response header captured at POS, or None."""
+        head = self.sc_read(pos, HEADER_PREFIX)
+        cut = head.find(b"\r\n\r\n")
+        if cut < 0:
+            return None
+        lines = head[:cut].decode("latin-1").split("\r\n")
+        parts = lines[0].split()
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            return None
+        clen = None
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length" and v.strip().isdigit():
+                clen = int(v.strip())
+        return int(parts[1]), cut + 4, clen
+
+    def sc_finish(self, data_end):
+        """--sc-senders: delimit the responses, check each one's sender."""
+        a = self.args
+        want = self.sc_senders
+        self.sc_starts = sorted(self.sc_payload)
+        pos = 0
+        for n in range(len(want)):
+            if pos >= data_end:
+                self.fail("%d response(s) on the wire, want %d" % (n, len(want)))
+                break
+            head = self.sc_header(pos)
+            if head is None:
+                self.fail("response %d (at relative byte %d): no complete HTTP response header "
+                          "captured there (snap length too short, not HTTP, or an offset "
+                          "error)" % (n + 1, pos))
+                break
+            status, hlen, clen = head
+            if clen is None:
+                self.fail("response %d (at relative byte %d): no Content-Length, cannot "
+                          "delimit it" % (n + 1, pos))
+                break
+            self.sc_responses.append((pos, pos + hlen + clen, status, hlen, clen))
+            if a.expect_status is not None and status != a.expect_status:
+                self.fail("response %d: HTTP status %d, want %d" % (n + 1, status,
+                                                                    a.expect_status))
+            pos += hlen + clen
+        else:
+            if pos < data_end:
+                self.fail("%d server bytes after the %d expected responses (relative bytes "
+                          "%d..%d)" % (data_end - pos, len(want), pos, data_end))
+        if pos > data_end and self.sc_responses:
+            self.fail("response %d is incomplete: it ends at relative byte %d, the server's "
+                      "data at %d" % (len(self.sc_responses), pos, data_end))
+        # Who sent each response's new data.
+        starts = [r[0] for r in self.sc_responses]
+        wrong = {}   # response index -> {mac: segments}
+        for rel, end, mac in self.sc_new:
+            self.sc_bytes[mac] = self.sc_bytes.get(mac, 0) + end - rel
+            i = max(0, bisect.bisect_right(starts, rel) - 1)
+            while i < len(self.sc_responses) and self.sc_responses[i][0] < end:
+                if self.sc_responses[i][1] > rel and mac != want[i]:
+                    wrong.setdefault(i, {})
+                    wrong[i][mac] = wrong[i].get(mac, 0) + 1
+                i += 1
+        for i in sorted(wrong):
+            r0, r1, status, _hlen, clen = self.sc_responses[i]
+            self.fail("response %d (relative bytes %d..%d, HTTP %d, body %d): new data from %s, "
+                      "want all of it from %s"
+                      % (i + 1, r0, r1, status, clen,
+                         ", ".join("%s (%d segment(s))" % (fmt_mac(m), k)
+                                   for m, k in sorted(wrong[i].items())),
+                         fmt_mac(want[i])))
+
     def summary(self):
         out = ["flow %s:%d <-> %s:%d: %d packets (%d from the client, %d to it)"
                % (fmt_ip(self.client_ip), self.client_port, fmt_ip(self.server_ip),
@@ -516,7 +646,15 @@ class Checker:
         if self.pkts:
             out.append("  client ISN %s, server ISN %s, %d SYN-ACK(s)"
                        % (self.c_isn, self.s_isn, self.synacks))
-            if self.senders is None:
+            if self.sc_senders is not None:
+                out.append("  socket cloning: %d of %d response(s) delimited; new data bytes "
+                           "by sender: %s"
+                           % (len(self.sc_responses), len(self.sc_senders),
+                              ", ".join("%s %d" % (fmt_mac(m)[-2:], n)
+                                        for m, n in sorted(self.sc_bytes.items())) or "none"))
+                out.append("  responses' senders: %s"
+                           % " ".join(fmt_mac(m)[-2:] for m in self.sc_senders))
+            elif self.senders is None:
                 out.append("  server segments: %d from the owner %s, %d from the destination %s"
                            % (self.from_owner, fmt_mac(self.owner), self.from_dest
                               if self.handover else 0, fmt_mac(self.dest)))
@@ -534,7 +672,7 @@ class Checker:
                        % (de, self.retrans_bytes, len(self.jumps),
                           sorted(self.fins) or "none", self.max_ack_rel))
             head = getattr(self, "head", None)
-            if head:
+            if head and self.sc_senders is None:
                 out.append("  HTTP %d, header %d bytes, body %d bytes, Content-Length %s"
                            % (head[0], head[1], de - head[1], head[2]))
             names = {2: "mss", 3: "ws", 4: "sack", 8: "ts"}
@@ -564,6 +702,8 @@ def main(argv):
     p.add_argument("--dest-mac", help="MAC of the node the connection was handed over to")
     p.add_argument("--senders", help="MAC,MAC,...: the nodes that send the server's data, "
                    "in order (a connection handed over again and again)")
+    p.add_argument("--sc-senders", help="MAC,MAC,...: socket cloning, the sender of each "
+                   "HTTP response on the connection, in order (one per response)")
     p.add_argument("--expect-body", type=int, help="HTTP body length")
     p.add_argument("--expect-status", type=int, help="HTTP status code")
     ts = p.add_mutually_exclusive_group()
@@ -578,6 +718,10 @@ def main(argv):
                    help="fail on any segment that starts beyond the highest byte seen, even "
                         "if a retransmission fills the hole later")
     args = p.parse_args(argv)
+    if args.sc_senders is not None and args.senders is not None:
+        p.error("--sc-senders and --senders exclude each other")
+    if args.sc_senders is not None and args.expect_body is not None:
+        p.error("--expect-body does not apply with --sc-senders (several responses)")
     try:
         c = Checker(args)
         c.run(args.pcap)

@@ -1,0 +1,741 @@
+#!/bin/sh
+# t09-sc: socket cloning (SC) behind an IPVS direct-routing dispatcher, on
+# 4 nodes + client. The service VIP is 10.0.0.200 (not the rig's 10.0.0.100):
+#   node1:  the dispatcher: 10.0.0.200/32 on eth0 (it answers ARP for it),
+#           ipvsadm -A -t 10.0.0.200:80 -s rr with nodes 2, 3, 4 as direct
+#           routing (-g) real servers; the module is loaded, unconfigured;
+#   nodes 2..4: 10.0.0.200/32 on lo; `dtsctl apply -f` of a 3-node cluster
+#           (mesh on port 7470) with one service 10.0.0.200:80 in mode "sc",
+#           clone port 8080; the same files under /tmp/www on every node
+#           (tests/vm/mkfiles.py: n2/, n3/, n4/, 0 B to 4 MiB, n3/s32m);
+#           stock nginx on 8080 only (tests/vm/nginx-sc.conf), the clones'
+#           server; dts-scserver on 10.0.0.200:80, which serves /nX/ itself
+#           on node X and clones the connection to node X otherwise;
+#   keep-alive: one curl, 30 requests on one connection, interleaved over
+#           /n2/ /n3/ /n4/ and every size up to 32 MiB: one connection;
+#           every body byte-exact, in order; the original node's scserver
+#           log shows the 30 requests on that connection, `local` for its
+#           own paths and `clone:X` for node X's; sc_clone_built rose on the
+#           other two nodes; the client's capture (pcap_check.py
+#           --sc-senders) has no RST, no gap in the server's sequence space,
+#           and every response's new data from the MAC of the node that owns
+#           its path;
+#   pipelined: dts-pipeclient writes 10 requests at once (the last with
+#           Connection: close): every body byte-exact and in order; the log
+#           has a resp_len for every cloned request;
+#   loss:   1 % loss (netem) on the client's and nodes 2..4's eth0: 15
+#           keep-alive requests up to 4 MiB and 10 pipelined ones, all
+#           byte-exact;
+#   clone dies: IPVS sends new connections to node 2 only; the client
+#           fetches /n3/s32m at 1 MiB/s, so node 2 clones it to node 3;
+#           4 s into the transfer node 3 takes its eth0 down (and keeps it
+#           down): curl ends with an error (exit recorded) and within 30 s
+#           node 2 lists no flow of that connection any more;
+#   clone to a dead node: once nodes 2 and 4 see node 3 down, /n3/s64k and
+#           /n3/s1m on one connection are served by node 2 itself
+#           (`fallback:EHOSTDOWN` in its log, sc_clone_failed rose), byte-exact;
+#   all:    node_teardown (flow tables drain, rmmod, clean kernel logs;
+#           node 3 with its eth0 still down).
+# Figures (client/sc-figures.txt): the clone call latency (scserver call_us,
+# median per phase), the bytes served by clones and locally, the counters.
+# On the debug kernel: longer timeouts and mesh dead time, no capture.
+# rig-nodes: 4
+. "$RIG_REPO/tests/vm/lib.sh"
+
+ALL=$(all_vms)
+VIP_SC=10.0.0.200
+MKFILES=$RIG_REPO/tests/vm/mkfiles.py
+PCAP_CHECK=$RIG_REPO/tests/vm/pcap_check.py
+NGINX_CONF=$RIG_REPO/tests/vm/nginx-sc.conf   # lib.sh's nginx_stop/-collect use it
+case ${DTSCTL:-dtsctl} in
+    */*) TOOLS=${DTSCTL%/*}/ ;;
+    *)   TOOLS= ;;
+esac
+SCSERVER=${TOOLS}dts-scserver
+PIPECLIENT=${TOOLS}dts-pipeclient
+SC_LOG=$RIG_OUT/scserver.log
+FIG=$RIG_OUT/sc-figures.txt
+COUNTERS="sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
+          sc_forwarded sc_settled sc_stray sc_ns_total"
+if [ "$(rig_flavor)" = debug ]; then
+    SLOW=5 CAPTURE=0 DEAD_AFTER=10
+else
+    SLOW=1 CAPTURE=1 DEAD_AFTER=3
+fi
+# Client ports of the curl runs (the scserver logs name connections by them).
+P2_PORT=40200 P4_PORT=40400 P5_PORT=40500 P6_PORT=40600
+
+# Requests (paths under /tmp/www, the URL is /PATH). Keep-alive: the 25
+# files (3 x 8 sizes + n3/s32m) and 5 small ones again, never two in a row
+# from one node.
+P2="n2/s0 n3/s1 n4/s1k n2/s4k n3/s64k n4/s100k n2/s1m n3/s4m n4/s0 n2/s1
+    n3/s1k n4/s4k n2/s64k n3/s100k n4/s1m n2/s4m n3/s0 n4/s1 n2/s1k n3/s4k
+    n4/s64k n2/s100k n3/s1m n4/s4m n3/s32m n2/s0 n4/s1 n3/s1k n2/s4k n4/s0"
+P3="n2/s1k n3/s64k n4/s0 n2/s100k n3/s1 n4/s1m n2/s4k n3/s1m n4/s64k n2/s1m"
+P4K="n3/s4m n2/s1k n4/s1m n2/s0 n3/s64k n4/s100k n2/s4m n3/s1 n4/s4k n2/s1m
+     n3/s100k n4/s0 n2/s64k n3/s1m n4/s1k"
+P4P="n4/s1m n3/s1k n2/s64k n4/s4k n3/s1m n2/s0 n4/s100k n3/s1 n2/s1m n4/s64k"
+P6="n3/s64k n3/s1m"
+
+# --- helpers -------------------------------------------------------------------
+
+# log_fields FIELD...: for every scserver request line on stdin ("conn=IP:PORT
+# req=N path=P action=A resp_len=N|- call_us=N|-", in any order, other words
+# ignored; the extra "conn=... req=N note=..." lines have no action= and are
+# skipped), the named fields' values ("?" if absent); paths with one
+# leading "/".
+log_fields() {
+    awk -v want="$*" 'BEGIN { n = split(want, w, " ") }
+        /(^| )conn=/ && / action=/ {
+            split("", kv)
+            for (i = 1; i <= NF; i++) {
+                p = index($i, "=")
+                if (p > 1) kv[substr($i, 1, p - 1)] = substr($i, p + 1)
+            }
+            line = ""
+            for (j = 1; j <= n; j++) {
+                v = (w[j] in kv) ? kv[w[j]] : "?"
+                if (w[j] == "path") sub(/^\/*/, "/", v)
+                line = line (j > 1 ? " " : "") v
+            }
+            print line
+        }'
+}
+
+# --- node helpers ----------------------------------------------------------------
+
+sc_config() {
+    cat <<EOF
+self = $RIG_ID
+
+[mesh]
+port = 7470
+heartbeat_ms = 500
+dead_after = $DEAD_AFTER
+
+[[node]]
+id = 2
+addr = "10.0.0.12"
+
+[[node]]
+id = 3
+addr = "10.0.0.13"
+
+[[node]]
+id = 4
+addr = "10.0.0.14"
+
+[[service]]
+vip = "$VIP_SC"
+port = 80
+mode = "sc"
+clone_port = 8080
+nodes = [2, 3, 4]
+EOF
+}
+
+# sc_nginx_start: nginx on port 8080 only (tests/vm/nginx-sc.conf).
+sc_nginx_start() {
+    mkdir -p /tmp/www /tmp/nginx/tmp
+    if ! nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX"; then
+        cat /tmp/nginx/error.log 2>/dev/null
+        return 1
+    fi
+    _n=0
+    while [ $_n -lt 50 ]; do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:8080/n2/s1)" = 200 ] &&
+            return 0
+        sleep 0.2; _n=$((_n + 1))
+    done
+    echo "nginx does not serve /n2/s1 on port 8080"
+    cat /tmp/nginx/error.log 2>/dev/null
+    return 1
+}
+
+# sc_server_start: dts-scserver on VIP:80 in the background (its own output
+# to /tmp/scserver.out, its request log to $SC_LOG), until it listens.
+sc_server_start() {
+    [ -x "$SCSERVER" ] || { echo "no dts-scserver at $SCSERVER"; return 1; }
+    printf '/n2/ 2\n/n3/ 3\n/n4/ 4\n' >/tmp/sc.map
+    "$SCSERVER" --listen "$VIP_SC:80" --root /tmp/www --self-node "$RIG_ID" --map /tmp/sc.map \
+        --node 2=10.0.0.12 --node 3=10.0.0.13 --node 4=10.0.0.14 --clone-port 8080 \
+        --log "$SC_LOG" </dev/null >/tmp/scserver.out 2>&1 &
+    echo $! >/tmp/scserver.pid
+    _n=0
+    while [ $_n -lt $((300 * SLOW)) ]; do
+        sleep 0.2; _n=$((_n + 1))
+        if ! kill -0 "$(cat /tmp/scserver.pid)" 2>/dev/null; then
+            echo "dts-scserver exited:"; cat /tmp/scserver.out
+            return 1
+        fi
+        # /proc/net/tcp: "sl local rem st ...", port 80 = 0050, 0A = LISTEN
+        # (nginx-sc.conf keeps nginx off port 80).
+        awk 'substr($2, length($2) - 4) == ":0050" && $4 == "0A" { f = 1 } END { exit !f }' \
+            /proc/net/tcp && return 0
+    done
+    echo "dts-scserver does not listen on port 80:"; cat /tmp/scserver.out
+    return 1
+}
+
+sc_server_stop() {
+    [ -f /tmp/scserver.pid ] || return 0
+    _pid=$(cat /tmp/scserver.pid)
+    kill "$_pid" 2>/dev/null
+    _n=0
+    while kill -0 "$_pid" 2>/dev/null && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
+    kill -9 "$_pid" 2>/dev/null
+    rm -f /tmp/scserver.pid
+    cp /tmp/scserver.out "$RIG_OUT/scserver.out" 2>/dev/null
+    return 0
+}
+
+# snapshot TAG: the SC counters ("NAME VALUE" lines) to
+# /shared/sc.cnt.TAG.node<id> (exit 1 naming any missing one).
+snapshot() {
+    "$DTSCTL" status --json >/tmp/st.json || return 1
+    # shellcheck disable=SC2086
+    dts_counter_values /tmp/st.json $COUNTERS >/tmp/cnt.txt
+    _rc=$?
+    cp /tmp/cnt.txt "$RIG_SHARED/sc.cnt.$1.node$RIG_ID"
+    return $_rc
+}
+
+# log_mark: the scserver log's current line count.
+log_mark() {
+    if [ -f "$SC_LOG" ]; then wc -l <"$SC_LOG"; else echo 0; fi
+}
+
+# publish PHASE MARK: the request lines logged since MARK go to
+# /shared/sc.PHASE.log.node<id>, the counters to sc.cnt.PHASE.node<id>.
+# Called after the phase's "done" barrier: the client has every byte, and
+# the original node logs a cloned request when the clone reports it done,
+# so wait a little first.
+publish() {
+    sleep $((2 * SLOW))
+    tail -n +"$(($2 + 1))" "$SC_LOG" 2>/dev/null | grep 'conn=' >"$RIG_SHARED/sc.$1.log.node$RIG_ID"
+    snapshot "$1" || log "counters after $1 not all readable: $(cat /tmp/cnt.txt)"
+}
+
+# flows_of PORT: how many flows of the client's connection from PORT the
+# module lists ("N of TOTAL flows shown").
+# ("err" if dtsctl fails).
+flows_of() {
+    _o=$("$DTSCTL" show flows --client "$CLIENT_IP:$1" 2>&1) || { echo err; return 0; }
+    printf '%s\n' "$_o" | tail -n 1 | awk '{ print $1 + 0 }'
+}
+
+# reclaimed PORT SECONDS: poll until no flow of the client's connection from
+# PORT is listed, at most SECONDS.
+reclaimed() {
+    _t0=$(cut -d' ' -f1 /proc/uptime)
+    while :; do
+        _f=$(flows_of "$1")
+        _dt=$(awk -v a="$_t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')
+        if [ "$_f" = 0 ]; then
+            echo "no flow of $CLIENT_IP:$1 listed ${_dt}s after node 3's failure"
+            return 0
+        fi
+        if awk -v d="$_dt" -v m="$2" 'BEGIN { exit !(d >= m) }'; then
+            echo "still $_f flow(s) of $CLIENT_IP:$1 after ${_dt}s:"
+            "$DTSCTL" show flows --client "$CLIENT_IP:$1"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+# peer_down ID SECONDS: poll `dtsctl peers` until node ID's state is "down".
+peer_down() {
+    _t0=$(cut -d. -f1 /proc/uptime)
+    while :; do
+        "$DTSCTL" peers >/tmp/peers.txt 2>&1
+        if awk -v id="$1" '$1 == id && $3 == "down" { f = 1 } END { exit !f }' /tmp/peers.txt; then
+            echo "node $1 down after $(( $(cut -d. -f1 /proc/uptime) - _t0 ))s:"
+            cat /tmp/peers.txt
+            return 0
+        fi
+        if [ $(( $(cut -d. -f1 /proc/uptime) - _t0 )) -ge "$2" ]; then
+            echo "node $1 not down after $2 s:"; cat /tmp/peers.txt
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+netem_loss() {
+    if [ "$1" = off ]; then
+        tc qdisc del dev eth0 root 2>/dev/null
+        return 0
+    fi
+    tc qdisc replace dev eth0 root netem loss "$1%"
+}
+
+# --- client helpers --------------------------------------------------------------
+
+# ka_fetch NAME PORT MAXTIME PATH...: one curl, one request per PATH on one
+# connection from client PORT; bodies to /tmp/NAME/00, 01, ...; one
+# "num_connects status size" line per request in /tmp/NAME.w.
+ka_fetch() {
+    _name=$1 _port=$2 _max=$3
+    shift 3
+    rm -rf "/tmp/$_name"; mkdir -p "/tmp/$_name"
+    _args="" _i=0
+    for _p in "$@"; do
+        _f=/tmp/$_name/$(printf %02d $_i)
+        : >"$_f"
+        _args="$_args -o $_f http://$VIP_SC/$_p"
+        _i=$((_i + 1))
+    done
+    # shellcheck disable=SC2086
+    curl -sS --fail --http1.1 --max-time "$_max" --local-port "$_port" \
+        -w '%{num_connects} %{http_code} %{size_download}\n' $_args >"/tmp/$_name.w"
+}
+
+# one_connection NAME COUNT: curl connected once and got COUNT 200s.
+one_connection() {
+    _c=$(awk '$1 > 0' "/tmp/$1.w" | wc -l)
+    _ok=$(awk '$2 == 200' "/tmp/$1.w" | wc -l)
+    echo "$_c connect(s), $_ok of $2 responses 200"
+    [ "$_c" = 1 ] && [ "$_ok" = "$2" ]
+}
+
+# pipe_fetch NAME TIMEOUT PATH...: dts-pipeclient, every request at once on
+# one connection, the last with "Connection: close" (--close: then
+# dts-scserver declares a response length for every cloned request, the last
+# one too, and the connection ends with the last response); bodies
+# /tmp/NAME/00.body ...; "NN status len" lines in /tmp/NAME.out; all
+# answered 200.
+pipe_fetch() {
+    _name=$1 _to=$2
+    shift 2
+    [ -x "$PIPECLIENT" ] || { echo "no dts-pipeclient at $PIPECLIENT"; return 1; }
+    rm -rf "/tmp/$_name"; mkdir -p "/tmp/$_name"
+    _paths=""
+    for _p in "$@"; do _paths="$_paths /$_p"; done
+    # shellcheck disable=SC2086
+    "$PIPECLIENT" --connect "$VIP_SC:80" --host sc --out "/tmp/$_name" --timeout "$_to" --close $_paths \
+        >"/tmp/$_name.out" 2>"/tmp/$_name.err"
+    _rc=$?
+    cat "/tmp/$_name.out" "/tmp/$_name.err"
+    _ok=$(awk '$2 == 200' "/tmp/$_name.out" | wc -l)
+    echo "exit $_rc, $_ok of $# responses 200"
+    [ "$_rc" = 0 ] && [ "$_ok" = "$#" ]
+}
+
+# bodies_ok DIR SUFFIX PATH...: DIR/NN SUFFIX (NN from 00) holds PATH's
+# content (sha256 from mkfiles.py --sha), each file checked on its own.
+bodies_ok() {
+    _d=$1 _sfx=$2
+    shift 2
+    _i=0 _bad=0
+    for _p in "$@"; do
+        _f=$_d/$(printf %02d $_i)$_sfx
+        _got=$(sha256sum "$_f" 2>/dev/null | cut -d' ' -f1)
+        _want=$(awk -v p="$_p" '$2 == p { print $1 }' /tmp/sha.txt)
+        if [ -z "$_want" ] || [ "$_got" != "$_want" ]; then
+            _bad=$((_bad + 1))
+            echo "request $((_i + 1)) /$_p: $(stat -c %s "$_f" 2>/dev/null || echo no) bytes," \
+                "sha256 ${_got:-none}, want ${_want:-?}"
+        fi
+        _i=$((_i + 1))
+    done
+    echo "$_i bodies, $_bad wrong"
+    [ "$_bad" = 0 ]
+}
+
+# nodes_with PHASE [CONN]: the nodes whose scserver logged, in PHASE, a
+# request on connection CONN (any connection without CONN), separated by
+# single spaces.
+nodes_with() {
+    _w=""
+    for _k in 2 3 4; do
+        _f=$RIG_SHARED/sc.$1.log.node$_k
+        [ -s "$_f" ] || continue
+        if [ -z "${2:-}" ] || log_fields conn <"$_f" | grep -qx "$2"; then
+            _w="$_w${_w:+ }$_k"
+        fi
+    done
+    echo "$_w"
+}
+
+# expected_actions ORIG PATH...: "/PATH ACTION" lines: local on ORIG's own
+# paths, clone:X for node X's.
+expected_actions() {
+    _o=$1
+    shift
+    for _p in "$@"; do
+        _x=${_p#n}; _x=${_x%%/*}
+        if [ "$_x" = "$_o" ]; then echo "/$_p local"; else echo "/$_p clone:$_x"; fi
+    done
+}
+
+# actions_ok FILE CONN ORIG PATH...: the requests FILE logs on CONN are
+# PATH... in order, each with the expected action.
+actions_ok() {
+    _file=$1 _conn=$2
+    shift 2
+    expected_actions "$@" >/tmp/exp.txt
+    log_fields conn path action <"$_file" | awk -v c="$_conn" '$1 == c { print $2, $3 }' >/tmp/got.txt
+    echo "$(wc -l </tmp/got.txt) request(s) logged on $_conn, want $(wc -l </tmp/exp.txt)"
+    diff /tmp/exp.txt /tmp/got.txt
+}
+
+# cnt TAG NODE NAME: a counter of node NODE's snapshot TAG ("?" if none).
+cnt() { counter_value "$3" "$RIG_SHARED/sc.cnt.$1.node$2" 2>/dev/null || echo "?"; }
+# delta FROM TO NODE NAME: how much NAME rose on NODE between two snapshots.
+delta() {
+    _a=$(cnt "$1" "$3" "$4") _b=$(cnt "$2" "$3" "$4")
+    case "$_a$_b" in *"?"*) echo "?" ;; *) echo $((_b - _a)) ;; esac
+}
+
+# median: of the numbers on stdin, one a line ("none" without any).
+median() {
+    grep . | sort -n | awk '{ v[NR] = $1 }
+        END {
+            if (NR == 0) { print "none"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+        }'
+}
+
+figure() { log "$*"; echo "$*" >>"$FIG"; }
+
+# figures: clone call latency and bytes served, from the published logs.
+figures() {
+    for _ph in p2 p3 p4 p5 p6 all; do
+        _g=$_ph
+        [ "$_ph" = all ] && _g="p*"
+        # shellcheck disable=SC2086
+        cat "$RIG_SHARED"/sc.$_g.log.node* 2>/dev/null | log_fields action call_us |
+            awk '$1 ~ /^clone:/ && $2 ~ /^[0-9]+$/ { print $2 }' | sort -n >/tmp/call_us
+        [ -s /tmp/call_us ] || continue
+        figure "$_ph: clone call_us median $(median </tmp/call_us) over $(wc -l </tmp/call_us)" \
+            "clone(s), min $(head -n 1 /tmp/call_us), max $(tail -n 1 /tmp/call_us)"
+    done
+    # Body bytes by who served them (file sizes from mkfiles.py --list), the
+    # interrupted transfer of the clone-dies phase left out.
+    cat "$RIG_SHARED"/sc.p[2346].log.node* 2>/dev/null | log_fields conn action path |
+        awk -v c="$CLIENT_IP:$P5_PORT" '$1 != c { print $2, $3 }' |
+        awk 'NR == FNR { size["/" $2] = $1; next }
+            {
+                c = $1 ~ /^clone:/ ? "clones" : $1 == "local" ? "locally" : $1 ~ /^fallback/ ? "fallback" : "other"
+                n[c]++; b[c] += size[$2]
+            }
+            END {
+                for (c in n) printf "bytes served %s: %d in %d request(s)\n", c, b[c], n[c]
+            }' /tmp/sizes.txt - | sort >/tmp/bytes.txt
+    while read -r _l; do figure "$_l"; done </tmp/bytes.txt
+    # dts-scserver's notes (a failed HEAD probe or DTS_SO_CLONE_WAIT).
+    cat "$RIG_SHARED"/sc.p*.log.node* 2>/dev/null | grep ' note=' | sed 's/^/scserver: /' >>"$FIG"
+    _prev=setup
+    for _ph in p2 p3 p4 p5 p6; do
+        for _k in 2 3 4; do
+            _c=""
+            for _n in $COUNTERS; do
+                _c="$_c $_n $(delta "$_prev" "$_ph" "$_k" "$_n")"
+            done
+            figure "$_ph node$_k counters (rise):$_c"
+        done
+        _prev=$_ph
+    done
+}
+
+# --- roles -----------------------------------------------------------------------
+case "$RIG_ROLE.$RIG_ID" in
+node.1)
+    # The IPVS dispatcher.
+    log "kernel flavor: $(rig_flavor)"
+    check "VIP $VIP_SC on node 1's eth0 (it answers ARP)" ip addr add "$VIP_SC/32" dev eth0
+    check "ipvsadm: $VIP_SC:80 rr over nodes 2, 3, 4 (direct routing)" sh -c "
+        ipvsadm -A -t $VIP_SC:80 -s rr &&
+        for i in 2 3 4; do ipvsadm -a -t $VIP_SC:80 -r 10.0.0.1\$i:80 -g || exit 1; done"
+    ipvsadm -Ln >>"$RIG_OUT/log.txt"
+    barrier ready "$ALL"
+    for ph in p2 p3 p4; do
+        barrier "$ph-go" "$ALL"; barrier "$ph-done" "$ALL"; barrier "$ph-pub" "$ALL"
+    done
+    check "ipvsadm: new connections to node 2 only (nodes 3 and 4 weight 0)" sh -c "
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.13:80 -g -w 0 &&
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.14:80 -g -w 0"
+    ipvsadm -Ln >>"$RIG_OUT/log.txt"
+    for ph in p5 p6; do
+        barrier "$ph-go" "$ALL"; barrier "$ph-done" "$ALL"; barrier "$ph-pub" "$ALL"
+    done
+    ipvsadm -Ln --stats >"$RIG_OUT/ipvs-stats.txt" 2>&1
+    ipvsadm -C
+    ip addr del "$VIP_SC/32" dev eth0
+    node_teardown
+    ;;
+node.*)
+    log "kernel flavor: $(rig_flavor)"
+    check "VIP $VIP_SC on lo" ip addr add "$VIP_SC/32" dev lo
+    sc_config >/tmp/sc.toml
+    check "dtsctl apply -f (self = $RIG_ID, service $VIP_SC:80 mode sc, clone port 8080)" \
+        "$DTSCTL" apply -f /tmp/sc.toml
+    check "control mesh formed (dtsctl peers --wait)" "$DTSCTL" peers --wait 120
+    "$DTSCTL" config show >>"$RIG_OUT/log.txt" 2>&1
+    check "dtsctl zero" "$DTSCTL" zero
+    check "SC counters in dtsctl status --json" snapshot setup
+    check "files generated (mkfiles.py /tmp/www)" "$PY" "$MKFILES" /tmp/www
+    check "files on disk match mkfiles.py --sha" \
+        sh -c "cd /tmp/www && '$PY' '$MKFILES' --sha /tmp/www | sha256sum -c --quiet"
+    check "nginx on the clone port 8080" sc_nginx_start
+    check "dts-scserver listens on $VIP_SC:80" sc_server_start
+    barrier ready "$ALL"
+
+    # keep-alive, pipelined
+    for ph in p2 p3; do
+        m=$(log_mark)
+        barrier "$ph-go" "$ALL"
+        barrier "$ph-done" "$ALL"
+        publish "$ph" "$m"
+        barrier "$ph-pub" "$ALL"
+    done
+
+    # loss
+    m=$(log_mark)
+    check "netem: 1 % loss on eth0" netem_loss 1
+    barrier p4-go "$ALL"
+    barrier p4-done "$ALL"
+    netem_loss off
+    publish p4 "$m"
+    barrier p4-pub "$ALL"
+
+    # the clone's node dies mid-response
+    m=$(log_mark)
+    barrier p5-go "$ALL"
+    if [ "$RIG_ID" = 2 ]; then
+        n=0
+        while [ "$(flows_of $P5_PORT)" = 0 ] && [ $n -lt $((75 * SLOW)) ]; do
+            sleep 0.2; n=$((n + 1))
+        done
+        "$DTSCTL" show flows --client "$CLIENT_IP:$P5_PORT" >"$RIG_OUT/flows-p5-before.txt" 2>&1
+        check "node 2 lists the client's connection $CLIENT_IP:$P5_PORT before node 3 fails" \
+            test "$(flows_of $P5_PORT)" -gt 0
+    fi
+    if [ "$RIG_ID" != 4 ]; then
+        barrier p5-kill 3    # client, node 2, node 3
+    fi
+    if [ "$RIG_ID" = 3 ]; then
+        check "node 3: eth0 down, 4 s into the cloned response" ip link set eth0 down
+    fi
+    if [ "$RIG_ID" = 2 ]; then
+        check "node 2 reclaimed the connection's state within $((30 * SLOW)) s of node 3's failure" \
+            reclaimed $P5_PORT $((30 * SLOW))
+    fi
+    barrier p5-done "$ALL"
+    publish p5 "$m"
+    barrier p5-pub "$ALL"
+
+    # clone to a node that is down
+    if [ "$RIG_ID" != 3 ]; then
+        check "node 3 seen down (dtsctl peers)" peer_down 3 $((30 * SLOW))
+    fi
+    m=$(log_mark)
+    barrier p6-go "$ALL"
+    barrier p6-done "$ALL"
+    publish p6 "$m"
+    barrier p6-pub "$ALL"
+
+    "$DTSCTL" peers >"$RIG_OUT/peers-final.txt" 2>&1
+    sc_server_stop
+    if [ "$RIG_ID" = 3 ]; then
+        # With eth0 down, the clone the failure left behind cannot reach the
+        # client any more: stop nginx, which holds it.
+        nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX" -s stop
+        sleep 1
+    fi
+    node_teardown
+    ;;
+client.*)
+    log "kernel flavor: $(rig_flavor)"
+    : >"$FIG"
+    check "expected files: sha256 and sizes (mkfiles.py --sha, --list)" sh -c "
+        '$PY' '$MKFILES' --sha /tmp/www >/tmp/sha.txt && '$PY' '$MKFILES' --list /tmp/www >/tmp/sizes.txt &&
+        [ \$(wc -l </tmp/sha.txt) = 25 ]"
+    barrier ready "$ALL"
+
+    # --- keep-alive: 30 requests on one connection, under capture
+    # shellcheck disable=SC2086
+    set -- $P2
+    n2=$#
+    barrier p2-go "$ALL"
+    if [ "$CAPTURE" = 1 ]; then capture_start /tmp/p2.pcap; fi
+    # shellcheck disable=SC2086
+    check "keep-alive: one curl, $n2 requests (0 B to 32 MiB) from port $P2_PORT" \
+        ka_fetch p2 $P2_PORT $((300 * SLOW)) $P2
+    if [ "$CAPTURE" = 1 ]; then capture_stop; fi
+    barrier p2-done "$ALL"
+    check "keep-alive: curl connected once" one_connection p2 "$n2"
+    # shellcheck disable=SC2086
+    check "keep-alive: all $n2 bodies byte-exact, in order" bodies_ok /tmp/p2 "" $P2
+    rm -rf /tmp/p2
+    check "the dispatcher (node 1) answered ARP for $VIP_SC" \
+        sh -c "ip neigh show $VIP_SC | tee /dev/stderr | grep -q '$(node_mac 1)'"
+    barrier p2-pub "$ALL"
+    conn=$CLIENT_IP:$P2_PORT
+    orig=$(nodes_with p2 "$conn")
+    check "keep-alive: exactly one node's scserver took $conn (node(s): ${orig:-none})" \
+        test "${orig:-x}" = "${orig%% *}"
+    orig=${orig%% *}
+    orig=${orig:-2}
+    check "keep-alive: no other connection logged in this phase" \
+        sh -c "cat '$RIG_SHARED'/sc.p2.log.node* | grep -o 'conn=[^ ]*' | sort -u | tee /dev/stderr | grep -qvx 'conn=$conn' && exit 1 || exit 0"
+    # shellcheck disable=SC2086
+    check "keep-alive: node$orig's log: the $n2 requests on $conn in order, local for /n$orig/, clone:X for /nX/" \
+        actions_ok "$RIG_SHARED/sc.p2.log.node$orig" "$conn" "$orig" $P2
+    for k in 2 3 4; do
+        [ "$k" = "$orig" ] && continue
+        d=$(delta setup p2 "$k" sc_clone_built)
+        check "keep-alive: clones built on node$k rose by $d (requests for /n$k/: 10)" test "$d" -ge 1
+    done
+    d=$(delta setup p2 "$orig" sc_clone_failed)
+    check "keep-alive: no clone failed on node$orig ($d)" test "$d" = 0
+    if [ "$CAPTURE" = 1 ]; then
+        senders=""
+        for p in $P2; do
+            x=${p#n}; x=${x%%/*}
+            senders="$senders${senders:+,}$(node_mac "$x")"
+        done
+        # In the background (the later phases do not need it): a 48 MiB
+        # capture takes the guest's python a while. The original node's
+        # pure ACKs and the clones' data carry two translated clocks, which
+        # may differ by a few ticks: --reordered (1000 ticks) still catches
+        # an untranslated one.
+        (
+            "$PY" "$PCAP_CHECK" /tmp/p2.pcap --client "$conn" --server "$VIP_SC:80" \
+                --owner-mac "$(node_mac "$orig")" --sc-senders "$senders" --expect-status 200 \
+                --reordered >/tmp/p2.pcapcheck 2>&1
+            echo $? >/tmp/p2.pcaprc
+        ) &
+        pcap_pid=$!
+    fi
+
+    # --- pipelined: 10 requests written at once
+    # shellcheck disable=SC2086
+    set -- $P3
+    barrier p3-go "$ALL"
+    # shellcheck disable=SC2086
+    check "pipelined: dts-pipeclient, $# requests at once, all answered 200" \
+        pipe_fetch p3 $((120 * SLOW)) $P3
+    barrier p3-done "$ALL"
+    # shellcheck disable=SC2086
+    check "pipelined: all $# bodies byte-exact, in order" bodies_ok /tmp/p3 .body $P3
+    barrier p3-pub "$ALL"
+    orig3=$(nodes_with p3)
+    check "pipelined: exactly one node's scserver took the connection (node(s): ${orig3:-none})" \
+        test "${orig3:-x}" = "${orig3%% *}"
+    orig3=${orig3%% *}
+    orig3=${orig3:-2}
+    f3=$RIG_SHARED/sc.p3.log.node$orig3
+    conn3=$(log_fields conn <"$f3" 2>/dev/null | sort -u | tr '\n' ' ')
+    conn3=${conn3% }
+    check "pipelined: one connection logged (${conn3:-none})" test "${conn3:-x}" = "${conn3%% *}"
+    # shellcheck disable=SC2086
+    check "pipelined: node$orig3's log: the $# requests in order, local or clone:X" \
+        actions_ok "$f3" "$conn3" "$orig3" $P3
+    log_fields conn action resp_len <"$f3" 2>/dev/null | awk -v c="$conn3" '$1 == c' >/tmp/p3.rl
+    # shellcheck disable=SC2016
+    check "pipelined: every cloned request logged a resp_len ($(grep -c ' clone:' /tmp/p3.rl) clone(s))" \
+        awk '$2 ~ /^clone:/ && $3 !~ /^[0-9]+$/ { print "no resp_len:", $0; bad = 1 } END { exit bad }' /tmp/p3.rl
+    rm -rf /tmp/p3
+
+    # --- 1 % loss
+    check "netem: 1 % loss on eth0" netem_loss 1
+    # shellcheck disable=SC2086
+    set -- $P4K
+    n4k=$#
+    barrier p4-go "$ALL"
+    # shellcheck disable=SC2086
+    check "loss: one curl, $n4k keep-alive requests (up to 4 MiB)" ka_fetch p4k $P4_PORT 300 $P4K
+    check "loss: keep-alive curl connected once" one_connection p4k "$n4k"
+    # shellcheck disable=SC2086
+    check "loss: all $n4k keep-alive bodies byte-exact, in order" bodies_ok /tmp/p4k "" $P4K
+    rm -rf /tmp/p4k
+    # shellcheck disable=SC2086
+    set -- $P4P
+    # shellcheck disable=SC2086
+    check "loss: dts-pipeclient, $# requests at once, all answered 200" pipe_fetch p4p 300 $P4P
+    # shellcheck disable=SC2086
+    check "loss: all $# pipelined bodies byte-exact, in order" bodies_ok /tmp/p4p .body $P4P
+    rm -rf /tmp/p4p
+    barrier p4-done "$ALL"
+    netem_loss off
+    barrier p4-pub "$ALL"
+    fb=$(cat "$RIG_SHARED"/sc.p4.log.node* 2>/dev/null | log_fields action | grep -c '^fallback')
+    figure "p4 (1 % loss): $fb request(s) fell back to local service"
+
+    # --- the clone's node dies mid-response
+    barrier p5-go "$ALL"
+    rm -f /tmp/p5.body
+    curl -sS --http1.1 --limit-rate 1M --max-time 120 --local-port $P5_PORT -o /tmp/p5.body \
+        -w '%{http_code} %{size_download}\n' "http://$VIP_SC/n3/s32m" >/tmp/p5.w 2>/tmp/p5.err &
+    p5=$!
+    size5() { stat -c %s /tmp/p5.body 2>/dev/null || echo 0; }
+    n=0
+    while kill -0 $p5 2>/dev/null && [ "$(size5)" -eq 0 ] && [ $n -lt $((300 * SLOW)) ]; do
+        sleep 0.2; n=$((n + 1))
+    done
+    check "clone dies: the transfer of /n3/s32m started ($(size5) bytes after $((n / 5)) s)" \
+        test "$(size5)" -gt 0
+    sleep 4
+    log "clone dies: $(size5) bytes received, node 3 goes down now"
+    barrier p5-kill 3    # client, node 2, node 3
+    tk=$(cut -d' ' -f1 /proc/uptime)
+    wait $p5
+    rc=$?
+    te=$(cut -d' ' -f1 /proc/uptime)
+    el=$(awk -v a="$tk" -v b="$te" 'BEGIN { printf "%.1f", b - a }')
+    case $rc in
+        0)  why="completed" ;;
+        56) why="connection reset or receive error, exit 56" ;;
+        28) why="timeout, exit 28" ;;
+        18) why="partial file, exit 18" ;;
+        *)  why="exit $rc" ;;
+    esac
+    log "clone dies: curl: $(cat /tmp/p5.err /tmp/p5.w | tr '\n' ' ')"
+    figure "clone dies: curl ended ${el}s after node 3's failure ($why), $(size5) of 33554432 bytes"
+    check "clone dies: curl ended with an error ($why) ${el}s after node 3's failure, $(size5) of 33554432 bytes" \
+        test "$rc" != 0
+    rm -f /tmp/p5.body
+    barrier p5-done "$ALL"
+    barrier p5-pub "$ALL"
+    cat "$RIG_SHARED"/sc.p5.log.node* "$RIG_SHARED"/sc.p6.log.node* 2>/dev/null |
+        grep "conn=$CLIENT_IP:$P5_PORT" | sed 's/^/clone dies: logged: /' >>"$FIG"
+
+    # --- clone to a node that is down
+    # shellcheck disable=SC2086
+    set -- $P6
+    barrier p6-go "$ALL"
+    # shellcheck disable=SC2086
+    check "node 3 down: one curl, $# requests for node 3's paths" ka_fetch p6 $P6_PORT $((120 * SLOW)) $P6
+    check "node 3 down: curl connected once" one_connection p6 "$#"
+    # shellcheck disable=SC2086
+    check "node 3 down: both bodies byte-exact, in order" bodies_ok /tmp/p6 "" $P6
+    barrier p6-done "$ALL"
+    barrier p6-pub "$ALL"
+    conn=$CLIENT_IP:$P6_PORT
+    check "node 3 down: node 2's scserver took $conn (IPVS: node 2 only)" \
+        test "$(nodes_with p6 "$conn")" = 2
+    # shellcheck disable=SC2086
+    printf '/%s fallback:EHOSTDOWN\n' $P6 >/tmp/exp6.txt
+    log_fields conn path action <"$RIG_SHARED/sc.p6.log.node2" 2>/dev/null |
+        awk -v c="$conn" '$1 == c { print $2, $3 }' >/tmp/got6.txt
+    check "node 3 down: node 2 logged fallback:EHOSTDOWN for both" diff /tmp/exp6.txt /tmp/got6.txt
+    d=$(delta p5 p6 2 sc_clone_failed)
+    check "node 3 down: sc_clone_failed rose on node 2 ($d)" test "$d" -ge 1
+
+    # --- the capture, figures
+    if [ "$CAPTURE" = 1 ]; then
+        wait "$pcap_pid"
+        # shellcheck disable=SC2016
+        if ! check "keep-alive capture: no RST, no gap, each response from the node owning its path" \
+            sh -c 'cat /tmp/p2.pcapcheck; exit "$(cat /tmp/p2.pcaprc 2>/dev/null || echo 2)"'; then
+            cp /tmp/p2.pcap "$RIG_OUT/"
+        fi
+        grep -E 'socket cloning|server data' /tmp/p2.pcapcheck | sed 's/^ */capture: /' >>"$FIG"
+        rm -f /tmp/p2.pcap
+    fi
+    figures
+    check "kernel log has no problem report" dmesg_clean
+    ;;
+esac
