@@ -25,6 +25,14 @@
 #               the 3 nodes, layer 4) against dts_rr, dts_lard, dts_ds,
 #               dts_chash (handover, dts-proxy --config [policy]); req/s, and
 #               each node's hit rate from its disk reads;
+#   cloning     Socket Cloning behind IPVS-DR (node 1 directs $VIP_SC:81 to
+#               node 2, whose dts-scserver clones every /b/ request to node
+#               3's nginx): ab -k (one keep-alive connection, a clone per
+#               request) for 1 KiB to 1 MiB through direct (node 2's nginx,
+#               keep-alive too), sc (cloned) and sc_local (the same server
+#               serving /l/ itself); req_per_s; then the first-byte time of
+#               1 KiB (p50, p99) for direct and sc, and node 2's clone call
+#               time from its sc_ns_total counter;
 #   overhead    iperf3 (TCP bulk; UDP 64-byte datagrams) to node 1, which has
 #               the module loaded with a service on VIP:80 (this traffic is
 #               not for it), against the module unloaded, interleaved.
@@ -54,8 +62,11 @@ fi
 EFF_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LAT_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LOC_MECHS="ipvs_rr dts_rr dts_lard dts_ds dts_chash"
+SC_MECHS="direct sc sc_local"
+SC_SIZES="1k 64k 1m"
 VIP_DR=10.0.0.101       # IPVS-DR to node 2 (efficiency, latency)
 VIP_RR=10.0.0.102       # IPVS-DR round robin over every node (locality)
+VIP_SC=10.0.0.103       # Socket Cloning: IPVS-DR to node 2's dts-scserver, port 81
 METRICS=127.0.0.1:9100
 SAMPLES=$RIG_SHARED/samples.$RIG_VM.jsonl
 
@@ -86,6 +97,7 @@ cluster_toml() { # POLICY|-
     done
     nodes=$(seq -s, 1 "$N")
     printf '\n[[service]]\nvip = "%s"\nport = 80\nproxy_port = 8080\nnodes = [%s]\n' "$VIP" "$nodes"
+    printf '\n[[service]]\nvip = "%s"\nport = 81\nmode = "sc"\nclone_port = 80\nnodes = [%s]\n' "$VIP_SC" "$nodes"
     [ "$1" = - ] && return 0
     printf '\n[policy]\nname = "%s"\n' "$1"
     case $1 in lard) printf 'max_load = 80\n' ;; esac
@@ -144,18 +156,21 @@ node_setup() {
     # IPVS direct routing: node 1 directs; every node holds both VIPs on lo
     # (no ARP for them: arp_ignore=1), node 1 on eth0 (it answers ARP).
     if [ "$RIG_ID" = 1 ]; then
-        check "VIPs $VIP_DR and $VIP_RR on node 1's eth0" \
-            sh -c "ip addr add $VIP_DR/32 dev eth0 && ip addr add $VIP_RR/32 dev eth0"
+        check "VIPs $VIP_DR, $VIP_RR and $VIP_SC on node 1's eth0" \
+            sh -c "ip addr add $VIP_DR/32 dev eth0 && ip addr add $VIP_RR/32 dev eth0 &&
+                   ip addr add $VIP_SC/32 dev eth0"
         check "ipvsadm: $VIP_DR:80 -> node 2 (DR)" sh -c "
             ipvsadm -A -t $VIP_DR:80 -s rr && ipvsadm -a -t $VIP_DR:80 -r $(node_ip 2):80 -g"
         check "ipvsadm: $VIP_RR:80 -> every node (DR, rr)" sh -c "
             ipvsadm -A -t $VIP_RR:80 -s rr &&
             for i in \$(seq 1 $N); do ipvsadm -a -t $VIP_RR:80 -r 10.0.0.\$((10 + i)):80 -g || exit 1; done"
+        check "ipvsadm: $VIP_SC:81 -> node 2 (DR, Socket Cloning)" sh -c "
+            ipvsadm -A -t $VIP_SC:81 -s rr && ipvsadm -a -t $VIP_SC:81 -r $(node_ip 2):81 -g"
         ipvsadm -Ln >>"$RIG_OUT/log.txt"
         check "iperf3 server on node 1" iperf3 -s -D -p 5201 --logfile /tmp/iperf3.log
     else
-        check "VIPs $VIP_DR and $VIP_RR on lo" \
-            sh -c "ip addr add $VIP_DR/32 dev lo && ip addr add $VIP_RR/32 dev lo"
+        check "VIPs $VIP_DR, $VIP_RR and $VIP_SC on lo" \
+            sh -c "ip addr add $VIP_DR/32 dev lo && ip addr add $VIP_RR/32 dev lo && ip addr add $VIP_SC/32 dev lo"
     fi
 }
 
@@ -169,10 +184,27 @@ node_main() {
         check "haproxy on :8082 (to node 2)" haproxy -f "$BENCH/haproxy.cfg" -D -p /tmp/haproxy.pid
     fi
     proxy_route_next
+    [ "$RIG_ID" = 2 ] && sc_server_start
     barrier ready "$ALL"
 
-    # efficiency and latency: the client drives.
+    # efficiency, latency and cloning: the client drives.
     barrier lat-done "$ALL"
+    if [ "$RIG_ID" = 2 ]; then
+        # The clone call's time in the kernel (call to SC-ACK), per clone.
+        "$DTSCTL" status --json >/tmp/st-sc.json
+        dts_counter_values /tmp/st-sc.json sc_clone_sent sc_clone_failed sc_ns_total >/tmp/scc ||
+            fail "sc counters"
+        n=$(counter_value sc_clone_sent /tmp/scc)
+        nf=$(counter_value sc_clone_failed /tmp/scc)
+        log "cloning: $n clones, $nf failed; $(tr '\n' ' ' </tmp/scc)"
+        [ "${nf:-1}" = 0 ] || fail "cloning: $nf clone calls failed"
+        if [ "${n:-0}" -gt 0 ]; then
+            sample clone_call sc node2 1 mean_ms \
+                "$(awk -v n="$n" '$1 == "sc_ns_total" { printf "%.3f\n", $2 / n / 1e6 }' /tmp/scc)" false
+        else
+            fail "cloning: no clone was made"
+        fi
+    fi
     curl -s "http://$METRICS/metrics" >/tmp/m.lat
     # The proxy's time from the complete request to the handover's return.
     awk '$1 == "dts_proxy_request_seconds_sum" { s = $2 } $1 == "dts_proxy_request_seconds_count" { c = $2 }
@@ -267,7 +299,29 @@ node_scaling() {
 
 # node_finish: the bench's own servers stop, then lib.sh's node_teardown
 # (drain, final status, proxy and nginx logs, config clear, rmmod, dmesg).
+# sc_server_start: node 2's Socket Cloning server on $VIP_SC:81: /b/ is
+# node 3's (every request cloned there), /l/ (the same files) its own.
+sc_server_start() {
+    ln -sfn /tmp/www/b /tmp/www/l
+    printf '/b/ 3\n/l/ 2\n' >/tmp/sc.map
+    nodes_arg=
+    for i in $(seq 1 "$N"); do nodes_arg="$nodes_arg --node $i=$(node_ip "$i")"; done
+    # shellcheck disable=SC2086
+    "${DTSCTL%/*}/dts-scserver" --listen "$VIP_SC:81" --root /tmp/www --self-node 2 \
+        --map /tmp/sc.map $nodes_arg --clone-port 80 --log /tmp/scserver.log &
+    echo $! >/tmp/scserver.pid
+    _n=0
+    while [ $_n -lt 50 ]; do
+        curl -s -o /dev/null --max-time 2 "http://$VIP_SC:81/l/s1k" 2>/dev/null && break
+        sleep 0.2; _n=$((_n + 1))
+    done
+    check "dts-scserver on $VIP_SC:81 (clones /b/ to node 3)" \
+        sh -c "curl -sf -o /dev/null --max-time 5 http://$VIP_SC:81/l/s1k"
+}
+
 node_finish() {
+    [ -f /tmp/scserver.pid ] && kill "$(cat /tmp/scserver.pid)" 2>/dev/null
+    cp /tmp/scserver.log "$RIG_OUT/" 2>/dev/null
     [ -f /tmp/haproxy.pid ] && kill "$(cat /tmp/haproxy.pid)" 2>/dev/null
     [ -f /tmp/nginx-relay/nginx.pid ] && kill "$(cat /tmp/nginx-relay/nginx.pid)" 2>/dev/null
     [ "$RIG_ID" = 1 ] && ipvsadm -C
@@ -281,6 +335,8 @@ mech_url() { # MECH PATH
     case $1 in
         direct) echo "http://$(node_ip 2)$2" ;;
         dts) echo "http://$VIP$2" ;;
+        sc) echo "http://$VIP_SC:81$2" ;;
+        sc_local) echo "http://$VIP_SC:81/l${2#/b}" ;;
         nginx_relay) echo "http://$(node_ip 1):8081$2" ;;
         haproxy) echo "http://$(node_ip 1):8082$2" ;;
         ipvs_dr) echo "http://$VIP_DR$2" ;;
@@ -310,19 +366,46 @@ ab_run() {
     [ "${_c:-0}" -gt 0 ] && [ "${_f:-1}" = 0 ] && [ -z "$_x" ] || { cat "$_o"; return 1; }
 }
 
+# rate SCENARIO MECH PARAM REP URL AB_ARGS...: ab for $EFF_T seconds;
+# a req_per_s sample.
+rate() {
+    _sc=$1 _m=$2 _p=$3 _rep=$4 _url=$5
+    shift 5
+    if ab_run /tmp/ab.out "$@" -t "$EFF_T" -n 50000 "$_url"; then
+        rps=$(awk '/^Requests per second:/ { print $4 }' /tmp/ab.out)
+        log "$_sc rep $_rep $_p $_m: $rps req/s"
+        sample "$_sc" "$_m" "$_p" "$_rep" req_per_s "$rps" true
+    else
+        fail "$_sc rep $_rep $_p $_m: ab $_url failed"
+    fi
+}
+
+# first_byte SCENARIO MECH REP URL AB_ARGS...: ab's per-request wait
+# (request sent -> first response byte) over $LAT_N requests; p50 and p99
+# samples.
+first_byte() {
+    _sc=$1 _m=$2 _rep=$3 _url=$4
+    shift 4
+    if ab_run /tmp/ab.out "$@" -n "$LAT_N" -g /tmp/ab.tsv "$_url"; then
+        # -g: starttime seconds ctime dtime ttime wait (ms).
+        pct=$(awk -F'\t' 'NR > 1 { print $6 }' /tmp/ab.tsv | sort -n | awk '
+            { v[NR] = $1 } END { i50 = int((NR - 1) * 0.50) + 1; i99 = int((NR - 1) * 0.99) + 1
+                print v[i50], v[i99] }')
+        set -- $pct
+        log "$_sc rep $_rep $_m: first byte p50 $1 ms, p99 $2 ms"
+        sample "$_sc" "$_m" p50 "$_rep" first_byte_ms "$1" false
+        sample "$_sc" "$_m" p99 "$_rep" first_byte_ms "$2" false
+    else
+        fail "$_sc rep $_rep $_m: ab $_url failed"
+    fi
+}
+
 client_efficiency() {
     rep=1
     while [ $rep -le $REPS ]; do
         for s in $SIZES; do
             for m in $(rotate $rep $EFF_MECHS); do
-                url=$(mech_url $m "/b/s$s")
-                if ab_run /tmp/ab.out -t "$EFF_T" -n 50000 "$url"; then
-                    rps=$(awk '/^Requests per second:/ { print $4 }' /tmp/ab.out)
-                    log "efficiency rep $rep $s $m: $rps req/s"
-                    sample efficiency "$m" "$s" "$rep" req_per_s "$rps" true
-                else
-                    fail "efficiency rep $rep $s $m: ab $url failed"
-                fi
+                rate efficiency "$m" "$s" "$rep" "$(mech_url $m "/b/s$s")"
             done
         done
         rep=$((rep + 1))
@@ -333,20 +416,29 @@ client_latency() {
     rep=1
     while [ $rep -le $LAT_REPS ]; do
         for m in $(rotate $rep $LAT_MECHS); do
-            url=$(mech_url $m /b/s1k)
-            if ab_run /tmp/ab.out -n "$LAT_N" -g /tmp/ab.tsv "$url"; then
-                # -g: starttime seconds ctime dtime ttime wait (ms); wait is
-                # the time from the request's end to the first response byte.
-                pct=$(awk -F'\t' 'NR > 1 { print $6 }' /tmp/ab.tsv | sort -n | awk '
-                    { v[NR] = $1 } END { i50 = int((NR - 1) * 0.50) + 1; i99 = int((NR - 1) * 0.99) + 1
-                        print v[i50], v[i99] }')
-                set -- $pct
-                log "latency rep $rep $m: first byte p50 $1 ms, p99 $2 ms"
-                sample latency "$m" p50 "$rep" first_byte_ms "$1" false
-                sample latency "$m" p99 "$rep" first_byte_ms "$2" false
-            else
-                fail "latency rep $rep $m: ab $url failed"
-            fi
+            first_byte latency "$m" "$rep" "$(mech_url $m /b/s1k)"
+        done
+        rep=$((rep + 1))
+    done
+}
+
+# client_cloning: Socket Cloning against node 2's nginx and against the
+# cloning server serving itself, all over one keep-alive connection (ab -k):
+# each sc request is one clone of that connection.
+client_cloning() {
+    rep=1
+    while [ $rep -le $REPS ]; do
+        for s in $SC_SIZES; do
+            for m in $(rotate $rep $SC_MECHS); do
+                rate cloning "$m" "$s" "$rep" "$(mech_url $m "/b/s$s")" -k
+            done
+        done
+        rep=$((rep + 1))
+    done
+    rep=1
+    while [ $rep -le $LAT_REPS ]; do
+        for m in $(rotate $rep direct sc); do
+            first_byte clone_latency "$m" "$rep" "$(mech_url $m /b/s1k)" -k
         done
         rep=$((rep + 1))
     done
@@ -420,6 +512,9 @@ client_main() {
     client_efficiency
     cpu_mark efficiency end
     client_latency
+    cpu_mark cloning start
+    client_cloning
+    cpu_mark cloning end
     barrier lat-done "$ALL"
     client_locality
     client_overhead
