@@ -310,6 +310,7 @@ fn serve_connection(settings: &Settings, stream: TcpStream) {
         req_no: 0,
         clone_pending: false,
         wrote: false,
+        http10: false,
     };
     conn.run();
 }
@@ -361,6 +362,10 @@ struct Conn<'a> {
     /// The last clone declared a response length that the client may not
     /// have acknowledged yet: `DTS_SO_CLONE_WAIT` before any write.
     clone_pending: bool,
+    /// The request being answered is HTTP/1.0: a kept-alive connection
+    /// must say so (`Connection: keep-alive`), or the client waits for the
+    /// close.
+    http10: bool,
     /// This server wrote to the client since the last clone.
     wrote: bool,
 }
@@ -415,6 +420,7 @@ impl Conn<'_> {
     /// Answers one request whose head is at the start of the buffer.
     fn handle(&mut self, req: &RequestHead) -> Next {
         self.req_no += 1;
+        self.http10 = req.minor == 0;
         let head: Vec<u8> = self.buf.drain(..req.head_len.min(self.buf.len())).collect();
         let path = if req.path().is_empty() {
             "-"
@@ -599,7 +605,7 @@ impl Conn<'_> {
         }
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\n{}\r\n",
-            if req.keep_alive { "" } else { "Connection: close\r\n" }
+            self.connection_field(req.keep_alive)
         );
         self.wrote = true;
         if self.stream.write_all(head.as_bytes()).is_err() {
@@ -614,6 +620,17 @@ impl Conn<'_> {
             }
         }
         Next::after(req.keep_alive)
+    }
+
+    /// The `Connection` field of a response: `close` when the server
+    /// closes after it, `keep-alive` for an HTTP/1.0 client that keeps the
+    /// connection (HTTP/1.0's default is to close), none otherwise.
+    const fn connection_field(&self, keep_alive: bool) -> &'static str {
+        match (keep_alive, self.http10) {
+            (false, _) => "Connection: close\r\n",
+            (true, true) => "Connection: keep-alive\r\n",
+            (true, false) => "",
+        }
     }
 
     /// Sends a short `text/plain` error response (without its body for a
@@ -635,7 +652,7 @@ impl Conn<'_> {
             "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n{}{}\r\n",
             body.len(),
             if status == 405 { "Allow: GET, HEAD\r\n" } else { "" },
-            if keep_alive { "" } else { "Connection: close\r\n" }
+            self.connection_field(keep_alive)
         );
         if !is_head {
             response.push_str(&body);
