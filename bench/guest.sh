@@ -197,7 +197,13 @@ node_main() {
         n=$(counter_value sc_clone_sent /tmp/scc)
         nf=$(counter_value sc_clone_failed /tmp/scc)
         log "cloning: $n clones, $nf failed; $(tr '\n' ' ' </tmp/scc)"
-        [ "${nf:-1}" = 0 ] || fail "cloning: $nf clone calls failed"
+        # ab stops at its time limit by closing the connection, maybe while
+        # the server clones its last request: that call fails with EBADF
+        # (the connection is closing). Any other failure is a fault.
+        bad=$(grep -c 'action=fallback:' /tmp/scserver.log | tr -d ' ')
+        ebadf=$(grep -c 'action=fallback:EBADF' /tmp/scserver.log | tr -d ' ')
+        [ "$bad" = "$ebadf" ] ||
+            fail "cloning: $((bad - ebadf)) clone call(s) failed other than at ab's end (EBADF)"
         if [ "${n:-0}" -gt 0 ]; then
             sample clone_call sc node2 1 mean_ms \
                 "$(awk -v n="$n" '$1 == "sc_ns_total" { printf "%.3f\n", $2 / n / 1e6 }' /tmp/scc)" false
