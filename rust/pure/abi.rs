@@ -2072,6 +2072,7 @@ mod flush_tests {
 /// after any error the original socket is intact and the application may
 /// serve the request itself. Errors:
 ///
+/// - `EPERM`: the caller lacks `CAP_NET_ADMIN` (as for every DTS option);
 /// - `EINVAL`: a malformed request, a target that is this node or not a
 ///   member of the socket's service, a socket that is not a connection of a
 ///   Socket Cloning service;
