@@ -40,7 +40,7 @@
 # median per phase), the bytes served by clones and locally, the counters.
 # On the debug kernel: longer timeouts and mesh dead time, no capture, files
 # of at most 1 MiB (the keep-alive phase's 20 requests), no loss phase, and
-# the clone-dies phase on node 3's 1 MiB file at 100 KiB/s.
+# the clone-dies phase on node 3's 1 MiB file at 25 KiB/s.
 # rig-nodes: 4
 . "$RIG_REPO/tests/vm/lib.sh"
 
@@ -62,13 +62,14 @@ COUNTERS="sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone
 # The debug kernel (KASAN, lockdep) under TCG is about 10 times slower: it
 # runs the same phases with files of at most 1 MiB (MKFILES_MAX, for every
 # VM's mkfiles.py), without the loss phase's transfers, and the clone-dies
-# phase on a 1 MiB file at 100 KiB/s. Every kernel path still runs.
+# phase on a 1 MiB file at 25 KiB/s (the client's receive buffer is 64 KiB
+# in that phase on both kernels). Every kernel path still runs.
 if [ "$(rig_flavor)" = debug ]; then
-    SLOW=5 CAPTURE=0 DEAD_AFTER=10 LOSS=0 MKFILES_MAX=1048576
-    P5_PATH=n3/s1m P5_SIZE=1048576 P5_RATE=100K
+    SLOW=5 CAPTURE=0 DEAD_AFTER=10 LOSS=0 MKFILES_MAX=1048576 NFILES=21
+    P5_PATH=n3/s1m P5_SIZE=1048576 P5_RATE=25K P5_SLEEP=2
 else
-    SLOW=1 CAPTURE=1 DEAD_AFTER=3 LOSS=1 MKFILES_MAX=0
-    P5_PATH=n3/s32m P5_SIZE=33554432 P5_RATE=1M
+    SLOW=1 CAPTURE=1 DEAD_AFTER=3 LOSS=1 MKFILES_MAX=0 NFILES=25
+    P5_PATH=n3/s32m P5_SIZE=33554432 P5_RATE=1M P5_SLEEP=4
 fi
 export MKFILES_MAX
 # Client ports of the curl runs (the scserver logs name connections by them).
@@ -565,7 +566,7 @@ client.*)
     : >"$FIG"
     check "expected files: sha256 and sizes (mkfiles.py --sha, --list)" sh -c "
         '$PY' '$MKFILES' --sha /tmp/www >/tmp/sha.txt && '$PY' '$MKFILES' --list /tmp/www >/tmp/sizes.txt &&
-        [ \$(wc -l </tmp/sha.txt) = 25 ]"
+        [ \$(wc -l </tmp/sha.txt) = $NFILES ]"
     barrier ready "$ALL"
 
     # --- keep-alive: 30 requests on one connection, under capture
@@ -686,6 +687,11 @@ client.*)
     # --- the clone's node dies mid-response
     barrier p5-go "$ALL"
     rm -f /tmp/p5.body
+    # A small receive buffer keeps most of the response in the clone's send
+    # queue: with the default (up to 6 MiB), a 1 MiB response sits whole in
+    # the client's socket before node 3 goes down and curl completes from it.
+    rmem=$(sysctl -n net.ipv4.tcp_rmem)
+    sysctl -qw net.ipv4.tcp_rmem="4096 32768 65536"
     curl -sS --http1.1 --limit-rate $P5_RATE --max-time $((120 * SLOW)) --local-port $P5_PORT -o /tmp/p5.body \
         -w '%{http_code} %{size_download}\n' "http://$VIP_SC/$P5_PATH" >/tmp/p5.w 2>/tmp/p5.err &
     p5=$!
@@ -696,8 +702,10 @@ client.*)
     done
     check "clone dies: the transfer of /$P5_PATH started ($(size5) bytes after $((n / 5)) s)" \
         test "$(size5)" -gt 0
-    sleep 4
+    sleep "$P5_SLEEP"
     log "clone dies: $(size5) bytes received, node 3 goes down now"
+    check "clone dies: the transfer is still under way ($(size5) of $P5_SIZE bytes)" \
+        test "$(size5)" -lt $((P5_SIZE / 2))
     barrier p5-kill 3    # client, node 2, node 3
     tk=$(cut -d' ' -f1 /proc/uptime)
     wait $p5
@@ -716,6 +724,7 @@ client.*)
     check "clone dies: curl ended with an error ($why) ${el}s after node 3's failure, $(size5) of $P5_SIZE bytes" \
         test "$rc" != 0
     rm -f /tmp/p5.body
+    sysctl -qw net.ipv4.tcp_rmem="$rmem"
     barrier p5-done "$ALL"
     barrier p5-pub "$ALL"
     cat "$RIG_SHARED"/sc.p5.log.node* "$RIG_SHARED"/sc.p6.log.node* 2>/dev/null |
