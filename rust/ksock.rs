@@ -439,6 +439,9 @@ pub(crate) struct CloneSnap {
     /// The socket's timestamp offset (its TSval is the millisecond clock
     /// plus this).
     pub(crate) tsoffset: u32,
+    /// The connection's timestamps count microseconds (`tcp_usec_ts`, a
+    /// route option), not milliseconds.
+    pub(crate) usec_ts: bool,
 }
 
 /// A user's TCP socket, borrowed for the duration of a `setsockopt()` call
@@ -552,6 +555,7 @@ impl UserTcp {
                 tstamp_ok: o.tstamp_ok() != 0,
                 ts_recent: o.ts_recent,
                 tsoffset: (*tp).tsoffset,
+                usec_ts: (*tp).tcp_usec_ts() != 0,
             }
         })
     }

@@ -440,6 +440,10 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
     if snap.state != TCP_ESTABLISHED {
         return Err(EBADF);
     }
+    if snap.tstamp_ok && snap.usec_ts {
+        // The clone's TSval translation assumes millisecond clocks.
+        return Err(errno(bindings::EOPNOTSUPP));
+    }
     if snap.snd_una != snap.write_seq || snap.snd_nxt != snap.write_seq {
         return Err(EBUSY);
     }

@@ -34,6 +34,11 @@
 #   clone to a dead node: once nodes 2 and 4 see node 3 down, /n3/s64k and
 #           /n3/s1m on one connection are served by node 2 itself
 #           (`fallback:EHOSTDOWN` in its log, sc_clone_failed rose), byte-exact;
+#   microsecond timestamps: node 2 routes the client through a host route
+#           with the tcp_usec_ts feature (tests/vm/usec_route.py), so a new
+#           connection uses microsecond TSvals: DTS_SO_CLONE refuses it
+#           (`fallback:EOPNOTSUPP` for /n4/s1k and /n4/s64k, sc_clone_failed
+#           rose), node 2 serves both itself, byte-exact;
 #   all:    node_teardown (flow tables drain, rmmod, clean kernel logs;
 #           node 3 with its eth0 still down).
 # Figures (client/sc-figures.txt): the clone call latency (scserver call_us,
@@ -73,7 +78,7 @@ else
 fi
 export MKFILES_MAX
 # Client ports of the curl runs (the scserver logs name connections by them).
-P2_PORT=40200 P4_PORT=40400 P5_PORT=40500 P6_PORT=40600
+P2_PORT=40200 P4_PORT=40400 P5_PORT=40500 P6_PORT=40600 P7_PORT=40700
 
 # Requests (paths under /tmp/www, the URL is /PATH). Keep-alive: the 25
 # files (3 x 8 sizes + n3/s32m) and 5 small ones again, never two in a row
@@ -86,6 +91,7 @@ P4K="n3/s4m n2/s1k n4/s1m n2/s0 n3/s64k n4/s100k n2/s4m n3/s1 n4/s4k n2/s1m
      n3/s100k n4/s0 n2/s64k n3/s1m n4/s1k"
 P4P="n4/s1m n3/s1k n2/s64k n4/s4k n3/s1m n2/s0 n4/s100k n3/s1 n2/s1m n4/s64k"
 P6="n3/s64k n3/s1m"
+P7="n4/s1k n4/s64k"
 if [ "$LOSS" = 0 ]; then
     # Debug: the keep-alive phase without the files above 1 MiB.
     P2="n2/s0 n3/s1 n4/s1k n2/s4k n3/s64k n4/s100k n2/s1m n4/s0 n2/s1 n3/s1k
@@ -416,7 +422,7 @@ figure() { log "$*"; echo "$*" >>"$FIG"; }
 
 # figures: clone call latency and bytes served, from the published logs.
 figures() {
-    for _ph in p2 p3 p4 p5 p6 all; do
+    for _ph in p2 p3 p4 p5 p6 p7 all; do
         _g=$_ph
         [ "$_ph" = all ] && _g="p*"
         # shellcheck disable=SC2086
@@ -442,7 +448,7 @@ figures() {
     # dts-scserver's notes (a failed HEAD probe or DTS_SO_CLONE_WAIT).
     cat "$RIG_SHARED"/sc.p*.log.node* 2>/dev/null | grep ' note=' | sed 's/^/scserver: /' >>"$FIG"
     _prev=setup
-    for _ph in p2 p3 p4 p5 p6; do
+    for _ph in p2 p3 p4 p5 p6 p7; do
         for _k in 2 3 4; do
             _c=""
             for _n in $COUNTERS; do
@@ -472,7 +478,7 @@ node.1)
         ipvsadm -e -t $VIP_SC:80 -r 10.0.0.13:80 -g -w 0 &&
         ipvsadm -e -t $VIP_SC:80 -r 10.0.0.14:80 -g -w 0"
     ipvsadm -Ln >>"$RIG_OUT/log.txt"
-    for ph in p5 p6; do
+    for ph in p5 p6 p7; do
         barrier "$ph-go" "$ALL"; barrier "$ph-done" "$ALL"; barrier "$ph-pub" "$ALL"
     done
     ipvsadm -Ln --stats >"$RIG_OUT/ipvs-stats.txt" 2>&1
@@ -550,6 +556,21 @@ node.*)
     barrier p6-done "$ALL"
     publish p6 "$m"
     barrier p6-pub "$ALL"
+
+    # microsecond timestamps (node 2 only takes new connections)
+    m=$(log_mark)
+    if [ "$RIG_ID" = 2 ]; then
+        check "node 2: host route to $CLIENT_IP with features tcp_usec_ts (usec_route.py)" sh -c "
+            '$PY' '$RIG_REPO/tests/vm/usec_route.py' add '$CLIENT_IP' eth0 &&
+            ip route show '$CLIENT_IP' | tee /dev/stderr | grep -q 'features 0x10'"
+    fi
+    barrier p7-go "$ALL"
+    barrier p7-done "$ALL"
+    if [ "$RIG_ID" = 2 ]; then
+        check "node 2: the tcp_usec_ts route removed" "$PY" "$RIG_REPO/tests/vm/usec_route.py" del "$CLIENT_IP" eth0
+    fi
+    publish p7 "$m"
+    barrier p7-pub "$ALL"
 
     "$DTSCTL" peers >"$RIG_OUT/peers-final.txt" 2>&1
     sc_server_stop
@@ -751,6 +772,27 @@ client.*)
     check "node 3 down: node 2 logged fallback:EHOSTDOWN for both" diff /tmp/exp6.txt /tmp/got6.txt
     d=$(delta p5 p6 2 sc_clone_failed)
     check "node 3 down: sc_clone_failed rose on node 2 ($d)" test "$d" -ge 1
+
+    # --- microsecond timestamps: the clone call refuses, the original serves
+    # shellcheck disable=SC2086
+    set -- $P7
+    barrier p7-go "$ALL"
+    # shellcheck disable=SC2086
+    check "usec timestamps: one curl, $# requests for node 4's paths" ka_fetch p7 $P7_PORT $((120 * SLOW)) $P7
+    check "usec timestamps: curl connected once" one_connection p7 "$#"
+    # shellcheck disable=SC2086
+    check "usec timestamps: both bodies byte-exact, in order" bodies_ok /tmp/p7 "" $P7
+    barrier p7-done "$ALL"
+    barrier p7-pub "$ALL"
+    conn=$CLIENT_IP:$P7_PORT
+    check "usec timestamps: node 2's scserver took $conn" test "$(nodes_with p7 "$conn")" = 2
+    # shellcheck disable=SC2086
+    printf '/%s fallback:EOPNOTSUPP\n' $P7 >/tmp/exp7.txt
+    log_fields conn path action <"$RIG_SHARED/sc.p7.log.node2" 2>/dev/null |
+        awk -v c="$conn" '$1 == c { print $2, $3 }' >/tmp/got7.txt
+    check "usec timestamps: node 2 logged fallback:EOPNOTSUPP for both" diff /tmp/exp7.txt /tmp/got7.txt
+    d=$(delta p6 p7 2 sc_clone_failed)
+    check "usec timestamps: sc_clone_failed rose on node 2 ($d)" test "$d" -ge 2
 
     # --- the capture, figures
     if [ "$CAPTURE" = 1 ]; then
