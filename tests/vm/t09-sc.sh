@@ -460,6 +460,33 @@ figures() {
     done
 }
 
+# fallback_phase PH PREV PORT ERR LABEL MINFAIL PATH...: the client's side of
+# a phase in which IPVS sends new connections to node 2 only and every clone
+# call fails with ERR: one keep-alive curl from PORT for PATH... (other
+# nodes' files), one connection, every body byte-exact and in order; node
+# 2's scserver took the connection and logged `fallback:ERR` for every
+# request; its sc_clone_failed rose by at least MINFAIL since snapshot PREV.
+fallback_phase() {
+    _ph=$1 _prev=$2 _port=$3 _err=$4 _lbl=$5 _minf=$6
+    shift 6
+    _x=${1#n}; _x=${_x%%/*}
+    barrier "$_ph-go" "$ALL"
+    check "$_lbl: one curl, $# requests for node $_x's paths" ka_fetch "$_ph" "$_port" $((120 * SLOW)) "$@"
+    check "$_lbl: curl connected once" one_connection "$_ph" "$#"
+    check "$_lbl: all $# bodies byte-exact, in order" bodies_ok "/tmp/$_ph" "" "$@"
+    barrier "$_ph-done" "$ALL"
+    barrier "$_ph-pub" "$ALL"
+    _conn=$CLIENT_IP:$_port
+    check "$_lbl: node 2's scserver took $_conn (IPVS: node 2 only)" \
+        test "$(nodes_with "$_ph" "$_conn")" = 2
+    for _p in "$@"; do echo "/$_p fallback:$_err"; done >"/tmp/exp.$_ph.txt"
+    log_fields conn path action <"$RIG_SHARED/sc.$_ph.log.node2" 2>/dev/null |
+        awk -v c="$_conn" '$1 == c { print $2, $3 }' >"/tmp/got.$_ph.txt"
+    check "$_lbl: node 2 logged fallback:$_err for all $#" diff "/tmp/exp.$_ph.txt" "/tmp/got.$_ph.txt"
+    _d=$(delta "$_prev" "$_ph" 2 sc_clone_failed)
+    check "$_lbl: sc_clone_failed rose on node 2 ($_d, at least $_minf)" test "$_d" -ge "$_minf"
+}
+
 # --- roles -----------------------------------------------------------------------
 case "$RIG_ROLE.$RIG_ID" in
 node.1)
@@ -753,46 +780,11 @@ client.*)
 
     # --- clone to a node that is down
     # shellcheck disable=SC2086
-    set -- $P6
-    barrier p6-go "$ALL"
-    # shellcheck disable=SC2086
-    check "node 3 down: one curl, $# requests for node 3's paths" ka_fetch p6 $P6_PORT $((120 * SLOW)) $P6
-    check "node 3 down: curl connected once" one_connection p6 "$#"
-    # shellcheck disable=SC2086
-    check "node 3 down: both bodies byte-exact, in order" bodies_ok /tmp/p6 "" $P6
-    barrier p6-done "$ALL"
-    barrier p6-pub "$ALL"
-    conn=$CLIENT_IP:$P6_PORT
-    check "node 3 down: node 2's scserver took $conn (IPVS: node 2 only)" \
-        test "$(nodes_with p6 "$conn")" = 2
-    # shellcheck disable=SC2086
-    printf '/%s fallback:EHOSTDOWN\n' $P6 >/tmp/exp6.txt
-    log_fields conn path action <"$RIG_SHARED/sc.p6.log.node2" 2>/dev/null |
-        awk -v c="$conn" '$1 == c { print $2, $3 }' >/tmp/got6.txt
-    check "node 3 down: node 2 logged fallback:EHOSTDOWN for both" diff /tmp/exp6.txt /tmp/got6.txt
-    d=$(delta p5 p6 2 sc_clone_failed)
-    check "node 3 down: sc_clone_failed rose on node 2 ($d)" test "$d" -ge 1
+    fallback_phase p6 p5 $P6_PORT EHOSTDOWN "node 3 down" 1 $P6
 
     # --- microsecond timestamps: the clone call refuses, the original serves
     # shellcheck disable=SC2086
-    set -- $P7
-    barrier p7-go "$ALL"
-    # shellcheck disable=SC2086
-    check "usec timestamps: one curl, $# requests for node 4's paths" ka_fetch p7 $P7_PORT $((120 * SLOW)) $P7
-    check "usec timestamps: curl connected once" one_connection p7 "$#"
-    # shellcheck disable=SC2086
-    check "usec timestamps: both bodies byte-exact, in order" bodies_ok /tmp/p7 "" $P7
-    barrier p7-done "$ALL"
-    barrier p7-pub "$ALL"
-    conn=$CLIENT_IP:$P7_PORT
-    check "usec timestamps: node 2's scserver took $conn" test "$(nodes_with p7 "$conn")" = 2
-    # shellcheck disable=SC2086
-    printf '/%s fallback:EOPNOTSUPP\n' $P7 >/tmp/exp7.txt
-    log_fields conn path action <"$RIG_SHARED/sc.p7.log.node2" 2>/dev/null |
-        awk -v c="$conn" '$1 == c { print $2, $3 }' >/tmp/got7.txt
-    check "usec timestamps: node 2 logged fallback:EOPNOTSUPP for both" diff /tmp/exp7.txt /tmp/got7.txt
-    d=$(delta p6 p7 2 sc_clone_failed)
-    check "usec timestamps: sc_clone_failed rose on node 2 ($d)" test "$d" -ge 2
+    fallback_phase p7 p6 $P7_PORT EOPNOTSUPP "usec timestamps" 2 $P7
 
     # --- the capture, figures
     if [ "$CAPTURE" = 1 ]; then
