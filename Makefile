@@ -6,6 +6,8 @@
 #   make kernel          build the patched kernel (cached; FLAVOR=default|debug)
 #   make module          build dts.ko against it (out of tree, via ./Kbuild)
 #   make tools           build dtsctl and the other userspace tools
+#   make deb             Debian packages into build/deb/: linux-image (the
+#                        default kernel), dts-module, dts-tools (scripts/deb.sh)
 #   make host-test       host unit and property tests (cargo test)
 #   make vm-test         VM tests on FLAVOR's kernel (VM_TESTS="t01 t03": a subset)
 #   make test            everything: deps, builds, host tests, VM tests on the
@@ -28,7 +30,7 @@ KDIR_OF = $(shell scripts/kernel.sh dir $(1))/linux
 MODDIR = $(BUILD)/$(FLAVOR)/module$(if $(DTS_FAULT),-fault-$(DTS_FAULT))
 TOOLS_DIR := $(REPO)/userspace-tools/target/release
 
-.PHONY: all deps kernel client-kernel module tools host-test vm-test test demo bench clean clippy
+.PHONY: all deps kernel client-kernel module tools deb host-test vm-test test demo bench clean clippy
 
 all: module tools
 
@@ -59,12 +61,18 @@ clippy: kernel
 tools: deps
 	cd userspace-tools && cargo build --release --locked
 
+# The packages are built from the default flavor whatever FLAVOR says.
+deb: deps
+	$(MAKE) --no-print-directory module tools FLAVOR=default
+	scripts/deb.sh
+
 host-test: deps
 	cd userspace-tools && cargo test --locked
 
 # On the debug flavor only the nodes boot the debug kernel: the client runs
-# no module, and the default kernel boots it in a fraction of the time.
-vm-test: module tools $(if $(filter debug,$(FLAVOR)),client-kernel)
+# no module, and the default kernel boots it in a fraction of the time. On
+# the default flavor the packages come first: t10-packages installs them.
+vm-test: module tools $(if $(filter debug,$(FLAVOR)),client-kernel,deb)
 	tests/vm/run.sh --kernel $(shell scripts/kernel.sh dir $(FLAVOR))/bzImage \
 		$(if $(filter debug,$(FLAVOR)),--client-kernel $(shell scripts/kernel.sh dir default)/bzImage) \
 		--module $(MODDIR)/rust/dts.ko --tools $(TOOLS_DIR) --flavor $(FLAVOR) $(VM_TESTS)

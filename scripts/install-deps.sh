@@ -25,9 +25,16 @@ APT_PACKAGES=(
 	# the VM rig and what runs inside the VMs (from the host root over 9p)
 	qemu-system-x86 busybox-static iproute2 util-linux
 	nginx curl wrk apache2-utils tcpdump
+	# the VM tests' JSON helpers (tests/vm/lib.sh; much faster to start than
+	# python under TCG)
+	jq
 	# the benchmark harness (make bench): the relays and the layer-4 balancer
 	# it compares against, unrelated traffic, the file-set disk image, plots
 	haproxy ipvsadm iperf3 e2fsprogs gnuplot-nox
+	# make deb: the kernel's bindeb-pkg (dpkg-buildpackage, and debian/rules
+	# runs dh_* helpers); dpkg-deb and readelf/objdump (binutils, a
+	# dependency of dpkg-dev) for dts-module and dts-tools
+	dpkg-dev debhelper
 )
 
 pkg_ok() {

@@ -12,7 +12,15 @@
 # defaults to <repo>/build/vm-tests/<flavor>-<timestamp>.
 # TEST is a test name (t01-basic), a prefix (t01) or a path; default: all
 # tests/vm/tNN-*.sh. Each test boots a cluster with qemu/cluster.sh (node count
-# from a "# rig-nodes: N" line in the test, default 3) and passes iff:
+# from a "# rig-nodes: N" line in the test, default 3). Other header lines:
+#   "# rig-kernel: deb"   every VM boots the kernel of the packaged
+#                         build/deb/linux-image-*.deb (make deb), extracted
+#                         with dpkg -x into <out>/<test>.deb-kernel/ (moved
+#                         to <out>/<test>/deb-kernel/ afterwards), instead
+#                         of --kernel/--client-kernel;
+#   "# rig-module: none"  no --module: the rig insmods nothing;
+#   "# rig-tools: none"   no --tools: $DTSCTL is a bare "dtsctl".
+# A test passes iff:
 #   - cluster.sh exited 0 (every VM powered off by itself, no timeout),
 #   - every VM wrote /out/status = 0,
 #   - every VM's results.txt exists, has at least one PASS and no FAIL line,
@@ -76,27 +84,59 @@ fi
 mkdir -p "$out"
 echo "run.sh: results in $out" >&2
 
+# header NAME: the value of the test's "# rig-NAME: VALUE" line ($script).
+header() { sed -n "s/^# rig-$1: *\([A-Za-z0-9_-]*\).*/\1/p" "$script" | head -n 1; }
+
 passed=0 failed=0
 for script in "${scripts[@]}"; do
     name=$(basename "$script" .sh)
     dir=$out/$name
     nodes=$(sed -n 's/^# rig-nodes: *\([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
     nodes=${nodes:-3}
-    rm -rf "$dir"
-    args=(--kernel "$kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout"
+    t_kernel=$kernel t_client_kernel=$client_kernel t_module=$module t_tools=$tools
+    reasons=()
+    bad_vms=()
+    kdir=$out/$name.deb-kernel
+    rm -rf "$dir" "$kdir"
+    case $(header kernel) in
+        "") ;;
+        deb)
+            # The packaged kernel, for every VM (the client too).
+            debs=()
+            for f in "$REPO"/build/deb/linux-image-*.deb; do [ -f "$f" ] && debs+=("$f"); done
+            if [ ${#debs[@]} -ne 1 ]; then
+                reasons+=("rig-kernel: deb: ${#debs[@]} linux-image packages in $REPO/build/deb (want 1): run make deb first")
+            elif ! dpkg -x "${debs[0]}" "$kdir"; then
+                reasons+=("rig-kernel: deb: dpkg -x ${debs[0]} failed")
+            else
+                t_kernel=$(ls "$kdir"/boot/vmlinuz-* 2>/dev/null | head -n 1)
+                t_client_kernel=
+                [ -n "$t_kernel" ] || reasons+=("rig-kernel: deb: no /boot/vmlinuz-* in ${debs[0]##*/}")
+            fi
+            ;;
+        *) reasons+=("unknown rig-kernel '$(header kernel)' (deb)") ;;
+    esac
+    case $(header module) in "") ;; none) t_module= ;; *) reasons+=("unknown rig-module '$(header module)' (none)") ;; esac
+    case $(header tools) in "") ;; none) t_tools= ;; *) reasons+=("unknown rig-tools '$(header tools)' (none)") ;; esac
+    args=(--kernel "$t_kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout"
           --append "rig_flavor=$flavor")
-    [ -n "$client_kernel" ] && args+=(--client-kernel "$client_kernel")
-    [ -n "$module" ] && args+=(--module "$module")
-    [ -n "$tools" ] && args+=(--tools "$tools")
+    [ -n "$t_client_kernel" ] && args+=(--client-kernel "$t_client_kernel")
+    [ -n "$t_module" ] && args+=(--module "$t_module")
+    [ -n "$t_tools" ] && args+=(--tools "$t_tools")
+    if [ ${#reasons[@]} -gt 0 ]; then
+        # Nothing booted: no VM results to check.
+        echo "FAIL $name[$flavor]: $(printf '%s; ' "${reasons[@]}" | sed 's/; $//')"
+        failed=$((failed + 1))
+        continue
+    fi
     echo "run.sh: $name[$flavor]: booting $nodes node(s) + client ..." >&2
     t0=$(date +%s)
     crc=0
     "$REPO/qemu/cluster.sh" "${args[@]}" >"$out/$name.cluster.log" 2>&1 || crc=$?
     mv "$out/$name.cluster.log" "$dir/cluster.log" 2>/dev/null || true
+    [ -d "$kdir" ] && { mv "$kdir" "$dir/deb-kernel" 2>/dev/null || rm -rf "$kdir"; }
     echo "run.sh: $name[$flavor]: cluster finished in $(( $(date +%s) - t0 ))s" >&2
 
-    reasons=()
-    bad_vms=()
     case $crc in
         0) ;;
         124) reasons+=("cluster timed out after ${timeout}s") ;;

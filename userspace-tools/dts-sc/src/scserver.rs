@@ -52,6 +52,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[path = "scserver_cli.rs"]
+mod cli;
+
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -62,11 +65,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, ValueEnum};
+use crate::cli::{Cli, RespLenMode};
+use clap::Parser;
 use dts_sc::asf::asf_for;
 use dts_sc::errno::error_label;
 use dts_sc::map::OwnerMap;
-use dts_sc::parse_node_id;
 use dts_sc::path::sanitize;
 use dts_sc::request::{leading_empty_lines, parse_request, RequestHead};
 use dts_sc::response::{clone_resp_len, parse_response_head, MAX_RESPONSE_HEAD};
@@ -97,73 +100,6 @@ const LINGER_MAX: usize = 256 * 1024;
 
 /// Size of one read of requests.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// When to declare the clone's response length to the kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum RespLenMode {
-    /// When the client pipelines (more request bytes are waiting) or the
-    /// request closes the connection.
-    Auto,
-    /// For every clone.
-    Always,
-    /// Never.
-    Never,
-}
-
-/// Sample Socket Cloning web server: serves files, and clones requests
-/// whose path another node owns to that node's server.
-#[derive(Debug, Parser)]
-#[command(name = "dts-scserver", version, about, long_about = None)]
-struct Cli {
-    /// Address to listen on (the service's VIP port).
-    #[arg(long, value_name = "ADDR:PORT")]
-    listen: SocketAddr,
-
-    /// Directory whose files are served.
-    #[arg(long, value_name = "DIR")]
-    root: PathBuf,
-
-    /// This node's id (1..=32); paths it owns are served locally.
-    #[arg(long, value_name = "ID", value_parser = parse_node_id)]
-    self_node: u32,
-
-    /// Owner map: lines `PREFIX NODE_ID` (`#` comments); the longest
-    /// matching prefix names the node that serves a path, no match means
-    /// this node.
-    #[arg(long, value_name = "FILE")]
-    map: PathBuf,
-
-    /// A node's internal IPv4 address, for the HEAD probe of its server.
-    /// Repeatable.
-    #[arg(long = "node", value_name = "ID=ADDR", value_parser = parse_node_addr)]
-    nodes: Vec<(u32, Ipv4Addr)>,
-
-    /// Port of the server (nginx) on every node that serves the clones.
-    #[arg(long, value_name = "PORT", default_value_t = 8080)]
-    clone_port: u16,
-
-    /// When to declare the clone's response length (found with a HEAD
-    /// probe of the owner's server).
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = RespLenMode::Auto)]
-    resp_len: RespLenMode,
-
-    /// Append the request log to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    log: Option<PathBuf>,
-}
-
-/// `ID=ADDR`.
-fn parse_node_addr(s: &str) -> Result<(u32, Ipv4Addr), String> {
-    let (id, addr) = s
-        .split_once('=')
-        .ok_or_else(|| format!("invalid node {s:?}: expected ID=ADDR"))?;
-    let id = parse_node_id(id)?;
-    let addr = addr
-        .trim()
-        .parse::<Ipv4Addr>()
-        .map_err(|_| format!("invalid node address {addr:?}: expected an IPv4 address"))?;
-    Ok((id, addr))
-}
 
 /// The request log: one flushed line at a time.
 struct Log {
@@ -703,6 +639,7 @@ impl Conn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::parse_node_addr;
 
     #[test]
     fn node_addresses() {

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
 use dts_core::abi::{
     AbiError, FlowEntryV1, FlowsV1, FLOWS_TRUNCATED, FLOWS_V1_HEADER_SIZE, FLOW_ENTRY_D2,
     FLOW_ENTRY_DTS, FLOW_ENTRY_NOTIFIED, FLOW_ENTRY_V1_SIZE,
@@ -19,6 +18,7 @@ use dts_core::fcb::{Role, State};
 use dts_core::flow::Phase;
 use serde::Serialize;
 
+use crate::cli::Endpoint;
 use crate::error::Error;
 
 /// Records the first `DTS_SO_GET_FLOWS` call has room for.
@@ -103,100 +103,6 @@ fn fetch_once(
     let len = get(&mut buf)?.min(buf.len());
     let reply = buf.get(..len).unwrap_or_default();
     Flows::decode(reply).map_err(|err| Error::FlowsReply { err, len })
-}
-
-/// The roles, in their numeric order.
-pub(crate) fn roles() -> impl Iterator<Item = Role> {
-    (0..=u8::MAX).filter_map(Role::from_u8)
-}
-
-/// The FCB states, in their numeric order.
-pub(crate) fn states() -> impl Iterator<Item = State> {
-    // `State::from_u8` reads unknown values as `Aborted`: keep only the
-    // values that decode to themselves.
-    (0..=u8::MAX)
-        .map(|v| (v, State::from_u8(v)))
-        .filter(|&(v, state)| state as u8 == v)
-        .map(|(_, state)| state)
-}
-
-/// The flow phases, in their numeric order.
-pub(crate) fn phases() -> impl Iterator<Item = Phase> {
-    (0..=u8::MAX).filter_map(Phase::from_u8)
-}
-
-/// A clap value parser accepting the names of `all()` (as `name` gives
-/// them) and nothing else; clap lists them in its usage error.
-fn name_parser<T, I>(
-    what: &'static str,
-    all: fn() -> I,
-    name: fn(T) -> &'static str,
-) -> impl TypedValueParser<Value = T>
-where
-    T: Copy + Send + Sync + 'static,
-    I: Iterator<Item = T> + 'static,
-{
-    PossibleValuesParser::new(all().map(name)).try_map(move |given: String| {
-        all()
-            .find(|&value| name(value) == given)
-            .ok_or_else(|| format!("unknown {what} `{given}`"))
-    })
-}
-
-/// The value parser of `--role`.
-pub(crate) fn role_parser() -> impl TypedValueParser<Value = Role> {
-    name_parser("role", roles, Role::name)
-}
-
-/// The value parser of `--state`.
-pub(crate) fn state_parser() -> impl TypedValueParser<Value = State> {
-    name_parser("state", states, State::name)
-}
-
-/// The value parser of `--phase`.
-pub(crate) fn phase_parser() -> impl TypedValueParser<Value = Phase> {
-    name_parser("phase", phases, Phase::name)
-}
-
-/// An address with an optional port (`--client`, `--vip`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Endpoint {
-    /// The address.
-    pub(crate) addr: Ipv4Addr,
-    /// The port; `None` matches any.
-    pub(crate) port: Option<u16>,
-}
-
-impl Endpoint {
-    /// Parses `ADDR` or `ADDR:PORT` (the value parser of `--client` and
-    /// `--vip`).
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        if let Ok(addr) = text.parse::<Ipv4Addr>() {
-            return Ok(Self { addr, port: None });
-        }
-        text.parse::<SocketAddrV4>()
-            .map(|sa| Self {
-                addr: *sa.ip(),
-                port: Some(sa.port()),
-            })
-            .map_err(|_| {
-                format!("`{text}` is not ADDR or ADDR:PORT (e.g. 10.0.0.2 or 10.0.0.2:40000)")
-            })
-    }
-
-    /// Whether `addr:port` (host-order address) matches.
-    fn matches(&self, addr: u32, port: u16) -> bool {
-        u32::from(self.addr) == addr && self.port.is_none_or(|p| p == port)
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.port {
-            Some(port) => write!(f, "{}:{port}", self.addr),
-            None => write!(f, "{}", self.addr),
-        }
-    }
 }
 
 /// The filters of `show flows`; an entry is shown if it matches all of
@@ -423,6 +329,7 @@ pub(crate) fn json(flows: &Flows, filter: &Filter) -> Result<String, serde_json:
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::cli::{phases, roles, states};
     use dts_core::abi::FLOWS_VERSION;
 
     /// A handed-in client entry (N2) of client 10.0.0.2:40000 on

@@ -35,6 +35,7 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 mod apply;
+mod cli;
 mod config;
 mod error;
 mod flows;
@@ -44,29 +45,23 @@ mod show;
 mod sockopt;
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser};
 use dts_core::abi::{
     AbiError, FlushV1, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG,
     DTS_SO_GET_FLOWS, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, DTS_SO_SET_CONFIG, DTS_SO_SET_FLUSH,
     DTS_SO_SET_ZERO, FLUSH_ALL, FLUSH_CONFIG, FLUSH_FLOWS, PEERS_V1_SIZE,
 };
 use dts_core::config::{Config, ConfigV1, NodeSet};
-use dts_core::fcb::{Role, State};
-use dts_core::flow::Phase;
 use dts_core::hrw;
 
+use crate::cli::{Cli, Command, ConfigCommand, FlowFilterArgs, PeersArgs, ShowCommand};
 use crate::error::{Error, Op};
 use crate::peers::Membership;
 use crate::sockopt::DtsSocket;
-
-/// Version string printed by `--version`: the tool version and the ABI
-/// version it speaks (checked against [`dts_core::abi::DTS_ABI_VERSION`] in
-/// the tests).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (DTS ABI version 1)");
 
 /// Size of the buffer passed to `getsockopt(DTS_SO_GET_INFO)`.
 ///
@@ -89,173 +84,6 @@ const _: () = assert!(GET_PEERS_BUF_LEN >= PEERS_V1_SIZE);
 /// How often `peers --wait` asks the module.
 const WAIT_POLL: Duration = Duration::from_millis(100);
 
-/// Query and control the dts kernel module (in-kernel TCP connection handover).
-///
-/// Exit status: 0 on success, 1 on runtime errors (module not loaded,
-/// permission denied, invalid configuration, ...), 2 on usage errors.
-#[derive(Debug, Parser)]
-#[command(name = "dtsctl", version = VERSION)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// The `dtsctl` subcommands.
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Show the module version, per-hook statistics, counters and the
-    /// cluster membership.
-    Status {
-        /// Print one JSON object instead of a human-readable report.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show the control mesh: this node's readiness, the live set, and each
-    /// peer's state, connection, round-trip time, traffic and load.
-    Peers(PeersArgs),
-    /// Zero all counters of the module.
-    Zero,
-    /// Manage the cluster configuration (nodes and services).
-    Config {
-        #[command(subcommand)]
-        command: ConfigCommand,
-    },
-    /// Print which node accepts a client's connection (the rendezvous hash
-    /// every node computes on the SYN). Works without the module.
-    Owner {
-        /// The client's address and port, e.g. 10.0.0.2:40000.
-        client: std::net::SocketAddrV4,
-        /// The service's node ids, e.g. 1,2,3.
-        #[arg(long, value_delimiter = ',', required = true)]
-        nodes: Vec<u8>,
-    },
-    /// Apply a cluster configuration file atomically, only if it differs
-    /// from the configuration in force.
-    ///
-    /// The file is validated first (as `config check` does, errors naming
-    /// the file's line). Then the module's configuration is read and
-    /// compared with the file's: if they are the same, nothing is applied
-    /// and `dtsctl: FILE: no change` is printed; otherwise the whole
-    /// configuration is replaced in one step (the module refuses it as a
-    /// whole or takes it as a whole) and one line tells what changed.
-    #[command(after_help = "Example: dtsctl apply -f /etc/dts/cluster.toml --dry-run")]
-    Apply {
-        /// The configuration file (TOML, see `Documentation/config.md`).
-        #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
-        file: PathBuf,
-        /// Only report what would change; apply nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Show the services, nodes, flows, counters or mesh peers of the
-    /// module.
-    Show {
-        #[command(subcommand)]
-        what: ShowCommand,
-    },
-    /// Remove the configuration and every flow (the default), or only the
-    /// flows, or only the configuration. The module stays loaded and keeps
-    /// its counters.
-    ///
-    /// Removing the flows cuts every connection this node tracks (proxied,
-    /// handed over or being handed over).
-    Flush {
-        /// Remove only the flows; keep the configuration.
-        #[arg(long, conflicts_with = "config")]
-        flows: bool,
-        /// Remove only the configuration (as `config clear`); keep the
-        /// flows.
-        #[arg(long)]
-        config: bool,
-    },
-    /// Print a completion script for SHELL on stdout.
-    #[command(after_help = "Example: dtsctl completions bash > /etc/bash_completion.d/dtsctl")]
-    Completions {
-        /// The shell.
-        shell: clap_complete::Shell,
-    },
-}
-
-/// The `dtsctl show` subcommands.
-#[derive(Debug, Subcommand)]
-enum ShowCommand {
-    /// The services of the configuration in force: VIP, application port,
-    /// proxy port, nodes, acceptor (`hash` unless designated) and
-    /// handover target.
-    Services {
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The nodes of the configuration in force: id, internal address,
-    /// whether it is this node, and the mesh's view of it (state,
-    /// connection, round-trip time, time since last heard; `self` for this
-    /// node).
-    Nodes {
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The live flow table: one line per entry (role, FCB state, phase,
-    /// client, service, the entry's own 4-tuple, handover peer, origin,
-    /// deltas, idle time), then "N of TOTAL flows shown".
-    #[command(after_help = "Example: dtsctl show flows --vip 10.0.0.100:80 --role client-dst")]
-    Flows {
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        filter: FlowFilterArgs,
-    },
-    /// Every counter of the module by name (packets, SYNs, handovers, mesh
-    /// traffic and every drop reason), in index order.
-    Stats {
-        /// Print one JSON object {name: value} instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The control mesh, exactly as `dtsctl peers`.
-    #[command(mut_arg("wait", |wait| wait.help(
-        "Wait up to SECONDS for the mesh to form before printing (as `dtsctl peers --wait`)"
-    )))]
-    Peers(PeersArgs),
-}
-
-/// The options of `dtsctl peers` and `dtsctl show peers` (whose `--wait`
-/// help refers to `dtsctl peers` instead).
-#[derive(Debug, Args)]
-struct PeersArgs {
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Wait up to SECONDS for the mesh to form (this node ready, every
-    /// peer up, or the mesh disabled) before printing; exit 1 if it does
-    /// not.
-    #[arg(long, value_name = "SECONDS")]
-    wait: Option<u64>,
-}
-
-/// The filters of `show flows`: an entry is shown if it matches all of
-/// them.
-#[derive(Debug, Args)]
-struct FlowFilterArgs {
-    /// Only the flows of this client (address, or address:port).
-    #[arg(long, value_name = "ADDR[:PORT]", value_parser = flows::Endpoint::parse)]
-    client: Option<flows::Endpoint>,
-    /// Only the flows of this service (VIP, or VIP:application port).
-    #[arg(long, value_name = "ADDR[:PORT]", value_parser = flows::Endpoint::parse)]
-    vip: Option<flows::Endpoint>,
-    /// Only the entries with this role.
-    #[arg(long, value_parser = flows::role_parser())]
-    role: Option<Role>,
-    /// Only the entries whose connection is in this FCB state.
-    #[arg(long, value_parser = flows::state_parser())]
-    state: Option<State>,
-    /// Only the entries in this phase of the connection's life.
-    #[arg(long, value_parser = flows::phase_parser())]
-    phase: Option<Phase>,
-}
-
 impl FlowFilterArgs {
     /// The filter these arguments stand for.
     fn filter(&self) -> flows::Filter {
@@ -267,32 +95,6 @@ impl FlowFilterArgs {
             phase: self.phase,
         }
     }
-}
-
-/// The `dtsctl config` subcommands.
-#[derive(Debug, Subcommand)]
-enum ConfigCommand {
-    /// Validate a configuration file and apply it, replacing the whole
-    /// configuration of the module atomically.
-    Apply {
-        /// The configuration file (TOML).
-        file: PathBuf,
-    },
-    /// Show the configuration in force, in the configuration file format.
-    Show {
-        /// Print one JSON object instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate a configuration file without applying it (works without the
-    /// module).
-    Check {
-        /// The configuration file (TOML).
-        file: PathBuf,
-    },
-    /// Remove the configuration (apply the empty one): the node becomes
-    /// unconfigured.
-    Clear,
 }
 
 fn main() -> ExitCode {
@@ -605,7 +407,10 @@ fn write_stdout(text: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::VERSION;
     use dts_core::abi::{PeerState, PeerV1, DTS_ABI_VERSION, PEERS_MESH_ENABLED, PEERS_READY};
+    use dts_core::fcb::{Role, State};
+    use dts_core::flow::Phase;
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -869,11 +674,11 @@ mod tests {
                 assert_eq!(
                     filter.filter(),
                     flows::Filter {
-                        client: Some(flows::Endpoint {
+                        client: Some(cli::Endpoint {
                             addr: std::net::Ipv4Addr::new(10, 0, 0, 2),
                             port: Some(40000)
                         }),
-                        vip: Some(flows::Endpoint {
+                        vip: Some(cli::Endpoint {
                             addr: std::net::Ipv4Addr::new(10, 0, 0, 100),
                             port: None
                         }),
@@ -886,16 +691,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Every name of the pure enums is accepted.
-        for role in flows::roles() {
+        for role in cli::roles() {
             assert!(show(&["flows", "--role", role.name()]).is_ok(), "{role:?}");
         }
-        for state in flows::states() {
+        for state in cli::states() {
             assert!(
                 show(&["flows", "--state", state.name()]).is_ok(),
                 "{state:?}"
             );
         }
-        for phase in flows::phases() {
+        for phase in cli::phases() {
             assert!(
                 show(&["flows", "--phase", phase.name()]).is_ok(),
                 "{phase:?}"

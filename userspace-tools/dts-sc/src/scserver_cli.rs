@@ -1,0 +1,79 @@
+//! The command line of `dts-scserver`: its clap definition and the value
+//! parsers it uses.
+//!
+//! It needs only std, clap and the `dts_sc` library: `dts-docgen` includes
+//! this file with `#[path]` to generate the man page and shell completions
+//! of `dts-scserver` from the same definition (`scripts/deb.sh`).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use dts_sc::parse_node_id;
+
+/// When to declare the clone's response length to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RespLenMode {
+    /// When the client pipelines (more request bytes are waiting) or the
+    /// request closes the connection.
+    Auto,
+    /// For every clone.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Sample Socket Cloning web server: serves files, and clones requests
+/// whose path another node owns to that node's server.
+#[derive(Debug, Parser)]
+#[command(name = "dts-scserver", version, long_about = None)]
+pub(crate) struct Cli {
+    /// Address to listen on (the service's VIP port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) listen: SocketAddr,
+
+    /// Directory whose files are served.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+
+    /// This node's id (1..=32); paths it owns are served locally.
+    #[arg(long, value_name = "ID", value_parser = parse_node_id)]
+    pub(crate) self_node: u32,
+
+    /// Owner map: lines `PREFIX NODE_ID` (`#` comments); the longest
+    /// matching prefix names the node that serves a path, no match means
+    /// this node.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) map: PathBuf,
+
+    /// A node's internal IPv4 address, for the HEAD probe of its server.
+    /// Repeatable.
+    #[arg(long = "node", value_name = "ID=ADDR", value_parser = parse_node_addr)]
+    pub(crate) nodes: Vec<(u32, Ipv4Addr)>,
+
+    /// Port of the server (nginx) on every node that serves the clones.
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub(crate) clone_port: u16,
+
+    /// When to declare the clone's response length (found with a HEAD
+    /// probe of the owner's server).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = RespLenMode::Auto)]
+    pub(crate) resp_len: RespLenMode,
+
+    /// Append the request log to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+}
+
+/// `ID=ADDR`.
+pub(crate) fn parse_node_addr(s: &str) -> Result<(u32, Ipv4Addr), String> {
+    let (id, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("invalid node {s:?}: expected ID=ADDR"))?;
+    let id = parse_node_id(id)?;
+    let addr = addr
+        .trim()
+        .parse::<Ipv4Addr>()
+        .map_err(|_| format!("invalid node address {addr:?}: expected an IPv4 address"))?;
+    Ok((id, addr))
+}
