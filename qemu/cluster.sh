@@ -67,6 +67,11 @@ options:
   --machine TYPE     QEMU machine type (default q35)
   --show ROLE        stream that VM's serial console to stdout (client, node1, ...)
   --append EXTRA     extra kernel command line
+  --root-cache MODE  9p cache mode for the read-only host root and repository
+                     (default loose: each VM keeps what it read in its page
+                     cache, so programs and python modules are loaded from the
+                     host once, not at every exec; none: every read goes to
+                     the host, for a run while the host's files change)
   --disk IMG         attach IMG read-only to every node as a virtio disk
                      (/dev/vda in the guest; the benchmark's file set)
   --disk-throttle BPS,IOPS
@@ -83,6 +88,8 @@ die() { echo "cluster.sh: error: $*" >&2; exit 2; }
 say() { echo "cluster.sh: $*" >&2; }
 
 kernel= client_kernel= script= out= module= tools= nodes=3 timeout=600 mem=512 smp=1 kvm=0 show= append=
+# 9p cache mode of the read-only root and repository mounts (--root-cache).
+root_cache=loose
 disk= disk_throttle=
 # q35, not pc: the pc (i440fx) DSDT computes PCI interrupt routing (_PRT) in an
 # AML loop that the KASAN+lockdep kernel under TCG cannot finish within ACPI's
@@ -105,6 +112,7 @@ while [ $# -gt 0 ]; do
         --machine) machine=${2:?--machine needs a value}; shift 2 ;;
         --show)    show=${2:?--show needs a value}; shift 2 ;;
         --append)  append=${2?--append needs a value}; shift 2 ;;
+        --root-cache) root_cache=${2:?--root-cache needs a value}; shift 2 ;;
         --disk)    disk=${2:?--disk needs a value}; shift 2 ;;
         --disk-throttle) disk_throttle=${2:?--disk-throttle needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -120,6 +128,10 @@ for v in nodes timeout mem smp; do
 done
 # node i gets 10.0.0.(10+i) and the VIP is 10.0.0.100: stay below it.
 [ "$nodes" -le 80 ] || die "--nodes must be at most 80"
+case "$root_cache" in
+    none|loose|mmap|readahead) ;;
+    *) die "--root-cache must be none, loose, mmap or readahead (got '$root_cache')" ;;
+esac
 case "$show" in
     ""|client) ;;
     node[1-9]*) [[ ${show#node} =~ ^[0-9]+$ ]] && [ "${show#node}" -le "$nodes" ] \
@@ -265,7 +277,8 @@ start_vm() { # VM ROLE ID MAC [BOOT]
     cmdline+=" tsc=unstable"
     # Root: the 9p tag "root" (host /), read-only. msize: bigger 9p messages,
     # fewer round trips when programs are loaded from the host.
-    cmdline+=" root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro"
+    cmdline+=" root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=$root_cache ro"
+    cmdline+=" rig_root_cache=$root_cache"
     cmdline+=" init=$init"
     # Parameters for vm-init.sh (it parses /proc/cmdline).
     cmdline+=" rig_role=$role rig_id=$id rig_nodes=$nodes rig_script=$script"

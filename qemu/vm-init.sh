@@ -18,7 +18,7 @@
 #     /out/status and dmesg to /out/dmesg.txt, and powers off.
 # Parameters come from the kernel command line (rig_role, rig_id, rig_nodes,
 # rig_script, rig_module, rig_tools, rig_repo, rig_timeout, rig_boot,
-# rig_flavor).
+# rig_flavor, rig_root_cache).
 #
 # This script must never hang and never exit (PID 1 exiting panics the kernel):
 # every failure is recorded and the VM powers off.
@@ -72,10 +72,16 @@ if [ "${RIG_INIT_STAGE:-1}" = 1 ]; then
     for d in proc sys dev tmp run out shared .rig-repo; do mkdir -p "$NR/$d"; done
     # The repository (9p tag "repo") at /.rig-repo and bound at its host path,
     # which may lie under a directory the new root leaves empty (/tmp).
+    rig_root_cache=none
     for w in $(cat /proc/cmdline); do
-        case "$w" in rig_repo=*) rig_repo=${w#*=} ;; esac
+        case "$w" in
+            rig_repo=*) rig_repo=${w#*=} ;;
+            rig_root_cache=*) rig_root_cache=${w#*=} ;;
+        esac
     done
-    if mount -n -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 repo "$NR/.rig-repo"; then
+    # The repository is read-only here too: the same 9p cache mode as the
+    # root (qemu/cluster.sh --root-cache).
+    if mount -n -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=262144,cache=$rig_root_cache" repo "$NR/.rig-repo"; then
         if [ -n "${rig_repo:-}" ]; then
             [ -d "$NR$rig_repo" ] || mkdir -p "$NR$rig_repo"
             mount -n --bind "$NR/.rig-repo" "$NR$rig_repo" || msg "warning: cannot bind the repo at $rig_repo"

@@ -7,13 +7,16 @@
 #     capture checker (pcap_check.py) and forged-SYN builder (forge_syn.py)
 #  3. for each flavor in $TEST_FLAVORS (default: "default debug"): build the
 #     patched kernel (cached), dts.ko against it, and run the VM tests
-#     (and, on the default kernel, clippy over the module and the tools and
-#     rustfmt --check)
+#     (and, on the default kernel: tests/host/kernel-script.sh, clippy over
+#     the module and the tools, rustfmt --check, and `make deb`, whose
+#     packages t10-packages installs)
 #  4. harness self-test: a deliberately broken dts.ko (one netfilter hook left
 #     registered after rmmod) must make the VM test fail
 #
-# Prints a line per stage and ends with one `N passed, N failed` line that
-# adds up every test run. Exits non-zero if anything failed.
+# Prints a line per stage, then a table of every stage and every VM test with
+# its wall time (also in build/test-times.txt), and ends with one
+# `N passed, N failed` line that adds up every test run. Exits non-zero if
+# anything failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,9 +27,42 @@ passed=0
 failed=0
 t0=$SECONDS
 
-stage() { printf '\n=== %s (t=%ds)\n' "$*" "$((SECONDS - t0))"; }
+# The time table: one "SECONDS<TAB>WHAT" line per finished stage or VM test.
+times=()
+cur_stage= cur_t0=
+end_stage() {
+	[ -n "$cur_stage" ] && times+=("$((SECONDS - cur_t0))	$cur_stage")
+	cur_stage=
+}
+stage() {
+	end_stage
+	cur_stage=$* cur_t0=$SECONDS
+	printf '\n=== %s (t=%ds)\n' "$*" "$((SECONDS - t0))"
+}
+fmt_time() { printf '%d:%02d' "$(($1 / 60))" "$(($1 % 60))"; }
+print_times() {
+	end_stage
+	local row secs what
+	{
+		echo "make test: wall time per stage and per VM test (cluster time)"
+		for row in "${times[@]}"; do
+			secs=${row%%	*} what=${row#*	}
+			printf '  %-58s %7s\n' "$what" "$(fmt_time "$secs")"
+		done
+		printf '  %-58s %7s\n' "total" "$(fmt_time $((SECONDS - t0)))"
+	} | tee build/test-times.txt
+}
+# vm_times LOG: a row per VM test from run.sh's "cluster finished" lines.
+vm_times() {
+	local name secs verdict
+	while read -r name secs; do
+		verdict=$(grep -E "^(PASS|FAIL) $(printf '%s' "$name" | sed 's/[][]/\\&/g')" "$1" | head -n1 | cut -d' ' -f1)
+		times+=("$secs	  $name ${verdict:-?}")
+	done < <(sed -n 's/^run\.sh: \(.*\): cluster finished in \([0-9]*\)s$/\1 \2/p' "$1")
+}
 die() {
 	printf 'test.sh: error: %s\n' "$*" >&2
+	mkdir -p build && print_times
 	printf '%d passed, %d failed\n' "$passed" "$((failed + 1))"
 	exit 1
 }
@@ -78,6 +114,15 @@ make --no-print-directory tools || die "building the tools failed"
 for fl in $flavors; do
 	stage "kernel ($fl)"
 	make --no-print-directory kernel FLAVOR="$fl" || die "kernel build ($fl) failed"
+	if [ "$fl" = default ]; then
+		# After the build, so that it also checks the real cached tree.
+		stage "host tests (kernel-script: kernel.sh under MAKEFLAGS=w and recursive make)"
+		if tests/host/kernel-script.sh; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1))
+		fi
+	fi
 	stage "module ($fl)"
 	make --no-print-directory module FLAVOR="$fl" || die "module build ($fl) failed"
 	if [ "$fl" = default ]; then
@@ -91,6 +136,11 @@ for fl in $flavors; do
 			echo "FAIL lint"
 			failed=$((failed + 1))
 		fi
+	fi
+	if [ "$fl" = default ]; then
+		# t10-packages installs them (make vm-test would build them too).
+		stage "packages (make deb)"
+		make --no-print-directory deb || die "make deb failed"
 	fi
 	stage "VM tests ($fl)"
 	vlog=build/vm-test-$fl.log
@@ -107,6 +157,8 @@ for fl in $flavors; do
 	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09}; else vmt=${TEST_VM_TESTS:-}; fi
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"
 	add_counts "$vlog"
+	end_stage
+	vm_times "$vlog"
 done
 
 if [ "$selftest" = 1 ]; then
@@ -116,5 +168,6 @@ if [ "$selftest" = 1 ]; then
 fi
 
 stage "done in $((SECONDS - t0)) s"
+print_times
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

@@ -37,8 +37,12 @@ fail() {
 # daemons that detach, like nginx, or redirect their output).
 check() {
     _check_desc=$1; shift
+    _check_t0=$(cut -d' ' -f1 /proc/uptime)
     _check_out=$("$@" 2>&1)
     _check_rc=$?
+    # The test's profile (tests/vm/profile.sh): start, seconds, what.
+    echo "$_check_t0 $(cut -d' ' -f1 /proc/uptime) $_check_desc" |
+        awk '{ d = $2 - $1; $2 = sprintf("%.2f", d); print }' >>"$RIG_OUT/times.txt"
     if [ -n "$_check_out" ]; then
         printf '%s\n' "$_check_out" | sed "s/^/[$RIG_VM]   /"
         printf '%s\n' "$_check_out" >>"$RIG_OUT/log.txt"
@@ -67,7 +71,11 @@ barrier() {
     : >"$RIG_SHARED/barrier.$_b_name.$RIG_VM"
     while :; do
         _b_n=$(ls "$RIG_SHARED" | grep -c "^barrier\.$_b_name\.")
-        [ "$_b_n" -ge "$_b_count" ] && { log "barrier $_b_name: $_b_n/$_b_count"; return 0; }
+        if [ "$_b_n" -ge "$_b_count" ]; then
+            log "barrier $_b_name: $_b_n/$_b_count"
+            echo "$_b_t0 $(( $(cut -d. -f1 /proc/uptime) - _b_t0 )) barrier $_b_name (waiting)" >>"$RIG_OUT/times.txt"
+            return 0
+        fi
         if [ -e "$RIG_SHARED/abort" ]; then
             fail "barrier $_b_name ($_b_n/$_b_count): aborted: $(head -n 3 "$RIG_SHARED/abort" | tr '\n' ' ')"
             return 1
@@ -84,62 +92,48 @@ barrier() {
 # all_vms: the number of VMs in the run (nodes + client), for barriers.
 all_vms() { echo $((RIG_NODES + 1)); }
 
+# JSON helpers use jq, not python: under TCG a python start costs a second
+# or more (several on the debug kernel), jq a small fraction of that.
+JQ=/usr/bin/jq
+
 # json_get PATH [FILE]: print the field at PATH (dot-separated keys and list
 # indices, e.g. "hooks.pre_routing.packets") of the JSON in FILE (default
 # stdin). Scalars are printed bare (true/false/null as in JSON), objects and
-# lists as JSON. Exit 1 if the input is not JSON or PATH does not exist.
+# lists as JSON. Exit non-zero with a message if the input is not JSON or PATH
+# does not exist.
 json_get() {
-    "$PY" - "$@" <<'EOF'
-import json, sys
-path, src = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
-try:
-    v = json.load(open(src) if src else sys.stdin)
-except Exception as e:
-    sys.exit("json_get: invalid JSON: %s" % e)
-for k in [p for p in path.split(".") if p]:
-    try:
-        v = v[int(k)] if isinstance(v, list) else v[k]
-    except (KeyError, IndexError, ValueError, TypeError):
-        sys.exit("json_get: no field %r (at %r)" % (path, k))
-if isinstance(v, (dict, list)) or v is None or isinstance(v, bool):
-    print(json.dumps(v))
-else:
-    print(v)
-EOF
+    _jg_p=$1; shift
+    "$JQ" -r --arg p "$_jg_p" '
+        reduce ($p | split(".") | map(select(length > 0)))[] as $k (.;
+            if type == "array" and ($k | test("^-?[0-9]+$"))
+                and ($k | tonumber) < length and ($k | tonumber) >= -length then .[$k | tonumber]
+            elif type == "object" and has($k) then .[$k]
+            else error("json_get: no field \($p) (at \($k))") end)
+        | if type == "object" or type == "array" then tojson else . end' "$@"
 }
 
 # --- dts ---------------------------------------------------------------------
 DTS_HOOKS="pre_routing local_in local_out post_routing"
 
 # dts_counters FILE: one "HOOK PACKETS" line per hook in $DTS_HOOKS, read from
-# the `dtsctl status --json` output stored in FILE (one python run for all
-# hooks: starting python under TCG costs about a second). dtsctl's shape:
+# the `dtsctl status --json` output stored in FILE (one jq run for all
+# hooks). dtsctl's shape:
 #   {"abi_version": 1, "hooks": [{"name": "pre_routing", "packets": N, ...}, ...]}
 # Also accepted: "hooks": {"pre_routing": {"packets": N}} or {"pre_routing": N}.
 # Exit 1 with a message if a hook or its integer packet counter is missing.
 dts_counters() {
-    "$PY" - "$1" $DTS_HOOKS <<'EOF'
-import json, sys
-try:
-    status = json.load(open(sys.argv[1]))
-except Exception as e:
-    sys.exit("invalid dtsctl status JSON in %s: %s" % (sys.argv[1], e))
-hooks = status.get("hooks") if isinstance(status, dict) else None
-if isinstance(hooks, list):
-    hooks = {h.get("name"): h for h in hooks if isinstance(h, dict)}
-if not isinstance(hooks, dict):
-    sys.exit("no hooks in status: %r" % (status,))
-bad = 0
-for name in sys.argv[2:]:
-    h = hooks.get(name)
-    n = h.get("packets") if isinstance(h, dict) else h
-    if not isinstance(n, int) or isinstance(n, bool):
-        print("hook %r: no integer packet counter (%r)" % (name, h), file=sys.stderr)
-        bad = 1
-    else:
-        print(name, n)
-sys.exit(bad)
-EOF
+    "$JQ" -r '
+        (.hooks? // null) as $h
+        | (if ($h | type) == "array"
+            then [$h[] | select(type == "object") | {key: (.name | tostring), value: .}] | from_entries
+            else $h end) as $hooks
+        | if ($hooks | type) != "object" then error("no hooks in status") else . end
+        | $ARGS.positional[] as $name
+        | $hooks[$name] as $x
+        | (if ($x | type) == "object" then $x.packets else $x end) as $n
+        | if ($n | type) == "number" and $n == ($n | floor) then "\($name) \($n)"
+          else error("hook \($name): no integer packet counter (\($x | tojson))") end
+        ' "$1" --args $DTS_HOOKS
 }
 
 # dts_hook_packets COUNTERS HOOK: HOOK's packet count from dts_counters output.
@@ -149,24 +143,17 @@ dts_hook_packets() {
 
 # dts_counter_values FILE NAME...: one "NAME VALUE" line per named counter of
 # the `dtsctl status --json` output stored in FILE ("counters": {"name": N});
-# one python run for all of them. Exit 1 naming a missing or non-integer one.
+# one jq run for all of them. Exit non-zero naming a missing or non-integer one.
 dts_counter_values() {
-    "$PY" - "$@" <<'EOF'
-import json, sys
-try:
-    counters = json.load(open(sys.argv[1]))["counters"]
-except Exception as e:
-    sys.exit("no counters in dtsctl status JSON %s: %s" % (sys.argv[1], e))
-bad = 0
-for name in sys.argv[2:]:
-    v = counters.get(name) if isinstance(counters, dict) else None
-    if not isinstance(v, int) or isinstance(v, bool):
-        print("counter %r: not an integer (%r)" % (name, v), file=sys.stderr)
-        bad = 1
-    else:
-        print(name, v)
-sys.exit(bad)
-EOF
+    _dcv_f=$1; shift
+    "$JQ" -r '
+        .counters as $c
+        | if ($c | type) != "object" then error("no counters in dtsctl status JSON") else . end
+        | $ARGS.positional[] as $name
+        | $c[$name] as $v
+        | if ($v | type) == "number" and $v == ($v | floor) then "\($name) \($v)"
+          else error("counter \($name): not an integer (\($v | tojson))") end
+        ' "$_dcv_f" --args "$@"
 }
 
 # counter_value NAME FILE: NAME's value from dts_counter_values output in FILE.
@@ -223,16 +210,19 @@ dts_proxy_stop() {
 }
 
 # flows_drain SECONDS: poll `dtsctl status` until flows_active is 0, at most
-# SECONDS (every 5 s); prints how long it took, or the status at the end.
+# SECONDS (every second; the text output's "flows_active N" line, so that no
+# python starts in the loop); prints how long it took, or the status at the
+# end.
 flows_drain() {
     _t0=$(cut -d. -f1 /proc/uptime)
     while :; do
-        "$DTSCTL" status --json >/tmp/drain.json || return 1
-        _a=$(json_get counters.flows_active /tmp/drain.json) || return 1
+        "$DTSCTL" status >/tmp/drain.txt || return 1
+        _a=$(awk '$1 == "flows_active" && $2 ~ /^[0-9]+$/ { print $2; f = 1 } END { exit !f }' /tmp/drain.txt) ||
+            { echo "no flows_active counter in dtsctl status:"; cat /tmp/drain.txt; return 1; }
         _dt=$(( $(cut -d. -f1 /proc/uptime) - _t0 ))
         [ "$_a" = 0 ] && { echo "flows_active 0 after ${_dt}s"; return 0; }
-        [ "$_dt" -ge "$1" ] && { echo "flows_active still $_a after ${_dt}s"; cat /tmp/drain.json; return 1; }
-        sleep 5
+        [ "$_dt" -ge "$1" ] && { echo "flows_active still $_a after ${_dt}s"; cat /tmp/drain.txt; return 1; }
+        sleep 1
     done
 }
 

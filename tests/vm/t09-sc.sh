@@ -344,24 +344,40 @@ pipe_fetch() {
 }
 
 # bodies_ok DIR SUFFIX PATH...: DIR/NN SUFFIX (NN from 00) holds PATH's
-# content (sha256 from mkfiles.py --sha), each file checked on its own.
+# content (sha256 from mkfiles.py --sha), each file checked on its own. One
+# sha256sum, one stat and one awk for all of them: under TCG every exec
+# costs (the debug kernel's more so).
 bodies_ok() {
     _d=$1 _sfx=$2
     shift 2
-    _i=0 _bad=0
+    _i=0 _files=""
     for _p in "$@"; do
-        _f=$_d/$(printf %02d $_i)$_sfx
-        _got=$(sha256sum "$_f" 2>/dev/null | cut -d' ' -f1)
-        _want=$(awk -v p="$_p" '$2 == p { print $1 }' /tmp/sha.txt)
-        if [ -z "$_want" ] || [ "$_got" != "$_want" ]; then
-            _bad=$((_bad + 1))
-            echo "request $((_i + 1)) /$_p: $(stat -c %s "$_f" 2>/dev/null || echo no) bytes," \
-                "sha256 ${_got:-none}, want ${_want:-?}"
-        fi
+        _n=$_i; [ "$_n" -lt 10 ] && _n=0$_n
+        _files="$_files $_d/$_n$_sfx"
         _i=$((_i + 1))
     done
-    echo "$_i bodies, $_bad wrong"
-    [ "$_bad" = 0 ]
+    # shellcheck disable=SC2086
+    sha256sum $_files >/tmp/bodies.sum 2>/dev/null
+    # shellcheck disable=SC2086
+    stat -c '%n %s' $_files >/tmp/bodies.size 2>/dev/null
+    awk -v paths="$*" -v files="$_files" '
+        FILENAME == "/tmp/sha.txt" { want[$2] = $1; next }
+        FILENAME == "/tmp/bodies.size" { size[$1] = $2; next }
+        { got[$2] = $1 }
+        END {
+            n = split(paths, p, " "); split(files, f, " "); bad = 0
+            for (i = 1; i <= n; i++) {
+                w = (p[i] in want) ? want[p[i]] : ""
+                g = (f[i] in got) ? got[f[i]] : ""
+                if (w == "" || g != w) {
+                    bad++
+                    printf "request %d /%s: %s bytes, sha256 %s, want %s\n", i, p[i],
+                        (f[i] in size) ? size[f[i]] : "no", (g == "" ? "none" : g), (w == "" ? "?" : w)
+                }
+            }
+            printf "%d bodies, %d wrong\n", n, bad
+            exit bad != 0
+        }' /tmp/sha.txt /tmp/bodies.size /tmp/bodies.sum
 }
 
 # nodes_with PHASE [CONN]: the nodes whose scserver logged, in PHASE, a
