@@ -379,12 +379,13 @@ capture_stop() {
     log "tcpdump: $(grep -E 'captured|dropped' /tmp/tcpdump.log | tr '\n' ' ')"
 }
 
-# port_of NODE: advances $PORT to the next client port whose connections
-# NODE accepts among nodes 1, 2 and 3 (the rendezvous hash, `dtsctl owner`).
+# port_of NODE [NODES]: advances $PORT to the next client port whose
+# connections NODE accepts among NODES (default 1,2,3; the rendezvous hash,
+# `dtsctl owner`).
 port_of() {
     while :; do
         PORT=$((PORT + 1))
-        [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes 1,2,3)" = "$1" ] && return 0
+        [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes "${2:-1,2,3}")" = "$1" ] && return 0
     done
 }
 

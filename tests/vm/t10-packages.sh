@@ -105,15 +105,6 @@ no_flows() {
     echo "flows_active 0 after $((_n / 5)).$((_n % 5 * 2))s"
 }
 
-# port_owned NODE: advances $PORT to the next client port whose connection
-# NODE accepts in this 2-node cluster.
-port_owned() {
-    while :; do
-        PORT=$((PORT + 1))
-        [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes 1,2)" = "$1" ] && return 0
-    done
-}
-
 check "uname -r = the kernel package's release ($(uname -r))" \
     test "$(uname -r)" = "$(kernel_release)"
 
@@ -255,7 +246,7 @@ client)
     barrier ready "$ALL" || exit 1
     for pair in 1:2 2:1; do
         o=${pair%:*} d=${pair#*:}
-        port_owned "$o"
+        port_of "$o" 1,2
         rm -f /tmp/got
         check "GET /n$d/file from port $PORT (owner node$o): 200" \
             curl -sS --fail --max-time 60 --local-port "$PORT" -o /tmp/got "http://$VIP/n$d/file"
