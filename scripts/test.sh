@@ -144,16 +144,15 @@ for fl in $flavors; do
 	fi
 	stage "VM tests ($fl)"
 	vlog=build/vm-test-$fl.log
-	# The debug kernel under TCG is ~10x slower, and a debug cluster takes
-	# some 4 to 6 minutes to boot: it runs t06-keepalive with a lighter
+	# The debug kernel under TCG is several times slower (a debug node
+	# reaches init in about 30 s): it runs t06-keepalive with a lighter
 	# load, which exercises SYN acceptance, redirection, the handover
 	# itself, re-handover back and forth (with and without timestamps), the
 	# drain and rmmod; and t09-sc with files of at most 1 MiB and no loss
 	# phase, which exercises every Socket Cloning path (clone, fake
 	# handshake, forwarding, settling, pipelining, node-down reset). The
 	# default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09" adds
-	# t03-handover (sockopt errors, concurrent handovers) for some 16
-	# minutes more.
+	# t03-handover (sockopt errors, concurrent handovers).
 	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09}; else vmt=${TEST_VM_TESTS:-}; fi
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"
 	add_counts "$vlog"
