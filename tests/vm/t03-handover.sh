@@ -168,7 +168,16 @@ case "$RIG_ROLE" in
 node)
     log "kernel flavor: $FLAVOR"
     sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3.toml" >"$CONF"
+    # A mesh dead time (20 s) longer than the unreachable and silent phases
+    # below: they cut node 1 off from node 3 for several seconds, and with
+    # the default 1.5 s node 3 declared node 1 down and took over its share
+    # of new connections while node 1 kept it, so both answered the
+    # client's next SYN and its connection was reset. That is the partition
+    # hole of the hardening issue (Documentation/mesh.md, "Limits": a
+    # partition between nodes is not handled); failover itself is t07's.
+    printf '\n[mesh]\nport = 7470\nheartbeat_ms = 1000\ndead_after = 20\n' >>"$CONF"
     check "dtsctl config apply (self = $RIG_ID)" "$DTSCTL" config apply "$CONF"
+    check "control mesh formed (dtsctl peers --wait)" "$DTSCTL" peers --wait 120
     check "dtsctl zero" "$DTSCTL" zero
     check "files under /tmp/www/n$RIG_ID, sha256 published" node_setup_files
     if nginx_without_proxy_port; then
@@ -247,9 +256,10 @@ node)
         # silent (its internal address resolves to a MAC no VM has): node 1's
         # handovers to it fail with EHOSTUNREACH, then ETIMEDOUT (the connect
         # bound, 3 s), and the client is served locally over the same
-        # connection. Node 1's control mesh loses node 3 too: once it has
-        # declared node 3 down (1.5 s), the handover fails at once with
-        # EHOSTDOWN instead (counted as handover_host_down).
+        # connection. Node 1's control mesh loses node 3 too: had it
+        # declared node 3 down (20 s here, see the cluster file above), the
+        # handover would fail at once with EHOSTDOWN instead (counted as
+        # handover_host_down); both are accepted.
         N3=$(node_ip 3)
         if [ "$RIG_ID" = 1 ]; then
             check "node1: unreachable route to node3 ($N3)" ip route add unreachable "$N3/32"
