@@ -116,7 +116,7 @@ for fl in $flavors; do
 	make --no-print-directory kernel FLAVOR="$fl" || die "kernel build ($fl) failed"
 	if [ "$fl" = default ]; then
 		# After the build, so that it also checks the real cached tree.
-		stage "host tests (kernel-script: kernel.sh under MAKEFLAGS=w and recursive make)"
+		stage "host tests (kernel-script)"
 		if tests/host/kernel-script.sh; then
 			passed=$((passed + 1))
 		else
@@ -166,7 +166,8 @@ if [ "$selftest" = 1 ]; then
 	add_counts build/selftest.log
 fi
 
-stage "done in $((SECONDS - t0)) s"
+end_stage
+printf '\n=== done in %d s\n' "$((SECONDS - t0))"
 print_times
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]
