@@ -106,6 +106,8 @@ build() {
 	d=$(dir)
 	if [ -f "$d/.done" ]; then
 		log "cached: $d"
+		# A tree cached before build() relocated its trees (idempotent).
+		relocate "$d"
 		echo "$d"
 		return 0
 	fi
@@ -158,6 +160,7 @@ build() {
 	rm -rf "$d"
 	mv "$tmp" "$d"
 	trap - EXIT
+	relocate "$d"
 	touch "$d/.done"
 	log "built in $((SECONDS - start)) s: $d"
 	echo "$d"
@@ -170,14 +173,17 @@ build() {
 # CONFIG_LOCALVERSION in base.config).
 deb_version() { echo "${KERNEL_PKG_VERSION}+dts.$(key_hash)"; }
 
-# relocate DIR: build() builds in DIR.tmp.PID and renames it DIR at the end.
+# relocate DIR: build() builds in DIR.tmp.PID (so that a failed or
+# interrupted build never looks done) and renames it DIR at the end; then it
+# calls this.
 # A few commands kbuild records in .cmd files hold the absolute build path
 # (OBJTREE=... of every rustc run, tools/objtool's whole build), and make
 # compares the recorded command with the new one: after the rename it would
 # rebuild the Rust crates, objtool, and through objtool every object, i.e.
 # the whole kernel. Rewriting the old path to DIR in the files make reads
 # (.cmd, and the .d dependency files of tools/) makes the tree consistent
-# again. Idempotent: a tree without the old path is left alone.
+# again, before anything (the module build, bindeb-pkg) runs make in it.
+# Idempotent: a tree without the old path is left alone.
 relocate() {
 	local d=$1 old files
 	old=$(grep -rhoE --include='*.cmd' "$(printf '%s' "$d" | sed 's/[.[\*^$]/\\&/g')\.tmp\.[0-9]+" \
@@ -205,7 +211,6 @@ deb() {
 	fi
 	command -v dpkg-buildpackage >/dev/null || die "dpkg-buildpackage missing: run scripts/install-deps.sh (dpkg-dev)"
 	command -v dh_prep >/dev/null || die "debhelper missing: run scripts/install-deps.sh"
-	relocate "$d"
 	rm -rf "$debdir" "$d"/*.deb "$d"/*.buildinfo "$d"/*.changes
 	tmp=$debdir.tmp
 	rm -rf "$tmp"
