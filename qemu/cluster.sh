@@ -72,6 +72,14 @@ options:
                      cache, so programs and python modules are loaded from the
                      host once, not at every exec; none: every read goes to
                      the host, for a run while the host's files change)
+  --node-root DIR    boot every node as a Debian 12 machine from DIR (made by
+                     scripts/debian-root.sh image): DIR/vmlinuz with
+                     Debian's DIR/initrd.img, root file system LABEL=dts-root
+                     on a SATA disk (q35's AHCI) that is a copy-on-write
+                     overlay of DIR/disk.img (OUT/<vm>/disk.qcow2), systemd
+                     as PID 1; its rig-test.service runs the script
+                     (qemu/vm-init.sh's systemd mode). --kernel still boots
+                     the client, and --disk cannot be combined with it
   --disk IMG         attach IMG read-only to every node as a virtio disk
                      (/dev/vda in the guest; the benchmark's file set)
   --disk-throttle BPS,IOPS
@@ -90,7 +98,7 @@ say() { echo "cluster.sh: $*" >&2; }
 kernel= client_kernel= script= out= module= tools= nodes=3 timeout=600 mem=512 smp=1 kvm=0 show= append=
 # 9p cache mode of the read-only root and repository mounts (--root-cache).
 root_cache=loose
-disk= disk_throttle=
+disk= disk_throttle= node_root=
 # q35, not pc: the pc (i440fx) DSDT computes PCI interrupt routing (_PRT) in an
 # AML loop that the KASAN+lockdep kernel under TCG cannot finish within ACPI's
 # 30 s loop timeout; the virtio devices then get no IRQ and the boot hangs
@@ -114,6 +122,7 @@ while [ $# -gt 0 ]; do
         --append)  append=${2?--append needs a value}; shift 2 ;;
         --root-cache) root_cache=${2:?--root-cache needs a value}; shift 2 ;;
         --disk)    disk=${2:?--disk needs a value}; shift 2 ;;
+        --node-root) node_root=${2:?--node-root needs a value}; shift 2 ;;
         --disk-throttle) disk_throttle=${2:?--disk-throttle needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
@@ -169,6 +178,15 @@ if [ -n "$disk" ]; then
     [ -f "$disk" ] || die "--disk: no such file: $disk"
     disk=$(readlink -f -- "$disk")
     [[ $disk =~ [,[:space:]] ]] && die "--disk: path must not contain commas or whitespace: $disk"
+fi
+if [ -n "$node_root" ]; then
+    [ -z "$disk" ] || die "--node-root and --disk cannot be combined"
+    for f in vmlinuz initrd.img disk.img; do
+        [ -f "$node_root/$f" ] || die "--node-root: no $f in $node_root (scripts/debian-root.sh image)"
+    done
+    node_root=$(readlink -f -- "$node_root")
+    [[ $node_root =~ [,[:space:]] ]] && die "--node-root: path must not contain commas or whitespace: $node_root"
+    command -v qemu-img >/dev/null || die "qemu-img not found (apt-get install qemu-utils)"
 fi
 if [ -n "$disk_throttle" ]; then
     [ -n "$disk" ] || die "--disk-throttle needs --disk"
@@ -275,11 +293,21 @@ start_vm() { # VM ROLE ID MAC [BOOT]
     # TSC during boot, such a leap looked like a 100-second RCU stall. Stay on
     # HPET.
     cmdline+=" tsc=unstable"
-    # Root: the 9p tag "root" (host /), read-only. msize: bigger 9p messages,
-    # fewer round trips when programs are loaded from the host.
-    cmdline+=" root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=$root_cache ro"
-    cmdline+=" rig_root_cache=$root_cache"
-    cmdline+=" init=$init"
+    local debian=0
+    [ -n "$node_root" ] && [ "$role" = node ] && debian=1
+    if [ $debian = 1 ]; then
+        # A Debian 12 machine: its own root file system (found by Debian's
+        # initramfs), systemd as init, classic interface names (eth0: the
+        # ifupdown files name it).
+        image=$node_root/vmlinuz
+        cmdline+=" root=LABEL=dts-root ro net.ifnames=0 systemd.hostname=$vm"
+    else
+        # Root: the 9p tag "root" (host /), read-only. msize: bigger 9p messages,
+        # fewer round trips when programs are loaded from the host.
+        cmdline+=" root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=$root_cache ro"
+        cmdline+=" rig_root_cache=$root_cache"
+        cmdline+=" init=$init"
+    fi
     # Parameters for vm-init.sh (it parses /proc/cmdline).
     cmdline+=" rig_role=$role rig_id=$id rig_nodes=$nodes rig_script=$script"
     cmdline+=" rig_module=$module rig_tools=$tools rig_repo=$repo rig_timeout=$timeout"
@@ -290,6 +318,16 @@ start_vm() { # VM ROLE ID MAC [BOOT]
         cmdline+=" rig_boot=$boot"
         console=console.boot$boot.log
     fi
+
+    # Host / as the read-only root file system (9p tag "root"), but for a
+    # Debian node. security_model=none: plain host permissions, no xattr
+    # mapping. multidevs=remap: host / spans several file systems (/proc,
+    # /dev, bind mounts such as /etc/hosts); remap their inode numbers so
+    # that they cannot collide in the guest.
+    local rootfs=()
+    [ $debian = 1 ] ||
+        rootfs=(-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
+                -device "virtio-9p-pci,fsdev=root,mount_tag=root")
 
     local args=(
         -name "dts-$vm"
@@ -305,13 +343,7 @@ start_vm() { # VM ROLE ID MAC [BOOT]
         # QEMU exit instead of rebooting the VM.
         -no-reboot
         -kernel "$image" -append "$cmdline"
-        # Host / as the read-only root file system (9p tag "root").
-        # security_model=none: plain host permissions, no xattr mapping.
-        # multidevs=remap: host / spans several file systems (/proc, /dev, bind
-        # mounts such as /etc/hosts); remap their inode numbers so that they
-        # cannot collide in the guest.
-        -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
-        -device "virtio-9p-pci,fsdev=root,mount_tag=root"
+        "${rootfs[@]}"
         # This VM's results directory, writable (9p tag "out" -> /out).
         -fsdev "local,id=out,path=$out/$vm,security_model=none"
         -device "virtio-9p-pci,fsdev=out,mount_tag=out"
@@ -326,6 +358,16 @@ start_vm() { # VM ROLE ID MAC [BOOT]
         -netdev "socket,id=n0,mcast=230.0.0.1:$port,localaddr=127.0.0.1"
         -device "virtio-net-pci,netdev=n0,mac=$mac"
     )
+    if [ $debian = 1 ]; then
+        # The node's disk: a qcow2 overlay of the shared image (made at the
+        # first boot, kept by a restart), on the q35 chipset's AHCI
+        # controller (bus ide.0), as a SATA disk /dev/sda.
+        [ -f "$out/$vm/disk.qcow2" ] ||
+            qemu-img create -q -f qcow2 -F raw -b "$node_root/disk.img" "$out/$vm/disk.qcow2"
+        args+=(-initrd "$node_root/initrd.img"
+               -drive "file=$out/$vm/disk.qcow2,if=none,id=sda,format=qcow2"
+               -device "ide-hd,drive=sda,bus=ide.0")
+    fi
     if [ -n "$disk" ] && [ "$role" = node ]; then
         # Read-only, so every node can share the one image file.
         local drive="file=$disk,if=none,id=d0,format=raw,readonly=on"

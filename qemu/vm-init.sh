@@ -20,6 +20,13 @@
 # rig_script, rig_module, rig_tools, rig_repo, rig_timeout, rig_boot,
 # rig_flavor, rig_root_cache).
 #
+# Systemd mode (RIG_INIT_STAGE=systemd): on the rig's Debian 12 nodes
+# (qemu/cluster.sh --node-root) systemd is PID 1 and the Debian system has
+# mounted its file systems and configured the network itself; the unit
+# rig-test.service (qemu/debian/) runs this file once the machine is up.
+# Only stage 2's results shares, repository bind, module, test script,
+# status and dmesg remain, and power-off is `systemctl poweroff`.
+#
 # This script must never hang and never exit (PID 1 exiting panics the kernel):
 # every failure is recorded and the VM powers off.
 
@@ -36,6 +43,10 @@ msg() { echo "rig-init: $*" >/dev/console 2>/dev/null || echo "rig-init: $*"; }
 
 poweroff_now() {
     sync
+    if [ "${RIG_INIT_STAGE:-1}" = systemd ]; then
+        systemctl --no-block poweroff
+        exit 0
+    fi
     # busybox reboot -f calls reboot(2) at once; with -no-reboot QEMU exits.
     # (/sbin/reboot on the host is systemctl, which needs systemd.)
     /bin/busybox reboot -f
@@ -124,21 +135,26 @@ case "$rig_role" in
     *)    rig_role=client; vm=client ;;
 esac
 
-mount -t tmpfs -o mode=0755 tmpfs /run     # first: mount(8) keeps its utab there
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-for d in /var/log /var/lib /var/cache /var/tmp; do
-    [ -d "$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$d"
-done
-chmod 1777 /var/tmp 2>/dev/null
+systemd=0
+[ "${RIG_INIT_STAGE:-}" = systemd ] && systemd=1
+if [ $systemd = 0 ]; then
+    mount -t tmpfs -o mode=0755 tmpfs /run     # first: mount(8) keeps its utab there
+    mkdir -p /dev/pts /dev/shm
+    mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+    mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+    mount -t tmpfs -o mode=1777 tmpfs /tmp
+    for d in /var/log /var/lib /var/cache /var/tmp; do
+        [ -d "$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$d"
+    done
+    chmod 1777 /var/tmp 2>/dev/null
+fi
 # The tmpfs mounts above may have covered the repository (a clone under /tmp
 # or /var/tmp): bind it back from /.rig-repo.
 if [ -n "${rig_repo:-}" ] && [ ! -e "$rig_repo/qemu/vm-init.sh" ] && [ -e /.rig-repo/qemu/vm-init.sh ]; then
     mkdir -p "$rig_repo" && mount --bind /.rig-repo "$rig_repo" || msg "cannot bind the repo at $rig_repo"
 fi
 # 9p shares, cache=none (the default): writes by one VM are seen by all others.
+mkdir -p /out /shared
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /out \
     || msg "cannot mount 9p tag 'out' on /out"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 shared /shared \
@@ -157,9 +173,10 @@ step() {
     fi
 }
 
-echo "$vm" >/proc/sys/kernel/hostname
-
 # --- network ---------------------------------------------------------------
+# (In systemd mode the node's own Debian configuration did it: hostname from
+# systemd.hostname=, addresses and the VIP from ifupdown; only NODE_IPS.)
+[ $systemd = 0 ] && echo "$vm" >/proc/sys/kernel/hostname
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 NODE_IPS=
@@ -169,18 +186,20 @@ while [ "$i" -le "$rig_nodes" ]; do
     i=$((i + 1))
 done
 if [ "$rig_role" = node ]; then my_ip=10.0.0.$((10 + rig_id)); else my_ip=$CLIENT_IP; fi
-step "network: lo up" ip link set lo up
-step "network: eth0 up" ip link set eth0 up
-step "network: $my_ip/24 on eth0" ip addr add "$my_ip/24" dev eth0
-if [ "$rig_role" = node ]; then
-    # No node answers ARP for the VIP (it is on lo) nor uses it as ARP source.
-    echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore
-    echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce
-    step "network: VIP $VIP/32 on lo" ip addr add "$VIP/32" dev lo
-    step "network: join $VIP_MAC on eth0" ip maddr add "$VIP_MAC" dev eth0
-else
-    step "network: neighbour $VIP -> $VIP_MAC" \
-        ip neigh replace "$VIP" lladdr "$VIP_MAC" dev eth0 nud permanent
+if [ $systemd = 0 ]; then
+    step "network: lo up" ip link set lo up
+    step "network: eth0 up" ip link set eth0 up
+    step "network: $my_ip/24 on eth0" ip addr add "$my_ip/24" dev eth0
+    if [ "$rig_role" = node ]; then
+        # No node answers ARP for the VIP (it is on lo) nor uses it as ARP source.
+        echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore
+        echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce
+        step "network: VIP $VIP/32 on lo" ip addr add "$VIP/32" dev lo
+        step "network: join $VIP_MAC on eth0" ip maddr add "$VIP_MAC" dev eth0
+    else
+        step "network: neighbour $VIP -> $VIP_MAC" \
+            ip neigh replace "$VIP" lladdr "$VIP_MAC" dev eth0 nud permanent
+    fi
 fi
 
 # --- module ----------------------------------------------------------------

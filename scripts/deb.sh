@@ -24,9 +24,9 @@
 # make module tools FLAVOR=default). A second run only re-stages the files
 # and rebuilds no package whose contents are unchanged.
 #
-# For another kernel (Documentation/install.md: a kernel with Debian's
-# configuration for real machines) the environment names its image package
-# and a dts.ko built against its tree, and another output directory:
+# For another kernel build (say, one with more drivers than
+# scripts/kconfig/node.config) the environment names its image package and a
+# dts.ko built against its tree, and another output directory:
 #   DEB_KERNEL=.../linux-image-....deb DEB_MODULE=.../dts.ko DEB_OUT=DIR scripts/deb.sh
 #
 # Files: packaging/ (units, maintainer scripts, sample, copyright); the man

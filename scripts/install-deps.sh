@@ -23,7 +23,7 @@ APT_PACKAGES=(
 	# the pinned kernel source
 	"${KERNEL_PKG}=${KERNEL_PKG_VERSION}"
 	# the VM rig and what runs inside the VMs (from the host root over 9p)
-	qemu-system-x86 busybox-static iproute2 util-linux
+	qemu-system-x86 qemu-utils busybox-static iproute2 util-linux
 	nginx curl wrk apache2-utils tcpdump
 	# the VM tests' JSON helpers (tests/vm/lib.sh; much faster to start than
 	# python under TCG)
@@ -35,6 +35,8 @@ APT_PACKAGES=(
 	# runs dh_* helpers); dpkg-deb and readelf/objdump (binutils, a
 	# dependency of dpkg-dev) for dts-module and dts-tools
 	dpkg-dev debhelper
+	# t10-packages' Debian 12 nodes: a bookworm root (scripts/debian-root.sh)
+	debootstrap
 )
 
 pkg_ok() {

@@ -12,7 +12,8 @@
 #   scripts/kernel.sh checkversion FLAVOR SRC fail unless SRC is the pinned
 #                                    version (both for tests/host/kernel-script.sh)
 #
-# FLAVOR is `default` (scripts/kconfig/base.config) or `debug` (base.config
+# FLAVOR is `default` (scripts/kconfig/base.config plus node.config: what a
+# stock Debian 12 node needs) or `debug` (base.config
 # plus debug.config: KASAN, PROVE_LOCKING, DEBUG_ATOMIC_SLEEP, ...).
 #
 # The key hashes everything that changes the result: the Debian kernel
@@ -43,7 +44,7 @@ log() { printf 'kernel.sh: %s\n' "$*" >&2; }
 cmd=${1:-}
 flavor=${2:-default}
 case "$flavor" in
-default) fragments=("$here/kconfig/base.config") ;;
+default) fragments=("$here/kconfig/base.config" "$here/kconfig/node.config") ;;
 debug) fragments=("$here/kconfig/base.config" "$here/kconfig/debug.config") ;;
 *) die "unknown FLAVOR '$flavor' (default or debug)" ;;
 esac

@@ -19,7 +19,13 @@
 #                         to <out>/<test>/deb-kernel/ afterwards), instead
 #                         of --kernel/--client-kernel;
 #   "# rig-module: none"  no --module: the rig insmods nothing;
-#   "# rig-tools: none"   no --tools: $DTSCTL is a bare "dtsctl".
+#   "# rig-tools: none"   no --tools: $DTSCTL is a bare "dtsctl";
+#   "# rig-root: debian"  the nodes are Debian 12 machines booted from disk
+#                         (qemu/cluster.sh --node-root): scripts/debian-root.sh
+#                         image installs build/deb/*.deb into a bookworm
+#                         root with tests/vm/<test>.toml as the cluster file
+#                         (in <out>/<test>.debian/, removed afterwards but
+#                         for its logs apt.log and enable.log).
 # A test passes iff:
 #   - cluster.sh exited 0 (every VM powered off by itself, no timeout),
 #   - every VM wrote /out/status = 0,
@@ -93,11 +99,12 @@ for script in "${scripts[@]}"; do
     dir=$out/$name
     nodes=$(sed -n 's/^# rig-nodes: *\([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
     nodes=${nodes:-3}
-    t_kernel=$kernel t_client_kernel=$client_kernel t_module=$module t_tools=$tools
+    t_kernel=$kernel t_client_kernel=$client_kernel t_module=$module t_tools=$tools node_root=
     reasons=()
     bad_vms=()
     kdir=$out/$name.deb-kernel
-    rm -rf "$dir" "$kdir"
+    rdir=$out/$name.debian
+    rm -rf "$dir" "$kdir" "$rdir"
     case $(header kernel) in
         "") ;;
         deb)
@@ -116,6 +123,25 @@ for script in "${scripts[@]}"; do
             ;;
         *) reasons+=("unknown rig-kernel '$(header kernel)' (deb)") ;;
     esac
+    case $(header root) in
+        "") ;;
+        debian)
+            pkgs=()
+            for f in "$REPO"/build/deb/*.deb; do [ -f "$f" ] && pkgs+=("$f"); done
+            if [ ${#pkgs[@]} -ne 3 ]; then
+                reasons+=("rig-root: debian: ${#pkgs[@]} packages in $REPO/build/deb (want 3): run make deb first")
+            else
+                echo "run.sh: $name[$flavor]: making the Debian 12 node disk ..." >&2
+                if "$REPO/scripts/debian-root.sh" image "$rdir" "$TESTDIR/$name.toml" "${pkgs[@]}" \
+                    >"$out/$name.debian.log" 2>&1; then
+                    node_root=$rdir
+                else
+                    reasons+=("rig-root: debian: scripts/debian-root.sh image failed: $(tail -n 3 "$out/$name.debian.log" | tr '\n' ' ')")
+                fi
+            fi
+            ;;
+        *) reasons+=("unknown rig-root '$(header root)' (debian)") ;;
+    esac
     case $(header module) in "") ;; none) t_module= ;; *) reasons+=("unknown rig-module '$(header module)' (none)") ;; esac
     case $(header tools) in "") ;; none) t_tools= ;; *) reasons+=("unknown rig-tools '$(header tools)' (none)") ;; esac
     args=(--kernel "$t_kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout"
@@ -123,6 +149,7 @@ for script in "${scripts[@]}"; do
     [ -n "$t_client_kernel" ] && args+=(--client-kernel "$t_client_kernel")
     [ -n "$t_module" ] && args+=(--module "$t_module")
     [ -n "$t_tools" ] && args+=(--tools "$t_tools")
+    [ -n "$node_root" ] && args+=(--node-root "$node_root")
     if [ ${#reasons[@]} -gt 0 ]; then
         # Nothing booted: no VM results to check.
         echo "FAIL $name[$flavor]: $(printf '%s; ' "${reasons[@]}" | sed 's/; $//')"
@@ -135,6 +162,12 @@ for script in "${scripts[@]}"; do
     "$REPO/qemu/cluster.sh" "${args[@]}" >"$out/$name.cluster.log" 2>&1 || crc=$?
     mv "$out/$name.cluster.log" "$dir/cluster.log" 2>/dev/null || true
     [ -d "$kdir" ] && { mv "$kdir" "$dir/deb-kernel" 2>/dev/null || rm -rf "$kdir"; }
+    if [ -d "$rdir" ]; then
+        # The disks are big and say nothing a log does not.
+        mkdir -p "$dir/debian"
+        mv "$out/$name.debian.log" "$rdir"/*.log "$dir/debian/" 2>/dev/null || true
+        rm -rf "$rdir" "$dir"/node*/disk.qcow2
+    fi
     echo "run.sh: $name[$flavor]: cluster finished in $(( $(date +%s) - t0 ))s" >&2
 
     case $crc in
