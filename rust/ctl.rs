@@ -19,6 +19,7 @@
 
 use kernel::prelude::*;
 
+use crate::clock;
 use crate::hooks::HOOKS;
 use core::sync::atomic::Ordering;
 
@@ -201,7 +202,7 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
     if let Some((me, list)) = nodes {
         let mut live = view.live.mask();
         let mut known = 0u32;
-        let now = mesh::now_ms();
+        let now = clock::now_ms();
         for &(id, addr) in list.iter().filter(|n| n.0 != 0) {
             known |= 1u32.checked_shl(u32::from(id) - 1).unwrap_or(0);
             if id == me {
@@ -347,7 +348,7 @@ fn get_flows(out: &mut UserOut) -> Result<usize> {
         } else {
             0
         },
-        now_s: state::now_secs(),
+        now_s: clock::now_secs(),
     };
     out.write(&h.to_bytes())?;
     Ok(header + count * rec)

@@ -26,6 +26,7 @@ use kernel::prelude::*;
 
 pub mod pure;
 
+mod clock;
 mod ctl;
 mod fcb;
 mod flowtab;

@@ -51,6 +51,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::uaccess::UserSlice;
 
+use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
@@ -106,7 +107,7 @@ fn adopt(key: &FlowKey, old: &Arc<Fcb>) -> Result<Arc<Fcb>> {
     let same = |f: &Flow| f.role == Role::ClientDst && core::ptr::eq(&*f.fcb, &**old);
     let replaced = state::with(|st| {
         st.flows
-            .replace(*key, Role::Client, fcb.clone(), state::now_secs(), same)
+            .replace(*key, Role::Client, fcb.clone(), clock::now_secs(), same)
     })
     .ok_or(EINVAL)??;
     if !replaced {
@@ -218,7 +219,7 @@ fn close_flow(key: &FlowKey) {
     let guard = rcu::Guard::new();
     state::with(|st| {
         if let Some(f) = st.flows.lookup(key, &guard) {
-            f.close(state::now_secs());
+            f.close(clock::now_secs());
         }
     });
 }
@@ -293,7 +294,7 @@ struct Times {
 impl Times {
     /// Starts the clock. Any context.
     fn start() -> Self {
-        let now = mesh::now_ns();
+        let now = clock::now_ns();
         Self {
             start: now,
             drained: now,
@@ -305,7 +306,7 @@ impl Times {
     /// Adds the phases of a handover that has just succeeded to the
     /// counters. Any context.
     fn account(&self) {
-        let end = mesh::now_ns();
+        let end = clock::now_ns();
         // The clock is monotonic and the marks are taken in order; a mark
         // that was skipped equals the one before it.
         stats::add(
@@ -332,7 +333,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
     // proxy socket finishes within this grace period.
     // SAFETY: process context.
     unsafe { bindings::synchronize_net() };
-    times.drained = mesh::now_ns();
+    times.drained = clock::now_ns();
     let snap = sk.snapshot();
     if snap.state != TCP_ESTABLISHED {
         return Err(EBADF);
@@ -380,7 +381,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
     };
     let inserted = state::with(|st| {
         st.flows
-            .insert(key, Role::HandoverSrc, t.fcb.clone(), state::now_secs())
+            .insert(key, Role::HandoverSrc, t.fcb.clone(), clock::now_secs())
     })
     .ok_or(EINVAL)??;
     if !inserted {
@@ -392,7 +393,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
                 stats::inc(Counter::FlowRemoved);
             }
             st.flows
-                .insert(key, Role::HandoverSrc, t.fcb.clone(), state::now_secs())
+                .insert(key, Role::HandoverSrc, t.fcb.clone(), clock::now_secs())
         })
         .ok_or(EINVAL)??;
         if !again {
@@ -400,13 +401,13 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
         }
     }
     stats::inc(Counter::FlowCreated);
-    times.prepared = mesh::now_ns();
+    times.prepared = clock::now_ns();
     times.connected = times.prepared;
     hs.set_timeout(CONNECT_MS);
     let sent = hs
         .connect(t.dest_addr, t.dest_port)
         .and_then(|()| {
-            times.connected = mesh::now_ns();
+            times.connected = clock::now_ns();
             // The client reads the destination's windows with the shift the
             // proxy's SYN-ACK announced: the destination must announce the
             // same one (it does when both nodes have the same buffer

@@ -20,6 +20,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::mesh;
@@ -270,7 +271,7 @@ fn on_flow(
         return crate::sc::on_segment(st, f, scf, dir, skb, t);
     }
     let fcb = &f.fcb;
-    let now = state::now_secs();
+    let now = clock::now_secs();
     let st_now = fcb.state();
     let info = with_timestamp(skb, t);
     fcb.record(fcb::learn(f.role, st_now, dir, &info));
@@ -482,7 +483,7 @@ fn accept_handover(
     // re-handover repeats them.
     fcb.set_client_syn(SynOpts::parse(area));
     fcb.set_handover(me.addr, s.saddr, s.sport, 0, opt.proxy_isn);
-    let now = state::now_secs();
+    let now = clock::now_secs();
     let hkey = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
     st.sweep(false);
     match st.flows.insert(hkey, Role::HandoverDst, fcb.clone(), now) {
@@ -613,7 +614,7 @@ fn accept_syn(
             hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default(),
         ));
     }
-    match st.flows.insert(*key, Role::Client, fcb, state::now_secs()) {
+    match st.flows.insert(*key, Role::Client, fcb, clock::now_secs()) {
         Ok(true) => stats::inc(Counter::FlowCreated),
         Ok(false) => (),
         Err(_) => {

@@ -12,6 +12,8 @@ use core::ptr::{addr_of_mut, read_volatile, NonNull};
 use kernel::bindings;
 use kernel::prelude::*;
 
+use crate::clock;
+
 /// `sizeof(struct sockaddr_in)`.
 const SIN_LEN: c_int = core::mem::size_of::<bindings::sockaddr_in>() as c_int;
 
@@ -112,8 +114,7 @@ impl KSock {
 
     /// Bounds every blocking call (connect, send) to `ms` milliseconds.
     pub(crate) fn set_timeout(&self, ms: u32) {
-        // SAFETY: pure conversion.
-        let j = unsafe { bindings::msecs_to_jiffies(ms) };
+        let j = clock::msecs_to_jiffies(ms);
         let sk = self.sk();
         // SAFETY: `sk` is valid; the socket is not shared with anyone yet,
         // and `sock_setsockopt(SO_SNDTIMEO)` writes the field the same way.

@@ -37,6 +37,7 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 
+use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::FlowTable;
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
@@ -144,24 +145,6 @@ pub(crate) fn view() -> View {
 /// Whether the mesh runs. Any context.
 pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
-}
-
-/// Milliseconds of the monotonic clock (the mesh clock of
-/// [`PeerStats::last_heard`]). Any context.
-pub(crate) fn now_ms() -> u64 {
-    now_us() / 1000
-}
-
-/// Microseconds of the monotonic clock. Any context.
-fn now_us() -> u64 {
-    now_ns() / 1000
-}
-
-/// Nanoseconds of the monotonic clock (`ktime_get()`). Any context.
-pub(crate) fn now_ns() -> u64 {
-    // SAFETY: `ktime_get()` may be called from any context.
-    let ns = unsafe { bindings::ktime_get() };
-    u64::try_from(ns).unwrap_or(0)
 }
 
 /// Wakes the mesh thread. Any context.
@@ -710,7 +693,7 @@ impl Runner {
     fn run(&mut self) {
         while !should_stop() {
             self.sync_config();
-            let now = now_ms();
+            let now = clock::now_ms();
             if self.cfg.is_some() {
                 self.listen(now);
                 self.accept(now);
@@ -723,12 +706,11 @@ impl Runner {
                     let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
                     self.next_hb = now + hb;
                 }
-                self.tick(now_ms());
+                self.tick(clock::now_ms());
                 self.flush_all();
             }
-            let sleep = self.sleep_ms(now_ms());
-            // SAFETY: pure conversion.
-            let j = unsafe { bindings::msecs_to_jiffies(sleep as u32) };
+            let sleep = self.sleep_ms(clock::now_ms());
+            let j = clock::msecs_to_jiffies(sleep as u32);
             // SAFETY: kthread (process) context; returns early on a wake-up.
             unsafe { bindings::schedule_timeout_interruptible(j as _) };
         }
@@ -806,7 +788,7 @@ impl Runner {
                     node_set(c),
                     mesh.dead_ms(),
                     grace_ms(mesh.dead_ms()),
-                    now_ms(),
+                    clock::now_ms(),
                 ),
             ))
         })
@@ -1137,7 +1119,7 @@ impl Runner {
                 self.up(id, now);
             }
             (Phase::Established, In::Heartbeat(h)) => {
-                let us = now_us();
+                let us = clock::now_us();
                 if let Some(p) = self.peers.get_mut(usize::from(c.peer) - 1) {
                     p.echo_us = h.sent_us;
                     p.echo_at = us;
@@ -1286,7 +1268,7 @@ impl Runner {
             handovers_total: 0,
         });
         let view = view().live.mask();
-        let us = now_us();
+        let us = clock::now_us();
         for p in &mut self.peers {
             let (echo_us, echo_at) = (p.echo_us, p.echo_at);
             let Some(c) = p.conn.as_mut() else { continue };

@@ -30,6 +30,7 @@ use kernel::prelude::*;
 use kernel::sync::{new_condvar, Arc, CondVar, CondVarTimeoutResult};
 use kernel::uaccess::UserSlice;
 
+use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::hooks::{self, TcpSeg};
@@ -305,12 +306,12 @@ fn node_up(node: u8) -> bool {
 /// requested node. Process context; sleeps until the SC-ACK (at most
 /// [`CLONE_ACK_TIMEOUT_MS`]).
 pub(crate) fn clone_call(caller: &Caller, arg: &UserIn) -> Result {
-    let t0 = mesh::now_ns();
+    let t0 = clock::now_ns();
     let r = clone_call_inner(caller, arg);
     match r {
         Ok(()) => {
             stats::inc(Counter::ScCloneSent);
-            stats::add(Counter::ScNsTotal, mesh::now_ns().saturating_sub(t0));
+            stats::add(Counter::ScNsTotal, clock::now_ns().saturating_sub(t0));
         }
         Err(_) => stats::inc(Counter::ScCloneFailed),
     }
@@ -393,14 +394,14 @@ fn origin_flow(w: &Where) -> Result<Arc<ScFlow>> {
         .with_sc(scf.clone());
         let fcb = Arc::new(fcb, GFP_KERNEL)?;
         st.sweep(false);
-        match st.flows.insert(key, Role::ScOrigin, fcb, state::now_secs()) {
+        match st.flows.insert(key, Role::ScOrigin, fcb, clock::now_secs()) {
             Ok(true) => {
                 stats::inc(Counter::FlowCreated);
                 // The connection is established: start its life cycle there.
                 let g = rcu::Guard::new();
                 if let Some(f) = st.flows.lookup(&key, &g) {
-                    f.update(Event::Syn, state::now_secs());
-                    f.update(Event::Segment, state::now_secs());
+                    f.update(Event::Syn, clock::now_secs());
+                    f.update(Event::Segment, clock::now_secs());
                 }
                 Ok(scf)
             }
@@ -468,7 +469,7 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         }
         e
     };
-    let now_ms = (mesh::now_ns() / 1_000_000) as u32;
+    let now_ms = (clock::now_ns() / 1_000_000) as u32;
     let shared = state::with(|st| st.sc.next_id.fetch_add(1, Ordering::Relaxed)).ok_or(EINVAL)?;
     let msg = ScClone {
         clone_id: shared,
@@ -552,8 +553,7 @@ fn request(node: u8, id: u32, payload: KVec<u8>) -> Result {
             });
         }
         mesh::wake();
-        // SAFETY: pure conversion.
-        let mut left = unsafe { bindings::msecs_to_jiffies(CLONE_ACK_TIMEOUT_MS) } as _;
+        let mut left = clock::msecs_to_jiffies(CLONE_ACK_TIMEOUT_MS) as _;
         let mut p = sh.pending.lock();
         loop {
             let pos = p
@@ -628,7 +628,7 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
         clones: r.clones,
         cloned_bytes: r.cloned_bytes,
     };
-    let t0 = mesh::now_ns();
+    let t0 = clock::now_ns();
     let st = state::with(|st| {
         // The condition variable needs a guard of its lock; the flow's
         // state is read under its own lock at each wake-up.
@@ -637,14 +637,14 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
             let (s, waiting) = match &*scf.data.lock() {
                 ScData::Origin { r, .. } => (
                     status(r),
-                    r.active.is_some_and(|a| a.len.is_some()) && r.forwarding(state::now_secs()),
+                    r.active.is_some_and(|a| a.len.is_some()) && r.forwarding(clock::now_secs()),
                 ),
                 ScData::Clone { .. } => return Err(ENOENT),
             };
             if !waiting {
                 return Ok(s);
             }
-            if mesh::now_ns().saturating_sub(t0) > u64::from(CLONE_WAIT_MS) * 1_000_000 {
+            if clock::now_ns().saturating_sub(t0) > u64::from(CLONE_WAIT_MS) * 1_000_000 {
                 return Err(errno(bindings::ETIMEDOUT));
             }
             // Short slices: a settle wakes the condition variable, but a
@@ -885,7 +885,7 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
     };
     let inserted = state::with(|st| {
         st.sweep(false);
-        let now = state::now_secs();
+        let now = clock::now_secs();
         match st.flows.insert(key, Role::ScClone, fcb, now) {
             Ok(true) => {
                 stats::inc(Counter::FlowCreated);
@@ -1002,7 +1002,7 @@ pub(crate) fn closed(key: &FlowKey) -> bool {
             state::with(|st| {
                 let g = rcu::Guard::new();
                 if let Some(f) = st.flows.lookup(key, &g) {
-                    f.close(state::now_secs());
+                    f.close(clock::now_secs());
                 }
             });
         }
@@ -1072,7 +1072,7 @@ pub(crate) fn node_down(node: u8) {
         state::with(|st| {
             let g = rcu::Guard::new();
             if let Some(f) = st.flows.lookup(key, &g) {
-                f.close(state::now_secs());
+                f.close(clock::now_secs());
             }
         });
     }
@@ -1146,7 +1146,7 @@ pub(crate) fn on_segment(
     };
     let area = hdr.get(TCP_MIN_HDR_LEN..hlen).unwrap_or_default();
     let payload = skb.len() as usize > t.off + t.hdr_len;
-    let now = state::now_secs();
+    let now = clock::now_secs();
     let flags = th.flags;
     let track = f.update(hooks::event(flags, dir == Dir::In), now);
     if flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN {
@@ -1412,7 +1412,7 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
         stats::inc(Counter::ScCloneDone);
         state::with(|st| {
             if let Some(f) = st.flows.lookup(&key, &guard) {
-                f.close(state::now_secs());
+                f.close(clock::now_secs());
             }
             mesh::notify_closed(st, &fcb, fw.outer_src, CloseReason::Fin);
         });

@@ -12,9 +12,9 @@
 
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
-use kernel::bindings;
 use kernel::prelude::*;
 
+use crate::clock;
 use crate::flowtab::FlowTable;
 use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::mesh::{self, TxQueue};
@@ -47,13 +47,6 @@ pub(crate) struct State {
     pub(crate) sc: crate::sc::Shared,
 }
 
-/// Seconds of a monotonic clock (`jiffies`), wrapping. Any context.
-pub(crate) fn now_secs() -> u32 {
-    // SAFETY: reading the 64-bit jiffies counter is allowed in any context.
-    let j = unsafe { bindings::get_jiffies_64() };
-    (j / u64::from(bindings::HZ)) as u32
-}
-
 impl State {
     /// Runs `f` as the only configuration writer. Process context.
     ///
@@ -78,7 +71,7 @@ impl State {
     /// `DTS_SO_GET_INFO`, so an idle node keeps its expired flows until the
     /// next packet or status request, when they are counted and freed.
     pub(crate) fn sweep(&self, force: bool) {
-        let now = now_secs();
+        let now = clock::now_secs();
         let last = self.last_sweep.load(Ordering::Relaxed);
         if !force && last == now {
             return;
@@ -127,7 +120,7 @@ impl StateOwner {
                 config: RcuBox::new(),
                 cfg_busy: AtomicBool::new(false),
                 flows <- FlowTable::new(),
-                last_sweep: AtomicU32::new(now_secs()),
+                last_sweep: AtomicU32::new(clock::now_secs()),
                 txq <- new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"),
                 sc <- crate::sc::Shared::new(),
             }? Error),
