@@ -38,6 +38,7 @@ mod mesh;
 mod nf;
 mod rcu;
 mod sc;
+mod seg;
 mod skb;
 mod sockopt;
 mod state;

@@ -33,7 +33,6 @@ use kernel::uaccess::UserSlice;
 use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
-use crate::hooks::{self, TcpSeg};
 use crate::ksock::{errno, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::mesh;
@@ -54,6 +53,7 @@ use crate::pure::tcp::{
 };
 use crate::pure::xlate;
 use crate::rcu;
+use crate::seg::{self, TcpSeg};
 use crate::skb::SkbRef;
 use crate::sockopt::{Caller, UserIn, UserOut};
 use crate::state;
@@ -1138,7 +1138,7 @@ pub(crate) fn on_segment(
     skb: &mut SkbRef<'_>,
     t: &TcpSeg,
 ) -> u32 {
-    let Some((hdr, hlen)) = hooks::read_tcp_header(skb, t) else {
+    let Some((hdr, hlen)) = seg::read_tcp_header(skb, t) else {
         return bindings::NF_ACCEPT;
     };
     let Some(th) = hdr.get(..hlen).and_then(|h| tcp::TcpHeader::parse(h).ok()) else {
@@ -1148,7 +1148,7 @@ pub(crate) fn on_segment(
     let payload = skb.len() as usize > t.off + t.hdr_len;
     let now = clock::now_secs();
     let flags = th.flags;
-    let track = f.update(hooks::event(flags, dir == Dir::In), now);
+    let track = f.update(seg::event(flags, dir == Dir::In), now);
     if flags & (TCP_FLAG_SYN | TCP_FLAG_ACK) == TCP_FLAG_SYN {
         // A new connection on a reused port: the stack decides.
         return bindings::NF_ACCEPT;
@@ -1184,7 +1184,7 @@ pub(crate) fn on_segment(
                 ack_add: p.ack_add,
                 ..Plan::ACCEPT
             };
-            if !hooks::rewrite(skb, t, &plan, None) {
+            if !seg::rewrite(skb, t, &plan, None) {
                 stats::inc(Counter::RewriteFailed);
                 return bindings::NF_DROP;
             }
@@ -1213,7 +1213,7 @@ pub(crate) fn on_segment(
                 seq_add: p.seq_add,
                 ..Plan::ACCEPT
             };
-            if !hooks::rewrite(skb, t, &plan, None) {
+            if !seg::rewrite(skb, t, &plan, None) {
                 stats::inc(Counter::RewriteFailed);
                 return bindings::NF_DROP;
             }
@@ -1264,7 +1264,7 @@ pub(crate) fn on_segment(
                         clear_fin,
                         ..Plan::ACCEPT
                     };
-                    if !hooks::rewrite(skb, t, &plan, None) {
+                    if !seg::rewrite(skb, t, &plan, None) {
                         stats::inc(Counter::RewriteFailed);
                         return bindings::NF_DROP;
                     }
