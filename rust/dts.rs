@@ -43,6 +43,7 @@ mod skb;
 mod sockopt;
 mod state;
 mod stats;
+mod xmit;
 
 module! {
     type: DtsModule,

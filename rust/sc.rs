@@ -23,7 +23,6 @@
 //! which take it again). The pending clone calls share one [`SpinLockBh`]
 //! and one [`CondVar`] in [`Shared`].
 
-use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -58,13 +57,11 @@ use crate::skb::SkbRef;
 use crate::sockopt::{Caller, UserIn, UserOut};
 use crate::state;
 use crate::stats;
+use crate::xmit::{inject, send_ip, with_dev_to};
 
 /// Most clone calls waiting for their SC-ACK at once (further calls get
 /// `EBUSY`).
 const MAX_PENDING: usize = 16;
-
-/// Headroom of the buffers this file builds (link-layer header and more).
-const HEADROOM: u32 = bindings::MAX_HEADER;
 
 /// A cloned connection's state on this node.
 pub(crate) enum ScData {
@@ -154,132 +151,6 @@ impl Shared {
             next_id: AtomicU32::new(1),
         })
     }
-}
-
-/// `ip_route_output_flow()` to `daddr` from `saddr` (0: any). Any context.
-fn route(daddr: u32, saddr: u32, proto: u8) -> Result<*mut bindings::rtable> {
-    // SAFETY: all-zero is a valid `flowi4` (no interface, no mark).
-    let mut fl4: bindings::flowi4 = unsafe { core::mem::zeroed() };
-    fl4.daddr = daddr.to_be();
-    fl4.saddr = saddr.to_be();
-    fl4.__fl_common.flowic_proto = proto;
-    // SAFETY: `init_net` lives as long as the kernel; `fl4` is valid for
-    // the call; a null socket is allowed.
-    let rt = unsafe {
-        bindings::ip_route_output_flow(&raw mut bindings::init_net, &mut fl4, ptr::null())
-    };
-    let v = rt as usize;
-    if rt.is_null() || v >= (bindings::MAX_ERRNO as usize).wrapping_neg() {
-        return Err(errno(bindings::EHOSTUNREACH));
-    }
-    Ok(rt)
-}
-
-/// A new buffer holding the IPv4 packet `bytes`, with headroom, its network
-/// header set. Any context (`GFP_ATOMIC`).
-fn new_skb(bytes: &[u8]) -> Result<*mut bindings::sk_buff> {
-    let len = u32::try_from(bytes.len()).map_err(|_| EINVAL)?;
-    // SAFETY: plain allocation; `GFP_ATOMIC` may be used in any context.
-    let skb = unsafe { bindings::__alloc_skb(len + HEADROOM, bindings::GFP_ATOMIC, 0, -1) };
-    if skb.is_null() {
-        return Err(ENOMEM);
-    }
-    // SAFETY: `skb` is a new, empty, linear buffer of at least
-    // `HEADROOM + len` bytes that nobody else sees. Reserving headroom is
-    // `skb_reserve()` (data and tail move forward by `HEADROOM`);
-    // `skb_put()` then extends the data by `len` bytes, which are written
-    // at once; the network and MAC headers are set at the start of the
-    // data (`skb_reset_network_header()`, `skb_reset_mac_header()`).
-    unsafe {
-        (*skb).data = (*skb).data.add(HEADROOM as usize);
-        (*skb).tail += HEADROOM;
-        let dst = bindings::skb_put(skb, len).cast::<u8>();
-        ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
-        let off = (*skb).data.offset_from((*skb).head) as u16;
-        let h = (*skb).__bindgen_anon_4.__bindgen_anon_1.as_mut();
-        h.network_header = off;
-        h.mac_header = off;
-        h.transport_header = off;
-        h.protocol = (bindings::ETH_P_IP as u16).to_be();
-    }
-    Ok(skb)
-}
-
-/// Sends the IPv4 packet `bytes` (a tunnelled copy) from this node to
-/// `daddr`. Any context; never sleeps.
-fn send_ip(bytes: &[u8], saddr: u32, daddr: u32) -> Result {
-    let rt = route(daddr, saddr, bindings::IPPROTO_IPIP as u8)?;
-    let skb = match new_skb(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            // SAFETY: `rt` holds a reference from the route look-up.
-            unsafe { bindings::dst_release(&raw mut (*rt).dst) };
-            return Err(e);
-        }
-    };
-    // SAFETY: `skb` is ours; the route's reference passes to it
-    // (`skb_dst_set()`), and `ip_local_out()` consumes the buffer.
-    let ret = unsafe {
-        (*skb).__bindgen_anon_3.__bindgen_anon_1._skb_refdst = rt as usize;
-        bindings::ip_local_out(&raw mut bindings::init_net, ptr::null_mut(), skb)
-    };
-    if ret < 0 {
-        return Err(Error::from_errno(ret));
-    }
-    Ok(())
-}
-
-/// Delivers the IPv4 packet `bytes` to this node's stack as if it had
-/// arrived on `dev`: synchronously (`netif_receive_skb()` with bottom
-/// halves disabled, process context) or through the backlog
-/// (`netif_rx()`, any context).
-///
-/// # Safety
-///
-/// `dev` must be a valid network device that stays registered for the
-/// call (and, with `sync == false`, until the backlog ran: device
-/// unregistration flushes it).
-unsafe fn inject(bytes: &[u8], dev: *mut bindings::net_device, sync: bool) -> Result {
-    let skb = new_skb(bytes)?;
-    // SAFETY: `skb` is ours; `dev` is valid per the function contract.
-    // `netif_receive_skb()` requires bottom halves off, which
-    // `local_bh_disable()` provides in process context (as tun does).
-    unsafe {
-        (*skb)
-            .__bindgen_anon_1
-            .__bindgen_anon_1
-            .__bindgen_anon_1
-            .dev = dev;
-        if sync {
-            bindings::local_bh_disable();
-            bindings::netif_receive_skb(skb);
-            bindings::local_bh_enable();
-        } else {
-            bindings::netif_rx(skb);
-        }
-    }
-    Ok(())
-}
-
-/// Runs `f` on the device of the route to `addr` (the loopback device if
-/// there is none). Process context.
-fn with_dev_to<R>(addr: u32, f: impl FnOnce(*mut bindings::net_device) -> R) -> Result<R> {
-    let Ok(rt) = route(addr, 0, bindings::IPPROTO_TCP as u8) else {
-        // No route to the client (this node is cut off): the loopback
-        // device, which lives as long as the namespace.
-        // SAFETY: `init_net` lives as long as the kernel, and so does its
-        // loopback device.
-        return Ok(f(unsafe { bindings::init_net.loopback_dev }));
-    };
-    // SAFETY: `rt` is a held route; its device stays registered while the
-    // route holds it; the reference is dropped after `f`.
-    let r = unsafe {
-        let dev = (*rt).dst.__bindgen_anon_1.dev;
-        let r = f(dev);
-        bindings::dst_release(&raw mut (*rt).dst);
-        r
-    };
-    Ok(r)
 }
 
 /// The flow key of a cloned connection (the same on both nodes).

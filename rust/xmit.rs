@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin unsafe layer: sending and injecting IPv4 packets that the module
+//! built itself. A packet's bytes come from [`crate::pure::segbuild`]; this
+//! file allocates a buffer for them (with headroom, its headers set), routes
+//! it (`ip_route_output_flow()` in `init_net`) and sends it
+//! (`ip_local_out()`, [`send_ip`]) or delivers it to this node's own stack as
+//! if it had arrived on a device ([`inject`]). It knows nothing of flows or
+//! features: Socket Cloning (`sc.rs`) uses it for the router's IP-in-IP
+//! copies and the SC server's fake handshake.
+//!
+//! The `sk_buff` and `dst_entry` fields that the kernel sets with inline
+//! helpers the Rust bindings do not export (`skb_reserve()`,
+//! `skb_reset_network_header()`, `skb_reset_mac_header()`, `skb_dst_set()`,
+//! `skb->dev`, `dst->dev`) are written in one small function each below,
+//! the only places here that name bindgen's anonymous unions.
+//!
+//! Contexts: [`send_ip`] and [`inject`] with `sync == false` run in any
+//! context (`GFP_ATOMIC`, never sleep); [`inject`] with `sync == true` and
+//! [`with_dev_to`] in process context. Locks: none of the module's;
+//! [`inject`] with `sync == true` disables bottom halves around
+//! `netif_receive_skb()`.
+
+use core::ptr;
+use kernel::bindings;
+use kernel::prelude::*;
+
+use crate::ksock::errno;
+
+/// Headroom of the buffers this file builds (link-layer header and more).
+const HEADROOM: u32 = bindings::MAX_HEADER;
+
+/// `ip_route_output_flow()` to `daddr` from `saddr` (0: any). Any context.
+fn route(daddr: u32, saddr: u32, proto: u8) -> Result<*mut bindings::rtable> {
+    // SAFETY: all-zero is a valid `flowi4` (no interface, no mark).
+    let mut fl4: bindings::flowi4 = unsafe { core::mem::zeroed() };
+    fl4.daddr = daddr.to_be();
+    fl4.saddr = saddr.to_be();
+    fl4.__fl_common.flowic_proto = proto;
+    // SAFETY: `init_net` lives as long as the kernel; `fl4` is valid for
+    // the call; a null socket is allowed.
+    let rt = unsafe {
+        bindings::ip_route_output_flow(&raw mut bindings::init_net, &mut fl4, ptr::null())
+    };
+    // SAFETY: `IS_ERR()` only compares the pointer's value.
+    if rt.is_null() || unsafe { bindings::IS_ERR(rt.cast_const().cast()) } {
+        return Err(errno(bindings::EHOSTUNREACH));
+    }
+    Ok(rt)
+}
+
+/// The device of the held route `rt` (`rt->dst.dev`).
+///
+/// # Safety
+///
+/// `rt` must be a valid route on which the caller holds a reference.
+unsafe fn route_dev(rt: *mut bindings::rtable) -> *mut bindings::net_device {
+    // SAFETY: `rt` is valid per the function contract. `dst_entry` keeps
+    // its device in a union of two views of the same pointer (`dev` and
+    // the RCU-annotated `dev_rcu`); a held route's device does not change,
+    // so a plain read of `dev` is what C's `rt->dst.dev` does. Kernel 6.12
+    // has no `dst_dev()` helper.
+    unsafe { (*rt).dst.__bindgen_anon_1.dev }
+}
+
+/// `skb_reserve(skb, len)`: moves the data and the tail of an empty buffer
+/// forward by `len` bytes of headroom.
+///
+/// # Safety
+///
+/// `skb` must be a valid, empty, linear buffer that only the caller sees,
+/// with at least `len` bytes of tailroom.
+unsafe fn skb_reserve(skb: *mut bindings::sk_buff, len: u32) {
+    // SAFETY: per the function contract, `data + len` stays inside the
+    // buffer; `tail` is an offset from `head` (64-bit kernels) that moves
+    // with `data`, as in C's inline `skb_reserve()`, which the bindings do
+    // not export.
+    unsafe {
+        (*skb).data = (*skb).data.add(len as usize);
+        (*skb).tail += len;
+    }
+}
+
+/// Sets the MAC, network and transport headers of `skb` at the start of its
+/// data (`skb_reset_mac_header()`, `skb_reset_network_header()`,
+/// `skb_reset_transport_header()`) and its protocol to IPv4.
+///
+/// # Safety
+///
+/// `skb` must be a valid buffer that only the caller sees.
+unsafe fn reset_headers(skb: *mut bindings::sk_buff) {
+    // SAFETY: `skb` is valid and ours per the function contract; `data`
+    // and `head` point into the same allocation, `data` at or after `head`.
+    // The transport header has a helper (`skb_set_transport_header()` at
+    // offset 0 is `skb_reset_transport_header()`). The other two and the
+    // protocol sit in the `headers` group, a union of an anonymous struct
+    // and an identical named one (`__struct_group`), so viewing it as the
+    // anonymous struct is always valid; the bindings export no helper for
+    // them.
+    unsafe {
+        bindings::skb_set_transport_header(skb, 0);
+        let off = (*skb).data.offset_from((*skb).head) as u16;
+        let h = (*skb).__bindgen_anon_4.__bindgen_anon_1.as_mut();
+        h.network_header = off;
+        h.mac_header = off;
+        h.protocol = (bindings::ETH_P_IP as u16).to_be();
+    }
+}
+
+/// `skb_dst_set(skb, dst)`: the buffer takes over the caller's reference on
+/// `dst` (a plain `_skb_refdst`, not a noref one). Unlike C's inline helper,
+/// which the bindings do not export, it leaves `slow_gro` alone: that is a
+/// hint for GRO, which a locally sent buffer never passes.
+///
+/// # Safety
+///
+/// `skb` must be a valid buffer that only the caller sees, without a
+/// destination; the caller must hold a reference on `dst`, which it gives
+/// up.
+unsafe fn skb_dst_set(skb: *mut bindings::sk_buff, dst: *mut bindings::dst_entry) {
+    // SAFETY: `skb` is valid and ours per the function contract. The
+    // destination shares a union with the destructor list (`_skb_refdst`,
+    // `destructor`) that a buffer being sent does not use; a referenced
+    // destination is stored as its address with the low (noref) bit clear,
+    // which a `dst_entry`'s alignment guarantees.
+    unsafe { (*skb).__bindgen_anon_3.__bindgen_anon_1._skb_refdst = dst as usize };
+}
+
+/// Sets `skb->dev`.
+///
+/// # Safety
+///
+/// `skb` must be a valid buffer that only the caller sees; `dev` must be a
+/// valid device that outlives the buffer's use of it.
+unsafe fn set_dev(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device) {
+    // SAFETY: `skb` is valid and ours per the function contract. `dev` is
+    // in the first union's pointer pair (with the list and rb-node views,
+    // which a buffer that sits on no queue does not use), as C's `skb->dev`.
+    unsafe {
+        (*skb)
+            .__bindgen_anon_1
+            .__bindgen_anon_1
+            .__bindgen_anon_1
+            .dev = dev;
+    }
+}
+
+/// A new buffer holding the IPv4 packet `bytes`, with headroom, its network
+/// header set. Any context (`GFP_ATOMIC`).
+fn new_skb(bytes: &[u8]) -> Result<*mut bindings::sk_buff> {
+    let len = u32::try_from(bytes.len()).map_err(|_| EINVAL)?;
+    // SAFETY: plain allocation; `GFP_ATOMIC` may be used in any context.
+    let skb = unsafe { bindings::__alloc_skb(len + HEADROOM, bindings::GFP_ATOMIC, 0, -1) };
+    if skb.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `skb` is a new, empty, linear buffer of at least
+    // `HEADROOM + len` bytes that nobody else sees. Reserving headroom is
+    // `skb_reserve()` (data and tail move forward by `HEADROOM`);
+    // `skb_put()` then extends the data by `len` bytes, which are written
+    // at once; the network and MAC headers are set at the start of the
+    // data (`skb_reset_network_header()`, `skb_reset_mac_header()`).
+    unsafe {
+        skb_reserve(skb, HEADROOM);
+        let dst = bindings::skb_put(skb, len).cast::<u8>();
+        ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
+        reset_headers(skb);
+    }
+    Ok(skb)
+}
+
+/// Sends the IPv4 packet `bytes` (a tunnelled copy) from this node to
+/// `daddr`. Any context; never sleeps.
+pub(crate) fn send_ip(bytes: &[u8], saddr: u32, daddr: u32) -> Result {
+    let rt = route(daddr, saddr, bindings::IPPROTO_IPIP as u8)?;
+    let skb = match new_skb(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            // SAFETY: `rt` holds a reference from the route look-up.
+            unsafe { bindings::dst_release(&raw mut (*rt).dst) };
+            return Err(e);
+        }
+    };
+    // SAFETY: `skb` is ours; the route's reference passes to it
+    // (`skb_dst_set()`), and `ip_local_out()` consumes the buffer.
+    let ret = unsafe {
+        skb_dst_set(skb, &raw mut (*rt).dst);
+        bindings::ip_local_out(&raw mut bindings::init_net, ptr::null_mut(), skb)
+    };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
+/// Delivers the IPv4 packet `bytes` to this node's stack as if it had
+/// arrived on `dev`: synchronously (`netif_receive_skb()` with bottom
+/// halves disabled, process context) or through the backlog
+/// (`netif_rx()`, any context).
+///
+/// # Safety
+///
+/// `dev` must be a valid network device that stays registered for the
+/// call (and, with `sync == false`, until the backlog ran: device
+/// unregistration flushes it).
+pub(crate) unsafe fn inject(bytes: &[u8], dev: *mut bindings::net_device, sync: bool) -> Result {
+    let skb = new_skb(bytes)?;
+    // SAFETY: `skb` is ours; `dev` is valid per the function contract.
+    // `netif_receive_skb()` requires bottom halves off, which
+    // `local_bh_disable()` provides in process context (as tun does).
+    unsafe {
+        set_dev(skb, dev);
+        if sync {
+            bindings::local_bh_disable();
+            bindings::netif_receive_skb(skb);
+            bindings::local_bh_enable();
+        } else {
+            bindings::netif_rx(skb);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` on the device of the route to `addr` (the loopback device if
+/// there is none). Process context.
+pub(crate) fn with_dev_to<R>(
+    addr: u32,
+    f: impl FnOnce(*mut bindings::net_device) -> R,
+) -> Result<R> {
+    let Ok(rt) = route(addr, 0, bindings::IPPROTO_TCP as u8) else {
+        // No route to the client (this node is cut off): the loopback
+        // device, which lives as long as the namespace.
+        // SAFETY: `init_net` lives as long as the kernel, and so does its
+        // loopback device.
+        return Ok(f(unsafe { bindings::init_net.loopback_dev }));
+    };
+    // SAFETY: `rt` is a held route; its device stays registered while the
+    // route holds it; the reference is dropped after `f`.
+    let r = unsafe {
+        let dev = route_dev(rt);
+        let r = f(dev);
+        bindings::dst_release(&raw mut (*rt).dst);
+        r
+    };
+    Ok(r)
+}
