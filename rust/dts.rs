@@ -2,20 +2,33 @@
 
 //! DTS: in-kernel TCP connection handover for layer-7 cluster load balancing.
 //!
-//! This is the crate root of `dts.ko`. The module is split in two layers:
+//! This is the crate root of `dts.ko`. Its files form four layers, and a
+//! file is meant to use only the layers below its own:
 //!
-//! - a thin `unsafe` layer over `kernel::bindings`: [`nf`] (netfilter hook
-//!   registration), [`sockopt`] (the `nf_sockopt_ops` range through which
-//!   `dtsctl` and proxies talk to the module) and [`skb`] (bounds-checked
-//!   views of packet headers);
+//! - features: [`hooks`] runs the DTS filter (SYN acceptance by rendezvous
+//!   hash, proxy-port redirection, the handover translation), [`handover`]
+//!   serves `request_handover`, [`sc`] Socket Cloning, [`mesh`] the control
+//!   mesh between the nodes, and [`ctl`] the socket options;
+//! - core: [`state`] holds the shared state (the configuration, published
+//!   under RCU by [`rcu`], and the flow table [`flowtab`] of connection
+//!   control blocks, [`fcb`]);
+//! - sys, a thin `unsafe` layer over `kernel::bindings` that knows no
+//!   feature: [`nf`] (netfilter hook registration), [`sockopt`] (the
+//!   `nf_sockopt_ops` range through which `dtsctl` and proxies talk to the
+//!   module), [`skb`] (bounds-checked views of packet headers), [`seg`] (a
+//!   TCP segment in a buffer: reading and rewriting its headers), [`xmit`]
+//!   (building, routing, sending and injecting packets), [`ksock`] (kernel
+//!   sockets), [`rcu`], [`lock`], [`clock`] and [`stats`] (the counters
+//!   every layer updates);
 //! - pure logic in [`pure`], free of kernel types, which the host crate
 //!   `userspace-tools/dts-core` compiles from the very same files so that
 //!   `cargo test`, property tests and fuzzing reach it.
 //!
-//! [`stats`] holds the counters that both layers update, [`state`] the shared
-//! state (the configuration, published under RCU by [`rcu`]), [`ctl`] serves
-//! the socket options and [`hooks`] runs the DTS filter: SYN acceptance by
-//! rendezvous hash and proxy-port redirection.
+//! Not all of it is there yet: the features still call one another, and
+//! the core still names feature types ([`state`] holds [`mesh`]'s queue and
+//! [`sc`]'s pending clone calls, an [`fcb::Fcb`] holds [`sc`]'s
+//! per-connection state). The sys layer and [`pure`] import nothing above
+//! them.
 //!
 //! Contexts: [`DtsModule::init`] and `Drop` run in process context (insmod and
 //! rmmod); hook functions run in softirq context (receive path) or in the
