@@ -230,6 +230,18 @@ node_main() {
         done
         log "handover phases over $n handovers: $(tr '\n' ' ' </tmp/phases)"
     fi
+    # The control mesh's round trip to each peer (the heartbeat echo,
+    # `dtsctl peers`: network plus both threads' wake-up) beside ICMP's
+    # (busybox ping) over the same link: the floor of a handover made with
+    # one mesh message.
+    "$DTSCTL" peers --json >/tmp/peers.json
+    for id in $("$JQ" -r '.peers[] | select(.rtt_us > 0) | .id' /tmp/peers.json); do
+        rtt=$("$JQ" -r --argjson id "$id" '.peers[] | select(.id == $id) | .rtt_us / 1000' /tmp/peers.json)
+        sample mesh_rtt mesh "node$RIG_ID-node$id" 1 rtt_ms "$rtt" false
+        icmp=$(/bin/busybox ping -c 10 -i 0.2 -q "$(node_ip "$id")" 2>/dev/null |
+            awk -F'[/ =]+' '/round-trip/ { print $(NF - 2) }')
+        [ -n "$icmp" ] && sample mesh_rtt icmp "node$RIG_ID-node$id" 1 rtt_ms "$icmp" false
+    done
 
     cache_limit $((cache_mb * 1024 * 1024))
     rep=1

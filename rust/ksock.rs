@@ -222,14 +222,19 @@ impl KSock {
     }
 }
 
-/// A socket callback (`sk_data_ready`, `sk_state_change`).
+/// A socket callback (`sk_data_ready`, `sk_state_change`,
+/// `sk_write_space`).
 pub(crate) type SockCb = Option<unsafe extern "C" fn(sk: *mut bindings::sock)>;
 
-/// The `(sk_data_ready, sk_state_change)` pair of a socket.
+/// The `(sk_data_ready, sk_state_change, sk_write_space)` callbacks of a
+/// socket.
 #[derive(Clone, Copy)]
 pub(crate) struct Callbacks {
     pub(crate) data_ready: SockCb,
     pub(crate) state_change: SockCb,
+    /// Called when send-buffer space frees up after a send that found the
+    /// buffer full (`SOCK_NOSPACE`).
+    pub(crate) write_space: SockCb,
 }
 
 /// Non-blocking operations for the control mesh. Process context (the mesh
@@ -375,9 +380,11 @@ impl KSock {
             let old = Callbacks {
                 data_ready: (*sk).sk_data_ready,
                 state_change: (*sk).sk_state_change,
+                write_space: (*sk).sk_write_space,
             };
             (*sk).sk_data_ready = cb.data_ready;
             (*sk).sk_state_change = cb.state_change;
+            (*sk).sk_write_space = cb.write_space;
             bindings::_raw_write_unlock_bh(&raw mut (*sk).sk_callback_lock);
             old
         }

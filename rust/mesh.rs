@@ -28,19 +28,40 @@
 //! publishes the resulting view for the SYN acceptance of [`crate::hooks`]
 //! and for `request_handover` (`EHOSTDOWN` towards a down node).
 //!
+//! Wake-ups: the thread sleeps until its next deadline (heartbeat, a
+//! peer's death, a reconnection, a HELLO timeout, the listener's retry) or
+//! until [`wake`] is called, and never polls. Every event that gives it
+//! work calls [`wake`]: a mesh socket's `sk_data_ready`,
+//! `sk_state_change` and `sk_write_space` (input, connection progress,
+//! send-buffer space), a queued close notification or SC message, a
+//! configuration change, module exit. [`wake`] bumps a generation counter
+//! under the [`Waker`]'s lock and notifies its condition variable; the
+//! thread compares the counter with the one it read before its last round
+//! under the same lock, and `CondVar` puts it on the wait queue before
+//! releasing that lock, so no wake-up is lost.
+//!
+//! Locks: the [`Waker`]'s `SpinLockBh` (innermost: nothing is taken under
+//! it), taken by [`wake`] in any context and by the thread; the thread
+//! takes `sc::Shared` and the close queue's lock for one batch each, never
+//! with the waker's held.
+//!
 //! The wire protocol is documented in `Documentation/mesh-protocol.md`, the
 //! design in `Documentation/mesh.md`.
 
 use core::ffi::{c_int, c_void};
+use core::pin::Pin;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::{new_condvar, CondVar};
+use kernel::time::Jiffies;
 
 use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::FlowTable;
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
+use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::pure::abi::{Counter, PeerConn, PeerState};
 use crate::pure::config::{Config, NodeSet, MAX_NODES};
 use crate::pure::fcb::{Role, State as FcbState};
@@ -62,8 +83,6 @@ const BACKOFF_MAX_MS: u64 = 2000;
 const HELLO_TIMEOUT_MS: u64 = 3000;
 /// Accepted connections that have not sent their HELLO yet.
 const MAX_PENDING: usize = 4;
-/// Longest sleep of the thread (it is woken earlier by socket events).
-const MAX_SLEEP_MS: u64 = 100;
 /// Room for frames waiting to be sent on one connection.
 const TX_CAP: usize = 4 * wire::MAX_FRAME;
 /// Close notifications queued for the thread.
@@ -132,10 +151,65 @@ static GEN: AtomicU32 = AtomicU32::new(0);
 /// Whether the mesh runs (for `DTS_SO_GET_PEERS`).
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
-// INVARIANT: null, or the mesh thread's task, on which `Thread` holds a
-// reference; cleared (and a grace period waited for) before that reference
-// is dropped, so a reader inside an RCU read-side section may use it.
-static TASK: AtomicPtr<bindings::task_struct> = AtomicPtr::new(core::ptr::null_mut());
+// INVARIANT: null, or the `Waker` that `Thread` owns; cleared (and a grace
+// period waited for) before `Thread` drops it, so a reader inside an RCU
+// read-side section may use it.
+static WAKER: AtomicPtr<Waker> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Set by module exit before it stops the thread (under the waker's lock,
+/// so that a thread about to sleep sees it).
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// What wakes the mesh thread: a generation counter, bumped by every
+/// [`wake`], and the condition variable the thread sleeps on.
+///
+/// # Invariants
+///
+/// The thread sleeps only while holding `gen`'s lock and seeing the value
+/// it read before its last round of work (and [`STOPPING`] false); `CondVar`
+/// releases the lock only once the thread is on its wait queue.
+#[pin_data]
+pub(crate) struct Waker {
+    #[pin]
+    gen: SpinLockBh<u64>,
+    #[pin]
+    cv: CondVar,
+}
+
+impl Waker {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            gen <- new_spinlock_bh!(0, "dts_mesh_wake"),
+            cv <- new_condvar!("dts_mesh_wake"),
+        })
+    }
+
+    /// The generation now. Process context (the thread).
+    fn generation(&self) -> u64 {
+        *self.gen.lock()
+    }
+
+    /// Sleeps until a [`wake`] after generation `seen`, at most `jiffies`
+    /// (`Jiffies::MAX`: no deadline). Returns at once if one came already.
+    /// Process context (the thread).
+    fn sleep(&self, seen: u64, jiffies: Jiffies) {
+        let mut g = self.gen.lock();
+        // INVARIANT: the check and the sleep are under the same lock that
+        // every `wake` takes to bump the counter.
+        if *g == seen && !STOPPING.load(Ordering::Acquire) {
+            // A kthread takes no signals; a timeout or a notification (or
+            // `kthread_stop()`'s wake-up) ends the wait alike.
+            let _ = self.cv.wait_interruptible_timeout(&mut g, jiffies);
+        }
+    }
+
+    fn bump(&self) {
+        let mut g = self.gen.lock();
+        *g = g.wrapping_add(1);
+        drop(g);
+        self.cv.notify_all();
+    }
+}
 
 /// The membership view. Any context.
 pub(crate) fn view() -> View {
@@ -147,20 +221,20 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Wakes the mesh thread. Any context.
+/// Wakes the mesh thread. Any context but hard interrupts (it takes a
+/// `spin_lock_bh`).
 pub(crate) fn wake() {
     let _g = rcu::Guard::new();
-    let t = TASK.load(Ordering::Acquire);
-    if !t.is_null() {
-        // SAFETY: by the invariant of `TASK`, a non-null `t` read inside an
-        // RCU read-side section is a live task; waking is allowed in any
-        // context.
-        unsafe { bindings::wake_up_process(t) };
+    let w = WAKER.load(Ordering::Acquire);
+    if !w.is_null() {
+        // SAFETY: by the invariant of `WAKER`, a non-null `w` read inside an
+        // RCU read-side section points to a live `Waker`.
+        unsafe { &*w }.bump();
     }
 }
 
-/// The socket callback of every mesh socket: data, a new connection or a
-/// state change. Softirq or process context.
+/// The socket callback of every mesh socket: data, a new connection, a
+/// state change or send-buffer space. Softirq or process context.
 ///
 /// # Safety
 ///
@@ -170,9 +244,17 @@ unsafe extern "C" fn on_sock_event(_sk: *mut bindings::sock) {
 }
 
 /// Our callbacks.
+///
+/// `sk_write_space` replaces the stack's `sk_stream_write_space()`, which
+/// would wake the socket's waiters (there are none: the thread never
+/// blocks on a mesh socket) and clear `SOCK_NOSPACE` (not exported to
+/// modules). Left set, that flag only makes later ACKs on the connection
+/// call this again: a spare wake-up of the thread, which then finds
+/// nothing to send.
 const OURS: Callbacks = Callbacks {
     data_ready: Some(on_sock_event),
     state_change: Some(on_sock_event),
+    write_space: Some(on_sock_event),
 };
 
 /// The view of a configuration that was just applied: every peer presumed
@@ -285,43 +367,60 @@ pub(crate) fn notify(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason)
 }
 
 /// The mesh thread, started at module load and stopped at unload.
+///
+/// # Invariants
+///
+/// `task` is the thread's task, on which this value holds a reference;
+/// `waker` is the thread's [`Waker`] (the thread's argument and
+/// [`WAKER`]), alive until the thread has exited.
 pub(crate) struct Thread {
-    // INVARIANT: the thread's task, on which this value holds a reference.
     task: NonNull<bindings::task_struct>,
+    waker: Pin<KBox<Waker>>,
 }
 
-// SAFETY: the task pointer is only used to stop the thread, from any task.
+// SAFETY: the task pointer is only used to stop the thread, from any task;
+// the waker is shared with the thread and `wake` callers by design (a lock
+// and a condition variable).
 unsafe impl Send for Thread {}
-// SAFETY: `&Thread` gives no access to the task.
+// SAFETY: `&Thread` gives no access to the task or the waker.
 unsafe impl Sync for Thread {}
 
 impl Thread {
     /// Starts the thread. Process context (module init), after the state
     /// exists.
     pub(crate) fn start() -> Result<Self> {
-        // SAFETY: `thread_main` has the signature kthreads expect; the name
-        // is a NUL-terminated format without conversions.
+        let waker = KBox::pin_init(Waker::new(), GFP_KERNEL)?;
+        let wp: *const Waker = &*waker;
+        STOPPING.store(false, Ordering::Release);
+        // SAFETY: `thread_main` has the signature kthreads expect; its
+        // argument is the waker, which outlives the thread (`drop` stops
+        // the thread first); the name is a NUL-terminated format without
+        // conversions.
         let t = unsafe {
             bindings::kthread_create_on_node(
                 Some(thread_main),
-                core::ptr::null_mut(),
+                wp.cast_mut().cast(),
                 bindings::NUMA_NO_NODE,
                 c"dts_mesh".as_ptr().cast(),
             )
         };
-        // `IS_ERR()`: the top 4095 addresses are error codes.
-        if t.is_null() || (t as usize) >= (-4095isize) as usize {
+        // SAFETY: `IS_ERR()` only compares the pointer's value.
+        if t.is_null() || unsafe { bindings::IS_ERR(t.cast_const().cast()) } {
             return Err(ENOMEM);
         }
         // SAFETY: `t` is a new, live task; the reference keeps it alive until
         // `drop` (the thread may exit on its own only when stopped).
         unsafe { bindings::get_task_struct(t) };
-        TASK.store(t, Ordering::Release);
+        // INVARIANT: the waker lives in `Thread`, which clears this before
+        // dropping it.
+        WAKER.store(wp.cast_mut(), Ordering::Release);
         // SAFETY: `t` is live; this starts it.
         unsafe { bindings::wake_up_process(t) };
-        // INVARIANT: a reference was taken above.
+        // INVARIANT: a reference was taken above; the thread's argument is
+        // `waker`.
         Ok(Self {
             task: NonNull::new(t).ok_or(ENOMEM)?,
+            waker,
         })
     }
 }
@@ -330,8 +429,12 @@ impl Drop for Thread {
     /// Process context (module exit): stops the thread, which closes every
     /// mesh socket and restores their callbacks before it returns.
     fn drop(&mut self) {
-        TASK.store(core::ptr::null_mut(), Ordering::Release);
-        // No waker can still be using the task pointer after this.
+        // The thread sees one or the other under the waker's lock: it does
+        // not go to sleep again, and if asleep it is woken.
+        STOPPING.store(true, Ordering::Release);
+        self.waker.bump();
+        WAKER.store(core::ptr::null_mut(), Ordering::Release);
+        // No `wake` can still be using the waker through `WAKER` after this.
         rcu::synchronize();
         // SAFETY: the task is alive (we hold a reference); `kthread_stop()`
         // wakes the thread and waits until `thread_main` returned.
@@ -343,6 +446,7 @@ impl Drop for Thread {
         rcu::synchronize();
         VIEW.store(View::ALL.pack(), Ordering::Release);
         ENABLED.store(false, Ordering::Relaxed);
+        // The waker is dropped with `self`, after the thread has exited.
     }
 }
 
@@ -351,19 +455,21 @@ impl Drop for Thread {
 /// # Safety
 ///
 /// Called once by the kthread machinery, as the body of the thread
-/// `Thread::start` created (the argument is unused).
-unsafe extern "C" fn thread_main(_data: *mut c_void) -> c_int {
+/// `Thread::start` created, whose argument `data` is the `Waker` that the
+/// `Thread` keeps alive until the thread has exited.
+unsafe extern "C" fn thread_main(data: *mut c_void) -> c_int {
+    // SAFETY: per the function contract, `data` is a live `Waker` for the
+    // whole life of the thread.
+    let waker = unsafe { &*data.cast::<Waker>() };
     match KBox::new(Runner::new(), GFP_KERNEL) {
         Ok(mut r) => {
-            r.run();
+            r.run(waker);
             r.teardown();
         }
         Err(_) => {
             pr_err!("mesh: out of memory, the control mesh does not run\n");
-            // SAFETY: kthread context; sleeps until `kthread_stop()`.
-            while !unsafe { bindings::kthread_should_stop() } {
-                // SAFETY: process context.
-                unsafe { bindings::schedule_timeout_interruptible(i64::from(bindings::HZ) as _) };
+            while !should_stop() {
+                waker.sleep(waker.generation(), Jiffies::MAX);
             }
         }
     }
@@ -672,7 +778,7 @@ struct Runner {
 /// Whether the thread is asked to stop.
 fn should_stop() -> bool {
     // SAFETY: called from the kthread itself.
-    unsafe { bindings::kthread_should_stop() }
+    STOPPING.load(Ordering::Acquire) || unsafe { bindings::kthread_should_stop() }
 }
 
 impl Runner {
@@ -690,8 +796,11 @@ impl Runner {
         }
     }
 
-    fn run(&mut self) {
+    fn run(&mut self, waker: &Waker) {
         while !should_stop() {
+            // Read before the round: a `wake` during it makes the sleep
+            // below return at once.
+            let seen = waker.generation();
             self.sync_config();
             let now = clock::now_ms();
             if self.cfg.is_some() {
@@ -709,29 +818,46 @@ impl Runner {
                 self.tick(clock::now_ms());
                 self.flush_all();
             }
-            let sleep = self.sleep_ms(clock::now_ms());
-            let j = clock::msecs_to_jiffies(sleep as u32);
-            // SAFETY: kthread (process) context; returns early on a wake-up.
-            unsafe { bindings::schedule_timeout_interruptible(j as _) };
+            let jiffies = match self.next_deadline() {
+                // `msecs_to_jiffies` rounds up: the deadline has passed
+                // when the thread wakes.
+                Some(d) => {
+                    let ms = d.saturating_sub(clock::now_ms()).max(1);
+                    clock::msecs_to_jiffies(u32::try_from(ms).unwrap_or(u32::MAX))
+                }
+                None => Jiffies::MAX,
+            };
+            waker.sleep(seen, jiffies);
         }
     }
 
-    /// How long to sleep when nothing happens.
-    fn sleep_ms(&self, now: u64) -> u64 {
-        if self.cfg.is_none() {
-            return MAX_SLEEP_MS * 10;
-        }
-        let mut next = now + MAX_SLEEP_MS;
-        next = next.min(self.next_hb);
+    /// The earliest time (mesh clock, ms) at which the thread has work that
+    /// no [`wake`] announces: the next heartbeat, a peer's death, a
+    /// reconnection, the listener's retry, a connection's HELLO timeout.
+    /// `None` without a configuration.
+    fn next_deadline(&self) -> Option<u64> {
+        self.cfg.as_ref()?;
+        let mut next = self.next_hb;
         if let Some(d) = self.member.as_ref().and_then(|m| m.next_deadline()) {
             next = next.min(d);
         }
+        if self.listener.is_none() {
+            next = next.min(self.next_listen);
+        }
+        let hello = |c: &Conn| {
+            (c.phase != Phase::Established).then(|| c.since.saturating_add(HELLO_TIMEOUT_MS + 1))
+        };
         for p in &self.peers {
-            if p.conn.is_none() && p.next_try > 0 {
-                next = next.min(p.next_try);
+            match p.conn.as_deref() {
+                Some(c) => next = hello(c).map_or(next, |d| next.min(d)),
+                None if p.next_try > 0 => next = next.min(p.next_try),
+                None => {}
             }
         }
-        next.saturating_sub(now).clamp(1, MAX_SLEEP_MS)
+        for c in self.pending.iter().flatten() {
+            next = hello(c).map_or(next, |d| next.min(d));
+        }
+        Some(next)
     }
 
     /// Drops every connection and the listener.
