@@ -10,8 +10,10 @@
  *	setsockopt(fd, IPPROTO_IP, DTS_SO_HANDOVER, &req, sizeof(req));
  *
  * on the connected client socket, with a struct dts_handover_req (or simply
- * dts_request_handover() below). The call blocks (bounded) while the module
- * replays the bytes to the destination node.
+ * dts_request_handover() below). The call blocks (at most 3 s, normally one
+ * round trip on the cluster's control mesh) while the module sends the
+ * connection's state and the bytes to the destination node, which builds
+ * the connection in its own stack.
  *
  * buf_ptr/buf_len: the bytes the proxy has read from the socket, normally
  * all of them (the request). They must be the *last* buf_len bytes read:
@@ -40,12 +42,22 @@
  *	             closed or reset it).
  *	EALREADY     a handover of this connection is in progress or done.
  *	EBUSY        the proxy has sent data the client has not acknowledged
- *	             yet; retry later or serve locally.
+ *	             yet, or too many handovers are in flight; retry later or
+ *	             serve locally.
+ *	EMSGSIZE     the request and the unread bytes exceed one HANDOVER
+ *	             message (65415 bytes); serve locally.
+ *	EOPNOTSUPP   the connection's timestamps count microseconds.
  *	ECONNREFUSED nothing listens at the destination's application port.
- *	EHOSTUNREACH the destination's internal address cannot be reached.
- *	EHOSTDOWN    the control mesh sees the destination down; fails at once
- *	             without any packet (serve locally or pick another node).
- *	ETIMEDOUT    the destination did not connect or acknowledge in time.
+ *	EAGAIN       the destination's listener did not take the connection
+ *	             (its queues are full); retry or serve locally.
+ *	EHOSTUNREACH this node has no route to the destination.
+ *	EHOSTDOWN    the control mesh sees the destination down, or lost its
+ *	             connection to it before the answer (serve locally or pick
+ *	             another node).
+ *	ETIMEDOUT    the destination did not answer within 3 s (it refuses a
+ *	             handover message older than 1 s, so it will not take the
+ *	             connection after this).
+ *	EINTR        a signal ended the wait (as ETIMEDOUT).
  *	EPROTO       the destination announced another TCP window-scale shift
  *	             than the proxy's SYN-ACK did (different buffer settings on
  *	             the two nodes); serve locally.

@@ -7,27 +7,29 @@
 //!
 //! - features: [`hooks`] runs the DTS filter (SYN acceptance by rendezvous
 //!   hash, proxy-port redirection, the handover translation), [`handover`]
-//!   serves `request_handover`, [`sc`] Socket Cloning, [`mesh`] the control
-//!   mesh between the nodes, and [`ctl`] the socket options;
+//!   serves `request_handover` on the source, [`takeover`] builds a
+//!   handed-over connection on the destination, [`sc`] Socket Cloning,
+//!   [`mesh`] the control mesh between the nodes, and [`ctl`] the socket
+//!   options;
 //! - core: [`state`] holds the shared state (the configuration, published
 //!   under RCU by [`rcu`], and the flow table [`flowtab`] of connection
-//!   control blocks, [`fcb`]);
+//!   control blocks, [`fcb`]), and [`calls`] the requests that wait for a
+//!   peer's answer over the mesh;
 //! - sys, a thin `unsafe` layer over `kernel::bindings` that knows no
 //!   feature: [`nf`] (netfilter hook registration), [`sockopt`] (the
 //!   `nf_sockopt_ops` range through which `dtsctl` and proxies talk to the
 //!   module), [`skb`] (bounds-checked views of packet headers), [`seg`] (a
 //!   TCP segment in a buffer: reading and rewriting its headers), [`xmit`]
 //!   (building, routing, sending and injecting packets), [`ksock`] (kernel
-//!   sockets), [`rcu`], [`lock`], [`clock`] and [`stats`] (the counters
-//!   every layer updates);
+//!   sockets), [`rcu`], [`lock`], [`clock`], [`wake`] (the mesh thread's
+//!   doorbell) and [`stats`] (the counters every layer updates);
 //! - pure logic in [`pure`], free of kernel types, which the host crate
 //!   `userspace-tools/dts-core` compiles from the very same files so that
 //!   `cargo test`, property tests and fuzzing reach it.
 //!
 //! Not all of it is there yet: the features still call one another, and
 //! the core still names feature types ([`state`] holds [`mesh`]'s queue and
-//! [`sc`]'s pending clone calls, an [`fcb::Fcb`] holds [`sc`]'s
-//! per-connection state). The sys layer and [`pure`] import nothing above
+//! [`sc`]'s waiters, an [`fcb::Fcb`] holds [`sc`]'s per-connection state). The sys layer and [`pure`] import nothing above
 //! them.
 //!
 //! Contexts: [`DtsModule::init`] and `Drop` run in process context (insmod and
@@ -39,6 +41,7 @@ use kernel::prelude::*;
 
 pub mod pure;
 
+mod calls;
 mod clock;
 mod ctl;
 mod fcb;
@@ -56,6 +59,8 @@ mod skb;
 mod sockopt;
 mod state;
 mod stats;
+mod takeover;
+mod wake;
 mod xmit;
 
 module! {

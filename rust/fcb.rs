@@ -9,21 +9,47 @@
 //! a lock. The ordering rules:
 //!
 //! - fields that describe the handover connection (`peer`, `self_addr`,
-//!   `c_base`, `p_base`, `client_syn`) are written before the entry that
+//!   `c_base`, `p_base`) are written before the entry that
 //!   makes them reachable is published (the flow table's release store), or
 //!   before the state change (release) that makes the hooks read them;
-//! - a delta is stored with its "known" bit in one 64-bit word.
+//! - a delta is stored with its "known" bit in one 64-bit word;
+//! - at a destination, the fake handshake's marker (`injecting`) is set and
+//!   cleared by the injecting thread around a synchronous delivery
+//!   ([`crate::xmit::inject_marked`]); what the stack answered (`fake`) is
+//!   recorded by the send-path hook and read by that thread after the
+//!   delivery returned.
 //!
 //! The decisions themselves are pure: see [`crate::pure::fcb`].
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use kernel::sync::Arc;
 
-use crate::pure::fcb::{self, Learn, Params, State, SynOpts};
+use crate::pure::fcb::{self, Learn, Params, State};
 use crate::sc::ScFlow;
 
 const KNOWN: u64 = 1 << 32;
+
+/// [`Fcb::fake`]: the stack answered the fake SYN with a SYN-ACK.
+const FAKE_SYNACK: u64 = 1 << 63;
+/// [`Fcb::fake`]: the stack sent an RST.
+const FAKE_RST: u64 = 1 << 62;
+/// [`Fcb::fake`]: the stack sent an ACK (its number in the low 32 bits).
+const FAKE_ACK: u64 = 1 << 61;
+/// [`Fcb::fake`]: the SYN-ACK's window-scale shift is in bits 32..40.
+const FAKE_WSCALE: u64 = 1 << 60;
+
+/// What the destination's stack answered the fake handshake of a handover
+/// ([`crate::takeover`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Fake {
+    /// A SYN-ACK came, with this window-scale shift (if it had one).
+    pub(crate) synack: Option<Option<u8>>,
+    /// An RST came.
+    pub(crate) rst: bool,
+    /// The last acknowledgement number the stack sent.
+    pub(crate) acked: Option<u32>,
+}
 
 /// A delta that becomes known once.
 struct Delta(AtomicU64);
@@ -75,7 +101,6 @@ pub(crate) struct Fcb {
     d1: Delta,
     d2: Delta,
     client_win: AtomicU32,
-    client_syn: AtomicU32,
     /// N1: the handover socket's FIN sequence number, once it left.
     h_fin: Delta,
     /// N1: the client's last TSval (known once the client sent one).
@@ -96,6 +121,11 @@ pub(crate) struct Fcb {
     /// Socket Cloning: the router's or the clone's state (roles
     /// `ScOrigin` and `ScClone`); `None` for DTS connections.
     sc: Option<Arc<ScFlow>>,
+    /// N2, while the handover's fake handshake runs: the address of the
+    /// buffer being injected ([`crate::xmit::inject_marked`]), 0 otherwise.
+    injecting: AtomicUsize,
+    /// N2: what the stack answered the fake handshake (`FAKE_*` bits).
+    fake: AtomicU64,
 }
 
 impl Fcb {
@@ -125,7 +155,6 @@ impl Fcb {
             d1: Delta::unknown(),
             d2: Delta::unknown(),
             client_win: AtomicU32::new(0),
-            client_syn: AtomicU32::new(0),
             h_fin: Delta::unknown(),
             client_tsval: Delta::unknown(),
             proxy_tsval: AtomicU32::new(0),
@@ -135,6 +164,8 @@ impl Fcb {
             origin: 0,
             notified: AtomicBool::new(false),
             sc: None,
+            injecting: AtomicUsize::new(0),
+            fake: AtomicU64::new(0),
         }
     }
 
@@ -178,8 +209,6 @@ impl Fcb {
         f.base_seq = d2;
         f.base_ts = old.dts.get().unwrap_or(0);
         f.origin = old.peer().0;
-        f.client_syn
-            .store(old.client_syn.load(Ordering::Acquire), Ordering::Relaxed);
         f.client_win
             .store(old.client_win.load(Ordering::Relaxed), Ordering::Relaxed);
         if let Some(v) = old.client_tsval.get() {
@@ -256,27 +285,56 @@ impl Fcb {
         self.dts.clear();
     }
 
-    /// The sequence base of an adopted FCB (`Params::base_seq`): what the
-    /// client's view of this node's sequence numbers adds.
-    pub(crate) fn base_seq(&self) -> u32 {
-        self.base_seq
+    /// The marker of the buffer the fake handshake is injecting.
+    pub(crate) fn injecting(&self) -> &AtomicUsize {
+        &self.injecting
+    }
+
+    /// Whether `skb` (its address) is the buffer the fake handshake is
+    /// injecting. Any context.
+    pub(crate) fn is_injected(&self, skb: usize) -> bool {
+        skb != 0 && self.injecting.load(Ordering::Acquire) == skb
+    }
+
+    /// Records a segment the stack sent during the fake handshake: its
+    /// flags, its window-scale option and its acknowledgement number. Any
+    /// context.
+    pub(crate) fn record_fake(&self, flags: u8, wscale: Option<u8>, ack: u32) {
+        use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN};
+        let mut bits = 0;
+        if flags & TCP_FLAG_RST != 0 {
+            bits |= FAKE_RST;
+        } else if flags & TCP_FLAG_SYN != 0 {
+            bits |= FAKE_SYNACK;
+            if let Some(w) = wscale {
+                bits |= FAKE_WSCALE | u64::from(w) << 32;
+            }
+        } else if flags & TCP_FLAG_ACK != 0 {
+            // The low bits hold the last ACK number: replace them.
+            let _ = self
+                .fake
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                    Some((old & !0xffff_ffff) | FAKE_ACK | u64::from(ack))
+                });
+            return;
+        }
+        self.fake.fetch_or(bits, Ordering::AcqRel);
+    }
+
+    /// What the stack answered the fake handshake so far.
+    pub(crate) fn fake(&self) -> Fake {
+        let v = self.fake.load(Ordering::Acquire);
+        Fake {
+            synack: (v & FAKE_SYNACK != 0)
+                .then(|| (v & FAKE_WSCALE != 0).then_some((v >> 32) as u8)),
+            rst: v & FAKE_RST != 0,
+            acked: (v & FAKE_ACK != 0).then_some(v as u32),
+        }
     }
 
     /// The proxy-space base the destination continues from.
     pub(crate) fn p_base(&self) -> u32 {
         self.p_base.load(Ordering::Acquire)
-    }
-
-    /// The client's SYN options, once recorded.
-    pub(crate) fn client_syn(&self) -> Option<SynOpts> {
-        SynOpts::unpack(self.client_syn.load(Ordering::Acquire))
-    }
-
-    /// Records the client's SYN options (the first SYN wins).
-    pub(crate) fn set_client_syn(&self, o: SynOpts) {
-        let _ = self
-            .client_syn
-            .compare_exchange(0, o.pack(), Ordering::AcqRel, Ordering::Relaxed);
     }
 
     /// Records what a segment taught the FCB ([`crate::pure::fcb::learn`]).

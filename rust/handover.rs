@@ -5,30 +5,32 @@
 //! which tells the proxy whether a connection was handed over to it.
 //!
 //! Process context (a `setsockopt()` call, no socket lock held by the
-//! caller); it sleeps for at most [`CONNECT_MS`] + [`SEND_MS`] + [`ACK_MS`].
-//! The steps follow `Documentation/dts-design.md`:
+//! caller); it sleeps for at most [`ACK_MS`], one round trip on the control
+//! mesh in the normal case. The steps follow `Documentation/dts-design.md`:
 //!
 //! 1. check the argument, the socket and the configuration;
-//! 2. move the client's FCB from `Proxying` to `HandingOver` (from then on
-//!    the hooks drop the client's segments and the proxy's), wait for the
-//!    packet path to drain (`synchronize_net()`), and read the proxy
-//!    socket's final sequence state;
-//! 3. open a kernel TCP connection from this node's internal address to the
-//!    destination's application port. The hooks translate it: the SYN gets
-//!    the client's options and the handover option, every segment the
-//!    client's sequence space and window 0;
-//! 4. send the bytes the proxy read and the unread receive queue, wait until
-//!    the destination acknowledged them, and send FIN: the completion mark
-//!    (it carries the client's window);
-//! 5. mark the FCB `HandedOver` and make the proxy socket's close silent.
+//! 2. move the client's FCB from `Proxying` to `HandingOver`: from then on
+//!    the hooks drop the client's segments and the proxy's (no grace
+//!    period: see the design's "No grace period");
+//! 3. read the proxy socket's sequence state and options under its lock,
+//!    take the bytes the proxy read (the request) and the unread receive
+//!    queue, and send them in one `HANDOVER` message on the mesh connection
+//!    to the destination ([`crate::calls`]); the destination builds the
+//!    connection in its own stack ([`crate::takeover`]) and answers
+//!    `HANDOVER_ACK`;
+//! 4. on "taken", mark the FCB `HandedOver` and make the proxy socket's
+//!    close silent.
 //!
 //! On a node the connection was handed over to (its proxy port, keep-alive
 //! re-handover), step 1 first adopts the connection ([`adopt`]): its client
 //! entry becomes a source's, with the destination's translation as bases.
 //!
-//! Any failure before the FIN aborts the handover connection (its RST only
-//! reaches the destination), puts the FCB back to `Proxying` and returns the
-//! error: the client connection is intact.
+//! Any failure puts the FCB back to `Proxying` and returns the errno: the
+//! client connection is intact, and the proxy may serve it itself. A
+//! destination takes a `HANDOVER` only within its lease
+//! ([`crate::takeover::LEASE_MS`], from the moment the source sent it),
+//! much shorter than [`ACK_MS`]: when the source gives up (`ETIMEDOUT`,
+//! `EINTR`), a message still under way will be refused.
 //!
 //! | errno          | meaning                                                        |
 //! |----------------|----------------------------------------------------------------|
@@ -37,13 +39,17 @@
 //! | `EFAULT`       | `buf_ptr` is not readable                                      |
 //! | `EBADF`        | the connection is not established any more                    |
 //! | `EALREADY`     | the connection is being or has been handed over               |
-//! | `EBUSY`        | the proxy sent data the client has not acknowledged yet        |
+//! | `EBUSY`        | the proxy sent data the client has not acknowledged yet; too many handovers in flight |
+//! | `EMSGSIZE`     | the request and the unread bytes exceed one `HANDOVER` ([`MAX_DATA`] bytes) |
+//! | `EOPNOTSUPP`   | the connection's timestamps count microseconds                 |
 //! | `ECONNREFUSED` | nothing listens on the destination's application port          |
-//! | `EHOSTUNREACH` | the destination's internal address is unreachable             |
-//! | `EHOSTDOWN`    | the control mesh sees the destination down (counted as `handover_host_down`); fails at once |
-//! | `ETIMEDOUT`    | the destination did not connect or acknowledge in time        |
+//! | `EAGAIN`       | the destination's listener did not take the connection (its queue is full) |
+//! | `EHOSTUNREACH` | this node has no route to the destination's internal address |
+//! | `EHOSTDOWN`    | the control mesh sees the destination down (counted as `handover_host_down`; fails at once), or lost the connection to it before the answer |
+//! | `ETIMEDOUT`    | no answer within [`ACK_MS`] (settled later, see above)         |
+//! | `EINTR`        | a signal ended the wait (settled later, see above)             |
 //! | `EPROTO`       | the destination announced another window scale than the proxy (counted as `wscale_mismatch`) |
-//! | `ENOSPC`       | the flow table is full                                         |
+//! | `ENOSPC`       | a flow table is full                                           |
 //! | `ENOMEM`       | out of memory                                                  |
 
 use kernel::bindings;
@@ -51,10 +57,11 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::uaccess::UserSlice;
 
+use crate::calls;
 use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
-use crate::ksock::{errno, is, KSock, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::ksock::{errno, is, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::mesh;
 use crate::pure::abi::{
     Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
@@ -63,17 +70,16 @@ use crate::pure::abi::{
 use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{Role, State};
 use crate::pure::flow::FlowKey;
+use crate::pure::homsg::{Handover, MAX_DATA};
+use crate::pure::mesh::MsgType;
 use crate::pure::seq;
 use crate::rcu;
 use crate::sockopt::{Caller, UserIn, UserOut};
 use crate::state;
 use crate::stats;
+use crate::xmit;
 
-/// Bound on connecting to the destination, in milliseconds.
-pub(crate) const CONNECT_MS: u32 = 3000;
-/// Bound on sending the request bytes, in milliseconds.
-pub(crate) const SEND_MS: u32 = 3000;
-/// Bound on waiting for their acknowledgement, in milliseconds.
+/// Bound on waiting for the destination's answer, in milliseconds.
 pub(crate) const ACK_MS: u32 = 3000;
 
 /// Most unread bytes taken from the proxy socket's receive queue.
@@ -214,16 +220,6 @@ pub(crate) fn flow_info(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     Ok(FLOW_INFO_V1_SIZE)
 }
 
-/// Closes the flow-table entry of `key` (it lingers briefly, then expires).
-fn close_flow(key: &FlowKey) {
-    let guard = rcu::Guard::new();
-    state::with(|st| {
-        if let Some(f) = st.flows.lookup(key, &guard) {
-            f.close(clock::now_secs());
-        }
-    });
-}
-
 /// Whether `dest` is a configured node that the control mesh sees down.
 /// Process context.
 fn destination_down(dest: u8) -> bool {
@@ -271,6 +267,9 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
         }
         Err(e) => {
             t.fcb.set_state(State::Proxying);
+            if is(e, bindings::EPROTO) {
+                stats::inc(Counter::WscaleMismatch);
+            }
             stats::inc(Counter::HandoverFailed);
             Err(e)
         }
@@ -287,7 +286,7 @@ struct Times {
     drained: u64,
     /// The state and the request were read and the flow entered.
     prepared: u64,
-    /// The handshake with the destination completed.
+    /// The destination's answer arrived.
     connected: u64,
 }
 
@@ -326,15 +325,14 @@ impl Times {
     }
 }
 
-/// Steps 2 to 4, with the FCB in `HandingOver`; records the time of each
+/// Steps 2 and 3, with the FCB in `HandingOver`; records the time of each
 /// step in `times`.
 fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Result {
-    // Every hook invocation that may still deliver a client segment to the
-    // proxy socket finishes within this grace period.
-    // SAFETY: process context.
-    unsafe { bindings::synchronize_net() };
+    // The socket lock orders this read after every segment the stack took
+    // before the state change (see `Documentation/dts-design.md`, "No grace
+    // period").
+    let snap = sk.clone_state();
     times.drained = clock::now_ns();
-    let snap = sk.snapshot();
     if snap.state != TCP_ESTABLISHED {
         return Err(EBADF);
     }
@@ -350,13 +348,22 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
         return Err(EINVAL);
     }
     let buf_len = usize::try_from(req.buf_len).map_err(|_| EINVAL)?;
+    if buf_len + unread as usize > MAX_DATA {
+        return Err(errno(bindings::EMSGSIZE));
+    }
+    if snap.tstamp_ok && snap.usec_ts {
+        // The destination's TSval translation assumes millisecond clocks.
+        return Err(errno(bindings::EOPNOTSUPP));
+    }
     let c_base = snap
         .copied_seq
         .wrapping_sub(req.buf_len as u32)
         .wrapping_sub(1);
-    // What the client saw of this node's sequence numbers: the stack's,
-    // plus the base of a connection handed in earlier.
-    let p_base = snap.snd_nxt.wrapping_sub(1).wrapping_add(t.fcb.base_seq());
+    // What the client saw of this node's sequence numbers and clock: the
+    // stack's, plus the bases of a connection handed in earlier.
+    let p = t.fcb.params();
+    let p_base = snap.snd_nxt.wrapping_sub(1).wrapping_add(p.base_seq);
+    let ts_server = p.proxy_tsval.wrapping_add(p.base_ts);
 
     let mut data = KVec::with_capacity(buf_len + unread as usize, GFP_KERNEL)?;
     if buf_len > 0 {
@@ -367,81 +374,39 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
     if sk.peek_unread(unread, &mut data)? != unread {
         return Err(EBUSY);
     }
-
-    let hs = KSock::tcp()?;
-    hs.bind(t.self_addr, 0)?;
-    let eph = hs.local_port()?;
+    let dest = u8::try_from(req.dest_node).map_err(|_| EINVAL)?;
+    if !xmit::reachable(t.dest_addr, t.self_addr) {
+        return Err(errno(bindings::EHOSTUNREACH));
+    }
+    let id = calls::next_id();
+    let msg = Handover {
+        call_id: id,
+        client_addr: t.fcb.client_addr,
+        vip: t.fcb.vip,
+        client_port: t.fcb.client_port,
+        app_port: t.fcb.app_port,
+        c_isn: c_base,
+        s_isn: p_base,
+        client_wnd: snap.snd_wnd,
+        mss: snap.mss_clamp.max(1),
+        snd_wscale: if snap.wscale_ok { snap.snd_wscale } else { 0 },
+        rcv_wscale: if snap.wscale_ok { snap.rcv_wscale } else { 0 },
+        timestamps: snap.tstamp_ok,
+        sack_perm: snap.sack_ok,
+        wscale: snap.wscale_ok,
+        ts_recent: snap.ts_recent,
+        ts_server,
+        sent_us: clock::now_us(),
+        data: &data,
+    };
+    let mut payload = KVec::new();
+    payload.extend_with(msg.encoded_len(), 0, GFP_KERNEL)?;
+    msg.encode(&mut payload).map_err(|_| EINVAL)?;
+    // The destination's CLOSED comes back to this node's entry.
     t.fcb
         .set_handover(t.self_addr, t.dest_addr, t.dest_port, c_base, p_base);
-    let key = FlowKey {
-        laddr: t.self_addr,
-        lport: eph,
-        raddr: t.dest_addr,
-        rport: t.dest_port,
-    };
-    let inserted = state::with(|st| {
-        st.flows
-            .insert(key, Role::HandoverSrc, t.fcb.clone(), clock::now_secs())
-    })
-    .ok_or(EINVAL)??;
-    if !inserted {
-        // A lingering entry of an earlier handover connection from the same
-        // port: the port is free again (the stack just gave it to us), so
-        // that connection is gone.
-        let again = state::with(|st| {
-            if st.flows.remove(&key) {
-                stats::inc(Counter::FlowRemoved);
-            }
-            st.flows
-                .insert(key, Role::HandoverSrc, t.fcb.clone(), clock::now_secs())
-        })
-        .ok_or(EINVAL)??;
-        if !again {
-            return Err(EBUSY);
-        }
-    }
-    stats::inc(Counter::FlowCreated);
     times.prepared = clock::now_ns();
-    times.connected = times.prepared;
-    hs.set_timeout(CONNECT_MS);
-    let sent = hs
-        .connect(t.dest_addr, t.dest_port)
-        .and_then(|()| {
-            times.connected = clock::now_ns();
-            // The client reads the destination's windows with the shift the
-            // proxy's SYN-ACK announced: the destination must announce the
-            // same one (it does when both nodes have the same buffer
-            // settings). See `Documentation/tcp-fidelity.md`.
-            if hs.peer_wscale() == snap.rcv_wscale {
-                Ok(())
-            } else {
-                stats::inc(Counter::WscaleMismatch);
-                Err(errno(bindings::EPROTO))
-            }
-        })
-        .and_then(|()| {
-            hs.set_timeout(SEND_MS);
-            hs.send_all(&data)
-        })
-        .and_then(|()| hs.wait_acked(ACK_MS))
-        .and_then(|()| hs.shutdown_write());
-    match sent {
-        Ok(()) => {
-            // The socket lives on as an orphan that retransmits the FIN if
-            // needed; its entry keeps translating it.
-            drop(hs);
-            Ok(())
-        }
-        Err(e) => {
-            hs.abort();
-            close_flow(&key);
-            Err(if is(e, bindings::ENETUNREACH) {
-                errno(bindings::EHOSTUNREACH)
-            } else if is(e, bindings::ECONNRESET) {
-                errno(bindings::ECONNREFUSED)
-            } else {
-                e
-            })
-        }
-    }
+    let r = calls::call(dest, MsgType::Handover, id, payload, ACK_MS);
+    times.connected = clock::now_ns();
+    r
 }

@@ -26,18 +26,17 @@ use crate::flowtab::Flow;
 use crate::mesh;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
-use crate::pure::config::{Config, HandoverTo, PortKind, Service};
-use crate::pure::fcb::{self, Dir, DropReason, Plan, Role, State as FcbState, SynOpts, Transition};
+use crate::pure::config::{Config, PortKind, Service};
+use crate::pure::fcb::{self, Dir, DropReason, Plan, Role, State as FcbState, Transition};
 use crate::pure::filter::{self, Inbound, Outbound};
 use crate::pure::flow::{FlowKey, Phase};
-use crate::pure::hopt::{self, HandoverOpt};
+use crate::pure::hopt;
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
 use crate::pure::mesh::CloseReason;
 use crate::pure::segbuild::IPPROTO_IPIP;
-use crate::pure::tcp::{TCP_FLAG_RST, TCP_MIN_HDR_LEN};
-use crate::pure::xlate::SynRewrite;
+use crate::pure::tcp::{TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN};
 use crate::rcu;
-use crate::seg::{event, read_tcp_header, rewrite, tcp_segment, with_timestamp, TcpSeg};
+use crate::seg::{self, event, read_tcp_header, rewrite, tcp_segment, with_timestamp, TcpSeg};
 use crate::skb::{SkbRef, PACKET_HOST, PACKET_MULTICAST};
 use crate::state;
 use crate::stats;
@@ -128,7 +127,24 @@ fn on_flow(
     let info = with_timestamp(skb, t);
     fcb.record(fcb::learn(f.role, st_now, dir, &info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &info));
-    let plan = fcb::plan(f.role, st_now, dir, &info, &fcb.params());
+    let fake = f.role == Role::ClientDst && st_now == FcbState::Transfer;
+    if fake && dir == Dir::Out {
+        // The stack's answer to a handover's fake handshake
+        // (`crate::takeover`), which it reads once the injection returns.
+        let wscale = match t.info.flags & TCP_FLAG_SYN {
+            0 => None,
+            _ => read_tcp_header(skb, t).and_then(|(hdr, len)| {
+                seg::wscale_of(hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default())
+            }),
+        };
+        fcb.record_fake(t.info.flags, wscale, t.ack);
+    }
+    let plan = if fake && dir == Dir::In && fcb.is_injected(skb.addr()) {
+        // The fake handshake's own segments reach the stack as built.
+        Plan::ACCEPT
+    } else {
+        fcb::plan(f.role, st_now, dir, &info, &fcb.params())
+    };
     let track = f.update(event(t.info.flags, dir == Dir::In), now);
     if f.role == Role::ClientDst && track.phase() == Phase::Closed {
         // A handed-in connection ended here: tell the node it came from.
@@ -143,14 +159,7 @@ fn on_flow(
         stats::inc(drop_counter(r));
         return bindings::NF_DROP;
     }
-    let syn = match (plan.handover_syn, fcb.client_syn()) {
-        (true, client) => Some(SynRewrite {
-            client: client.unwrap_or_default(),
-            hopt: HandoverOpt::new(fcb.client_addr, fcb.client_port, fcb.p_base(), fcb.vip),
-        }),
-        _ => None,
-    };
-    if !rewrite(skb, t, &plan, syn.as_ref()) {
+    if !rewrite(skb, t, &plan, None) {
         stats::inc(Counter::RewriteFailed);
         return bindings::NF_DROP;
     }
@@ -263,110 +272,6 @@ fn new_fcb(
     made
 }
 
-/// N2: a SYN from a configured node's internal address to this node's
-/// internal address. Accepts it as a handover if it carries a valid
-/// handover option that names a service of this node (its VIP and the
-/// SYN's destination port: the application port, or the proxy port of a
-/// service that hands connections over to the proxy). Softirq context.
-fn accept_handover(
-    st: &state::State,
-    cfg: &Config,
-    skb: &mut SkbRef<'_>,
-    t: &TcpSeg,
-    guard: &rcu::Guard,
-) -> u32 {
-    let s = t.seg;
-    let Some((hdr, len)) = read_tcp_header(skb, t) else {
-        return bindings::NF_ACCEPT;
-    };
-    let area = hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default();
-    let opt = match hopt::find(area) {
-        Ok(Some((_, o))) => o,
-        // An ordinary connection between nodes.
-        Ok(None) => return bindings::NF_ACCEPT,
-        Err(_) => {
-            stats::inc(Counter::HoptInvalid);
-            return bindings::NF_DROP;
-        }
-    };
-    let self_id = cfg.self_id();
-    let svc = match cfg.service_for(opt.vip, s.dport) {
-        Some((_, v, PortKind::App)) if v.nodes.contains(self_id) && !v.is_sc() => Some(v),
-        Some((_, v, PortKind::Proxy))
-            if v.nodes.contains(self_id) && v.handover_to == HandoverTo::Proxy =>
-        {
-            Some(v)
-        }
-        _ => None,
-    };
-    let (Some(me), Some(svc)) = (cfg.self_node(), svc) else {
-        stats::inc(Counter::HoptInvalid);
-        return bindings::NF_DROP;
-    };
-    let client = FlowKey {
-        laddr: svc.vip,
-        lport: svc.app_port,
-        raddr: opt.client_addr,
-        rport: opt.client_port,
-    };
-    // A connection that ended here, or that this node handed over and
-    // that now comes back (keep-alive re-handover), gives way.
-    if let Some(f) = st.flows.lookup(&client, guard) {
-        if fcb::handover_syn_replaces(f.role, f.fcb.state(), f.track().phase())
-            && st.flows.remove(&client)
-        {
-            stats::inc(Counter::FlowRemoved);
-        }
-    }
-    if st.flows.lookup(&client, guard).is_some() {
-        stats::inc(Counter::HoptInvalid);
-        return bindings::NF_DROP;
-    }
-    let Some(fcb) = new_fcb(
-        svc,
-        opt.client_addr,
-        opt.client_port,
-        FcbState::Transfer,
-        s.dport,
-    ) else {
-        return bindings::NF_DROP;
-    };
-    // The handover SYN carries the client's SYN options: a later
-    // re-handover repeats them.
-    fcb.set_client_syn(SynOpts::parse(area));
-    fcb.set_handover(me.addr, s.saddr, s.sport, 0, opt.proxy_isn);
-    let now = clock::now_secs();
-    let hkey = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
-    st.sweep(false);
-    match st.flows.insert(hkey, Role::HandoverDst, fcb.clone(), now) {
-        Ok(true) => {}
-        // A concurrent copy of the same SYN got there first.
-        Ok(false) => {
-            return match st.flows.lookup(&hkey, guard) {
-                Some(f) => on_flow(st, f, Dir::In, skb, t, None, guard),
-                None => bindings::NF_DROP,
-            }
-        }
-        Err(_) => {
-            stats::inc(Counter::FlowTableFull);
-            return bindings::NF_DROP;
-        }
-    }
-    if !matches!(st.flows.insert(client, Role::ClientDst, fcb, now), Ok(true)) {
-        stats::inc(Counter::HoptInvalid);
-        if let Some(f) = st.flows.lookup(&hkey, guard) {
-            f.close(now);
-        }
-        return bindings::NF_DROP;
-    }
-    stats::add(Counter::FlowCreated, 2);
-    stats::inc(Counter::HandoverAccepted);
-    match st.flows.lookup(&hkey, guard) {
-        Some(f) => on_flow(st, f, Dir::In, skb, t, None, guard),
-        None => bindings::NF_DROP,
-    }
-}
-
 /// The DTS filter on the receive path (`PRE_ROUTING`, softirq).
 fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
     let guard = rcu::Guard::new();
@@ -391,7 +296,7 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
         let s = t.seg;
         let key = FlowKey::inbound(s.saddr, s.sport, s.daddr, s.dport);
         if !to_vip {
-            return internal_in(st, cfg, skb, &t, &key, &guard);
+            return internal_in(cfg, skb, &t);
         }
         if s.is_syn()
             && matches!(
@@ -461,11 +366,6 @@ fn accept_syn(
     let Some(fcb) = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying, svc.proxy_port) else {
         return bindings::NF_DROP;
     };
-    if let Some((hdr, len)) = read_tcp_header(skb, t) {
-        fcb.set_client_syn(SynOpts::parse(
-            hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default(),
-        ));
-    }
     match st.flows.insert(*key, Role::Client, fcb, clock::now_secs()) {
         Ok(true) => stats::inc(Counter::FlowCreated),
         Ok(false) => (),
@@ -485,43 +385,22 @@ fn accept_syn(
     verdict
 }
 
-/// Segments to this node's internal address: the handover connections.
-fn internal_in(
-    st: &state::State,
-    cfg: &Config,
-    skb: &mut SkbRef<'_>,
-    t: &TcpSeg,
-    key: &FlowKey,
-    guard: &rcu::Guard,
-) -> u32 {
+/// Segments to this node's internal address. None is a handover: those
+/// arrive as mesh messages ([`crate::takeover`]). A SYN to a service's port
+/// that carries a handover option, from anywhere, is a forgery: the option
+/// is removed and counted (`hopt_forged`), and the SYN proceeds as an
+/// ordinary connection to this node. Softirq context.
+fn internal_in(cfg: &Config, skb: &mut SkbRef<'_>, t: &TcpSeg) -> u32 {
     let s = t.seg;
-    let from_node = cfg
-        .node_by_addr(s.saddr)
-        .is_some_and(|n| n.id != cfg.self_id());
-    if from_node {
-        if s.is_syn() {
-            replace_stale(st, key, guard, false);
-        }
-        if let Some(f) = st.flows.lookup(key, guard) {
-            return on_flow(st, f, Dir::In, skb, t, None, guard);
-        }
-    }
     let to_app = cfg
         .services()
         .iter()
         .any(|v| v.app_port == s.dport || v.handover_port() == s.dport);
-    if !s.is_syn() || !to_app {
+    if !s.is_syn() || !to_app || strip_forged(skb, t) {
         return bindings::NF_ACCEPT;
     }
-    if from_node {
-        return accept_handover(st, cfg, skb, t, guard);
-    }
-    if strip_forged(skb, t) {
-        bindings::NF_ACCEPT
-    } else {
-        stats::inc(Counter::RewriteFailed);
-        bindings::NF_DROP
-    }
+    stats::inc(Counter::RewriteFailed);
+    bindings::NF_DROP
 }
 
 /// The DTS filter on the send path (`LOCAL_OUT`, task or softirq context).

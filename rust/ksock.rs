@@ -12,8 +12,6 @@ use core::ptr::{addr_of_mut, read_volatile, NonNull};
 use kernel::bindings;
 use kernel::prelude::*;
 
-use crate::clock;
-
 /// `sizeof(struct sockaddr_in)`.
 const SIN_LEN: c_int = core::mem::size_of::<bindings::sockaddr_in>() as c_int;
 
@@ -101,117 +99,6 @@ impl KSock {
         // bytes that lives across the call.
         check(unsafe { bindings::kernel_bind(self.sock.as_ptr(), (&raw mut sin).cast(), SIN_LEN) })
             .map(|_| ())
-    }
-
-    /// The local port (after [`KSock::bind`]).
-    pub(crate) fn local_port(&self) -> Result<u16> {
-        let mut sin = sockaddr(0, 0);
-        // SAFETY: the socket is valid; `sin` has room for a `sockaddr_in`,
-        // which is what an IPv4 socket writes.
-        check(unsafe { bindings::kernel_getsockname(self.sock.as_ptr(), (&raw mut sin).cast()) })?;
-        Ok(u16::from_be(sin.sin_port))
-    }
-
-    /// Bounds every blocking call (connect, send) to `ms` milliseconds.
-    pub(crate) fn set_timeout(&self, ms: u32) {
-        let j = clock::msecs_to_jiffies(ms);
-        let sk = self.sk();
-        // SAFETY: `sk` is valid; the socket is not shared with anyone yet,
-        // and `sock_setsockopt(SO_SNDTIMEO)` writes the field the same way.
-        unsafe { (*sk).sk_sndtimeo = j as _ };
-    }
-
-    /// Connects to `addr:port`, waiting at most the send timeout. A timeout
-    /// is reported as `ETIMEDOUT`.
-    pub(crate) fn connect(&self, addr: u32, port: u16) -> Result {
-        let mut sin = sockaddr(addr, port);
-        // SAFETY: as in `bind`.
-        let ret = unsafe {
-            bindings::kernel_connect(self.sock.as_ptr(), (&raw mut sin).cast(), SIN_LEN, 0)
-        };
-        match check(ret) {
-            Ok(_) => Ok(()),
-            Err(e) if is(e, bindings::EINPROGRESS) || is(e, bindings::EALREADY) => {
-                Err(errno(bindings::ETIMEDOUT))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Sends all of `data` (blocking, bounded by the send timeout).
-    pub(crate) fn send_all(&self, mut data: &[u8]) -> Result {
-        while !data.is_empty() {
-            let mut iov = bindings::kvec {
-                iov_base: data.as_ptr() as *mut _,
-                iov_len: data.len(),
-            };
-            // SAFETY: all-zero is a valid empty `msghdr`.
-            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
-            msg.msg_flags = bindings::MSG_NOSIGNAL as _;
-            // SAFETY: the socket is valid; `iov` describes `data`, which
-            // outlives the call and is only read.
-            let ret = unsafe {
-                bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, data.len())
-            };
-            let sent = usize::try_from(check(ret)?).map_err(|_| EIO)?;
-            if sent == 0 {
-                return Err(errno(bindings::ETIMEDOUT));
-            }
-            data = data.get(sent..).ok_or(EIO)?;
-        }
-        Ok(())
-    }
-
-    /// Waits until the peer acknowledged everything written, polling every
-    /// millisecond for at most `ms` milliseconds.
-    pub(crate) fn wait_acked(&self, ms: u32) -> Result {
-        let sk = self.sk();
-        for _ in 0..ms {
-            // SAFETY: `sk` is a valid TCP socket; the fields are read with
-            // volatile loads, as `READ_ONCE()` would (the stack updates them
-            // concurrently; a stale value only delays the loop).
-            let (una, write, err) = unsafe {
-                let tp = bindings::tcp_sk(sk);
-                (
-                    read_volatile(&raw const (*tp).snd_una),
-                    read_volatile(&raw const (*tp).write_seq),
-                    read_volatile(&raw const (*sk).sk_err),
-                )
-            };
-            if err != 0 {
-                return Err(Error::from_errno(-err));
-            }
-            if una == write {
-                return Ok(());
-            }
-            // SAFETY: process context; sleeping is allowed.
-            unsafe { bindings::msleep(1) };
-        }
-        Err(errno(bindings::ETIMEDOUT))
-    }
-
-    /// Sends FIN (shuts down the sending side).
-    pub(crate) fn shutdown_write(&self) -> Result {
-        // SAFETY: the socket is valid.
-        check(unsafe {
-            bindings::kernel_sock_shutdown(self.sock.as_ptr(), bindings::sock_shutdown_cmd_SHUT_WR)
-        })
-        .map(|_| ())
-    }
-
-    /// The window-scale shift the peer announced in its SYN-ACK (0 without
-    /// window scaling). Process context, after [`KSock::connect`].
-    pub(crate) fn peer_wscale(&self) -> u8 {
-        let sk = self.sk();
-        // SAFETY: `sk` is a valid TCP socket; process context. The socket
-        // lock makes the read consistent (the field is set once, when the
-        // SYN-ACK is processed).
-        unsafe {
-            bindings::lock_sock(sk);
-            let w = (*bindings::tcp_sk(sk)).rx_opt.snd_wscale() as u8;
-            bindings::release_sock(sk);
-            w
-        }
     }
 
     /// Releases the socket with an abortive close (RST, no FIN).
@@ -406,25 +293,13 @@ pub(crate) const TCP_LISTEN: u8 = bindings::TCP_LISTEN as u8;
 /// `TCP_CLOSE`.
 pub(crate) const TCP_CLOSE: u8 = bindings::TCP_CLOSE as u8;
 
-/// A consistent snapshot of a TCP socket's sequence state.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TcpSnap {
-    pub(crate) state: u8,
-    pub(crate) copied_seq: u32,
-    pub(crate) rcv_nxt: u32,
-    pub(crate) snd_una: u32,
-    pub(crate) snd_nxt: u32,
-    pub(crate) write_seq: u32,
-    pub(crate) bytes_received: u64,
-    /// The window-scale shift this socket announced (its receive window's),
-    /// 0 without window scaling.
-    pub(crate) rcv_wscale: u8,
-}
-
-/// What a clone needs of the original socket ([`UserTcp::clone_state`]).
+/// What a clone or a handover needs of the original socket
+/// ([`UserTcp::clone_state`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CloneSnap {
     pub(crate) state: u8,
+    pub(crate) copied_seq: u32,
+    pub(crate) bytes_received: u64,
     pub(crate) rcv_nxt: u32,
     pub(crate) snd_una: u32,
     pub(crate) snd_nxt: u32,
@@ -521,25 +396,6 @@ impl UserTcp {
         r
     }
 
-    /// Processes the socket's backlog, then reads its sequence state under
-    /// the socket lock.
-    pub(crate) fn snapshot(&self) -> TcpSnap {
-        // SAFETY: `locked` holds the socket lock while the closure runs,
-        // so the fields are stable; the pointers are valid.
-        self.locked(|sk, tp| unsafe {
-            TcpSnap {
-                state: (*sk).__sk_common.skc_state,
-                copied_seq: (*tp).copied_seq,
-                rcv_nxt: (*tp).rcv_nxt,
-                snd_una: (*tp).snd_una,
-                snd_nxt: (*tp).snd_nxt,
-                write_seq: (*tp).write_seq,
-                bytes_received: (*tp).bytes_received,
-                rcv_wscale: (*tp).rx_opt.rcv_wscale() as u8,
-            }
-        })
-    }
-
     /// Reads, under the socket lock (after running its backlog), what a
     /// clone of the connection needs (Socket Cloning, `crate::sc`).
     pub(crate) fn clone_state(&self) -> CloneSnap {
@@ -549,6 +405,8 @@ impl UserTcp {
             let o = &(*tp).rx_opt;
             CloneSnap {
                 state: (*sk).__sk_common.skc_state,
+                copied_seq: (*tp).copied_seq,
+                bytes_received: (*tp).bytes_received,
                 rcv_nxt: (*tp).rcv_nxt,
                 snd_una: (*tp).snd_una,
                 snd_nxt: (*tp).snd_nxt,

@@ -51,29 +51,30 @@
 use core::ffi::{c_int, c_void};
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::sync::{new_condvar, CondVar};
 use kernel::time::Jiffies;
 
+use crate::calls;
 use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::FlowTable;
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
-use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::pure::abi::{Counter, PeerConn, PeerState};
 use crate::pure::config::{Config, NodeSet, MAX_NODES};
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::FlowKey;
+use crate::pure::homsg::{self, HandoverAck};
 use crate::pure::member::{Change, Membership, View};
 use crate::pure::mesh::{
     self as wire, CloseReason, Closed, Decoded, Frame, FrameError, Heartbeat, Hello, HelloAck,
-    HelloStatus, Load, Msg, RxCheck,
+    HelloStatus, Load, Msg, MsgType, RxCheck,
 };
 use crate::rcu;
 use crate::state;
 use crate::stats;
+use crate::wake::{self, wake, Waker};
 
 /// First reconnection delay.
 const BACKOFF_MIN_MS: u64 = 100;
@@ -151,66 +152,6 @@ static GEN: AtomicU32 = AtomicU32::new(0);
 /// Whether the mesh runs (for `DTS_SO_GET_PEERS`).
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
-// INVARIANT: null, or the `Waker` that `Thread` owns; cleared (and a grace
-// period waited for) before `Thread` drops it, so a reader inside an RCU
-// read-side section may use it.
-static WAKER: AtomicPtr<Waker> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Set by module exit before it stops the thread (under the waker's lock,
-/// so that a thread about to sleep sees it).
-static STOPPING: AtomicBool = AtomicBool::new(false);
-
-/// What wakes the mesh thread: a generation counter, bumped by every
-/// [`wake`], and the condition variable the thread sleeps on.
-///
-/// # Invariants
-///
-/// The thread sleeps only while holding `gen`'s lock and seeing the value
-/// it read before its last round of work (and [`STOPPING`] false); `CondVar`
-/// releases the lock only once the thread is on its wait queue.
-#[pin_data]
-pub(crate) struct Waker {
-    #[pin]
-    gen: SpinLockBh<u64>,
-    #[pin]
-    cv: CondVar,
-}
-
-impl Waker {
-    fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            gen <- new_spinlock_bh!(0, "dts_mesh_wake"),
-            cv <- new_condvar!("dts_mesh_wake"),
-        })
-    }
-
-    /// The generation now. Process context (the thread).
-    fn generation(&self) -> u64 {
-        *self.gen.lock()
-    }
-
-    /// Sleeps until a [`wake`] after generation `seen`, at most `jiffies`
-    /// (`Jiffies::MAX`: no deadline). Returns at once if one came already.
-    /// Process context (the thread).
-    fn sleep(&self, seen: u64, jiffies: Jiffies) {
-        let mut g = self.gen.lock();
-        // INVARIANT: the check and the sleep are under the same lock that
-        // every `wake` takes to bump the counter.
-        if *g == seen && !STOPPING.load(Ordering::Acquire) {
-            // A kthread takes no signals; a timeout or a notification (or
-            // `kthread_stop()`'s wake-up) ends the wait alike.
-            let _ = self.cv.wait_interruptible_timeout(&mut g, jiffies);
-        }
-    }
-
-    fn bump(&self) {
-        let mut g = self.gen.lock();
-        *g = g.wrapping_add(1);
-        drop(g);
-        self.cv.notify_all();
-    }
-}
-
 /// The membership view. Any context.
 pub(crate) fn view() -> View {
     View::unpack(VIEW.load(Ordering::Acquire))
@@ -219,18 +160,6 @@ pub(crate) fn view() -> View {
 /// Whether the mesh runs. Any context.
 pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
-}
-
-/// Wakes the mesh thread. Any context but hard interrupts (it takes a
-/// `spin_lock_bh`).
-pub(crate) fn wake() {
-    let _g = rcu::Guard::new();
-    let w = WAKER.load(Ordering::Acquire);
-    if !w.is_null() {
-        // SAFETY: by the invariant of `WAKER`, a non-null `w` read inside an
-        // RCU read-side section points to a live `Waker`.
-        unsafe { &*w }.bump();
-    }
 }
 
 /// The socket callback of every mesh socket: data, a new connection, a
@@ -372,7 +301,7 @@ pub(crate) fn notify(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason)
 ///
 /// `task` is the thread's task, on which this value holds a reference;
 /// `waker` is the thread's [`Waker`] (the thread's argument and
-/// [`WAKER`]), alive until the thread has exited.
+/// the installed [`wake`] doorbell), alive until the thread has exited.
 pub(crate) struct Thread {
     task: NonNull<bindings::task_struct>,
     waker: Pin<KBox<Waker>>,
@@ -391,7 +320,6 @@ impl Thread {
     pub(crate) fn start() -> Result<Self> {
         let waker = KBox::pin_init(Waker::new(), GFP_KERNEL)?;
         let wp: *const Waker = &*waker;
-        STOPPING.store(false, Ordering::Release);
         // SAFETY: `thread_main` has the signature kthreads expect; its
         // argument is the waker, which outlives the thread (`drop` stops
         // the thread first); the name is a NUL-terminated format without
@@ -411,9 +339,9 @@ impl Thread {
         // SAFETY: `t` is a new, live task; the reference keeps it alive until
         // `drop` (the thread may exit on its own only when stopped).
         unsafe { bindings::get_task_struct(t) };
-        // INVARIANT: the waker lives in `Thread`, which clears this before
-        // dropping it.
-        WAKER.store(wp.cast_mut(), Ordering::Release);
+        // SAFETY: the waker lives in `Thread`, whose `drop` uninstalls it
+        // before dropping it.
+        unsafe { wake::install(wp) };
         // SAFETY: `t` is live; this starts it.
         unsafe { bindings::wake_up_process(t) };
         // INVARIANT: a reference was taken above; the thread's argument is
@@ -429,13 +357,8 @@ impl Drop for Thread {
     /// Process context (module exit): stops the thread, which closes every
     /// mesh socket and restores their callbacks before it returns.
     fn drop(&mut self) {
-        // The thread sees one or the other under the waker's lock: it does
-        // not go to sleep again, and if asleep it is woken.
-        STOPPING.store(true, Ordering::Release);
-        self.waker.bump();
-        WAKER.store(core::ptr::null_mut(), Ordering::Release);
-        // No `wake` can still be using the waker through `WAKER` after this.
-        rcu::synchronize();
+        // The thread stops; no `wake` uses the waker after this.
+        wake::uninstall(&self.waker);
         // SAFETY: the task is alive (we hold a reference); `kthread_stop()`
         // wakes the thread and waits until `thread_main` returned.
         unsafe { bindings::kthread_stop(self.task.as_ptr()) };
@@ -580,6 +503,11 @@ enum In {
     /// SC-ACK: the payload (at most `scmsg::ACK_LEN` bytes are meaningful;
     /// anything else is refused by [`crate::sc::ack_received`]).
     ScAck(KVec<u8>),
+    /// HANDOVER: the payload, `None` if it could not be copied (out of
+    /// memory: answered as such).
+    Handover(Option<KVec<u8>>),
+    /// HANDOVER-ACK, `None` if malformed (refused).
+    HandoverAck(Option<HandoverAck>),
 }
 
 /// A copy of `p`, or `None` without memory. Process context.
@@ -599,6 +527,8 @@ impl From<&Frame<'_>> for In {
             Msg::Closed(c) => Self::Closed(c),
             Msg::ScClone(p) => Self::ScClone(copy_payload(p)),
             Msg::ScAck(p) => Self::ScAck(copy_payload(p).unwrap_or_default()),
+            Msg::Handover(p) => Self::Handover(copy_payload(p)),
+            Msg::HandoverAck(p) => Self::HandoverAck(HandoverAck::decode(p).ok()),
         }
     }
 }
@@ -748,6 +678,10 @@ struct Peer {
     /// `sent_us` of the peer's last heartbeat and when it arrived (µs).
     echo_us: u64,
     echo_at: u64,
+    /// Our clock minus the peer's, plus the smallest recent one-way delay
+    /// (µs, wrapping; [`crate::pure::homsg::clock_delta`]), once a
+    /// heartbeat came: the lease of its `HANDOVER`s.
+    clock_delta: Option<u64>,
 }
 
 impl Peer {
@@ -758,6 +692,7 @@ impl Peer {
             next_try: 0,
             echo_us: 0,
             echo_at: 0,
+            clock_delta: None,
         }
     }
 }
@@ -778,7 +713,7 @@ struct Runner {
 /// Whether the thread is asked to stop.
 fn should_stop() -> bool {
     // SAFETY: called from the kthread itself.
-    STOPPING.load(Ordering::Acquire) || unsafe { bindings::kthread_should_stop() }
+    wake::stopping() || unsafe { bindings::kthread_should_stop() }
 }
 
 impl Runner {
@@ -809,7 +744,7 @@ impl Runner {
                 self.connect(now);
                 self.poll(now);
                 self.drain_queue();
-                self.drain_sc();
+                self.drain_calls();
                 if now >= self.next_hb {
                     self.heartbeat();
                     let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
@@ -862,7 +797,10 @@ impl Runner {
 
     /// Drops every connection and the listener.
     fn teardown(&mut self) {
-        for p in &mut self.peers {
+        for (id, p) in (1u8..).zip(self.peers.iter_mut()) {
+            if p.conn.is_some() {
+                calls::connection_lost(id);
+            }
             *p = Peer::new();
         }
         for c in &mut self.pending {
@@ -988,7 +926,9 @@ impl Runner {
                 Ok(Some(s)) => s,
                 Ok(None) | Err(_) => return,
             };
-            // The child inherited our callbacks from the listener.
+            // The child inherited our callbacks from the listener, not
+            // `TCP_NODELAY`: small frames (a HANDOVER_ACK) go out at once.
+            s.set_nodelay();
             let addr = s.peer_addr().unwrap_or(0);
             let node = self.cfg.as_ref().and_then(|c| c.id_of(addr));
             if node.is_none() || node == self.cfg.as_ref().map(|c| c.self_id) {
@@ -1118,6 +1058,10 @@ impl Runner {
         drop(c);
         if id == 0 {
             return;
+        }
+        if was_up {
+            // The requests that went out on it get no answer any more.
+            calls::connection_lost(id);
         }
         set_conn(id, PeerConn::None);
         if let Some(p) = self.peers.get_mut(usize::from(id) - 1) {
@@ -1249,6 +1193,7 @@ impl Runner {
                 if let Some(p) = self.peers.get_mut(usize::from(c.peer) - 1) {
                     p.echo_us = h.sent_us;
                     p.echo_at = us;
+                    p.clock_delta = Some(homsg::clock_delta(p.clock_delta, h.sent_us, us));
                 }
                 if let Some(m) = self.member.as_mut() {
                     m.peer_view(c.peer, h.view);
@@ -1286,8 +1231,21 @@ impl Runner {
                     return Err(Close::Error);
                 }
             }
-            (Phase::Established, In::ScAck(p)) => {
-                crate::sc::ack_received(&p).map_err(|()| Close::Bad(FrameError::BadPayload))?
+            (Phase::Established, In::ScAck(p)) => crate::sc::ack_received(c.peer, &p)
+                .map_err(|()| Close::Bad(FrameError::BadPayload))?,
+            (Phase::Established, In::Handover(p)) => {
+                let delta = self
+                    .peers
+                    .get(usize::from(c.peer) - 1)
+                    .and_then(|p| p.clock_delta);
+                let ack = crate::takeover::serve(p.as_deref(), c.peer, delta);
+                if !c.queue(me, &Msg::HandoverAck(&ack.to_bytes())) {
+                    return Err(Close::Error);
+                }
+            }
+            (Phase::Established, In::HandoverAck(Some(a))) => {
+                let e = i32::try_from(a.errno).unwrap_or(i32::MAX);
+                calls::answered(c.peer, MsgType::Handover, a.call_id, e);
             }
             _ => return Err(Close::Bad(FrameError::BadPayload)),
         }
@@ -1354,30 +1312,37 @@ impl Runner {
         }
     }
 
-    /// Sends the SC-CLONE messages of waiting clone calls.
-    fn drain_sc(&mut self) {
+    /// Sends the requests of waiting mesh calls (handovers, clones).
+    fn drain_calls(&mut self) {
         let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
             return;
         };
-        let batch = crate::sc::take_outgoing();
+        let batch = calls::take_outgoing();
         if batch.is_empty() {
             return;
         }
-        // A CLOSED (clone settled) queued before a clone call must reach
-        // the peer before the call's SC-CLONE: the payloads are taken
-        // first, then the close notifications go out, then the payloads.
+        // A CLOSED (a clone settled, a connection ended) queued before a
+        // call must reach the peer before the call's request: the payloads
+        // are taken first, then the close notifications go out, then the
+        // payloads.
         self.drain_queue();
-        for (to, id, payload) in batch.iter() {
+        for o in batch.iter() {
+            let msg = match o.kind {
+                MsgType::Handover => Msg::Handover(&o.payload),
+                _ => Msg::ScClone(&o.payload),
+            };
             let sent = match self
                 .peers
-                .get_mut(usize::from(*to).wrapping_sub(1))
+                .get_mut(usize::from(o.to).wrapping_sub(1))
                 .and_then(|p| p.conn.as_mut())
             {
-                Some(c) if c.phase == Phase::Established => c.queue(me, &Msg::ScClone(payload)),
+                Some(c) if c.phase == Phase::Established => c.queue(me, &msg),
                 _ => false,
             };
-            if !sent {
-                crate::sc::send_failed(*id);
+            if sent {
+                calls::sent(o.id);
+            } else {
+                calls::send_failed(o.id);
             }
         }
     }
@@ -1461,6 +1426,7 @@ fn changed(ch: Change) {
             }
             pr_info!("mesh: node {} is down\n", ch.id);
             crate::sc::node_down(ch.id);
+            calls::node_down(ch.id);
         }
         PeerState::Up => {
             stats::inc(Counter::MeshNodeUp);

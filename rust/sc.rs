@@ -12,7 +12,7 @@
 //! - [`clone_call`] and [`clone_wait`]: process context (a server's
 //!   `setsockopt()`/`getsockopt()`); they sleep on the SC-ACK or the ACK of
 //!   the clone's response;
-//! - [`serve`], [`ack_received`], [`outgoing`], [`closed`], [`node_down`]:
+//! - [`serve`], [`ack_received`], [`closed`], [`node_down`]:
 //!   the mesh thread (process context);
 //! - [`on_segment`] and [`forwarded_in`]: netfilter hooks (softirq on the
 //!   receive path, task or softirq on the send path); never sleep.
@@ -20,8 +20,9 @@
 //! Locks: each cloned connection's state sits under its own
 //! [`SpinLockBh`] ([`ScFlow`]), taken for a few arithmetic steps and never
 //! held across a packet injection (the injected packet passes the hooks,
-//! which take it again). The pending clone calls share one [`SpinLockBh`]
-//! and one [`CondVar`] in [`Shared`].
+//! which take it again). Waiters on a clone's settling share one
+//! generation [`SpinLockBh`] and one [`CondVar`] in [`Shared`]; the clone
+//! call's SC-CLONE and SC-ACK travel as a mesh call ([`crate::calls`]).
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::bindings;
@@ -29,6 +30,7 @@ use kernel::prelude::*;
 use kernel::sync::{new_condvar, Arc, CondVar, CondVarTimeoutResult};
 use kernel::uaccess::UserSlice;
 
+use crate::calls;
 use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
@@ -43,7 +45,7 @@ use crate::pure::config::{Config, PortKind};
 use crate::pure::fcb::{Dir, Plan, Role, State as FcbState};
 use crate::pure::flow::{Event, FlowKey, Phase};
 use crate::pure::ipv4::Ipv4Header;
-use crate::pure::mesh::CloseReason;
+use crate::pure::mesh::{CloseReason, MsgType};
 use crate::pure::sc::{self, ClientSeg, Clone as CloneSm, CloneOut, CloneSeg, OrigSeg, Origin};
 use crate::pure::scmsg::{ScAck, ScClone, ScStatus, ACK_LEN};
 use crate::pure::segbuild::{self, SegSpec};
@@ -58,10 +60,6 @@ use crate::sockopt::{Caller, UserIn, UserOut};
 use crate::state;
 use crate::stats;
 use crate::xmit::{inject, send_ip, with_dev_to};
-
-/// Most clone calls waiting for their SC-ACK at once (further calls get
-/// `EBUSY`).
-const MAX_PENDING: usize = 16;
 
 /// A cloned connection's state on this node.
 pub(crate) enum ScData {
@@ -107,48 +105,23 @@ impl ScFlow {
     }
 }
 
-/// One clone call waiting for its SC-ACK.
-struct Slot {
-    id: u32,
-    to: u8,
-    /// The SC-CLONE payload, until the mesh thread takes it.
-    payload: Option<KVec<u8>>,
-    /// The answer: 0 or a positive errno.
-    result: Option<i32>,
-}
-
-/// The clone calls in flight.
-pub(crate) struct Pending {
-    slots: [Option<Slot>; MAX_PENDING],
-}
-
-impl Pending {
-    /// No call in flight.
-    pub(crate) const fn new() -> Self {
-        Self {
-            slots: [const { None }; MAX_PENDING],
-        }
-    }
-}
-
 /// Module-wide Socket Cloning state (a field of [`state::State`]).
 #[pin_data]
 pub(crate) struct Shared {
-    #[pin]
-    pending: SpinLockBh<Pending>,
-    /// Woken when an SC-ACK arrives or a clone settles.
+    /// Woken when a clone settles ([`clone_wait`]'s waiters).
     #[pin]
     cv: CondVar,
-    next_id: AtomicU32,
+    /// Bumped (under `gen`'s lock) with every notification of `cv`.
+    #[pin]
+    gen: SpinLockBh<u64>,
 }
 
 impl Shared {
     /// The initialiser of the shared state. Process context.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            pending <- new_spinlock_bh!(Pending::new(), "dts_sc_pending"),
             cv <- new_condvar!("dts_sc_cv"),
-            next_id: AtomicU32::new(1),
+            gen <- new_spinlock_bh!(0, "dts_sc_gen"),
         })
     }
 }
@@ -341,7 +314,7 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         e
     };
     let now_ms = (clock::now_ns() / 1_000_000) as u32;
-    let shared = state::with(|st| st.sc.next_id.fetch_add(1, Ordering::Relaxed)).ok_or(EINVAL)?;
+    let shared = calls::next_id();
     let msg = ScClone {
         clone_id: shared,
         client_addr: w.client,
@@ -408,65 +381,10 @@ fn window_field(wnd: u32, shift: u8) -> u16 {
     u16::try_from(wnd >> shift.min(14)).unwrap_or(u16::MAX)
 }
 
-/// Queues the SC-CLONE `payload` (id `id`) for `node` and waits for the
-/// answer. Process context.
+/// Sends the SC-CLONE `payload` (id `id`) to `node` and waits for the
+/// SC-ACK. Process context.
 fn request(node: u8, id: u32, payload: KVec<u8>) -> Result {
-    state::with(|st| {
-        let sh = &st.sc;
-        {
-            let mut p = sh.pending.lock();
-            let free = p.slots.iter_mut().find(|s| s.is_none()).ok_or(EBUSY)?;
-            *free = Some(Slot {
-                id,
-                to: node,
-                payload: Some(payload),
-                result: None,
-            });
-        }
-        mesh::wake();
-        let mut left = clock::msecs_to_jiffies(CLONE_ACK_TIMEOUT_MS) as _;
-        let mut p = sh.pending.lock();
-        loop {
-            let pos = p
-                .slots
-                .iter()
-                .position(|s| s.as_ref().is_some_and(|s| s.id == id));
-            let Some(pos) = pos else {
-                return Err(EINVAL);
-            };
-            let done = p
-                .slots
-                .get(pos)
-                .and_then(|s| s.as_ref())
-                .and_then(|s| s.result);
-            let timed_out = left == 0;
-            if done.is_some() || timed_out {
-                if let Some(s) = p.slots.get_mut(pos) {
-                    *s = None;
-                }
-                return match done {
-                    Some(0) => Ok(()),
-                    Some(e) => Err(errno(e as u32)),
-                    None => Err(errno(bindings::ETIMEDOUT)),
-                };
-            }
-            match sh.cv.wait_interruptible_timeout(&mut p, left) {
-                CondVarTimeoutResult::Timeout => left = 0,
-                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-                CondVarTimeoutResult::Signal { .. } => {
-                    let pos = p
-                        .slots
-                        .iter()
-                        .position(|s| s.as_ref().is_some_and(|s| s.id == id));
-                    if let Some(s) = pos.and_then(|i| p.slots.get_mut(i)) {
-                        *s = None;
-                    }
-                    return Err(EINTR);
-                }
-            }
-        }
-    })
-    .ok_or(EINVAL)?
+    calls::call(node, MsgType::ScClone, id, payload, CLONE_ACK_TIMEOUT_MS)
 }
 
 /// `DTS_SO_CLONE_WAIT`: waits until the socket's last clone with a
@@ -501,10 +419,10 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     };
     let t0 = clock::now_ns();
     let st = state::with(|st| {
-        // The condition variable needs a guard of its lock; the flow's
-        // state is read under its own lock at each wake-up.
-        let mut p = st.sc.pending.lock();
         loop {
+            // The generation is read before the check: a settle after it
+            // bumps it, and the wait below then returns at once.
+            let seen = *st.sc.gen.lock();
             let (s, waiting) = match &*scf.data.lock() {
                 ScData::Origin { r, .. } => (
                     status(r),
@@ -515,15 +433,23 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
             if !waiting {
                 return Ok(s);
             }
-            if clock::now_ns().saturating_sub(t0) > u64::from(CLONE_WAIT_MS) * 1_000_000 {
+            let spent_ms = clock::now_ns().saturating_sub(t0) / 1_000_000;
+            let Some(left_ms) = u64::from(CLONE_WAIT_MS)
+                .checked_sub(spent_ms)
+                .filter(|l| *l > 0)
+            else {
                 return Err(errno(bindings::ETIMEDOUT));
-            }
-            // Short slices: a settle wakes the condition variable, but a
-            // wake-up between the check and the wait would be lost.
-            if let CondVarTimeoutResult::Signal { .. } =
-                st.sc.cv.wait_interruptible_timeout(&mut p, 2)
-            {
-                return Err(EINTR);
+            };
+            let mut g = st.sc.gen.lock();
+            // INVARIANT: checked and slept on under the lock that every
+            // settle takes to bump the generation.
+            if *g == seen {
+                let left = clock::msecs_to_jiffies(left_ms as u32) as _;
+                if let CondVarTimeoutResult::Signal { .. } =
+                    st.sc.cv.wait_interruptible_timeout(&mut g, left)
+                {
+                    return Err(EINTR);
+                }
             }
         }
     })
@@ -534,6 +460,9 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
 
 /// Wakes clone calls and waiters. Any context.
 fn wake_all(st: &state::State) {
+    let mut g = st.sc.gen.lock();
+    *g = g.wrapping_add(1);
+    drop(g);
     st.sc.cv.notify_all();
 }
 
@@ -541,49 +470,11 @@ fn wake_all(st: &state::State) {
 // The mesh side (the mesh thread, process context).
 // ---------------------------------------------------------------------
 
-/// Takes every SC-CLONE waiting to be sent: `(node, id, payload)`.
-pub(crate) fn take_outgoing() -> KVec<(u8, u32, KVec<u8>)> {
-    let mut out = KVec::new();
-    state::with(|st| {
-        let mut p = st.sc.pending.lock();
-        for s in p.slots.iter_mut().flatten() {
-            if let Some(pl) = s.payload.take() {
-                // `MAX_PENDING` entries at most; a failed push leaves the
-                // call to time out.
-                let _ = out.push((s.to, s.id, pl), GFP_ATOMIC);
-            }
-        }
-    });
-    out
-}
-
-/// The SC-CLONE of call `id` could not be sent (no established connection
-/// to the node): the call fails with `EHOSTDOWN`.
-pub(crate) fn send_failed(id: u32) {
-    state::with(|st| {
-        {
-            let mut p = st.sc.pending.lock();
-            if let Some(s) = p.slots.iter_mut().flatten().find(|s| s.id == id) {
-                s.result = Some(bindings::EHOSTDOWN as i32);
-            }
-        }
-        wake_all(st);
-    });
-}
-
-/// An SC-ACK arrived. Malformed ones are refused (the mesh resets the
-/// connection).
-pub(crate) fn ack_received(payload: &[u8]) -> core::result::Result<(), ()> {
+/// An SC-ACK arrived from node `from`. Malformed ones are refused (the
+/// mesh resets the connection).
+pub(crate) fn ack_received(from: u8, payload: &[u8]) -> core::result::Result<(), ()> {
     let ack = ScAck::decode(payload).map_err(|_| ())?;
-    state::with(|st| {
-        {
-            let mut p = st.sc.pending.lock();
-            if let Some(s) = p.slots.iter_mut().flatten().find(|s| s.id == ack.clone_id) {
-                s.result = Some(ack.status.errno());
-            }
-        }
-        wake_all(st);
-    });
+    calls::answered(from, MsgType::ScClone, ack.clone_id, ack.status.errno());
     Ok(())
 }
 
@@ -1097,7 +988,7 @@ pub(crate) fn on_segment(
                 ack: th.ack,
                 len: skb.len().saturating_sub((t.off + t.hdr_len) as u32),
                 tsval: tcp::timestamp(area).map(|(v, _)| v),
-                wscale: wscale_of(area),
+                wscale: seg::wscale_of(area),
             };
             let (res, c, origin_addr) = match &mut *scf.data.lock() {
                 ScData::Clone {
@@ -1156,14 +1047,6 @@ pub(crate) fn on_segment(
         // addressed to the clone port: they never reach an entry.
         (Role::ScClone, Dir::In) => bindings::NF_ACCEPT,
         _ => bindings::NF_ACCEPT,
-    }
-}
-
-/// The window-scale option's shift in an options area, if any.
-fn wscale_of(area: &[u8]) -> Option<u8> {
-    match tcp::find_kind(area, 3).ok().flatten()?.value {
-        tcp::OptValue::WindowScale(s) => Some(s),
-        _ => None,
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct TcpSeg {
     pub(crate) seg: Segment,
     /// What the FCB learns from it (no timestamp: [`with_timestamp`]).
     pub(crate) info: SegInfo,
+    /// The acknowledgement number.
+    pub(crate) ack: u32,
 }
 
 /// Reads the TCP header of a non-fragmented IPv4 TCP packet.
@@ -76,6 +78,7 @@ pub(crate) fn tcp_segment(skb: &SkbRef<'_>, ip: &Ipv4Header) -> Option<TcpSeg> {
             window: t.window,
             ts: None,
         },
+        ack: t.ack,
     })
 }
 
@@ -88,6 +91,14 @@ pub(crate) fn with_timestamp(skb: &SkbRef<'_>, t: &TcpSeg) -> SegInfo {
         None
     };
     SegInfo { ts, ..t.info }
+}
+
+/// The window-scale option's shift in a TCP options area, if any.
+pub(crate) fn wscale_of(area: &[u8]) -> Option<u8> {
+    match tcp::find_kind(area, 3).ok().flatten()?.value {
+        tcp::OptValue::WindowScale(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// Reads the whole TCP header (options included) of `t`.

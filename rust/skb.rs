@@ -52,6 +52,12 @@ impl SkbRef<'_> {
         })
     }
 
+    /// The buffer's address: its identity while it is alive (compared with
+    /// the one [`crate::xmit::inject_marked`] records).
+    pub(crate) fn addr(&self) -> usize {
+        self.skb.as_ptr() as usize
+    }
+
     /// Total length of the packet data (linear part plus fragments).
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: `self.skb` is valid by the type invariant.

@@ -42,9 +42,13 @@ pub(crate) struct State {
     /// Close notifications for the control mesh's thread.
     #[pin]
     pub(crate) txq: SpinLockBh<TxQueue>,
-    /// Socket Cloning: the clone calls waiting for their SC-ACK.
+    /// Socket Cloning: the waiters on clones settling.
     #[pin]
     pub(crate) sc: crate::sc::Shared,
+    /// Calls over the control mesh (handovers, clones) waiting for their
+    /// answer.
+    #[pin]
+    pub(crate) calls: crate::calls::Calls,
 }
 
 impl State {
@@ -123,6 +127,7 @@ impl StateOwner {
                 last_sweep: AtomicU32::new(clock::now_secs()),
                 txq <- new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"),
                 sc <- crate::sc::Shared::new(),
+                calls <- crate::calls::Calls::new(),
             }? Error),
             GFP_KERNEL,
         )?;

@@ -7,7 +7,8 @@
 //! (`ip_local_out()`, [`send_ip`]) or delivers it to this node's own stack as
 //! if it had arrived on a device ([`inject`]). It knows nothing of flows or
 //! features: Socket Cloning (`sc.rs`) uses it for the router's IP-in-IP
-//! copies and the SC server's fake handshake.
+//! copies and the SC server's fake handshake, the handover's destination
+//! (`takeover.rs`) for its own.
 //!
 //! The `sk_buff` and `dst_entry` fields that the kernel sets with inline
 //! helpers the Rust bindings do not export (`skb_reserve()`,
@@ -17,11 +18,12 @@
 //!
 //! Contexts: [`send_ip`] and [`inject`] with `sync == false` run in any
 //! context (`GFP_ATOMIC`, never sleep); [`inject`] with `sync == true` and
-//! [`with_dev_to`] in process context. Locks: none of the module's;
-//! [`inject`] with `sync == true` disables bottom halves around
-//! `netif_receive_skb()`.
+//! [`with_dev_to`] and [`inject_marked`] in process context. Locks: none of
+//! the module's; [`inject`] with `sync == true` and [`inject_marked`]
+//! disable bottom halves around `netif_receive_skb()`.
 
 use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -217,6 +219,51 @@ pub(crate) unsafe fn inject(bytes: &[u8], dev: *mut bindings::net_device, sync: 
         } else {
             bindings::netif_rx(skb);
         }
+    }
+    Ok(())
+}
+
+/// Whether this node has a route to `daddr` from `saddr` (an
+/// "unreachable" or "prohibit" route, or none, is not one). Any context.
+pub(crate) fn reachable(daddr: u32, saddr: u32) -> bool {
+    match route(daddr, saddr, bindings::IPPROTO_TCP as u8) {
+        Ok(rt) => {
+            // SAFETY: `rt` holds a reference from the look-up.
+            unsafe { bindings::dst_release(&raw mut (*rt).dst) };
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Delivers the IPv4 packet `bytes` to this node's stack synchronously, as
+/// [`inject`] with `sync == true` does, and stores the buffer's address in
+/// `mark` for exactly as long as the stack handles it: set before
+/// `netif_receive_skb()`, cleared after it returns and before bottom
+/// halves are enabled again. Bottom halves are off meanwhile, so no other
+/// packet is received on this CPU, and a buffer freed inside the call
+/// cannot be reused for a received packet that a hook on this CPU would
+/// compare with `mark`. A hook that finds its buffer's address in `mark`
+/// is therefore looking at this packet. Process context.
+///
+/// # Safety
+///
+/// As for [`inject`].
+pub(crate) unsafe fn inject_marked(
+    bytes: &[u8],
+    dev: *mut bindings::net_device,
+    mark: &AtomicUsize,
+) -> Result {
+    let skb = new_skb(bytes)?;
+    // SAFETY: as in `inject`: `skb` is ours, `dev` is valid per the
+    // function contract, and bottom halves are off around the call.
+    unsafe {
+        set_dev(skb, dev);
+        bindings::local_bh_disable();
+        mark.store(skb as usize, Ordering::Release);
+        bindings::netif_receive_skb(skb);
+        mark.store(0, Ordering::Release);
+        bindings::local_bh_enable();
     }
     Ok(())
 }

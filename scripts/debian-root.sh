@@ -143,6 +143,7 @@ image() {
 	cat >"$root/etc/sysctl.d/60-dts.conf" <<-'EOF'
 	net.ipv4.conf.all.arp_ignore = 1
 	net.ipv4.conf.all.arp_announce = 2
+	net.ipv4.tcp_max_tw_buckets = 262144
 	EOF
 	cat >"$root/etc/network/interfaces.d/dts-vip" <<-'EOF'
 	# DTS: the cluster's VIP (Documentation/install.md, step 3)

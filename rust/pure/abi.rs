@@ -92,7 +92,7 @@ pub const CONFIG_V1_SIZE: usize = 536;
 pub const MAX_HOOKS: usize = 8;
 
 /// Number of counter slots in [`InfoV1::counters`].
-pub const MAX_COUNTERS: usize = 64;
+pub const MAX_COUNTERS: usize = 96;
 
 /// Size of [`InfoV1::module_version`].
 pub const VERSION_LEN: usize = 32;
@@ -101,7 +101,7 @@ pub const VERSION_LEN: usize = 32;
 pub const HOOK_STATS_SIZE: usize = 32;
 
 /// Encoded size of [`InfoV1`].
-pub const INFO_V1_SIZE: usize = 816;
+pub const INFO_V1_SIZE: usize = 1072;
 
 /// Encoded size of [`ZeroV1`].
 pub const ZERO_V1_SIZE: usize = 4;
@@ -342,13 +342,13 @@ pub enum Counter {
     /// CLOSED messages that found the connection's handed-over entry here
     /// and freed it (the rest found nothing left to free).
     MeshClosedFreed = 49,
-    /// Nanoseconds that successful handovers spent waiting for the packet path to drain (`synchronize_net()`), summed.
+    /// Nanoseconds that successful handovers spent reading the proxy socket's state under its lock (the name is historical: there is no drain any more), summed.
     HandoverNsDrain = 50,
-    /// Nanoseconds that successful handovers spent reading the socket state and the request and entering the flow, summed.
+    /// Nanoseconds that successful handovers spent reading the request and the unread bytes and building the HANDOVER message, summed.
     HandoverNsPrepare = 51,
-    /// Nanoseconds that successful handovers spent on the handshake with the destination, summed.
+    /// Nanoseconds that successful handovers spent waiting for the destination's HANDOVER-ACK (one mesh round trip and the destination's fake handshake), summed.
     HandoverNsConnect = 52,
-    /// Nanoseconds that successful handovers spent sending the request until the destination acknowledged it, and the FIN, summed.
+    /// Nanoseconds that successful handovers spent after the answer (the state change and the proxy socket's retirement), summed.
     HandoverNsSend = 53,
     /// Nanoseconds that successful handovers took in all, from the socket option's call to its return, summed (divide by `handover_done` for the mean).
     HandoverNsTotal = 54,
@@ -370,11 +370,17 @@ pub enum Counter {
     ScCloneDone = 62,
     /// Nanoseconds that successful clone calls took, from the call until the SC-ACK, summed (divide by `sc_clone_sent` for the mean).
     ScNsTotal = 63,
+    /// Source: "taken" answers to handovers whose caller had already given up (bound or signal); see `Documentation/dts-design.md`.
+    HandoverLateDone = 64,
+    /// Destination: HANDOVER messages refused because they were older than the lease (the source gives up on them).
+    HandoverStale = 65,
+    /// HANDOVER messages this node refused as destination (answered with an errno).
+    HandoverRefused = 66,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 64] = [
+    pub const ALL: [Self; 67] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -439,6 +445,9 @@ impl Counter {
         Self::ScSettled,
         Self::ScCloneDone,
         Self::ScNsTotal,
+        Self::HandoverLateDone,
+        Self::HandoverStale,
+        Self::HandoverRefused,
     ];
 
     /// Number of defined counters.
@@ -517,6 +526,9 @@ impl Counter {
             61 => Some(Self::ScSettled),
             62 => Some(Self::ScCloneDone),
             63 => Some(Self::ScNsTotal),
+            64 => Some(Self::HandoverLateDone),
+            65 => Some(Self::HandoverStale),
+            66 => Some(Self::HandoverRefused),
             _ => None,
         }
     }
@@ -588,6 +600,9 @@ impl Counter {
             Self::ScSettled => "sc_settled",
             Self::ScCloneDone => "sc_clone_done",
             Self::ScNsTotal => "sc_ns_total",
+            Self::HandoverLateDone => "handover_late_done",
+            Self::HandoverStale => "handover_stale",
+            Self::HandoverRefused => "handover_refused",
         }
     }
 }
@@ -658,7 +673,7 @@ impl HookStats {
 /// | offset | size | field                                             |
 /// |--------|------|---------------------------------------------------|
 /// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])         |
-/// | 4      | 4    | `u32 struct_size` (= [`INFO_V1_SIZE`] = 816)      |
+/// | 4      | 4    | `u32 struct_size` (= [`INFO_V1_SIZE`] = 1072)      |
 /// | 8      | 32   | `u8 module_version[32]` (ASCII, NUL padded)       |
 /// | 40     | 4    | `u32 n_hooks` (valid entries in `hooks`, <= 8)    |
 /// | 44     | 4    | `u32 n_counters` (valid entries in `counters`, <= 64) |

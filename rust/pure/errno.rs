@@ -32,6 +32,7 @@ pub const fn errno_name(errno: i32) -> Option<&'static str> {
         32 => "EPIPE",
         71 => "EPROTO",
         88 => "ENOTSOCK",
+        90 => "EMSGSIZE",
         92 => "ENOPROTOOPT",
         95 => "EOPNOTSUPP",
         98 => "EADDRINUSE",

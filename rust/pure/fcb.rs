@@ -576,30 +576,10 @@ pub const fn plan(role: Role, state: State, dir: Dir, seg: &SegInfo, p: &Params)
         },
         // N2's application → client.
         (Role::ClientDst, Dir::Out) => match state {
-            State::Transfer => {
-                let seq_add = match p.d2 {
-                    Some(d2) => d2,
-                    None if rst => 0,
-                    None => return Plan::drop(DropReason::NotReady),
-                };
-                Plan {
-                    saddr: Some(p.self_addr),
-                    daddr: Some(p.peer_addr),
-                    dport: Some(p.peer_port),
-                    seq_add,
-                    tsval_add: match p.dts {
-                        Some(dts) => dts,
-                        None => 0,
-                    },
-                    reroute: true,
-                    transition: if rst {
-                        Transition::ToAborted
-                    } else {
-                        Transition::Stay
-                    },
-                    ..Plan::ACCEPT
-                }
-            }
+            // The stack's answers to the handover's fake handshake (its
+            // SYN-ACK, its ACK of the injected data, an RST) stay here:
+            // the client already has the source's.
+            State::Transfer => Plan::drop(DropReason::Transfer),
             State::Direct => match p.d2 {
                 Some(d2) => Plan {
                     sport: if p.dst_port != p.app_port {
@@ -869,13 +849,10 @@ mod tests {
             Learn::DestIsn(9000)
         );
         let p = params();
-        let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &synack, &p);
         assert_eq!(
-            (o.saddr, o.daddr, o.dport),
-            (Some(12), Some(11), Some(50000))
+            plan(Role::ClientDst, State::Transfer, Dir::Out, &synack, &p).verdict,
+            Err(DropReason::Transfer)
         );
-        assert!(o.reroute);
-        assert_eq!(o.seq_add, 7);
         let f = plan(Role::HandoverDst, State::Transfer, Dir::In, &FIN, &p);
         assert!(f.clear_fin);
         assert_eq!(f.transition, Transition::ToDirect);
@@ -907,8 +884,7 @@ mod tests {
         assert_eq!(r.transition, Transition::ToAborted);
         assert!(r.verdict.is_ok() && !r.clear_fin);
         let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &RST, &p);
-        assert_eq!(o.transition, Transition::ToAborted);
-        assert!(o.reroute);
+        assert_eq!(o.verdict, Err(DropReason::Transfer));
         assert!(plan(Role::ClientDst, State::Aborted, Dir::In, &ACK, &p)
             .verdict
             .is_err());
@@ -1055,8 +1031,6 @@ mod tests {
             &p,
         );
         assert_eq!((a.tsecr_set, a.tsecr_add), (None, 50u32.wrapping_neg()));
-        let o = plan(Role::ClientDst, State::Transfer, Dir::Out, &synack, &p);
-        assert_eq!(o.tsval_add, 50);
         assert_eq!(
             plan(Role::ClientDst, State::Direct, Dir::Out, &ACK, &p).tsval_add,
             50
@@ -1140,10 +1114,9 @@ mod tests {
             plan(Role::ClientDst, State::Direct, Dir::Out, &ack, &q).sport,
             None
         );
-        // During the transfer the stack's segments keep the proxy port:
-        // it is the handover connection's.
+        // During the transfer the stack's segments stay here.
         let tr = plan(Role::ClientDst, State::Transfer, Dir::Out, &ack, &p);
-        assert_eq!(tr.sport, None);
+        assert_eq!(tr.verdict, Err(DropReason::Transfer));
         // N2 learns the client's window for a later re-handover.
         assert_eq!(
             learn(Role::ClientDst, State::Direct, Dir::In, &ack),

@@ -29,6 +29,8 @@
 //! | 5    | `CLOSED`    | 16        | `client_addr` u32, `vip` u32, `client_port` u16, `app_port` u16, `reason` u8 ([`CloseReason`]), reserved 3 bytes |
 //! | 6    | `SC_CLONE`  | 0..=65536 | opaque (Socket Cloning, reserved)       |
 //! | 7    | `SC_ACK`    | 0..=65536 | opaque (Socket Cloning, reserved)       |
+//! | 8    | `HANDOVER`  | 56..=65536 | a client connection handed over (opaque here: `homsg.rs`) |
+//! | 9    | `HANDOVER_ACK` | 8      | `call_id` u32, `errno` u32 (opaque here: `homsg.rs`) |
 //!
 //! [`decode`] checks a header as soon as its bytes arrive, in this order:
 //! magic, version, sender and reserved byte, length, type, length against
@@ -69,6 +71,9 @@ pub const LOAD_LEN: usize = 24;
 /// Payload size of a [`Closed`].
 pub const CLOSED_LEN: usize = 16;
 
+/// Payload size of a `HANDOVER_ACK` (decoded by `homsg.rs`).
+pub const HANDOVER_ACK_LEN: usize = 8;
+
 /// The type of a frame (header byte 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -87,11 +92,15 @@ pub enum MsgType {
     ScClone = 6,
     /// Socket Cloning: acknowledgement (reserved, opaque).
     ScAck = 7,
+    /// A client connection handed over to the receiver (opaque here).
+    Handover = 8,
+    /// The receiver's answer to a [`MsgType::Handover`] (opaque here).
+    HandoverAck = 9,
 }
 
 impl MsgType {
     /// Every message type, in wire value order.
-    pub const ALL: [MsgType; 7] = [
+    pub const ALL: [MsgType; 9] = [
         Self::Hello,
         Self::HelloAck,
         Self::Heartbeat,
@@ -99,6 +108,8 @@ impl MsgType {
         Self::Closed,
         Self::ScClone,
         Self::ScAck,
+        Self::Handover,
+        Self::HandoverAck,
     ];
 
     /// The type with wire value `v`, or `None` if there is none.
@@ -111,6 +122,8 @@ impl MsgType {
             5 => Some(Self::Closed),
             6 => Some(Self::ScClone),
             7 => Some(Self::ScAck),
+            8 => Some(Self::Handover),
+            9 => Some(Self::HandoverAck),
             _ => None,
         }
     }
@@ -125,6 +138,8 @@ impl MsgType {
             Self::Closed => "closed",
             Self::ScClone => "sc_clone",
             Self::ScAck => "sc_ack",
+            Self::Handover => "handover",
+            Self::HandoverAck => "handover_ack",
         }
     }
 
@@ -136,7 +151,8 @@ impl MsgType {
             Self::Heartbeat => Some(HEARTBEAT_LEN),
             Self::Load => Some(LOAD_LEN),
             Self::Closed => Some(CLOSED_LEN),
-            Self::ScClone | Self::ScAck => None,
+            Self::HandoverAck => Some(HANDOVER_ACK_LEN),
+            Self::ScClone | Self::ScAck | Self::Handover => None,
         }
     }
 }
@@ -304,6 +320,10 @@ pub enum Msg<'a> {
     ScClone(&'a [u8]),
     /// `SC_ACK`, opaque, borrowed from the receive buffer.
     ScAck(&'a [u8]),
+    /// `HANDOVER`, opaque, borrowed from the receive buffer.
+    Handover(&'a [u8]),
+    /// `HANDOVER_ACK`, opaque, borrowed from the receive buffer.
+    HandoverAck(&'a [u8]),
 }
 
 /// A decoded frame.
@@ -483,13 +503,15 @@ impl<'a> Msg<'a> {
             Self::Closed(_) => MsgType::Closed,
             Self::ScClone(_) => MsgType::ScClone,
             Self::ScAck(_) => MsgType::ScAck,
+            Self::Handover(_) => MsgType::Handover,
+            Self::HandoverAck(_) => MsgType::HandoverAck,
         }
     }
 
     /// The encoded payload size of this message.
     pub const fn payload_len(&self) -> usize {
         match self {
-            Self::ScClone(p) | Self::ScAck(p) => p.len(),
+            Self::ScClone(p) | Self::ScAck(p) | Self::Handover(p) | Self::HandoverAck(p) => p.len(),
             Self::Hello(_) => HELLO_LEN,
             Self::HelloAck(_) => HELLO_ACK_LEN,
             Self::Heartbeat(_) => HEARTBEAT_LEN,
@@ -558,6 +580,8 @@ impl<'a> Msg<'a> {
             }
             MsgType::ScClone => Self::ScClone(payload),
             MsgType::ScAck => Self::ScAck(payload),
+            MsgType::Handover => Self::Handover(payload),
+            MsgType::HandoverAck => Self::HandoverAck(payload),
         })
     }
 
@@ -595,7 +619,7 @@ impl<'a> Msg<'a> {
                 w.put(m.app_port.to_be_bytes())?;
                 w.put([m.reason as u8, 0, 0, 0])
             }
-            Self::ScClone(_) | Self::ScAck(_) => Ok(()),
+            Self::ScClone(_) | Self::ScAck(_) | Self::Handover(_) | Self::HandoverAck(_) => Ok(()),
         }
     }
 }
@@ -643,7 +667,7 @@ pub fn encode(sender: u8, seq: u32, msg: &Msg<'_>, out: &mut [u8]) -> Result<usi
     w.put(len.to_be_bytes())?;
     w.put(seq.to_be_bytes())?;
     msg.write(&mut w)?;
-    if let Msg::ScClone(p) | Msg::ScAck(p) = *msg {
+    if let Msg::ScClone(p) | Msg::ScAck(p) | Msg::Handover(p) | Msg::HandoverAck(p) = *msg {
         let dst = frame
             .get_mut(HEADER_LEN..)
             .ok_or(EncodeError::OutTooSmall)?;

@@ -23,6 +23,7 @@
 //! - [`mesh`]: the control mesh's wire protocol (frames between nodes).
 //! - [`member`]: cluster membership: which nodes are up, who accepts SYNs.
 //! - [`scmsg`]: Socket Cloning's mesh payloads (SC-CLONE, SC-ACK).
+//! - [`homsg`]: the handover's mesh payloads (HANDOVER, HANDOVER-ACK).
 //! - [`segbuild`]: building IPv4/TCP segments and forwarded copies.
 
 pub mod abi;
@@ -33,6 +34,7 @@ pub mod errno;
 pub mod fcb;
 pub mod filter;
 pub mod flow;
+pub mod homsg;
 pub mod hopt;
 pub mod hrw;
 pub mod ipv4;

@@ -257,13 +257,12 @@ mod tests {
         // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum.
         let partial = csum::tcp_ipv4_partial_check(VIP, C, 120);
         p[36..38].copy_from_slice(&partial.to_be_bytes());
-        let seg = SegInfo {
-            flags: TCP_FLAG_ACK,
-            seq: 1000,
-            window: 10,
-            ts: None,
+        let pl = Plan {
+            saddr: Some(N2),
+            daddr: Some(N1),
+            seq_add: 7,
+            ..Plan::ACCEPT
         };
-        let pl = plan(Role::ClientDst, State::Transfer, Dir::Out, &seg, &params());
         apply(&mut p, 20, &pl, Mode::Partial, None).unwrap();
         let want = csum::tcp_ipv4_partial_check(N2, N1, 120);
         assert_eq!(u16::from_be_bytes([p[36], p[37]]), want);

@@ -3,7 +3,7 @@
 
     forge_syn.py --src IP:PORT --dst IP:PORT [--client IP:PORT] [--vip IP]
                  [--proxy-isn N] [--isn N] [--wait SEC] [--require-synack]
-                 [--dry-run]
+                 [--dry-run] [--spoof]
 
 Builds a SYN from --src to --dst with two options, MSS 1460 and a
 valid-looking handover option (rust/pure/hopt.rs, version 1, 20 bytes):
@@ -22,7 +22,10 @@ counts it (hopt_forged) and lets the SYN go on as an ordinary one.
 With --wait SEC it then listens on the same raw socket for the answer from
 --dst to --src (the local stack answers that SYN-ACK with a RST, as no socket
 owns the port) and prints it; --require-synack makes a missing SYN-ACK, or an
-RST instead, exit 1. --dry-run prints the segment in hex and sends nothing
+RST instead, exit 1. --spoof sends from an address that is not local (a
+node's): the script builds the IP header itself (IP_HDRINCL); the answer
+goes to that address, so there is none to wait for. --dry-run prints the
+segment in hex and sends nothing
 (no privileges needed). Needs CAP_NET_RAW otherwise. Python 3 stdlib only.
 """
 
@@ -133,6 +136,8 @@ def main(argv):
     p.add_argument("--require-synack", action="store_true",
                    help="exit 1 unless a SYN-ACK answered within --wait")
     p.add_argument("--dry-run", action="store_true", help="print the segment in hex, send nothing")
+    p.add_argument("--spoof", action="store_true",
+                   help="--src is not a local address: send with our own IP header (no --wait)")
     a = p.parse_args(argv)
     rnd = lambda: struct.unpack("!I", os.urandom(4))[0]
     client = a.client or a.src
@@ -151,8 +156,17 @@ def main(argv):
         a.wait = 5
     try:
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-        s.bind((a.src[0], 0))
-        s.sendto(seg, (a.dst[0], 0))
+        if a.spoof:
+            # --src is another host's address: the IP header is ours
+            # (IP_HDRINCL), so no local address is needed to send it.
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0, 0, 64, 6, 0,
+                             socket.inet_aton(a.src[0]), socket.inet_aton(a.dst[0]))
+            ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+            s.sendto(ip + seg, (a.dst[0], 0))
+        else:
+            s.bind((a.src[0], 0))
+            s.sendto(seg, (a.dst[0], 0))
     except OSError as e:
         print("forge_syn: cannot send %s: %s" % (desc, e), file=sys.stderr)
         return 2

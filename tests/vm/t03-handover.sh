@@ -19,6 +19,15 @@
 #   client: ab, 1000 sequential requests to /next/whoami (each one handed
 #           over), then 300 with 100 concurrent, then 10,000 with 10
 #           concurrent: all complete, none failed;
+#   race:   the client's link reorders 25 % of its segments (netem, 2 ms
+#           delay for the others), so client segments keep arriving while
+#           their connection changes owner: ab, 1000 requests with 50
+#           concurrent to /next/race.txt (108,894 bytes, the same on every
+#           node; each handed over): all complete, none failed, every
+#           length right; then 50 concurrent curl: every body byte-exact
+#           (sha256); in a capture of the phase on the client, no RST from
+#           the server side, and the client's only those plain TCP sends
+#           after its close or for a connect it abandoned (race_rst.py);
 #   nodes:  handover_done (and handover_completed) summed over the nodes >=
 #           the handovers made, on every node > 0; handover_failed = 0; the
 #           source nodes dropped the clients' later segments (handed_over_drop);
@@ -36,11 +45,13 @@
 #           and handover_failed + handover_host_down grew by 2;
 #   forged option: the client sends a SYN with a valid-looking handover
 #           option (forge_syn.py, claiming an open handed-over connection of
-#           its own) (a) to VIP:80 and (b) to node 2's internal address: both
-#           are answered as ordinary SYNs, counted as hopt_forged on the owner
-#           of (a) and on node 2, and no node accepts a handover because of
-#           them; the claimed connection still serves a second request on
-#           keep-alive, and a new handover works;
+#           its own) (a) to VIP:80 and (b) to node 2's internal address, and
+#           (c) the same SYN from node 1's address (spoofed) to node 2: (a)
+#           and (b) are answered as ordinary SYNs, all are counted as
+#           hopt_forged on the owner of (a) and on node 2, and no node
+#           accepts a handover because of them (handovers come only as mesh
+#           messages); the claimed connection still serves a second request
+#           on keep-alive, and a new handover works;
 #   errors: node 1 swaps dts-proxy for tests/vm/sockopt_errors.py, which
 #           checks DTS_SO_HANDOVER's errnos with real sockets: EINVAL (UDP,
 #           a connection that is not proxied, a listening socket, bad struct,
@@ -54,7 +65,8 @@
 # On the debug kernel (detected by rig_flavor) the load is lighter: only the
 # 0 B, 1 B and 1 MiB files, no refused (nginx down), unreachable
 # or silent destination,
-# ab 30 sequential and 30 with 10 concurrent, no 10,000 run,
+# ab 30 sequential and 30 with 10 concurrent, no 10,000 run, a race phase
+# of 100 requests with 10 concurrent and 10 curl,
 # no slab comparison (KASAN's quarantine keeps freed objects) and no forged
 # options (the same strip-and-count path runs for every client SYN there).
 # rig-nodes: 3
@@ -71,11 +83,13 @@ FLAVOR=$(rig_flavor)
 if [ "$FLAVOR" = debug ]; then
     SIZES="0:0 1:1 1m:1048576"
     AB1_N=30 AB2_N=30 AB2_C=10 AB3_N=0 FORGE=0 UNREACH=0 FALLBACK=0
+    RACE_N=100 RACE_C=10 RACE_CURL=10
     SLOW=5      # time limits x5
 else
     SIZES="0:0 1:1 1k:1024 64k:65536 1m:1048576 32m:33554432"
     # AB3_N: 10,000 more handovers, then the slab comparison.
     AB1_N=1000 AB2_N=300 AB2_C=100 AB3_N=10000 FORGE=1 UNREACH=1 FALLBACK=1
+    RACE_N=1000 RACE_C=50 RACE_CURL=50
     SLOW=1
 fi
 PAIRS="1:2 2:3 3:1 1:3 2:1 3:2"
@@ -158,6 +172,8 @@ node_setup_files() {
     done
     echo "node$RIG_ID" >"$_d/whoami"
     echo "node$RIG_ID" >/tmp/www/next/whoami
+    # The race phase's body: the same 108,894 bytes on every node.
+    seq 1 20000 >/tmp/www/next/race.txt
     # On node 3 this is in its own n3 directory: a request handed over to
     # node 3 gets "served-by node3"; one served locally by its owner after a
     # refused handover gets the owner's.
@@ -311,7 +327,8 @@ node)
         fi
         d=$(forge_delta hopt_forged f1 f2)
         if [ "$RIG_ID" = 2 ]; then
-            check "node2, forged SYN (b) to its internal address: hopt_forged +$d >= 1" test "$d" -ge 1
+            check "node2, forged SYNs (b) from the client and (c) from node1's address to its internal address: hopt_forged +$d >= 2" \
+                test "$d" -ge 2
         fi
         d=$(forge_delta handover_accepted f0 f2)
         check "no handover accepted because of the forged SYNs (handover_accepted +$d)" test "$d" = 0
@@ -347,6 +364,7 @@ node)
     barrier final "$ALL"
     check "flow table drained (flows_active 0 within 150 s)" flows_drain 150
     log "sockstat after the drain: $(grep "^TCP:" /proc/net/sockstat)"
+    log "TCP resets and TIME_WAIT overflows: $(nstat -az TcpExtTCPTimeWaitOverflow TcpOutRsts TcpExtTCPAbortOnData TcpExtTCPAbortOnClose 2>/dev/null | awk 'NR > 1 { printf "%s %s; ", $1, $2 }')"
     # Which sockets are left, by state and local/peer address (diagnostics).
     ss -tan 2>/dev/null | awk 'NR > 1 { split($4, l, ":"); split($5, p, ":"); print $1, l[1] ":" (l[2] == 80 ? 80 : "*"), p[1] ":" (p[2] == 80 ? 80 : "*") }' |
         sort | uniq -c | sort -rn | head -8 >/tmp/ss.txt
@@ -454,12 +472,26 @@ client)
         fi
     }
 
-    # ab_ok FILE N: ab's report in FILE shows N complete requests, none failed.
+    # ab_ok FILE N [LEN]: ab's report in FILE shows N complete requests,
+    # none failed (ab counts a response whose length differs from the
+    # first one's as failed), and, given LEN, a document length of LEN.
     ab_ok() {
         cat "$1"
         grep -q "^Complete requests: *$2\$" "$1" || { echo "want $2 complete requests"; return 1; }
         grep -q '^Failed requests: *0$' "$1" || { echo "want 0 failed requests"; return 1; }
         ! grep -q '^Non-2xx responses' "$1" || { echo "want no non-2xx responses"; return 1; }
+        [ -z "${3:-}" ] || grep -q "^Document Length: *$3 bytes\$" "$1" || { echo "want $3-byte documents"; return 1; }
+    }
+
+    # same_bodies DIR SHA N: DIR/1 .. DIR/N all have sha256 SHA (one
+    # sha256sum and one awk for all of them); curl's errors in DIR/errors.
+    same_bodies() {
+        cat "$1/errors" 2>/dev/null
+        _f=$(seq 1 "$3" | sed "s|^|$1/|")
+        # shellcheck disable=SC2086
+        sha256sum $_f 2>&1 | awk -v want="$2" -v n="$3" '
+            $1 == want { ok++; next } { print "bad body: " $0 }
+            END { printf "%d of %d bodies byte-exact\n", ok, n; exit ok != n }'
     }
 
     barrier ready "$ALL"
@@ -489,7 +521,49 @@ client)
         cp /tmp/ab3.txt "$RIG_OUT/"
     fi
     cp /tmp/ab1.txt /tmp/ab2.txt "$RIG_OUT/"
-    echo $((nsizes + AB1_N + AB2_N + AB3_N)) >"$RIG_SHARED/handovers.expected"
+
+    # --- race: client segments reordered while connections change owner
+    seq 1 20000 >/tmp/race.want
+    RACE_SHA=$(sha256_of /tmp/race.want)
+    RACE_LEN=$(stat -c %s /tmp/race.want)
+    # The client's own connections only (-p, and by address), every
+    # header: race_rst.py tells the RSTs that plain TCP makes at the
+    # client's end (after a close, or of an abandoned connect) from any
+    # other.
+    tcpdump -i eth0 -p -n -s 96 -U -w /tmp/race-all.pcap \
+        "host $CLIENT_IP and host $VIP" >/tmp/race-tcpdump.log 2>&1 &
+    race_dump=$!
+    i=0
+    while ! grep -q "listening on" /tmp/race-tcpdump.log && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    check "netem: the client's link reorders 25 % of its segments" \
+        tc qdisc add dev eth0 root netem delay 2ms reorder 25% 50%
+    ab -q -s $((60 * SLOW)) -n "$RACE_N" -c "$RACE_C" "http://$VIP/next/race.txt" >/tmp/ab-race.txt 2>&1
+    check "race: ab, $RACE_N requests to /next/race.txt, $RACE_C concurrent, reordered: all complete, 0 failed, $RACE_LEN B each" \
+        ab_ok /tmp/ab-race.txt "$RACE_N" "$RACE_LEN"
+    rm -rf /tmp/race && mkdir -p /tmp/race
+    i=0 pids=
+    while [ $i -lt "$RACE_CURL" ]; do
+        i=$((i + 1))
+        curl -sS --max-time $((60 * SLOW)) -o "/tmp/race/$i" "http://$VIP/next/race.txt" 2>>/tmp/race/errors &
+        pids="$pids $!"
+    done
+    # shellcheck disable=SC2086
+    wait $pids
+    check "race: $RACE_CURL concurrent curl, reordered: every body byte-exact (sha256)" \
+        same_bodies /tmp/race "$RACE_SHA" "$RACE_CURL"
+    tc qdisc del dev eth0 root
+    sleep 1
+    kill "$race_dump" 2>/dev/null
+    wait "$race_dump" 2>/dev/null
+    cp /tmp/ab-race.txt "$RIG_OUT/"
+    tcpdump -S -n -r /tmp/race-all.pcap 2>/dev/null >/tmp/race-all.txt
+    if ! check "race: no RST from the server side, and the client's only after its close or of an abandoned connect (race_rst.py)" \
+        "$PY" "$RIG_REPO/tests/vm/race_rst.py" "$CLIENT_IP" "$VIP" /tmp/race-all.txt; then
+        cp /tmp/race-all.pcap "$RIG_OUT/"
+    fi
+    echo $((nsizes + AB1_N + AB2_N + AB3_N + RACE_N + RACE_CURL)) >"$RIG_SHARED/handovers.expected"
     barrier ab "$ALL"
     barrier st1 "$ALL"
 
@@ -590,6 +664,11 @@ EOF
         check "forged SYN (b) $CLIENT_IP:$PB -> $(node_ip 2):80 answered as an ordinary SYN" \
             "$PY" "$FORGE_SYN" --src "$CLIENT_IP:$PB" --dst "$(node_ip 2):80" --client "$CLIENT_IP:$PK" --vip "$VIP" \
             --wait $((10 * SLOW)) --require-synack
+        # (c): the same claim from node 1's address (spoofed): a node's
+        # address earns nothing either (node 2's SYN-ACK goes to node 1).
+        check "forged SYN (c) $(node_ip 1):$PB -> $(node_ip 2):80 sent (spoofed node address)" \
+            "$PY" "$FORGE_SYN" --spoof --src "$(node_ip 1):$PB" --dst "$(node_ip 2):80" --client "$CLIENT_IP:$PK" --vip "$VIP"
+        sleep 1
         touch /tmp/ka.go
         wait "$ka_pid"
         ka_rc=$?

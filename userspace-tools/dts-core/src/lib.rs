@@ -20,6 +20,6 @@
 pub mod pure;
 
 pub use pure::{
-    abi, bytes, config, csum, errno, fcb, filter, flow, hopt, hrw, ipv4, member, mesh, sc, scmsg,
-    segbuild, seq, tcp, xlate,
+    abi, bytes, config, csum, errno, fcb, filter, flow, homsg, hopt, hrw, ipv4, member, mesh, sc,
+    scmsg, segbuild, seq, tcp, xlate,
 };

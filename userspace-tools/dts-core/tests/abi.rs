@@ -24,7 +24,7 @@ struct CInfoV1 {
     n_hooks: u32,
     n_counters: u32,
     hooks: [CHookStats; 8],
-    counters: [u64; 64],
+    counters: [u64; 96],
 }
 
 #[test]
@@ -38,10 +38,10 @@ fn constants() {
     const { assert!(DTS_SO_BASE <= DTS_SO_GET_INFO && DTS_SO_GET_INFO < DTS_SO_MAX) };
     const { assert!(DTS_SO_BASE <= DTS_SO_SET_ZERO && DTS_SO_SET_ZERO < DTS_SO_MAX) };
     assert_eq!(MAX_HOOKS, 8);
-    assert_eq!(MAX_COUNTERS, 64);
+    assert_eq!(MAX_COUNTERS, 96);
     assert_eq!(VERSION_LEN, 32);
     assert_eq!(HOOK_STATS_SIZE, 32);
-    assert_eq!(INFO_V1_SIZE, 816);
+    assert_eq!(INFO_V1_SIZE, 1072);
     assert_eq!(ZERO_V1_SIZE, 4);
     assert_eq!((EPERM, EFAULT, EINVAL, ENOPROTOOPT), (1, 14, 22, 92));
     assert_eq!(EHOSTDOWN, 112);
@@ -58,8 +58,8 @@ fn constants() {
 #[test]
 fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
-    // 55..=63, which fill InfoV1.
-    assert_eq!(Counter::COUNT, 64);
+    // 55..=63, then the mesh handover's 64..=66.
+    assert_eq!(Counter::COUNT, 67);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -69,7 +69,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(54), Some(Counter::HandoverNsTotal));
     assert_eq!(Counter::from_index(55), Some(Counter::ScCloneSent));
     assert_eq!(Counter::from_index(63), Some(Counter::ScNsTotal));
-    assert_eq!(Counter::from_index(64), None);
+    assert_eq!(Counter::from_index(64), Some(Counter::HandoverLateDone));
+    assert_eq!(Counter::from_index(66), Some(Counter::HandoverRefused));
+    assert_eq!(Counter::from_index(67), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -157,7 +159,7 @@ fn encoded_offsets_are_explicit() {
     let info = distinct();
     let buf = encode(&info);
     assert_eq!(at::<4>(&buf, 0), 1u32.to_ne_bytes());
-    assert_eq!(at::<4>(&buf, 4), 816u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 4), 1072u32.to_ne_bytes());
     assert_eq!(&buf[8..18], b"0.1.0-test");
     assert_eq!(&buf[18..40], &[0u8; 22]);
     assert_eq!(at::<4>(&buf, 40), 5u32.to_ne_bytes());
@@ -193,9 +195,9 @@ fn encode_into_short_buffer_fails_untouched() {
 }
 
 #[test]
-fn encode_into_long_buffer_writes_exactly_816() {
+fn encode_into_long_buffer_writes_exactly_1072() {
     let info = distinct();
-    let mut buf = vec![0xaau8; 1000];
+    let mut buf = vec![0xaau8; 1200];
     assert_eq!(info.encode(&mut buf), Ok(INFO_V1_SIZE));
     assert_eq!(&buf[..INFO_V1_SIZE], &encode(&info)[..]);
     assert!(buf[INFO_V1_SIZE..].iter().all(|&b| b == 0xaa));
@@ -213,10 +215,10 @@ fn encode_rejects_bad_counts() {
         Err(AbiError::TooManyHooks { found: 9 })
     );
     let mut info = distinct();
-    info.n_counters = 65;
+    info.n_counters = 97;
     assert_eq!(
         info.encode(&mut buf),
-        Err(AbiError::TooManyCounters { found: 65 })
+        Err(AbiError::TooManyCounters { found: 97 })
     );
     let mut info = distinct();
     info.n_hooks = 8;
@@ -419,6 +421,9 @@ fn counters_are_stable() {
         (Counter::ScSettled, 61, "sc_settled"),
         (Counter::ScCloneDone, 62, "sc_clone_done"),
         (Counter::ScNsTotal, 63, "sc_ns_total"),
+        (Counter::HandoverLateDone, 64, "handover_late_done"),
+        (Counter::HandoverStale, 65, "handover_stale"),
+        (Counter::HandoverRefused, 66, "handover_refused"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -40,6 +40,8 @@ fn samples() -> Vec<Msg<'static>> {
         }),
         Msg::ScClone(CLONE_BYTES),
         Msg::ScAck(&[]),
+        Msg::Handover(&[1, 0, 0, 0]),
+        Msg::HandoverAck(&[0, 0, 0, 1, 0, 0, 0, 0]),
     ]
 }
 
@@ -89,7 +91,7 @@ fn constants() {
         assert_eq!(MsgType::from_u8(*t as u8), Some(*t));
     }
     assert_eq!(MsgType::from_u8(0), None);
-    assert_eq!(MsgType::from_u8(8), None);
+    assert_eq!(MsgType::from_u8(10), None);
     let names: Vec<_> = MsgType::ALL.iter().map(|t| t.name()).collect();
     assert_eq!(
         names,
@@ -100,7 +102,9 @@ fn constants() {
             "load",
             "closed",
             "sc_clone",
-            "sc_ack"
+            "sc_ack",
+            "handover",
+            "handover_ack"
         ]
     );
     assert_eq!(HelloStatus::from_u32(0), Some(HelloStatus::Ok));
@@ -287,10 +291,10 @@ fn header_errors() {
     assert_eq!(decode(&with_len(&sc, 65536)), Ok(Decoded::Incomplete));
     // Type.
     assert_eq!(decode(&with(&good, 5, 0)), Err(FrameError::UnknownType));
-    assert_eq!(decode(&with(&good, 5, 8)), Err(FrameError::UnknownType));
+    assert_eq!(decode(&with(&good, 5, 10)), Err(FrameError::UnknownType));
     assert_eq!(decode(&with(&good, 5, 255)), Err(FrameError::UnknownType));
     assert_eq!(
-        decode(&with(&good, 5, 8)[..12]),
+        decode(&with(&good, 5, 10)[..12]),
         Err(FrameError::UnknownType)
     );
     // Checks come in order: magic before everything else.
@@ -465,7 +469,7 @@ fn rx_sender() {
 
 fn any_msg() -> impl Strategy<Value = (u8, Vec<u8>, [u64; 2], [u32; 4], [u16; 2])> {
     (
-        1u8..=7,
+        1u8..=8,
         prop::collection::vec(any::<u8>(), 0..600),
         any::<[u64; 2]>(),
         any::<[u32; 4]>(),
@@ -504,7 +508,8 @@ fn build<'a>(t: u8, opaque: &'a [u8], w: [u64; 2], d: [u32; 4], h: [u16; 2]) -> 
             reason: CloseReason::from_u8((d[2] % 3) as u8 + 1).unwrap(),
         }),
         6 => Msg::ScClone(opaque),
-        _ => Msg::ScAck(opaque),
+        7 => Msg::ScAck(opaque),
+        _ => Msg::Handover(opaque),
     }
 }
 

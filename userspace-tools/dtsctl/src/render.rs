@@ -266,10 +266,8 @@ Membership:
     #[test]
     fn human_report_names_unknown_counters_and_hooks() {
         let mut info = sample();
-        // Every counter slot is defined now (`Counter::COUNT` is
-        // `MAX_COUNTERS`): a newer module cannot report more, so only the
-        // unknown hook remains to be named.
-        assert_eq!(Counter::COUNT, MAX_COUNTERS);
+        // A newer module's counter beyond `Counter::COUNT`, and an unknown
+        // hook, are named as such.
         info.n_counters = MAX_COUNTERS as u32;
         info.counters[MAX_COUNTERS - 1] = 77;
         info.n_hooks = 1;

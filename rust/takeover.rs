@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The destination's side of a handover: a `HANDOVER` message from a
+//! peer's mesh connection ([`crate::pure::homsg`]) becomes a connection in
+//! this node's own stack, which the local application (stock nginx, or this
+//! node's proxy with `handover_to = "proxy"`) accepts through its listening
+//! socket, as if the client had connected here.
+//!
+//! The connection is built by a fake three-way handshake delivered to the
+//! local stack, as Socket Cloning builds a clone (seed 003): a SYN from the
+//! client's address with the client's options and sequence number, then the
+//! third segment carrying the request bytes. The send-path hook records the
+//! stack's answers on the new flow's FCB (the SYN-ACK's ISN, TSval and
+//! window scale, the ACK of the data) and keeps them here: the client
+//! already has the source's. Once the stack acknowledged the data, the FCB
+//! becomes `Direct` and the client's segments reach the new socket,
+//! translated into its sequence and timestamp spaces.
+//!
+//! Only a configured peer's established mesh connection delivers a
+//! `HANDOVER` ([`crate::mesh`] checked the HELLO); nothing that crosses the
+//! wire as a TCP segment can start a handover here.
+//!
+//! Context: the mesh thread (process context; allocates with `GFP_KERNEL`,
+//! delivers segments synchronously with bottom halves disabled). Locks:
+//! none held across a delivery; the flow table's lock for each insert or
+//! removal.
+
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use crate::clock;
+use crate::fcb::Fcb;
+use crate::ksock::errno;
+use crate::pure::abi::Counter;
+use crate::pure::config::PortKind;
+use crate::pure::fcb::{self, Learn, Role, State};
+use crate::pure::flow::FlowKey;
+use crate::pure::homsg::{self, Handover, HandoverAck};
+use crate::pure::segbuild::{self, SegSpec};
+use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
+use crate::rcu;
+use crate::state;
+use crate::stats;
+use crate::xmit::{inject_marked, with_dev_to};
+
+/// Room for the IPv4 and TCP headers of a built segment.
+const HEADERS: usize = 120;
+
+/// A `HANDOVER` older than this (from the moment its source sent it, by
+/// the estimate of the source's clock the heartbeats give) is refused with
+/// `ETIMEDOUT`: its source may have given up on it
+/// ([`crate::handover::ACK_MS`] is three times as long).
+pub(crate) const LEASE_MS: u32 = 1000;
+
+const _: () = assert!(3 * LEASE_MS <= crate::handover::ACK_MS);
+
+/// Serves a `HANDOVER` from node `from` (`None`: it could not be copied),
+/// whose clock is `delta` behind ours (`None`: no heartbeat yet, the lease
+/// is not checked): builds the connection and returns the answer. Process
+/// context (the mesh thread).
+pub(crate) fn serve(payload: Option<&[u8]>, from: u8, delta: Option<u64>) -> HandoverAck {
+    let Some(p) = payload else {
+        stats::inc(Counter::HandoverRefused);
+        return HandoverAck {
+            call_id: 0,
+            errno: bindings::ENOMEM,
+        };
+    };
+    let m = match Handover::decode(p) {
+        Ok(m) => m,
+        Err(_) => {
+            stats::inc(Counter::HandoverRefused);
+            return HandoverAck {
+                call_id: 0,
+                errno: bindings::EINVAL,
+            };
+        }
+    };
+    if let Some(d) = delta {
+        if homsg::age_us(clock::now_us(), m.sent_us, d) > i64::from(LEASE_MS) * 1000 {
+            stats::inc(Counter::HandoverStale);
+            stats::inc(Counter::HandoverRefused);
+            return HandoverAck {
+                call_id: m.call_id,
+                errno: bindings::ETIMEDOUT,
+            };
+        }
+    }
+    match build(&m, from) {
+        Ok(()) => {
+            stats::inc(Counter::HandoverAccepted);
+            stats::inc(Counter::HandoverCompleted);
+            HandoverAck {
+                call_id: m.call_id,
+                errno: 0,
+            }
+        }
+        Err(e) => {
+            stats::inc(Counter::HandoverRefused);
+            HandoverAck {
+                call_id: m.call_id,
+                errno: e.to_errno().unsigned_abs(),
+            }
+        }
+    }
+}
+
+/// What the configuration says about a `HANDOVER`.
+struct Place {
+    proxy_port: u16,
+    /// The port the local application accepts the connection on.
+    dst_port: u16,
+    self_addr: u32,
+    from_addr: u32,
+}
+
+/// Checks that `from` is a configured peer and that this node serves `m`'s
+/// service. `EINVAL` otherwise.
+fn place(m: &Handover<'_>, from: u8) -> Result<Place> {
+    let g = rcu::Guard::new();
+    state::with(|st| {
+        let cfg = st.config.get(&g).ok_or(EINVAL)?;
+        let me = cfg.self_id();
+        if from == me {
+            return Err(EINVAL);
+        }
+        let from_addr = cfg.node(from).ok_or(EINVAL)?.addr;
+        let svc = match cfg.service_for(m.vip, m.app_port) {
+            Some((_, v, PortKind::App)) if v.nodes.contains(me) && !v.is_sc() => v,
+            _ => return Err(EINVAL),
+        };
+        Ok(Place {
+            proxy_port: svc.proxy_port,
+            dst_port: svc.handover_port(),
+            self_addr: cfg.self_node().ok_or(EINVAL)?.addr,
+            from_addr,
+        })
+    })
+    .ok_or(EINVAL)?
+}
+
+/// Builds the segment `spec` with `payload` and delivers it to this node's
+/// stack, marked as the fake handshake's on `fcb`. Process context.
+fn deliver(fcb: &Fcb, spec: &SegSpec, payload: &[u8]) -> Result {
+    let mut buf = KVec::new();
+    buf.extend_with(HEADERS + payload.len(), 0, GFP_KERNEL)?;
+    let n = segbuild::build_segment(&mut buf, spec, payload).map_err(|_| EINVAL)?;
+    let bytes = buf.get(..n).ok_or(EINVAL)?;
+    // SAFETY: the device of a held route stays registered for the call.
+    with_dev_to(spec.saddr, |dev| unsafe {
+        inject_marked(bytes, dev, fcb.injecting())
+    })?
+}
+
+/// The raw window field that advertises `wnd` bytes with `shift`.
+fn window_field(wnd: u32, shift: u8) -> u16 {
+    u16::try_from(wnd >> shift.min(14)).unwrap_or(u16::MAX)
+}
+
+/// Builds the connection of `m` from node `from`.
+fn build(m: &Handover<'_>, from: u8) -> Result {
+    let place = place(m, from)?;
+    let key = FlowKey {
+        laddr: m.vip,
+        lport: m.app_port,
+        raddr: m.client_addr,
+        rport: m.client_port,
+    };
+    let fcb = Fcb::new(
+        m.vip,
+        m.app_port,
+        place.proxy_port,
+        m.client_addr,
+        m.client_port,
+        State::Transfer,
+    )
+    .with_dst_port(place.dst_port);
+    let fcb = Arc::new(fcb, GFP_KERNEL)?;
+    // The source's numbering continues: the client's data after `c_isn`,
+    // the server side's after `s_isn`; the TSval the client saw last.
+    fcb.set_handover(place.self_addr, place.from_addr, 0, m.c_isn, m.s_isn);
+    fcb.record(Learn::CarriedTsval(m.ts_server));
+    insert(&key, &fcb)?;
+    match handshake(m, &fcb, place.dst_port) {
+        Ok(()) => {}
+        Err(e) => {
+            remove(&key, &fcb);
+            return Err(e);
+        }
+    }
+    // From now on the client's segments reach the new socket.
+    if !fcb.transition(State::Transfer, State::Direct) {
+        remove(&key, &fcb);
+        return Err(errno(bindings::ECONNRESET));
+    }
+    Ok(())
+}
+
+/// Enters `fcb` as the client entry of `key`, replacing an entry of a
+/// connection that is over here or that this node handed over (it comes
+/// back: keep-alive re-handover). `EBUSY` if a live one is there,
+/// `ENOSPC` if the table is full.
+fn insert(key: &FlowKey, fcb: &Arc<Fcb>) -> Result {
+    let now = clock::now_secs();
+    let r = state::with(|st| {
+        st.sweep(false);
+        let g = rcu::Guard::new();
+        if let Some(f) = st.flows.lookup(key, &g) {
+            if fcb::handover_syn_replaces(f.role, f.fcb.state(), f.track().phase())
+                && st.flows.remove(key)
+            {
+                stats::inc(Counter::FlowRemoved);
+            }
+        }
+        st.flows.insert(*key, Role::ClientDst, fcb.clone(), now)
+    })
+    .ok_or(EINVAL)?;
+    match r {
+        Ok(true) => {
+            stats::inc(Counter::FlowCreated);
+            Ok(())
+        }
+        Ok(false) => Err(EBUSY),
+        Err(_) => {
+            stats::inc(Counter::FlowTableFull);
+            Err(ENOSPC)
+        }
+    }
+}
+
+/// Removes the entry of `key` if it still holds `fcb`.
+fn remove(key: &FlowKey, fcb: &Arc<Fcb>) {
+    fcb.set_state(State::Aborted);
+    state::with(|st| {
+        let g = rcu::Guard::new();
+        let ours = st
+            .flows
+            .lookup(key, &g)
+            .is_some_and(|f| core::ptr::eq(&*f.fcb, &**fcb));
+        if ours && st.flows.remove(key) {
+            stats::inc(Counter::FlowRemoved);
+        }
+    });
+}
+
+/// The fake three-way handshake of `m` on `fcb` (in `Transfer`), to the
+/// local application's port `dst_port`.
+fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result {
+    let syn = SegSpec {
+        saddr: m.client_addr,
+        daddr: m.vip,
+        sport: m.client_port,
+        dport: dst_port,
+        seq: m.c_isn,
+        ack: 0,
+        flags: TCP_FLAG_SYN,
+        window: u16::try_from(m.client_wnd).unwrap_or(u16::MAX),
+        ip_id: 0,
+        mss: Some(m.mss),
+        wscale: m.wscale.then_some(m.snd_wscale),
+        sack_perm: m.sack_perm,
+        ts: m.timestamps.then_some((m.ts_recent, 0)),
+    };
+    deliver(fcb, &syn, &[])?;
+    // The send-path hook saw the stack's answer during the delivery.
+    let answer = fcb.fake();
+    let reset = |seq: u32| {
+        // The source still serves the client: no CLOSED goes back for
+        // this RST.
+        fcb.mark_notified();
+        let rst = SegSpec {
+            seq,
+            flags: TCP_FLAG_RST,
+            window: 0,
+            mss: None,
+            wscale: None,
+            sack_perm: false,
+            ts: None,
+            ..syn
+        };
+        let _ = deliver(fcb, &rst, &[]);
+    };
+    let Some(wscale) = answer.synack else {
+        // An RST: nothing listens. Silence: the listener's queue is full.
+        return Err(errno(if answer.rst {
+            bindings::ECONNREFUSED
+        } else {
+            bindings::EAGAIN
+        }));
+    };
+    // The client reads this node's windows with the shift the source's
+    // SYN-ACK announced: this node's must be the same.
+    // (The source counts the refusal as `wscale_mismatch`.)
+    if m.wscale && wscale != Some(m.rcv_wscale) {
+        reset(m.c_isn.wrapping_add(1));
+        return Err(errno(bindings::EPROTO));
+    }
+    let p = fcb.params();
+    let Some(d2) = p.d2 else {
+        reset(m.c_isn.wrapping_add(1));
+        return Err(EIO);
+    };
+    let isn = m.s_isn.wrapping_sub(d2);
+    // `dts` = carried + 1 − the SYN-ACK's TSval.
+    let synack_tsval = p
+        .dts
+        .map_or(0, |dts| m.ts_server.wrapping_add(1).wrapping_sub(dts));
+    let third = SegSpec {
+        seq: m.c_isn.wrapping_add(1),
+        ack: isn.wrapping_add(1),
+        flags: if m.data.is_empty() {
+            TCP_FLAG_ACK
+        } else {
+            TCP_FLAG_ACK | TCP_FLAG_PSH
+        },
+        window: window_field(m.client_wnd, if m.wscale { m.snd_wscale } else { 0 }),
+        mss: None,
+        wscale: None,
+        sack_perm: false,
+        ts: m.timestamps.then_some((m.ts_recent, synack_tsval)),
+        ..syn
+    };
+    deliver(fcb, &third, m.data)?;
+    if !m.data.is_empty() && fcb.fake().acked != Some(m.c_end()) {
+        // The new socket did not take the data (its listener's accept
+        // queue is full, or memory ran out): end what was built.
+        reset(fcb.fake().acked.unwrap_or(m.c_isn.wrapping_add(1)));
+        return Err(errno(bindings::EAGAIN));
+    }
+    Ok(())
+}
