@@ -1238,8 +1238,12 @@ impl Runner {
                     .peers
                     .get(usize::from(c.peer) - 1)
                     .and_then(|p| p.clock_delta);
-                let ack = crate::takeover::serve(p.as_deref(), c.peer, delta);
+                let (ack, taken) = crate::takeover::serve(p.as_deref(), c.peer, delta);
                 if !c.queue(me, &Msg::HandoverAck(&ack.to_bytes())) {
+                    // The source will not hear that this node took it.
+                    if let Some(t) = taken {
+                        crate::takeover::abandon(t);
+                    }
                     return Err(Close::Error);
                 }
             }

@@ -55,55 +55,66 @@ pub(crate) const LEASE_MS: u32 = 1000;
 
 const _: () = assert!(3 * LEASE_MS <= crate::handover::ACK_MS);
 
+/// A connection this node took, until its answer is on its way.
+pub(crate) struct Taken {
+    key: FlowKey,
+    fcb: Arc<Fcb>,
+    /// The client's next sequence number (the new socket's `rcv_nxt`).
+    rcv_nxt: u32,
+    /// A copy of the fake SYN, for the RST that would end the connection.
+    syn: SegSpec,
+}
+
 /// Serves a `HANDOVER` from node `from` (`None`: it could not be copied),
 /// whose clock is `delta` behind ours (`None`: no heartbeat yet, the lease
-/// is not checked): builds the connection and returns the answer. Process
+/// is not checked): builds the connection and returns the answer, and what
+/// was taken ([`abandon`] undoes it if the answer cannot be sent). Process
 /// context (the mesh thread).
-pub(crate) fn serve(payload: Option<&[u8]>, from: u8, delta: Option<u64>) -> HandoverAck {
-    let Some(p) = payload else {
+pub(crate) fn serve(
+    payload: Option<&[u8]>,
+    from: u8,
+    delta: Option<u64>,
+) -> (HandoverAck, Option<Taken>) {
+    let refuse = |call_id: u32, errno: u32| {
         stats::inc(Counter::HandoverRefused);
-        return HandoverAck {
-            call_id: 0,
-            errno: bindings::ENOMEM,
-        };
+        (HandoverAck { call_id, errno }, None)
     };
-    let m = match Handover::decode(p) {
-        Ok(m) => m,
-        Err(_) => {
-            stats::inc(Counter::HandoverRefused);
-            return HandoverAck {
-                call_id: 0,
-                errno: bindings::EINVAL,
-            };
-        }
+    let Some(p) = payload else {
+        return refuse(0, bindings::ENOMEM);
+    };
+    let Ok(m) = Handover::decode(p) else {
+        return refuse(0, bindings::EINVAL);
     };
     if let Some(d) = delta {
         if homsg::age_us(clock::now_us(), m.sent_us, d) > i64::from(LEASE_MS) * 1000 {
             stats::inc(Counter::HandoverStale);
-            stats::inc(Counter::HandoverRefused);
-            return HandoverAck {
-                call_id: m.call_id,
-                errno: bindings::ETIMEDOUT,
-            };
+            return refuse(m.call_id, bindings::ETIMEDOUT);
         }
     }
     match build(&m, from) {
-        Ok(()) => {
+        Ok(taken) => {
             stats::inc(Counter::HandoverAccepted);
             stats::inc(Counter::HandoverCompleted);
-            HandoverAck {
+            let ack = HandoverAck {
                 call_id: m.call_id,
                 errno: 0,
-            }
+            };
+            (ack, Some(taken))
         }
-        Err(e) => {
-            stats::inc(Counter::HandoverRefused);
-            HandoverAck {
-                call_id: m.call_id,
-                errno: e.to_errno().unsigned_abs(),
-            }
-        }
+        Err(e) => refuse(m.call_id, e.to_errno().unsigned_abs()),
     }
+}
+
+/// Undoes a connection whose "taken" answer could not be queued (the mesh
+/// connection is failing, and the source will give up on the handover):
+/// its socket here is reset and nothing of it reaches the client. Process
+/// context (the mesh thread).
+pub(crate) fn abandon(t: Taken) {
+    // `Direct`: the RST is delivered (no ACK to translate), then the entry
+    // drops everything.
+    reset(&t.fcb, &t.syn, t.rcv_nxt);
+    remove(&t.key, &t.fcb);
+    stats::inc(Counter::HandoverRefused);
 }
 
 /// What the configuration says about a `HANDOVER`.
@@ -153,13 +164,32 @@ fn deliver(fcb: &Fcb, spec: &SegSpec, payload: &[u8]) -> Result {
     })?
 }
 
+/// Ends what the stack built for `fcb` from the fake SYN `syn`: an RST
+/// from the client with sequence number `seq`. The source still serves the
+/// client, so no CLOSED goes back for it.
+fn reset(fcb: &Fcb, syn: &SegSpec, seq: u32) {
+    fcb.mark_notified();
+    let rst = SegSpec {
+        seq,
+        ack: 0,
+        flags: TCP_FLAG_RST,
+        window: 0,
+        mss: None,
+        wscale: None,
+        sack_perm: false,
+        ts: None,
+        ..*syn
+    };
+    let _ = deliver(fcb, &rst, &[]);
+}
+
 /// The raw window field that advertises `wnd` bytes with `shift`.
 fn window_field(wnd: u32, shift: u8) -> u16 {
     u16::try_from(wnd >> shift.min(14)).unwrap_or(u16::MAX)
 }
 
 /// Builds the connection of `m` from node `from`.
-fn build(m: &Handover<'_>, from: u8) -> Result {
+fn build(m: &Handover<'_>, from: u8) -> Result<Taken> {
     let place = place(m, from)?;
     let key = FlowKey {
         laddr: m.vip,
@@ -182,19 +212,24 @@ fn build(m: &Handover<'_>, from: u8) -> Result {
     fcb.set_handover(place.self_addr, place.from_addr, 0, m.c_isn, m.s_isn);
     fcb.record(Learn::CarriedTsval(m.ts_server));
     insert(&key, &fcb)?;
-    match handshake(m, &fcb, place.dst_port) {
-        Ok(()) => {}
+    let syn = match handshake(m, &fcb, place.dst_port) {
+        Ok(syn) => syn,
         Err(e) => {
             remove(&key, &fcb);
             return Err(e);
         }
-    }
+    };
     // From now on the client's segments reach the new socket.
     if !fcb.transition(State::Transfer, State::Direct) {
         remove(&key, &fcb);
         return Err(errno(bindings::ECONNRESET));
     }
-    Ok(())
+    Ok(Taken {
+        key,
+        fcb,
+        rcv_nxt: m.c_end(),
+        syn,
+    })
 }
 
 /// Enters `fcb` as the client entry of `key`, replacing an entry of a
@@ -245,8 +280,8 @@ fn remove(key: &FlowKey, fcb: &Arc<Fcb>) {
 }
 
 /// The fake three-way handshake of `m` on `fcb` (in `Transfer`), to the
-/// local application's port `dst_port`.
-fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result {
+/// local application's port `dst_port`. Returns the fake SYN.
+fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result<SegSpec> {
     let syn = SegSpec {
         saddr: m.client_addr,
         daddr: m.vip,
@@ -265,22 +300,7 @@ fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result {
     deliver(fcb, &syn, &[])?;
     // The send-path hook saw the stack's answer during the delivery.
     let answer = fcb.fake();
-    let reset = |seq: u32| {
-        // The source still serves the client: no CLOSED goes back for
-        // this RST.
-        fcb.mark_notified();
-        let rst = SegSpec {
-            seq,
-            flags: TCP_FLAG_RST,
-            window: 0,
-            mss: None,
-            wscale: None,
-            sack_perm: false,
-            ts: None,
-            ..syn
-        };
-        let _ = deliver(fcb, &rst, &[]);
-    };
+    let reset = |seq: u32| reset(fcb, &syn, seq);
     let Some(wscale) = answer.synack else {
         // An RST: nothing listens. Silence: the listener's queue is full.
         return Err(errno(if answer.rst {
@@ -328,5 +348,5 @@ fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result {
         reset(fcb.fake().acked.unwrap_or(m.c_isn.wrapping_add(1)));
         return Err(errno(bindings::EAGAIN));
     }
-    Ok(())
+    Ok(syn)
 }

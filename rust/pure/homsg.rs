@@ -51,7 +51,6 @@ pub const MAX_DATA: usize = 65535 - 60 - 60;
 
 const _: () = assert!(HANDOVER_FIXED_LEN + MAX_DATA <= MAX_PAYLOAD);
 
-
 /// Options bit: timestamps were negotiated.
 pub const OPT_TIMESTAMPS: u8 = 1;
 /// Options bit: SACK was permitted.
