@@ -507,11 +507,11 @@ mod tests {
     fn abi_size_and_truncation_messages() {
         let msg = Error::Abi {
             err: AbiError::BadSize { found: 4 },
-            len: 816,
+            len: 1072,
         }
         .to_string();
         assert!(
-            msg.contains("816-byte") && msg.contains("struct_size 4"),
+            msg.contains("1072-byte") && msg.contains("struct_size 4"),
             "{msg}"
         );
         let msg = Error::Abi {
@@ -519,7 +519,7 @@ mod tests {
             len: 10,
         }
         .to_string();
-        assert!(msg.contains("expected 816 bytes, got 10"), "{msg}");
+        assert!(msg.contains("expected 1072 bytes, got 10"), "{msg}");
     }
 
     #[test]
