@@ -48,7 +48,7 @@ use crate::pure::ipv4::Ipv4Header;
 use crate::pure::mesh::{CloseReason, MsgType};
 use crate::pure::sc::{self, ClientSeg, Clone as CloneSm, CloneOut, CloneSeg, OrigSeg, Origin};
 use crate::pure::scmsg::{ScAck, ScClone, ScStatus, ACK_LEN};
-use crate::pure::segbuild::{self, SegSpec};
+use crate::pure::segbuild::{self, window_field, SegSpec};
 use crate::pure::tcp::{
     self, TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN,
 };
@@ -374,11 +374,6 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         Ok(()) => Ok(()),
         Err(e) => Err(abandon(e)),
     }
-}
-
-/// The raw window field that advertises `wnd` bytes with `shift`.
-fn window_field(wnd: u32, shift: u8) -> u16 {
-    u16::try_from(wnd >> shift.min(14)).unwrap_or(u16::MAX)
 }
 
 /// Sends the SC-CLONE `payload` (id `id`) to `node` and waits for the

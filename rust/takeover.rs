@@ -37,7 +37,7 @@ use crate::pure::config::PortKind;
 use crate::pure::fcb::{self, Learn, Role, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::homsg::{self, Handover, HandoverAck};
-use crate::pure::segbuild::{self, SegSpec};
+use crate::pure::segbuild::{self, window_field, SegSpec};
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
 use crate::rcu;
 use crate::state;
@@ -181,11 +181,6 @@ fn reset(fcb: &Fcb, syn: &SegSpec, seq: u32) {
         ..*syn
     };
     let _ = deliver(fcb, &rst, &[]);
-}
-
-/// The raw window field that advertises `wnd` bytes with `shift`.
-fn window_field(wnd: u32, shift: u8) -> u16 {
-    u16::try_from(wnd >> shift.min(14)).unwrap_or(u16::MAX)
 }
 
 /// Builds the connection of `m` from node `from`.

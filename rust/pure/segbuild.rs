@@ -334,6 +334,13 @@ fn fix_tcp_check(seg: &mut [u8], saddr: u32, daddr: u32) -> Option<()> {
     put(seg, TCP_OFF_CHECK, check.to_be_bytes())
 }
 
+/// The raw window field that advertises `wnd` bytes to a peer that scales
+/// it by `shift` (at most 14, RFC 7323): `wnd >> shift`, saturated to the
+/// field's 16 bits.
+pub fn window_field(wnd: u32, shift: u8) -> u16 {
+    u16::try_from(wnd >> shift.min(14)).unwrap_or(u16::MAX)
+}
+
 /// Writes the segment `spec` carrying `payload` into the start of `out`;
 /// returns its length (the IPv4 total length).
 ///
@@ -534,6 +541,15 @@ mod tests {
     };
     use std::vec;
     use std::vec::Vec;
+
+    #[test]
+    fn window_field_scales_and_saturates() {
+        assert_eq!(window_field(65535, 0), 65535);
+        assert_eq!(window_field(70000, 0), u16::MAX);
+        assert_eq!(window_field(1 << 20, 7), 8192);
+        // Shifts above 14 count as 14.
+        assert_eq!(window_field(1 << 20, 20), 64);
+    }
 
     const C: u32 = 0xc0a8_0102;
     const VIP: u32 = 0x0a00_0064;
