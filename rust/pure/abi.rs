@@ -86,7 +86,7 @@ pub const DTS_SO_SET_CONFIG: i32 = DTS_SO_BASE + 1;
 pub const DTS_SO_GET_CONFIG: i32 = DTS_SO_BASE + 1;
 
 /// Encoded size of a [`ConfigV1`](super::config::ConfigV1) blob.
-pub const CONFIG_V1_SIZE: usize = 536;
+pub const CONFIG_V1_SIZE: usize = 592;
 
 /// Number of hook slots in [`InfoV1::hooks`].
 pub const MAX_HOOKS: usize = 8;
@@ -376,11 +376,29 @@ pub enum Counter {
     HandoverStale = 65,
     /// HANDOVER messages this node refused as destination (answered with an errno).
     HandoverRefused = 66,
+    /// Unassured flow entries dropped to make room for a new SYN while the table was full (early drop).
+    FlowEarlyDrop = 67,
+    /// Flow-table entries whose client has not completed the handshake (a gauge, set when read).
+    FlowsUnassured = 68,
+    /// New connections' SYNs dropped because this node saw fewer live nodes than the quorum.
+    SynNoQuorum = 69,
+    /// IPv4 fragments addressed to a VIP, dropped (the module does not reassemble; see `Documentation/security.md`).
+    FragmentDrop = 70,
+    /// RST or FIN segments, windows and timestamps of tracked flows ignored because they were outside the receive window.
+    OutOfWindow = 71,
+    /// Mesh peers refused because their HELLO did not prove the cluster's secret.
+    MeshAuthFailed = 72,
+    /// CLOSED messages ignored because they did not come from the node the connection was handed to.
+    ClosedForged = 73,
+    /// IP-in-IP copies dropped because they did not come from the connection's origin node.
+    ScForgedCopy = 74,
+    /// Clients reset because the node their connection was handed to went down.
+    NodeDownReset = 75,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 67] = [
+    pub const ALL: [Self; 76] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -448,6 +466,15 @@ impl Counter {
         Self::HandoverLateDone,
         Self::HandoverStale,
         Self::HandoverRefused,
+        Self::FlowEarlyDrop,
+        Self::FlowsUnassured,
+        Self::SynNoQuorum,
+        Self::FragmentDrop,
+        Self::OutOfWindow,
+        Self::MeshAuthFailed,
+        Self::ClosedForged,
+        Self::ScForgedCopy,
+        Self::NodeDownReset,
     ];
 
     /// Number of defined counters.
@@ -529,6 +556,15 @@ impl Counter {
             64 => Some(Self::HandoverLateDone),
             65 => Some(Self::HandoverStale),
             66 => Some(Self::HandoverRefused),
+            67 => Some(Self::FlowEarlyDrop),
+            68 => Some(Self::FlowsUnassured),
+            69 => Some(Self::SynNoQuorum),
+            70 => Some(Self::FragmentDrop),
+            71 => Some(Self::OutOfWindow),
+            72 => Some(Self::MeshAuthFailed),
+            73 => Some(Self::ClosedForged),
+            74 => Some(Self::ScForgedCopy),
+            75 => Some(Self::NodeDownReset),
             _ => None,
         }
     }
@@ -603,6 +639,15 @@ impl Counter {
             Self::HandoverLateDone => "handover_late_done",
             Self::HandoverStale => "handover_stale",
             Self::HandoverRefused => "handover_refused",
+            Self::FlowEarlyDrop => "flow_early_drop",
+            Self::FlowsUnassured => "flows_unassured",
+            Self::SynNoQuorum => "syn_no_quorum",
+            Self::FragmentDrop => "fragment_drop",
+            Self::OutOfWindow => "out_of_window",
+            Self::MeshAuthFailed => "mesh_auth_failed",
+            Self::ClosedForged => "closed_forged",
+            Self::ScForgedCopy => "sc_forged_copy",
+            Self::NodeDownReset => "node_down_reset",
         }
     }
 }

@@ -29,6 +29,7 @@
 
 use super::abi::{CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
 use super::bytes::{Reader, Short, Writer};
+use super::flow::Timeouts;
 
 /// Maximum number of nodes in a configuration; node ids are `1..=MAX_NODES`.
 pub const MAX_NODES: usize = 32;
@@ -454,6 +455,156 @@ impl Mesh {
     }
 }
 
+/// Limits of the flow table and the quorum rule: the `[limits]` table of a
+/// cluster file.
+///
+/// - `max_flows`: most entries the flow table holds
+///   ([`Limits::MAX_FLOWS_MIN`]`..=`[`Limits::MAX_FLOWS_MAX`]); when it is
+///   full, an unassured entry is dropped to make room (early drop), and only
+///   if there is none is the new SYN refused.
+/// - `timeouts`: idle seconds per life-cycle phase
+///   ([`Limits::TIMEOUT_MIN`]`..=`[`Limits::TIMEOUT_MAX`] each); `syn` is the
+///   timeout of an *unassured* entry, one whose client has not completed the
+///   handshake.
+/// - `quorum`: how many configured nodes (this one included) a node must see
+///   live on the control mesh to accept new connections; 0 means a majority
+///   (`n_nodes / 2 + 1`). Not above the number of nodes. Without a mesh every
+///   node is presumed live and the rule never bites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most flow-table entries.
+    pub max_flows: u32,
+    /// Idle timeouts per phase, in seconds.
+    pub timeouts: Timeouts,
+    /// Live nodes needed to accept new connections; 0: a majority.
+    pub quorum: u8,
+}
+
+impl Limits {
+    /// The defaults: 65,536 flows, an unassured entry lives 10 s, an
+    /// established one 600 s, a closing one 120 s, a closed one 10 s, and a
+    /// majority quorum.
+    pub const DEFAULT: Self = Self {
+        max_flows: 65536,
+        timeouts: Timeouts::DEFAULT,
+        quorum: 0,
+    };
+
+    /// The smallest `max_flows`.
+    pub const MAX_FLOWS_MIN: u32 = 256;
+    /// The largest `max_flows` (each entry costs about 200 bytes).
+    pub const MAX_FLOWS_MAX: u32 = 1 << 20;
+    /// The shortest timeout, in seconds.
+    pub const TIMEOUT_MIN: u32 = 1;
+    /// The longest timeout, in seconds (one day).
+    pub const TIMEOUT_MAX: u32 = 86400;
+
+    /// The number of live nodes (this one included) needed to accept new
+    /// connections in a cluster of `n_nodes` configured nodes.
+    pub const fn quorum_of(&self, n_nodes: usize) -> usize {
+        match self.quorum {
+            0 => n_nodes / 2 + 1,
+            q => q as usize,
+        }
+    }
+
+    /// Checks the ranges ([`ConfigError::BadLimit`]); `n_nodes` bounds the
+    /// quorum.
+    pub const fn validate(&self, n_nodes: usize) -> Result<(), ConfigError> {
+        if self.max_flows < Self::MAX_FLOWS_MIN || self.max_flows > Self::MAX_FLOWS_MAX {
+            return Err(ConfigError::BadLimit {
+                limit: Limit::MaxFlows,
+                value: self.max_flows,
+            });
+        }
+        let t = self.timeouts;
+        let each = [
+            (Limit::SynTimeout, t.syn),
+            (Limit::EstablishedTimeout, t.established),
+            (Limit::ClosingTimeout, t.closing),
+            (Limit::ClosedTimeout, t.closed),
+        ];
+        let mut i = 0;
+        while i < each.len() {
+            let (limit, value) = each[i];
+            if value < Self::TIMEOUT_MIN || value > Self::TIMEOUT_MAX {
+                return Err(ConfigError::BadLimit { limit, value });
+            }
+            i += 1;
+        }
+        if self.quorum as usize > n_nodes && n_nodes > 0 {
+            return Err(ConfigError::BadLimit {
+                limit: Limit::Quorum,
+                value: self.quorum as u32,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Which of the [`Limits`] a [`ConfigError::BadLimit`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// [`Limits::max_flows`].
+    MaxFlows,
+    /// [`Timeouts::syn`].
+    SynTimeout,
+    /// [`Timeouts::established`].
+    EstablishedTimeout,
+    /// [`Timeouts::closing`].
+    ClosingTimeout,
+    /// [`Timeouts::closed`].
+    ClosedTimeout,
+    /// [`Limits::quorum`].
+    Quorum,
+}
+
+impl Limit {
+    /// The key of the limit in a cluster file's `[limits]` table.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxFlows => "max_flows",
+            Self::SynTimeout => "syn_timeout",
+            Self::EstablishedTimeout => "established_timeout",
+            Self::ClosingTimeout => "closing_timeout",
+            Self::ClosedTimeout => "closed_timeout",
+            Self::Quorum => "quorum",
+        }
+    }
+}
+
+/// The control mesh's shared secret: a 32-byte key (all zero: none), from
+/// the cluster file's `[mesh] secret`. It keys the mesh's HELLO challenge
+/// (`Documentation/security.md`). It is never part of
+/// [`Config::fingerprint`], and the module never hands it back
+/// (`DTS_SO_GET_CONFIG` answers it zeroed).
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct MeshKey(pub [u8; MeshKey::LEN]);
+
+impl MeshKey {
+    /// Length of the key, in bytes.
+    pub const LEN: usize = 32;
+
+    /// No key.
+    pub const NONE: Self = Self([0; Self::LEN]);
+
+    /// Whether a key is set (any byte is not zero).
+    pub fn is_set(&self) -> bool {
+        self.0.iter().any(|&b| b != 0)
+    }
+}
+
+/// The key's bytes are never printed.
+impl core::fmt::Debug for MeshKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.is_set() {
+            "MeshKey(set)"
+        } else {
+            "MeshKey(none)"
+        })
+    }
+}
+
 /// Why a configuration (or its encoding) is refused.
 ///
 /// Each variant carries the offending values, so that `dtsctl` can name
@@ -618,6 +769,13 @@ pub enum ConfigError {
         /// The `dead_after` given.
         dead_after: u8,
     },
+    /// One of the [`Limits`] is out of its range.
+    BadLimit {
+        /// Which one.
+        limit: Limit,
+        /// The value given.
+        value: u32,
+    },
 }
 
 impl ConfigError {
@@ -625,7 +783,7 @@ impl ConfigError {
     ///
     /// | errno | errors |
     /// |---|---|
-    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero) |
+    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero), [`BadLimit`](Self::BadLimit) |
     /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort) |
     /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured), [`AcceptorNotInService`](Self::AcceptorNotInService) |
     /// | `EADDRNOTAVAIL` (99) | [`VipIsNodeAddr`](Self::VipIsNodeAddr) |
@@ -645,7 +803,8 @@ impl ConfigError {
             | Self::EmptyNodeSet { .. }
             | Self::MeshBadHeartbeat { .. }
             | Self::MeshBadDeadAfter { .. }
-            | Self::MeshDisabledNotZero { .. } => EINVAL,
+            | Self::MeshDisabledNotZero { .. }
+            | Self::BadLimit { .. } => EINVAL,
             Self::DuplicateNodeId { .. }
             | Self::DuplicateNodeAddr { .. }
             | Self::DuplicateServicePort { .. } => EEXIST,
@@ -687,6 +846,7 @@ impl ConfigError {
             Self::MeshDisabledNotZero { .. } => {
                 "mesh disabled (port 0) but heartbeat_ms or dead_after is not 0"
             }
+            Self::BadLimit { .. } => "a limit is out of its range",
         }
     }
 
@@ -715,6 +875,8 @@ pub struct Config {
     n_services: usize,
     services: [Service; MAX_SERVICES],
     mesh: Mesh,
+    limits: Limits,
+    mesh_key: MeshKey,
 }
 
 impl Default for Config {
@@ -731,6 +893,8 @@ impl PartialEq for Config {
             && self.nodes() == other.nodes()
             && self.services() == other.services()
             && self.mesh == other.mesh
+            && self.limits == other.limits
+            && self.mesh_key == other.mesh_key
     }
 }
 
@@ -753,6 +917,8 @@ impl Config {
             handover_to: HandoverTo::Server,
         }; MAX_SERVICES],
         mesh: Mesh::DISABLED,
+        limits: Limits::DEFAULT,
+        mesh_key: MeshKey::NONE,
     };
 
     /// Returns a configuration for node `self_id` with no nodes, no
@@ -797,6 +963,34 @@ impl Config {
         self.mesh = mesh;
     }
 
+    /// Returns the flow-table limits and the quorum rule.
+    #[inline]
+    pub const fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Sets the limits (checked by [`Config::validate`]).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Returns the mesh's shared secret.
+    #[inline]
+    pub const fn mesh_key(&self) -> &MeshKey {
+        &self.mesh_key
+    }
+
+    /// Sets the mesh's shared secret.
+    pub fn set_mesh_key(&mut self, key: MeshKey) {
+        self.mesh_key = key;
+    }
+
+    /// The number of live nodes this node needs to see to accept new
+    /// connections ([`Limits::quorum_of`] over the configured nodes).
+    pub const fn quorum(&self) -> usize {
+        self.limits.quorum_of(self.n_nodes)
+    }
+
     /// Returns the cluster fingerprint of the configuration: FNV-1a 64 over
     /// its [`ConfigV1`] encoding with `self_id` set to 0.
     ///
@@ -810,9 +1004,15 @@ impl Config {
         let mut buf = [0u8; CONFIG_V1_SIZE];
         // Cannot fail: the buffer has exactly the size of the blob.
         let len = ConfigV1::encode(self, &mut buf).unwrap_or(0);
-        // The blob of the same configuration with `self_id` 0.
+        // The blob of the same configuration with `self_id` 0 and without
+        // the secret (the fingerprint travels in the clear).
         if let Some(self_id) = buf.get_mut(CONFIG_V1_OFF_SELF_ID..CONFIG_V1_OFF_SELF_ID + 4) {
             self_id.fill(0);
+        }
+        if let Some(key) =
+            buf.get_mut(CONFIG_V1_OFF_MESH_KEY..CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN)
+        {
+            key.fill(0);
         }
         fnv1a64(buf.get(..len).unwrap_or_default())
     }
@@ -958,6 +1158,7 @@ impl Config {
             }
         }
         self.mesh.validate()?;
+        self.limits.validate(self.n_nodes)?;
         if self.is_empty() {
             return Ok(());
         }
@@ -1087,27 +1288,39 @@ pub const CONFIG_V1_OFF_NODES: usize = CONFIG_V1_HEADER_SIZE;
 /// Offset of `services[0]` in the [`ConfigV1`] blob.
 pub const CONFIG_V1_OFF_SERVICES: usize = CONFIG_V1_OFF_NODES + MAX_NODES * CONFIG_V1_NODE_SIZE;
 
+/// Offset of the limits ([`Limits`]) in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_LIMITS: usize =
+    CONFIG_V1_OFF_SERVICES + MAX_SERVICES * CONFIG_V1_SERVICE_SIZE;
+/// Encoded size of the limits: `max_flows`, four timeouts, `quorum`.
+pub const CONFIG_V1_LIMITS_SIZE: usize = 24;
+/// Offset of the mesh key ([`MeshKey`]) in the [`ConfigV1`] blob.
+pub const CONFIG_V1_OFF_MESH_KEY: usize = CONFIG_V1_OFF_LIMITS + CONFIG_V1_LIMITS_SIZE;
+
 const _: () = assert!(CONFIG_V1_OFF_SERVICES == 280);
-const _: () =
-    assert!(CONFIG_V1_OFF_SERVICES + MAX_SERVICES * CONFIG_V1_SERVICE_SIZE == CONFIG_V1_SIZE);
+const _: () = assert!(CONFIG_V1_OFF_LIMITS == 536);
+const _: () = assert!(CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN == CONFIG_V1_SIZE);
 
 /// The argument of `setsockopt(DTS_SO_SET_CONFIG)` and the reply of
 /// `getsockopt(DTS_SO_GET_CONFIG)`, version 1.
 ///
 /// Wire layout, native byte order, no implicit padding (exactly the layout of
-/// the equivalent C structure on x86_64), [`CONFIG_V1_SIZE`] = 536 bytes:
+/// the equivalent C structure on x86_64), [`CONFIG_V1_SIZE`] = 592 bytes:
 ///
 /// | offset | size | field                                                   |
 /// |--------|------|---------------------------------------------------------|
 /// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])               |
-/// | 4      | 4    | `u32 struct_size` (= [`CONFIG_V1_SIZE`] = 536)          |
+/// | 4      | 4    | `u32 struct_size` (= [`CONFIG_V1_SIZE`] = 592)          |
 /// | 8      | 4    | `u32 self_id` (0 only in the empty configuration)       |
 /// | 12     | 4    | `u32 n_nodes` (valid entries in `nodes`, <= 32)         |
 /// | 16     | 4    | `u32 n_services` (valid entries in `services`, <= 16)   |
 /// | 20     | 4    | `u32 mesh`: the mesh settings, see below                |
 /// | 24     | 256  | `nodes[32]`, each 8 bytes, see below                    |
 /// | 280    | 256  | `services[16]`, each 16 bytes, see below                |
-/// | 536    |      | end                                                     |
+/// | 536    | 4    | `u32 max_flows` ([`Limits::max_flows`])                 |
+/// | 540    | 16   | `u32 timeouts[4]`: syn, established, closing, closed (s) |
+/// | 556    | 4    | `u32 quorum` ([`Limits::quorum`], below 256)            |
+/// | 560    | 32   | `u8 mesh_key[32]` ([`MeshKey`]; zero: none)             |
+/// | 592    |      | end                                                     |
 ///
 /// `mesh` ([`Mesh::to_wire`], [`Mesh::from_wire`]): bits 0 to 15 are
 /// [`Mesh::port`] (0: no mesh), bits 16 to 23 [`Mesh::heartbeat_ms`] in units
@@ -1178,6 +1391,14 @@ impl ConfigV1 {
             };
             w.put_u32(u32::from(service.acceptor) | flags)?;
         }
+        let l = config.limits;
+        w.put_u32(l.max_flows)?;
+        w.put_u32(l.timeouts.syn)?;
+        w.put_u32(l.timeouts.established)?;
+        w.put_u32(l.timeouts.closing)?;
+        w.put_u32(l.timeouts.closed)?;
+        w.put_u32(u32::from(l.quorum))?;
+        w.put(config.mesh_key.0)?;
         Ok(CONFIG_V1_SIZE)
     }
 
@@ -1269,6 +1490,22 @@ impl ConfigV1 {
                 }
             }
         }
+        let max_flows = r.u32()?;
+        let timeouts = Timeouts {
+            syn: r.u32()?,
+            established: r.u32()?,
+            closing: r.u32()?,
+            closed: r.u32()?,
+        };
+        let offset = u32::try_from(r.pos()).unwrap_or(u32::MAX);
+        let quorum = r.u32()?;
+        let quorum = u8::try_from(quorum).map_err(|_| ConfigError::ReservedNotZero { offset })?;
+        config.set_limits(Limits {
+            max_flows,
+            timeouts,
+            quorum,
+        });
+        config.set_mesh_key(MeshKey(r.take()?));
         config.validate()?;
         Ok(config)
     }

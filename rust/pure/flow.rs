@@ -142,7 +142,7 @@ pub struct Timeouts {
 impl Timeouts {
     /// The module's defaults.
     pub const DEFAULT: Self = Self {
-        syn: 30,
+        syn: 10,
         established: 600,
         closing: 120,
         closed: 10,

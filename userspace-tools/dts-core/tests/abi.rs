@@ -59,7 +59,7 @@ fn constants() {
 fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
     // 55..=63, then the mesh handover's 64..=66.
-    assert_eq!(Counter::COUNT, 67);
+    assert_eq!(Counter::COUNT, 76);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -71,7 +71,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(63), Some(Counter::ScNsTotal));
     assert_eq!(Counter::from_index(64), Some(Counter::HandoverLateDone));
     assert_eq!(Counter::from_index(66), Some(Counter::HandoverRefused));
-    assert_eq!(Counter::from_index(67), None);
+    assert_eq!(Counter::from_index(75), Some(Counter::NodeDownReset));
+    assert_eq!(Counter::from_index(76), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -424,6 +425,15 @@ fn counters_are_stable() {
         (Counter::HandoverLateDone, 64, "handover_late_done"),
         (Counter::HandoverStale, 65, "handover_stale"),
         (Counter::HandoverRefused, 66, "handover_refused"),
+        (Counter::FlowEarlyDrop, 67, "flow_early_drop"),
+        (Counter::FlowsUnassured, 68, "flows_unassured"),
+        (Counter::SynNoQuorum, 69, "syn_no_quorum"),
+        (Counter::FragmentDrop, 70, "fragment_drop"),
+        (Counter::OutOfWindow, 71, "out_of_window"),
+        (Counter::MeshAuthFailed, 72, "mesh_auth_failed"),
+        (Counter::ClosedForged, 73, "closed_forged"),
+        (Counter::ScForgedCopy, 74, "sc_forged_copy"),
+        (Counter::NodeDownReset, 75, "node_down_reset"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -38,6 +38,10 @@ struct CConfigV1 {
     mesh: u32,
     nodes: [CNode; 32],
     services: [CService; 16],
+    max_flows: u32,
+    timeouts: [u32; 4],
+    quorum: u32,
+    mesh_key: [u8; 32],
 }
 
 fn ip(s: &str) -> u32 {
@@ -110,7 +114,7 @@ fn constants() {
     assert_eq!(MAX_NODES, 32);
     assert_eq!(MAX_NODE_ID, 32);
     assert_eq!(MAX_SERVICES, 16);
-    assert_eq!(CONFIG_V1_SIZE, 536);
+    assert_eq!(CONFIG_V1_SIZE, 592);
     assert_eq!(DTS_SO_SET_CONFIG, 3401);
     assert_eq!(DTS_SO_GET_CONFIG, 3401);
     const { assert!(DTS_SO_BASE <= DTS_SO_SET_CONFIG && DTS_SO_SET_CONFIG < DTS_SO_MAX) };
@@ -157,6 +161,86 @@ fn layout_matches_c_struct() {
     assert_eq!(offset_of!(CConfigV1, services), CONFIG_V1_OFF_SERVICES);
     assert_eq!(CONFIG_V1_OFF_NODES, 24);
     assert_eq!(CONFIG_V1_OFF_SERVICES, 280);
+    assert_eq!(offset_of!(CConfigV1, max_flows), CONFIG_V1_OFF_LIMITS);
+    assert_eq!(offset_of!(CConfigV1, timeouts), CONFIG_V1_OFF_LIMITS + 4);
+    assert_eq!(offset_of!(CConfigV1, quorum), CONFIG_V1_OFF_LIMITS + 20);
+    assert_eq!(offset_of!(CConfigV1, mesh_key), CONFIG_V1_OFF_MESH_KEY);
+    assert_eq!((CONFIG_V1_OFF_LIMITS, CONFIG_V1_OFF_MESH_KEY), (536, 560));
+}
+
+/// Writes the default limits at their offset of a hand-made blob.
+fn put_default_limits(buf: &mut [u8]) {
+    let l = Limits::DEFAULT;
+    let words = [
+        l.max_flows,
+        l.timeouts.syn,
+        l.timeouts.established,
+        l.timeouts.closing,
+        l.timeouts.closed,
+        u32::from(l.quorum),
+    ];
+    for (i, w) in words.into_iter().enumerate() {
+        put_u32(buf, CONFIG_V1_OFF_LIMITS + 4 * i, w);
+    }
+}
+
+#[test]
+fn limits_and_key_round_trip_and_are_checked() {
+    let mut config = rig();
+    let mut l = Limits::DEFAULT;
+    l.max_flows = 4096;
+    l.timeouts.syn = 3;
+    l.quorum = 2;
+    config.set_limits(l);
+    let fp = config.fingerprint();
+    config.set_mesh_key(MeshKey([7; 32]));
+    assert_eq!(
+        config.fingerprint(),
+        fp,
+        "the key is not in the fingerprint"
+    );
+    let buf = encode(&config);
+    assert_eq!(get_u32(&buf, 536), 4096);
+    assert_eq!(get_u32(&buf, 540), 3);
+    assert_eq!(get_u32(&buf, 556), 2);
+    assert_eq!(&buf[560..592], &[7u8; 32]);
+    assert_eq!(ConfigV1::decode(&buf), Ok(config.clone()));
+    assert_eq!(config.quorum(), 2);
+    l.quorum = 0;
+    config.set_limits(l);
+    assert_eq!(config.quorum(), 2, "majority of 3");
+    for (limit, bad) in [
+        (
+            Limit::MaxFlows,
+            Limits {
+                max_flows: 255,
+                ..l
+            },
+        ),
+        (Limit::Quorum, Limits { quorum: 4, ..l }),
+    ] {
+        config.set_limits(bad);
+        assert!(
+            matches!(config.validate(), Err(ConfigError::BadLimit { limit: x, .. }) if x == limit)
+        );
+    }
+    let mut t = l;
+    t.timeouts.closed = 0;
+    config.set_limits(t);
+    assert!(matches!(
+        config.validate(),
+        Err(ConfigError::BadLimit {
+            limit: Limit::ClosedTimeout,
+            value: 0
+        })
+    ));
+    config.set_limits(l);
+    let mut buf = encode(&config);
+    put_u32(&mut buf, 556, 256);
+    assert_eq!(
+        ConfigV1::decode(&buf),
+        Err(ConfigError::ReservedNotZero { offset: 556 })
+    );
 }
 
 // ------------------------------------------------------------------ NodeSet
@@ -1120,7 +1204,7 @@ fn encodes_the_documented_layout() {
         .unwrap();
     let buf = encode(&config);
     assert_eq!(get_u32(&buf, 0), DTS_ABI_VERSION);
-    assert_eq!(get_u32(&buf, 4), 536);
+    assert_eq!(get_u32(&buf, 4), 592);
     assert_eq!(get_u32(&buf, 8), 1);
     assert_eq!(get_u32(&buf, 12), 3);
     assert_eq!(get_u32(&buf, 16), 2);
@@ -1139,7 +1223,9 @@ fn encodes_the_documented_layout() {
     assert_eq!(get_u16(&buf, 300), 443);
     assert_eq!(get_u16(&buf, 302), 8443);
     assert_eq!(get_u32(&buf, 304), 0b110);
-    assert!(buf[308..].iter().all(|&b| b == 0));
+    assert!(buf[308..536].iter().all(|&b| b == 0));
+    assert_eq!(get_u32(&buf, 536), Limits::DEFAULT.max_flows);
+    assert!(buf[560..].iter().all(|&b| b == 0), "no key");
     assert_eq!(ConfigV1::decode(&buf), Ok(config));
 }
 
@@ -1152,7 +1238,7 @@ fn encodes_a_designated_acceptor() {
     let buf = encode(&config);
     assert_eq!(get_u32(&buf, 292), 0);
     assert_eq!(get_u32(&buf, 296 + CONFIG_V1_SERVICE_OFF_ACCEPTOR), 3);
-    assert!(buf[312..].iter().all(|&b| b == 0));
+    assert!(buf[312..536].iter().all(|&b| b == 0));
     let decoded = ConfigV1::decode(&buf).expect("valid");
     assert_eq!(decoded, config);
     assert_eq!(decoded.services()[1].designated_acceptor(), Some(3));
@@ -1164,7 +1250,8 @@ fn encodes_a_designated_acceptor() {
 fn old_blobs_decode_with_the_rendezvous_hash() {
     let mut buf = vec![0u8; CONFIG_V1_SIZE];
     put_u32(&mut buf, 0, 1);
-    put_u32(&mut buf, 4, 536);
+    put_u32(&mut buf, 4, 592);
+    put_default_limits(&mut buf);
     put_u32(&mut buf, 8, 2);
     put_u32(&mut buf, 12, 2);
     put_u32(&mut buf, 16, 1);
@@ -1201,8 +1288,11 @@ fn encode_needs_room_and_leaves_short_buffer_alone() {
 fn empty_config_round_trips() {
     let buf = encode(&Config::EMPTY);
     assert_eq!(get_u32(&buf, 0), 1);
-    assert_eq!(get_u32(&buf, 4), 536);
-    assert!(buf[8..].iter().all(|&b| b == 0));
+    assert_eq!(get_u32(&buf, 4), 592);
+    assert!(buf[8..536].iter().all(|&b| b == 0));
+    let mut expect = buf.clone();
+    put_default_limits(&mut expect);
+    assert_eq!(buf, expect);
     assert_eq!(ConfigV1::decode(&buf), Ok(Config::EMPTY));
 }
 

@@ -13,6 +13,16 @@
 //! dead_after = 3           # missed heartbeats before a node is down,
 //!                          # 2..=20; default 3
 //!
+//! [limits]                 # optional: flow table and quorum
+//! max_flows = 65536        # 256..=1048576; when full, unassured entries
+//!                          # (handshake not completed) are dropped first
+//! syn_timeout = 10         # seconds an unassured entry lives
+//! established_timeout = 600
+//! closing_timeout = 120
+//! closed_timeout = 10      # every timeout in 1..=86400
+//! quorum = 0               # live nodes needed to accept new connections;
+//!                          # 0 (the default): a majority of the nodes
+//!
 //! [[node]]
 //! id = 1                   # 1..=32
 //! addr = "10.0.0.11"       # internal address
@@ -51,8 +61,8 @@ use std::net::Ipv4Addr;
 
 use dts_core::abi::CONFIG_V1_SIZE;
 use dts_core::config::{
-    Config, ConfigError, HandoverTo, Mesh, Node, NodeSet, Service, MAX_NODES, MAX_NODE_ID,
-    MAX_SERVICES,
+    Config, ConfigError, HandoverTo, Limit, Limits, Mesh, Node, NodeSet, Service, MAX_NODES,
+    MAX_NODE_ID, MAX_SERVICES,
 };
 use dts_policy::PolicyConfig;
 use serde::de::IgnoredAny;
@@ -71,6 +81,9 @@ pub(crate) struct ConfigFile {
     /// configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mesh: Option<MeshEntry>,
+    /// The `[limits]` table; absent: [`Limits::DEFAULT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) limits: Option<LimitsEntry>,
     /// The `[[node]]` tables.
     #[serde(rename = "node", default)]
     pub(crate) nodes: Vec<NodeEntry>,
@@ -99,6 +112,75 @@ pub(crate) struct MeshEntry {
     /// `port = 0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dead_after: Option<Spanned<u8>>,
+}
+
+/// The `[limits]` table: every key optional, [`Limits::DEFAULT`] for the
+/// missing ones.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsEntry {
+    /// [`Limits::max_flows`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_flows: Option<Spanned<u32>>,
+    /// The unassured entries' timeout, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) syn_timeout: Option<Spanned<u32>>,
+    /// The established entries' idle timeout, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) established_timeout: Option<Spanned<u32>>,
+    /// The closing entries' timeout, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) closing_timeout: Option<Spanned<u32>>,
+    /// The closed entries' linger, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) closed_timeout: Option<Spanned<u32>>,
+    /// [`Limits::quorum`]; 0: a majority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) quorum: Option<Spanned<u8>>,
+}
+
+impl LimitsEntry {
+    /// The limits the table stands for, with the defaults filled in.
+    pub(crate) fn to_limits(&self) -> Limits {
+        let d = Limits::DEFAULT;
+        let v = |x: &Option<Spanned<u32>>, def: u32| x.as_ref().map_or(def, |x| *x.get_ref());
+        Limits {
+            max_flows: v(&self.max_flows, d.max_flows),
+            timeouts: dts_core::flow::Timeouts {
+                syn: v(&self.syn_timeout, d.timeouts.syn),
+                established: v(&self.established_timeout, d.timeouts.established),
+                closing: v(&self.closing_timeout, d.timeouts.closing),
+                closed: v(&self.closed_timeout, d.timeouts.closed),
+            },
+            quorum: self.quorum.as_ref().map_or(d.quorum, |q| *q.get_ref()),
+        }
+    }
+
+    /// The table that prints `limits` (every key, without position).
+    pub(crate) fn from_limits(l: Limits) -> Self {
+        let s = |x| Some(Spanned::new(0..0, x));
+        Self {
+            max_flows: s(l.max_flows),
+            syn_timeout: s(l.timeouts.syn),
+            established_timeout: s(l.timeouts.established),
+            closing_timeout: s(l.timeouts.closing),
+            closed_timeout: s(l.timeouts.closed),
+            quorum: Some(Spanned::new(0..0, l.quorum)),
+        }
+    }
+
+    /// The byte offset in the file of the value a limit error is about.
+    fn offset_of(&self, limit: Limit) -> Option<usize> {
+        let at = |x: &Option<Spanned<u32>>| x.as_ref().map(|x| x.span().start);
+        match limit {
+            Limit::MaxFlows => at(&self.max_flows),
+            Limit::SynTimeout => at(&self.syn_timeout),
+            Limit::EstablishedTimeout => at(&self.established_timeout),
+            Limit::ClosingTimeout => at(&self.closing_timeout),
+            Limit::ClosedTimeout => at(&self.closed_timeout),
+            Limit::Quorum => self.quorum.as_ref().map(|q| q.span().start),
+        }
+    }
 }
 
 impl MeshEntry {
@@ -468,6 +550,7 @@ fn invalid_offset(file: &ConfigFile, pos: &Positions, err: ConfigError) -> Optio
         | ConfigError::MeshBadHeartbeat { .. }
         | ConfigError::MeshBadDeadAfter { .. }
         | ConfigError::MeshDisabledNotZero { .. } => None,
+        ConfigError::BadLimit { limit, .. } => file.limits.as_ref()?.offset_of(limit),
     }
 }
 
@@ -502,6 +585,11 @@ pub(crate) fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
         None if is_empty_file(file) => Mesh::DISABLED,
         None => Mesh::DEFAULT,
     });
+    config.set_limits(
+        file.limits
+            .as_ref()
+            .map_or(Limits::DEFAULT, LimitsEntry::to_limits),
+    );
     for node in &file.nodes {
         config.add_node(Node {
             id: node.id,
@@ -578,6 +666,8 @@ pub(crate) fn to_file(config: &Config) -> ConfigFile {
     ConfigFile {
         self_id: (!config.is_empty()).then_some(config.self_id()),
         mesh: (!config.is_empty()).then(|| MeshEntry::from_mesh(config.mesh())),
+        limits: (!config.is_empty() && config.limits() != Limits::DEFAULT)
+            .then(|| LimitsEntry::from_limits(config.limits())),
         nodes: config
             .nodes()
             .iter()
@@ -767,6 +857,26 @@ pub(crate) fn describe(err: ConfigError) -> String {
             "[mesh] port = 0 disables the mesh: leave heartbeat_ms and dead_after out \
              (or 0), not heartbeat_ms = {heartbeat_ms}, dead_after = {dead_after}"
         ),
+        ConfigError::BadLimit {
+            limit: Limit::MaxFlows,
+            value,
+        } => format!(
+            "[limits] max_flows = {value}: must be in {}..={}",
+            Limits::MAX_FLOWS_MIN,
+            Limits::MAX_FLOWS_MAX
+        ),
+        ConfigError::BadLimit {
+            limit: Limit::Quorum,
+            value,
+        } => format!(
+            "[limits] quorum = {value}: must be 0 (a majority) or at most the number of nodes"
+        ),
+        ConfigError::BadLimit { limit, value } => format!(
+            "[limits] {} = {value}: must be in {}..={} seconds",
+            limit.as_str(),
+            Limits::TIMEOUT_MIN,
+            Limits::TIMEOUT_MAX
+        ),
     }
 }
 
@@ -801,6 +911,18 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         writeln!(out, "port = {}", mesh.port)?;
         writeln!(out, "heartbeat_ms = {}", mesh.heartbeat_ms)?;
         writeln!(out, "dead_after = {}", mesh.dead_after)?;
+    }
+    let limits = config.limits();
+    if limits != Limits::DEFAULT {
+        let t = limits.timeouts;
+        writeln!(out)?;
+        writeln!(out, "[limits]")?;
+        writeln!(out, "max_flows = {}", limits.max_flows)?;
+        writeln!(out, "syn_timeout = {}", t.syn)?;
+        writeln!(out, "established_timeout = {}", t.established)?;
+        writeln!(out, "closing_timeout = {}", t.closing)?;
+        writeln!(out, "closed_timeout = {}", t.closed)?;
+        writeln!(out, "quorum = {}", limits.quorum)?;
     }
     for node in config.nodes() {
         writeln!(out)?;
@@ -839,6 +961,29 @@ mod tests {
     use dts_core::abi::{EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
 
     const RIG: &str = include_str!("../examples/cluster3.toml");
+
+    #[test]
+    fn limits_table_round_trips_and_is_checked() {
+        let text = RIG.replace(
+            "self = 1\n",
+            "self = 1\n\n[limits]\nmax_flows = 4096\nsyn_timeout = 5\nquorum = 2\n",
+        );
+        let config = parse(&text).expect("valid");
+        let l = config.limits();
+        assert_eq!((l.max_flows, l.timeouts.syn, l.quorum), (4096, 5, 2));
+        assert_eq!(l.timeouts.established, Limits::DEFAULT.timeouts.established);
+        assert_eq!(
+            parse(&render_toml(&config)).expect("shown file parses"),
+            config
+        );
+        let bad = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nmax_flows = 10\n");
+        let msg = err_of(&bad).to_string();
+        assert!(msg.contains("max_flows = 10"), "{msg}");
+        let bad = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nquorum = 9\n");
+        assert!(err_of(&bad).to_string().contains("quorum = 9"));
+        let bad = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nclosed_timeout = 0\n");
+        assert!(err_of(&bad).to_string().contains("closed_timeout = 0"));
+    }
 
     /// The rig file with `extra` appended.
     fn rig_plus(extra: &str) -> String {
@@ -1277,7 +1422,7 @@ mod tests {
         );
         assert_eq!(
             describe(ConfigError::BadSize { found: 8 }),
-            "malformed configuration blob: struct_size 8, expected 536"
+            "malformed configuration blob: struct_size 8, expected 592"
         );
         assert_eq!(
             describe(ConfigError::ReservedNotZero { offset: 20 }),

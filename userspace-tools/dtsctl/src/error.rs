@@ -444,7 +444,7 @@ mod tests {
     fn config_reply_messages() {
         let msg = Error::ConfigReply {
             err: ConfigError::BadVersion { found: 3 },
-            len: 536,
+            len: 592,
         }
         .to_string();
         assert!(msg.contains("expects DTS ABI version 1"), "{msg}");
@@ -454,10 +454,10 @@ mod tests {
             len: 100,
         }
         .to_string();
-        assert!(msg.contains("expected 536 bytes, got 100"), "{msg}");
+        assert!(msg.contains("expected 592 bytes, got 100"), "{msg}");
         let msg = Error::ConfigReply {
             err: ConfigError::DuplicateNodeId { id: 4 },
-            len: 536,
+            len: 592,
         }
         .to_string();
         assert_eq!(
