@@ -2,12 +2,14 @@
 
 //! Control requests from user space (`dtsctl`), over the socket-option range.
 //!
-//! Process context. Every request needs `CAP_NET_ADMIN`; a refused or
-//! malformed request is counted and answered with a precise errno:
+//! Process context. Every request needs a socket in the initial network
+//! namespace and `CAP_NET_ADMIN` in the initial user namespace (the module's
+//! state is global, see [`Caller::is_host_admin`]); a refused or malformed
+//! request is counted and answered with a precise errno:
 //!
 //! | errno    | meaning                                               |
 //! |----------|-------------------------------------------------------|
-//! | `EPERM`  | the caller lacks `CAP_NET_ADMIN`                      |
+//! | `EPERM`  | not `CAP_NET_ADMIN` in `init_net`'s user namespace, or a socket of another network namespace |
 //! | `EINVAL` | unknown option, wrong length, or wrong ABI version    |
 //! | `EFAULT` | the user buffer is not accessible                     |
 //! | `EBUSY`  | another configuration change is in progress           |
@@ -29,7 +31,7 @@ use crate::pure::abi::{
     self, Counter, FlowEntryV1, FlowsV1, FlushV1, InfoV1, PeerConn, PeerState, PeerV1, PeersV1,
     ZeroV1,
 };
-use crate::pure::config::{Config, ConfigV1};
+use crate::pure::config::{Config, ConfigV1, Limits};
 use crate::rcu;
 use crate::sockopt::{Caller, Handler, UserIn, UserOut};
 use crate::state;
@@ -38,9 +40,9 @@ use crate::stats;
 /// The socket-option handler of `dts.ko`.
 pub(crate) struct Control;
 
-/// Counts and refuses callers without `CAP_NET_ADMIN`.
+/// Counts and refuses callers that are not the host's network admin.
 fn require_admin(caller: &Caller) -> Result {
-    if caller.is_net_admin() {
+    if caller.is_host_admin() {
         Ok(())
     } else {
         stats::inc(Counter::SockoptDenied);
@@ -61,11 +63,9 @@ fn get_info(out: &mut UserOut) -> Result<usize> {
     }
     let mut info = InfoV1::new();
     info.set_module_version(crate::DTS_VERSION);
-    // Expired flows are freed (and counted) before they are reported.
-    let flows = state::with(|st| {
-        st.sweep(true);
-        st.flows.len()
-    });
+    // Flows that expired less than a second ago (the collector's pass) are
+    // still counted.
+    let flows = state::with(|st| st.flows.len());
     stats::snapshot(HOOKS.iter().map(|h| (h.hooknum, h.priority)), &mut info);
     info.set_counter(Counter::FlowsActive, flows.unwrap_or(0) as u64);
     let mut buf = [0u8; abi::INFO_V1_SIZE];
@@ -126,6 +126,10 @@ fn publish_config(new: Option<KBox<Config>>) -> Result {
                 let guard = rcu::Guard::new();
                 crate::mesh::config_changing(c.get(&guard), new.as_deref());
             }
+            let max = new
+                .as_deref()
+                .map_or(Limits::DEFAULT.max_flows, |c| c.limits().max_flows);
+            st.flows.set_max(max as usize);
             c.replace(new)
         })
     })
@@ -318,7 +322,6 @@ fn get_flows(out: &mut UserOut) -> Result<usize> {
     let mut count = 0usize;
     let mut cut = false;
     let total = state::with(|st| -> Result<usize> {
-        st.sweep(true);
         for bucket in 0..flowtab::BUCKETS {
             // Fills preallocated slots: no allocation inside the read-side
             // section.

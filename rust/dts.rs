@@ -13,8 +13,8 @@
 //!   options;
 //! - core: [`state`] holds the shared state (the configuration, published
 //!   under RCU by [`rcu`], and the flow table [`flowtab`] of connection
-//!   control blocks, [`fcb`]), and [`calls`] the requests that wait for a
-//!   peer's answer over the mesh;
+//!   control blocks, [`fcb`], expired by [`gc`]), and [`calls`] the requests
+//!   that wait for a peer's answer over the mesh;
 //! - sys, a thin `unsafe` layer over `kernel::bindings` that knows no
 //!   feature: [`nf`] (netfilter hook registration), [`sockopt`] (the
 //!   `nf_sockopt_ops` range through which `dtsctl` and proxies talk to the
@@ -46,6 +46,7 @@ mod clock;
 mod ctl;
 mod fcb;
 mod flowtab;
+mod gc;
 mod handover;
 mod hooks;
 mod ksock;

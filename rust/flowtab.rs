@@ -6,10 +6,18 @@
 //!   bucket's chain with acquire loads inside an RCU read-side section and
 //!   take no lock: [`FlowTable::lookup`] returns a reference that lives as
 //!   long as the caller's [`rcu::Guard`].
-//! - **Writers** (a hook accepting a SYN, the expiry timer, module exit) take
-//!   one [`SpinLockBh`], link new entries at the head of a chain with a
-//!   release store, and unlink old ones; an unlinked entry is freed by an RCU
-//!   callback after a grace period, when no reader can still hold it.
+//! - **Writers** (a hook accepting a SYN, the destination of a handover,
+//!   the expiry work item [`crate::gc`], a CLOSED, module exit) take one
+//!   [`SpinLockBh`] for one bucket's worth of work at a time, link new
+//!   entries at the head of a chain with a release store, and unlink old
+//!   ones; an unlinked entry is freed by an RCU callback after a grace
+//!   period, when no reader can still hold it.
+//! - **Size**: at most [`FlowTable::set_max`] entries (the `[limits]`
+//!   `max_flows`). When the table is full, an insertion first drops an
+//!   unassured or closed entry near the new entry's bucket (at most
+//!   [`EARLY_DROP_ENTRIES`] entries in at most [`EARLY_DROP_BUCKETS`]
+//!   buckets: early drop, as conntrack does), so a SYN flood cannot lock
+//!   real clients out; only if there is none is it refused.
 //! - A flow's life cycle ([`crate::pure::flow::Track`]) is one `AtomicU64`,
 //!   updated by compare-and-swap from any CPU without the lock.
 //!
@@ -28,15 +36,24 @@ use kernel::types::Opaque;
 
 use crate::fcb::Fcb;
 use crate::lock::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend};
+use crate::pure::abi::Counter;
+use crate::pure::config::Limits;
 use crate::pure::fcb::Role;
-use crate::pure::flow::{Event, FlowKey, Timeouts, Track};
+use crate::pure::flow::{Event, FlowKey, Sent, Timeouts, Track};
 use crate::rcu;
+use crate::stats;
 
-/// Number of buckets (a power of two).
-pub(crate) const BUCKETS: usize = 4096;
+/// Number of buckets (a power of two): chains of 4 at the default 65,536
+/// flows, of 64 at the largest `max_flows`.
+pub(crate) const BUCKETS: usize = 16384;
 
-/// Most flows the table holds; beyond that new SYNs are refused.
-pub(crate) const MAX_FLOWS: usize = 65536;
+/// An insertion into a full table searches for an entry to drop early from
+/// the new entry's bucket on, until it has looked at this many entries ...
+pub(crate) const EARLY_DROP_ENTRIES: usize = 64;
+
+/// ... or at this many buckets (a small `max_flows` leaves most buckets
+/// empty): a bounded search under the lock, a few microseconds.
+pub(crate) const EARLY_DROP_BUCKETS: usize = 1024;
 
 /// A tracked 4-tuple: one endpoint of a logical connection.
 pub(crate) struct Flow {
@@ -47,6 +64,8 @@ pub(crate) struct Flow {
     /// The connection's control block, shared with its other entries.
     pub(crate) fcb: Arc<Fcb>,
     track: AtomicU64,
+    /// What this node last sent on the flow ([`Sent::pack`]).
+    sent: [AtomicU64; 2],
 }
 
 impl Flow {
@@ -69,6 +88,40 @@ impl Flow {
                 Err(seen) => cur = seen,
             }
         }
+    }
+
+    /// What this node last sent on the flow, for the window checks.
+    pub(crate) fn sent(&self) -> Sent {
+        let [a, b] = &self.sent;
+        Sent::unpack(a.load(Ordering::Relaxed), b.load(Ordering::Relaxed))
+    }
+
+    /// Records a segment this node sent (as the peer sees it:
+    /// [`Sent::on_sent`]). Any context; lock-free. Two CPUs sending at once
+    /// may leave a mix of their values (see [`Sent`]).
+    pub(crate) fn record_sent(
+        &self,
+        flags: u8,
+        seq: u32,
+        len: u32,
+        ack: u32,
+        window: u16,
+        wscale: Option<u8>,
+    ) {
+        let next = self.sent().on_sent(flags, seq, len, ack, window, wscale);
+        self.store_sent(next);
+    }
+
+    /// Records the window-scale shift the peer applies to our windows.
+    pub(crate) fn record_wscale(&self, wscale: u8) {
+        self.store_sent(self.sent().with_wscale(wscale));
+    }
+
+    fn store_sent(&self, s: Sent) {
+        let (a, b) = s.pack();
+        let [sa, sb] = &self.sent;
+        sa.store(a, Ordering::Relaxed);
+        sb.store(b, Ordering::Relaxed);
     }
 
     /// Records `ev` at `now` and returns the new state. Any context;
@@ -111,6 +164,8 @@ pub(crate) struct FlowTable {
     #[pin]
     lock: SpinLockBh<()>,
     count: AtomicUsize,
+    /// Most entries (`max_flows`).
+    max: AtomicUsize,
     seed: u32,
 }
 
@@ -146,6 +201,7 @@ impl FlowTable {
             },
             lock <- new_spinlock_bh!((), "dts_flow_table"),
             count: AtomicUsize::new(0),
+            max: AtomicUsize::new(Limits::DEFAULT.max_flows as usize),
             // SAFETY: `get_random_u32()` may be called from any context.
             seed: unsafe { bindings::get_random_u32() },
         })
@@ -156,9 +212,19 @@ impl FlowTable {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// Sets the most entries the table holds (a new configuration's
+    /// `max_flows`). A smaller value than the current count refuses new
+    /// entries until enough expire. Any context.
+    pub(crate) fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
+    }
+
+    fn bucket_index(&self, key: &FlowKey) -> usize {
+        key.hash(self.seed) as usize & (BUCKETS - 1)
+    }
+
     fn bucket(&self, key: &FlowKey) -> Option<&AtomicPtr<Entry>> {
-        let i = key.hash(self.seed) as usize & (BUCKETS - 1);
-        self.buckets.get(i)
+        self.buckets.get(self.bucket_index(key))
     }
 
     /// Finds the flow of `key`. Any context; lock-free.
@@ -195,7 +261,7 @@ impl FlowTable {
             }
             p = e.next.load(Ordering::Relaxed);
         }
-        if self.len() >= MAX_FLOWS {
+        if self.len() >= self.max.load(Ordering::Relaxed) && !self.early_drop(&_g, &key) {
             return Err(ENOSPC);
         }
         let entry = new_entry(key, role, fcb, now)?;
@@ -290,6 +356,69 @@ impl FlowTable {
         removed
     }
 
+    /// Drops one entry that may go early ([`Track::early_droppable`]:
+    /// unassured or closed, and not Socket Cloning's, whose end has work to
+    /// do) near the bucket of `key` (at most [`EARLY_DROP_ENTRIES`] entries
+    /// in at most [`EARLY_DROP_BUCKETS`] buckets), to make room for `key`.
+    /// The caller holds `self.lock` (`g` proves it). Returns whether one was
+    /// dropped (counted as `flow_early_drop`).
+    fn early_drop(&self, g: &Guard<'_, (), SpinLockBhBackend>, key: &FlowKey) -> bool {
+        let first = self.bucket_index(key);
+        let seen = core::cell::Cell::new(0usize);
+        let mut droppable = |f: &Flow| {
+            seen.set(seen.get() + 1);
+            f.fcb.sc().is_none() && f.track().early_droppable()
+        };
+        for i in 0..EARLY_DROP_BUCKETS {
+            let Some(head) = self.buckets.get((first + i) & (BUCKETS - 1)) else {
+                continue;
+            };
+            if self.unlink_chain(g, head, &mut droppable, 1) == 1 {
+                stats::inc(Counter::FlowEarlyDrop);
+                return true;
+            }
+            if seen.get() >= EARLY_DROP_ENTRIES {
+                break;
+            }
+        }
+        false
+    }
+
+    /// Expires bucket `bucket` (`0..BUCKETS`): removes its flows idle for
+    /// longer than their phase allows at `now`, calling `gone` on each
+    /// (under the table's lock: it must not take it). Returns how many went
+    /// and how many unassured ones remain. Any context but hard interrupts;
+    /// holds the lock for this one bucket.
+    pub(crate) fn expire_bucket(
+        &self,
+        bucket: usize,
+        now: u32,
+        t: &Timeouts,
+        mut gone: impl FnMut(&Flow),
+    ) -> (usize, usize) {
+        let Some(head) = self.buckets.get(bucket) else {
+            return (0, 0);
+        };
+        let mut unassured = 0;
+        let g = self.lock.lock();
+        let removed = self.unlink_chain(
+            &g,
+            head,
+            &mut |f| {
+                let track = f.track();
+                let dead = track.expired(now, t);
+                if dead {
+                    gone(f);
+                } else if !track.is_assured() {
+                    unassured += 1;
+                }
+                dead
+            },
+            usize::MAX,
+        );
+        (removed, unassured)
+    }
+
     /// Unlinks every flow for which `dead` returns true and frees it after a
     /// grace period. Any context except hard interrupts. Returns how many.
     fn remove_if(&self, mut dead: impl FnMut(&Flow) -> bool) -> usize {
@@ -312,10 +441,16 @@ impl FlowTable {
         self.unlink_chain(&g, head, &mut |f| f.key == *key, 1) == 1
     }
 
-    /// Removes every entry of the connection `fcb` (its client entry and
-    /// its handover connection's). Process context. Returns how many.
-    pub(crate) fn remove_fcb(&self, fcb: &Arc<Fcb>) -> usize {
-        self.remove_if(|f| Arc::ptr_eq(&f.fcb, fcb))
+    /// Removes the entry of `key` if it still leads to `fcb` (a connection
+    /// whose CLOSED arrived: not a new one on the same ports). Any context
+    /// except hard interrupts; one bucket under the lock. Returns whether
+    /// one was removed.
+    pub(crate) fn remove_entry(&self, key: &FlowKey, fcb: &Arc<Fcb>) -> bool {
+        let Some(head) = self.bucket(key) else {
+            return false;
+        };
+        let g = self.lock.lock();
+        self.unlink_chain(&g, head, &mut |f| f.key == *key && Arc::ptr_eq(&f.fcb, fcb), 1) == 1
     }
 
     /// Calls `f` on every flow of bucket `bucket` (`0..BUCKETS`; nothing
@@ -355,18 +490,6 @@ impl FlowTable {
         }
     }
 
-    /// Removes the flows idle for longer than their phase allows at `now`,
-    /// calling `gone` on each (under the table's lock: it must not take it).
-    pub(crate) fn expire(&self, now: u32, t: &Timeouts, mut gone: impl FnMut(&Flow)) -> usize {
-        self.remove_if(|f| {
-            let dead = f.track().expired(now, t);
-            if dead {
-                gone(f);
-            }
-            dead
-        })
-    }
-
     /// Removes every flow.
     pub(crate) fn clear(&self) -> usize {
         self.remove_if(|_| true)
@@ -385,6 +508,7 @@ fn new_entry(key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<KBox<E
                 role,
                 fcb,
                 track: AtomicU64::new(Track::new(now).bits()),
+                sent: [AtomicU64::new(Sent::NONE.pack().0), AtomicU64::new(Sent::NONE.pack().1)],
             },
         },
         GFP_ATOMIC,

@@ -27,14 +27,16 @@ use crate::mesh;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
 use crate::pure::config::{Config, PortKind, Service};
-use crate::pure::fcb::{self, Dir, DropReason, Plan, Role, State as FcbState, Transition};
+use crate::pure::fcb::{
+    self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, Transition,
+};
 use crate::pure::filter::{self, Inbound, Outbound};
-use crate::pure::flow::{FlowKey, Phase};
+use crate::pure::flow::{Event, FlowKey, Phase};
 use crate::pure::hopt;
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
 use crate::pure::mesh::CloseReason;
 use crate::pure::segbuild::IPPROTO_IPIP;
-use crate::pure::tcp::{TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN};
+use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN};
 use crate::rcu;
 use crate::seg::{self, event, read_tcp_header, rewrite, tcp_segment, with_timestamp, TcpSeg};
 use crate::skb::{SkbRef, PACKET_HOST, PACKET_MULTICAST};
@@ -125,6 +127,20 @@ fn on_flow(
     let now = clock::now_secs();
     let st_now = fcb.state();
     let info = with_timestamp(skb, t);
+    let payload = (skb.len() as usize).saturating_sub(t.off.saturating_add(t.hdr_len)) as u32;
+    // The client's segments count (RST, FIN, window, timestamp, the
+    // handshake's completion) only inside the window this node's stack
+    // advertised: a blind attacker has to guess it. A connection handed
+    // over from here is the destination's to judge: its CLOSED ends it.
+    let checked = dir == Dir::In && !(f.role == Role::Client && st_now == FcbState::HandedOver);
+    let sent = f.sent();
+    let has_ack = t.info.flags & TCP_FLAG_ACK != 0;
+    if checked && !sent.accepts(t.info.seq, payload, has_ack, t.ack) {
+        stats::inc(Counter::OutOfWindow);
+        // The segment itself goes where its plan says (the stack makes its
+        // own checks); it only teaches and changes nothing here.
+        return follow_plan(st, f, dir, skb, t, &info, out, guard, now, None);
+    }
     fcb.record(fcb::learn(f.role, st_now, dir, &info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &info));
     let fake = f.role == Role::ClientDst && st_now == FcbState::Transfer;
@@ -139,13 +155,72 @@ fn on_flow(
         };
         fcb.record_fake(t.info.flags, wscale, t.ack);
     }
+    let mut ev = event(t.info.flags, dir == Dir::In);
+    if let Event::Segment { remote: true } = ev {
+        // Only the ACK of our SYN-ACK completes the handshake.
+        if f.track().phase() == Phase::SynSeen && !sent.completes_handshake(t.ack) {
+            stats::inc(Counter::OutOfWindow);
+            ev = Event::Segment { remote: false };
+        }
+    }
+    follow_plan(st, f, dir, skb, t, &info, out, guard, now, Some(ev))
+}
+
+/// Plans and carries out a segment of flow `f` and, with `ev`, moves the
+/// flow's life cycle on (without, the segment changes nothing of the
+/// flow's state: it was out of window). Softirq or task context; never
+/// sleeps.
+#[allow(clippy::too_many_arguments)]
+fn follow_plan(
+    st: &state::State,
+    f: &Flow,
+    dir: Dir,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    info: &SegInfo,
+    out: Option<OutCtx>,
+    guard: &rcu::Guard,
+    now: u32,
+    ev: Option<Event>,
+) -> u32 {
+    let fcb = &f.fcb;
+    let st_now = fcb.state();
+    let fake = f.role == Role::ClientDst && st_now == FcbState::Transfer;
     let plan = if fake && dir == Dir::In && fcb.is_injected(skb.addr()) {
         // The fake handshake's own segments reach the stack as built.
         Plan::ACCEPT
     } else {
-        fcb::plan(f.role, st_now, dir, &info, &fcb.params())
+        fcb::plan(f.role, st_now, dir, info, &fcb.params())
     };
-    let track = f.update(event(t.info.flags, dir == Dir::In), now);
+    if dir == Dir::Out {
+        // What the client will see of this segment, after the rewrite.
+        let wscale = match t.info.flags & TCP_FLAG_SYN {
+            0 => None,
+            _ => read_tcp_header(skb, t).and_then(|(hdr, len)| {
+                seg::wscale_of(hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default())
+            }),
+        };
+        if plan.verdict.is_ok() {
+            let payload =
+                (skb.len() as usize).saturating_sub(t.off.saturating_add(t.hdr_len)) as u32;
+            f.record_sent(
+                t.info.flags,
+                t.info.seq.wrapping_add(plan.seq_add),
+                payload,
+                t.ack.wrapping_add(plan.ack_add),
+                plan.window.unwrap_or(t.info.window),
+                wscale,
+            );
+        } else if let Some(ws) = wscale {
+            // A handover's fake SYN-ACK (dropped): its window scale is the
+            // one the client knows from the source's, checked equal.
+            f.record_wscale(ws);
+        }
+    }
+    let Some(ev) = ev else {
+        return carry_out(st, f, dir, skb, t, &plan, out, guard, now);
+    };
+    let track = f.update(ev, now);
     if f.role == Role::ClientDst && track.phase() == Phase::Closed {
         // A handed-in connection ended here: tell the node it came from.
         let reason = if t.info.flags & TCP_FLAG_RST != 0 {
@@ -155,11 +230,29 @@ fn on_flow(
         };
         mesh::notify_closed(st, fcb, fcb.peer().0, reason);
     }
+    carry_out(st, f, dir, skb, t, &plan, out, guard, now)
+}
+
+/// Carries `plan` out on a segment of flow `f`: verdict, rewrite, the FCB's
+/// transition, re-routing. Softirq or task context; never sleeps.
+#[allow(clippy::too_many_arguments)]
+fn carry_out(
+    st: &state::State,
+    f: &Flow,
+    dir: Dir,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    plan: &Plan,
+    out: Option<OutCtx>,
+    guard: &rcu::Guard,
+    now: u32,
+) -> u32 {
+    let fcb = &f.fcb;
     if let Err(r) = plan.verdict {
         stats::inc(drop_counter(r));
         return bindings::NF_DROP;
     }
-    if !rewrite(skb, t, &plan, None) {
+    if !rewrite(skb, t, plan, None) {
         stats::inc(Counter::RewriteFailed);
         return bindings::NF_DROP;
     }
@@ -290,6 +383,13 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
             // A Socket Cloning router's forwarded copy.
             return crate::sc::forwarded_in(cfg, skb, ip);
         }
+        if to_vip && ip.is_fragment && ip.protocol == IPPROTO_TCP {
+            // A TCP fragment cannot be matched to a flow without
+            // reassembly, and would reach every node of the broadcast
+            // cluster: drop it (`Documentation/security.md`, "Fragments").
+            stats::inc(Counter::FragmentDrop);
+            return bindings::NF_DROP;
+        }
         let Some(t) = tcp_segment(skb, ip) else {
             return bindings::NF_ACCEPT;
         };
@@ -362,7 +462,6 @@ fn accept_syn(
         return bindings::NF_DROP;
     };
     let s = t.seg;
-    st.sweep(false);
     let Some(fcb) = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying, svc.proxy_port) else {
         return bindings::NF_DROP;
     };

@@ -1499,8 +1499,9 @@ fn closed_received(m: &Closed) {
         };
         let Some(fcb) = fcb else { return };
         stats::inc(Counter::MeshClosedFreed);
-        let n = st.flows.remove_fcb(&fcb);
-        stats::add(Counter::FlowRemoved, n as u64);
+        if st.flows.remove_entry(&key, &fcb) {
+            stats::inc(Counter::FlowRemoved);
+        }
         let origin = fcb.origin();
         if origin != 0 {
             notify_closed(st, &fcb, origin, m.reason);

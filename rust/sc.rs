@@ -237,7 +237,6 @@ fn origin_flow(w: &Where) -> Result<Arc<ScFlow>> {
         )
         .with_sc(scf.clone());
         let fcb = Arc::new(fcb, GFP_KERNEL)?;
-        st.sweep(false);
         match st.flows.insert(key, Role::ScOrigin, fcb, clock::now_secs()) {
             Ok(true) => {
                 stats::inc(Counter::FlowCreated);
@@ -245,7 +244,7 @@ fn origin_flow(w: &Where) -> Result<Arc<ScFlow>> {
                 let g = rcu::Guard::new();
                 if let Some(f) = st.flows.lookup(&key, &g) {
                     f.update(Event::Syn, clock::now_secs());
-                    f.update(Event::Segment, clock::now_secs());
+                    f.update(Event::Segment { remote: true }, clock::now_secs());
                 }
                 Ok(scf)
             }
@@ -641,7 +640,6 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         return ScStatus::NoMemory;
     };
     let inserted = state::with(|st| {
-        st.sweep(false);
         let now = clock::now_secs();
         match st.flows.insert(key, Role::ScClone, fcb, now) {
             Ok(true) => {
@@ -868,7 +866,7 @@ fn abort_socket(key: &FlowKey) {
     }
 }
 
-/// A cloned connection's entry expired (sweep): tell the clone's node.
+/// A cloned connection's entry expired (`crate::gc`): tell the clone's node.
 /// Any context.
 pub(crate) fn expired(st: &state::State, f: &Flow) {
     if f.role != Role::ScOrigin {

@@ -42,16 +42,24 @@ impl Caller {
         self.sk
     }
 
-    /// Whether the calling task holds `CAP_NET_ADMIN` in the user namespace
-    /// that owns the socket's network namespace (as IPVS and x_tables check).
-    pub(crate) fn is_net_admin(&self) -> bool {
-        // SAFETY: `self.sk` is valid by the type invariant; `sock_net()` of a
-        // live socket is a live namespace whose `user_ns` is valid, and
-        // `ns_capable()` may be called from process context.
-        unsafe {
-            let net = bindings::sock_net(self.sk);
-            bindings::ns_capable((*net).user_ns, bindings::CAP_NET_ADMIN as c_int)
-        }
+    /// Whether the caller may use the module: its socket belongs to the
+    /// initial network namespace and the calling task holds `CAP_NET_ADMIN`
+    /// in the initial user namespace (`capable()`).
+    ///
+    /// The module's state (configuration, flow table, mesh) is global and
+    /// hooked in `init_net` only, so a capability that is only valid inside
+    /// a namespace the caller created (`unshare -Urn`) must not reach it:
+    /// `ns_capable(sock_net(sk)->user_ns, ...)` would be true there. Process
+    /// context.
+    pub(crate) fn is_host_admin(&self) -> bool {
+        // SAFETY: `self.sk` is valid by the type invariant, so `sock_net()`
+        // returns its live namespace; `init_net` is a static that lives as
+        // long as the kernel, and only its address is taken.
+        let in_init_net =
+            unsafe { bindings::sock_net(self.sk) == core::ptr::addr_of_mut!(bindings::init_net) };
+        // SAFETY: `capable()` checks the current task's credentials; it may be
+        // called from process context, which socket options run in.
+        in_init_net && unsafe { bindings::capable(bindings::CAP_NET_ADMIN as c_int) }
     }
 }
 

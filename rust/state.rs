@@ -11,11 +11,14 @@
 //! the duration of one call.
 
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::prelude::*;
+
+use kernel::sync::Arc;
 
 use crate::clock;
 use crate::flowtab::FlowTable;
+use crate::gc::Gc;
 use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::mesh::{self, TxQueue};
 use crate::pure::abi::Counter;
@@ -23,7 +26,7 @@ use crate::pure::config::Config;
 use crate::pure::fcb::Role;
 use crate::pure::flow::Timeouts;
 use crate::pure::mesh::CloseReason;
-use crate::rcu::RcuBox;
+use crate::rcu::{self, RcuBox};
 use crate::stats;
 
 /// The state itself.
@@ -37,8 +40,8 @@ pub(crate) struct State {
     /// The connections this node tracks.
     #[pin]
     pub(crate) flows: FlowTable,
-    /// When the flow table was last swept for expired flows (seconds).
-    last_sweep: AtomicU32,
+    /// The flow table's garbage collector.
+    pub(crate) gc: Arc<Gc>,
     /// Close notifications for the control mesh's thread.
     #[pin]
     pub(crate) txq: SpinLockBh<TxQueue>,
@@ -68,35 +71,36 @@ impl State {
         Ok(r)
     }
 
-    /// Removes expired flows, at most once a second (callers may call it on
-    /// every packet). Any context but hard interrupts.
-    ///
-    /// There is no timer: the table is swept from the packet path and from
-    /// `DTS_SO_GET_INFO`, so an idle node keeps its expired flows until the
-    /// next packet or status request, when they are counted and freed.
-    pub(crate) fn sweep(&self, force: bool) {
+    /// Expires the next slice of the flow table ([`crate::gc`]), with the
+    /// configuration's timeouts. A handed-in connection that times out here
+    /// is reported to the node it came from. At the end of a pass, publishes
+    /// the number of unassured flows (`flows_unassured`). Process context
+    /// (the collector's work item); takes the table's lock one bucket at a
+    /// time.
+    pub(crate) fn gc_step(&self, gc: &Gc) {
+        let t = {
+            let guard = rcu::Guard::new();
+            self.config
+                .get(&guard)
+                .map_or(Timeouts::DEFAULT, |c| c.limits().timeouts)
+        };
         let now = clock::now_secs();
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        if !force && last == now {
-            return;
+        let (first, pass_done) = gc.take_slice();
+        let (mut removed, mut unassured) = (0, 0);
+        for bucket in first..first + crate::gc::SLICE {
+            let (r, u) = self.flows.expire_bucket(bucket, now, &t, |f| {
+                if f.role == Role::ClientDst {
+                    mesh::notify_closed(self, &f.fcb, f.fcb.peer().0, CloseReason::Timeout);
+                }
+                crate::sc::expired(self, f);
+            });
+            removed += r;
+            unassured += u;
         }
-        if self
-            .last_sweep
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
-            // Another CPU is sweeping right now.
-            return;
+        stats::add(Counter::FlowRemoved, removed as u64);
+        if let Some(total) = gc.count_unassured(unassured, pass_done) {
+            stats::set(Counter::FlowsUnassured, total as u64);
         }
-        // A handed-in connection that times out here is reported to the
-        // node it came from.
-        let n = self.flows.expire(now, &Timeouts::DEFAULT, |f| {
-            if f.role == Role::ClientDst {
-                mesh::notify_closed(self, &f.fcb, f.fcb.peer().0, CloseReason::Timeout);
-            }
-            crate::sc::expired(self, f);
-        });
-        stats::add(Counter::FlowRemoved, n as u64);
     }
 }
 
@@ -124,7 +128,7 @@ impl StateOwner {
                 config: RcuBox::new(),
                 cfg_busy: AtomicBool::new(false),
                 flows <- FlowTable::new(),
-                last_sweep: AtomicU32::new(clock::now_secs()),
+                gc: Gc::new()?,
                 txq <- new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"),
                 sc <- crate::sc::Shared::new(),
                 calls <- crate::calls::Calls::new(),
@@ -136,6 +140,8 @@ impl StateOwner {
         let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
         // Release: the initialised state is visible before its address.
         STATE.store(ptr, Ordering::Release);
+        // SAFETY: just published; nothing frees it before `drop`.
+        unsafe { (*ptr).gc.start() };
         // INVARIANT: allocated above and published.
         Ok(Self { ptr })
     }
@@ -145,6 +151,9 @@ impl Drop for StateOwner {
     /// Process context (module exit), after every hook and socket option is
     /// unregistered, so no call can be using the state any more.
     fn drop(&mut self) {
+        // SAFETY: `self.ptr` is the live state (type invariant). The
+        // collector's timer and work item use it: they stop first.
+        unsafe { (*self.ptr).gc.stop() };
         STATE.store(ptr::null_mut(), Ordering::Release);
         // SAFETY: `self.ptr` came from `KBox::into_raw` (type invariant) and,
         // with every user unregistered, nothing refers to it. It is dropped in

@@ -46,6 +46,13 @@ pub(crate) fn add(c: Counter, n: u64) {
     }
 }
 
+/// Sets gauge `c` to `v`. Any context.
+pub(crate) fn set(c: Counter, v: u64) {
+    if let Some(a) = COUNTERS.get(c.index()) {
+        a.store(v, Relaxed);
+    }
+}
+
 /// The current value of `c`. Any context.
 pub(crate) fn get(c: Counter) -> u64 {
     COUNTERS.get(c.index()).map_or(0, |a| a.load(Relaxed))

@@ -234,7 +234,6 @@ fn build(m: &Handover<'_>, from: u8) -> Result<Taken> {
 fn insert(key: &FlowKey, fcb: &Arc<Fcb>) -> Result {
     let now = clock::now_secs();
     let r = state::with(|st| {
-        st.sweep(false);
         let g = rcu::Guard::new();
         if let Some(f) = st.flows.lookup(key, &g) {
             if fcb::handover_syn_replaces(f.role, f.fcb.state(), f.track().phase())

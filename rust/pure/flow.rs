@@ -8,8 +8,9 @@
 //! one `u64` ([`Track`]) so that the packet path can update it with a single
 //! compare-and-swap and no lock:
 //!
-//! - a flow starts when its SYN is accepted (`SynSeen`), becomes
-//!   `Established` on the first segment after that, `Closing` when a FIN is
+//! - a flow starts when its SYN is accepted (`SynSeen`, *unassured*),
+//!   becomes `Established` (*assured*) when the remote peer's ACK completes
+//!   the handshake (our own SYN-ACK does not count), `Closing` when a FIN is
 //!   seen in one direction, `Closed` when FINs were seen in both directions or
 //!   an RST in either;
 //! - it expires after an idle time that depends on the state: half-open and
@@ -115,8 +116,13 @@ pub enum Event {
     /// A connection request (SYN without ACK) on a tracked 4-tuple: a
     /// retransmission, or a new connection reusing a closed one's ports.
     Syn,
-    /// A segment with neither FIN nor RST.
-    Segment,
+    /// A segment with neither SYN (alone), FIN nor RST.
+    Segment {
+        /// An ACK from the remote peer: on a flow whose handshake is under
+        /// way it completes it, and makes the flow *assured*
+        /// ([`Track::is_assured`]). Our own segments (the SYN-ACK) never do.
+        remote: bool,
+    },
     /// A segment with FIN, from the remote peer (`true`) or from us.
     Fin {
         /// Sent by the remote peer.
@@ -236,8 +242,8 @@ impl Track {
                     Phase::Closing
                 }
             }
-            Event::Segment => match self.phase() {
-                Phase::SynSeen => Phase::Established,
+            Event::Segment { remote } => match self.phase() {
+                Phase::SynSeen if remote => Phase::Established,
                 p => p,
             },
             Event::Syn => match self.phase() {
@@ -267,6 +273,20 @@ impl Track {
         )
     }
 
+    /// Whether the remote peer completed the handshake: the flow left
+    /// [`Phase::SynSeen`]. An unassured flow has the short
+    /// [`Timeouts::syn`] and is the first to go when the table is full.
+    pub const fn is_assured(self) -> bool {
+        !matches!(self.phase(), Phase::SynSeen)
+    }
+
+    /// Whether the flow may be dropped to make room for a new one when the
+    /// table is full (early drop): it is unassured (a half-open or spoofed
+    /// connection) or closed (only lingering for retransmissions).
+    pub const fn early_droppable(self) -> bool {
+        matches!(self.phase(), Phase::SynSeen | Phase::Closed)
+    }
+
     /// Whether the flow has been idle longer than its phase allows at `now`.
     ///
     /// A `last_seen` after `now` (another CPU updated the flow with a newer
@@ -274,5 +294,160 @@ impl Track {
     pub const fn expired(self, now: u32, t: &Timeouts) -> bool {
         let idle = now.wrapping_sub(self.last_seen()) as i32;
         idle > 0 && idle as u32 > t.of(self.phase())
+    }
+}
+
+/// What this node's stack last told the remote peer of a flow, in the
+/// sequence space the peer sees (after any translation): the basis of the
+/// window checks of [`Sent::accepts`].
+///
+/// Packed into two `u64`s ([`Sent::pack`]) so that the packet path can keep
+/// it in atomics; a racing update from another CPU may leave a mix of two
+/// recent segments' values, which only widens or narrows the window by what
+/// was in flight, as in conntrack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sent {
+    /// The last acknowledgement number sent: where the peer's next byte
+    /// belongs (our `rcv_nxt` as advertised).
+    pub ack: u32,
+    /// The last window advertised, in bytes (scaled).
+    pub wnd: u32,
+    /// The highest sequence number sent so far, plus its length (our
+    /// `snd_nxt`): the peer cannot acknowledge more.
+    pub snd_nxt: u32,
+    /// The window-scale shift our SYN-ACK announced (0 without one).
+    pub wscale: u8,
+    /// Whether a segment with ACK was seen from us (otherwise nothing can
+    /// be checked yet).
+    pub known: bool,
+}
+
+/// Most bytes the peer may acknowledge behind our `snd_nxt`, as in
+/// conntrack's `td_maxwin` bound: a quarter of the sequence space.
+const ACK_SLACK: u32 = 1 << 30;
+
+impl Sent {
+    /// Nothing sent yet.
+    pub const NONE: Self = Self {
+        ack: 0,
+        wnd: 0,
+        snd_nxt: 0,
+        wscale: 0,
+        known: false,
+    };
+
+    /// The state after we sent a segment with sequence number `seq`,
+    /// `len` bytes of payload, `flags`, acknowledgement number `ack` and the
+    /// raw window field `window` (all as the peer will see them). A SYN's
+    /// `wscale` (its window-scale option) is remembered for the later
+    /// windows; a SYN's own window is never scaled (RFC 7323).
+    pub const fn on_sent(
+        self,
+        flags: u8,
+        seq: u32,
+        len: u32,
+        ack: u32,
+        window: u16,
+        wscale: Option<u8>,
+    ) -> Self {
+        use super::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
+        let syn = flags & TCP_FLAG_SYN != 0;
+        let ws = match (syn, wscale) {
+            (true, Some(s)) if s <= 14 => s,
+            (true, _) => 0,
+            (false, _) => self.wscale,
+        };
+        let mut end = seq.wrapping_add(len);
+        if syn {
+            end = end.wrapping_add(1);
+        }
+        if flags & TCP_FLAG_FIN != 0 {
+            end = end.wrapping_add(1);
+        }
+        let snd_nxt =
+            if !self.known && self.snd_nxt == 0 || (end.wrapping_sub(self.snd_nxt) as i32) > 0 {
+                end
+            } else {
+                self.snd_nxt
+            };
+        if flags & TCP_FLAG_ACK == 0 {
+            return Self {
+                snd_nxt,
+                wscale: ws,
+                ..self
+            };
+        }
+        let shift = if syn { 0 } else { ws };
+        Self {
+            ack,
+            wnd: (window as u32) << shift,
+            snd_nxt,
+            wscale: ws,
+            known: true,
+        }
+    }
+
+    /// The state with the window-scale shift `wscale` (a SYN-ACK of ours
+    /// that is not sent as such, but whose scale the peer knows).
+    pub const fn with_wscale(self, wscale: u8) -> Self {
+        Self {
+            wscale: if wscale <= 14 { wscale } else { 0 },
+            ..self
+        }
+    }
+
+    /// Whether a segment from the peer with sequence number `seq`, `len`
+    /// bytes of payload, and (with `has_ack`) acknowledgement number `ack`
+    /// is acceptable: it overlaps the window we advertised (RFC 9293
+    /// 3.10.7.4; a zero window accepts only `seq == ack`), and it does not
+    /// acknowledge data we never sent (RFC 5961 section 5). With nothing
+    /// known yet, everything is.
+    ///
+    /// RSTs, FINs, windows and timestamps count only from acceptable
+    /// segments: a blind attacker has to guess the window.
+    pub const fn accepts(&self, seq: u32, len: u32, has_ack: bool, ack: u32) -> bool {
+        if !self.known {
+            return true;
+        }
+        if has_ack {
+            let ahead = ack.wrapping_sub(self.snd_nxt) as i32;
+            if ahead > 0 || ack.wrapping_sub(self.snd_nxt.wrapping_sub(ACK_SLACK)) > ACK_SLACK {
+                return false;
+            }
+        }
+        let wnd = if self.wnd == 0 { 1 } else { self.wnd };
+        let first = seq.wrapping_sub(self.ack);
+        if first < wnd || (len == 0 && first == wnd) {
+            return true;
+        }
+        // The segment starts before the window and reaches into it.
+        len > 0 && seq.wrapping_add(len).wrapping_sub(1).wrapping_sub(self.ack) < wnd
+    }
+
+    /// Whether an ACK from the peer with acknowledgement number `ack`
+    /// completes the handshake our SYN-ACK opened: it acknowledges exactly
+    /// our SYN (RFC 9293 3.5), which a blind attacker has to guess. Without
+    /// a SYN-ACK seen from us, any ACK does (nothing to compare with).
+    pub const fn completes_handshake(&self, ack: u32) -> bool {
+        !self.known || ack == self.snd_nxt
+    }
+
+    /// The packed form: `(ack << 32 | snd_nxt, wnd << 32 | wscale << 8 | known)`.
+    pub const fn pack(&self) -> (u64, u64) {
+        (
+            ((self.ack as u64) << 32) | self.snd_nxt as u64,
+            ((self.wnd as u64) << 32) | ((self.wscale as u64) << 8) | self.known as u64,
+        )
+    }
+
+    /// Rebuilds the state from [`Sent::pack`] (any values are accepted).
+    pub const fn unpack(a: u64, b: u64) -> Self {
+        Self {
+            ack: (a >> 32) as u32,
+            snd_nxt: a as u32,
+            wnd: (b >> 32) as u32,
+            wscale: ((b >> 8) & 0xff) as u8,
+            known: b & 1 != 0,
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Tests of `pure::flow`: flow keys, their hash, and the packed life cycle.
 
+use dts_core::config::Limits;
 use dts_core::flow::{Event, FlowKey, Phase, Timeouts, Track};
 use proptest::prelude::*;
 
@@ -18,7 +19,7 @@ fn inbound_and_outbound_keys_of_one_connection_match() {
 fn life_cycle() {
     let t = Track::new(100);
     assert_eq!(t.phase(), Phase::SynSeen);
-    let t = t.on(Event::Segment, 101);
+    let t = t.on(Event::Segment { remote: true }, 101);
     assert_eq!(t.phase(), Phase::Established);
     let t = t.on(Event::Fin { remote: true }, 102);
     assert_eq!(t.phase(), Phase::Closing);
@@ -26,10 +27,27 @@ fn life_cycle() {
     assert_eq!(t.phase(), Phase::Closing, "the same side's FIN twice");
     let t = t.on(Event::Fin { remote: false }, 104);
     assert_eq!(t.phase(), Phase::Closed);
-    let t = t.on(Event::Segment, 105);
+    let t = t.on(Event::Segment { remote: true }, 105);
     assert_eq!(t.phase(), Phase::Closed, "a closed flow never reopens");
     assert_eq!(t.last_seen(), 105);
     assert_eq!(Track::new(0).on(Event::Rst, 1).phase(), Phase::Closed);
+}
+
+#[test]
+fn only_the_remote_peers_ack_assures_a_flow() {
+    let t = Track::new(100);
+    assert!(!t.is_assured() && t.early_droppable());
+    // Our SYN-ACK (and any number of retransmissions of it) is not enough.
+    let t = t.on(Event::Segment { remote: false }, 101);
+    assert_eq!(t.phase(), Phase::SynSeen);
+    assert!(!t.is_assured());
+    let t = t.on(Event::Segment { remote: true }, 102);
+    assert!(t.is_assured() && !t.early_droppable());
+    assert_eq!(t.phase(), Phase::Established);
+    // A closed flow only lingers: it may go early too.
+    assert!(t.on(Event::Rst, 103).early_droppable());
+    // The unassured timeout is the short one.
+    assert!(Limits::DEFAULT.timeouts.syn < Limits::DEFAULT.timeouts.established);
 }
 
 #[test]
@@ -37,7 +55,7 @@ fn a_syn_reopens_only_a_closed_flow() {
     // A retransmitted SYN changes nothing but the clock.
     let t = Track::new(10).on(Event::Syn, 11);
     assert_eq!((t.phase(), t.last_seen()), (Phase::SynSeen, 11));
-    let est = Track::new(10).on(Event::Segment, 11);
+    let est = Track::new(10).on(Event::Segment { remote: true }, 11);
     assert_eq!(est.on(Event::Syn, 12).phase(), Phase::Established);
     // A new connection on the ports of a closed one starts afresh.
     let closed = est.on(Event::Rst, 12);
@@ -54,7 +72,7 @@ fn expiry_per_phase() {
     let syn = Track::new(1000);
     assert!(!syn.expired(1000 + T.syn, &T));
     assert!(syn.expired(1001 + T.syn, &T));
-    let est = syn.on(Event::Segment, 1000);
+    let est = syn.on(Event::Segment { remote: true }, 1000);
     assert!(!est.expired(1000 + T.established, &T));
     assert!(est.expired(1001 + T.established, &T));
     let closed = est.on(Event::Rst, 1000);
@@ -76,7 +94,7 @@ proptest! {
         let t = Track::from_bits(bits);
         let _ = t.phase();
         let _ = t.expired(now, &T);
-        let _ = t.on(Event::Segment, now);
+        let _ = t.on(Event::Segment { remote: true }, now);
     }
 
     #[test]
@@ -84,7 +102,7 @@ proptest! {
         let mut t = Track::new(now);
         for (i, e) in evs.iter().enumerate() {
             let ev = match e {
-                0 => Event::Segment,
+                0 => Event::Segment { remote: true },
                 1 => Event::Fin { remote: true },
                 2 => Event::Fin { remote: false },
                 3 => Event::Syn,
@@ -107,5 +125,106 @@ proptest! {
         // 100 expected per bucket; a gross failure (everything in a few
         // buckets) is what this catches.
         prop_assert!(buckets.iter().all(|&n| (40..=180).contains(&n)), "{:?}", buckets);
+    }
+}
+
+// ------------------------------------------------------------ window checks
+
+use dts_core::flow::Sent;
+use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
+
+/// Our SYN-ACK (ISN 1000, acking the client's ISN 5000, window 29200,
+/// scale 7), then a data segment of 100 bytes with window 502 (scaled:
+/// 64,256 bytes).
+fn after_syn_ack_and_data() -> Sent {
+    Sent::NONE
+        .on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1000, 0, 5001, 29200, Some(7))
+        .on_sent(TCP_FLAG_ACK, 1001, 100, 5001, 502, None)
+}
+
+#[test]
+fn nothing_known_accepts_everything() {
+    assert!(Sent::NONE.accepts(12345, 0, true, 999));
+    assert!(Sent::NONE.completes_handshake(7));
+}
+
+#[test]
+fn the_syn_ack_opens_the_window_and_sets_the_handshake_ack() {
+    let s = Sent::NONE.on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1000, 0, 5001, 29200, Some(7));
+    assert!(s.known);
+    assert_eq!((s.ack, s.snd_nxt, s.wscale), (5001, 1001, 7));
+    assert_eq!(s.wnd, 29200, "a SYN's window is never scaled");
+    assert!(s.completes_handshake(1001));
+    assert!(!s.completes_handshake(1000));
+    assert!(!s.completes_handshake(0xdead_beef));
+}
+
+#[test]
+fn in_window_segments_are_accepted_and_others_not() {
+    let s = after_syn_ack_and_data();
+    assert_eq!((s.wnd, s.snd_nxt), (502 << 7, 1101));
+    // A pure ACK at the left edge, data inside, a RST at the edge.
+    assert!(s.accepts(5001, 0, true, 1101));
+    assert!(s.accepts(5001 + 1000, 500, true, 1050));
+    assert!(s.accepts(5001 + (502 << 7) - 1, 1, true, 1101));
+    // Beyond the right edge, or behind the left one.
+    assert!(!s.accepts(5001 + (502 << 7) + 1, 0, false, 0));
+    assert!(!s.accepts(5001u32.wrapping_sub(10_000), 0, false, 0));
+    assert!(!s.accepts(0x8000_0000, 0, false, 0), "a blind guess");
+    // A retransmission reaching into the window is accepted.
+    assert!(s.accepts(4901, 200, true, 1101));
+    // Acknowledging data we never sent.
+    assert!(!s.accepts(5001, 0, true, 1102));
+    assert!(!s.accepts(5001, 0, true, 1101u32.wrapping_add(1 << 31)));
+}
+
+#[test]
+fn a_zero_window_accepts_only_the_left_edge() {
+    let s = Sent::NONE
+        .on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1, 0, 100, 1000, None)
+        .on_sent(TCP_FLAG_ACK, 2, 0, 100, 0, None);
+    assert!(s.accepts(100, 0, true, 2));
+    assert!(!s.accepts(102, 0, true, 2));
+}
+
+#[test]
+fn fin_and_syn_take_a_sequence_number_and_snd_nxt_only_grows() {
+    let s = after_syn_ack_and_data().on_sent(TCP_FLAG_ACK | TCP_FLAG_FIN, 1101, 0, 5001, 502, None);
+    assert_eq!(s.snd_nxt, 1102);
+    // A retransmission of old data does not move it back.
+    let r = s.on_sent(TCP_FLAG_ACK, 1001, 100, 5001, 502, None);
+    assert_eq!(r.snd_nxt, 1102);
+    assert_eq!(r.wscale, 7, "the SYN-ACK's scale stays");
+    assert_eq!(Sent::NONE.with_wscale(9).wscale, 9);
+    assert_eq!(Sent::NONE.with_wscale(15).wscale, 0, "RFC 7323: at most 14");
+}
+
+proptest! {
+    #[test]
+    fn sent_packs_losslessly(ack: u32, wnd: u32, snd_nxt: u32, wscale in 0u8..=14, known: bool) {
+        let s = Sent { ack, wnd, snd_nxt, wscale, known };
+        let (a, b) = s.pack();
+        prop_assert_eq!(Sent::unpack(a, b), s);
+    }
+
+    #[test]
+    fn any_segment_is_judged_without_panic(
+        flags: u8, seq: u32, len: u32, ack: u32, window: u16, ws: Option<u8>,
+        pseq: u32, plen: u32, pack: u32, has_ack: bool,
+    ) {
+        let s = Sent::NONE.on_sent(flags, seq, len, ack, window, ws);
+        let _ = s.accepts(pseq, plen, has_ack, pack);
+        let _ = s.completes_handshake(pack);
+    }
+
+    /// Of all possible sequence numbers, a window of `w` bytes accepts at
+    /// most `w + 1` zero-length segments: a blind RST has to guess.
+    #[test]
+    fn a_blind_rst_rarely_fits(w in 1u16..=65535, guess: u32) {
+        let s = Sent::NONE
+            .on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1, 0, 100, 1000, Some(0))
+            .on_sent(TCP_FLAG_ACK, 2, 0, 100, w, None);
+        let off = guess.wrapping_sub(100);
+        prop_assert_eq!(s.accepts(guess, 0, false, 0), off <= u32::from(w));
     }
 }
