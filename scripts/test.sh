@@ -4,7 +4,8 @@
 #  1. install what is missing (scripts/install-deps.sh)
 #  2. host tests: cargo test over userspace-tools (pure logic, ABI, dtsctl,
 #     dts-proxy), and tests/host/*.sh: the C header of the ABI, the VM tests'
-#     capture checker (pcap_check.py) and forged-SYN builder (forge_syn.py)
+#     capture checker (pcap_check.py) and forged-SYN builder (forge_syn.py);
+#     then every cargo-fuzz target for a bounded time (scripts/fuzz.sh)
 #  3. for each flavor in $TEST_FLAVORS (default: "default debug"): build the
 #     patched kernel (cached), dts.ko against it, and run the VM tests
 #     (and, on the default kernel: tests/host/kernel-script.sh, clippy over
@@ -107,6 +108,12 @@ for ht in c-header pcap_check_test forge_syn_test; do
 		failed=$((failed + 1))
 	fi
 done
+
+# Every cargo-fuzz target for FUZZ_SECONDS (15 s) each, from its seeds:
+# one test per target (scripts/fuzz.sh).
+stage "fuzz (cargo-fuzz, ${FUZZ_SECONDS:-15} s per target)"
+scripts/fuzz.sh 2>&1 | tee build/fuzz.log
+add_counts build/fuzz.log
 
 stage "userspace tools"
 make --no-print-directory tools || die "building the tools failed"

@@ -968,12 +968,14 @@ impl From<Short> for AbiError {
 /// is left out, and bytes no field covers stay 0.
 fn pack<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
     let mut out = [0u8; N];
-    let mut w = 0;
+    let mut w: usize = 0;
     for p in parts {
-        if let Some(dst) = out.get_mut(w..w + p.len()) {
+        // Saturates only where `get_mut` fails anyway (past `N`).
+        let end = w.saturating_add(p.len());
+        if let Some(dst) = out.get_mut(w..end) {
             dst.copy_from_slice(p);
         }
-        w += p.len();
+        w = end;
     }
     out
 }

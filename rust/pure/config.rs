@@ -377,8 +377,8 @@ impl Mesh {
     /// down: `heartbeat_ms * dead_after` (0 when the mesh is disabled).
     #[inline]
     pub const fn dead_ms(&self) -> u32 {
-        // At most 65535 * 255: no overflow.
-        (self.heartbeat_ms as u32) * (self.dead_after as u32)
+        // At most 65535 * 255: never saturates.
+        (self.heartbeat_ms as u32).saturating_mul(self.dead_after as u32)
     }
 
     /// Checks the settings: with the mesh enabled, `heartbeat_ms` is a
@@ -433,8 +433,9 @@ impl Mesh {
     /// [`Mesh::HEARTBEAT_MS_MAX`] (more units than a byte holds).
     const fn heartbeat_units(heartbeat_ms: u16) -> Option<u8> {
         let units = heartbeat_ms / Self::HEARTBEAT_MS_STEP;
-        // `units * STEP` is at most `heartbeat_ms`: no overflow.
-        if units * Self::HEARTBEAT_MS_STEP != heartbeat_ms || heartbeat_ms > Self::HEARTBEAT_MS_MAX
+        // `units * STEP` is at most `heartbeat_ms`: never saturates.
+        if units.saturating_mul(Self::HEARTBEAT_MS_STEP) != heartbeat_ms
+            || heartbeat_ms > Self::HEARTBEAT_MS_MAX
         {
             return None;
         }
@@ -448,8 +449,8 @@ impl Mesh {
     pub const fn from_wire(word: u32) -> Self {
         Self {
             port: (word & 0xffff) as u16,
-            // At most 255 * 10 = 2550: fits a u16.
-            heartbeat_ms: (((word >> 16) & 0xff) as u16) * Self::HEARTBEAT_MS_STEP,
+            // At most 255 * 10 = 2550: fits a u16, never saturates.
+            heartbeat_ms: (((word >> 16) & 0xff) as u16).saturating_mul(Self::HEARTBEAT_MS_STEP),
             dead_after: (word >> 24) as u8,
         }
     }

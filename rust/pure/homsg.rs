@@ -135,7 +135,8 @@ pub struct Handover<'a> {
 impl<'a> Handover<'a> {
     /// The payload's size.
     pub const fn encoded_len(&self) -> usize {
-        HANDOVER_FIXED_LEN + self.data.len()
+        // A slice holds at most isize::MAX bytes: never saturates.
+        HANDOVER_FIXED_LEN.saturating_add(self.data.len())
     }
 
     /// The client's sequence number just after the data.

@@ -83,7 +83,7 @@ pub const IPV4_OFF_TOT_LEN: usize = 2;
 /// incrementally. Returns the old address, or `None` if `hdr` is too short.
 pub fn set_addr(hdr: &mut [u8], dst: bool, addr: u32) -> Option<u32> {
     let off = if dst { IPV4_OFF_DADDR } else { IPV4_OFF_SADDR };
-    let field: &mut [u8; 4] = hdr.get_mut(off..off + 4)?.try_into().ok()?;
+    let field: &mut [u8; 4] = hdr.get_mut(off..)?.get_mut(..4)?.try_into().ok()?;
     let old = u32::from_be_bytes(*field);
     *field = addr.to_be_bytes();
     fix_check(hdr, |c| crate::pure::csum::replace4(c, old, addr))?;

@@ -15,6 +15,18 @@
     clippy::undocumented_unsafe_blocks,
     clippy::float_arithmetic
 )]
+// No panic on any input (`rust/pure/mod.rs`): denied outside unit tests, which
+// may index and unwrap. Each exception is an `#[allow]` in place, with the
+// reason it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 #[path = "../../../rust/pure/mod.rs"]
 pub mod pure;
