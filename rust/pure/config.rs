@@ -504,14 +504,14 @@ impl Limits {
     /// connections in a cluster of `n_nodes` configured nodes.
     pub const fn quorum_of(&self, n_nodes: usize) -> usize {
         match self.quorum {
-            0 => n_nodes / 2 + 1,
+            0 => (n_nodes / 2).saturating_add(1),
             q => q as usize,
         }
     }
 
     /// Checks the ranges ([`ConfigError::BadLimit`]); `n_nodes` bounds the
     /// quorum.
-    pub const fn validate(&self, n_nodes: usize) -> Result<(), ConfigError> {
+    pub fn validate(&self, n_nodes: usize) -> Result<(), ConfigError> {
         if self.max_flows < Self::MAX_FLOWS_MIN || self.max_flows > Self::MAX_FLOWS_MAX {
             return Err(ConfigError::BadLimit {
                 limit: Limit::MaxFlows,
@@ -525,13 +525,10 @@ impl Limits {
             (Limit::ClosingTimeout, t.closing),
             (Limit::ClosedTimeout, t.closed),
         ];
-        let mut i = 0;
-        while i < each.len() {
-            let (limit, value) = each[i];
-            if value < Self::TIMEOUT_MIN || value > Self::TIMEOUT_MAX {
+        for (limit, value) in each {
+            if !(Self::TIMEOUT_MIN..=Self::TIMEOUT_MAX).contains(&value) {
                 return Err(ConfigError::BadLimit { limit, value });
             }
-            i += 1;
         }
         if self.quorum as usize > n_nodes && n_nodes > 0 {
             return Err(ConfigError::BadLimit {
