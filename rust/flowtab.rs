@@ -112,6 +112,11 @@ impl Flow {
         self.store_sent(next);
     }
 
+    /// Forgets what was sent (a new connection reuses the flow).
+    pub(crate) fn reset_sent(&self) {
+        self.store_sent(Sent::NONE);
+    }
+
     /// Records the window-scale shift the peer applies to our windows.
     pub(crate) fn record_wscale(&self, wscale: u8) {
         self.store_sent(self.sent().with_wscale(wscale));

@@ -132,7 +132,10 @@ fn on_flow(
     // handshake's completion) only inside the window this node's stack
     // advertised: a blind attacker has to guess it. A connection handed
     // over from here is the destination's to judge: its CLOSED ends it.
-    let checked = dir == Dir::In && !(f.role == Role::Client && st_now == FcbState::HandedOver);
+    // A SYN opens a connection: nothing to check it against.
+    let checked = dir == Dir::In
+        && !info.is_syn()
+        && !(f.role == Role::Client && st_now == FcbState::HandedOver);
     let sent = f.sent();
     let has_ack = t.info.flags & TCP_FLAG_ACK != 0;
     if checked && !sent.accepts(t.info.seq, payload, has_ack, t.ack) {
@@ -220,7 +223,12 @@ fn follow_plan(
     let Some(ev) = ev else {
         return carry_out(st, f, dir, skb, t, &plan, out, guard, now);
     };
+    let before = f.track().phase();
     let track = f.update(ev, now);
+    if before == Phase::Closed && track.phase() == Phase::SynSeen {
+        // A new connection on a closed one's ports: nothing was sent on it.
+        f.reset_sent();
+    }
     if f.role == Role::ClientDst && track.phase() == Phase::Closed {
         // A handed-in connection ended here: tell the node it came from.
         let reason = if t.info.flags & TCP_FLAG_RST != 0 {
