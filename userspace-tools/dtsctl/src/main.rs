@@ -220,11 +220,13 @@ fn run_show(what: &ShowCommand) -> Result<(), Error> {
             }
         }
         ShowCommand::Stats { json } => {
-            let info = get_info(&open_socket()?)?;
+            let sock = open_socket()?;
+            let info = get_info(&sock)?;
             if *json {
                 line(show::stats_json(&info))?
             } else {
-                show::stats_human(&info)
+                let limits = get_config(&sock)?.limits();
+                show::stats_human(&info, limits.max_flows)
             }
         }
         ShowCommand::Flows { json, filter } => {

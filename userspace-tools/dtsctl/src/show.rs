@@ -6,7 +6,7 @@
 use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
 
-use dts_core::abi::{InfoV1, PeerV1};
+use dts_core::abi::{Counter, InfoV1, PeerV1};
 use dts_core::config::{Config, Service};
 use serde::Serialize;
 
@@ -227,13 +227,29 @@ pub(crate) fn nodes_json(
 
 /// Renders `show stats`: every counter of the status reply, one `name
 /// value` line each, in index order.
-pub(crate) fn stats_human(info: &InfoV1) -> String {
+pub(crate) fn stats_human(info: &InfoV1, max_flows: u32) -> String {
     text(|out| {
+        writeln!(out, "{}", table_pressure(info, max_flows))?;
         for (index, value) in info.counters().iter().enumerate() {
             writeln!(out, "{:<24} {:>20}", counter_name(index), value)?;
         }
         Ok(())
     })
+}
+
+/// The flow table's pressure in one line: "flow table: 812 of 65536
+/// entries (1 %), 40 unassured; 0 dropped early, 0 SYNs refused (full)".
+pub(crate) fn table_pressure(info: &InfoV1, max_flows: u32) -> String {
+    let get = |c: Counter| info.counters().get(c.index()).copied().unwrap_or(0);
+    let active = get(Counter::FlowsActive);
+    let pct = active.saturating_mul(100) / u64::from(max_flows.max(1));
+    format!(
+        "flow table: {active} of {max_flows} entries ({pct} %), {} unassured; \
+         {} dropped early, {} SYNs refused (full)",
+        get(Counter::FlowsUnassured),
+        get(Counter::FlowEarlyDrop),
+        get(Counter::FlowTableFull)
+    )
 }
 
 /// Renders `show stats --json`: one JSON object `{name: value}` (a single
@@ -438,11 +454,18 @@ VIP              PORT PROXY_PORT NODES                ACCEPTOR HANDOVER_TO
     #[test]
     fn stats_table_lists_every_counter() {
         let info = info();
-        let out = stats_human(&info);
-        assert_eq!(out.lines().count(), Counter::COUNT);
+        let out = stats_human(&info, 65536);
+        assert_eq!(out.lines().count(), Counter::COUNT + 1);
+        let first = format!(
+            "flow table: 1017 of 65536 entries (1 %), {} unassured; {} dropped early, \
+             1016 SYNs refused (full)\n",
+            1000 + Counter::FlowsUnassured.index(),
+            1000 + Counter::FlowEarlyDrop.index()
+        );
+        assert!(out.starts_with(&first), "{out}");
         assert!(
-            out.starts_with(
-                "sockopt_get                              1000\n\
+            out.contains(
+                "\nsockopt_get                              1000\n\
                  sockopt_set                              1001\n"
             ),
             "{out}"
@@ -465,8 +488,12 @@ VIP              PORT PROXY_PORT NODES                ACCEPTOR HANDOVER_TO
         }
         // Every counter slot is defined (`Counter::COUNT` is
         // `MAX_COUNTERS`); the last one is listed last.
-        let out = stats_human(&info);
+        let out = stats_human(&info, 0);
         assert!(out.contains("\nsc_ns_total "), "{out}");
+        assert!(
+            out.contains("(101700 %)"),
+            "max_flows 0 is taken as 1: {out}"
+        );
     }
 
     #[test]
