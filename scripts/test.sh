@@ -158,10 +158,13 @@ for fl in $flavors; do
 	# itself, re-handover back and forth (with and without timestamps), the
 	# drain and rmmod; and t09-sc with files of at most 1 MiB and no loss
 	# phase, which exercises every Socket Cloning path (clone, fake
-	# handshake, forwarding, settling, pipelining, node-down reset). The
-	# default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09" adds
-	# t03-handover (sockopt errors, concurrent handovers).
-	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09}; else vmt=${TEST_VM_TESTS:-}; fi
+	# handshake, forwarding, settling, pipelining, node-down reset); and
+	# t11-hostile with a shorter flood, which runs every bad-input path of
+	# the hardening (namespaces, early drop, window checks, fragments,
+	# the collector, oversized handovers) under KASAN and lockdep. The
+	# default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09 t11"
+	# adds t03-handover (sockopt errors, concurrent handovers).
+	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09 t11}; else vmt=${TEST_VM_TESTS:-}; fi
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"
 	add_counts "$vlog"
 	end_stage
