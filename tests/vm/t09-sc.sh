@@ -133,6 +133,7 @@ self = $RIG_ID
 port = 7470
 heartbeat_ms = 500
 dead_after = $DEAD_AFTER
+secret = "dts-test-rig-mesh-secret-0001"
 
 [[node]]
 id = 2
