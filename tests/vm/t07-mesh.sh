@@ -128,7 +128,8 @@ node_auth_phases() {
     barrier fc-ready "$ALL"
     if [ "$RIG_ID" = 3 ]; then
         n=0
-        while [ ! -s "$RIG_SHARED/fc.started" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+        while ! ls "$RIG_SHARED" | grep -qx fc.started && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+        sleep 0.5    # the port is written
         port=$(cat "$RIG_SHARED/fc.started" 2>/dev/null)
         check "node 3 authenticates and sends node 1 a CLOSED for its connection handed to node 2 (port $port)" \
             $PY "$RIG_REPO/tests/vm/mesh_inject.py" --closed "$SECRET" "$(node_ip 3)" "$(node_ip 1)" \
@@ -150,8 +151,8 @@ node_auth_phases() {
 
 # client_auth_phases: the client's part of node_auth_phases: a download from
 # a port node 1 owns, which node 1's proxy hands over to node 2, slow enough
-# that node 3's forged CLOSED arrives while it runs; it must complete
-# byte-exact.
+# (512 KiB/s: 32 s) that node 3's forged CLOSED arrives while it runs; it
+# must complete byte-exact.
 client_auth_phases() {
     barrier auth-injected "$ALL"
     fc_file | sha256sum | cut -d' ' -f1 >/tmp/fc.want
@@ -161,7 +162,7 @@ client_auth_phases() {
     done
     barrier fc-ready "$ALL"
     rm -f /tmp/fc.bin
-    curl -s --local-port "$port" --limit-rate 2M --max-time 90 -o /tmp/fc.bin \
+    curl -s --local-port "$port" --limit-rate 512K --max-time 120 -o /tmp/fc.bin \
         "http://$VIP/fc/fc.bin" &
     cpid=$!
     n=0
@@ -170,7 +171,7 @@ client_auth_phases() {
     done
     echo "$port" >"$RIG_SHARED/fc.started"
     n=0
-    while [ ! -e "$RIG_SHARED/fc.forged" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    while ! ls "$RIG_SHARED" | grep -qx fc.forged && [ $n -lt 900 ]; do sleep 0.1; n=$((n + 1)); done
     at=$(stat -c %s /tmp/fc.bin 2>/dev/null || echo 0)
     wait $cpid
     rc=$?

@@ -517,7 +517,7 @@ fallback_phase() {
 # the client reaches $P5_SLEEP s after it signalled the start.
 forge_copy_p5() {
     n=0
-    while [ ! -e "$RIG_SHARED/p5.started" ] && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+    while ! ls "$RIG_SHARED" | grep -qx p5.started && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
     check "node 4 sends node 3 a forged IP-in-IP copy (client RST) for $CLIENT_IP:$P5_PORT" \
         $PY - "$(node_ip 4)" "$(node_ip 3)" "$CLIENT_IP" "$VIP_SC" "$P5_PORT" <<'PY'
 import socket, struct, sys
@@ -615,7 +615,7 @@ node.*)
     if [ "$RIG_ID" = 3 ]; then
         check "node 3: eth0 down, 4 s into the cloned response" ip link set eth0 down
         n=0
-        while [ ! -e "$RIG_SHARED/p5.forged" ] && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+        while ! ls "$RIG_SHARED" | grep -qx p5.forged && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
         "$DTSCTL" status --json >/tmp/st-p5.json
         check "node 3 dropped node 4's forged copy (sc_forged_copy $(json_get counters.sc_forged_copy /tmp/st-p5.json))" \
             test "$(json_get counters.sc_forged_copy /tmp/st-p5.json)" -ge 1
