@@ -29,7 +29,9 @@
 //! other's proof checked (in constant time), so that nothing but HELLO
 //! frames is taken from a peer that has not proven it knows the key; a
 //! proof that does not check resets the connection and is counted
-//! ([`Counter::MeshAuthFailed`], with a rate-limited warning). A lost connection is reopened with a bounded
+//! ([`Counter::MeshAuthFailed`], with a rate-limited warning).
+//!
+//! A lost connection is reopened with a bounded
 //! exponential backoff (100 ms doubling up to 2 s). Any malformed frame
 //! (see [`crate::pure::mesh`]) is counted under its reason and resets the
 //! connection; nothing else is affected.
