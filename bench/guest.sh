@@ -90,6 +90,7 @@ size_bytes() {
 # The cluster file for N nodes (self = this node), with an optional [policy].
 cluster_toml() { # POLICY|-
     printf 'self = %s\n' "$RIG_ID"
+    printf '\n[mesh]\nsecret = "%s"\n' "dts-test-rig-mesh-secret-0001"
     i=1
     while [ $i -le "$N" ]; do
         printf '\n[[node]]\nid = %s\naddr = "%s"\n' $i "$(node_ip $i)"

@@ -31,7 +31,7 @@ use crate::pure::abi::{
     self, Counter, FlowEntryV1, FlowsV1, FlushV1, InfoV1, PeerConn, PeerState, PeerV1, PeersV1,
     ZeroV1,
 };
-use crate::pure::config::{Config, ConfigV1, Limits};
+use crate::pure::config::{Config, ConfigV1, Limits, MeshKey, CONFIG_V1_OFF_MESH_KEY};
 use crate::rcu;
 use crate::sockopt::{Caller, Handler, UserIn, UserOut};
 use crate::state;
@@ -159,7 +159,8 @@ fn set_flush(arg: &UserIn) -> Result {
     Ok(())
 }
 
-/// `DTS_SO_GET_CONFIG`: the current configuration (empty if none).
+/// `DTS_SO_GET_CONFIG`: the current configuration (empty if none), its mesh
+/// key zeroed.
 fn get_config(out: &mut UserOut) -> Result<usize> {
     if out.len() < abi::CONFIG_V1_SIZE {
         return invalid();
@@ -176,6 +177,10 @@ fn get_config(out: &mut UserOut) -> Result<usize> {
         Some(Err(_)) => return invalid(),
         None => return Err(ENODEV),
     };
+    // The mesh key never leaves the module: answered zeroed.
+    if let Some(key) = buf.get_mut(CONFIG_V1_OFF_MESH_KEY..CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN) {
+        key.fill(0);
+    }
     out.write(buf.get(..n).ok_or(EINVAL)?)?;
     Ok(n)
 }

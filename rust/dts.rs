@@ -21,7 +21,8 @@
 //!   module), [`skb`] (bounds-checked views of packet headers), [`seg`] (a
 //!   TCP segment in a buffer: reading and rewriting its headers), [`xmit`]
 //!   (building, routing, sending and injecting packets), [`ksock`] (kernel
-//!   sockets), [`rcu`], [`lock`], [`clock`], [`wake`] (the mesh thread's
+//!   sockets), [`crypto`] (the kernel's SHA-256 and random bytes),
+//!   [`rcu`], [`lock`], [`clock`], [`wake`] (the mesh thread's
 //!   doorbell) and [`stats`] (the counters every layer updates);
 //! - pure logic in [`pure`], free of kernel types, which the host crate
 //!   `userspace-tools/dts-core` compiles from the very same files so that
@@ -43,6 +44,7 @@ pub mod pure;
 
 mod calls;
 mod clock;
+mod crypto;
 mod ctl;
 mod fcb;
 mod flowtab;

@@ -18,7 +18,20 @@
 //! is a configured node at that address and that both run the same
 //! configuration ([`Config::fingerprint`]). A connection from an address
 //! that is not a configured node is reset at once and counted
-//! ([`Counter::MeshRefused`]). A lost connection is reopened with a bounded
+//! ([`Counter::MeshRefused`]).
+//!
+//! Authentication: HELLO and HELLO-ACK each carry a fresh random nonce;
+//! HELLO-ACK carries the listener's proof and the connecting node answers
+//! with HELLO-PROOF, its own: HMAC-SHA256 under the cluster's mesh key
+//! ([`crate::pure::hmac::hello_proof`], hashed by [`crate::crypto`]) over
+//! both nonces, both node ids and the fingerprint, with a label per
+//! direction. A connection is established on each side only once the
+//! other's proof checked (in constant time), so that nothing but HELLO
+//! frames is taken from a peer that has not proven it knows the key; a
+//! proof that does not check resets the connection and is counted
+//! ([`Counter::MeshAuthFailed`], with a rate-limited warning).
+//!
+//! A lost connection is reopened with a bounded
 //! exponential backoff (100 ms doubling up to 2 s). Any malformed frame
 //! (see [`crate::pure::mesh`]) is counted under its reason and resets the
 //! connection; nothing else is affected.
@@ -58,18 +71,20 @@ use kernel::time::Jiffies;
 
 use crate::calls;
 use crate::clock;
+use crate::crypto;
 use crate::fcb::Fcb;
 use crate::flowtab::FlowTable;
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
 use crate::pure::abi::{Counter, PeerConn, PeerState};
-use crate::pure::config::{Config, NodeSet, MAX_NODES};
+use crate::pure::config::{Config, MeshKey, NodeSet, MAX_NODES};
+use crate::pure::hmac::{self, Direction, Exchange, MAC_LEN, NONCE_LEN};
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::FlowKey;
 use crate::pure::homsg::{self, HandoverAck};
 use crate::pure::member::{Change, Membership, View};
 use crate::pure::mesh::{
     self as wire, CloseReason, Closed, Decoded, Frame, FrameError, Heartbeat, Hello, HelloAck,
-    HelloStatus, Load, Msg, MsgType, RxCheck,
+    HelloProof, HelloStatus, Load, Msg, MsgType, RxCheck,
 };
 use crate::rcu;
 use crate::state;
@@ -82,6 +97,8 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 2000;
 /// How long a connection may take to connect and exchange HELLOs.
 const HELLO_TIMEOUT_MS: u64 = 3000;
+/// Shortest interval between two warnings of failed mesh proofs.
+const AUTH_WARN_MS: u64 = 5000;
 /// Accepted connections that have not sent their HELLO yet.
 const MAX_PENDING: usize = 4;
 /// Room for frames waiting to be sent on one connection.
@@ -218,7 +235,9 @@ fn node_set(c: &Config) -> NodeSet {
 /// thread. Re-applying the same configuration changes nothing. Process
 /// context.
 pub(crate) fn config_changing(old: Option<&Config>, new: Option<&Config>) {
-    let key = |c: Option<&Config>| c.map(|c| (c.fingerprint(), c.self_id()));
+    // The mesh key is not part of the fingerprint: a new key alone
+    // rebuilds the mesh too.
+    let key = |c: Option<&Config>| c.map(|c| (c.fingerprint(), c.self_id(), *c.mesh_key()));
     if key(old) == key(new) {
         return;
     }
@@ -459,6 +478,9 @@ enum Phase {
     HelloSent,
     /// Accepted, waiting for HELLO.
     AwaitHello,
+    /// Accepted, HELLO-ACK (with our proof) sent, waiting for the
+    /// connecting node's HELLO-PROOF.
+    AwaitProof,
     /// HELLOs exchanged.
     Established,
 }
@@ -479,6 +501,11 @@ struct Conn {
     tx_seq: u32,
     /// Reset (RST) instead of closing (FIN) when dropped.
     reset: bool,
+    /// Ours: the nonce our HELLO carried.
+    nonce: [u8; NONCE_LEN],
+    /// Accepted, in [`Phase::AwaitProof`]: the exchange the connecting
+    /// node's proof must cover (its claimed id is `connector`).
+    exchange: Option<Exchange>,
 }
 
 impl Drop for Conn {
@@ -494,6 +521,7 @@ impl Drop for Conn {
 enum In {
     Hello(Hello),
     HelloAck(HelloAck),
+    HelloProof(HelloProof),
     Heartbeat(Heartbeat),
     Load(Load),
     Closed(Closed),
@@ -522,6 +550,7 @@ impl From<&Frame<'_>> for In {
         match f.msg {
             Msg::Hello(h) => Self::Hello(h),
             Msg::HelloAck(a) => Self::HelloAck(a),
+            Msg::HelloProof(p) => Self::HelloProof(p),
             Msg::Heartbeat(h) => Self::Heartbeat(h),
             Msg::Load(l) => Self::Load(l),
             Msg::Closed(c) => Self::Closed(c),
@@ -543,6 +572,9 @@ enum Close {
     Bad(FrameError),
     /// The HELLO exchange failed (counted).
     Refused,
+    /// The peer's proof of the mesh key did not check (counted when
+    /// closed: [`Counter::MeshAuthFailed`]).
+    AuthFailed,
     /// Our side gives up (timeout).
     Timeout,
 }
@@ -584,6 +616,8 @@ impl Conn {
                 // SAFETY: `get_random_u32()` may be called from any context.
                 tx_seq: unsafe { bindings::get_random_u32() },
                 reset: false,
+                nonce: [0; NONCE_LEN],
+                exchange: None,
             },
             GFP_KERNEL,
         )?)
@@ -650,6 +684,8 @@ struct MeshCfg {
     port: u16,
     heartbeat_ms: u64,
     fingerprint: u64,
+    /// The cluster's mesh key (set: the configuration was validated).
+    key: MeshKey,
     /// Address of each node, index `id - 1` (0: not a node).
     addrs: [u32; MAX_NODES],
 }
@@ -708,6 +744,10 @@ struct Runner {
     pending: [Option<KBox<Conn>>; MAX_PENDING],
     member: Option<Membership>,
     next_hb: u64,
+    /// Mesh clock (ms) of the last warning of a failed proof, and the
+    /// failures not warned of since.
+    auth_warned: Option<u64>,
+    auth_unwarned: u32,
 }
 
 /// Whether the thread is asked to stop.
@@ -728,6 +768,8 @@ impl Runner {
             pending: [const { None }; MAX_PENDING],
             member: None,
             next_hb: 0,
+            auth_warned: None,
+            auth_unwarned: 0,
         }
     }
 
@@ -845,6 +887,7 @@ impl Runner {
                     port: mesh.port,
                     heartbeat_ms: u64::from(mesh.heartbeat_ms),
                     fingerprint: c.fingerprint(),
+                    key: *c.mesh_key(),
                     addrs,
                 },
                 Membership::new(
@@ -1050,10 +1093,18 @@ impl Runner {
                 c.reset = true;
                 count_error(id);
             }
+            Close::AuthFailed => {
+                stats::inc(Counter::MeshAuthFailed);
+                c.reset = true;
+                count_error(id);
+                self.warn_auth(&c, now);
+            }
             Close::Error | Close::Timeout => count_error(id),
             Close::Eof => {}
         }
         let ours = c.phase == Phase::Connecting || c.phase == Phase::HelloSent;
+        // An accepted connection that failed its proof names no peer.
+        let id = if c.phase == Phase::AwaitProof { 0 } else { id };
         let was_up = c.phase == Phase::Established;
         drop(c);
         if id == 0 {
@@ -1092,9 +1143,11 @@ impl Runner {
                     Ok(())
                 };
             }
+            c.nonce = crypto::nonce();
             let hello = Msg::Hello(Hello {
                 fingerprint: cfg.fingerprint,
                 incarnation: self.incarnation,
+                nonce: c.nonce,
             });
             if !c.queue(me, &hello) {
                 return Err(Close::Error);
@@ -1150,10 +1203,30 @@ impl Runner {
                 } else {
                     HelloStatus::Ok
                 };
+                let (nonce, proof, exchange) = if status == HelloStatus::Ok {
+                    let x = Exchange {
+                        connector: sender,
+                        listener: me,
+                        fingerprint: cfg.fingerprint,
+                        connector_nonce: h.nonce,
+                        listener_nonce: crypto::nonce(),
+                    };
+                    let proof = hmac::hello_proof(
+                        crypto::sha256_digest,
+                        &cfg.key.0,
+                        Direction::Listener,
+                        &x,
+                    );
+                    (x.listener_nonce, proof, Some(x))
+                } else {
+                    ([0; NONCE_LEN], [0; MAC_LEN], None)
+                };
                 let ack = Msg::HelloAck(HelloAck {
                     fingerprint: cfg.fingerprint,
                     incarnation: self.incarnation,
                     status,
+                    nonce,
+                    proof,
                 });
                 c.queue(me, &ack);
                 if status != HelloStatus::Ok {
@@ -1170,6 +1243,26 @@ impl Runner {
                     );
                     return Err(Close::Refused);
                 }
+                // Established only once the connecting node proved that
+                // it has the key.
+                c.exchange = exchange;
+                c.phase = Phase::AwaitProof;
+            }
+            (Phase::AwaitProof, In::HelloProof(p)) => {
+                let ok = c.exchange.as_ref().is_some_and(|x| {
+                    x.connector == sender
+                        && hmac::check_proof(
+                            crypto::sha256_digest,
+                            &cfg.key.0,
+                            Direction::Connector,
+                            x,
+                            &p.proof,
+                        )
+                });
+                if !ok {
+                    return Err(Close::AuthFailed);
+                }
+                c.exchange = None;
                 c.peer = sender;
                 c.phase = Phase::Established;
                 self.up(sender, now);
@@ -1179,6 +1272,24 @@ impl Runner {
                     stats::inc(Counter::MeshHelloRefused);
                     pr_warn!("mesh: node {} refused our HELLO\n", c.peer);
                     return Err(Close::Refused);
+                }
+                let x = Exchange {
+                    connector: me,
+                    listener: c.peer,
+                    fingerprint: cfg.fingerprint,
+                    connector_nonce: c.nonce,
+                    listener_nonce: a.nonce,
+                };
+                let key = &cfg.key.0;
+                if !hmac::check_proof(crypto::sha256_digest, key, Direction::Listener, &x, &a.proof)
+                {
+                    return Err(Close::AuthFailed);
+                }
+                let proof = HelloProof {
+                    proof: hmac::hello_proof(crypto::sha256_digest, key, Direction::Connector, &x),
+                };
+                if !c.queue(me, &Msg::HelloProof(proof)) {
+                    return Err(Close::Error);
                 }
                 c.phase = Phase::Established;
                 if let Some(p) = self.peers.get_mut(usize::from(c.peer) - 1) {
@@ -1221,7 +1332,7 @@ impl Runner {
                     }
                 }
             }
-            (Phase::Established, In::Closed(m)) => closed_received(&m),
+            (Phase::Established, In::Closed(m)) => closed_received(&m, c.peer_addr),
             (Phase::Established, In::ScClone(p)) => {
                 let ack = match p {
                     Some(p) => crate::sc::serve(&p, c.peer_addr),
@@ -1265,6 +1376,34 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// Warns of a failed proof on `c`, at most once per [`AUTH_WARN_MS`]
+    /// (the failures in between are summed up in the next warning).
+    fn warn_auth(&mut self, c: &Conn, now: u64) {
+        if self
+            .auth_warned
+            .is_some_and(|t| now.saturating_sub(t) < AUTH_WARN_MS)
+        {
+            self.auth_unwarned = self.auth_unwarned.saturating_add(1);
+            return;
+        }
+        let a = c.peer_addr.to_be_bytes();
+        pr_warn!(
+            "mesh: {}.{}.{}.{} failed to prove the mesh key ({}; {} more since the last warning): connection reset\n",
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            if c.phase == Phase::AwaitProof {
+                "its HELLO-PROOF"
+            } else {
+                "its HELLO-ACK"
+            },
+            self.auth_unwarned
+        );
+        self.auth_warned = Some(now);
+        self.auth_unwarned = 0;
     }
 
     /// A HELLO exchange completed with `id`.
@@ -1475,8 +1614,11 @@ fn census(flows: &FlowTable) -> Load {
 
 /// A CLOSED from the node that served a connection this node handed over:
 /// releases what this node kept of it and tells the node it came from, if
-/// it was handed in here. Process context (the mesh thread).
-fn closed_received(m: &Closed) {
+/// it was handed in here. `from` is the internal address of the node that
+/// sent it (over an authenticated connection); a CLOSED about a connection
+/// that was handed to another node is ignored and counted
+/// ([`Counter::ClosedForged`]). Process context (the mesh thread).
+fn closed_received(m: &Closed, from: u32) {
     stats::inc(Counter::MeshClosedReceived);
     let key = FlowKey {
         laddr: m.vip,
@@ -1484,7 +1626,7 @@ fn closed_received(m: &Closed) {
         raddr: m.client_addr,
         rport: m.client_port,
     };
-    if crate::sc::closed(&key) {
+    if crate::sc::closed(&key, from) {
         return;
     }
     state::with(|st| {
@@ -1498,6 +1640,10 @@ fn closed_received(m: &Closed) {
             }
         };
         let Some(fcb) = fcb else { return };
+        if fcb.peer().0 != from {
+            stats::inc(Counter::ClosedForged);
+            return;
+        }
         stats::inc(Counter::MeshClosedFreed);
         if st.flows.remove_entry(&key, &fcb) {
             stats::inc(Counter::FlowRemoved);

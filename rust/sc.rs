@@ -720,9 +720,13 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
 
 /// A CLOSED message about a cloned connection arrived. On the clone's
 /// node: the original ended the connection, so the clone goes too. On the
-/// original node: the clone is over, so routing ends. Returns whether it
-/// was about a Socket Cloning entry.
-pub(crate) fn closed(key: &FlowKey) -> bool {
+/// original node: the clone is over, so routing ends. `from` is the
+/// sender's internal address: only the node at the other end (the last
+/// clone's node for the original, the original node for a clone) may end
+/// it; from any other node it is ignored and counted
+/// ([`Counter::ClosedForged`]). Returns whether it was about a Socket
+/// Cloning entry. Process context (the mesh thread).
+pub(crate) fn closed(key: &FlowKey, from: u32) -> bool {
     let found = state::with(|st| {
         let g = rcu::Guard::new();
         st.flows
@@ -733,6 +737,16 @@ pub(crate) fn closed(key: &FlowKey) -> bool {
     let Some((role, scf, clone_port)) = found else {
         return false;
     };
+    // Only the node at the other end may end it: the clone's node for the
+    // original, the original node for a clone.
+    let sender_ok = match &*scf.data.lock() {
+        ScData::Origin { node_addr, .. } => *node_addr == from,
+        ScData::Clone { origin_addr, .. } => *origin_addr == from,
+    };
+    if !sender_ok {
+        stats::inc(Counter::ClosedForged);
+        return true;
+    }
     match role {
         Role::ScOrigin => {
             if let ScData::Origin { r, .. } = &mut *scf.data.lock() {
@@ -1065,7 +1079,9 @@ fn forward(skb: &SkbRef<'_>, t: &TcpSeg, self_addr: u32, node_addr: u32, seq: u3
 
 /// An IP-in-IP packet to this node's internal address: a forwarded copy
 /// from an original node's router. Delivers it, translated, to its clone;
-/// refuses anything else. Softirq context.
+/// refuses anything else. A copy for a clone from another node than the
+/// clone's origin is dropped and counted ([`Counter::ScForgedCopy`]).
+/// Softirq context.
 pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
     let from_node = cfg
         .node_by_addr(ip.saddr)
@@ -1099,12 +1115,12 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
             return None;
         }
         let (c, clone_port, done) = match &mut *scf.data.lock() {
-            ScData::Clone {
-                c,
-                origin_addr,
-                clone_port,
-                ..
-            } if *origin_addr == fw.outer_src && c.live() => {
+            // A copy from another node than the one that cloned to us: a
+            // forgery (it could reset the clone or move its ACKs).
+            ScData::Clone { origin_addr, .. } if *origin_addr != fw.outer_src => {
+                return Some(Err(()));
+            }
+            ScData::Clone { c, clone_port, .. } if c.live() => {
                 let done = th.flags & TCP_FLAG_ACK != 0 && c.client_ack(th.ack);
                 if th.flags & TCP_FLAG_RST != 0 {
                     c.phase = sc::ClonePhase::Done;
@@ -1113,11 +1129,16 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
             }
             _ => return None,
         };
-        Some((c, clone_port, done, f.fcb.clone()))
+        Some(Ok((c, clone_port, done, f.fcb.clone())))
     })
     .flatten();
-    let Some((c, clone_port, done, fcb)) = r else {
-        return stray();
+    let (c, clone_port, done, fcb) = match r {
+        Some(Ok(v)) => v,
+        Some(Err(())) => {
+            stats::inc(Counter::ScForgedCopy);
+            return bindings::NF_DROP;
+        }
+        None => return stray(),
     };
     let mut inner = [0u8; 120];
     let ilen = fw.inner.len();

@@ -767,6 +767,10 @@ pub enum ConfigError {
         /// The `dead_after` given.
         dead_after: u8,
     },
+    /// The mesh is enabled but no key is set ([`MeshKey::NONE`]): the mesh
+    /// would trust any host with a node's address. Set `[mesh] secret`, or
+    /// disable the mesh (`port = 0`).
+    MeshNoKey,
     /// One of the [`Limits`] is out of its range.
     BadLimit {
         /// Which one.
@@ -781,7 +785,7 @@ impl ConfigError {
     ///
     /// | errno | errors |
     /// |---|---|
-    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero), [`BadLimit`](Self::BadLimit) |
+    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero), [`MeshNoKey`](Self::MeshNoKey), [`BadLimit`](Self::BadLimit) |
     /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort) |
     /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured), [`AcceptorNotInService`](Self::AcceptorNotInService) |
     /// | `EADDRNOTAVAIL` (99) | [`VipIsNodeAddr`](Self::VipIsNodeAddr) |
@@ -802,6 +806,7 @@ impl ConfigError {
             | Self::MeshBadHeartbeat { .. }
             | Self::MeshBadDeadAfter { .. }
             | Self::MeshDisabledNotZero { .. }
+            | Self::MeshNoKey
             | Self::BadLimit { .. } => EINVAL,
             Self::DuplicateNodeId { .. }
             | Self::DuplicateNodeAddr { .. }
@@ -844,6 +849,7 @@ impl ConfigError {
             Self::MeshDisabledNotZero { .. } => {
                 "mesh disabled (port 0) but heartbeat_ms or dead_after is not 0"
             }
+            Self::MeshNoKey => "mesh enabled without a key ([mesh] secret)",
             Self::BadLimit { .. } => "a limit is out of its range",
         }
     }
@@ -856,6 +862,7 @@ impl ConfigError {
             Self::MeshBadHeartbeat { .. }
                 | Self::MeshBadDeadAfter { .. }
                 | Self::MeshDisabledNotZero { .. }
+                | Self::MeshNoKey
         )
     }
 }
@@ -1113,7 +1120,8 @@ impl Config {
     ///    [`is_usable_addr`]), an id and an address no earlier node has;
     /// 3. the mesh settings ([`Mesh::validate`]);
     /// 4. unless the configuration is [empty](Config::is_empty), `self_id`
-    ///    is a configured node;
+    ///    is a configured node, and an enabled mesh has a key
+    ///    ([`ConfigError::MeshNoKey`]: there is no unauthenticated mesh);
     /// 5. for each service in order: a usable VIP, non-zero ports,
     ///    application port != proxy port, a non-empty node set of configured
     ///    nodes, an acceptor that is 0 or one of those nodes, a VIP that is
@@ -1164,6 +1172,9 @@ impl Config {
             return Err(ConfigError::SelfNotConfigured {
                 self_id: u32::from(self.self_id),
             });
+        }
+        if self.mesh.enabled() && !self.mesh_key.is_set() {
+            return Err(ConfigError::MeshNoKey);
         }
         let services = self.services();
         for (i, service) in services.iter().enumerate() {

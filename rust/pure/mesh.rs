@@ -11,7 +11,7 @@
 //! | offset | size | field    | value                                          |
 //! |--------|------|----------|------------------------------------------------|
 //! | 0      | 4    | magic    | `0x4454534D`, "DTSM" ([`MAGIC`])               |
-//! | 4      | 1    | version  | 1 ([`VERSION`])                                |
+//! | 4      | 1    | version  | 2 ([`VERSION`])                                |
 //! | 5      | 1    | type     | [`MsgType`]                                    |
 //! | 6      | 1    | sender   | node id of the sender, `1..=32`                |
 //! | 7      | 1    | reserved | 0                                              |
@@ -22,8 +22,8 @@
 //!
 //! | type | name        | size      | fields                                  |
 //! |------|-------------|-----------|-----------------------------------------|
-//! | 1    | `HELLO`     | 16        | `fingerprint` u64, `incarnation` u32, reserved u32 |
-//! | 2    | `HELLO_ACK` | 16        | `fingerprint` u64, `incarnation` u32, `status` u32 ([`HelloStatus`]) |
+//! | 1    | `HELLO`     | 32        | `fingerprint` u64, `incarnation` u32, reserved u32, `nonce` 16 bytes |
+//! | 2    | `HELLO_ACK` | 64        | `fingerprint` u64, `incarnation` u32, `status` u32 ([`HelloStatus`]), `nonce` 16 bytes, `proof` 32 bytes |
 //! | 3    | `HEARTBEAT` | 24        | `sent_us` u64, `echo_us` u64, `echo_delay_us` u32, `view` u32 |
 //! | 4    | `LOAD`      | 24        | `active_flows` u32, `handed_in` u32, `handed_out` u32, reserved u32, `handovers_total` u64 |
 //! | 5    | `CLOSED`    | 16        | `client_addr` u32, `vip` u32, `client_port` u16, `app_port` u16, `reason` u8 ([`CloseReason`]), reserved 3 bytes |
@@ -31,6 +31,13 @@
 //! | 7    | `SC_ACK`    | 0..=65536 | opaque (Socket Cloning, reserved)       |
 //! | 8    | `HANDOVER`  | 56..=65536 | a client connection handed over (opaque here: `homsg.rs`) |
 //! | 9    | `HANDOVER_ACK` | 8      | `call_id` u32, `errno` u32 (opaque here: `homsg.rs`) |
+//! | 10   | `HELLO_PROOF` | 32      | `proof` 32 bytes                        |
+//!
+//! The proofs are HMAC-SHA256 under the cluster's mesh key
+//! ([`super::hmac::hello_proof`]): `HELLO_ACK`'s is the listener's, over
+//! both nonces, both node ids and the fingerprint; `HELLO_PROOF`, the
+//! connecting node's answer, is the connector's over the same. A
+//! `HELLO_ACK` whose status is not ok carries a zero nonce and proof.
 //!
 //! [`decode`] checks a header as soon as its bytes arrive, in this order:
 //! magic, version, sender and reserved byte, length, type, length against
@@ -40,12 +47,13 @@
 
 use super::bytes::{Reader, Short, Writer};
 use super::config::MAX_NODE_ID;
+use super::hmac::{MAC_LEN, NONCE_LEN};
 
 /// The frame magic, "DTSM" in ASCII.
 pub const MAGIC: u32 = 0x4454_534D;
 
 /// The only protocol version this code speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Length of a frame header.
 pub const HEADER_LEN: usize = 16;
@@ -57,10 +65,13 @@ pub const MAX_PAYLOAD: usize = 65536;
 pub const MAX_FRAME: usize = HEADER_LEN + MAX_PAYLOAD;
 
 /// Payload size of a [`Hello`].
-pub const HELLO_LEN: usize = 16;
+pub const HELLO_LEN: usize = 32;
 
 /// Payload size of a [`HelloAck`].
-pub const HELLO_ACK_LEN: usize = 16;
+pub const HELLO_ACK_LEN: usize = 64;
+
+/// Payload size of a [`HelloProof`].
+pub const HELLO_PROOF_LEN: usize = 32;
 
 /// Payload size of a [`Heartbeat`].
 pub const HEARTBEAT_LEN: usize = 24;
@@ -96,11 +107,14 @@ pub enum MsgType {
     Handover = 8,
     /// The receiver's answer to a [`MsgType::Handover`] (opaque here).
     HandoverAck = 9,
+    /// The connecting node's proof that it has the mesh key, after
+    /// [`MsgType::HelloAck`].
+    HelloProof = 10,
 }
 
 impl MsgType {
     /// Every message type, in wire value order.
-    pub const ALL: [MsgType; 9] = [
+    pub const ALL: [MsgType; 10] = [
         Self::Hello,
         Self::HelloAck,
         Self::Heartbeat,
@@ -110,6 +124,7 @@ impl MsgType {
         Self::ScAck,
         Self::Handover,
         Self::HandoverAck,
+        Self::HelloProof,
     ];
 
     /// The type with wire value `v`, or `None` if there is none.
@@ -124,6 +139,7 @@ impl MsgType {
             7 => Some(Self::ScAck),
             8 => Some(Self::Handover),
             9 => Some(Self::HandoverAck),
+            10 => Some(Self::HelloProof),
             _ => None,
         }
     }
@@ -140,6 +156,7 @@ impl MsgType {
             Self::ScAck => "sc_ack",
             Self::Handover => "handover",
             Self::HandoverAck => "handover_ack",
+            Self::HelloProof => "hello_proof",
         }
     }
 
@@ -152,6 +169,7 @@ impl MsgType {
             Self::Load => Some(LOAD_LEN),
             Self::Closed => Some(CLOSED_LEN),
             Self::HandoverAck => Some(HANDOVER_ACK_LEN),
+            Self::HelloProof => Some(HELLO_PROOF_LEN),
             Self::ScClone | Self::ScAck | Self::Handover => None,
         }
     }
@@ -249,6 +267,8 @@ pub struct Hello {
     pub fingerprint: u64,
     /// Random value chosen per module load and configuration.
     pub incarnation: u32,
+    /// The sender's fresh random challenge for this connection.
+    pub nonce: [u8; NONCE_LEN],
 }
 
 /// `HELLO_ACK` payload: the listener's answer to a [`Hello`].
@@ -260,6 +280,21 @@ pub struct HelloAck {
     pub incarnation: u32,
     /// Whether the connection is accepted.
     pub status: HelloStatus,
+    /// The listener's fresh random challenge (zero unless `status` is ok).
+    pub nonce: [u8; NONCE_LEN],
+    /// The listener's proof ([`Direction::Listener`]; zero unless `status`
+    /// is ok).
+    ///
+    /// [`Direction::Listener`]: super::hmac::Direction::Listener
+    pub proof: [u8; MAC_LEN],
+}
+
+/// `HELLO_PROOF` payload: the connecting node's proof
+/// ([`super::hmac::Direction::Connector`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelloProof {
+    /// HMAC-SHA256 over the exchange ([`super::hmac::hello_proof`]).
+    pub proof: [u8; MAC_LEN],
 }
 
 /// `HEARTBEAT` payload.
@@ -324,6 +359,8 @@ pub enum Msg<'a> {
     Handover(&'a [u8]),
     /// `HANDOVER_ACK`, opaque, borrowed from the receive buffer.
     HandoverAck(&'a [u8]),
+    /// `HELLO_PROOF`.
+    HelloProof(HelloProof),
 }
 
 /// A decoded frame.
@@ -505,6 +542,7 @@ impl<'a> Msg<'a> {
             Self::ScAck(_) => MsgType::ScAck,
             Self::Handover(_) => MsgType::Handover,
             Self::HandoverAck(_) => MsgType::HandoverAck,
+            Self::HelloProof(_) => MsgType::HelloProof,
         }
     }
 
@@ -517,6 +555,7 @@ impl<'a> Msg<'a> {
             Self::Heartbeat(_) => HEARTBEAT_LEN,
             Self::Load(_) => LOAD_LEN,
             Self::Closed(_) => CLOSED_LEN,
+            Self::HelloProof(_) => HELLO_PROOF_LEN,
         }
     }
 
@@ -537,13 +576,17 @@ impl<'a> Msg<'a> {
                 Self::Hello(Hello {
                     fingerprint,
                     incarnation,
+                    nonce: r.take()?,
                 })
             }
             MsgType::HelloAck => Self::HelloAck(HelloAck {
                 fingerprint: be_u64(r)?,
                 incarnation: be_u32(r)?,
                 status: HelloStatus::from_u32(be_u32(r)?).ok_or(FrameError::BadPayload)?,
+                nonce: r.take()?,
+                proof: r.take()?,
             }),
+            MsgType::HelloProof => Self::HelloProof(HelloProof { proof: r.take()? }),
             MsgType::Heartbeat => Self::Heartbeat(Heartbeat {
                 sent_us: be_u64(r)?,
                 echo_us: be_u64(r)?,
@@ -592,13 +635,17 @@ impl<'a> Msg<'a> {
             Self::Hello(m) => {
                 w.put(m.fingerprint.to_be_bytes())?;
                 w.put(m.incarnation.to_be_bytes())?;
-                w.put(0u32.to_be_bytes())
+                w.put(0u32.to_be_bytes())?;
+                w.put(m.nonce)
             }
             Self::HelloAck(m) => {
                 w.put(m.fingerprint.to_be_bytes())?;
                 w.put(m.incarnation.to_be_bytes())?;
-                w.put((m.status as u32).to_be_bytes())
+                w.put((m.status as u32).to_be_bytes())?;
+                w.put(m.nonce)?;
+                w.put(m.proof)
             }
+            Self::HelloProof(m) => w.put(m.proof),
             Self::Heartbeat(m) => {
                 w.put(m.sent_us.to_be_bytes())?;
                 w.put(m.echo_us.to_be_bytes())?;

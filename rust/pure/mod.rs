@@ -24,6 +24,7 @@
 //! - [`member`]: cluster membership: which nodes are up, who accepts SYNs.
 //! - [`scmsg`]: Socket Cloning's mesh payloads (SC-CLONE, SC-ACK).
 //! - [`homsg`]: the handover's mesh payloads (HANDOVER, HANDOVER-ACK).
+//! - [`hmac`]: HMAC-SHA256 over a hash passed in, the mesh's HELLO proofs.
 //! - [`segbuild`]: building IPv4/TCP segments and forwarded copies.
 
 pub mod abi;
@@ -34,6 +35,7 @@ pub mod errno;
 pub mod fcb;
 pub mod filter;
 pub mod flow;
+pub mod hmac;
 pub mod homsg;
 pub mod hopt;
 pub mod hrw;

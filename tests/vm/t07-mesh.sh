@@ -16,6 +16,16 @@
 #   node3:  boots again (after 25 s), re-applies the configuration and rejoins; then new
 #           connections of its share are its own again, while the ones the
 #           others took over meanwhile (and the holders) keep working;
+#   auth:   (mesh authentication) node 1 plays a stranger on its own
+#           address that does not know the cluster's secret: node 2's
+#           proof does not check under its key, its HELLO-PROOF is reset,
+#           a CLOSED in place of the proof is reset; node 2 counts
+#           mesh_auth_failed and the real mesh stays up;
+#   forged: node 1's proxy hands a 16 MiB download over to node 2; while
+#           it runs (rate-limited), node 3 (which knows the secret)
+#           authenticates and sends node 1 a CLOSED for that connection:
+#           node 1 ignores it (closed_forged) and the client's transfer
+#           completes byte-exact;
 #   all:    flow tables drain, guest dmesg clean (both boots of node 3).
 # rig-nodes: 3
 . "$RIG_REPO/tests/vm/lib.sh"
@@ -76,6 +86,102 @@ node_boot() {
     mkdir -p /tmp/www
     echo "node$RIG_ID" >/tmp/www/whoami
     check "nginx started" nginx_start
+}
+
+# The cluster's secret, as the nodes' cluster file has it.
+SECRET=$(sed -n 's/^secret = "\([^"]*\)".*/\1/p' "$EXAMPLES/cluster3-mesh.toml")
+FC_SIZE=16777216
+
+# fc_file: the 16 MiB body of the forged-CLOSED download (the same bytes on
+# every VM).
+fc_file() { yes "dts forged CLOSED test" | head -c $FC_SIZE; }
+
+# node_auth_phases: the mesh authentication phases on a node (issue 20,
+# item 7): the stranger without the secret, then the forged CLOSED. Self-
+# contained: barriers auth-injected, fc-ready, fc-done with the client's
+# client_auth_phases.
+node_auth_phases() {
+    "$DTSCTL" status --json >/tmp/sta0.json
+    if [ "$RIG_ID" = 1 ]; then
+        check "a stranger on node 1's address without the secret is refused by node 2 (mesh_inject.py --wrong-key)" \
+            $PY "$RIG_REPO/tests/vm/mesh_inject.py" --wrong-key "$(node_ip 1)" "$(node_ip 2)" "$MESH_PORT" 1
+    fi
+    barrier auth-injected "$ALL"
+    if [ "$RIG_ID" = 2 ]; then
+        "$DTSCTL" status --json >/tmp/sta1.json
+        a0=$(count mesh_auth_failed /tmp/sta0.json)
+        a1=$(count mesh_auth_failed /tmp/sta1.json)
+        check "mesh_auth_failed counted the stranger's proof ($a0 -> $a1)" test "$a1" -ge $((a0 + 1))
+    fi
+    check "mesh intact after the stranger: every peer up" "$DTSCTL" peers --wait 10
+    # The forged CLOSED: dts-proxy on the proxy port hands /fc/ to node 2.
+    nginx_stop
+    sleep 1
+    nginx_without_proxy_port
+    check "nginx restarted without the proxy port" nginx_start
+    mkdir -p /tmp/www/fc
+    fc_file >/tmp/www/fc/fc.bin
+    check "dts-proxy on 8080 (/fc/ handed over to node 2)" \
+        dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes 1,2,3 \
+        --route /fc/=2 --local 127.0.0.1:80
+    "$DTSCTL" status --json >/tmp/sta2.json
+    barrier fc-ready "$ALL"
+    if [ "$RIG_ID" = 3 ]; then
+        n=0
+        while ! ls "$RIG_SHARED" | grep -qx fc.started && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+        sleep 0.5    # the port is written
+        port=$(cat "$RIG_SHARED/fc.started" 2>/dev/null)
+        check "node 3 authenticates and sends node 1 a CLOSED for its connection handed to node 2 (port $port)" \
+            $PY "$RIG_REPO/tests/vm/mesh_inject.py" --closed "$SECRET" "$(node_ip 3)" "$(node_ip 1)" \
+            "$MESH_PORT" 3 "$CLIENT_IP" "$VIP" "$port" 80
+        touch "$RIG_SHARED/fc.forged"
+    fi
+    barrier fc-done "$ALL"
+    "$DTSCTL" status --json >/tmp/sta3.json
+    if [ "$RIG_ID" = 1 ]; then
+        f0=$(count closed_forged /tmp/sta2.json)
+        f1=$(count closed_forged /tmp/sta3.json)
+        check "closed_forged counted node 3's CLOSED ($f0 -> $f1)" test "$f1" -ge $((f0 + 1))
+        h=$(count handover_done /tmp/sta3.json)
+        check "the download was handed over (handover_done $h)" test "$h" -ge 1
+    fi
+    check "mesh intact after the forged CLOSED: every peer up" "$DTSCTL" peers --wait 10
+    dts_proxy_stop
+}
+
+# client_auth_phases: the client's part of node_auth_phases: a download from
+# a port node 1 owns, which node 1's proxy hands over to node 2, slow enough
+# (512 KiB/s: 32 s) that node 3's forged CLOSED arrives while it runs; it
+# must complete byte-exact.
+client_auth_phases() {
+    barrier auth-injected "$ALL"
+    fc_file | sha256sum | cut -d' ' -f1 >/tmp/fc.want
+    port=
+    for p in $(seq 43000 43200); do
+        if [ "$("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)" = 1 ]; then port=$p; break; fi
+    done
+    barrier fc-ready "$ALL"
+    rm -f /tmp/fc.bin
+    curl -s --local-port "$port" --limit-rate 512K --max-time 120 -o /tmp/fc.bin \
+        "http://$VIP/fc/fc.bin" &
+    cpid=$!
+    n=0
+    while [ "$(stat -c %s /tmp/fc.bin 2>/dev/null || echo 0)" -lt 1000000 ] && [ $n -lt 300 ]; do
+        sleep 0.1; n=$((n + 1))
+    done
+    echo "$port" >"$RIG_SHARED/fc.started"
+    n=0
+    while ! ls "$RIG_SHARED" | grep -qx fc.forged && [ $n -lt 900 ]; do sleep 0.1; n=$((n + 1)); done
+    at=$(stat -c %s /tmp/fc.bin 2>/dev/null || echo 0)
+    wait $cpid
+    rc=$?
+    check "the forged CLOSED came while the download was running ($at of $FC_SIZE bytes)" \
+        test "$at" -lt $FC_SIZE
+    check "the download (port $port, handed over to node 2) completed after the forged CLOSED (curl exit $rc)" \
+        test "$rc" = 0
+    check "the download is byte-exact (sha256)" \
+        test "$(sha256sum </tmp/fc.bin | cut -d' ' -f1)" = "$(cat /tmp/fc.want)"
+    barrier fc-done "$ALL"
 }
 
 # node_finish: after the client, the shared teardown (it collects nginx's
@@ -139,6 +245,7 @@ node.1)
     log "syn_failover $n, mesh_node_down $(count mesh_node_down /tmp/st2.json), mesh_node_up $(count mesh_node_up /tmp/st2.json)"
     echo "$n" >"$RIG_SHARED/syn_failover.node$RIG_ID"
     barrier rejoined "$ALL"
+    node_auth_phases
     node_finish
     ;;
 node.2)
@@ -150,6 +257,7 @@ node.2)
     "$DTSCTL" peers
     barrier node3-back "$ALL"
     barrier rejoined "$ALL"
+    node_auth_phases
     node_finish
     ;;
 client.*)
@@ -229,6 +337,7 @@ PY
     tail -n 6 /tmp/mc.out
     check "after the rejoin, the holders and the taken-over connection still work (exit $rc)" test $rc = 0
     cp /tmp/mc.out "$RIG_OUT/mesh_client.out"
+    client_auth_phases
     barrier client-done "$ALL"
     ;;
 esac

@@ -31,6 +31,10 @@
 #           4 s into the transfer node 3 takes its eth0 down (and keeps it
 #           down): curl ends with an error (exit recorded) and within 30 s
 #           node 2 lists no flow of that connection any more;
+#   forged copy: while that clone runs, node 4 (a node of the cluster, but
+#           not the clone's origin) sends node 3 an IP-in-IP copy of a
+#           client RST for the connection: node 3 drops it and counts
+#           sc_forged_copy (the clone is not reset by it);
 #   clone to a dead node: once nodes 2 and 4 see node 3 down, /n3/s64k and
 #           /n3/s1m on one connection are served by node 2 itself
 #           (`fallback:EHOSTDOWN` in its log, sc_clone_failed rose), byte-exact;
@@ -133,6 +137,7 @@ self = $RIG_ID
 port = 7470
 heartbeat_ms = 500
 dead_after = $DEAD_AFTER
+secret = "dts-test-rig-mesh-secret-0001"
 
 [[node]]
 id = 2
@@ -504,6 +509,31 @@ fallback_phase() {
 }
 
 # --- roles -----------------------------------------------------------------------
+# forge_copy_p5: on node 4, once the client's clone-dies transfer runs (node
+# 2 cloned it to node 3), an IP-in-IP copy of a client RST for that
+# connection from node 4's address to node 3's: a node of the cluster, but
+# not the clone's origin. Node 3 must drop it (sc_forged_copy); it must not
+# reset the clone. Node 3 reads its counters after the p5-kill barrier, which
+# the client reaches $P5_SLEEP s after it signalled the start.
+forge_copy_p5() {
+    n=0
+    while ! ls "$RIG_SHARED" | grep -qx p5.started && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+    check "node 4 sends node 3 a forged IP-in-IP copy (client RST) for $CLIENT_IP:$P5_PORT" \
+        $PY - "$(node_ip 4)" "$(node_ip 3)" "$CLIENT_IP" "$VIP_SC" "$P5_PORT" <<'PY'
+import socket, struct, sys
+src, dst, client, vip, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+a = socket.inet_aton
+ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40, 1, 0x4000, 64, 6, 0, a(client), a(vip))
+tcp = struct.pack(">HHIIBBHHH", port, 80, 1, 1, 5 << 4, 0x14, 0, 0, 0)   # RST|ACK
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 4)   # IPPROTO_IPIP: the kernel adds the outer header
+s.bind((src, 0))
+for _ in range(3):
+    s.sendto(ip + tcp, (dst, 0))
+print("sent 3 forged copies %s -> %s for %s:%d -> %s:80" % (src, dst, client, port, vip))
+PY
+    touch "$RIG_SHARED/p5.forged"
+}
+
 case "$RIG_ROLE.$RIG_ID" in
 node.1)
     # The IPVS dispatcher.
@@ -576,11 +606,19 @@ node.*)
         check "node 2 lists the client's connection $CLIENT_IP:$P5_PORT before node 3 fails" \
             test "$(flows_of $P5_PORT)" -gt 0
     fi
+    if [ "$RIG_ID" = 4 ]; then
+        forge_copy_p5
+    fi
     if [ "$RIG_ID" != 4 ]; then
         barrier p5-kill 3    # client, node 2, node 3
     fi
     if [ "$RIG_ID" = 3 ]; then
         check "node 3: eth0 down, 4 s into the cloned response" ip link set eth0 down
+        n=0
+        while ! ls "$RIG_SHARED" | grep -qx p5.forged && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+        "$DTSCTL" status --json >/tmp/st-p5.json
+        check "node 3 dropped node 4's forged copy (sc_forged_copy $(json_get counters.sc_forged_copy /tmp/st-p5.json))" \
+            test "$(json_get counters.sc_forged_copy /tmp/st-p5.json)" -ge 1
     fi
     if [ "$RIG_ID" = 2 ]; then
         check "node 2 reclaimed the connection's state within $((30 * SLOW)) s of node 3's failure" \
@@ -766,6 +804,7 @@ client.*)
     done
     check "clone dies: the transfer of /$P5_PATH started ($(size5) bytes after $((n / 5)) s)" \
         test "$(size5)" -gt 0
+    touch "$RIG_SHARED/p5.started"    # node 4 forges a copy now (forge_copy_p5)
     sleep "$P5_SLEEP"
     log "clone dies: $(size5) bytes received, node 3 goes down now"
     check "clone dies: the transfer is still under way ($(size5) of $P5_SIZE bytes)" \

@@ -86,6 +86,8 @@ fn rig() -> Config {
     config
         .add_service(svc("10.0.0.100", 80, 8080, &[1, 2, 3]))
         .expect("room");
+    // A mesh needs a key; with the mesh off (as here) it is unused.
+    config.set_mesh_key(MeshKey([0x42; 32]));
     config
 }
 
@@ -1100,6 +1102,8 @@ fn fingerprint_is_fnv1a_of_the_blob_without_self() {
     let config = rig_mesh(Mesh::DEFAULT);
     let mut buf = encode(&config);
     put_u32(&mut buf, 8, 0);
+    // The key is not part of the fingerprint.
+    buf[CONFIG_V1_OFF_MESH_KEY..].fill(0);
     assert_eq!(config.fingerprint(), fnv(&buf));
     let mut empty = encode(&Config::EMPTY);
     put_u32(&mut empty, 8, 0);
@@ -1145,6 +1149,7 @@ fn fingerprint_changes_with_the_cluster() {
     // A node: another address, one more, one less.
     let mut config = Config::new(1);
     config.set_mesh(Mesh::DEFAULT);
+    config.set_mesh_key(MeshKey([1; 32]));
     for (id, addr) in [(1, "10.0.0.11"), (2, "10.0.0.12"), (3, "10.0.0.14")] {
         config.add_node(Node { id, addr: ip(addr) }).unwrap();
     }
@@ -1174,6 +1179,7 @@ fn fingerprint_changes_with_the_cluster() {
     ] {
         let mut config = Config::new(1);
         config.set_mesh(Mesh::DEFAULT);
+        config.set_mesh_key(MeshKey([1; 32]));
         for node in base.nodes() {
             config.add_node(*node).unwrap();
         }
@@ -1225,7 +1231,7 @@ fn encodes_the_documented_layout() {
     assert_eq!(get_u32(&buf, 304), 0b110);
     assert!(buf[308..536].iter().all(|&b| b == 0));
     assert_eq!(get_u32(&buf, 536), Limits::DEFAULT.max_flows);
-    assert!(buf[560..].iter().all(|&b| b == 0), "no key");
+    assert!(buf[560..].iter().all(|&b| b == 0x42), "the key");
     assert_eq!(ConfigV1::decode(&buf), Ok(config));
 }
 
@@ -1582,6 +1588,7 @@ fn arb_valid_config() -> impl Strategy<Value = Config> {
         .prop_map(|(n, services, mesh)| {
             let mut config = Config::new(1);
             config.set_mesh(mesh);
+            config.set_mesh_key(MeshKey([0x5a; 32]));
             for id in 1..=n {
                 config
                     .add_node(Node {
@@ -1695,4 +1702,20 @@ proptest! {
             prop_assert_eq!(encode(&decoded), buf);
         }
     }
+}
+
+#[test]
+fn an_enabled_mesh_needs_a_key() {
+    let mut config = rig();
+    config.set_mesh(Mesh::DEFAULT);
+    assert_eq!(config.validate(), Ok(()));
+    config.set_mesh_key(MeshKey::NONE);
+    assert_eq!(config.validate(), Err(ConfigError::MeshNoKey));
+    assert_eq!(ConfigV1::decode(&encode(&config)), Err(ConfigError::MeshNoKey));
+    assert_eq!(ConfigError::MeshNoKey.errno(), 22);
+    assert!(ConfigError::MeshNoKey.is_mesh());
+    // The mesh off needs none; neither does the empty configuration.
+    config.set_mesh(Mesh::DISABLED);
+    assert_eq!(config.validate(), Ok(()));
+    assert_eq!(Config::EMPTY.validate(), Ok(()));
 }

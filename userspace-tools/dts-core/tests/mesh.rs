@@ -13,12 +13,16 @@ fn samples() -> Vec<Msg<'static>> {
         Msg::Hello(Hello {
             fingerprint: 0x0123_4567_89ab_cdef,
             incarnation: 0xdead_beef,
+            nonce: [0x5a; 16],
         }),
         Msg::HelloAck(HelloAck {
             fingerprint: 0xfedc_ba98_7654_3210,
             incarnation: 7,
             status: HelloStatus::ConfigMismatch,
+            nonce: [3; 16],
+            proof: [4; 32],
         }),
+        Msg::HelloProof(HelloProof { proof: [0xa5; 32] }),
         Msg::Heartbeat(Heartbeat {
             sent_us: 1_700_000_000_000_000,
             echo_us: 1_699_999_999_000_000,
@@ -82,7 +86,7 @@ fn with_len(bytes: &[u8], len: u32) -> Vec<u8> {
 #[test]
 fn constants() {
     assert_eq!(&MAGIC.to_be_bytes(), b"DTSM");
-    assert_eq!(VERSION, 1);
+    assert_eq!(VERSION, 2);
     assert_eq!(HEADER_LEN, 16);
     assert_eq!(MAX_PAYLOAD, 65536);
     assert_eq!(MAX_FRAME, 65552);
@@ -91,7 +95,7 @@ fn constants() {
         assert_eq!(MsgType::from_u8(*t as u8), Some(*t));
     }
     assert_eq!(MsgType::from_u8(0), None);
-    assert_eq!(MsgType::from_u8(10), None);
+    assert_eq!(MsgType::from_u8(11), None);
     let names: Vec<_> = MsgType::ALL.iter().map(|t| t.name()).collect();
     assert_eq!(
         names,
@@ -104,7 +108,8 @@ fn constants() {
             "sc_clone",
             "sc_ack",
             "handover",
-            "handover_ack"
+            "handover_ack",
+            "hello_proof"
         ]
     );
     assert_eq!(HelloStatus::from_u32(0), Some(HelloStatus::Ok));
@@ -157,13 +162,15 @@ fn wire_format() {
         &Msg::Hello(Hello {
             fingerprint: 0x1122_3344_5566_7788,
             incarnation: 0xaabb_ccdd,
+            nonce: [9; 16],
         }),
     );
     assert_eq!(
         b,
         [
-            b'D', b'T', b'S', b'M', 1, 1, 2, 0, 0, 0, 0, 16, 1, 2, 3, 4, // header
+            b'D', b'T', b'S', b'M', 2, 1, 2, 0, 0, 0, 0, 32, 1, 2, 3, 4, // header
             0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0xaa, 0xbb, 0xcc, 0xdd, 0, 0, 0, 0,
+            9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, // nonce
         ]
     );
     let c = enc(
@@ -227,11 +234,11 @@ fn encode_errors() {
     assert_eq!(encode(33, 0, &msg, &mut out), Err(EncodeError::BadSender));
     assert_eq!(encode(255, 0, &msg, &mut out), Err(EncodeError::BadSender));
     assert_eq!(
-        encode(1, 0, &msg, &mut out[..31]),
+        encode(1, 0, &msg, &mut out[..47]),
         Err(EncodeError::OutTooSmall)
     );
-    assert_eq!(encode(1, 0, &msg, &mut out[..32]), Ok(32));
-    assert_eq!(encode(32, 0, &msg, &mut out), Ok(32));
+    assert_eq!(encode(1, 0, &msg, &mut out[..48]), Ok(48));
+    assert_eq!(encode(32, 0, &msg, &mut out), Ok(48));
     let big = vec![0u8; MAX_PAYLOAD + 1];
     let mut out = vec![0u8; MAX_FRAME + 1];
     assert_eq!(
@@ -259,8 +266,9 @@ fn header_errors() {
     }
     // Version.
     assert_eq!(decode(&with(&good, 4, 0)), Err(FrameError::BadVersion));
-    assert_eq!(decode(&with(&good, 4, 2)), Err(FrameError::BadVersion));
-    assert_eq!(decode(&with(&good, 4, 2)[..5]), Err(FrameError::BadVersion));
+    assert_eq!(decode(&with(&good, 4, 1)), Err(FrameError::BadVersion));
+    assert_eq!(decode(&with(&good, 4, 3)), Err(FrameError::BadVersion));
+    assert_eq!(decode(&with(&good, 4, 1)[..5]), Err(FrameError::BadVersion));
     // Sender and reserved byte.
     assert_eq!(decode(&with(&good, 6, 0)), Err(FrameError::BadHeader));
     assert_eq!(decode(&with(&good, 6, 33)), Err(FrameError::BadHeader));
@@ -291,10 +299,10 @@ fn header_errors() {
     assert_eq!(decode(&with_len(&sc, 65536)), Ok(Decoded::Incomplete));
     // Type.
     assert_eq!(decode(&with(&good, 5, 0)), Err(FrameError::UnknownType));
-    assert_eq!(decode(&with(&good, 5, 10)), Err(FrameError::UnknownType));
+    assert_eq!(decode(&with(&good, 5, 11)), Err(FrameError::UnknownType));
     assert_eq!(decode(&with(&good, 5, 255)), Err(FrameError::UnknownType));
     assert_eq!(
-        decode(&with(&good, 5, 10)[..12]),
+        decode(&with(&good, 5, 11)[..12]),
         Err(FrameError::UnknownType)
     );
     // Checks come in order: magic before everything else.
@@ -482,11 +490,14 @@ fn build<'a>(t: u8, opaque: &'a [u8], w: [u64; 2], d: [u32; 4], h: [u16; 2]) -> 
         1 => Msg::Hello(Hello {
             fingerprint: w[0],
             incarnation: d[0],
+            nonce: [d[1] as u8; 16],
         }),
         2 => Msg::HelloAck(HelloAck {
             fingerprint: w[0],
             incarnation: d[0],
             status: HelloStatus::from_u32(d[1] % 3).unwrap(),
+            nonce: [d[2] as u8; 16],
+            proof: [d[3] as u8; 32],
         }),
         3 => Msg::Heartbeat(Heartbeat {
             sent_us: w[0],

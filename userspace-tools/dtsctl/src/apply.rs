@@ -8,6 +8,8 @@
 //! [`Outcome::NoChange`], and `dtsctl` then does not call
 //! `DTS_SO_SET_CONFIG` at all, so re-applying a file is a no-op. Order
 //! matters because it is part of the cluster fingerprint the mesh compares.
+//! The mesh key is not compared (the module never shows it): a change of
+//! the secret alone is installed with `dtsctl config apply`.
 
 use std::net::Ipv4Addr;
 
@@ -112,7 +114,14 @@ pub(crate) fn diff(current: &Config, new: &Config) -> Diff {
 }
 
 /// Decides what applying `new` over `current` does.
+///
+/// The mesh key is left out of the comparison: the module never hands it
+/// back (`current`'s is zero), so a change of `[mesh] secret` alone is not
+/// seen here; `dtsctl config apply` installs a file unconditionally.
 pub(crate) fn plan(current: &Config, new: &Config) -> Outcome {
+    let mut new_keyless = new.clone();
+    new_keyless.set_mesh_key(*current.mesh_key());
+    let new = &new_keyless;
     if current == new {
         Outcome::NoChange
     } else {
@@ -434,7 +443,7 @@ mod tests {
     #[test]
     fn mesh_changes() {
         let with =
-            |table: &str| parse(&RIG.replace("self = 1\n", &format!("self = 1\n[mesh]\n{table}")));
+            |table: &str| parse(&RIG.replacen("[mesh]\n", &format!("[mesh]\n{table}"), 1));
         assert_eq!(change(&rig(), &with("port = 0\n")), "mesh disabled");
         assert_eq!(
             change(&with("port = 0\n"), &rig()),
@@ -454,7 +463,8 @@ mod tests {
     fn everything_at_once() {
         let new = format!(
             "{}\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n",
-            RIG.replace("self = 1", "self = 4\n[mesh]\nport = 7471")
+            RIG.replace("self = 1", "self = 4")
+                .replacen("[mesh]\n", "[mesh]\nport = 7471\n", 1)
                 .replace("[[node]]\nid = 3\naddr = \"10.0.0.13\"\n", "")
                 .replace("nodes = [1, 2, 3]", "nodes = [1, 2, 4]")
         );

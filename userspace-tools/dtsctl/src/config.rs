@@ -12,6 +12,11 @@
 //! heartbeat_ms = 500       # a multiple of 10 in 10..=2550; default 500
 //! dead_after = 3           # missed heartbeats before a node is down,
 //!                          # 2..=20; default 3
+//! secret = "..."           # the cluster's shared secret, at least 16
+//!                          # characters, the same on every node; or
+//! secret_file = "/etc/dts/mesh.secret"   # read when the file is parsed
+//!                          # (a trailing newline is not part of it).
+//!                          # One of the two is required with the mesh on.
 //!
 //! [limits]                 # optional: flow table and quorum
 //! max_flows = 65536        # 256..=1048576; when full, unassured entries
@@ -55,16 +60,24 @@
 //! Validation is the pure [`Config::validate`], the very code the module
 //! runs; this module only adds the values (and, for `[mesh]`, the line) to
 //! its messages.
+//!
+//! The mesh key is SHA-256 of the secret. The module never hands the key
+//! back, so `config show` prints `secret = "(set)"` ([`SECRET_SHOWN`]) in
+//! its place. [`parse`] (for `config check`) accepts that marker, so that
+//! the output of `config show` checks; [`parse_to_apply`] refuses it with a
+//! clear message: applying needs the real secret.
 
 use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
 
 use dts_core::abi::CONFIG_V1_SIZE;
 use dts_core::config::{
-    Config, ConfigError, HandoverTo, Limit, Limits, Mesh, Node, NodeSet, Service, MAX_NODES,
+    Config, ConfigError, HandoverTo, Limit, Limits, Mesh, MeshKey, Node, NodeSet, Service,
+    MAX_NODES,
     MAX_NODE_ID, MAX_SERVICES,
 };
 use dts_policy::PolicyConfig;
+use sha2::{Digest, Sha256};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -112,6 +125,34 @@ pub(crate) struct MeshEntry {
     /// `port = 0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dead_after: Option<Spanned<u8>>,
+    /// The shared secret (at least [`SECRET_MIN_LEN`] characters), or
+    /// [`SECRET_SHOWN`] in what `config show` prints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) secret: Option<Spanned<String>>,
+    /// A file holding the shared secret, read by [`parse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) secret_file: Option<Spanned<String>>,
+}
+
+/// The shortest accepted `[mesh] secret`, in characters.
+pub(crate) const SECRET_MIN_LEN: usize = 16;
+
+/// What `config show` prints for a secret that is set (the module never
+/// hands the key back). [`parse`] accepts it for checking only.
+pub(crate) const SECRET_SHOWN: &str = "(set)";
+
+/// Whether the file is parsed to be checked or to be applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// `config check`: [`SECRET_SHOWN`] stands for a secret.
+    Check,
+    /// `config apply`, `apply -f`: the real secret is needed.
+    Apply,
+}
+
+/// The mesh key of a secret: its SHA-256.
+pub(crate) fn key_of_secret(secret: &str) -> MeshKey {
+    MeshKey(Sha256::digest(secret.as_bytes()).into())
 }
 
 /// The `[limits]` table: every key optional, [`Limits::DEFAULT`] for the
@@ -214,6 +255,12 @@ impl MeshEntry {
             port: Some(Spanned::new(0..0, mesh.port)),
             heartbeat_ms: Some(Spanned::new(0..0, mesh.heartbeat_ms)),
             dead_after: Some(Spanned::new(0..0, mesh.dead_after)),
+            // A configuration in force with the mesh on has a key (the
+            // module refuses one without), which it never hands back.
+            secret: mesh
+                .enabled()
+                .then(|| Spanned::new(0..0, SECRET_SHOWN.to_string())),
+            secret_file: None,
         }
     }
 
@@ -225,6 +272,7 @@ impl MeshEntry {
         match err {
             ConfigError::MeshBadHeartbeat { .. } => heartbeat,
             ConfigError::MeshBadDeadAfter { .. } => dead_after,
+            ConfigError::MeshNoKey => None,
             ConfigError::MeshDisabledNotZero { heartbeat_ms, .. } => {
                 if heartbeat_ms != 0 {
                     heartbeat
@@ -349,6 +397,15 @@ pub(crate) enum FileError {
         /// Why.
         msg: String,
     },
+    /// The `[mesh]` secret is refused: too short, both `secret` and
+    /// `secret_file`, an unreadable file, or `config show`'s marker given
+    /// to be applied.
+    Secret {
+        /// The line of the offending key in the file (1-based), if known.
+        line: Option<usize>,
+        /// Why.
+        msg: String,
+    },
     /// The pure validation refused the `[mesh]` settings.
     Mesh {
         /// The line of the offending value in the file (1-based), if known.
@@ -396,6 +453,11 @@ impl fmt::Display for FileError {
             ),
             Self::Invalid(err) => f.write_str(&describe(*err)),
             Self::Policy { line, msg } => write!(f, "line {line}: [policy]: {msg}"),
+            Self::Secret {
+                line: Some(line),
+                msg,
+            } => write!(f, "line {line}: [mesh] {msg}"),
+            Self::Secret { line: None, msg } => write!(f, "[mesh] {msg}"),
             Self::Mesh {
                 line: Some(line),
                 err,
@@ -411,8 +473,78 @@ impl From<ConfigError> for FileError {
     }
 }
 
-/// Parses a configuration file and validates it with [`Config::validate`].
+/// Parses a configuration file to check it and validates it with
+/// [`Config::validate`]. `secret = "(set)"` ([`SECRET_SHOWN`], what `config
+/// show` prints) stands for a secret here.
 pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
+    parse_for(text, Purpose::Check)
+}
+
+/// Parses a configuration file to apply it: like [`parse`], but the real
+/// secret is needed.
+pub(crate) fn parse_to_apply(text: &str) -> Result<Config, FileError> {
+    parse_for(text, Purpose::Apply)
+}
+
+/// The mesh key the `[mesh]` table gives (reading `secret_file`), or
+/// [`MeshKey::NONE`] without a secret.
+fn mesh_key(text: &str, mesh: Option<&MeshEntry>, purpose: Purpose) -> Result<MeshKey, FileError> {
+    let Some(mesh) = mesh else {
+        return Ok(MeshKey::NONE);
+    };
+    let err = |at: usize, msg: String| FileError::Secret {
+        line: Some(line_of(text, at)),
+        msg,
+    };
+    match (&mesh.secret, &mesh.secret_file) {
+        (None, None) => Ok(MeshKey::NONE),
+        (Some(s), Some(_)) => Err(err(
+            s.span().start,
+            "has both `secret` and `secret_file`: give one of them".into(),
+        )),
+        (Some(s), None) if s.get_ref() == SECRET_SHOWN => match purpose {
+            Purpose::Check => Ok(key_of_secret(SECRET_SHOWN)),
+            Purpose::Apply => Err(err(
+                s.span().start,
+                format!(
+                    "secret = \"{SECRET_SHOWN}\" is what `dtsctl config show` prints in place \
+                     of the secret (the module never shows it): put the cluster's secret \
+                     (`secret = \"...\"` or `secret_file = \"/path\"`) there to apply this file"
+                ),
+            )),
+        },
+        (Some(s), None) => {
+            let n = s.get_ref().chars().count();
+            if n < SECRET_MIN_LEN {
+                return Err(err(
+                    s.span().start,
+                    format!("secret is {n} characters long: it must have at least {SECRET_MIN_LEN}"),
+                ));
+            }
+            Ok(key_of_secret(s.get_ref()))
+        }
+        (None, Some(path)) => {
+            let at = path.span().start;
+            let raw = std::fs::read_to_string(path.get_ref())
+                .map_err(|e| err(at, format!("secret_file \"{}\": {e}", path.get_ref())))?;
+            let secret = raw.trim_end_matches(['\n', '\r']);
+            let n = secret.chars().count();
+            if n < SECRET_MIN_LEN {
+                return Err(err(
+                    at,
+                    format!(
+                        "secret_file \"{}\": the secret is {n} characters long: it must have \
+                         at least {SECRET_MIN_LEN}",
+                        path.get_ref()
+                    ),
+                ));
+            }
+            Ok(key_of_secret(secret))
+        }
+    }
+}
+
+fn parse_for(text: &str, purpose: Purpose) -> Result<Config, FileError> {
     let file: ConfigFile = toml::from_str(text).map_err(FileError::Toml)?;
     if let Some(policy) = &file.policy {
         policy
@@ -423,7 +555,8 @@ pub(crate) fn parse(text: &str) -> Result<Config, FileError> {
                 msg,
             })?;
     }
-    let config = to_config(&file)?;
+    let mut config = to_config(&file)?;
+    config.set_mesh_key(mesh_key(text, file.mesh.as_ref(), purpose)?);
     match config.validate() {
         Ok(()) => Ok(config),
         Err(err) if err.is_mesh() => {
@@ -470,7 +603,10 @@ pub(crate) fn line_of_error(text: &str, err: &FileError) -> Option<usize> {
         pos.services.get(index).map(|s| s.span().start)
     };
     let offset = match *err {
-        FileError::Toml(_) | FileError::Mesh { .. } | FileError::Policy { .. } => None,
+        FileError::Toml(_)
+        | FileError::Mesh { .. }
+        | FileError::Policy { .. }
+        | FileError::Secret { .. } => None,
         FileError::NodeIdOutOfRange { vip, port, id } => {
             service(&|s| s.vip == vip && s.port == port && s.nodes.contains(&id))
         }
@@ -549,7 +685,8 @@ fn invalid_offset(file: &ConfigFile, pos: &Positions, err: ConfigError) -> Optio
         | ConfigError::ReservedNotZero { .. }
         | ConfigError::MeshBadHeartbeat { .. }
         | ConfigError::MeshBadDeadAfter { .. }
-        | ConfigError::MeshDisabledNotZero { .. } => None,
+        | ConfigError::MeshDisabledNotZero { .. }
+        | ConfigError::MeshNoKey => None,
         ConfigError::BadLimit { limit, .. } => file.limits.as_ref()?.offset_of(limit),
     }
 }
@@ -850,6 +987,12 @@ pub(crate) fn describe(err: ConfigError) -> String {
             Mesh::DEAD_AFTER_MIN,
             Mesh::DEAD_AFTER_MAX
         ),
+        ConfigError::MeshNoKey => format!(
+            "[mesh] has no secret, but the mesh is on: its nodes authenticate each other with a \
+             shared secret. Add `secret = \"...\"` (at least {SECRET_MIN_LEN} characters) or \
+             `secret_file = \"/path\"` to [mesh], the same on every node, or turn the mesh \
+             (and failover) off with `port = 0`"
+        ),
         ConfigError::MeshDisabledNotZero {
             heartbeat_ms,
             dead_after,
@@ -911,6 +1054,10 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         writeln!(out, "port = {}", mesh.port)?;
         writeln!(out, "heartbeat_ms = {}", mesh.heartbeat_ms)?;
         writeln!(out, "dead_after = {}", mesh.dead_after)?;
+        writeln!(
+            out,
+            "secret = \"{SECRET_SHOWN}\"   # not shown: give the real secret to apply this file"
+        )?;
     }
     let limits = config.limits();
     if limits != Limits::DEFAULT {
@@ -958,6 +1105,18 @@ pub(crate) fn render_json(config: &Config) -> Result<String, serde_json::Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `config` as `config check` reads it back from `config show`: the
+    /// secret is the marker (with the mesh on) or absent.
+    fn as_shown(config: &Config) -> Config {
+        let mut shown = config.clone();
+        shown.set_mesh_key(if config.mesh().enabled() {
+            key_of_secret(SECRET_SHOWN)
+        } else {
+            MeshKey::NONE
+        });
+        shown
+    }
     use dts_core::abi::{EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
 
     const RIG: &str = include_str!("../examples/cluster3.toml");
@@ -974,7 +1133,7 @@ mod tests {
         assert_eq!(l.timeouts.established, Limits::DEFAULT.timeouts.established);
         assert_eq!(
             parse(&render_toml(&config)).expect("shown file parses"),
-            config
+            as_shown(&config)
         );
         let bad = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nmax_flows = 10\n");
         let msg = err_of(&bad).to_string();
@@ -1100,7 +1259,7 @@ mod tests {
         assert_eq!(svc.handover_port(), 8080);
         let shown = render_toml(&config);
         assert!(shown.contains("handover_to = \"proxy\"\n"), "{shown}");
-        assert_eq!(parse(&shown).expect("round trip"), config);
+        assert_eq!(parse(&shown).expect("round trip"), as_shown(&config));
         let json = render_json(&config).expect("json");
         assert!(json.contains(r#""handover_to":"proxy""#), "{json}");
         // "server" is the default and is not shown.
@@ -1182,7 +1341,7 @@ mod tests {
         let msg = msg_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = 256 "));
         assert!(msg.contains("256") && msg.contains("u8"), "{msg}");
         let msg = msg_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = -1 "));
-        assert!(msg.contains("line 29, column 12"), "{msg}");
+        assert!(msg.contains("line 36, column 12"), "{msg}");
         let msg = msg_of(&DESIGNATED.replace("acceptor = 1 ", "acceptor = \"1\" "));
         assert!(msg.contains("expected u8"), "{msg}");
     }
@@ -1447,7 +1606,7 @@ mod tests {
         ] {
             let config = parse(text).expect("valid");
             let rendered = render_toml(&config);
-            assert_eq!(parse(&rendered).expect("valid"), config, "{rendered}");
+            assert_eq!(parse(&rendered).expect("valid"), as_shown(&config), "{rendered}");
         }
     }
 
@@ -1461,6 +1620,7 @@ self = 1
 port = 7470
 heartbeat_ms = 500
 dead_after = 3
+secret = \"(set)\"   # not shown: give the real secret to apply this file
 
 [[node]]
 id = 1
@@ -1496,7 +1656,7 @@ nodes = [1, 2, 3]
         assert_eq!(
             json,
             concat!(
-                r#"{"self":1,"mesh":{"port":7470,"heartbeat_ms":500,"dead_after":3},"#,
+                r#"{"self":1,"mesh":{"port":7470,"heartbeat_ms":500,"dead_after":3,"secret":"(set)"},"#,
                 r#""node":[{"id":1,"addr":"10.0.0.11"},{"id":2,"addr":"10.0.0.12"},"#,
                 r#"{"id":3,"addr":"10.0.0.13"}],"service":[{"vip":"10.0.0.100","port":80,"#,
                 r#""proxy_port":8080,"nodes":[1,2,3]}]}"#
@@ -1520,7 +1680,7 @@ nodes = [1, 2, 3]
 
     /// The rig with `table` as its `[mesh]` table (after `self`).
     fn rig_mesh(table: &str) -> String {
-        RIG.replace("self = 1\n", &format!("self = 1\n\n[mesh]\n{table}"))
+        RIG.replacen("[mesh]\n", &format!("[mesh]\n{table}"), 1)
     }
 
     #[test]
@@ -1674,7 +1834,7 @@ nodes = [1, 2, 3]
     fn mesh_rendering() {
         let shown = render_toml(&parse(MESH).expect("valid"));
         assert!(
-            shown.contains("\n[mesh]\nport = 7470\nheartbeat_ms = 500\ndead_after = 3\n\n[[node]]"),
+            shown.contains("\n[mesh]\nport = 7470\nheartbeat_ms = 500\ndead_after = 3\nsecret = \"(set)\""),
             "{shown}"
         );
         for table in [
@@ -1684,7 +1844,7 @@ nodes = [1, 2, 3]
         ] {
             let config = parse(&rig_mesh(table)).expect("valid");
             let shown = render_toml(&config);
-            assert_eq!(parse(&shown).expect("round trip"), config, "{shown}");
+            assert_eq!(parse(&shown).expect("round trip"), as_shown(&config), "{shown}");
             let json = render_json(&config).expect("json");
             let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
             let mesh = config.mesh();
@@ -1708,7 +1868,9 @@ nodes = [1, 2, 3]
     fn file_model_round_trips() {
         for text in [RIG, DESIGNATED, MESH] {
             let config = parse(text).expect("valid");
-            assert_eq!(to_config(&to_file(&config)).expect("representable"), config);
+            let mut keyless = config.clone();
+            keyless.set_mesh_key(MeshKey::NONE);
+            assert_eq!(to_config(&to_file(&config)).expect("representable"), keyless);
         }
         assert_eq!(to_file(&Config::EMPTY), ConfigFile::default());
     }

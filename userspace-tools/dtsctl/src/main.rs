@@ -179,7 +179,7 @@ fn run_peers(&PeersArgs { json, wait }: &PeersArgs) -> Result<(), Error> {
 /// `dtsctl apply -f FILE [--dry-run]`.
 fn run_apply(file: &Path, dry_run: bool) -> Result<(), Error> {
     // Validate before talking to the module, for a precise message.
-    let config = read_config(file, true)?;
+    let config = read_config(file, true, true)?;
     let sock = open_socket()?;
     let current = get_config(&sock)?;
     let outcome = apply::plan(&current, &config);
@@ -272,7 +272,7 @@ fn run_flush(flows: bool, config: bool) -> Result<(), Error> {
 fn run_config(command: &ConfigCommand) -> Result<(), Error> {
     match command {
         ConfigCommand::Check { file } => {
-            let config = read_config(file, false)?;
+            let config = read_config(file, false, false)?;
             write_stdout(&format!(
                 "{}: valid: {}\n",
                 file.display(),
@@ -281,7 +281,7 @@ fn run_config(command: &ConfigCommand) -> Result<(), Error> {
         }
         ConfigCommand::Apply { file } => {
             // Validate before talking to the module, for a precise message.
-            let config = read_config(file, false)?;
+            let config = read_config(file, false, true)?;
             set_config(&open_socket()?, &config)
         }
         ConfigCommand::Clear => set_config(&open_socket()?, &Config::EMPTY),
@@ -299,14 +299,20 @@ fn run_config(command: &ConfigCommand) -> Result<(), Error> {
 
 /// Reads, parses and validates a configuration file. With `locate`, an
 /// error names the line it is about where it does not already
-/// ([`config::line_of_error`]).
-fn read_config(path: &Path, locate: bool) -> Result<Config, Error> {
+/// ([`config::line_of_error`]). With `apply`, the file is to be applied:
+/// `config show`'s `secret = "(set)"` is refused ([`config::parse_to_apply`]).
+fn read_config(path: &Path, locate: bool, apply: bool) -> Result<Config, Error> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
         path: name.clone(),
         source,
     })?;
-    config::parse(&text).map_err(|err| Error::ConfigFile {
+    let parsed = if apply {
+        config::parse_to_apply(&text)
+    } else {
+        config::parse(&text)
+    };
+    parsed.map_err(|err| Error::ConfigFile {
         path: name,
         line: if locate {
             config::line_of_error(&text, &err).and_then(|line| u32::try_from(line).ok())

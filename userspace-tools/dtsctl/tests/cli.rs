@@ -175,7 +175,7 @@ fn config_check_examples() {
 fn config_check_good_temp_file() {
     let file = TempFile::new(
         "good.toml",
-        "self = 2\n[[node]]\nid = 2\naddr = \"192.168.7.2\"\n\
+        "self = 2\n[mesh]\nsecret = \"0123456789abcdef\"\n[[node]]\nid = 2\naddr = \"192.168.7.2\"\n\
          [[service]]\nvip = \"192.168.7.200\"\nport = 443\nproxy_port = 8443\nnodes = [2]\n",
     );
     let out = dtsctl(&["config", "check", &file.path()]);
@@ -206,7 +206,7 @@ fn config_check_mesh_settings() {
     );
     let file = TempFile::new(
         "mesh-fast.toml",
-        "self = 2\n[mesh]\nheartbeat_ms = 100\ndead_after = 5\n\
+        "self = 2\n[mesh]\nheartbeat_ms = 100\ndead_after = 5\nsecret = \"0123456789abcdef\"\n\
          [[node]]\nid = 2\naddr = \"192.168.7.2\"\n",
     );
     let out = dtsctl(&["config", "check", &file.path()]);
@@ -292,6 +292,7 @@ fn check_bad(name: &str, text: &str) -> String {
 }
 
 const NODES: &str = "self = 1\n\
+                     [mesh]\nsecret = \"0123456789abcdef\"\n\
                      [[node]]\nid = 1\naddr = \"10.0.0.11\"\n\
                      [[node]]\nid = 2\naddr = \"10.0.0.12\"\n";
 
@@ -503,7 +504,7 @@ fn apply_validates_before_the_kernel_naming_the_line() {
              (missed heartbeats before a node is marked down)"
         )
     );
-    // Exactly where: the second `[[node]]` with id 1 (line 8).
+    // Exactly where: the second `[[node]]` with id 1 (line 10).
     let file = TempFile::new(
         "dup.toml",
         &format!("{NODES}[[node]]\nid = 1\naddr = \"10.0.0.13\"\n"),
@@ -512,7 +513,7 @@ fn apply_validates_before_the_kernel_naming_the_line() {
     assert_eq!(
         stderr(&out).trim_end(),
         format!(
-            "dtsctl: {}: line 8: node 1 is configured twice",
+            "dtsctl: {}: line 10: node 1 is configured twice",
             file.path()
         )
     );
@@ -651,4 +652,45 @@ fn every_subcommand_has_help() {
         help.contains("-f, --file <FILE>") && help.contains("--dry-run"),
         "{help}"
     );
+}
+
+#[test]
+fn config_check_mesh_secret() {
+    const BASE: &str = "self = 1\n[[node]]\nid = 1\naddr = \"10.0.0.11\"\n\
+                        [[node]]\nid = 2\naddr = \"10.0.0.12\"\n";
+    // No secret with the mesh on: refused, saying what to do.
+    let err = check_bad("no-secret.toml", BASE);
+    assert!(err.contains("no secret") && err.contains("secret_file") && err.contains("port = 0"), "{err}");
+    // Too short, and both keys.
+    let short = BASE.replace("self = 1\n", "self = 1\n[mesh]\nsecret = \"short\"\n");
+    let err = check_bad("short.toml", &short);
+    assert!(err.contains("line 3") && err.contains("at least 16"), "{err}");
+    let both = BASE.replace(
+        "self = 1\n",
+        "self = 1\n[mesh]\nsecret = \"0123456789abcdef\"\nsecret_file = \"/nonexistent\"\n",
+    );
+    assert!(check_bad("both.toml", &both).contains("both"));
+    // A missing secret file is named.
+    let missing = BASE.replace("self = 1\n", "self = 1\n[mesh]\nsecret_file = \"/nonexistent/mesh.secret\"\n");
+    assert!(check_bad("missing.toml", &missing).contains("/nonexistent/mesh.secret"));
+    // A secret file (its trailing newline is not part of the secret).
+    let secret = TempFile::new("mesh.secret", "0123456789abcdef\n");
+    let good = TempFile::new(
+        "secret-file.toml",
+        &BASE.replace("self = 1\n", &format!("self = 1\n[mesh]\nsecret_file = \"{}\"\n", secret.path())),
+    );
+    let out = dtsctl(&["config", "check", &good.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // `config show`'s marker checks, but is refused to be applied (before
+    // the module is asked).
+    let shown = TempFile::new(
+        "shown.toml",
+        &BASE.replace("self = 1\n", "self = 1\n[mesh]\nsecret = \"(set)\"\n"),
+    );
+    let out = dtsctl(&["config", "check", &shown.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = dtsctl(&["config", "apply", &shown.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("config show") && err.contains("never shows it"), "{err}");
 }
