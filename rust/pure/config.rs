@@ -1425,6 +1425,30 @@ impl ConfigV1 {
     /// fits a `u8` ([`ConfigError::AcceptorNotInService`]), and finally
     /// [`Config::validate`]. Never panics, whatever the bytes.
     pub fn decode(buf: &[u8]) -> Result<Config, ConfigError> {
+        let config = Self::decode_unchecked(buf)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Decodes the answer of `DTS_SO_GET_CONFIG`, whose mesh key the module
+    /// always zeroes (it never hands the key back): like
+    /// [`ConfigV1::decode`], but a zero key counts as a key that is set, so
+    /// that a configuration in force with the mesh on is not refused as
+    /// [`ConfigError::MeshNoKey`]. The result's key is what the blob holds
+    /// ([`MeshKey::NONE`] from the module).
+    pub fn decode_withheld_key(buf: &[u8]) -> Result<Config, ConfigError> {
+        let mut config = Self::decode_unchecked(buf)?;
+        let key = config.mesh_key;
+        if !key.is_set() {
+            config.mesh_key = MeshKey([0xff; MeshKey::LEN]);
+        }
+        config.validate()?;
+        config.mesh_key = key;
+        Ok(config)
+    }
+
+    /// [`ConfigV1::decode`] without the final [`Config::validate`].
+    fn decode_unchecked(buf: &[u8]) -> Result<Config, ConfigError> {
         let mut r = Reader::new(buf);
         let abi_version = r.u32()?;
         if abi_version != DTS_ABI_VERSION {
@@ -1515,7 +1539,6 @@ impl ConfigV1 {
             quorum,
         });
         config.set_mesh_key(MeshKey(r.take()?));
-        config.validate()?;
         Ok(config)
     }
 }

@@ -55,7 +55,7 @@ node)
     check "config show never prints the mesh secret, only a marker" \
         sh -c "! grep -q 'dts-test-rig-mesh-secret' /tmp/shown.toml && grep -q '^secret = \"(set)\"' /tmp/shown.toml"
     check "config apply of config show's output asks for the real secret" \
-        sh -c "! '$DTSCTL' config apply /tmp/shown.toml 2>/tmp/shown.err && cat /tmp/shown.err && grep -q 'config show' /tmp/shown.err"
+        sh -c "grep -q '^secret = \"(set)\"' /tmp/shown.toml && ! '$DTSCTL' config apply /tmp/shown.toml 2>/tmp/shown.err && cat /tmp/shown.err && grep -q 'config show' /tmp/shown.err"
     check "invalid config file refused, naming the node" \
         sh -c "! '$DTSCTL' config apply '$EXAMPLES/invalid-unknown-node.toml' 2>/tmp/inv.txt && cat /tmp/inv.txt && grep -q 'node' /tmp/inv.txt"
     check "hostile config blob refused by the module (EEXIST)" refuses_blob

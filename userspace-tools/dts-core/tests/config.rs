@@ -1712,6 +1712,18 @@ fn an_enabled_mesh_needs_a_key() {
     config.set_mesh_key(MeshKey::NONE);
     assert_eq!(config.validate(), Err(ConfigError::MeshNoKey));
     assert_eq!(ConfigV1::decode(&encode(&config)), Err(ConfigError::MeshNoKey));
+    // What DTS_SO_GET_CONFIG answers (the key zeroed) decodes for dtsctl,
+    // with the key left zero; other errors are still found.
+    assert_eq!(ConfigV1::decode_withheld_key(&encode(&config)), Ok(config.clone()));
+    let mut keyed = config.clone();
+    keyed.set_mesh_key(MeshKey([3; 32]));
+    assert_eq!(ConfigV1::decode_withheld_key(&encode(&keyed)), Ok(keyed));
+    let mut bad = encode(&config);
+    put_u32(&mut bad, 8, 9); // self = 9: not a node
+    assert!(matches!(
+        ConfigV1::decode_withheld_key(&bad),
+        Err(ConfigError::SelfNotConfigured { .. })
+    ));
     assert_eq!(ConfigError::MeshNoKey.errno(), 22);
     assert!(ConfigError::MeshNoKey.is_mesh());
     // The mesh off needs none; neither does the empty configuration.

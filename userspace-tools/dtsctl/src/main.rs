@@ -340,7 +340,8 @@ fn get_config(sock: &DtsSocket) -> Result<Config, Error> {
         .get(DTS_SO_GET_CONFIG, &mut buf)
         .map_err(|source| Error::from_sockopt(Op::GetConfig, source))?;
     let reply = buf.get(..len).unwrap_or_default();
-    ConfigV1::decode(reply).map_err(|err| Error::ConfigReply { err, len })
+    // The module answers the mesh key zeroed (withheld).
+    ConfigV1::decode_withheld_key(reply).map_err(|err| Error::ConfigReply { err, len })
 }
 
 fn get_info(sock: &DtsSocket) -> Result<InfoV1, Error> {
