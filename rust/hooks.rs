@@ -338,6 +338,10 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
                 stats::inc(Counter::SynNotOwner);
                 bindings::NF_DROP
             }
+            Inbound::DropNoQuorum => {
+                stats::inc(Counter::SynNoQuorum);
+                bindings::NF_DROP
+            }
             Inbound::DropNoFlow => {
                 stats::inc(Counter::NoFlow);
                 bindings::NF_DROP
