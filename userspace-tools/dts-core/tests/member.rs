@@ -203,7 +203,10 @@ fn quorum_counts_configured_live_nodes() {
     assert!(!quorate(&c, alone));
     // The isolated node drops every SYN, whoever would own it.
     for port in 1000..1200u16 {
-        assert_eq!(inbound(&c, alone, &syn(0x0a00_0002, port), || false), Inbound::DropNoQuorum);
+        assert_eq!(
+            inbound(&c, alone, &syn(0x0a00_0002, port), || false),
+            Inbound::DropNoQuorum
+        );
     }
     // Its tracked flows go on.
     assert!(matches!(

@@ -61,9 +61,7 @@ pub(crate) fn quorum_line(peers: &PeersV1) -> Option<String> {
     let nodes = peers.peers().len() + usize::from(peers.self_id != 0);
     let live = peers.live().len();
     Some(if peers.no_quorum() {
-        format!(
-            "NO QUORUM: {live} of {nodes} nodes live, {quorum} needed: new connections refused"
-        )
+        format!("NO QUORUM: {live} of {nodes} nodes live, {quorum} needed: new connections refused")
     } else {
         format!("quorum: {live} of {nodes} nodes live, {quorum} needed (ok)")
     })
@@ -431,8 +429,10 @@ self 1: mesh enabled, READY, live [1, 2]
         peers.flags |= PEERS_NO_QUORUM;
         let line = "NO QUORUM: 1 of 3 nodes live, 2 needed: new connections refused";
         assert_eq!(quorum_line(&peers).as_deref(), Some(line));
-        assert!(status_section(&Membership::Available(Box::new(peers.clone())))
-            .contains(&format!("\n  {line}\n")));
+        assert!(
+            status_section(&Membership::Available(Box::new(peers.clone())))
+                .contains(&format!("\n  {line}\n"))
+        );
         let value: serde_json::Value =
             serde_json::from_str(&json(&peers).expect("serializable")).expect("valid JSON");
         assert_eq!(value["quorum"].as_u64(), Some(2));
