@@ -384,7 +384,7 @@ impl Fcb {
     /// The sequence number an RST to this connection's client must carry
     /// ([`crate::pure::fcb::reset_seq`]). Any context.
     pub(crate) fn reset_seq(&self) -> u32 {
-        fcb::reset_seq(self.client_ack.get(), self.p_base(), self.base_seq)
+        fcb::reset_seq(self.client_ack.get(), self.p_base())
     }
 
     /// A snapshot for [`crate::pure::fcb::plan`].

@@ -324,6 +324,8 @@ pub(crate) fn node_down(node: u8) {
     state::with(|st| {
         for bucket in 0..flowtab::BUCKETS {
             st.flows.for_each_in_bucket(bucket, |f| {
+                // A closed entry's client is gone (its FIN or RST was
+                // seen) or was reset already.
                 if f.role == Role::Client
                     && f.fcb.state() == State::HandedOver
                     && f.fcb.peer().0 == addr

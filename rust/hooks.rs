@@ -146,7 +146,11 @@ fn on_flow(
     } else {
         fcb::plan(f.role, st_now, dir, &info, &fcb.params())
     };
-    let track = f.update(event(t.info.flags, dir == Dir::In), now);
+    let track = if fcb::moves_life_cycle(f.role, st_now, dir) {
+        f.update(event(t.info.flags, dir == Dir::In), now)
+    } else {
+        f.track()
+    };
     if f.role == Role::ClientDst && track.phase() == Phase::Closed {
         // A handed-in connection ended here: tell the node it came from.
         let reason = if t.info.flags & TCP_FLAG_RST != 0 {

@@ -435,12 +435,13 @@ pub const fn learn_ack(role: Role, dir: Dir, seg: &SegInfo, ack: u32) -> Learn {
 /// in its window draws a challenge ACK, which this node answers with an
 /// exact RST, [`reset_answers`]). That is the client's last acknowledgement
 /// number when this node saw one (`client_ack`); otherwise where the
-/// destination started sending (`p_base + 1`, in the proxy's numbering, plus
-/// `base_seq`, the client's).
-pub const fn reset_seq(client_ack: Option<u32>, p_base: u32, base_seq: u32) -> u32 {
+/// destination started sending, `p_base + 1` (`p_base`: the byte before the
+/// destination's first one, in the client's numbering: it includes the
+/// bases of a re-handover).
+pub const fn reset_seq(client_ack: Option<u32>, p_base: u32) -> u32 {
     match client_ack {
         Some(a) => a,
-        None => p_base.wrapping_add(1).wrapping_add(base_seq),
+        None => p_base.wrapping_add(1),
     }
 }
 
@@ -469,6 +470,27 @@ pub const fn own_reset(role: Role, state: State, from_proxy: bool, flags: u8) ->
     !from_proxy
         && flags & TCP_FLAG_RST != 0
         && matches!((role, state), (Role::Client, State::HandedOver))
+}
+
+/// Whether a segment in direction `dir` moves the life cycle
+/// ([`crate::pure::flow::Track`]) of an entry with `role` whose FCB is in
+/// `state`: every segment does, but the ones the local proxy socket sends
+/// on a `Client` entry once its connection is being or has been handed
+/// over. Those are dropped, and the proxy's close is an RST
+/// (`handover.rs`): it must not end the entry, which lives as long as the
+/// client's connection does on the destination (its client's segments keep
+/// it; the destination's CLOSED removes it) so that this node keeps
+/// dropping the client's segments and can reset the client if the
+/// destination dies.
+pub const fn moves_life_cycle(role: Role, state: State, dir: Dir) -> bool {
+    !matches!(
+        (role, state, dir),
+        (
+            Role::Client,
+            State::HandingOver | State::HandedOver,
+            Dir::Out
+        )
+    )
 }
 
 /// What `seg`'s timestamp option teaches the FCB of an entry with `role`
@@ -769,9 +791,9 @@ mod tests {
             let s = SegInfo { flags: f, ..ack };
             assert_eq!(learn_ack(Role::Client, Dir::In, &s, 7), Learn::Nothing);
         }
-        assert_eq!(reset_seq(Some(5), 100, 1000), 5);
-        assert_eq!(reset_seq(None, 100, 1000), 1101);
-        assert_eq!(reset_seq(None, u32::MAX, 0), 0);
+        assert_eq!(reset_seq(Some(5), 100), 5);
+        assert_eq!(reset_seq(None, 100), 101);
+        assert_eq!(reset_seq(None, u32::MAX), 0);
         let ho = State::HandedOver;
         assert_eq!(reset_answers(Role::Client, ho, TCP_FLAG_ACK, 9), Some(9));
         assert_eq!(
@@ -792,6 +814,15 @@ mod tests {
             reset_answers(Role::ClientDst, State::Direct, TCP_FLAG_ACK, 9),
             None
         );
+        assert!(!moves_life_cycle(Role::Client, ho, Dir::Out));
+        assert!(!moves_life_cycle(
+            Role::Client,
+            State::HandingOver,
+            Dir::Out
+        ));
+        assert!(moves_life_cycle(Role::Client, ho, Dir::In));
+        assert!(moves_life_cycle(Role::Client, State::Proxying, Dir::Out));
+        assert!(moves_life_cycle(Role::ClientDst, State::Direct, Dir::Out));
         assert!(own_reset(Role::Client, ho, false, TCP_FLAG_RST));
         assert!(!own_reset(Role::Client, ho, true, TCP_FLAG_RST));
         assert!(!own_reset(Role::Client, ho, false, TCP_FLAG_ACK));
