@@ -25,6 +25,13 @@
 //! re-handover), step 1 first adopts the connection ([`adopt`]): its client
 //! entry becomes a source's, with the destination's translation as bases.
 //!
+//! When the control mesh declares a node down, [`node_down`] (the mesh
+//! thread, process context; the flow table walked under RCU only, without
+//! its lock) resets the clients of the connections this node handed over to
+//! it, and [`reset_late`] (the receive hook, softirq) answers a later
+//! segment of such a client with an RST (`Documentation/mesh.md`, "Node
+//! death").
+//!
 //! Any failure puts the FCB back to `Proxying` and returns the errno: the
 //! client connection is intact, and the proxy may serve it itself. A
 //! destination takes a `HANDOVER` only within its lease
