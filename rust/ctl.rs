@@ -32,6 +32,7 @@ use crate::pure::abi::{
     ZeroV1,
 };
 use crate::pure::config::{Config, ConfigV1, Limits, MeshKey, CONFIG_V1_OFF_MESH_KEY};
+use crate::pure::filter;
 use crate::rcu;
 use crate::sockopt::{Caller, Handler, UserIn, UserOut};
 use crate::state;
@@ -198,7 +199,8 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
                 for (d, n) in v.iter_mut().zip(c.nodes()) {
                     *d = (n.id, n.addr);
                 }
-                (c.self_id(), v)
+                let quorum = u8::try_from(c.quorum()).unwrap_or(u8::MAX);
+                (c.self_id(), v, quorum, filter::quorate(c, mesh::view()))
             })
         })
         .flatten()
@@ -208,7 +210,11 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
     let enabled = mesh::enabled();
     reply.flags = if enabled { abi::PEERS_MESH_ENABLED } else { 0 }
         | if view.ready { abi::PEERS_READY } else { 0 };
-    if let Some((me, list)) = nodes {
+    if let Some((me, list, quorum, quorate)) = nodes {
+        reply.set_quorum(quorum);
+        if !quorate {
+            reply.flags |= abi::PEERS_NO_QUORUM;
+        }
         let mut live = view.live.mask();
         let mut known = 0u32;
         let now = clock::now_ms();

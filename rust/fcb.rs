@@ -105,6 +105,9 @@ pub(crate) struct Fcb {
     h_fin: Delta,
     /// N1: the client's last TSval (known once the client sent one).
     client_tsval: Delta,
+    /// N1: the client's last acknowledgement number (its `RCV.NXT`), known
+    /// once it acknowledged something ([`crate::pure::fcb::learn_ack`]).
+    client_ack: Delta,
     /// N1: the proxy socket's last TSval towards the client.
     proxy_tsval: AtomicU32,
     /// N1: the handover connection's timestamp offset (`Params::o1`).
@@ -157,6 +160,7 @@ impl Fcb {
             client_win: AtomicU32::new(0),
             h_fin: Delta::unknown(),
             client_tsval: Delta::unknown(),
+            client_ack: Delta::unknown(),
             proxy_tsval: AtomicU32::new(0),
             o1: Delta::unknown(),
             carried_tsval: AtomicU32::new(0),
@@ -360,6 +364,7 @@ impl Fcb {
                 }
             }
             Learn::ClientTsval(v) => self.client_tsval.set(v),
+            Learn::ClientAck(a) => self.client_ack.set(a),
             Learn::ProxyTsval(v) => self.proxy_tsval.store(v, Ordering::Relaxed),
             Learn::HandoverTsval(v) => {
                 if let (None, Some(c)) = (self.o1.get(), self.client_tsval.get()) {
@@ -374,6 +379,12 @@ impl Fcb {
                 }
             }
         }
+    }
+
+    /// The sequence number an RST to this connection's client must carry
+    /// ([`crate::pure::fcb::reset_seq`]). Any context.
+    pub(crate) fn reset_seq(&self) -> u32 {
+        fcb::reset_seq(self.client_ack.get(), self.p_base())
     }
 
     /// A snapshot for [`crate::pure::fcb::plan`].

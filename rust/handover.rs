@@ -25,6 +25,13 @@
 //! re-handover), step 1 first adopts the connection ([`adopt`]): its client
 //! entry becomes a source's, with the destination's translation as bases.
 //!
+//! When the control mesh declares a node down, [`node_down`] (the mesh
+//! thread, process context; the flow table walked under RCU only, without
+//! its lock) resets the clients of the connections this node handed over to
+//! it, and [`reset_late`] (the receive hook, softirq) answers a later
+//! segment of such a client with an RST (`Documentation/mesh.md`, "Node
+//! death").
+//!
 //! Any failure puts the FCB back to `Proxying` and returns the errno: the
 //! client connection is intact, and the proxy may serve it itself. A
 //! destination takes a `HANDOVER` only within its lease
@@ -60,6 +67,7 @@ use kernel::uaccess::UserSlice;
 use crate::calls;
 use crate::clock;
 use crate::fcb::Fcb;
+use crate::flowtab;
 use crate::flowtab::Flow;
 use crate::ksock::{errno, is, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::mesh;
@@ -68,10 +76,11 @@ use crate::pure::abi::{
     HANDOVER_REQ_V1_SIZE,
 };
 use crate::pure::config::{Config, PortKind, Service};
-use crate::pure::fcb::{Role, State};
-use crate::pure::flow::FlowKey;
+use crate::pure::fcb::{self, Role, State};
+use crate::pure::flow::{FlowKey, Phase};
 use crate::pure::homsg::{Handover, MAX_DATA};
-use crate::pure::mesh::MsgType;
+use crate::pure::mesh::{CloseReason, MsgType};
+use crate::pure::segbuild::SegSpec;
 use crate::pure::seq;
 use crate::rcu;
 use crate::sockopt::{Caller, UserIn, UserOut};
@@ -261,6 +270,7 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
             t.fcb.set_state(State::HandedOver);
             // The proxy's close becomes an RST, which the filter drops.
             sk.no_linger();
+            moved_on(&t.fcb);
             stats::inc(Counter::HandoverDone);
             times.account();
             Ok(())
@@ -274,6 +284,106 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
             Err(e)
         }
     }
+}
+
+/// A connection handed in here was handed over again: the node it came from
+/// (its origin) is off the connection's path now. Unless the connection
+/// went back to that very node (whose takeover replaced its entry), tell it
+/// with a CLOSED (reason FIN) that it can release what it kept: otherwise,
+/// if this node died later, the origin would take the connection for one
+/// handed over to a dead node and reset its client ([`node_down`]), though
+/// the node this one handed it to serves it. Either way the connection's
+/// end is reported here at most once more: a later CLOSED from the new
+/// destination frees this node's entry and goes no further. Process
+/// context.
+fn moved_on(fcb: &Fcb) {
+    let origin = fcb.origin();
+    if origin == 0 || !fcb.mark_notified() || origin == fcb.peer().0 {
+        return;
+    }
+    state::with(|st| mesh::notify(st, fcb, origin, CloseReason::Fin));
+}
+
+/// The control mesh declared node `node` down: resets the clients of the
+/// connections this node handed over to it, which no node serves any more
+/// (their segments reach this node, which would drop them, and the client
+/// would wait for its own timeout).
+///
+/// Each such client entry (`Client` in `HandedOver`, the handover's
+/// destination `node`'s internal address, not closed yet) gets an RST from
+/// the VIP with the client's `RCV.NXT` ([`Fcb::reset_seq`]), is closed (its
+/// entry lingers for the closed timeout, answering a late segment with an
+/// RST too: [`reset_late`]) and counts `node_down_reset`.
+///
+/// Context: the mesh thread (process context), called when the membership
+/// marks the node down. Locks: none of the module's; the table is walked
+/// one bucket at a time under RCU only ([`crate::flowtab::FlowTable::for_each_in_bucket`]),
+/// and the RST is sent from there ([`xmit::send_segment`], which never
+/// sleeps), without the table's lock.
+pub(crate) fn node_down(node: u8) {
+    let addr = {
+        let g = rcu::Guard::new();
+        state::with(|st| st.config.get(&g).and_then(|c| c.node(node)).map(|n| n.addr)).flatten()
+    };
+    let Some(addr) = addr else { return };
+    let now = clock::now_secs();
+    let mut n = 0u64;
+    state::with(|st| {
+        for bucket in 0..flowtab::BUCKETS {
+            st.flows.for_each_in_bucket(bucket, |f| {
+                // A closed entry's client is gone (its FIN or RST was
+                // seen) or was reset already.
+                if f.role == Role::Client
+                    && f.fcb.state() == State::HandedOver
+                    && f.fcb.peer().0 == addr
+                    && f.track().phase() != Phase::Closed
+                {
+                    reset_client(&f.fcb, f.fcb.reset_seq());
+                    f.close(now);
+                    n += 1;
+                }
+            });
+        }
+    });
+    if n > 0 {
+        pr_info!(
+            "node {} is down: reset {} client(s) of connections handed over to it\n",
+            node,
+            n
+        );
+    }
+}
+
+/// Sends `fcb`'s client an RST with sequence number `seq` from the VIP and
+/// counts it (`node_down_reset`). Any context; never sleeps.
+fn reset_client(fcb: &Fcb, seq: u32) {
+    let spec = SegSpec::rst(fcb.vip, fcb.client_addr, fcb.app_port, fcb.client_port, seq);
+    if xmit::send_segment(&spec).is_ok() {
+        stats::inc(Counter::NodeDownReset);
+    }
+}
+
+/// A client segment (`flags`, acknowledgement number `ack`) on the entry
+/// `f` of a connection this node handed over, which the filter drops: if
+/// its destination is a configured node the mesh sees down, answers it
+/// with an RST the client accepts ([`crate::pure::fcb::reset_answers`]:
+/// `SEQ = SEG.ACK`) and closes the entry. That covers a client whose
+/// first RST was lost, or not exact (its challenge ACK comes back here), or
+/// that sends after [`node_down`] ran. Returns whether it answered.
+/// Softirq context; never sleeps.
+pub(crate) fn reset_late(cfg: &Config, f: &Flow, flags: u8, ack: u32, now: u32) -> bool {
+    let Some(seq) = fcb::reset_answers(f.role, f.fcb.state(), flags, ack) else {
+        return false;
+    };
+    let dest_down = cfg
+        .node_by_addr(f.fcb.peer().0)
+        .is_some_and(|n| mesh::enabled() && !mesh::view().live.contains(n.id));
+    if !dest_down {
+        return false;
+    }
+    reset_client(&f.fcb, seq);
+    f.close(now);
+    true
 }
 
 /// The monotonic-clock times (ns) at which a handover passed its steps:

@@ -146,6 +146,7 @@ fn on_flow(
     }
     fcb.record(fcb::learn(f.role, st_now, dir, &info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &info));
+    fcb.record(fcb::learn_ack(f.role, dir, &info, t.ack));
     let fake = f.role == Role::ClientDst && st_now == FcbState::Transfer;
     if fake && dir == Dir::Out {
         // The stack's answer to a handover's fake handshake
@@ -224,7 +225,11 @@ fn follow_plan(
         return carry_out(st, f, dir, skb, t, &plan, out, guard, now);
     };
     let before = f.track().phase();
-    let track = f.update(ev, now);
+    let track = if fcb::moves_life_cycle(f.role, st_now, dir) {
+        f.update(ev, now)
+    } else {
+        f.track()
+    };
     if before == Phase::Closed && track.phase() == Phase::SynSeen {
         // A new connection on a closed one's ports: nothing was sent on it.
         f.reset_sent();
@@ -257,7 +262,17 @@ fn carry_out(
 ) -> u32 {
     let fcb = &f.fcb;
     if let Err(r) = plan.verdict {
-        stats::inc(drop_counter(r));
+        // A client of a connection handed over to a node that died: reset
+        // it rather than leave it waiting (`handover::reset_late`).
+        let reset = r == DropReason::HandedOver
+            && dir == Dir::In
+            && st
+                .config
+                .get(guard)
+                .is_some_and(|cfg| crate::handover::reset_late(cfg, f, t.info.flags, t.ack, now));
+        if !reset {
+            stats::inc(drop_counter(r));
+        }
         return bindings::NF_DROP;
     }
     if !rewrite(skb, t, plan, None) {
@@ -446,6 +461,10 @@ fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
                 stats::inc(Counter::SynNotOwner);
                 bindings::NF_DROP
             }
+            Inbound::DropNoQuorum => {
+                stats::inc(Counter::SynNoQuorum);
+                bindings::NF_DROP
+            }
             Inbound::DropNoFlow => {
                 stats::inc(Counter::NoFlow);
                 bindings::NF_DROP
@@ -535,6 +554,10 @@ fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32 {
             Outbound::Pass => (FlowKey::outbound(s.saddr, s.sport, s.daddr, s.dport), false),
         };
         match st.flows.lookup(&key, &guard) {
+            // This node's reset of a handed-over client (`handover.rs`).
+            Some(f) if fcb::own_reset(f.role, f.fcb.state(), from_proxy, s.flags) => {
+                bindings::NF_ACCEPT
+            }
             Some(f) => on_flow(st, f, Dir::Out, skb, &t, Some(out), &guard),
             None if from_proxy => {
                 // A proxy socket whose flow is gone (handed over and

@@ -1570,6 +1570,7 @@ fn changed(ch: Change) {
             pr_info!("mesh: node {} is down\n", ch.id);
             crate::sc::node_down(ch.id);
             calls::node_down(ch.id);
+            crate::handover::node_down(ch.id);
         }
         PeerState::Up => {
             stats::inc(Counter::MeshNodeUp);

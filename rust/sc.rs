@@ -522,23 +522,10 @@ fn clone_phase(scf: &ScFlow) -> (sc::ClonePhase, Option<ScStatus>, CloneSm) {
     }
 }
 
-/// The RST that ends a clone whose receive side stands at `rcv_nxt`.
+/// The RST that ends a clone whose receive side stands at `rcv_nxt`
+/// (`m_client:cport → vip:clone_port`, delivered to this node's stack).
 fn reset_spec(m_client: u32, vip: u32, cport: u16, clone_port: u16, rcv_nxt: u32) -> SegSpec {
-    SegSpec {
-        saddr: m_client,
-        daddr: vip,
-        sport: cport,
-        dport: clone_port,
-        seq: rcv_nxt,
-        ack: 0,
-        flags: TCP_FLAG_RST,
-        window: 0,
-        ip_id: 0,
-        mss: None,
-        wscale: None,
-        sack_perm: false,
-        ts: None,
-    }
+    SegSpec::rst(m_client, vip, cport, clone_port, rcv_nxt)
 }
 
 /// Builds a segment and delivers it synchronously to this node's stack.
@@ -1172,7 +1159,7 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
     if done {
         // The client has the clone's whole response: the clone ends.
         let spec = reset_spec(key.raddr, key.laddr, key.rport, clone_port, c.rcv_nxt);
-        let mut rst = [0u8; 40];
+        let mut rst = [0u8; segbuild::RST_LEN];
         if let Ok(n) = segbuild::build_segment(&mut rst, &spec, &[]) {
             // SAFETY: as above.
             let _ = unsafe { inject(rst.get(..n).unwrap_or_default(), dev, false) };

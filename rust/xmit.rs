@@ -4,8 +4,9 @@
 //! built itself. A packet's bytes come from [`crate::pure::segbuild`]; this
 //! file allocates a buffer for them (with headroom, its headers set), routes
 //! it (`ip_route_output_flow()` in `init_net`) and sends it
-//! (`ip_local_out()`, [`send_ip`]) or delivers it to this node's own stack as
-//! if it had arrived on a device ([`inject`]). It knows nothing of flows or
+//! (`ip_local_out()`, [`send_ip`], or [`send_segment`] for a bare segment
+//! such as the reset of a handed-over client, `handover.rs`) or delivers it
+//! to this node's own stack as if it had arrived on a device ([`inject`]). It knows nothing of flows or
 //! features: Socket Cloning (`sc.rs`) uses it for the router's IP-in-IP
 //! copies and the SC server's fake handshake, the handover's destination
 //! (`takeover.rs`) for its own.
@@ -28,6 +29,12 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::ksock::errno;
+use crate::pure::ipv4::IPV4_MIN_HDR_LEN;
+use crate::pure::segbuild::{build_segment, SegSpec, MAX_SEG_OPT_LEN};
+use crate::pure::tcp::TCP_MIN_HDR_LEN;
+
+/// Offset of the protocol byte in an IPv4 header.
+const IPV4_OFF_PROTOCOL: usize = 9;
 
 /// Headroom of the buffers this file builds (link-layer header and more).
 const HEADROOM: u32 = bindings::MAX_HEADER;
@@ -171,10 +178,15 @@ fn new_skb(bytes: &[u8]) -> Result<*mut bindings::sk_buff> {
     Ok(skb)
 }
 
-/// Sends the IPv4 packet `bytes` (a tunnelled copy) from this node to
-/// `daddr`. Any context; never sleeps.
+/// Sends the IPv4 packet `bytes` (a tunnelled copy, or a segment of
+/// [`send_segment`]) from `saddr`, a local address, to `daddr`, routed for
+/// the packet's own protocol. Any context; never sleeps.
 pub(crate) fn send_ip(bytes: &[u8], saddr: u32, daddr: u32) -> Result {
-    let rt = route(daddr, saddr, bindings::IPPROTO_IPIP as u8)?;
+    let proto = bytes
+        .get(IPV4_OFF_PROTOCOL)
+        .copied()
+        .unwrap_or(bindings::IPPROTO_IPIP as u8);
+    let rt = route(daddr, saddr, proto)?;
     let skb = match new_skb(bytes) {
         Ok(s) => s,
         Err(e) => {
@@ -193,6 +205,16 @@ pub(crate) fn send_ip(bytes: &[u8], saddr: u32, daddr: u32) -> Result {
         return Err(Error::from_errno(ret));
     }
     Ok(())
+}
+
+/// Builds the segment `spec` without payload (an RST of
+/// [`SegSpec::rst`]) and sends it from `spec.saddr`, which must be a local
+/// address (a VIP is one: it sits on `lo`), with [`send_ip`]. It passes
+/// this node's `LOCAL_OUT` hook like any segment. Any context; never sleeps.
+pub(crate) fn send_segment(spec: &SegSpec) -> Result {
+    let mut buf = [0u8; IPV4_MIN_HDR_LEN + TCP_MIN_HDR_LEN + MAX_SEG_OPT_LEN];
+    let n = build_segment(&mut buf, spec, &[]).map_err(|_| EINVAL)?;
+    send_ip(buf.get(..n).ok_or(EINVAL)?, spec.saddr, spec.daddr)
 }
 
 /// Delivers the IPv4 packet `bytes` to this node's stack as if it had

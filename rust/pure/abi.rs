@@ -1306,6 +1306,18 @@ pub const PEERS_MESH_ENABLED: u32 = 1;
 /// connections.
 pub const PEERS_READY: u32 = 2;
 
+/// [`PeersV1::flags`]: this node sees fewer configured nodes live than the
+/// quorum and refuses every new connection (`syn_no_quorum`).
+pub const PEERS_NO_QUORUM: u32 = 4;
+
+/// [`PeersV1::flags`]: bits 8..16 hold the quorum in force (the number of
+/// live nodes, this one included, needed to accept new connections; 0 from
+/// a module that predates the quorum, or an unconfigured node).
+pub const PEERS_QUORUM_SHIFT: u32 = 8;
+
+/// [`PeersV1::flags`]: the mask of the quorum field ([`PEERS_QUORUM_SHIFT`]).
+pub const PEERS_QUORUM_MASK: u32 = 0xff << PEERS_QUORUM_SHIFT;
+
 /// What this node knows of a peer's liveness ([`PeerV1::state`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PeerState {
@@ -1546,15 +1558,17 @@ impl PeerV1 {
 /// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])               |
 /// | 4      | 4    | `u32 struct_size` (= [`PEERS_V1_SIZE`] = 2328)          |
 /// | 8      | 4    | `u32 self_id` (0: unconfigured)                         |
-/// | 12     | 4    | `u32 flags`: [`PEERS_MESH_ENABLED`], [`PEERS_READY`]    |
+/// | 12     | 4    | `u32 flags`: [`PEERS_MESH_ENABLED`], [`PEERS_READY`], [`PEERS_NO_QUORUM`], the quorum in bits 8..16 |
 /// | 16     | 4    | `u32 live_mask`: the SYN-acceptance set, bit `id - 1`, this node included |
 /// | 20     | 4    | `u32 n_peers` (valid entries in `peers`, <= 32)         |
 /// | 24     | 2304 | `peers[32]`, each 72 bytes, see [`PeerV1`]              |
 /// | 2328   |      | end                                                     |
 ///
 /// [`PEERS_MESH_ENABLED`] (bit 0): the mesh runs. [`PEERS_READY`] (bit 1):
-/// this node takes its share of new connections. Other flag bits are
-/// reserved for later versions of the module: `decode` keeps them and
+/// this node takes its share of new connections. [`PEERS_NO_QUORUM`] (bit
+/// 2): this node sees fewer live nodes than the quorum and refuses every new
+/// connection. Bits 8..16 ([`PEERS_QUORUM_MASK`]): the quorum in force (0:
+/// not told). Other flag bits are reserved for later versions of the module: `decode` keeps them and
 /// `dtsctl` ignores them. The live set `live_mask` is the set of nodes the
 /// SYNs of a service are spread over (or a designated acceptor's
 /// replacements chosen from): with the mesh disabled, every configured node.
@@ -1620,6 +1634,25 @@ impl PeersV1 {
     #[inline]
     pub const fn ready(&self) -> bool {
         self.flags & PEERS_READY != 0
+    }
+
+    /// Returns `true` if this node refuses new connections for want of the
+    /// quorum ([`PEERS_NO_QUORUM`]).
+    #[inline]
+    pub const fn no_quorum(&self) -> bool {
+        self.flags & PEERS_NO_QUORUM != 0
+    }
+
+    /// Returns the quorum in force ([`PEERS_QUORUM_MASK`]; 0: not told).
+    #[inline]
+    pub const fn quorum(&self) -> u8 {
+        ((self.flags & PEERS_QUORUM_MASK) >> PEERS_QUORUM_SHIFT) as u8
+    }
+
+    /// Sets the quorum field of the flags ([`PEERS_QUORUM_MASK`]).
+    #[inline]
+    pub fn set_quorum(&mut self, quorum: u8) {
+        self.flags = (self.flags & !PEERS_QUORUM_MASK) | (u32::from(quorum) << PEERS_QUORUM_SHIFT);
     }
 
     /// Returns the live set ([`PeersV1::live_mask`]).

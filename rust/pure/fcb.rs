@@ -235,6 +235,10 @@ pub enum Learn {
     CarriedTsval(u32),
     /// N2: the SYN-ACK's TSval: `dts = carried + 1 − it`.
     DestTsval(u32),
+    /// N1: the client's acknowledgement number (as on the wire), i.e. its
+    /// `RCV.NXT` when it sent the segment: where an RST to it must start
+    /// ([`reset_seq`]).
+    ClientAck(u32),
 }
 
 /// A state change a segment causes.
@@ -406,6 +410,87 @@ pub const fn learn(role: Role, state: State, dir: Dir, seg: &SegInfo) -> Learn {
         }
         _ => Learn::Nothing,
     }
+}
+
+/// What the acknowledgement number `ack` of `seg` teaches the FCB of an
+/// entry with `role` (a third lesson besides [`learn`]'s and
+/// [`learn_ts`]'s): a `Client` entry's received segments with ACK and
+/// without SYN or RST carry the client's `RCV.NXT`, in every state (the
+/// source keeps learning it after the handover: every node receives the
+/// client's segments to the VIP).
+pub const fn learn_ack(role: Role, dir: Dir, seg: &SegInfo, ack: u32) -> Learn {
+    match (role, dir) {
+        (Role::Client, Dir::In)
+            if seg.has(TCP_FLAG_ACK) && !seg.has(TCP_FLAG_SYN) && !seg.has(TCP_FLAG_RST) =>
+        {
+            Learn::ClientAck(ack)
+        }
+        _ => Learn::Nothing,
+    }
+}
+
+/// The sequence number of an RST to the client of a connection this node
+/// handed over (its destination died): the client accepts an RST at once
+/// only if it carries exactly its `RCV.NXT` (RFC 5961 §3.2; one elsewhere
+/// in its window draws a challenge ACK, which this node answers with an
+/// exact RST, [`reset_answers`]). That is the client's last acknowledgement
+/// number when this node saw one (`client_ack`); otherwise where the
+/// destination started sending, `p_base + 1` (`p_base`: the byte before the
+/// destination's first one, in the client's numbering: it includes the
+/// bases of a re-handover).
+pub const fn reset_seq(client_ack: Option<u32>, p_base: u32) -> u32 {
+    match client_ack {
+        Some(a) => a,
+        None => p_base.wrapping_add(1),
+    }
+}
+
+/// Whether a client segment (`flags`, with acknowledgement number `ack`) on
+/// an entry with `role` in `state`, whose destination is down, is answered
+/// with an RST, and its sequence number: RFC 793's reset of a segment with
+/// an ACK (`SEQ = SEG.ACK`), which is the client's `RCV.NXT`. Not an RST
+/// (never answer one) and not a segment without ACK (a SYN: a new
+/// connection, which the filter handles).
+pub const fn reset_answers(role: Role, state: State, flags: u8, ack: u32) -> Option<u32> {
+    let answerable = flags & TCP_FLAG_ACK != 0 && flags & (TCP_FLAG_RST | TCP_FLAG_SYN) == 0;
+    match (role, state) {
+        (Role::Client, State::HandedOver) if answerable => Some(ack),
+        _ => None,
+    }
+}
+
+/// Whether a segment the local stack sends on an entry with `role` in
+/// `state` is this node's own RST to a handed-over client
+/// ([`reset_seq`], [`reset_answers`]): an RST from the VIP's application
+/// port itself (`from_proxy` false: not a reply of the proxy socket, which
+/// is rewritten from the proxy port). Nothing else on this node sends from
+/// that 4-tuple once it was handed over, so the send path lets it pass
+/// instead of dropping it ([`DropReason::HandedOver`]).
+pub const fn own_reset(role: Role, state: State, from_proxy: bool, flags: u8) -> bool {
+    !from_proxy
+        && flags & TCP_FLAG_RST != 0
+        && matches!((role, state), (Role::Client, State::HandedOver))
+}
+
+/// Whether a segment in direction `dir` moves the life cycle
+/// ([`crate::pure::flow::Track`]) of an entry with `role` whose FCB is in
+/// `state`: every segment does, but the ones the local proxy socket sends
+/// on a `Client` entry once its connection is being or has been handed
+/// over. Those are dropped, and the proxy's close is an RST
+/// (`handover.rs`): it must not end the entry, which lives as long as the
+/// client's connection does on the destination (its client's segments keep
+/// it; the destination's CLOSED removes it) so that this node keeps
+/// dropping the client's segments and can reset the client if the
+/// destination dies.
+pub const fn moves_life_cycle(role: Role, state: State, dir: Dir) -> bool {
+    !matches!(
+        (role, state, dir),
+        (
+            Role::Client,
+            State::HandingOver | State::HandedOver,
+            Dir::Out
+        )
+    )
 }
 
 /// What `seg`'s timestamp option teaches the FCB of an entry with `role`
@@ -685,6 +770,69 @@ impl SynOpts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resets_of_a_handed_over_client() {
+        let ack = SegInfo {
+            flags: TCP_FLAG_ACK,
+            ..SegInfo::default()
+        };
+        assert_eq!(
+            learn_ack(Role::Client, Dir::In, &ack, 7),
+            Learn::ClientAck(7)
+        );
+        assert_eq!(learn_ack(Role::Client, Dir::Out, &ack, 7), Learn::Nothing);
+        assert_eq!(learn_ack(Role::ClientDst, Dir::In, &ack, 7), Learn::Nothing);
+        for f in [
+            TCP_FLAG_SYN | TCP_FLAG_ACK,
+            TCP_FLAG_RST | TCP_FLAG_ACK,
+            TCP_FLAG_FIN,
+        ] {
+            let s = SegInfo { flags: f, ..ack };
+            assert_eq!(learn_ack(Role::Client, Dir::In, &s, 7), Learn::Nothing);
+        }
+        assert_eq!(reset_seq(Some(5), 100), 5);
+        assert_eq!(reset_seq(None, 100), 101);
+        assert_eq!(reset_seq(None, u32::MAX), 0);
+        let ho = State::HandedOver;
+        assert_eq!(reset_answers(Role::Client, ho, TCP_FLAG_ACK, 9), Some(9));
+        assert_eq!(
+            reset_answers(Role::Client, ho, TCP_FLAG_ACK | TCP_FLAG_FIN, 9),
+            Some(9)
+        );
+        assert_eq!(
+            reset_answers(Role::Client, ho, TCP_FLAG_ACK | TCP_FLAG_RST, 9),
+            None
+        );
+        assert_eq!(reset_answers(Role::Client, ho, TCP_FLAG_SYN, 9), None);
+        assert_eq!(reset_answers(Role::Client, ho, 0, 9), None);
+        assert_eq!(
+            reset_answers(Role::Client, State::Proxying, TCP_FLAG_ACK, 9),
+            None
+        );
+        assert_eq!(
+            reset_answers(Role::ClientDst, State::Direct, TCP_FLAG_ACK, 9),
+            None
+        );
+        assert!(!moves_life_cycle(Role::Client, ho, Dir::Out));
+        assert!(!moves_life_cycle(
+            Role::Client,
+            State::HandingOver,
+            Dir::Out
+        ));
+        assert!(moves_life_cycle(Role::Client, ho, Dir::In));
+        assert!(moves_life_cycle(Role::Client, State::Proxying, Dir::Out));
+        assert!(moves_life_cycle(Role::ClientDst, State::Direct, Dir::Out));
+        assert!(own_reset(Role::Client, ho, false, TCP_FLAG_RST));
+        assert!(!own_reset(Role::Client, ho, true, TCP_FLAG_RST));
+        assert!(!own_reset(Role::Client, ho, false, TCP_FLAG_ACK));
+        assert!(!own_reset(
+            Role::Client,
+            State::Proxying,
+            false,
+            TCP_FLAG_RST
+        ));
+    }
 
     fn params() -> Params {
         Params {

@@ -19,6 +19,13 @@
 //! the flow; a later segment of a service is delivered only if its flow is
 //! known on this node, and dropped otherwise (another node owns it, or it is
 //! long gone).
+//!
+//! Quorum (`Documentation/mesh.md`, "Partitions"): a node that sees fewer
+//! than [`Config::quorum`] configured nodes live (itself included,
+//! [`live_count`]) accepts no new connection at all ([`quorate`],
+//! [`Inbound::DropNoQuorum`]), so the two sides of a partitioned mesh never
+//! both accept one client. With the mesh disabled the view is
+//! [`View::ALL`] and the rule never bites.
 
 use crate::pure::config::{Config, NodeSet, PortKind, Service};
 use crate::pure::hrw;
@@ -67,6 +74,9 @@ pub enum Inbound {
     },
     /// A SYN that another node accepts: drop it.
     DropNotOwner,
+    /// A SYN this node would accept, but it sees fewer live nodes than the
+    /// quorum ([`quorate`]): drop it (no node of a minority accepts).
+    DropNoQuorum,
     /// A later segment of a connection this node does not track: drop it.
     DropNoFlow,
 }
@@ -93,8 +103,9 @@ pub enum Outbound {
 ///
 /// A SYN is accepted by its owner, [`syn_owner`] among the nodes of `view`
 /// ([`View::live`]), if that is this node and it is [`View::ready`] (and by
-/// a node that already tracks it: a retransmitted SYN); any other segment
-/// only by a node that tracks its flow. `ToProxy { syn: true }` asks the
+/// a node that already tracks it: a retransmitted SYN), and only while this
+/// node has the quorum ([`quorate`]; otherwise [`Inbound::DropNoQuorum`]);
+/// any other segment only by a node that tracks its flow. `ToProxy { syn: true }` asks the
 /// caller to start tracking the flow.
 pub fn inbound(
     cfg: &Config,
@@ -125,11 +136,35 @@ pub fn inbound(
     let me = cfg.self_id();
     match syn_owner(svc, seg.saddr, seg.sport, view.live) {
         Some(id) if id == me && view.ready => {
+            if !quorate(cfg, view) {
+                return Inbound::DropNoQuorum;
+            }
             let failover = syn_owner(svc, seg.saddr, seg.sport, View::ALL.live) != Some(me);
             to_proxy(true, failover)
         }
         _ => Inbound::DropNotOwner,
     }
+}
+
+/// The number of configured nodes in `view`'s live set (this node is
+/// always in it). With [`View::ALL`] (no mesh) every configured node.
+///
+/// A peer the mesh has not heard from yet (`unknown`) is in the live set,
+/// but while there is one this node is not [`View::ready`] and accepts
+/// nothing anyway; whenever the quorum matters, the live set is this node
+/// and the peers that are `up`.
+pub fn live_count(cfg: &Config, view: View) -> usize {
+    cfg.nodes()
+        .iter()
+        .filter(|n| n.id == cfg.self_id() || view.live.contains(n.id))
+        .count()
+}
+
+/// Whether this node sees at least [`Config::quorum`] configured nodes
+/// live, i.e. may accept new connections. Always true with the mesh
+/// disabled ([`View::ALL`]): the quorum is at most the number of nodes.
+pub fn quorate(cfg: &Config, view: View) -> bool {
+    live_count(cfg, view) >= cfg.quorum()
 }
 
 /// Returns the node that accepts a SYN from `client_addr:client_port` to

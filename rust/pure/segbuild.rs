@@ -50,7 +50,7 @@ use super::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN, IPV4_OFF
 use super::tcp::{
     TcpError, TcpHeader, TCPOLEN_MSS, TCPOLEN_SACK_PERM, TCPOLEN_TIMESTAMP, TCPOLEN_WSCALE,
     TCPOPT_MSS, TCPOPT_NOP, TCPOPT_SACK_PERM, TCPOPT_TIMESTAMP, TCPOPT_WSCALE, TCP_FLAG_FIN,
-    TCP_FLAG_PSH, TCP_MIN_HDR_LEN, TCP_OFF_CHECK, TCP_OFF_FLAGS, TCP_OFF_SEQ,
+    TCP_FLAG_PSH, TCP_FLAG_RST, TCP_MIN_HDR_LEN, TCP_OFF_CHECK, TCP_OFF_FLAGS, TCP_OFF_SEQ,
 };
 
 /// IP protocol number of IP-in-IP encapsulation.
@@ -158,6 +158,10 @@ impl From<TcpError> for BuildError {
     }
 }
 
+/// The total length of an RST built from [`SegSpec::rst`]: bare IPv4 and
+/// TCP headers.
+pub const RST_LEN: usize = IPV4_MIN_HDR_LEN + TCP_MIN_HDR_LEN;
+
 /// What [`build_segment`] writes. Addresses are host-order values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegSpec {
@@ -218,6 +222,30 @@ const _: () = assert!(
 );
 
 impl SegSpec {
+    /// An RST from `saddr:sport` to `daddr:dport` with sequence number `seq`
+    /// and nothing else: no ACK, window 0, no options (a receiver takes it
+    /// whatever its timestamps). The one RST the module builds: Socket
+    /// Cloning's end of a clone (`sc.rs`) and the reset of a handed-over
+    /// client whose destination died (`handover.rs`). Its total length is
+    /// [`RST_LEN`].
+    pub const fn rst(saddr: u32, daddr: u32, sport: u16, dport: u16, seq: u32) -> Self {
+        Self {
+            saddr,
+            daddr,
+            sport,
+            dport,
+            seq,
+            ack: 0,
+            flags: TCP_FLAG_RST,
+            window: 0,
+            ip_id: 0,
+            mss: None,
+            wscale: None,
+            sack_perm: false,
+            ts: None,
+        }
+    }
+
     /// The options area of the segment, laid out as in the module docs.
     fn options(&self) -> OptBuf {
         let mut o = OptBuf {
@@ -541,6 +569,22 @@ mod tests {
     };
     use std::vec;
     use std::vec::Vec;
+
+    #[test]
+    fn rst_is_bare() {
+        let spec = SegSpec::rst(VIP, C, 80, 41000, 0xdead_beef);
+        let mut out = [0u8; RST_LEN];
+        assert_eq!(build_segment(&mut out, &spec, &[]), Ok(RST_LEN));
+        let th = tcp::TcpHeader::parse(&out[IPV4_MIN_HDR_LEN..]).unwrap();
+        assert_eq!(
+            (th.sport, th.dport, th.seq, th.ack),
+            (80, 41000, 0xdead_beef, 0)
+        );
+        assert_eq!(
+            (th.flags, th.window, th.header_len),
+            (TCP_FLAG_RST, 0, TCP_MIN_HDR_LEN)
+        );
+    }
 
     #[test]
     fn window_field_scales_and_saturates() {

@@ -26,6 +26,13 @@
 #           authenticates and sends node 1 a CLOSED for that connection:
 #           node 1 ignores it (closed_forged) and the client's transfer
 #           completes byte-exact;
+#   death:  before the kill, node 1 hands a client connection over to node
+#           3; killed, node 3 leaves it to no one: the client is reset
+#           within the dead time + 1 s (node_down_reset on node 1);
+#   partition: after the rejoin, node 3's mesh traffic is cut: node 3 has
+#           no quorum and refuses new SYNs, nodes 1 and 2 take its share,
+#           every client connection is answered exactly once; healed, node
+#           3 rejoins (see "Node death and partitions" below);
 #   all:    flow tables drain, guest dmesg clean (both boots of node 3).
 # rig-nodes: 3
 . "$RIG_REPO/tests/vm/lib.sh"
@@ -192,6 +199,308 @@ node_finish() {
     node_teardown
 }
 
+# --- Node death and partitions (issue 20, items 5 and 6; mesh.md "Node
+# death", "Partitions"). Self-contained phases, each a node side and a
+# client side that meet at their own barriers.
+#
+# node death: before the kill, node 1 hands a client connection over to node
+#   3 (a one-shot proxy on VIP:8080, which takes precedence over nginx's
+#   wildcard listener while it listens, calls DTS_SO_HANDOVER); the client
+#   holds it, idle, through node 3's death and must be reset within the dead
+#   time (1.5 s) plus one second of the kill, not left hanging; node 1
+#   counts node_down_reset.
+# partition: after the rejoin, node 3's traffic to and from the other nodes'
+#   internal addresses is blackholed (routes on both sides; the client still
+#   reaches every node). Node 3 alone has no quorum (dtsctl peers says NO
+#   QUORUM) and refuses new SYNs (syn_no_quorum rises); nodes 1 and 2 keep
+#   it and take node 3's share. 60 client connections from varied ports are
+#   each answered once, by node 1 or 2, and a capture shows one SYN-ACK
+#   sender per connection and no RST. Then the routes go, node 3 rejoins and
+#   its share is its own again.
+DEAD_S=1.5            # heartbeat_ms 500 x dead_after 3 (cluster3-mesh.toml)
+
+# wait_quorum WANT SECONDS: until `dtsctl peers --json` says no_quorum =
+# WANT (true or false).
+wait_quorum() {
+    _t0=$(cut -d. -f1 /proc/uptime)
+    while :; do
+        "$DTSCTL" peers --json >/tmp/pq.json 2>/dev/null
+        _q=$(json_get no_quorum /tmp/pq.json 2>/dev/null)
+        if [ "$_q" = "$1" ]; then
+            echo "no_quorum = $_q, live $(json_get live /tmp/pq.json), quorum $(json_get quorum /tmp/pq.json)"
+            return 0
+        fi
+        if [ $(( $(cut -d. -f1 /proc/uptime) - _t0 )) -ge "$2" ]; then
+            echo "no_quorum still $_q after $2 s"; cat /tmp/pq.json; return 1
+        fi
+        sleep 0.2
+    done
+}
+
+node_death_node() {
+    if [ "$RIG_ID" = 1 ]; then
+        $PY - "$VIP" 8080 3 >/tmp/ho.out 2>&1 <<'PY' &
+import ctypes, socket, struct, sys
+vip, port, dest = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+DTS_SO_HANDOVER = 3402
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)   # nginx's has it too
+ls.bind((vip, port))
+ls.listen(1)
+ls.settimeout(120)
+print("listening", flush=True)
+c, peer = ls.accept()
+ls.close()
+c.settimeout(30)
+data = b""
+while b"\r\n\r\n" not in data:
+    d = c.recv(65536)
+    if not d:
+        sys.exit("closed before the request")
+    data += d
+keep = ctypes.create_string_buffer(data, len(data))
+c.setsockopt(0, DTS_SO_HANDOVER, struct.pack("=IIIIQQ", 1, 0, dest, 0, ctypes.addressof(keep), len(data)))
+print("handed %s:%d over to node %d" % (peer[0], peer[1], dest), flush=True)
+c.close()
+PY
+        ho=$!
+        n=0
+        while ! grep -q '^listening' /tmp/ho.out && kill -0 $ho 2>/dev/null && [ $n -lt 300 ]; do
+            sleep 0.2; n=$((n + 1))
+        done
+    fi
+    barrier death-listen "$ALL"
+    barrier death-held "$ALL"
+    if [ "$RIG_ID" = 1 ]; then
+        wait $ho
+        rc=$?
+        cat /tmp/ho.out
+        check "node death: node 1 handed the client's connection over to node 3 (exit $rc)" test $rc = 0
+    fi
+}
+
+# node_death_counted: on nodes 1 and 2 once node 3 is down.
+node_death_counted() {
+    "$DTSCTL" status --json >/tmp/nd.json
+    n=$(count node_down_reset /tmp/nd.json)
+    if [ "$RIG_ID" = 1 ]; then
+        check "node death: node 1 reset the client of the connection handed over to node 3 (node_down_reset $n)" \
+            test "$n" -ge 1
+    else
+        check "node death: node 2 handed nothing over to node 3, reset nothing (node_down_reset $n)" \
+            test "$n" = 0
+    fi
+}
+
+node_death_client() {
+    barrier death-listen "$ALL"
+    PORT=43000
+    port_of 1
+    rm -f "$RIG_OUT/node-death.json"
+    $PY - "$VIP" "$PORT" "$RIG_SHARED/killed.node3" "$RIG_OUT/node-death.json" >/tmp/hold.out 2>&1 <<'PY' &
+import json, os, socket, sys, time
+vip, port, killed, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", port))
+s.settimeout(30)
+s.connect((vip, 80))
+s.sendall(b"GET /whoami HTTP/1.1\r\nHost: vip\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096) or sys.exit("closed in the headers")
+head, body = data.split(b"\r\n\r\n", 1)
+length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+while len(body) < length:
+    body += s.recv(4096) or sys.exit("closed in the body")
+who = body.decode().strip()
+print("held: %s (port %d)" % (who, port), flush=True)
+t_end = time.monotonic() + 600
+while not os.path.exists(killed) and time.monotonic() < t_end:
+    time.sleep(0.02)
+t_kill = time.monotonic()
+s.settimeout(60)
+try:
+    b = s.recv(100)
+    result = "closed" if not b else "data"
+except ConnectionResetError:
+    result = "reset"
+except socket.timeout:
+    result = "hang"
+delay = time.monotonic() - t_kill
+print("after the kill: %s after %.3f s" % (result, delay), flush=True)
+json.dump({"served_by": who, "result": result, "delay_s": round(delay, 3)}, open(out, "w"))
+PY
+    holder=$!
+    n=0
+    while ! grep -q '^held' /tmp/hold.out && kill -0 $holder 2>/dev/null && [ $n -lt 300 ]; do
+        sleep 0.2; n=$((n + 1))
+    done
+    cat /tmp/hold.out
+    check "node death: the client's connection (port $PORT, node 1's) is served by node 3" \
+        grep -q '^held: node3 ' /tmp/hold.out
+    barrier death-held "$ALL"
+}
+
+# node_death_result: on the client, once node 3's VM was killed.
+node_death_result() {
+    wait $holder
+    cat /tmp/hold.out
+    result=$(json_get result "$RIG_OUT/node-death.json")
+    delay=$(json_get delay_s "$RIG_OUT/node-death.json")
+    log "node death: the client of the connection handed over to node 3 got '$result' $delay s after the kill"
+    check "node death: the client was reset ($result) within the dead time + 1 s ($delay s, limit $DEAD_S + 1 s)" \
+        test "$result" = reset -a "$(echo "$delay <= $DEAD_S + 1" | bc)" = 1
+}
+
+partition_node() {
+    barrier partition "$ALL"
+    if [ "$RIG_ID" = 3 ]; then cut="$(node_ip 1) $(node_ip 2)"; else cut=$(node_ip 3); fi
+    for a in $cut; do
+        check "partition: blackhole route to $a (node $RIG_ID)" ip route add blackhole "$a/32"
+    done
+    if [ "$RIG_ID" = 3 ]; then
+        check "partition: node 3 alone has no quorum" wait_quorum true 30
+        "$DTSCTL" peers | tee "$RIG_OUT/peers-partition.txt"
+        check "partition: dtsctl peers on node 3 says NO QUORUM" \
+            grep -q '^NO QUORUM: 1 of 3 nodes live, 2 needed: new connections refused' "$RIG_OUT/peers-partition.txt"
+    else
+        check "partition: node 3 marked down" wait_down 3 30
+        check "partition: node $RIG_ID keeps the quorum" wait_quorum false 10
+        "$DTSCTL" peers | tee "$RIG_OUT/peers-partition.txt"
+        check "partition: dtsctl peers on node $RIG_ID says quorum ok" \
+            grep -q '^quorum: 2 of 3 nodes live, 2 needed (ok)' "$RIG_OUT/peers-partition.txt"
+    fi
+    "$DTSCTL" status --json >/tmp/pq0.json
+    barrier partitioned "$ALL"
+    barrier partition-probed "$ALL"
+    "$DTSCTL" status --json >/tmp/pq1.json
+    a=$(count syn_no_quorum /tmp/pq0.json) b=$(count syn_no_quorum /tmp/pq1.json)
+    if [ "$RIG_ID" = 3 ]; then
+        check "partition: node 3 refused the new SYNs for want of quorum (syn_no_quorum $a -> $b)" \
+            test "$b" -gt "$a"
+    else
+        check "partition: node $RIG_ID kept accepting (syn_no_quorum $a -> $b)" test "$b" = "$a"
+    fi
+    for a in $cut; do
+        check "heal: blackhole route to $a removed (node $RIG_ID)" ip route del blackhole "$a/32"
+    done
+    check "healed: node $RIG_ID sees every peer up again" "$DTSCTL" peers --wait 120
+    check "healed: node $RIG_ID has the quorum" wait_quorum false 10
+    barrier healed "$ALL"
+    barrier partition-done "$ALL"
+}
+
+# owners FILE FIRST COUNT: "PORT OWNER" lines for COUNT client ports from FIRST.
+owners() {
+    : >"$1"
+    for p in $(seq "$2" $(($2 + $3 - 1))); do
+        echo "$p $("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)" >>"$1"
+    done
+}
+
+# one_synack_sender PCAP: every client port got SYN-ACKs from one MAC only,
+# and nothing was reset.
+one_synack_sender() {
+    tcpdump -nn -e -r "$1" 'tcp[13] & 0x12 == 0x12' 2>/dev/null | awk -v c="$CLIENT_IP" '
+        { for (i = 1; i <= NF; i++) if (index($i, c ".") == 1) { p = $i; sub(/:$/, "", p) } }
+        !seen[p " " $2]++ { n[p]++ }
+        END {
+            for (p in n) { ports++; if (n[p] > 1) { bad++; print "two SYN-ACK senders for " p } }
+            printf "%d connections, %d with more than one SYN-ACK sender\n", ports, bad
+            exit bad > 0 || ports == 0
+        }' || return 1
+    rst=$(tcpdump -nn -r "$1" 'tcp[13] & 4 != 0' 2>/dev/null | wc -l)
+    echo "$rst RST segments"
+    [ "$rst" = 0 ]
+}
+
+partition_client() {
+    owners /tmp/pports 44000 60
+    owners /tmp/hports 45000 40
+    barrier partition "$ALL"
+    barrier partitioned "$ALL"
+    capture_start /tmp/partition.pcap
+    $PY - "$VIP" /tmp/pports >/tmp/partition.out 2>&1 <<'PY'
+import socket, sys, time
+vip = sys.argv[1]
+bad, taken, slowest = 0, 0, 0.0
+for line in open(sys.argv[2]):
+    port, owner = int(line.split()[0]), line.split()[1]
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.settimeout(10)
+    t0 = time.monotonic()
+    try:
+        s.connect((vip, 80))
+        s.sendall(b"GET /whoami HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+        who = data.split(b"\r\n\r\n", 1)[-1].decode().strip()
+    except OSError as e:
+        who = "error %s" % type(e).__name__
+    finally:
+        s.close()
+    slowest = max(slowest, time.monotonic() - t0)
+    # Node 3's share moves to nodes 1 and 2; theirs stays theirs.
+    ok = who in ("node1", "node2") and (owner == "3" or who == "node" + owner)
+    taken += owner == "3" and ok
+    bad += not ok
+    print("port %d (owner %s): %s%s" % (port, owner, who, "" if ok else "  <-- wrong"))
+print("%d wrong; %d of node 3's share taken by nodes 1 and 2; slowest %.2f s" % (bad, taken, slowest))
+sys.exit(1 if bad or not taken else 0)
+PY
+    rc=$?
+    capture_stop
+    cat /tmp/partition.out
+    check "partition: every connection answered once, by node 1 or 2 (node 3's share included)" test $rc = 0
+    if ! check "partition capture: one SYN-ACK sender per connection, no RST" one_synack_sender /tmp/partition.pcap; then
+        cp /tmp/partition.pcap "$RIG_OUT/"
+    fi
+    barrier partition-probed "$ALL"
+    barrier healed "$ALL"
+    check "healed: node 3's share is node 3's again" $PY - "$VIP" /tmp/hports <<'PY'
+import socket, sys, time
+vip = sys.argv[1]
+ports = [int(l.split()[0]) for l in open(sys.argv[2]) if l.split()[1] == "3"][:4]
+for p in ports:
+    t0 = time.monotonic()
+    while True:
+        s = socket.socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", p))
+            s.settimeout(5)
+            s.connect((vip, 80))
+            s.sendall(b"GET /whoami HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+            who = data.split(b"\r\n\r\n", 1)[-1].decode().strip()
+            print("port %d: %s" % (p, who))
+            if who != "node3":
+                sys.exit(1)
+            break
+        except OSError as e:
+            if time.monotonic() - t0 > 30:
+                print("port %d: %s" % (p, e))
+                sys.exit(1)
+            time.sleep(0.5)
+        finally:
+            s.close()
+PY
+    barrier partition-done "$ALL"
+}
+
 case "$RIG_ROLE.$RIG_BOOT" in
 node.1)
     node_boot
@@ -228,6 +537,7 @@ node.1)
     "$DTSCTL" peers --json >/tmp/p1.json
     check "the injection did not take the real mesh down (no peer down since it formed)" \
         $PY -c 'import json,sys; d=[{p["id"]: p["down_count"] for p in json.load(open(f))["peers"]} for f in sys.argv[1:]]; print(d); sys.exit(d[0] != d[1])' "$RIG_OUT/peers-formed.json" /tmp/p1.json
+    node_death_node
     "$DTSCTL" zero
     barrier failover "$ALL"
     if [ "$RIG_ID" = 3 ]; then
@@ -237,6 +547,7 @@ node.1)
     fi
     check "node 3 marked down (membership)" wait_down 3 30
     "$DTSCTL" peers --json >"$RIG_OUT/peers-node3-down.json"
+    node_death_counted
     barrier node3-back "$ALL"
     check "node 3 rejoined: every peer up again" "$DTSCTL" peers --wait 120
     "$DTSCTL" peers --json >"$RIG_OUT/peers-rejoined.json"
@@ -246,6 +557,7 @@ node.1)
     echo "$n" >"$RIG_SHARED/syn_failover.node$RIG_ID"
     barrier rejoined "$ALL"
     node_auth_phases
+    partition_node
     node_finish
     ;;
 node.2)
@@ -258,6 +570,7 @@ node.2)
     barrier node3-back "$ALL"
     barrier rejoined "$ALL"
     node_auth_phases
+    partition_node
     node_finish
     ;;
 client.*)
@@ -283,6 +596,7 @@ PY
         echo "$p $("$DTSCTL" owner "$CLIENT_IP:$p" --nodes 1,2,3)" >>/tmp/ports
     done
     barrier injected "$ALL"
+    node_death_client
     barrier failover "$ALL"
     rm -f /tmp/go; mkfifo /tmp/go
     exec 3<>/tmp/go
@@ -296,6 +610,7 @@ PY
     cat /tmp/mc.out
     check "failover: node 3's share answered by nodes 1 and 2, every holder on them unharmed" \
         $PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["ok"] else 1)' "$RIG_OUT/failover.json"
+    node_death_result
     barrier node3-back "$ALL"
     barrier rejoined "$ALL"
     check "node 3's share is node 3's again for new connections" $PY - "$VIP" /tmp/ports <<'PY'
@@ -338,6 +653,7 @@ PY
     check "after the rejoin, the holders and the taken-over connection still work (exit $rc)" test $rc = 0
     cp /tmp/mc.out "$RIG_OUT/mesh_client.out"
     client_auth_phases
+    partition_client
     barrier client-done "$ALL"
     ;;
 esac

@@ -133,6 +133,8 @@ node)
     # --- blind RSTs and forged timestamps
     "$DTSCTL" status --json >/tmp/b0.json
     barrier blind "$ALL"
+    barrier blind-rst "$ALL"
+    log "after the blind RSTs: out_of_window $("$DTSCTL" status --json | json_get counters.out_of_window); flows: $("$DTSCTL" show flows | grep -F "$CLIENT_IP" | tr -s ' ' | tr '\n' ';')"
     barrier blind-done "$ALL"
     "$DTSCTL" status --json >/tmp/b1.json
     o=$(( $(count out_of_window /tmp/b1.json) - $(count out_of_window /tmp/b0.json) ))
@@ -214,6 +216,7 @@ client)
     sleep 2
     check "30 blind RSTs on $CLIENT_IP:$PORT" "$PY" "$HOSTILE" blind --src "$CLIENT_IP:$PORT" \
         --dst "$VIP:80" --count 30 --kind rst
+    barrier blind-rst "$ALL"
     check "30 forged timestamps on $CLIENT_IP:$PORT" "$PY" "$HOSTILE" blind --src "$CLIENT_IP:$PORT" \
         --dst "$VIP:80" --count 30 --kind ts
     check "the download was still running: the blind segments hit a live connection" \

@@ -32,6 +32,6 @@
 pub mod pure;
 
 pub use pure::{
-    abi, bytes, config, csum, errno, fcb, filter, flow, hmac, homsg, hopt, hrw, ipv4, member, mesh, sc,
-    scmsg, segbuild, seq, tcp, xlate,
+    abi, bytes, config, csum, errno, fcb, filter, flow, hmac, homsg, hopt, hrw, ipv4, member, mesh,
+    sc, scmsg, segbuild, seq, tcp, xlate,
 };

@@ -1711,10 +1711,16 @@ fn an_enabled_mesh_needs_a_key() {
     assert_eq!(config.validate(), Ok(()));
     config.set_mesh_key(MeshKey::NONE);
     assert_eq!(config.validate(), Err(ConfigError::MeshNoKey));
-    assert_eq!(ConfigV1::decode(&encode(&config)), Err(ConfigError::MeshNoKey));
+    assert_eq!(
+        ConfigV1::decode(&encode(&config)),
+        Err(ConfigError::MeshNoKey)
+    );
     // What DTS_SO_GET_CONFIG answers (the key zeroed) decodes for dtsctl,
     // with the key left zero; other errors are still found.
-    assert_eq!(ConfigV1::decode_withheld_key(&encode(&config)), Ok(config.clone()));
+    assert_eq!(
+        ConfigV1::decode_withheld_key(&encode(&config)),
+        Ok(config.clone())
+    );
     let mut keyed = config.clone();
     keyed.set_mesh_key(MeshKey([3; 32]));
     assert_eq!(ConfigV1::decode_withheld_key(&encode(&keyed)), Ok(keyed));

@@ -85,7 +85,12 @@ fn rfc4231_case_7_long_key_and_data() {
 #[test]
 fn parts_are_concatenated() {
     let whole = mac(b"Jefe", b"what do ya want for nothing?");
-    let parts = hmac_sha256(sha256, b"Jefe", &[b"what do ya ", b"", b"want for nothing?"]).unwrap();
+    let parts = hmac_sha256(
+        sha256,
+        b"Jefe",
+        &[b"what do ya ", b"", b"want for nothing?"],
+    )
+    .unwrap();
     assert_eq!(whole, parts.to_vec());
 }
 
@@ -116,17 +121,36 @@ fn proofs_bind_direction_ids_fingerprint_and_nonces() {
     assert!(check_proof(sha256, &key, Direction::Listener, &x, &l));
     assert!(check_proof(sha256, &key, Direction::Connector, &x, &c));
     assert!(!check_proof(sha256, &key, Direction::Listener, &x, &c));
-    assert!(!check_proof(sha256, &[8u8; 32], Direction::Listener, &x, &l), "another key");
+    assert!(
+        !check_proof(sha256, &[8u8; 32], Direction::Listener, &x, &l),
+        "another key"
+    );
     let variants = [
         Exchange { connector: 3, ..x },
         Exchange { listener: 3, ..x },
-        Exchange { fingerprint: 1, ..x },
-        Exchange { connector_nonce: [9; 16], ..x },
-        Exchange { listener_nonce: [9; 16], ..x },
-        Exchange { connector: 2, listener: 1, ..x },
+        Exchange {
+            fingerprint: 1,
+            ..x
+        },
+        Exchange {
+            connector_nonce: [9; 16],
+            ..x
+        },
+        Exchange {
+            listener_nonce: [9; 16],
+            ..x
+        },
+        Exchange {
+            connector: 2,
+            listener: 1,
+            ..x
+        },
     ];
     for v in variants {
-        assert!(!check_proof(sha256, &key, Direction::Listener, &v, &l), "{v:?}");
+        assert!(
+            !check_proof(sha256, &key, Direction::Listener, &v, &l),
+            "{v:?}"
+        );
     }
 }
 

@@ -4,8 +4,8 @@
 //! share back only once every node sees it.
 
 use dts_core::abi::PeerState;
-use dts_core::config::{Config, Node, NodeSet, Service};
-use dts_core::filter::{inbound, syn_owner, Inbound, Segment};
+use dts_core::config::{Config, Limits, Node, NodeSet, Service};
+use dts_core::filter::{inbound, live_count, quorate, syn_owner, Inbound, Segment};
 use dts_core::member::{Membership, View};
 use dts_core::tcp::TCP_FLAG_SYN;
 use proptest::prelude::*;
@@ -18,7 +18,16 @@ fn all(n: u8) -> NodeSet {
 }
 
 fn cluster(self_id: u8, n: u8, acceptor: u8) -> Config {
+    cluster_q(self_id, n, acceptor, 1)
+}
+
+/// Nodes `1..=n`, one service on all of them, `quorum` (0: a majority).
+fn cluster_q(self_id: u8, n: u8, acceptor: u8, quorum: u8) -> Config {
     let mut c = Config::new(self_id);
+    c.set_limits(Limits {
+        quorum,
+        ..Limits::DEFAULT
+    });
     for id in 1..=n {
         c.add_node(Node {
             id,
@@ -180,10 +189,110 @@ fn designated_acceptor_that_is_down_falls_back_to_the_hash() {
     assert_eq!(syn_owner(&svc, 0x0a00_0002, 1, NodeSet::EMPTY), None);
 }
 
+#[test]
+fn quorum_counts_configured_live_nodes() {
+    let c = cluster_q(3, 3, 0, 0);
+    assert_eq!(c.quorum(), 2);
+    assert_eq!(live_count(&c, View::ALL), 3, "no mesh: every node is live");
+    assert!(quorate(&c, View::ALL));
+    let alone = View {
+        live: NodeSet::from_ids(&[3]).unwrap(),
+        ready: true,
+    };
+    assert_eq!(live_count(&c, alone), 1);
+    assert!(!quorate(&c, alone));
+    // The isolated node drops every SYN, whoever would own it.
+    for port in 1000..1200u16 {
+        assert_eq!(
+            inbound(&c, alone, &syn(0x0a00_0002, port), || false),
+            Inbound::DropNoQuorum
+        );
+    }
+    // Its tracked flows go on.
+    assert!(matches!(
+        inbound(&c, alone, &syn(0x0a00_0002, 1000), || true),
+        Inbound::ToProxy { syn: false, .. }
+    ));
+    // Two of three: a majority.
+    let two = View {
+        live: NodeSet::from_ids(&[1, 3]).unwrap(),
+        ready: true,
+    };
+    assert!(quorate(&c, two));
+    // A live-set bit of a node that is not configured does not count.
+    let ghost = View {
+        live: NodeSet::from_ids(&[3, 9]).unwrap(),
+        ready: true,
+    };
+    assert_eq!(live_count(&c, ghost), 1);
+}
+
+#[test]
+fn two_nodes_need_both_unless_quorum_is_one() {
+    let alone = View {
+        live: NodeSet::from_ids(&[1]).unwrap(),
+        ready: true,
+    };
+    let majority = cluster_q(1, 2, 0, 0);
+    assert_eq!(majority.quorum(), 2);
+    assert!(!quorate(&majority, alone));
+    let one = cluster_q(1, 2, 0, 1);
+    assert!(quorate(&one, alone));
+    // A one-node cluster always has its quorum.
+    assert!(quorate(&cluster_q(1, 1, 0, 0), alone));
+}
+
+#[test]
+fn a_forming_node_accepts_nothing() {
+    // Peers unknown: presumed live (the quorum counts them) but not ready.
+    let m = Membership::new(1, all(3), DEAD, 3 * DEAD, 0);
+    let v = m.view();
+    assert!(!v.ready);
+    let c = cluster_q(1, 3, 0, 0);
+    for port in 1000..1100u16 {
+        assert_eq!(accepts(&c, v, &syn(0x0a00_0002, port)), None);
+    }
+}
+
 proptest! {
+    /// A partition: whatever the split and the quorum, every SYN is accepted
+    /// by at most one node, provided each side sees the other side down and
+    /// its own side live; with a majority quorum, the side that accepts is
+    /// the majority, and it accepts every SYN.
+    #[test]
+    fn a_partition_never_has_two_acceptors(
+        n in 1u8..=7, side_mask: u32, q_pick in 0u8..=7, saddr: u32, sport: u16,
+    ) {
+        let quorum = if q_pick <= n { q_pick } else { 0 };
+        // A quorum of 1 lets both halves accept: excluded unless n == 1.
+        prop_assume!(quorum != 1 || n == 1);
+        // Any quorum below a majority would let both halves accept too.
+        prop_assume!(quorum == 0 || usize::from(quorum) > usize::from(n) / 2);
+        let a = NodeSet::from_mask(side_mask & all(n).mask());
+        let b = NodeSet::from_mask(all(n).mask() & !a.mask());
+        let s = syn(saddr, sport);
+        let mut acceptors = Vec::new();
+        for (side, _) in [(a, b), (b, a)] {
+            let view = View { live: side, ready: true };
+            for id in side {
+                if accepts(&cluster_q(id, n, 0, quorum), view, &s).is_some() {
+                    acceptors.push(id);
+                }
+            }
+        }
+        prop_assert!(acceptors.len() <= 1, "{:?}", acceptors);
+        let q = cluster_q(1, n, 0, quorum).quorum();
+        let major = if a.len() >= q { a } else { b };
+        if major.len() >= q {
+            prop_assert_eq!(acceptors.len(), 1);
+            prop_assert!(major.contains(acceptors[0]));
+        }
+    }
+
     /// With the same down set on every live node, each SYN is accepted by
     /// exactly one live node, never by a dead one; a SYN of a dead node's
-    /// share is flagged as a failover, the others are not.
+    /// share is flagged as a failover, the others are not (quorum 1: the
+    /// quorum rule is tested above).
     #[test]
     fn failover_moves_only_the_dead_share(
         n in 2u8..=6, down_mask: u32, saddr: u32, sport: u16, acceptor_pick in 0u8..=6,

@@ -442,8 +442,7 @@ mod tests {
 
     #[test]
     fn mesh_changes() {
-        let with =
-            |table: &str| parse(&RIG.replacen("[mesh]\n", &format!("[mesh]\n{table}"), 1));
+        let with = |table: &str| parse(&RIG.replacen("[mesh]\n", &format!("[mesh]\n{table}"), 1));
         assert_eq!(change(&rig(), &with("port = 0\n")), "mesh disabled");
         assert_eq!(
             change(&with("port = 0\n"), &rig()),

@@ -73,13 +73,12 @@ use std::net::Ipv4Addr;
 use dts_core::abi::CONFIG_V1_SIZE;
 use dts_core::config::{
     Config, ConfigError, HandoverTo, Limit, Limits, Mesh, MeshKey, Node, NodeSet, Service,
-    MAX_NODES,
-    MAX_NODE_ID, MAX_SERVICES,
+    MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
 };
 use dts_policy::PolicyConfig;
-use sha2::{Digest, Sha256};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 /// The configuration file as written by the operator (and as printed by
@@ -518,7 +517,9 @@ fn mesh_key(text: &str, mesh: Option<&MeshEntry>, purpose: Purpose) -> Result<Me
             if n < SECRET_MIN_LEN {
                 return Err(err(
                     s.span().start,
-                    format!("secret is {n} characters long: it must have at least {SECRET_MIN_LEN}"),
+                    format!(
+                        "secret is {n} characters long: it must have at least {SECRET_MIN_LEN}"
+                    ),
                 ));
             }
             Ok(key_of_secret(s.get_ref()))
@@ -1606,7 +1607,11 @@ mod tests {
         ] {
             let config = parse(text).expect("valid");
             let rendered = render_toml(&config);
-            assert_eq!(parse(&rendered).expect("valid"), as_shown(&config), "{rendered}");
+            assert_eq!(
+                parse(&rendered).expect("valid"),
+                as_shown(&config),
+                "{rendered}"
+            );
         }
     }
 
@@ -1834,7 +1839,9 @@ nodes = [1, 2, 3]
     fn mesh_rendering() {
         let shown = render_toml(&parse(MESH).expect("valid"));
         assert!(
-            shown.contains("\n[mesh]\nport = 7470\nheartbeat_ms = 500\ndead_after = 3\nsecret = \"(set)\""),
+            shown.contains(
+                "\n[mesh]\nport = 7470\nheartbeat_ms = 500\ndead_after = 3\nsecret = \"(set)\""
+            ),
             "{shown}"
         );
         for table in [
@@ -1844,7 +1851,11 @@ nodes = [1, 2, 3]
         ] {
             let config = parse(&rig_mesh(table)).expect("valid");
             let shown = render_toml(&config);
-            assert_eq!(parse(&shown).expect("round trip"), as_shown(&config), "{shown}");
+            assert_eq!(
+                parse(&shown).expect("round trip"),
+                as_shown(&config),
+                "{shown}"
+            );
             let json = render_json(&config).expect("json");
             let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
             let mesh = config.mesh();
@@ -1870,7 +1881,10 @@ nodes = [1, 2, 3]
             let config = parse(text).expect("valid");
             let mut keyless = config.clone();
             keyless.set_mesh_key(MeshKey::NONE);
-            assert_eq!(to_config(&to_file(&config)).expect("representable"), keyless);
+            assert_eq!(
+                to_config(&to_file(&config)).expect("representable"),
+                keyless
+            );
         }
         assert_eq!(to_file(&Config::EMPTY), ConfigFile::default());
     }

@@ -49,6 +49,24 @@ pub(crate) fn headline(peers: &PeersV1) -> String {
     )
 }
 
+/// Returns the quorum line: "quorum: 3 of 3 nodes live, 2 needed (ok)", or
+/// "NO QUORUM: 1 of 3 nodes live, 2 needed: new connections refused";
+/// `None` if the module did not tell the quorum (an older module, or an
+/// unconfigured node).
+pub(crate) fn quorum_line(peers: &PeersV1) -> Option<String> {
+    let quorum = peers.quorum();
+    if quorum == 0 && !peers.no_quorum() {
+        return None;
+    }
+    let nodes = peers.peers().len() + usize::from(peers.self_id != 0);
+    let live = peers.live().len();
+    Some(if peers.no_quorum() {
+        format!("NO QUORUM: {live} of {nodes} nodes live, {quorum} needed: new connections refused")
+    } else {
+        format!("quorum: {live} of {nodes} nodes live, {quorum} needed (ok)")
+    })
+}
+
 /// Returns a round-trip time in milliseconds with two decimals (rounded),
 /// or "-" if it was not measured yet.
 pub(crate) fn rtt_ms(rtt_us: u32) -> String {
@@ -74,6 +92,9 @@ pub(crate) fn human(peers: &PeersV1) -> String {
 
 fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
     writeln!(out, "{}", headline(peers))?;
+    if let Some(line) = quorum_line(peers) {
+        writeln!(out, "{line}")?;
+    }
     if peers.peers().is_empty() {
         writeln!(out, "  (no peers)")?;
         return Ok(());
@@ -135,6 +156,9 @@ fn write_status_section(out: &mut String, membership: &Membership) -> fmt::Resul
     };
     writeln!(out, "Membership:")?;
     writeln!(out, "  {}", headline(peers))?;
+    if let Some(line) = quorum_line(peers) {
+        writeln!(out, "  {line}")?;
+    }
     if peers.peers().is_empty() {
         return writeln!(out, "  (no peers)");
     }
@@ -160,6 +184,10 @@ pub(crate) struct PeersJson {
     mesh_enabled: bool,
     ready: bool,
     live: Vec<u8>,
+    /// The quorum in force (`null`: not told by the module).
+    quorum: Option<u8>,
+    /// This node refuses new connections for want of the quorum.
+    no_quorum: bool,
     peers: Vec<PeerJson>,
 }
 
@@ -220,6 +248,8 @@ impl From<&PeersV1> for PeersJson {
             mesh_enabled: peers.mesh_enabled(),
             ready: peers.ready(),
             live: peers.live().iter().collect(),
+            quorum: (peers.quorum() != 0).then_some(peers.quorum()),
+            no_quorum: peers.no_quorum(),
             peers: peers.peers().iter().map(PeerJson::from).collect(),
         }
     }
@@ -262,7 +292,7 @@ pub(crate) fn not_formed(peers: &PeersV1) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use dts_core::abi::{PeerConn, PeerState, PEERS_MESH_ENABLED, PEERS_READY};
+    use dts_core::abi::{PeerConn, PeerState, PEERS_MESH_ENABLED, PEERS_NO_QUORUM, PEERS_READY};
 
     /// Node 1 of the rig: node 2 up and established (RTT 254 µs, heard
     /// 120 ms ago), node 3 down and reconnecting, never heard.
@@ -359,7 +389,8 @@ self 1: mesh enabled, READY, live [1, 2]
     fn json_peers() {
         let out = json(&sample()).expect("serializable");
         let expected = concat!(
-            r#"{"self_id":1,"mesh_enabled":true,"ready":true,"live":[1,2],"peers":["#,
+            r#"{"self_id":1,"mesh_enabled":true,"ready":true,"live":[1,2],"quorum":null,"#,
+            r#""no_quorum":false,"peers":["#,
             r#"{"id":2,"addr":"10.0.0.12","state":"up","conn":"established","rtt_us":254,"#,
             r#""last_heard_ms":120,"tx_msgs":1000,"rx_msgs":998,"errors":1,"connects":2,"#,
             r#""down_count":1,"load":{"active_flows":17,"handed_in":3,"handed_out":4,"handovers":250}},"#,
@@ -378,8 +409,39 @@ self 1: mesh enabled, READY, live [1, 2]
         let empty = json(&PeersV1::new(0)).expect("serializable");
         assert_eq!(
             empty,
-            r#"{"self_id":0,"mesh_enabled":false,"ready":false,"live":[],"peers":[]}"#
+            r#"{"self_id":0,"mesh_enabled":false,"ready":false,"live":[],"quorum":null,"no_quorum":false,"peers":[]}"#
         );
+    }
+
+    #[test]
+    fn quorum_lines() {
+        let mut peers = sample();
+        assert_eq!(quorum_line(&peers), None, "an older module tells no quorum");
+        peers.set_quorum(2);
+        assert_eq!(
+            quorum_line(&peers).as_deref(),
+            Some("quorum: 2 of 3 nodes live, 2 needed (ok)")
+        );
+        assert!(human(&peers).starts_with(
+            "self 1: mesh enabled, READY, live [1, 2]\nquorum: 2 of 3 nodes live, 2 needed (ok)\n ID "
+        ));
+        peers.live_mask = 0b001;
+        peers.flags |= PEERS_NO_QUORUM;
+        let line = "NO QUORUM: 1 of 3 nodes live, 2 needed: new connections refused";
+        assert_eq!(quorum_line(&peers).as_deref(), Some(line));
+        assert!(
+            status_section(&Membership::Available(Box::new(peers.clone())))
+                .contains(&format!("\n  {line}\n"))
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(&json(&peers).expect("serializable")).expect("valid JSON");
+        assert_eq!(value["quorum"].as_u64(), Some(2));
+        assert_eq!(value["no_quorum"].as_bool(), Some(true));
+        // Round trip through the ABI: the quorum rides in the flags.
+        let mut buf = vec![0u8; dts_core::abi::PEERS_V1_SIZE];
+        peers.encode(&mut buf).expect("encodes");
+        let back = PeersV1::decode(&buf).expect("decodes");
+        assert_eq!((back.quorum(), back.no_quorum()), (2, true));
     }
 
     #[test]

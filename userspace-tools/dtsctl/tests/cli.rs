@@ -660,24 +660,36 @@ fn config_check_mesh_secret() {
                         [[node]]\nid = 2\naddr = \"10.0.0.12\"\n";
     // No secret with the mesh on: refused, saying what to do.
     let err = check_bad("no-secret.toml", BASE);
-    assert!(err.contains("no secret") && err.contains("secret_file") && err.contains("port = 0"), "{err}");
+    assert!(
+        err.contains("no secret") && err.contains("secret_file") && err.contains("port = 0"),
+        "{err}"
+    );
     // Too short, and both keys.
     let short = BASE.replace("self = 1\n", "self = 1\n[mesh]\nsecret = \"short\"\n");
     let err = check_bad("short.toml", &short);
-    assert!(err.contains("line 3") && err.contains("at least 16"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("at least 16"),
+        "{err}"
+    );
     let both = BASE.replace(
         "self = 1\n",
         "self = 1\n[mesh]\nsecret = \"0123456789abcdef\"\nsecret_file = \"/nonexistent\"\n",
     );
     assert!(check_bad("both.toml", &both).contains("both"));
     // A missing secret file is named.
-    let missing = BASE.replace("self = 1\n", "self = 1\n[mesh]\nsecret_file = \"/nonexistent/mesh.secret\"\n");
+    let missing = BASE.replace(
+        "self = 1\n",
+        "self = 1\n[mesh]\nsecret_file = \"/nonexistent/mesh.secret\"\n",
+    );
     assert!(check_bad("missing.toml", &missing).contains("/nonexistent/mesh.secret"));
     // A secret file (its trailing newline is not part of the secret).
     let secret = TempFile::new("mesh.secret", "0123456789abcdef\n");
     let good = TempFile::new(
         "secret-file.toml",
-        &BASE.replace("self = 1\n", &format!("self = 1\n[mesh]\nsecret_file = \"{}\"\n", secret.path())),
+        &BASE.replace(
+            "self = 1\n",
+            &format!("self = 1\n[mesh]\nsecret_file = \"{}\"\n", secret.path()),
+        ),
     );
     let out = dtsctl(&["config", "check", &good.path()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -692,5 +704,8 @@ fn config_check_mesh_secret() {
     let out = dtsctl(&["config", "apply", &shown.path()]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("config show") && err.contains("never shows it"), "{err}");
+    assert!(
+        err.contains("config show") && err.contains("never shows it"),
+        "{err}"
+    );
 }
