@@ -556,8 +556,10 @@ node.1)
     log "syn_failover $n, mesh_node_down $(count mesh_node_down /tmp/st2.json), mesh_node_up $(count mesh_node_up /tmp/st2.json)"
     echo "$n" >"$RIG_SHARED/syn_failover.node$RIG_ID"
     barrier rejoined "$ALL"
-    node_auth_phases
+    # The partition needs nginx on the proxy port; the authentication
+    # phases end without it: partition first.
     partition_node
+    node_auth_phases
     node_finish
     ;;
 node.2)
@@ -569,8 +571,10 @@ node.2)
     "$DTSCTL" peers
     barrier node3-back "$ALL"
     barrier rejoined "$ALL"
-    node_auth_phases
+    # The partition needs nginx on the proxy port; the authentication
+    # phases end without it: partition first.
     partition_node
+    node_auth_phases
     node_finish
     ;;
 client.*)
@@ -652,8 +656,8 @@ PY
     tail -n 6 /tmp/mc.out
     check "after the rejoin, the holders and the taken-over connection still work (exit $rc)" test $rc = 0
     cp /tmp/mc.out "$RIG_OUT/mesh_client.out"
-    client_auth_phases
     partition_client
+    client_auth_phases
     barrier client-done "$ALL"
     ;;
 esac
