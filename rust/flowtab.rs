@@ -455,7 +455,12 @@ impl FlowTable {
             return false;
         };
         let g = self.lock.lock();
-        self.unlink_chain(&g, head, &mut |f| f.key == *key && Arc::ptr_eq(&f.fcb, fcb), 1) == 1
+        self.unlink_chain(
+            &g,
+            head,
+            &mut |f| f.key == *key && Arc::ptr_eq(&f.fcb, fcb),
+            1,
+        ) == 1
     }
 
     /// Calls `f` on every flow of bucket `bucket` (`0..BUCKETS`; nothing
@@ -513,7 +518,10 @@ fn new_entry(key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<KBox<E
                 role,
                 fcb,
                 track: AtomicU64::new(Track::new(now).bits()),
-                sent: [AtomicU64::new(Sent::NONE.pack().0), AtomicU64::new(Sent::NONE.pack().1)],
+                sent: [
+                    AtomicU64::new(Sent::NONE.pack().0),
+                    AtomicU64::new(Sent::NONE.pack().1),
+                ],
             },
         },
         GFP_ATOMIC,

@@ -27,9 +27,7 @@ use crate::mesh;
 use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
 use crate::pure::config::{Config, PortKind, Service};
-use crate::pure::fcb::{
-    self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, Transition,
-};
+use crate::pure::fcb::{self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, Transition};
 use crate::pure::filter::{self, Inbound, Outbound};
 use crate::pure::flow::{Event, FlowKey, Phase};
 use crate::pure::hopt;

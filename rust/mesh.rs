@@ -77,9 +77,9 @@ use crate::flowtab::FlowTable;
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
 use crate::pure::abi::{Counter, PeerConn, PeerState};
 use crate::pure::config::{Config, MeshKey, NodeSet, MAX_NODES};
-use crate::pure::hmac::{self, Direction, Exchange, MAC_LEN, NONCE_LEN};
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::FlowKey;
+use crate::pure::hmac::{self, Direction, Exchange, MAC_LEN, NONCE_LEN};
 use crate::pure::homsg::{self, HandoverAck};
 use crate::pure::member::{Change, Membership, View};
 use crate::pure::mesh::{
@@ -1281,8 +1281,13 @@ impl Runner {
                     listener_nonce: a.nonce,
                 };
                 let key = &cfg.key.0;
-                if !hmac::check_proof(crypto::sha256_digest, key, Direction::Listener, &x, &a.proof)
-                {
+                if !hmac::check_proof(
+                    crypto::sha256_digest,
+                    key,
+                    Direction::Listener,
+                    &x,
+                    &a.proof,
+                ) {
                     return Err(Close::AuthFailed);
                 }
                 let proof = HelloProof {

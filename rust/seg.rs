@@ -175,6 +175,8 @@ pub(crate) fn event(flags: u8, remote: bool) -> Event {
     } else if flags & TCP_FLAG_FIN != 0 {
         Event::Fin { remote }
     } else {
-        Event::Segment { remote: remote && flags & TCP_FLAG_ACK != 0 }
+        Event::Segment {
+            remote: remote && flags & TCP_FLAG_ACK != 0,
+        }
     }
 }
