@@ -1639,16 +1639,7 @@ fn closed_received(m: &Closed, from: u32) {
         let fcb = {
             let g = rcu::Guard::new();
             match st.flows.lookup(&key, &g) {
-                // `HandingOver` too: the destination's CLOSED of a short
-                // connection can follow its HANDOVER_ACK on the mesh before
-                // the caller woke up and marked the FCB `HandedOver`.
-                Some(f)
-                    if f.role == Role::Client
-                        && matches!(
-                            f.fcb.state(),
-                            FcbState::HandedOver | FcbState::HandingOver
-                        ) =>
-                {
+                Some(f) if f.role == Role::Client && f.fcb.state() == FcbState::HandedOver => {
                     Some(f.fcb.clone())
                 }
                 _ => None,
