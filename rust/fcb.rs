@@ -26,6 +26,8 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize
 use kernel::sync::Arc;
 
 use crate::pure::fcb::{self, Learn, Params, State};
+use crate::pure::flow::FlowKey;
+use crate::pure::mesh::CloseReason;
 use crate::sc::ScFlow;
 
 const KNOWN: u64 = 1 << 32;
@@ -121,6 +123,10 @@ pub(crate) struct Fcb {
     origin: u32,
     /// Whether the connection's end was reported over the mesh.
     notified: AtomicBool,
+    /// N1, while the FCB is `HandingOver`: the destination's CLOSED came
+    /// before `request_handover` marked the handover done (the wire value
+    /// of its reason; 0 if none came). See [`Fcb::defer_closed`].
+    early_closed: AtomicU8,
     /// Socket Cloning: the router's or the clone's state (roles
     /// `ScOrigin` and `ScClone`); `None` for DTS connections.
     sc: Option<Arc<ScFlow>>,
@@ -167,6 +173,7 @@ impl Fcb {
             dts: Delta::unknown(),
             origin: 0,
             notified: AtomicBool::new(false),
+            early_closed: AtomicU8::new(0),
             sc: None,
             injecting: AtomicUsize::new(0),
             fake: AtomicU64::new(0),
@@ -233,6 +240,45 @@ impl Fcb {
     /// Any context.
     pub(crate) fn mark_notified(&self) -> bool {
         !self.notified.swap(true, Ordering::AcqRel)
+    }
+
+    /// The key of the client's entry: the client's address and port to the
+    /// service's VIP and application port.
+    pub(crate) fn client_key(&self) -> FlowKey {
+        FlowKey::inbound(self.client_addr, self.client_port, self.vip, self.app_port)
+    }
+
+    /// Records that the handover's destination reported the connection's
+    /// end while this FCB is still `HandingOver`: a short connection's
+    /// CLOSED can reach the mesh thread right behind the HANDOVER_ACK,
+    /// before the caller of `request_handover` woke. Whoever sees both the
+    /// record and the state `HandedOver` acts on it, exactly once: this
+    /// side if the state already changed (returns the reason), else the
+    /// caller ([`Fcb::end_handover`] returns it). Both sides use
+    /// sequentially consistent operations on `state` and `early_closed`, so
+    /// at least one of them sees the other's write. Process context (the
+    /// mesh thread).
+    pub(crate) fn defer_closed(&self, reason: CloseReason) -> Option<CloseReason> {
+        self.early_closed.store(reason as u8, Ordering::SeqCst);
+        if self.state.load(Ordering::SeqCst) == State::HandedOver as u8 {
+            return self.take_early_closed();
+        }
+        None
+    }
+
+    /// Ends a handover in state `to` (`HandedOver`, or `Proxying` if it
+    /// failed) and takes the reason of a CLOSED that [`Fcb::defer_closed`]
+    /// recorded meanwhile, if the mesh thread did not act on it. After a
+    /// failure the caller drops it: a refused takeover's CLOSED is void.
+    /// Process context.
+    pub(crate) fn end_handover(&self, to: State) -> Option<CloseReason> {
+        self.state.store(to as u8, Ordering::SeqCst);
+        self.take_early_closed()
+    }
+
+    /// Takes the recorded reason, so that only one side acts on it.
+    fn take_early_closed(&self) -> Option<CloseReason> {
+        CloseReason::from_u8(self.early_closed.swap(0, Ordering::SeqCst))
     }
 
     /// Whether the connection's end was reported over the mesh. Any

@@ -267,16 +267,21 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
     let mut times = Times::start();
     match run(&sk, &t, &req, &mut times) {
         Ok(()) => {
-            t.fcb.set_state(State::HandedOver);
+            let ended = t.fcb.end_handover(State::HandedOver);
             // The proxy's close becomes an RST, which the filter drops.
             sk.no_linger();
             moved_on(&t.fcb);
+            if let Some(reason) = ended {
+                // The destination's CLOSED came before this thread woke.
+                state::with(|st| mesh::release(st, &t.fcb, reason));
+            }
             stats::inc(Counter::HandoverDone);
             times.account();
             Ok(())
         }
         Err(e) => {
-            t.fcb.set_state(State::Proxying);
+            // A CLOSED that came meanwhile was the refusal's: void.
+            let _ = t.fcb.end_handover(State::Proxying);
             if is(e, bindings::EPROTO) {
                 stats::inc(Counter::WscaleMismatch);
             }

@@ -292,12 +292,7 @@ fn carry_out(
             if fcb.transition(FcbState::Transfer, FcbState::Aborted) {
                 stats::inc(Counter::HandoverAborted);
                 f.close(now);
-                let client = FlowKey {
-                    laddr: fcb.vip,
-                    lport: fcb.app_port,
-                    raddr: fcb.client_addr,
-                    rport: fcb.client_port,
-                };
+                let client = fcb.client_key();
                 if let Some(c) = st.flows.lookup(&client, guard) {
                     c.close(now);
                 }

@@ -67,6 +67,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use kernel::time::Jiffies;
 
 use crate::calls;
@@ -1639,7 +1640,13 @@ fn closed_received(m: &Closed, from: u32) {
         let fcb = {
             let g = rcu::Guard::new();
             match st.flows.lookup(&key, &g) {
-                Some(f) if f.role == Role::Client && f.fcb.state() == FcbState::HandedOver => {
+                Some(f)
+                    if f.role == Role::Client
+                        && matches!(
+                            f.fcb.state(),
+                            FcbState::HandedOver | FcbState::HandingOver
+                        ) =>
+                {
                     Some(f.fcb.clone())
                 }
                 _ => None,
@@ -1650,13 +1657,31 @@ fn closed_received(m: &Closed, from: u32) {
             stats::inc(Counter::ClosedForged);
             return;
         }
-        stats::inc(Counter::MeshClosedFreed);
-        if st.flows.remove_entry(&key, &fcb) {
-            stats::inc(Counter::FlowRemoved);
-        }
-        let origin = fcb.origin();
-        if origin != 0 {
-            notify_closed(st, &fcb, origin, m.reason);
-        }
+        // The CLOSED overtook the handover caller's wake-up: unless the
+        // caller marked the handover done meanwhile, it frees the entry
+        // itself ([`crate::handover`]).
+        let reason = if fcb.state() == FcbState::HandingOver {
+            match fcb.defer_closed(m.reason) {
+                Some(r) => r,
+                None => return,
+            }
+        } else {
+            m.reason
+        };
+        release(st, &fcb, reason);
     });
+}
+
+/// Frees the entry of `fcb`'s connection, handed over and now ended at its
+/// destination (`reason`), and reports the end to the node the connection
+/// was handed in from, if any. Process context.
+pub(crate) fn release(st: &state::State, fcb: &Arc<Fcb>, reason: CloseReason) {
+    stats::inc(Counter::MeshClosedFreed);
+    if st.flows.remove_entry(&fcb.client_key(), fcb) {
+        stats::inc(Counter::FlowRemoved);
+    }
+    let origin = fcb.origin();
+    if origin != 0 {
+        notify_closed(st, fcb, origin, reason);
+    }
 }
