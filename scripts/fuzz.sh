@@ -6,7 +6,7 @@
 #     scripts/versions.env, through rustup) and cargo-fuzz
 #     ($CARGO_FUZZ_VERSION, `cargo install --locked`)
 #  2. builds every target once (build/fuzz/target)
-#  3. runs each for FUZZ_SECONDS (default 15) from its checked-in seeds
+#  3. runs each for FUZZ_SECONDS (default 8) from its checked-in seeds
 #     (userspace-tools/fuzz/seeds/<target>/, only read) and the run corpus
 #     build/fuzz/corpus/<target>/ (kept between runs; FUZZ_FRESH=1 empties
 #     it first), with libFuzzer's -max_total_time
@@ -26,7 +26,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 . "$repo/scripts/versions.env"
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-8}
 sanitizer=${FUZZ_SANITIZER:-none}
 out=$repo/build/fuzz
 fuzz_dir=$repo/userspace-tools/fuzz

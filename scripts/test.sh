@@ -110,9 +110,9 @@ for ht in c-header pcap_check_test forge_syn_test hostile_test; do
 	fi
 done
 
-# Every cargo-fuzz target for FUZZ_SECONDS (15 s) each, from its seeds:
+# Every cargo-fuzz target for FUZZ_SECONDS (8 s) each, from its seeds:
 # one test per target (scripts/fuzz.sh).
-stage "fuzz (cargo-fuzz, ${FUZZ_SECONDS:-15} s per target)"
+stage "fuzz (cargo-fuzz, ${FUZZ_SECONDS:-8} s per target)"
 scripts/fuzz.sh 2>&1 | tee build/fuzz.log
 add_counts build/fuzz.log
 
