@@ -50,7 +50,10 @@ VM runs PATH (a POSIX sh test script) and powers off.
 
 required:
   --kernel BZIMAGE   kernel image to boot
-  --script PATH      test script every VM runs (role in \$RIG_ROLE)
+  --script PATH      test script every VM runs (role in \$RIG_ROLE); given
+                     several times, every VM runs the scripts one after the
+                     other in one boot (qemu/vm-init.sh: each with its own
+                     /out/<name> and /shared/<name>, and a cleaned-up VM)
   --out DIR          host results directory (created; must be empty or absent)
 options:
   --nodes N          number of server nodes (default 3, max 80)
@@ -95,6 +98,7 @@ EOF
 die() { echo "cluster.sh: error: $*" >&2; exit 2; }
 say() { echo "cluster.sh: $*" >&2; }
 
+scripts=()
 kernel= client_kernel= script= out= module= tools= nodes=3 timeout=600 mem=512 smp=1 kvm=0 show= append=
 # 9p cache mode of the read-only root and repository mounts (--root-cache).
 root_cache=loose
@@ -108,7 +112,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --kernel)  kernel=${2:?--kernel needs a value}; shift 2 ;;
         --client-kernel) client_kernel=${2:?--client-kernel needs a value}; shift 2 ;;
-        --script)  script=${2:?--script needs a value}; shift 2 ;;
+        --script)  scripts+=("${2:?--script needs a value}"); shift 2 ;;
         --out)     out=${2:?--out needs a value}; shift 2 ;;
         --module)  module=${2:?--module needs a value}; shift 2 ;;
         --tools)   tools=${2:?--tools needs a value}; shift 2 ;;
@@ -130,7 +134,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$kernel" ] || { usage >&2; die "--kernel is required"; }
-[ -n "$script" ] || { usage >&2; die "--script is required"; }
+[ ${#scripts[@]} -gt 0 ] || { usage >&2; die "--script is required"; }
 [ -n "$out" ]    || { usage >&2; die "--out is required"; }
 for v in nodes timeout mem smp; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--$v must be a positive integer (got '${!v}')"
@@ -173,7 +177,9 @@ kernel=$(readlink -f -- "$kernel")
 client_kernel=${client_kernel:-$kernel}
 [ -f "$client_kernel" ] || die "--client-kernel: no such file: $client_kernel"
 client_kernel=$(readlink -f -- "$client_kernel")
-[ -f "$script" ] || die "--script: no such file: $script"
+for script in "${scripts[@]}"; do
+    [ -f "$script" ] || die "--script: no such file: $script"
+done
 if [ -n "$disk" ]; then
     [ -f "$disk" ] || die "--disk: no such file: $disk"
     disk=$(readlink -f -- "$disk")
@@ -181,6 +187,7 @@ if [ -n "$disk" ]; then
 fi
 if [ -n "$node_root" ]; then
     [ -z "$disk" ] || die "--node-root and --disk cannot be combined"
+    [ ${#scripts[@]} -eq 1 ] || die "--node-root runs one --script"
     for f in vmlinuz initrd.img disk.img; do
         [ -f "$node_root/$f" ] || die "--node-root: no $f in $node_root (scripts/debian-root.sh image)"
     done
@@ -193,7 +200,13 @@ if [ -n "$disk_throttle" ]; then
     [[ $disk_throttle =~ ^[1-9][0-9]*,[1-9][0-9]*$ ]] ||
         die "--disk-throttle must be BPS,IOPS (positive integers; got '$disk_throttle')"
 fi
-script=$(guest_path --script "$script")
+# rig_script: the scripts' guest paths, comma-separated.
+script=
+for f in "${scripts[@]}"; do
+    f=$(guest_path --script "$f")
+    [[ $f == *,* ]] && die "--script: path must not contain commas: $f"
+    script=${script:+$script,}$f
+done
 if [ -n "$module" ]; then
     [ -f "$module" ] || die "--module: no such file: $module"
     module=$(guest_path --module "$module")

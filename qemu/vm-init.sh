@@ -209,48 +209,123 @@ if [ $systemd = 0 ]; then
 fi
 
 # --- module ----------------------------------------------------------------
-if [ "$rig_role" = node ] && [ -n "${rig_module:-}" ]; then
+# load_module: insmod's rig_module on a node unless it is loaded (a test
+# script removes it at its end); a PASS/FAIL line in $RES.
+load_module() {
+    [ "$rig_role" = node ] && [ -n "${rig_module:-}" ] || return 0
+    [ -d /sys/module/dts ] && return 0
     if o=$(insmod "$rig_module" 2>&1); then
         record PASS "insmod $rig_module"
     else
         msg "$vm: insmod $rig_module failed: $o"
         record FAIL "insmod $rig_module ($o)"
     fi
-fi
+}
 
-# --- test script -----------------------------------------------------------
+# --- test scripts ----------------------------------------------------------
 export RIG_ROLE="$rig_role" RIG_ID="$rig_id" RIG_NODES="$rig_nodes" RIG_VM="$vm"
 # 1, or 2 when qemu/cluster.sh restarted this VM after killing it.
 export RIG_BOOT="${rig_boot:-1}"
 # The nodes' kernel flavor (tests/vm/run.sh --flavor); empty outside run.sh.
 export RIG_FLAVOR="${rig_flavor:-}"
-export RIG_REPO="${rig_repo:-}" RIG_OUT=/out RIG_SHARED=/shared
+export RIG_REPO="${rig_repo:-}"
+# The boot's shared directory, where qemu/cluster.sh reports a crashed VM
+# (barriers in tests/vm/lib.sh look there too).
+export RIG_BOOT_SHARED=/shared
 export DTSCTL="${rig_tools:+$rig_tools/}dtsctl" DTS_MODULE="${rig_module:-}"
 export NODE_IPS VIP CLIENT_IP VIP_MAC
 export HOME=/tmp TERM=dumb LANG=C.UTF-8 LC_ALL=C.UTF-8
-# Leave the script 20 s less than the cluster's hard timeout so that a hung
-# script still gets its status and dmesg written.
-limit=$(( ${rig_timeout:-600} - 20 ))
+# Each script has its share of the cluster's timeout (rig_timeout: per
+# script, tests/vm/run.sh gives a shared boot that many times its
+# per-test timeout) less 20 s, so that a hung script still gets its status
+# and dmesg written.
+nscripts=$(echo "${rig_script:-x}" | tr ',' '\n' | wc -l)
+limit=$(( ${rig_timeout:-600} / nscripts - 20 ))
 [ "$limit" -ge 10 ] || limit=10
-# When the script will be stopped, in /proc/uptime seconds, less a 10 s margin:
-# the default limit of barriers (tests/vm/lib.sh).
-export RIG_DEADLINE=$(( $(cut -d. -f1 /proc/uptime) + limit - 10 ))
 
-status=1
-if [ -z "${rig_script:-}" ] || [ ! -r "$rig_script" ]; then
-    msg "$vm: test script '${rig_script:-}' missing"
-    record FAIL "test script '${rig_script:-}' missing"
-else
-    msg "$vm: running $rig_script (limit ${limit}s)"
-    if [ -x "$rig_script" ]; then set -- "$rig_script"; else set -- /bin/sh "$rig_script"; fi
-    timeout -k 5 "$limit" "$@" </dev/null
-    status=$?
-    if [ "$status" = 124 ] || [ "$status" = 137 ]; then
-        record FAIL "test script timed out after ${limit}s"
+# run_script PATH: runs one test script with RIG_OUT=$RIG_OUT and
+# RIG_SHARED=$RIG_SHARED; its exit status to $RIG_OUT/status, the kernel log
+# of its run to $RIG_OUT/dmesg.txt, its wall time to $RIG_OUT/elapsed.
+run_script() {
+    _s=$1
+    _t0=$(cut -d. -f1 /proc/uptime)
+    # When the script will be stopped, in /proc/uptime seconds, less a 10 s
+    # margin: the default limit of barriers (tests/vm/lib.sh).
+    export RIG_DEADLINE=$(( _t0 + limit - 10 ))
+    status=1
+    if [ ! -r "$_s" ]; then
+        msg "$vm: test script '$_s' missing"
+        record FAIL "test script '$_s' missing"
+    else
+        msg "$vm: running $_s (limit ${limit}s)"
+        if [ -x "$_s" ]; then set -- "$_s"; else set -- /bin/sh "$_s"; fi
+        timeout -k 5 "$limit" "$@" </dev/null
+        status=$?
+        if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+            record FAIL "test script timed out after ${limit}s"
+        fi
     fi
+    echo "$status" >"$RIG_OUT/status"
+    echo $(( $(cut -d. -f1 /proc/uptime) - _t0 )) >"$RIG_OUT/elapsed"
+    dmesg >"$RIG_OUT/dmesg.txt" 2>&1
+    msg "$vm: finished $_s at $(cut -d' ' -f1 /proc/uptime)s uptime, status $status"
+}
+
+# clean_up: between two scripts of one boot, undoes what a script may leave
+# behind: every process but this one (daemons, servers, captures), the
+# client's netem qdisc, routes and addresses added by hand, the module (if
+# still loaded), and the files in /tmp (but the repository, if it lies
+# there); clears the kernel log, so that the next script's dmesg.txt is its
+# own.
+clean_up() {
+    kill -9 -1 2>/dev/null     # from PID 1: every process but init
+    sleep 0.5
+    # A script that failed before its end may have left the module loaded
+    # (configured): the next one starts from a fresh module, as after a boot.
+    [ -d /sys/module/dts ] && rmmod dts 2>/dev/null
+    tc qdisc del dev eth0 root 2>/dev/null
+    ip route flush proto boot 2>/dev/null
+    for a in $(ip -4 -o addr show dev lo | awk '{ print $4 }'); do
+        case "$a" in 127.0.0.1/8|"$VIP/32") ;; *) ip addr del "$a" dev lo ;; esac
+    done
+    keep=
+    case "${rig_repo:-}" in /tmp/?*) keep=/tmp/$(echo "${rig_repo#/tmp/}" | cut -d/ -f1) ;; esac
+    for f in /tmp/* /tmp/.[!.]*; do
+        [ -e "$f" ] || [ -L "$f" ] || continue
+        [ "$f" = "$keep" ] || rm -rf "$f"
+    done
+    dmesg -C
+}
+
+if [ -z "${rig_script:-}" ]; then
+    msg "$vm: no test script"
+    RIG_OUT=/out RES=/out/results.txt
+    record FAIL "no test script (rig_script=)"
+    echo 1 >/out/status
+    dmesg >/out/dmesg.txt 2>&1
+    status=1
+elif [ "${rig_script#*,}" = "$rig_script" ]; then
+    # One script: its results in /out and /shared themselves.
+    export RIG_OUT=/out RIG_SHARED=/shared
+    load_module
+    run_script "$rig_script"
+else
+    # Several scripts in one boot (tests/vm/run.sh groups tests that boot
+    # the same cluster): each in /out/<name> and /shared/<name>, which the
+    # host moves into place as if each had booted alone.
+    first=1
+    for s in $(echo "$rig_script" | tr ',' ' '); do
+        [ $first = 1 ] || clean_up
+        first=0
+        n=$(basename "$s" .sh)
+        export RIG_OUT=/out/$n RIG_SHARED=/shared/$n
+        mkdir -p "$RIG_OUT" "$RIG_SHARED"
+        RES=$RIG_OUT/results.txt
+        load_module
+        run_script "$s"
+    done
+    echo 0 >/out/status
 fi
-echo "$status" >/out/status
-dmesg >/out/dmesg.txt 2>&1
 sync
 msg "$vm: init finished at $(cut -d' ' -f1 /proc/uptime)s uptime, script status $status, powering off"
 poweroff_now

@@ -61,8 +61,10 @@ check() {
 # the debug kernel under TCG is ~10x slower than the default one, so no fixed
 # number fits both; a VM that crashes is noticed at once through
 # /shared/abort anyway (qemu/cluster.sh writes it).
-# On timeout, or when another VM gave up or crashed (/shared/abort), record a
-# FAIL line, write /shared/abort (so the others stop waiting) and return 1.
+# On timeout, or when another VM gave up (/shared/abort) or crashed (the
+# boot's $RIG_BOOT_SHARED/abort, which qemu/cluster.sh writes; the same file
+# unless tests share a boot), record a FAIL line, write /shared/abort (so
+# the others stop waiting) and return 1.
 barrier() {
     _b_name=$1 _b_count=$2
     _b_t0=$(cut -d. -f1 /proc/uptime)
@@ -76,10 +78,14 @@ barrier() {
             echo "$_b_t0 $(( $(cut -d. -f1 /proc/uptime) - _b_t0 )) barrier $_b_name (waiting)" >>"$RIG_OUT/times.txt"
             return 0
         fi
-        if [ -e "$RIG_SHARED/abort" ]; then
-            fail "barrier $_b_name ($_b_n/$_b_count): aborted: $(head -n 3 "$RIG_SHARED/abort" | tr '\n' ' ')"
-            return 1
-        fi
+        # The test's own abort file, or the boot's (a crashed VM), which
+        # differ when tests share a boot (qemu/vm-init.sh).
+        for _b_abort in "$RIG_SHARED/abort" "${RIG_BOOT_SHARED:-$RIG_SHARED}/abort"; do
+            if [ -e "$_b_abort" ]; then
+                fail "barrier $_b_name ($_b_n/$_b_count): aborted: $(head -n 3 "$_b_abort" | tr '\n' ' ')"
+                return 1
+            fi
+        done
         if [ $(( $(cut -d. -f1 /proc/uptime) - _b_t0 )) -ge "$_b_timeout" ]; then
             fail "barrier $_b_name: only $_b_n/$_b_count after ${_b_timeout}s"
             echo "$RIG_VM: barrier $_b_name timed out" >>"$RIG_SHARED/abort"

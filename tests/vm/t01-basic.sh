@@ -83,7 +83,7 @@ fetch_all() {
 # one line per reply, extra replies to one sequence number marked "(DUP!)".
 # The last sequence number is not counted: ping exits on its first reply.
 ping_vip() {
-    tcpdump -Z root -i eth0 -n -e -U -w /out/ping-vip.pcap icmp >/tmp/tcpdump.log 2>&1 &
+    tcpdump -Z root -i eth0 -n -e -U -w "$RIG_OUT/ping-vip.pcap" icmp >/tmp/tcpdump.log 2>&1 &
     tcpdump_pid=$!
     _n=0
     while ! grep -q 'listening on' /tmp/tcpdump.log && [ $_n -lt 100 ]; do
@@ -101,7 +101,7 @@ ping_vip() {
         [ "$n" = "$RIG_NODES" ] && [ "$d" = $((RIG_NODES - 1)) ] || _ok=1
     done
     # The source MACs of the echo replies in the capture: one per node.
-    macs=$(tcpdump -r /out/ping-vip.pcap -n -e 'icmp[icmptype] = icmp-echoreply' 2>/dev/null |
+    macs=$(tcpdump -r "$RIG_OUT/ping-vip.pcap" -n -e 'icmp[icmptype] = icmp-echoreply' 2>/dev/null |
         awk '{print $2}' | sort -u)
     echo "echo replies came from: $(echo $macs)"
     for i in $(seq 1 "$RIG_NODES"); do

@@ -119,7 +119,7 @@ node)
     ;;
 client)
     # Every connection attempt to the VIP, on the wire: its SYNs.
-    tcpdump -Z root -i eth0 -n -U -w /out/syns.pcap \
+    tcpdump -Z root -i eth0 -n -U -w "$RIG_OUT/syns.pcap" \
         "dst host $VIP and dst port 80 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
         >/tmp/tcpdump.log 2>&1 &
     tcpdump_pid=$!
@@ -164,7 +164,7 @@ client)
     kill "$tcpdump_pid"; wait "$tcpdump_pid"
     # Distinct client ports = distinct connections (SYN retransmissions share
     # their port).
-    conns=$(tcpdump -r /out/syns.pcap -n 2>/dev/null | awk '{print $3}' | sort -u | wc -l)
+    conns=$(tcpdump -r "$RIG_OUT/syns.pcap" -n 2>/dev/null | awk '{print $3}' | sort -u | wc -l)
     log "the capture has SYNs of $conns connections"
     check "the capture saw at least the 331 connections made ($conns)" test "$conns" -ge 331
     echo "$conns" >"$RIG_SHARED/connections"

@@ -35,6 +35,7 @@
 #           3 rejoins (see "Node death and partitions" below);
 #   all:    flow tables drain, guest dmesg clean (both boots of node 3).
 # rig-nodes: 3
+# rig-boot: own
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)
