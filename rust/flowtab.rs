@@ -39,7 +39,7 @@ use crate::lock::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend};
 use crate::pure::abi::Counter;
 use crate::pure::config::Limits;
 use crate::pure::fcb::Role;
-use crate::pure::flow::{Event, FlowKey, Sent, Timeouts, Track};
+use crate::pure::flow::{Event, FlowKey, Outgoing, Sent, Timeouts, Track};
 use crate::rcu;
 use crate::stats;
 
@@ -99,17 +99,8 @@ impl Flow {
     /// Records a segment this node sent (as the peer sees it:
     /// [`Sent::on_sent`]). Any context; lock-free. Two CPUs sending at once
     /// may leave a mix of their values (see [`Sent`]).
-    pub(crate) fn record_sent(
-        &self,
-        flags: u8,
-        seq: u32,
-        len: u32,
-        ack: u32,
-        window: u16,
-        wscale: Option<u8>,
-    ) {
-        let next = self.sent().on_sent(flags, seq, len, ack, window, wscale);
-        self.store_sent(next);
+    pub(crate) fn record_sent(&self, s: &Outgoing) {
+        self.store_sent(self.sent().on_sent(s));
     }
 
     /// Forgets what was sent (a new connection reuses the flow).

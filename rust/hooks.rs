@@ -29,7 +29,7 @@ use crate::pure::abi::Counter;
 use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, Transition};
 use crate::pure::filter::{self, Inbound, Outbound};
-use crate::pure::flow::{Event, FlowKey, Phase};
+use crate::pure::flow::{Event, FlowKey, Outgoing, Phase};
 use crate::pure::hopt;
 use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
 use crate::pure::mesh::CloseReason;
@@ -107,6 +107,28 @@ struct OutCtx {
     sk: *mut bindings::sock,
 }
 
+/// One segment of a tracked flow, with what the hooks derive from it once
+/// ([`on_flow`]) and pass down to [`follow_plan`] and [`carry_out`].
+struct SegCtx<'a> {
+    st: &'a state::State,
+    f: &'a Flow,
+    dir: Dir,
+    t: &'a TcpSeg,
+    /// The segment's fields, with its timestamp option.
+    info: SegInfo,
+    /// Its payload length in bytes.
+    payload: u32,
+    /// An outbound SYN's window-scale option (`None` otherwise).
+    wscale: Option<u8>,
+    /// The FCB's state when the segment came.
+    st_now: FcbState,
+    /// A handover's fake handshake is under way on this (destination)
+    /// entry.
+    fake: bool,
+    out: Option<OutCtx>,
+    now: u32,
+}
+
 /// Handles a segment of a tracked flow: learn, plan, rewrite, transition.
 /// Softirq or task context; never sleeps.
 fn on_flow(
@@ -122,40 +144,49 @@ fn on_flow(
         return crate::sc::on_segment(st, f, scf, dir, skb, t);
     }
     let fcb = &f.fcb;
-    let now = clock::now_secs();
     let st_now = fcb.state();
-    let info = with_timestamp(skb, t);
-    let payload = (skb.len() as usize).saturating_sub(t.off.saturating_add(t.hdr_len)) as u32;
+    let wscale = match (dir, t.info.flags & TCP_FLAG_SYN) {
+        (Dir::Out, TCP_FLAG_SYN) => read_tcp_header(skb, t).and_then(|(hdr, len)| {
+            seg::wscale_of(hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default())
+        }),
+        _ => None,
+    };
+    let c = SegCtx {
+        st,
+        f,
+        dir,
+        t,
+        info: with_timestamp(skb, t),
+        payload: (skb.len() as usize).saturating_sub(t.off.saturating_add(t.hdr_len)) as u32,
+        wscale,
+        st_now,
+        fake: f.role == Role::ClientDst && st_now == FcbState::Transfer,
+        out,
+        now: clock::now_secs(),
+    };
     // The client's segments count (RST, FIN, window, timestamp, the
     // handshake's completion) only inside the window this node's stack
     // advertised: a blind attacker has to guess it. A connection handed
     // over from here is the destination's to judge: its CLOSED ends it.
     // A SYN opens a connection: nothing to check it against.
     let checked = dir == Dir::In
-        && !info.is_syn()
+        && !c.info.is_syn()
         && !(f.role == Role::Client && st_now == FcbState::HandedOver);
     let sent = f.sent();
     let has_ack = t.info.flags & TCP_FLAG_ACK != 0;
-    if checked && !sent.accepts(t.info.seq, payload, has_ack, t.ack) {
+    if checked && !sent.accepts(t.info.seq, c.payload, has_ack, t.ack) {
         stats::inc(Counter::OutOfWindow);
         // The segment itself goes where its plan says (the stack makes its
         // own checks); it only teaches and changes nothing here.
-        return follow_plan(st, f, dir, skb, t, &info, out, guard, now, None);
+        return follow_plan(&c, skb, guard, None);
     }
-    fcb.record(fcb::learn(f.role, st_now, dir, &info));
-    fcb.record(fcb::learn_ts(f.role, st_now, dir, &info));
-    fcb.record(fcb::learn_ack(f.role, dir, &info, t.ack));
-    let fake = f.role == Role::ClientDst && st_now == FcbState::Transfer;
-    if fake && dir == Dir::Out {
+    fcb.record(fcb::learn(f.role, st_now, dir, &c.info));
+    fcb.record(fcb::learn_ts(f.role, st_now, dir, &c.info));
+    fcb.record(fcb::learn_ack(f.role, dir, &c.info, t.ack));
+    if c.fake && dir == Dir::Out {
         // The stack's answer to a handover's fake handshake
         // (`crate::takeover`), which it reads once the injection returns.
-        let wscale = match t.info.flags & TCP_FLAG_SYN {
-            0 => None,
-            _ => read_tcp_header(skb, t).and_then(|(hdr, len)| {
-                seg::wscale_of(hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default())
-            }),
-        };
-        fcb.record_fake(t.info.flags, wscale, t.ack);
+        fcb.record_fake(t.info.flags, c.wscale, t.ack);
     }
     let mut ev = event(t.info.flags, dir == Dir::In);
     if let Event::Segment { remote: true } = ev {
@@ -165,66 +196,44 @@ fn on_flow(
             ev = Event::Segment { remote: false };
         }
     }
-    follow_plan(st, f, dir, skb, t, &info, out, guard, now, Some(ev))
+    follow_plan(&c, skb, guard, Some(ev))
 }
 
-/// Plans and carries out a segment of flow `f` and, with `ev`, moves the
-/// flow's life cycle on (without, the segment changes nothing of the
-/// flow's state: it was out of window). Softirq or task context; never
-/// sleeps.
-#[allow(clippy::too_many_arguments)]
-fn follow_plan(
-    st: &state::State,
-    f: &Flow,
-    dir: Dir,
-    skb: &mut SkbRef<'_>,
-    t: &TcpSeg,
-    info: &SegInfo,
-    out: Option<OutCtx>,
-    guard: &rcu::Guard,
-    now: u32,
-    ev: Option<Event>,
-) -> u32 {
+/// Plans and carries out segment `c` and, with `ev`, moves the flow's life
+/// cycle on (without, the segment changes nothing of the flow's state: it
+/// was out of window). Softirq or task context; never sleeps.
+fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Option<Event>) -> u32 {
+    let (f, t) = (c.f, c.t);
     let fcb = &f.fcb;
-    let st_now = fcb.state();
-    let fake = f.role == Role::ClientDst && st_now == FcbState::Transfer;
-    let plan = if fake && dir == Dir::In && fcb.is_injected(skb.addr()) {
+    let plan = if c.fake && c.dir == Dir::In && fcb.is_injected(skb.addr()) {
         // The fake handshake's own segments reach the stack as built.
         Plan::ACCEPT
     } else {
-        fcb::plan(f.role, st_now, dir, info, &fcb.params())
+        fcb::plan(f.role, c.st_now, c.dir, &c.info, &fcb.params())
     };
-    if dir == Dir::Out {
-        // What the client will see of this segment, after the rewrite.
-        let wscale = match t.info.flags & TCP_FLAG_SYN {
-            0 => None,
-            _ => read_tcp_header(skb, t).and_then(|(hdr, len)| {
-                seg::wscale_of(hdr.get(TCP_MIN_HDR_LEN..len).unwrap_or_default())
-            }),
-        };
+    if c.dir == Dir::Out {
         if plan.verdict.is_ok() {
-            let payload =
-                (skb.len() as usize).saturating_sub(t.off.saturating_add(t.hdr_len)) as u32;
-            f.record_sent(
-                t.info.flags,
-                t.info.seq.wrapping_add(plan.seq_add),
-                payload,
-                t.ack.wrapping_add(plan.ack_add),
-                plan.window.unwrap_or(t.info.window),
-                wscale,
-            );
-        } else if let Some(ws) = wscale {
+            // What the client will see of this segment, after the rewrite.
+            f.record_sent(&Outgoing {
+                flags: t.info.flags,
+                seq: t.info.seq.wrapping_add(plan.seq_add),
+                len: c.payload,
+                ack: t.ack.wrapping_add(plan.ack_add),
+                window: plan.window.unwrap_or(t.info.window),
+                wscale: c.wscale,
+            });
+        } else if let Some(ws) = c.wscale {
             // A handover's fake SYN-ACK (dropped): its window scale is the
             // one the client knows from the source's, checked equal.
             f.record_wscale(ws);
         }
     }
     let Some(ev) = ev else {
-        return carry_out(st, f, dir, skb, t, &plan, out, guard, now);
+        return carry_out(c, skb, &plan, guard);
     };
     let before = f.track().phase();
-    let track = if fcb::moves_life_cycle(f.role, st_now, dir) {
-        f.update(ev, now)
+    let track = if fcb::moves_life_cycle(f.role, c.st_now, c.dir) {
+        f.update(ev, c.now)
     } else {
         f.track()
     };
@@ -239,25 +248,15 @@ fn follow_plan(
         } else {
             CloseReason::Fin
         };
-        mesh::notify_closed(st, fcb, fcb.peer().0, reason);
+        mesh::notify_closed(c.st, fcb, fcb.peer().0, reason);
     }
-    carry_out(st, f, dir, skb, t, &plan, out, guard, now)
+    carry_out(c, skb, &plan, guard)
 }
 
-/// Carries `plan` out on a segment of flow `f`: verdict, rewrite, the FCB's
+/// Carries `plan` out on segment `c`: verdict, rewrite, the FCB's
 /// transition, re-routing. Softirq or task context; never sleeps.
-#[allow(clippy::too_many_arguments)]
-fn carry_out(
-    st: &state::State,
-    f: &Flow,
-    dir: Dir,
-    skb: &mut SkbRef<'_>,
-    t: &TcpSeg,
-    plan: &Plan,
-    out: Option<OutCtx>,
-    guard: &rcu::Guard,
-    now: u32,
-) -> u32 {
+fn carry_out(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, plan: &Plan, guard: &rcu::Guard) -> u32 {
+    let (st, f, dir, t, now) = (c.st, c.f, c.dir, c.t, c.now);
     let fcb = &f.fcb;
     if let Err(r) = plan.verdict {
         // A client of a connection handed over to a node that died: reset
@@ -300,7 +299,7 @@ fn carry_out(
         }
     }
     if plan.reroute {
-        if let Some(o) = out {
+        if let Some(o) = c.out {
             // SAFETY: `net` and `sk` come from this hook invocation's state.
             if unsafe { skb.route_me_harder(o.net, o.sk) }.is_err() {
                 stats::inc(Counter::RewriteFailed);

@@ -297,6 +297,24 @@ impl Track {
     }
 }
 
+/// A segment this node sends on a flow, as the peer will see it (after any
+/// translation): what [`Sent::on_sent`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The TCP flags (`TCP_FLAG_*`).
+    pub flags: u8,
+    /// The sequence number.
+    pub seq: u32,
+    /// The payload length in bytes.
+    pub len: u32,
+    /// The acknowledgement number (meaningful with `TCP_FLAG_ACK`).
+    pub ack: u32,
+    /// The raw window field (unscaled).
+    pub window: u16,
+    /// A SYN's window-scale option, if it has one.
+    pub wscale: Option<u8>,
+}
+
 /// What this node's stack last told the remote peer of a flow, in the
 /// sequence space the peer sees (after any translation): the basis of the
 /// window checks of [`Sent::accepts`].
@@ -317,6 +335,8 @@ pub struct Sent {
     pub snd_nxt: u32,
     /// The window-scale shift our SYN-ACK announced (0 without one).
     pub wscale: u8,
+    /// Whether any segment was seen from us (`snd_nxt` is meaningful).
+    pub started: bool,
     /// Whether a segment with ACK was seen from us (otherwise nothing can
     /// be checked yet).
     pub known: bool,
@@ -333,24 +353,23 @@ impl Sent {
         wnd: 0,
         snd_nxt: 0,
         wscale: 0,
+        started: false,
         known: false,
     };
 
-    /// The state after we sent a segment with sequence number `seq`,
-    /// `len` bytes of payload, `flags`, acknowledgement number `ack` and the
-    /// raw window field `window` (all as the peer will see them). A SYN's
-    /// `wscale` (its window-scale option) is remembered for the later
-    /// windows; a SYN's own window is never scaled (RFC 7323).
-    pub const fn on_sent(
-        self,
-        flags: u8,
-        seq: u32,
-        len: u32,
-        ack: u32,
-        window: u16,
-        wscale: Option<u8>,
-    ) -> Self {
+    /// The state after we sent segment `s`. A SYN's window-scale option is
+    /// remembered for the later windows; a SYN's own window is never scaled
+    /// (RFC 7323). `snd_nxt` only moves forward, but for the first segment.
+    pub const fn on_sent(self, s: &Outgoing) -> Self {
         use super::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
+        let Outgoing {
+            flags,
+            seq,
+            len,
+            ack,
+            window,
+            wscale,
+        } = *s;
         let syn = flags & TCP_FLAG_SYN != 0;
         let ws = match (syn, wscale) {
             (true, Some(s)) if s <= 14 => s,
@@ -364,16 +383,16 @@ impl Sent {
         if flags & TCP_FLAG_FIN != 0 {
             end = end.wrapping_add(1);
         }
-        let snd_nxt =
-            if !self.known && self.snd_nxt == 0 || (end.wrapping_sub(self.snd_nxt) as i32) > 0 {
-                end
-            } else {
-                self.snd_nxt
-            };
+        let snd_nxt = if !self.started || (end.wrapping_sub(self.snd_nxt) as i32) > 0 {
+            end
+        } else {
+            self.snd_nxt
+        };
         if flags & TCP_FLAG_ACK == 0 {
             return Self {
                 snd_nxt,
                 wscale: ws,
+                started: true,
                 ..self
             };
         }
@@ -383,6 +402,7 @@ impl Sent {
             wnd: (window as u32) << shift,
             snd_nxt,
             wscale: ws,
+            started: true,
             known: true,
         }
     }
@@ -432,11 +452,15 @@ impl Sent {
         !self.known || ack == self.snd_nxt
     }
 
-    /// The packed form: `(ack << 32 | snd_nxt, wnd << 32 | wscale << 8 | known)`.
+    /// The packed form: `(ack << 32 | snd_nxt, wnd << 32 | wscale << 8 |
+    /// started << 1 | known)`.
     pub const fn pack(&self) -> (u64, u64) {
         (
             ((self.ack as u64) << 32) | self.snd_nxt as u64,
-            ((self.wnd as u64) << 32) | ((self.wscale as u64) << 8) | self.known as u64,
+            ((self.wnd as u64) << 32)
+                | ((self.wscale as u64) << 8)
+                | ((self.started as u64) << 1)
+                | self.known as u64,
         )
     }
 
@@ -447,6 +471,7 @@ impl Sent {
             snd_nxt: a as u32,
             wnd: (b >> 32) as u32,
             wscale: ((b >> 8) & 0xff) as u8,
+            started: b & 2 != 0,
             known: b & 1 != 0,
         }
     }

@@ -130,16 +130,35 @@ proptest! {
 
 // ------------------------------------------------------------ window checks
 
-use dts_core::flow::Sent;
+use dts_core::flow::{Outgoing, Sent};
 use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
+
+/// The segment we send with these fields.
+fn seg(flags: u8, seq: u32, len: u32, ack: u32, window: u16, wscale: Option<u8>) -> Outgoing {
+    Outgoing {
+        flags,
+        seq,
+        len,
+        ack,
+        window,
+        wscale,
+    }
+}
 
 /// Our SYN-ACK (ISN 1000, acking the client's ISN 5000, window 29200,
 /// scale 7), then a data segment of 100 bytes with window 502 (scaled:
 /// 64,256 bytes).
 fn after_syn_ack_and_data() -> Sent {
     Sent::NONE
-        .on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1000, 0, 5001, 29200, Some(7))
-        .on_sent(TCP_FLAG_ACK, 1001, 100, 5001, 502, None)
+        .on_sent(&seg(
+            TCP_FLAG_SYN | TCP_FLAG_ACK,
+            1000,
+            0,
+            5001,
+            29200,
+            Some(7),
+        ))
+        .on_sent(&seg(TCP_FLAG_ACK, 1001, 100, 5001, 502, None))
 }
 
 #[test]
@@ -150,7 +169,14 @@ fn nothing_known_accepts_everything() {
 
 #[test]
 fn the_syn_ack_opens_the_window_and_sets_the_handshake_ack() {
-    let s = Sent::NONE.on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1000, 0, 5001, 29200, Some(7));
+    let s = Sent::NONE.on_sent(&seg(
+        TCP_FLAG_SYN | TCP_FLAG_ACK,
+        1000,
+        0,
+        5001,
+        29200,
+        Some(7),
+    ));
     assert!(s.known);
     assert_eq!((s.ack, s.snd_nxt, s.wscale), (5001, 1001, 7));
     assert_eq!(s.wnd, 29200, "a SYN's window is never scaled");
@@ -181,28 +207,48 @@ fn in_window_segments_are_accepted_and_others_not() {
 #[test]
 fn a_zero_window_accepts_only_the_left_edge() {
     let s = Sent::NONE
-        .on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1, 0, 100, 1000, None)
-        .on_sent(TCP_FLAG_ACK, 2, 0, 100, 0, None);
+        .on_sent(&seg(TCP_FLAG_SYN | TCP_FLAG_ACK, 1, 0, 100, 1000, None))
+        .on_sent(&seg(TCP_FLAG_ACK, 2, 0, 100, 0, None));
     assert!(s.accepts(100, 0, true, 2));
     assert!(!s.accepts(102, 0, true, 2));
 }
 
 #[test]
 fn fin_and_syn_take_a_sequence_number_and_snd_nxt_only_grows() {
-    let s = after_syn_ack_and_data().on_sent(TCP_FLAG_ACK | TCP_FLAG_FIN, 1101, 0, 5001, 502, None);
+    let s = after_syn_ack_and_data().on_sent(&seg(
+        TCP_FLAG_ACK | TCP_FLAG_FIN,
+        1101,
+        0,
+        5001,
+        502,
+        None,
+    ));
     assert_eq!(s.snd_nxt, 1102);
     // A retransmission of old data does not move it back.
-    let r = s.on_sent(TCP_FLAG_ACK, 1001, 100, 5001, 502, None);
+    let r = s.on_sent(&seg(TCP_FLAG_ACK, 1001, 100, 5001, 502, None));
     assert_eq!(r.snd_nxt, 1102);
     assert_eq!(r.wscale, 7, "the SYN-ACK's scale stays");
     assert_eq!(Sent::NONE.with_wscale(9).wscale, 9);
     assert_eq!(Sent::NONE.with_wscale(15).wscale, 0, "RFC 7323: at most 14");
 }
 
+#[test]
+fn snd_nxt_comes_from_the_first_segment_even_if_it_is_zero() {
+    // Our SYN with ISN 0xffff_ffff ends at 0: that is a real snd_nxt, and
+    // an older segment after it must not move it back.
+    let s = Sent::NONE.on_sent(&seg(TCP_FLAG_SYN, 0xffff_ffff, 0, 0, 1000, None));
+    assert!(s.started && !s.known);
+    assert_eq!(s.snd_nxt, 0);
+    let r = s.on_sent(&seg(0, 0xffff_fff0, 0, 0, 1000, None));
+    assert_eq!(r.snd_nxt, 0, "snd_nxt only grows once started");
+}
+
 proptest! {
     #[test]
-    fn sent_packs_losslessly(ack: u32, wnd: u32, snd_nxt: u32, wscale in 0u8..=14, known: bool) {
-        let s = Sent { ack, wnd, snd_nxt, wscale, known };
+    fn sent_packs_losslessly(
+        ack: u32, wnd: u32, snd_nxt: u32, wscale in 0u8..=14, started: bool, known: bool,
+    ) {
+        let s = Sent { ack, wnd, snd_nxt, wscale, started, known };
         let (a, b) = s.pack();
         prop_assert_eq!(Sent::unpack(a, b), s);
     }
@@ -212,7 +258,7 @@ proptest! {
         flags: u8, seq: u32, len: u32, ack: u32, window: u16, ws: Option<u8>,
         pseq: u32, plen: u32, pack: u32, has_ack: bool,
     ) {
-        let s = Sent::NONE.on_sent(flags, seq, len, ack, window, ws);
+        let s = Sent::NONE.on_sent(&seg(flags, seq, len, ack, window, ws));
         let _ = s.accepts(pseq, plen, has_ack, pack);
         let _ = s.completes_handshake(pack);
     }
@@ -222,8 +268,8 @@ proptest! {
     #[test]
     fn a_blind_rst_rarely_fits(w in 1u16..=65535, guess: u32) {
         let s = Sent::NONE
-            .on_sent(TCP_FLAG_SYN | TCP_FLAG_ACK, 1, 0, 100, 1000, Some(0))
-            .on_sent(TCP_FLAG_ACK, 2, 0, 100, w, None);
+            .on_sent(&seg(TCP_FLAG_SYN | TCP_FLAG_ACK, 1, 0, 100, 1000, Some(0)))
+            .on_sent(&seg(TCP_FLAG_ACK, 2, 0, 100, w, None));
         let off = guess.wrapping_sub(100);
         prop_assert_eq!(s.accepts(guess, 0, false, 0), off <= u32::from(w));
     }
