@@ -13,12 +13,8 @@
 # Prints PASS/FAIL per check, then "N passed, N failed"; exit 0 iff all passed.
 set -uo pipefail
 
-repo=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 forge=$repo/tests/vm/forge_syn.py
-py=${PYTHON:-python3}
-passed=0 failed=0
-ok() { echo "PASS $*"; passed=$((passed + 1)); }
-ko() { echo "FAIL $*"; failed=$((failed + 1)); }
 
 out=$("$py" "$forge" --dry-run --src 10.0.0.2:43000 --dst 10.0.0.100:80 \
     --client 10.0.0.2:41000 --proxy-isn 0x01020304 --vip 10.0.0.101 --isn 0xfffffffe 2>&1)
@@ -26,14 +22,8 @@ if [ $? = 0 ]; then ok "dry run"; else ko "dry run: $out"; fi
 hex=$(printf '%s\n' "$out" | tail -n 1)
 if res=$("$py" - "$hex" <<'PY' 2>&1
 import socket, struct, sys
+from verify import checks
 seg = bytes.fromhex(sys.argv[1])
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
 sport, dport, seq, ack, off_flags = struct.unpack("!HHIIH", seg[:14])
 assert (sport, dport) == (43000, 80), (sport, dport)
 assert seq == 0xFFFFFFFE and ack == 0, (seq, ack)
@@ -44,7 +34,7 @@ assert seg[20:24] == bytes([2, 4, 0x05, 0xB4]), seg[20:24].hex()
 want = bytes([253, 20, 0x44, 0x54, 1, 0, 10, 0, 0, 2, 0xA0, 0x28, 1, 2, 3, 4, 10, 0, 0, 101])
 assert seg[24:44] == want, "option %s, want %s" % (seg[24:44].hex(), want.hex())
 pseudo = socket.inet_aton("10.0.0.2") + socket.inet_aton("10.0.0.100") + struct.pack("!BBH", 0, 6, len(seg))
-assert csum(pseudo + seg) == 0xFFFF, "checksum does not verify"
+assert checks(pseudo + seg), "checksum does not verify"
 print("layout and checksum ok")
 PY
 ); then ok "segment: $res"; else ko "segment: $res"; fi
@@ -83,5 +73,4 @@ else
     echo "SKIP loopback send (not root)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

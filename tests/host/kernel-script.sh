@@ -19,14 +19,11 @@
 # Prints PASS/FAIL per check, then "N passed, N failed"; exit 0 iff all passed.
 set -uo pipefail
 
-repo=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 ks=$repo/scripts/kernel.sh
 # shellcheck source=../../scripts/versions.env
 . "$repo/scripts/versions.env"
 want=${KERNEL_PKG_VERSION%%-*}
-passed=0 failed=0
-ok() { echo "PASS $*"; passed=$((passed + 1)); }
-ko() { echo "FAIL $*"; failed=$((failed + 1)); }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -118,5 +115,4 @@ else
 	echo "note: default kernel not cached; the real-tree check runs after the kernel stage of make test"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

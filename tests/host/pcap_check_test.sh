@@ -36,8 +36,10 @@ else
 fi
 
 # Build the captures: one NAME.pcap per case.
-"$py" - "$tmp" <<'PY' || { echo "FAIL generating the synthetic captures"; echo "0 passed, 1 failed"; exit 1; }
+"$py" - "$tmp" "$repo" <<'PY' || { echo "FAIL generating the synthetic captures"; echo "0 passed, 1 failed"; exit 1; }
 import os, struct, sys
+sys.path.insert(0, os.path.join(sys.argv[2], "tests", "vm"))
+from inet import checksum as csum
 
 out = sys.argv[1]
 CLIENT_MAC = bytes.fromhex("525400000002")
@@ -50,14 +52,6 @@ N1, N2 = bytes([10, 0, 0, 11]), bytes([10, 0, 0, 12])
 CPORT = 42000
 FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
 MSS = 1448
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 def frame(src_mac, dst_mac, sip, dip, sport, dport, seq, ack, flags, payload=b"", win=502,
           ts=None):

@@ -37,6 +37,7 @@ import struct
 import sys
 import time
 
+from inet import checksum
 from tcpopt import tcp_options
 
 HOPT_KIND = 253
@@ -66,15 +67,6 @@ def ipv4(text):
     except (OSError, ValueError):
         raise argparse.ArgumentTypeError("not an IPv4 address: %r" % text)
     return text
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def handover_option(client_ip, client_port, proxy_isn, vip):

@@ -36,6 +36,8 @@ import struct
 import sys
 import time
 
+from inet import checksum
+
 
 def endpoint(text):
     host, sep, port = text.rpartition(":")
@@ -43,15 +45,6 @@ def endpoint(text):
         raise argparse.ArgumentTypeError(f"{text}: expected IP:PORT")
     socket.inet_aton(host)
     return host, int(port)
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def tcp(src, dst, seq, ack, flags, options=b"", window=65535):
