@@ -423,40 +423,7 @@ partition_client() {
     barrier partition "$ALL"
     barrier partitioned "$ALL"
     capture_start /tmp/partition.pcap
-    $PY - "$VIP" /tmp/pports >/tmp/partition.out 2>&1 <<'PY'
-import socket, sys, time
-vip = sys.argv[1]
-bad, taken, slowest = 0, 0, 0.0
-for line in open(sys.argv[2]):
-    port, owner = int(line.split()[0]), line.split()[1]
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
-    s.settimeout(10)
-    t0 = time.monotonic()
-    try:
-        s.connect((vip, 80))
-        s.sendall(b"GET /whoami HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            b = s.recv(4096)
-            if not b:
-                break
-            data += b
-        who = data.split(b"\r\n\r\n", 1)[-1].decode().strip()
-    except OSError as e:
-        who = "error %s" % type(e).__name__
-    finally:
-        s.close()
-    slowest = max(slowest, time.monotonic() - t0)
-    # Node 3's share moves to nodes 1 and 2; theirs stays theirs.
-    ok = who in ("node1", "node2") and (owner == "3" or who == "node" + owner)
-    taken += owner == "3" and ok
-    bad += not ok
-    print("port %d (owner %s): %s%s" % (port, owner, who, "" if ok else "  <-- wrong"))
-print("%d wrong; %d of node 3's share taken by nodes 1 and 2; slowest %.2f s" % (bad, taken, slowest))
-sys.exit(1 if bad or not taken else 0)
-PY
+    $PY "$RIG_REPO/tests/vm/whoami.py" partition "$VIP" /tmp/pports >/tmp/partition.out 2>&1
     rc=$?
     capture_stop
     cat /tmp/partition.out
@@ -466,39 +433,8 @@ PY
     fi
     barrier partition-probed "$ALL"
     barrier healed "$ALL"
-    check "healed: node 3's share is node 3's again" $PY - "$VIP" /tmp/hports <<'PY'
-import socket, sys, time
-vip = sys.argv[1]
-ports = [int(l.split()[0]) for l in open(sys.argv[2]) if l.split()[1] == "3"][:4]
-for p in ports:
-    t0 = time.monotonic()
-    while True:
-        s = socket.socket()
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", p))
-            s.settimeout(5)
-            s.connect((vip, 80))
-            s.sendall(b"GET /whoami HTTP/1.0\r\n\r\n")
-            data = b""
-            while True:
-                b = s.recv(4096)
-                if not b:
-                    break
-                data += b
-            who = data.split(b"\r\n\r\n", 1)[-1].decode().strip()
-            print("port %d: %s" % (p, who))
-            if who != "node3":
-                sys.exit(1)
-            break
-        except OSError as e:
-            if time.monotonic() - t0 > 30:
-                print("port %d: %s" % (p, e))
-                sys.exit(1)
-            time.sleep(0.5)
-        finally:
-            s.close()
-PY
+    check "healed: node 3's share is node 3's again" \
+        $PY "$RIG_REPO/tests/vm/whoami.py" back "$VIP" /tmp/hports --first 4
     barrier partition-done "$ALL"
 }
 
@@ -618,39 +554,8 @@ PY
     node_death_result
     barrier node3-back "$ALL"
     barrier rejoined "$ALL"
-    check "node 3's share is node 3's again for new connections" $PY - "$VIP" /tmp/ports <<'PY'
-import socket, sys, time
-vip = sys.argv[1]
-ports = [int(l.split()[0]) for l in open(sys.argv[2]) if l.split()[1] == "3"][-4:]
-for p in ports:
-    t0 = time.monotonic()
-    while True:
-        try:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", p))
-            s.settimeout(5)
-            s.connect((vip, 80))
-            s.sendall(b"GET /whoami HTTP/1.0\r\n\r\n")
-            data = b""
-            while True:
-                b = s.recv(4096)
-                if not b:
-                    break
-                data += b
-            who = data.split(b"\r\n\r\n", 1)[1].decode().strip()
-            print("port %d: %s" % (p, who))
-            if who != "node3":
-                sys.exit(1)
-            break
-        except OSError as e:
-            if time.monotonic() - t0 > 30:
-                print("port %d: %s" % (p, e))
-                sys.exit(1)
-            time.sleep(0.5)
-        finally:
-            s.close()
-PY
+    check "node 3's share is node 3's again for new connections" \
+        $PY "$RIG_REPO/tests/vm/whoami.py" back "$VIP" /tmp/ports --last 4
     echo again >&3
     wait $mc
     rc=$?
