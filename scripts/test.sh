@@ -164,7 +164,7 @@ for fl in $flavors; do
 	# the collector, oversized handovers) under KASAN and lockdep. The
 	# default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09 t11"
 	# adds t03-handover (sockopt errors, concurrent handovers).
-	# run.sh lets tests share a boot (up to 4 with the same node count:
+	# run.sh lets tests share a boot (up to 8 with the same node count:
 	# Documentation/rig.md, "Sharing a boot"); RIG_SHARE=1 boots each alone.
 	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09 t11}; else vmt=${TEST_VM_TESTS:-}; fi
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"

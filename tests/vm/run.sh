@@ -15,7 +15,7 @@
 # tests/vm/tNN-*.sh. Each test boots a cluster with qemu/cluster.sh (node count
 # from a "# rig-nodes: N" line in the test, default 3), or shares one: tests
 # with the same node count and none of the header lines below, up to N of
-# them (--share, or $RIG_SHARE; default 4; 1: every test boots alone), run
+# them (--share, or $RIG_SHARE; default 8; 1: every test boots alone), run
 # one after the other in one boot, in the order given (the boot where its
 # first test stands)
 # (qemu/vm-init.sh cleans the VMs up between them: processes, /tmp, netem,
@@ -57,7 +57,7 @@ usage() {
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
 kernel= client_kernel= module= tools= flavor=default out= timeout=
-share=${RIG_SHARE:-4}
+share=${RIG_SHARE:-8}
 tests=()
 while [ $# -gt 0 ]; do
     case "$1" in
