@@ -25,9 +25,8 @@
 # iff every case passed.
 set -uo pipefail
 
-repo=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 checker=$repo/tests/vm/pcap_check.py
-py=${PYTHON:-python3}
 tmp=$(mktemp -d)
 if [ -n "${KEEP:-}" ]; then
     echo "captures kept in $tmp" >&2
@@ -374,7 +373,6 @@ with open(os.path.join(out, "truncated.pcap"), "wb") as f:
     f.write(data[:-100])
 PY
 
-passed=0 failed=0
 FLOW=(--client 10.0.0.2:42000 --server 10.0.0.100:80 --owner-mac 52:54:00:00:00:11)
 HO=("${FLOW[@]}" --dest-mac 52:54:00:00:00:12 --expect-body 100000 --expect-status 200)
 
@@ -386,12 +384,10 @@ case_() {
     out=$("$py" "$checker" "$tmp/$name.pcap" "$@" 2>&1)
     rc=$?
     if [ "$rc" = "$want" ] && { [ -z "$pat" ] || printf '%s\n' "$out" | grep -Eq -- "$pat"; }; then
-        echo "PASS $name (exit $rc)"
-        passed=$((passed + 1))
+        ok "$name (exit $rc)"
     else
-        echo "FAIL $name: exit $rc (want $want), output lacks /$pat/ or differs:"
+        ko "$name: exit $rc (want $want), output lacks /$pat/ or differs:"
         printf '%s\n' "$out" | sed 's/^/    /'
-        failed=$((failed + 1))
     fi
 }
 
@@ -484,5 +480,4 @@ case_ sc_gap 1 'never seen, and the client never acknowledged them' "${KA[@]}" -
 case_ sc_no_clen 1 'response 1 \(at relative byte 0\): no Content-Length' "${KA[@]}" --sc-senders "$SC5"
 case_ good 2 'not an IPv4 address' --client 10.0.0.2 --server 10.0.0.100:80 --owner-mac 52:54:00:00:00:11
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
