@@ -1640,27 +1640,25 @@ fn closed_received(m: &Closed, from: u32) {
         let fcb = {
             let g = rcu::Guard::new();
             match st.flows.lookup(&key, &g) {
-                Some(f)
-                    if f.role == Role::Client
-                        && matches!(
-                            f.fcb.state(),
-                            FcbState::HandedOver | FcbState::HandingOver
-                        ) =>
-                {
-                    Some(f.fcb.clone())
+                Some(f) if f.role == Role::Client => {
+                    let now = f.fcb.state();
+                    matches!(now, FcbState::HandedOver | FcbState::HandingOver)
+                        .then(|| (f.fcb.clone(), now))
                 }
                 _ => None,
             }
         };
-        let Some(fcb) = fcb else { return };
+        let Some((fcb, now)) = fcb else { return };
         if fcb.peer().0 != from {
             stats::inc(Counter::ClosedForged);
             return;
         }
         // The CLOSED overtook the handover caller's wake-up: unless the
         // caller marked the handover done meanwhile, it frees the entry
-        // itself ([`crate::handover`]).
-        let reason = if fcb.state() == FcbState::HandingOver {
+        // itself ([`crate::handover`]). The state is the one read above:
+        // read again, a handover that failed meanwhile (`Proxying`) would
+        // look done, and the proxied connection's entry would be freed.
+        let reason = if now == FcbState::HandingOver {
             match fcb.defer_closed(m.reason) {
                 Some(r) => r,
                 None => return,
