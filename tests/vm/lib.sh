@@ -16,10 +16,32 @@
 RIG_RESULTS=$RIG_OUT/results.txt
 PY=/usr/bin/python3    # the host's system python (not a pyenv shim)
 
+# Starting a program is the dear part of a shell test under TCG: a
+# dynamically linked one costs 50-100 ms (150-250 ms on the debug kernel),
+# most of it in ld.so and libc, a static busybox applet 5-50 ms
+# (Documentation/rig.md, "Timings"). A VM that polls with
+# cut, ls and grep takes that CPU from the VMs doing the work. So these
+# helpers use the shell's read, globs and arithmetic instead, and
+# qemu/vm-init.sh puts busybox's sleep first on PATH.
+
+# cs_of SECONDS.HUNDREDTHS (as /proc/uptime has them): that time in
+# hundredths of a second, in $CS (no process started).
+cs_of() {
+    CS=${1%.*}${1#*.}
+    while [ ${#CS} -gt 1 ] && [ "${CS#0}" != "$CS" ]; do CS=${CS#0}; done
+}
+
+# uptime_s: this VM's uptime in whole seconds, in $UPTIME_S (no process).
+uptime_s() {
+    read UPTIME_S _up_rest </proc/uptime
+    UPTIME_S=${UPTIME_S%.*}
+}
+
 # log MSG...: to the console (this script's stdout) and /out/log.txt.
 log() {
     echo "[$RIG_VM] $*"
-    echo "$(cut -d' ' -f1 /proc/uptime) $*" >>"$RIG_OUT/log.txt"
+    read _log_up _log_rest </proc/uptime
+    echo "$_log_up $*" >>"$RIG_OUT/log.txt"
 }
 
 pass() { echo "PASS $RIG_VM: $*" >>"$RIG_RESULTS"; echo "[$RIG_VM] PASS: $*"; }
@@ -37,14 +59,19 @@ fail() {
 # daemons that detach, like nginx, or redirect their output).
 check() {
     _check_desc=$1; shift
-    _check_t0=$(cut -d' ' -f1 /proc/uptime)
+    read _check_t0 _check_x </proc/uptime
     _check_out=$("$@" 2>&1)
     _check_rc=$?
+    read _check_t1 _check_x </proc/uptime
     # The test's profile (tests/vm/profile.sh): start, seconds, what.
-    echo "$_check_t0 $(cut -d' ' -f1 /proc/uptime) $_check_desc" |
-        awk '{ d = $2 - $1; $2 = sprintf("%.2f", d); print }' >>"$RIG_OUT/times.txt"
+    cs_of "$_check_t1"; _check_d=$CS
+    cs_of "$_check_t0"; _check_d=$((_check_d - CS))
+    printf '%s %d.%02d %s\n' "$_check_t0" $((_check_d / 100)) $((_check_d % 100)) \
+        "$_check_desc" >>"$RIG_OUT/times.txt"
     if [ -n "$_check_out" ]; then
-        printf '%s\n' "$_check_out" | sed "s/^/[$RIG_VM]   /"
+        printf '%s\n' "$_check_out" | while IFS= read -r _check_l; do
+            printf '[%s]   %s\n' "$RIG_VM" "$_check_l"
+        done
         printf '%s\n' "$_check_out" >>"$RIG_OUT/log.txt"
     fi
     if [ $_check_rc -eq 0 ]; then
@@ -67,15 +94,20 @@ check() {
 # the others stop waiting) and return 1.
 barrier() {
     _b_name=$1 _b_count=$2
-    _b_t0=$(cut -d. -f1 /proc/uptime)
+    uptime_s; _b_t0=$UPTIME_S
     _b_timeout=${3:-$(( ${RIG_DEADLINE:-$((_b_t0 + 180))} - _b_t0 ))}
     [ "$_b_timeout" -ge 10 ] || _b_timeout=10
     : >"$RIG_SHARED/barrier.$_b_name.$RIG_VM"
     while :; do
-        _b_n=$(ls "$RIG_SHARED" | grep -c "^barrier\.$_b_name\.")
+        # Counted by a glob: no process per round (see cs_of above).
+        _b_n=0
+        for _b_f in "$RIG_SHARED/barrier.$_b_name."*; do
+            [ -e "$_b_f" ] && _b_n=$((_b_n + 1))
+        done
+        uptime_s
         if [ "$_b_n" -ge "$_b_count" ]; then
             log "barrier $_b_name: $_b_n/$_b_count"
-            echo "$_b_t0 $(( $(cut -d. -f1 /proc/uptime) - _b_t0 )) barrier $_b_name (waiting)" >>"$RIG_OUT/times.txt"
+            echo "$_b_t0 $((UPTIME_S - _b_t0)) barrier $_b_name (waiting)" >>"$RIG_OUT/times.txt"
             return 0
         fi
         # The test's own abort file, or the boot's (a crashed VM), which
@@ -86,13 +118,22 @@ barrier() {
                 return 1
             fi
         done
-        if [ $(( $(cut -d. -f1 /proc/uptime) - _b_t0 )) -ge "$_b_timeout" ]; then
+        if [ $((UPTIME_S - _b_t0)) -ge "$_b_timeout" ]; then
             fail "barrier $_b_name: only $_b_n/$_b_count after ${_b_timeout}s"
             echo "$RIG_VM: barrier $_b_name timed out" >>"$RIG_SHARED/abort"
             return 1
         fi
         sleep 0.2
     done
+}
+
+# shared_has NAME: /shared/NAME exists. Read through the directory (a glob),
+# as the barrier counts, not a cached lookup; and no process started.
+shared_has() {
+    for _sh_f in "$RIG_SHARED/$1"*; do
+        [ "$_sh_f" = "$RIG_SHARED/$1" ] && [ -e "$_sh_f" ] && return 0
+    done
+    return 1
 }
 
 # all_vms: the number of VMs in the run (nodes + client), for barriers.
@@ -185,12 +226,13 @@ dts_proxy_start() {
     [ -x "$DTS_PROXY" ] || command -v "$DTS_PROXY" >/dev/null 2>&1 ||
         { echo "no dts-proxy at $DTS_PROXY"; return 1; }
     "$DTS_PROXY" "$@" </dev/null >/tmp/proxy$_t.out 2>/tmp/proxy$_t.log &
-    echo $! >/tmp/proxy$_t.pid
+    _ppid=$!
+    echo $_ppid >/tmp/proxy$_t.pid
     _hex=$(printf '%04X' "$_pp")
     _n=0
     while [ $_n -lt 300 ]; do
         sleep 0.2; _n=$((_n + 1))
-        if ! kill -0 "$(cat /tmp/proxy$_t.pid)" 2>/dev/null; then
+        if ! kill -0 "$_ppid" 2>/dev/null; then
             echo "dts-proxy exited:"; cat /tmp/proxy$_t.log /tmp/proxy$_t.out
             return 1
         fi
@@ -220,12 +262,18 @@ dts_proxy_stop() {
 # python starts in the loop); prints how long it took, or the status at the
 # end.
 flows_drain() {
-    _t0=$(cut -d. -f1 /proc/uptime)
+    uptime_s; _t0=$UPTIME_S
     while :; do
         "$DTSCTL" status >/tmp/drain.txt || return 1
-        _a=$(awk '$1 == "flows_active" && $2 ~ /^[0-9]+$/ { print $2; f = 1 } END { exit !f }' /tmp/drain.txt) ||
-            { echo "no flows_active counter in dtsctl status:"; cat /tmp/drain.txt; return 1; }
-        _dt=$(( $(cut -d. -f1 /proc/uptime) - _t0 ))
+        _a=
+        while read -r _k _v _r; do
+            [ "$_k" = flows_active ] && _a=$_v
+        done </tmp/drain.txt
+        case $_a in
+        '' | *[!0-9]*)
+            echo "no flows_active counter in dtsctl status:"; cat /tmp/drain.txt; return 1 ;;
+        esac
+        uptime_s; _dt=$((UPTIME_S - _t0))
         [ "$_a" = 0 ] && { echo "flows_active 0 after ${_dt}s"; return 0; }
         [ "$_dt" -ge "$1" ] && { echo "flows_active still $_a after ${_dt}s"; cat /tmp/drain.txt; return 1; }
         sleep 1
@@ -344,8 +392,8 @@ nginx_start_without_proxy_port() {
 # exited (pid file gone) and nothing answers on port 80 (up to 60 s).
 nginx_stop_wait() {
     nginx -e /tmp/nginx/error.log -c "$NGINX_CONF" -p "$NGINX_PREFIX" -s stop || return 1
-    _t0=$(cut -d. -f1 /proc/uptime)
-    while [ $(( $(cut -d. -f1 /proc/uptime) - _t0 )) -lt 60 ]; do
+    uptime_s; _t0=$UPTIME_S
+    while uptime_s; [ $((UPTIME_S - _t0)) -lt 60 ]; do
         if [ ! -e /tmp/nginx/nginx.pid ] &&
             [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1/)" = 000 ]; then
             return 0

@@ -68,20 +68,18 @@ PY
 # wait_down ID SECONDS: poll `dtsctl peers --json` until node ID is down;
 # prints how long it had been silent when it was declared down.
 wait_down() {
-    _t0=$(cut -d' ' -f1 /proc/uptime)
+    read _t0 _x </proc/uptime; cs_of "$_t0"; _t0=$CS
     while :; do
         "$DTSCTL" peers --json >/tmp/pd.json 2>/dev/null
-        if $PY - "$1" /tmp/pd.json <<'PY'
-import json, sys
-d = json.load(open(sys.argv[2]))
-p = [p for p in d["peers"] if p["id"] == int(sys.argv[1])][0]
-if p["state"] != "down" or int(sys.argv[1]) in d["live"]:
-    sys.exit(1)
-print("node %s down: silent for %s ms when polled, live set %s" % (sys.argv[1], p["last_heard_ms"], d["live"]))
-PY
+        # One jq (no python start in the loop: lib.sh, before cs_of).
+        if "$JQ" -e -r --argjson id "$1" '
+            ([.peers[] | select(.id == $id)][0]) as $p
+            | if $p.state == "down" and ((.live | index($id)) == null)
+              then "node \($id) down: silent for \($p.last_heard_ms) ms when polled, live set \(.live)"
+              else empty end' /tmp/pd.json 2>/dev/null
         then return 0; fi
-        _t=$(cut -d' ' -f1 /proc/uptime)
-        if [ "$(echo "$_t - $_t0 > $2" | bc)" = 1 ]; then
+        read _t _x </proc/uptime; cs_of "$_t"
+        if [ $((CS - _t0)) -gt $(($2 * 100)) ]; then
             echo "node $1 not down after $2 s"; cat /tmp/pd.json; return 1
         fi
         sleep 0.1
@@ -136,7 +134,7 @@ node_auth_phases() {
     barrier fc-ready "$ALL"
     if [ "$RIG_ID" = 3 ]; then
         n=0
-        while ! ls "$RIG_SHARED" | grep -qx fc.started && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+        while ! shared_has fc.started && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
         sleep 0.5    # the port is written
         port=$(cat "$RIG_SHARED/fc.started" 2>/dev/null)
         check "node 3 authenticates and sends node 1 a CLOSED for its connection handed to node 2 (port $port)" \
@@ -179,7 +177,7 @@ client_auth_phases() {
     done
     echo "$port" >"$RIG_SHARED/fc.started"
     n=0
-    while ! ls "$RIG_SHARED" | grep -qx fc.forged && [ $n -lt 900 ]; do sleep 0.1; n=$((n + 1)); done
+    while ! shared_has fc.forged && [ $n -lt 900 ]; do sleep 0.1; n=$((n + 1)); done
     at=$(stat -c %s /tmp/fc.bin 2>/dev/null || echo 0)
     wait $cpid
     rc=$?
@@ -223,7 +221,7 @@ DEAD_S=1.5            # heartbeat_ms 500 x dead_after 3 (cluster3-mesh.toml)
 # wait_quorum WANT SECONDS: until `dtsctl peers --json` says no_quorum =
 # WANT (true or false).
 wait_quorum() {
-    _t0=$(cut -d. -f1 /proc/uptime)
+    uptime_s; _t0=$UPTIME_S
     while :; do
         "$DTSCTL" peers --json >/tmp/pq.json 2>/dev/null
         _q=$(json_get no_quorum /tmp/pq.json 2>/dev/null)
@@ -231,7 +229,8 @@ wait_quorum() {
             echo "no_quorum = $_q, live $(json_get live /tmp/pq.json), quorum $(json_get quorum /tmp/pq.json)"
             return 0
         fi
-        if [ $(( $(cut -d. -f1 /proc/uptime) - _t0 )) -ge "$2" ]; then
+        uptime_s
+        if [ $((UPTIME_S - _t0)) -ge "$2" ]; then
             echo "no_quorum still $_q after $2 s"; cat /tmp/pq.json; return 1
         fi
         sleep 0.2

@@ -187,11 +187,12 @@ sc_server_start() {
     "$SCSERVER" --listen "$VIP_SC:80" --root /tmp/www --self-node "$RIG_ID" --map /tmp/sc.map \
         --node 2=10.0.0.12 --node 3=10.0.0.13 --node 4=10.0.0.14 --clone-port 8080 \
         --log "$SC_LOG" </dev/null >/tmp/scserver.out 2>&1 &
-    echo $! >/tmp/scserver.pid
+    _scpid=$!
+    echo $_scpid >/tmp/scserver.pid
     _n=0
     while [ $_n -lt $((300 * SLOW)) ]; do
         sleep 0.2; _n=$((_n + 1))
-        if ! kill -0 "$(cat /tmp/scserver.pid)" 2>/dev/null; then
+        if ! kill -0 "$_scpid" 2>/dev/null; then
             echo "dts-scserver exited:"; cat /tmp/scserver.out
             return 1
         fi
@@ -255,15 +256,16 @@ flows_of() {
 # reclaimed PORT SECONDS: poll until no flow of the client's connection from
 # PORT is listed, at most SECONDS.
 reclaimed() {
-    _t0=$(cut -d' ' -f1 /proc/uptime)
+    read _t0 _x </proc/uptime; cs_of "$_t0"; _t0=$CS
     while :; do
         _f=$(flows_of "$1")
-        _dt=$(awk -v a="$_t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')
+        read _t _x </proc/uptime; cs_of "$_t"; _dcs=$((CS - _t0))
+        _dt=$((_dcs / 100)).$((_dcs % 100 / 10))
         if [ "$_f" = 0 ]; then
             echo "no flow of $CLIENT_IP:$1 listed ${_dt}s after node 3's failure"
             return 0
         fi
-        if awk -v d="$_dt" -v m="$2" 'BEGIN { exit !(d >= m) }'; then
+        if [ "$_dcs" -ge $(($2 * 100)) ]; then
             echo "still $_f flow(s) of $CLIENT_IP:$1 after ${_dt}s:"
             "$DTSCTL" show flows --client "$CLIENT_IP:$1"
             return 1
@@ -274,15 +276,16 @@ reclaimed() {
 
 # peer_down ID SECONDS: poll `dtsctl peers` until node ID's state is "down".
 peer_down() {
-    _t0=$(cut -d. -f1 /proc/uptime)
+    uptime_s; _t0=$UPTIME_S
     while :; do
         "$DTSCTL" peers >/tmp/peers.txt 2>&1
+        uptime_s
         if awk -v id="$1" '$1 == id && $3 == "down" { f = 1 } END { exit !f }' /tmp/peers.txt; then
-            echo "node $1 down after $(( $(cut -d. -f1 /proc/uptime) - _t0 ))s:"
+            echo "node $1 down after $((UPTIME_S - _t0))s:"
             cat /tmp/peers.txt
             return 0
         fi
-        if [ $(( $(cut -d. -f1 /proc/uptime) - _t0 )) -ge "$2" ]; then
+        if [ $((UPTIME_S - _t0)) -ge "$2" ]; then
             echo "node $1 not down after $2 s:"; cat /tmp/peers.txt
             return 1
         fi
@@ -519,7 +522,7 @@ fallback_phase() {
 # the client reaches $P5_SLEEP s after it signalled the start.
 forge_copy_p5() {
     n=0
-    while ! ls "$RIG_SHARED" | grep -qx p5.started && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+    while ! shared_has p5.started && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
     check "node 4 sends node 3 a forged IP-in-IP copy (client RST) for $CLIENT_IP:$P5_PORT" \
         $PY - "$(node_ip 4)" "$(node_ip 3)" "$CLIENT_IP" "$VIP_SC" "$P5_PORT" <<'PY'
 import socket, struct, sys
@@ -617,7 +620,7 @@ node.*)
     if [ "$RIG_ID" = 3 ]; then
         check "node 3: eth0 down, 4 s into the cloned response" ip link set eth0 down
         n=0
-        while ! ls "$RIG_SHARED" | grep -qx p5.forged && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+        while ! shared_has p5.forged && [ $n -lt $((300 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
         "$DTSCTL" status --json >/tmp/st-p5.json
         check "node 3 dropped node 4's forged copy (sc_forged_copy $(json_get counters.sc_forged_copy /tmp/st-p5.json))" \
             test "$(json_get counters.sc_forged_copy /tmp/st-p5.json)" -ge 1
