@@ -31,7 +31,6 @@ pub mod abi;
 pub mod bytes;
 pub mod config;
 pub mod csum;
-pub mod errno;
 pub mod fcb;
 pub mod filter;
 pub mod flow;

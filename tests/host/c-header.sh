@@ -5,7 +5,7 @@
 # Compiles a small C program that includes the header with
 # `-Wall -Wextra -Werror -std=c11 -pedantic`, checks at compile time that
 # the header's constants and struct layout equal the module's
-# (rust/pure/abi.rs: HANDOVER_REQ_V1_SIZE, DTS_SO_HANDOVER, CLONE_REQ_V1_SIZE,
+# (rust/pure/abi/*.rs: HANDOVER_REQ_V1_SIZE, DTS_SO_HANDOVER, CLONE_REQ_V1_SIZE,
 # DTS_SO_CLONE, ...), then runs it: dts_request_handover(), dts_handed_in(),
 # dts_clone() and dts_clone_wait() on a socket that is not a proxied or
 # cloned connection must fail with -1 and an errno (ENOPROTOOPT without the
@@ -17,7 +17,7 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-abi=$repo/rust/pure/abi.rs
+abi=$repo/rust/pure/abi
 header=$repo/include/dts_handover.h
 
 fail() {
@@ -26,7 +26,7 @@ fail() {
 }
 
 [ -r "$header" ] || fail "$header is missing"
-[ -r "$abi" ] || fail "$abi is missing"
+[ -r "$abi/mod.rs" ] || fail "$abi/mod.rs is missing"
 
 cc=${CC:-}
 if [ -z "$cc" ]; then
@@ -39,36 +39,36 @@ if [ -z "$cc" ]; then
 fi
 [ -n "$cc" ] || fail "no C compiler (gcc or clang)"
 
-# The value of `pub const NAME: TYPE = EXPR;` in abi.rs, evaluated. EXPR may
-# use integers, `+`, `*` and DTS_SO_BASE.
+# The value of `pub const NAME: TYPE = EXPR;` in rust/pure/abi/*.rs,
+# evaluated. EXPR may use integers, `+`, `*` and DTS_SO_BASE.
 rust_const() {
 	local expr
-	expr=$(sed -nE "s/^pub const $1: [a-z0-9]+ = (.*);$/\1/p" "$abi" | head -n1)
+	expr=$(sed -nE "s/^pub const $1: [a-z0-9]+ = (.*);$/\1/p" "$abi"/*.rs | head -n1)
 	[ -n "$expr" ] || return 1
 	expr=${expr//DTS_SO_BASE/$base}
 	[[ $expr =~ ^[0-9\ +*]+$ ]] || return 1
 	echo $((expr))
 }
 base=0
-base=$(rust_const DTS_SO_BASE) || fail "DTS_SO_BASE not found in abi.rs"
-level=$(rust_const DTS_SO_LEVEL) || fail "DTS_SO_LEVEL not found in abi.rs"
-opt=$(rust_const DTS_SO_HANDOVER) || fail "DTS_SO_HANDOVER not found in abi.rs"
-size=$(rust_const HANDOVER_REQ_V1_SIZE) || fail "HANDOVER_REQ_V1_SIZE not found in abi.rs"
-version=$(rust_const HANDOVER_REQ_VERSION) || fail "HANDOVER_REQ_VERSION not found in abi.rs"
-maxbuf=$(rust_const HANDOVER_MAX_BUF) || fail "HANDOVER_MAX_BUF not found in abi.rs"
-getflow=$(rust_const DTS_SO_GET_FLOW) || fail "DTS_SO_GET_FLOW not found in abi.rs"
-fsize=$(rust_const FLOW_INFO_V1_SIZE) || fail "FLOW_INFO_V1_SIZE not found in abi.rs"
-fversion=$(rust_const FLOW_INFO_VERSION) || fail "FLOW_INFO_VERSION not found in abi.rs"
-fhanded=$(rust_const FLOW_HANDED_IN) || fail "FLOW_HANDED_IN not found in abi.rs"
-soclone=$(rust_const DTS_SO_CLONE) || fail "DTS_SO_CLONE not found in abi.rs"
-soclonewait=$(rust_const DTS_SO_CLONE_WAIT) || fail "DTS_SO_CLONE_WAIT not found in abi.rs"
-csize=$(rust_const CLONE_REQ_V1_SIZE) || fail "CLONE_REQ_V1_SIZE not found in abi.rs"
-cversion=$(rust_const CLONE_REQ_VERSION) || fail "CLONE_REQ_VERSION not found in abi.rs"
-crespflag=$(rust_const CLONE_F_RESP_LEN) || fail "CLONE_F_RESP_LEN not found in abi.rs"
-cmaxasf=$(rust_const CLONE_MAX_ASF) || fail "CLONE_MAX_ASF not found in abi.rs"
-ssize=$(rust_const CLONE_STATUS_V1_SIZE) || fail "CLONE_STATUS_V1_SIZE not found in abi.rs"
-sidle=$(rust_const CLONE_IDLE) || fail "CLONE_IDLE not found in abi.rs"
-sactive=$(rust_const CLONE_ACTIVE) || fail "CLONE_ACTIVE not found in abi.rs"
+base=$(rust_const DTS_SO_BASE) || fail "DTS_SO_BASE not found in rust/pure/abi/"
+level=$(rust_const DTS_SO_LEVEL) || fail "DTS_SO_LEVEL not found in rust/pure/abi/"
+opt=$(rust_const DTS_SO_HANDOVER) || fail "DTS_SO_HANDOVER not found in rust/pure/abi/"
+size=$(rust_const HANDOVER_REQ_V1_SIZE) || fail "HANDOVER_REQ_V1_SIZE not found in rust/pure/abi/"
+version=$(rust_const HANDOVER_REQ_VERSION) || fail "HANDOVER_REQ_VERSION not found in rust/pure/abi/"
+maxbuf=$(rust_const HANDOVER_MAX_BUF) || fail "HANDOVER_MAX_BUF not found in rust/pure/abi/"
+getflow=$(rust_const DTS_SO_GET_FLOW) || fail "DTS_SO_GET_FLOW not found in rust/pure/abi/"
+fsize=$(rust_const FLOW_INFO_V1_SIZE) || fail "FLOW_INFO_V1_SIZE not found in rust/pure/abi/"
+fversion=$(rust_const FLOW_INFO_VERSION) || fail "FLOW_INFO_VERSION not found in rust/pure/abi/"
+fhanded=$(rust_const FLOW_HANDED_IN) || fail "FLOW_HANDED_IN not found in rust/pure/abi/"
+soclone=$(rust_const DTS_SO_CLONE) || fail "DTS_SO_CLONE not found in rust/pure/abi/"
+soclonewait=$(rust_const DTS_SO_CLONE_WAIT) || fail "DTS_SO_CLONE_WAIT not found in rust/pure/abi/"
+csize=$(rust_const CLONE_REQ_V1_SIZE) || fail "CLONE_REQ_V1_SIZE not found in rust/pure/abi/"
+cversion=$(rust_const CLONE_REQ_VERSION) || fail "CLONE_REQ_VERSION not found in rust/pure/abi/"
+crespflag=$(rust_const CLONE_F_RESP_LEN) || fail "CLONE_F_RESP_LEN not found in rust/pure/abi/"
+cmaxasf=$(rust_const CLONE_MAX_ASF) || fail "CLONE_MAX_ASF not found in rust/pure/abi/"
+ssize=$(rust_const CLONE_STATUS_V1_SIZE) || fail "CLONE_STATUS_V1_SIZE not found in rust/pure/abi/"
+sidle=$(rust_const CLONE_IDLE) || fail "CLONE_IDLE not found in rust/pure/abi/"
+sactive=$(rust_const CLONE_ACTIVE) || fail "CLONE_ACTIVE not found in rust/pure/abi/"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

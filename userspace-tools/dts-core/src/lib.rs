@@ -3,7 +3,8 @@
 //! This crate compiles the very same source files as the kernel module
 //! (`rust/pure/` in the repository root) as a `#![no_std]` library, which
 //! proves that they only need `core`, and lets them be unit- and
-//! property-tested on the host (see `tests/`).
+//! property-tested on the host (see `tests/`). [`errno`] is the crate's
+//! own: the host tools' errno names, which the module has no use for.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -31,7 +32,9 @@
 #[path = "../../../rust/pure/mod.rs"]
 pub mod pure;
 
+pub mod errno;
+
 pub use pure::{
-    abi, bytes, config, csum, errno, fcb, filter, flow, hmac, homsg, hopt, hrw, ipv4, member, mesh,
-    sc, scmsg, segbuild, seq, tcp, xlate,
+    abi, bytes, config, csum, fcb, filter, flow, hmac, homsg, hopt, hrw, ipv4, member, mesh, sc,
+    scmsg, segbuild, seq, tcp, xlate,
 };

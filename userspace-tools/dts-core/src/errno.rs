@@ -2,11 +2,13 @@
 
 //! Linux errno names, for the host tools' log lines.
 //!
-//! Pure logic. The proxy and the cloning server log `result=ECONNREFUSED` or
+//! Pure logic, host only: unlike the modules of [`crate::pure`], this one
+//! is not compiled into `dts.ko`, which never names an errno. The proxy
+//! and the cloning server log `result=ECONNREFUSED` or
 //! `action=fallback:EBUSY`, not "Connection refused (os error 111)": a
 //! stable, space-free token a script can match. The table covers every
 //! errno the module's socket options return (`DTS_SO_HANDOVER`,
-//! `DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`; see [`crate::pure::abi`]), the
+//! `DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`; see [`crate::abi`]), the
 //! kernel's answer without the module (`ENOPROTOOPT`) and the usual socket
 //! errors. The numbers are Linux's (`include/uapi/asm-generic/errno*.h`,
 //! the same on x86-64 and arm64).
