@@ -33,11 +33,11 @@ use kernel::prelude::*;
 use kernel::sync::{new_condvar, CondVar, CondVarTimeoutResult};
 
 use crate::clock;
+use crate::global::{Global, Published};
 use crate::ksock::errno;
 use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::pure::abi::Counter;
 use crate::pure::mesh::MsgType;
-use crate::state;
 use crate::stats;
 use crate::wake;
 
@@ -64,7 +64,7 @@ pub(crate) struct Slots {
     slots: KVec<Option<Slot>>,
 }
 
-/// Module-wide call state (a field of [`state::State`]).
+/// Module-wide call state, published in [`CALLS`].
 #[pin_data]
 pub(crate) struct Calls {
     #[pin]
@@ -86,37 +86,59 @@ impl Calls {
     }
 }
 
+/// The calls in flight.
+static CALLS: Global<Calls> = Global::new();
+
+/// Owns [`CALLS`]: a field of the module, created before and dropped after
+/// everything that makes or settles calls (the socket options, the mesh
+/// thread).
+pub(crate) struct CallsOwner {
+    _calls: Published<Calls>,
+}
+
+impl CallsOwner {
+    /// Allocates and publishes the call table. Process context (module
+    /// init).
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            _calls: Published::new(&CALLS, Calls::new())?,
+        })
+    }
+}
+
 /// A new call id (never 0). Any context.
 pub(crate) fn next_id() -> u32 {
-    state::with(|st| {
-        let id = st.calls.next_id.fetch_add(1, Ordering::Relaxed);
-        if id == 0 {
-            st.calls.next_id.fetch_add(1, Ordering::Relaxed)
-        } else {
-            id
-        }
-    })
-    .unwrap_or(1)
+    CALLS
+        .with(|calls| {
+            let id = calls.next_id.fetch_add(1, Ordering::Relaxed);
+            if id == 0 {
+                calls.next_id.fetch_add(1, Ordering::Relaxed)
+            } else {
+                id
+            }
+        })
+        .unwrap_or(1)
 }
 
 /// Settles every call `pick` selects with `result` and wakes the callers.
 /// Returns how many it settled.
 fn settle(pick: impl Fn(&Slot) -> bool, result: i32) -> usize {
-    state::with(|st| {
-        let mut n = 0;
-        {
-            let mut g = st.calls.slots.lock();
-            for c in g.slots.iter_mut().flatten() {
-                if c.result.is_none() && pick(c) {
-                    c.result = Some(result);
-                    n += 1;
+    CALLS
+        .with(|calls| {
+            let mut n = 0;
+            {
+                let mut g = calls.slots.lock();
+                for c in g.slots.iter_mut().flatten() {
+                    if c.result.is_none() && pick(c) {
+                        c.result = Some(result);
+                        n += 1;
+                    }
                 }
             }
-        }
-        st.calls.cv.notify_all();
-        n
-    })
-    .unwrap_or(0)
+            calls.cv.notify_all();
+            n
+        })
+        .unwrap_or(0)
 }
 
 /// Queues `payload` (a frame of `kind`, call `id`) for node `to` and waits
@@ -126,62 +148,63 @@ fn settle(pick: impl Fn(&Slot) -> bool, result: i32) -> usize {
 /// signal; `EBUSY` if [`MAX_CALLS`] are in flight. The call is withdrawn
 /// when the caller returns. Process context.
 pub(crate) fn call(to: u8, kind: MsgType, id: u32, payload: KVec<u8>, timeout_ms: u32) -> Result {
-    state::with(|st| {
-        let slot = Slot {
-            id,
-            to,
-            kind,
-            payload: Some(payload),
-            sent: false,
-            result: None,
-        };
-        {
-            let mut g = st.calls.slots.lock();
-            let slots = &mut g.slots;
-            let used = slots.len();
-            match slots.iter_mut().find(|s| s.is_none()) {
-                Some(free) => *free = Some(slot),
-                None if used < MAX_CALLS => {
-                    // Under a spinlock: an atomic allocation, at most
-                    // `MAX_CALLS` times in the module's life.
-                    slots.push(Some(slot), GFP_ATOMIC)?;
-                }
-                None => return Err(EBUSY),
-            }
-        }
-        wake::wake();
-        let mut left = clock::msecs_to_jiffies(timeout_ms) as _;
-        let mut interrupted = false;
-        let mut g = st.calls.slots.lock();
-        loop {
-            let slot = g
-                .slots
-                .iter_mut()
-                .find(|s| s.as_ref().is_some_and(|s| s.id == id))
-                .ok_or(EINVAL)?;
-            let Some(c) = slot.as_mut() else {
-                return Err(EINVAL);
+    CALLS
+        .with(|calls| {
+            let slot = Slot {
+                id,
+                to,
+                kind,
+                payload: Some(payload),
+                sent: false,
+                result: None,
             };
-            if let Some(r) = c.result {
-                *slot = None;
-                return result_of(r);
+            {
+                let mut g = calls.slots.lock();
+                let slots = &mut g.slots;
+                let used = slots.len();
+                match slots.iter_mut().find(|s| s.is_none()) {
+                    Some(free) => *free = Some(slot),
+                    None if used < MAX_CALLS => {
+                        // Under a spinlock: an atomic allocation, at most
+                        // `MAX_CALLS` times in the module's life.
+                        slots.push(Some(slot), GFP_ATOMIC)?;
+                    }
+                    None => return Err(EBUSY),
+                }
             }
-            if left == 0 || interrupted {
-                *slot = None;
-                return Err(if interrupted {
-                    EINTR
-                } else {
-                    errno(bindings::ETIMEDOUT)
-                });
+            wake::wake();
+            let mut left = clock::msecs_to_jiffies(timeout_ms) as _;
+            let mut interrupted = false;
+            let mut g = calls.slots.lock();
+            loop {
+                let slot = g
+                    .slots
+                    .iter_mut()
+                    .find(|s| s.as_ref().is_some_and(|s| s.id == id))
+                    .ok_or(EINVAL)?;
+                let Some(c) = slot.as_mut() else {
+                    return Err(EINVAL);
+                };
+                if let Some(r) = c.result {
+                    *slot = None;
+                    return result_of(r);
+                }
+                if left == 0 || interrupted {
+                    *slot = None;
+                    return Err(if interrupted {
+                        EINTR
+                    } else {
+                        errno(bindings::ETIMEDOUT)
+                    });
+                }
+                match calls.cv.wait_interruptible_timeout(&mut g, left) {
+                    CondVarTimeoutResult::Timeout => left = 0,
+                    CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                    CondVarTimeoutResult::Signal { .. } => interrupted = true,
+                }
             }
-            match st.calls.cv.wait_interruptible_timeout(&mut g, left) {
-                CondVarTimeoutResult::Timeout => left = 0,
-                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-                CondVarTimeoutResult::Signal { .. } => interrupted = true,
-            }
-        }
-    })
-    .ok_or(EINVAL)?
+        })
+        .ok_or(EINVAL)?
 }
 
 /// A call's result as the caller returns it.
@@ -211,15 +234,16 @@ pub(crate) struct Outgoing {
 
 /// Takes every request waiting to be sent.
 pub(crate) fn take_outgoing() -> KVec<Outgoing> {
-    let waiting = state::with(|st| {
-        let g = st.calls.slots.lock();
-        g.slots
-            .iter()
-            .flatten()
-            .filter(|s| s.payload.is_some())
-            .count()
-    })
-    .unwrap_or(0);
+    let waiting = CALLS
+        .with(|calls| {
+            let g = calls.slots.lock();
+            g.slots
+                .iter()
+                .flatten()
+                .filter(|s| s.payload.is_some())
+                .count()
+        })
+        .unwrap_or(0);
     if waiting == 0 {
         return KVec::new();
     }
@@ -229,8 +253,8 @@ pub(crate) fn take_outgoing() -> KVec<Outgoing> {
     let Ok(mut out) = KVec::with_capacity(waiting, GFP_KERNEL) else {
         return KVec::new();
     };
-    state::with(|st| {
-        let mut g = st.calls.slots.lock();
+    CALLS.with(|calls| {
+        let mut g = calls.slots.lock();
         for s in g.slots.iter_mut().flatten() {
             if out.len() == out.capacity() {
                 break;
@@ -252,8 +276,8 @@ pub(crate) fn take_outgoing() -> KVec<Outgoing> {
 
 /// The request of call `id` went out on the connection to its node.
 pub(crate) fn sent(id: u32) {
-    state::with(|st| {
-        let mut g = st.calls.slots.lock();
+    CALLS.with(|calls| {
+        let mut g = calls.slots.lock();
         if let Some(s) = g.slots.iter_mut().flatten().find(|s| s.id == id) {
             s.sent = true;
         }

@@ -2,36 +2,40 @@
 
 //! DTS: in-kernel TCP connection handover for layer-7 cluster load balancing.
 //!
-//! This is the crate root of `dts.ko`. Its files form four layers, and a
-//! file is meant to use only the layers below its own:
+//! This is the crate root of `dts.ko`. Its files form layers, and a file
+//! uses only the layers below its own (or files beside it, without a
+//! cycle):
 //!
+//! - this root, the only file that knows every feature: it wires the
+//!   mesh's upcalls ([`mesh::Upcalls`]) and the collector's expiry
+//!   callback ([`state::OnExpire`]) to the features;
+//! - [`ctl`], the socket options;
 //! - features: [`hooks`] runs the DTS filter (SYN acceptance by rendezvous
-//!   hash, proxy-port redirection, the handover translation), [`handover`]
-//!   serves `request_handover` on the source, [`takeover`] builds a
-//!   handed-over connection on the destination, [`sc`] Socket Cloning,
-//!   [`mesh`] the control mesh between the nodes, and [`ctl`] the socket
-//!   options;
-//! - core: [`state`] holds the shared state (the configuration, published
-//!   under RCU by [`rcu`], and the flow table [`flowtab`] of connection
-//!   control blocks, [`fcb`], expired by [`gc`]), and [`calls`] the requests
-//!   that wait for a peer's answer over the mesh;
+//!   hash, proxy-port redirection, the handover translation) over
+//!   [`handover`] (`request_handover` on the source), [`takeover`] (a
+//!   handed-over connection built on the destination) and [`sc`] (Socket
+//!   Cloning), which sit over [`mesh`], the control mesh between the
+//!   nodes, and [`calls`], the requests that wait for a peer's answer over
+//!   it. The mesh knows no feature: what it receives for one it hands to
+//!   an upcall;
+//! - core: [`state`] holds the configuration, published under RCU by
+//!   [`rcu`], and the flow table [`flowtab`] of connection control blocks,
+//!   [`fcb`], expired by [`gc`]; [`seg`] reads and rewrites a TCP segment
+//!   in a buffer. The core names no feature: a feature keeps its
+//!   per-connection state in an FCB's extension slot ([`fcb::FcbExt`]) and
+//!   its module-wide state in a [`global::Global`] of its own;
 //! - sys, a thin `unsafe` layer over `kernel::bindings` that knows no
 //!   feature: [`nf`] (netfilter hook registration), [`sockopt`] (the
 //!   `nf_sockopt_ops` range through which `dtsctl` and proxies talk to the
-//!   module), [`skb`] (bounds-checked views of packet headers), [`seg`] (a
-//!   TCP segment in a buffer: reading and rewriting its headers), [`xmit`]
+//!   module), [`skb`] (bounds-checked views of packet headers), [`xmit`]
 //!   (building, routing, sending and injecting packets), [`ksock`] (kernel
 //!   sockets), [`crypto`] (the kernel's SHA-256 and random bytes),
-//!   [`rcu`], [`lock`], [`clock`], [`wake`] (the mesh thread's
-//!   doorbell) and [`stats`] (the counters every layer updates);
+//!   [`global`] (module-lifetime objects behind a static pointer), [`rcu`],
+//!   [`lock`], [`clock`], [`wake`] (the mesh thread's doorbell) and
+//!   [`stats`] (the counters every layer updates);
 //! - pure logic in [`pure`], free of kernel types, which the host crate
 //!   `userspace-tools/dts-core` compiles from the very same files so that
 //!   `cargo test`, property tests and fuzzing reach it.
-//!
-//! Not all of it is there yet: the features still call one another, and
-//! the core still names feature types ([`state`] holds [`mesh`]'s queue and
-//! [`sc`]'s waiters, an [`fcb::Fcb`] holds [`sc`]'s per-connection state). The sys layer and [`pure`] import nothing above
-//! them.
 //!
 //! Contexts: [`DtsModule::init`] and `Drop` run in process context (insmod and
 //! rmmod); hook functions run in softirq context (receive path) or in the
@@ -49,6 +53,7 @@ mod ctl;
 mod fcb;
 mod flowtab;
 mod gc;
+mod global;
 mod handover;
 mod hooks;
 mod ksock;
@@ -83,26 +88,64 @@ pub const DTS_VERSION: &str = "0.1.0";
 /// thread stops first (closing its connections), then the socket-option
 /// range disappears (no new control requests can start), then the
 /// netfilter hooks are unregistered, which waits for every in-flight hook
-/// invocation to finish (`synchronize_net()` inside the kernel). The shared
-/// state goes last, when nothing can use it any more.
+/// invocation to finish (`synchronize_net()` inside the kernel). The core
+/// state goes next, when nothing can use it any more (its collector stops
+/// first), and the features' module-wide objects last: the collector's
+/// expiry callback used the CLOSED queue until it stopped.
 struct DtsModule {
     _mesh: mesh::Thread,
     _sockopt: sockopt::Registration,
     _hooks: nf::HookRegistration,
     _state: state::StateOwner,
+    _calls: calls::CallsOwner,
+    _sc: sc::SharedOwner,
+    _txq: mesh::QueueOwner,
+}
+
+/// What the features do with what the mesh receives and notices
+/// ([`mesh::Upcalls`]).
+const UPCALLS: mesh::Upcalls = mesh::Upcalls {
+    handover: takeover::on_handover,
+    sc_clone: sc::on_clone,
+    sc_ack: sc::ack_received,
+    closed: sc::closed,
+    node_down,
+};
+
+/// The membership declared node `id` down: Socket Cloning ends the clones
+/// on it, the calls to it fail, and the handover's source resets the
+/// clients it had handed to it. Process context (the mesh thread).
+fn node_down(id: u8) {
+    sc::node_down(id);
+    calls::node_down(id);
+    handover::node_down(id);
+}
+
+/// The features' part when the collector expires a flow
+/// ([`state::OnExpire`]): the handover's destination reports a handed-in
+/// connection that timed out, Socket Cloning's router the end of its
+/// routing. Process context, under the flow table's lock.
+fn flow_expired(f: &flowtab::Flow) {
+    takeover::expired(f);
+    sc::expired(f);
 }
 
 impl kernel::Module for DtsModule {
     /// Process context (`insmod`).
     fn init(module: &'static ThisModule) -> Result<Self> {
         stats::reset();
-        let st = state::StateOwner::new()?;
+        // The features' own objects first: the core state's collector, the
+        // hooks, the socket options and the thread below all reach them.
+        let txq = mesh::QueueOwner::new()?;
+        let sc = sc::SharedOwner::new()?;
+        let calls = calls::CallsOwner::new()?;
+        let st = state::StateOwner::new(flow_expired)?;
         let hooks = nf::HookRegistration::new(hooks::HOOKS)?;
         // If this fails, `hooks` is dropped and unregistered again.
         let sockopt = sockopt::Registration::new::<ctl::Control>(module)?;
         // Last: it reads the state and its wake-ups come from the hooks and
         // the socket options. Stopped first on unload.
-        let mesh = mesh::Thread::start()?;
+        let mesh = mesh::Thread::start(UPCALLS)?;
         pr_info!(
             "dts {} loaded: {} netfilter hooks, sockopts [{}, {})\n",
             DTS_VERSION,
@@ -115,6 +158,9 @@ impl kernel::Module for DtsModule {
             _sockopt: sockopt,
             _hooks: hooks,
             _state: st,
+            _calls: calls,
+            _sc: sc,
+            _txq: txq,
         })
     }
 }

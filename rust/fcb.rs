@@ -21,6 +21,7 @@
 //!
 //! The decisions themselves are pure: see [`crate::pure::fcb`].
 
+use core::any::Any;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use kernel::sync::Arc;
@@ -28,7 +29,6 @@ use kernel::sync::Arc;
 use crate::pure::fcb::{self, Learn, Params, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::mesh::CloseReason;
-use crate::sc::ScFlow;
 
 const KNOWN: u64 = 1 << 32;
 
@@ -42,7 +42,7 @@ const FAKE_ACK: u64 = 1 << 61;
 const FAKE_WSCALE: u64 = 1 << 60;
 
 /// What the destination's stack answered the fake handshake of a handover
-/// ([`crate::takeover`]).
+/// (the takeover, `takeover.rs`).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Fake {
     /// A SYN-ACK came, with this window-scale shift (if it had one).
@@ -51,6 +51,21 @@ pub(crate) struct Fake {
     pub(crate) rst: bool,
     /// The last acknowledgement number the stack sent.
     pub(crate) acked: Option<u32>,
+}
+
+/// A feature's own state for one connection, carried in an FCB's extension
+/// slot ([`Fcb::with_ext`]). The FCB never looks inside; the feature that
+/// put it there gets its type back with [`Fcb::ext`]. Socket Cloning keeps
+/// its router's or clone's state there (`sc.rs`).
+pub(crate) trait FcbExt: Send + Sync + 'static {
+    /// `self`, for [`Fcb::ext`]'s downcast.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Send + Sync + 'static> FcbExt for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// A delta that becomes known once.
@@ -127,9 +142,10 @@ pub(crate) struct Fcb {
     /// before `request_handover` marked the handover done (the wire value
     /// of its reason; 0 if none came). See [`Fcb::defer_closed`].
     early_closed: AtomicU8,
-    /// Socket Cloning: the router's or the clone's state (roles
-    /// `ScOrigin` and `ScClone`); `None` for DTS connections.
-    sc: Option<Arc<ScFlow>>,
+    /// A feature's state for this connection ([`FcbExt`]): Socket
+    /// Cloning's, for the roles `ScOrigin` and `ScClone`; `None` for DTS
+    /// connections. Set before the FCB is shared, never changed after.
+    ext: Option<Arc<dyn FcbExt>>,
     /// N2, while the handover's fake handshake runs: the address of the
     /// buffer being injected ([`crate::xmit::inject_marked`]), 0 otherwise.
     injecting: AtomicUsize,
@@ -174,22 +190,28 @@ impl Fcb {
             origin: 0,
             notified: AtomicBool::new(false),
             early_closed: AtomicU8::new(0),
-            sc: None,
+            ext: None,
             injecting: AtomicUsize::new(0),
             fake: AtomicU64::new(0),
         }
     }
 
-    /// The same FCB, carrying the Socket Cloning state `sc` (before it is
+    /// The same FCB, carrying a feature's state `ext` (before it is
     /// shared).
-    pub(crate) fn with_sc(mut self, sc: Arc<ScFlow>) -> Self {
-        self.sc = Some(sc);
+    pub(crate) fn with_ext(mut self, ext: Arc<dyn FcbExt>) -> Self {
+        self.ext = Some(ext);
         self
     }
 
-    /// The Socket Cloning state, for `ScOrigin` and `ScClone` entries.
-    pub(crate) fn sc(&self) -> Option<&Arc<ScFlow>> {
-        self.sc.as_ref()
+    /// The feature state in the extension slot, if it is a `T`.
+    pub(crate) fn ext<T: FcbExt>(&self) -> Option<&T> {
+        self.ext.as_deref()?.as_any().downcast_ref::<T>()
+    }
+
+    /// Whether a feature's state is attached (such an entry is not dropped
+    /// early under pressure: the feature owns its end).
+    pub(crate) fn has_ext(&self) -> bool {
+        self.ext.is_some()
     }
 
     /// The same FCB, serving the client on `port` at N2 (before it is

@@ -353,8 +353,8 @@ impl FlowTable {
     }
 
     /// Drops one entry that may go early ([`Track::early_droppable`]:
-    /// unassured or closed, and not Socket Cloning's, whose end has work to
-    /// do) near the bucket of `key` (at most [`EARLY_DROP_ENTRIES`] entries
+    /// unassured or closed, and carrying no feature's state, whose end
+    /// the feature owns: Socket Cloning's) near the bucket of `key` (at most [`EARLY_DROP_ENTRIES`] entries
     /// in at most [`EARLY_DROP_BUCKETS`] buckets), to make room for `key`.
     /// The caller holds `self.lock` (`g` proves it). Returns whether one was
     /// dropped (counted as `flow_early_drop`).
@@ -363,7 +363,7 @@ impl FlowTable {
         let seen = core::cell::Cell::new(0usize);
         let mut droppable = |f: &Flow| {
             seen.set(seen.get() + 1);
-            f.fcb.sc().is_none() && f.track().early_droppable()
+            !f.fcb.has_ext() && f.track().early_droppable()
         };
         for i in 0..EARLY_DROP_BUCKETS {
             let Some(head) = self.buckets.get((first + i) & (BUCKETS - 1)) else {

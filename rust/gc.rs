@@ -6,8 +6,9 @@
 //!
 //! A kernel timer fires every [`TICK_MS`] and queues the work item on the
 //! system workqueue; the work item (process context) expires the idle flows
-//! of the next [`SLICE`] buckets ([`crate::state::State::gc_step`]) and arms
-//! the timer again. A whole pass over the table takes a second. The packet
+//! of the next [`SLICE`] buckets and arms the timer again. What a tick and
+//! a step do is its owner's ([`Owner`]: the core state, `state.rs`, which
+//! holds the collector); the collector itself knows only the table's size. A whole pass over the table takes a second. The packet
 //! path and the control messages never walk the table: a CLOSED removes
 //! its flow by key.
 //!
@@ -30,7 +31,6 @@ use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
 
 use crate::clock;
 use crate::flowtab::BUCKETS;
-use crate::state;
 
 /// Period of the collector, in milliseconds.
 pub(crate) const TICK_MS: u32 = 125;
@@ -39,6 +39,17 @@ pub(crate) const TICK_MS: u32 = 125;
 pub(crate) const SLICE: usize = BUCKETS / (1000 / TICK_MS as usize);
 
 const _: () = assert!(SLICE > 0 && BUCKETS % SLICE == 0);
+
+/// What the collector's owner does at each tick and step.
+#[derive(Clone, Copy)]
+pub(crate) struct Owner {
+    /// Queues the owner's reference to the collector (`Arc<Gc>`) as a work
+    /// item, if the owner still exists. Softirq context (the timer).
+    pub(crate) tick: fn(),
+    /// Expires the next slice ([`Gc::take_slice`]). Process context (the
+    /// work item).
+    pub(crate) step: fn(&Gc),
+}
 
 /// The collector: its timer and its work item.
 ///
@@ -52,6 +63,8 @@ pub(crate) struct Gc {
     #[pin]
     work: Work<Gc>,
     timer: Opaque<bindings::timer_list>,
+    /// The owner's callbacks.
+    owner: Owner,
     /// The first bucket of the next slice.
     next: AtomicUsize,
     /// Set by [`Gc::stop`]: the work item does not re-arm the timer.
@@ -71,12 +84,14 @@ unsafe impl Send for Gc {}
 unsafe impl Sync for Gc {}
 
 impl Gc {
-    /// A collector whose timer is set up but not armed. Process context.
-    pub(crate) fn new() -> Result<Arc<Self>> {
+    /// A collector for `owner`, whose timer is set up but not armed.
+    /// Process context.
+    pub(crate) fn new(owner: Owner) -> Result<Arc<Self>> {
         let gc = Arc::pin_init(
             pin_init!(Self {
                 work <- new_work!("dts_gc"),
                 timer: Opaque::uninit(),
+                owner,
                 next: AtomicUsize::new(0),
                 stopping: AtomicBool::new(false),
                 unassured: AtomicUsize::new(0),
@@ -145,22 +160,29 @@ impl WorkItem for Gc {
 
     /// Process context (the system workqueue).
     fn run(this: Arc<Gc>) {
-        state::with(|st| st.gc_step(&this));
+        (this.owner.step)(&this);
         this.start();
     }
 }
 
-/// The timer callback: queues the work item. Softirq context.
+/// Queues `gc` on the system workqueue. Softirq or process context. For
+/// the owner's [`Owner::tick`], with its own reference.
+pub(crate) fn enqueue(gc: Arc<Gc>) {
+    // Already queued: the pending run covers this tick.
+    let _ = workqueue::system().enqueue(gc);
+}
+
+/// The timer callback: the owner queues the work item. Softirq context.
 ///
 /// # Safety
 ///
 /// Called by the timer core with the timer of a live [`Gc`] (the timer is
 /// shut down before the `Gc` can go away).
-unsafe extern "C" fn timer_fn(_t: *mut bindings::timer_list) {
-    // The state owns the collector and outlives its timer (`Gc::stop` runs
-    // before the state is dropped).
-    state::with(|st| {
-        // Already queued: the pending run covers this tick.
-        let _ = workqueue::system().enqueue(st.gc.clone());
-    });
+unsafe extern "C" fn timer_fn(t: *mut bindings::timer_list) {
+    // SAFETY: `t` is the `timer` field of a live `Gc` (this function's
+    // contract; `Opaque` has its content's layout), so stepping back by the
+    // field's offset gives that `Gc`, which outlives this call.
+    let gc =
+        unsafe { &*kernel::container_of!(t.cast::<Opaque<bindings::timer_list>>(), Gc, timer) };
+    (gc.owner.tick)();
 }

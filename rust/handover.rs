@@ -306,7 +306,7 @@ fn moved_on(fcb: &Fcb) {
     if origin == 0 || !fcb.mark_notified() || origin == fcb.peer().0 {
         return;
     }
-    state::with(|st| mesh::notify(st, fcb, origin, CloseReason::Fin));
+    mesh::notify(fcb, origin, CloseReason::Fin);
 }
 
 /// The control mesh declared node `node` down: resets the clients of the

@@ -140,8 +140,8 @@ fn on_flow(
     out: Option<OutCtx>,
     guard: &rcu::Guard,
 ) -> u32 {
-    if let Some(scf) = f.fcb.sc() {
-        return crate::sc::on_segment(st, f, scf, dir, skb, t);
+    if let Some(scf) = crate::sc::of(&f.fcb) {
+        return crate::sc::on_segment(f, scf, dir, skb, t);
     }
     let fcb = &f.fcb;
     let st_now = fcb.state();
@@ -248,7 +248,7 @@ fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Opt
         } else {
             CloseReason::Fin
         };
-        mesh::notify_closed(c.st, fcb, fcb.peer().0, reason);
+        mesh::notify_closed(fcb, fcb.peer().0, reason);
     }
     carry_out(c, skb, &plan, guard)
 }

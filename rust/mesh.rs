@@ -75,7 +75,9 @@ use crate::clock;
 use crate::crypto;
 use crate::fcb::Fcb;
 use crate::flowtab::FlowTable;
+use crate::global::{Global, Published};
 use crate::ksock::{self, Callbacks, KSock, TCP_ESTABLISHED};
+use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::pure::abi::{Counter, PeerConn, PeerState};
 use crate::pure::config::{Config, MeshKey, NodeSet, MAX_NODES};
 use crate::pure::fcb::{Role, State as FcbState};
@@ -87,6 +89,7 @@ use crate::pure::mesh::{
     self as wire, CloseReason, Closed, Decoded, Frame, FrameError, Heartbeat, Hello, HelloAck,
     HelloProof, HelloStatus, Load, Msg, MsgType, RxCheck,
 };
+use crate::pure::scmsg::ACK_LEN;
 use crate::rcu;
 use crate::state;
 use crate::stats;
@@ -271,21 +274,40 @@ impl TxQueue {
     }
 }
 
+/// The close notifications waiting for the thread.
+static TXQ: Global<SpinLockBh<TxQueue>> = Global::new();
+
+/// Owns [`TXQ`]: a field of the module, created before and dropped after
+/// everything that queues close notifications (the hooks, the socket
+/// options, the collector) and the thread.
+pub(crate) struct QueueOwner {
+    _q: Published<SpinLockBh<TxQueue>>,
+}
+
+impl QueueOwner {
+    /// Allocates and publishes the queue. Process context (module init).
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            _q: Published::new(&TXQ, new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"))?,
+        })
+    }
+}
+
 /// Queues a CLOSED message for the node at internal address `to`: the
 /// connection of `fcb` ended here for `reason`. Sent at most once per FCB.
 /// Any context but hard interrupts.
-pub(crate) fn notify_closed(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason) {
+pub(crate) fn notify_closed(fcb: &Fcb, to: u32, reason: CloseReason) {
     if to == 0 || !enabled() || !fcb.mark_notified() {
         return;
     }
-    notify(st, fcb, to, reason);
+    notify(fcb, to, reason);
 }
 
 /// Queues a CLOSED message with `reason` about `fcb`'s connection for the
 /// node at internal address `to`, however often it was sent before (a
 /// Socket Cloning connection reports each clone's end). Any context but
 /// hard interrupts.
-pub(crate) fn notify(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason) {
+pub(crate) fn notify(fcb: &Fcb, to: u32, reason: CloseReason) {
     if to == 0 || !enabled() {
         return;
     }
@@ -296,18 +318,20 @@ pub(crate) fn notify(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason)
         app_port: fcb.app_port,
         reason,
     };
-    let queued = {
-        let mut q = st.txq.lock();
-        let len = q.len;
-        match q.items.get_mut(len) {
-            Some(slot) => {
-                *slot = Some(QueuedClose { to, msg });
-                q.len = len + 1;
-                true
+    let queued = TXQ
+        .with(|q| {
+            let mut q = q.lock();
+            let len = q.len;
+            match q.items.get_mut(len) {
+                Some(slot) => {
+                    *slot = Some(QueuedClose { to, msg });
+                    q.len = len + 1;
+                    true
+                }
+                None => false,
             }
-            None => false,
-        }
-    };
+        })
+        .unwrap_or(false);
     if queued {
         wake();
     } else {
@@ -315,16 +339,57 @@ pub(crate) fn notify(st: &state::State, fcb: &Fcb, to: u32, reason: CloseReason)
     }
 }
 
+/// Answers a `HANDOVER`: queues the `HANDOVER_ACK` on the connection it
+/// came by; whether it could.
+pub(crate) type Answer<'a> = &'a mut dyn FnMut(&HandoverAck) -> bool;
+
+/// [`Upcalls::handover`].
+pub(crate) type OnHandover = for<'a> fn(Option<&[u8]>, u8, Option<u64>, Answer<'a>) -> bool;
+
+/// What the features over the mesh do with what it receives and notices.
+/// The module root gives them to [`Thread::start`]; the thread calls them
+/// (process context) and knows nothing else of the features.
+#[derive(Clone, Copy)]
+pub(crate) struct Upcalls {
+    /// A `HANDOVER` from node `from` (`None`: it could not be copied for
+    /// lack of memory), whose clock is the given delta behind ours (`None`:
+    /// no heartbeat yet). The feature answers through `answer`, which
+    /// queues the `HANDOVER_ACK` and says whether it could; returns whether
+    /// it could (if not, the connection is closed).
+    pub(crate) handover: OnHandover,
+    /// An `SC_CLONE` from the node at internal address `from` (`None`: not
+    /// copied): the `SC_ACK` to answer.
+    pub(crate) sc_clone: fn(Option<&[u8]>, u32) -> [u8; ACK_LEN],
+    /// An `SC_ACK` from node `from`; `Err` if it is malformed (the
+    /// connection is reset).
+    pub(crate) sc_ack: fn(u8, &[u8]) -> core::result::Result<(), ()>,
+    /// A `CLOSED` about the connection `key` from the node at internal
+    /// address `from`, before the handover's own handling: whether a
+    /// feature (Socket Cloning) took it.
+    pub(crate) closed: fn(&FlowKey, u32) -> bool,
+    /// The membership declared node `id` down (the calls to it fail too:
+    /// the root's upcall settles them, [`calls::node_down`], in its order).
+    pub(crate) node_down: fn(u8),
+}
+
+/// The thread's argument: its doorbell and the features' upcalls.
+#[pin_data]
+struct ThreadArg {
+    #[pin]
+    waker: Waker,
+    up: Upcalls,
+}
+
 /// The mesh thread, started at module load and stopped at unload.
 ///
 /// # Invariants
 ///
 /// `task` is the thread's task, on which this value holds a reference;
-/// `waker` is the thread's [`Waker`] (the thread's argument and
-/// the installed [`wake`] doorbell), alive until the thread has exited.
+/// `arg` is the thread's argument, whose [`Waker`] is the installed
+/// [`wake`] doorbell, alive until the thread has exited.
 pub(crate) struct Thread {
     task: NonNull<bindings::task_struct>,
-    waker: Pin<KBox<Waker>>,
+    arg: Pin<KBox<ThreadArg>>,
 }
 
 // SAFETY: the task pointer is only used to stop the thread, from any task;
@@ -335,19 +400,26 @@ unsafe impl Send for Thread {}
 unsafe impl Sync for Thread {}
 
 impl Thread {
-    /// Starts the thread. Process context (module init), after the state
-    /// exists.
-    pub(crate) fn start() -> Result<Self> {
-        let waker = KBox::pin_init(Waker::new(), GFP_KERNEL)?;
-        let wp: *const Waker = &*waker;
+    /// Starts the thread, which calls the features through `up`. Process
+    /// context (module init), after the state exists.
+    pub(crate) fn start(up: Upcalls) -> Result<Self> {
+        let arg = KBox::pin_init(
+            pin_init!(ThreadArg {
+                waker <- Waker::new(),
+                up,
+            }),
+            GFP_KERNEL,
+        )?;
+        let ap: *const ThreadArg = &*arg;
+        let wp: *const Waker = &arg.waker;
         // SAFETY: `thread_main` has the signature kthreads expect; its
-        // argument is the waker, which outlives the thread (`drop` stops
-        // the thread first); the name is a NUL-terminated format without
+        // argument is `arg`, which outlives the thread (`drop` stops the
+        // thread first); the name is a NUL-terminated format without
         // conversions.
         let t = unsafe {
             bindings::kthread_create_on_node(
                 Some(thread_main),
-                wp.cast_mut().cast(),
+                ap.cast_mut().cast(),
                 bindings::NUMA_NO_NODE,
                 c"dts_mesh".as_ptr().cast(),
             )
@@ -359,16 +431,16 @@ impl Thread {
         // SAFETY: `t` is a new, live task; the reference keeps it alive until
         // `drop` (the thread may exit on its own only when stopped).
         unsafe { bindings::get_task_struct(t) };
-        // SAFETY: the waker lives in `Thread`, whose `drop` uninstalls it
-        // before dropping it.
+        // SAFETY: the waker lives in `arg`, in `Thread`, whose `drop`
+        // uninstalls it before dropping it.
         unsafe { wake::install(wp) };
         // SAFETY: `t` is live; this starts it.
         unsafe { bindings::wake_up_process(t) };
         // INVARIANT: a reference was taken above; the thread's argument is
-        // `waker`.
+        // `arg`, whose waker was installed.
         Ok(Self {
             task: NonNull::new(t).ok_or(ENOMEM)?,
-            waker,
+            arg,
         })
     }
 }
@@ -378,7 +450,7 @@ impl Drop for Thread {
     /// mesh socket and restores their callbacks before it returns.
     fn drop(&mut self) {
         // The thread stops; no `wake` uses the waker after this.
-        wake::uninstall(&self.waker);
+        wake::uninstall(&self.arg.waker);
         // SAFETY: the task is alive (we hold a reference); `kthread_stop()`
         // wakes the thread and waits until `thread_main` returned.
         unsafe { bindings::kthread_stop(self.task.as_ptr()) };
@@ -389,7 +461,7 @@ impl Drop for Thread {
         rcu::synchronize();
         VIEW.store(View::ALL.pack(), Ordering::Release);
         ENABLED.store(false, Ordering::Relaxed);
-        // The waker is dropped with `self`, after the thread has exited.
+        // The argument is dropped with `self`, after the thread has exited.
     }
 }
 
@@ -398,13 +470,14 @@ impl Drop for Thread {
 /// # Safety
 ///
 /// Called once by the kthread machinery, as the body of the thread
-/// `Thread::start` created, whose argument `data` is the `Waker` that the
-/// `Thread` keeps alive until the thread has exited.
+/// `Thread::start` created, whose argument `data` is the `ThreadArg` that
+/// the `Thread` keeps alive until the thread has exited.
 unsafe extern "C" fn thread_main(data: *mut c_void) -> c_int {
-    // SAFETY: per the function contract, `data` is a live `Waker` for the
-    // whole life of the thread.
-    let waker = unsafe { &*data.cast::<Waker>() };
-    match KBox::new(Runner::new(), GFP_KERNEL) {
+    // SAFETY: per the function contract, `data` is a live `ThreadArg` for
+    // the whole life of the thread.
+    let arg = unsafe { &*data.cast::<ThreadArg>() };
+    let waker = &arg.waker;
+    match KBox::new(Runner::new(arg.up), GFP_KERNEL) {
         Ok(mut r) => {
             r.run(waker);
             r.teardown();
@@ -530,7 +603,7 @@ enum In {
     /// copied (out of memory: answered as such).
     ScClone(Option<KVec<u8>>),
     /// SC-ACK: the payload (at most `scmsg::ACK_LEN` bytes are meaningful;
-    /// anything else is refused by [`crate::sc::ack_received`]).
+    /// anything else is refused by the feature, [`Upcalls::sc_ack`]).
     ScAck(KVec<u8>),
     /// HANDOVER: the payload, `None` if it could not be copied (out of
     /// memory: answered as such).
@@ -749,6 +822,8 @@ struct Runner {
     /// failures not warned of since.
     auth_warned: Option<u64>,
     auth_unwarned: u32,
+    /// The features' upcalls.
+    up: Upcalls,
 }
 
 /// Whether the thread is asked to stop.
@@ -758,8 +833,9 @@ fn should_stop() -> bool {
 }
 
 impl Runner {
-    fn new() -> Self {
+    fn new(up: Upcalls) -> Self {
         Self {
+            up,
             gen: GEN.load(Ordering::Acquire).wrapping_sub(1),
             cfg: None,
             incarnation: 0,
@@ -1338,29 +1414,25 @@ impl Runner {
                     }
                 }
             }
-            (Phase::Established, In::Closed(m)) => closed_received(&m, c.peer_addr),
+            (Phase::Established, In::Closed(m)) => closed_received(&self.up, &m, c.peer_addr),
             (Phase::Established, In::ScClone(p)) => {
-                let ack = match p {
-                    Some(p) => crate::sc::serve(&p, c.peer_addr),
-                    None => crate::sc::refuse_nomem(),
-                };
+                let ack = (self.up.sc_clone)(p.as_deref(), c.peer_addr);
                 if !c.queue(me, &Msg::ScAck(&ack)) {
                     return Err(Close::Error);
                 }
             }
-            (Phase::Established, In::ScAck(p)) => crate::sc::ack_received(c.peer, &p)
-                .map_err(|()| Close::Bad(FrameError::BadPayload))?,
+            (Phase::Established, In::ScAck(p)) => {
+                (self.up.sc_ack)(c.peer, &p).map_err(|()| Close::Bad(FrameError::BadPayload))?
+            }
             (Phase::Established, In::Handover(p)) => {
                 let delta = self
                     .peers
                     .get(usize::from(c.peer) - 1)
                     .and_then(|p| p.clock_delta);
-                let (ack, taken) = crate::takeover::serve(p.as_deref(), c.peer, delta);
-                if !c.queue(me, &Msg::HandoverAck(&ack.to_bytes())) {
-                    // The source will not hear that this node took it.
-                    if let Some(t) = taken {
-                        crate::takeover::abandon(t);
-                    }
+                let from = c.peer;
+                let mut answer =
+                    |ack: &HandoverAck| c.queue(me, &Msg::HandoverAck(&ack.to_bytes()));
+                if !(self.up.handover)(p.as_deref(), from, delta, &mut answer) {
                     return Err(Close::Error);
                 }
             }
@@ -1377,7 +1449,7 @@ impl Runner {
             }
             if let Some(m) = self.member.as_mut() {
                 if let Some(ch) = m.heard(c.peer, now) {
-                    changed(ch);
+                    changed(&self.up, ch);
                 }
             }
         }
@@ -1426,16 +1498,17 @@ impl Runner {
     /// Sends the close notifications the packet path queued.
     fn drain_queue(&mut self) {
         let mut batch = [None; TXQ_CAP];
-        let n = state::with(|st| {
-            let mut q = st.txq.lock();
-            let n = q.len;
-            for (d, s) in batch.iter_mut().zip(q.items.iter_mut()).take(n) {
-                *d = s.take();
-            }
-            q.len = 0;
-            n
-        })
-        .unwrap_or(0);
+        let n = TXQ
+            .with(|q| {
+                let mut q = q.lock();
+                let n = q.len;
+                for (d, s) in batch.iter_mut().zip(q.items.iter_mut()).take(n) {
+                    *d = s.take();
+                }
+                q.len = 0;
+                n
+            })
+            .unwrap_or(0);
         let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
             return;
         };
@@ -1534,8 +1607,9 @@ impl Runner {
 
     /// Marks silent peers down and publishes the view.
     fn tick(&mut self, now: u64) {
+        let up = self.up;
         if let Some(m) = self.member.as_mut() {
-            m.tick(now, changed);
+            m.tick(now, |ch| changed(&up, ch));
         }
         self.publish();
     }
@@ -1566,7 +1640,7 @@ impl Runner {
 }
 
 /// Logs and counts a peer's change of state. Process context.
-fn changed(ch: Change) {
+fn changed(up: &Upcalls, ch: Change) {
     match ch.to {
         PeerState::Down => {
             stats::inc(Counter::MeshNodeDown);
@@ -1574,9 +1648,7 @@ fn changed(ch: Change) {
                 s.down_count.fetch_add(1, Ordering::Relaxed);
             }
             pr_info!("mesh: node {} is down\n", ch.id);
-            crate::sc::node_down(ch.id);
-            calls::node_down(ch.id);
-            crate::handover::node_down(ch.id);
+            (up.node_down)(ch.id);
         }
         PeerState::Up => {
             stats::inc(Counter::MeshNodeUp);
@@ -1625,7 +1697,7 @@ fn census(flows: &FlowTable) -> Load {
 /// sent it (over an authenticated connection); a CLOSED about a connection
 /// that was handed to another node is ignored and counted
 /// ([`Counter::ClosedForged`]). Process context (the mesh thread).
-fn closed_received(m: &Closed, from: u32) {
+fn closed_received(up: &Upcalls, m: &Closed, from: u32) {
     stats::inc(Counter::MeshClosedReceived);
     let key = FlowKey {
         laddr: m.vip,
@@ -1633,7 +1705,7 @@ fn closed_received(m: &Closed, from: u32) {
         raddr: m.client_addr,
         rport: m.client_port,
     };
-    if crate::sc::closed(&key, from) {
+    if (up.closed)(&key, from) {
         return;
     }
     state::with(|st| {
@@ -1680,6 +1752,6 @@ pub(crate) fn release(st: &state::State, fcb: &Arc<Fcb>, reason: CloseReason) {
     }
     let origin = fcb.origin();
     if origin != 0 {
-        notify_closed(st, fcb, origin, reason);
+        notify_closed(fcb, origin, reason);
     }
 }

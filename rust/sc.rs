@@ -34,6 +34,7 @@ use crate::calls;
 use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
+use crate::global::{Global, Published};
 use crate::ksock::{errno, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::mesh;
@@ -86,7 +87,7 @@ pub(crate) enum ScData {
 }
 
 /// The Socket Cloning state of one connection, shared by its flow entry's
-/// FCB ([`Fcb::sc`]).
+/// FCB (its extension slot, read with [`of`]).
 #[pin_data]
 pub(crate) struct ScFlow {
     #[pin]
@@ -105,7 +106,17 @@ impl ScFlow {
     }
 }
 
-/// Module-wide Socket Cloning state (a field of [`state::State`]).
+/// What a Socket Cloning connection's FCB carries in its extension slot
+/// ([`crate::fcb::FcbExt`]).
+struct ScExt(Arc<ScFlow>);
+
+/// The Socket Cloning state `fcb` carries: for `ScOrigin` and `ScClone`
+/// entries, `None` for any other. Any context.
+pub(crate) fn of(fcb: &Fcb) -> Option<&Arc<ScFlow>> {
+    fcb.ext::<ScExt>().map(|e| &e.0)
+}
+
+/// Module-wide Socket Cloning state, published in [`SHARED`].
 #[pin_data]
 pub(crate) struct Shared {
     /// Woken when a clone settles ([`clone_wait`]'s waiters).
@@ -122,6 +133,26 @@ impl Shared {
         pin_init!(Self {
             cv <- new_condvar!("dts_sc_cv"),
             gen <- new_spinlock_bh!(0, "dts_sc_gen"),
+        })
+    }
+}
+
+/// The waiters on clones settling.
+static SHARED: Global<Shared> = Global::new();
+
+/// Owns [`SHARED`]: a field of the module, created before and dropped
+/// after everything that waits for or settles a clone (the socket options,
+/// the hooks, the mesh thread).
+pub(crate) struct SharedOwner {
+    _sh: Published<Shared>,
+}
+
+impl SharedOwner {
+    /// Allocates and publishes the shared state. Process context (module
+    /// init).
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            _sh: Published::new(&SHARED, Shared::new())?,
         })
     }
 }
@@ -210,7 +241,7 @@ fn origin_flow(w: &Where) -> Result<Arc<ScFlow>> {
         {
             let g = rcu::Guard::new();
             if let Some(f) = st.flows.lookup(&key, &g) {
-                return match (f.role, f.fcb.sc()) {
+                return match (f.role, of(&f.fcb)) {
                     (Role::ScOrigin, Some(s)) if f.track().phase() == Phase::Established => {
                         Ok(s.clone())
                     }
@@ -235,7 +266,7 @@ fn origin_flow(w: &Where) -> Result<Arc<ScFlow>> {
             w.client_port,
             FcbState::Direct,
         )
-        .with_sc(scf.clone());
+        .with_ext(Arc::new(ScExt(scf.clone()), GFP_KERNEL)?);
         let fcb = Arc::new(fcb, GFP_KERNEL)?;
         match st.flows.insert(key, Role::ScOrigin, fcb, clock::now_secs()) {
             Ok(true) => {
@@ -394,7 +425,7 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     let scf = state::with(|st| {
         let g = rcu::Guard::new();
         match st.flows.lookup(&key, &g) {
-            Some(f) if f.role == Role::ScOrigin => f.fcb.sc().cloned(),
+            Some(f) if f.role == Role::ScOrigin => of(&f.fcb).cloned(),
             _ => None,
         }
     })
@@ -412,52 +443,56 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
         cloned_bytes: r.cloned_bytes,
     };
     let t0 = clock::now_ns();
-    let st = state::with(|st| {
-        loop {
-            // The generation is read before the check: a settle after it
-            // bumps it, and the wait below then returns at once.
-            let seen = *st.sc.gen.lock();
-            let (s, waiting) = match &*scf.data.lock() {
-                ScData::Origin { r, .. } => (
-                    status(r),
-                    r.active.is_some_and(|a| a.len.is_some()) && r.forwarding(clock::now_secs()),
-                ),
-                ScData::Clone { .. } => return Err(ENOENT),
-            };
-            if !waiting {
-                return Ok(s);
-            }
-            let spent_ms = clock::now_ns().saturating_sub(t0) / 1_000_000;
-            let Some(left_ms) = u64::from(CLONE_WAIT_MS)
-                .checked_sub(spent_ms)
-                .filter(|l| *l > 0)
-            else {
-                return Err(errno(bindings::ETIMEDOUT));
-            };
-            let mut g = st.sc.gen.lock();
-            // INVARIANT: checked and slept on under the lock that every
-            // settle takes to bump the generation.
-            if *g == seen {
-                let left = clock::msecs_to_jiffies(left_ms as u32) as _;
-                if let CondVarTimeoutResult::Signal { .. } =
-                    st.sc.cv.wait_interruptible_timeout(&mut g, left)
-                {
-                    return Err(EINTR);
+    let st = SHARED
+        .with(|sh| {
+            loop {
+                // The generation is read before the check: a settle after it
+                // bumps it, and the wait below then returns at once.
+                let seen = *sh.gen.lock();
+                let (s, waiting) = match &*scf.data.lock() {
+                    ScData::Origin { r, .. } => (
+                        status(r),
+                        r.active.is_some_and(|a| a.len.is_some())
+                            && r.forwarding(clock::now_secs()),
+                    ),
+                    ScData::Clone { .. } => return Err(ENOENT),
+                };
+                if !waiting {
+                    return Ok(s);
+                }
+                let spent_ms = clock::now_ns().saturating_sub(t0) / 1_000_000;
+                let Some(left_ms) = u64::from(CLONE_WAIT_MS)
+                    .checked_sub(spent_ms)
+                    .filter(|l| *l > 0)
+                else {
+                    return Err(errno(bindings::ETIMEDOUT));
+                };
+                let mut g = sh.gen.lock();
+                // INVARIANT: checked and slept on under the lock that every
+                // settle takes to bump the generation.
+                if *g == seen {
+                    let left = clock::msecs_to_jiffies(left_ms as u32) as _;
+                    if let CondVarTimeoutResult::Signal { .. } =
+                        sh.cv.wait_interruptible_timeout(&mut g, left)
+                    {
+                        return Err(EINTR);
+                    }
                 }
             }
-        }
-    })
-    .ok_or(EINVAL)??;
+        })
+        .ok_or(EINVAL)??;
     out.write(&st.to_bytes())?;
     Ok(CLONE_STATUS_V1_SIZE)
 }
 
 /// Wakes clone calls and waiters. Any context.
-fn wake_all(st: &state::State) {
-    let mut g = st.sc.gen.lock();
-    *g = g.wrapping_add(1);
-    drop(g);
-    st.sc.cv.notify_all();
+fn wake_all() {
+    SHARED.with(|sh| {
+        let mut g = sh.gen.lock();
+        *g = g.wrapping_add(1);
+        drop(g);
+        sh.cv.notify_all();
+    });
 }
 
 // ---------------------------------------------------------------------
@@ -474,7 +509,7 @@ pub(crate) fn ack_received(from: u8, payload: &[u8]) -> core::result::Result<(),
 
 /// The SC server: builds the clone an SC-CLONE from `from_addr` asks for
 /// and returns the SC-ACK to send back.
-pub(crate) fn serve(payload: &[u8], from_addr: u32) -> [u8; ACK_LEN] {
+fn serve(payload: &[u8], from_addr: u32) -> [u8; ACK_LEN] {
     let (status, msg) = match ScClone::decode(payload) {
         Ok(m) => (build_clone(&m, from_addr), Some(m)),
         Err(_) => (ScStatus::Invalid, None),
@@ -496,8 +531,19 @@ pub(crate) fn serve(payload: &[u8], from_addr: u32) -> [u8; ACK_LEN] {
     ack.to_bytes()
 }
 
+/// An SC-CLONE from the node at internal address `from_addr` (`None`: it
+/// could not be copied): the SC-ACK to answer. The mesh's upcall
+/// ([`crate::mesh::Upcalls::sc_clone`]). Process context (the mesh
+/// thread).
+pub(crate) fn on_clone(payload: Option<&[u8]>, from_addr: u32) -> [u8; ACK_LEN] {
+    match payload {
+        Some(p) => serve(p, from_addr),
+        None => refuse_nomem(),
+    }
+}
+
 /// The SC-ACK for an SC-CLONE that could not even be copied.
-pub(crate) fn refuse_nomem() -> [u8; ACK_LEN] {
+fn refuse_nomem() -> [u8; ACK_LEN] {
     stats::inc(Counter::ScCloneRefused);
     ScAck {
         status: ScStatus::NoMemory,
@@ -572,7 +618,7 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         let g = rcu::Guard::new();
         st.flows
             .lookup(&key, &g)
-            .map(|f| (f.role, f.fcb.sc().cloned()))
+            .map(|f| (f.role, of(&f.fcb).cloned()))
     })
     .flatten();
     match old {
@@ -614,6 +660,9 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
     ) else {
         return ScStatus::NoMemory;
     };
+    let Ok(ext) = Arc::new(ScExt(scf.clone()), GFP_KERNEL) else {
+        return ScStatus::NoMemory;
+    };
     let fcb = Fcb::new(
         m.vip,
         m.app_port,
@@ -622,7 +671,7 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         m.client_port,
         FcbState::Direct,
     )
-    .with_sc(scf.clone());
+    .with_ext(ext);
     let Ok(fcb) = Arc::new(fcb, GFP_KERNEL) else {
         return ScStatus::NoMemory;
     };
@@ -718,7 +767,7 @@ pub(crate) fn closed(key: &FlowKey, from: u32) -> bool {
         let g = rcu::Guard::new();
         st.flows
             .lookup(key, &g)
-            .and_then(|f| f.fcb.sc().map(|s| (f.role, s.clone(), f.fcb.proxy_port)))
+            .and_then(|f| of(&f.fcb).map(|s| (f.role, s.clone(), f.fcb.proxy_port)))
     })
     .flatten();
     let Some((role, scf, clone_port)) = found else {
@@ -781,7 +830,7 @@ pub(crate) fn node_down(node: u8) {
     let mut clones: KVec<(FlowKey, Arc<ScFlow>, u16)> = KVec::new();
     state::with(|st| {
         st.flows.for_each(|f| {
-            let Some(s) = f.fcb.sc() else { return };
+            let Some(s) = of(&f.fcb) else { return };
             match (f.role, &*s.data.lock()) {
                 (Role::ScOrigin, ScData::Origin { r, .. })
                     if r.node == node && r.active.is_some() =>
@@ -869,16 +918,16 @@ fn abort_socket(key: &FlowKey) {
 
 /// A cloned connection's entry expired (`crate::gc`): tell the clone's node.
 /// Any context.
-pub(crate) fn expired(st: &state::State, f: &Flow) {
+pub(crate) fn expired(f: &Flow) {
     if f.role != Role::ScOrigin {
         return;
     }
-    let Some(s) = f.fcb.sc() else { return };
+    let Some(s) = of(&f.fcb) else { return };
     let node_addr = match &*s.data.lock() {
         ScData::Origin { node_addr, .. } => *node_addr,
         ScData::Clone { .. } => 0,
     };
-    mesh::notify_closed(st, &f.fcb, node_addr, CloseReason::Timeout);
+    mesh::notify_closed(&f.fcb, node_addr, CloseReason::Timeout);
 }
 
 // ---------------------------------------------------------------------
@@ -887,7 +936,6 @@ pub(crate) fn expired(st: &state::State, f: &Flow) {
 
 /// Handles a segment of a Socket Cloning entry `f`.
 pub(crate) fn on_segment(
-    st: &state::State,
     f: &Flow,
     scf: &ScFlow,
     dir: Dir,
@@ -927,14 +975,14 @@ pub(crate) fn on_segment(
             };
             if p.settled {
                 stats::inc(Counter::ScSettled);
-                wake_all(st);
-                mesh::notify(st, &f.fcb, fwd.1, CloseReason::Settled);
+                wake_all();
+                mesh::notify(&f.fcb, fwd.1, CloseReason::Settled);
             }
             if p.forward {
                 forward(skb, t, fwd.0, fwd.1, fwd.2);
             }
             if track.phase() == Phase::Closed {
-                mesh::notify_closed(st, &f.fcb, fwd.1, CloseReason::Fin);
+                mesh::notify_closed(&f.fcb, fwd.1, CloseReason::Fin);
             }
             let plan = Plan {
                 ack_add: p.ack_add,
@@ -959,11 +1007,11 @@ pub(crate) fn on_segment(
             };
             if p.settled {
                 stats::inc(Counter::ScSettled);
-                wake_all(st);
-                mesh::notify(st, &f.fcb, node_addr, CloseReason::Settled);
+                wake_all();
+                mesh::notify(&f.fcb, node_addr, CloseReason::Settled);
             }
             if track.phase() == Phase::Closed {
-                mesh::notify_closed(st, &f.fcb, node_addr, CloseReason::Fin);
+                mesh::notify_closed(&f.fcb, node_addr, CloseReason::Fin);
             }
             let plan = Plan {
                 seq_add: p.seq_add,
@@ -1031,7 +1079,7 @@ pub(crate) fn on_segment(
                 {
                     // The clone reset itself: the original stops routing.
                     f.close(now);
-                    mesh::notify_closed(st, &f.fcb, origin_addr, CloseReason::Rst);
+                    mesh::notify_closed(&f.fcb, origin_addr, CloseReason::Rst);
                     bindings::NF_DROP
                 }
                 _ => bindings::NF_DROP,
@@ -1097,7 +1145,7 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
     let guard = rcu::Guard::new();
     let r = state::with(|st| {
         let f = st.flows.lookup(&key, &guard)?;
-        let scf = f.fcb.sc()?;
+        let scf = of(&f.fcb)?;
         if f.role != Role::ScClone {
             return None;
         }
@@ -1169,7 +1217,7 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
             if let Some(f) = st.flows.lookup(&key, &guard) {
                 f.close(clock::now_secs());
             }
-            mesh::notify_closed(st, &fcb, fw.outer_src, CloseReason::Fin);
+            mesh::notify_closed(&fcb, fw.outer_src, CloseReason::Fin);
         });
     }
     bindings::NF_DROP

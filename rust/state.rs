@@ -1,33 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Module-wide state shared by the hook functions and the socket-option
-//! handlers.
+//! The core's module-wide state: the configuration and the flow table,
+//! with its collector. Shared by the hook functions, the socket-option
+//! handlers and the mesh thread.
 //!
-//! Neither a netfilter hook nor an `nf_sockopt_ops` call can be handed a
-//! pointer to module data in a way that covers both, so the state lives in one
-//! heap object published through a static pointer. [`StateOwner`] (a field of
-//! the module) creates it before any hook or socket option is registered and
-//! destroys it after all of them are unregistered; [`with`] lends it out for
-//! the duration of one call.
+//! It lives in one heap object published through [`STATE`] (a
+//! [`Global`]): [`StateOwner`] (a field of the module) creates it before
+//! any hook or socket option is registered and destroys it after all of
+//! them are unregistered; [`with`] lends it out for the duration of one
+//! call. The features keep their own module-wide objects the same way
+//! (`calls.rs`, `mesh.rs`, `sc.rs`); this file names none of them. What a
+//! feature must do when one of its flows expires, it says through the
+//! expiry callback the module gives [`StateOwner::new`].
+//!
+//! Contexts: any (readers); process context (the owner, the collector's
+//! steps). Locks: the flow table's (BH-disabling, `flowtab.rs`), one
+//! bucket at a time during a step; the configuration is RCU-published,
+//! with a try-lock flag for writers.
 
-use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 
 use kernel::sync::Arc;
 
 use crate::clock;
-use crate::flowtab::FlowTable;
-use crate::gc::Gc;
-use crate::lock::{new_spinlock_bh, SpinLockBh};
-use crate::mesh::{self, TxQueue};
+use crate::flowtab::{Flow, FlowTable};
+use crate::gc::{self, Gc};
+use crate::global::{Global, Published};
 use crate::pure::abi::Counter;
 use crate::pure::config::Config;
-use crate::pure::fcb::Role;
 use crate::pure::flow::Timeouts;
-use crate::pure::mesh::CloseReason;
 use crate::rcu::{self, RcuBox};
 use crate::stats;
+
+/// What the features do when the collector expires one of their flows,
+/// before it is freed. Process context (the collector's work item), with
+/// the table's lock held: it must not take that lock or sleep.
+pub(crate) type OnExpire = fn(&Flow);
 
 /// The state itself.
 #[pin_data]
@@ -42,16 +51,8 @@ pub(crate) struct State {
     pub(crate) flows: FlowTable,
     /// The flow table's garbage collector.
     pub(crate) gc: Arc<Gc>,
-    /// Close notifications for the control mesh's thread.
-    #[pin]
-    pub(crate) txq: SpinLockBh<TxQueue>,
-    /// Socket Cloning: the waiters on clones settling.
-    #[pin]
-    pub(crate) sc: crate::sc::Shared,
-    /// Calls over the control mesh (handovers, clones) waiting for their
-    /// answer.
-    #[pin]
-    pub(crate) calls: crate::calls::Calls,
+    /// The features' expiry callback.
+    on_expire: OnExpire,
 }
 
 impl State {
@@ -72,11 +73,10 @@ impl State {
     }
 
     /// Expires the next slice of the flow table ([`crate::gc`]), with the
-    /// configuration's timeouts. A handed-in connection that times out here
-    /// is reported to the node it came from. At the end of a pass, publishes
-    /// the number of unassured flows (`flows_unassured`). Process context
-    /// (the collector's work item); takes the table's lock one bucket at a
-    /// time.
+    /// configuration's timeouts, calling the expiry callback for each flow
+    /// that goes. At the end of a pass, publishes the number of unassured
+    /// flows (`flows_unassured`). Process context (the collector's work
+    /// item); takes the table's lock one bucket at a time.
     pub(crate) fn gc_step(&self, gc: &Gc) {
         let t = {
             let guard = rcu::Guard::new();
@@ -88,12 +88,9 @@ impl State {
         let (first, pass_done) = gc.take_slice();
         let (mut removed, mut unassured) = (0, 0);
         for bucket in first..first + crate::gc::SLICE {
-            let (r, u) = self.flows.expire_bucket(bucket, now, &t, |f| {
-                if f.role == Role::ClientDst {
-                    mesh::notify_closed(self, &f.fcb, f.fcb.peer().0, CloseReason::Timeout);
-                }
-                crate::sc::expired(self, f);
-            });
+            let (r, u) = self
+                .flows
+                .expire_bucket(bucket, now, &t, |f| (self.on_expire)(f));
             removed += r;
             unassured += u;
         }
@@ -104,72 +101,60 @@ impl State {
     }
 }
 
-// INVARIANT: null, or the `State` owned by the live `StateOwner`.
-static STATE: AtomicPtr<State> = AtomicPtr::new(ptr::null_mut());
+/// The published state.
+static STATE: Global<State> = Global::new();
 
-/// Owns the module state; a field of the module, dropped last.
+/// Owns the module state; a field of the module, dropped after every hook
+/// and socket option is unregistered.
 pub(crate) struct StateOwner {
-    // INVARIANT: from `KBox::into_raw`, published in `STATE` until drop.
-    ptr: *mut State,
+    st: Published<State>,
 }
 
-// SAFETY: `State` is `Sync` (atomics and `RcuBox`), and the owner only frees
-// it, from process context.
-unsafe impl Send for StateOwner {}
-// SAFETY: `&StateOwner` gives no access to the state.
-unsafe impl Sync for StateOwner {}
+/// The collector's tick: queue its work item. Softirq context.
+fn gc_tick() {
+    with(|st| gc::enqueue(st.gc.clone()));
+}
+
+/// The collector's step. Process context (its work item).
+fn gc_step(gc: &Gc) {
+    with(|st| st.gc_step(gc));
+}
 
 impl StateOwner {
-    /// Allocates and publishes the state. Process context (module init),
-    /// before any hook or socket option is registered.
-    pub(crate) fn new() -> Result<Self> {
-        let b: Pin<KBox<State>> = KBox::try_pin_init(
+    /// Allocates and publishes the state, whose collector calls `on_expire`
+    /// for each flow it expires, and starts the collector. Process context
+    /// (module init), before any hook or socket option is registered.
+    pub(crate) fn new(on_expire: OnExpire) -> Result<Self> {
+        let gc = Gc::new(gc::Owner {
+            tick: gc_tick,
+            step: gc_step,
+        })?;
+        let st = Published::new(
+            &STATE,
             try_pin_init!(State {
                 config: RcuBox::new(),
                 cfg_busy: AtomicBool::new(false),
                 flows <- FlowTable::new(),
-                gc: Gc::new()?,
-                txq <- new_spinlock_bh!(TxQueue::new(), "dts_mesh_txq"),
-                sc <- crate::sc::Shared::new(),
-                calls <- crate::calls::Calls::new(),
+                gc,
+                on_expire,
             }? Error),
-            GFP_KERNEL,
         )?;
-        // SAFETY: the state is never moved out of its allocation: it is only
-        // reached through the raw pointer and freed in place by `drop`.
-        let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
-        // Release: the initialised state is visible before its address.
-        STATE.store(ptr, Ordering::Release);
-        // SAFETY: just published; nothing frees it before `drop`.
-        unsafe { (*ptr).gc.start() };
-        // INVARIANT: allocated above and published.
-        Ok(Self { ptr })
+        st.get().gc.start();
+        Ok(Self { st })
     }
 }
 
 impl Drop for StateOwner {
     /// Process context (module exit), after every hook and socket option is
-    /// unregistered, so no call can be using the state any more.
+    /// unregistered. The collector's timer and work item use the state:
+    /// they stop first; `st` is then unpublished and freed.
     fn drop(&mut self) {
-        // SAFETY: `self.ptr` is the live state (type invariant). The
-        // collector's timer and work item use it: they stop first.
-        unsafe { (*self.ptr).gc.stop() };
-        STATE.store(ptr::null_mut(), Ordering::Release);
-        // SAFETY: `self.ptr` came from `KBox::into_raw` (type invariant) and,
-        // with every user unregistered, nothing refers to it. It is dropped in
-        // place (pinned fields such as the flow table's lock never move).
-        drop(unsafe { KBox::from_raw(self.ptr) });
+        self.st.get().gc.stop();
     }
 }
 
 /// Runs `f` with the module state; `None` if it does not exist (never the
 /// case while hooks and socket options are registered). Any context.
 pub(crate) fn with<R>(f: impl FnOnce(&State) -> R) -> Option<R> {
-    let p = STATE.load(Ordering::Acquire);
-    // SAFETY: by the invariant of `STATE`, a non-null `p` is the state owned
-    // by the live `StateOwner`, which outlives every hook and socket-option
-    // call (it is created before their registration and dropped after their
-    // unregistration), and this call is one of those. The borrow cannot
-    // escape `f`.
-    unsafe { p.as_ref() }.map(f)
+    STATE.with(f)
 }

@@ -31,12 +31,15 @@ use kernel::sync::Arc;
 
 use crate::clock;
 use crate::fcb::Fcb;
+use crate::flowtab::Flow;
 use crate::ksock::errno;
+use crate::mesh;
 use crate::pure::abi::Counter;
 use crate::pure::config::PortKind;
 use crate::pure::fcb::{self, Learn, Role, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::homsg::{self, Handover, HandoverAck};
+use crate::pure::mesh::CloseReason;
 use crate::pure::segbuild::{self, window_field, SegSpec};
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
 use crate::rcu;
@@ -70,11 +73,7 @@ pub(crate) struct Taken {
 /// is not checked): builds the connection and returns the answer, and what
 /// was taken ([`abandon`] undoes it if the answer cannot be sent). Process
 /// context (the mesh thread).
-pub(crate) fn serve(
-    payload: Option<&[u8]>,
-    from: u8,
-    delta: Option<u64>,
-) -> (HandoverAck, Option<Taken>) {
+fn serve(payload: Option<&[u8]>, from: u8, delta: Option<u64>) -> (HandoverAck, Option<Taken>) {
     let refuse = |call_id: u32, errno: u32| {
         stats::inc(Counter::HandoverRefused);
         (HandoverAck { call_id, errno }, None)
@@ -105,16 +104,48 @@ pub(crate) fn serve(
     }
 }
 
+/// Serves a `HANDOVER` as [`serve`] does and answers it through `answer`
+/// (which queues the `HANDOVER_ACK` on the mesh connection it came by and
+/// says whether it could); if the answer could not be queued, undoes what
+/// was taken ([`abandon`]). Returns whether it was answered. The mesh's
+/// upcall ([`crate::mesh::Upcalls::handover`]). Process context (the mesh
+/// thread).
+pub(crate) fn on_handover(
+    payload: Option<&[u8]>,
+    from: u8,
+    delta: Option<u64>,
+    answer: mesh::Answer<'_>,
+) -> bool {
+    let (ack, taken) = serve(payload, from, delta);
+    if answer(&ack) {
+        return true;
+    }
+    // The source will not hear that this node took it.
+    if let Some(t) = taken {
+        abandon(t);
+    }
+    false
+}
+
 /// Undoes a connection whose "taken" answer could not be queued (the mesh
 /// connection is failing, and the source will give up on the handover):
 /// its socket here is reset and nothing of it reaches the client. Process
 /// context (the mesh thread).
-pub(crate) fn abandon(t: Taken) {
+fn abandon(t: Taken) {
     // `Direct`: the RST is delivered (no ACK to translate), then the entry
     // drops everything.
     reset(&t.fcb, &t.syn, t.rcv_nxt);
     remove(&t.key, &t.fcb);
     stats::inc(Counter::HandoverRefused);
+}
+
+/// The collector expired flow `f`: a handed-in connection (`ClientDst`)
+/// that timed out here is reported to the node it came from. Process
+/// context (the collector's work item), under the flow table's lock.
+pub(crate) fn expired(f: &Flow) {
+    if f.role == Role::ClientDst {
+        mesh::notify_closed(&f.fcb, f.fcb.peer().0, CloseReason::Timeout);
+    }
 }
 
 /// What the configuration says about a `HANDOVER`.
