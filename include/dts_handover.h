@@ -71,7 +71,7 @@
  * node, see DTS_SO_CLONE below.
  *
  * All fields are in native byte order. The layouts are checked against the
- * module's (rust/pure/abi.rs: HandoverReqV1, FlowInfoV1, CloneReqV1,
+ * module's (rust/pure/abi/: HandoverReqV1, FlowInfoV1, CloneReqV1,
  * CloneStatusV1) by tests/host/c-header.sh.
  */
 #ifndef DTS_HANDOVER_H

@@ -3,7 +3,7 @@
 //! Pure logic. The server logs `action=fallback:EBUSY`, not "Device or
 //! resource busy (os error 16)": a stable, space-free token a script can
 //! match. [`errno_name`] knows every errno `DTS_SO_CLONE` and
-//! `DTS_SO_CLONE_WAIT` return (see `rust/pure/abi.rs`), the kernel's answer
+//! `DTS_SO_CLONE_WAIT` return (see `rust/pure/abi/`), the kernel's answer
 //! without the module (`ENOPROTOOPT`) and the usual socket errors; anything
 //! else is `errno-N`.
 

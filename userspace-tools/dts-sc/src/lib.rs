@@ -7,7 +7,7 @@
 //! ASF) as if the client had sent them and answers the client directly,
 //! while the original connection stays with the application, which reads
 //! the client's next request. See `DTS_SO_CLONE` and `DTS_SO_CLONE_WAIT` in
-//! `rust/pure/abi.rs` and `include/dts_handover.h`.
+//! `rust/pure/abi/` and `include/dts_handover.h`.
 //!
 //! This crate has two binaries:
 //!
