@@ -58,6 +58,10 @@ t0=$SECONDS
 log "building the fuzz targets with $(rustup run "$tc" rustc -V)"
 CARGO_BUILD_JOBS=${FUZZ_JOBS:-1} cargo "+$tc" fuzz build -s "$sanitizer" --target-dir "$out/target" ||
 	fail "building the fuzz targets failed"
+# The seed generator (examples/seeds.rs) builds the same messages the
+# targets parse: it must keep compiling when they change.
+CARGO_BUILD_JOBS=${FUZZ_JOBS:-1} cargo "+$tc" check --example seeds --target-dir "$out/target" ||
+	fail "the seed generator (examples/seeds.rs) does not compile"
 log "built in $((SECONDS - t0)) s; running each target for ${secs} s"
 
 passed=0 failed=0 rows=()

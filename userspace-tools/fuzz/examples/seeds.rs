@@ -146,11 +146,14 @@ fn mesh_frames(dir: &Path) {
         Msg::Hello(Hello {
             fingerprint: 0x0102_0304_0506_0708,
             incarnation: 9,
+            nonce: [0x11; dts_core::hmac::NONCE_LEN],
         }),
         Msg::HelloAck(HelloAck {
             fingerprint: 0x0102_0304_0506_0708,
             incarnation: 10,
             status: HelloStatus::Ok,
+            nonce: [0x22; dts_core::hmac::NONCE_LEN],
+            proof: [0x33; dts_core::hmac::MAC_LEN],
         }),
         Msg::Heartbeat(Heartbeat {
             sent_us: 1_000_000,
