@@ -38,6 +38,7 @@ pub(crate) fn now_secs() -> u32 {
 /// `ms` milliseconds in jiffies (`msecs_to_jiffies()`, an `unsigned long`),
 /// for a sleep or a timeout. Any context.
 pub(crate) fn msecs_to_jiffies(ms: u32) -> usize {
-    // SAFETY: pure conversion.
-    unsafe { bindings::msecs_to_jiffies(ms) }
+    // An `unsigned long`: the width of `usize` on every 64-bit target the
+    // kernel's Rust support builds for.
+    kernel::time::msecs_to_jiffies(ms) as usize
 }

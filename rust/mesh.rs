@@ -424,8 +424,8 @@ impl Thread {
                 c"dts_mesh".as_ptr().cast(),
             )
         };
-        // SAFETY: `IS_ERR()` only compares the pointer's value.
-        if t.is_null() || unsafe { bindings::IS_ERR(t.cast_const().cast()) } {
+        let t = kernel::error::from_err_ptr(t)?;
+        if t.is_null() {
             return Err(ENOMEM);
         }
         // SAFETY: `t` is a new, live task; the reference keeps it alive until

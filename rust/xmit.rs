@@ -51,11 +51,10 @@ fn route(daddr: u32, saddr: u32, proto: u8) -> Result<*mut bindings::rtable> {
     let rt = unsafe {
         bindings::ip_route_output_flow(&raw mut bindings::init_net, &mut fl4, ptr::null())
     };
-    // SAFETY: `IS_ERR()` only compares the pointer's value.
-    if rt.is_null() || unsafe { bindings::IS_ERR(rt.cast_const().cast()) } {
-        return Err(errno(bindings::EHOSTUNREACH));
+    match kernel::error::from_err_ptr(rt) {
+        Ok(rt) if !rt.is_null() => Ok(rt),
+        _ => Err(errno(bindings::EHOSTUNREACH)),
     }
-    Ok(rt)
 }
 
 /// The device of the held route `rt` (`rt->dst.dev`).
