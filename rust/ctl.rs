@@ -18,6 +18,12 @@
 //! (see [`crate::pure::config::ConfigError::errno`]: `EINVAL`, `EEXIST`,
 //! `ENOENT`, `EADDRNOTAVAIL`, `ENOSPC`); `dtsctl` validates with the same code
 //! first, so it can name the offending value.
+//!
+//! Context: process context (the `getsockopt()`/`setsockopt()` caller's,
+//! through [`crate::sockopt`]); it may sleep. Locks: none of its own; a
+//! configuration change holds the state's writer flag (a try-lock:
+//! `EBUSY`), and the calls it makes take the flow table's lock, the mesh's
+//! and Socket Cloning's as their files say.
 
 use kernel::prelude::*;
 

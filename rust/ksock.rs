@@ -6,6 +6,9 @@
 //! Everything here runs in process context and may sleep: it is used by
 //! `request_handover` (a `setsockopt()` call) and by the control mesh's
 //! thread ([`crate::mesh`]). Nothing is called from the packet path.
+//!
+//! Locks: a user socket's own lock (`lock_sock()`, `UserTcp`'s reads of its
+//! sequence and option state), with nothing of the module's taken under it.
 
 use core::ffi::c_int;
 use core::ptr::{addr_of_mut, read_volatile, NonNull};

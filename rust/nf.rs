@@ -10,6 +10,9 @@
 //!
 //! Only the initial network namespace is hooked: the cluster nodes run the
 //! service in `init_net`.
+//!
+//! Context: process context (module init and exit). Locks: none (the
+//! netfilter core serialises registration itself).
 
 use core::ptr::addr_of_mut;
 use kernel::bindings;

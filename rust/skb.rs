@@ -8,6 +8,9 @@
 //! parsers in [`crate::pure`] then work on those bytes. To rewrite headers,
 //! [`SkbRef::edit_head`] first makes the bytes linear, private and writable
 //! (`skb_ensure_writable()`), then lends them out as a bounded `&mut [u8]`.
+//!
+//! Context: the hook that owns the buffer (softirq, or the sending task
+//! with bottom halves possibly enabled); nothing here sleeps. Locks: none.
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;

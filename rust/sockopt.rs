@@ -14,6 +14,9 @@
 //! into safe [`UserOut`]/[`UserIn`] handles and the socket into a [`Caller`],
 //! then calls the safe [`Handler`] the registration was made for. Errors are
 //! returned to user space as negative errno values.
+//!
+//! Locks: none of its own (the netfilter sockopt mutex is taken and
+//! released by the core before the call).
 
 use core::ffi::{c_int, c_uint, c_void};
 use kernel::bindings;

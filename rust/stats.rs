@@ -6,6 +6,8 @@
 //! and are updated from hooks (softirq or task context) and socket-option
 //! handlers (process context) concurrently. A snapshot is therefore not an
 //! atomic picture of all counters, only of each one.
+//!
+//! Context: any. Locks: none.
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -7,6 +7,9 @@
 //! field by field in native byte order; running off the end is the error
 //! [`Short`], which each ABI turns into its own "truncated" error, and never a
 //! panic.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 /// The buffer ended before the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

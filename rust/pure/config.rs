@@ -26,6 +26,9 @@
 //! layout.
 //!
 //! [`DTS_SO_SET_CONFIG`]: super::abi::DTS_SO_SET_CONFIG
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::abi::{CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
 use super::bytes::{Reader, Short, Writer};

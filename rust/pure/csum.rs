@@ -19,6 +19,9 @@
 //!   complement of the folded sum ([`finish`]); under `CHECKSUM_PARTIAL` the
 //!   TCP checksum field instead holds the folded, non-complemented
 //!   pseudo-header sum, and the NIC (or `skb_checksum_help()`) completes it.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 /// IP protocol number of TCP, as used in the pseudo-header.
 pub const IPPROTO_TCP: u8 = 6;

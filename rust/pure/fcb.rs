@@ -20,6 +20,9 @@
 //! a window, flag changes and a state transition. The thin layer carries the
 //! plan out on the socket buffer. `Documentation/dts-design.md` has the
 //! tables this code implements.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN};
 

@@ -26,6 +26,9 @@
 //! [`Inbound::DropNoQuorum`]), so the two sides of a partitioned mesh never
 //! both accept one client. With the mesh disabled the view is
 //! [`View::ALL`] and the rule never bites.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use crate::pure::config::{Config, NodeSet, PortKind, Service};
 use crate::pure::hrw;

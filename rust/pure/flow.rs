@@ -19,6 +19,9 @@
 //! Times are in seconds of a monotonic clock chosen by the caller (the
 //! module uses `jiffies / HZ`); they wrap after 2^32 seconds, and all
 //! comparisons are done modulo 2^32.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 /// A flow's 4-tuple, from this node's point of view (host order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -33,6 +33,9 @@
 //!
 //! `HANDOVER_ACK` ([`HANDOVER_ACK_LEN`] bytes): `call_id` u32, `errno` u32
 //! (0: the destination took the connection).
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::bytes::{Reader, Short, Writer};
 pub use super::mesh::HANDOVER_ACK_LEN;

@@ -36,6 +36,9 @@
 //! [`HandoverOpt::decode`] rejects anything that is not exactly a version 1
 //! option with only known flags; [`find`] tells an absent option from a
 //! present but malformed one.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::tcp::{self, OptError, Rewritten, TcpOption};
 

@@ -18,6 +18,9 @@
 //! accepted by two nodes and others by none. It must never change; a
 //! different function would need a new, negotiated protocol version. The
 //! golden vectors in `dts-core/tests/hrw.rs` fail on any change.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::config::NodeSet;
 

@@ -6,6 +6,9 @@
 //! of the socket buffer and ask [`Ipv4Header::parse`] what they are; anything
 //! that is not a well-formed IPv4 header is reported as an error, never read
 //! out of bounds.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 /// Length of an IPv4 header without options.
 pub const IPV4_MIN_HDR_LEN: usize = 20;

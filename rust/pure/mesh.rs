@@ -44,6 +44,9 @@
 //! the type's fixed size. Garbage is therefore refused after at most 16
 //! bytes, and an error found on a prefix is the error the whole frame gets.
 //! Any [`FrameError`] resets the connection.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::bytes::{Reader, Short, Writer};
 use super::config::MAX_NODE_ID;

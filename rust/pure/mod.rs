@@ -7,6 +7,9 @@
 //! compiled into `dts.ko` by kbuild and into the `dts-core` host crate (via a
 //! `#[path]` attribute), where they are unit- and property-tested.
 //!
+//! Context: any (the hooks' softirq included); no locks: callers hold
+//! whatever protects the data they pass in.
+//!
 //! - [`seq`]: TCP sequence-number arithmetic modulo 2^32.
 //! - [`csum`]: Internet checksum computation and incremental updates.
 //! - [`abi`]: the versioned socket-option ABI between `dtsctl` and the module.

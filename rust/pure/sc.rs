@@ -26,6 +26,9 @@
 //! segments are shifted by `d2` ([`Clone::d2`]) into the original's space
 //! and its timestamps by `dts`, and the client's forwarded ACKs are shifted
 //! back.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use crate::pure::seq::Seq;
 

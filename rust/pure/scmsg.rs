@@ -70,6 +70,9 @@
 //! Decoding checks every field and never panics; encoding refuses what
 //! decoding would refuse, so whatever encodes decodes back to the same
 //! value, and whatever decodes encodes back to the same bytes.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::bytes::{Reader, Short, Writer};
 use super::ipv4::{Ipv4Header, IPPROTO_TCP};

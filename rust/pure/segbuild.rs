@@ -43,6 +43,9 @@
 //! - the TCP sequence number is replaced, FIN and PSH are cleared
 //!   ([`FORWARD_CLEARED_FLAGS`]; ACK, RST, URG, ECE and CWR are kept), and
 //!   the TCP checksum is recomputed over the header alone.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::bytes::{Short, Writer};
 use super::csum::{self, IPV4_CSUM_OFFSET};

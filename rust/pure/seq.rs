@@ -11,6 +11,9 @@
 //! [`SeqDelta`] is the translation offset between two sequence spaces, e.g.
 //! between the sequence numbers a peer sees and the ones a socket uses after
 //! a connection was handed over.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 /// A TCP sequence (or acknowledgement) number.
 ///

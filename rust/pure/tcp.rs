@@ -61,6 +61,9 @@
 //! changes only by the pseudo-header part, like in the kernel's
 //! `inet_proto_csum_replace4()`; that update is left to the caller
 //! ([`CsumFix::pseudo_diff`]).
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::csum::{self, Mode};
 use super::seq::{Seq, SeqDelta};

@@ -9,6 +9,9 @@
 //! segment and pseudo-header words, in the buffer's checksum mode
 //! ([`Mode::Full`], or [`Mode::Partial`] where only the pseudo-header part
 //! is kept in the field).
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use crate::pure::csum::Mode;
 use crate::pure::fcb::{Plan, SynOpts};

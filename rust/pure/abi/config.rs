@@ -5,6 +5,9 @@
 //! errno of each refusal are in [`crate::pure::config`].
 //!
 //! Pure logic: constants only, usable in any context.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 use super::DTS_SO_BASE;
 

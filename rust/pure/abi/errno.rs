@@ -5,6 +5,9 @@
 //! kernel's answer without the module.
 //!
 //! Pure logic: constants only, usable in any context.
+//!
+//! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
+//! never panics.
 
 /// `EPERM`: the module's answer when the caller lacks `CAP_NET_ADMIN`.
 pub const EPERM: i32 = 1;
