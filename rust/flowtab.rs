@@ -141,21 +141,27 @@ impl Flow {
 
 /// A chain link. `repr(C)` with the RCU head first, so that the RCU callback
 /// can turn the head pointer back into the entry.
+///
+/// # Invariants
+///
+/// `next`: null or another entry of the same chain (or one that was unlinked
+/// less than a grace period ago).
 #[repr(C)]
 struct Entry {
     /// Written by `call_rcu()` through a shared reference, hence `Opaque`.
     rcu: Opaque<bindings::callback_head>,
-    // INVARIANT: null or another entry of the same chain (or one that was
-    // unlinked less than a grace period ago).
     next: AtomicPtr<Entry>,
     flow: Flow,
 }
 
 /// The table.
+///
+/// # Invariants
+///
+/// `buckets`: every non-null pointer reachable from a bucket is a live entry
+/// allocated by `insert` with `KBox`, owned by the table.
 #[pin_data(PinnedDrop)]
 pub(crate) struct FlowTable {
-    // INVARIANT: every non-null pointer reachable from a bucket is a live
-    // entry allocated by `insert` with `KBox`, owned by the table.
     buckets: KVec<AtomicPtr<Entry>>,
     #[pin]
     lock: SpinLockBh<()>,

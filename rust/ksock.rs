@@ -50,8 +50,11 @@ fn check(ret: c_int) -> Result<c_int> {
 
 /// A kernel TCP socket in `init_net` that holds a reference on it (as a
 /// user's socket does), released on drop.
+///
+/// # Invariants
+///
+/// `sock`: a socket created by `sock_create_kern()` and not released.
 pub(crate) struct KSock {
-    // INVARIANT: a socket created by `sock_create_kern()` and not released.
     sock: NonNull<bindings::socket>,
 }
 
@@ -332,8 +335,11 @@ pub(crate) struct CloneSnap {
 
 /// A user's TCP socket, borrowed for the duration of a `setsockopt()` call
 /// on it (the caller holds a reference to the file, hence to the socket).
+///
+/// # Invariants
+///
+/// `sk`: a valid `struct sock` for the lifetime of this value.
 pub(crate) struct UserTcp {
-    // INVARIANT: a valid `struct sock` for the lifetime of this value.
     sk: NonNull<bindings::sock>,
 }
 

@@ -43,10 +43,13 @@ pub(crate) struct HookSpec {
 pub(crate) const MAX_HOOKS: usize = 8;
 
 /// A set of IPv4 hooks registered in `init_net`; unregistered on drop.
+///
+/// # Invariants
+///
+/// `ops`: the first `count` entries of `ops` are registered in `init_net` for
+/// as long as this value lives, and `ops` never moves (it is pinned on the
+/// heap) because the kernel keeps pointers into it.
 pub(crate) struct HookRegistration {
-    // INVARIANT: the first `count` entries of `ops` are registered in
-    // `init_net` for as long as this value lives, and `ops` never moves (it is
-    // pinned on the heap) because the kernel keeps pointers into it.
     ops: Pin<KBox<[bindings::nf_hook_ops; MAX_HOOKS]>>,
     count: usize,
 }

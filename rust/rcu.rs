@@ -55,10 +55,13 @@ pub(crate) fn synchronize() {
 }
 
 /// A heap object published to lock-free readers, replaced as a whole.
+///
+/// # Invariants
+///
+/// `ptr`: null, or a pointer obtained from `KBox::into_raw` that this `RcuBox`
+/// owns; readers may hold `&T` to it until a grace period after it was
+/// unpublished.
 pub(crate) struct RcuBox<T> {
-    // INVARIANT: null, or a pointer obtained from `KBox::into_raw` that this
-    // `RcuBox` owns; readers may hold `&T` to it until a grace period after it
-    // was unpublished.
     ptr: AtomicPtr<T>,
 }
 

@@ -18,8 +18,11 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 /// A borrowed `struct sk_buff` inside a netfilter hook.
+///
+/// # Invariants
+///
+/// `skb`: points to a valid `sk_buff` that the hook owns for `'a`.
 pub(crate) struct SkbRef<'a> {
-    // INVARIANT: points to a valid `sk_buff` that the hook owns for `'a`.
     skb: NonNull<bindings::sk_buff>,
     _p: PhantomData<&'a mut bindings::sk_buff>,
 }

@@ -33,8 +33,11 @@ pub(crate) trait Handler {
 }
 
 /// The socket a socket-option call arrived on.
+///
+/// # Invariants
+///
+/// `sk`: a valid `struct sock` for the duration of the call.
 pub(crate) struct Caller {
-    // INVARIANT: a valid `struct sock` for the duration of the call.
     sk: *mut bindings::sock,
 }
 
@@ -67,9 +70,12 @@ impl Caller {
 }
 
 /// A user-space output buffer of a `getsockopt()` call.
+///
+/// # Invariants
+///
+/// `ptr` is the `__user` buffer of the current call and `len` is the
+/// length user space claimed for it (never negative).
 pub(crate) struct UserOut {
-    // INVARIANT: `ptr` is the `__user` buffer of the current call and `len` is
-    // the length user space claimed for it (never negative).
     ptr: *mut c_void,
     len: usize,
 }
@@ -113,8 +119,11 @@ impl UserOut {
 }
 
 /// The argument of a `setsockopt()` call (a user or kernel `sockptr_t`).
+///
+/// # Invariants
+///
+/// `arg` is the argument of the current call, `len` its length.
 pub(crate) struct UserIn {
-    // INVARIANT: `arg` is the argument of the current call, `len` its length.
     arg: bindings::sockptr_t,
     len: usize,
 }
@@ -143,9 +152,12 @@ impl UserIn {
 }
 
 /// A registered `nf_sockopt_ops`; unregistered on drop.
+///
+/// # Invariants
+///
+/// `ops` is registered with `nf_register_sockopt()` for as long as this
+/// value lives and never moves (the kernel links it into a list).
 pub(crate) struct Registration {
-    // INVARIANT: `ops` is registered with `nf_register_sockopt()` for as long
-    // as this value lives and never moves (the kernel links it into a list).
     ops: Pin<KBox<bindings::nf_sockopt_ops>>,
 }
 
