@@ -49,12 +49,14 @@ module: kernel
 		--exclude='*.mod' --exclude='*.mod.c' --exclude='*.d' \
 		--exclude='modules.order' --exclude='Module.symvers' \
 		Kbuild rust $(MODDIR)/
+	@scripts/stale-sources.sh $(MODDIR)
 	$(MAKE) -C $(call KDIR_OF,$(FLAVOR)) M=$(MODDIR) LLVM=1 DTS_FAULT=$(DTS_FAULT) modules
 	@echo "module: $(MODDIR)/rust/dts.ko"
 
 clippy: kernel
 	@mkdir -p $(BUILD)/clippy/module
 	rsync -a --delete Kbuild rust $(BUILD)/clippy/module/
+	@scripts/stale-sources.sh $(BUILD)/clippy/module
 	$(MAKE) -C $(call KDIR_OF,$(FLAVOR)) M=$(BUILD)/clippy/module LLVM=1 CLIPPY=1 modules
 	cd userspace-tools && cargo clippy --all-targets -- -D warnings
 
