@@ -3,7 +3,7 @@
 //! Calls over the control mesh: a caller in process context queues a
 //! request frame for one node and sleeps until that node's answer arrives.
 //! Two kinds use it: the handover (`HANDOVER` / `HANDOVER_ACK`,
-//! [`crate::handover`]) and Socket Cloning (`SC_CLONE` / `SC_ACK`,
+//! [`crate::handoff::handover`]) and Socket Cloning (`SC_CLONE` / `SC_ACK`,
 //! [`crate::sc`]).
 //!
 //! A call's life: [`call`] puts it in a free slot with its payload and
@@ -19,7 +19,7 @@
 //! (`handover_late_done` for a handover the destination took). The
 //! handover makes such late answers impossible in all but one case: the
 //! destination refuses a `HANDOVER` older than its lease, which is much
-//! shorter than the caller's bound (see `crate::takeover` and
+//! shorter than the caller's bound (see `crate::handoff::takeover` and
 //! `Documentation/dts-design.md`, "When the answer is late").
 //!
 //! Contexts: [`call`] in process context (it sleeps); the mesh thread's

@@ -28,7 +28,7 @@
 use kernel::prelude::*;
 
 use crate::clock;
-use crate::hooks::HOOKS;
+use crate::handoff::hooks::HOOKS;
 use core::sync::atomic::Ordering;
 
 use crate::flowtab::{self, Flow};
@@ -381,7 +381,7 @@ impl Handler for Control {
         match optval {
             abi::DTS_SO_GET_INFO => get_info(out),
             abi::DTS_SO_GET_CONFIG => get_config(out),
-            abi::DTS_SO_GET_FLOW => crate::handover::flow_info(caller, out),
+            abi::DTS_SO_GET_FLOW => crate::handoff::handover::flow_info(caller, out),
             abi::DTS_SO_GET_PEERS => get_peers(out),
             abi::DTS_SO_GET_FLOWS => get_flows(out),
             abi::DTS_SO_CLONE_WAIT => crate::sc::clone_wait(caller, out),
@@ -396,7 +396,7 @@ impl Handler for Control {
             abi::DTS_SO_SET_ZERO => set_zero(arg),
             abi::DTS_SO_SET_CONFIG => set_config(arg),
             abi::DTS_SO_SET_FLUSH => set_flush(arg),
-            abi::DTS_SO_HANDOVER => crate::handover::request(caller, arg),
+            abi::DTS_SO_HANDOVER => crate::handoff::handover::request(caller, arg),
             abi::DTS_SO_CLONE => crate::sc::clone_call(caller, arg),
             _ => invalid(),
         }

@@ -10,14 +10,14 @@
 //!   mesh's upcalls ([`mesh::Upcalls`]) and the collector's expiry
 //!   callback ([`state::OnExpire`]) to the features;
 //! - [`ctl`], the socket options;
-//! - features: [`hooks`] runs the DTS filter (SYN acceptance by rendezvous
-//!   hash, proxy-port redirection, the handover translation) over
-//!   [`handover`] (`request_handover` on the source), [`takeover`] (a
-//!   handed-over connection built on the destination) and [`sc`] (Socket
-//!   Cloning), which sit over [`mesh`], the control mesh between the
-//!   nodes, and [`calls`], the requests that wait for a peer's answer over
-//!   it. The mesh knows no feature: what it receives for one it hands to
-//!   an upcall;
+//! - features: [`handoff::hooks`] and [`handoff::filter`] run the DTS
+//!   filter (SYN acceptance by rendezvous hash, proxy-port redirection, the
+//!   handover translation) over [`handoff::handover`] (`request_handover`
+//!   on the source), [`handoff::takeover`] (a handed-over connection built
+//!   on the destination) and [`sc`] (Socket Cloning), which sit over
+//!   [`mesh`], the control mesh between the nodes, and [`calls`], the
+//!   requests that wait for a peer's answer over it. The mesh knows no
+//!   feature: what it receives for one it hands to an upcall;
 //! - core: [`state`] holds the configuration, published under RCU by
 //!   [`rcu`], and the flow table [`flowtab`] of connection control blocks,
 //!   [`fcb`], expired by [`gc`]; [`seg`] reads and rewrites a TCP segment
@@ -54,8 +54,7 @@ mod fcb;
 mod flowtab;
 mod gc;
 mod global;
-mod handover;
-mod hooks;
+mod handoff;
 mod ksock;
 mod lock;
 mod mesh;
@@ -67,7 +66,6 @@ mod skb;
 mod sockopt;
 mod state;
 mod stats;
-mod takeover;
 mod wake;
 mod xmit;
 
@@ -105,7 +103,7 @@ struct DtsModule {
 /// What the features do with what the mesh receives and notices
 /// ([`mesh::Upcalls`]).
 const UPCALLS: mesh::Upcalls = mesh::Upcalls {
-    handover: takeover::on_handover,
+    handover: handoff::takeover::on_handover,
     sc_clone: sc::on_clone,
     sc_ack: sc::ack_received,
     closed: sc::closed,
@@ -118,7 +116,7 @@ const UPCALLS: mesh::Upcalls = mesh::Upcalls {
 fn node_down(id: u8) {
     sc::node_down(id);
     calls::node_down(id);
-    handover::node_down(id);
+    handoff::handover::node_down(id);
 }
 
 /// The features' part when the collector expires a flow
@@ -126,7 +124,7 @@ fn node_down(id: u8) {
 /// connection that timed out, Socket Cloning's router the end of its
 /// routing. Process context, under the flow table's lock.
 fn flow_expired(f: &flowtab::Flow) {
-    takeover::expired(f);
+    handoff::takeover::expired(f);
     sc::expired(f);
 }
 
@@ -140,7 +138,7 @@ impl kernel::Module for DtsModule {
         let sc = sc::SharedOwner::new()?;
         let calls = calls::CallsOwner::new()?;
         let st = state::StateOwner::new(flow_expired)?;
-        let hooks = nf::HookRegistration::new(hooks::HOOKS)?;
+        let hooks = nf::HookRegistration::new(handoff::hooks::HOOKS)?;
         // If this fails, `hooks` is dropped and unregistered again.
         let sockopt = sockopt::Registration::new::<ctl::Control>(module)?;
         // Last: it reads the state and its wake-ups come from the hooks and
@@ -149,7 +147,7 @@ impl kernel::Module for DtsModule {
         pr_info!(
             "dts {} loaded: {} netfilter hooks, sockopts [{}, {})\n",
             DTS_VERSION,
-            hooks::HOOKS.len(),
+            handoff::hooks::HOOKS.len(),
             pure::abi::DTS_SO_BASE,
             pure::abi::DTS_SO_MAX
         );

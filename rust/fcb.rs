@@ -42,7 +42,7 @@ const FAKE_ACK: u64 = 1 << 61;
 const FAKE_WSCALE: u64 = 1 << 60;
 
 /// What the destination's stack answered the fake handshake of a handover
-/// (the takeover, `takeover.rs`).
+/// (the takeover, `handoff/takeover.rs`).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Fake {
     /// A SYN-ACK came, with this window-scale shift (if it had one).

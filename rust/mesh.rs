@@ -38,7 +38,7 @@
 //!
 //! Membership ([`crate::pure::member`]): any frame from a peer makes it up;
 //! a peer silent for `heartbeat_ms × dead_after` is down. The thread
-//! publishes the resulting view for the SYN acceptance of [`crate::hooks`]
+//! publishes the resulting view for the SYN acceptance of [`crate::handoff::filter`]
 //! and for `request_handover` (`EHOSTDOWN` towards a down node).
 //!
 //! Wake-ups: the thread sleeps until its next deadline (heartbeat, a
@@ -1727,7 +1727,7 @@ fn closed_received(up: &Upcalls, m: &Closed, from: u32) {
         }
         // The CLOSED overtook the handover caller's wake-up: unless the
         // caller marked the handover done meanwhile, it frees the entry
-        // itself ([`crate::handover`]). The state is the one read above:
+        // itself ([`crate::handoff::handover`]). The state is the one read above:
         // read again, a handover that failed meanwhile (`Proxying`) would
         // look done, and the proxied connection's entry would be freed.
         let reason = if now == FcbState::HandingOver {

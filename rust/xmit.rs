@@ -5,11 +5,11 @@
 //! file allocates a buffer for them (with headroom, its headers set), routes
 //! it (`ip_route_output_flow()` in `init_net`) and sends it
 //! (`ip_local_out()`, [`send_ip`], or [`send_segment`] for a bare segment
-//! such as the reset of a handed-over client, `handover.rs`) or delivers it
+//! such as the reset of a handed-over client, `handoff/handover.rs`) or delivers it
 //! to this node's own stack as if it had arrived on a device ([`inject`]). It knows nothing of flows or
 //! features: Socket Cloning (`sc.rs`) uses it for the router's IP-in-IP
 //! copies and the SC server's fake handshake, the handover's destination
-//! (`takeover.rs`) for its own.
+//! (`handoff/takeover.rs`) for its own.
 //!
 //! The `sk_buff` and `dst_entry` fields that the kernel sets with inline
 //! helpers the Rust bindings do not export (`skb_reserve()`,

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module's netfilter hook functions and the table that registers them.
-//!
-//! Every hook classifies and counts the packet. `PRE_ROUTING` and `LOCAL_OUT`
-//! then run the DTS filter on TCP segments: the decisions come from
+//! The DTS filter: what the netfilter hooks ([`super::hooks`]) do with a TCP
+//! segment after the counting. The decisions come from
 //! [`crate::pure::filter`], this file carries them out on the socket buffer.
 //! A node without a configuration returns right after the counting, and a
 //! packet that is not to (receive path) or from (send path) a service's VIP
 //! costs one RCU pointer load and a scan of at most 16 VIPs; only VIP traffic
 //! has its TCP header read.
 //!
-//! Context: `PRE_ROUTING` and `LOCAL_IN` run in softirq context (receive
-//! path); `LOCAL_OUT` and `POST_ROUTING` run in the sending task's context or
-//! in softirq (TCP timers, ACKs sent from the receive path). Nothing here may
-//! sleep; the counters are lock-free atomics.
+//! Context: [`dts_in`] runs in softirq context (`PRE_ROUTING`, receive
+//! path); [`dts_out`] in the sending task's context or in softirq
+//! (`LOCAL_OUT`: TCP timers, ACKs sent from the receive path). Nothing here
+//! may sleep; the counters are lock-free atomics. Locks: flows are looked up
+//! under RCU, without a lock; the flow table's lock (BH-disabling,
+//! `flowtab.rs`) to enter a SYN's flow or remove a stale one; Socket
+//! Cloning's per-connection lock in [`crate::sc::on_segment`] and
+//! [`crate::sc::forwarded_in`]; the mesh's close queue's when a handed-in
+//! connection ends ([`crate::mesh::notify_closed`]).
 
-use core::ffi::{c_uint, c_void};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -24,14 +26,13 @@ use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::mesh;
-use crate::nf::HookSpec;
 use crate::pure::abi::Counter;
 use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{self, Dir, DropReason, Plan, Role, SegInfo, State as FcbState, Transition};
 use crate::pure::filter::{self, Inbound, Outbound};
 use crate::pure::flow::{Event, FlowKey, Outgoing, Phase};
 use crate::pure::hopt;
-use crate::pure::ipv4::{Ipv4Error, Ipv4Header, IPPROTO_TCP, IPV4_MIN_HDR_LEN};
+use crate::pure::ipv4::{Ipv4Header, IPPROTO_TCP};
 use crate::pure::mesh::CloseReason;
 use crate::pure::segbuild::IPPROTO_IPIP;
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_MIN_HDR_LEN};
@@ -40,56 +41,6 @@ use crate::seg::{self, event, read_tcp_header, rewrite, tcp_segment, with_timest
 use crate::skb::{SkbRef, PACKET_HOST, PACKET_MULTICAST};
 use crate::state;
 use crate::stats;
-
-/// Priority of every DTS hook: with the mangle table, before NAT and filter.
-const PRIORITY: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_MANGLE;
-
-/// The hooks `dts.ko` registers (IPv4, `init_net`).
-pub(crate) const HOOKS: &[HookSpec] = &[
-    HookSpec {
-        hooknum: bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
-        priority: PRIORITY,
-        hook: dts_hook,
-    },
-    HookSpec {
-        hooknum: bindings::nf_inet_hooks_NF_INET_LOCAL_IN,
-        priority: PRIORITY,
-        hook: dts_hook,
-    },
-    HookSpec {
-        hooknum: bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
-        priority: PRIORITY,
-        hook: dts_hook,
-    },
-    HookSpec {
-        hooknum: bindings::nf_inet_hooks_NF_INET_POST_ROUTING,
-        priority: PRIORITY,
-        hook: dts_hook,
-    },
-];
-
-/// Classifies and counts one packet; returns its IPv4 header if it has a
-/// well-formed one. Softirq or task context; never sleeps.
-fn inspect(skb: &SkbRef<'_>, hooknum: u32) -> Option<Ipv4Header> {
-    let mut hdr = [0u8; IPV4_MIN_HDR_LEN];
-    let ip = skb
-        .read_at(skb.network_offset(), &mut hdr)
-        .map_err(|_| Ipv4Error::Truncated)
-        .and_then(|()| Ipv4Header::parse(&hdr));
-    let tcp = matches!(ip, Ok(ip) if ip.protocol == IPPROTO_TCP);
-    stats::hook_packet(hooknum, skb.len(), tcp);
-    match ip {
-        Ok(ip) => Some(ip),
-        Err(Ipv4Error::NotIpv4) => {
-            stats::inc(Counter::PktNonIpv4);
-            None
-        }
-        Err(_) => {
-            stats::inc(Counter::PktMalformed);
-            None
-        }
-    }
-}
 
 /// The counter of a drop reason.
 fn drop_counter(r: DropReason) -> Counter {
@@ -102,9 +53,9 @@ fn drop_counter(r: DropReason) -> Counter {
 
 /// Where the send path re-routes a packet from.
 #[derive(Clone, Copy)]
-struct OutCtx {
-    net: *mut bindings::net,
-    sk: *mut bindings::sock,
+pub(super) struct OutCtx {
+    pub(super) net: *mut bindings::net,
+    pub(super) sk: *mut bindings::sock,
 }
 
 /// One segment of a tracked flow, with what the hooks derive from it once
@@ -185,7 +136,7 @@ fn on_flow(
     fcb.record(fcb::learn_ack(f.role, dir, &c.info, t.ack));
     if c.fake && dir == Dir::Out {
         // The stack's answer to a handover's fake handshake
-        // (`crate::takeover`), which it reads once the injection returns.
+        // (`super::takeover`), which it reads once the injection returns.
         fcb.record_fake(t.info.flags, c.wscale, t.ack);
     }
     let mut ev = event(t.info.flags, dir == Dir::In);
@@ -266,7 +217,7 @@ fn carry_out(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, plan: &Plan, guard: &rcu::Gua
             && st
                 .config
                 .get(guard)
-                .is_some_and(|cfg| crate::handover::reset_late(cfg, f, t.info.flags, t.ack, now));
+                .is_some_and(|cfg| super::handover::reset_late(cfg, f, t.info.flags, t.ack, now));
         if !reset {
             stats::inc(drop_counter(r));
         }
@@ -381,7 +332,7 @@ fn new_fcb(
 }
 
 /// The DTS filter on the receive path (`PRE_ROUTING`, softirq).
-fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
+pub(super) fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
     let guard = rcu::Guard::new();
     state::with(|st| {
         let Some(cfg) = st.config.get(&guard) else {
@@ -504,7 +455,7 @@ fn accept_syn(
 }
 
 /// Segments to this node's internal address. None is a handover: those
-/// arrive as mesh messages ([`crate::takeover`]). A SYN to a service's port
+/// arrive as mesh messages ([`super::takeover`]). A SYN to a service's port
 /// that carries a handover option, from anywhere, is a forgery: the option
 /// is removed and counted (`hopt_forged`), and the SYN proceeds as an
 /// ordinary connection to this node. Softirq context.
@@ -522,7 +473,7 @@ fn internal_in(cfg: &Config, skb: &mut SkbRef<'_>, t: &TcpSeg) -> u32 {
 }
 
 /// The DTS filter on the send path (`LOCAL_OUT`, task or softirq context).
-fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32 {
+pub(super) fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32 {
     let guard = rcu::Guard::new();
     state::with(|st| {
         let Some(cfg) = st.config.get(&guard) else {
@@ -561,40 +512,4 @@ fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32 {
         }
     })
     .unwrap_or(bindings::NF_ACCEPT)
-}
-
-/// The `nf_hookfn` of every DTS hook.
-///
-/// # Safety
-///
-/// Called by the netfilter core with a valid `skb` and `state` that stay valid
-/// for the duration of the call.
-unsafe extern "C" fn dts_hook(
-    _priv: *mut c_void,
-    skb: *mut bindings::sk_buff,
-    state: *const bindings::nf_hook_state,
-) -> c_uint {
-    // SAFETY: `skb` is valid and owned by this call per the function contract.
-    let Some(mut skb) = (unsafe { SkbRef::from_raw(skb) }) else {
-        return bindings::NF_ACCEPT;
-    };
-    // SAFETY: `state` is valid for this call per the function contract.
-    let hooknum = u32::from(unsafe { (*state).hook });
-    let Some(ip) = inspect(&skb, hooknum) else {
-        return bindings::NF_ACCEPT;
-    };
-    match hooknum {
-        bindings::nf_inet_hooks_NF_INET_PRE_ROUTING => dts_in(&mut skb, &ip),
-        bindings::nf_inet_hooks_NF_INET_LOCAL_OUT => {
-            // SAFETY: `state` is valid for this call.
-            let out = unsafe {
-                OutCtx {
-                    net: (*state).net,
-                    sk: (*state).sk,
-                }
-            };
-            dts_out(&mut skb, &ip, out)
-        }
-        _ => bindings::NF_ACCEPT,
-    }
 }

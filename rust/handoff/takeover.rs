@@ -21,9 +21,11 @@
 //! wire as a TCP segment can start a handover here.
 //!
 //! Context: the mesh thread (process context; allocates with `GFP_KERNEL`,
-//! delivers segments synchronously with bottom halves disabled). Locks:
-//! none held across a delivery; the flow table's lock for each insert or
-//! removal.
+//! delivers segments synchronously with bottom halves disabled); [`expired`]
+//! in the collector's work item (process context, under the flow table's
+//! lock). Locks: none held across a delivery; the flow table's lock for each
+//! insert or removal; the mesh's close queue's for a CLOSED
+//! ([`crate::mesh::notify_closed`]).
 
 use kernel::bindings;
 use kernel::prelude::*;
@@ -53,10 +55,10 @@ const HEADERS: usize = 120;
 /// A `HANDOVER` older than this (from the moment its source sent it, by
 /// the estimate of the source's clock the heartbeats give) is refused with
 /// `ETIMEDOUT`: its source may have given up on it
-/// ([`crate::handover::ACK_MS`] is three times as long).
+/// ([`super::handover::ACK_MS`] is three times as long).
 pub(crate) const LEASE_MS: u32 = 1000;
 
-const _: () = assert!(3 * LEASE_MS <= crate::handover::ACK_MS);
+const _: () = assert!(3 * LEASE_MS <= super::handover::ACK_MS);
 
 /// A connection this node took, until its answer is on its way.
 pub(crate) struct Taken {

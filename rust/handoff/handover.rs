@@ -16,7 +16,7 @@
 //!    take the bytes the proxy read (the request) and the unread receive
 //!    queue, and send them in one `HANDOVER` message on the mesh connection
 //!    to the destination ([`crate::calls`]); the destination builds the
-//!    connection in its own stack ([`crate::takeover`]) and answers
+//!    connection in its own stack ([`super::takeover`]) and answers
 //!    `HANDOVER_ACK`;
 //! 4. on "taken", mark the FCB `HandedOver` and make the proxy socket's
 //!    close silent.
@@ -32,10 +32,19 @@
 //! segment of such a client with an RST (`Documentation/mesh.md`, "Node
 //! death").
 //!
+//! Locks: none of its own. The proxy socket's lock (`lock_sock()`) for the
+//! snapshot of step 3, the unread bytes and the silent close ([`UserTcp`]);
+//! the flow table's (BH-disabling, `flowtab.rs`) for an adoption's
+//! replacement and to free the entry of a connection that ended at its
+//! destination; the calls' slot lock ([`crate::calls`]), released while the
+//! caller sleeps for the answer; the mesh's close queue's to queue a CLOSED
+//! ([`crate::mesh::notify`]). [`node_down`] and [`reset_late`] take none of
+//! the module's.
+//!
 //! Any failure puts the FCB back to `Proxying` and returns the errno: the
 //! client connection is intact, and the proxy may serve it itself. A
 //! destination takes a `HANDOVER` only within its lease
-//! ([`crate::takeover::LEASE_MS`], from the moment the source sent it),
+//! ([`super::takeover::LEASE_MS`], from the moment the source sent it),
 //! much shorter than [`ACK_MS`]: when the source gives up (`ETIMEDOUT`,
 //! `EINTR`), a message still under way will be refused.
 //!
