@@ -56,7 +56,7 @@ pub(crate) struct Fake {
 /// A feature's own state for one connection, carried in an FCB's extension
 /// slot ([`Fcb::with_ext`]). The FCB never looks inside; the feature that
 /// put it there gets its type back with [`Fcb::ext`]. Socket Cloning keeps
-/// its router's or clone's state there (`sc.rs`).
+/// its router's or clone's state there (`sc/`).
 pub(crate) trait FcbExt: Send + Sync + 'static {
     /// `self`, for [`Fcb::ext`]'s downcast.
     fn as_any(&self) -> &dyn Any;

@@ -3,7 +3,7 @@
 //! TCP segments in a socket buffer: locating one ([`TcpSeg`]), reading its
 //! header (options included), carrying a [`Plan`] out on its headers
 //! ([`rewrite`]) and the life-cycle [`Event`] its flags mean. Shared by the
-//! DTS filter (`handoff/filter.rs`) and Socket Cloning (`sc.rs`), below both: what to
+//! DTS filter (`handoff/filter.rs`) and Socket Cloning (`sc/router.rs`), below both: what to
 //! do with a segment comes from [`crate::pure`].
 //!
 //! Contexts: any (the netfilter hooks call it in softirq context on the

@@ -7,7 +7,7 @@
 //! (`ip_local_out()`, [`send_ip`], or [`send_segment`] for a bare segment
 //! such as the reset of a handed-over client, `handoff/handover.rs`) or delivers it
 //! to this node's own stack as if it had arrived on a device ([`inject`]). It knows nothing of flows or
-//! features: Socket Cloning (`sc.rs`) uses it for the router's IP-in-IP
+//! features: Socket Cloning (`sc/`) uses it for the router's IP-in-IP
 //! copies and the SC server's fake handshake, the handover's destination
 //! (`handoff/takeover.rs`) for its own.
 //!
