@@ -9,7 +9,7 @@
 //! any hook or socket option is registered and destroys it after all of
 //! them are unregistered; [`with`] lends it out for the duration of one
 //! call. The features keep their own module-wide objects the same way
-//! (`calls.rs`, `mesh`, `sc/mod.rs`); this file names none of them. What a
+//! (`calls.rs`, `mesh/notify.rs`, `sc/mod.rs`); this file names none of them. What a
 //! feature must do when one of its flows expires, it says through the
 //! expiry callback the module gives [`StateOwner::new`].
 //!

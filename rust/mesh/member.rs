@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Membership as the rest of the module sees it: the published view
+//! ([`view`], one atomic), whether the mesh runs ([`enabled`]), each
+//! peer's figures for `DTS_SO_GET_PEERS` ([`PEERS`]), a peer's change of
+//! state logged, counted and reported to the features ([`changed`]), and
+//! this node's LOAD figures ([`census`]).
+//!
+//! Contexts: [`view`], [`enabled`] and the reads of [`PEERS`] in any
+//! context; the writes in the mesh thread (process context), and the
+//! view's also by a configuration change (`config.rs`) and at module exit
+//! (`thread.rs`); [`changed`] and [`census`] in the mesh thread. Locks: none (atomics);
+//! [`census`] walks the flow table under RCU, without its lock; the
+//! `node_down` upcall that [`changed`] calls takes what its features take,
+//! with nothing of the mesh held.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::prelude::*;
+
+use crate::flowtab::FlowTable;
+use crate::pure::abi::{Counter, PeerConn, PeerState};
+use crate::pure::config::MAX_NODES;
+use crate::pure::fcb::{Role, State as FcbState};
+use crate::pure::member::{Change, View};
+use crate::pure::mesh::Load;
+use crate::stats;
+
+use super::upcalls::Upcalls;
+
+/// Per-peer figures for `DTS_SO_GET_PEERS`, written by the mesh thread and
+/// read by the socket option (any context; relaxed atomics).
+pub(crate) struct PeerStats {
+    pub(crate) state: AtomicU32,
+    pub(crate) conn: AtomicU32,
+    pub(crate) rtt_us: AtomicU32,
+    /// Mesh clock (ms) of the last frame, `u64::MAX` if never.
+    pub(crate) last_heard: AtomicU64,
+    pub(crate) tx: AtomicU64,
+    pub(crate) rx: AtomicU64,
+    pub(crate) errors: AtomicU32,
+    pub(crate) connects: AtomicU32,
+    pub(crate) down_count: AtomicU32,
+    /// The peer's last LOAD: active flows, handed in, handed out,
+    /// handovers (low 32 bits).
+    pub(crate) load: [AtomicU32; 4],
+}
+
+impl PeerStats {
+    const fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            conn: AtomicU32::new(PeerConn::None as u32),
+            rtt_us: AtomicU32::new(0),
+            last_heard: AtomicU64::new(u64::MAX),
+            tx: AtomicU64::new(0),
+            rx: AtomicU64::new(0),
+            errors: AtomicU32::new(0),
+            connects: AtomicU32::new(0),
+            down_count: AtomicU32::new(0),
+            load: [const { AtomicU32::new(0) }; 4],
+        }
+    }
+
+    pub(super) fn reset(&self) {
+        self.state.store(0, Ordering::Relaxed);
+        self.conn.store(PeerConn::None as u32, Ordering::Relaxed);
+        self.rtt_us.store(0, Ordering::Relaxed);
+        self.last_heard.store(u64::MAX, Ordering::Relaxed);
+        for a in [&self.tx, &self.rx] {
+            a.store(0, Ordering::Relaxed);
+        }
+        for a in [&self.errors, &self.connects, &self.down_count] {
+            a.store(0, Ordering::Relaxed);
+        }
+        for a in &self.load {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Per-peer figures, index `id - 1`.
+pub(crate) static PEERS: [PeerStats; MAX_NODES] = [const { PeerStats::new() }; MAX_NODES];
+
+/// The membership view ([`View::pack`]) the packet path uses.
+pub(super) static VIEW: AtomicU64 = AtomicU64::new(View::ALL.pack());
+
+/// Whether the mesh runs (for `DTS_SO_GET_PEERS`).
+pub(super) static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// The membership view. Any context.
+pub(crate) fn view() -> View {
+    View::unpack(VIEW.load(Ordering::Acquire))
+}
+
+/// Whether the mesh runs. Any context.
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+pub(super) fn peer_stats(id: u8) -> Option<&'static PeerStats> {
+    PEERS.get(usize::from(id).checked_sub(1)?)
+}
+
+/// Logs and counts a peer's change of state. Process context.
+pub(super) fn changed(up: &Upcalls, ch: Change) {
+    match ch.to {
+        PeerState::Down => {
+            stats::inc(Counter::MeshNodeDown);
+            if let Some(s) = peer_stats(ch.id) {
+                s.down_count.fetch_add(1, Ordering::Relaxed);
+            }
+            pr_info!("mesh: node {} is down\n", ch.id);
+            (up.node_down)(ch.id);
+        }
+        PeerState::Up => {
+            stats::inc(Counter::MeshNodeUp);
+            pr_info!("mesh: node {} is up\n", ch.id);
+        }
+        PeerState::Unknown => {}
+    }
+}
+
+pub(super) fn set_conn(id: u8, v: PeerConn) {
+    if let Some(s) = peer_stats(id) {
+        s.conn.store(v as u32, Ordering::Relaxed);
+    }
+}
+
+pub(super) fn count_error(id: u8) {
+    if let Some(s) = peer_stats(id) {
+        s.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// This node's LOAD figures. Process context.
+pub(super) fn census(flows: &FlowTable) -> Load {
+    let (mut handed_in, mut handed_out) = (0u32, 0u32);
+    flows.for_each(|f| match (f.role, f.fcb.state()) {
+        (Role::ClientDst, _) => handed_in = handed_in.saturating_add(1),
+        (Role::Client, FcbState::HandedOver) => handed_out = handed_out.saturating_add(1),
+        _ => {}
+    });
+    Load {
+        active_flows: u32::try_from(flows.len()).unwrap_or(u32::MAX),
+        handed_in,
+        handed_out,
+        handovers_total: stats::get(Counter::HandoverDone),
+    }
+}
