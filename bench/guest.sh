@@ -35,7 +35,9 @@
 #               time from its sc_ns_total counter;
 #   overhead    iperf3 (TCP bulk; UDP 64-byte datagrams) to node 1, which has
 #               the module loaded with a service on VIP:80 (this traffic is
-#               not for it), against the module unloaded, interleaved.
+#               not for it): module_loaded (the two filtering hooks, the
+#               default), module_hookstats (the count-only hooks on too,
+#               `dtsctl hook-stats on`) and module_unloaded, interleaved.
 # scaling (N nodes + client): the locality workload under dts_lard.
 . "$RIG_REPO/tests/vm/lib.sh"
 
@@ -281,6 +283,10 @@ node_main() {
                         check "overhead rep $rep: module loaded, service on $VIP:80" \
                             sh -c 'insmod "$DTS_MODULE" && "$DTSCTL" apply -f /tmp/c.toml'
                     fi
+                    # loaded: the two filtering hooks (the default);
+                    # hookstats: the count-only hooks on as well.
+                    if [ "$st" = hookstats ]; then hs=on; else hs=off; fi
+                    check "overhead rep $rep: dtsctl hook-stats $hs" "$DTSCTL" hook-stats "$hs"
                 fi
             fi
             barrier "ovh-$rep-$st" "$ALL"
@@ -295,7 +301,10 @@ node_main() {
     node_finish
 }
 
-ovh_order() { if [ $(($1 % 2)) = 1 ]; then echo "loaded unloaded"; else echo "unloaded loaded"; fi; }
+# The overhead states, in an order that alternates between repetitions:
+# unloaded, loaded (the filtering hooks only) and hookstats (the count-only
+# hooks on too).
+ovh_order() { if [ $(($1 % 2)) = 1 ]; then echo "loaded hookstats unloaded"; else echo "unloaded hookstats loaded"; fi; }
 
 node_scaling() {
     node_setup

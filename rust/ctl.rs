@@ -28,14 +28,14 @@
 use kernel::prelude::*;
 
 use crate::clock;
-use crate::handoff::hooks::HOOKS;
+use crate::handoff::hooks;
 use core::sync::atomic::Ordering;
 
 use crate::flowtab::{self, Flow};
 use crate::mesh;
 use crate::pure::abi::{
-    self, Counter, FlowEntryV1, FlowsV1, FlushV1, InfoV1, PeerConn, PeerState, PeerV1, PeersV1,
-    ZeroV1,
+    self, Counter, FlowEntryV1, FlowsV1, FlushV1, HookStatsV1, InfoV1, PeerConn, PeerState, PeerV1,
+    PeersV1, ZeroV1,
 };
 use crate::pure::config::{Config, ConfigV1, Limits, MeshKey, CONFIG_V1_OFF_MESH_KEY};
 use crate::pure::filter;
@@ -73,7 +73,7 @@ fn get_info(out: &mut UserOut) -> Result<usize> {
     // Flows that expired less than a second ago (the collector's pass) are
     // still counted.
     let flows = state::with(|st| st.flows.len());
-    stats::snapshot(HOOKS.iter().map(|h| (h.hooknum, h.priority)), &mut info);
+    stats::snapshot(hooks::registered(), &mut info);
     info.set_counter(Counter::FlowsActive, flows.unwrap_or(0) as u64);
     let mut buf = [0u8; abi::INFO_V1_SIZE];
     let n = match info.encode(&mut buf) {
@@ -96,6 +96,20 @@ fn set_zero(arg: &UserIn) -> Result {
     }
     stats::reset();
     Ok(())
+}
+
+/// `DTS_SO_SET_HOOK_STATS`: turn the count-only hooks on or off. Process
+/// context.
+fn set_hook_stats(arg: &UserIn) -> Result {
+    let mut buf = [0u8; abi::HOOK_STATS_V1_SIZE];
+    if arg.len() != buf.len() {
+        return invalid();
+    }
+    arg.read_exact(&mut buf)?;
+    match HookStatsV1::decode(&buf) {
+        Ok(h) => hooks::set_counting(h.enable),
+        Err(_) => invalid(),
+    }
 }
 
 /// `DTS_SO_SET_CONFIG`: replace the whole configuration. Process context.
@@ -396,6 +410,7 @@ impl Handler for Control {
             abi::DTS_SO_SET_ZERO => set_zero(arg),
             abi::DTS_SO_SET_CONFIG => set_config(arg),
             abi::DTS_SO_SET_FLUSH => set_flush(arg),
+            abi::DTS_SO_SET_HOOK_STATS => set_hook_stats(arg),
             abi::DTS_SO_HANDOVER => crate::handoff::handover::request(caller, arg),
             abi::DTS_SO_CLONE => crate::sc::clone_call(caller, arg),
             _ => invalid(),

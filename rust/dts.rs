@@ -59,6 +59,7 @@ mod ksock;
 mod lock;
 mod mesh;
 mod nf;
+mod percpu;
 mod rcu;
 mod sc;
 mod seg;
@@ -85,19 +86,23 @@ pub const DTS_VERSION: &str = "0.1.0";
 /// Rust drops fields in declaration order, so on `rmmod` the control mesh's
 /// thread stops first (closing its connections), then the socket-option
 /// range disappears (no new control requests can start), then the
-/// netfilter hooks are unregistered, which waits for every in-flight hook
+/// count-only hooks (if an operator turned them on) and the filtering
+/// hooks are unregistered, which waits for every in-flight hook
 /// invocation to finish (`synchronize_net()` inside the kernel). The core
 /// state goes next, when nothing can use it any more (its collector stops
-/// first), and the features' module-wide objects last: the collector's
-/// expiry callback used the CLOSED queue until it stopped.
+/// first), then the features' module-wide objects (the collector's expiry
+/// callback used the CLOSED queue until it stopped), and the per-CPU
+/// counters last: everything above counts.
 struct DtsModule {
     _mesh: mesh::Thread,
     _sockopt: sockopt::Registration,
+    _counting: handoff::hooks::CountingOwner,
     _hooks: nf::HookRegistration,
     _state: state::StateOwner,
     _calls: calls::CallsOwner,
     _sc: sc::SharedOwner,
     _txq: mesh::QueueOwner,
+    _stats: stats::StatsOwner,
 }
 
 /// What the features do with what the mesh receives and notices
@@ -131,14 +136,17 @@ fn flow_expired(f: &flowtab::Flow) {
 impl kernel::Module for DtsModule {
     /// Process context (`insmod`).
     fn init(module: &'static ThisModule) -> Result<Self> {
-        stats::reset();
-        // The features' own objects first: the core state's collector, the
+        // The counters first: everything below counts.
+        let stats = stats::StatsOwner::new()?;
+        // The features' own objects next: the core state's collector, the
         // hooks, the socket options and the thread below all reach them.
         let txq = mesh::QueueOwner::new()?;
         let sc = sc::SharedOwner::new()?;
         let calls = calls::CallsOwner::new()?;
         let st = state::StateOwner::new(flow_expired)?;
         let hooks = nf::HookRegistration::new(handoff::hooks::HOOKS)?;
+        // The count-only hooks stay off until asked for.
+        let counting = handoff::hooks::CountingOwner::new()?;
         // If this fails, `hooks` is dropped and unregistered again.
         let sockopt = sockopt::Registration::new::<ctl::Control>(module)?;
         // Last: it reads the state and its wake-ups come from the hooks and
@@ -154,11 +162,13 @@ impl kernel::Module for DtsModule {
         Ok(DtsModule {
             _mesh: mesh,
             _sockopt: sockopt,
+            _counting: counting,
             _hooks: hooks,
             _state: st,
             _calls: calls,
             _sc: sc,
             _txq: txq,
+            _stats: stats,
         })
     }
 }

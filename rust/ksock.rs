@@ -269,7 +269,7 @@ impl KSock {
         // under the write lock (bottom halves off) is how every in-kernel
         // socket user swaps them.
         unsafe {
-            bindings::_raw_write_lock_bh(&raw mut (*sk).sk_callback_lock);
+            bindings::write_lock_bh(&raw mut (*sk).sk_callback_lock);
             let old = Callbacks {
                 data_ready: (*sk).sk_data_ready,
                 state_change: (*sk).sk_state_change,
@@ -278,7 +278,7 @@ impl KSock {
             (*sk).sk_data_ready = cb.data_ready;
             (*sk).sk_state_change = cb.state_change;
             (*sk).sk_write_space = cb.write_space;
-            bindings::_raw_write_unlock_bh(&raw mut (*sk).sk_callback_lock);
+            bindings::write_unlock_bh(&raw mut (*sk).sk_callback_lock);
             old
         }
     }
@@ -368,15 +368,16 @@ impl UserTcp {
 
     /// `(local addr, local port, remote addr, remote port)`, host order.
     pub(crate) fn tuple(&self) -> (u32, u16, u32, u16) {
+        let sk = self.sk.as_ptr();
         // SAFETY: `sk` is valid (type invariant); the addresses and ports of
-        // a connected socket do not change.
+        // a connected socket do not change, and the helpers read one field
+        // each.
         unsafe {
-            let c = &(*self.sk.as_ptr()).__sk_common;
             (
-                u32::from_be(c.__bindgen_anon_1.__bindgen_anon_1.skc_rcv_saddr),
-                c.__bindgen_anon_3.__bindgen_anon_1.skc_num,
-                u32::from_be(c.__bindgen_anon_1.__bindgen_anon_1.skc_daddr),
-                u16::from_be(c.__bindgen_anon_3.__bindgen_anon_1.skc_dport),
+                u32::from_be(bindings::sk_rcv_saddr(sk)),
+                bindings::sk_num(sk),
+                u32::from_be(bindings::sk_daddr(sk)),
+                u16::from_be(bindings::sk_dport(sk)),
             )
         }
     }

@@ -72,29 +72,16 @@ impl SkbRef<'_> {
 
     /// The checksum state `skb->ip_summed` (`CHECKSUM_*`).
     pub(crate) fn ip_summed(&self) -> u8 {
-        // SAFETY: `self.skb` is valid by the type invariant. The `headers`
-        // group is a union of an anonymous struct and an identical named one
-        // (`__struct_group`), so viewing it as the anonymous struct is always
-        // valid; the bitfield accessor only reads the byte that holds it.
-        unsafe {
-            (*self.skb.as_ptr())
-                .__bindgen_anon_4
-                .__bindgen_anon_1
-                .as_ref()
-                .ip_summed()
-        }
+        // SAFETY: `self.skb` is valid by the type invariant; the helper
+        // reads one bitfield.
+        unsafe { bindings::skb_ip_summed(self.skb.as_ptr()) }
     }
 
     /// The link-layer packet class `skb->pkt_type` (`PACKET_*`).
     pub(crate) fn pkt_type(&self) -> u8 {
-        // SAFETY: as in `ip_summed`.
-        unsafe {
-            (*self.skb.as_ptr())
-                .__bindgen_anon_4
-                .__bindgen_anon_1
-                .as_ref()
-                .pkt_type()
-        }
+        // SAFETY: `self.skb` is valid by the type invariant; the helper
+        // reads one bitfield.
+        unsafe { bindings::skb_pkt_type(self.skb.as_ptr()) }
     }
 
     /// Sets `skb->pkt_type`.
@@ -102,29 +89,16 @@ impl SkbRef<'_> {
     /// Frames to the VIP arrive with a multicast MAC address, and TCP drops
     /// anything not marked `PACKET_HOST`; a flow this node owns is re-marked.
     pub(crate) fn set_pkt_type(&mut self, t: u8) {
-        // SAFETY: `self.skb` is valid and this hook owns it (type invariant);
-        // the union view is valid as in `ip_summed`, and the bitfield accessor
-        // read-modify-writes only the byte that holds it.
-        unsafe {
-            (*self.skb.as_ptr())
-                .__bindgen_anon_4
-                .__bindgen_anon_1
-                .as_mut()
-                .set_pkt_type(t)
-        }
+        // SAFETY: `self.skb` is valid and this hook owns it (type invariant),
+        // so nothing else writes its fields meanwhile.
+        unsafe { bindings::skb_set_pkt_type(self.skb.as_ptr(), t) }
     }
 
     /// Sets the checksum state (`CHECKSUM_NONE`, ...).
     pub(crate) fn set_ip_summed(&mut self, v: u8) {
-        // SAFETY: `skb` is valid and owned by the hook call (type invariant);
-        // the bitfield accessor writes only `ip_summed`.
-        unsafe {
-            (*self.skb.as_ptr())
-                .__bindgen_anon_4
-                .__bindgen_anon_1
-                .as_mut()
-                .set_ip_summed(v)
-        }
+        // SAFETY: `self.skb` is valid and this hook owns it (type invariant),
+        // so nothing else writes its fields meanwhile.
+        unsafe { bindings::skb_set_ip_summed(self.skb.as_ptr(), v) }
     }
 
     /// Appends `n` bytes at the end of a linear buffer (a SYN without
@@ -197,16 +171,9 @@ impl SkbRef<'_> {
 
     /// The device the buffer arrived on (receive path) or leaves by.
     pub(crate) fn dev(&self) -> *mut bindings::net_device {
-        // SAFETY: `self.skb` is valid by the type invariant; a plain read
-        // of the `dev` member of the first union (the list/rb-node union's
-        // pointer pair, which a buffer owned by a hook does not use).
-        unsafe {
-            (*self.skb.as_ptr())
-                .__bindgen_anon_1
-                .__bindgen_anon_1
-                .__bindgen_anon_1
-                .dev
-        }
+        // SAFETY: `self.skb` is valid by the type invariant; the helper
+        // reads one pointer.
+        unsafe { bindings::skb_dev(self.skb.as_ptr()) }
     }
 
     /// Offset of the network (IP) header from `skb->data`.

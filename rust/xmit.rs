@@ -11,11 +11,11 @@
 //! copies and the SC server's fake handshake, the handover's destination
 //! (`handoff/takeover.rs`) for its own.
 //!
-//! The `sk_buff` and `dst_entry` fields that the kernel sets with inline
-//! helpers the Rust bindings do not export (`skb_reserve()`,
-//! `skb_reset_network_header()`, `skb_reset_mac_header()`, `skb_dst_set()`,
-//! `skb->dev`, `dst->dev`) are written in one small function each below,
-//! the only places here that name bindgen's anonymous unions.
+//! The buffer's headers, device, protocol and route are set through the
+//! kernel's helpers (`skb_reserve()`, `skb_reset_*_header()`,
+//! `skb_dst_set()`, `dst_dev()` and the field accessors of
+//! `rust/helpers/skbuff.c`, from `scripts/patches/`): nothing here names a
+//! bindgen-generated union member.
 //!
 //! Contexts: [`send_ip`] and [`inject`] with `sync == false` run in any
 //! context (`GFP_ATOMIC`, never sleep); [`inject`] with `sync == true` and
@@ -57,99 +57,31 @@ fn route(daddr: u32, saddr: u32, proto: u8) -> Result<*mut bindings::rtable> {
     }
 }
 
-/// The device of the held route `rt` (`rt->dst.dev`).
+/// The device of the held route `rt` (`dst_dev(&rt->dst)`).
 ///
 /// # Safety
 ///
 /// `rt` must be a valid route on which the caller holds a reference.
 unsafe fn route_dev(rt: *mut bindings::rtable) -> *mut bindings::net_device {
-    // SAFETY: `rt` is valid per the function contract. `dst_entry` keeps
-    // its device in a union of two views of the same pointer (`dev` and
-    // the RCU-annotated `dev_rcu`); a held route's device does not change,
-    // so a plain read of `dev` is what C's `rt->dst.dev` does. Kernel 6.12
-    // has no `dst_dev()` helper.
-    unsafe { (*rt).dst.__bindgen_anon_1.dev }
-}
-
-/// `skb_reserve(skb, len)`: moves the data and the tail of an empty buffer
-/// forward by `len` bytes of headroom.
-///
-/// # Safety
-///
-/// `skb` must be a valid, empty, linear buffer that only the caller sees,
-/// with at least `len` bytes of tailroom.
-unsafe fn skb_reserve(skb: *mut bindings::sk_buff, len: u32) {
-    // SAFETY: per the function contract, `data + len` stays inside the
-    // buffer; `tail` is an offset from `head` (64-bit kernels) that moves
-    // with `data`, as in C's inline `skb_reserve()`, which the bindings do
-    // not export.
-    unsafe {
-        (*skb).data = (*skb).data.add(len as usize);
-        (*skb).tail += len;
-    }
+    // SAFETY: `rt` is valid per the function contract, and a held route's
+    // device does not change while the reference is held.
+    unsafe { bindings::dst_dev(&raw const (*rt).dst) }
 }
 
 /// Sets the MAC, network and transport headers of `skb` at the start of its
-/// data (`skb_reset_mac_header()`, `skb_reset_network_header()`,
-/// `skb_reset_transport_header()`) and its protocol to IPv4.
+/// data and its protocol to IPv4.
 ///
 /// # Safety
 ///
 /// `skb` must be a valid buffer that only the caller sees.
 unsafe fn reset_headers(skb: *mut bindings::sk_buff) {
-    // SAFETY: `skb` is valid and ours per the function contract; `data`
-    // and `head` point into the same allocation, `data` at or after `head`.
-    // The transport header has a helper (`skb_set_transport_header()` at
-    // offset 0 is `skb_reset_transport_header()`). The other two and the
-    // protocol sit in the `headers` group, a union of an anonymous struct
-    // and an identical named one (`__struct_group`), so viewing it as the
-    // anonymous struct is always valid; the bindings export no helper for
-    // them.
+    // SAFETY: `skb` is valid and only the caller sees it, per the function
+    // contract; `data` lies inside the buffer.
     unsafe {
-        bindings::skb_set_transport_header(skb, 0);
-        let off = (*skb).data.offset_from((*skb).head) as u16;
-        let h = (*skb).__bindgen_anon_4.__bindgen_anon_1.as_mut();
-        h.network_header = off;
-        h.mac_header = off;
-        h.protocol = (bindings::ETH_P_IP as u16).to_be();
-    }
-}
-
-/// `skb_dst_set(skb, dst)`: the buffer takes over the caller's reference on
-/// `dst` (a plain `_skb_refdst`, not a noref one). Unlike C's inline helper,
-/// which the bindings do not export, it leaves `slow_gro` alone: that is a
-/// hint for GRO, which a locally sent buffer never passes.
-///
-/// # Safety
-///
-/// `skb` must be a valid buffer that only the caller sees, without a
-/// destination; the caller must hold a reference on `dst`, which it gives
-/// up.
-unsafe fn skb_dst_set(skb: *mut bindings::sk_buff, dst: *mut bindings::dst_entry) {
-    // SAFETY: `skb` is valid and ours per the function contract. The
-    // destination shares a union with the destructor list (`_skb_refdst`,
-    // `destructor`) that a buffer being sent does not use; a referenced
-    // destination is stored as its address with the low (noref) bit clear,
-    // which a `dst_entry`'s alignment guarantees.
-    unsafe { (*skb).__bindgen_anon_3.__bindgen_anon_1._skb_refdst = dst as usize };
-}
-
-/// Sets `skb->dev`.
-///
-/// # Safety
-///
-/// `skb` must be a valid buffer that only the caller sees; `dev` must be a
-/// valid device that outlives the buffer's use of it.
-unsafe fn set_dev(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device) {
-    // SAFETY: `skb` is valid and ours per the function contract. `dev` is
-    // in the first union's pointer pair (with the list and rb-node views,
-    // which a buffer that sits on no queue does not use), as C's `skb->dev`.
-    unsafe {
-        (*skb)
-            .__bindgen_anon_1
-            .__bindgen_anon_1
-            .__bindgen_anon_1
-            .dev = dev;
+        bindings::skb_reset_mac_header(skb);
+        bindings::skb_reset_network_header(skb);
+        bindings::skb_reset_transport_header(skb);
+        bindings::skb_set_protocol(skb, (bindings::ETH_P_IP as u16).to_be());
     }
 }
 
@@ -169,7 +101,7 @@ fn new_skb(bytes: &[u8]) -> Result<*mut bindings::sk_buff> {
     // at once; the network and MAC headers are set at the start of the
     // data (`skb_reset_network_header()`, `skb_reset_mac_header()`).
     unsafe {
-        skb_reserve(skb, HEADROOM);
+        bindings::skb_reserve(skb, HEADROOM as i32);
         let dst = bindings::skb_put(skb, len).cast::<u8>();
         ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
         reset_headers(skb);
@@ -197,7 +129,7 @@ pub(crate) fn send_ip(bytes: &[u8], saddr: u32, daddr: u32) -> Result {
     // SAFETY: `skb` is ours; the route's reference passes to it
     // (`skb_dst_set()`), and `ip_local_out()` consumes the buffer.
     let ret = unsafe {
-        skb_dst_set(skb, &raw mut (*rt).dst);
+        bindings::skb_dst_set(skb, &raw mut (*rt).dst);
         bindings::ip_local_out(&raw mut bindings::init_net, ptr::null_mut(), skb)
     };
     if ret < 0 {
@@ -232,7 +164,7 @@ pub(crate) unsafe fn inject(bytes: &[u8], dev: *mut bindings::net_device, sync: 
     // `netif_receive_skb()` requires bottom halves off, which
     // `local_bh_disable()` provides in process context (as tun does).
     unsafe {
-        set_dev(skb, dev);
+        bindings::skb_set_dev(skb, dev);
         if sync {
             bindings::local_bh_disable();
             bindings::netif_receive_skb(skb);
@@ -279,7 +211,7 @@ pub(crate) unsafe fn inject_marked(
     // SAFETY: as in `inject`: `skb` is ours, `dev` is valid per the
     // function contract, and bottom halves are off around the call.
     unsafe {
-        set_dev(skb, dev);
+        bindings::skb_set_dev(skb, dev);
         bindings::local_bh_disable();
         mark.store(skb as usize, Ordering::Release);
         bindings::netif_receive_skb(skb);

@@ -101,7 +101,7 @@ if [ "$rc" -ne 0 ] && [ "${hf:-0}" -eq 0 ]; then
 fi
 echo "host tests: ${hp:-0} passed, ${hf:-0} failed"
 
-for ht in c-header pcap_check_test forge_syn_test hostile_test stale_sources_test; do
+for ht in c-header pcap_check_test forge_syn_test hostile_test stale_sources_test patches_test; do
 	stage "host tests ($ht)"
 	if tests/host/$ht.sh; then
 		passed=$((passed + 1))

@@ -1,11 +1,13 @@
 #!/bin/sh
 # t01-basic: the rig and the module's basics, on 3 nodes + client.
 #   nodes:  dts.ko loaded, `dtsctl status` (text and JSON: abi_version 1, the
-#           four IPv4 hooks), a random 1 MiB file served by nginx;
+#           two filtering hooks only; `dtsctl hook-stats on` adds the two
+#           count-only ones), a random 1 MiB file served by nginx;
 #   client: fetches every node's file by its internal address (sha256), pings
 #           the VIP and sees every node answer;
 #   nodes:  hook counters went up, dtsctl refuses without CAP_NET_ADMIN,
-#           `dtsctl zero`, rmmod, dtsctl then reports "not loaded";
+#           `dtsctl zero`, `hook-stats off` and on again, rmmod (with the
+#           count-only hooks on), dtsctl then reports "not loaded";
 #   client: fetches again through the unregistered hook points;
 #   nodes:  kernel log clean.
 # rig-nodes: 3
@@ -24,6 +26,20 @@ status_json() {
     abi=$(json_get abi_version "$1") || return 1
     [ "$abi" = 1 ] || { echo "abi_version is $abi, want 1"; return 1; }
     dts_counters "$1" >"$1.counters"
+}
+
+# hooks_are FILE NAMES: the hooks listed in the `dtsctl status --json` output
+# in FILE are exactly NAMES (space-separated, in hook-number order).
+hooks_are() {
+    _h=$("$JQ" -r '[.hooks[].name] | join(" ")' "$1") || return 1
+    echo "hooks: $_h"
+    [ "$_h" = "$2" ] || { echo "want: $2"; return 1; }
+}
+
+# status_hooks NAMES: `dtsctl status --json` lists exactly the hooks NAMES.
+status_hooks() {
+    "$DTSCTL" status --json >/tmp/status-hooks.json || return 1
+    hooks_are /tmp/status-hooks.json "$1"
 }
 
 # counters_compare OLD NEW OP: for every hook, NEW's packets OP OLD's (OP: -gt
@@ -116,7 +132,15 @@ case "$RIG_ROLE" in
 node)
     check "dts module loaded (/sys/module/dts)" test -d /sys/module/dts
     check "dtsctl status" "$DTSCTL" status
+    check "by default only the filtering hooks are registered" \
+        status_hooks "pre_routing local_out"
+    check "dtsctl hook-stats on" "$DTSCTL" hook-stats on
+    check "dtsctl hook-stats on again (no error)" "$DTSCTL" hook-stats on
+    check "dtsctl hook-stats with a bad value exits 2" \
+        dtsctl_fails_with 2 "invalid value" "$DTSCTL" hook-stats yes
     check "dtsctl status --json: abi_version 1, four hooks" status_json "$S1"
+    check "the count-only hooks are registered" \
+        hooks_are "$S1" "pre_routing local_in local_out post_routing"
 
     mkdir -p /tmp/www
     dd if=/dev/urandom of=/tmp/www/file-1m bs=1M count=1 2>/dev/null
@@ -134,6 +158,11 @@ node)
     check "dtsctl status --json after zero" status_json "$S3"
     check "counters reset by dtsctl zero" counters_compare "$S2" "$S3" -lt
     check "counters near zero after dtsctl zero" counters_at_most "$S3" 20
+    check "dtsctl hook-stats off" "$DTSCTL" hook-stats off
+    check "hook-stats off: only the filtering hooks remain" \
+        status_hooks "pre_routing local_out"
+    check "dtsctl hook-stats off again (no error)" "$DTSCTL" hook-stats off
+    check "dtsctl hook-stats on (rmmod then unregisters them too)" "$DTSCTL" hook-stats on
     check "rmmod dts" rmmod dts
     check "dtsctl status after rmmod exits 1: not loaded" \
         dtsctl_fails_with 1 "not loaded" "$DTSCTL" status

@@ -17,6 +17,7 @@
 //! | get       | [`DTS_SO_GET_PEERS`] | [`PeersV1`] blob, [`PEERS_V1_SIZE`] bytes |
 //! | get       | [`DTS_SO_GET_FLOWS`] | [`FlowsV1`] header + [`FlowEntryV1`] records |
 //! | set       | [`DTS_SO_SET_FLUSH`] | [`FlushV1`], [`FLUSH_V1_SIZE`] bytes |
+//! | set       | [`DTS_SO_SET_HOOK_STATS`] | [`HookStatsV1`], [`HOOK_STATS_V1_SIZE`] bytes |
 //!
 //! Contract for [`DTS_SO_GET_INFO`]: the caller passes a buffer of at least
 //! [`INFO_V1_SIZE`] bytes (a larger one is fine, so that a newer module can
@@ -59,6 +60,7 @@
 //! | `peers.rs`    | [`DTS_SO_GET_PEERS`] ([`PeersV1`], [`PeerV1`])              |
 //! | `flows.rs`    | [`DTS_SO_GET_FLOWS`] ([`FlowsV1`], [`FlowEntryV1`])         |
 //! | `flush.rs`    | [`DTS_SO_SET_FLUSH`] ([`FlushV1`])                          |
+//! | `hookstats.rs` | [`DTS_SO_SET_HOOK_STATS`] ([`HookStatsV1`])                |
 //! | `clone.rs`    | [`DTS_SO_CLONE`] ([`CloneReqV1`]), [`DTS_SO_CLONE_WAIT`] ([`CloneStatusV1`]) |
 //!
 //! [`ConfigV1`]: super::config::ConfigV1
@@ -72,6 +74,7 @@ mod flows;
 mod flush;
 mod handover;
 mod header;
+mod hookstats;
 mod info;
 mod peers;
 
@@ -83,6 +86,7 @@ pub use error::*;
 pub use flows::*;
 pub use flush::*;
 pub use handover::*;
+pub use hookstats::*;
 pub use info::*;
 pub use peers::*;
 

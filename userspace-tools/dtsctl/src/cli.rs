@@ -99,12 +99,33 @@ pub(crate) enum Command {
         #[arg(long)]
         config: bool,
     },
+    /// Turn the count-only hooks (LOCAL_IN and POST_ROUTING) on or off.
+    ///
+    /// They are off when the module loads: a packet unrelated to the
+    /// cluster then passes one hook of the module on the way in
+    /// (PRE_ROUTING) and one on the way out (LOCAL_OUT). While they are on,
+    /// `dtsctl status` also counts what the node receives for itself and
+    /// what leaves it, at a small cost per packet.
+    #[command(name = "hook-stats")]
+    HookStats {
+        /// `on` or `off`.
+        state: OnOff,
+    },
     /// Print a completion script for SHELL on stdout.
     #[command(after_help = "Example: dtsctl completions bash > /etc/bash_completion.d/dtsctl")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OnOff {
+    /// Turn it on.
+    On,
+    /// Turn it off.
+    Off,
 }
 
 /// The `dtsctl show` subcommands.

@@ -31,6 +31,8 @@ pub(crate) enum Op {
     GetFlows,
     /// `setsockopt(DTS_SO_SET_FLUSH)`.
     SetFlush,
+    /// `setsockopt(DTS_SO_SET_HOOK_STATS)`.
+    SetHookStats,
     /// Writing the output.
     WriteOutput,
 }
@@ -46,6 +48,7 @@ impl Op {
             Self::GetPeers => "reading the mesh peers failed",
             Self::GetFlows => "reading the flow table failed",
             Self::SetFlush => "flushing failed",
+            Self::SetHookStats => "switching the count-only hooks failed",
             Self::WriteOutput => "cannot write the output",
         }
     }
@@ -227,6 +230,12 @@ impl fmt::Display for Error {
                         Op::SetFlush => write!(
                             f,
                             " (a module older than dtsctl does not know DTS_SO_SET_FLUSH, \
+                             or it rejected DTS ABI version {DTS_ABI_VERSION}; \
+                             is dtsctl from the same build as the module?)"
+                        )?,
+                        Op::SetHookStats => write!(
+                            f,
+                            " (a module older than dtsctl does not know DTS_SO_SET_HOOK_STATS, \
                              or it rejected DTS ABI version {DTS_ABI_VERSION}; \
                              is dtsctl from the same build as the module?)"
                         )?,

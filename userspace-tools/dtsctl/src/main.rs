@@ -51,14 +51,14 @@ use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
 use dts_core::abi::{
-    AbiError, FlushV1, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG,
+    AbiError, FlushV1, HookStatsV1, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG,
     DTS_SO_GET_FLOWS, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, DTS_SO_SET_CONFIG, DTS_SO_SET_FLUSH,
-    DTS_SO_SET_ZERO, FLUSH_ALL, FLUSH_CONFIG, FLUSH_FLOWS, PEERS_V1_SIZE,
+    DTS_SO_SET_HOOK_STATS, DTS_SO_SET_ZERO, FLUSH_ALL, FLUSH_CONFIG, FLUSH_FLOWS, PEERS_V1_SIZE,
 };
 use dts_core::config::{Config, ConfigV1, NodeSet};
 use dts_core::hrw;
 
-use crate::cli::{Cli, Command, ConfigCommand, FlowFilterArgs, PeersArgs, ShowCommand};
+use crate::cli::{Cli, Command, ConfigCommand, FlowFilterArgs, OnOff, PeersArgs, ShowCommand};
 use crate::error::{Error, Op};
 use crate::peers::Membership;
 use crate::sockopt::DtsSocket;
@@ -153,6 +153,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Apply { file, dry_run } => run_apply(file, *dry_run),
         Command::Show { what } => run_show(what),
         Command::Flush { flows, config } => run_flush(*flows, *config),
+        Command::HookStats { state } => run_hook_stats(*state),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "dtsctl", &mut out);
@@ -267,6 +268,20 @@ fn run_flush(flows: bool, config: bool) -> Result<(), Error> {
         .set(DTS_SO_SET_FLUSH, &FlushV1 { what }.to_bytes())
         .map_err(|source| Error::from_sockopt(Op::SetFlush, source))?;
     write_stdout(&format!("dtsctl: flushed {description}\n"))
+}
+
+/// `dtsctl hook-stats on|off`.
+fn run_hook_stats(state: OnOff) -> Result<(), Error> {
+    let enable = state == OnOff::On;
+    open_socket()?
+        .set(DTS_SO_SET_HOOK_STATS, &HookStatsV1 { enable }.to_bytes())
+        .map_err(|source| Error::from_sockopt(Op::SetHookStats, source))?;
+    let what = if enable {
+        "on: LOCAL_IN and POST_ROUTING are counted"
+    } else {
+        "off: only PRE_ROUTING and LOCAL_OUT run"
+    };
+    write_stdout(&format!("dtsctl: count-only hooks {what}\n"))
 }
 
 fn run_config(command: &ConfigCommand) -> Result<(), Error> {
@@ -735,6 +750,31 @@ mod tests {
             err.to_string()
                 .contains("proxying, handing-over, handed-over, transfer, direct, aborted"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn parses_hook_stats() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["dtsctl", "hook-stats"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|cli| cli.command)
+        };
+        assert!(matches!(
+            parse(&["on"]),
+            Ok(Command::HookStats { state: OnOff::On })
+        ));
+        assert!(matches!(
+            parse(&["off"]),
+            Ok(Command::HookStats { state: OnOff::Off })
+        ));
+        for bad in [&[][..], &["yes"][..], &["on", "off"][..]] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let bytes = HookStatsV1 { enable: true }.to_bytes();
+        assert_eq!(
+            HookStatsV1::decode(&bytes),
+            Ok(HookStatsV1 { enable: true })
         );
     }
 
