@@ -101,8 +101,10 @@ pub(super) fn peer_stats(id: u8) -> Option<&'static PeerStats> {
     PEERS.get(usize::from(id).checked_sub(1)?)
 }
 
-/// Logs and counts a peer's change of state. Process context.
-pub(super) fn changed(up: &Upcalls, ch: Change) {
+/// Logs and counts a peer's change of state. Going down changes only the
+/// view; what the peer served is given up when its death is confirmed
+/// ([`confirmed_down`]). Process context.
+pub(super) fn changed(ch: Change) {
     match ch.to {
         PeerState::Down => {
             stats::inc(Counter::MeshNodeDown);
@@ -110,7 +112,14 @@ pub(super) fn changed(up: &Upcalls, ch: Change) {
                 s.down_count.fetch_add(1, Ordering::Relaxed);
             }
             pr_info!("mesh: node {} is down\n", ch.id);
-            (up.node_down)(ch.id);
+        }
+        PeerState::Up if ch.retracted => {
+            stats::inc(Counter::MeshNodeUp);
+            stats::inc(Counter::MeshDownRetracted);
+            pr_info!(
+                "mesh: node {} is up again before its death was confirmed: nothing given up\n",
+                ch.id
+            );
         }
         PeerState::Up => {
             stats::inc(Counter::MeshNodeUp);
@@ -118,6 +127,14 @@ pub(super) fn changed(up: &Upcalls, ch: Change) {
         }
         PeerState::Unknown => {}
     }
+}
+
+/// Peer `id` stayed down for one more dead time: its death is confirmed,
+/// and the features give up what it served ([`Upcalls::node_down`]).
+/// Process context (the mesh thread).
+pub(super) fn confirmed_down(up: &Upcalls, id: u8) {
+    pr_info!("mesh: node {} is still down: confirmed dead\n", id);
+    (up.node_down)(id);
 }
 
 pub(super) fn set_conn(id: u8, v: PeerConn) {

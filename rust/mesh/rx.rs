@@ -280,7 +280,7 @@ impl Runner {
             }
             if let Some(m) = self.member.as_mut() {
                 if let Some(ch) = m.heard(c.peer, now) {
-                    changed(&self.up, ch);
+                    changed(ch);
                 }
             }
         }

@@ -40,7 +40,7 @@ use crate::wake::{self, Waker};
 
 use super::config::{grace_ms, node_set, MeshCfg, GEN};
 use super::conn::{Conn, Phase, HELLO_TIMEOUT_MS};
-use super::member::{census, changed, peer_stats, view, ENABLED, PEERS, VIEW};
+use super::member::{census, changed, confirmed_down, peer_stats, view, ENABLED, PEERS, VIEW};
 use super::notify::{TXQ, TXQ_CAP};
 use super::runner::{Peer, Runner};
 use super::upcalls::Upcalls;
@@ -435,11 +435,13 @@ impl Runner {
         }
     }
 
-    /// Marks silent peers down and publishes the view.
+    /// Marks silent peers down, confirms the deaths of those that stayed
+    /// down for one more dead time, and publishes the view.
     fn tick(&mut self, now: u64) {
         let up = self.up;
         if let Some(m) = self.member.as_mut() {
-            m.tick(now, |ch| changed(&up, ch));
+            m.tick(now, changed);
+            m.confirm(now, |id| confirmed_down(&up, id));
         }
         self.publish();
     }

@@ -30,6 +30,17 @@
 //! SYN retransmissions bridge the gap. This ordering avoids the dangerous
 //! case, two nodes answering the same SYN.
 //!
+//! A peer's death is acted on in two steps. Going `Down` only changes the
+//! view (new connections go elsewhere, which undoes itself when the peer is
+//! heard again). What cannot be undone, resetting the clients of the
+//! connections the peer serves and ending its clones, waits until the peer
+//! has stayed `Down` for one more dead time ([`Membership::confirm`]). A
+//! node that is merely overloaded (a SYN flood that starves its mesh
+//! traffic, seen in t11-hostile on the debug kernel: every peer "down" for
+//! 0.1 to 0.7 s) is heard again before that, the suspicion is retracted
+//! ([`Change::retracted`]) and no connection is lost. A node that really
+//! died, or rebooted (which takes longer than a dead time), is confirmed.
+//!
 //! With the mesh disabled there is no membership: every node is presumed up
 //! and every node is ready ([`View::ALL`]).
 
@@ -77,6 +88,10 @@ pub struct Change {
     pub from: PeerState,
     /// Its state now.
     pub to: PeerState,
+    /// A `Down` to `Up` change of a peer whose death was not confirmed yet
+    /// ([`Membership::confirm`]): the suspicion is taken back and nothing
+    /// was given up.
+    pub retracted: bool,
 }
 
 /// The membership state machine of one node.
@@ -90,6 +105,10 @@ pub struct Membership {
     last_heard: [u64; MAX_NODES],
     /// The peers whose last heartbeat showed this node live.
     seen_by: NodeSet,
+    /// The peers that are `Down` and not confirmed dead yet.
+    unconfirmed: NodeSet,
+    /// When each peer last went `Down`.
+    down_at: [u64; MAX_NODES],
 }
 
 /// Index of node `id` in the per-node arrays (`None` outside `1..=32`).
@@ -116,6 +135,8 @@ impl Membership {
             state: [PeerState::Unknown; MAX_NODES],
             last_heard: [now_ms; MAX_NODES],
             seen_by: NodeSet::EMPTY,
+            unconfirmed: NodeSet::EMPTY,
+            down_at: [now_ms; MAX_NODES],
         }
     }
 
@@ -174,10 +195,12 @@ impl Membership {
             // Its view of this node is not known until its next heartbeat.
             self.seen_by.remove(id);
         }
+        let retracted = self.unconfirmed.remove(id);
         (from != PeerState::Up).then_some(Change {
             id,
             from,
             to: PeerState::Up,
+            retracted,
         })
     }
 
@@ -199,19 +222,46 @@ impl Membership {
                 let from = *s;
                 *s = PeerState::Down;
                 self.seen_by.remove(id);
+                self.unconfirmed.insert(id);
+                if let Some(t) = self.down_at.get_mut(i) {
+                    *t = now_ms;
+                }
                 changed(Change {
                     id,
                     from,
                     to: PeerState::Down,
+                    retracted: false,
                 });
             }
         }
     }
 
+    /// Calls `confirmed` once for each peer that has stayed `Down` for one
+    /// more dead time since it went down, at `now_ms`: its death is
+    /// confirmed, and what it served may be given up. A peer heard from
+    /// before that is never confirmed for this episode.
+    pub fn confirm(&mut self, now_ms: u64, mut confirmed: impl FnMut(u8)) {
+        for id in self.unconfirmed {
+            let Some(i) = slot(id) else { continue };
+            let at = self.down_at.get(i).copied().unwrap_or(0);
+            if now_ms.saturating_sub(at) >= self.dead_ms {
+                self.unconfirmed.remove(id);
+                confirmed(id);
+            }
+        }
+    }
+
+    /// Whether peer `id` is `Down` and its death not confirmed yet.
+    pub fn is_unconfirmed(&self, id: u8) -> bool {
+        self.unconfirmed.contains(id)
+    }
+
     /// The time at which the next peer goes down if nothing is heard from
-    /// it (`None` if every peer is down already).
+    /// it, or the next death is confirmed ([`Membership::confirm`]); `None`
+    /// if every peer is down and confirmed already.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.peers
+        let going_down = self
+            .peers
             .iter()
             .filter(|&id| self.liveness(id) != PeerState::Down)
             .filter_map(|id| {
@@ -221,8 +271,13 @@ impl Membership {
                     self.dead_ms
                 };
                 self.last_heard(id).map(|t| t.saturating_add(limit))
-            })
-            .min()
+            });
+        let confirming = self.unconfirmed.iter().filter_map(|id| {
+            slot(id)
+                .and_then(|i| self.down_at.get(i))
+                .map(|t| t.saturating_add(self.dead_ms))
+        });
+        going_down.chain(confirming).min()
     }
 
     /// The acceptance set and the ready flag.

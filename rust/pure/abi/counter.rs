@@ -171,11 +171,14 @@ pub enum Counter {
     ScForgedCopy = 74,
     /// Clients reset because the node their connection was handed to went down.
     NodeDownReset = 75,
+    /// Peers declared down and heard again within one more dead time, before
+    /// their death was confirmed: nothing they served was given up.
+    MeshDownRetracted = 76,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 76] = [
+    pub const ALL: [Self; 77] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -252,6 +255,7 @@ impl Counter {
         Self::ClosedForged,
         Self::ScForgedCopy,
         Self::NodeDownReset,
+        Self::MeshDownRetracted,
     ];
 
     /// Number of defined counters.
@@ -344,6 +348,7 @@ impl Counter {
             73 => Some(Self::ClosedForged),
             74 => Some(Self::ScForgedCopy),
             75 => Some(Self::NodeDownReset),
+            76 => Some(Self::MeshDownRetracted),
             _ => None,
         }
     }
@@ -427,6 +432,7 @@ impl Counter {
             Self::ClosedForged => "closed_forged",
             Self::ScForgedCopy => "sc_forged_copy",
             Self::NodeDownReset => "node_down_reset",
+            Self::MeshDownRetracted => "mesh_down_retracted",
         }
     }
 }

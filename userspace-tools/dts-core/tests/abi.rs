@@ -434,6 +434,7 @@ fn counters_are_stable() {
         (Counter::ClosedForged, 73, "closed_forged"),
         (Counter::ScForgedCopy, 74, "sc_forged_copy"),
         (Counter::NodeDownReset, 75, "node_down_reset"),
+        (Counter::MeshDownRetracted, 76, "mesh_down_retracted"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -133,6 +133,110 @@ fn heard_peers_are_up_and_silent_ones_go_down_after_the_dead_time() {
     assert_eq!(m.heard(7, 5000), None, "not a peer");
 }
 
+/// Confirmed deaths of `m` at `now`.
+fn confirmed(m: &mut Membership, now: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    m.confirm(now, |id| v.push(id));
+    v
+}
+
+#[test]
+fn a_death_is_confirmed_after_one_more_dead_time() {
+    let dead = u64::from(DEAD);
+    let mut m = Membership::new(1, all(3), DEAD, DEAD, 0);
+    m.heard(2, 0);
+    m.heard(3, 0);
+    m.tick(dead, |_| {});
+    assert!(!m.view().live.contains(2), "down at once: the view changes");
+    assert!(m.is_unconfirmed(2) && m.is_unconfirmed(3));
+    assert_eq!(
+        m.next_deadline(),
+        Some(2 * dead),
+        "the confirmation is a deadline"
+    );
+    assert!(confirmed(&mut m, 2 * dead - 1).is_empty());
+    assert_eq!(confirmed(&mut m, 2 * dead), vec![2, 3]);
+    assert!(confirmed(&mut m, 10 * dead).is_empty(), "once per episode");
+    assert!(!m.is_unconfirmed(2));
+    assert_eq!(m.next_deadline(), None, "every peer down and confirmed");
+    // Back up after the confirmation: not a retraction.
+    let c = m.heard(2, 10 * dead).unwrap();
+    assert!(!c.retracted);
+    // Down again: a new episode, confirmed again.
+    m.heard(3, 10 * dead);
+    m.tick(11 * dead, |_| {});
+    assert_eq!(confirmed(&mut m, 12 * dead), vec![2, 3]);
+}
+
+#[test]
+fn a_peer_heard_before_the_confirmation_is_never_given_up() {
+    let dead = u64::from(DEAD);
+    let mut m = Membership::new(1, all(3), DEAD, DEAD, 0);
+    m.heard(2, 0);
+    m.heard(3, 0);
+    let mut changes = Vec::new();
+    m.tick(dead, |c| changes.push(c));
+    assert_eq!(
+        changes.len(),
+        2,
+        "an overloaded node sees every peer go down"
+    );
+    // Heard again 0.7 s later (the flood of t11-hostile): retracted.
+    let c = m.heard(2, dead + 700).unwrap();
+    assert_eq!(
+        (c.from, c.to, c.retracted),
+        (PeerState::Down, PeerState::Up, true)
+    );
+    assert_eq!(confirmed(&mut m, 2 * dead), vec![3], "only the silent one");
+    assert!(m.view().live.contains(2));
+}
+
+proptest! {
+    /// Whatever the order of heartbeats and ticks, a peer's death is
+    /// confirmed only if it stayed down (not heard) for the dead time since
+    /// it went down, and at most once per down episode.
+    #[test]
+    fn confirmations_follow_silence(events in proptest::collection::vec((0u8..3, 1u64..800), 1..60)) {
+        let dead = u64::from(DEAD);
+        let mut m = Membership::new(1, all(3), DEAD, DEAD, 0);
+        let mut now = 0u64;
+        let mut down_since = [None::<u64>; 4];
+        let mut confirmed_in_episode = [false; 4];
+        for (what, dt) in events {
+            now += dt;
+            match what {
+                0 => {
+                    m.tick(now, |c| {
+                        if c.to == PeerState::Down {
+                            down_since[usize::from(c.id)] = Some(now);
+                            confirmed_in_episode[usize::from(c.id)] = false;
+                        }
+                    });
+                }
+                1 | 2 => {
+                    let id = what + 1;
+                    if let Some(c) = m.heard(id, now) {
+                        let was_unconfirmed = down_since[usize::from(id)].is_some()
+                            && !confirmed_in_episode[usize::from(id)];
+                        prop_assert_eq!(c.retracted, c.from == PeerState::Down && was_unconfirmed);
+                    }
+                    down_since[usize::from(id)] = None;
+                }
+                _ => unreachable!(),
+            }
+            let mut got = Vec::new();
+            m.confirm(now, |id| got.push(id));
+            for id in got {
+                let since = down_since[usize::from(id)];
+                prop_assert!(since.is_some(), "peer {} confirmed while up", id);
+                prop_assert!(now - since.unwrap() >= dead);
+                prop_assert!(!confirmed_in_episode[usize::from(id)], "confirmed twice");
+                confirmed_in_episode[usize::from(id)] = true;
+            }
+        }
+    }
+}
+
 #[test]
 fn a_joining_node_waits_the_grace_time_for_unknown_peers() {
     // The peers reconnect on their backoff: a joiner gives them the grace
