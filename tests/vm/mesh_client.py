@@ -35,6 +35,7 @@ failover, and no probe was reset. Times are seconds since the kill request.
 import json
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -148,6 +149,7 @@ def main():
         port = share3[i % len(share3)]
         i += 1
         t = time.monotonic() - t0
+        s = None
         try:
             s = connect(vip, port, CONNECT_S)
             who = ask(s)
@@ -158,6 +160,14 @@ def main():
         except OSError as e:
             res["probes"].append({"t": round(t, 3), "port": port, "who": None,
                                   "kind": kind(e), "error": str(e)})
+            if s is not None:
+                # Connected, then no answer: the node that took the SYN died
+                # (a probe just before the kill). Abort (RST) rather than
+                # close: a FIN to a dead node is retransmitted for minutes,
+                # and meanwhile every later probe from this port would fail
+                # with EADDRNOTAVAIL (its 4-tuple still in use here).
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
         time.sleep(max(0.0, 0.25 - (time.monotonic() - t0 - t)))
     open(start_req, "w").close()
     res["failover_s"] = None if first_ok is None else round(first_ok, 3)
