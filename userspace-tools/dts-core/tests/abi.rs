@@ -58,8 +58,8 @@ fn constants() {
 #[test]
 fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
-    // 55..=63, then the mesh handover's 64..=66.
-    assert_eq!(Counter::COUNT, 76);
+    // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76.
+    assert_eq!(Counter::COUNT, 77);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -72,7 +72,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(64), Some(Counter::HandoverLateDone));
     assert_eq!(Counter::from_index(66), Some(Counter::HandoverRefused));
     assert_eq!(Counter::from_index(75), Some(Counter::NodeDownReset));
-    assert_eq!(Counter::from_index(76), None);
+    assert_eq!(Counter::from_index(76), Some(Counter::MeshDownRetracted));
+    assert_eq!(Counter::from_index(77), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
