@@ -281,8 +281,11 @@ PY
     fi
 }
 
-# node_death_counted: on nodes 1 and 2 once node 3 is down.
+# node_death_counted: on nodes 1 and 2 once node 3 is down. The features
+# give up what node 3 served when its death is confirmed, one dead time
+# after it went down (mesh.md, "Node death"): read the counters after that.
 node_death_counted() {
+    sleep 3    # the dead time (1.5 s) after "down", and a margin
     "$DTSCTL" status --json >/tmp/nd.json
     n=$(count node_down_reset /tmp/nd.json)
     if [ "$RIG_ID" = 1 ]; then
