@@ -30,12 +30,13 @@ const HOOK_SLOTS: usize = 3;
 /// Per-CPU slots: the named counters, then [`HOOK_SLOTS`] per hook number.
 const SLOTS: usize = abi::MAX_COUNTERS + abi::MAX_HOOKS * HOOK_SLOTS;
 
-/// The slot of field `field` (0..[`HOOK_SLOTS`]) of hook `hooknum`.
-fn hook_slot(hooknum: u32, field: usize) -> Option<usize> {
+/// The first slot of hook `hooknum` (its packets; bytes and TCP packets
+/// follow), `None` outside the table.
+fn hook_base(hooknum: u32) -> Option<usize> {
     let h = usize::try_from(hooknum)
         .ok()
         .filter(|&h| h < abi::MAX_HOOKS)?;
-    Some(abi::MAX_COUNTERS + h * HOOK_SLOTS + field)
+    Some(abi::MAX_COUNTERS + h * HOOK_SLOTS)
 }
 
 /// The module's counters.
@@ -98,18 +99,14 @@ pub(crate) fn get(c: Counter) -> u64 {
 ///
 /// Hook numbers outside the table are ignored (they cannot be registered).
 pub(crate) fn hook_packet(hooknum: u32, bytes: u32, tcp: bool) {
-    let (Some(p), Some(b), Some(t)) = (
-        hook_slot(hooknum, 0),
-        hook_slot(hooknum, 1),
-        hook_slot(hooknum, 2),
-    ) else {
+    let Some(base) = hook_base(hooknum) else {
         return;
     };
     STATS.with(|s| {
-        s.pcpu.add(p, 1);
-        s.pcpu.add(b, u64::from(bytes));
+        s.pcpu.add(base, 1);
+        s.pcpu.add(base + 1, u64::from(bytes));
         if tcp {
-            s.pcpu.add(t, 1);
+            s.pcpu.add(base + 2, 1);
         }
     });
 }
@@ -125,19 +122,17 @@ pub(crate) fn reset() {
 /// Fills `info` with the counters of the registered hooks `(hooknum,
 /// priority)` and all named counters. Any context.
 pub(crate) fn snapshot(hooks: impl Iterator<Item = (u32, i32)>, info: &mut InfoV1) {
-    let sum = |slot: Option<usize>| {
-        slot.and_then(|i| STATS.with(|s| s.pcpu.sum(i)))
-            .unwrap_or(0)
-    };
-    let registered = hooks.filter(|&(hooknum, _)| hook_slot(hooknum, 0).is_some());
+    let sum = |i: usize| STATS.with(|s| s.pcpu.sum(i)).unwrap_or(0);
+    let registered = hooks
+        .filter_map(|(hooknum, priority)| hook_base(hooknum).map(|base| (hooknum, priority, base)));
     let mut n = 0;
-    for (slot, (hooknum, priority)) in info.hooks.iter_mut().zip(registered) {
+    for (slot, (hooknum, priority, base)) in info.hooks.iter_mut().zip(registered) {
         *slot = HookStats {
             hooknum,
             priority,
-            packets: sum(hook_slot(hooknum, 0)),
-            bytes: sum(hook_slot(hooknum, 1)),
-            tcp_packets: sum(hook_slot(hooknum, 2)),
+            packets: sum(base),
+            bytes: sum(base + 1),
+            tcp_packets: sum(base + 2),
         };
         n += 1;
     }
