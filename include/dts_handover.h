@@ -41,6 +41,8 @@
  *	EBADF        the connection is not established any more (the client
  *	             closed or reset it).
  *	EALREADY     a handover of this connection is in progress or done.
+ *	ELOOP        DTS_HANDOVER_REFORWARD on a connection that was itself
+ *	             re-forwarded here: serve it locally.
  *	EBUSY        the proxy has sent data the client has not acknowledged
  *	             yet, or too many handovers are in flight; retry later or
  *	             serve locally.
@@ -115,10 +117,12 @@
 #define DTS_FLOW_INFO_SIZE	16
 /* struct dts_flow_info.flags: handed over to this node. */
 #define DTS_FLOW_HANDED_IN	1u
+/* struct dts_flow_info.flags: re-forwarded to this node; serve it here. */
+#define DTS_FLOW_REFORWARDED	2u
 
 struct dts_flow_info {
 	__u32 version;		/* DTS_FLOW_INFO_VERSION */
-	__u32 flags;		/* DTS_FLOW_HANDED_IN or 0 */
+	__u32 flags;		/* DTS_FLOW_HANDED_IN | DTS_FLOW_REFORWARDED */
 	__u32 from_node;	/* the node that handed it over, or 0 */
 	__u32 state;		/* the module's state of the connection */
 };
@@ -215,10 +219,18 @@ struct dts_clone_status {
 	__u64 cloned_bytes;	/* bytes the clones sent, as acknowledged */
 };
 
+/*
+ * struct dts_handover_req.flags: owner re-forwarding. The connection was
+ * handed in to this node and another node owns the request's content: hand
+ * it over again, once. EINVAL if the connection was not handed in, ELOOP if
+ * it was itself re-forwarded here (DTS_FLOW_REFORWARDED).
+ */
+#define DTS_HANDOVER_REFORWARD	1u
+
 /* The argument of DTS_SO_HANDOVER. */
 struct dts_handover_req {
 	__u32 version;		/* DTS_HANDOVER_VERSION */
-	__u32 flags;		/* 0: no flag is defined yet */
+	__u32 flags;		/* DTS_HANDOVER_REFORWARD or 0 */
 	__u32 dest_node;	/* destination node id, 1..=32, not this node */
 	__u32 reserved;		/* 0 */
 	__u64 buf_ptr;		/* address of the bytes read */

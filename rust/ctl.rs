@@ -73,8 +73,11 @@ fn get_info(out: &mut UserOut) -> Result<usize> {
     // Flows that expired less than a second ago (the collector's pass) are
     // still counted.
     let flows = state::with(|st| st.flows.len());
+    // This node's load, counted now rather than at the mesh's last census.
+    let serving = state::with(|st| st.flows.serving());
     stats::snapshot(hooks::registered(), &mut info);
     info.set_counter(Counter::FlowsActive, flows.unwrap_or(0) as u64);
+    info.set_counter(Counter::Serving, u64::from(serving.unwrap_or(0)));
     let mut buf = [0u8; abi::INFO_V1_SIZE];
     let n = match info.encode(&mut buf) {
         Ok(n) => n,
@@ -247,6 +250,7 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
                 continue;
             };
             let heard = p.last_heard.load(Ordering::Relaxed);
+            let load_at = p.load_at.load(Ordering::Relaxed);
             let l = |i: usize| p.load.get(i).map_or(0, |a| a.load(Ordering::Relaxed));
             let state = if enabled {
                 PeerState::from_u32(p.state.load(Ordering::Relaxed)).unwrap_or(PeerState::Unknown)
@@ -275,6 +279,11 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
                     load_handed_out: l(2),
                     load_handovers: l(3),
                     down_count: p.down_count.load(Ordering::Relaxed),
+                    load_age_ms: if load_at == u64::MAX {
+                        PeerV1::NEVER
+                    } else {
+                        u32::try_from(now.saturating_sub(load_at)).unwrap_or(PeerV1::NEVER - 1)
+                    },
                 })
                 .or_else(|_| invalid())?;
         }

@@ -136,6 +136,10 @@ pub(crate) struct Fcb {
     /// An adopted FCB: the internal address of the node the connection was
     /// handed in from (told in turn when the connection ends); 0 otherwise.
     origin: u32,
+    /// N2: the source re-forwarded the connection here (owner
+    /// re-forwarding, [`crate::pure::homsg::FLAG_REFORWARDED`]): it may
+    /// not be re-forwarded again. Set before the FCB is shared.
+    reforwarded: bool,
     /// Whether the connection's end was reported over the mesh.
     notified: AtomicBool,
     /// N1, while the FCB is `HandingOver`: the destination's CLOSED came
@@ -188,6 +192,7 @@ impl Fcb {
             carried_tsval: AtomicU32::new(0),
             dts: Delta::unknown(),
             origin: 0,
+            reforwarded: false,
             notified: AtomicBool::new(false),
             early_closed: AtomicU8::new(0),
             ext: None,
@@ -212,6 +217,18 @@ impl Fcb {
     /// early under pressure: the feature owns its end).
     pub(crate) fn has_ext(&self) -> bool {
         self.ext.is_some()
+    }
+
+    /// The same FCB, marked as re-forwarded here or not (before it is
+    /// shared).
+    pub(crate) fn with_reforwarded(mut self, reforwarded: bool) -> Self {
+        self.reforwarded = reforwarded;
+        self
+    }
+
+    /// Whether the connection was re-forwarded to this node (N2).
+    pub(crate) fn reforwarded(&self) -> bool {
+        self.reforwarded
     }
 
     /// The same FCB, serving the client on `port` at N2 (before it is

@@ -38,7 +38,7 @@ use crate::fcb::Fcb;
 use crate::lock::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend};
 use crate::pure::abi::Counter;
 use crate::pure::config::Limits;
-use crate::pure::fcb::Role;
+use crate::pure::fcb::{self as pure_fcb, Role};
 use crate::pure::flow::{Event, FlowKey, Outgoing, Sent, Timeouts, Track};
 use crate::rcu;
 use crate::stats;
@@ -69,6 +69,12 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
+    /// Whether this entry stands for a connection this node serves
+    /// ([`pure_fcb::serving`]). Any context.
+    pub(crate) fn serving(&self) -> bool {
+        pure_fcb::serving(self.role, self.fcb.state(), self.track().phase())
+    }
+
     /// The flow's life-cycle state.
     pub(crate) fn track(&self) -> Track {
         Track::from_bits(self.track.load(Ordering::Relaxed))
@@ -495,6 +501,19 @@ impl FlowTable {
                 p = e.next.load(Ordering::Acquire);
             }
         }
+    }
+
+    /// The connections this node serves ([`Flow::serving`]): its load for
+    /// the placement policies. Walks the whole table under RCU, without
+    /// the table's lock; any context, does not sleep.
+    pub(crate) fn serving(&self) -> u32 {
+        let mut n = 0u32;
+        self.for_each(|f| {
+            if f.serving() {
+                n = n.saturating_add(1);
+            }
+        });
+        n
     }
 
     /// Removes every flow.

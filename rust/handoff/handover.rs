@@ -51,10 +51,11 @@
 //! | errno          | meaning                                                        |
 //! |----------------|----------------------------------------------------------------|
 //! | `EPERM`        | the caller lacks `CAP_NET_ADMIN`                               |
-//! | `EINVAL`       | bad argument; not an IPv4 TCP socket; not a proxied client connection; destination unknown, this node, or not serving the service; `buf_len` more than the proxy read |
+//! | `EINVAL`       | bad argument; not an IPv4 TCP socket; not a proxied client connection; destination unknown, this node, or not serving the service; `buf_len` more than the proxy read; `HANDOVER_REFORWARD` on a connection that was not handed in |
 //! | `EFAULT`       | `buf_ptr` is not readable                                      |
 //! | `EBADF`        | the connection is not established any more                    |
 //! | `EALREADY`     | the connection is being or has been handed over               |
+//! | `ELOOP`        | `HANDOVER_REFORWARD` on a connection that was itself re-forwarded here (owner re-forwarding happens once) |
 //! | `EBUSY`        | the proxy sent data the client has not acknowledged yet; too many handovers in flight |
 //! | `EMSGSIZE`     | the request and the unread bytes exceed one `HANDOVER` ([`MAX_DATA`] bytes) |
 //! | `EOPNOTSUPP`   | the connection's timestamps count microseconds                 |
@@ -82,7 +83,7 @@ use crate::ksock::{errno, is, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::mesh;
 use crate::pure::abi::{
     Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
-    HANDOVER_REQ_V1_SIZE,
+    FLOW_REFORWARDED, HANDOVER_REFORWARD, HANDOVER_REQ_V1_SIZE,
 };
 use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{self, Role, State};
@@ -142,9 +143,20 @@ fn adopt(key: &FlowKey, old: &Arc<Fcb>) -> Result<Arc<Fcb>> {
 }
 
 /// Finds the client connection's FCB and the addresses involved. Any
-/// failure is `EINVAL`, except those of [`adopt`]. Process context.
-fn target(sk: &UserTcp, dest: u32) -> Result<Target> {
+/// failure is `EINVAL`, except those of [`adopt`] and a re-forward
+/// (`reforward`) of a connection that was itself re-forwarded here
+/// (`ELOOP`); a re-forward of one that was not handed in is `EINVAL`.
+/// Both refusals count `reforward_refused`. Process context.
+fn target(sk: &UserTcp, dest: u32, reforward: bool) -> Result<Target> {
     let (t, role, key) = lookup(sk, dest)?;
+    if reforward && role != Role::ClientDst {
+        stats::inc(Counter::ReforwardRefused);
+        return Err(EINVAL);
+    }
+    if reforward && t.fcb.reforwarded() {
+        stats::inc(Counter::ReforwardRefused);
+        return Err(errno(bindings::ELOOP));
+    }
     let fcb = match role {
         Role::Client => t.fcb,
         Role::ClientDst => adopt(&key, &t.fcb)?,
@@ -220,7 +232,12 @@ pub(crate) fn flow_info(caller: &Caller, out: &mut UserOut) -> Result<usize> {
             Role::ClientDst => {
                 let (peer, _) = flow.fcb.peer();
                 let from = cfg.node_by_addr(peer).map_or(0, |n| u32::from(n.id));
-                (FLOW_HANDED_IN, from)
+                let again = if flow.fcb.reforwarded() {
+                    FLOW_REFORWARDED
+                } else {
+                    0
+                };
+                (FLOW_HANDED_IN | again, from)
             }
             _ => return None,
         };
@@ -268,7 +285,8 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
         stats::inc(Counter::HandoverHostDown);
         return Err(errno(bindings::EHOSTDOWN));
     }
-    let t = target(&sk, req.dest_node)?;
+    let reforward = req.flags & HANDOVER_REFORWARD != 0;
+    let t = target(&sk, req.dest_node, reforward)?;
     if !t.fcb.transition(State::Proxying, State::HandingOver) {
         return Err(errno(bindings::EALREADY));
     }
@@ -285,6 +303,9 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
                 state::with(|st| mesh::release(st, &t.fcb, reason));
             }
             stats::inc(Counter::HandoverDone);
+            if reforward {
+                stats::inc(Counter::Reforwarded);
+            }
             times.account();
             Ok(())
         }
@@ -521,6 +542,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
         ts_recent: snap.ts_recent,
         ts_server,
         sent_us: clock::now_us(),
+        reforwarded: req.flags & HANDOVER_REFORWARD != 0,
         data: &data,
     };
     let mut payload = KVec::new();

@@ -233,7 +233,8 @@ fn build(m: &Handover<'_>, from: u8) -> Result<Taken> {
         m.client_port,
         State::Transfer,
     )
-    .with_dst_port(place.dst_port);
+    .with_dst_port(place.dst_port)
+    .with_reforwarded(m.reforwarded);
     let fcb = Arc::new(fcb, GFP_KERNEL)?;
     // The source's numbering continues: the client's data after `c_isn`,
     // the server side's after `s_isn`; the TSval the client saw last.

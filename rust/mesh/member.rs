@@ -40,9 +40,12 @@ pub(crate) struct PeerStats {
     pub(crate) errors: AtomicU32,
     pub(crate) connects: AtomicU32,
     pub(crate) down_count: AtomicU32,
-    /// The peer's last LOAD: active flows, handed in, handed out,
-    /// handovers (low 32 bits).
+    /// The peer's last LOAD: the connections it serves (less one per
+    /// CLOSED from it since), handed in, handed out, handovers (low 32
+    /// bits).
     pub(crate) load: [AtomicU32; 4],
+    /// Mesh clock (ms) of the peer's last LOAD, `u64::MAX` if none.
+    pub(crate) load_at: AtomicU64,
 }
 
 impl PeerStats {
@@ -58,6 +61,7 @@ impl PeerStats {
             connects: AtomicU32::new(0),
             down_count: AtomicU32::new(0),
             load: [const { AtomicU32::new(0) }; 4],
+            load_at: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -66,6 +70,7 @@ impl PeerStats {
         self.conn.store(PeerConn::None as u32, Ordering::Relaxed);
         self.rtt_us.store(0, Ordering::Relaxed);
         self.last_heard.store(u64::MAX, Ordering::Relaxed);
+        self.load_at.store(u64::MAX, Ordering::Relaxed);
         for a in [&self.tx, &self.rx] {
             a.store(0, Ordering::Relaxed);
         }
@@ -152,13 +157,20 @@ pub(super) fn count_error(id: u8) {
 /// This node's LOAD figures. Process context.
 pub(super) fn census(flows: &FlowTable) -> Load {
     let (mut handed_in, mut handed_out) = (0u32, 0u32);
-    flows.for_each(|f| match (f.role, f.fcb.state()) {
-        (Role::ClientDst, _) => handed_in = handed_in.saturating_add(1),
-        (Role::Client, FcbState::HandedOver) => handed_out = handed_out.saturating_add(1),
-        _ => {}
+    let mut serving = 0u32;
+    flows.for_each(|f| {
+        if f.serving() {
+            serving = serving.saturating_add(1);
+        }
+        match (f.role, f.fcb.state()) {
+            (Role::ClientDst, _) => handed_in = handed_in.saturating_add(1),
+            (Role::Client, FcbState::HandedOver) => handed_out = handed_out.saturating_add(1),
+            _ => {}
+        }
     });
+    stats::set(Counter::Serving, u64::from(serving));
     Load {
-        active_flows: u32::try_from(flows.len()).unwrap_or(u32::MAX),
+        serving,
         handed_in,
         handed_out,
         handovers_total: stats::get(Counter::HandoverDone),

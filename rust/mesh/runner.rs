@@ -48,6 +48,13 @@ impl Peer {
             clock_delta: None,
         }
     }
+
+    /// Whether the peer's connection completed its HELLO exchange.
+    pub(super) fn established(&self) -> bool {
+        self.conn
+            .as_deref()
+            .is_some_and(|c| c.phase == super::conn::Phase::Established)
+    }
 }
 
 pub(super) fn backoff(p: &mut Peer, now: u64) {
@@ -66,6 +73,11 @@ pub(super) struct Runner {
     pub(super) pending: [Option<KBox<Conn>>; MAX_PENDING],
     pub(super) member: Option<Membership>,
     pub(super) next_hb: u64,
+    /// Mesh clock (ms) of the next load census between heartbeats
+    /// ([`crate::pure::mesh::LOAD_TICK_MS`]).
+    pub(super) next_load: u64,
+    /// The `serving` figure of the last LOAD sent.
+    pub(super) sent_load: u32,
     /// Mesh clock (ms) of the last warning of a failed proof, and the
     /// failures not warned of since.
     pub(super) auth_warned: Option<u64>,
@@ -87,6 +99,8 @@ impl Runner {
             pending: [const { None }; MAX_PENDING],
             member: None,
             next_hb: 0,
+            next_load: 0,
+            sent_load: 0,
             auth_warned: None,
             auth_unwarned: 0,
         }

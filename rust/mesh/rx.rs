@@ -235,7 +235,7 @@ impl Runner {
             (Phase::Established, In::Load(l)) => {
                 if let Some(s) = peer_stats(c.peer) {
                     let v = [
-                        l.active_flows,
+                        l.serving,
                         l.handed_in,
                         l.handed_out,
                         l.handovers_total as u32,
@@ -243,9 +243,19 @@ impl Runner {
                     for (a, v) in s.load.iter().zip(v) {
                         a.store(v, Ordering::Relaxed);
                     }
+                    s.load_at.store(now, Ordering::Relaxed);
                 }
             }
-            (Phase::Established, In::Closed(m)) => closed_received(&self.up, &m, c.peer_addr),
+            (Phase::Established, In::Closed(m)) => {
+                // The peer stopped serving a connection: one less in its
+                // load until its next LOAD says more (seed 001's
+                // distributor lowers the load count on CLOSED).
+                if let Some(serving) = peer_stats(c.peer).and_then(|s| s.load.first()) {
+                    let _ = serving
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+                }
+                closed_received(&self.up, &m, c.peer_addr)
+            }
             (Phase::Established, In::ScClone(p)) => {
                 let ack = (self.up.sc_clone)(p.as_deref(), c.peer_addr);
                 if !c.queue(me, &Msg::ScAck(&ack)) {

@@ -6,7 +6,11 @@
 //! sends the queued close notifications and the calls' requests, the
 //! heartbeats and LOAD reports, marks silent peers down and publishes the
 //! view, and flushes what was queued; then the thread sleeps until its next
-//! deadline or a [`wake`].
+//! deadline or a [`wake`]. Between heartbeats, while a peer is connected,
+//! one deadline every [`LOAD_TICK_MS`] counts this node's load and sends
+//! LOAD at once when it changed beyond [`load_changed`]'s threshold: a
+//! peer's view of this node's load is at most a heartbeat old, and a
+//! significant change reaches it within the tick.
 //!
 //! Contexts: [`Thread::start`] and [`Thread`]'s drop in process context
 //! (module load and exit); everything else in the thread (process context,
@@ -32,7 +36,7 @@ use crate::clock;
 use crate::pure::abi::Counter;
 use crate::pure::config::MAX_NODES;
 use crate::pure::member::{Membership, View};
-use crate::pure::mesh::{Heartbeat, Load, Msg, MsgType};
+use crate::pure::mesh::{load_changed, Heartbeat, Load, Msg, MsgType, LOAD_TICK_MS};
 use crate::rcu;
 use crate::state;
 use crate::stats;
@@ -187,9 +191,11 @@ impl Runner {
                 self.drain_queue();
                 self.drain_calls();
                 if now >= self.next_hb {
-                    self.heartbeat();
+                    self.heartbeat(now);
                     let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
                     self.next_hb = now + hb;
+                } else if now >= self.next_load {
+                    self.load_check(now);
                 }
                 self.tick(clock::now_ms());
                 self.flush_all();
@@ -214,6 +220,9 @@ impl Runner {
     fn next_deadline(&self) -> Option<u64> {
         self.cfg.as_ref()?;
         let mut next = self.next_hb;
+        if self.peers.iter().any(Peer::established) {
+            next = next.min(self.next_load);
+        }
         if let Some(d) = self.member.as_ref().and_then(|m| m.next_deadline()) {
             next = next.min(d);
         }
@@ -399,17 +408,52 @@ impl Runner {
         }
     }
 
-    /// Sends HEARTBEAT and LOAD to every established peer.
-    fn heartbeat(&mut self) {
-        let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
-            return;
-        };
-        let load = state::with(|st| census(&st.flows)).unwrap_or(Load {
-            active_flows: 0,
+    /// This node's LOAD figures now.
+    fn census(&self) -> Load {
+        state::with(|st| census(&st.flows)).unwrap_or(Load {
+            serving: 0,
             handed_in: 0,
             handed_out: 0,
             handovers_total: 0,
-        });
+        })
+    }
+
+    /// Between two heartbeats: counts this node's load and, if it changed
+    /// by more than the threshold since the last LOAD
+    /// ([`load_changed`]), sends LOAD to every established peer now
+    /// (counted as `mesh_load_early`), so that the peers' placement sees a
+    /// burst within [`LOAD_TICK_MS`] rather than a heartbeat later.
+    fn load_check(&mut self, now: u64) {
+        self.next_load = now + LOAD_TICK_MS;
+        let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
+            return;
+        };
+        if !self.peers.iter().any(Peer::established) {
+            return;
+        }
+        let load = self.census();
+        if !load_changed(self.sent_load, load.serving) {
+            return;
+        }
+        self.sent_load = load.serving;
+        stats::inc(Counter::MeshLoadEarly);
+        for p in &mut self.peers {
+            let Some(c) = p.conn.as_mut() else { continue };
+            if c.phase == Phase::Established && !c.queue(me, &Msg::Load(load)) {
+                c.reset = true;
+                p.conn = None;
+            }
+        }
+    }
+
+    /// Sends HEARTBEAT and LOAD to every established peer.
+    fn heartbeat(&mut self, now: u64) {
+        let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
+            return;
+        };
+        let load = self.census();
+        self.sent_load = load.serving;
+        self.next_load = now + LOAD_TICK_MS;
         let view = view().live.mask();
         let us = clock::now_us();
         for p in &mut self.peers {

@@ -24,6 +24,7 @@
 //! Context: pure (see `pure/mod.rs`): any context, no locks, no `unsafe`,
 //! never panics.
 
+use crate::pure::flow::Phase;
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN};
 
 /// Where a connection is in its handover, on this node.
@@ -88,6 +89,37 @@ pub enum Role {
     ScOrigin,
     /// Socket Cloning, a clone's node: the clone ([`crate::pure::sc::Clone`]).
     ScClone,
+}
+
+/// Whether a flow-table entry with `role`, its FCB in `state` and its
+/// life cycle in `phase`, stands for a connection this node serves: the
+/// load the placement policies see (`serving` in LOAD, the `serving`
+/// gauge).
+///
+/// - `Client`: accepted here, served by the local proxy or server until it
+///   is handed over (`Proxying`, `HandingOver`); not once `HandedOver`.
+/// - `ClientDst`: handed in (`Transfer`, `Direct`); not once `Aborted`.
+/// - `ScOrigin`, `ScClone`: the original connection and a clone each load
+///   their node.
+/// - `HandoverSrc`, `HandoverDst`: the handover's own connections, never.
+///
+/// A closed entry (both FINs or an RST seen; it only lingers for
+/// retransmissions) never counts, nor does a half-open one that this node
+/// accepted (`Client`, `ScOrigin` in [`Phase::SynSeen`]: a SYN flood is
+/// no load). Entries built from a mesh message (`ClientDst`, `ScClone`)
+/// count from the start.
+pub const fn serving(role: Role, state: State, phase: Phase) -> bool {
+    match phase {
+        Phase::Closed => return false,
+        Phase::SynSeen if matches!(role, Role::Client | Role::ScOrigin) => return false,
+        _ => {}
+    }
+    match role {
+        Role::Client => matches!(state, State::Proxying | State::HandingOver),
+        Role::ClientDst => matches!(state, State::Transfer | State::Direct),
+        Role::ScOrigin | Role::ScClone => true,
+        Role::HandoverSrc | Role::HandoverDst => false,
+    }
 }
 
 impl Role {
@@ -773,6 +805,28 @@ impl SynOpts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serving_counts_what_this_node_serves() {
+        use Phase::{Closed, Established, SynSeen};
+        use State::*;
+        assert!(serving(Role::Client, Proxying, Established));
+        assert!(serving(Role::Client, HandingOver, Established));
+        assert!(!serving(Role::Client, HandedOver, Established));
+        assert!(!serving(Role::Client, Proxying, Closed));
+        assert!(!serving(Role::Client, Proxying, SynSeen));
+        assert!(serving(Role::ClientDst, Transfer, SynSeen));
+        assert!(serving(Role::ClientDst, Direct, Phase::Closing));
+        assert!(!serving(Role::ClientDst, Aborted, Established));
+        assert!(!serving(Role::ClientDst, Direct, Closed));
+        assert!(serving(Role::ScOrigin, Proxying, Established));
+        assert!(!serving(Role::ScOrigin, Proxying, SynSeen));
+        assert!(serving(Role::ScClone, Direct, SynSeen));
+        for s in [Proxying, HandingOver, HandedOver, Transfer, Direct, Aborted] {
+            assert!(!serving(Role::HandoverSrc, s, Established));
+            assert!(!serving(Role::HandoverDst, s, Established));
+        }
+    }
 
     #[test]
     fn resets_of_a_handed_over_client() {

@@ -24,7 +24,7 @@
 //! | 24     | 4    | `s_isn`: the server side's sequence number just before its next byte, as the client numbers it |
 //! | 28     | 4    | `client_wnd`: the client's last window, in bytes        |
 //! | 32     | 2    | `mss`: the client's MSS (not 0)                         |
-//! | 34     | 2    | reserved, 0                                             |
+//! | 34     | 2    | flags: bit 0 [`FLAG_REFORWARDED`], the others 0       |
 //! | 36     | 4    | `ts_recent`: the client's last TSval                    |
 //! | 40     | 4    | `ts_server`: the server side's last TSval, as the client saw it |
 //! | 44     | 4    | `data_len`: the bytes that follow                       |
@@ -61,6 +61,12 @@ pub const OPT_SACK_PERM: u8 = 2;
 /// Options bit: window scaling was negotiated.
 pub const OPT_WSCALE: u8 = 4;
 const OPTS_KNOWN: u8 = OPT_TIMESTAMPS | OPT_SACK_PERM | OPT_WSCALE;
+
+/// Flags bit: the source had the connection handed in and hands it over
+/// again, to the node that owns the request's content (seed 000's owner
+/// re-forwarding); the destination may not re-forward it once more.
+pub const FLAG_REFORWARDED: u16 = 1;
+const FLAGS_KNOWN: u16 = FLAG_REFORWARDED;
 
 /// Largest window-scale shift (RFC 7323).
 pub const MAX_WSCALE: u8 = 14;
@@ -131,6 +137,8 @@ pub struct Handover<'a> {
     pub ts_server: u32,
     /// The source's monotonic clock when it sent the message (µs).
     pub sent_us: u64,
+    /// The request was re-forwarded ([`FLAG_REFORWARDED`]).
+    pub reforwarded: bool,
     /// The request the source's proxy read, then its unread receive queue.
     pub data: &'a [u8],
 }
@@ -187,7 +195,12 @@ impl<'a> Handover<'a> {
         w.put(self.s_isn.to_be_bytes())?;
         w.put(self.client_wnd.to_be_bytes())?;
         w.put(self.mss.to_be_bytes())?;
-        w.put([0, 0])?;
+        let flags = if self.reforwarded {
+            FLAG_REFORWARDED
+        } else {
+            0
+        };
+        w.put(flags.to_be_bytes())?;
         w.put(self.ts_recent.to_be_bytes())?;
         w.put(self.ts_server.to_be_bytes())?;
         w.put((self.data.len() as u32).to_be_bytes())?;
@@ -218,7 +231,8 @@ impl<'a> Handover<'a> {
         let s_isn = be_u32(r)?;
         let client_wnd = be_u32(r)?;
         let mss = be_u16(r)?;
-        if be_u16(r)? != 0 {
+        let flags = be_u16(r)?;
+        if flags & !FLAGS_KNOWN != 0 {
             return Err(HoMsgError::BadReserved);
         }
         let ts_recent = be_u32(r)?;
@@ -250,6 +264,7 @@ impl<'a> Handover<'a> {
             ts_recent,
             ts_server,
             sent_us,
+            reforwarded: flags & FLAG_REFORWARDED != 0,
             data,
         };
         m.validate()?;
@@ -360,8 +375,21 @@ mod tests {
             ts_recent: 99,
             ts_server: 1000,
             sent_us: 0x0102_0304_0506_0708,
+            reforwarded: false,
             data,
         }
+    }
+
+    #[test]
+    fn reforwarded_flag() {
+        let m = Handover {
+            reforwarded: true,
+            ..sample(b"x")
+        };
+        let mut b = vec![0u8; m.encoded_len()];
+        m.encode(&mut b).unwrap();
+        assert_eq!(&b[34..36], &FLAG_REFORWARDED.to_be_bytes());
+        assert_eq!(Handover::decode(&b), Ok(m));
     }
 
     #[test]
@@ -404,7 +432,10 @@ mod tests {
         v[1] = 8;
         assert_eq!(Handover::decode(&v), Err(HoMsgError::BadReserved));
         let mut v = b.clone();
-        v[35] = 1;
+        v[35] = 2;
+        assert_eq!(Handover::decode(&v), Err(HoMsgError::BadReserved));
+        let mut v = b.clone();
+        v[34] = 0x80;
         assert_eq!(Handover::decode(&v), Err(HoMsgError::BadReserved));
         let mut v = b.clone();
         v[2] = 15;

@@ -25,7 +25,7 @@
 //! | 1    | `HELLO`     | 32        | `fingerprint` u64, `incarnation` u32, reserved u32, `nonce` 16 bytes |
 //! | 2    | `HELLO_ACK` | 64        | `fingerprint` u64, `incarnation` u32, `status` u32 ([`HelloStatus`]), `nonce` 16 bytes, `proof` 32 bytes |
 //! | 3    | `HEARTBEAT` | 24        | `sent_us` u64, `echo_us` u64, `echo_delay_us` u32, `view` u32 |
-//! | 4    | `LOAD`      | 24        | `active_flows` u32, `handed_in` u32, `handed_out` u32, reserved u32, `handovers_total` u64 |
+//! | 4    | `LOAD`      | 24        | `serving` u32, `handed_in` u32, `handed_out` u32, reserved u32, `handovers_total` u64 |
 //! | 5    | `CLOSED`    | 16        | `client_addr` u32, `vip` u32, `client_port` u16, `app_port` u16, `reason` u8 ([`CloseReason`]), reserved 3 bytes |
 //! | 6    | `SC_CLONE`  | 0..=65536 | opaque (Socket Cloning, reserved)       |
 //! | 7    | `SC_ACK`    | 0..=65536 | opaque (Socket Cloning, reserved)       |
@@ -313,11 +313,27 @@ pub struct Heartbeat {
     pub view: u32,
 }
 
+/// How often the mesh thread counts this node's load between two
+/// heartbeats, ms: a change beyond [`load_changed`]'s threshold reaches
+/// the peers within this, a smaller one at the next heartbeat.
+pub const LOAD_TICK_MS: u64 = 50;
+
+/// Whether this node's load `now` differs enough from `sent`, the figure
+/// of its last LOAD, to be reported before the next heartbeat: by at least
+/// one connection and at least a sixteenth of `sent` (6 %), so that a busy
+/// node does not send a LOAD per connection.
+pub const fn load_changed(sent: u32, now: u32) -> bool {
+    let diff = sent.abs_diff(now);
+    diff >= 1 && diff >= sent / 16
+}
+
 /// `LOAD` payload: the sender's load figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Load {
-    /// Connections the sender currently tracks.
-    pub active_flows: u32,
+    /// Connections the sender serves: handed in, or accepted there and not
+    /// handed over; entries lingering after the connection closed do not
+    /// count ([`crate::pure::fcb::serving`]). The placement policies' load.
+    pub serving: u32,
     /// Handed-in connections currently active.
     pub handed_in: u32,
     /// Handed-over connections whose state the sender still keeps.
@@ -597,12 +613,12 @@ impl<'a> Msg<'a> {
                 view: be_u32(r)?,
             }),
             MsgType::Load => {
-                let active_flows = be_u32(r)?;
+                let serving = be_u32(r)?;
                 let handed_in = be_u32(r)?;
                 let handed_out = be_u32(r)?;
                 reserved(be_u32(r)?)?;
                 Self::Load(Load {
-                    active_flows,
+                    serving,
                     handed_in,
                     handed_out,
                     handovers_total: be_u64(r)?,
@@ -656,7 +672,7 @@ impl<'a> Msg<'a> {
                 w.put(m.view.to_be_bytes())
             }
             Self::Load(m) => {
-                w.put(m.active_flows.to_be_bytes())?;
+                w.put(m.serving.to_be_bytes())?;
                 w.put(m.handed_in.to_be_bytes())?;
                 w.put(m.handed_out.to_be_bytes())?;
                 w.put(0u32.to_be_bytes())?;

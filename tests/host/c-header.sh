@@ -60,6 +60,8 @@ getflow=$(rust_const DTS_SO_GET_FLOW) || fail "DTS_SO_GET_FLOW not found in rust
 fsize=$(rust_const FLOW_INFO_V1_SIZE) || fail "FLOW_INFO_V1_SIZE not found in rust/pure/abi/"
 fversion=$(rust_const FLOW_INFO_VERSION) || fail "FLOW_INFO_VERSION not found in rust/pure/abi/"
 fhanded=$(rust_const FLOW_HANDED_IN) || fail "FLOW_HANDED_IN not found in rust/pure/abi/"
+freforwarded=$(rust_const FLOW_REFORWARDED) || fail "FLOW_REFORWARDED not found in rust/pure/abi/"
+hreforward=$(rust_const HANDOVER_REFORWARD) || fail "HANDOVER_REFORWARD not found in rust/pure/abi/"
 soclone=$(rust_const DTS_SO_CLONE) || fail "DTS_SO_CLONE not found in rust/pure/abi/"
 soclonewait=$(rust_const DTS_SO_CLONE_WAIT) || fail "DTS_SO_CLONE_WAIT not found in rust/pure/abi/"
 csize=$(rust_const CLONE_REQ_V1_SIZE) || fail "CLONE_REQ_V1_SIZE not found in rust/pure/abi/"
@@ -108,6 +110,8 @@ CHECK(sizeof(struct dts_flow_info) == RUST_FLOW_SIZE, "size differs from FLOW_IN
 CHECK(DTS_FLOW_INFO_SIZE == RUST_FLOW_SIZE, "DTS_FLOW_INFO_SIZE differs");
 CHECK(DTS_FLOW_INFO_VERSION == RUST_FLOW_VERSION, "DTS_FLOW_INFO_VERSION differs");
 CHECK(DTS_FLOW_HANDED_IN == RUST_FLOW_HANDED_IN, "DTS_FLOW_HANDED_IN differs");
+CHECK(DTS_FLOW_REFORWARDED == RUST_FLOW_REFORWARDED, "DTS_FLOW_REFORWARDED differs");
+CHECK(DTS_HANDOVER_REFORWARD == RUST_HANDOVER_REFORWARD, "DTS_HANDOVER_REFORWARD differs");
 CHECK(offsetof(struct dts_flow_info, version) == 0, "version");
 CHECK(offsetof(struct dts_flow_info, flags) == 4, "flags");
 CHECK(offsetof(struct dts_flow_info, from_node) == 8, "from_node");
@@ -192,6 +196,7 @@ EOF
 defs=(-DRUST_REQ_SIZE="$size" -DRUST_SO_HANDOVER="$opt" -DRUST_SO_LEVEL="$level"
 	-DRUST_VERSION="$version" -DRUST_MAX_BUF="${maxbuf}u" -DRUST_GET_FLOW="$getflow"
 	-DRUST_FLOW_SIZE="$fsize" -DRUST_FLOW_VERSION="$fversion" -DRUST_FLOW_HANDED_IN="${fhanded}u"
+	-DRUST_FLOW_REFORWARDED="${freforwarded}u" -DRUST_HANDOVER_REFORWARD="${hreforward}u"
 	-DRUST_SO_CLONE="$soclone" -DRUST_SO_CLONE_WAIT="$soclonewait" -DRUST_CLONE_SIZE="$csize"
 	-DRUST_CLONE_VERSION="$cversion" -DRUST_CLONE_F_RESP_LEN="${crespflag}u"
 	-DRUST_CLONE_MAX_ASF="${cmaxasf}u" -DRUST_STATUS_SIZE="$ssize"

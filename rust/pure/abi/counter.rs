@@ -174,11 +174,19 @@ pub enum Counter {
     /// Peers declared down and heard again within one more dead time, before
     /// their death was confirmed: nothing they served was given up.
     MeshDownRetracted = 76,
+    /// Not a counter but a gauge: connections this node serves (handed in, or accepted here and not handed over; closed entries lingering for retransmissions excluded): its load for the placement policies.
+    Serving = 77,
+    /// Handed-in connections this node handed over again to the owner of their request (owner re-forwarding, `HANDOVER_REFORWARD`).
+    Reforwarded = 78,
+    /// Re-forward requests refused: the connection was not handed in (`EINVAL`) or was itself re-forwarded here (`ELOOP`).
+    ReforwardRefused = 79,
+    /// LOAD messages sent before the next heartbeat because this node's load changed by more than the threshold.
+    MeshLoadEarly = 80,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 77] = [
+    pub const ALL: [Self; 81] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -256,6 +264,10 @@ impl Counter {
         Self::ScForgedCopy,
         Self::NodeDownReset,
         Self::MeshDownRetracted,
+        Self::Serving,
+        Self::Reforwarded,
+        Self::ReforwardRefused,
+        Self::MeshLoadEarly,
     ];
 
     /// Number of defined counters.
@@ -349,6 +361,10 @@ impl Counter {
             74 => Some(Self::ScForgedCopy),
             75 => Some(Self::NodeDownReset),
             76 => Some(Self::MeshDownRetracted),
+            77 => Some(Self::Serving),
+            78 => Some(Self::Reforwarded),
+            79 => Some(Self::ReforwardRefused),
+            80 => Some(Self::MeshLoadEarly),
             _ => None,
         }
     }
@@ -433,6 +449,10 @@ impl Counter {
             Self::ScForgedCopy => "sc_forged_copy",
             Self::NodeDownReset => "node_down_reset",
             Self::MeshDownRetracted => "mesh_down_retracted",
+            Self::Serving => "serving",
+            Self::Reforwarded => "reforwarded",
+            Self::ReforwardRefused => "reforward_refused",
+            Self::MeshLoadEarly => "mesh_load_early",
         }
     }
 }

@@ -28,8 +28,17 @@ pub const HANDOVER_REQ_VERSION: u32 = 1;
 /// Most bytes a proxy may pass as already read (`buf_len`).
 pub const HANDOVER_MAX_BUF: u64 = 256 * 1024;
 
-/// No flags are defined yet; any set bit is refused with `EINVAL`.
-pub const HANDOVER_FLAGS_KNOWN: u32 = 0;
+/// [`HandoverReqV1::flags`]: owner re-forwarding (seed 000). The
+/// connection was handed in to this node, and its proxy found that another
+/// node owns the request's content: hand it over again, to that node. The
+/// destination may not re-forward it once more (`ELOOP`), so a request is
+/// re-forwarded at most once. `EINVAL` on a connection that was not
+/// handed in.
+pub const HANDOVER_REFORWARD: u32 = 1;
+
+/// The flags this version knows; any other set bit is refused with
+/// `EINVAL`.
+pub const HANDOVER_FLAGS_KNOWN: u32 = HANDOVER_REFORWARD;
 
 /// The argument of [`DTS_SO_HANDOVER`] (`struct dts_handover_req` in
 /// `include/dts_handover.h`):
@@ -37,7 +46,7 @@ pub const HANDOVER_FLAGS_KNOWN: u32 = 0;
 /// | offset | size | field       | meaning                                        |
 /// |--------|------|-------------|------------------------------------------------|
 /// | 0      | 4    | `version`   | [`HANDOVER_REQ_VERSION`]                       |
-/// | 4      | 4    | `flags`     | 0 (no flag defined yet)                        |
+/// | 4      | 4    | `flags`     | [`HANDOVER_REFORWARD`] or 0                    |
 /// | 8      | 4    | `dest_node` | node id of the destination (1..=32)            |
 /// | 12     | 4    | `reserved`  | 0                                              |
 /// | 16     | 8    | `buf_ptr`   | user address of the bytes the proxy has read   |
@@ -50,7 +59,7 @@ pub const HANDOVER_FLAGS_KNOWN: u32 = 0;
 pub struct HandoverReqV1 {
     /// Structure version.
     pub version: u32,
-    /// Flags (none defined).
+    /// Flags ([`HANDOVER_FLAGS_KNOWN`]).
     pub flags: u32,
     /// Destination node id.
     pub dest_node: u32,
@@ -147,7 +156,7 @@ mod handover_req_tests {
         assert_eq!(HandoverReqV1::decode(&long), Err(AbiError::BadLength));
         for bad in [
             HandoverReqV1 { version: 2, ..good },
-            HandoverReqV1 { flags: 1, ..good },
+            HandoverReqV1 { flags: 2, ..good },
             HandoverReqV1 {
                 reserved: 1,
                 ..good
@@ -198,19 +207,25 @@ pub const FLOW_INFO_VERSION: u32 = 1;
 /// request is the one the other node routed here: serve it locally.
 pub const FLOW_HANDED_IN: u32 = 1;
 
+/// [`FlowInfoV1::flags`], with [`FLOW_HANDED_IN`]: the node that handed
+/// the connection in had it handed in itself and re-forwarded it here
+/// ([`HANDOVER_REFORWARD`]). Serve its first request here: it may not be
+/// re-forwarded again.
+pub const FLOW_REFORWARDED: u32 = 2;
+
 /// The answer of [`DTS_SO_GET_FLOW`]:
 ///
 /// | offset | size | field       | meaning                                          |
 /// |--------|------|-------------|--------------------------------------------------|
 /// | 0      | 4    | `version`   | [`FLOW_INFO_VERSION`]                            |
-/// | 4      | 4    | `flags`     | [`FLOW_HANDED_IN`]                               |
+/// | 4      | 4    | `flags`     | [`FLOW_HANDED_IN`], [`FLOW_REFORWARDED`]         |
 /// | 8      | 4    | `from_node` | the node that handed it over (0 if not handed in) |
 /// | 12     | 4    | `state`     | the FCB state (`pure::fcb::State` as a number)   |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FlowInfoV1 {
     /// Structure version.
     pub version: u32,
-    /// [`FLOW_HANDED_IN`] or 0.
+    /// [`FLOW_HANDED_IN`], [`FLOW_REFORWARDED`], or 0.
     pub flags: u32,
     /// Node id the connection was handed over from, or 0.
     pub from_node: u32,
@@ -222,6 +237,12 @@ impl FlowInfoV1 {
     /// Whether the connection was handed over to this node.
     pub const fn handed_in(&self) -> bool {
         self.flags & FLOW_HANDED_IN != 0
+    }
+
+    /// Whether the connection was re-forwarded to this node (it may not be
+    /// re-forwarded again).
+    pub const fn reforwarded(&self) -> bool {
+        self.flags & FLOW_REFORWARDED != 0
     }
 
     /// The encoded answer.

@@ -157,12 +157,12 @@ impl PeerConn {
 /// | 32     | 8    | `u64 rx_msgs`: messages received from the peer                     |
 /// | 40     | 4    | `u32 errors`: malformed frames and resets on its connections       |
 /// | 44     | 4    | `u32 connects`: connections established                            |
-/// | 48     | 4    | `u32 load_active`: active flows (the peer's last LOAD message)     |
+/// | 48     | 4    | `u32 load_active`: connections the peer serves (its last LOAD, less its CLOSEDs since) |
 /// | 52     | 4    | `u32 load_handed_in`: its handed-in connections                    |
 /// | 56     | 4    | `u32 load_handed_out`: its handed-out connections                  |
 /// | 60     | 4    | `u32 load_handovers`: low 32 bits of its handovers total           |
 /// | 64     | 4    | `u32 down_count`: times this node marked it down                   |
-/// | 68     | 4    | `u32 reserved` (0)                                                 |
+/// | 68     | 4    | `u32 load_age_ms`: ms since the peer's last LOAD (`u32::MAX`: never) |
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PeerV1 {
     /// Node id, `1..=32`.
@@ -186,7 +186,8 @@ pub struct PeerV1 {
     pub errors: u32,
     /// Mesh connections to or from the peer that were established.
     pub connects: u32,
-    /// From the peer's last LOAD message: its active flows.
+    /// The connections the peer serves: its last LOAD message's
+    /// `serving`, less one for every CLOSED it sent since.
     pub load_active: u32,
     /// From the peer's last LOAD message: its handed-in connections.
     pub load_handed_in: u32,
@@ -197,6 +198,9 @@ pub struct PeerV1 {
     pub load_handovers: u32,
     /// Times this node marked the peer down.
     pub down_count: u32,
+    /// Milliseconds since the peer's last LOAD message;
+    /// [`PeerV1::NEVER`] if none came.
+    pub load_age_ms: u32,
 }
 
 impl PeerV1 {
@@ -220,6 +224,7 @@ impl PeerV1 {
         load_handed_out: 0,
         load_handovers: 0,
         down_count: 0,
+        load_age_ms: 0,
     };
 
     /// A peer `id` at `addr` in its initial state: unknown, not connected,
@@ -229,7 +234,18 @@ impl PeerV1 {
             id,
             addr,
             last_heard_ms: Self::NEVER,
+            load_age_ms: Self::NEVER,
             ..Self::ZERO
+        }
+    }
+
+    /// Returns the time since the peer's last LOAD, in milliseconds, or
+    /// `None` if none came.
+    pub const fn load_age(&self) -> Option<u32> {
+        if self.load_age_ms == Self::NEVER {
+            None
+        } else {
+            Some(self.load_age_ms)
         }
     }
 
@@ -259,13 +275,12 @@ impl PeerV1 {
         w.put_u32(self.load_handed_out)?;
         w.put_u32(self.load_handovers)?;
         w.put_u32(self.down_count)?;
-        w.put_u32(0)?;
+        w.put_u32(self.load_age_ms)?;
         Ok(())
     }
 
     /// Decodes a used entry: id in `1..=32`, known state and connection
-    /// state ([`AbiError::BadField`]), zero reserved word
-    /// ([`AbiError::ReservedNotZero`]).
+    /// state ([`AbiError::BadField`]).
     fn decode(r: &mut Reader<'_>) -> Result<Self, AbiError> {
         let id = r.u32()?;
         let id = match u8::try_from(id) {
@@ -291,8 +306,8 @@ impl PeerV1 {
             load_handed_out: r.u32()?,
             load_handovers: r.u32()?,
             down_count: r.u32()?,
+            load_age_ms: r.u32()?,
         };
-        zero_u32(r)?;
         Ok(peer)
     }
 }

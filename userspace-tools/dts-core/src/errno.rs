@@ -32,6 +32,7 @@ pub const fn errno_name(errno: i32) -> Option<&'static str> {
         24 => "EMFILE",
         28 => "ENOSPC",
         32 => "EPIPE",
+        40 => "ELOOP",
         71 => "EPROTO",
         88 => "ENOTSOCK",
         90 => "EMSGSIZE",

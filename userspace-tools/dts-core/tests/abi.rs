@@ -58,8 +58,9 @@ fn constants() {
 #[test]
 fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
-    // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76.
-    assert_eq!(Counter::COUNT, 77);
+    // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76,
+    // the placement's serving .. mesh_load_early 77..=80.
+    assert_eq!(Counter::COUNT, 81);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -73,7 +74,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(66), Some(Counter::HandoverRefused));
     assert_eq!(Counter::from_index(75), Some(Counter::NodeDownReset));
     assert_eq!(Counter::from_index(76), Some(Counter::MeshDownRetracted));
-    assert_eq!(Counter::from_index(77), None);
+    assert_eq!(Counter::from_index(77), Some(Counter::Serving));
+    assert_eq!(Counter::from_index(80), Some(Counter::MeshLoadEarly));
+    assert_eq!(Counter::from_index(81), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -436,6 +439,10 @@ fn counters_are_stable() {
         (Counter::ScForgedCopy, 74, "sc_forged_copy"),
         (Counter::NodeDownReset, 75, "node_down_reset"),
         (Counter::MeshDownRetracted, 76, "mesh_down_retracted"),
+        (Counter::Serving, 77, "serving"),
+        (Counter::Reforwarded, 78, "reforwarded"),
+        (Counter::ReforwardRefused, 79, "reforward_refused"),
+        (Counter::MeshLoadEarly, 80, "mesh_load_early"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());
@@ -621,7 +628,7 @@ struct CPeerV1 {
     load_handed_out: u32,
     load_handovers: u32,
     down_count: u32,
-    reserved: u32,
+    load_age_ms: u32,
 }
 
 #[repr(C)]
@@ -652,7 +659,7 @@ fn peers_layout_matches_c_struct() {
     assert_eq!(offset_of!(CPeerV1, load_handed_out), 56);
     assert_eq!(offset_of!(CPeerV1, load_handovers), 60);
     assert_eq!(offset_of!(CPeerV1, down_count), 64);
-    assert_eq!(offset_of!(CPeerV1, reserved), 68);
+    assert_eq!(offset_of!(CPeerV1, load_age_ms), 68);
     assert_eq!(size_of::<CPeersV1>(), PEERS_V1_SIZE);
     assert_eq!(offset_of!(CPeersV1, abi_version), 0);
     assert_eq!(offset_of!(CPeersV1, struct_size), 4);
@@ -712,6 +719,7 @@ fn rig_peers() -> PeersV1 {
             load_handed_out: 12,
             load_handovers: 13,
             down_count: 3,
+            load_age_ms: 40,
             ..PeerV1::new(2, 0x0a00_000c)
         })
         .unwrap();
@@ -795,7 +803,7 @@ fn peers_encode_the_documented_layout() {
         (56, 12),
         (60, 13),
         (64, 3),
-        (68, 0),
+        (68, 40),
     ] {
         assert_eq!(at::<4>(&buf, p + off), value.to_ne_bytes(), "offset {off}");
     }
@@ -875,16 +883,12 @@ fn peers_decode_refusals() {
         refused(&|b| put(b, 20, 33)),
         AbiError::TooManyPeers { found: 33 }
     );
-    // A used peer: id, state, conn, reserved.
+    // A used peer: id, state, conn (its last word, load_age_ms, is free).
     for id in [0u32, 33, 0x102] {
         assert_eq!(refused(&|b| put(b, 24, id)), AbiError::BadField, "id {id}");
     }
     assert_eq!(refused(&|b| put(b, 24 + 8, 3)), AbiError::BadField);
     assert_eq!(refused(&|b| put(b, 24 + 12, 4)), AbiError::BadField);
-    assert_eq!(
-        refused(&|b| put(b, 24 + 68, 1)),
-        AbiError::ReservedNotZero { offset: 92 }
-    );
     // Each word of the first unused slot, and the last word of the blob.
     for off in (24 + 2 * 72..24 + 3 * 72)
         .step_by(4)
@@ -920,7 +924,7 @@ fn arb_peer(id: u8) -> impl Strategy<Value = PeerV1> {
         0u32..4,
         any::<[u32; 2]>(),
         any::<[u64; 2]>(),
-        any::<[u32; 7]>(),
+        any::<[u32; 8]>(),
     )
         .prop_map(
             move |(addr, state, conn, [rtt_us, last_heard_ms], [tx, rx], w)| PeerV1 {
@@ -939,6 +943,7 @@ fn arb_peer(id: u8) -> impl Strategy<Value = PeerV1> {
                 load_handed_out: w[4],
                 load_handovers: w[5],
                 down_count: w[6],
+                load_age_ms: w[7],
             },
         )
 }

@@ -30,7 +30,7 @@ fn samples() -> Vec<Msg<'static>> {
             view: 0b111,
         }),
         Msg::Load(Load {
-            active_flows: 100,
+            serving: 100,
             handed_in: 20,
             handed_out: 30,
             handovers_total: u64::MAX,
@@ -506,7 +506,7 @@ fn build<'a>(t: u8, opaque: &'a [u8], w: [u64; 2], d: [u32; 4], h: [u16; 2]) -> 
             view: d[1],
         }),
         4 => Msg::Load(Load {
-            active_flows: d[0],
+            serving: d[0],
             handed_in: d[1],
             handed_out: d[2],
             handovers_total: w[0],
@@ -611,5 +611,27 @@ proptest! {
         let next = start.wrapping_add(count as u32);
         prop_assert_eq!(rx.next_seq(), Some(next));
         prop_assert_eq!(rx.check(&hdr(sender, next.wrapping_add(1))), Err(FrameError::BadSequence));
+    }
+}
+
+#[test]
+fn load_changes_worth_an_early_report() {
+    assert!(!load_changed(0, 0));
+    assert!(load_changed(0, 1));
+    assert!(load_changed(5, 4));
+    assert!(!load_changed(160, 169));
+    assert!(load_changed(160, 170));
+    assert!(load_changed(160, 150));
+    assert!(!load_changed(u32::MAX, u32::MAX - 1));
+    assert!(load_changed(u32::MAX, 0));
+}
+
+proptest! {
+    /// Any change of at least a sixteenth, and at least one, is reported;
+    /// no smaller one.
+    #[test]
+    fn load_change_threshold(sent in any::<u32>(), now in any::<u32>()) {
+        let diff = sent.abs_diff(now);
+        prop_assert_eq!(load_changed(sent, now), diff >= 1 && u64::from(diff) * 16 >= u64::from(sent) - u64::from(sent) % 16);
     }
 }

@@ -42,6 +42,7 @@ mod tests {
             (libc::EFAULT, "EFAULT"),
             (libc::EBADF, "EBADF"),
             (libc::EALREADY, "EALREADY"),
+            (libc::ELOOP, "ELOOP"),
             (libc::EBUSY, "EBUSY"),
             (libc::ECONNREFUSED, "ECONNREFUSED"),
             (libc::EHOSTUNREACH, "EHOSTUNREACH"),

@@ -85,6 +85,14 @@ pub(crate) fn last_heard(peer: &PeerV1) -> String {
     }
 }
 
+/// Returns how long ago a peer's last LOAD came, in ms, or "never".
+pub(crate) fn load_age(peer: &PeerV1) -> String {
+    match peer.load_age() {
+        Some(ms) => ms.to_string(),
+        None => "never".to_owned(),
+    }
+}
+
 /// Renders `dtsctl peers`: the headline, then one line per peer.
 pub(crate) fn human(peers: &PeersV1) -> String {
     crate::render::text(|out| write_human(out, peers))
@@ -101,7 +109,7 @@ fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
     }
     writeln!(
         out,
-        "{:>3} {:<15} {:<7} {:<11} {:>8} {:>12} {:>10} {:>10} {:>6} {:>8} {:>5} {:>8} {:>9} {:>10} {:>10}",
+        "{:>3} {:<15} {:<7} {:<11} {:>8} {:>12} {:>10} {:>10} {:>6} {:>8} {:>5} {:>8} {:>11} {:>9} {:>10} {:>10}",
         "ID",
         "ADDR",
         "STATE",
@@ -113,7 +121,8 @@ fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
         "ERRORS",
         "CONNECTS",
         "DOWNS",
-        "ACTIVE",
+        "SERVING",
+        "LOAD_MS_AGO",
         "HANDED_IN",
         "HANDED_OUT",
         "HANDOVERS"
@@ -121,7 +130,7 @@ fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
     for peer in peers.peers() {
         writeln!(
             out,
-            "{:>3} {:<15} {:<7} {:<11} {:>8} {:>12} {:>10} {:>10} {:>6} {:>8} {:>5} {:>8} {:>9} {:>10} {:>10}",
+            "{:>3} {:<15} {:<7} {:<11} {:>8} {:>12} {:>10} {:>10} {:>6} {:>8} {:>5} {:>8} {:>11} {:>9} {:>10} {:>10}",
             peer.id,
             Ipv4Addr::from(peer.addr).to_string(),
             peer.state.name(),
@@ -134,6 +143,7 @@ fn write_human(out: &mut String, peers: &PeersV1) -> fmt::Result {
             peer.connects,
             peer.down_count,
             peer.load_active,
+            load_age(peer),
             peer.load_handed_in,
             peer.load_handed_out,
             peer.load_handovers
@@ -211,7 +221,11 @@ struct PeerJson {
 /// JSON view of a peer's last LOAD report.
 #[derive(Serialize)]
 struct LoadJson {
-    active_flows: u32,
+    /// Connections the peer serves (its last LOAD, less its CLOSEDs
+    /// since): the placement policies' load.
+    serving: u32,
+    /// Milliseconds since its last LOAD; `null` if none came.
+    age_ms: Option<u32>,
     handed_in: u32,
     handed_out: u32,
     handovers: u32,
@@ -232,7 +246,8 @@ impl From<&PeerV1> for PeerJson {
             connects: peer.connects,
             down_count: peer.down_count,
             load: LoadJson {
-                active_flows: peer.load_active,
+                serving: peer.load_active,
+                age_ms: peer.load_age(),
                 handed_in: peer.load_handed_in,
                 handed_out: peer.load_handed_out,
                 handovers: peer.load_handovers,
@@ -311,6 +326,7 @@ pub(crate) mod tests {
                 errors: 1,
                 connects: 2,
                 load_active: 17,
+                load_age_ms: 80,
                 load_handed_in: 3,
                 load_handed_out: 4,
                 load_handovers: 250,
@@ -357,9 +373,9 @@ pub(crate) mod tests {
     fn human_peers() {
         let expected = "\
 self 1: mesh enabled, READY, live [1, 2]
- ID ADDR            STATE   CONN          RTT_MS HEARD_MS_AGO    TX_MSGS    RX_MSGS ERRORS CONNECTS DOWNS   ACTIVE HANDED_IN HANDED_OUT  HANDOVERS
-  2 10.0.0.12       up      established     0.25          120       1000        998      1        2     1       17         3          4        250
-  3 10.0.0.13       down    connecting         -        never          5          0      0        0     2        0         0          0          0
+ ID ADDR            STATE   CONN          RTT_MS HEARD_MS_AGO    TX_MSGS    RX_MSGS ERRORS CONNECTS DOWNS  SERVING LOAD_MS_AGO HANDED_IN HANDED_OUT  HANDOVERS
+  2 10.0.0.12       up      established     0.25          120       1000        998      1        2     1       17          80         3          4        250
+  3 10.0.0.13       down    connecting         -        never          5          0      0        0     2        0       never         0          0          0
 ";
         assert_eq!(human(&sample()), expected);
     }
@@ -393,10 +409,10 @@ self 1: mesh enabled, READY, live [1, 2]
             r#""no_quorum":false,"peers":["#,
             r#"{"id":2,"addr":"10.0.0.12","state":"up","conn":"established","rtt_us":254,"#,
             r#""last_heard_ms":120,"tx_msgs":1000,"rx_msgs":998,"errors":1,"connects":2,"#,
-            r#""down_count":1,"load":{"active_flows":17,"handed_in":3,"handed_out":4,"handovers":250}},"#,
+            r#""down_count":1,"load":{"serving":17,"age_ms":80,"handed_in":3,"handed_out":4,"handovers":250}},"#,
             r#"{"id":3,"addr":"10.0.0.13","state":"down","conn":"connecting","rtt_us":0,"#,
             r#""last_heard_ms":null,"tx_msgs":5,"rx_msgs":0,"errors":0,"connects":0,"#,
-            r#""down_count":2,"load":{"active_flows":0,"handed_in":0,"handed_out":0,"handovers":0}}]}"#
+            r#""down_count":2,"load":{"serving":0,"age_ms":null,"handed_in":0,"handed_out":0,"handovers":0}}]}"#
         );
         assert_eq!(out, expected);
         let value: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");

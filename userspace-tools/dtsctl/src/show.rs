@@ -558,7 +558,8 @@ VIP              PORT PROXY_PORT NODES                ACCEPTOR HANDOVER_TO
             assert_shape(
                 &peer["load"],
                 &[
-                    ("active_flows", "u32"),
+                    ("serving", "u32"),
+                    ("age_ms", "u32|null"),
                     ("handed_in", "u32"),
                     ("handed_out", "u32"),
                     ("handovers", "u32"),

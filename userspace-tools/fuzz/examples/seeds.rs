@@ -162,7 +162,7 @@ fn mesh_frames(dir: &Path) {
             view: 0b111,
         }),
         Msg::Load(Load {
-            active_flows: 3,
+            serving: 3,
             handed_in: 1,
             handed_out: 2,
             handovers_total: 40,
@@ -247,6 +247,7 @@ fn handover_msgs(dir: &Path) {
         ts_recent: 99,
         ts_server: 1000,
         sent_us: 0x0102_0304_0506_0708,
+        reforwarded: true,
         data: b"GET / HTTP/1.1\r\n\r\n",
     };
     let mut out = vec![0u8; m.encoded_len()];
