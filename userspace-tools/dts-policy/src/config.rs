@@ -19,10 +19,11 @@ use crate::chash::{Chash, ChashParams, DEFAULT_VNODES, MAX_VNODES};
 use crate::ds::{Ds, DsParams, DEFAULT_HOT_RATE};
 use crate::lard::{
     Lard, LardParams, DEFAULT_BAL_COST, DEFAULT_HIT_COST, DEFAULT_INVAL_COST, DEFAULT_MAX_ENTRIES,
-    DEFAULT_MAX_LOAD, DEFAULT_MISS_COST,
+    DEFAULT_MAX_LOAD, DEFAULT_MIN_LOAD, DEFAULT_MISS_COST,
 };
 use crate::least_conn::LeastConn;
 use crate::owner::{OwnerFirst, OwnerParams, DEFAULT_QUEUE_LIMIT};
+use crate::reforward::Reforward;
 use crate::rr::{Rr, Wrr, WrrParams, MAX_WEIGHT};
 use crate::{NodeId, Policy, MAX_NODE_ID, MIN_NODE_ID};
 
@@ -34,6 +35,8 @@ pub const MAX_COST: u32 = 1_000_000;
 pub const MAX_ENTRIES: u32 = 16_777_216;
 /// Largest `ttl_s` (a day).
 pub const MAX_TTL_S: u32 = 86_400;
+/// The keys every policy accepts (besides `name` and its own keys).
+pub const COMMON_KEYS: &[&str] = &["reforward"];
 
 /// The policy names.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,11 +87,13 @@ impl PolicyName {
         }
     }
 
-    /// The keys (besides `name`) this policy accepts.
+    /// The keys (besides `name`) of this policy; it also accepts the
+    /// [`COMMON_KEYS`].
     pub fn keys(self) -> &'static [&'static str] {
         /// `ds`'s keys: LARD's, then `hot_rate`.
         const DS: &[&str] = &[
             "max_load",
+            "min_load",
             "hit_cost",
             "miss_cost",
             "bal_cost",
@@ -169,9 +174,14 @@ macro_rules! policy_config {
 }
 
 policy_config! {
+    /// Every policy: the re-forwarding rule of handed-in requests (default
+    /// `off`).
+    reforward: Reforward,
     /// `lard`, `ds`, `affinity`: the load ceiling (default 80).
     max_load: u32,
-    /// `lard`, `ds`: cost of the node that served the path last (default 0).
+    /// `lard`, `ds`: the low threshold, 0 when not used (default 0).
+    min_load: u32,
+    /// `lard`, `ds`: cost of the path's home (default 0).
     hit_cost: u32,
     /// `lard`, `ds`: cost of another node (default 1).
     miss_cost: u32,
@@ -179,7 +189,8 @@ policy_config! {
     bal_cost: u32,
     /// `lard`, `ds`: added cost at or over the ceiling (default 10).
     inval_cost: u32,
-    /// `lard`, `ds`, `affinity`: table capacity (default 65536).
+    /// `ds`, `affinity`: table capacity (default 65536); accepted and
+    /// unused by `lard`.
     max_entries: u32,
     /// `ds`: hot threshold, requests/s (default 200).
     hot_rate: u32,
@@ -224,19 +235,22 @@ impl PolicyConfig {
         let mut errs = Vec::new();
         let allowed = self.name.keys();
         for key in self.keys_set() {
-            if !allowed.contains(&key) {
+            if !allowed.contains(&key) && !COMMON_KEYS.contains(&key) {
                 let list = if allowed.is_empty() {
                     "none".to_owned()
                 } else {
                     allowed.join(", ")
                 };
                 errs.push(format!(
-                    "policy.{key} does not apply to policy \"{}\" (its keys: {list})",
-                    self.name
+                    "policy.{key} does not apply to policy \"{}\" (its keys: {list}; \
+                     every policy's: {})",
+                    self.name,
+                    COMMON_KEYS.join(", ")
                 ));
             }
         }
         check_range(&mut errs, "max_load", self.max_load, 1, MAX_LIMIT);
+        check_range(&mut errs, "min_load", self.min_load, 0, MAX_LIMIT - 1);
         check_range(&mut errs, "hit_cost", self.hit_cost, 0, MAX_COST);
         check_range(&mut errs, "miss_cost", self.miss_cost, 0, MAX_COST);
         check_range(&mut errs, "bal_cost", self.bal_cost, 0, MAX_COST);
@@ -304,15 +318,20 @@ impl PolicyConfig {
         self.max_load.unwrap_or(DEFAULT_MAX_LOAD)
     }
 
+    /// The re-forwarding rule, the default (`off`) filled in.
+    pub fn reforward_rule(&self) -> Reforward {
+        self.reforward.unwrap_or_default()
+    }
+
     /// LARD's parameters, defaults filled in.
     pub fn lard_params(&self) -> LardParams {
         LardParams {
             max_load: self.max_load(),
+            min_load: self.min_load.unwrap_or(DEFAULT_MIN_LOAD),
             hit_cost: self.hit_cost.unwrap_or(DEFAULT_HIT_COST),
             miss_cost: self.miss_cost.unwrap_or(DEFAULT_MISS_COST),
             bal_cost: self.bal_cost.unwrap_or(DEFAULT_BAL_COST),
             inval_cost: self.inval_cost.unwrap_or(DEFAULT_INVAL_COST),
-            max_entries: self.max_entries(),
         }
     }
 
@@ -321,6 +340,7 @@ impl PolicyConfig {
         DsParams {
             lard: self.lard_params(),
             hot_rate: self.hot_rate.unwrap_or(DEFAULT_HOT_RATE),
+            max_entries: self.max_entries(),
         }
     }
 
@@ -435,7 +455,10 @@ mod tests {
             .unwrap()
             .validate()
             .unwrap_err();
-        assert!(e.contains("(its keys: none)"), "{e}");
+        assert!(
+            e.contains("(its keys: none; every policy's: reforward)"),
+            "{e}"
+        );
         assert!(parse("name = \"rr\"\nmax_load = 10")
             .unwrap()
             .build()
@@ -469,6 +492,10 @@ mod tests {
             ),
             ("name = \"lard\"\nhit_cost = 1", "policy.hit_cost (1) must be less than policy.miss_cost (1)"),
             ("name = \"ds\"\ninval_cost = 1", "must be greater than policy.miss_cost + policy.bal_cost"),
+            ("name = \"lard\"\nmin_load = 80", "policy.min_load (80) must be less than policy.max_load (80)"),
+            ("name = \"ds\"\nmax_load = 5\nmin_load = 9", "policy.min_load (9) must be less than policy.max_load (5)"),
+            ("name = \"lard\"\nmin_load = 1000000", "policy.min_load = 1000000 is out of range 0..=999999"),
+            ("name = \"rr\"\nmin_load = 1", "policy.min_load does not apply to policy \"rr\""),
         ];
         for (toml, want) in cases {
             let e = parse(toml).unwrap().validate().unwrap_err();
@@ -485,8 +512,9 @@ mod tests {
     #[test]
     fn a_full_table_parses_and_resolves() {
         let cfg = parse(
-            "name = \"ds\"\nmax_load = 50\nhit_cost = 0\nmiss_cost = 2\nbal_cost = 1\n\
-             inval_cost = 5\nmax_entries = 1000\nhot_rate = 300",
+            "name = \"ds\"\nmax_load = 50\nmin_load = 10\nhit_cost = 0\nmiss_cost = 2\n\
+             bal_cost = 1\ninval_cost = 5\nmax_entries = 1000\nhot_rate = 300\n\
+             reforward = \"not_first\"",
         )
         .unwrap();
         cfg.validate().unwrap();
@@ -495,15 +523,17 @@ mod tests {
             DsParams {
                 lard: LardParams {
                     max_load: 50,
+                    min_load: 10,
                     hit_cost: 0,
                     miss_cost: 2,
                     bal_cost: 1,
                     inval_cost: 5,
-                    max_entries: 1000
                 },
-                hot_rate: 300
+                hot_rate: 300,
+                max_entries: 1000,
             }
         );
+        assert_eq!(cfg.reforward_rule(), Reforward::NotFirst);
         let cfg = parse("name = \"wrr\"\nweights = { 1 = 3, 2 = 0 }").unwrap();
         cfg.validate().unwrap();
         assert_eq!(
@@ -530,6 +560,38 @@ mod tests {
     }
 
     #[test]
+    fn reforward_applies_to_every_policy() {
+        for name in PolicyName::ALL {
+            let cfg = parse(&format!("name = \"{name}\"")).unwrap();
+            assert_eq!(cfg.reforward_rule(), Reforward::Off);
+            for (value, rule) in [("off", Reforward::Off), ("not_first", Reforward::NotFirst)] {
+                let cfg = parse(&format!("name = \"{name}\"\nreforward = \"{value}\"")).unwrap();
+                assert_eq!(cfg.keys_set(), ["reforward"]);
+                cfg.validate().unwrap();
+                assert_eq!(cfg.reforward_rule(), rule);
+                assert!(cfg.build().is_ok());
+            }
+        }
+        let e = parse("name = \"lard\"\nreforward = \"always\"").unwrap_err();
+        assert!(
+            e.contains("unknown variant") && e.contains("always") && e.contains("not_first"),
+            "{e}"
+        );
+        let e = parse("name = \"lard\"\nreforward = 1").unwrap_err();
+        assert!(e.contains("reforward"), "{e}");
+    }
+
+    #[test]
+    fn lard_accepts_max_entries_and_min_load() {
+        let cfg = parse("name = \"lard\"\nmax_entries = 10\nmin_load = 0").unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.lard_params(), LardParams::default());
+        let cfg = parse("name = \"lard\"\nmax_load = 64\nmin_load = 63").unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.lard_params().min_load, 63);
+    }
+
+    #[test]
     fn parses_inside_a_cluster_file_and_round_trips() {
         #[derive(Deserialize)]
         struct File {
@@ -540,8 +602,13 @@ mod tests {
         let v = toml::Value::try_from(&f.policy).unwrap();
         let back: PolicyConfig = v.try_into().unwrap();
         assert_eq!(back, f.policy);
-        let cfg = parse("name = \"wrr\"\nweights = { 1 = 3 }").unwrap();
-        let back: PolicyConfig = toml::Value::try_from(&cfg).unwrap().try_into().unwrap();
-        assert_eq!(back, cfg);
+        for s in [
+            "name = \"wrr\"\nweights = { 1 = 3 }",
+            "name = \"lard\"\nreforward = \"not_first\"\nmin_load = 4",
+        ] {
+            let cfg = parse(s).unwrap();
+            let back: PolicyConfig = toml::Value::try_from(&cfg).unwrap().try_into().unwrap();
+            assert_eq!(back, cfg);
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! Stable hashes shared by the policies.
 //!
 //! Independent proxies on different nodes must agree on where a path goes
-//! (LARD's tie-break, DS's growth order, the consistent-hash ring, the
-//! owner of a path), so every hash here is fixed by this file, not by the
-//! standard library (whose `DefaultHasher` may change between releases and
-//! is randomly keyed):
+//! (its home and ranking for LARD and DS, [`crate::home`]; the
+//! consistent-hash ring; the owner of a path), so every hash here is fixed
+//! by this file, not by the standard library (whose `DefaultHasher` may
+//! change between releases and is randomly keyed):
 //!
 //! - [`Fnv1a64`]: 64-bit FNV-1a (offset basis `0xcbf29ce484222325`, prime
 //!   `0x100000001b3`) over bytes;

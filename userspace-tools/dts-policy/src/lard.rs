@@ -1,39 +1,70 @@
 //! LARD: locality-aware request distribution (Pai et al., ASPLOS 1998),
-//! with the cost function of the seed paper.
+//! with the cost function of the seed paper and a cluster-wide home in
+//! place of the per-proxy "served by last" table.
+//!
+//! # The home
+//!
+//! The path's home is the first node of its rendezvous ranking over the
+//! up nodes ([`crate::home`]). Every proxy computes the same home from the
+//! same up set, so the proxies of all the nodes send a path to one node
+//! and its content is cached once in the cluster. There is no table: a
+//! decision is a pure function of the path, the up nodes and their loads;
+//! not of the deciding proxy (`self_id`), not of earlier requests.
+//!
+//! # The cost function
 //!
 //! For each up node `n`:
 //!
 //! ```text
-//! cost(n) = (if table[path] == n { hit_cost } else { miss_cost })
+//! cost(n) = (if n == home { hit_cost } else { miss_cost })
 //!         + (if load(n) < max_load { bal_cost } else { inval_cost })
 //! ```
 //!
 //! The cheapest node is chosen; equal costs go to the lower load, then to
-//! the higher rendezvous score of (path, node) ([`crate::hash::rendezvous`]),
-//! so that independent proxies on different nodes agree. Then
-//! `table[path] = chosen` (the "served by last" table), and
-//! [`Policy::served`] overwrites it with the node that actually served.
-//! The fallback order is ascending (cost, load, -score).
-//!
-//! The table is keyed by the path's 64-bit hash ([`crate::hash::key_hash`])
-//! rather than by the path itself (two paths colliding would only share a
-//! placement), holds at most `max_entries` entries and forgets the least
-//! recently written one when full.
+//! the earlier node of the ranking. The fallback order is ascending (cost,
+//! load, ranking position).
 //!
 //! With valid costs ([`LardParams::check`]: `hit_cost < miss_cost` and
-//! `hit_cost + inval_cost > miss_cost + bal_cost`) a node at or over
-//! `max_load` is never chosen while another up node is under it, and a path
-//! whose node stays up and under the ceiling stays on it.
+//! `hit_cost + inval_cost > miss_cost + bal_cost`), and with the defaults
+//! (hit 0, miss 1, bal 0, inval 10):
+//!
+//! - the home is chosen while its load is under `max_load` (`lard_home`);
+//! - when the home is at or over `max_load`, the least loaded up node under
+//!   it is chosen, equal loads by ranking (`lard_overload`); when no up
+//!   node is under it, the home stays (`lard_home`);
+//! - a node at or over `max_load` is never chosen while another up node is
+//!   under it (unless `min_load` holds the path at home, below).
+//!
+//! # Moving away and back
+//!
+//! With no state, a path leaves its home while the home is overloaded and
+//! goes back as soon as the home's load falls under `max_load`. This is
+//! wanted: the home keeps the path's content cached; the other nodes only
+//! take the overflow.
+//!
+//! # The low threshold (`min_load`)
+//!
+//! `min_load` is the LARD paper's T_low (0, the default: not used). When
+//! set, a path leaves its overloaded home only if some up node has
+//! `load < min_load`, or the home's load is at least `2 * max_load` (the
+//! paper's rule); otherwise it stays home (`lard_home`, "kept home"). Where
+//! it goes when it leaves is still the cost function's choice.
+//!
+//! # Feedback
+//!
+//! [`Policy::served`] is a no-op: the home does not depend on which node
+//! served a request, so there is nothing to record. `max_entries` is not
+//! used by LARD (it caps DS's rate table, [`crate::ds`]).
 
-use std::cmp::Reverse;
-
-use crate::hash::{key_hash, rendezvous};
+use crate::hash::key_hash;
+use crate::home::ranking;
 use crate::order::short_path;
-use crate::table::BoundedMap;
 use crate::{Cluster, Decision, NodeId, NodeState, Policy, Reason, Request};
 
 /// Default `max_load`: the LARD paper's T_high ceiling.
 pub const DEFAULT_MAX_LOAD: u32 = 80;
+/// Default `min_load`: 0, the low threshold is not used.
+pub const DEFAULT_MIN_LOAD: u32 = 0;
 /// Default `hit_cost`.
 pub const DEFAULT_HIT_COST: u32 = 0;
 /// Default `miss_cost`.
@@ -48,9 +79,14 @@ pub const DEFAULT_MAX_ENTRIES: usize = 65536;
 /// LARD's parameters (see the crate docs for the keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LardParams {
-    /// The load ceiling: a node is under it when `load < max_load`.
+    /// The load ceiling (T_high): a node is under it when
+    /// `load < max_load`.
     pub max_load: u32,
-    /// Cost of the node that served the path last.
+    /// The low threshold (T_low), 0 when not used: an overloaded home keeps
+    /// its path unless some up node's load is under it (or the home's load
+    /// reached `2 * max_load`).
+    pub min_load: u32,
+    /// Cost of the path's home.
     pub hit_cost: u32,
     /// Cost of any other node.
     pub miss_cost: u32,
@@ -58,29 +94,34 @@ pub struct LardParams {
     pub bal_cost: u32,
     /// Added cost of a node at or over the ceiling.
     pub inval_cost: u32,
-    /// Capacity of the path table.
-    pub max_entries: usize,
 }
 
 impl Default for LardParams {
     fn default() -> Self {
         Self {
             max_load: DEFAULT_MAX_LOAD,
+            min_load: DEFAULT_MIN_LOAD,
             hit_cost: DEFAULT_HIT_COST,
             miss_cost: DEFAULT_MISS_COST,
             bal_cost: DEFAULT_BAL_COST,
             inval_cost: DEFAULT_INVAL_COST,
-            max_entries: DEFAULT_MAX_ENTRIES,
         }
     }
 }
 
 impl LardParams {
-    /// Checks the relations between the costs: `hit_cost < miss_cost`, and
-    /// `hit_cost + inval_cost > miss_cost + bal_cost` (the cheapest node at
-    /// or over the ceiling costs more than the dearest one under it).
+    /// Checks the relations between the parameters: `min_load < max_load`,
+    /// `hit_cost < miss_cost`, and `hit_cost + inval_cost > miss_cost +
+    /// bal_cost` (the cheapest node at or over the ceiling costs more than
+    /// the dearest one under it).
     pub fn check(&self) -> Result<(), String> {
         let mut errs = Vec::new();
+        if self.min_load >= self.max_load {
+            errs.push(format!(
+                "policy.min_load ({}) must be less than policy.max_load ({})",
+                self.min_load, self.max_load
+            ));
+        }
         if self.hit_cost >= self.miss_cost {
             errs.push(format!(
                 "policy.hit_cost ({}) must be less than policy.miss_cost ({})",
@@ -105,22 +146,29 @@ impl LardParams {
     }
 }
 
-/// The LARD policy.
+/// LARD's order of the up nodes for a path.
+#[derive(Clone, Debug)]
+pub(crate) struct Ranked {
+    /// The up nodes, first choice first.
+    pub(crate) order: Vec<NodeState>,
+    /// The path's home.
+    pub(crate) home: NodeState,
+    /// Whether `min_load` kept the path at its overloaded home.
+    pub(crate) held: bool,
+}
+
+/// The LARD policy. It has no state: see the module docs.
 #[derive(Clone, Debug)]
 pub struct Lard {
     params: LardParams,
-    table: BoundedMap<u64, NodeId>,
 }
 
 impl Lard {
-    /// A LARD policy with an empty table. `params` should pass
-    /// [`LardParams::check`] (the configuration does); otherwise the
-    /// guarantees in the module docs do not hold, but nothing panics.
+    /// A LARD policy. `params` should pass [`LardParams::check`] (the
+    /// configuration does); otherwise the guarantees in the module docs do
+    /// not hold, but nothing panics.
     pub fn new(params: LardParams) -> Self {
-        Self {
-            params,
-            table: BoundedMap::new(params.max_entries),
-        }
+        Self { params }
     }
 
     /// The parameters.
@@ -128,24 +176,10 @@ impl Lard {
         &self.params
     }
 
-    /// The node the table holds for `path`.
-    pub fn entry(&self, path: &str) -> Option<NodeId> {
-        self.table.get(&key_hash(path.as_bytes())).copied()
-    }
-
-    /// The number of paths in the table.
-    pub fn entries(&self) -> usize {
-        self.table.len()
-    }
-
-    /// The node the table holds for the path hashed to `key`.
-    pub(crate) fn entry_of(&self, key: u64) -> Option<NodeId> {
-        self.table.get(&key).copied()
-    }
-
-    /// Sets the table's node for the path hashed to `key`.
-    pub(crate) fn record(&mut self, key: u64, node: NodeId) {
-        self.table.insert(key, node);
+    /// The home of `path` among the up nodes of `cluster` (the node LARD
+    /// chooses while it is under the ceiling), `None` when no node is up.
+    pub fn home(&self, path: &str, cluster: &Cluster<'_>) -> Option<NodeId> {
+        crate::home::home(key_hash(path.as_bytes()), &cluster.up_nodes())
     }
 
     /// Whether `n` is under the ceiling.
@@ -153,14 +187,10 @@ impl Lard {
         n.load < self.params.max_load
     }
 
-    /// The cost of `n` for a path whose table entry is `entry`.
-    fn cost(&self, entry: Option<NodeId>, n: &NodeState) -> u64 {
+    /// The cost of `n`, the path's home when `home`.
+    fn cost(&self, home: bool, n: &NodeState) -> u64 {
         let p = &self.params;
-        let locality = if entry == Some(n.id) {
-            p.hit_cost
-        } else {
-            p.miss_cost
-        };
+        let locality = if home { p.hit_cost } else { p.miss_cost };
         let balance = if self.under(n) {
             p.bal_cost
         } else {
@@ -169,64 +199,74 @@ impl Lard {
         u64::from(locality) + u64::from(balance)
     }
 
-    /// `up` in LARD's order for the path hashed to `key`: ascending (cost,
-    /// load, -rendezvous score).
-    pub(crate) fn rank(&self, key: u64, up: &[NodeState]) -> Vec<NodeState> {
-        let entry = self.entry_of(key);
-        let mut ranked = up.to_vec();
-        ranked.sort_by_key(|n| (self.cost(entry, n), n.load, Reverse(rendezvous(key, n.id))));
-        ranked
+    /// Whether `min_load` keeps the path at its overloaded `home`: set, and
+    /// no up node under it, and the home under `2 * max_load`.
+    fn holds(&self, home: &NodeState, up: &[NodeState]) -> bool {
+        let p = &self.params;
+        p.min_load > 0
+            && !self.under(home)
+            && !up.iter().any(|n| n.load < p.min_load)
+            && u64::from(home.load) < 2 * u64::from(p.max_load)
     }
 
-    /// LARD's decision for `path` (hashed to `key`) over the up nodes `up`;
-    /// records the choice in the table.
+    /// `up` in LARD's order for the path hashed to `key`: ascending (cost,
+    /// load, ranking position), the home first when `min_load` holds it.
+    /// `None` when `up` is empty.
+    pub(crate) fn rank(&self, key: u64, up: &[NodeState]) -> Option<Ranked> {
+        let ranking = ranking(key, up);
+        let home = *ranking.first()?;
+        let mut order: Vec<(usize, NodeState)> = ranking.into_iter().enumerate().collect();
+        order.sort_by_key(|&(pos, n)| (self.cost(pos == 0, &n), n.load, pos));
+        let mut order: Vec<NodeState> = order.into_iter().map(|(_, n)| n).collect();
+        let mut held = false;
+        if order.first().map(|n| n.id) != Some(home.id) && self.holds(&home, up) {
+            order.retain(|n| n.id != home.id);
+            order.insert(0, home);
+            held = true;
+        }
+        Some(Ranked { order, home, held })
+    }
+
+    /// LARD's decision for `path` (hashed to `key`) over the up nodes `up`.
     pub(crate) fn decide(
-        &mut self,
+        &self,
         path: &str,
         key: u64,
         cluster: &Cluster<'_>,
         up: &[NodeState],
     ) -> Decision {
-        let ranked = self.rank(key, up);
-        let Some(first) = ranked.first().copied() else {
+        let Some(Ranked { order, home, held }) = self.rank(key, up) else {
             return Decision::no_node_up(cluster);
         };
-        let max_load = self.params.max_load;
-        let path = short_path(path);
-        let entry = self.entry_of(key);
-        let reason = match entry.map(|e| (e, up.iter().find(|n| n.id == e))) {
-            Some((e, Some(_))) if e == first.id => Reason::LardHit {
-                path,
-                node: first.id,
-                load: first.load,
-                max_load,
-            },
-            Some((e, Some(es))) => Reason::LardOverload {
-                path,
-                from: e,
-                from_load: es.load,
-                node: first.id,
-                load: first.load,
-                max_load,
-            },
-            Some((e, None)) => Reason::LardMiss {
-                path,
-                down: Some(e),
-                node: first.id,
-                load: first.load,
-                max_load,
-            },
-            None => Reason::LardMiss {
-                path,
-                down: None,
-                node: first.id,
-                load: first.load,
-                max_load,
-            },
+        let Some(first) = order.first().copied() else {
+            return Decision::no_node_up(cluster);
         };
-        self.record(key, first.id);
+        let LardParams {
+            max_load, min_load, ..
+        } = self.params;
+        let path = short_path(path);
+        let reason = if first.id == home.id {
+            Reason::LardHome {
+                path,
+                node: home.id,
+                load: home.load,
+                max_load,
+                min_load,
+                held,
+            }
+        } else {
+            Reason::LardOverload {
+                path,
+                home: home.id,
+                home_load: home.load,
+                node: first.id,
+                load: first.load,
+                max_load,
+                min_load,
+            }
+        };
         Decision {
-            order: ranked.iter().map(|n| n.id).collect(),
+            order: order.iter().map(|n| n.id).collect(),
             reason,
         }
     }
@@ -242,133 +282,181 @@ impl Policy for Lard {
         self.decide(req.path, key_hash(req.path.as_bytes()), cluster, &up)
     }
 
-    fn served(&mut self, req: &Request<'_>, node: NodeId, _now_ms: u64) {
-        self.record(key_hash(req.path.as_bytes()), node);
-    }
+    // `served` is the trait's no-op: the home does not depend on which
+    // node served (see the module docs).
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::home;
     use crate::testutil::{decide, n, req};
 
     fn choose(l: &mut Lard, path: &str, nodes: &[NodeState]) -> Decision {
         decide(l, &req(path), nodes, 0)
     }
 
-    #[test]
-    fn miss_then_hit() {
-        let mut l = Lard::new(LardParams::default());
-        let nodes = [n(1, 10), n(2, 3), n(3, 7)];
-        let d = choose(&mut l, "/a.html", &nodes);
-        // All miss, all under: the lowest load wins.
-        assert_eq!(d.order, vec![2, 3, 1]);
-        assert_eq!(d.reason.label(), "lard_miss");
-        assert_eq!(l.entry("/a.html"), Some(2));
-        // Node 2 is now the busiest but under the ceiling: still a hit.
-        let nodes = [n(1, 1), n(2, 50), n(3, 2)];
-        let d = choose(&mut l, "/a.html", &nodes);
-        assert_eq!(d.first(), Some(2));
-        assert_eq!(d.reason.label(), "lard_hit");
-        assert_eq!(
-            d.reason.to_string(),
-            "lard: /a.html last served by node 2, load 50 < 80"
-        );
+    /// The ranking of `path` over nodes 1..=count, as ids.
+    fn ranking_of(path: &str, count: NodeId) -> Vec<NodeId> {
+        let nodes: Vec<NodeState> = (1..=count).map(|id| n(id, 0)).collect();
+        home::ranking(key_hash(path.as_bytes()), &nodes)
+            .iter()
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// Nodes 1..=loads.len() with those loads.
+    fn loaded(loads: &[u32]) -> Vec<NodeState> {
+        (1..).zip(loads).map(|(id, &load)| n(id, load)).collect()
+    }
+
+    /// `loads` indexed by ranking position of `path`, as nodes.
+    fn by_rank(path: &str, loads: &[u32]) -> (Vec<NodeId>, Vec<NodeState>) {
+        let count = NodeId::try_from(loads.len()).unwrap();
+        let r = ranking_of(path, count);
+        let mut nodes: Vec<NodeState> = r.iter().zip(loads).map(|(&id, &l)| n(id, l)).collect();
+        nodes.sort_by_key(|n| n.id);
+        (r, nodes)
     }
 
     #[test]
-    fn overload_moves_the_path() {
+    fn home_while_under_the_ceiling() {
         let mut l = Lard::new(LardParams::default());
-        l.record(key_hash(b"/a"), 2);
-        let d = choose(&mut l, "/a", &[n(1, 79), n(2, 80), n(3, 90)]);
-        assert_eq!(d.order, vec![1, 2, 3]);
+        // The home is the busiest node but under the ceiling: still home.
+        let (r, nodes) = by_rank("/a.html", &[79, 1, 2]);
+        let d = choose(&mut l, "/a.html", &nodes);
+        assert_eq!(d.first(), Some(r[0]));
+        assert_eq!(d.order, vec![r[0], r[1], r[2]]);
+        assert_eq!(d.reason.label(), "lard_home");
+        assert_eq!(
+            d.reason.to_string(),
+            format!("lard: /a.html home node {}, load 79 < 80", r[0])
+        );
+        let c = Cluster {
+            self_id: 1,
+            nodes: &nodes,
+        };
+        assert_eq!(l.home("/a.html", &c), Some(r[0]));
+    }
+
+    #[test]
+    fn overload_goes_to_the_least_loaded() {
+        let mut l = Lard::new(LardParams::default());
+        let (r, nodes) = by_rank("/a", &[80, 30, 20, 90]);
+        let d = choose(&mut l, "/a", &nodes);
+        assert_eq!(d.order, vec![r[2], r[1], r[0], r[3]]);
         assert_eq!(d.reason.label(), "lard_overload");
         assert_eq!(
             d.reason.to_string(),
-            "lard: /a moved from node 2 (load 80 >= 80) to node 1 (load 79 < 80)"
+            format!(
+                "lard: /a moved from home node {} (load 80 >= 80) to node {} (load 20 < 80)",
+                r[0], r[2]
+            )
         );
-        assert_eq!(l.entry("/a"), Some(1));
+        // Equal loads: the earlier of the ranking.
+        let (r, nodes) = by_rank("/a", &[85, 7, 7]);
+        assert_eq!(choose(&mut l, "/a", &nodes).order, vec![r[1], r[2], r[0]]);
     }
 
     #[test]
-    fn all_over_the_ceiling_keeps_the_hit() {
+    fn back_home_when_the_load_falls() {
         let mut l = Lard::new(LardParams::default());
-        l.record(key_hash(b"/a"), 3);
-        let d = choose(&mut l, "/a", &[n(1, 81), n(2, 80), n(3, 200)]);
-        assert_eq!(d.order, vec![3, 2, 1]);
-        assert_eq!(d.reason.label(), "lard_hit");
+        let (r, busy) = by_rank("/b", &[100, 3, 4]);
+        let d = choose(&mut l, "/b", &busy);
+        assert_eq!(d.first(), Some(r[1]));
+        assert_eq!(d.reason.label(), "lard_overload");
+        let (_, calm) = by_rank("/b", &[79, 3, 4]);
+        let d = choose(&mut l, "/b", &calm);
+        assert_eq!(d.first(), Some(r[0]));
+        assert_eq!(d.reason.label(), "lard_home");
+    }
+
+    #[test]
+    fn all_over_the_ceiling_stays_home() {
+        let mut l = Lard::new(LardParams::default());
+        let (r, nodes) = by_rank("/a", &[200, 81, 80]);
+        let d = choose(&mut l, "/a", &nodes);
+        assert_eq!(d.order, vec![r[0], r[2], r[1]]);
+        assert_eq!(d.reason.label(), "lard_home");
         assert!(d
             .reason
             .to_string()
-            .contains("no up node is under the ceiling"));
+            .ends_with("load 200 >= 80, but no up node is under the ceiling"));
     }
 
     #[test]
-    fn entry_down_is_a_miss() {
-        let mut l = Lard::new(LardParams::default());
-        l.record(key_hash(b"/a"), 2);
-        let nodes = [
-            n(1, 5),
-            NodeState {
-                id: 2,
-                up: false,
-                load: 0,
-            },
-            n(3, 4),
-        ];
-        let d = choose(&mut l, "/a", &nodes);
-        assert_eq!(d.order, vec![3, 1]);
+    fn min_load_holds_the_path_at_home() {
+        let mut l = Lard::new(LardParams {
+            min_load: 20,
+            ..LardParams::default()
+        });
+        // Home overloaded, nobody under min_load, home under 2 * max_load.
+        let (r, nodes) = by_rank("/m", &[90, 30, 25]);
+        let d = choose(&mut l, "/m", &nodes);
+        assert_eq!(d.order, vec![r[0], r[2], r[1]]);
+        assert_eq!(d.reason.label(), "lard_home");
         assert_eq!(
-            d.reason,
-            Reason::LardMiss {
-                path: "/a".into(),
-                down: Some(2),
-                node: 3,
-                load: 4,
-                max_load: 80
-            }
+            d.reason.to_string(),
+            format!(
+                "lard: /m home node {}, load 90 >= 80, kept home: no up node under \
+                 min_load 20 and 90 < 2 x 80",
+                r[0]
+            )
         );
+        // A node under min_load: the path leaves.
+        let (r, nodes) = by_rank("/m", &[90, 30, 19]);
+        let d = choose(&mut l, "/m", &nodes);
+        assert_eq!(d.first(), Some(r[2]));
+        assert_eq!(d.reason.label(), "lard_overload");
+        assert!(d.reason.to_string().ends_with("(load 19 < min_load 20)"));
+        // The home at 2 * max_load: the path leaves.
+        let (r, nodes) = by_rank("/m", &[160, 30, 25]);
+        let d = choose(&mut l, "/m", &nodes);
+        assert_eq!(d.first(), Some(r[2]));
+        assert!(d.reason.to_string().ends_with("(home load 160 >= 2 x 80)"));
+        // The home under the ceiling: home, min_load or not.
+        let (r, nodes) = by_rank("/m", &[79, 0, 0]);
+        assert_eq!(choose(&mut l, "/m", &nodes).first(), Some(r[0]));
     }
 
     #[test]
-    fn ties_follow_the_rendezvous_hash() {
-        // Two fresh proxies agree, and different paths spread.
-        let nodes = [n(1, 0), n(2, 0), n(3, 0), n(4, 0)];
+    fn home_down_goes_to_the_next_of_the_ranking() {
+        let mut l = Lard::new(LardParams::default());
+        let r = ranking_of("/a", 3);
+        let nodes: Vec<NodeState> = (1..=3)
+            .map(|id| NodeState {
+                id,
+                up: id != r[0],
+                load: 0,
+            })
+            .collect();
+        let d = choose(&mut l, "/a", &nodes);
+        assert_eq!(d.order, vec![r[1], r[2]]);
+        assert_eq!(d.reason.label(), "lard_home");
+    }
+
+    #[test]
+    fn every_proxy_agrees_and_history_does_not_matter() {
+        let nodes = loaded(&[0, 0, 0, 0]);
         let mut seen = [0usize; 5];
+        let mut used = Lard::new(LardParams::default());
         for i in 0..400 {
             let path = format!("/p{i}");
-            let a = choose(&mut Lard::new(LardParams::default()), &path, &nodes);
-            let b = choose(&mut Lard::new(LardParams::default()), &path, &nodes);
-            assert_eq!(a, b);
+            let fresh = Lard::new(LardParams::default()).decide(
+                &path,
+                key_hash(path.as_bytes()),
+                &Cluster {
+                    self_id: 3,
+                    nodes: &nodes,
+                },
+                &nodes,
+            );
+            let a = choose(&mut used, &path, &nodes);
+            used.served(&req(&path), 4, 0);
+            assert_eq!(a, fresh);
             seen[usize::from(a.first().unwrap())] += 1;
         }
         assert!(seen[1..].iter().all(|&c| c > 50), "{seen:?}");
-    }
-
-    #[test]
-    fn served_overwrites_the_table() {
-        let mut l = Lard::new(LardParams::default());
-        let nodes = [n(1, 0), n(2, 0)];
-        let d = choose(&mut l, "/x", &nodes);
-        let other = if d.first() == Some(1) { 2 } else { 1 };
-        l.served(&req("/x"), other, 0);
-        assert_eq!(l.entry("/x"), Some(other));
-        assert_eq!(choose(&mut l, "/x", &nodes).first(), Some(other));
-    }
-
-    #[test]
-    fn table_is_bounded() {
-        let mut l = Lard::new(LardParams {
-            max_entries: 10,
-            ..LardParams::default()
-        });
-        let nodes = [n(1, 0), n(2, 0)];
-        for i in 0..100 {
-            choose(&mut l, &format!("/{i}"), &nodes);
-        }
-        assert_eq!(l.entries(), 10);
-        assert!(l.entry("/99").is_some());
-        assert!(l.entry("/0").is_none());
     }
 
     #[test]
@@ -382,11 +470,10 @@ mod tests {
         let d = choose(&mut l, "/a", &nodes);
         assert_eq!(d.order, vec![1]);
         assert_eq!(d.reason.label(), "no_node_up");
-        assert_eq!(l.entries(), 0);
     }
 
     #[test]
-    fn cost_relations_are_checked() {
+    fn relations_are_checked() {
         assert!(LardParams::default().check().is_ok());
         let bad = LardParams {
             hit_cost: 1,
@@ -399,6 +486,14 @@ mod tests {
             ..LardParams::default()
         };
         assert!(bad.check().unwrap_err().contains("inval_cost"));
+        let bad = LardParams {
+            min_load: 80,
+            ..LardParams::default()
+        };
+        assert_eq!(
+            bad.check().unwrap_err(),
+            "policy.min_load (80) must be less than policy.max_load (80)"
+        );
         let max = LardParams {
             hit_cost: u32::MAX,
             miss_cost: u32::MAX,

@@ -17,7 +17,7 @@
 //! [`Cluster::nodes`]). Self may be anywhere in it. When no node is up,
 //! `order` is `[cluster.self_id]` and the reason is
 //! [`Reason::NoNodeUp`]. [`Policy::served`] tells the policy which node
-//! finally served the request.
+//! finally served the request (the stateless `lard` and `ds` ignore it).
 //!
 //! # Configuration
 //!
@@ -29,7 +29,9 @@
 //!
 //! | `name` | key | default | range |
 //! |---|---|---|---|
+//! | every name | `reforward` | `"off"` | `"off"`, `"not_first"` |
 //! | `lard`, `ds` | `max_load` | 80 | 1..=1000000 |
+//! | `lard`, `ds` | `min_load` | 0 (not used) | 0..=`max_load` - 1 |
 //! | `lard`, `ds` | `hit_cost` | 0 | 0..=1000000 |
 //! | `lard`, `ds` | `miss_cost` | 1 | 0..=1000000 |
 //! | `lard`, `ds` | `bal_cost` | 0 | 0..=1000000 |
@@ -43,11 +45,25 @@
 //! | `owner_first` | `owners` | none | list of `{ prefix = "/…", node = 1..=32 }` |
 //! | `owner_first` | `queue_limit` | 32 | 1..=1000000 |
 //!
-//! `rr` and `least_conn` take no key. For `lard` and `ds` two relations
-//! must also hold: `hit_cost < miss_cost` (a hit is cheaper than a miss)
-//! and `hit_cost + inval_cost > miss_cost + bal_cost`, so that the cheapest
-//! node at or over `max_load` always costs more than the dearest node under
-//! it: an overloaded node is never preferred to one under the ceiling.
+//! - `reforward`: what a node does with a request handed in by another
+//!   node ([`reforward`]): `off` serves it there; `not_first` hands it over
+//!   again, once, when the node's own first choice is another node.
+//!   `dts-proxy` applies it; [`PolicyConfig::reforward_rule`] gives it as a
+//!   [`Reforward`].
+//! - `min_load`: LARD's low threshold T_low ([`lard`]): an overloaded home
+//!   keeps its path unless some up node's load is under `min_load`, or the
+//!   home's load reached `2 * max_load`.
+//! - `max_entries`: the cap of DS's rate table and of affinity's client
+//!   table. LARD keeps no table: `lard` accepts the key (older files set
+//!   it) and ignores it.
+//!
+//! `rr` and `least_conn` take no key of their own. For `lard` and `ds`
+//! three relations must also hold: `min_load < max_load`, `hit_cost <
+//! miss_cost` (the home is cheaper than another node) and `hit_cost +
+//! inval_cost > miss_cost + bal_cost`, so that the cheapest node at or over
+//! `max_load` always costs more than the dearest node under it: an
+//! overloaded node is never preferred to one under the ceiling (except an
+//! overloaded home that `min_load` holds).
 //!
 //! ```toml
 //! [policy]
@@ -58,9 +74,12 @@
 //! # Policies
 //!
 //! - [`lard::Lard`] (`lard`): locality-aware request distribution with the
-//!   cost function of the LARD paper.
+//!   cost function of the LARD paper; a path's node of choice is its home,
+//!   the first node of its rendezvous ranking ([`home`]), the same on every
+//!   proxy.
 //! - [`ds::Ds`] (`ds`): Dual Scheduling, LARD plus each path's request rate;
-//!   a hot path is spread over a set of nodes sized by its rate.
+//!   a hot path is spread over a prefix of its rendezvous ranking sized by
+//!   its rate (estimated cluster-wide from the local rate).
 //! - [`chash::Chash`] (`chash`): a consistent-hash ring (Karger et al.
 //!   1997) with virtual nodes.
 //! - [`rr::Rr`] (`rr`): round-robin.
@@ -71,6 +90,15 @@
 //!   connections for a new client.
 //! - [`owner::OwnerFirst`] (`owner_first`): each path has a fixed owner
 //!   node, overflow round-robin when the owner's queue is full.
+//!
+//! # Cluster-wide placement
+//!
+//! `lard` and `ds` decide as a pure function of the request's path, the
+//! set of up nodes and their loads: not of which proxy decides, not of
+//! earlier requests (DS's rate windows aside). Every node's proxy that
+//! sees the same up nodes and the same reported loads sends a path to the
+//! same node, with no replicated state and no coordinator. See [`home`],
+//! [`lard`] and [`ds`]; `Documentation/proxy.md` tells the operator's side.
 //!
 //! # Reasons
 //!
@@ -89,10 +117,12 @@ pub mod chash;
 pub mod config;
 pub mod ds;
 pub mod hash;
+pub mod home;
 pub mod lard;
 pub mod least_conn;
 mod order;
 pub mod owner;
+pub mod reforward;
 pub mod rr;
 pub mod table;
 #[cfg(test)]
@@ -105,6 +135,7 @@ pub use ds::{Ds, DsParams};
 pub use lard::{Lard, LardParams};
 pub use least_conn::LeastConn;
 pub use owner::{OwnerFirst, OwnerParams};
+pub use reforward::{should_reforward, Reforward};
 pub use rr::{Rr, Wrr, WrrParams};
 
 /// A node id, 1..=32 in a DTS cluster.
@@ -285,11 +316,16 @@ pub enum AffinityMiss {
 pub struct DsHot {
     /// The path (cut to 120 bytes).
     pub path: String,
-    /// The path's rate, requests/s.
+    /// The path's cluster rate estimate, requests/s: `local_rate * up`.
     pub rate: u32,
+    /// The path's rate at this proxy, requests/s.
+    pub local_rate: u32,
+    /// The number of up nodes.
+    pub up: usize,
     /// The hot threshold, requests/s.
     pub hot_rate: u32,
-    /// The size of the path's set.
+    /// The size of the path's set (a prefix of its ranking, plus one node
+    /// when no member was under the ceiling).
     pub members: usize,
     /// The chosen node.
     pub node: NodeId,
@@ -303,59 +339,55 @@ pub struct DsHot {
 /// `Display` a readable explanation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// `lard_hit`: the node that last served the path is chosen again
-    /// (normally because it is under the ceiling; when `load >= max_load`,
-    /// because no up node is under it).
-    LardHit {
+    /// `lard_home`: the path's home (the first node of its rendezvous
+    /// ranking, [`crate::home`]) is chosen: it is under the ceiling, or no
+    /// up node is under it, or `min_load` keeps the path there (`held`).
+    LardHome {
         /// The path (cut to 120 bytes).
         path: String,
-        /// The chosen node.
+        /// The home (chosen).
         node: NodeId,
         /// Its load.
         load: u32,
         /// The ceiling.
         max_load: u32,
+        /// The low threshold, 0 when not used.
+        min_load: u32,
+        /// Whether `min_load` kept the path at its overloaded home.
+        held: bool,
     },
-    /// `lard_miss`: the path had no entry, or its node is down; assigned to
-    /// the cheapest node.
-    LardMiss {
-        /// The path (cut to 120 bytes).
-        path: String,
-        /// The entry's node when it is down.
-        down: Option<NodeId>,
-        /// The chosen node.
-        node: NodeId,
-        /// Its load.
-        load: u32,
-        /// The ceiling.
-        max_load: u32,
-    },
-    /// `lard_overload`: the entry's node is at or over the ceiling; the
-    /// path moves.
+    /// `lard_overload`: the path's home is at or over the ceiling; the path
+    /// goes to the cheapest node (back home when the home's load falls).
     LardOverload {
         /// The path (cut to 120 bytes).
         path: String,
-        /// The entry's node.
-        from: NodeId,
+        /// The home.
+        home: NodeId,
         /// Its load.
-        from_load: u32,
+        home_load: u32,
         /// The chosen node.
         node: NodeId,
         /// Its load.
         load: u32,
         /// The ceiling.
         max_load: u32,
+        /// The low threshold, 0 when not used.
+        min_load: u32,
     },
     /// `ds_hot_local`: the path is hot, self is in its set and under the
     /// ceiling (the chosen node is self).
     DsHotLocal(DsHot),
     /// `ds_hot_spread`: the path is hot; the least loaded member of its set
-    /// (under the ceiling when one is).
+    /// (under the ceiling when one is), equal loads by ranking.
     DsHotSpread(DsHot),
     /// `ds_cold`: the path is cold; LARD decided (its reason inside).
     DsCold {
-        /// The path's rate, requests/s.
+        /// The path's cluster rate estimate, requests/s: `local_rate * up`.
         rate: u32,
+        /// The path's rate at this proxy, requests/s.
+        local_rate: u32,
+        /// The number of up nodes.
+        up: usize,
         /// The hot threshold, requests/s.
         hot_rate: u32,
         /// LARD's reason.
@@ -469,9 +501,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every label [`Reason::label`] can return.
-    pub const LABELS: [&'static str; 16] = [
-        "lard_hit",
-        "lard_miss",
+    pub const LABELS: [&'static str; 15] = [
+        "lard_home",
         "lard_overload",
         "ds_hot_local",
         "ds_hot_spread",
@@ -491,8 +522,7 @@ impl Reason {
     /// A stable snake_case label (a Prometheus label value).
     pub fn label(&self) -> &'static str {
         match self {
-            Reason::LardHit { .. } => "lard_hit",
-            Reason::LardMiss { .. } => "lard_miss",
+            Reason::LardHome { .. } => "lard_home",
             Reason::LardOverload { .. } => "lard_overload",
             Reason::DsHotLocal(_) => "ds_hot_local",
             Reason::DsHotSpread(_) => "ds_hot_spread",
@@ -523,63 +553,70 @@ fn cmp_sign(load: u32, limit: u32) -> &'static str {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::LardHit {
+            Reason::LardHome {
                 path,
                 node,
                 load,
                 max_load,
+                min_load,
+                held,
             } => {
                 write!(
                     f,
-                    "lard: {path} last served by node {node}, load {load} {} {max_load}",
+                    "lard: {path} home node {node}, load {load} {} {max_load}",
                     cmp_sign(*load, *max_load)
                 )?;
-                if load >= max_load {
+                if *held {
+                    write!(
+                        f,
+                        ", kept home: no up node under min_load {min_load} and {load} < 2 x {max_load}"
+                    )?;
+                } else if load >= max_load {
                     write!(f, ", but no up node is under the ceiling")?;
                 }
                 Ok(())
             }
-            Reason::LardMiss {
-                path,
-                down,
-                node,
-                load,
-                max_load,
-            } => {
-                match down {
-                    Some(d) => write!(f, "lard: {path} was on node {d} (down)")?,
-                    None => write!(f, "lard: {path} has no entry")?,
-                }
-                write!(
-                    f,
-                    ", assigned to node {node}, load {load} {} {max_load}",
-                    cmp_sign(*load, *max_load)
-                )
-            }
             Reason::LardOverload {
                 path,
-                from,
-                from_load,
+                home,
+                home_load,
                 node,
                 load,
                 max_load,
-            } => write!(
-                f,
-                "lard: {path} moved from node {from} (load {from_load} >= {max_load}) \
-                 to node {node} (load {load} {} {max_load})",
-                cmp_sign(*load, *max_load)
-            ),
+                min_load,
+            } => {
+                write!(
+                    f,
+                    "lard: {path} moved from home node {home} (load {home_load} {} {max_load}) \
+                     to node {node} (load {load} {} {max_load})",
+                    cmp_sign(*home_load, *max_load),
+                    cmp_sign(*load, *max_load)
+                )?;
+                if *min_load > 0 {
+                    if load < min_load {
+                        write!(f, " (load {load} < min_load {min_load})")?;
+                    } else {
+                        write!(f, " (home load {home_load} >= 2 x {max_load})")?;
+                    }
+                }
+                Ok(())
+            }
             Reason::DsHotLocal(hot) | Reason::DsHotSpread(hot) => {
                 let DsHot {
                     path,
                     rate,
+                    local_rate,
+                    up,
                     hot_rate,
                     members,
                     node,
                     load,
                     max_load,
                 } = hot;
-                write!(f, "ds: {path} hot ({rate} req/s > {hot_rate}), ")?;
+                write!(
+                    f,
+                    "ds: {path} hot ({rate} req/s = {local_rate} here x {up} up > {hot_rate}), "
+                )?;
                 if matches!(self, Reason::DsHotLocal(_)) {
                     write!(
                         f,
@@ -595,9 +632,14 @@ impl fmt::Display for Reason {
             }
             Reason::DsCold {
                 rate,
+                local_rate,
+                up,
                 hot_rate,
                 lard,
-            } => write!(f, "ds: cold ({rate} req/s <= {hot_rate}), {lard}"),
+            } => write!(
+                f,
+                "ds: cold ({rate} req/s = {local_rate} here x {up} up <= {hot_rate}), {lard}"
+            ),
             Reason::Chash { path, key, node } => write!(
                 f,
                 "chash: {path} hashes to {key:#018x}, first ring point clockwise is node {node}"
@@ -751,23 +793,122 @@ mod tests {
         assert_eq!(d.reason.label(), "no_node_up");
     }
 
-    #[test]
-    fn labels_are_listed_and_display_has_numbers() {
-        let reasons = [
-            Reason::LardHit {
-                path: "/a.html".into(),
-                node: 2,
-                load: 5,
+    /// One reason of each variant, in declaration order.
+    fn one_of_each() -> Vec<Reason> {
+        let hot = DsHot {
+            path: "/h".into(),
+            rate: 300,
+            local_rate: 100,
+            up: 3,
+            hot_rate: 200,
+            members: 2,
+            node: 1,
+            load: 3,
+            max_load: 80,
+        };
+        let home = Reason::LardHome {
+            path: "/a.html".into(),
+            node: 2,
+            load: 5,
+            max_load: 80,
+            min_load: 0,
+            held: false,
+        };
+        let c = Ipv4Addr::new(10, 0, 0, 2);
+        vec![
+            home.clone(),
+            Reason::LardOverload {
+                path: "/a".into(),
+                home: 2,
+                home_load: 80,
+                node: 1,
+                load: 3,
+                max_load: 80,
+                min_load: 0,
+            },
+            Reason::DsHotLocal(hot.clone()),
+            Reason::DsHotSpread(hot),
+            Reason::DsCold {
+                rate: 3,
+                local_rate: 1,
+                up: 3,
+                hot_rate: 200,
+                lard: Box::new(home),
+            },
+            Reason::Chash {
+                path: "/a".into(),
+                key: 1,
+                node: 1,
+            },
+            Reason::Rr { node: 1, up: 2 },
+            Reason::Wrr {
+                node: 1,
+                weight: 1,
+                total: 2,
+            },
+            Reason::LeastConn {
+                node: 1,
+                load: 0,
+                tied: 2,
+            },
+            Reason::AffinityHit {
+                client: c,
+                node: 1,
+                load: 0,
                 max_load: 80,
             },
+            Reason::AffinityNew {
+                client: c,
+                miss: AffinityMiss::NoEntry,
+                node: 1,
+                load: 0,
+            },
+            Reason::Owner {
+                path: "/a".into(),
+                prefix: None,
+                node: 1,
+                load: 0,
+                queue_limit: 32,
+            },
+            Reason::OwnerOverflow {
+                path: "/a".into(),
+                owner: 2,
+                owner_load: None,
+                node: 1,
+                load: 0,
+                queue_limit: 32,
+            },
+            Reason::OwnerAllFull {
+                path: "/a".into(),
+                owner: 2,
+                node: 1,
+                load: 40,
+                queue_limit: 32,
+            },
             Reason::NoNodeUp { self_id: 1 },
-        ];
-        for r in &reasons {
-            assert!(Reason::LABELS.contains(&r.label()));
+        ]
+    }
+
+    #[test]
+    fn labels_are_listed_in_declaration_order() {
+        let labels: Vec<&str> = one_of_each().iter().map(Reason::label).collect();
+        assert_eq!(labels, Reason::LABELS);
+        for r in one_of_each() {
+            assert!(!r.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn lard_reasons_have_their_numbers() {
+        let r = one_of_each();
+        assert_eq!(r[0].to_string(), "lard: /a.html home node 2, load 5 < 80");
         assert_eq!(
-            reasons[0].to_string(),
-            "lard: /a.html last served by node 2, load 5 < 80"
+            r[1].to_string(),
+            "lard: /a moved from home node 2 (load 80 >= 80) to node 1 (load 3 < 80)"
+        );
+        assert_eq!(
+            r[4].to_string(),
+            "ds: cold (3 req/s = 1 here x 3 up <= 200), lard: /a.html home node 2, load 5 < 80"
         );
     }
 
@@ -776,6 +917,8 @@ mod tests {
         let hot = DsHot {
             path: "/h".into(),
             rate: 300,
+            local_rate: 100,
+            up: 3,
             hot_rate: 200,
             members: 2,
             node: 1,
@@ -786,13 +929,15 @@ mod tests {
         assert_eq!(local.label(), "ds_hot_local");
         assert_eq!(
             local.to_string(),
-            "ds: /h hot (300 req/s > 200), set of 2 includes self node 1, load 3 < 80"
+            "ds: /h hot (300 req/s = 100 here x 3 up > 200), set of 2 includes self node 1, \
+             load 3 < 80"
         );
         let spread = Reason::DsHotSpread(DsHot { load: 80, ..hot });
         assert_eq!(spread.label(), "ds_hot_spread");
         assert_eq!(
             spread.to_string(),
-            "ds: /h hot (300 req/s > 200), least loaded of a set of 2 is node 1, load 80 >= 80"
+            "ds: /h hot (300 req/s = 100 here x 3 up > 200), least loaded of a set of 2 is \
+             node 1, load 80 >= 80"
         );
     }
 }
