@@ -26,6 +26,17 @@
 #   loss:   1 % loss (netem) on the client's and nodes 2..4's eth0: 15
 #           keep-alive requests up to 4 MiB and 10 pipelined ones, all
 #           byte-exact;
+#   policy (phase "pc", dts-scserver --config): nodes 2..4 restart
+#           dts-scserver with --config, their cluster file plus `[policy]
+#           name = "chash"` (no map, no --self-node: the file's self); three
+#           curls from consecutive client ports (IPVS rr: three different
+#           acceptors) each fetch the same 6 files on one connection:
+#           byte-exact, in order; each connection logged by one node, with
+#           `policy=chash` and `local` or `clone:X` (no fallback) for every
+#           request; each path served by one and the same node (X of
+#           clone:X, the acceptor itself for local) whichever node accepted
+#           it; no `load view:` error from the server's module poller. Then
+#           dts-scserver runs with --map again for the phases below;
 #   clone dies: IPVS sends new connections to node 2 only; the client
 #           fetches /n3/s32m at 1 MiB/s, so node 2 clones it to node 3;
 #           4 s into the transfer node 3 takes its eth0 down (and keeps it
@@ -84,6 +95,8 @@ fi
 export MKFILES_MAX
 # Client ports of the curl runs (the scserver logs name connections by them).
 P2_PORT=40200 P4_PORT=40400 P5_PORT=40500 P6_PORT=40600 P7_PORT=40700
+# The policy phase: three connections, one after the other.
+PC_PORTS="40800 40801 40802"
 
 # Requests (paths under /tmp/www, the URL is /PATH). Keep-alive: the 25
 # files (3 x 8 sizes + n3/s32m) and 5 small ones again, never two in a row
@@ -97,6 +110,8 @@ P4K="n3/s4m n2/s1k n4/s1m n2/s0 n3/s64k n4/s100k n2/s4m n3/s1 n4/s4k n2/s1m
 P4P="n4/s1m n3/s1k n2/s64k n4/s4k n3/s1m n2/s0 n4/s100k n3/s1 n2/s1m n4/s64k"
 P6="n3/s64k n3/s1m"
 P7="n4/s1k n4/s64k"
+# The policy phase's files (at most 1 MiB: the same on the debug kernel).
+PC="n2/s1k n3/s64k n4/s100k n2/s1m n3/s4k n4/s1"
 if [ "$LOSS" = 0 ]; then
     # Debug: the keep-alive phase without the files above 1 MiB.
     P2="n2/s0 n3/s1 n4/s1k n2/s4k n3/s64k n4/s100k n2/s1m n4/s0 n2/s1 n3/s1k
@@ -179,12 +194,22 @@ sc_nginx_start() {
     return 1
 }
 
-# sc_server_start: dts-scserver on VIP:80 in the background (its own output
-# to /tmp/scserver.out, its request log to $SC_LOG), until it listens.
+# sc_server_start [config]: dts-scserver on VIP:80 in the background (its own
+# output to /tmp/scserver.out, its request log appended to $SC_LOG), until it
+# listens. By default with the owner map /tmp/sc.map (/nX/ is node X's); with
+# "config", with --config /tmp/sc-chash.toml instead: this node's cluster
+# file (sc_config) plus `[policy] name = "chash"`, --self-node left out (the
+# file's self).
 sc_server_start() {
     [ -x "$SCSERVER" ] || { echo "no dts-scserver at $SCSERVER"; return 1; }
-    printf '/n2/ 2\n/n3/ 3\n/n4/ 4\n' >/tmp/sc.map
-    "$SCSERVER" --listen "$VIP_SC:80" --root /tmp/www --self-node "$RIG_ID" --map /tmp/sc.map \
+    if [ "${1:-}" = config ]; then
+        { sc_config; printf '\n[policy]\nname = "chash"\n'; } >/tmp/sc-chash.toml
+        set -- --config /tmp/sc-chash.toml
+    else
+        printf '/n2/ 2\n/n3/ 3\n/n4/ 4\n' >/tmp/sc.map
+        set -- --self-node "$RIG_ID" --map /tmp/sc.map
+    fi
+    "$SCSERVER" --listen "$VIP_SC:80" --root /tmp/www "$@" \
         --node 2=10.0.0.12 --node 3=10.0.0.13 --node 4=10.0.0.14 --clone-port 8080 \
         --log "$SC_LOG" </dev/null >/tmp/scserver.out 2>&1 &
     _scpid=$!
@@ -205,6 +230,8 @@ sc_server_start() {
     return 1
 }
 
+# sc_server_stop [NAME]: stops dts-scserver; its own output goes to
+# $RIG_OUT/scserver[-NAME].out.
 sc_server_stop() {
     [ -f /tmp/scserver.pid ] || return 0
     _pid=$(cat /tmp/scserver.pid)
@@ -213,7 +240,7 @@ sc_server_stop() {
     while kill -0 "$_pid" 2>/dev/null && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
     kill -9 "$_pid" 2>/dev/null
     rm -f /tmp/scserver.pid
-    cp /tmp/scserver.out "$RIG_OUT/scserver.out" 2>/dev/null
+    cp /tmp/scserver.out "$RIG_OUT/scserver${1:+-$1}.out" 2>/dev/null
     return 0
 }
 
@@ -427,6 +454,88 @@ actions_ok() {
     diff /tmp/exp.txt /tmp/got.txt
 }
 
+# --- policy phase helpers (client) -----------------------------------------------
+
+# pc_acceptor PHASE PORT: the node(s) whose scserver logged, in PHASE, the
+# connection from client PORT.
+pc_acceptor() { nodes_with "$1" "$CLIENT_IP:$2"; }
+
+# pc_acceptors PHASE: each connection of $PC_PORTS was logged by exactly one
+# node, and at least two different nodes took them (IPVS round robin over
+# nodes 2..4 gives three consecutive connections three different nodes).
+pc_acceptors() {
+    _all="" _bad=0
+    for _port in $PC_PORTS; do
+        _w=$(pc_acceptor "$1" "$_port")
+        echo "$CLIENT_IP:$_port taken by node(s) ${_w:-none}"
+        if [ -z "$_w" ] || [ "$_w" != "${_w%% *}" ]; then _bad=1; fi
+        _all="$_all $_w"
+    done
+    # shellcheck disable=SC2086
+    _n=$(printf '%s\n' $_all | sort -u | grep -c .)
+    echo "$_n different acceptor(s)"
+    [ "$_bad" = 0 ] && [ "$_n" -ge 2 ]
+}
+
+# pc_logged PHASE: on each connection of $PC_PORTS its acceptor logged the
+# requests for $PC in order, each `local` or `clone:X` (no fallback, no
+# failed probe) with `policy=chash`.
+pc_logged() {
+    _bad=0
+    for _p in $PC; do echo "/$_p"; done >/tmp/exp.pc.txt
+    for _port in $PC_PORTS; do
+        _conn=$CLIENT_IP:$_port
+        _k=$(pc_acceptor "$1" "$_port")
+        _k=${_k%% *}
+        _f=$RIG_SHARED/sc.$1.log.node${_k:-none}
+        if [ ! -f "$_f" ]; then
+            echo "$_conn: no node logged it"; _bad=1; continue
+        fi
+        log_fields conn path action policy <"$_f" | awk -v c="$_conn" '$1 == c' >/tmp/got.pc.txt
+        echo "$_conn (node$_k): $(wc -l </tmp/got.pc.txt) request(s) logged, want $(wc -l </tmp/exp.pc.txt)"
+        awk '{ print $2 }' /tmp/got.pc.txt | diff /tmp/exp.pc.txt - || _bad=1
+        # shellcheck disable=SC2016
+        awk -v k="$_k" '$3 !~ /^(local|clone:[0-9]+)$/ || $4 != "chash" {
+                print "node" k ": unexpected:", $0; bad = 1
+            } END { exit bad }' /tmp/got.pc.txt || _bad=1
+    done
+    grep -h ' note=' "$RIG_SHARED"/sc."$1".log.node* 2>/dev/null && _bad=1
+    return $_bad
+}
+
+# pc_same_node PHASE: every path of $PC was served by one and the same node
+# from every acceptor: X for `clone:X`, the acceptor itself for `local` (and
+# for `fallback:*`, which pc_logged already refuses).
+pc_same_node() {
+    for _k in 2 3 4; do
+        _f=$RIG_SHARED/sc.$1.log.node$_k
+        [ -f "$_f" ] || continue
+        log_fields path action <"$_f" |
+            awk -v k="$_k" '{ s = ($2 ~ /^clone:/) ? substr($2, 7) : k; print $1, s, k, $2 }'
+    done >/tmp/pc.served
+    # shellcheck disable=SC2016
+    awk -v paths="$PC" -v out=/tmp/pc.summary '
+        {
+            key = $1 " " $2
+            if (!(key in seen)) {
+                seen[key] = 1
+                srv[$1] = srv[$1] (srv[$1] == "" ? "" : ",") $2
+                n[$1]++
+            }
+            how[$1] = how[$1] " node" $3 ":" $4
+        }
+        END {
+            np = split(paths, w, " "); bad = 0
+            for (i = 1; i <= np; i++) {
+                p = "/" w[i]
+                printf "%s served by node %s (acceptor:action%s)\n", p, (p in srv) ? srv[p] : "none", how[p]
+                printf "%s served by node %s (acceptor:action%s)\n", p, (p in srv) ? srv[p] : "none", how[p] >out
+                if (n[p] != 1) bad = 1
+            }
+            exit bad
+        }' /tmp/pc.served
+}
+
 # cnt TAG NODE NAME: a counter of node NODE's snapshot TAG ("?" if none).
 cnt() { counter_value "$3" "$RIG_SHARED/sc.cnt.$1.node$2" 2>/dev/null || echo "?"; }
 # delta FROM TO NODE NAME: how much NAME rose on NODE between two snapshots.
@@ -448,7 +557,7 @@ figure() { log "$*"; echo "$*" >>"$FIG"; }
 
 # figures: clone call latency and bytes served, from the published logs.
 figures() {
-    for _ph in p2 p3 p4 p5 p6 p7 all; do
+    for _ph in p2 p3 p4 pc p5 p6 p7 all; do
         _g=$_ph
         [ "$_ph" = all ] && _g="p*"
         # shellcheck disable=SC2086
@@ -460,7 +569,7 @@ figures() {
     done
     # Body bytes by who served them (file sizes from mkfiles.py --list), the
     # interrupted transfer of the clone-dies phase left out.
-    cat "$RIG_SHARED"/sc.p[2346].log.node* 2>/dev/null | log_fields conn action path |
+    cat "$RIG_SHARED"/sc.p[2346c].log.node* 2>/dev/null | log_fields conn action path |
         awk -v c="$CLIENT_IP:$P5_PORT" '$1 != c { print $2, $3 }' |
         awk 'NR == FNR { size["/" $2] = $1; next }
             {
@@ -474,7 +583,7 @@ figures() {
     # dts-scserver's notes (a failed HEAD probe or DTS_SO_CLONE_WAIT).
     cat "$RIG_SHARED"/sc.p*.log.node* 2>/dev/null | grep ' note=' | sed 's/^/scserver: /' >>"$FIG"
     _prev=setup
-    for _ph in p2 p3 p4 p5 p6 p7; do
+    for _ph in p2 p3 p4 pc p5 p6 p7; do
         for _k in 2 3 4; do
             _c=""
             for _n in $COUNTERS; do
@@ -549,7 +658,7 @@ node.1)
         for i in 2 3 4; do ipvsadm -a -t $VIP_SC:80 -r 10.0.0.1\$i:80 -g || exit 1; done"
     ipvsadm -Ln >>"$RIG_OUT/log.txt"
     barrier ready "$ALL"
-    for ph in p2 p3 p4; do
+    for ph in p2 p3 p4 pc; do
         barrier "$ph-go" "$ALL"; barrier "$ph-done" "$ALL"; barrier "$ph-pub" "$ALL"
     done
     check "ipvsadm: new connections to node 2 only (nodes 3 and 4 weight 0)" sh -c "
@@ -598,6 +707,23 @@ node.*)
     [ "$LOSS" = 0 ] || netem_loss off
     publish p4 "$m"
     barrier p4-pub "$ALL"
+
+    # >>> policy phase (pc): dts-scserver --config, [policy] chash >>>>>>>>>>>>>>>>
+    sc_server_stop map
+    check "dts-scserver --config /tmp/sc-chash.toml ([policy] chash) listens on $VIP_SC:80" \
+        sc_server_start config
+    m=$(log_mark)
+    barrier pc-go "$ALL"
+    barrier pc-done "$ALL"
+    publish pc "$m"
+    barrier pc-pub "$ALL"
+    sc_server_stop config
+    check "dts-scserver --config took node $RIG_ID and policy chash over nodes 2,3,4 from the file" \
+        grep "listening on $VIP_SC:80 (node $RIG_ID, policy chash over nodes 2,3,4," /tmp/scserver.out
+    check "dts-scserver --config: its load poller read the module (no 'load view:' error)" \
+        sh -c 'cat /tmp/scserver.out; ! grep -q "load view:" /tmp/scserver.out'
+    check "dts-scserver --map again (the next phases place by the map)" sc_server_start
+    # <<< policy phase (pc) <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
     # the clone's node dies mid-response
     m=$(log_mark)
@@ -790,6 +916,32 @@ client.*)
     barrier p4-pub "$ALL"
     fb=$(cat "$RIG_SHARED"/sc.p4.log.node* 2>/dev/null | log_fields action | grep -c '^fallback')
     figure "p4 (1 % loss): $fb request(s) fell back to local service"
+
+    # >>> policy phase (pc): dts-scserver --config, [policy] chash >>>>>>>>>>>>>>>>
+    # The nodes restart dts-scserver with --config before pc-go. One curl per
+    # port, one after the other: IPVS rr gives each a different acceptor.
+    # shellcheck disable=SC2086
+    set -- $PC
+    barrier pc-go "$ALL"
+    for port in $PC_PORTS; do
+        # shellcheck disable=SC2086
+        check "policy: one curl from port $port, $# requests (chash places them)" \
+            ka_fetch "pc$port" "$port" $((120 * SLOW)) $PC
+        check "policy: the curl from port $port connected once" one_connection "pc$port" "$#"
+        # shellcheck disable=SC2086
+        check "policy: all $# bodies from port $port byte-exact, in order" bodies_ok "/tmp/pc$port" "" $PC
+        rm -rf "/tmp/pc$port"
+    done
+    barrier pc-done "$ALL"
+    barrier pc-pub "$ALL"
+    check "policy: each connection taken by one node, at least two different acceptors" \
+        pc_acceptors pc
+    check "policy: each acceptor logged its $# requests in order, local or clone:X, policy=chash" \
+        pc_logged pc
+    check "policy: each of the $# paths served by one and the same node from every acceptor" \
+        pc_same_node pc
+    [ -f /tmp/pc.summary ] && while read -r _l; do figure "pc (chash): $_l"; done </tmp/pc.summary
+    # <<< policy phase (pc) <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
     # --- the clone's node dies mid-response
     barrier p5-go "$ALL"

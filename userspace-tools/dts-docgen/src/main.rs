@@ -19,9 +19,9 @@
 //!
 //! There is one definition of each command line: the tool's own `cli.rs`
 //! (`scserver_cli.rs` for `dts-scserver`), included here with `#[path]`.
-//! Those files depend only on std, clap and the workspace's libraries (and
-//! `dts-proxy`'s pure `route.rs`), so nothing else of the tools is built
-//! into this program. `scripts/deb.sh` runs it for `make deb`.
+//! Those files depend only on std, clap and the workspace's libraries
+//! (`dts-core`, `dts`, `dts-sc`; and `dts-proxy`'s `route.rs`), so nothing
+//! else of the tools is built into this program. `scripts/deb.sh` runs it for `make deb`.
 //!
 //! Exit status: 0 on success, 1 if a file cannot be written, 2 on a usage
 //! error.

@@ -27,12 +27,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::errno::{errno_label, error_label};
 use crate::handover::{handed_in_from, request_handover};
 use crate::http::{frame, Frame, FrameError};
 use crate::keepalive;
 use crate::metrics::Metrics;
 use crate::placement::{Placement, Placer};
+use dts::errno::{errno_label, error_label};
 
 /// How long to wait for the local server to accept a connection.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -7,10 +7,10 @@
 //!   the bytes the proxy has read. The kernel copies those bytes during the
 //!   call, so they only need to live until it returns.
 //! - [`handed_in_from`]: the `DTS_SO_GET_FLOW` socket option, one
-//!   `getsockopt(2)` call that says whether the connection was handed over
-//!   to this node by another one ([`FlowInfoV1`]).
-//! - [`get_option`]: any of the module's `getsockopt(2)` options on any
-//!   socket (the load view asks `DTS_SO_GET_PEERS` and `DTS_SO_GET_INFO`).
+//!   `getsockopt(2)` call (through [`dts::sockopt::get_option`], the
+//!   `dts` crate's wrapper, which the load view uses too) that says
+//!   whether the connection was handed over to this node by another one
+//!   ([`FlowInfoV1`]).
 //! - [`unacked_bytes`]: `ioctl(SIOCOUTQ)`, the bytes sent on the connection
 //!   that the client has not acknowledged yet; a handover is refused
 //!   (`EBUSY`) unless there are none.
@@ -25,6 +25,7 @@ use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
+use dts::sockopt::get_option;
 use dts_core::abi::{
     FlowInfoV1, HandoverReqV1, DTS_SO_GET_FLOW, DTS_SO_HANDOVER, DTS_SO_LEVEL, FLOW_INFO_V1_SIZE,
     HANDOVER_REQ_V1_SIZE,
@@ -60,37 +61,6 @@ pub(crate) fn request_handover(client: &TcpStream, dest_node: u32, buf: &[u8]) -
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// `getsockopt(fd, IPPROTO_IP, optname, buf, &len)` on any socket: the
-/// module's answer, clamped to `buf`.
-///
-/// Fails with the OS error (`ENOPROTOOPT` if the module is not loaded,
-/// `EPERM` without the capability).
-pub(crate) fn get_option<'b>(
-    sock: &impl AsRawFd,
-    optname: i32,
-    buf: &'b mut [u8],
-) -> io::Result<&'b [u8]> {
-    let mut len = libc::socklen_t::try_from(buf.len())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `buf` is valid for writes of `len` bytes (its length) and
-    // `len` for a write of a `socklen_t`; both outlive the call. The
-    // descriptor is owned by `sock`, which is borrowed, so it stays open.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            DTS_SO_LEVEL,
-            optname,
-            buf.as_mut_ptr().cast(),
-            &raw mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = usize::try_from(len).map_or(buf.len(), |n| n.min(buf.len()));
-    Ok(buf.get(..n).unwrap_or_default())
 }
 
 /// What the module knows of `client` (`DTS_SO_GET_FLOW`).

@@ -46,9 +46,9 @@ use crate::conn::{
     close_gracefully, decide, hand_over_along, handover_error_label, metric, read_request,
     record_served, respond, splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
 };
-use crate::errno::error_label;
 use crate::handover::{request_handover, unacked_bytes};
 use crate::response::{parse_head, Body, BodyReader, RequestKind, ResponseError};
+use dts::errno::error_label;
 
 /// Longest wait for the client to acknowledge the proxy's last response
 /// before a handover; after it the request is served locally

@@ -24,11 +24,9 @@
 
 mod cli;
 mod conn;
-mod errno;
 mod handover;
 mod http;
 mod keepalive;
-mod load;
 mod metrics;
 mod placement;
 mod response;
@@ -45,22 +43,19 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::Cli;
 use crate::conn::Settings;
-use crate::errno::error_label;
-use crate::load::LoadView;
 use crate::metrics::Metrics;
-use crate::placement::{ClusterConfig, Placer};
+use crate::placement::Placer;
 use crate::route::Routes;
+use dts::cluster::ClusterConfig;
+use dts::errno::error_label;
 
 /// The placer, this node's id and the node ids the command line asks for.
 fn placer(cli: &Cli) -> Result<(Placer, u32, Vec<u32>), String> {
     if let Some(path) = &cli.config {
         let c = ClusterConfig::read(path)?;
-        let policy = c
-            .policy
-            .build()
-            .map_err(|e| format!("{}: [policy]: {e}", path.display()))?;
-        let view = Arc::new(LoadView::new(c.self_id, &c.nodes));
-        view.spawn_poller()
+        let policy = c.build_policy()?;
+        let view = Arc::new(c.load_view());
+        view.spawn_poller("dts-proxy")
             .map_err(|e| format!("cannot start the load poller: {e}"))?;
         let nodes = c.nodes.iter().map(|&n| u32::from(n)).collect();
         return Ok((

@@ -1,7 +1,7 @@
 //! Where a request goes: the static route table (`--route`), or a
 //! placement policy ([`dts_policy`]) chosen by the `[policy]` table of a
-//! cluster file (`--config`), fed with the cluster's liveness and load
-//! ([`crate::load`]).
+//! cluster file (`--config`, read by [`dts::cluster::ClusterConfig`]), fed
+//! with the cluster's liveness and load ([`dts::load::LoadView`]).
 //!
 //! A [`Placement`] is the list of nodes to try handing the connection over
 //! to, in order; local service comes after them. A policy's decision lists
@@ -11,77 +11,14 @@
 //! another node is always served here (that node routed it).
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
-use dts_policy::{Cluster, NodeId, Policy, PolicyConfig, Request};
-use serde::Deserialize;
+use dts::cluster::{client_v4, now_ms};
+use dts::load::LoadView;
+use dts_policy::{Cluster, NodeId, Policy, Request};
 
-use crate::load::LoadView;
 use crate::route::{Dest, Routes};
-
-/// What the proxy takes from a cluster file (`dtsctl`'s format; `dtsctl
-/// config check` validates the rest of it): this node's id, the node ids,
-/// and the placement policy.
-#[derive(Debug, Deserialize)]
-struct ClusterFile {
-    #[serde(rename = "self")]
-    self_id: NodeId,
-    #[serde(default)]
-    node: Vec<NodeEntry>,
-    policy: Option<PolicyConfig>,
-}
-
-/// A `[[node]]` entry; only its id matters here.
-#[derive(Debug, Deserialize)]
-struct NodeEntry {
-    id: NodeId,
-}
-
-/// The parts of a cluster file the proxy uses.
-#[derive(Debug)]
-pub(crate) struct ClusterConfig {
-    /// This node's id.
-    pub(crate) self_id: NodeId,
-    /// Every node's id, in file order.
-    pub(crate) nodes: Vec<NodeId>,
-    /// The `[policy]` table.
-    pub(crate) policy: PolicyConfig,
-}
-
-impl ClusterConfig {
-    /// Parses `text` (the contents of `path`, named in errors).
-    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self, String> {
-        let file: ClusterFile =
-            toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let policy = file
-            .policy
-            .ok_or_else(|| format!("{}: no [policy] table", path.display()))?;
-        policy
-            .validate()
-            .map_err(|e| format!("{}: [policy]: {e}", path.display()))?;
-        let nodes: Vec<NodeId> = file.node.iter().map(|n| n.id).collect();
-        crate::route::check_nodes(
-            u32::from(file.self_id),
-            &nodes.iter().map(|&n| u32::from(n)).collect::<Vec<_>>(),
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Self {
-            self_id: file.self_id,
-            nodes,
-            policy,
-        })
-    }
-
-    /// Reads and parses the file at `path`.
-    pub(crate) fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        Self::parse(path, &text)
-    }
-}
 
 /// Decides where requests go.
 pub(crate) enum Placer {
@@ -135,21 +72,6 @@ pub(crate) struct Placement {
     /// Whether a policy decided (the log then has `decision=` and
     /// `node=`; with routes it keeps its original format).
     pub(crate) policy: bool,
-}
-
-/// Milliseconds since the proxy started (the policies' clock).
-fn now_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let start = START.get_or_init(Instant::now);
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The IPv4 address policies key clients on (`0.0.0.0` for IPv6).
-fn client_v4(client: IpAddr) -> Ipv4Addr {
-    match client {
-        IpAddr::V4(a) => a,
-        IpAddr::V6(a) => a.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-    }
 }
 
 impl Placer {
@@ -245,50 +167,27 @@ mod tests {
     use super::*;
     use crate::route::RouteSpec;
 
+    use dts::cluster::ClusterConfig;
+    use std::path::Path;
+
     const FILE: &str = r#"
 self = 2
 [[node]]
 id = 1
-addr = "10.0.0.11"
 [[node]]
 id = 2
-addr = "10.0.0.12"
 [[node]]
 id = 3
-addr = "10.0.0.13"
-[[service]]
-vip = "10.0.0.100"
-port = 80
-proxy_port = 8080
-nodes = [1, 2, 3]
 [policy]
 name = "rr"
 "#;
 
     #[test]
-    fn reads_self_nodes_and_policy() {
-        let c = ClusterConfig::parse(Path::new("c.toml"), FILE).unwrap();
-        assert_eq!((c.self_id, c.nodes.as_slice()), (2, &[1, 2, 3][..]));
-    }
-
-    #[test]
-    fn refuses_files_without_a_usable_policy() {
-        let no_policy = FILE.replace("[policy]\nname = \"rr\"\n", "");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &no_policy).unwrap_err();
-        assert!(e.contains("no [policy] table"), "{e}");
-        let bad = FILE.replace("name = \"rr\"", "name = \"fastest\"");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &bad).unwrap_err();
-        assert!(e.starts_with("c.toml:"), "{e}");
-        let not_member = FILE.replace("self = 2", "self = 4");
-        assert!(ClusterConfig::parse(Path::new("c.toml"), &not_member).is_err());
-    }
-
-    #[test]
     fn policy_order_is_cut_at_this_node() {
         let c = ClusterConfig::parse(Path::new("c.toml"), FILE).unwrap();
-        let view = Arc::new(LoadView::new(c.self_id, &c.nodes));
+        let view = Arc::new(c.load_view());
         let placer = Placer::Policy {
-            policy: Mutex::new(c.policy.build().unwrap()),
+            policy: Mutex::new(c.build_policy().unwrap()),
             view,
         };
         let client: IpAddr = "10.0.0.2".parse().unwrap();

@@ -108,22 +108,10 @@ impl fmt::Display for Dest {
     }
 }
 
-/// Checks the cluster given on the command line: node ids in range (the
-/// parser already checked that), no duplicates, this node among them.
-pub(crate) fn check_nodes(self_node: u32, nodes: &[u32]) -> Result<(), String> {
-    if nodes.is_empty() {
-        return Err("--nodes is empty".to_owned());
-    }
-    for (i, id) in nodes.iter().enumerate() {
-        if nodes.get(..i).is_some_and(|before| before.contains(id)) {
-            return Err(format!("node {id} appears twice in --nodes"));
-        }
-    }
-    if !nodes.contains(&self_node) {
-        return Err(format!("--self-node {self_node} is not in --nodes"));
-    }
-    Ok(())
-}
+/// Checks the cluster's node list (not empty, no id twice, `self_node` in
+/// it); the `dts` crate's check, which `dts-proxy --config` applies to the
+/// cluster file's nodes too.
+pub(crate) use dts::cluster::check_nodes;
 
 /// The node after `self_node` in `nodes`, cyclically (`self_node` itself in
 /// a one-node cluster). `None` if `self_node` is not in `nodes`.
@@ -258,16 +246,6 @@ mod tests {
         assert_eq!(next_node(5, &[5]), Some(5));
         assert_eq!(next_node(4, &[1, 2]), None);
         assert_eq!(next_node(4, &[]), None);
-    }
-
-    #[test]
-    fn cluster_checks() {
-        assert!(check_nodes(1, &[1, 2, 3]).is_ok());
-        assert!(check_nodes(4, &[1, 2, 3])
-            .unwrap_err()
-            .contains("not in --nodes"));
-        assert!(check_nodes(1, &[1, 2, 1]).unwrap_err().contains("twice"));
-        assert!(check_nodes(1, &[]).is_err());
     }
 
     #[test]

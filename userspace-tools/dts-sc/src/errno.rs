@@ -2,38 +2,19 @@
 //!
 //! Pure logic. The server logs `action=fallback:EBUSY`, not "Device or
 //! resource busy (os error 16)": a stable, space-free token a script can
-//! match. [`errno_name`] knows every errno `DTS_SO_CLONE` and
-//! `DTS_SO_CLONE_WAIT` return (see `rust/pure/abi/`), the kernel's answer
-//! without the module (`ENOPROTOOPT`) and the usual socket errors; anything
-//! else is `errno-N`.
+//! match. The labels are the `dts` crate's ([`dts::errno`], which
+//! `dts-proxy` uses too): [`errno_name`] knows every errno `DTS_SO_CLONE`
+//! and `DTS_SO_CLONE_WAIT` return (see `rust/pure/abi/`), the kernel's
+//! answer without the module (`ENOPROTOOPT`) and the usual socket errors;
+//! anything else is `errno-N`.
 
-use std::io;
-
-pub use dts_core::errno::errno_name;
-
-/// [`errno_name`], or `errno-N` for an errno without a name.
-pub fn errno_label(errno: i32) -> String {
-    errno_name(errno).map_or_else(|| format!("errno-{errno}"), str::to_owned)
-}
-
-/// A space-free label for an I/O error: the errno name, `errno-N` for an
-/// unnamed errno, `timeout` for a socket timeout, or the error kind.
-pub fn error_label(err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(libc::EAGAIN) => "timeout".to_owned(),
-        Some(e) => errno_label(e),
-        None => match err.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timeout".to_owned(),
-            io::ErrorKind::UnexpectedEof => "eof".to_owned(),
-            kind => format!("{kind:?}").to_ascii_lowercase(),
-        },
-    }
-}
+pub use dts::errno::{errno_label, errno_name, error_label};
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use dts_core::abi;
+    use std::io;
 
     #[test]
     fn clone_errnos_have_names() {

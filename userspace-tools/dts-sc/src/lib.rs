@@ -13,8 +13,9 @@
 //!
 //! - `dts-scserver`, the sample SC web server (the modified kHTTPd of the
 //!   paper): serves files, and clones each request whose path another node
-//!   owns to that node, falling back to serving it itself when the clone
-//!   fails;
+//!   owns (`--map`), or that a placement policy places on another node
+//!   (`--config`), to that node, falling back to serving it itself when
+//!   the clone fails;
 //! - `dts-pipeclient`, a test client that sends several requests in one
 //!   write (HTTP pipelining) and checks that the responses come back whole
 //!   and in order.
@@ -23,12 +24,14 @@
 //! pure logic without I/O and without panics on any input:
 //!
 //! - [`map`]: the owner map (`PREFIX NODE_ID` lines, longest prefix wins);
+//! - [`place`]: where a request is served, by the owner map or by a
+//!   `dts-policy` policy's first choice;
 //! - [`request`]: request-head framing and parsing (pipelined buffers);
 //! - [`asf`]: the ASF rewrite (`Connection: close`);
 //! - [`path`]: request-target sanitising;
 //! - [`response`]: response-head parsing, the clone's response length from
 //!   a `HEAD` answer, and the incremental response stream of the client;
-//! - [`errno`]: stable errno names for the log;
+//! - [`errno`]: stable errno names for the log (the `dts` crate's);
 //! - [`sock`]: the socket calls (the only `unsafe` code).
 
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -38,6 +41,7 @@ pub mod asf;
 pub mod errno;
 pub mod map;
 pub mod path;
+pub mod place;
 pub mod request;
 pub mod response;
 pub mod sock;

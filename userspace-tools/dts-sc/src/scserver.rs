@@ -3,19 +3,39 @@
 //! A small HTTP/1.1 file server (the modified kHTTPd of the paper) for the
 //! nodes of a DTS service in Socket Cloning mode. It serves `GET` and
 //! `HEAD` of the files under `--root`, one thread per connection, with
-//! keep-alive and pipelining. A request whose path another node owns (the
-//! `--map` file, longest prefix wins) is *cloned* to that node instead
-//! (`DTS_SO_CLONE`): the node's stock server (nginx on `--clone-port`)
-//! receives the request head as the client sent it (the ASF),
-//! and answers the client directly, while this server keeps the connection
-//! and reads the client's next request. When the clone fails the server
-//! serves the request itself.
+//! keep-alive and pipelining. A request that another node should serve is
+//! *cloned* to that node instead (`DTS_SO_CLONE`): the node's stock server
+//! (nginx on `--clone-port`) receives the request head as the client sent
+//! it (the ASF), and answers the client directly, while this server keeps
+//! the connection and reads the client's next request. When the clone
+//! fails the server serves the request itself.
 //!
 //! ```text
-//! dts-scserver --listen ADDR:PORT --root DIR --self-node ID --map FILE
+//! dts-scserver --listen ADDR:PORT --root DIR (--self-node ID --map FILE | --config FILE)
 //!              [--node ID=ADDR]... [--clone-port 8080]
 //!              [--resp-len auto|always|never] [--log FILE]
 //! ```
+//!
+//! # Placement
+//!
+//! Which node serves a request ([`dts_sc::place`]) is decided in one of
+//! two ways, exactly one of which the command line names:
+//!
+//! - `--map FILE`: a static owner map, `PREFIX NODE_ID` lines; the longest
+//!   prefix of the path names its node, no match means this node.
+//! - `--config FILE`: the cluster file of `dtsctl` (and of `dts-proxy
+//!   --config`): its `[policy]` table builds a `dts-policy` policy, which
+//!   sees the cluster's liveness and load through the module (a poller
+//!   thread, [`dts::load::LoadView`], started in this mode only). For each
+//!   request the policy's first choice serves it: this node, or a clone on
+//!   another node. Then the policy is told which node served it
+//!   (`Policy::served`: the clone's node, or this node when the request was
+//!   served here, a failed clone included), and a clone counts towards its
+//!   node's load until the next poll. The policy's other choices are not
+//!   tried: a failed clone is served here, as with the map. `--self-node`
+//!   may be left out (it is the file's `self`); given, it must equal it.
+//!   The tables of a policy (LARD's, affinity's, ...) are this server's
+//!   own, like each `dts-proxy`'s.
 //!
 //! # Response lengths
 //!
@@ -40,14 +60,25 @@
 //! conn=10.0.0.9:41000 req=3 path=/n3/c.bin action=fallback:EHOSTDOWN resp_len=- call_us=12
 //! ```
 //!
+//! With `--config` every request line ends with the label of the policy's
+//! reason (`dts_policy::Reason::label`), or `policy=-` for a request
+//! refused before it was placed (a bad request, a method other than `GET`
+//! and `HEAD`):
+//!
+//! ```text
+//! conn=10.0.0.9:41000 req=1 path=/n2/a.bin action=clone:3 resp_len=- call_us=85 policy=chash
+//! conn=10.0.0.9:41000 req=2 path=/n4/b.bin action=local resp_len=- call_us=- policy=lard_hit
+//! ```
+//!
 //! Unusual events get an extra line without `action=`: a failed `HEAD`
 //! probe (`note=head-failed node=N why=...`, the request is then served
 //! locally) or a failed `DTS_SO_CLONE_WAIT` (`note=wait-failed why=...`, the
 //! connection is then closed, since nothing can be written safely).
 //!
-//! Exit status: 2 on a usage error (including a bad map file), 1 if the log
-//! or the listening socket cannot be set up; otherwise it runs until killed
-//! (SIGTERM and SIGINT keep their default action).
+//! Exit status: 2 on a usage error (including a bad map or cluster file, or
+//! a `--self-node` that is not the cluster file's `self`), 1 if the log,
+//! the load poller or the listening socket cannot be set up; otherwise it
+//! runs until killed (SIGTERM and SIGINT keep their default action).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -58,7 +89,7 @@ mod cli;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -67,10 +98,14 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, RespLenMode};
 use clap::Parser;
+use dts::cluster::{client_v4, now_ms, ClusterConfig};
+use dts::load::LoadView;
+use dts_policy::{Cluster, NodeId, Policy, Request};
 use dts_sc::asf::asf_for;
 use dts_sc::errno::error_label;
 use dts_sc::map::OwnerMap;
 use dts_sc::path::sanitize;
+use dts_sc::place::{by_map, by_policy, Target};
 use dts_sc::request::{leading_empty_lines, parse_request, RequestHead};
 use dts_sc::response::{clone_resp_len, parse_response_head, MAX_RESPONSE_HEAD};
 use dts_sc::sock::{clone_connection, clone_wait, unread_bytes, wait_acked};
@@ -116,14 +151,144 @@ impl Log {
     }
 }
 
+/// Decides which node serves a request.
+enum Placer {
+    /// The owner map (`--map`).
+    Map(OwnerMap),
+    /// A placement policy over the cluster's load view (`--config`).
+    Policy {
+        /// The policy (its tables change with every decision).
+        policy: Mutex<Box<dyn Policy>>,
+        /// Liveness and load.
+        view: Arc<LoadView>,
+        /// The configured nodes, in file order.
+        nodes: Vec<u32>,
+    },
+}
+
+impl Placer {
+    /// Where the request for `path` from `client` is served, on node
+    /// `self_node`, and the policy's reason label (`None` with the map).
+    fn place(&self, self_node: u32, path: &str, client: IpAddr) -> (Target, Option<&'static str>) {
+        match self {
+            Self::Map(map) => (by_map(map, self_node, path), None),
+            Self::Policy { policy, view, .. } => {
+                // The snapshot first: the policy's lock is never held while
+                // the view's is taken.
+                let nodes = view.snapshot();
+                let cluster = Cluster {
+                    self_id: view.self_id(),
+                    nodes: &nodes,
+                };
+                let mut policy = policy.lock().unwrap_or_else(PoisonError::into_inner);
+                let choice = by_policy(&mut **policy, &cluster, path, client_v4(client), now_ms());
+                (choice.target, Some(choice.reason))
+            }
+        }
+    }
+
+    /// Tells the policy (if any) that the request for `path` from `client`
+    /// was served by `node`; `cloned`: by a clone there (which counts
+    /// towards the node's load until the next poll).
+    fn served(&self, path: &str, client: IpAddr, node: u32, cloned: bool) {
+        if let Self::Policy { policy, view, .. } = self {
+            let Ok(node) = NodeId::try_from(node) else {
+                return;
+            };
+            if cloned {
+                view.assigned(node);
+            }
+            let req = Request {
+                path,
+                client: client_v4(client),
+            };
+            policy
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .served(&req, node, now_ms());
+        }
+    }
+
+    /// Whether a policy places requests (the log then has `policy=`).
+    const fn is_policy(&self) -> bool {
+        matches!(self, Self::Policy { .. })
+    }
+
+    /// The nodes requests may be cloned to (and this one).
+    fn nodes(&self) -> Vec<u32> {
+        match self {
+            Self::Map(map) => map.nodes(),
+            Self::Policy { nodes, .. } => nodes.clone(),
+        }
+    }
+
+    /// For the start-up line.
+    fn describe(&self) -> String {
+        match self {
+            Self::Map(map) => format!("{} map entries", map.len()),
+            Self::Policy { policy, nodes, .. } => {
+                let name = policy.lock().unwrap_or_else(PoisonError::into_inner).name();
+                let nodes: Vec<String> = nodes.iter().map(u32::to_string).collect();
+                format!("policy {name} over nodes {}", nodes.join(","))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Placer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// This node's id with `--config`: the cluster file's `self`, which
+/// `--self-node`, if given, must equal.
+fn self_node_for(given: Option<u32>, file_self: NodeId, file: &Path) -> Result<u32, String> {
+    let file_self = u32::from(file_self);
+    match given {
+        Some(n) if n != file_self => Err(format!(
+            "--self-node {n} is not the cluster file's self ({}: self = {file_self})",
+            file.display()
+        )),
+        _ => Ok(file_self),
+    }
+}
+
+/// The placer and this node's id, from `--map` or `--config` (the load
+/// view's poller is not started yet). `Err` is a usage error.
+fn placer_from(cli: &Cli) -> Result<(Placer, u32), String> {
+    if let Some(path) = &cli.config {
+        let c = ClusterConfig::read(path)?;
+        let self_node = self_node_for(cli.self_node, c.self_id, path)?;
+        let policy = c.build_policy()?;
+        return Ok((
+            Placer::Policy {
+                policy: Mutex::new(policy),
+                view: Arc::new(c.load_view()),
+                nodes: c.nodes.iter().map(|&n| u32::from(n)).collect(),
+            },
+            self_node,
+        ));
+    }
+    // clap requires exactly one of --map and --config, and --self-node
+    // with --map.
+    let (Some(path), Some(self_node)) = (&cli.map, cli.self_node) else {
+        return Err("--self-node and --map (or --config) are required".to_owned());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read map {}: {e}", path.display()))?;
+    let map = OwnerMap::parse(&text).map_err(|e| format!("map {}: {e}", path.display()))?;
+    Ok((Placer::Map(map), self_node))
+}
+
 /// What every connection needs.
 struct Settings {
     /// The directory served.
     root: PathBuf,
     /// This node.
     self_node: u32,
-    /// Path owners.
-    map: OwnerMap,
+    /// Where requests are served.
+    placer: Placer,
     /// Internal addresses of the nodes.
     nodes: HashMap<u32, Ipv4Addr>,
     /// Port of the clones' server.
@@ -143,17 +308,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let text = match std::fs::read_to_string(&cli.map) {
-        Ok(t) => t,
+    let (placer, self_node) = match placer_from(&cli) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("dts-scserver: cannot read map {}: {e}", cli.map.display());
-            return ExitCode::from(2);
-        }
-    };
-    let map = match OwnerMap::parse(&text) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("dts-scserver: map {}: {e}", cli.map.display());
+            eprintln!("dts-scserver: {e}");
             return ExitCode::from(2);
         }
     };
@@ -165,8 +323,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if cli.resp_len != RespLenMode::Never {
-        for node in map.nodes() {
-            if node != cli.self_node && !nodes.contains_key(&node) {
+        for node in placer.nodes() {
+            if node != self_node && !nodes.contains_key(&node) {
                 eprintln!(
                     "dts-scserver: warning: no --node address for node {node}: requests that need a response length are served locally"
                 );
@@ -191,17 +349,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Placer::Policy { view, .. } = &placer {
+        if let Err(e) = view.spawn_poller("dts-scserver") {
+            eprintln!("dts-scserver: cannot start the load poller: {e}");
+            return ExitCode::from(1);
+        }
+    }
     eprintln!(
-        "dts-scserver: listening on {} (node {}, {} map entries, resp-len {:?})",
+        "dts-scserver: listening on {} (node {}, {}, resp-len {:?})",
         cli.listen,
-        cli.self_node,
-        map.len(),
+        self_node,
+        placer.describe(),
         cli.resp_len
     );
     let settings = Arc::new(Settings {
         root: cli.root,
-        self_node: cli.self_node,
-        map,
+        self_node,
+        placer,
         nodes,
         clone_port: cli.clone_port,
         resp_len: cli.resp_len,
@@ -244,6 +408,7 @@ fn serve_connection(settings: &Settings, stream: TcpStream) {
         peer,
         buf: Vec::new(),
         req_no: 0,
+        reason: None,
         clone_pending: false,
         wrote: false,
         http10: false,
@@ -295,6 +460,9 @@ struct Conn<'a> {
     buf: Vec<u8>,
     /// Requests seen on this connection.
     req_no: u64,
+    /// The policy's reason label for the current request (`--config`;
+    /// `None` until it is placed).
+    reason: Option<&'static str>,
     /// The last clone declared a response length that the client may not
     /// have acknowledged yet: `DTS_SO_CLONE_WAIT` before any write.
     clone_pending: bool,
@@ -324,6 +492,7 @@ impl Conn<'_> {
                 }
                 Err(e) => {
                     self.req_no += 1;
+                    self.reason = None;
                     self.log("-", "local", None, None);
                     let _ = self.respond_error(e.status(), false, false);
                     break Next::Close;
@@ -356,6 +525,7 @@ impl Conn<'_> {
     /// Answers one request whose head is at the start of the buffer.
     fn handle(&mut self, req: &RequestHead) -> Next {
         self.req_no += 1;
+        self.reason = None;
         self.http10 = req.minor == 0;
         let head: Vec<u8> = self.buf.drain(..req.head_len.min(self.buf.len())).collect();
         let path = if req.path().is_empty() {
@@ -378,16 +548,26 @@ impl Conn<'_> {
             self.log(path, "local", None, None);
             return self.respond_error(400, is_head, req.keep_alive);
         };
-        match self.cfg.map.owner(req.path()) {
-            Some(node) if node != self.cfg.self_node => {
-                match self.try_clone(req, &head, node, path) {
-                    CloneOutcome::Cloned => return Next::after(req.keep_alive),
-                    CloneOutcome::Abort => return Next::Abort,
-                    CloneOutcome::Local => {}
+        let client = self.peer.ip();
+        let (target, reason) = self
+            .cfg
+            .placer
+            .place(self.cfg.self_node, req.path(), client);
+        self.reason = reason;
+        match target {
+            Target::Clone(node) => match self.try_clone(req, &head, node, path) {
+                CloneOutcome::Cloned => {
+                    self.cfg.placer.served(req.path(), client, node, true);
+                    return Next::after(req.keep_alive);
                 }
-            }
-            _ => self.log(path, "local", None, None),
+                CloneOutcome::Abort => return Next::Abort,
+                CloneOutcome::Local => {}
+            },
+            Target::Local => self.log(path, "local", None, None),
         }
+        self.cfg
+            .placer
+            .served(req.path(), client, self.cfg.self_node, false);
         self.serve_local(req, &rel)
     }
 
@@ -618,12 +798,18 @@ impl Conn<'_> {
         }
     }
 
-    /// Logs the current request.
+    /// Logs the current request (with `policy=` when a policy places
+    /// requests).
     fn log(&self, path: &str, action: &str, resp_len: Option<u32>, call_us: Option<u128>) {
         let resp_len = resp_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
         let call_us = call_us.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let policy = if self.cfg.placer.is_policy() {
+            format!(" policy={}", self.reason.unwrap_or("-"))
+        } else {
+            String::new()
+        };
         self.cfg.log.line(&format!(
-            "conn={} req={} path={path} action={action} resp_len={resp_len} call_us={call_us}",
+            "conn={} req={} path={path} action={action} resp_len={resp_len} call_us={call_us}{policy}",
             self.peer, self.req_no
         ));
     }
@@ -653,14 +839,23 @@ mod tests {
         assert!(parse_node_addr("2=::1").is_err());
     }
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(
+            ["dts-scserver", "--listen", "0.0.0.0:80", "--root", "/srv"]
+                .iter()
+                .chain(args),
+        )
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
     #[test]
     fn cli_parses() {
-        let cli = Cli::try_parse_from([
-            "dts-scserver",
-            "--listen",
-            "0.0.0.0:80",
-            "--root",
-            "/srv",
+        let cli = parse(&[
             "--self-node",
             "1",
             "--map",
@@ -673,9 +868,117 @@ mod tests {
             "always",
         ])
         .unwrap();
+        assert_eq!(cli.self_node, Some(1));
+        assert_eq!(cli.map, Some(PathBuf::from("/etc/map")));
+        assert_eq!(cli.config, None);
         assert_eq!(cli.nodes.len(), 2);
         assert_eq!(cli.clone_port, 8080);
         assert_eq!(cli.resp_len, RespLenMode::Always);
         assert!(Cli::try_parse_from(["dts-scserver", "--listen", "x"]).is_err());
+    }
+
+    #[test]
+    fn cli_config_mode() {
+        let cli = parse(&["--config", "/etc/dts/cluster.toml"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("/etc/dts/cluster.toml")));
+        assert_eq!((cli.map, cli.self_node), (None, None));
+        let cli = parse(&["--config", "/c.toml", "--self-node", "3"]).unwrap();
+        assert_eq!(cli.self_node, Some(3));
+    }
+
+    #[test]
+    fn cli_needs_exactly_one_placement() {
+        use clap::error::ErrorKind;
+        let both = parse(&["--self-node", "1", "--map", "/m", "--config", "/c.toml"]).unwrap_err();
+        assert_eq!(both.kind(), ErrorKind::ArgumentConflict, "{both}");
+        let neither = parse(&["--self-node", "1"]).unwrap_err();
+        assert_eq!(
+            neither.kind(),
+            ErrorKind::MissingRequiredArgument,
+            "{neither}"
+        );
+        assert!(neither.to_string().contains("--map"), "{neither}");
+        assert!(neither.to_string().contains("--config"), "{neither}");
+        let no_self = parse(&["--map", "/m"]).unwrap_err();
+        assert_eq!(no_self.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(no_self.to_string().contains("--self-node"), "{no_self}");
+    }
+
+    #[test]
+    fn self_node_must_match_the_cluster_file() {
+        let f = Path::new("c.toml");
+        assert_eq!(self_node_for(None, 3, f), Ok(3));
+        assert_eq!(self_node_for(Some(3), 3, f), Ok(3));
+        let e = self_node_for(Some(2), 3, f).unwrap_err();
+        assert!(e.contains("--self-node 2") && e.contains("self = 3"), "{e}");
+    }
+
+    /// A cluster file in the temporary directory, removed on drop.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("dts-scserver-test-{}-{name}", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    const CLUSTER: &str = "self = 3\n[[node]]\nid = 2\naddr = \"10.0.0.12\"\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n[policy]\nname = \"chash\"\n";
+
+    #[test]
+    fn config_mode_places_with_the_policy() {
+        let file = TempFile::new("chash.toml", CLUSTER);
+        let path = file.0.to_str().unwrap();
+        let (placer, self_node) = placer_from(&parse(&["--config", path]).unwrap()).unwrap();
+        assert_eq!(self_node, 3);
+        assert!(placer.is_policy());
+        assert_eq!(placer.nodes(), [2, 3, 4]);
+        assert_eq!(placer.describe(), "policy chash over nodes 2,3,4");
+        let client: IpAddr = "10.0.0.9".parse().unwrap();
+        let mut served = std::collections::BTreeSet::new();
+        for i in 0..32 {
+            let path = format!("/f{i}");
+            let (target, reason) = placer.place(3, &path, client);
+            assert_eq!(reason, Some("chash"));
+            let node = match target {
+                Target::Local => 3,
+                Target::Clone(n) => n,
+            };
+            placer.served(&path, client, node, node != 3);
+            // The same path, the same node.
+            assert_eq!(placer.place(3, &path, client).0, target);
+            served.insert(node);
+        }
+        assert_eq!(served.into_iter().collect::<Vec<_>>(), [2, 3, 4]);
+        let e = placer_from(&parse(&["--config", path, "--self-node", "2"]).unwrap()).unwrap_err();
+        assert!(e.contains("self = 3"), "{e}");
+        let bad = TempFile::new("nopolicy.toml", "self = 3\n[[node]]\nid = 3\n");
+        let e = placer_from(&parse(&["--config", bad.0.to_str().unwrap()]).unwrap()).unwrap_err();
+        assert!(e.contains("no [policy] table"), "{e}");
+    }
+
+    #[test]
+    fn map_mode_places_by_the_map() {
+        let file = TempFile::new("map", "/n2/ 2\n/n3/ 3\n");
+        let path = file.0.to_str().unwrap();
+        let (placer, self_node) =
+            placer_from(&parse(&["--self-node", "3", "--map", path]).unwrap()).unwrap();
+        assert_eq!(self_node, 3);
+        assert!(!placer.is_policy());
+        assert_eq!(placer.describe(), "2 map entries");
+        let client: IpAddr = "10.0.0.9".parse().unwrap();
+        assert_eq!(placer.place(3, "/n2/a", client), (Target::Clone(2), None));
+        assert_eq!(placer.place(3, "/n3/a", client), (Target::Local, None));
+        let e = placer_from(&parse(&["--self-node", "3", "--map", "/nonexistent/map"]).unwrap())
+            .unwrap_err();
+        assert!(e.starts_with("cannot read map"), "{e}");
     }
 }

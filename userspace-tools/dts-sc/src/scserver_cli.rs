@@ -8,7 +8,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 use dts_sc::parse_node_id;
 
 /// When to declare the clone's response length to the kernel.
@@ -24,9 +24,11 @@ pub(crate) enum RespLenMode {
 }
 
 /// Sample Socket Cloning web server: serves files, and clones requests
-/// whose path another node owns to that node's server.
+/// whose path another node owns (--map), or that a placement policy places
+/// on another node (--config), to that node's server.
 #[derive(Debug, Parser)]
 #[command(name = "dts-scserver", version, long_about = None)]
+#[command(group(ArgGroup::new("placement").required(true).args(["map", "config"])))]
 pub(crate) struct Cli {
     /// Address to listen on (the service's VIP port).
     #[arg(long, value_name = "ADDR:PORT")]
@@ -36,15 +38,27 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "DIR")]
     pub(crate) root: PathBuf,
 
-    /// This node's id (1..=32); paths it owns are served locally.
-    #[arg(long, value_name = "ID", value_parser = parse_node_id)]
-    pub(crate) self_node: u32,
+    /// This node's id (1..=32); paths it owns are served locally. Required
+    /// with --map; with --config it is the cluster file's `self`, and if
+    /// given must equal it.
+    #[arg(long, value_name = "ID", value_parser = parse_node_id, required_unless_present = "config")]
+    pub(crate) self_node: Option<u32>,
 
     /// Owner map: lines `PREFIX NODE_ID` (`#` comments); the longest
     /// matching prefix names the node that serves a path, no match means
-    /// this node.
+    /// this node. Exactly one of --map and --config is required.
     #[arg(long, value_name = "FILE")]
-    pub(crate) map: PathBuf,
+    pub(crate) map: Option<PathBuf>,
+
+    /// A cluster file (`dtsctl`'s format) whose `self`, `[[node]]` ids and
+    /// `[policy]` table place every request, instead of an owner map: the
+    /// policy's first choice serves it (this node, or a clone on another
+    /// node), as `dts-proxy --config` places requests. The policy sees the
+    /// cluster's liveness and load through the module
+    /// (`DTS_SO_GET_PEERS`); each request's log line gets
+    /// `policy=REASON`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 
     /// A node's internal IPv4 address, for the HEAD probe of its server.
     /// Repeatable.

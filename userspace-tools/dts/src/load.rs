@@ -1,5 +1,5 @@
 //! The cluster's liveness and load, as this node's module knows them, for
-//! the placement policies ([`dts_policy::NodeState`]).
+//! the placement policies ([`dts_policy::NodeState`]): [`LoadView`].
 //!
 //! A poller thread asks the module every [`POLL_EVERY`]:
 //!
@@ -10,11 +10,19 @@
 //!   and the other nodes' load is unknown (0).
 //! - `DTS_SO_GET_INFO`: this node's own load, its `flows_active` counter.
 //!
-//! Between two polls the proxy adds the requests it has itself placed on
-//! each node since the last poll ([`LoadView::assigned`]), so that a burst
-//! does not all land on the node that looked least loaded at the last
-//! poll. If the module cannot be asked (not loaded, no permission), the
-//! last view stays and the error is logged once per kind.
+//! Between two polls the view adds the requests the program has itself
+//! placed on each node since the last poll ([`LoadView::assigned`]), so
+//! that a burst does not all land on the node that looked least loaded at
+//! the last poll. If the module cannot be asked (not loaded, no
+//! permission), the last view stays and the error is logged (to stderr)
+//! once per kind.
+//!
+//! Threads and locks: [`LoadView::spawn_poller`] starts one thread, which
+//! runs until the process exits; it takes the view's `RwLock` for writing
+//! once per poll, only to swap the states in. [`LoadView::snapshot`] and
+//! [`LoadView::assigned`] (any thread) take it for reading; the pending
+//! placements are atomics. A poisoned lock is used as is (the states are
+//! plain data, always whole).
 
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,22 +36,22 @@ use dts_core::abi::{
 use dts_policy::{NodeId, NodeState};
 
 use crate::errno::error_label;
-use crate::handover::get_option;
+use crate::sockopt::get_option;
 
 /// How often the poller asks the module.
-pub(crate) const POLL_EVERY: Duration = Duration::from_millis(250);
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// Size of the answer buffers (larger than the blobs, as `dtsctl` does).
 const ANSWER_BUF: usize = 4096;
 
 /// What the placement policies see of the cluster.
 #[derive(Debug)]
-pub(crate) struct LoadView {
+pub struct LoadView {
     self_id: NodeId,
     /// The reported states, one per configured node, in configuration
     /// order.
     reported: RwLock<Vec<NodeState>>,
-    /// Requests this proxy placed on each node since the last poll (same
+    /// Requests the program placed on each node since the last poll (same
     /// order).
     pending: Vec<AtomicU32>,
 }
@@ -51,7 +59,7 @@ pub(crate) struct LoadView {
 impl LoadView {
     /// A view of `nodes` (which include `self_id`): all up, no load, until
     /// the first poll.
-    pub(crate) fn new(self_id: NodeId, nodes: &[NodeId]) -> Self {
+    pub fn new(self_id: NodeId, nodes: &[NodeId]) -> Self {
         Self {
             self_id,
             reported: RwLock::new(
@@ -69,13 +77,13 @@ impl LoadView {
     }
 
     /// This node's id.
-    pub(crate) fn self_id(&self) -> NodeId {
+    pub fn self_id(&self) -> NodeId {
         self.self_id
     }
 
     /// The nodes with their load, the requests placed since the last poll
     /// included.
-    pub(crate) fn snapshot(&self) -> Vec<NodeState> {
+    pub fn snapshot(&self) -> Vec<NodeState> {
         let reported = match self.reported.read() {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -90,8 +98,9 @@ impl LoadView {
             .collect()
     }
 
-    /// Records that this proxy placed a request on `node`.
-    pub(crate) fn assigned(&self, node: NodeId) {
+    /// Records that the program placed a request on `node` (a node that is
+    /// not in the view is ignored).
+    pub fn assigned(&self, node: NodeId) {
         let reported = match self.reported.read() {
             Ok(r) => r.iter().position(|n| n.id == node),
             Err(poisoned) => poisoned.into_inner().iter().position(|n| n.id == node),
@@ -112,19 +121,25 @@ impl LoadView {
         }
     }
 
-    /// Starts the poller thread.
-    pub(crate) fn spawn_poller(self: &Arc<Self>) -> std::io::Result<()> {
+    /// Starts the poller thread, `PROGRAM-load`, which asks the module at
+    /// once and then every [`POLL_EVERY`] until the process exits. Its
+    /// errors go to stderr as `PROGRAM: load view: ...`, once per kind
+    /// (`program` is the tool's name, e.g. `dts-proxy`).
+    ///
+    /// Fails if the query socket or the thread cannot be made.
+    pub fn spawn_poller(self: &Arc<Self>, program: &str) -> std::io::Result<()> {
         let view = Arc::clone(self);
         let sock = UdpSocket::bind("127.0.0.1:0")?;
+        let program = program.to_owned();
         thread::Builder::new()
-            .name("dts-proxy-load".to_owned())
+            .name(format!("{program}-load"))
             .spawn(move || {
                 let mut last_error = String::new();
                 loop {
                     match view.poll(&sock) {
                         Ok(()) => last_error.clear(),
                         Err(e) if e != last_error => {
-                            eprintln!("dts-proxy: load view: {e} (keeping the last view)");
+                            eprintln!("{program}: load view: {e} (keeping the last view)");
                             last_error = e;
                         }
                         Err(_) => {}
@@ -156,12 +171,7 @@ impl LoadView {
 
 /// The states of `ids` from the module's answers: `peers` (the mesh's view)
 /// and `own_load` (this node's active flows). Pure.
-pub(crate) fn combine(
-    ids: &[NodeId],
-    self_id: NodeId,
-    peers: &PeersV1,
-    own_load: u32,
-) -> Vec<NodeState> {
+pub fn combine(ids: &[NodeId], self_id: NodeId, peers: &PeersV1, own_load: u32) -> Vec<NodeState> {
     let mesh = peers.flags & PEERS_MESH_ENABLED != 0;
     ids.iter()
         .map(|&id| {

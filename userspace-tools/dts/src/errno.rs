@@ -1,23 +1,25 @@
-//! Errno names for the log line.
+//! Errno names for log lines.
 //!
-//! Pure logic. The proxy logs `result=ECONNREFUSED`, not "Connection
-//! refused (os error 111)": a stable, space-free token a script can match.
-//! [`errno_name`] knows every errno `DTS_SO_HANDOVER` returns (see
-//! `Documentation/proxy.md`) and the usual socket errors; anything else is
-//! logged as `errno-N`.
+//! Pure logic. The tools log `result=ECONNREFUSED` (`dts-proxy`) or
+//! `action=fallback:EBUSY` (`dts-scserver`), not "Connection refused (os
+//! error 111)": a stable, space-free token a script can match.
+//! [`errno_name`] (from `dts_core`) knows every errno the module's socket
+//! options return (`DTS_SO_HANDOVER`, `DTS_SO_CLONE`, ...; see
+//! `Documentation/proxy.md` and `include/dts_handover.h`) and the usual
+//! socket errors; anything else is labelled `errno-N`.
 
 use std::io;
 
-pub(crate) use dts_core::errno::errno_name;
+pub use dts_core::errno::errno_name;
 
 /// [`errno_name`], or `errno-N` for an errno without a name.
-pub(crate) fn errno_label(errno: i32) -> String {
+pub fn errno_label(errno: i32) -> String {
     errno_name(errno).map_or_else(|| format!("errno-{errno}"), str::to_owned)
 }
 
 /// A space-free label for an I/O error: the errno name, `errno-N` for an
 /// unnamed errno, `timeout` for a socket timeout, or the error kind.
-pub(crate) fn error_label(err: &io::Error) -> String {
+pub fn error_label(err: &io::Error) -> String {
     match err.raw_os_error() {
         Some(libc::EAGAIN) => "timeout".to_owned(),
         Some(e) => errno_label(e),

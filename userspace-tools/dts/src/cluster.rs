@@ -1,0 +1,228 @@
+//! What the placement needs of a cluster file, and the glue between a
+//! [`dts_policy::Policy`] and a program that calls it.
+//!
+//! [`ClusterConfig`] reads the subset of `dtsctl`'s cluster file (the
+//! format of `Documentation/config.md`; `dtsctl config check` validates
+//! the rest of it) that a placing program uses: this node's id (`self`),
+//! the node ids (`[[node]] id`) and the `[policy]` table. Every other key
+//! is ignored, so the file a node applies with `dtsctl` is the one its
+//! `dts-proxy --config` or `dts-scserver --config` reads.
+//!
+//! Pure logic, besides [`ClusterConfig::read`] (one file read) and
+//! [`now_ms`] (the monotonic clock).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use dts_policy::{NodeId, Policy, PolicyConfig};
+use serde::Deserialize;
+
+use crate::load::LoadView;
+
+/// The keys of a cluster file that placement uses.
+#[derive(Debug, Deserialize)]
+struct ClusterFile {
+    #[serde(rename = "self")]
+    self_id: NodeId,
+    #[serde(default)]
+    node: Vec<NodeEntry>,
+    policy: Option<PolicyConfig>,
+}
+
+/// A `[[node]]` entry; only its id matters here.
+#[derive(Debug, Deserialize)]
+struct NodeEntry {
+    id: NodeId,
+}
+
+/// The parts of a cluster file placement uses.
+#[derive(Debug)]
+pub struct ClusterConfig {
+    /// The file it was read from (named in errors).
+    pub path: PathBuf,
+    /// This node's id.
+    pub self_id: NodeId,
+    /// Every node's id, in file order.
+    pub nodes: Vec<NodeId>,
+    /// The `[policy]` table.
+    pub policy: PolicyConfig,
+}
+
+impl ClusterConfig {
+    /// Parses `text` (the contents of `path`, named in errors): the file
+    /// must have a valid `[policy]` table, at least one node, no node
+    /// twice, and `self` among the nodes (see [`check_nodes`]).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        let file: ClusterFile =
+            toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let policy = file
+            .policy
+            .ok_or_else(|| format!("{}: no [policy] table", path.display()))?;
+        policy
+            .validate()
+            .map_err(|e| format!("{}: [policy]: {e}", path.display()))?;
+        let nodes: Vec<NodeId> = file.node.iter().map(|n| n.id).collect();
+        check_nodes(
+            u32::from(file.self_id),
+            &nodes.iter().map(|&n| u32::from(n)).collect::<Vec<_>>(),
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self {
+            path: path.to_owned(),
+            self_id: file.self_id,
+            nodes,
+            policy,
+        })
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Self::parse(path, &text)
+    }
+
+    /// A fresh policy as the `[policy]` table configures it (its tables
+    /// empty).
+    pub fn build_policy(&self) -> Result<Box<dyn Policy>, String> {
+        self.policy
+            .build()
+            .map_err(|e| format!("{}: [policy]: {e}", self.path.display()))
+    }
+
+    /// A [`LoadView`] of the file's nodes (not polling yet: see
+    /// [`LoadView::spawn_poller`]).
+    pub fn load_view(&self) -> LoadView {
+        LoadView::new(self.self_id, &self.nodes)
+    }
+}
+
+/// Checks a cluster's node list: not empty, no id twice, and `self_node`
+/// in it. The messages name `dts-proxy`'s options (`--nodes`,
+/// `--self-node`), whose checks these are too.
+pub fn check_nodes(self_node: u32, nodes: &[u32]) -> Result<(), String> {
+    if nodes.is_empty() {
+        return Err("--nodes is empty".to_owned());
+    }
+    for (i, id) in nodes.iter().enumerate() {
+        if nodes.get(..i).is_some_and(|before| before.contains(id)) {
+            return Err(format!("node {id} appears twice in --nodes"));
+        }
+    }
+    if !nodes.contains(&self_node) {
+        return Err(format!("--self-node {self_node} is not in --nodes"));
+    }
+    Ok(())
+}
+
+/// Milliseconds since the first call in this process: the policies'
+/// clock (`now_ms` of [`Policy::choose`] and [`Policy::served`]).
+pub fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The IPv4 address policies key clients on ([`dts_policy::Request`]'s
+/// `client`): the address itself, the embedded one of an IPv4-mapped IPv6
+/// address, `0.0.0.0` for any other IPv6 address.
+pub fn client_v4(client: IpAddr) -> Ipv4Addr {
+    match client {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(a) => a.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dts_policy::{Cluster, Request};
+
+    const FILE: &str = r#"
+self = 2
+[[node]]
+id = 1
+addr = "10.0.0.11"
+[[node]]
+id = 2
+addr = "10.0.0.12"
+[[node]]
+id = 3
+addr = "10.0.0.13"
+[[service]]
+vip = "10.0.0.100"
+port = 80
+proxy_port = 8080
+nodes = [1, 2, 3]
+[policy]
+name = "rr"
+"#;
+
+    #[test]
+    fn reads_self_nodes_and_policy() {
+        let c = ClusterConfig::parse(Path::new("c.toml"), FILE).unwrap();
+        assert_eq!((c.self_id, c.nodes.as_slice()), (2, &[1, 2, 3][..]));
+        assert_eq!(c.path, Path::new("c.toml"));
+    }
+
+    #[test]
+    fn refuses_files_without_a_usable_policy() {
+        let no_policy = FILE.replace("[policy]\nname = \"rr\"\n", "");
+        let e = ClusterConfig::parse(Path::new("c.toml"), &no_policy).unwrap_err();
+        assert!(e.contains("no [policy] table"), "{e}");
+        let bad = FILE.replace("name = \"rr\"", "name = \"fastest\"");
+        let e = ClusterConfig::parse(Path::new("c.toml"), &bad).unwrap_err();
+        assert!(e.starts_with("c.toml:"), "{e}");
+        let not_member = FILE.replace("self = 2", "self = 4");
+        let e = ClusterConfig::parse(Path::new("c.toml"), &not_member).unwrap_err();
+        assert!(e.starts_with("c.toml: "), "{e}");
+        let e = ClusterConfig::read(Path::new("/nonexistent/c.toml")).unwrap_err();
+        assert!(e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn builds_the_policy_and_the_view() {
+        let c = ClusterConfig::parse(Path::new("c.toml"), FILE).unwrap();
+        let mut policy = c.build_policy().unwrap();
+        assert_eq!(policy.name(), "rr");
+        let view = c.load_view();
+        assert_eq!(view.self_id(), 2);
+        let nodes = view.snapshot();
+        assert_eq!(nodes.iter().map(|n| n.id).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(nodes.iter().all(|n| n.up && n.load == 0));
+        let cluster = Cluster {
+            self_id: view.self_id(),
+            nodes: &nodes,
+        };
+        let req = Request {
+            path: "/a",
+            client: Ipv4Addr::LOCALHOST,
+        };
+        let d = policy.choose(&req, &cluster, now_ms());
+        d.check(&cluster).unwrap();
+    }
+
+    #[test]
+    fn cluster_checks() {
+        assert!(check_nodes(1, &[1, 2, 3]).is_ok());
+        assert!(check_nodes(4, &[1, 2, 3])
+            .unwrap_err()
+            .contains("not in --nodes"));
+        assert!(check_nodes(1, &[1, 2, 1]).unwrap_err().contains("twice"));
+        assert!(check_nodes(1, &[]).is_err());
+    }
+
+    #[test]
+    fn clients_and_clock() {
+        let v4: IpAddr = "10.0.0.9".parse().unwrap();
+        assert_eq!(client_v4(v4), Ipv4Addr::new(10, 0, 0, 9));
+        let mapped: IpAddr = "::ffff:10.0.0.9".parse().unwrap();
+        assert_eq!(client_v4(mapped), Ipv4Addr::new(10, 0, 0, 9));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(client_v4(v6), Ipv4Addr::UNSPECIFIED);
+        let a = now_ms();
+        assert!(now_ms() >= a);
+    }
+}
