@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::handover::{handed_in_from, request_handover};
+use crate::handover::{handed_in, request_handover, request_reforward, HandedIn};
 use crate::http::{frame, Frame, FrameError};
 use crate::keepalive;
 use crate::metrics::Metrics;
@@ -205,6 +205,9 @@ pub(crate) mod metric {
     pub(crate) const LOCAL: &str = "dts_proxy_local_total";
     /// Requests refused by the proxy, by status.
     pub(crate) const REFUSED: &str = "dts_proxy_refused_total";
+    /// Owner re-forwarding attempts (handed-in requests handed over again
+    /// to this node's first choice), by result.
+    pub(crate) const REFORWARDS: &str = "dts_proxy_reforwards_total";
 }
 
 /// Decides where the request for `path` goes ([`Placement`]) and logs the
@@ -213,7 +216,7 @@ pub(crate) fn decide(
     settings: &Settings,
     path: &str,
     peer: SocketAddr,
-    first_handed_in: bool,
+    first_handed_in: Option<HandedIn>,
     log: &mut LogLine,
 ) -> Placement {
     let p = settings
@@ -225,6 +228,12 @@ pub(crate) fn decide(
     if p.policy {
         log.push("decision", p.decision);
         log.set_why(&p.why);
+    }
+    if let Some(h) = first_handed_in {
+        log.push("from", h.from);
+        if h.reforwarded {
+            log.push("reforwarded", "yes");
+        }
     }
     p
 }
@@ -244,7 +253,12 @@ pub(crate) fn hand_over_along(
     let mut failed: Vec<String> = Vec::new();
     let mut last = None;
     for &node in &p.targets {
-        match attempt(node) {
+        let r = attempt(node);
+        if p.reforward {
+            let label = r.as_ref().map_or_else(Clone::clone, |()| "ok".to_owned());
+            settings.metrics.inc(metric::REFORWARDS, label);
+        }
+        match r {
             Ok(()) => {
                 settings.metrics.inc(metric::HANDOVERS, "ok");
                 if !failed.is_empty() {
@@ -296,7 +310,7 @@ pub(crate) fn record_served(
 
 /// Handles one accepted connection to the end.
 pub(crate) fn handle(client: TcpStream, peer: SocketAddr, settings: &Settings) {
-    let handed_in = handed_in_from(&client);
+    let handed_in = handed_in(&client);
     if settings.keepalive {
         keepalive::handle(client, peer, settings, handed_in);
     } else {
@@ -310,7 +324,7 @@ fn handle_one(
     mut client: TcpStream,
     peer: SocketAddr,
     settings: &Settings,
-    handed_in: Option<u32>,
+    handed_in: Option<HandedIn>,
 ) {
     let mut log = LogLine::new(peer);
     let mut buf = Vec::new();
@@ -345,12 +359,14 @@ fn handle_one(
         }
     };
     let started = Instant::now();
-    let placement = decide(settings, &path, peer, handed_in.is_some(), &mut log);
-    if let Some(from) = handed_in {
-        log.push("from", from);
-    }
+    let placement = decide(settings, &path, peer, handed_in, &mut log);
     let taken = hand_over_along(settings, &placement, &mut log, |node| {
-        request_handover(&client, node, &buf).map_err(|e| handover_error_label(&e))
+        let r = if placement.reforward {
+            request_reforward(&client, node, &buf)
+        } else {
+            request_handover(&client, node, &buf)
+        };
+        r.map_err(|e| handover_error_label(&e))
     });
     record_served(settings, &placement, &path, peer, taken, started);
     if let Some(node) = taken {

@@ -6,7 +6,7 @@
 //!   `setsockopt(2)` call with a [`HandoverReqV1`] argument that points at
 //!   the bytes the proxy has read. The kernel copies those bytes during the
 //!   call, so they only need to live until it returns.
-//! - [`handed_in_from`]: the `DTS_SO_GET_FLOW` socket option, one
+//! - [`handed_in`]: the `DTS_SO_GET_FLOW` socket option, one
 //!   `getsockopt(2)` call (through [`dts::sockopt::get_option`], the
 //!   `dts` crate's wrapper, which the load view uses too) that says
 //!   whether the connection was handed over to this node by another one
@@ -28,8 +28,19 @@ use std::os::fd::AsRawFd;
 use dts::sockopt::get_option;
 use dts_core::abi::{
     FlowInfoV1, HandoverReqV1, DTS_SO_GET_FLOW, DTS_SO_HANDOVER, DTS_SO_LEVEL, FLOW_INFO_V1_SIZE,
-    HANDOVER_REQ_V1_SIZE,
+    HANDOVER_REFORWARD, HANDOVER_REQ_V1_SIZE,
 };
+
+/// A connection another node handed over to this one ([`handed_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HandedIn {
+    /// The node that handed it over.
+    pub(crate) from: u32,
+    /// That node had it handed in itself and re-forwarded it here
+    /// ([`FlowInfoV1::reforwarded`]): its first request may not be
+    /// re-forwarded again.
+    pub(crate) reforwarded: bool,
+}
 
 /// Asks the module to hand `client` over to node `dest_node`; `buf` is
 /// what the proxy has read from `client` (all of it).
@@ -37,10 +48,27 @@ use dts_core::abi::{
 /// Returns the OS error of `setsockopt()` on failure (`ENOPROTOOPT` when
 /// the module is not loaded).
 pub(crate) fn request_handover(client: &TcpStream, dest_node: u32, buf: &[u8]) -> io::Result<()> {
+    request_with(client, dest_node, buf, 0)
+}
+
+/// [`request_handover`] of a handed-in connection whose first request
+/// another node owns: owner re-forwarding (`HANDOVER_REFORWARD`). The
+/// module refuses it with `EINVAL` if the connection was not handed in,
+/// and with `ELOOP` if it was re-forwarded here already.
+pub(crate) fn request_reforward(client: &TcpStream, dest_node: u32, buf: &[u8]) -> io::Result<()> {
+    request_with(client, dest_node, buf, HANDOVER_REFORWARD)
+}
+
+/// `DTS_SO_HANDOVER` with `flags`.
+fn request_with(client: &TcpStream, dest_node: u32, buf: &[u8], flags: u32) -> io::Result<()> {
     let len = u64::try_from(buf.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let addr = u64::try_from(buf.as_ptr().expose_provenance())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let req = HandoverReqV1::new(dest_node, addr, len).to_bytes();
+    let req = HandoverReqV1 {
+        flags,
+        ..HandoverReqV1::new(dest_node, addr, len)
+    }
+    .to_bytes();
     let optlen = libc::socklen_t::try_from(HANDOVER_REQ_V1_SIZE)
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `req` is valid for reads of `optlen` bytes (its size) and
@@ -74,16 +102,20 @@ pub(crate) fn flow_info(client: &TcpStream) -> io::Result<FlowInfoV1> {
     FlowInfoV1::decode(got).map_err(|_| io::Error::from_raw_os_error(libc::EPROTO))
 }
 
-/// The node that handed `client` over to this node, if it was handed in.
+/// Whether `client` was handed over to this node, by which node, and
+/// whether it was re-forwarded.
 ///
 /// Any error of [`flow_info`] means "not handed in": the connection was
 /// accepted here normally (or the module cannot say otherwise), and the
 /// proxy routes its first request as usual.
-pub(crate) fn handed_in_from(client: &TcpStream) -> Option<u32> {
+pub(crate) fn handed_in(client: &TcpStream) -> Option<HandedIn> {
     flow_info(client)
         .ok()
         .filter(FlowInfoV1::handed_in)
-        .map(|info| info.from_node)
+        .map(|info| HandedIn {
+            from: info.from_node,
+            reforwarded: info.reforwarded(),
+        })
 }
 
 /// Bytes written to `client` that the client has not acknowledged yet
@@ -141,7 +173,7 @@ mod tests {
             [libc::ENOPROTOOPT, libc::ENOENT, libc::EPERM].contains(&errno),
             "{err}"
         );
-        assert_eq!(handed_in_from(&server), None);
+        assert_eq!(handed_in(&server), None);
     }
 
     /// SIOCOUTQ counts what the peer has not acknowledged: 0 on a fresh

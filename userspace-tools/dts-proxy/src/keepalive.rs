@@ -46,7 +46,7 @@ use crate::conn::{
     close_gracefully, decide, hand_over_along, handover_error_label, metric, read_request,
     record_served, respond, splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
 };
-use crate::handover::{request_handover, unacked_bytes};
+use crate::handover::{request_handover, request_reforward, unacked_bytes, HandedIn};
 use crate::response::{parse_head, Body, BodyReader, RequestKind, ResponseError};
 use dts::errno::error_label;
 
@@ -82,7 +82,7 @@ pub(crate) fn handle(
     client: TcpStream,
     peer: SocketAddr,
     settings: &Settings,
-    handed_in: Option<u32>,
+    handed_in: Option<HandedIn>,
 ) {
     let mut conn = Connection {
         client,
@@ -111,7 +111,7 @@ struct Connection<'a> {
     buf: Vec<u8>,
     upstream: Upstream,
     /// The node that handed the connection in, if any.
-    handed_in: Option<u32>,
+    handed_in: Option<HandedIn>,
 }
 
 impl Connection<'_> {
@@ -164,7 +164,7 @@ impl Connection<'_> {
                 return Next::Stop;
             }
         };
-        let first_handed_in = index == 1 && self.handed_in.is_some();
+        let first_handed_in = self.handed_in.filter(|_| index == 1);
         let started = Instant::now();
         let placement = decide(
             self.settings,
@@ -173,11 +173,9 @@ impl Connection<'_> {
             first_handed_in,
             &mut log,
         );
-        if let Some(from) = self.handed_in.filter(|_| first_handed_in) {
-            log.push("from", from);
-        }
+        let reforward = placement.reforward;
         let taken = hand_over_along(self.settings, &placement, &mut log, |node| {
-            self.try_handover(node)
+            self.try_handover(node, reforward)
         });
         if let Some(node) = taken {
             record_served(
@@ -214,15 +212,21 @@ impl Connection<'_> {
     }
 
     /// Hands the connection over to `node` once the client has acknowledged
-    /// everything; `Err` is the `result=` label of a failure.
-    fn try_handover(&self, node: u32) -> Result<(), String> {
+    /// everything (re-forwards it with `reforward`); `Err` is the `result=`
+    /// label of a failure.
+    fn try_handover(&self, node: u32, reforward: bool) -> Result<(), String> {
         match wait_acked(&self.client, ACK_WAIT) {
             Ok(true) => {}
             Ok(false) => return Err("unacked".to_owned()),
             // The module checks again and refuses with EBUSY if needed.
             Err(_) => {}
         }
-        request_handover(&self.client, node, &self.buf).map_err(|e| handover_error_label(&e))
+        let r = if reforward {
+            request_reforward(&self.client, node, &self.buf)
+        } else {
+            request_handover(&self.client, node, &self.buf)
+        };
+        r.map_err(|e| handover_error_label(&e))
     }
 
     /// The local server cannot be reached: answers 502, emits `log` and

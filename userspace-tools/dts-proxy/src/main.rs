@@ -62,6 +62,7 @@ fn placer(cli: &Cli) -> Result<(Placer, u32, Vec<u32>), String> {
             Placer::Policy {
                 policy: Mutex::new(policy),
                 view,
+                reforward: c.policy.reforward_rule(),
             },
             u32::from(c.self_id),
             nodes,
@@ -79,6 +80,9 @@ fn main() -> ExitCode {
         Err(msg) => Cli::command().error(ErrorKind::ValueValidation, msg).exit(),
     };
     let metrics = Arc::new(Metrics::default());
+    if let Placer::Policy { view, .. } = &placer {
+        metrics.set_view(Arc::clone(view));
+    }
     if let Some(addr) = cli.metrics {
         match metrics.serve(addr) {
             Ok(bound) => eprintln!("dts-proxy: metrics on http://{bound}/metrics"),

@@ -9,6 +9,9 @@
 //! | `dts_proxy_fallbacks_total` | | failed handovers after which the next choice was tried |
 //! | `dts_proxy_local_total` | `why` | requests served here: `chosen` (the decision said so), `fallback` (every handover failed) |
 //! | `dts_proxy_refused_total` | `status` | requests refused by the proxy (400, 413, 431, ...) |
+//! | `dts_proxy_reforwards_total` | `result` | owner re-forwarding (`reforward = "not_first"`): handed-in requests handed over again to this node's first choice, `ok` or the errno name |
+//! | `dts_proxy_node_up` | `node` | gauge: 1 if the policies see the node up (with `--config`) |
+//! | `dts_proxy_node_load` | `node` | gauge: the node's load as the policies see it: the connections it serves (its last LOAD, this node's own counted when polled), plus the requests placed on it since the last poll (with `--config`) |
 //! | `dts_proxy_request_seconds` | | histogram: from the complete request to the handover's return or the end of the local response |
 //!
 //! Counters live in one mutex-protected table: the proxy's work per request
@@ -18,7 +21,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use dts::load::LoadView;
 use std::thread;
 use std::time::Duration;
 
@@ -34,6 +39,9 @@ const MAX_REQUEST: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     inner: Mutex<Inner>,
+    /// The policies' view of the cluster, for the node gauges (set once,
+    /// with `--config`).
+    view: OnceLock<Arc<LoadView>>,
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +55,7 @@ struct Inner {
 }
 
 /// The metrics with one label, and the label's name.
-const LABELLED: [(&str, &str, &str); 6] = [
+const LABELLED: [(&str, &str, &str); 7] = [
     (
         "dts_proxy_requests_total",
         "decision",
@@ -78,6 +86,11 @@ const LABELLED: [(&str, &str, &str); 6] = [
         "status",
         "requests refused by the proxy",
     ),
+    (
+        "dts_proxy_reforwards_total",
+        "result",
+        "handed-in requests re-forwarded to this node's first choice, by result",
+    ),
 ];
 
 impl Metrics {
@@ -93,6 +106,12 @@ impl Metrics {
     pub(crate) fn inc(&self, metric: &'static str, value: impl ToString) {
         let value = value.to_string();
         self.with(|m| *m.counters.entry((metric, value)).or_insert(0) += 1);
+    }
+
+    /// Shows `view`'s nodes as the `dts_proxy_node_up` and
+    /// `dts_proxy_node_load` gauges (the first call wins).
+    pub(crate) fn set_view(&self, view: Arc<LoadView>) {
+        let _ = self.view.set(view);
     }
 
     /// Records one request's latency.
@@ -161,6 +180,26 @@ impl Metrics {
             let _ = writeln!(out, "{name}_sum {}", m.hist_sum);
             let _ = writeln!(out, "{name}_count {}", m.hist_count);
         });
+        if let Some(view) = self.view.get() {
+            let nodes = view.snapshot();
+            for (name, help, value) in [
+                (
+                    "dts_proxy_node_up",
+                    "1 if the policies see the node up",
+                    (|n: &dts_policy::NodeState| u64::from(n.up)) as fn(&_) -> u64,
+                ),
+                (
+                    "dts_proxy_node_load",
+                    "the node's load as the policies see it (connections served)",
+                    |n| u64::from(n.load),
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for n in &nodes {
+                    let _ = writeln!(out, "{name}{{node=\"{}\"}} {}", n.id, value(n));
+                }
+            }
+        }
         out
     }
 
@@ -283,5 +322,21 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn renders_the_node_gauges_with_a_view() {
+        let m = Metrics::default();
+        assert!(!m.render().contains("dts_proxy_node_load"));
+        let view = Arc::new(LoadView::new(1, &[1, 2]));
+        view.assigned(2);
+        m.set_view(view);
+        let text = m.render();
+        assert!(text.contains("# TYPE dts_proxy_node_load gauge\n"), "{text}");
+        assert!(text.contains("dts_proxy_node_up{node=\"2\"} 1\n"), "{text}");
+        assert!(text.contains("dts_proxy_node_load{node=\"1\"} 0\n"), "{text}");
+        assert!(text.contains("dts_proxy_node_load{node=\"2\"} 1\n"), "{text}");
+        m.inc("dts_proxy_reforwards_total", "ok");
+        assert!(m.render().contains("dts_proxy_reforwards_total{result=\"ok\"} 1\n"));
     }
 }

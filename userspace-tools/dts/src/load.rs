@@ -5,10 +5,14 @@
 //!
 //! - `DTS_SO_GET_PEERS`: with the control mesh on, a node is up when it is
 //!   in the membership's live set (the set the SYN-acceptance hash uses),
-//!   and its load is the active-flow count of its last LOAD message (sent
-//!   with every heartbeat). Without the mesh every configured node is up
+//!   and its load is the `serving` count of its last LOAD message: the
+//!   connections it serves, handed in or accepted there and not handed
+//!   over, closed entries excluded; sent with every heartbeat and within
+//!   50 ms of a change beyond a sixteenth, and lowered by one for every
+//!   CLOSED it sent since. Without the mesh every configured node is up
 //!   and the other nodes' load is unknown (0).
-//! - `DTS_SO_GET_INFO`: this node's own load, its `flows_active` counter.
+//! - `DTS_SO_GET_INFO`: this node's own load, its `serving` gauge, counted
+//!   when asked.
 //!
 //! Between two polls the view adds the requests the program has itself
 //! placed on each node since the last poll ([`LoadView::assigned`]), so
@@ -159,7 +163,7 @@ impl LoadView {
         let info = get_option(sock, DTS_SO_GET_INFO, &mut buf)
             .map_err(|e| format!("DTS_SO_GET_INFO: {}", error_label(&e)))
             .and_then(|b| InfoV1::decode(b).map_err(|e| format!("info: {}", e.as_str())))?;
-        let own = u32::try_from(info.counter(Counter::FlowsActive)).unwrap_or(u32::MAX);
+        let own = u32::try_from(info.counter(Counter::Serving)).unwrap_or(u32::MAX);
         let ids: Vec<NodeId> = match self.reported.read() {
             Ok(r) => r.iter().map(|n| n.id).collect(),
             Err(poisoned) => poisoned.into_inner().iter().map(|n| n.id).collect(),
@@ -170,7 +174,7 @@ impl LoadView {
 }
 
 /// The states of `ids` from the module's answers: `peers` (the mesh's view)
-/// and `own_load` (this node's active flows). Pure.
+/// and `own_load` (the connections this node serves). Pure.
 pub fn combine(ids: &[NodeId], self_id: NodeId, peers: &PeersV1, own_load: u32) -> Vec<NodeState> {
     let mesh = peers.flags & PEERS_MESH_ENABLED != 0;
     ids.iter()
