@@ -530,14 +530,15 @@ mod tests {
         );
         let lard = Lard::new(LardParams::default()).decide("/c", key_hash(b"/c"), &c, &nodes);
         assert_eq!(dec.order, lard.order);
-        // The home overloaded: LARD's least loaded.
+        // The home overloaded: LARD's next of the ranking under the
+        // ceiling.
         let (r, busy) = by_rank("/c", &[80, 9, 4]);
         let c = Cluster {
             self_id: r[0],
             nodes: &busy,
         };
         let dec = d.choose(&req("/c"), &c, 5000);
-        assert_eq!(dec.order, vec![r[2], r[1], r[0]]);
+        assert_eq!(dec.order, vec![r[1], r[2], r[0]]);
         let Reason::DsCold { lard, .. } = dec.reason else {
             panic!()
         };

@@ -20,18 +20,29 @@
 //!         + (if load(n) < max_load { bal_cost } else { inval_cost })
 //! ```
 //!
-//! The cheapest node is chosen; equal costs go to the lower load, then to
-//! the earlier node of the ranking. The fallback order is ascending (cost,
-//! load, ranking position).
+//! The cheapest node is chosen. Equal costs go to the earlier node of the
+//! ranking among nodes under `max_load`, and to the lower load, then the
+//! earlier node of the ranking, among nodes at or over it. The fallback
+//! order is ascending in that key.
+//!
+//! Seed 001's single distributor sends an overloaded path to the least
+//! loaded node. Here every proxy decides alone, and each counts the
+//! connection it is placing, and those it placed since the last load
+//! report, in its own view of the loads: "least loaded" would differ from
+//! proxy to proxy by a connection or two, and the path would be spread
+//! over several nodes. "Under the ceiling" is a coarse test that the
+//! proxies agree on; among the nodes that pass it, the ranking decides, so
+//! an overflowing path goes to one node (the next of its ranking under the
+//! ceiling) and is cached there too (bounded-load rendezvous hashing).
 //!
 //! With valid costs ([`LardParams::check`]: `hit_cost < miss_cost` and
 //! `hit_cost + inval_cost > miss_cost + bal_cost`), and with the defaults
 //! (hit 0, miss 1, bal 0, inval 10):
 //!
 //! - the home is chosen while its load is under `max_load` (`lard_home`);
-//! - when the home is at or over `max_load`, the least loaded up node under
-//!   it is chosen, equal loads by ranking (`lard_overload`); when no up
-//!   node is under it, the home stays (`lard_home`);
+//! - when the home is at or over `max_load`, the next node of the ranking
+//!   under it is chosen (`lard_overload`); when no up node is under it, the
+//!   home stays (`lard_home`);
 //! - a node at or over `max_load` is never chosen while another up node is
 //!   under it (unless `min_load` holds the path at home, below).
 //!
@@ -216,7 +227,12 @@ impl Lard {
         let ranking = ranking(key, up);
         let home = *ranking.first()?;
         let mut order: Vec<(usize, NodeState)> = ranking.into_iter().enumerate().collect();
-        order.sort_by_key(|&(pos, n)| (self.cost(pos == 0, &n), n.load, pos));
+        // Among nodes under the ceiling the ranking decides (the proxies
+        // agree on it); among those over it, the lower load.
+        order.sort_by_key(|&(pos, n)| {
+            let load = if self.under(&n) { 0 } else { n.load };
+            (self.cost(pos == 0, &n), load, pos)
+        });
         let mut order: Vec<NodeState> = order.into_iter().map(|(_, n)| n).collect();
         let mut held = false;
         if order.first().map(|n| n.id) != Some(home.id) && self.holds(&home, up) {
@@ -340,22 +356,28 @@ mod tests {
     }
 
     #[test]
-    fn overload_goes_to_the_least_loaded() {
+    fn overload_goes_to_the_next_of_the_ranking_under_the_ceiling() {
         let mut l = Lard::new(LardParams::default());
+        // Not the least loaded (r[2]): the next of the ranking under the
+        // ceiling, whatever the loads under it, so that proxies whose views
+        // differ by a connection or two agree.
         let (r, nodes) = by_rank("/a", &[80, 30, 20, 90]);
         let d = choose(&mut l, "/a", &nodes);
-        assert_eq!(d.order, vec![r[2], r[1], r[0], r[3]]);
+        assert_eq!(d.order, vec![r[1], r[2], r[0], r[3]]);
         assert_eq!(d.reason.label(), "lard_overload");
         assert_eq!(
             d.reason.to_string(),
             format!(
-                "lard: /a moved from home node {} (load 80 >= 80) to node {} (load 20 < 80)",
-                r[0], r[2]
+                "lard: /a moved from home node {} (load 80 >= 80) to node {} (load 30 < 80)",
+                r[0], r[1]
             )
         );
-        // Equal loads: the earlier of the ranking.
-        let (r, nodes) = by_rank("/a", &[85, 7, 7]);
-        assert_eq!(choose(&mut l, "/a", &nodes).order, vec![r[1], r[2], r[0]]);
+        // The next of the ranking over the ceiling too: the one after it.
+        let (r, nodes) = by_rank("/a", &[85, 81, 7, 70]);
+        assert_eq!(
+            choose(&mut l, "/a", &nodes).order,
+            vec![r[2], r[3], r[0], r[1]]
+        );
     }
 
     #[test]
@@ -393,7 +415,7 @@ mod tests {
         // Home overloaded, nobody under min_load, home under 2 * max_load.
         let (r, nodes) = by_rank("/m", &[90, 30, 25]);
         let d = choose(&mut l, "/m", &nodes);
-        assert_eq!(d.order, vec![r[0], r[2], r[1]]);
+        assert_eq!(d.order, vec![r[0], r[1], r[2]]);
         assert_eq!(d.reason.label(), "lard_home");
         assert_eq!(
             d.reason.to_string(),
@@ -403,16 +425,24 @@ mod tests {
                 r[0]
             )
         );
-        // A node under min_load: the path leaves.
+        // A node under min_load: the path leaves, to the next of the
+        // ranking under the ceiling.
         let (r, nodes) = by_rank("/m", &[90, 30, 19]);
         let d = choose(&mut l, "/m", &nodes);
-        assert_eq!(d.first(), Some(r[2]));
+        assert_eq!(d.first(), Some(r[1]));
         assert_eq!(d.reason.label(), "lard_overload");
+        assert!(d
+            .reason
+            .to_string()
+            .ends_with("(an up node is under min_load 20)"));
+        let (r, nodes) = by_rank("/m", &[90, 19, 30]);
+        let d = choose(&mut l, "/m", &nodes);
+        assert_eq!(d.first(), Some(r[1]));
         assert!(d.reason.to_string().ends_with("(load 19 < min_load 20)"));
         // The home at 2 * max_load: the path leaves.
         let (r, nodes) = by_rank("/m", &[160, 30, 25]);
         let d = choose(&mut l, "/m", &nodes);
-        assert_eq!(d.first(), Some(r[2]));
+        assert_eq!(d.first(), Some(r[1]));
         assert!(d.reason.to_string().ends_with("(home load 160 >= 2 x 80)"));
         // The home under the ceiling: home, min_load or not.
         let (r, nodes) = by_rank("/m", &[79, 0, 0]);

@@ -595,8 +595,10 @@ impl fmt::Display for Reason {
                 if *min_load > 0 {
                     if load < min_load {
                         write!(f, " (load {load} < min_load {min_load})")?;
-                    } else {
+                    } else if u64::from(*home_load) >= 2 * u64::from(*max_load) {
                         write!(f, " (home load {home_load} >= 2 x {max_load})")?;
+                    } else {
+                        write!(f, " (an up node is under min_load {min_load})")?;
                     }
                 }
                 Ok(())

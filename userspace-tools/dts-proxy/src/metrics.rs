@@ -332,11 +332,22 @@ mod tests {
         view.assigned(2);
         m.set_view(view);
         let text = m.render();
-        assert!(text.contains("# TYPE dts_proxy_node_load gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE dts_proxy_node_load gauge\n"),
+            "{text}"
+        );
         assert!(text.contains("dts_proxy_node_up{node=\"2\"} 1\n"), "{text}");
-        assert!(text.contains("dts_proxy_node_load{node=\"1\"} 0\n"), "{text}");
-        assert!(text.contains("dts_proxy_node_load{node=\"2\"} 1\n"), "{text}");
+        assert!(
+            text.contains("dts_proxy_node_load{node=\"1\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dts_proxy_node_load{node=\"2\"} 1\n"),
+            "{text}"
+        );
         m.inc("dts_proxy_reforwards_total", "ok");
-        assert!(m.render().contains("dts_proxy_reforwards_total{result=\"ok\"} 1\n"));
+        assert!(m
+            .render()
+            .contains("dts_proxy_reforwards_total{result=\"ok\"} 1\n"));
     }
 }
