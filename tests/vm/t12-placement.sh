@@ -197,7 +197,9 @@ EOF
     }
     # hold N OWNER TAG: N idle connections to the VIP from ports OWNER
     # accepts, held until /tmp/release.TAG exists; waits until all are
-    # connected.
+    # connected. The holder's output goes to a file: `check` waits for the
+    # end of a command's output, which a holder left on it would never
+    # give.
     hold() {
         ports=""
         j=0
@@ -219,10 +221,10 @@ while not os.path.exists("/tmp/release." + tag):
     time.sleep(0.1)
 for s in socks:
     s.close()
-' "$VIP" "$3" $ports &
+' "$VIP" "$3" $ports >"/tmp/hold.$3.log" 2>&1 </dev/null &
         n=0
         while [ ! -e "/tmp/held.$3" ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n + 1)); done
-        test -e "/tmp/held.$3"
+        test -e "/tmp/held.$3" || { cat "/tmp/hold.$3.log"; return 1; }
     }
 
     barrier files "$ALL"
