@@ -4,7 +4,8 @@
 Usage: sockopt_errors.py SELF_ID DEST_ID PROXY_PORT
 
 Checks EINVAL (not TCP, not proxied, listening, bad struct, unknown or own
-node, more bytes than were read), 0 then EALREADY on a proxied connection
+node, more bytes than were read, an unknown flag, HANDOVER_REFORWARD on a
+connection that was not handed in), 0 then EALREADY on a proxied connection
 (the client's first connection), and EBADF on a proxied connection the
 client reset (its second connection). Prints one line per case; exits 0 if
 every case gave the documented errno.
@@ -21,10 +22,10 @@ self_id, dest, port = (int(a) for a in sys.argv[1:4])
 results = []
 
 
-def call(s, node, buf=b"", version=1, size=32):
+def call(s, node, buf=b"", version=1, size=32, flags=0):
     keep = ctypes.create_string_buffer(buf, max(len(buf), 1))
     ptr = ctypes.addressof(keep) if buf else 0
-    req = struct.pack("=IIIIQQ", version, 0, node, 0, ptr, len(buf))[:size]
+    req = struct.pack("=IIIIQQ", version, flags, node, 0, ptr, len(buf))[:size]
     try:
         s.setsockopt(0, DTS_SO_HANDOVER, req)
         return 0
@@ -70,6 +71,8 @@ expect("short struct", call(c, dest, data, size=16), errno.EINVAL)
 expect("unknown node 9", call(c, 9, data), errno.EINVAL)
 expect("this node as destination", call(c, self_id, data), errno.EINVAL)
 expect("more bytes than were read", call(c, dest, data + b"x" * 10), errno.EINVAL)
+expect("unknown flag", call(c, dest, data, flags=2), errno.EINVAL)
+expect("re-forward of a connection that was not handed in", call(c, dest, data, flags=1), errno.EINVAL)
 expect("handover to node %d" % dest, call(c, dest, data), 0)
 expect("handover again", call(c, dest, data), errno.EALREADY)
 c.close()

@@ -55,7 +55,8 @@
 #   errors: node 1 swaps dts-proxy for tests/vm/sockopt_errors.py, which
 #           checks DTS_SO_HANDOVER's errnos with real sockets: EINVAL (UDP,
 #           a connection that is not proxied, a listening socket, bad struct,
-#           unknown or own node, more bytes than were read), 0 then EALREADY
+#           unknown or own node, more bytes than were read, an unknown flag,
+#           HANDOVER_REFORWARD on a connection not handed in), 0 then EALREADY
 #           on a proxied connection, EBADF on one the client reset;
 #   nodes:  the flow tables drain to zero (up to 150 s); no handover socket
 #           is left in FIN-WAIT-1 and the kernel never logged "too many
@@ -357,7 +358,7 @@ node)
         errs_rc=$?
         cat /tmp/errs.log
         cat /tmp/errs.log >>"$RIG_OUT/log.txt"
-        check "request_handover errors: EINVAL (not TCP, not proxied, listening, bad struct, unknown/own node, too many bytes), 0 then EALREADY, EBADF after a reset (exit $errs_rc)" \
+        check "request_handover errors: EINVAL (not TCP, not proxied, listening, bad struct, unknown/own node, too many bytes, unknown flag, re-forward not handed in), 0 then EALREADY, EBADF after a reset (exit $errs_rc)" \
             test "$errs_rc" = 0
     fi
 

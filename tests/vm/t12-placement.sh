@@ -94,11 +94,29 @@ node)
     done
     for ph in $PHASES; do
         conf "$ph" >"/tmp/c-$ph.toml"
-        if [ "$ph" = refwd ] && [ "$RIG_ID" = 1 ]; then
-            # Node 1 mis-places on purpose: every request to node 2.
-            check "dts-proxy ($ph: --route /=2) listens on 8080" \
-                dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node 1 --nodes 1,2,3 \
+        role=policy
+        if [ "$ph" = refwd ]; then
+            # The client's plan from the lard phase: node M mis-places,
+            # node 2 re-forwards to the far path's home H.
+            barrier refwd-plan "$ALL"
+            read -r _far H _near M <"$RIG_SHARED/refwd.plan"
+            [ "$RIG_ID" = "$M" ] && role=misplace
+            [ "$RIG_ID" = "$H" ] && role=loop
+        fi
+        if [ "$role" = misplace ]; then
+            check "dts-proxy ($ph: --route /=2, mis-placing on purpose) listens on 8080" \
+                dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes 1,2,3 \
                 --route /=2 --metrics "$METRICS"
+        elif [ "$role" = loop ]; then
+            # The home: reforward_loop.py instead of dts-proxy. It must be
+            # refused a second re-forward (ELOOP), then serves the request.
+            "$PY" "$RIG_REPO/tests/vm/reforward_loop.py" 8080 2 "$M" >/tmp/loop.log 2>&1 &
+            loop=$!
+            n=0
+            while ! grep -q listening /tmp/loop.log && [ $n -lt 100 ]; do sleep 0.2; n=$((n + 1)); done
+            check "reforward_loop.py listens on 8080" grep -q listening /tmp/loop.log
+            echo "$loop" >/tmp/proxy.pid
+            : >/tmp/proxy.log
         else
             check "dts-proxy --config ($ph) listens on 8080" \
                 dts_proxy_start 8080 --listen 0.0.0.0:8080 --config "/tmp/c-$ph.toml" --metrics "$METRICS"
@@ -114,11 +132,22 @@ node)
             barrier load-seen "$ALL"
         fi
         barrier "$ph-done" "$ALL"
+        # (reforward_loop.py has no metrics: an empty file.)
         curl -s "http://$METRICS/metrics" >"$RIG_SHARED/m.$ph.node$RIG_ID"
         "$DTSCTL" status --json >"$RIG_SHARED/status.$ph.node$RIG_ID"
         cp /tmp/proxy.log "$RIG_SHARED/log.$ph.node$RIG_ID"
-        check "dts-proxy ($ph) still running" kill -0 "$(cat /tmp/proxy.pid)"
-        dts_proxy_stop
+        if [ "$role" = loop ]; then
+            wait "$loop"
+            rc=$?
+            check "reforward_loop.py: a second re-forward refused with ELOOP, the request served ($(tr '\n' ';' </tmp/loop.log))" \
+                test "$rc" = 0
+            cp /tmp/loop.log "$RIG_SHARED/loop.log"
+            grep '^dts-proxy:' /tmp/loop.log >"$RIG_SHARED/log.$ph.node$RIG_ID"
+            rm -f /tmp/proxy.pid
+        else
+            check "dts-proxy ($ph) still running" kill -0 "$(cat /tmp/proxy.pid)"
+            dts_proxy_stop
+        fi
     done
     barrier counted "$ALL"
     check "flow table drained (within 150 s)" flows_drain 150
@@ -230,6 +259,18 @@ for s in socks:
     barrier files "$ALL"
     for ph in $PHASES; do
         : >"/tmp/req.$ph"
+        if [ "$ph" = refwd ]; then
+            # A path whose home is not node 2 (far, home H) and one whose
+            # home is 2 (near), by the lard phase; M, the third node,
+            # accepts both and mis-places them on node 2.
+            far=$(awk '$3 != 2 { print $2; exit }' /tmp/served.lard)
+            H=$(awk -v p="$far" '$2 == p { print $3; exit }' /tmp/served.lard)
+            near=$(awk '$3 == 2 { print $2; exit }' /tmp/served.lard)
+            M=$((6 - 2 - H))
+            echo "$far $H ${near:--} $M" >"$RIG_SHARED/refwd.plan"
+            log "refwd: $far (home $H) and ${near:-no path} (home 2), accepted by node $M"
+            barrier refwd-plan "$ALL"
+        fi
         barrier "$ph-ready" "$ALL"
         case $ph in
             lard|ds)
@@ -281,14 +322,8 @@ for s in socks:
                 done
                 touch /tmp/release.lc ;;
             refwd)
-                # A path whose home is not node 2 (3 if there is one), and
-                # one whose home is 2, by the lard phase.
-                far=$(awk '$3 == 3 { print $2; exit }' /tmp/served.lard)
-                [ -n "$far" ] || far=$(awk '$3 == 1 { print $2; exit }' /tmp/served.lard)
-                near=$(awk '$3 == 2 { print $2; exit }' /tmp/served.lard)
-                echo "$far $near" >/tmp/refwd.paths
-                port_of 1; get refwd "$far"
-                [ -n "$near" ] && { port_of 1; get refwd "$near"; } ;;
+                port_of "$M"; get refwd "$far"
+                [ -n "$near" ] && { port_of "$M"; get refwd "$near"; } ;;
         esac
         barrier "$ph-done" "$ALL"
         wait_logs "$ph"
@@ -320,17 +355,15 @@ for s in socks:
                 check "lc: node 3 (3 held connections) got none of 12 ($on3), nodes 1 and 2 got $on1 and $on2" \
                     sh -c "[ $on3 = 0 ] && [ $on1 -ge 1 ] && [ $on2 -ge 1 ] && [ $((on1 + on2)) = 12 ]" ;;
             refwd)
-                read -r far near </tmp/refwd.paths
-                home=$(awk -v p="$far" '$2 == p { print $3; exit }' /tmp/served.lard)
                 r2=$(metric "$RIG_SHARED/m.refwd.node2" dts_proxy_reforwards_total 'result="ok"')
                 rall=$(sum_metric refwd dts_proxy_reforwards_total)
                 k2=$(json_get counters.reforwarded "$RIG_SHARED/status.refwd.node2")
-                kh=$(json_get counters.reforwarded "$RIG_SHARED/status.refwd.node$home")
-                check "refwd: $far (home $home) went 1 -> 2 -> $home: served by $home, re-forwarded exactly once (proxy $r2 of $rall, module $k2 on node 2, $kh on node $home)" \
-                    sh -c "awk -v p='$far' -v h=$home '\$2 == p && \$3 == h { f = 1 } END { exit !f }' /tmp/served.refwd &&
-                           [ $r2/$rall/$k2/$kh = 1/1/1/0 ] &&
-                           grep -q 'path=$far .*reforwarded=yes' $RIG_SHARED/log.refwd.node$home"
-                if [ -n "$near" ]; then
+                kh=$(json_get counters.reforwarded "$RIG_SHARED/status.refwd.node$H")
+                rh=$(json_get counters.reforward_refused "$RIG_SHARED/status.refwd.node$H")
+                check "refwd: $far (home $H) went $M -> 2 -> $H and was served there, re-forwarded exactly once (proxy $r2 of $rall, module $k2 on node 2, $kh on node $H; a second one refused there: reforward_refused $rh)" \
+                    sh -c "grep -q '^ok  re-forward again' $RIG_SHARED/loop.log && grep -q '^served' $RIG_SHARED/loop.log &&
+                           [ $r2/$rall/$k2/$kh/$rh = 1/1/1/0/1 ]"
+                if [ "$near" != - ]; then
                     check "refwd: $near (home 2) served by node 2, not re-forwarded" \
                         awk -v p="$near" '$2 == p && $3 == 2 { f = 1 } END { exit !f }' /tmp/served.refwd
                 fi ;;
