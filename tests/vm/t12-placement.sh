@@ -176,8 +176,8 @@ client)
     }
     # analyse PHASE: checks every request of PHASE (200, byte-exact, one
     # `action=local` line on exactly one node) and writes "PORT PATH NODE
-    # DECISION" per request to /tmp/served.PHASE (DECISION: the
-    # acceptor's), or fails.
+    # DECISION ACCEPTOR" per request to /tmp/served.PHASE (NODE served it,
+    # ACCEPTOR took the client's SYN and decided: DECISION), or fails.
     analyse() {
         "$PY" - "$1" "$RIG_SHARED" <<'EOF'
 import hashlib, re, sys
@@ -207,7 +207,8 @@ for req in open("/tmp/req.%s" % ph):
     if len(local) != 1 or len(first) != 1:
         bad.append("%s from %s: %d local lines, %d acceptor lines: %s" % (path, port, len(local), len(first), got))
         continue
-    out.write("%s %s %d %s\n" % (port, path, local[0], first[0].get("decision", "-")))
+    acc = [k for k, f in got if "from" not in f][0]
+    out.write("%s %s %d %s %d\n" % (port, path, local[0], first[0].get("decision", "-"), acc))
 out.close()
 if bad:
     print("\n".join(bad))
@@ -224,16 +225,22 @@ EOF
         for k in 1 2 3; do s=$((s + $(metric "$RIG_SHARED/m.$1.node$k" "$2" "${3:-}"))); done
         echo $s
     }
-    # hold N OWNER TAG: N idle connections to the VIP from ports OWNER
-    # accepts, held until /tmp/release.TAG exists; waits until all are
-    # connected. The holder's output goes to a file: `check` waits for the
-    # end of a command's output, which a holder left on it would never
-    # give.
-    hold() {
-        ports=""
+    # ports_of N OWNER: N more client ports OWNER accepts, in $PORTS. In
+    # the test's own shell: `check` runs its command in a subshell, whose
+    # $PORT would not move on.
+    ports_of() {
+        PORTS=""
         j=0
-        while [ $j -lt "$1" ]; do port_of "$2"; ports="$ports $PORT"; j=$((j + 1)); done
-        rm -f "/tmp/held.$3" "/tmp/release.$3"
+        while [ $j -lt "$1" ]; do port_of "$2"; PORTS="$PORTS $PORT"; j=$((j + 1)); done
+    }
+    # hold TAG PORT...: idle connections to the VIP from the PORTs, held
+    # until /tmp/release.TAG exists; waits until all are connected. The
+    # holder's output goes to a file: `check` waits for the end of a
+    # command's output, which a holder left on it would never give.
+    hold() {
+        tag=$1; shift
+        set -- "$tag" "$@"
+        rm -f "/tmp/held.$tag" "/tmp/release.$tag"
         # shellcheck disable=SC2086
         "$PY" -c '
 import os, socket, sys, time
@@ -250,10 +257,10 @@ while not os.path.exists("/tmp/release." + tag):
     time.sleep(0.1)
 for s in socks:
     s.close()
-' "$VIP" "$3" $ports >"/tmp/hold.$3.log" 2>&1 </dev/null &
+' "$VIP" "$@" >"/tmp/hold.$tag.log" 2>&1 </dev/null &
         n=0
-        while [ ! -e "/tmp/held.$3" ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n + 1)); done
-        test -e "/tmp/held.$3" || { cat "/tmp/hold.$3.log"; return 1; }
+        while [ ! -e "/tmp/held.$tag" ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n + 1)); done
+        test -e "/tmp/held.$tag" || { cat "/tmp/hold.$tag.log"; return 1; }
     }
 
     barrier files "$ALL"
@@ -290,7 +297,9 @@ for s in socks:
                 P=$(awk 'NR == 1 { print $2 }' /tmp/served.lard)
                 H=$(awk 'NR == 1 { print $3 }' /tmp/served.lard)
                 log "load: path $P, home node $H"
-                check "load: 4 idle connections held on node $H" hold 4 "$H" load
+                ports_of 4 "$H"
+                # shellcheck disable=SC2086
+                check "load: 4 idle connections held on node $H" hold load $PORTS
                 # The LOAD reaches the peers within 50 ms, the proxies poll
                 # every 250 ms.
                 sleep 2
@@ -313,7 +322,9 @@ for s in socks:
                     k=$((k + 1))
                 done ;;
             lc)
-                check "lc: 3 idle connections held on node 3" hold 3 3 lc
+                ports_of 3 3
+                # shellcheck disable=SC2086
+                check "lc: 3 idle connections held on node 3" hold lc $PORTS
                 sleep 2
                 k=0
                 while [ $k -lt 6 ]; do
@@ -344,14 +355,17 @@ for s in socks:
                     sh -c "tail -n 3 /tmp/served.load | awk -v h=$H '\$3 != h || \$4 != \"lard_home\" { exit 1 }'"
                 log "load: $(tr '\n' ';' </tmp/served.load)" ;;
             wrr)
+                # What each acceptor's proxy placed (a destination's proxy
+                # counts the requests handed in to it too: its metrics
+                # would not say).
                 for k in 1 2 3; do
-                    got="$(metric "$RIG_SHARED/m.wrr.node$k" dts_proxy_placed_total 'node="1"') $(metric "$RIG_SHARED/m.wrr.node$k" dts_proxy_placed_total 'node="2"') $(metric "$RIG_SHARED/m.wrr.node$k" dts_proxy_placed_total 'node="3"')"
+                    got=$(awk -v k="$k" '$5 == k { n[$3]++ } END { printf "%d %d %d", n[1], n[2], n[3] }' /tmp/served.wrr)
                     check "wrr: node $k's proxy placed 2 4 2 on nodes 1 2 3 (got $got)" test "$got" = "2 4 2"
                 done ;;
             lc)
-                on3=$(sum_metric lc dts_proxy_placed_total 'node="3"')
-                on1=$(sum_metric lc dts_proxy_placed_total 'node="1"')
-                on2=$(sum_metric lc dts_proxy_placed_total 'node="2"')
+                on1=$(awk '$3 == 1' /tmp/served.lc | wc -l)
+                on2=$(awk '$3 == 2' /tmp/served.lc | wc -l)
+                on3=$(awk '$3 == 3' /tmp/served.lc | wc -l)
                 check "lc: node 3 (3 held connections) got none of 12 ($on3), nodes 1 and 2 got $on1 and $on2" \
                     sh -c "[ $on3 = 0 ] && [ $on1 -ge 1 ] && [ $on2 -ge 1 ] && [ $((on1 + on2)) = 12 ]" ;;
             refwd)
