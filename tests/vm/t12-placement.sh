@@ -375,7 +375,7 @@ for s in socks:
                 kh=$(json_get counters.reforwarded "$RIG_SHARED/status.refwd.node$H")
                 rh=$(json_get counters.reforward_refused "$RIG_SHARED/status.refwd.node$H")
                 check "refwd: $far (home $H) went $M -> 2 -> $H and was served there, re-forwarded exactly once (proxy $r2 of $rall, module $k2 on node 2, $kh on node $H; a second one refused there: reforward_refused $rh)" \
-                    sh -c "grep -q '^ok  re-forward again' $RIG_SHARED/loop.log && grep -q '^served' $RIG_SHARED/loop.log &&
+                    sh -c "grep -q '^ok *re-forward again' $RIG_SHARED/loop.log && grep -q '^served' $RIG_SHARED/loop.log &&
                            [ $r2/$rall/$k2/$kh/$rh = 1/1/1/0/1 ]"
                 if [ "$near" != - ]; then
                     check "refwd: $near (home 2) served by node 2, not re-forwarded" \
