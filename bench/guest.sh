@@ -2,7 +2,9 @@
 # The benchmark's guest side: every VM of a bench/run.sh cluster runs it
 # (qemu/cluster.sh --script). Parameters come from the kernel command line
 # (cluster.sh --append): bench_part=main|scaling, bench_quick=0|1,
-# bench_files=N, bench_alpha=A, bench_cache_mb=M.
+# bench_files=N, bench_alpha=A, bench_cache_mb=M, bench_surge_users=U,
+# bench_surge_think=F (the SURGE workload's users and --think-scale),
+# bench_all_mechs=0|1 (scaling: every locality mechanism, both workloads).
 #
 # Every measurement is one JSON line (dts-bench's sample, schema 1) appended
 # to /shared/samples.<vm>.jsonl; bench/run.sh gathers them. Checks (PASS/FAIL
@@ -23,8 +25,25 @@
 #               read it from a throttled virtio disk; nginx runs in a memory
 #               cgroup of bench_cache_mb): ipvs_rr (IPVS-DR round robin over
 #               the 3 nodes, layer 4) against dts_rr, dts_lard, dts_ds,
-#               dts_chash (handover, dts-proxy --config [policy]); req/s, and
-#               each node's hit rate from its disk reads;
+#               dts_chash (handover, dts-proxy --config [policy]); req/s
+#               (locality), and each node's hit rate from its disk reads
+#               (locality_hit) and the MiB it served (locality_served);
+#   surge       the same mechanisms under a SURGE workload (dts-surge run:
+#               bench_surge_users user-equivalents, OFF times scaled by
+#               bench_surge_think, one connection per request, every body's
+#               length checked against the manifest) over the disk's surge/
+#               file set (URL prefix /s/): surge (req/s, param surge),
+#               surge_hit and surge_served (per node), as for locality;
+#   sc_locality Socket Cloning under the placement policies: IPVS-DR round
+#               robin ($VIP_SC:81) over every node's dts-scserver --config
+#               with [policy] rr, lard, ds, chash (sc_rr, sc_lard, sc_ds,
+#               sc_chash; quick: sc_rr, sc_lard), each clone to the policy's
+#               node; the Zipf stream over keep-alive connections (wrk, 4
+#               connections, each placed by IPVS once, its requests by the
+#               cloning server); baseline ipvs_rr_ka, IPVS-DR round robin to
+#               nginx over the same keep-alive connections; sc_locality
+#               (req/s), sc_locality_hit and sc_locality_served (per node;
+#               nginx's bytes plus what dts-scserver served itself);
 #   cloning     Socket Cloning behind IPVS-DR (node 1 directs $VIP_SC:81 to
 #               node 2, whose dts-scserver clones every /b/ request to node
 #               3's nginx): ab -k (one keep-alive connection, a clone per
@@ -38,13 +57,20 @@
 #               not for it): module_loaded (the two filtering hooks, the
 #               default), module_hookstats (the count-only hooks on too,
 #               `dtsctl hook-stats on`) and module_unloaded, interleaved.
-# scaling (N nodes + client): the locality workload under dts_lard.
+# scaling (N nodes + client): the locality workload under dts_lard
+#   (scaling, scaling_hit); with bench_all_mechs=1 (the full run's largest
+#   cluster) instead every locality mechanism under Zipf and SURGE, one
+#   repetition each: locality_scaling, surge_scaling and their _hit and
+#   _served (params N_nodes, N_nodes/nodeI), scaling and scaling_hit from
+#   the Zipf dts_lard run.
+# The host's CPU share of every measured locality window is sampled by
+# bench/run.sh between cpu_mark's marks (host_cpu, host_cpu_locality).
 . "$RIG_REPO/tests/vm/lib.sh"
 
 BENCH=$RIG_REPO/bench
 ALL=$(all_vms)
 N=$RIG_NODES
-part=main quick=0 nfiles=400 alpha=1.0 cache_mb=40
+part=main quick=0 nfiles=400 alpha=1.0 cache_mb=40 surge_users=8 surge_think=0.01 all_mechs=0
 for w in $(cat /proc/cmdline); do
     case $w in
         bench_part=*) part=${w#*=} ;;
@@ -52,14 +78,19 @@ for w in $(cat /proc/cmdline); do
         bench_files=*) nfiles=${w#*=} ;;
         bench_alpha=*) alpha=${w#*=} ;;
         bench_cache_mb=*) cache_mb=${w#*=} ;;
+        bench_surge_users=*) surge_users=${w#*=} ;;
+        bench_surge_think=*) surge_think=${w#*=} ;;
+        bench_all_mechs=*) all_mechs=${w#*=} ;;
     esac
 done
 if [ "$quick" = 1 ]; then
     REPS=2 EFF_T=2 SIZES="1k 64k 1m" LAT_N=30 LAT_REPS=2
     LOC_WARM=10 LOC_T=15 LOC_REPS=1 OVH_T=4 OVH_REPS=2
+    SC_LOC_MECHS="ipvs_rr_ka sc_rr sc_lard"
 else
     REPS=3 EFF_T=5 SIZES="0 1k 64k 1m 32m" LAT_N=60 LAT_REPS=4
     LOC_WARM=20 LOC_T=30 LOC_REPS=2 OVH_T=6 OVH_REPS=3
+    SC_LOC_MECHS="ipvs_rr_ka sc_rr sc_lard sc_ds sc_chash"
 fi
 EFF_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LAT_MECHS="direct dts nginx_relay haproxy ipvs_dr"
@@ -69,8 +100,11 @@ SC_SIZES="1k 64k 1m"
 VIP_DR=10.0.0.101       # IPVS-DR to node 2 (efficiency, latency)
 VIP_RR=10.0.0.102       # IPVS-DR round robin over every node (locality)
 VIP_SC=10.0.0.103       # Socket Cloning: IPVS-DR to node 2's dts-scserver, port 81
+                        # (sc_locality: round robin over every node's)
 METRICS=127.0.0.1:9100
 SAMPLES=$RIG_SHARED/samples.$RIG_VM.jsonl
+TOOLS=${DTSCTL%/*}
+SURGE_MANIFEST=$RIG_SHARED/surge-manifest.json
 
 # sample SCENARIO MECHANISM PARAM REP METRIC VALUE HIGHER_IS_BETTER
 sample() {
@@ -129,11 +163,25 @@ web_cgroup() {
 cache_limit() { echo "$1" >/sys/fs/cgroup/web/memory.max; }
 
 disk_read_bytes() { echo $(( $(awk '{ print $3 }' /sys/block/vda/stat) * 512 )); }
-# Bytes nginx sent for /z/ files, from access-log line $1 on.
+# served_bytes LINE [PREFIX]: bytes nginx sent for the files under PREFIX
+# (default /z/, the Zipf set; /s/ is the SURGE set), from access-log line
+# LINE on.
 served_bytes() {
-    tail -n +"$1" /tmp/nginx/access.log | awk '$3 == "\"GET" && $4 ~ /^\/z\// { s += $7 } END { print s + 0 }'
+    tail -n +"$1" /tmp/nginx/access.log |
+        awk -v p="${2:-/z/}" '$3 == "\"GET" && substr($4, 1, length(p)) == p { s += $7 } END { print s + 0 }'
 }
 log_lines() { echo $(( $(wc -l </tmp/nginx/access.log) + 1 )); }
+# The same for the locality runs' dts-scserver (sc_locality): its log's
+# line count, and the bytes it served itself (`local`, or after a failed
+# clone) for /z/ files from line LINE on, by the sizes in /tmp/zsizes
+# ("/z/NAME SIZE" lines, node_setup).
+SC_LOG=/tmp/scserver-loc.log
+sc_log_lines() { echo $(( $(wc -l <"$SC_LOG") + 1 )); }
+sc_local_bytes() {
+    tail -n +"$1" "$SC_LOG" | awk 'NR == FNR { size[$1] = $2; next }
+        $4 ~ /^action=(local|fallback:)/ { p = substr($3, 6); if (p in size) s += size[p] }
+        END { print s + 0 }' /tmp/zsizes -
+}
 # hit_rate DISK_BYTES SERVED_BYTES: 1 - disk/served, at least 0 (0 if
 # nothing was served).
 hit_rate() {
@@ -148,6 +196,15 @@ node_setup() {
     mkdir -p /tmp/www/b /tmp/data
     check "file-set disk mounted" mount -o ro,noload -t ext4 /dev/vda /tmp/data
     ln -s /tmp/data /tmp/www/z
+    ln -s /tmp/data/surge /tmp/www/s
+    find /tmp/data -maxdepth 1 -type f -printf '/z/%f %s\n' >/tmp/zsizes
+    : >"$SC_LOG"
+    # The SURGE set's manifest, for the client (dts-surge run checks every
+    # body's length against it): the copy on the disk the nodes serve.
+    if [ "$RIG_ID" = 1 ]; then
+        check "SURGE manifest copied to the shared directory" \
+            cp /tmp/data/surge/manifest.json "$SURGE_MANIFEST"
+    fi
     for s in $SIZES; do
         head -c "$(size_bytes "$s")" /dev/zero >"/tmp/www/b/s$s"
     done
@@ -247,24 +304,20 @@ node_main() {
     done
 
     cache_limit $((cache_mb * 1024 * 1024))
-    rep=1
-    while [ $rep -le $LOC_REPS ]; do
-        for m in $LOC_MECHS; do
-            case $m in dts_*) proxy_policy "${m#dts_}" ;; esac
-            sync; echo 3 >/proc/sys/vm/drop_caches
-            barrier "loc-$m-$rep-warm" "$ALL"
-            barrier "loc-$m-$rep-go" "$ALL"
-            d0=$(disk_read_bytes) l0=$(log_lines)
-            barrier "loc-$m-$rep-end" "$ALL"
-            d1=$(disk_read_bytes)
-            sv=$(served_bytes "$l0")
-            hit=$(hit_rate $((d1 - d0)) "$sv")
-            log "locality $m rep $rep: served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
-            sample locality_hit "$m" "node$RIG_ID" "$rep" hit_rate "$hit" true
-            sample locality_served "$m" "node$RIG_ID" "$rep" served_mib "$(awk -v s="$sv" 'BEGIN { printf "%.2f", s / 1048576 }')" true
-        done
-        rep=$((rep + 1))
-    done
+    node_loc_all zipf "$LOC_MECHS" "$LOC_REPS"
+    node_loc_all surge "$LOC_MECHS" "$LOC_REPS"
+    # Socket Cloning under the policies: node 2's map-mode server gives
+    # way to one dts-scserver --config per node, and node 1 directs
+    # $VIP_SC:81 to every node.
+    sc_server_stop
+    if [ "$RIG_ID" = 1 ]; then
+        check "ipvsadm: $VIP_SC:81 -> every node (DR, rr; sc_locality)" sh -c "
+            ipvsadm -D -t $VIP_SC:81 && ipvsadm -A -t $VIP_SC:81 -s rr &&
+            for i in \$(seq 1 $N); do ipvsadm -a -t $VIP_SC:81 -r 10.0.0.\$((10 + i)):81 -g || exit 1; done"
+        ipvsadm -Ln >>"$RIG_OUT/log.txt"
+    fi
+    node_loc_all sc "$SC_LOC_MECHS" "$LOC_REPS"
+    sc_policy_stop
     cache_limit max
     proxy_route_next
 
@@ -306,9 +359,95 @@ node_main() {
 # hooks on too).
 ovh_order() { if [ $(($1 % 2)) = 1 ]; then echo "loaded hookstats unloaded"; else echo "unloaded hookstats loaded"; fi; }
 
+# loc_names WORKLOAD: the scenario ($LS; its per-node ones are ${LS}_hit
+# and ${LS}_served), the param of its req/s sample ($LP) and of its
+# per-node samples ($LNODE), and the barriers' prefix ($LB) of a locality
+# workload (zipf, surge, sc) in this part. Client and nodes.
+loc_names() {
+    case $part:$1 in
+        main:zipf) LS=locality LP=zipf LB=loc ;;
+        main:surge) LS=surge LP=surge LB=surge ;;
+        main:sc) LS=sc_locality LP=zipf LB=scloc ;;
+        scaling:zipf) LS=locality_scaling LB=loc ;;
+        scaling:surge) LS=surge_scaling LB=surge ;;
+    esac
+    if [ "$part" = main ]; then
+        LNODE=node$RIG_ID
+    else
+        LP=${N}_nodes LNODE=${N}_nodes/node$RIG_ID
+    fi
+}
+
+# node_loc_all WORKLOAD MECHS REPS: this node's part of every repetition
+# of the workload's runs, each mechanism once per repetition.
+node_loc_all() {
+    _rep=1
+    while [ $_rep -le "$3" ]; do
+        for _mech in $2; do
+            node_loc "$1" "$_mech" "$_rep"
+        done
+        _rep=$((_rep + 1))
+    done
+}
+
+# node_loc WORKLOAD MECH REP: this node's part of one locality run: MECH
+# set up (the proxies' policy, or the cloning servers'), the page cache
+# dropped; then, around the client's measured run, the bytes this node
+# read from its disk and those it served, its hit rate.
+node_loc() {
+    _w=$1 _m=$2 _r=$3
+    loc_names "$_w"
+    case $_m in
+        dts_*) proxy_policy "${_m#dts_}" ;;
+        sc_*) sc_policy_start "${_m#sc_}" ;;
+        ipvs_rr_ka) sc_policy_stop ;;
+    esac
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    _s0=$(sc_log_lines)
+    barrier "$LB-$_m-$_r-warm" "$ALL"
+    barrier "$LB-$_m-$_r-go" "$ALL"
+    d0=$(disk_read_bytes) l0=$(log_lines) s0=$(sc_log_lines)
+    barrier "$LB-$_m-$_r-end" "$ALL"
+    d1=$(disk_read_bytes)
+    case $_w in
+        surge) sv=$(served_bytes "$l0" /s/) ;;
+        sc) sv=$(( $(served_bytes "$l0") + $(sc_local_bytes "$s0") )) ;;
+        *) sv=$(served_bytes "$l0") ;;
+    esac
+    hit=$(hit_rate $((d1 - d0)) "$sv")
+    log "$LS $_m rep $_r: served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
+    sample "${LS}_hit" "$_m" "$LNODE" "$_r" hit_rate "$hit" true
+    sample "${LS}_served" "$_m" "$LNODE" "$_r" served_mib "$(awk -v s="$sv" 'BEGIN { printf "%.2f", s / 1048576 }')" true
+    if [ "$part:$_w:$_m" = scaling:zipf:dts_lard ]; then
+        sample scaling_hit dts_lard "${N}_nodes/node$RIG_ID" 1 hit_rate "$hit" true
+    fi
+    case $_m in
+        sc_*)
+            # As for the cloning scenario: wrk closes its connections at
+            # the end of each run, maybe while a clone is being made
+            # (EBADF); any other failed clone is a fault.
+            bad=$(tail -n +"$_s0" "$SC_LOG" | grep -c 'action=fallback:')
+            ebadf=$(tail -n +"$_s0" "$SC_LOG" | grep -c 'action=fallback:EBADF')
+            clones=$(tail -n +"$_s0" "$SC_LOG" | grep -c 'action=clone:')
+            log "$LS $_m rep $_r: $clones clones, $bad failed ($ebadf EBADF)"
+            [ "$bad" = "$ebadf" ] ||
+                fail "$LS $_m rep $_r: $((bad - ebadf)) clone call(s) failed other than at wrk's end (EBADF)"
+            ;;
+    esac
+}
+
 node_scaling() {
     node_setup
     cache_limit $((cache_mb * 1024 * 1024))
+    if [ "$all_mechs" = 1 ]; then
+        barrier ready "$ALL"
+        node_loc_all zipf "$LOC_MECHS" 1
+        node_loc_all surge "$LOC_MECHS" 1
+        cache_limit max
+        barrier finish "$ALL"
+        node_finish
+        return
+    fi
     proxy_policy lard
     sync; echo 3 >/proc/sys/vm/drop_caches
     barrier ready "$ALL"
@@ -325,8 +464,6 @@ node_scaling() {
     node_finish
 }
 
-# node_finish: the bench's own servers stop, then lib.sh's node_teardown
-# (drain, final status, proxy and nginx logs, config clear, rmmod, dmesg).
 # sc_server_start: node 2's Socket Cloning server on $VIP_SC:81: /b/ is
 # node 3's (every request cloned there), /l/ (the same files) its own.
 sc_server_start() {
@@ -347,9 +484,60 @@ sc_server_start() {
         sh -c "curl -sf -o /dev/null --max-time 5 http://$VIP_SC:81/l/s1k"
 }
 
+# pid_stop PIDFILE: stop the process (SIGTERM), wait until it is gone (10 s
+# at most), remove the file.
+pid_stop() {
+    [ -f "$1" ] || return 0
+    _pid=$(cat "$1")
+    kill "$_pid" 2>/dev/null
+    _n=0
+    while kill -0 "$_pid" 2>/dev/null && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
+    rm -f "$1"
+}
+sc_server_stop() { pid_stop /tmp/scserver.pid; }
+
+# sc_policy_start POLICY: (re)start this node's locality cloning server,
+# dts-scserver --config (this node's cluster file with that [policy]) on
+# $VIP_SC:81, serving /tmp/www (so /z/, the disk's Zipf set), every clone
+# to nginx on port 80, in nginx's memory cgroup (the files it serves
+# itself are charged to the same page-cache limit). Its log: $SC_LOG.
+sc_policy_start() {
+    sc_policy_stop
+    cluster_toml "$1" >"/tmp/c-sc-$1.toml"
+    check "dts-scserver --config (policy $1) on $VIP_SC:81" sc_policy_run "/tmp/c-sc-$1.toml"
+}
+sc_policy_stop() { pid_stop /tmp/scserver-loc.pid; }
+sc_policy_run() { # CONFIG
+    _nodes=
+    for _i in $(seq 1 "$N"); do _nodes="$_nodes --node $_i=$(node_ip "$_i")"; done
+    # The server moves itself into the cgroup, then becomes dts-scserver.
+    # shellcheck disable=SC2016,SC2086
+    sh -c 'echo $$ >/sys/fs/cgroup/web/cgroup.procs && exec "$@"' sh \
+        "$TOOLS/dts-scserver" --listen "$VIP_SC:81" --root /tmp/www --config "$1" $_nodes \
+        --clone-port 80 --log "$SC_LOG" </dev/null >/dev/null 2>>/tmp/scserver-loc.err &
+    echo $! >/tmp/scserver-loc.pid
+    _n=0
+    while [ $_n -lt 150 ]; do
+        sleep 0.2; _n=$((_n + 1))
+        if ! kill -0 "$(cat /tmp/scserver-loc.pid)" 2>/dev/null; then
+            echo "dts-scserver exited:"; tail -n 5 /tmp/scserver-loc.err
+            rm -f /tmp/scserver-loc.pid
+            return 1
+        fi
+        # /proc/net/tcp: "sl local rem st ...", port 81 = 0051, 0A = LISTEN.
+        awk 'substr($2, length($2) - 4) == ":0051" && $4 == "0A" { f = 1 } END { exit !f }' \
+            /proc/net/tcp && return 0
+    done
+    echo "dts-scserver does not listen on port 81 after 30 s:"; tail -n 5 /tmp/scserver-loc.err
+    return 1
+}
+
+# node_finish: the bench's own servers stop, then lib.sh's node_teardown
+# (drain, final status, proxy and nginx logs, config clear, rmmod, dmesg).
 node_finish() {
-    [ -f /tmp/scserver.pid ] && kill "$(cat /tmp/scserver.pid)" 2>/dev/null
-    cp /tmp/scserver.log "$RIG_OUT/" 2>/dev/null
+    sc_server_stop
+    sc_policy_stop
+    cp /tmp/scserver.log "$SC_LOG" /tmp/scserver-loc.err "$RIG_OUT/" 2>/dev/null
     [ -f /tmp/haproxy.pid ] && kill "$(cat /tmp/haproxy.pid)" 2>/dev/null
     [ -f /tmp/nginx-relay/nginx.pid ] && kill "$(cat /tmp/nginx-relay/nginx.pid)" 2>/dev/null
     [ "$RIG_ID" = 1 ] && ipvsadm -C
@@ -472,38 +660,118 @@ client_cloning() {
     done
 }
 
-# wrk_zipf URL SECONDS SEED: the Zipf stream; prints req/s.
+# wrk_zipf URL SECONDS SEED [close|keepalive]: the Zipf stream (4
+# connections; by default one per request); prints req/s.
 wrk_zipf() {
-    wrk -t1 -c4 -d"$2s" --timeout 30s -s "$BENCH/zipf.lua" "$1" -- "$nfiles" "$alpha" "$3" >/tmp/wrk.out 2>&1 ||
-        { cat /tmp/wrk.out; return 1; }
+    wrk -t1 -c4 -d"$2s" --timeout 30s -s "$BENCH/zipf.lua" "$1" -- "$nfiles" "$alpha" "$3" "${4:-close}" \
+        >/tmp/wrk.out 2>&1 || { cat /tmp/wrk.out; return 1; }
     cat /tmp/wrk.out >>"$RIG_OUT/log.txt"
     if grep -q 'Non-2xx\|Socket errors' /tmp/wrk.out; then cat /tmp/wrk.out; return 1; fi
     awk '/^Requests\/sec:/ { print $2 }' /tmp/wrk.out
 }
 
-client_locality() {
-    rep=1
-    while [ $rep -le $LOC_REPS ]; do
-        for m in $LOC_MECHS; do
-            url=http://$VIP/
-            [ "$m" = ipvs_rr ] && url=http://$VIP_RR/
-            barrier "loc-$m-$rep-warm" "$ALL"
-            wrk_zipf "$url" "$LOC_WARM" $((rep * 100 + 1)) >/dev/null ||
-                fail "locality rep $rep $m: warm-up failed"
-            barrier "loc-$m-$rep-go" "$ALL"
-            cpu_mark "locality.$m.$rep" start
-            if rps=$(wrk_zipf "$url" "$LOC_T" $((rep * 100 + 2))); then
-                log "locality rep $rep $m: $rps req/s"
-                sample locality "$m" zipf "$rep" req_per_s "$rps" true
-                [ "$m" = dts_lard ] && sample scaling dts_lard "${N}_nodes" "$rep" req_per_s "$rps" true
-            else
-                fail "locality rep $rep $m: wrk failed: $(tail -n 3 /tmp/wrk.out | tr '\n' ' ')"
-            fi
-            cpu_mark "locality.$m.$rep" end
-            barrier "loc-$m-$rep-end" "$ALL"
-        done
-        rep=$((rep + 1))
+# surge_run URL SECONDS SEED: the SURGE workload (dts-surge run, one
+# connection per request) against the file set under URL; prints req/s.
+# Fails on any failed request (dts-surge's exit status 1: a connection or
+# socket error, a status other than 200, or a body whose length is not the
+# manifest's).
+surge_run() {
+    "$TOOLS/dts-surge" run --manifest "$SURGE_MANIFEST" --url "$1" --users "$surge_users" \
+        --duration "$2" --seed "$3" --think-scale "$surge_think" --timeout 30 --json \
+        >/tmp/surge.json 2>/tmp/surge.err
+    _rc=$?
+    # The report without its per-file counts.
+    "$JQ" -c 'del(.per_file)' /tmp/surge.json >>"$RIG_OUT/log.txt" 2>/dev/null
+    if [ $_rc != 0 ]; then
+        cat /tmp/surge.err
+        "$JQ" -c '{requests, ok, errors}' /tmp/surge.json 2>/dev/null
+        return 1
+    fi
+    "$JQ" -r 'if .requests > 0 and .ok == .requests then .req_per_s
+              else error("\(.ok) of \(.requests) requests ok") end' /tmp/surge.json 2>&1
+}
+
+# surge_verify URL: the SURGE set's most popular, largest and smallest
+# files, fetched under URL, have the manifest's SHA-256 (dts-surge run
+# checks lengths only).
+surge_verify() {
+    for _f in $("$JQ" -r '[.files | (min_by(.rank), max_by(.size), min_by(.size)) | .name] | unique | .[]' \
+        "$SURGE_MANIFEST"); do
+        _want=$("$JQ" -r --arg n "$_f" '.files[] | select(.name == $n) | .sha256' "$SURGE_MANIFEST")
+        curl -sf --max-time 60 -o /tmp/surge.body "$1$_f" || { echo "$1$_f: curl failed"; return 1; }
+        _got=$(sha256_of /tmp/surge.body)
+        [ "$_got" = "$_want" ] || { echo "$1$_f: SHA-256 $_got, manifest $_want"; return 1; }
     done
+}
+
+# loc_run WORKLOAD MECH URL SECONDS SEED: one run of the workload's
+# stream; prints req/s.
+loc_run() {
+    case $1:$2 in
+        zipf:*) wrk_zipf "$3" "$4" "$5" ;;
+        surge:*) surge_run "$3s/" "$4" "$5" ;;
+        sc:*) wrk_zipf "$3" "$4" "$5" keepalive ;;
+    esac
+}
+
+# client_loc_all WORKLOAD MECHS REPS: every repetition of the workload's
+# runs, each mechanism once per repetition (the nodes: node_loc_all).
+client_loc_all() {
+    _rep=1
+    while [ $_rep -le "$3" ]; do
+        for _mech in $2; do
+            client_loc "$1" "$_mech" "$_rep"
+        done
+        _rep=$((_rep + 1))
+    done
+}
+
+# client_loc WORKLOAD MECH REP: one locality run: a warm-up, then the
+# measured run, whose req/s is the sample; the host's CPU use is marked
+# around it (label locality.MECH.REP for the main run's Zipf workload, as
+# always; loc.NODES.WORKLOAD.MECH.REP for the others, WORKLOAD zipf or
+# surge).
+client_loc() {
+    _w=$1 _m=$2 _r=$3
+    loc_names "$_w"
+    case $_m in
+        ipvs_rr | ipvs_rr_ka) _url=http://$VIP_RR/ ;;
+        sc_*) _url=http://$VIP_SC:81/ ;;
+        *) _url=http://$VIP/ ;;
+    esac
+    if [ "$part:$_w" = main:zipf ]; then
+        _cpu=locality.$_m.$_r
+    else
+        _cpu=loc.$N.$(if [ "$_w" = surge ]; then echo surge; else echo zipf; fi).$_m.$_r
+    fi
+    barrier "$LB-$_m-$_r-warm" "$ALL"
+    # On failure loc_run prints what went wrong instead of the rate.
+    if ! rps=$(loc_run "$_w" "$_m" "$_url" "$LOC_WARM" $((_r * 100 + 1))); then
+        fail "$LS rep $_r $_m: warm-up failed: $(printf '%s\n' "$rps" | tail -n 3 | tr '\n' ' ')"
+    fi
+    barrier "$LB-$_m-$_r-go" "$ALL"
+    cpu_mark "$_cpu" start
+    [ "$part:$_w:$_m" = scaling:zipf:dts_lard ] && cpu_mark "scaling.$N" start
+    if rps=$(loc_run "$_w" "$_m" "$_url" "$LOC_T" $((_r * 100 + 2))); then
+        log "$LS rep $_r $_m: $rps req/s"
+        sample "$LS" "$_m" "$LP" "$_r" req_per_s "$rps" true
+        if [ "$_w:$_m" = zipf:dts_lard ]; then
+            sample scaling dts_lard "${N}_nodes" "$_r" req_per_s "$rps" true
+        fi
+    else
+        fail "$LS rep $_r $_m: the $_w run failed: $(printf '%s\n' "$rps" | tail -n 3 | tr '\n' ' ')"
+    fi
+    [ "$part:$_w:$_m" = scaling:zipf:dts_lard ] && cpu_mark "scaling.$N" end
+    cpu_mark "$_cpu" end
+    barrier "$LB-$_m-$_r-end" "$ALL"
+}
+
+# client_surge_check: before the SURGE runs, the manifest is there and
+# some bodies are byte-exact through IPVS and through DTS.
+client_surge_check() {
+    check "SURGE manifest from node 1" test -s "$SURGE_MANIFEST"
+    check "SURGE files byte-exact through IPVS-DR ($VIP_RR)" surge_verify "http://$VIP_RR/s/"
+    check "SURGE files byte-exact through DTS ($VIP)" surge_verify "http://$VIP/s/"
 }
 
 client_overhead() {
@@ -544,7 +812,10 @@ client_main() {
     client_cloning
     cpu_mark cloning end
     barrier lat-done "$ALL"
-    client_locality
+    client_loc_all zipf "$LOC_MECHS" "$LOC_REPS"
+    client_surge_check
+    client_loc_all surge "$LOC_MECHS" "$LOC_REPS"
+    client_loc_all sc "$SC_LOC_MECHS" "$LOC_REPS"
     client_overhead
     barrier finish "$ALL"
     pass "benchmark client finished"
@@ -553,6 +824,14 @@ client_main() {
 client_scaling() {
     uname -r >"$RIG_SHARED/kernel"
     barrier ready "$ALL"
+    if [ "$all_mechs" = 1 ]; then
+        client_loc_all zipf "$LOC_MECHS" 1
+        client_surge_check
+        client_loc_all surge "$LOC_MECHS" 1
+        barrier finish "$ALL"
+        pass "benchmark client finished"
+        return
+    fi
     wrk_zipf "http://$VIP/" "$LOC_WARM" 101 >/dev/null || fail "scaling: warm-up failed"
     barrier scale-go "$ALL"
     cpu_mark "scaling.$N" start

@@ -7,12 +7,23 @@
 #
 # Runs, one after the other (never two clusters at once: the machine's CPUs
 # are the measuring instrument):
-#   main      3 nodes + client: efficiency, latency, locality, overhead;
+#   main      3 nodes + client: efficiency, latency, cloning, locality (Zipf,
+#             wrk), surge (the same mechanisms under a SURGE workload,
+#             dts-surge run), sc_locality (Socket Cloning under the
+#             placement policies), overhead;
 #   scaling   the locality workload under LARD on 2 and 4 nodes (--scaling;
-#             the 3-node figure comes from the main run).
-# Every node reads the locality scenario's file set from a read-only virtio
-# disk (an ext4 image built here, kept in build/bench/), throttled to
-# DISK_THROTTLE so that a page-cache miss costs a disk read.
+#             the 3-node figure comes from the main run). In the full run
+#             (not --quick) the largest of these clusters, if it has more
+#             than 3 nodes, runs every locality mechanism under both
+#             workloads instead (locality_scaling, surge_scaling), so that
+#             the report has the policies' gains on the largest node count
+#             the run uses; --quick runs the first size only, LARD only.
+# Every node reads the locality scenarios' file sets from a read-only
+# virtio disk (an ext4 image built here, kept in build/bench/; its name
+# changes with its contents), throttled to DISK_THROTTLE so that a
+# page-cache miss costs a disk read: the Zipf set (f0001 ... at the top)
+# and the SURGE set (surge/, made by `dts-surge files` with a fixed seed,
+# with its manifest.json, which node 1 copies to the client).
 #
 # Writes into --out (default <repo>/bench): results.json (the raw
 # samples, dts-bench's schema 1), report.md and plots/*.png (dts-bench
@@ -42,8 +53,10 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$kernel" ] || die "--kernel: no such file: '$kernel'"
 [ -f "$module" ] || die "--module: no such file: '$module'"
-[ -x "$tools/dtsctl" ] && [ -x "$tools/dts-proxy" ] && [ -x "$tools/dts-bench" ] ||
-    die "--tools $tools must hold dtsctl, dts-proxy and dts-bench"
+for t in dtsctl dts-proxy dts-bench dts-surge dts-scserver; do
+    [ -x "$tools/$t" ] ||
+        die "--tools $tools must hold dtsctl, dts-proxy, dts-bench, dts-surge and dts-scserver (no $t)"
+done
 for n in $scaling; do
     [[ $n =~ ^[1-9]$ ]] && [ "$n" -ge 2 ] && [ "$n" -le 6 ] || die "--scaling: node counts 2..6 (got '$n')"
 done
@@ -56,29 +69,49 @@ done
 # is larger than one node's cache and smaller than the cluster's.
 NFILES=400 FILE_KIB=256 ALPHA=0.9 CACHE_MB=40
 DISK_THROTTLE=4194304,50       # bytes/s, requests/s: a slow disk
+# The SURGE file set (Documentation/surge.md): SURGE_FILES files with the
+# paper's size model, cut at SURGE_MAX bytes, Zipf popularity (alpha 1.0),
+# from a fixed seed: 94.5 MiB with these values, like the Zipf set more
+# than one node's cache and less than the cluster's. SURGE_USERS
+# user-equivalents, every OFF time scaled by SURGE_THINK: a mean OFF time
+# of about 23 ms per request, well below a request's time under TCG, so
+# that the cluster, not the users' think times, sets the pace.
+SURGE_FILES=2000 SURGE_SEED=1 SURGE_MAX=4194304 SURGE_USERS=8 SURGE_THINK=0.01
 if [ "$quick" = 1 ]; then
     scaling=${scaling%% *}    # one extra cluster size
+fi
+# The full run's largest scaling cluster, if larger than the main run's 3
+# nodes, runs every locality mechanism (above); 0: none does.
+all_mechs_n=0
+if [ "$quick" = 0 ]; then
+    for n in $scaling; do
+        if [ "$n" -gt 3 ] && [ "$n" -gt "$all_mechs_n" ]; then all_mechs_n=$n; fi
+    done
 fi
 
 mkdir -p "$out"
 out=$(readlink -f "$out")
-rm -rf "$out/runs" "$out/plots" "$out/report.md" "$out/results.json" "$out/samples.jsonl" "$out/cpu-samples.jsonl"
+rm -rf "$out/runs" "$out/plots" "$out/report.md" "$out/results.json" "$out/samples.jsonl" "$out/cpu-samples.jsonl" "$out/scenarios.txt"
 mkdir -p "$out/runs"
 t_start=$(date +%s)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # --- the disk image ------------------------------------------------------
 img_dir=$REPO/build/bench
-img=$img_dir/files-$NFILES-$FILE_KIB.ext4
+img=$img_dir/files-$NFILES-$FILE_KIB-surge-$SURGE_FILES-$SURGE_SEED-$SURGE_MAX.ext4
 if [ ! -f "$img" ]; then
-    say "building the file set: $NFILES files of $FILE_KIB KiB ($img)"
+    say "building the file sets: $NFILES files of $FILE_KIB KiB, $SURGE_FILES SURGE files ($img)"
     mkdir -p "$img_dir"
+    # Images of other file sets would only take room.
+    rm -f "$img_dir"/files-*.ext4 "$img_dir"/files-*.ext4.tmp
     tmp=$(mktemp -d "$img_dir/files.XXXXXX")
     for ((i = 1; i <= NFILES; i++)); do
         head -c $((FILE_KIB * 1024)) /dev/urandom >"$tmp/$(printf 'f%04d' "$i")"
     done
-    chmod 755 "$tmp"
-    mb=$(( NFILES * FILE_KIB / 1024 * 11 / 10 + 16 ))
+    "$tools/dts-surge" files --seed "$SURGE_SEED" --count "$SURGE_FILES" --max-size "$SURGE_MAX" \
+        --out "$tmp/surge" || die "dts-surge files failed"
+    chmod -R a+rX "$tmp"
+    mb=$(( $(du -sm "$tmp" | cut -f1) * 11 / 10 + 16 ))
     mkfs.ext4 -q -F -O ^has_journal -d "$tmp" "$img.tmp" "${mb}M"
     rm -rf "$tmp"
     mv "$img.tmp" "$img"
@@ -101,8 +134,8 @@ cpu_watch() { # SHARED_DIR LOG
 }
 
 fails=0
-run_cluster() { # NAME NODES PART TIMEOUT
-    local name=$1 nodes=$2 part=$3 timeout=$4 dir=$out/runs/$1 rc=0 cpu_pid
+run_cluster() { # NAME NODES PART TIMEOUT [ALL_MECHS]
+    local name=$1 nodes=$2 part=$3 timeout=$4 all_mechs=${5:-0} dir=$out/runs/$1 rc=0 cpu_pid
     say "$name: booting $nodes nodes + client (part $part) ..."
     local cpulog=$out/runs/$name.cpu.log t0
     : >"$cpulog"
@@ -113,7 +146,7 @@ run_cluster() { # NAME NODES PART TIMEOUT
     "$REPO/qemu/cluster.sh" --kernel "$kernel" --module "$module" --tools "$tools" \
         --script "$REPO/bench/guest.sh" --out "$dir" --nodes "$nodes" --timeout "$timeout" \
         --disk "$img" --disk-throttle "$DISK_THROTTLE" \
-        --append "bench_part=$part bench_quick=$quick bench_files=$NFILES bench_alpha=$ALPHA bench_cache_mb=$CACHE_MB" \
+        --append "bench_part=$part bench_quick=$quick bench_files=$NFILES bench_alpha=$ALPHA bench_cache_mb=$CACHE_MB bench_surge_users=$SURGE_USERS bench_surge_think=$SURGE_THINK bench_all_mechs=$all_mechs" \
         >"$out/runs/$name.log" 2>&1 || rc=$?
     kill "$cpu_pid" 2>/dev/null; wait "$cpu_pid" 2>/dev/null || true
     say "$name: finished in $(( $(date +%s) - t0 )) s (cluster.sh exit $rc)"
@@ -136,8 +169,13 @@ run_cluster() { # NAME NODES PART TIMEOUT
         say "$name: FAILED (consoles in $dir)"
         fails=$((fails + 1))
     fi
-    # The host CPU's busy share between each pair of marks.
-    python3 - "$cpulog" "$name" >>"$out/cpu-samples.jsonl" <<'EOF'
+    # The host CPU's busy share between each pair of marks: host_cpu (one
+    # column per window: efficiency, cloning, locality_MECH, scaling_N),
+    # and for every locality window host_cpu_locality, by mechanism, with
+    # the param NODES_nodes/WORKLOAD (from guest.sh's labels
+    # locality.MECH.REP, the main run's Zipf windows, which host_cpu has
+    # too, and loc.NODES.WORKLOAD.MECH.REP).
+    python3 - "$cpulog" "$nodes" >>"$out/cpu-samples.jsonl" <<'EOF'
 import json, sys
 marks = {}
 for line in open(sys.argv[1]):
@@ -145,51 +183,104 @@ for line in open(sys.argv[1]):
     kind, label = f[0].split(".", 2)[1], f[0].split(".", 2)[2]
     t = [int(x) for x in f[2:]]
     marks.setdefault(label, {})[kind] = (sum(t), t[3] + t[4])
-for label, m in sorted(marks.items()):
-    if "start" in m and "end" in m:
-        total = m["end"][0] - m["start"][0]
-        idle = m["end"][1] - m["start"][1]
-        if total > 0:
-            scen = label.split(".")
-            print(json.dumps({"scenario": "host_cpu", "mechanism": scen[0] + ("_" + scen[1] if len(scen) > 1 else ""),
-                              "param": "busy", "rep": int(scen[2]) if len(scen) > 2 else 1,
-                              "metric": "busy_share", "value": round(1 - idle / total, 4),
-                              "higher_is_better": False}))
+def sample(scenario, mechanism, param, rep, share):
+    print(json.dumps({"scenario": scenario, "mechanism": mechanism, "param": param, "rep": rep,
+                      "metric": "busy_share", "value": share, "higher_is_better": False}))
+def shares(items):
+    for label, m in items:
+        if "start" in m and "end" in m:
+            total = m["end"][0] - m["start"][0]
+            idle = m["end"][1] - m["start"][1]
+            if total > 0:
+                yield label.split("."), round(1 - idle / total, 4)
+for scen, share in shares(sorted(marks.items())):
+    if scen[0] != "loc":
+        sample("host_cpu", scen[0] + ("_" + scen[1] if len(scen) > 1 else ""), "busy",
+               int(scen[2]) if len(scen) > 2 else 1, share)
+# In the order of the runs (the marks' order in the log).
+for scen, share in shares(marks.items()):
+    if scen[0] == "loc" and len(scen) == 5:
+        sample("host_cpu_locality", scen[3], scen[1] + "_nodes/" + scen[2], int(scen[4]), share)
+    elif scen[0] == "locality" and len(scen) == 3:
+        sample("host_cpu_locality", scen[1], sys.argv[2] + "_nodes/zipf", int(scen[2]), share)
 EOF
 }
 
 : >"$out/cpu-samples.jsonl"
-if [ "$quick" = 1 ]; then main_timeout=900; else main_timeout=2400; fi
+if [ "$quick" = 1 ]; then main_timeout=1500; else main_timeout=4200; fi
 run_cluster main 3 main "$main_timeout"
 for n in $scaling; do
-    run_cluster "scaling-$n" "$n" scaling 900
+    if [ "$n" = "$all_mechs_n" ]; then
+        run_cluster "scaling-$n" "$n" scaling 2400 1
+    else
+        run_cluster "scaling-$n" "$n" scaling 900
+    fi
 done
 
 # --- results.json and the report --------------------------------------------
 kernel_rel=$(cat "$out"/runs/main/shared/kernel 2>/dev/null || echo unknown)
 cat "$out"/runs/*/shared/samples.*.jsonl "$out/cpu-samples.jsonl" 2>/dev/null >"$out/samples.jsonl" || true
-python3 - "$out/samples.jsonl" "$out/results.json" "$(hostname)" "$(nproc)" "$kernel_rel" "$started" <<'EOF'
+python3 - "$out/samples.jsonl" "$out/results.json" "$(hostname)" "$(nproc)" "$kernel_rel" "$started" \
+    "$out/scenarios.txt" <<'EOF'
 import json, sys
-src, dst, host, cpus, kernel, date = sys.argv[1:7]
+src, dst, host, cpus, kernel, date, names = sys.argv[1:8]
 samples = [json.loads(l) for l in open(src) if l.strip()]
 json.dump({"schema": 1,
            "machine": {"host": host, "cpus": int(cpus), "accel": "tcg", "kernel": kernel, "date": date},
            "samples": samples}, open(dst, "w"), indent=1)
+open(names, "w").write("".join(sorted({"%s=%s\n" % (s["scenario"], s["mechanism"]) for s in samples})))
 print("bench: %d samples" % len(samples), file=sys.stderr)
 EOF
+# Each scenario's baseline, and the second baseline of those whose report
+# also compares with DTS's (or Socket Cloning's) own round robin; only
+# those with samples ($out/scenarios.txt: SCENARIO=MECH lines), since
+# dts-bench refuses a baseline for a scenario without any (a quick run has
+# no locality_scaling) and a second baseline without samples (a failed
+# run).
+baselines=(handover_call=dts handover_phases=dts mesh_rtt=icmp clone_call=sc
+    locality=ipvs_rr locality_hit=ipvs_rr locality_served=ipvs_rr
+    surge=ipvs_rr surge_hit=ipvs_rr surge_served=ipvs_rr
+    sc_locality=ipvs_rr_ka sc_locality_hit=ipvs_rr_ka sc_locality_served=ipvs_rr_ka
+    locality_scaling=ipvs_rr locality_scaling_hit=ipvs_rr locality_scaling_served=ipvs_rr
+    surge_scaling=ipvs_rr surge_scaling_hit=ipvs_rr surge_scaling_served=ipvs_rr
+    overhead_tcp=module_unloaded overhead_udp=module_unloaded scaling=dts_lard
+    scaling_hit=dts_lard host_cpu=efficiency host_cpu_locality=ipvs_rr)
+second_baselines=(locality=dts_rr surge=dts_rr sc_locality=sc_rr locality_scaling=dts_rr
+    surge_scaling=dts_rr)
+report_args=()
+for b in "${baselines[@]}"; do
+    if grep -qx "$b" "$out/scenarios.txt"; then report_args+=(--baseline "$b"); fi
+done
+for b in "${second_baselines[@]}"; do
+    if grep -qx "$b" "$out/scenarios.txt"; then report_args+=(--second-baseline "$b"); fi
+done
 rc=0
 "$tools/dts-bench" report --in "$out/results.json" --out "$out/report.md" --plots "$out/plots" \
-    --baseline handover_call=dts --baseline handover_phases=dts --baseline mesh_rtt=icmp --baseline clone_call=sc --baseline locality=ipvs_rr --baseline locality_hit=ipvs_rr \
-    --baseline locality_served=ipvs_rr --baseline overhead_tcp=module_unloaded \
-    --baseline overhead_udp=module_unloaded --baseline scaling=dts_lard \
-    --baseline scaling_hit=dts_lard --baseline host_cpu=efficiency || rc=1
+    "${report_args[@]}" || rc=1
+# surge_set: ", N files, X MiB (median, largest)" of the SURGE manifest the
+# main run's client read, or nothing.
+surge_set() {
+    [ -f "$out/runs/main/shared/surge-manifest.json" ] || return 0
+    python3 - "$out/runs/main/shared/surge-manifest.json" <<'EOF' || true
+import json, sys
+sizes = sorted(f["size"] for f in json.load(open(sys.argv[1]))["files"])
+print(", %d files, %.1f MiB (median %.1f KiB, largest %.1f MiB)"
+      % (len(sizes), sum(sizes) / 2**20, sizes[len(sizes) // 2] / 1024, sizes[-1] / 2**20), end="")
+EOF
+}
 {
     echo
     echo "## This run"
     echo
     echo "- \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')\`, $(( ($(date +%s) - t_start) / 60 )) min on $(hostname) ($(nproc) CPUs, QEMU TCG)."
     echo "- Locality file set: $NFILES files of $FILE_KIB KiB, Zipf alpha $ALPHA; each node's nginx page cache limited to $CACHE_MB MiB; disk reads throttled to ${DISK_THROTTLE%,*} B/s and ${DISK_THROTTLE#*,} requests/s."
-    echo "- Socket Cloning (mechanism \`sc\`) is not measured: it has not landed (issue 7)."
+    echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
+    echo "- Socket Cloning under the policies (\`sc_locality\`): the Zipf stream over wrk's 4 keep-alive connections; baseline \`ipvs_rr_ka\` (IPVS round robin over the same kind of connections), second baseline \`sc_rr\`."
+    if [ "$all_mechs_n" != 0 ]; then
+        echo "- Largest node count: $all_mechs_n nodes (\`locality_scaling\`, \`surge_scaling\`: every locality mechanism, one repetition each); 3 nodes in the main run (\`locality\`, \`surge\`)."
+    else
+        echo "- Largest node count with every locality mechanism: 3 nodes (the main run)$([ "$quick" = 1 ] && echo '; a quick run measures LARD alone on the other size')."
+    fi
     if [ "$fails" != 0 ]; then
         echo "- **$fails cluster run(s) FAILED**; the figures above come from what they measured before. See \`runs/\`."
     fi

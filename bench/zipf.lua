@@ -1,15 +1,20 @@
--- wrk script of the benchmark's locality scenario (bench/guest.sh):
+-- wrk script of the benchmark's locality scenarios (bench/guest.sh):
 -- requests /z/fNNNN (the disk image's files, 1..N) drawn from a Zipf
--- distribution, one connection per request (Connection: close), so that
--- every request is placed (and handed over) on its own.
+-- distribution. By default one connection per request (Connection:
+-- close), so that every request is placed (and handed over) on its own;
+-- with MODE "keepalive" no Connection field, so that each of wrk's
+-- connections carries request after request (HTTP/1.1 persistent
+-- connections: Socket Cloning places every request of a connection, and
+-- IPVS only the connection).
 --
---   wrk ... -s zipf.lua URL -- N ALPHA SEED
-local cdf, n = {}, 0
+--   wrk ... -s zipf.lua URL -- N ALPHA SEED [close|keepalive]
+local cdf, n, keepalive = {}, 0, false
 
 function init(args)
    n = tonumber(args[1]) or 400
    local alpha = tonumber(args[2]) or 1.0
    math.randomseed(tonumber(args[3]) or 1)
+   keepalive = args[4] == "keepalive"
    local sum = 0
    for i = 1, n do
       sum = sum + 1 / (i ^ alpha)
@@ -32,5 +37,9 @@ local function draw()
 end
 
 function request()
-   return wrk.format("GET", string.format("/z/f%04d", draw()), { ["Connection"] = "close" })
+   local path = string.format("/z/f%04d", draw())
+   if keepalive then
+      return wrk.format("GET", path)
+   end
+   return wrk.format("GET", path, { ["Connection"] = "close" })
 end

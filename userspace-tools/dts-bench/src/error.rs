@@ -63,6 +63,16 @@ pub enum Error {
         /// The mechanisms that do have samples for that metric.
         mechanisms: Vec<String>,
     },
+    /// The second baseline mechanism of a scenario has no samples in any
+    /// metric of that scenario.
+    MissingSecondBaseline {
+        /// The scenario.
+        scenario: String,
+        /// The second baseline mechanism.
+        baseline: String,
+        /// The mechanisms of the scenario.
+        mechanisms: Vec<String>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -102,6 +112,16 @@ impl fmt::Display for Error {
                 "scenario {scenario:?}, metric {metric:?}: the baseline mechanism \
                  {baseline:?} has no samples (mechanisms: {}); choose another baseline \
                  for this scenario",
+                mechanisms.join(", ")
+            ),
+            Self::MissingSecondBaseline {
+                scenario,
+                baseline,
+                mechanisms,
+            } => write!(
+                f,
+                "scenario {scenario:?}: the second baseline mechanism {baseline:?} has no \
+                 samples (mechanisms: {})",
                 mechanisms.join(", ")
             ),
         }
@@ -146,5 +166,16 @@ mod tests {
         }
         .to_string();
         assert!(msg.contains("\"nope\"") && msg.ends_with("(scenarios: a, b)"));
+        let msg = Error::MissingSecondBaseline {
+            scenario: "locality".into(),
+            baseline: "dts_rr".into(),
+            mechanisms: vec!["ipvs_rr".into(), "dts_lard".into()],
+        }
+        .to_string();
+        assert_eq!(
+            msg,
+            "scenario \"locality\": the second baseline mechanism \"dts_rr\" has no samples \
+             (mechanisms: ipvs_rr, dts_lard)"
+        );
     }
 }

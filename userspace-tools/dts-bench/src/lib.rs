@@ -72,7 +72,9 @@
 //! baseline's median for the same param and metric, as a percentage
 //! oriented so that 100 % is "as good as the baseline" and more is better:
 //! mechanism ÷ baseline when higher is better, baseline ÷ mechanism when
-//! lower is better (latencies).
+//! lower is better (latencies). A scenario may have a second baseline
+//! ([`Baselines::second`]): every mechanism then also gets its efficiency
+//! against that one, computed the same way, in a second table.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,8 +1,9 @@
 //! `dts-bench`: the report generator of the DTS benchmark harness.
 //!
 //! `dts-bench report --in results.json --out report.md [--plots DIR |
-//! --no-plots] [--baseline SCENARIO=MECH ...]` reads raw results (schema 1,
-//! see the `dts_bench` library), writes a Markdown report, and, unless
+//! --no-plots] [--baseline SCENARIO=MECH ...] [--second-baseline
+//! SCENARIO=MECH ...]` reads raw results (schema 1, see the `dts_bench`
+//! library), writes a Markdown report, and, unless
 //! `--no-plots` is given, writes one gnuplot script per scenario and metric
 //! into the plot directory (`--plots`, by default `plots` next to the
 //! report), runs `gnuplot` on each, and links the PNGs from the report.
@@ -71,6 +72,11 @@ struct ReportArgs {
     /// `direct` (repeatable).
     #[arg(long, value_name = "SCENARIO=MECH", value_parser = parse_baseline)]
     baseline: Vec<(String, String)>,
+    /// Also compare every mechanism of scenario SCENARIO with mechanism
+    /// MECH: a second table of efficiencies, against MECH, after the one
+    /// against the baseline (repeatable, once per scenario; not plotted).
+    #[arg(long, value_name = "SCENARIO=MECH", value_parser = parse_baseline)]
+    second_baseline: Vec<(String, String)>,
 }
 
 /// Parses a `--baseline` value.
@@ -142,7 +148,7 @@ impl fmt::Display for Error {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Command::Report(args) = &cli.command;
-    let baselines = match baselines(&args.baseline) {
+    let baselines = match baselines(&args.baseline, &args.second_baseline) {
         Ok(baselines) => baselines,
         Err(msg) => Cli::command()
             .error(ErrorKind::ArgumentConflict, msg)
@@ -158,22 +164,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// The baselines of the `--baseline` arguments; a scenario given twice is
-/// an error.
-fn baselines(args: &[(String, String)]) -> Result<Baselines, String> {
-    let mut per_scenario = BTreeMap::new();
-    for (scenario, mechanism) in args {
-        if let Some(previous) = per_scenario.insert(scenario.clone(), mechanism.clone()) {
+/// The baselines of the `--baseline` and `--second-baseline` arguments; a
+/// scenario given twice to either option is an error, and so is a second
+/// baseline that is the scenario's baseline.
+fn baselines(args: &[(String, String)], second: &[(String, String)]) -> Result<Baselines, String> {
+    let per_option = |option: &str, args: &[(String, String)]| {
+        let mut per_scenario = BTreeMap::new();
+        for (scenario, mechanism) in args {
+            if let Some(previous) = per_scenario.insert(scenario.clone(), mechanism.clone()) {
+                return Err(format!(
+                    "{option} is given twice for scenario {scenario:?} \
+                     ({previous:?} and {mechanism:?})"
+                ));
+            }
+        }
+        Ok(per_scenario)
+    };
+    let baselines = Baselines {
+        per_scenario: per_option("--baseline", args)?,
+        second: per_option("--second-baseline", second)?,
+        ..Baselines::default()
+    };
+    for (scenario, mechanism) in &baselines.second {
+        if baselines.of(scenario) == mechanism {
             return Err(format!(
-                "--baseline is given twice for scenario {scenario:?} \
-                 ({previous:?} and {mechanism:?})"
+                "--second-baseline {scenario}={mechanism} is the scenario's baseline already"
             ));
         }
     }
-    Ok(Baselines {
-        per_scenario,
-        ..Baselines::default()
-    })
+    Ok(baselines)
 }
 
 /// `dts-bench report`.
@@ -295,10 +314,24 @@ mod tests {
         assert!(parse_baseline("static").is_err());
         assert!(parse_baseline("=dts").is_err());
         assert!(parse_baseline("static=").is_err());
-        let b = baselines(&[("a".into(), "x".into()), ("b".into(), "y".into())]).unwrap();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let b = baselines(&[pair("a", "x"), pair("b", "y")], &[pair("a", "z")]).unwrap();
         assert_eq!((b.of("a"), b.of("b"), b.of("c")), ("x", "y", "direct"));
-        let err = baselines(&[("a".into(), "x".into()), ("a".into(), "y".into())]).unwrap_err();
-        assert!(err.contains("twice for scenario \"a\""), "{err}");
+        assert_eq!((b.second_of("a"), b.second_of("b")), (Some("z"), None));
+        let err = baselines(&[pair("a", "x"), pair("a", "y")], &[]).unwrap_err();
+        assert!(
+            err.contains("--baseline is given twice for scenario \"a\""),
+            "{err}"
+        );
+        let err = baselines(&[], &[pair("a", "x"), pair("a", "y")]).unwrap_err();
+        assert!(
+            err.contains("--second-baseline is given twice for scenario \"a\""),
+            "{err}"
+        );
+        let err = baselines(&[pair("a", "x")], &[pair("a", "x")]).unwrap_err();
+        assert!(err.contains("is the scenario's baseline already"), "{err}");
+        let err = baselines(&[], &[pair("a", "direct")]).unwrap_err();
+        assert!(err.contains("is the scenario's baseline already"), "{err}");
     }
 
     #[test]

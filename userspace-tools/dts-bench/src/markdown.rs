@@ -2,7 +2,9 @@
 //! repetitions), then per scenario and metric a table of
 //! "median (min–max)" cells (rows = params, columns = mechanisms, the
 //! baseline first) and a table of normalized efficiencies against the
-//! baseline, in percent, optionally followed by the plot.
+//! baseline, in percent, then, for a scenario with a second baseline, a
+//! table of efficiencies against that one, optionally followed by the plot
+//! (of the first baseline's efficiencies).
 //!
 //! Names are safe to put in tables as they are: identifiers and labels
 //! cannot contain `|`, backquotes or control characters (see
@@ -80,11 +82,22 @@ fn header(out: &mut String, report: &Report) {
 
 /// The section of one scenario.
 fn render_scenario(out: &mut String, report: &Report, s: &ScenarioReport, options: &Options) {
-    let _ = write!(
-        out,
-        "\n## Scenario `{}`\n\nBaseline: `{}`.\n",
-        s.name, s.baseline
-    );
+    match &s.second_baseline {
+        None => {
+            let _ = write!(
+                out,
+                "\n## Scenario `{}`\n\nBaseline: `{}`.\n",
+                s.name, s.baseline
+            );
+        }
+        Some(second) => {
+            let _ = write!(
+                out,
+                "\n## Scenario `{}`\n\nBaseline: `{}`; second baseline: `{second}`.\n",
+                s.name, s.baseline
+            );
+        }
+    }
     for metric in &s.metrics {
         let direction = if metric.higher_is_better {
             "higher is better"
@@ -98,10 +111,15 @@ fn render_scenario(out: &mut String, report: &Report, s: &ScenarioReport, option
             "\nNormalized efficiency vs `{}` (100% = baseline, more is better):\n\n",
             s.baseline
         );
-        table(out, metric, |cell| match cell.efficiency {
-            Some(e) => format!("{e:.1}%"),
-            None => UNDEFINED.to_string(),
-        });
+        table(out, metric, |cell| percent(cell.efficiency));
+        if let Some(second) = &s.second_baseline {
+            let _ = write!(
+                out,
+                "\nNormalized efficiency vs `{second}` (second baseline; 100% = `{second}`, \
+                 more is better):\n\n"
+            );
+            table(out, metric, |cell| percent(cell.second));
+        }
         if let Some(dir) = &options.images {
             let png = gnuplot::png_file(&gnuplot::stem(&s.name, &metric.name));
             let path = if dir.is_empty() {
@@ -120,6 +138,14 @@ fn render_scenario(out: &mut String, report: &Report, s: &ScenarioReport, option
                 s.name, metric.name, s.baseline
             );
         }
+    }
+}
+
+/// An efficiency in percent, or [`UNDEFINED`].
+fn percent(efficiency: Option<f64>) -> String {
+    match efficiency {
+        Some(e) => format!("{e:.1}%"),
+        None => UNDEFINED.to_string(),
     }
 }
 
@@ -298,6 +324,46 @@ Normalized efficiency vs `direct` (100% = baseline, more is better):
             "{text}"
         );
         assert!(text.contains("| 635.0 (620.0–650.0) [n=2] |"), "{text}");
+    }
+
+    #[test]
+    fn second_baseline_table() {
+        let mut baselines = Baselines::default();
+        baselines.second.insert("static".into(), "dts".into());
+        let report = Report::build(&example(), &baselines).unwrap();
+        let text = render(&report, &Options::default());
+        assert!(
+            text.contains("## Scenario `static`\n\nBaseline: `direct`; second baseline: `dts`.\n"),
+            "{text}"
+        );
+        let want = "\
+Normalized efficiency vs `direct` (100% = baseline, more is better):
+
+| param | `direct` | `dts` | `proxy` |
+|:---|---:|---:|---:|
+| `1KiB` | 100.0% | 95.0% | 62.0% |
+| `1MiB` | 100.0% | 95.0% | — |
+
+Normalized efficiency vs `dts` (second baseline; 100% = `dts`, more is better):
+
+| param | `direct` | `dts` | `proxy` |
+|:---|---:|---:|---:|
+| `1KiB` | 105.3% | 100.0% | 65.3% |
+| `1MiB` | 105.3% | 100.0% | — |
+
+### `latency_ms` (lower is better)
+";
+        assert!(text.contains(want), "{text}");
+        assert!(text.contains(
+            "second baseline; 100% = `dts`, more is better):\n\n\
+             | param | `direct` | `dts` |\n|:---|---:|---:|\n| `p50` | 200.0% | 100.0% |\n"
+        ));
+        // Without one, the report is the snapshot's.
+        let plain = render(
+            &Report::build(&example(), &Baselines::default()).unwrap(),
+            &Options::default(),
+        );
+        assert!(!plain.contains("second baseline"), "{plain}");
     }
 
     #[test]

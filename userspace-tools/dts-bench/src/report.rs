@@ -3,6 +3,11 @@
 //! with rows = params and columns = mechanisms, and the efficiency of each
 //! cell against the scenario's baseline mechanism ([`Baselines`]).
 //!
+//! A scenario may also have a *second* baseline ([`Baselines::second`]):
+//! each cell then also gets its efficiency against that mechanism
+//! ([`Cell::second`]), e.g. the locality policies against DTS's own round
+//! robin as well as against IPVS's.
+//!
 //! Scenarios, metrics, params and mechanisms keep the order in which they
 //! first appear in the samples (the harness writes them in a meaningful
 //! order, e.g. growing file sizes), except that the baseline mechanism is
@@ -21,6 +26,10 @@ pub struct Baselines {
     pub default: String,
     /// Scenario -> baseline mechanism.
     pub per_scenario: BTreeMap<String, String>,
+    /// Scenario -> second baseline mechanism: every cell of the scenario
+    /// also gets its efficiency against it ([`Cell::second`]). Scenarios
+    /// without an entry have no second baseline.
+    pub second: BTreeMap<String, String>,
 }
 
 impl Baselines {
@@ -33,6 +42,11 @@ impl Baselines {
             .get(scenario)
             .map_or(self.default.as_str(), String::as_str)
     }
+
+    /// The second baseline mechanism of `scenario`, if it has one.
+    pub fn second_of(&self, scenario: &str) -> Option<&str> {
+        self.second.get(scenario).map(String::as_str)
+    }
 }
 
 impl Default for Baselines {
@@ -41,6 +55,7 @@ impl Default for Baselines {
         Self {
             default: Self::DEFAULT.to_string(),
             per_scenario: BTreeMap::new(),
+            second: BTreeMap::new(),
         }
     }
 }
@@ -105,6 +120,10 @@ pub struct Cell {
     /// the baseline has no samples for this param or the ratio is
     /// undefined (see [`efficiency`]).
     pub efficiency: Option<f64>,
+    /// Normalized efficiency against the scenario's second baseline, in
+    /// percent; `None` if the scenario has none, if it has no samples for
+    /// this param and metric, or if the ratio is undefined.
+    pub second: Option<f64>,
 }
 
 /// One row of a table: one param.
@@ -136,6 +155,8 @@ pub struct ScenarioReport {
     pub name: String,
     /// Its baseline mechanism.
     pub baseline: String,
+    /// Its second baseline mechanism, if any ([`Baselines::second`]).
+    pub second_baseline: Option<String>,
     /// One entry per metric.
     pub metrics: Vec<MetricReport>,
 }
@@ -199,7 +220,10 @@ impl Report {
     /// samples ([`Error::UnknownBaselineScenario`]); a metric of a scenario
     /// for which the scenario's baseline has no samples at all
     /// ([`Error::MissingBaseline`]). A param for which only the baseline is
-    /// missing gets no efficiency (`None`) instead.
+    /// missing gets no efficiency (`None`) instead. A second baseline
+    /// ([`Baselines::second`]) is looser: it must have samples in some
+    /// metric of its scenario ([`Error::MissingSecondBaseline`]), and
+    /// where it has none the cells' [`Cell::second`] is `None`.
     pub fn build(results: &Results, baselines: &Baselines) -> Result<Self, Error> {
         validate(results)?;
         let groups = group(&results.samples);
@@ -250,6 +274,7 @@ impl Report {
         if let Some(unknown) = baselines
             .per_scenario
             .keys()
+            .chain(baselines.second.keys())
             .find(|s| !scenario_index.contains_key(s.as_str()))
         {
             return Err(Error::UnknownBaselineScenario {
@@ -262,14 +287,37 @@ impl Report {
             .into_iter()
             .map(|s| {
                 let baseline = baselines.of(&s.name).to_string();
+                let second = baselines.second_of(&s.name);
+                if let Some(second) = second {
+                    if !s
+                        .metrics
+                        .iter()
+                        .any(|m| m.mechanisms.index.contains_key(second))
+                    {
+                        let mut mechanisms: Vec<String> = Vec::new();
+                        for m in &s.metrics {
+                            for name in &m.mechanisms.names {
+                                if !mechanisms.contains(name) {
+                                    mechanisms.push(name.clone());
+                                }
+                            }
+                        }
+                        return Err(Error::MissingSecondBaseline {
+                            scenario: s.name,
+                            baseline: second.to_string(),
+                            mechanisms,
+                        });
+                    }
+                }
                 let metrics = s
                     .metrics
                     .into_iter()
-                    .map(|m| finish_metric(&s.name, &baseline, m))
+                    .map(|m| finish_metric(&s.name, &baseline, second, m))
                     .collect::<Result<Vec<_>, Error>>()?;
                 Ok(ScenarioReport {
                     name: s.name,
                     baseline,
+                    second_baseline: second.map(str::to_string),
                     metrics,
                 })
             })
@@ -286,8 +334,13 @@ impl Report {
 }
 
 /// Orders the columns of a metric (baseline first) and computes the
-/// efficiencies.
-fn finish_metric(scenario: &str, baseline: &str, m: MetricBuild) -> Result<MetricReport, Error> {
+/// efficiencies (against the second baseline too, if there is one).
+fn finish_metric(
+    scenario: &str,
+    baseline: &str,
+    second: Option<&str>,
+    m: MetricBuild,
+) -> Result<MetricReport, Error> {
     let Some(&base) = m.mechanisms.index.get(baseline) else {
         return Err(Error::MissingBaseline {
             scenario: scenario.to_string(),
@@ -296,6 +349,7 @@ fn finish_metric(scenario: &str, baseline: &str, m: MetricBuild) -> Result<Metri
             mechanisms: m.mechanisms.names,
         });
     };
+    let second = second.and_then(|name| m.mechanisms.index.get(name).copied());
     let columns: Vec<usize> = std::iter::once(base)
         .chain((0..m.mechanisms.names.len()).filter(|&i| i != base))
         .collect();
@@ -310,12 +364,15 @@ fn finish_metric(scenario: &str, baseline: &str, m: MetricBuild) -> Result<Metri
         .enumerate()
         .map(|(p, param)| {
             let base_median = m.cells.get(&(p, base)).map(|s| s.median);
+            let second_median = second.and_then(|c| m.cells.get(&(p, c))).map(|s| s.median);
             let cells = columns
                 .iter()
                 .map(|&c| {
                     m.cells.get(&(p, c)).map(|&stats| Cell {
                         stats,
                         efficiency: base_median
+                            .and_then(|b| efficiency(stats.median, b, m.higher_is_better)),
+                        second: second_median
                             .and_then(|b| efficiency(stats.median, b, m.higher_is_better)),
                     })
                 })
@@ -504,6 +561,82 @@ pub(crate) mod tests {
         assert_eq!(rps.mechanisms, ["dts", "direct", "proxy"]);
         let e = rps.rows[0].cells[1].unwrap().efficiency.unwrap();
         assert!((e - 1000.0 / 950.0 * 100.0).abs() < 1e-9, "{e}");
+    }
+
+    #[test]
+    fn second_baseline() {
+        let mut baselines = Baselines::default();
+        baselines.second.insert("static".into(), "dts".into());
+        let report = Report::build(&example(), &baselines).unwrap();
+        let sc = &report.scenarios[0];
+        assert_eq!(sc.baseline, "direct");
+        assert_eq!(sc.second_baseline.as_deref(), Some("dts"));
+        let rps = &sc.metrics[0];
+        assert_eq!(rps.mechanisms, ["direct", "dts", "proxy"]);
+        // 1KiB: direct 1000, dts 950, proxy 620.
+        let second = |r: usize, c: usize| rps.rows[r].cells[c].unwrap().second.unwrap();
+        assert!((second(0, 0) - 1000.0 / 950.0 * 100.0).abs() < 1e-9);
+        assert_eq!(second(0, 1), 100.0);
+        assert!((second(0, 2) - 620.0 / 950.0 * 100.0).abs() < 1e-9);
+        // The primary efficiencies are those without a second baseline.
+        assert_eq!(rps.rows[0].cells[2].unwrap().efficiency, Some(62.0));
+        // Lower is better: dts's latency is twice direct's, so direct is
+        // 200 % of dts.
+        let lat = &sc.metrics[1];
+        assert_eq!(lat.rows[0].cells[0].unwrap().second, Some(200.0));
+
+        // Without a second baseline every `second` is None.
+        let plain = Report::build(&example(), &Baselines::default()).unwrap();
+        assert_eq!(plain.scenarios[0].second_baseline, None);
+        for m in &plain.scenarios[0].metrics {
+            for cell in m.rows.iter().flat_map(|r| r.cells.iter().flatten()) {
+                assert_eq!(cell.second, None);
+            }
+        }
+    }
+
+    #[test]
+    fn second_baseline_missing_in_a_metric_or_param() {
+        // proxy has req_per_s samples for 1KiB only, and no latency ones.
+        let mut baselines = Baselines::default();
+        baselines.second.insert("static".into(), "proxy".into());
+        let report = Report::build(&example(), &baselines).unwrap();
+        let sc = &report.scenarios[0];
+        let rps = &sc.metrics[0];
+        assert_eq!(
+            rps.rows[0].cells[1].unwrap().second,
+            Some(950.0 / 620.0 * 100.0)
+        );
+        assert_eq!(rps.rows[1].cells[1].unwrap().second, None);
+        assert_eq!(rps.rows[1].cells[1].unwrap().efficiency, Some(95.0));
+        assert!(sc.metrics[1]
+            .rows
+            .iter()
+            .flat_map(|r| r.cells.iter().flatten())
+            .all(|c| c.second.is_none()));
+    }
+
+    #[test]
+    fn second_baseline_errors() {
+        let mut baselines = Baselines::default();
+        baselines.second.insert("nope".into(), "dts".into());
+        assert_eq!(
+            Report::build(&example(), &baselines),
+            Err(Error::UnknownBaselineScenario {
+                scenario: "nope".into(),
+                known: vec!["static".into()]
+            })
+        );
+        let mut baselines = Baselines::default();
+        baselines.second.insert("static".into(), "nginx".into());
+        assert_eq!(
+            Report::build(&example(), &baselines),
+            Err(Error::MissingSecondBaseline {
+                scenario: "static".into(),
+                baseline: "nginx".into(),
+                mechanisms: vec!["dts".into(), "direct".into(), "proxy".into()],
+            })
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ fn help_exits_0() {
         "--plots <DIR>",
         "--no-plots",
         "--baseline <SCENARIO=MECH>",
+        "--second-baseline <SCENARIO=MECH>",
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }
@@ -103,6 +104,23 @@ fn usage_errors_exit_2() {
             ],
         ]
         .concat(),
+        [
+            &base[..],
+            &[
+                "--no-plots",
+                "--second-baseline",
+                "static=dts",
+                "--second-baseline",
+                "static=proxy",
+            ],
+        ]
+        .concat(),
+        [
+            &base[..],
+            &["--no-plots", "--second-baseline", "static=direct"],
+        ]
+        .concat(),
+        [&base[..], &["--no-plots", "--second-baseline", "static"]].concat(),
     ];
     for args in cases {
         let out = run(&args, None);
@@ -167,6 +185,81 @@ fn baseline_option() {
     assert!(
         stderr(&out)
             .contains("metric \"bytes_per_s\": the baseline mechanism \"proxy\" has no samples"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn second_baseline_option() {
+    let dir = scratch("second-baseline");
+    let out_md = dir.join("report.md");
+    let input = data("results.json");
+    let run_with = |extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            "--in",
+            s(&input),
+            "--out",
+            s(&out_md),
+            "--no-plots",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args, None);
+        let md = fs::read_to_string(&out_md).unwrap_or_default();
+        let _ = fs::remove_file(&out_md);
+        (out, md)
+    };
+    let (out, md) = run_with(&["--second-baseline", "static=dts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        md.contains("## Scenario `static`\n\nBaseline: `direct`; second baseline: `dts`.\n"),
+        "{md}"
+    );
+    // 1KiB: direct 10450.5, dts 9875, proxy 6120 (medians).
+    assert!(
+        md.contains(
+            "Normalized efficiency vs `dts` (second baseline; 100% = `dts`, more is better):\n\n\
+             | param | `direct` | `dts` | `proxy` |\n|:---|---:|---:|---:|\n\
+             | `1KiB` | 105.8% | 100.0% | 62.0% |\n"
+        ),
+        "{md}"
+    );
+    // The other scenario has none.
+    assert!(
+        md.contains("## Scenario `latency`\n\nBaseline: `direct`.\n"),
+        "{md}"
+    );
+    assert_eq!(md.matches("second baseline").count(), 3, "{md}");
+
+    // With another baseline too.
+    let (out, md) = run_with(&[
+        "--baseline",
+        "latency=dts",
+        "--second-baseline",
+        "latency=direct",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        md.contains("## Scenario `latency`\n\nBaseline: `dts`; second baseline: `direct`.\n"),
+        "{md}"
+    );
+
+    let (out, md) = run_with(&["--second-baseline", "nope=dts"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(md.is_empty());
+    assert!(
+        stderr(&out).contains("a baseline is given for scenario \"nope\", which has no samples"),
+        "{}",
+        stderr(&out)
+    );
+    let (out, _) = run_with(&["--second-baseline", "latency=proxy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "scenario \"latency\": the second baseline mechanism \"proxy\" has no samples \
+             (mechanisms: direct, dts)"
+        ),
         "{}",
         stderr(&out)
     );
