@@ -7,7 +7,8 @@
 //! heartbeats and LOAD reports, marks silent peers down and publishes the
 //! view, and flushes what was queued; then the thread sleeps until its next
 //! deadline or a [`wake`]. Between heartbeats, while a peer is connected,
-//! one deadline every [`LOAD_TICK_MS`] counts this node's load and sends
+//! one deadline every 50 ms (longer for a large flow table:
+//! [`load_tick_ms`]) counts this node's load and sends
 //! LOAD at once when it changed beyond [`load_changed`]'s threshold: a
 //! peer's view of this node's load is at most a heartbeat old, and a
 //! significant change reaches it within the tick.
@@ -36,7 +37,7 @@ use crate::clock;
 use crate::pure::abi::Counter;
 use crate::pure::config::MAX_NODES;
 use crate::pure::member::{Membership, View};
-use crate::pure::mesh::{load_changed, Heartbeat, Load, Msg, MsgType, LOAD_TICK_MS};
+use crate::pure::mesh::{load_changed, load_tick_ms, Heartbeat, Load, Msg, MsgType};
 use crate::rcu;
 use crate::state;
 use crate::stats;
@@ -408,6 +409,13 @@ impl Runner {
         }
     }
 
+    /// The time until the next load count ([`load_tick_ms`]).
+    fn load_tick(&self) -> u64 {
+        let entries = state::with(|st| st.flows.len()).unwrap_or(0);
+        let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
+        load_tick_ms(entries, hb)
+    }
+
     /// This node's LOAD figures now.
     fn census(&self) -> Load {
         state::with(|st| census(&st.flows)).unwrap_or(Load {
@@ -422,9 +430,9 @@ impl Runner {
     /// by more than the threshold since the last LOAD
     /// ([`load_changed`]), sends LOAD to every established peer now
     /// (counted as `mesh_load_early`), so that the peers' placement sees a
-    /// burst within [`LOAD_TICK_MS`] rather than a heartbeat later.
+    /// burst within a tick ([`load_tick_ms`]) rather than a heartbeat later.
     fn load_check(&mut self, now: u64) {
-        self.next_load = now + LOAD_TICK_MS;
+        self.next_load = now + self.load_tick();
         let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
             return;
         };
@@ -453,7 +461,7 @@ impl Runner {
         };
         let load = self.census();
         self.sent_load = load.serving;
-        self.next_load = now + LOAD_TICK_MS;
+        self.next_load = now + self.load_tick();
         let view = view().live.mask();
         let us = clock::now_us();
         for p in &mut self.peers {

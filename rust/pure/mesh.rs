@@ -318,6 +318,31 @@ pub struct Heartbeat {
 /// the peers within this, a smaller one at the next heartbeat.
 pub const LOAD_TICK_MS: u64 = 50;
 
+/// Flow-table entries one load count may walk per [`LOAD_TICK_MS`]: a
+/// larger table is counted less often ([`load_tick_ms`]).
+pub const LOAD_TICK_ENTRIES: usize = 4096;
+
+/// The time until the next load count between heartbeats, ms, for a flow
+/// table of `entries`: [`LOAD_TICK_MS`] up to [`LOAD_TICK_ENTRIES`]
+/// entries, then proportionally longer, so that the count walks at most
+/// about 80,000 entries a second whatever the table's size; never more
+/// than `heartbeat_ms` (the heartbeat carries a LOAD anyway).
+pub const fn load_tick_ms(entries: usize, heartbeat_ms: u64) -> u64 {
+    let per = LOAD_TICK_ENTRIES as u64;
+    let entries = entries as u64;
+    let tick = LOAD_TICK_MS.saturating_mul(entries.div_ceil(per));
+    let tick = if tick < LOAD_TICK_MS {
+        LOAD_TICK_MS
+    } else {
+        tick
+    };
+    if tick > heartbeat_ms && heartbeat_ms > 0 {
+        heartbeat_ms
+    } else {
+        tick
+    }
+}
+
 /// Whether this node's load `now` differs enough from `sent`, the figure
 /// of its last LOAD, to be reported before the next heartbeat: by at least
 /// one connection and at least a sixteenth of `sent` (6 %), so that a busy

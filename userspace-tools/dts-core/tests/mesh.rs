@@ -635,3 +635,15 @@ proptest! {
         prop_assert_eq!(load_changed(sent, now), diff >= 1 && u64::from(diff) * 16 >= u64::from(sent) - u64::from(sent) % 16);
     }
 }
+
+#[test]
+fn load_tick_grows_with_the_table() {
+    assert_eq!(load_tick_ms(0, 500), LOAD_TICK_MS);
+    assert_eq!(load_tick_ms(LOAD_TICK_ENTRIES, 500), LOAD_TICK_MS);
+    assert_eq!(load_tick_ms(LOAD_TICK_ENTRIES + 1, 500), 2 * LOAD_TICK_MS);
+    assert_eq!(load_tick_ms(4 * LOAD_TICK_ENTRIES, 500), 4 * LOAD_TICK_MS);
+    // Never past the heartbeat, which carries a LOAD anyway.
+    assert_eq!(load_tick_ms(65536, 500), 500);
+    assert_eq!(load_tick_ms(usize::MAX, 500), 500);
+    assert_eq!(load_tick_ms(65536, 0), 16 * LOAD_TICK_MS);
+}
