@@ -56,6 +56,7 @@ mod gc;
 mod global;
 mod handoff;
 mod ksock;
+mod loadepoch;
 mod lock;
 mod mesh;
 mod nf;

@@ -26,6 +26,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize
 
 use kernel::sync::Arc;
 
+use crate::loadepoch;
 use crate::pure::fcb::{self, Learn, Params, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::mesh::CloseReason;
@@ -312,6 +313,7 @@ impl Fcb {
     /// Process context.
     pub(crate) fn end_handover(&self, to: State) -> Option<CloseReason> {
         self.state.store(to as u8, Ordering::SeqCst);
+        loadepoch::touch();
         self.take_early_closed()
     }
 
@@ -339,13 +341,19 @@ impl Fcb {
 
     /// Moves from `from` to `to`; false if the state was not `from`.
     pub(crate) fn transition(&self, from: State, to: State) -> bool {
-        self.state
+        let moved = self
+            .state
             .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .is_ok();
+        if moved {
+            loadepoch::touch();
+        }
+        moved
     }
 
     /// Sets the state unconditionally.
     pub(crate) fn set_state(&self, to: State) {
+        loadepoch::touch();
         self.state.store(to as u8, Ordering::Release);
     }
 

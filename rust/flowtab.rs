@@ -35,6 +35,7 @@ use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 use crate::fcb::Fcb;
+use crate::loadepoch;
 use crate::lock::{new_spinlock_bh, SpinLockBh, SpinLockBhBackend};
 use crate::pure::abi::Counter;
 use crate::pure::config::Limits;
@@ -90,7 +91,12 @@ impl Flow {
                 .track
                 .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return,
+                Ok(_) => {
+                    if Track::from_bits(cur).phase() != Track::from_bits(next).phase() {
+                        loadepoch::touch();
+                    }
+                    return;
+                }
                 Err(seen) => cur = seen,
             }
         }
@@ -138,7 +144,12 @@ impl Flow {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return next,
+                Ok(_) => {
+                    if Track::from_bits(cur).phase() != next.phase() {
+                        loadepoch::touch();
+                    }
+                    return next;
+                }
                 Err(seen) => cur = seen,
             }
         }
@@ -193,7 +204,11 @@ unsafe extern "C" fn free_entry(head: *mut bindings::callback_head) {
     // SAFETY: `Entry` is `repr(C)` with `rcu` first (and `Opaque` is
     // transparent), so `head` is the entry's address; it came from `KBox::into_raw` and, a grace period after being
     // unlinked, nothing refers to it any more.
-    drop(unsafe { KBox::from_raw(head.cast::<Entry>()) });
+    let entry = unsafe { KBox::from_raw(head.cast::<Entry>()) };
+    if entry.flow.serving() {
+        loadepoch::touch();
+    }
+    drop(entry);
 }
 
 impl FlowTable {
@@ -278,8 +293,12 @@ impl FlowTable {
             .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         // INVARIANT: the entry is fully initialised before the release store
         // makes it reachable; the table owns it from now on.
+        let serving = entry.flow.serving();
         head.store(KBox::into_raw(entry), Ordering::Release);
         self.count.fetch_add(1, Ordering::Relaxed);
+        if serving {
+            loadepoch::touch();
+        }
         Ok(true)
     }
 

@@ -78,6 +78,8 @@ pub(super) struct Runner {
     pub(super) next_load: u64,
     /// The `serving` figure of the last LOAD sent.
     pub(super) sent_load: u32,
+    /// The load epoch ([`crate::loadepoch`]) read before the last count.
+    pub(super) load_epoch: u64,
     /// Mesh clock (ms) of the last warning of a failed proof, and the
     /// failures not warned of since.
     pub(super) auth_warned: Option<u64>,
@@ -101,6 +103,7 @@ impl Runner {
             next_hb: 0,
             next_load: 0,
             sent_load: 0,
+            load_epoch: 0,
             auth_warned: None,
             auth_unwarned: 0,
         }

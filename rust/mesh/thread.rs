@@ -8,7 +8,8 @@
 //! view, and flushes what was queued; then the thread sleeps until its next
 //! deadline or a [`wake`]. Between heartbeats, while a peer is connected,
 //! one deadline every 50 ms (longer for a large flow table:
-//! [`load_tick_ms`]) counts this node's load and sends
+//! [`load_tick_ms`]) counts this node's load, if anything that counts
+//! changed since the last count ([`crate::loadepoch`]), and sends
 //! LOAD at once when it changed beyond [`load_changed`]'s threshold: a
 //! peer's view of this node's load is at most a heartbeat old, and a
 //! significant change reaches it within the tick.
@@ -34,6 +35,7 @@ use kernel::time::Jiffies;
 
 use crate::calls;
 use crate::clock;
+use crate::loadepoch;
 use crate::pure::abi::Counter;
 use crate::pure::config::MAX_NODES;
 use crate::pure::member::{Membership, View};
@@ -439,6 +441,12 @@ impl Runner {
         if !self.peers.iter().any(Peer::established) {
             return;
         }
+        // Nothing that counts changed since the last count: no walk.
+        let epoch = loadepoch::current();
+        if epoch == self.load_epoch {
+            return;
+        }
+        self.load_epoch = epoch;
         let load = self.census();
         if !load_changed(self.sent_load, load.serving) {
             return;
@@ -459,6 +467,7 @@ impl Runner {
         let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
             return;
         };
+        self.load_epoch = loadepoch::current();
         let load = self.census();
         self.sent_load = load.serving;
         self.next_load = now + self.load_tick();

@@ -148,6 +148,8 @@ node)
             check "dts-proxy ($ph) still running" kill -0 "$(cat /tmp/proxy.pid)"
             dts_proxy_stop
         fi
+        # Everything of this phase is published.
+        : >"$RIG_SHARED/pub.$ph.node$RIG_ID"
     done
     barrier counted "$ALL"
     check "flow table drained (within 150 s)" flows_drain 150
@@ -166,13 +168,18 @@ client)
             -w "$PORT $2 %{http_code}\n" "http://$VIP$2" >>"/tmp/req.$1" 2>>"/tmp/req.$1.err" ||
             echo "$PORT $2 000" >>"/tmp/req.$1"
     }
-    # wait_logs PHASE: the nodes' logs and metrics of PHASE are published.
+    # wait_logs PHASE: the nodes' logs, metrics and status of PHASE are
+    # published (each node's pub.PHASE marker, written last; 120 s at most:
+    # the debug kernel is slow).
     wait_logs() {
         n=0
-        while [ $n -lt 100 ] && [ "$(ls "$RIG_SHARED"/m."$1".node* 2>/dev/null | wc -l)" -lt 3 ]; do
+        while [ $n -lt 600 ]; do
+            c=0
+            for f in "$RIG_SHARED/pub.$1.node"*; do [ -e "$f" ] && c=$((c + 1)); done
+            [ $c -ge 3 ] && return 0
             sleep 0.2; n=$((n + 1))
         done
-        sleep 1
+        log "wait_logs $1: not every node published"
     }
     # analyse PHASE: checks every request of PHASE (200, byte-exact, one
     # `action=local` line on exactly one node) and writes "PORT PATH NODE
