@@ -47,7 +47,7 @@ EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
 NFILES=6
 METRICS=127.0.0.1:9100
 PHASES="lard ds hot load wrr lc refwd"
-# On the debug kernel the refwd phase's twice-handed-over response did not
+# On the debug kernel the refwd phase's re-forwarded response did not
 # reach the client within curl's 60 s (the module re-forwarded, refused the
 # second re-forward with ELOOP, and the home served the 5251 bytes): an
 # open bug, not understood yet (Documentation/status.md, "Not built yet").
