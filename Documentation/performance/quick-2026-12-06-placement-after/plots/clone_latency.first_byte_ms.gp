@@ -16,8 +16,8 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "direct" "sc"
-"p50" 100.000 10.526
-"p99" 100.000 17.073
+"p50" 100.000 33.333
+"p99" 100.000 50.000
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3)

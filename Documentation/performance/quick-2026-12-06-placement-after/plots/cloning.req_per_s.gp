@@ -16,9 +16,9 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "direct" "sc" "sc_local"
-"1k" 100.000 20.966 58.716
-"64k" 100.000 26.111 68.848
-"1m" 100.000 52.203 83.420
+"1k" 100.000 18.699 66.755
+"64k" 100.000 27.988 73.480
+"1m" 100.000 54.355 79.652
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,9 +16,9 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "direct" "dts" "nginx_relay" "haproxy" "ipvs_dr"
-"1k" 100.000 34.214 53.439 40.178 79.435
-"64k" 100.000 64.486 62.838 52.532 91.502
-"1m" 100.000 74.376 46.848 46.231 83.329
+"1k" 100.000 31.966 38.530 34.454 69.976
+"64k" 100.000 63.112 73.881 47.258 81.648
+"1m" 100.000 75.159 50.471 42.081 78.751
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,8 +16,8 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash" "ipvs_rr_ka" "sc_rr" "sc_lard"
-"3_nodes/zipf" 100.000 100.030 104.822 104.428 104.188 104.548 105.708 106.157
-"3_nodes/surge" 100.000 90.131 90.963 90.550 91.241 ? ? ?
+"3_nodes/zipf" 100.000 99.769 99.874 99.675 99.612 100.222 100.370 100.370
+"3_nodes/surge" 100.000 91.019 89.123 89.319 93.591 ? ? ?
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

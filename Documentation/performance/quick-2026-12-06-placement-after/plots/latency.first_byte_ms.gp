@@ -10,14 +10,14 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9 relative
-set yrange [0:110]
+set yrange [0:130]
 set grid ytics
 set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "direct" "dts" "nginx_relay" "haproxy" "ipvs_dr"
-"p50" 100.000 20.000 37.500 21.429 60.000
-"p99" 100.000 29.167 33.333 24.138 43.750
+"p50" 100.000 21.429 42.857 25.000 75.000
+"p99" 100.000 41.667 55.556 47.619 125.000
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -10,13 +10,13 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9 relative
-set yrange [0:130]
+set yrange [0:110]
 set grid ytics
 set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash"
-"zipf" 100.000 92.042 117.031 106.456 123.981
+"zipf" 100.000 78.288 75.237 62.907 68.559
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -10,15 +10,15 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9 relative
-set yrange [0:140]
+set yrange [0:130]
 set grid ytics
 set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash"
-"node1" 100.000 89.361 111.558 112.236 119.892
-"node2" 100.000 93.450 126.358 125.414 130.729
-"node3" 100.000 99.825 136.114 133.969 135.987
+"node1" 100.000 99.441 114.919 108.607 107.373
+"node2" 100.000 93.381 124.941 120.165 122.776
+"node3" 100.000 102.705 128.966 127.788 120.038
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

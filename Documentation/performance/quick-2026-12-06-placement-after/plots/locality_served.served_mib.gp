@@ -10,15 +10,15 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9 relative
-set yrange [0:200]
+set yrange [0:110]
 set grid ytics
 set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash"
-"node1" 100.000 91.705 70.968 66.820 83.410
-"node2" 100.000 94.737 148.509 135.088 193.298
-"node3" 100.000 89.316 131.197 122.650 94.872
+"node1" 100.000 83.747 48.485 38.567 46.006
+"node2" 100.000 77.891 93.766 76.364 107.532
+"node3" 100.000 78.295 84.496 68.217 54.780
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,12 +16,12 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "icmp" "mesh"
-"node1-node2" 100.000 37.266
-"node1-node3" 100.000 75.188
-"node2-node1" 100.000 62.123
-"node2-node3" 100.000 85.383
-"node3-node1" 100.000 43.044
-"node3-node2" 100.000 24.619
+"node1-node2" 100.000 70.349
+"node1-node3" 100.000 35.273
+"node2-node1" 100.000 46.939
+"node2-node3" 100.000 33.303
+"node3-node1" 100.000 50.554
+"node3-node2" 100.000 17.025
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3)

@@ -16,7 +16,7 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "module_unloaded" "module_loaded" "module_hookstats"
-"udp_64B" 100.000 117.794 105.366
+"udp_64B" 100.000 113.285 105.974
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,7 +16,7 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr_ka" "sc_rr" "sc_lard"
-"zipf" 100.000 56.088 55.753
+"zipf" 100.000 58.388 57.993
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

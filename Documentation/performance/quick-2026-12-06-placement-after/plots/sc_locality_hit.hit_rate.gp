@@ -10,15 +10,15 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9 relative
-set yrange [0:130]
+set yrange [0:140]
 set grid ytics
 set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr_ka" "sc_rr" "sc_lard"
-"node1" 100.000 103.267 111.930
-"node2" 100.000 97.098 125.651
-"node3" 100.000 99.466 125.496
+"node1" 100.000 89.399 106.389
+"node2" 100.000 98.392 120.214
+"node3" 100.000 97.347 130.083
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,9 +16,9 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr_ka" "sc_rr" "sc_lard"
-"node1" 100.000 59.023 36.306
-"node2" 100.000 65.888 84.009
-"node3" 100.000 41.921 48.171
+"node1" 100.000 42.500 25.833
+"node2" 100.000 75.736 90.805
+"node3" 100.000 69.377 84.282
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,7 +16,7 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash"
-"surge" 100.000 75.560 76.463 79.379 76.901
+"surge" 100.000 64.364 66.190 58.005 81.347
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,9 +16,9 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash"
-"node1" 100.000 103.474 124.193 127.237 147.711
-"node2" 100.000 104.114 173.836 167.154 148.653
-"node3" 100.000 86.326 165.625 163.528 172.148
+"node1" 100.000 69.856 132.229 129.988 140.959
+"node2" 100.000 101.805 177.023 174.304 148.897
+"node3" 100.000 76.674 117.961 115.546 126.154
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \

@@ -16,9 +16,9 @@ set key outside right top
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 2
 $efficiency << EOD
 "param" "ipvs_rr" "dts_rr" "dts_lard" "dts_ds" "dts_chash"
-"node1" 100.000 48.307 89.240 93.491 81.640
-"node2" 100.000 70.394 59.807 63.187 77.192
-"node3" 100.000 77.491 51.721 53.034 48.279
+"node1" 100.000 57.808 67.793 63.213 85.398
+"node2" 100.000 64.289 57.511 51.685 81.768
+"node3" 100.000 34.814 33.571 30.466 34.068
 EOD
 plot $efficiency using 2:xtic(1) title columnheader(2), \
      $efficiency using 3 title columnheader(3), \
