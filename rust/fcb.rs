@@ -259,14 +259,26 @@ impl Fcb {
         );
         f.base_seq = d2;
         f.base_ts = old.dts.get().unwrap_or(0);
+        // The stack's last TSval towards the client, in its own clock. If
+        // it sent the client nothing since it took the connection over (a
+        // request re-forwarded at once), the last TSval the client saw is
+        // the one the handover carried in: its own-clock equivalent, so
+        // that the next hop continues from it (not from 0 plus the offset,
+        // which PAWS at the client would take for any value at all).
+        let stack_tsval = match old.proxy_tsval.load(Ordering::Relaxed) {
+            0 => old
+                .carried_tsval
+                .load(Ordering::Acquire)
+                .wrapping_sub(f.base_ts),
+            v => v,
+        };
         f.origin = old.peer().0;
         f.client_win
             .store(old.client_win.load(Ordering::Relaxed), Ordering::Relaxed);
         if let Some(v) = old.client_tsval.get() {
             f.client_tsval.set(v);
         }
-        f.proxy_tsval
-            .store(old.proxy_tsval.load(Ordering::Relaxed), Ordering::Relaxed);
+        f.proxy_tsval.store(stack_tsval, Ordering::Relaxed);
         Some(f)
     }
 

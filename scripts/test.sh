@@ -162,9 +162,9 @@ for fl in $flavors; do
 	# t11-hostile with a shorter flood, which runs every bad-input path of
 	# the hardening (namespaces, early drop, window checks, fragments,
 	# the collector, oversized handovers) under KASAN and lockdep; and
-	# t12-placement, which runs the LOAD reports on change and the load
-	# census (its re-forwarding phase runs on the default kernel only: see
-	# the test). The
+	# t12-placement, which runs the LOAD reports on change, the load
+	# census and owner re-forwarding (the HANDOVER flag, FLOW_REFORWARDED,
+	# ELOOP). The
 	# default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09 t11 t12"
 	# adds t03-handover (sockopt errors, concurrent handovers).
 	# run.sh lets tests share a boot (up to 8 with the same node count:

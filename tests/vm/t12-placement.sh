@@ -35,9 +35,10 @@
 #           path whose home is not 2, accepted by node 1, goes 1 -> 2 -> home:
 #           node 2 re-forwards it exactly once (dts_proxy_reforwards_total
 #           ok 1, the module's `reforwarded` 1), the home serves it with
-#           `reforwarded=yes` in its log and does not re-forward; a path
-#           whose home is 2 is served by 2 with no re-forward;
-#           (Default kernel only: see PHASES below.)
+#           `reforwarded=yes` in its log and does not re-forward; the
+#           server's TSvals the client saw run on across both handovers (a
+#           capture on the client); a path whose home is 2 is served by 2
+#           with no re-forward;
 #   all:    dmesg clean.
 # rig-nodes: 3
 . "$RIG_REPO/tests/vm/lib.sh"
@@ -47,14 +48,6 @@ EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
 NFILES=6
 METRICS=127.0.0.1:9100
 PHASES="lard ds hot load wrr lc refwd"
-# On the debug kernel the refwd phase's re-forwarded response did not
-# reach the client within curl's 60 s (the module re-forwarded, refused the
-# second re-forward with ELOOP, and the home served the 5251 bytes): an
-# open bug, not understood yet (Documentation/status.md, "Not built yet").
-# It runs on the default kernel only until then.
-if [ "$(rig_flavor)" = debug ]; then
-    PHASES="lard ds hot load wrr lc"
-fi
 
 # policy_of PHASE: the [policy] table of PHASE.
 policy_of() {
@@ -349,7 +342,9 @@ for s in socks:
                 done
                 touch /tmp/release.lc ;;
             refwd)
+                capture_start /tmp/refwd.pcap
                 port_of "$M"; get refwd "$far"
+                capture_stop
                 [ -n "$near" ] && { port_of "$M"; get refwd "$near"; } ;;
         esac
         barrier "$ph-done" "$ALL"
@@ -393,6 +388,20 @@ for s in socks:
                 check "refwd: $far (home $H) went $M -> 2 -> $H and was served there, re-forwarded exactly once (proxy $r2 of $rall, module $k2 on node 2, $kh on node $H; a second one refused there: reforward_refused $rh)" \
                     sh -c "grep -q '^ok *re-forward again' $RIG_SHARED/loop.log && grep -q '^served' $RIG_SHARED/loop.log &&
                            [ $r2/$rall/$k2/$kh/$rh = 1/1/1/0/1 ]"
+                # The client's view of the server's clock across both hops:
+                # its TSvals never go back, nor jump (PAWS would drop a
+                # segment that seems older than the last one).
+                tcpdump -nn -r /tmp/refwd.pcap "src host $VIP and src port 80" 2>/dev/null |
+                    sed -n 's/.*TS val \([0-9]*\).*/\1/p' >/tmp/refwd.tsvals
+                check "refwd: the server's TSvals as the client saw them run on across both handovers ($(tr '\n' ' ' </tmp/refwd.tsvals))" \
+                    "$PY" -c '
+import sys
+v = [int(x) for x in open("/tmp/refwd.tsvals")]
+assert len(v) >= 2, v
+for a, b in zip(v, v[1:]):
+    d = (b - a) % 2**32
+    assert d < 100000, (a, b)
+'
                 if [ "$near" != - ]; then
                     check "refwd: $near (home 2) served by node 2, not re-forwarded" \
                         awk -v p="$near" '$2 == p && $3 == 2 { f = 1 } END { exit !f }' /tmp/served.refwd
