@@ -337,8 +337,7 @@ impl Policy for Ds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::home;
-    use crate::testutil::{n, req};
+    use crate::testutil::{by_rank, n, req};
 
     /// A DS with `hot_rate`.
     fn ds(hot_rate: u32) -> Ds {
@@ -346,23 +345,6 @@ mod tests {
             hot_rate,
             ..DsParams::default()
         })
-    }
-
-    /// `path`'s ranking over nodes 1..=count.
-    fn ranking_of(path: &str, count: NodeId) -> Vec<NodeId> {
-        let nodes: Vec<NodeState> = (1..=count).map(|id| n(id, 0)).collect();
-        home::ranking(key_hash(path.as_bytes()), &nodes)
-            .iter()
-            .map(|n| n.id)
-            .collect()
-    }
-
-    /// Nodes whose loads are `loads` indexed by `path`'s ranking position.
-    fn by_rank(path: &str, loads: &[u32]) -> (Vec<NodeId>, Vec<NodeState>) {
-        let r = ranking_of(path, NodeId::try_from(loads.len()).unwrap());
-        let mut nodes: Vec<NodeState> = r.iter().zip(loads).map(|(&id, &l)| n(id, l)).collect();
-        nodes.sort_by_key(|n| n.id);
-        (r, nodes)
     }
 
     /// Sends `count` requests for `path` at t = 0 (all in the first second)

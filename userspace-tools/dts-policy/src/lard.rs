@@ -305,34 +305,15 @@ impl Policy for Lard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::home;
-    use crate::testutil::{decide, n, req};
+    use crate::testutil::{by_rank, decide, n, ranking_of, req};
 
     fn choose(l: &mut Lard, path: &str, nodes: &[NodeState]) -> Decision {
         decide(l, &req(path), nodes, 0)
     }
 
-    /// The ranking of `path` over nodes 1..=count, as ids.
-    fn ranking_of(path: &str, count: NodeId) -> Vec<NodeId> {
-        let nodes: Vec<NodeState> = (1..=count).map(|id| n(id, 0)).collect();
-        home::ranking(key_hash(path.as_bytes()), &nodes)
-            .iter()
-            .map(|n| n.id)
-            .collect()
-    }
-
     /// Nodes 1..=loads.len() with those loads.
     fn loaded(loads: &[u32]) -> Vec<NodeState> {
         (1..).zip(loads).map(|(id, &load)| n(id, load)).collect()
-    }
-
-    /// `loads` indexed by ranking position of `path`, as nodes.
-    fn by_rank(path: &str, loads: &[u32]) -> (Vec<NodeId>, Vec<NodeState>) {
-        let count = NodeId::try_from(loads.len()).unwrap();
-        let r = ranking_of(path, count);
-        let mut nodes: Vec<NodeState> = r.iter().zip(loads).map(|(&id, &l)| n(id, l)).collect();
-        nodes.sort_by_key(|n| n.id);
-        (r, nodes)
     }
 
     #[test]

@@ -35,3 +35,21 @@ pub(crate) fn decide(
     assert!(d.check(&c).is_ok(), "{d:?}");
     d
 }
+
+/// The ranking of `path` over nodes 1..=count, as ids.
+pub(crate) fn ranking_of(path: &str, count: NodeId) -> Vec<NodeId> {
+    let nodes: Vec<NodeState> = (1..=count).map(|id| n(id, 0)).collect();
+    crate::home::ranking(crate::hash::key_hash(path.as_bytes()), &nodes)
+        .iter()
+        .map(|n| n.id)
+        .collect()
+}
+
+/// Nodes 1..=loads.len() whose loads are `loads` indexed by `path`'s
+/// ranking position, sorted by id; and the ranking.
+pub(crate) fn by_rank(path: &str, loads: &[u32]) -> (Vec<NodeId>, Vec<NodeState>) {
+    let r = ranking_of(path, NodeId::try_from(loads.len()).unwrap());
+    let mut nodes: Vec<NodeState> = r.iter().zip(loads).map(|(&id, &l)| n(id, l)).collect();
+    nodes.sort_by_key(|n| n.id);
+    (r, nodes)
+}
