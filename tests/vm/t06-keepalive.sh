@@ -99,6 +99,15 @@ with open(sys.argv[3], "w") as out:
         "mesh_closed_sent $(cat "$RIG_SHARED/ka.mesh_closed_sent.node$RIG_ID")," \
         "mesh_closed_received $(cat "$RIG_SHARED/ka.mesh_closed_received.node$RIG_ID")," \
         "mesh_closed_freed $(cat "$RIG_SHARED/ka.mesh_closed_freed.node$RIG_ID")"
+    # Why handovers failed, for the client to print if they did: the
+    # kernel's counters of each cause, and the proxy's failed attempts.
+    {
+        dts_counter_values /tmp/st.json handover_stale handover_refused \
+            handover_host_down handover_late_done mesh_node_down \
+            mesh_down_retracted mesh_tx_dropped mesh_connected | tr '\n' ' '
+        echo
+        grep 'result=' /tmp/proxy.log | grep -v 'result=ok' | head -n 8
+    } >"$RIG_SHARED/ka.why.node$RIG_ID" 2>&1
     barrier counted "$ALL"
     node_teardown
     ;;
@@ -174,8 +183,10 @@ client)
     barrier fetched "$ALL"
     barrier counted "$ALL"
     sum() { cat "$RIG_SHARED"/ka."$1".node* | awk '{ s += $1 } END { print s + 0 }'; }
-    check "handovers: $(sum handover_done) done (want $((N + M - 2))), $(sum handover_failed) failed" \
-        test "$(sum handover_done)/$(sum handover_failed)" = "$((N + M - 2))/0"
+    if ! check "handovers: $(sum handover_done) done (want $((N + M - 2))), $(sum handover_failed) failed" \
+        test "$(sum handover_done)/$(sum handover_failed)" = "$((N + M - 2))/0"; then
+        why=1
+    fi
     check "re-handovers of handed-in connections: $(sum rehandover) (want $((N + M - 4)))" \
         test "$(sum rehandover)" = "$((N + M - 4))"
     check "handovers accepted: $(sum handover_accepted) (want $((N + M - 2)))" \
@@ -217,5 +228,11 @@ client)
     check "close notifications sent/received/freed per node: $closed (want $want)" \
         test "$closed" = "$want"
     check "kernel log has no problem report" dmesg_clean
+    # Last, so that it is in the console's tail the harness shows.
+    if [ -n "${why:-}" ]; then
+        for k in 1 2 3; do
+            sed "s/^/why node$k: /" "$RIG_SHARED/ka.why.node$k" | while IFS= read -r l; do log "$l"; done
+        done
+    fi
     ;;
 esac
