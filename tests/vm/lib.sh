@@ -208,6 +208,26 @@ counter_value() {
     awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }' "$2"
 }
 
+# metric FILE NAME [LABEL]: a counter from a saved /metrics answer (0 if
+# absent); without LABEL, the sum over all its labels.
+metric() {
+    if [ -n "${3:-}" ]; then
+        awk -v k="$2{$3}" '$1 == k { v = $2 } END { print v + 0 }' "$1"
+    else
+        awk -v k="$2" '$1 == k || index($1, k "{") == 1 { v += $2 } END { print v + 0 }' "$1"
+    fi
+}
+
+# sum_metric SAVED NAME [LABEL]: metric NAME [LABEL] summed over nodes 1 to 3,
+# from the /metrics answers they saved as $RIG_SHARED/m.SAVED.node<k>.
+sum_metric() {
+    _sm=0
+    for _sm_k in 1 2 3; do
+        _sm=$((_sm + $(metric "$RIG_SHARED/m.$1.node$_sm_k" "$2" "${3:-}")))
+    done
+    echo "$_sm"
+}
+
 # DTS_PROXY: the L7 proxy dts-proxy, built next to dtsctl.
 case ${DTSCTL:-dtsctl} in
     */*) DTS_PROXY=${DTSCTL%/*}/dts-proxy ;;

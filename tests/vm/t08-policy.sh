@@ -51,16 +51,6 @@ policy_table() {
     esac
 }
 
-# metric FILE NAME [LABEL]: a counter from a saved /metrics answer (0 if
-# absent); without LABEL, the sum over all its labels.
-metric() {
-    if [ -n "${3:-}" ]; then
-        awk -v k="$2{$3}" '$1 == k { v = $2 } END { print v + 0 }' "$1"
-    else
-        awk -v k="$2" '$1 == k || index($1, k "{") == 1 { v += $2 } END { print v + 0 }' "$1"
-    fi
-}
-
 case "$RIG_ROLE" in
 node)
     conf() { sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3.toml"; policy_table "$1"; }
@@ -232,11 +222,6 @@ client)
                 print k, p, n
             }' k="$k" "$RIG_SHARED/log.$1.node$k"
         done
-    }
-    sum_metric() {
-        s=0
-        for k in 1 2 3; do s=$((s + $(metric "$RIG_SHARED/m.$1.node$k" "$2" "${3:-}"))); done
-        echo $s
     }
     barrier files "$ALL"
     for pol in $POLICIES fallback; do

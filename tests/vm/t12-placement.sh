@@ -62,16 +62,6 @@ policy_of() {
     esac
 }
 
-# metric FILE NAME [LABEL]: a counter from a saved /metrics answer (0 if
-# absent); without LABEL, the sum over all its labels.
-metric() {
-    if [ -n "${3:-}" ]; then
-        awk -v k="$2{$3}" '$1 == k { v = $2 } END { print v + 0 }' "$1"
-    else
-        awk -v k="$2" '$1 == k || index($1, k "{") == 1 { v += $2 } END { print v + 0 }' "$1"
-    fi
-}
-
 case "$RIG_ROLE" in
 node)
     conf() { sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3-keepalive.toml"; policy_of "$1"; }
@@ -228,11 +218,6 @@ EOF
     owners_of() {
         awk '{ k = $2 " " $3; if (!(k in s)) { s[k] = 1; o[$2] = o[$2] " " $3 } }
              END { for (p in o) print p o[p] }' "/tmp/served.$1" | sort
-    }
-    sum_metric() {
-        s=0
-        for k in 1 2 3; do s=$((s + $(metric "$RIG_SHARED/m.$1.node$k" "$2" "${3:-}"))); done
-        echo $s
     }
     # ports_of N OWNER: N more client ports OWNER accepts, in $PORTS. In
     # the test's own shell: `check` runs its command in a subshell, whose
