@@ -186,6 +186,20 @@ pub(crate) struct FlowTable {
     /// Most entries (`max_flows`).
     max: AtomicUsize,
     seed: u32,
+    /// The last count of [`FlowTable::serving`] and the load epoch it
+    /// began at ([`serving_tag`]): `tag << 32 | count`, 0 before the first.
+    /// A reader whose epoch has the same tag reuses the count instead of
+    /// walking the table again (the mesh's census and `DTS_SO_GET_INFO`
+    /// share one walk while nothing that counts changed).
+    serving_cache: AtomicU64,
+}
+
+/// The tag of load epoch `epoch` in [`FlowTable::serving_cache`]: its low
+/// 32 bits plus one, so that no epoch's tag is the empty cache's 0 until
+/// the epoch wraps 2^32 (at which point one stale count may be reused
+/// once: a load figure off for one reading, nothing else).
+const fn serving_tag(epoch: u64) -> u64 {
+    (epoch as u32 as u64).wrapping_add(1) & 0xffff_ffff
 }
 
 // SAFETY: entries are shared between CPUs only through atomics and the lock;
@@ -224,6 +238,7 @@ impl FlowTable {
             },
             lock <- new_spinlock_bh!((), "dts_flow_table"),
             count: AtomicUsize::new(0),
+            serving_cache: AtomicU64::new(0),
             max: AtomicUsize::new(Limits::DEFAULT.max_flows as usize),
             // SAFETY: `get_random_u32()` may be called from any context.
             seed: unsafe { bindings::get_random_u32() },
@@ -524,15 +539,30 @@ impl FlowTable {
 
     /// The connections this node serves ([`Flow::serving`]): its load for
     /// the placement policies. Walks the whole table under RCU, without
-    /// the table's lock; any context, does not sleep.
+    /// the table's lock, unless nothing that counts changed since the last
+    /// count ([`loadepoch`]); any context, does not sleep.
     pub(crate) fn serving(&self) -> u32 {
+        let epoch = loadepoch::current();
+        let cached = self.serving_cache.load(Ordering::Acquire);
+        if cached >> 32 == serving_tag(epoch) {
+            return cached as u32;
+        }
         let mut n = 0u32;
         self.for_each(|f| {
             if f.serving() {
                 n = n.saturating_add(1);
             }
         });
+        self.note_serving(epoch, n);
         n
+    }
+
+    /// Records `n` as the count of [`FlowTable::serving`] that began at
+    /// load epoch `epoch` (read before the walk: a change during the walk
+    /// moves the epoch, and the next reader counts again). Any context.
+    pub(crate) fn note_serving(&self, epoch: u64, n: u32) {
+        self.serving_cache
+            .store(serving_tag(epoch) << 32 | u64::from(n), Ordering::Release);
     }
 
     /// Removes every flow.

@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 use crate::flowtab::FlowTable;
+use crate::loadepoch;
 use crate::pure::abi::{Counter, PeerConn, PeerState};
 use crate::pure::config::MAX_NODES;
 use crate::pure::fcb::{Role, State as FcbState};
@@ -154,8 +155,10 @@ pub(super) fn count_error(id: u8) {
     }
 }
 
-/// This node's LOAD figures. Process context.
+/// This node's LOAD figures (its `serving` count left for the next
+/// [`FlowTable::serving`] to reuse). Process context.
 pub(super) fn census(flows: &FlowTable) -> Load {
+    let epoch = loadepoch::current();
     let (mut handed_in, mut handed_out) = (0u32, 0u32);
     let mut serving = 0u32;
     flows.for_each(|f| {
@@ -168,6 +171,7 @@ pub(super) fn census(flows: &FlowTable) -> Load {
             _ => {}
         }
     });
+    flows.note_serving(epoch, serving);
     stats::set(Counter::Serving, u64::from(serving));
     Load {
         serving,
