@@ -400,7 +400,9 @@ fn reset_client(fcb: &Fcb, seq: u32) {
 
 /// A client segment (`flags`, acknowledgement number `ack`) on the entry
 /// `f` of a connection this node handed over, which the filter drops: if
-/// its destination is a configured node the mesh sees down, answers it
+/// its destination is a configured node whose death the mesh confirmed
+/// ([`crate::mesh::confirmed_dead`]; a node only suspected down may be an
+/// overloaded live one, which still serves the client), answers it
 /// with an RST the client accepts ([`crate::pure::fcb::reset_answers`]:
 /// `SEQ = SEG.ACK`) and closes the entry. That covers a client whose
 /// first RST was lost, or not exact (its challenge ACK comes back here), or
@@ -410,10 +412,12 @@ pub(crate) fn reset_late(cfg: &Config, f: &Flow, flags: u8, ack: u32, now: u32) 
     let Some(seq) = fcb::reset_answers(f.role, f.fcb.state(), flags, ack) else {
         return false;
     };
-    let dest_down = cfg
+    // Only a confirmed death: a destination merely suspected (a flood can
+    // starve the mesh for a moment) still serves the client.
+    let dest_dead = cfg
         .node_by_addr(f.fcb.peer().0)
-        .is_some_and(|n| mesh::enabled() && !mesh::view().live.contains(n.id));
-    if !dest_down {
+        .is_some_and(|n| mesh::enabled() && mesh::confirmed_dead(n.id));
+    if !dest_dead {
         return false;
     }
     reset_client(&f.fcb, seq);

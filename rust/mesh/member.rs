@@ -90,6 +90,19 @@ pub(crate) static PEERS: [PeerStats; MAX_NODES] = [const { PeerStats::new() }; M
 /// The membership view ([`View::pack`]) the packet path uses.
 pub(super) static VIEW: AtomicU64 = AtomicU64::new(View::ALL.pack());
 
+/// The peers whose death the membership confirmed (down for two dead
+/// times, [`crate::pure::member::Membership::confirm`]): bit `id - 1`.
+/// What cannot be undone (resetting a client) waits for it.
+pub(super) static DEAD: AtomicU32 = AtomicU32::new(0);
+
+/// Whether the death of node `id` is confirmed: it went down and stayed
+/// down for one more dead time (not a mere suspicion, which an overloaded
+/// node's silence can raise and its next frame retracts). Any context.
+pub(crate) fn confirmed_dead(id: u8) -> bool {
+    let bit = 1u32.checked_shl(u32::from(id).wrapping_sub(1)).unwrap_or(0);
+    DEAD.load(Ordering::Acquire) & bit != 0
+}
+
 /// Whether the mesh runs (for `DTS_SO_GET_PEERS`).
 pub(super) static ENABLED: AtomicBool = AtomicBool::new(false);
 

@@ -105,7 +105,7 @@ mod thread;
 mod upcalls;
 
 pub(crate) use config::config_changing;
-pub(crate) use member::{enabled, view, PEERS};
+pub(crate) use member::{confirmed_dead, enabled, view, PEERS};
 pub(crate) use notify::{notify, notify_closed, release, QueueOwner};
 pub(crate) use thread::Thread;
 pub(crate) use upcalls::{Answer, Upcalls};

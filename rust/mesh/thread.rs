@@ -36,7 +36,7 @@ use kernel::time::Jiffies;
 use crate::calls;
 use crate::clock;
 use crate::loadepoch;
-use crate::pure::abi::Counter;
+use crate::pure::abi::{Counter, PeerState};
 use crate::pure::config::MAX_NODES;
 use crate::pure::member::{Membership, View};
 use crate::pure::mesh::{load_changed, load_tick_ms, Heartbeat, Load, Msg, MsgType};
@@ -47,7 +47,9 @@ use crate::wake::{self, Waker};
 
 use super::config::{grace_ms, node_set, MeshCfg, GEN};
 use super::conn::{Conn, Phase, HELLO_TIMEOUT_MS};
-use super::member::{census, changed, confirmed_down, peer_stats, view, ENABLED, PEERS, VIEW};
+use super::member::{
+    census, changed, confirmed_down, peer_stats, view, DEAD, ENABLED, PEERS, VIEW,
+};
 use super::notify::{TXQ, TXQ_CAP};
 use super::runner::{Peer, Runner};
 use super::upcalls::Upcalls;
@@ -513,11 +515,16 @@ impl Runner {
             return;
         };
         VIEW.store(m.view().pack(), Ordering::Release);
+        let mut dead = 0u32;
         for id in m.peers() {
             if let Some(s) = peer_stats(id) {
                 s.state.store(m.liveness(id) as u32, Ordering::Relaxed);
             }
+            if m.liveness(id) == PeerState::Down && !m.is_unconfirmed(id) {
+                dead |= 1u32.checked_shl(u32::from(id) - 1).unwrap_or(0);
+            }
         }
+        DEAD.store(dead, Ordering::Release);
     }
 
     fn flush_all(&mut self) {
