@@ -20,7 +20,7 @@ use kernel::prelude::*;
 use crate::flowtab::FlowTable;
 use crate::loadepoch;
 use crate::pure::abi::{Counter, PeerConn, PeerState};
-use crate::pure::config::MAX_NODES;
+use crate::pure::config::{NodeSet, MAX_NODES};
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::member::{Change, View};
 use crate::pure::mesh::Load;
@@ -99,8 +99,7 @@ pub(super) static DEAD: AtomicU32 = AtomicU32::new(0);
 /// down for one more dead time (not a mere suspicion, which an overloaded
 /// node's silence can raise and its next frame retracts). Any context.
 pub(crate) fn confirmed_dead(id: u8) -> bool {
-    let bit = 1u32.checked_shl(u32::from(id).wrapping_sub(1)).unwrap_or(0);
-    DEAD.load(Ordering::Acquire) & bit != 0
+    NodeSet::from_mask(DEAD.load(Ordering::Acquire)).contains(id)
 }
 
 /// Whether the mesh runs (for `DTS_SO_GET_PEERS`).

@@ -37,7 +37,7 @@ use crate::calls;
 use crate::clock;
 use crate::loadepoch;
 use crate::pure::abi::{Counter, PeerState};
-use crate::pure::config::MAX_NODES;
+use crate::pure::config::{NodeSet, MAX_NODES};
 use crate::pure::member::{Membership, View};
 use crate::pure::mesh::{load_changed, load_tick_ms, Heartbeat, Load, Msg, MsgType};
 use crate::rcu;
@@ -515,16 +515,16 @@ impl Runner {
             return;
         };
         VIEW.store(m.view().pack(), Ordering::Release);
-        let mut dead = 0u32;
+        let mut dead = NodeSet::EMPTY;
         for id in m.peers() {
             if let Some(s) = peer_stats(id) {
                 s.state.store(m.liveness(id) as u32, Ordering::Relaxed);
             }
             if m.liveness(id) == PeerState::Down && !m.is_unconfirmed(id) {
-                dead |= 1u32.checked_shl(u32::from(id) - 1).unwrap_or(0);
+                dead.insert(id);
             }
         }
-        DEAD.store(dead, Ordering::Release);
+        DEAD.store(dead.mask(), Ordering::Release);
     }
 
     fn flush_all(&mut self) {
