@@ -13,11 +13,14 @@
 //!   ones; an unlinked entry is freed by an RCU callback after a grace
 //!   period, when no reader can still hold it.
 //! - **Size**: at most [`FlowTable::set_max`] entries (the `[limits]`
-//!   `max_flows`). When the table is full, an insertion first drops an
-//!   unassured or closed entry near the new entry's bucket (at most
-//!   [`EARLY_DROP_ENTRIES`] entries in at most [`EARLY_DROP_BUCKETS`]
-//!   buckets: early drop, as conntrack does), so a SYN flood cannot lock
-//!   real clients out; only if there is none is it refused.
+//!   `max_flows`). When the table is full, an insertion first drops a
+//!   closed entry, or the oldest unassured one idle for a second or more,
+//!   near the new entry's bucket (at most [`EARLY_DROP_ENTRIES`] entries in
+//!   at most [`EARLY_DROP_BUCKETS`] buckets: early drop, as conntrack does),
+//!   so a SYN flood cannot lock real clients out; only if there is none is
+//!   it refused (the client sends its SYN again). A young half-open entry
+//!   is never dropped: it may be a real client whose SYN the stack already
+//!   answered ([`crate::pure::flow::Track::early_drop_rank`]).
 //! - A flow's life cycle ([`crate::pure::flow::Track`]) is one `AtomicU64`,
 //!   updated by compare-and-swap from any CPU without the lock.
 //!
@@ -299,7 +302,7 @@ impl FlowTable {
             }
             p = e.next.load(Ordering::Relaxed);
         }
-        if self.len() >= self.max.load(Ordering::Relaxed) && !self.early_drop(&_g, &key) {
+        if self.len() >= self.max.load(Ordering::Relaxed) && !self.early_drop(&_g, &key, now) {
             return Err(ENOSPC);
         }
         let entry = new_entry(key, role, fcb, now)?;
@@ -398,30 +401,60 @@ impl FlowTable {
         removed
     }
 
-    /// Drops one entry that may go early ([`Track::early_droppable`]:
-    /// unassured or closed, and carrying no feature's state, whose end
-    /// the feature owns: Socket Cloning's) near the bucket of `key` (at most [`EARLY_DROP_ENTRIES`] entries
-    /// in at most [`EARLY_DROP_BUCKETS`] buckets), to make room for `key`.
-    /// The caller holds `self.lock` (`g` proves it). Returns whether one was
-    /// dropped (counted as `flow_early_drop`).
-    fn early_drop(&self, g: &Guard<'_, (), SpinLockBhBackend>, key: &FlowKey) -> bool {
+    /// Drops one entry that may go early near the bucket of `key`, to make
+    /// room for `key`: of the entries looked at (at most
+    /// [`EARLY_DROP_ENTRIES`] entries in at most [`EARLY_DROP_BUCKETS`]
+    /// buckets), the one of highest [`Track::early_drop_rank`] at `now` (a
+    /// closed one, else the oldest unassured one idle long enough), unless
+    /// it carries a feature's state, whose end the feature owns (Socket
+    /// Cloning's). The caller holds `self.lock` (`g` proves it). Returns
+    /// whether one was dropped (counted as `flow_early_drop`).
+    fn early_drop(&self, g: &Guard<'_, (), SpinLockBhBackend>, key: &FlowKey, now: u32) -> bool {
         let first = self.bucket_index(key);
-        let seen = core::cell::Cell::new(0usize);
-        let mut droppable = |f: &Flow| {
-            seen.set(seen.get() + 1);
-            !f.fcb.has_ext() && f.track().early_droppable()
-        };
-        for i in 0..EARLY_DROP_BUCKETS {
-            let Some(head) = self.buckets.get((first + i) & (BUCKETS - 1)) else {
+        let mut seen = 0usize;
+        // The best victim so far: its rank, bucket and entry.
+        let mut best: Option<(u32, usize, *const Flow)> = None;
+        'buckets: for i in 0..EARLY_DROP_BUCKETS {
+            let b = (first + i) & (BUCKETS - 1);
+            let Some(head) = self.buckets.get(b) else {
                 continue;
             };
-            if self.unlink_chain(g, head, &mut droppable, 1) == 1 {
-                stats::inc(Counter::FlowEarlyDrop);
-                return true;
+            let mut p = head.load(Ordering::Relaxed);
+            while let Some(e) = {
+                // SAFETY: under the lock (`g`) the chain cannot change, and
+                // every pointer on it is a live entry (type invariant).
+                unsafe { p.as_ref() }
+            } {
+                seen += 1;
+                let rank = if e.flow.fcb.has_ext() {
+                    None
+                } else {
+                    e.flow.track().early_drop_rank(now)
+                };
+                if let Some(r) = rank {
+                    if !best.is_some_and(|(br, _, _)| br >= r) {
+                        best = Some((r, b, ptr::from_ref(&e.flow)));
+                    }
+                    if r == u32::MAX {
+                        break 'buckets;
+                    }
+                }
+                p = e.next.load(Ordering::Relaxed);
             }
-            if seen.get() >= EARLY_DROP_ENTRIES {
+            if seen >= EARLY_DROP_ENTRIES {
                 break;
             }
+        }
+        let Some((_, b, victim)) = best else {
+            return false;
+        };
+        let Some(head) = self.buckets.get(b) else {
+            return false;
+        };
+        let mut is_victim = |f: &Flow| ptr::eq(f, victim);
+        if self.unlink_chain(g, head, &mut is_victim, 1) == 1 {
+            stats::inc(Counter::FlowEarlyDrop);
+            return true;
         }
         false
     }

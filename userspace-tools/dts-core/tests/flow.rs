@@ -1,7 +1,7 @@
 //! Tests of `pure::flow`: flow keys, their hash, and the packed life cycle.
 
 use dts_core::config::Limits;
-use dts_core::flow::{Event, FlowKey, Phase, Timeouts, Track};
+use dts_core::flow::{Event, FlowKey, Phase, Timeouts, Track, EARLY_DROP_MIN_IDLE};
 use proptest::prelude::*;
 
 const T: Timeouts = Timeouts::DEFAULT;
@@ -51,6 +51,39 @@ fn only_the_remote_peers_ack_assures_a_flow() {
 }
 
 #[test]
+fn early_drop_takes_closed_flows_first_then_old_half_open_ones() {
+    let now = 1000;
+    let closed = Track::new(now).on(Event::Rst, now);
+    assert_eq!(closed.early_drop_rank(now), Some(u32::MAX));
+    // A half-open flow younger than the minimum may be a real client whose
+    // SYN the stack answered a moment ago: never dropped.
+    for age in 0..EARLY_DROP_MIN_IDLE {
+        assert_eq!(
+            Track::new(now - age).early_drop_rank(now),
+            None,
+            "age {age}"
+        );
+    }
+    let old = Track::new(now - 4).early_drop_rank(now);
+    let older = Track::new(now - 5).early_drop_rank(now);
+    assert_eq!(
+        Track::new(now - EARLY_DROP_MIN_IDLE).early_drop_rank(now),
+        Some(EARLY_DROP_MIN_IDLE)
+    );
+    assert!(older > old && old.is_some());
+    assert!(closed.early_drop_rank(now) > older);
+    // A clock ahead of ours (another CPU) is young, not ancient.
+    assert_eq!(Track::new(now + 1).early_drop_rank(now), None);
+    // Working connections never go early, however idle.
+    let est = Track::new(0).on(Event::Segment { remote: true }, 0);
+    assert_eq!(est.early_drop_rank(now), None);
+    assert_eq!(
+        est.on(Event::Fin { remote: true }, 0).early_drop_rank(now),
+        None
+    );
+}
+
+#[test]
 fn a_syn_reopens_only_a_closed_flow() {
     // A retransmitted SYN changes nothing but the clock.
     let t = Track::new(10).on(Event::Syn, 11);
@@ -89,6 +122,33 @@ fn expiry_across_clock_wraparound() {
 }
 
 proptest! {
+    #[test]
+    fn early_drop_rank_agrees_with_droppability(now: u32, last: u32, evs in proptest::collection::vec(0u8..5, 0..6)) {
+        let mut t = Track::new(last);
+        for e in evs {
+            let ev = match e {
+                0 => Event::Syn,
+                1 => Event::Rst,
+                2 => Event::Fin { remote: true },
+                3 => Event::Segment { remote: true },
+                _ => Event::Segment { remote: false },
+            };
+            t = t.on(ev, last);
+        }
+        match t.early_drop_rank(now) {
+            // Only what early_droppable allows, and a half-open flow only
+            // once it has been idle long enough.
+            Some(r) => {
+                prop_assert!(t.early_droppable());
+                if t.phase() == Phase::SynSeen {
+                    prop_assert!(r >= EARLY_DROP_MIN_IDLE);
+                    prop_assert_eq!(r, now.wrapping_sub(last));
+                }
+            }
+            None => prop_assert!(t.phase() != Phase::Closed),
+        }
+    }
+
     #[test]
     fn any_bits_decode_without_panic(bits: u64, now: u32) {
         let t = Track::from_bits(bits);
