@@ -56,6 +56,8 @@
  *	EHOSTDOWN    the control mesh sees the destination down, or lost its
  *	             connection to it before the answer (serve locally or pick
  *	             another node).
+ *	ESHUTDOWN    the destination drains (Documentation/drain.md): it takes
+ *	             no new connection; place the request elsewhere.
  *	ETIMEDOUT    the destination did not answer within 3 s (it refuses a
  *	             handover message older than 1 s, so it will not take the
  *	             connection after this).

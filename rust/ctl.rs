@@ -25,6 +25,7 @@
 //! `EBUSY`), and the calls it makes take the flow table's lock, the mesh's
 //! and Socket Cloning's as their files say.
 
+use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::clock;
@@ -32,10 +33,11 @@ use crate::handoff::hooks;
 use core::sync::atomic::Ordering;
 
 use crate::flowtab::{self, Flow};
+use crate::ksock::errno;
 use crate::mesh;
 use crate::pure::abi::{
-    self, Counter, FlowEntryV1, FlowsV1, FlushV1, HookStatsV1, InfoV1, PeerConn, PeerState, PeerV1,
-    PeersV1, ZeroV1,
+    self, Counter, DrainV1, FlowEntryV1, FlowsV1, FlushV1, HookStatsV1, InfoV1, PeerConn,
+    PeerState, PeerV1, PeersV1, ZeroV1,
 };
 use crate::pure::config::{Config, ConfigV1, Limits, MeshKey, CONFIG_V1_OFF_MESH_KEY};
 use crate::pure::filter;
@@ -183,6 +185,39 @@ fn set_flush(arg: &UserIn) -> Result {
     Ok(())
 }
 
+/// `DTS_SO_DRAIN`: node `node` starts or stops draining
+/// ([`crate::mesh::request_drain`]; errnos in [`abi::DTS_SO_DRAIN`]).
+fn set_drain(arg: &UserIn) -> Result {
+    let mut buf = [0u8; abi::DRAIN_V1_SIZE];
+    if arg.len() != buf.len() {
+        return invalid();
+    }
+    arg.read_exact(&mut buf)?;
+    let Ok(d) = DrainV1::decode(&buf) else {
+        return invalid();
+    };
+    let guard = rcu::Guard::new();
+    let (me, known, meshed) = state::with(|st| {
+        st.config.get(&guard).map(|c| {
+            (
+                c.self_id(),
+                c.nodes().iter().any(|n| n.id == d.node),
+                c.mesh().enabled(),
+            )
+        })
+    })
+    .flatten()
+    .ok_or(ENOENT)?;
+    drop(guard);
+    if !known {
+        return Err(ENOENT);
+    }
+    if !meshed {
+        return Err(errno(bindings::EOPNOTSUPP));
+    }
+    mesh::request_drain(me, d.node, d.on)
+}
+
 /// `DTS_SO_GET_CONFIG`: the current configuration (empty if none), its mesh
 /// key zeroed.
 fn get_config(out: &mut UserOut) -> Result<usize> {
@@ -234,6 +269,9 @@ fn get_peers(out: &mut UserOut) -> Result<usize> {
     reply.flags = if enabled { abi::PEERS_MESH_ENABLED } else { 0 }
         | if view.ready { abi::PEERS_READY } else { 0 };
     if let Some((me, list, quorum, quorate)) = nodes {
+        if view.draining.contains(me) {
+            reply.flags |= abi::PEERS_DRAINING;
+        }
         reply.set_quorum(quorum);
         if !quorate {
             reply.flags |= abi::PEERS_NO_QUORUM;
@@ -420,6 +458,7 @@ impl Handler for Control {
             abi::DTS_SO_SET_CONFIG => set_config(arg),
             abi::DTS_SO_SET_FLUSH => set_flush(arg),
             abi::DTS_SO_SET_HOOK_STATS => set_hook_stats(arg),
+            abi::DTS_SO_DRAIN => set_drain(arg),
             abi::DTS_SO_HANDOVER => crate::handoff::handover::request(caller, arg),
             abi::DTS_SO_CLONE => crate::sc::clone_call(caller, arg),
             _ => invalid(),

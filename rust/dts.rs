@@ -99,6 +99,7 @@ struct DtsModule {
     _sockopt: sockopt::Registration,
     _counting: handoff::hooks::CountingOwner,
     _hooks: nf::HookRegistration,
+    _evictor: handoff::drain::EvictorOwner,
     _state: state::StateOwner,
     _calls: calls::CallsOwner,
     _sc: sc::SharedOwner,
@@ -114,6 +115,7 @@ const UPCALLS: mesh::Upcalls = mesh::Upcalls {
     sc_ack: sc::ack_received,
     closed: sc::closed,
     node_down,
+    draining: handoff::drain::draining,
 };
 
 /// The membership declared node `id` down: Socket Cloning ends the clones
@@ -145,6 +147,9 @@ impl kernel::Module for DtsModule {
         let sc = sc::SharedOwner::new()?;
         let calls = calls::CallsOwner::new()?;
         let st = state::StateOwner::new(flow_expired)?;
+        // A draining node's evictions: queued by the hooks and the mesh
+        // thread below, stopped after them.
+        let evictor = handoff::drain::EvictorOwner::new()?;
         let hooks = nf::HookRegistration::new(handoff::hooks::HOOKS)?;
         // The count-only hooks stay off until asked for.
         let counting = handoff::hooks::CountingOwner::new()?;
@@ -165,6 +170,7 @@ impl kernel::Module for DtsModule {
             _sockopt: sockopt,
             _counting: counting,
             _hooks: hooks,
+            _evictor: evictor,
             _state: st,
             _calls: calls,
             _sc: sc,

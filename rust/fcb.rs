@@ -22,13 +22,19 @@
 //! The decisions themselves are pure: see [`crate::pure::fcb`].
 
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 
+use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::loadepoch;
 use crate::pure::fcb::{self, Learn, Params, State};
 use crate::pure::flow::FlowKey;
+use crate::pure::http::RespTrack;
 use crate::pure::mesh::CloseReason;
 
 const KNOWN: u64 = 1 << 32;
@@ -68,6 +74,76 @@ impl<T: Send + Sync + 'static> FcbExt for T {
         self
     }
 }
+
+/// The connection's HTTP responses as its server sends them
+/// ([`RespTrack`]), for a draining node (`crate::handoff::drain`).
+///
+/// The send path that updates it is serialized per connection by the
+/// socket's own lock; a reader (the drain's work item, the receive path)
+/// may run at the same time on another CPU. A flag taken by
+/// compare-and-swap guards the tracker; a holder only copies the tracker
+/// out or updates it. A reader that finds it taken gives up at once (the
+/// connection is then not at rest for it); the send path retries
+/// [`WRITER_TRIES`] times, then gives its segment up and marks the tracker
+/// lost (a reader preempted while holding it), which the next holder turns
+/// into [`crate::pure::http::Phase::Opaque`]: the safe side, never idle.
+///
+/// # Invariants
+///
+/// `track` is read or written only by the holder of `busy` (who set it
+/// from `false` by compare-and-swap and clears it when done).
+struct RespCell {
+    busy: AtomicBool,
+    lost: AtomicBool,
+    track: UnsafeCell<RespTrack>,
+}
+
+// SAFETY: `track` is only reached under `busy` (type invariant); the other
+// fields are atomics.
+unsafe impl Sync for RespCell {}
+// SAFETY: as above; `RespTrack` is plain data.
+unsafe impl Send for RespCell {}
+
+impl RespCell {
+    fn new(track: RespTrack) -> Self {
+        Self {
+            busy: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
+            track: UnsafeCell::new(track),
+        }
+    }
+
+    /// Runs `f` on the tracker if no one else holds it, trying `tries`
+    /// times (a holder copies the tracker out or updates it, and lets go
+    /// at once).
+    fn with<R>(&self, tries: u32, f: impl FnOnce(&mut RespTrack) -> R) -> Option<R> {
+        let mut n = 0;
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            n += 1;
+            if n >= tries {
+                return None;
+            }
+            core::hint::spin_loop();
+        }
+        // SAFETY: this thread holds `busy` (type invariant: nobody else
+        // reaches `track` until it is cleared below).
+        let t = unsafe { &mut *self.track.get() };
+        if self.lost.swap(false, Ordering::Relaxed) {
+            *t = RespTrack::OPAQUE;
+        }
+        let r = f(t);
+        self.busy.store(false, Ordering::Release);
+        Some(r)
+    }
+}
+
+/// How many times the send path tries to take a connection's response
+/// tracker before it gives its segment up ([`RespCell`]).
+const WRITER_TRIES: u32 = 256;
 
 /// A delta that becomes known once.
 struct Delta(AtomicU64);
@@ -156,6 +232,10 @@ pub(crate) struct Fcb {
     injecting: AtomicUsize,
     /// N2: what the stack answered the fake handshake (`FAKE_*` bits).
     fake: AtomicU64,
+    /// The responses the stack sent on the connection ([`RespCell`]):
+    /// allocated at the first data segment it sends (a half-open
+    /// connection costs nothing), null before; owned by this FCB.
+    resp: AtomicPtr<RespCell>,
 }
 
 impl Fcb {
@@ -199,6 +279,7 @@ impl Fcb {
             ext: None,
             injecting: AtomicUsize::new(0),
             fake: AtomicU64::new(0),
+            resp: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -279,6 +360,18 @@ impl Fcb {
             f.client_tsval.set(v);
         }
         f.proxy_tsval.store(stack_tsval, Ordering::Relaxed);
+        // The same socket goes on sending: its responses so far carry over
+        // (an allocation failure leaves the tracker to start afresh, which
+        // makes it opaque at the next segment: the safe side).
+        if let Some(t) = old.responses() {
+            if let Ok(b) = KBox::new(RespCell::new(t), GFP_KERNEL) {
+                f.resp = AtomicPtr::new(KBox::into_raw(b));
+            }
+        }
+        // The port the stack serves the client on: an adopted connection
+        // of the application's port (`handover_to = "server"`, moved by a
+        // draining node) goes on there.
+        f.proxy_port = old.dst_port;
         Some(f)
     }
 
@@ -492,6 +585,73 @@ impl Fcb {
         fcb::reset_seq(self.client_ack.get(), self.p_base())
     }
 
+    /// The tracker of the stack's responses, allocated if need be (`None`
+    /// without memory). Any context (`GFP_ATOMIC`).
+    fn resp_cell(&self) -> Option<&RespCell> {
+        let p = self.resp.load(Ordering::Acquire);
+        // SAFETY: a non-null `resp` is a `RespCell` this FCB owns until it
+        // is dropped (`Drop`), and `&self` keeps it alive.
+        if let Some(c) = unsafe { p.as_ref() } {
+            return Some(c);
+        }
+        let new = KBox::into_raw(KBox::new(RespCell::new(RespTrack::NEW), GFP_ATOMIC).ok()?);
+        match self
+            .resp
+            .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: just published, owned by this FCB from now on.
+            Ok(_) => unsafe { new.as_ref() },
+            Err(other) => {
+                // SAFETY: `new` was not published: it is still ours alone.
+                drop(unsafe { KBox::from_raw(new) });
+                // SAFETY: `other` is the cell another CPU published, owned
+                // by this FCB (as above).
+                unsafe { other.as_ref() }
+            }
+        }
+    }
+
+    /// The stack sent a data segment on the connection (sequence number
+    /// `seq`, `len` payload bytes, acknowledgement number `ack`, all in the
+    /// stack's own spaces); `read(at, buf)` copies the payload's bytes from
+    /// offset `at` into `buf` and returns how many (called only if a
+    /// response head may start in the segment, from where it would). The
+    /// send path, serialized per connection by the socket's lock; never
+    /// sleeps.
+    pub(crate) fn sent_data(
+        &self,
+        seq: u32,
+        len: u32,
+        ack: u32,
+        read: impl FnOnce(u32, &mut [u8]) -> usize,
+    ) {
+        let Some(cell) = self.resp_cell() else {
+            return;
+        };
+        // The send path waits a little for a reader (a copy's time) before
+        // it gives the segment up.
+        let done = cell.with(WRITER_TRIES, |t| match t.head_offset(seq, len) {
+            Some(at) => {
+                let mut buf = [0u8; crate::pure::http::HEAD_MAX];
+                let n = read(at, &mut buf);
+                t.on_out(seq, len, ack, (at, buf.get(..n).unwrap_or_default()));
+            }
+            None => t.on_out(seq, len, ack, (0, &[])),
+        });
+        if done.is_none() {
+            cell.lost.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A copy of the tracker of the stack's responses (`None`: nothing sent
+    /// yet, or someone holds it right now). Any context.
+    pub(crate) fn responses(&self) -> Option<RespTrack> {
+        let p = self.resp.load(Ordering::Acquire);
+        // SAFETY: as in `resp_cell`.
+        let cell = unsafe { p.as_ref() }?;
+        cell.with(1, |t| *t)
+    }
+
     /// A snapshot for [`crate::pure::fcb::plan`].
     pub(crate) fn params(&self) -> Params {
         let peer = self.peer.load(Ordering::Acquire);
@@ -514,6 +674,17 @@ impl Fcb {
             dst_port: self.dst_port,
             base_seq: self.base_seq,
             base_ts: self.base_ts,
+        }
+    }
+}
+
+impl Drop for Fcb {
+    fn drop(&mut self) {
+        let p = *self.resp.get_mut();
+        if !p.is_null() {
+            // SAFETY: a non-null `resp` came from `KBox::into_raw` and is
+            // owned by this FCB alone, which nothing else can reach now.
+            drop(unsafe { KBox::from_raw(p) });
         }
     }
 }

@@ -450,13 +450,23 @@ impl UserTcp {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: n,
         };
+        // SAFETY: `sk` is valid (type invariant); a pointer load like
+        // `READ_ONCE()`.
+        let sock = unsafe { read_volatile(&raw const (*self.sk.as_ptr()).sk_socket) };
+        if sock.is_null() {
+            // Orphaned (its application closed it): nothing to read with.
+            return Err(EBUSY);
+        }
         // SAFETY: all-zero is a valid empty `msghdr`.
         let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
-        // SAFETY: `sk` is valid and belongs to an open file, so `sk_socket`
-        // is its socket; `iov` describes `n` writable bytes of `out`.
+        // SAFETY: `sock` is the socket of `sk`, whose file the caller holds
+        // (the only callers that get here with `n > 0` are `setsockopt()`
+        // calls on that very socket: a draining node's eviction refuses a
+        // connection with unread bytes before, `crate::handoff::drain`);
+        // `iov` describes `n` writable bytes of `out`.
         let ret = unsafe {
             bindings::kernel_recvmsg(
-                (*self.sk.as_ptr()).sk_socket,
+                sock,
                 &mut msg,
                 &mut iov,
                 1,
@@ -481,3 +491,92 @@ impl UserTcp {
         unsafe { bindings::sock_no_linger(self.sk.as_ptr()) };
     }
 }
+
+/// An established TCP socket of this host found by its addresses
+/// ([`HeldTcp::lookup`]), with a reference on it, released on drop: the
+/// socket of a connection an application (nginx, the proxy) holds, which a
+/// draining node hands over (`crate::handoff::drain`).
+///
+/// # Invariants
+///
+/// `sk`: a full TCP socket (not a request or time-wait one) on which this
+/// value holds one reference, taken by `__inet_lookup_established()`.
+pub(crate) struct HeldTcp {
+    sk: NonNull<bindings::sock>,
+}
+
+impl HeldTcp {
+    /// The established TCP socket whose local end is `laddr:lport` and
+    /// remote end `raddr:rport` (host order), in `init_net`; `None` if
+    /// there is none, or it is not established. Process context.
+    pub(crate) fn lookup(laddr: u32, lport: u16, raddr: u32, rport: u16) -> Option<Self> {
+        let net = addr_of_mut!(bindings::init_net);
+        // SAFETY: `init_net` is always present; its TCP's established hash
+        // (`ipv4.tcp_death_row.hashinfo`, set when the namespace was made)
+        // never changes.
+        let hashinfo = unsafe { (*net).ipv4.tcp_death_row.hashinfo };
+        let guard = crate::rcu::Guard::new();
+        // SAFETY: `net` and `hashinfo` are `init_net`'s (above); the
+        // look-up runs inside an RCU read-side section (`guard`) as it
+        // requires, and returns a socket with a reference taken, or null.
+        let sk = unsafe {
+            bindings::__inet_lookup_established(
+                net,
+                hashinfo,
+                raddr.to_be(),
+                rport.to_be(),
+                laddr.to_be(),
+                lport,
+                0,
+                0,
+            )
+        };
+        drop(guard);
+        let sk = NonNull::new(sk)?;
+        // SAFETY: `sk` holds a reference (above), so it is valid to read;
+        // a byte load like `READ_ONCE()`.
+        let state = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+        if state != TCP_ESTABLISHED {
+            // SAFETY: the reference taken by the look-up, released once;
+            // `sock_gen_put()` releases any kind of socket the established
+            // hash holds (request and time-wait ones included).
+            unsafe { bindings::sock_gen_put(sk.as_ptr()) };
+            return None;
+        }
+        // INVARIANT: an established socket is a full one; the reference is
+        // the look-up's.
+        Some(Self { sk })
+    }
+
+    /// Runs `f` with the socket as a [`UserTcp`]. Process context.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&UserTcp) -> Result<R>) -> Result<R> {
+        // SAFETY: `self` holds a reference on `sk` (type invariant) for as
+        // long as `f` runs; the `UserTcp` does not outlive this call.
+        let u = unsafe { UserTcp::new(self.sk.as_ptr()) }?;
+        f(&u)
+    }
+
+    /// Aborts the connection under its application: the application's
+    /// next call on the socket fails with `err` (`ECONNABORTED`), and the
+    /// stack forgets it (its RST is the module's filter's to drop: the
+    /// connection was handed over). Process context; takes the socket
+    /// lock.
+    pub(crate) fn abort(&self, err: u32) {
+        // SAFETY: `sk` is a full TCP socket with a reference held (type
+        // invariant); `tcp_abort()` takes the socket lock itself, and a
+        // socket closed meanwhile is answered with `-ENOENT`, which changes
+        // nothing.
+        let _ = unsafe { bindings::tcp_abort(self.sk.as_ptr(), err as c_int) };
+    }
+}
+
+impl Drop for HeldTcp {
+    fn drop(&mut self) {
+        // SAFETY: the reference this value holds (type invariant), released
+        // once.
+        unsafe { bindings::sock_gen_put(self.sk.as_ptr()) };
+    }
+}
+
+// SAFETY: a socket reference may be released from any thread.
+unsafe impl Send for HeldTcp {}

@@ -41,6 +41,24 @@ pub(crate) struct TcpSeg {
     pub(crate) ack: u32,
 }
 
+/// Copies the payload bytes of segment `t` from offset `at` into `buf`
+/// (as many as fit, or as the payload has); returns how many (0 if they
+/// cannot be read). Any context.
+pub(crate) fn read_payload(skb: &SkbRef<'_>, t: &TcpSeg, at: u32, buf: &mut [u8]) -> usize {
+    let start = t
+        .off
+        .saturating_add(t.hdr_len)
+        .saturating_add(usize::try_from(at).unwrap_or(usize::MAX));
+    let n = (skb.len() as usize).saturating_sub(start).min(buf.len());
+    let (Ok(at), Some(dst)) = (i32::try_from(start), buf.get_mut(..n)) else {
+        return 0;
+    };
+    match skb.read_at(at, dst) {
+        Ok(()) => n,
+        Err(_) => 0,
+    }
+}
+
 /// Reads the TCP header of a non-fragmented IPv4 TCP packet.
 pub(crate) fn tcp_segment(skb: &SkbRef<'_>, ip: &Ipv4Header) -> Option<TcpSeg> {
     if ip.protocol != IPPROTO_TCP || ip.is_fragment {

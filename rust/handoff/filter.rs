@@ -134,6 +134,16 @@ fn on_flow(
     fcb.record(fcb::learn(f.role, st_now, dir, &c.info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &c.info));
     fcb.record(fcb::learn_ack(f.role, dir, &c.info, t.ack));
+    if super::drain::served_here(f.role, st_now) {
+        if dir == Dir::Out && c.payload > 0 {
+            // The responses the stack sends, for a drain (`drain.rs`).
+            fcb.sent_data(t.info.seq, c.payload, t.ack, |at, buf| {
+                seg::read_payload(skb, t, at, buf)
+            });
+        } else if dir == Dir::In && has_ack && sent.started && t.ack == sent.snd_nxt {
+            super::drain::client_acked(fcb);
+        }
+    }
     if c.fake && dir == Dir::Out {
         // The stack's answer to a handover's fake handshake
         // (`super::takeover`), which it reads once the injection returns.

@@ -63,6 +63,7 @@
 //! | `EAGAIN`       | the destination's listener did not take the connection (its queue is full) |
 //! | `EHOSTUNREACH` | this node has no route to the destination's internal address |
 //! | `EHOSTDOWN`    | the control mesh sees the destination down (counted as `handover_host_down`; fails at once), or lost the connection to it before the answer |
+//! | `ESHUTDOWN`    | the destination drains (`Documentation/drain.md`; counted as `handover_draining`): at once if this node knows it, else the destination's refusal |
 //! | `ETIMEDOUT`    | no answer within [`ACK_MS`] (settled later, see above)         |
 //! | `EINTR`        | a signal ended the wait (settled later, see above)             |
 //! | `EPROTO`       | the destination announced another window scale than the proxy (counted as `wscale_mismatch`) |
@@ -79,7 +80,7 @@ use crate::clock;
 use crate::fcb::Fcb;
 use crate::flowtab;
 use crate::flowtab::Flow;
-use crate::ksock::{errno, is, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
+use crate::ksock::{errno, is, CloneSnap, HeldTcp, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::mesh;
 use crate::pure::abi::{
     Counter, FlowInfoV1, HandoverReqV1, FLOW_HANDED_IN, FLOW_INFO_V1_SIZE, FLOW_INFO_VERSION,
@@ -89,6 +90,7 @@ use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{self, Role, State};
 use crate::pure::flow::{FlowKey, Phase};
 use crate::pure::homsg::{Handover, MAX_DATA};
+use crate::pure::http::Idle;
 use crate::pure::mesh::{CloseReason, MsgType};
 use crate::pure::segbuild::SegSpec;
 use crate::pure::seq;
@@ -107,6 +109,8 @@ const MAX_UNREAD: u32 = 4 << 20;
 /// What the configuration says about a handover request.
 struct Target {
     fcb: Arc<Fcb>,
+    /// The destination's node id.
+    dest: u8,
     self_addr: u32,
     dest_addr: u32,
     /// The destination's port for handover connections
@@ -190,25 +194,29 @@ fn lookup(sk: &UserTcp, dest: u32) -> Result<(Target, Role, FlowKey)> {
     state::with(|st| {
         let cfg = st.config.get(&guard).ok_or(EINVAL)?;
         let (svc, flow, key) = proxied_flow(st, cfg, sk.tuple(), &guard).ok_or(EINVAL)?;
-        let dest = u8::try_from(dest).map_err(|_| EINVAL)?;
-        if dest == cfg.self_id() || !svc.nodes.contains(dest) {
+        if flow.role == Role::ClientDst && flow.fcb.dst_port != svc.proxy_port {
             return Err(EINVAL);
         }
-        let dest_addr = cfg.node(dest).ok_or(EINVAL)?.addr;
-        let self_addr = cfg.self_node().ok_or(EINVAL)?.addr;
-        let role = match flow.role {
-            Role::ClientDst if flow.fcb.dst_port != svc.proxy_port => return Err(EINVAL),
-            r => r,
-        };
-        let t = Target {
-            fcb: flow.fcb.clone(),
-            self_addr,
-            dest_addr,
-            dest_port: svc.handover_port(),
-        };
-        Ok((t, role, key))
+        let t = target_of(cfg, svc, flow, dest)?;
+        Ok((t, flow.role, key))
     })
     .ok_or(EINVAL)?
+}
+
+/// The target of a handover of `flow`, a client entry of `svc`, to node
+/// `dest`. Under RCU.
+fn target_of(cfg: &Config, svc: &Service, flow: &Flow, dest: u32) -> Result<Target> {
+    let dest = u8::try_from(dest).map_err(|_| EINVAL)?;
+    if dest == cfg.self_id() || !svc.nodes.contains(dest) {
+        return Err(EINVAL);
+    }
+    Ok(Target {
+        fcb: flow.fcb.clone(),
+        dest,
+        self_addr: cfg.self_node().ok_or(EINVAL)?.addr,
+        dest_addr: cfg.node(dest).ok_or(EINVAL)?.addr,
+        dest_port: svc.handover_port(),
+    })
 }
 
 /// `DTS_SO_GET_FLOW`: what the module knows of the client connection of
@@ -285,27 +293,40 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
         stats::inc(Counter::HandoverHostDown);
         return Err(errno(bindings::EHOSTDOWN));
     }
+    if u8::try_from(req.dest_node).is_ok_and(|d| mesh::view().draining.contains(d)) {
+        stats::inc(Counter::HandoverDraining);
+        return Err(errno(bindings::ESHUTDOWN));
+    }
     let reforward = req.flags & HANDOVER_REFORWARD != 0;
     let t = target(&sk, req.dest_node, reforward)?;
+    // The proxy's close becomes an RST, which the filter drops.
+    hand_over(&sk, &t, Mode::User(&req), || sk.no_linger())?;
+    if reforward {
+        stats::inc(Counter::Reforwarded);
+    }
+    Ok(())
+}
+
+/// Hands the connection of `t` over from the socket `sk` ([`run`]) and
+/// settles the FCB: on success `silence` makes the socket's end invisible
+/// to the client (the filter drops what it sends from now on anyway).
+/// Process context; sleeps.
+fn hand_over(sk: &UserTcp, t: &Target, mode: Mode<'_>, silence: impl FnOnce()) -> Result {
     if !t.fcb.transition(State::Proxying, State::HandingOver) {
         return Err(errno(bindings::EALREADY));
     }
     stats::inc(Counter::HandoverRequested);
     let mut times = Times::start();
-    match run(&sk, &t, &req, &mut times) {
+    match run(sk, t, mode, &mut times) {
         Ok(()) => {
             let ended = t.fcb.end_handover(State::HandedOver);
-            // The proxy's close becomes an RST, which the filter drops.
-            sk.no_linger();
+            silence();
             moved_on(&t.fcb);
             if let Some(reason) = ended {
                 // The destination's CLOSED came before this thread woke.
                 state::with(|st| mesh::release(st, &t.fcb, reason));
             }
             stats::inc(Counter::HandoverDone);
-            if reforward {
-                stats::inc(Counter::Reforwarded);
-            }
             times.account();
             Ok(())
         }
@@ -319,6 +340,54 @@ pub(crate) fn request(caller: &Caller, arg: &UserIn) -> Result {
             Err(e)
         }
     }
+}
+
+/// Whether the socket `held` is at rest where the tracker saw it (`idle`):
+/// established, everything sent acknowledged, nothing received since
+/// ([`still_idle`]). A look before the connection is frozen; the handover
+/// looks again under the same lock once it is. Process context.
+pub(crate) fn at_rest(held: &HeldTcp, idle: &Idle) -> bool {
+    held.with(|sk| {
+        let s = sk.clone_state();
+        Ok(s.state == TCP_ESTABLISHED
+            && s.snd_una == s.snd_nxt
+            && s.snd_nxt == s.write_seq
+            && still_idle(&s, idle).is_ok())
+    })
+    .unwrap_or(false)
+}
+
+/// A draining node hands the idle connection of its client entry `key`
+/// over to node `dest` (`Documentation/drain.md`): `held` is the socket the
+/// application (nginx, the proxy) serves it on, and `idle` what the
+/// response tracker saw at rest ([`crate::fcb::Fcb::responses`]), checked
+/// again under the socket's lock. A handed-in connection is adopted first,
+/// as for a keep-alive re-handover. On success the application's socket is
+/// aborted under it (`ECONNABORTED` on its next call; the filter drops its
+/// RST). The errnos are `request_handover`'s, `EBUSY` if the connection is
+/// no longer at rest. Process context; sleeps for one mesh round trip.
+pub(crate) fn move_idle(held: &HeldTcp, key: &FlowKey, dest: u8, idle: Idle) -> Result {
+    let found = {
+        let guard = rcu::Guard::new();
+        state::with(|st| {
+            let cfg = st.config.get(&guard).ok_or(EINVAL)?;
+            let flow = st.flows.lookup(key, &guard).ok_or(EINVAL)?;
+            let (_, svc, _) = cfg.service_for(key.laddr, key.lport).ok_or(EINVAL)?;
+            Ok::<_, Error>((target_of(cfg, svc, flow, u32::from(dest))?, flow.role))
+        })
+    };
+    let (t, role) = found.ok_or(EINVAL)??;
+    let fcb = match role {
+        Role::Client => t.fcb.clone(),
+        Role::ClientDst => adopt(key, &t.fcb)?,
+        _ => return Err(EINVAL),
+    };
+    let t = Target { fcb, ..t };
+    held.with(|sk| {
+        hand_over(sk, &t, Mode::Drain(idle), || {
+            held.abort(bindings::ECONNABORTED)
+        })
+    })
 }
 
 /// A connection handed in here was handed over again: the node it came from
@@ -476,7 +545,35 @@ impl Times {
 
 /// Steps 2 and 3, with the FCB in `HandingOver`; records the time of each
 /// step in `times`.
-fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Result {
+/// Who asks for a handover, and what it carries.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// The proxy (`DTS_SO_HANDOVER`): the request it read, in its memory.
+    User(&'a HandoverReqV1),
+    /// A draining node, of a connection it found idle
+    /// ([`crate::pure::http::Idle`]): no request, nothing unread, and the
+    /// socket still where the tracker saw it at rest.
+    Drain(Idle),
+}
+
+/// Whether the socket `snap` of a draining node is still at rest where
+/// `idle` says: everything sent acknowledged, nothing received since the
+/// last response's request (or nothing ever), all of it read. `EBUSY`
+/// otherwise.
+fn still_idle(snap: &CloneSnap, idle: &Idle) -> Result {
+    let sent = idle.sent_end.map_or(true, |e| e == snap.snd_nxt);
+    let received = match idle.req_end {
+        Some(r) => r == snap.rcv_nxt,
+        None => snap.bytes_received == 0,
+    };
+    if sent && received && snap.copied_seq == snap.rcv_nxt {
+        Ok(())
+    } else {
+        Err(EBUSY)
+    }
+}
+
+fn run(sk: &UserTcp, t: &Target, mode: Mode<'_>, times: &mut Times) -> Result {
     // The socket lock orders this read after every segment the stack took
     // before the state change (see `Documentation/dts-design.md`, "No grace
     // period").
@@ -488,15 +585,27 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
     if snap.snd_una != snap.snd_nxt || snap.snd_nxt != snap.write_seq {
         return Err(EBUSY);
     }
+    let (buf_len, buf_ptr, reforwarded) = match mode {
+        Mode::User(req) => (
+            req.buf_len,
+            req.buf_ptr,
+            req.flags & HANDOVER_REFORWARD != 0,
+        ),
+        Mode::Drain(idle) => {
+            still_idle(&snap, &idle)?;
+            (0, 0, false)
+        }
+    };
     let unread = snap.rcv_nxt.wrapping_sub(snap.copied_seq);
     if unread > MAX_UNREAD || !seq::before_eq(snap.copied_seq, snap.rcv_nxt) {
         return Err(EBUSY);
     }
     let read = snap.bytes_received.saturating_sub(u64::from(unread));
-    if req.buf_len > read {
+    if buf_len > read {
         return Err(EINVAL);
     }
-    let buf_len = usize::try_from(req.buf_len).map_err(|_| EINVAL)?;
+    let buf_len32 = u32::try_from(buf_len).map_err(|_| EINVAL)?;
+    let buf_len = usize::try_from(buf_len).map_err(|_| EINVAL)?;
     if buf_len + unread as usize > MAX_DATA {
         return Err(errno(bindings::EMSGSIZE));
     }
@@ -504,10 +613,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
         // The destination's TSval translation assumes millisecond clocks.
         return Err(errno(bindings::EOPNOTSUPP));
     }
-    let c_base = snap
-        .copied_seq
-        .wrapping_sub(req.buf_len as u32)
-        .wrapping_sub(1);
+    let c_base = snap.copied_seq.wrapping_sub(buf_len32).wrapping_sub(1);
     // What the client saw of this node's sequence numbers and clock: the
     // stack's, plus the bases of a connection handed in earlier.
     let p = t.fcb.params();
@@ -516,14 +622,14 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
 
     let mut data = KVec::with_capacity(buf_len + unread as usize, GFP_KERNEL)?;
     if buf_len > 0 {
-        let ptr = usize::try_from(req.buf_ptr).map_err(|_| EFAULT)?;
+        let ptr = usize::try_from(buf_ptr).map_err(|_| EFAULT)?;
         UserSlice::new(ptr, buf_len).read_all(&mut data, GFP_KERNEL)?;
     }
     let unread = unread as usize;
     if sk.peek_unread(unread, &mut data)? != unread {
         return Err(EBUSY);
     }
-    let dest = u8::try_from(req.dest_node).map_err(|_| EINVAL)?;
+    let dest = t.dest;
     if !xmit::reachable(t.dest_addr, t.self_addr) {
         return Err(errno(bindings::EHOSTUNREACH));
     }
@@ -546,7 +652,7 @@ fn run(sk: &UserTcp, t: &Target, req: &HandoverReqV1, times: &mut Times) -> Resu
         ts_recent: snap.ts_recent,
         ts_server,
         sent_us: clock::now_us(),
-        reforwarded: req.flags & HANDOVER_REFORWARD != 0,
+        reforwarded,
         data: &data,
     };
     let mut payload = KVec::new();

@@ -13,7 +13,9 @@
 //! - [`handover`] (process context): `request_handover`
 //!   (`DTS_SO_HANDOVER`) and `DTS_SO_GET_FLOW` on the source node;
 //! - [`takeover`] (the mesh thread): the destination of a handover, which
-//!   builds the connection in its own stack.
+//!   builds the connection in its own stack;
+//! - [`drain`] (a work item): a draining node hands over the connections it
+//!   serves as they come to rest.
 //!
 //! The feature sits over [`crate::sc`], [`crate::mesh`], [`crate::calls`]
 //! and the core. The crate root registers [`hooks::HOOKS`] and wires
@@ -24,6 +26,7 @@
 //! This file holds no code; each file's doc names its context and the locks
 //! it takes.
 
+pub(crate) mod drain;
 mod filter;
 pub(crate) mod handover;
 pub(crate) mod hooks;

@@ -86,6 +86,12 @@ fn serve(payload: Option<&[u8]>, from: u8, delta: Option<u64>) -> (HandoverAck, 
     let Ok(m) = Handover::decode(p) else {
         return refuse(0, bindings::EINVAL);
     };
+    // A draining node takes nothing new (the source learns it from the
+    // answer if it did not know yet).
+    if mesh::draining() {
+        stats::inc(Counter::HandoverDraining);
+        return refuse(m.call_id, bindings::ESHUTDOWN);
+    }
     if let Some(d) = delta {
         if homsg::age_us(clock::now_us(), m.sent_us, d) > i64::from(LEASE_MS) * 1000 {
             stats::inc(Counter::HandoverStale);

@@ -18,7 +18,7 @@ use crate::pure::member::{Membership, View};
 use crate::wake::wake;
 
 use super::conn::{BACKOFF_MAX_MS, HELLO_TIMEOUT_MS};
-use super::member::VIEW;
+use super::member::store_view;
 
 /// Bumped on every configuration change the thread must act on.
 pub(super) static GEN: AtomicU32 = AtomicU32::new(0);
@@ -61,7 +61,7 @@ pub(crate) fn config_changing(old: Option<&Config>, new: Option<&Config>) {
     if key(old) == key(new) {
         return;
     }
-    VIEW.store(initial_view(new).pack(), Ordering::Release);
+    store_view(initial_view(new));
     GEN.fetch_add(1, Ordering::AcqRel);
     wake();
 }

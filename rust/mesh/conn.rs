@@ -27,8 +27,8 @@ use crate::pure::abi::Counter;
 use crate::pure::hmac::{Exchange, NONCE_LEN};
 use crate::pure::homsg::HandoverAck;
 use crate::pure::mesh::{
-    self as wire, Closed, Frame, FrameError, Heartbeat, Hello, HelloAck, HelloProof, Load, Msg,
-    RxCheck,
+    self as wire, Closed, Drain, Frame, FrameError, Heartbeat, Hello, HelloAck, HelloProof, Load,
+    Msg, RxCheck,
 };
 use crate::stats;
 use crate::wake::wake;
@@ -175,6 +175,7 @@ pub(super) enum In {
     Heartbeat(Heartbeat),
     Load(Load),
     Closed(Closed),
+    Drain(Drain),
     /// SC-CLONE (Socket Cloning): the payload, `None` if it could not be
     /// copied (out of memory: answered as such).
     ScClone(Option<KVec<u8>>),
@@ -206,6 +207,7 @@ impl From<&Frame<'_>> for In {
             Msg::Heartbeat(h) => Self::Heartbeat(h),
             Msg::Load(l) => Self::Load(l),
             Msg::Closed(c) => Self::Closed(c),
+            Msg::Drain(d) => Self::Drain(d),
             Msg::ScClone(p) => Self::ScClone(copy_payload(p)),
             Msg::ScAck(p) => Self::ScAck(copy_payload(p).unwrap_or_default()),
             Msg::Handover(p) => Self::Handover(copy_payload(p)),

@@ -216,6 +216,7 @@ impl Runner {
         if was_up {
             // The requests that went out on it get no answer any more.
             calls::connection_lost(id);
+            self.forget_drain(id);
         }
         set_conn(id, PeerConn::None);
         if let Some(p) = self.peers.get_mut(usize::from(id) - 1) {

@@ -87,8 +87,20 @@ impl PeerStats {
 /// Per-peer figures, index `id - 1`.
 pub(crate) static PEERS: [PeerStats; MAX_NODES] = [const { PeerStats::new() }; MAX_NODES];
 
-/// The membership view ([`View::pack`]) the packet path uses.
-pub(super) static VIEW: AtomicU64 = AtomicU64::new(View::ALL.pack());
+/// The membership view the packet path uses: the live set and the ready
+/// flag ([`View::pack`]'s first word).
+static VIEW: AtomicU64 = AtomicU64::new(View::ALL.pack().0);
+
+/// The draining nodes ([`View::pack`]'s second word).
+static DRAINING: AtomicU32 = AtomicU32::new(View::ALL.pack().1);
+
+/// Publishes `v` as the membership view. The mesh thread (process
+/// context), the only writer.
+pub(super) fn store_view(v: View) {
+    let (live, draining) = v.pack();
+    DRAINING.store(draining, Ordering::Release);
+    VIEW.store(live, Ordering::Release);
+}
 
 /// The peers whose death the membership confirmed (down for two dead
 /// times, [`crate::pure::member::Membership::confirm`]): bit `id - 1`.
@@ -107,12 +119,22 @@ pub(super) static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// The membership view. Any context.
 pub(crate) fn view() -> View {
-    View::unpack(VIEW.load(Ordering::Acquire))
+    let live = VIEW.load(Ordering::Acquire);
+    View::unpack(live, DRAINING.load(Ordering::Acquire))
 }
 
 /// Whether the mesh runs. Any context.
 pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Peer `id`'s load: the connections it serves by its last LOAD, less its
+/// CLOSEDs since (`u32::MAX` for an id that is not a peer's). Any
+/// context.
+pub(crate) fn peer_load(id: u8) -> u32 {
+    peer_stats(id)
+        .and_then(|s| s.load.first())
+        .map_or(u32::MAX, |a| a.load(Ordering::Relaxed))
 }
 
 pub(super) fn peer_stats(id: u8) -> Option<&'static PeerStats> {
@@ -143,7 +165,7 @@ pub(super) fn changed(ch: Change) {
             stats::inc(Counter::MeshNodeUp);
             pr_info!("mesh: node {} is up\n", ch.id);
         }
-        PeerState::Unknown => {}
+        PeerState::Unknown | PeerState::Draining => {}
     }
 }
 

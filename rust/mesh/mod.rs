@@ -75,6 +75,8 @@
 //!   then each frame handed to where it goes;
 //! - `conn.rs`: one connection: the socket callbacks, buffers, framing,
 //!   the connection timing;
+//! - `drain.rs`: draining: the requests of `DTS_SO_DRAIN` and `DRAIN`
+//!   frames, this node's drain state and its announcements;
 //! - `member.rs`: the published membership view, each peer's figures
 //!   ([`PEERS`]), a peer's change of state, the LOAD census;
 //! - `config.rs`: what the mesh takes from the configuration, and how a
@@ -96,6 +98,7 @@
 
 mod config;
 mod conn;
+mod drain;
 mod links;
 mod member;
 mod notify;
@@ -105,7 +108,8 @@ mod thread;
 mod upcalls;
 
 pub(crate) use config::config_changing;
-pub(crate) use member::{confirmed_dead, enabled, view, PEERS};
+pub(crate) use drain::{draining, request as request_drain};
+pub(crate) use member::{confirmed_dead, enabled, peer_load, view, PEERS};
 pub(crate) use notify::{notify, notify_closed, release, QueueOwner};
 pub(crate) use thread::Thread;
 pub(crate) use upcalls::{Answer, Upcalls};

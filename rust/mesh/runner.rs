@@ -84,6 +84,8 @@ pub(super) struct Runner {
     /// failures not warned of since.
     pub(super) auth_warned: Option<u64>,
     pub(super) auth_unwarned: u32,
+    /// Whether this node drains (`drain.rs`).
+    pub(super) draining: bool,
     /// The features' upcalls.
     pub(super) up: Upcalls,
 }
@@ -106,6 +108,7 @@ impl Runner {
             load_epoch: 0,
             auth_warned: None,
             auth_unwarned: 0,
+            draining: false,
         }
     }
 }

@@ -174,6 +174,9 @@ impl Runner {
                 c.peer = sender;
                 c.phase = Phase::Established;
                 self.up(sender, now);
+                if !self.announce_drain(c) {
+                    return Err(Close::Error);
+                }
             }
             (Phase::HelloSent, In::HelloAck(a)) => {
                 if a.status != HelloStatus::Ok || a.fingerprint != cfg.fingerprint {
@@ -211,6 +214,9 @@ impl Runner {
                 set_conn(c.peer, PeerConn::Established);
                 let id = c.peer;
                 self.up(id, now);
+                if !self.announce_drain(c) {
+                    return Err(Close::Error);
+                }
             }
             (Phase::Established, In::Heartbeat(h)) => {
                 let us = clock::now_us();
@@ -256,6 +262,7 @@ impl Runner {
                 }
                 closed_received(&self.up, &m, c.peer_addr)
             }
+            (Phase::Established, In::Drain(d)) => self.heard_drain(c.peer, d)?,
             (Phase::Established, In::ScClone(p)) => {
                 let ack = (self.up.sc_clone)(p.as_deref(), c.peer_addr);
                 if !c.queue(me, &Msg::ScAck(&ack)) {

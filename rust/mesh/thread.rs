@@ -48,7 +48,7 @@ use crate::wake::{self, Waker};
 use super::config::{grace_ms, node_set, MeshCfg, GEN};
 use super::conn::{Conn, Phase, HELLO_TIMEOUT_MS};
 use super::member::{
-    census, changed, confirmed_down, peer_stats, view, DEAD, ENABLED, PEERS, VIEW,
+    census, changed, confirmed_down, peer_stats, store_view, view, DEAD, ENABLED, PEERS,
 };
 use super::notify::{TXQ, TXQ_CAP};
 use super::runner::{Peer, Runner};
@@ -141,7 +141,7 @@ impl Drop for Thread {
         // Socket callbacks that were running on another CPU when the thread
         // restored the originals are finished after this.
         rcu::synchronize();
-        VIEW.store(View::ALL.pack(), Ordering::Release);
+        store_view(View::ALL);
         ENABLED.store(false, Ordering::Relaxed);
         // The argument is dropped with `self`, after the thread has exited.
     }
@@ -195,6 +195,7 @@ impl Runner {
                 self.poll(now);
                 self.drain_queue();
                 self.drain_calls();
+                self.drain_requests();
                 if now >= self.next_hb {
                     self.heartbeat(now);
                     let hb = self.cfg.as_ref().map_or(500, |c| c.heartbeat_ms);
@@ -315,14 +316,18 @@ impl Runner {
         .flatten();
         drop(guard);
         match cfg {
-            Some((cfg, member)) => {
+            Some((cfg, mut member)) => {
+                // This node's drain outlives the configuration.
+                if self.draining {
+                    member.set_draining(cfg.self_id, true);
+                }
                 pr_info!(
                     "mesh: node {} on port {}, {} peer(s)\n",
                     cfg.self_id,
                     cfg.port,
                     cfg.peers().count()
                 );
-                VIEW.store(member.view().pack(), Ordering::Release);
+                store_view(member.view());
                 self.member = Some(member);
                 self.cfg = Some(cfg);
                 // SAFETY: `get_random_u32()` may be called from any context.
@@ -332,7 +337,7 @@ impl Runner {
                 ENABLED.store(true, Ordering::Relaxed);
             }
             None => {
-                VIEW.store(View::ALL.pack(), Ordering::Release);
+                store_view(View::ALL);
                 ENABLED.store(false, Ordering::Relaxed);
             }
         }
@@ -469,11 +474,16 @@ impl Runner {
         let Some(me) = self.cfg.as_ref().map(|c| c.self_id) else {
             return;
         };
+        if self.draining {
+            // Again at every heartbeat while it lasts: the features retry
+            // what they could not move yet.
+            (self.up.draining)(true);
+        }
         self.load_epoch = loadepoch::current();
         let load = self.census();
         self.sent_load = load.serving;
         self.next_load = now + self.load_tick();
-        let view = view().live.mask();
+        let view = view().accepting().mask();
         let us = clock::now_us();
         for p in &mut self.peers {
             let (echo_us, echo_at) = (p.echo_us, p.echo_at);
@@ -510,15 +520,15 @@ impl Runner {
     }
 
     /// Publishes the view and the peers' states.
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         let Some(m) = self.member.as_ref() else {
             return;
         };
-        VIEW.store(m.view().pack(), Ordering::Release);
+        store_view(m.view());
         let mut dead = NodeSet::EMPTY;
         for id in m.peers() {
             if let Some(s) = peer_stats(id) {
-                s.state.store(m.liveness(id) as u32, Ordering::Relaxed);
+                s.state.store(m.reported(id) as u32, Ordering::Relaxed);
             }
             if m.liveness(id) == PeerState::Down && !m.is_unconfirmed(id) {
                 dead.insert(id);

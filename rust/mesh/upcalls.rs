@@ -48,4 +48,8 @@ pub(crate) struct Upcalls {
     ///
     /// [`calls::node_down`]: crate::calls::node_down
     pub(crate) node_down: fn(u8),
+    /// This node started (`true`) or stopped draining (`drain.rs`), and
+    /// again (`true`) at every heartbeat while it drains: the handover
+    /// feature moves what it serves (and retries what it could not move).
+    pub(crate) draining: fn(bool),
 }

@@ -105,7 +105,8 @@ pub enum Outbound {
 /// context; never fails.
 ///
 /// A SYN is accepted by its owner, [`syn_owner`] among the nodes of `view`
-/// ([`View::live`]), if that is this node and it is [`View::ready`] (and by
+/// that accept new connections ([`View::accepting`]: live, not draining),
+/// if that is this node and it is [`View::ready`] (and by
 /// a node that already tracks it: a retransmitted SYN), and only while this
 /// node has the quorum ([`quorate`]; otherwise [`Inbound::DropNoQuorum`]);
 /// any other segment only by a node that tracks its flow. `ToProxy { syn: true }` asks the
@@ -137,7 +138,7 @@ pub fn inbound(
         return Inbound::DropNoFlow;
     }
     let me = cfg.self_id();
-    match syn_owner(svc, seg.saddr, seg.sport, view.live) {
+    match syn_owner(svc, seg.saddr, seg.sport, view.accepting()) {
         Some(id) if id == me && view.ready => {
             if !quorate(cfg, view) {
                 return Inbound::DropNoQuorum;

@@ -41,39 +41,73 @@
 //! ([`Change::retracted`]) and no connection is lost. A node that really
 //! died, or rebooted (which takes longer than a dead time), is confirmed.
 //!
+//! **Draining** (`Documentation/drain.md`) is apart from liveness: a
+//! draining node is up, counts for the quorum and keeps serving what it
+//! serves, but takes no new connection. [`View::draining`] holds the
+//! draining nodes, this node included if it drains; SYN ownership runs over
+//! [`View::accepting`], the live nodes less the draining ones. A node that
+//! starts draining stops taking its share at once; the others take it when
+//! they hear so (its DRAIN announcement): in between its share is taken by
+//! no one, as when a node joins, never by two. Undraining is a join: the
+//! node takes its share again only once every live peer counts it in
+//! ([`View::ready`]), which a peer does as soon as it hears the node
+//! undrained.
+//!
 //! With the mesh disabled there is no membership: every node is presumed up
 //! and every node is ready ([`View::ALL`]).
 
 use super::abi::PeerState;
 use super::config::{NodeSet, MAX_NODES};
 
-/// What the packet path needs: the acceptance set and the ready flag.
+/// What the packet path needs: the live set, the draining nodes and the
+/// ready flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct View {
-    /// The nodes that take new connections (this node included).
+    /// The nodes that are up (this node included): they count for the
+    /// quorum and may be handed connections.
     pub live: NodeSet,
     /// Whether this node takes its own share.
     pub ready: bool,
+    /// The nodes that drain: up, but they take no new connection (this
+    /// node included if it drains).
+    pub draining: NodeSet,
 }
 
 impl View {
     /// No membership (mesh disabled or no configuration): everyone is live,
-    /// this node is ready.
+    /// this node is ready, nobody drains.
     pub const ALL: Self = Self {
         live: NodeSet::from_mask(u32::MAX),
         ready: true,
+        draining: NodeSet::EMPTY,
     };
 
-    /// Packs the view into one word (for an atomic).
-    pub const fn pack(self) -> u64 {
-        (self.live.mask() as u64) | ((self.ready as u64) << 32)
+    /// The nodes that take new connections: the live ones that do not
+    /// drain. SYN ownership runs over them.
+    pub const fn accepting(self) -> NodeSet {
+        NodeSet::from_mask(self.live.mask() & !self.draining.mask())
+    }
+
+    /// Packs the view into two words (for two atomics): the live set and
+    /// the ready flag, and the draining set. A reader that loads the two
+    /// words one after the other may pair a new live set with an old
+    /// draining set for an instant, which is no worse than reading the
+    /// view a moment earlier or later: the ordering that keeps two nodes
+    /// from accepting one SYN is across nodes (see the module's
+    /// documentation), not within one.
+    pub const fn pack(self) -> (u64, u32) {
+        (
+            (self.live.mask() as u64) | ((self.ready as u64) << 32),
+            self.draining.mask(),
+        )
     }
 
     /// The inverse of [`View::pack`].
-    pub const fn unpack(v: u64) -> Self {
+    pub const fn unpack(v: u64, draining: u32) -> Self {
         Self {
             live: NodeSet::from_mask(v as u32),
             ready: (v >> 32) & 1 != 0,
+            draining: NodeSet::from_mask(draining),
         }
     }
 }
@@ -109,6 +143,10 @@ pub struct Membership {
     unconfirmed: NodeSet,
     /// When each peer last went `Down`.
     down_at: [u64; MAX_NODES],
+    /// The nodes that drain: the peers that announced so (forgotten when
+    /// they go `Down`: a node comes back from death undrained, and says so
+    /// if not), and this node if it drains.
+    draining: NodeSet,
 }
 
 /// Index of node `id` in the per-node arrays (`None` outside `1..=32`).
@@ -137,11 +175,35 @@ impl Membership {
             seen_by: NodeSet::EMPTY,
             unconfirmed: NodeSet::EMPTY,
             down_at: [now_ms; MAX_NODES],
+            draining: NodeSet::EMPTY,
         }
     }
 
-    /// Peer `id`'s heartbeat says which nodes it sees live (`live`, a bit
-    /// mask): this node is ready only once every peer that is up sees it.
+    /// Node `id` (this node or a peer) drains (`on`) or no longer does.
+    /// Returns whether that changed anything; an id that is neither this
+    /// node nor a peer changes nothing. A peer's drain is learnt from its
+    /// own announcement only (the caller checks that the sender is `id`).
+    pub fn set_draining(&mut self, id: u8, on: bool) -> bool {
+        if id != self.self_id && !self.peers.contains(id) {
+            return false;
+        }
+        if on {
+            self.draining.insert(id)
+        } else {
+            self.draining.remove(id)
+        }
+    }
+
+    /// Whether node `id` drains.
+    pub fn is_draining(&self, id: u8) -> bool {
+        self.draining.contains(id)
+    }
+
+    /// Peer `id`'s heartbeat says which nodes it sees accepting new
+    /// connections (`live`, a bit mask of [`View::accepting`]): this node
+    /// is ready only once every peer that is up counts it in. A peer that
+    /// sees this node drain leaves it out, so that after an undrain this
+    /// node waits until every peer heard of it.
     pub fn peer_view(&mut self, id: u8, live: u32) {
         if !self.peers.contains(id) {
             return;
@@ -170,6 +232,15 @@ impl Membership {
                 self.state.get(i).copied().unwrap_or(PeerState::Down)
             }
             _ => PeerState::Down,
+        }
+    }
+
+    /// The state of peer `id` as `DTS_SO_GET_PEERS` reports it: its
+    /// liveness, `Draining` for a peer that is up and drains.
+    pub fn reported(&self, id: u8) -> PeerState {
+        match self.liveness(id) {
+            PeerState::Up if self.draining.contains(id) => PeerState::Draining,
+            s => s,
         }
     }
 
@@ -223,6 +294,7 @@ impl Membership {
                 *s = PeerState::Down;
                 self.seen_by.remove(id);
                 self.unconfirmed.insert(id);
+                self.draining.remove(id);
                 if let Some(t) = self.down_at.get_mut(i) {
                     *t = now_ms;
                 }
@@ -287,7 +359,9 @@ impl Membership {
         let mut ready = true;
         for id in self.peers {
             match self.liveness(id) {
-                PeerState::Up => {
+                // Never a membership state (only a reported one,
+                // [`Membership::reported`]): as up.
+                PeerState::Up | PeerState::Draining => {
                     live.insert(id);
                     if !self.seen_by.contains(id) {
                         ready = false;
@@ -300,6 +374,10 @@ impl Membership {
                 PeerState::Down => {}
             }
         }
-        View { live, ready }
+        View {
+            live,
+            ready,
+            draining: NodeSet::from_mask(self.draining.mask() & live.mask()),
+        }
     }
 }

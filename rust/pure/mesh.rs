@@ -32,6 +32,14 @@
 //! | 8    | `HANDOVER`  | 56..=65536 | a client connection handed over (opaque here: `homsg.rs`) |
 //! | 9    | `HANDOVER_ACK` | 8      | `call_id` u32, `errno` u32 (opaque here: `homsg.rs`) |
 //! | 10   | `HELLO_PROOF` | 32      | `proof` 32 bytes                        |
+//! | 11   | `DRAIN`     | 4         | `node` u8, `draining` u8 (0 or 1), reserved 2 bytes |
+//!
+//! `DRAIN` ([`Drain`]) is a request when `node` is the receiver (start or
+//! stop draining, `dtsctl drain` on another node), and otherwise the
+//! sender's announcement of its own state (`node` is the sender): sent to
+//! every peer when it changes, and on every connection as soon as it is
+//! established. An announcement about a third node is refused as a bad
+//! payload.
 //!
 //! The proofs are HMAC-SHA256 under the cluster's mesh key
 //! ([`super::hmac::hello_proof`]): `HELLO_ACK`'s is the listener's, over
@@ -88,6 +96,9 @@ pub const CLOSED_LEN: usize = 16;
 /// Payload size of a `HANDOVER_ACK` (decoded by `homsg.rs`).
 pub const HANDOVER_ACK_LEN: usize = 8;
 
+/// Payload size of a [`Drain`].
+pub const DRAIN_LEN: usize = 4;
+
 /// The type of a frame (header byte 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -113,11 +124,13 @@ pub enum MsgType {
     /// The connecting node's proof that it has the mesh key, after
     /// [`MsgType::HelloAck`].
     HelloProof = 10,
+    /// A node drains or stops draining ([`Drain`]).
+    Drain = 11,
 }
 
 impl MsgType {
     /// Every message type, in wire value order.
-    pub const ALL: [MsgType; 10] = [
+    pub const ALL: [MsgType; 11] = [
         Self::Hello,
         Self::HelloAck,
         Self::Heartbeat,
@@ -128,6 +141,7 @@ impl MsgType {
         Self::Handover,
         Self::HandoverAck,
         Self::HelloProof,
+        Self::Drain,
     ];
 
     /// The type with wire value `v`, or `None` if there is none.
@@ -143,6 +157,7 @@ impl MsgType {
             8 => Some(Self::Handover),
             9 => Some(Self::HandoverAck),
             10 => Some(Self::HelloProof),
+            11 => Some(Self::Drain),
             _ => None,
         }
     }
@@ -160,6 +175,7 @@ impl MsgType {
             Self::Handover => "handover",
             Self::HandoverAck => "handover_ack",
             Self::HelloProof => "hello_proof",
+            Self::Drain => "drain",
         }
     }
 
@@ -173,6 +189,7 @@ impl MsgType {
             Self::Closed => Some(CLOSED_LEN),
             Self::HandoverAck => Some(HANDOVER_ACK_LEN),
             Self::HelloProof => Some(HELLO_PROOF_LEN),
+            Self::Drain => Some(DRAIN_LEN),
             Self::ScClone | Self::ScAck | Self::Handover => None,
         }
     }
@@ -382,6 +399,18 @@ pub struct Closed {
     pub reason: CloseReason,
 }
 
+/// `DRAIN` payload: node `node` drains (`draining`) or no longer does;
+/// a request to the receiver if `node` is the receiver, the sender's
+/// announcement of its own state otherwise (see the module's
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drain {
+    /// The node, `1..=32`.
+    pub node: u8,
+    /// Whether it drains.
+    pub draining: bool,
+}
+
 /// A decoded payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Msg<'a> {
@@ -395,6 +424,8 @@ pub enum Msg<'a> {
     Load(Load),
     /// `CLOSED`.
     Closed(Closed),
+    /// `DRAIN`.
+    Drain(Drain),
     /// `SC_CLONE`, opaque, borrowed from the receive buffer.
     ScClone(&'a [u8]),
     /// `SC_ACK`, opaque, borrowed from the receive buffer.
@@ -587,6 +618,7 @@ impl<'a> Msg<'a> {
             Self::Handover(_) => MsgType::Handover,
             Self::HandoverAck(_) => MsgType::HandoverAck,
             Self::HelloProof(_) => MsgType::HelloProof,
+            Self::Drain(_) => MsgType::Drain,
         }
     }
 
@@ -600,6 +632,7 @@ impl<'a> Msg<'a> {
             Self::Load(_) => LOAD_LEN,
             Self::Closed(_) => CLOSED_LEN,
             Self::HelloProof(_) => HELLO_PROOF_LEN,
+            Self::Drain(_) => DRAIN_LEN,
         }
     }
 
@@ -665,6 +698,19 @@ impl<'a> Msg<'a> {
                     reason,
                 })
             }
+            MsgType::Drain => {
+                let [node, draining, pad @ ..] = r.take::<4>()?;
+                if node == 0 || node > MAX_NODE_ID {
+                    return Err(FrameError::BadPayload);
+                }
+                let draining = match draining {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(FrameError::BadPayload),
+                };
+                reserved(pad)?;
+                Self::Drain(Drain { node, draining })
+            }
             MsgType::ScClone => Self::ScClone(payload),
             MsgType::ScAck => Self::ScAck(payload),
             MsgType::Handover => Self::Handover(payload),
@@ -710,6 +756,7 @@ impl<'a> Msg<'a> {
                 w.put(m.app_port.to_be_bytes())?;
                 w.put([m.reason as u8, 0, 0, 0])
             }
+            Self::Drain(m) => w.put([m.node, u8::from(m.draining), 0, 0]),
             Self::ScClone(_) | Self::ScAck(_) | Self::Handover(_) | Self::HandoverAck(_) => Ok(()),
         }
     }

@@ -29,6 +29,8 @@
 //! - [`homsg`]: the handover's mesh payloads (HANDOVER, HANDOVER-ACK).
 //! - [`hmac`]: HMAC-SHA256 over a hash passed in, the mesh's HELLO proofs.
 //! - [`segbuild`]: building IPv4/TCP segments and forwarded copies.
+//! - [`http`]: HTTP/1.x responses on the wire: where each starts and ends
+//!   (a draining node's idle connections and resumable responses).
 
 pub mod abi;
 pub mod bytes;
@@ -41,6 +43,7 @@ pub mod hmac;
 pub mod homsg;
 pub mod hopt;
 pub mod hrw;
+pub mod http;
 pub mod ipv4;
 pub mod member;
 pub mod mesh;

@@ -182,11 +182,21 @@ pub enum Counter {
     ReforwardRefused = 79,
     /// LOAD messages sent before the next heartbeat because this node's load changed by more than the threshold.
     MeshLoadEarly = 80,
+    /// Times this node started draining (`DTS_SO_DRAIN`, or a peer's `DRAIN` request).
+    DrainStarted = 81,
+    /// Times this node stopped draining.
+    DrainStopped = 82,
+    /// Connections this node handed over because it drains (idle ones, or between two requests).
+    DrainMoved = 83,
+    /// Handovers of a draining node that failed (the connection stays, and is tried again when it is idle next).
+    DrainMoveFailed = 84,
+    /// Handovers refused because their destination drains (`ESHUTDOWN`), at the source or at the destination.
+    HandoverDraining = 85,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 81] = [
+    pub const ALL: [Self; 86] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -268,6 +278,11 @@ impl Counter {
         Self::Reforwarded,
         Self::ReforwardRefused,
         Self::MeshLoadEarly,
+        Self::DrainStarted,
+        Self::DrainStopped,
+        Self::DrainMoved,
+        Self::DrainMoveFailed,
+        Self::HandoverDraining,
     ];
 
     /// Number of defined counters.
@@ -365,6 +380,11 @@ impl Counter {
             78 => Some(Self::Reforwarded),
             79 => Some(Self::ReforwardRefused),
             80 => Some(Self::MeshLoadEarly),
+            81 => Some(Self::DrainStarted),
+            82 => Some(Self::DrainStopped),
+            83 => Some(Self::DrainMoved),
+            84 => Some(Self::DrainMoveFailed),
+            85 => Some(Self::HandoverDraining),
             _ => None,
         }
     }
@@ -453,6 +473,11 @@ impl Counter {
             Self::Reforwarded => "reforwarded",
             Self::ReforwardRefused => "reforward_refused",
             Self::MeshLoadEarly => "mesh_load_early",
+            Self::DrainStarted => "drain_started",
+            Self::DrainStopped => "drain_stopped",
+            Self::DrainMoved => "drain_moved",
+            Self::DrainMoveFailed => "drain_move_failed",
+            Self::HandoverDraining => "handover_draining",
         }
     }
 }

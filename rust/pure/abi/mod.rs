@@ -18,6 +18,7 @@
 //! | get       | [`DTS_SO_GET_FLOWS`] | [`FlowsV1`] header + [`FlowEntryV1`] records |
 //! | set       | [`DTS_SO_SET_FLUSH`] | [`FlushV1`], [`FLUSH_V1_SIZE`] bytes |
 //! | set       | [`DTS_SO_SET_HOOK_STATS`] | [`HookStatsV1`], [`HOOK_STATS_V1_SIZE`] bytes |
+//! | set       | [`DTS_SO_DRAIN`]    | [`DrainV1`], [`DRAIN_V1_SIZE`] bytes |
 //!
 //! Contract for [`DTS_SO_GET_INFO`]: the caller passes a buffer of at least
 //! [`INFO_V1_SIZE`] bytes (a larger one is fine, so that a newer module can
@@ -61,6 +62,7 @@
 //! | `flows.rs`    | [`DTS_SO_GET_FLOWS`] ([`FlowsV1`], [`FlowEntryV1`])         |
 //! | `flush.rs`    | [`DTS_SO_SET_FLUSH`] ([`FlushV1`])                          |
 //! | `hookstats.rs` | [`DTS_SO_SET_HOOK_STATS`] ([`HookStatsV1`])                |
+//! | `drain.rs`    | [`DTS_SO_DRAIN`] ([`DrainV1`])                              |
 //! | `clone.rs`    | [`DTS_SO_CLONE`] ([`CloneReqV1`]), [`DTS_SO_CLONE_WAIT`] ([`CloneStatusV1`]) |
 //!
 //! [`ConfigV1`]: super::config::ConfigV1
@@ -68,6 +70,7 @@
 mod clone;
 mod config;
 mod counter;
+mod drain;
 mod errno;
 mod error;
 mod flows;
@@ -81,6 +84,7 @@ mod peers;
 pub use clone::*;
 pub use config::*;
 pub use counter::*;
+pub use drain::*;
 pub use errno::*;
 pub use error::*;
 pub use flows::*;

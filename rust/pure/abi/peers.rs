@@ -60,6 +60,10 @@ pub const PEERS_READY: u32 = 2;
 /// quorum and refuses every new connection (`syn_no_quorum`).
 pub const PEERS_NO_QUORUM: u32 = 4;
 
+/// [`PeersV1::flags`]: this node drains: it takes no new connection and
+/// hands over what it serves ([`super::DTS_SO_DRAIN`]).
+pub const PEERS_DRAINING: u32 = 8;
+
 /// [`PeersV1::flags`]: bits 8..16 hold the quorum in force (the number of
 /// live nodes, this one included, needed to accept new connections; 0 from
 /// a module that predates the quorum, or an unconfigured node).
@@ -79,6 +83,10 @@ pub enum PeerState {
     /// Down: missed too many heartbeats, or left the mesh; its share of
     /// new connections is taken over by the live nodes.
     Down = 2,
+    /// Up, but draining ([`super::DTS_SO_DRAIN`]): it takes no new
+    /// connection, and its share is taken over by the others; it still
+    /// counts for the quorum and serves what it serves.
+    Draining = 3,
 }
 
 impl PeerState {
@@ -88,17 +96,19 @@ impl PeerState {
             0 => Some(Self::Unknown),
             1 => Some(Self::Up),
             2 => Some(Self::Down),
+            3 => Some(Self::Draining),
             _ => None,
         }
     }
 
-    /// Returns the stable, machine-readable name: `unknown`, `up` or
-    /// `down`.
+    /// Returns the stable, machine-readable name: `unknown`, `up`,
+    /// `down` or `draining`.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Unknown => "unknown",
             Self::Up => "up",
             Self::Down => "down",
+            Self::Draining => "draining",
         }
     }
 }
@@ -149,7 +159,7 @@ impl PeerConn {
 /// |--------|------|--------------------------------------------------------------------|
 /// | 0      | 4    | `u32 id` (1..=32)                                                  |
 /// | 4      | 4    | `u32 addr`: internal IPv4 address, host-order value                |
-/// | 8      | 4    | `u32 state` ([`PeerState`]: 0 unknown, 1 up, 2 down)               |
+/// | 8      | 4    | `u32 state` ([`PeerState`]: 0 unknown, 1 up, 2 down, 3 draining)   |
 /// | 12     | 4    | `u32 conn` ([`PeerConn`]: 0 none, 1 connecting, 2 hello, 3 established) |
 /// | 16     | 4    | `u32 rtt_us`: round-trip time, µs (0: not measured yet)            |
 /// | 20     | 4    | `u32 last_heard_ms`: ms since the last frame (`u32::MAX`: never)   |
@@ -406,6 +416,11 @@ impl PeersV1 {
     #[inline]
     pub const fn no_quorum(&self) -> bool {
         self.flags & PEERS_NO_QUORUM != 0
+    }
+
+    /// Whether this node drains ([`PEERS_DRAINING`]).
+    pub const fn draining(&self) -> bool {
+        self.flags & PEERS_DRAINING != 0
     }
 
     /// Returns the quorum in force ([`PEERS_QUORUM_MASK`]; 0: not told).

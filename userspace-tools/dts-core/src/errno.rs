@@ -46,6 +46,7 @@ pub const fn errno_name(errno: i32) -> Option<&'static str> {
         104 => "ECONNRESET",
         105 => "ENOBUFS",
         107 => "ENOTCONN",
+        108 => "ESHUTDOWN",
         110 => "ETIMEDOUT",
         111 => "ECONNREFUSED",
         112 => "EHOSTDOWN",

@@ -35,6 +35,6 @@ pub mod pure;
 pub mod errno;
 
 pub use pure::{
-    abi, bytes, config, csum, fcb, filter, flow, hmac, homsg, hopt, hrw, ipv4, member, mesh, sc,
-    scmsg, segbuild, seq, tcp, xlate,
+    abi, bytes, config, csum, fcb, filter, flow, hmac, homsg, hopt, hrw, http, ipv4, member, mesh,
+    sc, scmsg, segbuild, seq, tcp, xlate,
 };

@@ -59,8 +59,9 @@ fn constants() {
 fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
     // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76,
-    // the placement's serving .. mesh_load_early 77..=80.
-    assert_eq!(Counter::COUNT, 81);
+    // the placement's serving .. mesh_load_early 77..=80, the drain's
+    // 81..=85.
+    assert_eq!(Counter::COUNT, 86);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -76,7 +77,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(76), Some(Counter::MeshDownRetracted));
     assert_eq!(Counter::from_index(77), Some(Counter::Serving));
     assert_eq!(Counter::from_index(80), Some(Counter::MeshLoadEarly));
-    assert_eq!(Counter::from_index(81), None);
+    assert_eq!(Counter::from_index(81), Some(Counter::DrainStarted));
+    assert_eq!(Counter::from_index(85), Some(Counter::HandoverDraining));
+    assert_eq!(Counter::from_index(86), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -443,6 +446,11 @@ fn counters_are_stable() {
         (Counter::Reforwarded, 78, "reforwarded"),
         (Counter::ReforwardRefused, 79, "reforward_refused"),
         (Counter::MeshLoadEarly, 80, "mesh_load_early"),
+        (Counter::DrainStarted, 81, "drain_started"),
+        (Counter::DrainStopped, 82, "drain_stopped"),
+        (Counter::DrainMoved, 83, "drain_moved"),
+        (Counter::DrainMoveFailed, 84, "drain_move_failed"),
+        (Counter::HandoverDraining, 85, "handover_draining"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());
@@ -682,7 +690,9 @@ fn peer_state_and_conn_names() {
         assert_eq!(state as u32, value);
         assert_eq!(state.name(), name);
     }
-    assert_eq!(PeerState::from_u32(3), None);
+    assert_eq!(PeerState::from_u32(3), Some(PeerState::Draining));
+    assert_eq!(PeerState::Draining.name(), "draining");
+    assert_eq!(PeerState::from_u32(4), None);
     assert_eq!(PeerState::default(), PeerState::Unknown);
     for (value, conn, name) in [
         (0, PeerConn::None, "none"),
@@ -887,7 +897,7 @@ fn peers_decode_refusals() {
     for id in [0u32, 33, 0x102] {
         assert_eq!(refused(&|b| put(b, 24, id)), AbiError::BadField, "id {id}");
     }
-    assert_eq!(refused(&|b| put(b, 24 + 8, 3)), AbiError::BadField);
+    assert_eq!(refused(&|b| put(b, 24 + 8, 4)), AbiError::BadField);
     assert_eq!(refused(&|b| put(b, 24 + 12, 4)), AbiError::BadField);
     // Each word of the first unused slot, and the last word of the blob.
     for off in (24 + 2 * 72..24 + 3 * 72)
@@ -920,7 +930,7 @@ fn peers_decode_refusals() {
 fn arb_peer(id: u8) -> impl Strategy<Value = PeerV1> {
     (
         any::<u32>(),
-        0u32..3,
+        0u32..4,
         0u32..4,
         any::<[u32; 2]>(),
         any::<[u64; 2]>(),

@@ -89,7 +89,8 @@ fn a_single_node_is_ready_at_once() {
         m.view(),
         View {
             live: all(1),
-            ready: true
+            ready: true,
+            draining: NodeSet::EMPTY,
         }
     );
     assert_eq!(m.next_deadline(), None);
@@ -255,7 +256,8 @@ fn a_joining_node_waits_the_grace_time_for_unknown_peers() {
         m.view(),
         View {
             live: NodeSet::from_ids(&[1, 3]).unwrap(),
-            ready: true
+            ready: true,
+            draining: NodeSet::EMPTY,
         }
     );
     // Node 1 is up: the dead time applies to it now.
@@ -264,19 +266,22 @@ fn a_joining_node_waits_the_grace_time_for_unknown_peers() {
 }
 
 #[test]
-fn view_packs_into_one_word() {
+fn view_packs_into_two_words() {
     for v in [
         View::ALL,
         View {
             live: NodeSet::from_ids(&[1, 32]).unwrap(),
             ready: false,
+            draining: NodeSet::EMPTY,
         },
         View {
             live: NodeSet::EMPTY,
             ready: true,
+            draining: NodeSet::from_ids(&[2, 32]).unwrap(),
         },
     ] {
-        assert_eq!(View::unpack(v.pack()), v);
+        let (a, b) = v.pack();
+        assert_eq!(View::unpack(a, b), v);
     }
 }
 
@@ -302,6 +307,7 @@ fn quorum_counts_configured_live_nodes() {
     let alone = View {
         live: NodeSet::from_ids(&[3]).unwrap(),
         ready: true,
+        draining: NodeSet::EMPTY,
     };
     assert_eq!(live_count(&c, alone), 1);
     assert!(!quorate(&c, alone));
@@ -321,12 +327,14 @@ fn quorum_counts_configured_live_nodes() {
     let two = View {
         live: NodeSet::from_ids(&[1, 3]).unwrap(),
         ready: true,
+        draining: NodeSet::EMPTY,
     };
     assert!(quorate(&c, two));
     // A live-set bit of a node that is not configured does not count.
     let ghost = View {
         live: NodeSet::from_ids(&[3, 9]).unwrap(),
         ready: true,
+        draining: NodeSet::EMPTY,
     };
     assert_eq!(live_count(&c, ghost), 1);
 }
@@ -336,6 +344,7 @@ fn two_nodes_need_both_unless_quorum_is_one() {
     let alone = View {
         live: NodeSet::from_ids(&[1]).unwrap(),
         ready: true,
+        draining: NodeSet::EMPTY,
     };
     let majority = cluster_q(1, 2, 0, 0);
     assert_eq!(majority.quorum(), 2);
@@ -377,7 +386,7 @@ proptest! {
         let s = syn(saddr, sport);
         let mut acceptors = Vec::new();
         for (side, _) in [(a, b), (b, a)] {
-            let view = View { live: side, ready: true };
+            let view = View { live: side, ready: true, draining: NodeSet::EMPTY };
             for id in side {
                 if accepts(&cluster_q(id, n, 0, quorum), view, &s).is_some() {
                     acceptors.push(id);
@@ -406,7 +415,7 @@ proptest! {
         prop_assume!(down.len() < usize::from(n));
         let acceptor = if acceptor_pick <= n { acceptor_pick } else { 0 };
         let live = NodeSet::from_mask(all(n).mask() & !down.mask());
-        let view = View { live, ready: true };
+        let view = View { live, ready: true, draining: NodeSet::EMPTY };
         let s = syn(saddr, sport);
         let owner_all = syn_owner(&cluster(1, n, acceptor).services()[0], saddr, sport, View::ALL.live).unwrap();
         let mut acceptors = Vec::new();
@@ -428,8 +437,8 @@ proptest! {
     #[test]
     fn rejoining_node_takes_its_share_only_when_ready(n in 2u8..=6, joiner_pick: u8, saddr: u32, sport: u16) {
         let joiner = joiner_pick % n + 1;
-        let others = View { live: all(n), ready: true };
-        let joining = View { live: all(n), ready: false };
+        let others = View { live: all(n), ready: true, draining: NodeSet::EMPTY };
+        let joining = View { live: all(n), ready: false, draining: NodeSet::EMPTY };
         let s = syn(saddr, sport);
         let owner = syn_owner(&cluster(1, n, 0).services()[0], saddr, sport, View::ALL.live).unwrap();
         let count = |joiner_view: View| {
@@ -458,4 +467,104 @@ proptest! {
             prop_assert!(m.view().live.mask() & !all(5).mask() == 0);
         }
     }
+}
+
+/// Three nodes that hear each other: every peer up, every heartbeat view
+/// exchanged.
+fn formed3() -> Vec<Membership> {
+    let mut ms: Vec<Membership> = (1..=3)
+        .map(|id| Membership::new(id, all(3), DEAD, DEAD, 0))
+        .collect();
+    for m in ms.iter_mut() {
+        for id in 1..=3 {
+            m.heard(id, 10);
+        }
+    }
+    exchange_views(&mut ms);
+    ms
+}
+
+/// Every node's heartbeat reaches every other: its accepting set.
+fn exchange_views(ms: &mut [Membership]) {
+    let views: Vec<(u8, u32)> = ms
+        .iter()
+        .map(|m| (m.self_id(), m.view().accepting().mask()))
+        .collect();
+    for m in ms.iter_mut() {
+        for &(id, v) in &views {
+            m.peer_view(id, v);
+        }
+    }
+}
+
+/// How many nodes accept each of many SYNs; at most one each, and whether
+/// every SYN was accepted by someone.
+fn acceptors(ms: &[Membership]) -> (usize, bool) {
+    let cs: Vec<Config> = (1..=3).map(|id| cluster(id, 3, 0)).collect();
+    let mut max = 0;
+    let mut all_taken = true;
+    for port in 1000..1300u16 {
+        let s = syn(0x0a00_0002, port);
+        let n = ms
+            .iter()
+            .zip(&cs)
+            .filter(|(m, c)| accepts(c, m.view(), &s).is_some())
+            .count();
+        max = max.max(n);
+        all_taken &= n == 1;
+    }
+    (max, all_taken)
+}
+
+#[test]
+fn a_draining_node_takes_no_share_and_no_syn_is_taken_twice() {
+    let mut ms = formed3();
+    assert_eq!(acceptors(&ms), (1, true));
+    // Node 2 drains: it stops at once; its peers have not heard yet.
+    assert!(ms[1].set_draining(2, true));
+    assert!(!ms[1].set_draining(2, true), "no change the second time");
+    assert!(ms[1].view().draining.contains(2));
+    assert!(!ms[1].view().accepting().contains(2));
+    let (max, all_taken) = acceptors(&ms);
+    assert_eq!(max, 1);
+    assert!(!all_taken, "node 2's share waits for its peers to hear");
+    // Its announcement reaches the peers: they take its share.
+    for i in [0, 2] {
+        assert!(ms[i].set_draining(2, true));
+    }
+    assert_eq!(acceptors(&ms), (1, true));
+    exchange_views(&mut ms);
+    assert_eq!(acceptors(&ms), (1, true));
+    assert!(ms[0].view().live.contains(2), "a draining node is live");
+    assert_eq!(ms[0].reported(2), PeerState::Draining);
+    // Undrain: node 2 is not ready until every peer counts it in again.
+    assert!(ms[1].set_draining(2, false));
+    assert!(!ms[1].view().ready);
+    let (max, _) = acceptors(&ms);
+    assert_eq!(max, 1);
+    for i in [0, 2] {
+        assert!(ms[i].set_draining(2, false));
+    }
+    assert_eq!(
+        acceptors(&ms).0,
+        1,
+        "peers left the share, node 2 not ready yet"
+    );
+    exchange_views(&mut ms);
+    assert!(ms[1].view().ready);
+    assert_eq!(acceptors(&ms), (1, true));
+    assert_eq!(ms[0].reported(2), PeerState::Up);
+}
+
+#[test]
+fn a_draining_peer_that_goes_down_is_forgotten() {
+    let mut m = Membership::new(1, all(3), DEAD, DEAD, 0);
+    m.heard(2, 0);
+    m.heard(3, 0);
+    assert!(m.set_draining(3, true));
+    assert!(!m.set_draining(9, true), "not a node of the cluster");
+    m.heard(2, u64::from(DEAD));
+    m.tick(u64::from(DEAD), |_| {});
+    assert!(!m.is_draining(3), "down: a node comes back undrained");
+    assert_eq!(m.view().draining, NodeSet::EMPTY);
 }

@@ -46,6 +46,10 @@ fn samples() -> Vec<Msg<'static>> {
         Msg::ScAck(&[]),
         Msg::Handover(&[1, 0, 0, 0]),
         Msg::HandoverAck(&[0, 0, 0, 1, 0, 0, 0, 0]),
+        Msg::Drain(Drain {
+            node: 2,
+            draining: true,
+        }),
     ]
 }
 
@@ -95,7 +99,7 @@ fn constants() {
         assert_eq!(MsgType::from_u8(*t as u8), Some(*t));
     }
     assert_eq!(MsgType::from_u8(0), None);
-    assert_eq!(MsgType::from_u8(11), None);
+    assert_eq!(MsgType::from_u8(12), None);
     let names: Vec<_> = MsgType::ALL.iter().map(|t| t.name()).collect();
     assert_eq!(
         names,
@@ -109,7 +113,8 @@ fn constants() {
             "sc_ack",
             "handover",
             "handover_ack",
-            "hello_proof"
+            "hello_proof",
+            "drain"
         ]
     );
     assert_eq!(HelloStatus::from_u32(0), Some(HelloStatus::Ok));
@@ -299,10 +304,10 @@ fn header_errors() {
     assert_eq!(decode(&with_len(&sc, 65536)), Ok(Decoded::Incomplete));
     // Type.
     assert_eq!(decode(&with(&good, 5, 0)), Err(FrameError::UnknownType));
-    assert_eq!(decode(&with(&good, 5, 11)), Err(FrameError::UnknownType));
+    assert_eq!(decode(&with(&good, 5, 12)), Err(FrameError::UnknownType));
     assert_eq!(decode(&with(&good, 5, 255)), Err(FrameError::UnknownType));
     assert_eq!(
-        decode(&with(&good, 5, 11)[..12]),
+        decode(&with(&good, 5, 12)[..12]),
         Err(FrameError::UnknownType)
     );
     // Checks come in order: magic before everything else.
@@ -646,4 +651,35 @@ fn load_tick_grows_with_the_table() {
     assert_eq!(load_tick_ms(65536, 500), 500);
     assert_eq!(load_tick_ms(usize::MAX, 500), 500);
     assert_eq!(load_tick_ms(65536, 0), 16 * LOAD_TICK_MS);
+}
+
+#[test]
+fn drain_payloads() {
+    let good = frame_of(MsgType::Drain);
+    let (f, n) = frame(&good);
+    assert_eq!(n, HEADER_LEN + DRAIN_LEN);
+    assert_eq!(
+        f.msg,
+        Msg::Drain(Drain {
+            node: 2,
+            draining: true
+        })
+    );
+    let off = HEADER_LEN;
+    // A node id of 0 or above 32, a state other than 0 or 1, a reserved
+    // byte that is not 0: a bad payload.
+    for (i, v) in [(0, 0u8), (0, 33), (0, 255), (1, 2), (2, 1), (3, 0x80)] {
+        assert_eq!(
+            decode(&with(&good, off + i, v)),
+            Err(FrameError::BadPayload),
+            "byte {i} = {v}"
+        );
+    }
+    assert_eq!(
+        frame(&with(&good, off + 1, 0)).0.msg,
+        Msg::Drain(Drain {
+            node: 2,
+            draining: false
+        })
+    );
 }

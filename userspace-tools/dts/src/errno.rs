@@ -49,6 +49,7 @@ mod tests {
             (libc::ECONNREFUSED, "ECONNREFUSED"),
             (libc::EHOSTUNREACH, "EHOSTUNREACH"),
             (libc::EHOSTDOWN, "EHOSTDOWN"),
+            (libc::ESHUTDOWN, "ESHUTDOWN"),
             (libc::ETIMEDOUT, "ETIMEDOUT"),
             (libc::EPROTO, "EPROTO"),
             (libc::ENOMEM, "ENOMEM"),

@@ -35,7 +35,8 @@ use std::thread;
 use std::time::Duration;
 
 use dts_core::abi::{
-    Counter, InfoV1, PeerState, PeersV1, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, PEERS_MESH_ENABLED,
+    Counter, InfoV1, PeerState, PeersV1, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, PEERS_DRAINING,
+    PEERS_MESH_ENABLED,
 };
 use dts_policy::{NodeId, NodeState};
 
@@ -174,7 +175,9 @@ impl LoadView {
 }
 
 /// The states of `ids` from the module's answers: `peers` (the mesh's view)
-/// and `own_load` (the connections this node serves). Pure.
+/// and `own_load` (the connections this node serves). A draining node
+/// (`Documentation/drain.md`), this one included, is not up: it takes
+/// nothing new. Pure.
 pub fn combine(ids: &[NodeId], self_id: NodeId, peers: &PeersV1, own_load: u32) -> Vec<NodeState> {
     let mesh = peers.flags & PEERS_MESH_ENABLED != 0;
     ids.iter()
@@ -182,7 +185,7 @@ pub fn combine(ids: &[NodeId], self_id: NodeId, peers: &PeersV1, own_load: u32) 
             if id == self_id {
                 return NodeState {
                     id,
-                    up: true,
+                    up: peers.flags & PEERS_DRAINING == 0,
                     load: own_load,
                 };
             }
@@ -192,7 +195,11 @@ pub fn combine(ids: &[NodeId], self_id: NodeId, peers: &PeersV1, own_load: u32) 
                 .is_some_and(|bit| peers.live_mask & bit != 0);
             NodeState {
                 id,
-                up: !mesh || (live && peer.is_some_and(|p| p.state != PeerState::Down)),
+                up: !mesh
+                    || (live
+                        && peer.is_some_and(|p| {
+                            !matches!(p.state, PeerState::Down | PeerState::Draining)
+                        })),
                 load: if mesh {
                     peer.map_or(0, |p| p.load_active)
                 } else {
@@ -255,6 +262,24 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_draining_node_is_not_up() {
+        let mut p = peers(
+            true,
+            0b111,
+            &[(2, 7, PeerState::Draining), (3, 4, PeerState::Up)],
+        );
+        let up = |p: &PeersV1| {
+            combine(&[1, 2, 3], 1, p, 0)
+                .iter()
+                .map(|n| n.up)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(up(&p), [true, false, true]);
+        p.flags |= PEERS_DRAINING;
+        assert_eq!(up(&p), [false, false, true]);
     }
 
     #[test]

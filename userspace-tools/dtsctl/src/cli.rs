@@ -99,6 +99,35 @@ pub(crate) enum Command {
         #[arg(long)]
         config: bool,
     },
+    /// Drain a node: it takes no new connection (its share moves to the
+    /// others at once) and hands over every connection it serves as soon
+    /// as the connection is at rest (its response sent and acknowledged).
+    /// Waits, printing progress, until the node serves nothing.
+    ///
+    /// NODE is this node or any peer with an established mesh connection.
+    /// Exits 0 once the node serves no connection, 1 at the timeout (the
+    /// node keeps draining; `dtsctl undrain NODE` ends it).
+    #[command(after_help = "Example: dtsctl drain 2 --timeout 120")]
+    Drain {
+        /// The node id.
+        node: u8,
+        /// How long to wait for the node to serve nothing, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Print one JSON object at the end instead of progress lines.
+        #[arg(long)]
+        json: bool,
+        /// Return once the node drains, without waiting for it to serve
+        /// nothing.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// End a node's drain: it takes its share of new connections again
+    /// (once every peer has heard so).
+    Undrain {
+        /// The node id.
+        node: u8,
+    },
     /// Turn the count-only hooks (LOCAL_IN and POST_ROUTING) on or off.
     ///
     /// They are off when the module loads: a packet unrelated to the

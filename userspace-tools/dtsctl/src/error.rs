@@ -33,6 +33,8 @@ pub(crate) enum Op {
     SetFlush,
     /// `setsockopt(DTS_SO_SET_HOOK_STATS)`.
     SetHookStats,
+    /// `setsockopt(DTS_SO_DRAIN)`.
+    SetDrain,
     /// Writing the output.
     WriteOutput,
 }
@@ -49,6 +51,7 @@ impl Op {
             Self::GetFlows => "reading the flow table failed",
             Self::SetFlush => "flushing failed",
             Self::SetHookStats => "switching the count-only hooks failed",
+            Self::SetDrain => "the drain request failed",
             Self::WriteOutput => "cannot write the output",
         }
     }
@@ -124,6 +127,25 @@ pub(crate) enum Error {
         /// Length of the reply in bytes.
         len: usize,
     },
+    /// `drain`: the node did not show that it drains within the time
+    /// it was given.
+    DrainNotStarted {
+        /// The node.
+        node: u8,
+        /// The time waited, in seconds.
+        secs: u64,
+        /// The request was to drain (`false`: to stop draining).
+        on: bool,
+    },
+    /// `drain`: the node still serves connections at the timeout.
+    DrainTimeout {
+        /// The node.
+        node: u8,
+        /// The connections it still serves.
+        left: u32,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
     /// Any other OS error.
     Os {
         /// What was being done.
@@ -164,6 +186,18 @@ impl fmt::Display for Error {
             Self::MeshNotFormed { secs, why } => {
                 write!(f, "mesh not formed after {secs} s: {why}")
             }
+            Self::DrainNotStarted { node, secs, on } => write!(
+                f,
+                "node {node} does not show that it {} after {secs} s \
+                 (`dtsctl peers` tells its state; does it run a module with DRAIN?)",
+                if *on { "drains" } else { "stopped draining" }
+            ),
+            Self::DrainTimeout { node, left, secs } => write!(
+                f,
+                "node {node} still serves {left} connection(s) after {secs} s: \
+                 they did not come to rest (a long response, a chunked one, \
+                 or one the tracker cannot follow); it drains on"
+            ),
             Self::Json(err) => write!(f, "cannot encode the output as JSON: {err}"),
             Self::ReadFile { path, source } => write!(f, "cannot read {path}: {source}"),
             Self::ConfigFile {
@@ -237,6 +271,11 @@ impl fmt::Display for Error {
                             f,
                             " (a module older than dtsctl does not know DTS_SO_SET_HOOK_STATS, \
                              or it rejected DTS ABI version {DTS_ABI_VERSION}; \
+                             is dtsctl from the same build as the module?)"
+                        )?,
+                        Op::SetDrain => write!(
+                            f,
+                            " (a module older than dtsctl does not know DTS_SO_DRAIN; \
                              is dtsctl from the same build as the module?)"
                         )?,
                         _ => {}

@@ -37,6 +37,7 @@
 mod apply;
 mod cli;
 mod config;
+mod drain;
 mod error;
 mod flows;
 mod peers;
@@ -154,6 +155,13 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Command::Show { what } => run_show(what),
         Command::Flush { flows, config } => run_flush(*flows, *config),
         Command::HookStats { state } => run_hook_stats(*state),
+        Command::Drain {
+            node,
+            timeout,
+            json,
+            no_wait,
+        } => drain::run_drain(*node, *timeout, *json, *no_wait),
+        Command::Undrain { node } => drain::run_undrain(*node),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "dtsctl", &mut out);

@@ -34,10 +34,11 @@ fn ready_word(peers: &PeersV1) -> &'static str {
     }
 }
 
-/// Returns the one-line summary: "self 1: mesh enabled, READY, live [1, 2, 3]".
+/// Returns the one-line summary: "self 1: mesh enabled, READY, live [1, 2, 3]"
+/// (with ", DRAINING" after the readiness while this node drains).
 pub(crate) fn headline(peers: &PeersV1) -> String {
     format!(
-        "self {}: mesh {}, {}, live [{}]",
+        "self {}: mesh {}, {}{}, live [{}]",
         peers.self_id,
         if peers.mesh_enabled() {
             "enabled"
@@ -45,6 +46,7 @@ pub(crate) fn headline(peers: &PeersV1) -> String {
             "disabled"
         },
         ready_word(peers),
+        if peers.draining() { ", DRAINING" } else { "" },
         id_list(peers.live())
     )
 }
@@ -198,6 +200,8 @@ pub(crate) struct PeersJson {
     quorum: Option<u8>,
     /// This node refuses new connections for want of the quorum.
     no_quorum: bool,
+    /// This node drains (`dtsctl drain`).
+    draining: bool,
     peers: Vec<PeerJson>,
 }
 
@@ -265,6 +269,7 @@ impl From<&PeersV1> for PeersJson {
             live: peers.live().iter().collect(),
             quorum: (peers.quorum() != 0).then_some(peers.quorum()),
             no_quorum: peers.no_quorum(),
+            draining: peers.draining(),
             peers: peers.peers().iter().map(PeerJson::from).collect(),
         }
     }
@@ -285,13 +290,20 @@ pub(crate) fn not_formed(peers: &PeersV1) -> Option<String> {
         return None;
     }
     let mut missing = Vec::new();
-    if !peers.ready() {
+    // A draining node takes no share, so it is never ready: formed all
+    // the same.
+    if !peers.ready() && !peers.draining() {
         missing.push("this node is NOT READY".to_owned());
     }
     let down: Vec<String> = peers
         .peers()
         .iter()
-        .filter(|peer| peer.state != dts_core::abi::PeerState::Up)
+        .filter(|peer| {
+            !matches!(
+                peer.state,
+                dts_core::abi::PeerState::Up | dts_core::abi::PeerState::Draining
+            )
+        })
         .map(|peer| format!("{} ({}, {})", peer.id, peer.state.name(), peer.conn.name()))
         .collect();
     if !down.is_empty() {
@@ -406,7 +418,7 @@ self 1: mesh enabled, READY, live [1, 2]
         let out = json(&sample()).expect("serializable");
         let expected = concat!(
             r#"{"self_id":1,"mesh_enabled":true,"ready":true,"live":[1,2],"quorum":null,"#,
-            r#""no_quorum":false,"peers":["#,
+            r#""no_quorum":false,"draining":false,"peers":["#,
             r#"{"id":2,"addr":"10.0.0.12","state":"up","conn":"established","rtt_us":254,"#,
             r#""last_heard_ms":120,"tx_msgs":1000,"rx_msgs":998,"errors":1,"connects":2,"#,
             r#""down_count":1,"load":{"serving":17,"age_ms":80,"handed_in":3,"handed_out":4,"handovers":250}},"#,
@@ -425,7 +437,7 @@ self 1: mesh enabled, READY, live [1, 2]
         let empty = json(&PeersV1::new(0)).expect("serializable");
         assert_eq!(
             empty,
-            r#"{"self_id":0,"mesh_enabled":false,"ready":false,"live":[],"quorum":null,"no_quorum":false,"peers":[]}"#
+            r#"{"self_id":0,"mesh_enabled":false,"ready":false,"live":[],"quorum":null,"no_quorum":false,"draining":false,"peers":[]}"#
         );
     }
 

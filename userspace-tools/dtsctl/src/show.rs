@@ -517,13 +517,14 @@ VIP              PORT PROXY_PORT NODES                ACCEPTOR HANDOVER_TO
     }
 
     /// The documented keys of `peers --json` (and `show peers --json`).
-    const PEERS_KEYS: [(&str, &str); 7] = [
+    const PEERS_KEYS: [(&str, &str); 8] = [
         ("self_id", "u8"),
         ("mesh_enabled", "bool"),
         ("ready", "bool"),
         ("live", "array"),
         ("quorum", "u8|null"),
         ("no_quorum", "bool"),
+        ("draining", "bool"),
         ("peers", "array"),
     ];
 

@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! HTTP/1.x responses as the module sees them on the wire: where each
+//! response of a connection starts and ends in the server's sequence
+//! space, so that a draining node knows when a connection is idle (its
+//! last response sent and acknowledged, no request pending) and, for a
+//! response in progress, which byte of which body the client has
+//! (`Documentation/drain.md`).
+//!
+//! [`RespTrack`] follows the server's data segments of one connection, in
+//! the order the stack sends them ([`RespTrack::on_out`]): a response head
+//! is parsed from the first bytes of the segment it starts in
+//! ([`parse_head`]); its body is counted by `Content-Length`. Anything the
+//! tracker cannot follow for certain (a head split across segments or
+//! longer than [`HEAD_MAX`], chunked or close-delimited bodies, an upgrade,
+//! bytes that do not start a response where one must start, a gap) makes
+//! it [`Phase::Opaque`] for the rest of the connection: such a connection
+//! is never taken for idle, which is the safe side (a drain waits for it
+//! to end). A response to a `HEAD` request (which has a `Content-Length`
+//! and no body) is counted as if it had one; the next request's arrival
+//! keeps the connection from looking idle meanwhile ([`Idle::req_end`]),
+//! and the next response's head, where the tracker expects body bytes,
+//! makes it opaque.
+//!
+//! Pure logic: any context, no locks, no `unsafe`, never panics on any
+//! input. The caller serializes the calls for one connection (the module:
+//! the connection's socket lock, under which the stack sends).
+
+use super::seq;
+
+/// Most bytes of a response head the tracker parses; a longer head (or one
+/// split across segments) makes the connection opaque. Small, since the
+/// send path copies it onto its stack (a static file's head from nginx is
+/// about 250 bytes).
+pub const HEAD_MAX: usize = 512;
+
+/// Most bytes of an entity tag or `Last-Modified` value kept
+/// ([`Head::validator`]); a longer one is not kept (the response is then
+/// not resumable).
+pub const VALIDATOR_MAX: usize = 64;
+
+/// Why a response head was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadError {
+    /// The bytes do not start with `HTTP/1.0 ` or `HTTP/1.1 ` and a
+    /// three-digit status.
+    NotAResponse,
+    /// A header line without a colon, or a bad `Content-Length`.
+    BadHeader,
+}
+
+/// A response's validator, for an `If-Range` on its continuation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validator {
+    /// Whether it is an entity tag (`ETag`); otherwise a `Last-Modified`
+    /// date.
+    pub etag: bool,
+    len: u8,
+    bytes: [u8; VALIDATOR_MAX],
+}
+
+impl Validator {
+    /// The value, as it appeared in the header.
+    pub fn value(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    fn new(etag: bool, v: &[u8]) -> Option<Self> {
+        let mut bytes = [0u8; VALIDATOR_MAX];
+        bytes.get_mut(..v.len())?.copy_from_slice(v);
+        Some(Self {
+            etag,
+            len: u8::try_from(v.len()).ok()?,
+            bytes,
+        })
+    }
+}
+
+/// What the tracker keeps of a response head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The status code.
+    pub status: u16,
+    /// The head's length, status line to the blank line included.
+    pub len: u32,
+    /// The body's length (`Content-Length`), if the head gave one.
+    pub content_length: Option<u64>,
+    /// A `Transfer-Encoding` header (any): the body is not counted.
+    pub transfer_encoding: bool,
+    /// A `Content-Range` header: the body is a part already.
+    pub content_range: bool,
+    /// `Connection: close`.
+    pub close: bool,
+    /// The entity tag, else the `Last-Modified` date (if short enough).
+    pub validator: Option<Validator>,
+}
+
+impl Head {
+    /// Whether the response has no body whatever its headers say
+    /// (RFC 9112 §6.3: 1xx, 204, 304).
+    pub const fn bodiless(&self) -> bool {
+        self.status < 200 || self.status == 204 || self.status == 304
+    }
+
+    /// The body's length as the tracker counts it: `None` if it cannot be
+    /// told from the head (chunked, close-delimited).
+    pub const fn body_len(&self) -> Option<u64> {
+        if self.bodiless() {
+            return Some(0);
+        }
+        if self.transfer_encoding {
+            return None;
+        }
+        self.content_length
+    }
+
+    /// Whether another node can serve the rest of this response with a
+    /// `Range` request (`Documentation/drain.md`): a whole `200` response
+    /// with a known length and a validator, neither chunked nor a part.
+    pub const fn resumable(&self) -> bool {
+        self.status == 200
+            && self.content_length.is_some()
+            && !self.transfer_encoding
+            && !self.content_range
+            && self.validator.is_some()
+    }
+}
+
+/// The end of the head in `buf` (the index just past `\r\n\r\n`), if it is
+/// there.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .and_then(|i| i.checked_add(4))
+}
+
+/// `a` equals `b` ignoring ASCII case.
+fn name_is(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// `v` without leading and trailing spaces and tabs.
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|&c| c != b' ' && c != b'\t');
+    let end = v.iter().rposition(|&c| c != b' ' && c != b'\t');
+    match (start, end) {
+        (Some(s), Some(e)) => v.get(s..=e).unwrap_or_default(),
+        _ => &[],
+    }
+}
+
+/// A decimal `Content-Length` value.
+fn decimal(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &c| {
+        let d = c.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// Parses the response head at the start of `buf`: `Ok(None)` if `buf`
+/// holds only a beginning of one (no blank line yet); the head otherwise.
+/// Never reads past `buf`, never panics.
+pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
+    let prefix = buf.get(..12).ok_or(HeadError::NotAResponse);
+    let starts = |p: &[u8]| {
+        (p.starts_with(b"HTTP/1.1 ") || p.starts_with(b"HTTP/1.0 "))
+            && p.get(9..12)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    match prefix {
+        Ok(p) if starts(p) => {}
+        Ok(_) => return Err(HeadError::NotAResponse),
+        // A beginning that could still become a response.
+        Err(_) if b"HTTP/1.1 ".starts_with(buf.get(..buf.len().min(9)).unwrap_or_default()) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    }
+    let Some(end) = head_end(buf) else {
+        return Ok(None);
+    };
+    let status = buf
+        .get(9..12)
+        .unwrap_or_default()
+        .iter()
+        .fold(0u16, |n, &c| {
+            n.wrapping_mul(10)
+                .wrapping_add(u16::from(c.wrapping_sub(b'0')))
+        });
+    let mut head = Head {
+        status,
+        len: u32::try_from(end).map_err(|_| HeadError::BadHeader)?,
+        content_length: None,
+        transfer_encoding: false,
+        content_range: false,
+        close: false,
+        validator: None,
+    };
+    let mut last_modified = None;
+    let lines = buf.get(..end.saturating_sub(4)).unwrap_or_default();
+    for line in lines.split(|&c| c == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line
+            .iter()
+            .position(|&c| c == b':')
+            .ok_or(HeadError::BadHeader)?;
+        let name = line.get(..colon).unwrap_or_default();
+        let value = trim(line.get(colon.saturating_add(1)..).unwrap_or_default());
+        if name_is(name, b"content-length") {
+            let n = decimal(value).ok_or(HeadError::BadHeader)?;
+            if head.content_length.is_some_and(|m| m != n) {
+                return Err(HeadError::BadHeader);
+            }
+            head.content_length = Some(n);
+        } else if name_is(name, b"transfer-encoding") {
+            head.transfer_encoding = true;
+        } else if name_is(name, b"content-range") {
+            head.content_range = true;
+        } else if name_is(name, b"connection") {
+            head.close |= value
+                .split(|&c| c == b',')
+                .any(|t| name_is(trim(t), b"close"));
+        } else if name_is(name, b"etag") {
+            head.validator = Validator::new(true, value);
+        } else if name_is(name, b"last-modified") {
+            last_modified = Validator::new(false, value);
+        }
+    }
+    if head.validator.is_none() {
+        head.validator = last_modified;
+    }
+    Ok(Some(head))
+}
+
+/// Where the tracker is in the connection's responses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Between two responses: the next one starts at the tracker's
+    /// `sent_end`. `last` is the last complete response, if any.
+    Between {
+        /// The last complete response.
+        last: Option<Response>,
+        /// It was an interim (1xx) response: its final response follows.
+        interim: bool,
+    },
+    /// A response is under way.
+    InBody {
+        /// The response.
+        resp: Response,
+        /// Body bytes still to be sent after the tracker's `sent_end`.
+        remaining: u64,
+    },
+    /// The tracker lost track for good (see the module's documentation).
+    Opaque,
+}
+
+/// One response of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The sequence number of its first byte (its head's).
+    pub start: u32,
+    /// The client's bytes the server had received when the response
+    /// started (the acknowledgement number of its first segment): the end
+    /// of the request it answers.
+    pub req_end: u32,
+    /// Its head.
+    pub head: Head,
+}
+
+impl Response {
+    /// The sequence number of its first body byte.
+    pub const fn body_start(&self) -> u32 {
+        self.start.wrapping_add(self.head.len)
+    }
+}
+
+/// A connection at rest ([`RespTrack::idle`]): every response sent in
+/// full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Idle {
+    /// Just past the last data byte the server sent (`None`: it sent
+    /// none). The connection is idle if the stack's `snd_una`, `snd_nxt`
+    /// and `write_seq` are all there.
+    pub sent_end: Option<u32>,
+    /// The end of the request the last response answered (`None`: no
+    /// response yet). The connection is idle if the stack received nothing
+    /// since (`rcv_nxt` there, or no byte ever received without a
+    /// response) and the application read it all (`copied_seq` there).
+    pub req_end: Option<u32>,
+}
+
+/// The responses of one connection, as its server sends them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RespTrack {
+    /// Just past the highest data byte sent; meaningful once `started`.
+    sent_end: u32,
+    started: bool,
+    phase: Phase,
+}
+
+impl Default for RespTrack {
+    fn default() -> Self {
+        Self::NEW
+    }
+}
+
+/// Most responses one segment may complete before the tracker gives up on
+/// it (a segment full of tiny pipelined responses).
+const MAX_PER_SEGMENT: u32 = 16;
+
+impl RespTrack {
+    /// A connection on which nothing was sent yet.
+    pub const NEW: Self = Self {
+        sent_end: 0,
+        started: false,
+        phase: Phase::Between {
+            last: None,
+            interim: false,
+        },
+    };
+
+    /// A tracker that lost track (see [`Phase::Opaque`]).
+    pub const OPAQUE: Self = Self {
+        sent_end: 0,
+        started: true,
+        phase: Phase::Opaque,
+    };
+
+    /// The current phase.
+    pub const fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Just past the highest data byte sent, if any was.
+    pub const fn sent_end(&self) -> Option<u32> {
+        if self.started {
+            Some(self.sent_end)
+        } else {
+            None
+        }
+    }
+
+    /// The connection at rest, if every response it started was sent in
+    /// full (see [`Idle`] for what the caller checks against the socket).
+    pub const fn idle(&self) -> Option<Idle> {
+        match self.phase {
+            Phase::Between {
+                last,
+                interim: false,
+            } => Some(Idle {
+                sent_end: self.sent_end(),
+                req_end: match last {
+                    Some(r) => Some(r.req_end),
+                    None => None,
+                },
+            }),
+            _ => None,
+        }
+    }
+
+    /// The response under way, if one is and the tracker follows it.
+    pub const fn in_progress(&self) -> Option<(Response, u64)> {
+        match self.phase {
+            Phase::InBody { resp, remaining } => Some((resp, remaining)),
+            _ => None,
+        }
+    }
+
+    /// Where in the payload of a segment at `seq` of `len` bytes a
+    /// response head may start, if one may: [`RespTrack::on_out`] then
+    /// needs the payload's bytes from there (up to [`HEAD_MAX`]); if not,
+    /// it may be given none, and the caller saves a copy.
+    pub fn head_offset(&self, seq: u32, len: u32) -> Option<u32> {
+        if len == 0 {
+            return None;
+        }
+        let (off, new) = if !self.started {
+            (0, len)
+        } else if seq::after_eq(self.sent_end, seq.wrapping_add(len)) {
+            return None;
+        } else {
+            let off = self.sent_end.wrapping_sub(seq);
+            (off, len.checked_sub(off)?)
+        };
+        match self.phase {
+            Phase::Between { .. } => Some(off),
+            Phase::InBody { remaining, .. } if remaining < u64::from(new) => {
+                // `remaining < new`, so it fits a `u32`.
+                Some(off.saturating_add(u32::try_from(remaining).unwrap_or(new)))
+            }
+            Phase::InBody { .. } | Phase::Opaque => None,
+        }
+    }
+
+    /// The server sent a segment: sequence number `seq`, `len` payload
+    /// bytes, acknowledgement number `ack`; `window` is `(offset, bytes)`:
+    /// payload bytes from that offset on ([`RespTrack::head_offset`]'s,
+    /// up to [`HEAD_MAX`] of them, or none). A head that starts where the
+    /// window has no bytes (a second head in one segment) makes the
+    /// tracker opaque. Bytes sent before (retransmissions) are skipped.
+    pub fn on_out(&mut self, seq: u32, len: u32, ack: u32, window: (u32, &[u8])) {
+        if len == 0 || self.phase == Phase::Opaque {
+            return;
+        }
+        let end = seq.wrapping_add(len);
+        // Where the new bytes start in this segment's payload.
+        let mut off = if !self.started {
+            0
+        } else if seq::after_eq(self.sent_end, end) {
+            return;
+        } else if seq::after(seq, self.sent_end) {
+            // A gap: bytes were sent that the tracker did not see.
+            self.phase = Phase::Opaque;
+            return;
+        } else {
+            self.sent_end.wrapping_sub(seq)
+        };
+        self.started = true;
+        for _ in 0..MAX_PER_SEGMENT {
+            let left = len.saturating_sub(off);
+            if left == 0 {
+                self.sent_end = end;
+                return;
+            }
+            match self.phase {
+                Phase::InBody { resp, remaining } => {
+                    if remaining > u64::from(left) {
+                        self.phase = Phase::InBody {
+                            resp,
+                            remaining: remaining.saturating_sub(u64::from(left)),
+                        };
+                        self.sent_end = end;
+                        return;
+                    }
+                    // `remaining <= left`, a `u32`.
+                    off = off.saturating_add(u32::try_from(remaining).unwrap_or(left));
+                    self.phase = Phase::Between {
+                        last: Some(resp),
+                        interim: false,
+                    };
+                }
+                Phase::Between { .. } => {
+                    let bytes = off
+                        .checked_sub(window.0)
+                        .and_then(|at| usize::try_from(at).ok())
+                        .and_then(|at| window.1.get(at..))
+                        .filter(|b| !b.is_empty());
+                    let Some(bytes) = bytes else {
+                        self.phase = Phase::Opaque;
+                        return;
+                    };
+                    // The head must be whole in this segment's prefix and
+                    // payload, its body countable, and no upgrade (what
+                    // follows a 101 is not HTTP/1.x).
+                    let (head, body) = match parse_head(bytes) {
+                        Ok(Some(h)) if h.len <= left && h.status != 101 => match h.body_len() {
+                            Some(b) => (h, b),
+                            None => {
+                                self.phase = Phase::Opaque;
+                                return;
+                            }
+                        },
+                        _ => {
+                            self.phase = Phase::Opaque;
+                            return;
+                        }
+                    };
+                    let resp = Response {
+                        start: seq.wrapping_add(off),
+                        req_end: ack,
+                        head,
+                    };
+                    off = off.saturating_add(head.len);
+                    self.phase = if body > 0 {
+                        Phase::InBody {
+                            resp,
+                            remaining: body,
+                        }
+                    } else {
+                        Phase::Between {
+                            last: Some(resp),
+                            interim: head.status < 200,
+                        }
+                    };
+                }
+                Phase::Opaque => return,
+            }
+        }
+        self.phase = Phase::Opaque;
+    }
+}

@@ -1,0 +1,161 @@
+#!/bin/sh
+# t13-drain: live drain (Documentation/drain.md) of the node that serves
+# every connection, on 3 nodes + client.
+#   nodes:  userspace-tools/dtsctl/examples/cluster3.toml (mesh on,
+#           handover_to = "server": a handed-over connection lives in the
+#           destination's nginx); the same files /d/f1..f8 on every node,
+#           and /who, the node's name; stock nginx on port 80; dts-proxy on
+#           8080 with --route /=2: every connection goes to node 2's nginx;
+#   streams: K keep-alive connections from client ports node 1 accepts,
+#           each a stream of requests (tests/vm/ka_stream.py: files checked
+#           byte-exact, /who every fifth request, 200 ms apart, never
+#           reconnecting) for about 20 s;
+#   drain:  once every stream had its first response (all on node 2),
+#           node 1 runs `dtsctl drain 2`: it exits 0 with node 2 serving
+#           nothing, well before the streams end; node 2 counts K
+#           connections moved (drain_moved) and serves none; every stream
+#           completes with no error and its /who moves from node2 to
+#           node 1 or 3; the client's capture has no RST from the VIP;
+#   new:    while node 2 drains, a new connection from a port node 2 would
+#           accept is answered (by another node, within the SYN's
+#           retransmission); node 2's peers show it `draining`;
+#   undrain: `dtsctl undrain 2` from node 3; a new connection from a port
+#           node 2 accepts is answered by node 2 again;
+#   all:    dmesg clean.
+# rig-nodes: 3
+. "$RIG_REPO/tests/vm/lib.sh"
+
+ALL=$(all_vms)
+EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
+NFILES=8
+K=8
+if [ "$(rig_flavor)" = debug ]; then
+    DURATION=40 TIMEOUT=60
+else
+    DURATION=20 TIMEOUT=30
+fi
+
+case "$RIG_ROLE" in
+node)
+    log "kernel flavor: $(rig_flavor)"
+    sed "s/^self = 1$/self = $RIG_ID/" "$EXAMPLES/cluster3.toml" >/tmp/cluster.toml
+    if [ "$(rig_flavor)" = debug ]; then
+        sed -i 's/^\[mesh\]$/[mesh]\nheartbeat_ms = 500\ndead_after = 10/' /tmp/cluster.toml
+    fi
+    check "dtsctl apply -f (self = $RIG_ID)" "$DTSCTL" apply -f /tmp/cluster.toml
+    check "control mesh formed" "$DTSCTL" peers --wait 120
+    mkdir -p /tmp/www/d
+    echo "node$RIG_ID" >/tmp/www/who
+    if [ "$RIG_ID" = 1 ]; then
+        check "$NFILES files, sha256 published" \
+            "$PY" -c 'import hashlib, random, sys
+d, n = sys.argv[1], int(sys.argv[2])
+r = random.Random(13)
+with open(d + "/d.sums", "w") as out:
+    for i in range(1, n + 1):
+        b = bytes(r.getrandbits(8) for _ in range(1000 + i * 9000))
+        open("%s/d.f%d" % (d, i), "wb").write(b)
+        out.write("%s f%d\n" % (hashlib.sha256(b).hexdigest(), i))' "$RIG_SHARED" "$NFILES"
+    fi
+    barrier files "$ALL"
+    i=1
+    while [ $i -le $NFILES ]; do
+        cp "$RIG_SHARED/d.f$i" "/tmp/www/d/f$i"
+        i=$((i + 1))
+    done
+    nginx_start_without_proxy_port
+    check "dts-proxy (--route /=2) listens on 8080" \
+        dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes 1,2,3 \
+        --route /=2 --local 127.0.0.1:80
+    check "dtsctl zero" "$DTSCTL" zero
+    barrier ready "$ALL"
+    barrier streaming "$ALL"
+    if [ "$RIG_ID" = 1 ]; then
+        "$DTSCTL" drain 2 --timeout "$TIMEOUT" --json >/tmp/drain.json 2>/tmp/drain.err
+        rc=$?
+        cp /tmp/drain.json "$RIG_SHARED/drain.json"
+        check "dtsctl drain 2 (from node 1): exit 0, node 2 serves nothing ($(cat /tmp/drain.json /tmp/drain.err | tr '\n' ' '))" \
+            sh -c "[ $rc = 0 ] && grep -q '\"drained\":true' /tmp/drain.json"
+    fi
+    barrier drained "$ALL"
+    if [ "$RIG_ID" = 2 ]; then
+        "$DTSCTL" status --json >/tmp/st.json
+        dts_counter_values /tmp/st.json serving drain_started drain_moved drain_move_failed \
+            handover_done handover_failed >/tmp/dc.txt
+        log "drain counters: $(tr '\n' ' ' </tmp/dc.txt)"
+        check "node 2 serves no connection" test "$(counter_value serving /tmp/dc.txt)" = 0
+        check "node 2 drained once, moved $K connections or more ($(tr '\n' ' ' </tmp/dc.txt))" \
+            sh -c "[ $(counter_value drain_started /tmp/dc.txt) = 1 ] && [ $(counter_value drain_moved /tmp/dc.txt) -ge $K ]"
+        check "dtsctl peers on node 2: DRAINING" sh -c "'$DTSCTL' peers | grep -q DRAINING"
+    elif [ "$RIG_ID" = 3 ]; then
+        check "node 3 sees node 2 draining" \
+            sh -c "'$DTSCTL' peers --json | grep -q '\"id\":2,[^}]*\"state\":\"draining\"'"
+    fi
+    barrier checked "$ALL"
+    # The client tried a new connection node 2 would accept.
+    barrier new-tried "$ALL"
+    if [ "$RIG_ID" = 3 ]; then
+        check "dtsctl undrain 2 (from node 3)" "$DTSCTL" undrain 2
+    fi
+    barrier undrained "$ALL"
+    barrier new-again "$ALL"
+    nginx_collect
+    node_teardown
+    ;;
+client)
+    log "kernel flavor: $(rig_flavor)"
+    barrier files "$ALL"
+    PORT=27000
+    PORTS=""
+    n=0
+    while [ $n -lt $K ]; do
+        port_of 1
+        PORTS="$PORTS${PORTS:+,}$PORT"
+        n=$((n + 1))
+    done
+    barrier ready "$ALL"
+    capture_start /tmp/drain.pcap
+    rm -f /tmp/started
+    "$PY" "$RIG_REPO/tests/vm/ka_stream.py" --vip "$VIP" --ports "$PORTS" --files "$NFILES" \
+        --sums "$RIG_SHARED/d.sums" --duration "$DURATION" --think-ms 200 \
+        --started /tmp/started --out /tmp/streams.json >/tmp/streams.log 2>&1 &
+    streams=$!
+    n=0
+    while [ ! -e /tmp/started ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+    check "$K keep-alive streams started (ports $PORTS, accepted by node 1)" test -e /tmp/started
+    barrier streaming "$ALL"
+    barrier drained "$ALL"
+    barrier checked "$ALL"
+    # A new connection from a port node 2 accepts while node 2 drains.
+    port_of 2
+    body=$(curl -sS --max-time 20 --local-port "$PORT" "http://$VIP/who" 2>&1)
+    check "while node 2 drains, a new connection from port $PORT (node 2's) is served elsewhere ('$body')" \
+        sh -c "[ '$body' = node1 ] || [ '$body' = node3 ]"
+    barrier new-tried "$ALL"
+    barrier undrained "$ALL"
+    port_of 2
+    body=$(curl -sS --max-time 20 --local-port "$PORT" "http://$VIP/who" 2>&1)
+    check "after the undrain, a new connection from port $PORT (node 2's) is served by node 2 again ('$body')" \
+        test "$body" = node2
+    barrier new-again "$ALL"
+    wait "$streams"
+    rc=$?
+    cat /tmp/streams.log
+    cp /tmp/streams.json "$RIG_OUT/" 2>/dev/null
+    check "every stream completed: no error, no reconnect, bodies byte-exact ($(tail -n 1 /tmp/streams.log))" \
+        test "$rc" = 0
+    check "every stream moved off node 2: first /who node2, last node1 or node3" \
+        "$PY" -c 'import json, sys
+bad = []
+for r in json.load(open(sys.argv[1])):
+    w = [x[1] for x in r["whos"]]
+    if not w or w[0] != "node2" or w[-1] not in ("node1", "node3"):
+        bad.append((r["port"], w))
+print(bad or "ok")
+sys.exit(1 if bad else 0)' /tmp/streams.json
+    capture_stop
+    check "no RST from the VIP in the client's capture" \
+        sh -c "[ \$(tcpdump -r /tmp/drain.pcap -n 'src host $VIP and tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l) = 0 ]"
+    check "kernel log has no problem report" dmesg_clean
+    ;;
+esac

@@ -1,0 +1,301 @@
+//! Tests of `pure::http`: response heads, and the tracker that tells a
+//! draining node when a connection is idle. The property that matters:
+//! the tracker never calls a connection idle while a response is under
+//! way, however the stream is cut into segments and retransmitted.
+
+use dts_core::http::{parse_head, HeadError, Phase, RespTrack, HEAD_MAX};
+use proptest::prelude::*;
+
+fn resp(len: usize, extra: &str) -> Vec<u8> {
+    let mut v = format!(
+        "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: {len}\r\nETag: \"5f1a-{len:x}\"\r\n{extra}\r\n"
+    )
+    .into_bytes();
+    v.extend((0..len).map(|i| (i % 251) as u8));
+    v
+}
+
+#[test]
+fn heads() {
+    let h = parse_head(&resp(10, "")).unwrap().unwrap();
+    assert_eq!(h.status, 200);
+    assert_eq!(h.content_length, Some(10));
+    assert!(h.resumable());
+    assert_eq!(h.validator.unwrap().value(), b"\"5f1a-a\"");
+    assert_eq!(h.len as usize, resp(10, "").len() - 10);
+
+    let h = parse_head(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.body_len(), Some(0));
+    assert!(!h.resumable());
+
+    let h = parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.body_len(), None);
+
+    let h = parse_head(b"HTTP/1.0 206 Partial\r\ncontent-range: bytes 0-1/2\r\nCONTENT-LENGTH:2\r\nLast-Modified: Sun, 06 Dec 2026 10:00:00 GMT\r\nConnection: keep-alive, Close\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (h.status, h.content_length, h.content_range, h.close),
+        (206, Some(2), true, true)
+    );
+    assert!(!h.validator.unwrap().etag);
+    assert!(!h.resumable());
+
+    // Beginnings, and what is not a response.
+    assert_eq!(parse_head(b""), Ok(None));
+    assert_eq!(parse_head(b"HTTP/1."), Ok(None));
+    assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nServer: x"), Ok(None));
+    assert_eq!(
+        parse_head(b"GET / HTTP/1.1\r\n\r\n"),
+        Err(HeadError::NotAResponse)
+    );
+    assert_eq!(
+        parse_head(b"HTTP/1.1 2x0 OK\r\n\r\n"),
+        Err(HeadError::NotAResponse)
+    );
+    assert_eq!(
+        parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+        Err(HeadError::BadHeader)
+    );
+    assert_eq!(
+        parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
+        Err(HeadError::BadHeader)
+    );
+    assert_eq!(
+        parse_head(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n"),
+        Err(HeadError::BadHeader)
+    );
+}
+
+/// Sends `payload` at `seq` as the module's send path does: the tracker
+/// gets the bytes from where it says a head may start, up to `HEAD_MAX`.
+fn send(t: &mut RespTrack, seq: u32, payload: &[u8], ack: u32) {
+    let len = payload.len() as u32;
+    match t.head_offset(seq, len) {
+        Some(at) => {
+            let a = (at as usize).min(payload.len());
+            let w = &payload[a..(a + HEAD_MAX).min(payload.len())];
+            t.on_out(seq, len, ack, (at, w));
+        }
+        None => t.on_out(seq, len, ack, (0, &[])),
+    }
+}
+
+/// Feeds `stream` (starting at sequence number `isn`) to a tracker in
+/// segments of the given sizes, each retransmitted when `retx` says so;
+/// `ack` is the request end each segment carries. Returns, for every
+/// segment, whether the tracker called the connection idle after it.
+fn feed(
+    t: &mut RespTrack,
+    isn: u32,
+    stream: &[u8],
+    sizes: &[usize],
+    retx: &[bool],
+    ack: u32,
+) -> Vec<(usize, bool)> {
+    let mut at = 0usize;
+    let mut out = Vec::new();
+    for (i, &n) in sizes.iter().enumerate() {
+        if at >= stream.len() {
+            break;
+        }
+        let n = n.min(stream.len() - at).max(1);
+        let seg = &stream[at..at + n];
+        let seq = isn.wrapping_add(at as u32);
+        send(t, seq, seg, ack);
+        if retx.get(i).copied().unwrap_or(false) {
+            send(t, seq, seg, ack);
+        }
+        at += n;
+        out.push((at, t.idle().is_some()));
+    }
+    out
+}
+
+#[test]
+fn one_response_idle_only_at_its_end() {
+    let r = resp(5000, "");
+    let mut t = RespTrack::NEW;
+    assert!(t.idle().is_some(), "nothing sent: at rest");
+    let steps = feed(&mut t, 1000, &r, &[100, 1400, 1400, 1400, 5000], &[], 77);
+    for (at, idle) in steps {
+        assert_eq!(idle, at == r.len(), "after {at} of {} bytes", r.len());
+    }
+    let i = t.idle().unwrap();
+    assert_eq!(i.sent_end, Some(1000 + r.len() as u32));
+    assert_eq!(i.req_end, Some(77));
+}
+
+#[test]
+fn keepalive_responses_back_to_back_in_one_segment() {
+    let mut s = resp(3, "");
+    s.extend(resp(0, ""));
+    s.extend(resp(7, ""));
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, &s, 5);
+    assert!(t.idle().is_some());
+    let (last, _) = match t.phase() {
+        Phase::Between {
+            last: Some(l),
+            interim,
+        } => (l, interim),
+        p => panic!("{p:?}"),
+    };
+    assert_eq!(last.head.content_length, Some(7));
+}
+
+#[test]
+fn interim_response_is_not_the_end() {
+    let mut s = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, &s, 1);
+    assert!(t.idle().is_none());
+    let fin = resp(2, "");
+    send(&mut t, s.len() as u32, &fin, 1);
+    assert!(t.idle().is_some());
+    s.extend(fin);
+}
+
+#[test]
+fn what_cannot_be_followed_is_never_idle() {
+    // Chunked.
+    let c = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, c, 1);
+    assert_eq!(t.phase(), Phase::Opaque);
+    assert!(t.idle().is_none());
+    // A head split across segments.
+    let r = resp(1, "");
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, &r[..10], 1);
+    assert_eq!(t.phase(), Phase::Opaque);
+    // Not a response where one must start.
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, b"junk", 1);
+    assert_eq!(t.phase(), Phase::Opaque);
+    // A gap.
+    let r = resp(100, "");
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, &r[..60], 1);
+    send(&mut t, 80, &r[80..120], 1);
+    assert_eq!(t.phase(), Phase::Opaque);
+    // An upgrade.
+    let u = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, u, 1);
+    assert_eq!(t.phase(), Phase::Opaque);
+    // A second head in one segment, beyond the bytes the send path copies
+    // (HEAD_MAX from the first head).
+    let mut s = resp(1000, "");
+    s.extend(resp(1, ""));
+    let mut t = RespTrack::NEW;
+    send(&mut t, 0, &s, 1);
+    assert_eq!(t.phase(), Phase::Opaque);
+    // Without the bytes the tracker asked for.
+    let r = resp(1, "");
+    let mut t = RespTrack::NEW;
+    t.on_out(0, r.len() as u32, 1, (0, &[]));
+    assert_eq!(t.phase(), Phase::Opaque);
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    let r = resp(3000, "");
+    let mut t = RespTrack::NEW;
+    let isn = u32::MAX - 1000;
+    feed(
+        &mut t,
+        isn,
+        &r,
+        &[1460, 1460, 1460],
+        &[true, false, true],
+        9,
+    );
+    let i = t.idle().unwrap();
+    assert_eq!(i.sent_end, Some(isn.wrapping_add(r.len() as u32)));
+    let (resp_done, body) = match t.phase() {
+        Phase::Between { last: Some(l), .. } => (l, l.body_start()),
+        p => panic!("{p:?}"),
+    };
+    assert_eq!(resp_done.start, isn);
+    assert_eq!(body, isn.wrapping_add(resp_done.head.len));
+}
+
+#[test]
+fn in_progress_tells_the_body_offset() {
+    let r = resp(10_000, "");
+    let mut t = RespTrack::NEW;
+    feed(&mut t, 500, &r, &[1000, 1000], &[], 3);
+    let (resp, remaining) = t.in_progress().unwrap();
+    assert_eq!(resp.start, 500);
+    assert!(resp.head.resumable());
+    assert_eq!(remaining, (r.len() - 2000) as u64);
+}
+
+proptest! {
+    /// However a stream of keep-alive responses is cut into segments, with
+    /// retransmissions anywhere, the tracker calls the connection idle
+    /// exactly at the ends of responses, never in between.
+    #[test]
+    fn idle_exactly_at_response_ends(
+        lens in prop::collection::vec(0usize..4000, 1..6),
+        sizes in prop::collection::vec(1usize..3000, 1..40),
+        retx in prop::collection::vec(any::<bool>(), 40),
+        isn in any::<u32>(),
+    ) {
+        let mut stream = Vec::new();
+        let mut ends = Vec::new();
+        let mut heads = Vec::new();
+        for &l in &lens {
+            let r = resp(l, "");
+            heads.push((stream.len(), stream.len() + r.len() - l));
+            stream.extend(r);
+            ends.push(stream.len());
+        }
+        let mut t = RespTrack::NEW;
+        let mut at = 0usize;
+        let mut i = 0usize;
+        while at < stream.len() {
+            let mut n = sizes[i % sizes.len()].min(stream.len() - at);
+            // A head split across segments, or a second head in a segment
+            // beyond the bytes the send path copies, is not followed
+            // (tested above): a head starts a segment, and the segment
+            // holds all of it.
+            for &(hs, he) in &heads {
+                if hs > at && hs < at + n {
+                    n = hs - at;
+                }
+                if hs == at && at + n < he {
+                    n = he - at;
+                }
+            }
+            let seg = &stream[at..at + n];
+            let seq = isn.wrapping_add(at as u32);
+            send(&mut t, seq, seg, 1);
+            if retx[i % retx.len()] {
+                send(&mut t, seq, seg, 1);
+            }
+            at += n;
+            i += 1;
+            prop_assert!(t.phase() != Phase::Opaque);
+            prop_assert_eq!(t.idle().is_some(), ends.contains(&at), "at {} of {:?}", at, ends);
+        }
+    }
+
+    /// Arbitrary bytes never panic the parser or the tracker.
+    #[test]
+    fn garbage_is_harmless(
+        segs in prop::collection::vec((any::<u32>(), prop::collection::vec(any::<u8>(), 0..300)), 0..20),
+    ) {
+        let mut t = RespTrack::NEW;
+        for (seq, bytes) in &segs {
+            let _ = parse_head(bytes);
+            send(&mut t, *seq, bytes, 0);
+            t.on_out(*seq, bytes.len() as u32, 0, (seq % 7, bytes));
+        }
+    }
+}
