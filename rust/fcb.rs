@@ -217,6 +217,10 @@ pub(crate) struct Fcb {
     /// re-forwarding, [`crate::pure::homsg::FLAG_REFORWARDED`]): it may
     /// not be re-forwarded again. Set before the FCB is shared.
     reforwarded: bool,
+    /// The local socket of this (handed-over) connection was aborted under
+    /// its application by a draining node (`crate::handoff::drain`): its
+    /// RST is not this node's own reset of the client, and is dropped.
+    stack_silenced: AtomicBool,
     /// Whether the connection's end was reported over the mesh.
     notified: AtomicBool,
     /// N1, while the FCB is `HandingOver`: the destination's CLOSED came
@@ -274,6 +278,7 @@ impl Fcb {
             dts: Delta::unknown(),
             origin: 0,
             reforwarded: false,
+            stack_silenced: AtomicBool::new(false),
             notified: AtomicBool::new(false),
             early_closed: AtomicU8::new(0),
             ext: None,
@@ -306,6 +311,19 @@ impl Fcb {
     pub(crate) fn with_reforwarded(mut self, reforwarded: bool) -> Self {
         self.reforwarded = reforwarded;
         self
+    }
+
+    /// Marks the local socket as aborted under its application by a
+    /// draining node, before it is: its RST must not reach the client
+    /// ([`Fcb::stack_silenced`]). Process context.
+    pub(crate) fn silence_stack(&self) {
+        self.stack_silenced.store(true, Ordering::Release);
+    }
+
+    /// Whether the local socket was aborted under its application
+    /// ([`Fcb::silence_stack`]): whatever it sends is dropped. Any context.
+    pub(crate) fn stack_silenced(&self) -> bool {
+        self.stack_silenced.load(Ordering::Acquire)
     }
 
     /// Whether the connection was re-forwarded to this node (N2).

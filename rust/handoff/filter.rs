@@ -508,7 +508,10 @@ pub(super) fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32
         };
         match st.flows.lookup(&key, &guard) {
             // This node's reset of a handed-over client (`handover.rs`).
-            Some(f) if fcb::own_reset(f.role, f.fcb.state(), from_proxy, s.flags) => {
+            Some(f)
+                if fcb::own_reset(f.role, f.fcb.state(), from_proxy, s.flags)
+                    && !f.fcb.stack_silenced() =>
+            {
                 bindings::NF_ACCEPT
             }
             Some(f) => on_flow(st, f, Dir::Out, skb, &t, Some(out), &guard),

@@ -385,6 +385,8 @@ pub(crate) fn move_idle(held: &HeldTcp, key: &FlowKey, dest: u8, idle: Idle) -> 
     let t = Target { fcb, ..t };
     held.with(|sk| {
         hand_over(sk, &t, Mode::Drain(idle), || {
+            // Its RST is not this node's reset of the client: dropped.
+            t.fcb.silence_stack();
             held.abort(bindings::ECONNABORTED)
         })
     })

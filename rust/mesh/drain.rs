@@ -185,10 +185,15 @@ impl Runner {
         }
     }
 
-    /// A `DRAIN` from peer `sender`: a request if it names this node, the
-    /// peer's announcement if it names the peer; naming a third node is a
-    /// bad payload (the connection is reset).
-    pub(super) fn heard_drain(&mut self, sender: u8, d: Drain) -> core::result::Result<(), Close> {
+    /// A `DRAIN` on `c`, the connection of peer `c.peer`: a request if it
+    /// names this node, the peer's announcement if it names the peer;
+    /// naming a third node is a bad payload (the connection is reset).
+    pub(super) fn heard_drain(
+        &mut self,
+        c: &mut Conn,
+        d: Drain,
+    ) -> core::result::Result<(), Close> {
+        let sender = c.peer;
         let me = self.cfg.as_ref().map_or(0, |c| c.self_id);
         if d.node == me {
             pr_info!(
@@ -196,7 +201,21 @@ impl Runner {
                 sender,
                 if d.draining { "drain" } else { "stop draining" }
             );
+            let changed = self.draining != d.draining;
             self.set_draining(d.draining);
+            // `c` is out of the peers' slots while it is served: the
+            // announcement to everyone else did not reach it.
+            if changed
+                && !c.queue(
+                    me,
+                    &Msg::Drain(Drain {
+                        node: me,
+                        draining: d.draining,
+                    }),
+                )
+            {
+                return Err(Close::Error);
+            }
             return Ok(());
         }
         if d.node != sender {

@@ -262,7 +262,7 @@ impl Runner {
                 }
                 closed_received(&self.up, &m, c.peer_addr)
             }
-            (Phase::Established, In::Drain(d)) => self.heard_drain(c.peer, d)?,
+            (Phase::Established, In::Drain(d)) => self.heard_drain(c, d)?,
             (Phase::Established, In::ScClone(p)) => {
                 let ack = (self.up.sc_clone)(p.as_deref(), c.peer_addr);
                 if !c.queue(me, &Msg::ScAck(&ack)) {

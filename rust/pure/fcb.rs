@@ -500,7 +500,9 @@ pub const fn reset_answers(role: Role, state: State, flags: u8, ack: u32) -> Opt
 /// port itself (`from_proxy` false: not a reply of the proxy socket, which
 /// is rewritten from the proxy port). Nothing else on this node sends from
 /// that 4-tuple once it was handed over, so the send path lets it pass
-/// instead of dropping it ([`DropReason::HandedOver`]).
+/// instead of dropping it ([`DropReason::HandedOver`]), but the socket of
+/// an application-port connection a draining node moved, whose abort the
+/// caller tells apart (the FCB's `stack_silenced`).
 pub const fn own_reset(role: Role, state: State, from_proxy: bool, flags: u8) -> bool {
     !from_proxy
         && flags & TCP_FLAG_RST != 0

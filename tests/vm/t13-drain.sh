@@ -154,8 +154,11 @@ for r in json.load(open(sys.argv[1])):
 print(bad or "ok")
 sys.exit(1 if bad else 0)' /tmp/streams.json
     capture_stop
-    check "no RST from the VIP in the client's capture" \
-        sh -c "[ \$(tcpdump -r /tmp/drain.pcap -n 'src host $VIP and tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l) = 0 ]"
+    tcpdump -r /tmp/drain.pcap -n 'src host '"$VIP"' and tcp[tcpflags] & tcp-rst != 0' \
+        >/tmp/rst.txt 2>/dev/null
+    check "no RST from the VIP in the client's capture ($(wc -l </tmp/rst.txt) found)" \
+        sh -c "head -n 5 /tmp/rst.txt; [ ! -s /tmp/rst.txt ]"
+    [ -s /tmp/rst.txt ] && cp /tmp/drain.pcap "$RIG_OUT/"
     check "kernel log has no problem report" dmesg_clean
     ;;
 esac

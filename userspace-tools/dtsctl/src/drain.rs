@@ -77,6 +77,7 @@ pub(crate) fn run_drain(node: u8, timeout: u64, json: bool, no_wait: bool) -> Re
         return Err(Error::BadNodeId(node));
     }
     let sock = open_socket()?;
+    let at_start = progress(&sock, node)?.serving;
     request(&sock, node, true)?;
     let start = Instant::now();
     // The node acts on the request, and this node hears of it.
@@ -92,7 +93,6 @@ pub(crate) fn run_drain(node: u8, timeout: u64, json: bool, no_wait: bool) -> Re
         thread::sleep(POLL);
         p = progress(&sock, node)?;
     }
-    let at_start = p.serving;
     if no_wait {
         return write_stdout(&format!(
             "dtsctl: node {node} drains; it serves {at_start} connection(s)\n"
