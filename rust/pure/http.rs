@@ -89,6 +89,9 @@ pub struct Head {
     pub transfer_encoding: bool,
     /// A `Content-Range` header: the body is a part already.
     pub content_range: bool,
+    /// The `Content-Range` as `(first, last, complete length)`, when it is
+    /// the one form a continuation accepts: `bytes FIRST-LAST/COMPLETE`.
+    pub range: Option<(u64, u64, u64)>,
     /// `Connection: close`.
     pub close: bool,
     /// The entity tag, else the `Last-Modified` date (if short enough).
@@ -160,6 +163,18 @@ fn decimal(v: &[u8]) -> Option<u64> {
     })
 }
 
+/// A `Content-Range` value `bytes FIRST-LAST/COMPLETE` (RFC 9110 §14.4)
+/// with `FIRST <= LAST < COMPLETE`; any other form is `None`.
+fn byte_range(v: &[u8]) -> Option<(u64, u64, u64)> {
+    let rest = v.strip_prefix(b"bytes ")?;
+    let dash = rest.iter().position(|&c| c == b'-')?;
+    let slash = rest.iter().position(|&c| c == b'/')?;
+    let first = decimal(rest.get(..dash)?)?;
+    let last = decimal(rest.get(dash.checked_add(1)?..slash)?)?;
+    let complete = decimal(rest.get(slash.checked_add(1)?..)?)?;
+    (first <= last && last < complete).then_some((first, last, complete))
+}
+
 /// Parses the response head at the start of `buf`: `Ok(None)` if `buf`
 /// holds only a beginning of one (no blank line yet); the head otherwise.
 /// Never reads past `buf`, never panics.
@@ -196,6 +211,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
         content_length: None,
         transfer_encoding: false,
         content_range: false,
+        range: None,
         close: false,
         validator: None,
     };
@@ -219,6 +235,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
             head.transfer_encoding = true;
         } else if name_is(name, b"content-range") {
             head.content_range = true;
+            head.range = byte_range(value);
         } else if name_is(name, b"connection") {
             head.close |= value
                 .split(|&c| c == b',')
@@ -490,5 +507,149 @@ impl RespTrack {
             }
         }
         self.phase = Phase::Opaque;
+    }
+}
+
+/// Most bytes of a request the module keeps to continue its response
+/// elsewhere ([`continuation_request`]); a longer request head is not
+/// resumable.
+pub const REQUEST_MAX: usize = 1024;
+
+/// Why a response cannot be continued with a `Range` request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContError {
+    /// The request is not a `GET`.
+    NotGet,
+    /// The request asked for a part itself (`Range` or `If-Range`).
+    HasRange,
+    /// The request has a body (`Content-Length` above 0, or
+    /// `Transfer-Encoding`).
+    HasBody,
+    /// The request head is incomplete, malformed or longer than
+    /// [`REQUEST_MAX`], or the continuation does not fit the buffer.
+    Malformed,
+    /// The target's answer is not the `206` of exactly the bytes asked for
+    /// (a `200`: the representation changed; an error).
+    WrongAnswer,
+}
+
+/// Writes `n` in decimal into `out` at `at`; returns the index past it.
+fn put_decimal(out: &mut [u8], at: usize, n: u64) -> Option<usize> {
+    let mut digits = [0u8; 20];
+    let mut len = 0usize;
+    let mut m = n;
+    loop {
+        *digits.get_mut(len)? = b'0'.checked_add(u8::try_from(m % 10).ok()?)?;
+        len = len.checked_add(1)?;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    let mut i = at;
+    for d in digits.get(..len)?.iter().rev() {
+        *out.get_mut(i)? = *d;
+        i = i.checked_add(1)?;
+    }
+    Some(i)
+}
+
+/// Appends `bytes` to `out` at `at`; returns the index past them.
+fn put(out: &mut [u8], at: usize, bytes: &[u8]) -> Option<usize> {
+    let end = at.checked_add(bytes.len())?;
+    out.get_mut(at..end)?.copy_from_slice(bytes);
+    Some(end)
+}
+
+/// Builds into `out` the request that continues, on another node, the
+/// response to `req` (the request head as the client sent it, at the start
+/// of `req`) from body byte `offset` on: the same request line and header
+/// lines, then `Range: bytes=OFFSET-` and `If-Range: VALIDATOR` (the
+/// response's own, so that a changed file gets a `200` instead of the
+/// wrong bytes), then the blank line. Returns its length.
+///
+/// Only a `GET` without a body and without a `Range` or `If-Range` of its
+/// own can be continued; anything after the request's head in `req` is
+/// ignored. Never panics on any input.
+pub fn continuation_request(
+    req: &[u8],
+    offset: u64,
+    v: &Validator,
+    out: &mut [u8],
+) -> Result<usize, ContError> {
+    let end = head_end(req.get(..req.len().min(REQUEST_MAX)).unwrap_or_default())
+        .ok_or(ContError::Malformed)?;
+    if !req.starts_with(b"GET ") {
+        return Err(ContError::NotGet);
+    }
+    // The head without its blank line's final CRLF: request line and
+    // headers, each ending in CRLF.
+    let lines = req
+        .get(..end.saturating_sub(2))
+        .ok_or(ContError::Malformed)?;
+    let mut rest = lines;
+    let mut first = true;
+    while let Some(nl) = rest.iter().position(|&c| c == b'\n') {
+        let line = rest.get(..nl).unwrap_or_default();
+        rest = rest.get(nl.saturating_add(1)..).unwrap_or_default();
+        let line = line.strip_suffix(b"\r").ok_or(ContError::Malformed)?;
+        if first {
+            first = false;
+            if !(line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0")) {
+                return Err(ContError::Malformed);
+            }
+            continue;
+        }
+        let colon = line
+            .iter()
+            .position(|&c| c == b':')
+            .ok_or(ContError::Malformed)?;
+        let name = line.get(..colon).unwrap_or_default();
+        let value = trim(line.get(colon.saturating_add(1)..).unwrap_or_default());
+        if name_is(name, b"range") || name_is(name, b"if-range") {
+            return Err(ContError::HasRange);
+        }
+        if name_is(name, b"transfer-encoding")
+            || (name_is(name, b"content-length") && decimal(value) != Some(0))
+        {
+            return Err(ContError::HasBody);
+        }
+    }
+    if !rest.is_empty() {
+        return Err(ContError::Malformed);
+    }
+    write_continuation(out, lines, offset, v).ok_or(ContError::Malformed)
+}
+
+/// [`continuation_request`]'s output: `lines`, the two headers, the blank
+/// line. `None` if `out` is too short.
+fn write_continuation(out: &mut [u8], lines: &[u8], offset: u64, v: &Validator) -> Option<usize> {
+    let mut i = put(out, 0, lines)?;
+    i = put(out, i, b"Range: bytes=")?;
+    i = put_decimal(out, i, offset)?;
+    i = put(out, i, b"-\r\nIf-Range: ")?;
+    i = put(out, i, v.value())?;
+    put(out, i, b"\r\n\r\n")
+}
+
+/// Checks the head of the target's answer to a continuation of a response
+/// of `complete` body bytes from body byte `offset` on: a `206` whose
+/// `Content-Range` is `bytes OFFSET-(COMPLETE-1)/COMPLETE`, whose
+/// `Content-Length` (if any) is `COMPLETE - OFFSET`, not chunked. Returns
+/// the head's length: the bytes the target's module keeps from the client.
+pub fn continuation_head(head: &Head, offset: u64, complete: u64) -> Result<u32, ContError> {
+    let want_last = complete.checked_sub(1).ok_or(ContError::WrongAnswer)?;
+    let length_ok = match head.content_length {
+        Some(n) => Some(n) == complete.checked_sub(offset),
+        None => true,
+    };
+    if head.status == 206
+        && head.range == Some((offset, want_last, complete))
+        && length_ok
+        && !head.transfer_encoding
+    {
+        Ok(head.len)
+    } else {
+        Err(ContError::WrongAnswer)
     }
 }

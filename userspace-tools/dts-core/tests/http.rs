@@ -3,7 +3,10 @@
 //! the tracker never calls a connection idle while a response is under
 //! way, however the stream is cut into segments and retransmitted.
 
-use dts_core::http::{parse_head, HeadError, Phase, RespTrack, HEAD_MAX};
+use dts_core::http::{
+    continuation_head, continuation_request, parse_head, ContError, HeadError, Phase, RespTrack,
+    HEAD_MAX, REQUEST_MAX,
+};
 use proptest::prelude::*;
 
 fn resp(len: usize, extra: &str) -> Vec<u8> {
@@ -236,7 +239,209 @@ fn in_progress_tells_the_body_offset() {
     assert_eq!(remaining, (r.len() - 2000) as u64);
 }
 
+const GET: &[u8] =
+    b"GET /big/file HTTP/1.1\r\nHost: 10.0.0.100\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+
+fn validator() -> dts_core::http::Validator {
+    parse_head(&resp(10, ""))
+        .unwrap()
+        .unwrap()
+        .validator
+        .unwrap()
+}
+
+fn cont(req: &[u8], offset: u64) -> Result<Vec<u8>, ContError> {
+    let mut out = [0u8; REQUEST_MAX + 256];
+    let n = continuation_request(req, offset, &validator(), &mut out)?;
+    Ok(out[..n].to_vec())
+}
+
+#[test]
+fn a_continuation_is_the_request_with_a_range() {
+    let c = cont(GET, 1_234_567).unwrap();
+    assert_eq!(
+        c,
+        b"GET /big/file HTTP/1.1\r\nHost: 10.0.0.100\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\nRange: bytes=1234567-\r\nIf-Range: \"5f1a-a\"\r\n\r\n"
+    );
+    assert!(cont(GET, 0)
+        .unwrap()
+        .windows(15)
+        .any(|w| w == b"Range: bytes=0-"));
+    // What follows the head (a pipelined request) is not part of it.
+    let mut two = GET.to_vec();
+    two.extend_from_slice(GET);
+    assert_eq!(cont(&two, 7).unwrap(), cont(GET, 7).unwrap());
+    // HTTP/1.0, and a Content-Length of 0.
+    let old = b"GET / HTTP/1.0\r\nContent-Length: 0\r\n\r\n";
+    assert!(cont(old, 9).is_ok());
+}
+
+#[test]
+fn what_cannot_be_continued() {
+    assert_eq!(
+        cont(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", 1),
+        Err(ContError::NotGet)
+    );
+    assert_eq!(
+        cont(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 1),
+        Err(ContError::NotGet)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\r\nRange: bytes=0-9\r\n\r\n", 1),
+        Err(ContError::HasRange)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\r\nif-range: x\r\n\r\n", 1),
+        Err(ContError::HasRange)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 1),
+        Err(ContError::HasBody)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 1),
+        Err(ContError::HasBody)
+    );
+    // Incomplete, bare LF, no colon, not HTTP/1.x, too long.
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\r\nHost: a\r\n", 1),
+        Err(ContError::Malformed)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\nHost: a\r\n\r\n", 1),
+        Err(ContError::Malformed)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/1.1\r\nHost a\r\n\r\n", 1),
+        Err(ContError::Malformed)
+    );
+    assert_eq!(
+        cont(b"GET / HTTP/2.0\r\n\r\n", 1),
+        Err(ContError::Malformed)
+    );
+    let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(REQUEST_MAX));
+    assert_eq!(cont(long.as_bytes(), 1), Err(ContError::Malformed));
+    // A buffer too short for the continuation.
+    let mut small = [0u8; 40];
+    assert_eq!(
+        continuation_request(GET, 1, &validator(), &mut small),
+        Err(ContError::Malformed)
+    );
+}
+
+fn head206(first: u64, last: u64, complete: u64, len: Option<u64>) -> dts_core::http::Head {
+    let cl = len
+        .map(|n| format!("Content-Length: {n}\r\n"))
+        .unwrap_or_default();
+    let h = format!(
+        "HTTP/1.1 206 Partial Content\r\nServer: nginx\r\n{cl}Content-Range: bytes {first}-{last}/{complete}\r\nETag: \"x\"\r\n\r\n"
+    );
+    parse_head(h.as_bytes()).unwrap().unwrap()
+}
+
+#[test]
+fn the_answer_to_a_continuation() {
+    let h = head206(100, 999, 1000, Some(900));
+    assert_eq!(h.range, Some((100, 999, 1000)));
+    assert!(!h.resumable(), "a part is never continued again");
+    assert_eq!(continuation_head(&h, 100, 1000), Ok(h.len));
+    assert_eq!(
+        continuation_head(&head206(100, 999, 1000, None), 100, 1000),
+        Ok(h.len - 21)
+    );
+    // Not the bytes asked for, not the same file, a wrong length.
+    assert_eq!(
+        continuation_head(&h, 101, 1000),
+        Err(ContError::WrongAnswer)
+    );
+    assert_eq!(
+        continuation_head(&h, 100, 1001),
+        Err(ContError::WrongAnswer)
+    );
+    assert_eq!(
+        continuation_head(&head206(100, 998, 1000, Some(899)), 100, 1000),
+        Err(ContError::WrongAnswer)
+    );
+    assert_eq!(
+        continuation_head(&head206(100, 999, 1000, Some(901)), 100, 1000),
+        Err(ContError::WrongAnswer)
+    );
+    // The file changed (If-Range failed): the whole file, 200.
+    let full = parse_head(&resp(1000, "")).unwrap().unwrap();
+    assert_eq!(
+        continuation_head(&full, 100, 1000),
+        Err(ContError::WrongAnswer)
+    );
+    assert_eq!(continuation_head(&full, 0, 0), Err(ContError::WrongAnswer));
+    // Other forms of Content-Range are not understood.
+    for v in [
+        "bytes */1000",
+        "bytes 5-4/10",
+        "bytes 0-10/10",
+        "items 0-1/2",
+        "bytes 1-2/x",
+    ] {
+        let h = format!("HTTP/1.1 206 P\r\nContent-Range: {v}\r\n\r\n");
+        let h = parse_head(h.as_bytes()).unwrap().unwrap();
+        assert!(h.content_range && h.range.is_none(), "{v}");
+    }
+}
+
 proptest! {
+    #[test]
+    fn continuation_never_panics_and_keeps_the_request(
+        req in proptest::collection::vec(any::<u8>(), 0..1200),
+        offset: u64,
+    ) {
+        if let Ok(c) = cont(&req, offset) {
+            // The request's own lines come first, unchanged; the range is
+            // the offset asked for; a continuation cannot be continued.
+            let end = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 2;
+            prop_assert_eq!(&c[..end], &req[..end]);
+            let range = format!("Range: bytes={offset}-\r\n");
+            prop_assert_eq!(&c[end..end + range.len()], range.as_bytes());
+            prop_assert_eq!(cont(&c, 1), Err(ContError::HasRange));
+        }
+    }
+
+    #[test]
+    fn continuations_of_plausible_requests(
+        path in "/[a-z0-9/._-]{0,200}",
+        headers in proptest::collection::vec(("[A-Za-z-]{1,20}", "[ -~]{0,60}"), 0..8),
+        offset: u64,
+    ) {
+        let mut req = format!("GET {path} HTTP/1.1\r\n");
+        let mut bad = None;
+        for (n, v) in &headers {
+            let lower = n.to_ascii_lowercase();
+            if lower == "range" || lower == "if-range" {
+                bad.get_or_insert(ContError::HasRange);
+            }
+            if lower == "transfer-encoding" || (lower == "content-length" && v.trim() != "0") {
+                bad.get_or_insert(ContError::HasBody);
+            }
+            req.push_str(&format!("{n}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let r = cont(req.as_bytes(), offset);
+        if req.len() > REQUEST_MAX {
+            prop_assert_eq!(r, Err(ContError::Malformed));
+        } else if let Some(e) = bad {
+            prop_assert_eq!(r, Err(e));
+        } else {
+            prop_assert!(r.is_ok());
+        }
+    }
+
+    #[test]
+    fn continuation_heads_of_any_numbers(first: u64, len in 1u64..1 << 40, offset: u64, complete: u64) {
+        let last = first.saturating_add(len - 1);
+        let Some(total) = last.checked_add(1) else { return Ok(()) };
+        let h = head206(first, last, total, Some(len));
+        let ok = continuation_head(&h, offset, complete).is_ok();
+        prop_assert_eq!(ok, offset == first && complete == total);
+    }
+
     /// However a stream of keep-alive responses is cut into segments, with
     /// retransmissions anywhere, the tracker calls the connection idle
     /// exactly at the ends of responses, never in between.
