@@ -14,13 +14,14 @@
 //!   period, when no reader can still hold it.
 //! - **Size**: at most [`FlowTable::set_max`] entries (the `[limits]`
 //!   `max_flows`). When the table is full, an insertion first drops a
-//!   closed entry, or the oldest unassured one idle for a second or more,
-//!   near the new entry's bucket (at most [`EARLY_DROP_ENTRIES`] entries in
-//!   at most [`EARLY_DROP_BUCKETS`] buckets: early drop, as conntrack does),
-//!   so a SYN flood cannot lock real clients out; only if there is none is
-//!   it refused (the client sends its SYN again). A young half-open entry
-//!   is never dropped: it may be a real client whose SYN the stack already
-//!   answered ([`crate::pure::flow::Track::early_drop_rank`]).
+//!   closed entry, or else the oldest unassured one, near the new entry's
+//!   bucket (at most [`EARLY_DROP_ENTRIES`] entries in at most
+//!   [`EARLY_DROP_BUCKETS`] buckets: early drop, as conntrack does), so a
+//!   SYN flood cannot lock real clients out; only if there is none is it
+//!   refused (the client sends its SYN again). A real client's half-open
+//!   entry dropped this way is made again by its next segment, which the
+//!   stack knows (the filter's pickup,
+//!   [`crate::pure::flow::Track::early_drop_rank`]).
 //! - A flow's life cycle ([`crate::pure::flow::Track`]) is one `AtomicU64`,
 //!   updated by compare-and-swap from any CPU without the lock.
 //!
@@ -405,7 +406,7 @@ impl FlowTable {
     /// room for `key`: of the entries looked at (at most
     /// [`EARLY_DROP_ENTRIES`] entries in at most [`EARLY_DROP_BUCKETS`]
     /// buckets), the one of highest [`Track::early_drop_rank`] at `now` (a
-    /// closed one, else the oldest unassured one idle long enough), unless
+    /// closed one, else the oldest unassured one), unless
     /// it carries a feature's state, whose end the feature owns (Socket
     /// Cloning's). The caller holds `self.lock` (`g` proves it). Returns
     /// whether one was dropped (counted as `flow_early_drop`).

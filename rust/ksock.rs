@@ -492,6 +492,91 @@ impl UserTcp {
     }
 }
 
+/// Whether this node's stack has answered the SYN of the TCP connection
+/// whose local end is `laddr:lport` and remote end `raddr:rport` (host
+/// order), in `init_net`, and waits for the handshake's end: it holds a
+/// request socket for it (`TCP_NEW_SYN_RECV`). Any other socket does not
+/// count: a full one that lingers after its connection was handed over
+/// must never get the client's segments again. Any context: the look-up is
+/// RCU-protected, as the stack's own receive path's.
+pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
+    let net = addr_of_mut!(bindings::init_net);
+    // SAFETY: as in `HeldTcp::lookup`: `init_net` and its established hash
+    // are always there and never change.
+    let hashinfo = unsafe { (*net).ipv4.tcp_death_row.hashinfo };
+    let guard = crate::rcu::Guard::new();
+    // SAFETY: as in `HeldTcp::lookup`: inside an RCU read-side section
+    // (`guard`), returns a socket with a reference taken, or null.
+    let sk = unsafe {
+        bindings::__inet_lookup_established(
+            net,
+            hashinfo,
+            raddr.to_be(),
+            rport.to_be(),
+            laddr.to_be(),
+            lport,
+            0,
+            0,
+        )
+    };
+    drop(guard);
+    let Some(sk) = NonNull::new(sk) else {
+        return false;
+    };
+    // SAFETY: `sk` holds a reference (above): valid to read; every kind of
+    // socket in the established hash starts with a `sock_common`.
+    let state = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+    // SAFETY: the look-up's reference, released once (`sock_gen_put()`
+    // releases any kind of socket the established hash holds).
+    unsafe { bindings::sock_gen_put(sk.as_ptr()) };
+    state == bindings::TCP_NEW_SYN_RECV as u8
+}
+
+/// Whether a segment from `raddr:rport` to `laddr:lport` (host order) with
+/// sequence number `seq` and acknowledgement number `ack` completes a
+/// handshake this node's stack answered with a SYN cookie (its listener's
+/// queue was full): `__cookie_v4_check()`, the check the stack makes when
+/// that segment reaches it. Any context.
+pub(crate) fn syncookie_valid(
+    laddr: u32,
+    lport: u16,
+    raddr: u32,
+    rport: u16,
+    seq: u32,
+    ack: u32,
+) -> bool {
+    /// An IPv4 header and a TCP header, as on the wire.
+    #[repr(C, align(4))]
+    struct Headers {
+        ip: [u8; 20],
+        tcp: [u8; 20],
+    }
+    let mut h = Headers {
+        ip: [0; 20],
+        tcp: [0; 20],
+    };
+    h.ip[0] = 0x45;
+    h.ip[9] = bindings::IPPROTO_TCP as u8;
+    h.ip[12..16].copy_from_slice(&raddr.to_be_bytes());
+    h.ip[16..20].copy_from_slice(&laddr.to_be_bytes());
+    h.tcp[0..2].copy_from_slice(&rport.to_be_bytes());
+    h.tcp[2..4].copy_from_slice(&lport.to_be_bytes());
+    h.tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    h.tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+    h.tcp[12] = 5 << 4;
+    h.tcp[13] = crate::pure::tcp::TCP_FLAG_ACK;
+    // SAFETY: `h.ip` and `h.tcp` are an IPv4 and a TCP header in network
+    // order, 4-byte aligned (`repr(align(4))`, each field a multiple of 4
+    // bytes long), alive for the call; the function only reads their
+    // addresses, ports and sequence numbers.
+    unsafe {
+        bindings::__cookie_v4_check(
+            h.ip.as_ptr().cast::<bindings::iphdr>(),
+            h.tcp.as_ptr().cast::<bindings::tcphdr>(),
+        ) != 0
+    }
+}
+
 /// An established TCP socket of this host found by its addresses
 /// ([`HeldTcp::lookup`]), with a reference on it, released on drop: the
 /// socket of a connection an application (nginx, the proxy) holds, which a

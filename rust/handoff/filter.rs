@@ -418,10 +418,10 @@ pub(super) fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
                 stats::inc(Counter::SynNoQuorum);
                 bindings::NF_DROP
             }
-            Inbound::DropNoFlow => {
+            Inbound::DropNoFlow => pickup(st, cfg, skb, &t, &key, &guard).unwrap_or_else(|| {
                 stats::inc(Counter::NoFlow);
                 bindings::NF_DROP
-            }
+            }),
         }
     })
     .unwrap_or(bindings::NF_ACCEPT)
@@ -462,6 +462,57 @@ fn accept_syn(
         stats::inc(Counter::SynAccepted);
     }
     verdict
+}
+
+/// A client segment to a service's application port that has no flow
+/// entry here: if this node's stack has its connection, the entry was
+/// dropped early while the handshake was under way (a full table under a
+/// SYN flood, `crate::flowtab`), and the client, whose SYN the stack
+/// answered, would otherwise be stranded. The entry is made again (as
+/// [`accept_syn`] makes it, counted `flow_pickup`) and the segment handled
+/// on it. The stack has the handshake if it holds its request socket on
+/// the service's proxy port, or if the segment's acknowledgement is a SYN
+/// cookie this node's stack issued (its listener's queue was full). A
+/// segment that is neither (a spoofed ACK, a late one of a connection long
+/// gone or handed over, whose old socket may linger here) gets `None` and
+/// is dropped as before. Only an ACK without SYN or RST qualifies. Softirq
+/// context; never sleeps.
+fn pickup(
+    st: &state::State,
+    cfg: &Config,
+    skb: &mut SkbRef<'_>,
+    t: &TcpSeg,
+    key: &FlowKey,
+    guard: &rcu::Guard,
+) -> Option<u32> {
+    let s = t.seg;
+    if s.flags & TCP_FLAG_ACK == 0 || s.flags & (TCP_FLAG_SYN | TCP_FLAG_RST) != 0 {
+        return None;
+    }
+    let (_, svc, PortKind::App) = cfg.service_for(s.daddr, s.dport)? else {
+        return None;
+    };
+    if svc.is_sc() {
+        return None;
+    }
+    let port = svc.proxy_port;
+    if !crate::ksock::stack_half_open(s.daddr, port, s.saddr, s.sport)
+        && !crate::ksock::syncookie_valid(s.daddr, port, s.saddr, s.sport, t.info.seq, t.ack)
+    {
+        return None;
+    }
+    let fcb = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying, port)?;
+    match st.flows.insert(*key, Role::Client, fcb, clock::now_secs()) {
+        Ok(true) => stats::inc(Counter::FlowCreated),
+        Ok(false) => (),
+        Err(_) => {
+            stats::inc(Counter::FlowTableFull);
+            return Some(bindings::NF_DROP);
+        }
+    }
+    stats::inc(Counter::FlowPickup);
+    let f = st.flows.lookup(key, guard)?;
+    Some(on_flow(st, f, Dir::In, skb, t, None, guard))
 }
 
 /// Segments to this node's internal address. None is a handover: those

@@ -135,11 +135,6 @@ pub enum Event {
     Rst,
 }
 
-/// The idle seconds (on a clock of whole seconds: at least one full second)
-/// before an unassured flow may be dropped early
-/// ([`Track::early_drop_rank`]).
-pub const EARLY_DROP_MIN_IDLE: u32 = 2;
-
 /// Idle timeouts per phase, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -300,15 +295,12 @@ impl Track {
     ///
     /// - A closed flow only lingers for retransmissions: it goes first
     ///   (`u32::MAX`).
-    /// - An unassured one goes by age (its idle seconds), the oldest first,
-    ///   and only once idle for [`EARLY_DROP_MIN_IDLE`] seconds. A real
-    ///   client completes its handshake one round trip after its SYN, a
-    ///   spoofed SYN never does; but until its ACK arrives a real one looks
-    ///   like any other, and the stack has already answered it. Dropping it
-    ///   would leave the client established against a node that drops its
-    ///   segments (no flow): a connection lost, not refused. So a young
-    ///   half-open flow stays, and a full table of young ones refuses the
-    ///   new SYN, which its client sends again.
+    /// - An unassured one goes by age (its idle seconds), the oldest first:
+    ///   a real client completes its handshake one round trip after its
+    ///   SYN, a spoofed SYN never does. A real one dropped all the same
+    ///   (its ACK was late) is not lost: its next segment finds its
+    ///   connection in the stack and gets a new entry (the filter's
+    ///   pickup, `flow_pickup`).
     /// - Any other phase is a working connection: `None`.
     pub const fn early_drop_rank(self, now: u32) -> Option<u32> {
         match self.phase() {
@@ -317,11 +309,7 @@ impl Track {
                 let idle = now.wrapping_sub(self.last_seen());
                 // A `last_seen` after `now` (another CPU's newer clock)
                 // wraps to a huge idle time: it is young, not old.
-                if idle >= EARLY_DROP_MIN_IDLE && idle < u32::MAX / 2 {
-                    Some(idle)
-                } else {
-                    None
-                }
+                Some(if idle < u32::MAX / 2 { idle } else { 0 })
             }
             Phase::Established | Phase::Closing => None,
         }

@@ -192,11 +192,13 @@ pub enum Counter {
     DrainMoveFailed = 84,
     /// Handovers refused because their destination drains (`ESHUTDOWN`), at the source or at the destination.
     HandoverDraining = 85,
+    /// Client segments without a flow entry for which one was made again, because this node's stack has their connection (its entry was dropped early while its handshake was under way: the stack had answered the SYN).
+    FlowPickup = 86,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 86] = [
+    pub const ALL: [Self; 87] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -283,6 +285,7 @@ impl Counter {
         Self::DrainMoved,
         Self::DrainMoveFailed,
         Self::HandoverDraining,
+        Self::FlowPickup,
     ];
 
     /// Number of defined counters.
@@ -385,6 +388,7 @@ impl Counter {
             83 => Some(Self::DrainMoved),
             84 => Some(Self::DrainMoveFailed),
             85 => Some(Self::HandoverDraining),
+            86 => Some(Self::FlowPickup),
             _ => None,
         }
     }
@@ -478,6 +482,7 @@ impl Counter {
             Self::DrainMoved => "drain_moved",
             Self::DrainMoveFailed => "drain_move_failed",
             Self::HandoverDraining => "handover_draining",
+            Self::FlowPickup => "flow_pickup",
         }
     }
 }

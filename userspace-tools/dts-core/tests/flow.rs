@@ -1,7 +1,7 @@
 //! Tests of `pure::flow`: flow keys, their hash, and the packed life cycle.
 
 use dts_core::config::Limits;
-use dts_core::flow::{Event, FlowKey, Phase, Timeouts, Track, EARLY_DROP_MIN_IDLE};
+use dts_core::flow::{Event, FlowKey, Phase, Timeouts, Track};
 use proptest::prelude::*;
 
 const T: Timeouts = Timeouts::DEFAULT;
@@ -51,29 +51,18 @@ fn only_the_remote_peers_ack_assures_a_flow() {
 }
 
 #[test]
-fn early_drop_takes_closed_flows_first_then_old_half_open_ones() {
+fn early_drop_takes_closed_flows_first_then_the_oldest_half_open_ones() {
     let now = 1000;
     let closed = Track::new(now).on(Event::Rst, now);
     assert_eq!(closed.early_drop_rank(now), Some(u32::MAX));
-    // A half-open flow younger than the minimum may be a real client whose
-    // SYN the stack answered a moment ago: never dropped.
-    for age in 0..EARLY_DROP_MIN_IDLE {
-        assert_eq!(
-            Track::new(now - age).early_drop_rank(now),
-            None,
-            "age {age}"
-        );
-    }
+    let young = Track::new(now).early_drop_rank(now);
     let old = Track::new(now - 4).early_drop_rank(now);
     let older = Track::new(now - 5).early_drop_rank(now);
-    assert_eq!(
-        Track::new(now - EARLY_DROP_MIN_IDLE).early_drop_rank(now),
-        Some(EARLY_DROP_MIN_IDLE)
-    );
-    assert!(older > old && old.is_some());
+    assert_eq!(young, Some(0));
+    assert!(older > old && old > young);
     assert!(closed.early_drop_rank(now) > older);
     // A clock ahead of ours (another CPU) is young, not ancient.
-    assert_eq!(Track::new(now + 1).early_drop_rank(now), None);
+    assert_eq!(Track::new(now + 1).early_drop_rank(now), Some(0));
     // Working connections never go early, however idle.
     let est = Track::new(0).on(Event::Segment { remote: true }, 0);
     assert_eq!(est.early_drop_rank(now), None);
@@ -136,13 +125,12 @@ proptest! {
             t = t.on(ev, last);
         }
         match t.early_drop_rank(now) {
-            // Only what early_droppable allows, and a half-open flow only
-            // once it has been idle long enough.
+            // Only what early_droppable allows; a half-open flow by age.
             Some(r) => {
                 prop_assert!(t.early_droppable());
+                let idle = now.wrapping_sub(last);
                 if t.phase() == Phase::SynSeen {
-                    prop_assert!(r >= EARLY_DROP_MIN_IDLE);
-                    prop_assert_eq!(r, now.wrapping_sub(last));
+                    prop_assert_eq!(r, if idle < u32::MAX / 2 { idle } else { 0 });
                 }
             }
             None => prop_assert!(t.phase() != Phase::Closed),
