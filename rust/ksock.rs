@@ -4,8 +4,12 @@
 //! read-mostly view of a user's TCP socket (the proxy's client connection).
 //!
 //! Everything here runs in process context and may sleep: it is used by
-//! `request_handover` (a `setsockopt()` call) and by the control mesh's
-//! thread ([`crate::mesh`]). Nothing is called from the packet path.
+//! `request_handover` (a `setsockopt()` call), by the control mesh's
+//! thread ([`crate::mesh`]) and by a draining node's work item. Two
+//! exceptions are called from the packet path (softirq) and never sleep:
+//! [`stack_half_open`] (an RCU look-up in the established hash, as the
+//! stack's own receive path makes) and [`syncookie_valid`] (a computation),
+//! the filter's pickup of a client whose entry was dropped early.
 //!
 //! Locks: a user socket's own lock (`lock_sock()`, `UserTcp`'s reads of its
 //! sequence and option state), with nothing of the module's taken under it.

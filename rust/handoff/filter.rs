@@ -16,7 +16,11 @@
 //! `flowtab.rs`) to enter a SYN's flow or remove a stale one; Socket
 //! Cloning's per-connection lock in [`crate::sc::on_segment`] and
 //! [`crate::sc::forwarded_in`]; the mesh's close queue's when a handed-in
-//! connection ends ([`crate::mesh::notify_closed`]).
+//! connection ends ([`crate::mesh::notify_closed`]); a connection's response
+//! cell's flag ([`crate::fcb::Fcb::sent_data`], `recv_data`: a
+//! compare-and-swap, never a wait). A client segment without an entry may
+//! get one again ([`pickup`]): an RCU look-up in the stack's established
+//! hash, no lock.
 
 use kernel::bindings;
 use kernel::prelude::*;
