@@ -496,21 +496,26 @@ impl UserTcp {
     }
 }
 
-/// Whether this node's stack has answered the SYN of the TCP connection
-/// whose local end is `laddr:lport` and remote end `raddr:rport` (host
-/// order), in `init_net`, and waits for the handshake's end: it holds a
-/// request socket for it (`TCP_NEW_SYN_RECV`). Any other socket does not
-/// count: a full one that lingers after its connection was handed over
-/// must never get the client's segments again. Any context: the look-up is
+/// The socket of `init_net`'s established hash (a full, request or
+/// time-wait one) whose local end is `laddr:lport` and remote end
+/// `raddr:rport` (host order), with a reference taken that the caller
+/// releases (`sock_gen_put()`), and its state. Any context: the look-up is
 /// RCU-protected, as the stack's own receive path's.
-pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
+fn lookup_established(
+    laddr: u32,
+    lport: u16,
+    raddr: u32,
+    rport: u16,
+) -> Option<(NonNull<bindings::sock>, u8)> {
     let net = addr_of_mut!(bindings::init_net);
-    // SAFETY: as in `HeldTcp::lookup`: `init_net` and its established hash
-    // are always there and never change.
+    // SAFETY: `init_net` is always present; its TCP's established hash
+    // (`ipv4.tcp_death_row.hashinfo`, set when the namespace was made)
+    // never changes.
     let hashinfo = unsafe { (*net).ipv4.tcp_death_row.hashinfo };
     let guard = crate::rcu::Guard::new();
-    // SAFETY: as in `HeldTcp::lookup`: inside an RCU read-side section
-    // (`guard`), returns a socket with a reference taken, or null.
+    // SAFETY: `net` and `hashinfo` are `init_net`'s (above); the look-up
+    // runs inside an RCU read-side section (`guard`) as it requires, and
+    // returns a socket with a reference taken, or null.
     let sk = unsafe {
         bindings::__inet_lookup_established(
             net,
@@ -524,12 +529,25 @@ pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) ->
         )
     };
     drop(guard);
-    let Some(sk) = NonNull::new(sk) else {
+    let sk = NonNull::new(sk)?;
+    // SAFETY: `sk` holds a reference (above), so it is valid to read; every
+    // kind of socket in the established hash starts with a `sock_common`;
+    // a byte load like `READ_ONCE()`.
+    let state = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+    Some((sk, state))
+}
+
+/// Whether this node's stack has answered the SYN of the TCP connection
+/// whose local end is `laddr:lport` and remote end `raddr:rport` (host
+/// order), in `init_net`, and waits for the handshake's end: it holds a
+/// request socket for it (`TCP_NEW_SYN_RECV`). Any other socket does not
+/// count: a full one that lingers after its connection was handed over
+/// must never get the client's segments again. Any context: the look-up is
+/// RCU-protected, as the stack's own receive path's.
+pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
+    let Some((sk, state)) = lookup_established(laddr, lport, raddr, rport) else {
         return false;
     };
-    // SAFETY: `sk` holds a reference (above): valid to read; every kind of
-    // socket in the established hash starts with a `sock_common`.
-    let state = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
     // SAFETY: the look-up's reference, released once (`sock_gen_put()`
     // releases any kind of socket the established hash holds).
     unsafe { bindings::sock_gen_put(sk.as_ptr()) };
@@ -599,32 +617,7 @@ impl HeldTcp {
     /// remote end `raddr:rport` (host order), in `init_net`; `None` if
     /// there is none, or it is not established. Process context.
     pub(crate) fn lookup(laddr: u32, lport: u16, raddr: u32, rport: u16) -> Option<Self> {
-        let net = addr_of_mut!(bindings::init_net);
-        // SAFETY: `init_net` is always present; its TCP's established hash
-        // (`ipv4.tcp_death_row.hashinfo`, set when the namespace was made)
-        // never changes.
-        let hashinfo = unsafe { (*net).ipv4.tcp_death_row.hashinfo };
-        let guard = crate::rcu::Guard::new();
-        // SAFETY: `net` and `hashinfo` are `init_net`'s (above); the
-        // look-up runs inside an RCU read-side section (`guard`) as it
-        // requires, and returns a socket with a reference taken, or null.
-        let sk = unsafe {
-            bindings::__inet_lookup_established(
-                net,
-                hashinfo,
-                raddr.to_be(),
-                rport.to_be(),
-                laddr.to_be(),
-                lport,
-                0,
-                0,
-            )
-        };
-        drop(guard);
-        let sk = NonNull::new(sk)?;
-        // SAFETY: `sk` holds a reference (above), so it is valid to read;
-        // a byte load like `READ_ONCE()`.
-        let state = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+        let (sk, state) = lookup_established(laddr, lport, raddr, rport)?;
         if state != TCP_ESTABLISHED {
             // SAFETY: the reference taken by the look-up, released once;
             // `sock_gen_put()` releases any kind of socket the established
