@@ -114,7 +114,7 @@ header() { sed -n "s/^# rig-$1: *\([A-Za-z0-9_-]*\).*/\1/p" "$script" | head -n 
 # and finished), prints PASS/FAIL and counts it. `reasons` may hold reasons
 # found before.
 verdict() {
-    local name=$1 dir=$2 nodes=$3 crc=$4 vm d bad st nfail reason i
+    local name=$1 dir=$2 nodes=$3 crc=$4 vm d bad st nfail reason i lines
     local vms=() bad_vms=() logs=()
     case $crc in
         0) ;;
@@ -162,6 +162,16 @@ verdict() {
         fi
         echo "    --- $vm: last 30 console lines ($d/console.log):"
         tail -n 30 "$d/console.log" 2>/dev/null | sed 's/^/    /' || true
+    done
+    # A client's failure is often a node's refusal: show every node's
+    # proxy decisions that were not a plain success (a failed handover's
+    # errno, a refusal, a local fallback's status).
+    for d in "$dir"/node*; do
+        [ -s "$d/proxy.log" ] || continue
+        lines=$(grep -E 'result=|error=|status=' "$d/proxy.log" | grep -vE 'result=ok( |$)' | tail -n 10 || true)
+        [ -n "$lines" ] || continue
+        echo "    --- $(basename "$d"): proxy decisions that were not a plain success (last 10):"
+        printf '%s\n' "$lines" | sed 's/^/    /'
     done
     if [ "$crc" != 0 ]; then
         echo "    --- cluster.sh:"

@@ -69,6 +69,13 @@ pub(crate) struct Cli {
     /// connection over between two requests.
     #[arg(long)]
     pub(crate) keepalive: bool,
+
+    /// Most times a handover refused with a transient errno (ETIMEDOUT,
+    /// EAGAIN, ENOSPC, EBUSY, ENOMEM, EINTR) is tried again on the same
+    /// node, after 50 ms, 200 ms, 800 ms, then 1 s, within 5 s of the first
+    /// attempt; 0: never. Other failures go on to the next choice.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub(crate) handover_retries: u32,
 }
 
 /// `value_parser` of `--route`.

@@ -32,6 +32,7 @@ use crate::http::{frame, Frame, FrameError};
 use crate::keepalive;
 use crate::metrics::Metrics;
 use crate::placement::{Placement, Placer};
+use crate::retry::{AttemptError, RetryPolicy};
 use dts::errno::{errno_label, error_label};
 
 /// How long to wait for the local server to accept a connection.
@@ -65,6 +66,8 @@ pub(crate) struct Settings {
     /// `--keepalive`: handle every request of a connection, not only the
     /// first.
     pub(crate) keepalive: bool,
+    /// When a failed handover is tried again.
+    pub(crate) retry: RetryPolicy,
 }
 
 /// The log line of one connection: `dts-proxy: key=value ...`.
@@ -208,6 +211,9 @@ pub(crate) mod metric {
     /// Owner re-forwarding attempts (handed-in requests handed over again
     /// to this node's first choice), by result.
     pub(crate) const REFORWARDS: &str = "dts_proxy_reforwards_total";
+    /// Handover attempts tried again after a transient failure, by the
+    /// failure ([`crate::retry`]).
+    pub(crate) const RETRIES: &str = "dts_proxy_handover_retries_total";
 }
 
 /// Decides where the request for `path` goes ([`Placement`]) and logs the
@@ -239,41 +245,67 @@ pub(crate) fn decide(
 }
 
 /// Tries to hand the connection over to each of `p`'s targets in turn with
-/// `attempt` (which returns a failure's `result=` label), and returns the
-/// node that took it. Each failure is counted and the next choice tried;
-/// `None` when every attempt failed or there was none: serve locally. Logs
-/// `result=` (`ok`, or the last failure) and, after more than one failure,
-/// `failed=NODE:LABEL,...`.
+/// `attempt`, and returns the node that took it. A transient failure is
+/// tried again on the same node within `settings.retry` (counted by its
+/// label in `dts_proxy_handover_retries_total`, logged as `retries=N`);
+/// any other failure, or the last retry's, is counted and the next choice
+/// tried; `None` when every node failed or there was none: serve locally.
+/// Logs `result=` (`ok`, or the last failure) and, after more than one
+/// node failed, `failed=NODE:LABEL,...`.
 pub(crate) fn hand_over_along(
     settings: &Settings,
     p: &Placement,
     log: &mut LogLine,
-    mut attempt: impl FnMut(u32) -> Result<(), String>,
+    mut attempt: impl FnMut(u32) -> Result<(), AttemptError>,
 ) -> Option<u32> {
     let mut failed: Vec<String> = Vec::new();
     let mut last = None;
-    for &node in &p.targets {
-        let r = attempt(node);
-        if p.reforward {
-            let label = r.as_ref().map_or_else(Clone::clone, |()| "ok".to_owned());
-            settings.metrics.inc(metric::REFORWARDS, label);
-        }
-        match r {
-            Ok(()) => {
-                settings.metrics.inc(metric::HANDOVERS, "ok");
-                if !failed.is_empty() {
-                    log.push("failed", failed.join(","));
+    let mut retries = 0u32;
+    let first = Instant::now();
+    let mut taken = None;
+    'nodes: for &node in &p.targets {
+        let mut n = 0u32;
+        let err = loop {
+            let r = attempt(node);
+            if p.reforward {
+                let label = r
+                    .as_ref()
+                    .map_or_else(|f| f.label.clone(), |()| "ok".to_owned());
+                settings.metrics.inc(metric::REFORWARDS, label);
+            }
+            match r {
+                Ok(()) => {
+                    settings.metrics.inc(metric::HANDOVERS, "ok");
+                    taken = Some(node);
+                    break 'nodes;
                 }
-                log.push("result", "ok");
-                return Some(node);
+                Err(f) => {
+                    settings.metrics.inc(metric::HANDOVERS, &f.label);
+                    n += 1;
+                    match settings.retry.next(&f, n, first.elapsed()) {
+                        Some(delay) => {
+                            settings.metrics.inc(metric::RETRIES, &f.label);
+                            retries += 1;
+                            thread::sleep(delay);
+                        }
+                        None => break f,
+                    }
+                }
             }
-            Err(label) => {
-                settings.metrics.inc(metric::HANDOVERS, &label);
-                settings.metrics.inc(metric::FALLBACKS, "");
-                failed.push(format!("{node}:{label}"));
-                last = Some(label);
-            }
+        };
+        settings.metrics.inc(metric::FALLBACKS, "");
+        failed.push(format!("{node}:{}", err.label));
+        last = Some(err.label);
+    }
+    if retries > 0 {
+        log.push("retries", retries);
+    }
+    if taken.is_some() {
+        if !failed.is_empty() {
+            log.push("failed", failed.join(","));
         }
+        log.push("result", "ok");
+        return taken;
     }
     if failed.len() > 1 {
         log.push("failed", failed.join(","));
@@ -366,7 +398,7 @@ fn handle_one(
         } else {
             request_handover(&client, node, &buf)
         };
-        r.map_err(|e| handover_error_label(&e))
+        r.map_err(|e| AttemptError::from_io(&e))
     });
     record_served(settings, &placement, &path, peer, taken, started);
     if let Some(node) = taken {
@@ -506,6 +538,105 @@ pub(crate) mod tests {
             "dts-proxy: client=10.0.0.2:41000 path=/n2/x target=2 result=ok action=handover \
              why=\"lard: /n2/x 'new' to node 2\""
         );
+    }
+
+    fn test_settings(retries: u32) -> Settings {
+        Settings {
+            placer: Placer::Routes(crate::route::Routes::new(&[], 1, &[1, 2, 3]).unwrap()),
+            metrics: Arc::new(Metrics::default()),
+            self_node: 1,
+            local: "127.0.0.1:1".parse().unwrap(),
+            max_request: 1024,
+            request_timeout: Duration::from_secs(1),
+            keepalive: false,
+            retry: RetryPolicy::new(retries),
+        }
+    }
+
+    fn placement(targets: &[u32]) -> Placement {
+        Placement {
+            targets: targets.to_vec(),
+            first: Dest::Node(targets[0]),
+            decision: "route",
+            why: String::new(),
+            policy: false,
+            reforward: false,
+        }
+    }
+
+    fn os(errno: i32) -> AttemptError {
+        AttemptError::from_io(&io::Error::from_raw_os_error(errno))
+    }
+
+    #[test]
+    fn a_transient_failure_is_tried_again_on_the_same_node() {
+        let s = test_settings(3);
+        let mut log = LogLine::new("10.0.0.2:41000".parse().unwrap());
+        let mut calls = Vec::new();
+        let taken = hand_over_along(&s, &placement(&[2, 3]), &mut log, |node| {
+            calls.push(node);
+            match calls.len() {
+                1 => Err(os(libc::ETIMEDOUT)),
+                2 => Err(os(libc::EAGAIN)),
+                _ => Ok(()),
+            }
+        });
+        assert_eq!(taken, Some(2));
+        assert_eq!(calls, [2, 2, 2]);
+        assert_eq!(s.metrics.get(metric::RETRIES, "ETIMEDOUT"), 1);
+        assert_eq!(s.metrics.get(metric::RETRIES, "EAGAIN"), 1);
+        assert_eq!(s.metrics.get(metric::HANDOVERS, "ok"), 1);
+        assert_eq!(s.metrics.get(metric::FALLBACKS, ""), 0);
+        assert!(log.to_string().ends_with("retries=2 result=ok"), "{log}");
+    }
+
+    #[test]
+    fn a_final_failure_goes_on_to_the_next_choice_at_once() {
+        let s = test_settings(3);
+        let mut log = LogLine::new("10.0.0.2:41000".parse().unwrap());
+        let mut calls = Vec::new();
+        let taken = hand_over_along(&s, &placement(&[2, 3]), &mut log, |node| {
+            calls.push(node);
+            if node == 2 {
+                Err(os(libc::EHOSTDOWN))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(taken, Some(3));
+        assert_eq!(calls, [2, 3]);
+        assert_eq!(s.metrics.get(metric::FALLBACKS, ""), 1);
+        assert!(
+            log.to_string().ends_with("failed=2:EHOSTDOWN result=ok"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn retries_are_bounded_then_local() {
+        let s = test_settings(2);
+        let mut log = LogLine::new("10.0.0.2:41000".parse().unwrap());
+        let mut calls = 0;
+        let taken = hand_over_along(&s, &placement(&[2]), &mut log, |_| {
+            calls += 1;
+            Err(os(libc::ENOSPC))
+        });
+        assert_eq!(taken, None);
+        assert_eq!(calls, 3);
+        assert_eq!(s.metrics.get(metric::HANDOVERS, "ENOSPC"), 3);
+        assert_eq!(s.metrics.get(metric::FALLBACKS, ""), 1);
+        assert!(
+            log.to_string().ends_with("retries=2 result=ENOSPC"),
+            "{log}"
+        );
+        // --handover-retries 0: one attempt.
+        let s = test_settings(0);
+        let mut calls = 0;
+        let taken = hand_over_along(&s, &placement(&[2]), &mut log, |_| {
+            calls += 1;
+            Err(os(libc::ETIMEDOUT))
+        });
+        assert_eq!((taken, calls), (None, 1));
     }
 
     /// A connected pair: (client side, proxy side).

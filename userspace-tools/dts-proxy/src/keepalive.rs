@@ -43,11 +43,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::conn::{
-    close_gracefully, decide, hand_over_along, handover_error_label, metric, read_request,
-    record_served, respond, splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
+    close_gracefully, decide, hand_over_along, metric, read_request, record_served, respond,
+    splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
 };
 use crate::handover::{request_handover, request_reforward, unacked_bytes, HandedIn};
 use crate::response::{parse_head, Body, BodyReader, RequestKind, ResponseError};
+use crate::retry::AttemptError;
 use dts::errno::error_label;
 
 /// Longest wait for the client to acknowledge the proxy's last response
@@ -214,10 +215,10 @@ impl Connection<'_> {
     /// Hands the connection over to `node` once the client has acknowledged
     /// everything (re-forwards it with `reforward`); `Err` is the `result=`
     /// label of a failure.
-    fn try_handover(&self, node: u32, reforward: bool) -> Result<(), String> {
+    fn try_handover(&self, node: u32, reforward: bool) -> Result<(), AttemptError> {
         match wait_acked(&self.client, ACK_WAIT) {
             Ok(true) => {}
-            Ok(false) => return Err("unacked".to_owned()),
+            Ok(false) => return Err(AttemptError::fatal("unacked")),
             // The module checks again and refuses with EBUSY if needed.
             Err(_) => {}
         }
@@ -226,7 +227,7 @@ impl Connection<'_> {
         } else {
             request_handover(&self.client, node, &self.buf)
         };
-        r.map_err(|e| handover_error_label(&e))
+        r.map_err(|e| AttemptError::from_io(&e))
     }
 
     /// The local server cannot be reached: answers 502, emits `log` and

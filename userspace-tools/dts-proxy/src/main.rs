@@ -30,6 +30,7 @@ mod keepalive;
 mod metrics;
 mod placement;
 mod response;
+mod retry;
 mod route;
 
 use std::net::TcpListener;
@@ -45,6 +46,7 @@ use crate::cli::Cli;
 use crate::conn::Settings;
 use crate::metrics::Metrics;
 use crate::placement::Placer;
+use crate::retry::RetryPolicy;
 use crate::route::Routes;
 use dts::cluster::ClusterConfig;
 use dts::errno::error_label;
@@ -118,6 +120,7 @@ fn main() -> ExitCode {
         max_request: cli.max_request,
         request_timeout: Duration::from_secs(cli.request_timeout),
         keepalive: cli.keepalive,
+        retry: RetryPolicy::new(cli.handover_retries),
     });
     loop {
         let (stream, peer) = match listener.accept() {

@@ -55,7 +55,7 @@ struct Inner {
 }
 
 /// The metrics with one label, and the label's name.
-const LABELLED: [(&str, &str, &str); 7] = [
+const LABELLED: [(&str, &str, &str); 8] = [
     (
         "dts_proxy_requests_total",
         "decision",
@@ -90,6 +90,11 @@ const LABELLED: [(&str, &str, &str); 7] = [
         "dts_proxy_reforwards_total",
         "result",
         "handed-in requests re-forwarded to this node's first choice, by result",
+    ),
+    (
+        "dts_proxy_handover_retries_total",
+        "result",
+        "handover attempts tried again after a transient failure, by the failure",
     ),
 ];
 

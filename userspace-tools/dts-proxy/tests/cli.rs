@@ -38,6 +38,14 @@ fn usage_errors_exit_2() {
     );
     assert_usage_error(&with_base(&["--max-request", "262145"]), "out of range");
     assert_usage_error(
+        &with_base(&["--handover-retries", "21"]),
+        "--handover-retries",
+    );
+    assert_usage_error(
+        &with_base(&["--handover-retries", "x"]),
+        "--handover-retries",
+    );
+    assert_usage_error(
         &[
             "--listen",
             "127.0.0.1:0",
@@ -79,6 +87,7 @@ fn help_and_version() {
         "--max-request",
         "--request-timeout",
         "--keepalive",
+        "--handover-retries",
     ] {
         assert!(help.contains(opt), "{opt}: {help}");
     }
