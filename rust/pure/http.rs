@@ -653,3 +653,113 @@ pub fn continuation_head(head: &Head, offset: u64, complete: u64) -> Result<u32,
         Err(ContError::WrongAnswer)
     }
 }
+
+/// A copy of the head of the client's latest request on a connection, as
+/// the receive path sees the client's data segments: what a continuation
+/// needs ([`continuation_request`], `Documentation/drain.md`).
+///
+/// A copy starts at a segment that begins a request: where the previous
+/// response's request ended ([`Phase::Between`]'s last response's
+/// `req_end`), or the connection's first data byte before any response
+/// ([`ReqCopy::on_in`]). Contiguous segments after it extend it, up to
+/// [`REQUEST_MAX`] bytes; anything else (a gap, a segment that starts
+/// elsewhere) is ignored. [`ReqCopy::request_ending_at`] then gives the
+/// copy only if it is exactly the request a response answers, so a
+/// pipelined, bodied or partly seen request is never used.
+///
+/// # Invariants
+///
+/// `len <= REQUEST_MAX`; `buf[..len]` are the client's bytes from `start`
+/// on, in order, without a gap.
+#[derive(Clone, Debug)]
+pub struct ReqCopy {
+    start: u32,
+    len: u16,
+    known: bool,
+    buf: [u8; REQUEST_MAX],
+}
+
+impl ReqCopy {
+    /// No copy.
+    pub const NEW: Self = Self {
+        start: 0,
+        len: 0,
+        known: false,
+        buf: [0; REQUEST_MAX],
+    };
+
+    /// A copy of `bytes` from the client's sequence number `start` on (a
+    /// handed-in connection's first request, which its handover carried).
+    pub fn of(start: u32, bytes: &[u8]) -> Self {
+        let mut c = Self::NEW;
+        c.begin(start);
+        c.extend(start, bytes);
+        c
+    }
+
+    fn begin(&mut self, start: u32) {
+        // INVARIANT: an empty copy from `start`.
+        self.start = start;
+        self.len = 0;
+        self.known = true;
+    }
+
+    /// Appends what `payload` (from sequence number `seq`) adds right after
+    /// the copy's end; a segment that starts beyond the end adds nothing.
+    fn extend(&mut self, seq: u32, payload: &[u8]) {
+        let end = self.start.wrapping_add(u32::from(self.len));
+        // Bytes of `payload` the copy has already (a retransmission).
+        let have = end.wrapping_sub(seq);
+        if seq::after(seq, end) || usize::try_from(have).map_or(true, |h| h > payload.len()) {
+            return;
+        }
+        let from = usize::try_from(have).unwrap_or(usize::MAX);
+        let room = REQUEST_MAX.saturating_sub(usize::from(self.len));
+        let new = payload.get(from..).unwrap_or_default();
+        let n = new.len().min(room);
+        let at = usize::from(self.len);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.saturating_add(n)), new.get(..n)) {
+            dst.copy_from_slice(src);
+            // INVARIANT: `n <= room`, so `len` stays within `REQUEST_MAX`,
+            // and the bytes continue the copy without a gap.
+            self.len = u16::try_from(at.saturating_add(n)).unwrap_or(self.len);
+        }
+    }
+
+    /// The client sent a data segment (sequence number `seq`, its
+    /// `payload`); `track` is the connection's response tracker as it is
+    /// now. Starts a new copy if the segment begins a request, extends the
+    /// copy if it continues it.
+    pub fn on_in(&mut self, seq: u32, payload: &[u8], track: &RespTrack) {
+        if payload.is_empty() {
+            return;
+        }
+        let starts = match track.phase() {
+            Phase::Between { last: Some(r), .. } => Some(r.req_end),
+            // No response yet: the first data byte begins the first request.
+            Phase::Between { last: None, .. } if !self.known => Some(seq),
+            _ => None,
+        };
+        if let Some(s) = starts {
+            if s == seq && !(self.known && self.start == s) {
+                self.begin(s);
+            }
+        }
+        if self.known {
+            self.extend(seq, payload);
+        }
+    }
+
+    /// The copy's request head if it ends exactly at `req_end` (the end of
+    /// the request a response answers): the request line to the blank
+    /// line, nothing after it but a following request's bytes.
+    pub fn request_ending_at(&self, req_end: u32) -> Option<&[u8]> {
+        if !self.known {
+            return None;
+        }
+        let bytes = self.buf.get(..usize::from(self.len))?;
+        let end = head_end(bytes)?;
+        let ends = self.start.wrapping_add(u32::try_from(end).ok()?);
+        (ends == req_end).then_some(bytes.get(..end)?)
+    }
+}

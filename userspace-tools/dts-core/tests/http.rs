@@ -4,8 +4,8 @@
 //! way, however the stream is cut into segments and retransmitted.
 
 use dts_core::http::{
-    continuation_head, continuation_request, parse_head, ContError, HeadError, Phase, RespTrack,
-    HEAD_MAX, REQUEST_MAX,
+    continuation_head, continuation_request, parse_head, ContError, HeadError, Phase, ReqCopy,
+    RespTrack, HEAD_MAX, REQUEST_MAX,
 };
 use proptest::prelude::*;
 
@@ -387,7 +387,89 @@ fn the_answer_to_a_continuation() {
     }
 }
 
+#[test]
+fn the_request_copy_follows_the_client() {
+    let t0 = RespTrack::NEW;
+    let c0 = 5000u32;
+    // The first request, in two segments, one of them retransmitted.
+    let mut c = ReqCopy::NEW;
+    c.on_in(c0, &GET[..20], &t0);
+    c.on_in(c0, &GET[..20], &t0);
+    c.on_in(c0 + 20, &GET[20..], &t0);
+    let end1 = c0 + GET.len() as u32;
+    assert_eq!(c.request_ending_at(end1), Some(GET));
+    assert_eq!(c.request_ending_at(end1 - 1), None);
+    // The server answers it (its first segment acknowledges the request).
+    let mut t = RespTrack::NEW;
+    send(&mut t, 100, &resp(10, ""), end1);
+    assert!(matches!(t.phase(), Phase::Between { last: Some(_), .. }));
+    // The next request starts a new copy where the last one ended.
+    let next = b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n";
+    c.on_in(end1, next, &t);
+    let end2 = end1 + next.len() as u32;
+    assert_eq!(c.request_ending_at(end2), Some(&next[..]));
+    assert_eq!(c.request_ending_at(end1), None);
+    // A segment elsewhere (a gap) changes nothing.
+    c.on_in(end2 + 10, b"junk", &t);
+    assert_eq!(c.request_ending_at(end2), Some(&next[..]));
+}
+
+#[test]
+fn pipelined_long_or_unseen_requests_are_not_copies() {
+    let t0 = RespTrack::NEW;
+    // Two requests in one segment: the response to the first acknowledges
+    // both, so no copy ends there.
+    let mut two = GET.to_vec();
+    two.extend_from_slice(GET);
+    let mut c = ReqCopy::NEW;
+    c.on_in(1, &two, &t0);
+    assert_eq!(c.request_ending_at(1 + two.len() as u32), None);
+    assert_eq!(c.request_ending_at(1 + GET.len() as u32), Some(GET));
+    // A head longer than the copy keeps.
+    let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(REQUEST_MAX));
+    let mut c = ReqCopy::NEW;
+    c.on_in(1, long.as_bytes(), &t0);
+    assert_eq!(c.request_ending_at(1 + long.len() as u32), None);
+    // A request sent while a response is under way (pipelining) starts no
+    // copy: the tracker is in a body.
+    let mut t = RespTrack::NEW;
+    let r = resp(1000, "");
+    send(&mut t, 100, &r[..300], 50);
+    assert!(matches!(t.phase(), Phase::InBody { .. }));
+    let mut c = ReqCopy::NEW;
+    c.on_in(50, GET, &t);
+    assert_eq!(c.request_ending_at(50 + GET.len() as u32), None);
+    // A handed-in connection's first request, as its handover carried it.
+    let c = ReqCopy::of(7, GET);
+    assert_eq!(c.request_ending_at(7 + GET.len() as u32), Some(GET));
+}
+
 proptest! {
+    #[test]
+    fn a_request_copy_is_always_the_clients_bytes(
+        isn: u32,
+        stream in proptest::collection::vec(any::<u8>(), 0..3000),
+        cuts in proptest::collection::vec((0usize..3000, 1usize..700), 0..12),
+    ) {
+        // Segments of the client's stream at arbitrary offsets (gaps,
+        // overlaps, retransmissions, in any order).
+        let t = RespTrack::NEW;
+        let mut c = ReqCopy::NEW;
+        for (at, n) in cuts {
+            let at = at.min(stream.len());
+            let end = (at + n).min(stream.len());
+            c.on_in(isn.wrapping_add(at as u32), &stream[at..end], &t);
+        }
+        for end in 0..=stream.len() as u32 {
+            if let Some(req) = c.request_ending_at(isn.wrapping_add(end)) {
+                // The copy is the stream's bytes just before `end`, a head.
+                let from = end as usize - req.len();
+                prop_assert_eq!(req, &stream[from..end as usize]);
+                prop_assert!(req.ends_with(b"\r\n\r\n") && req.len() <= REQUEST_MAX);
+            }
+        }
+    }
+
     #[test]
     fn continuation_never_panics_and_keeps_the_request(
         req in proptest::collection::vec(any::<u8>(), 0..1200),
