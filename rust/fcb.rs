@@ -34,7 +34,7 @@ use kernel::sync::Arc;
 use crate::loadepoch;
 use crate::pure::fcb::{self, Learn, Params, State};
 use crate::pure::flow::FlowKey;
-use crate::pure::http::RespTrack;
+use crate::pure::http::{ReqCopy, RespTrack, Response};
 use crate::pure::mesh::CloseReason;
 
 const KNOWN: u64 = 1 << 32;
@@ -76,7 +76,12 @@ impl<T: Send + Sync + 'static> FcbExt for T {
 }
 
 /// The connection's HTTP responses as its server sends them
-/// ([`RespTrack`]), for a draining node (`crate::handoff::drain`).
+/// ([`RespTrack`]), and a copy of its client's latest request head
+/// ([`ReqCopy`]), for a draining node (`crate::handoff::drain`).
+///
+/// Memory: about 1.2 KiB per connection that sent or received data (the
+/// request copy is [`crate::pure::http::REQUEST_MAX`] bytes), allocated at its first data
+/// segment.
 ///
 /// The send path that updates it is serialized per connection by the
 /// socket's own lock; a reader (the drain's work item, the receive path)
@@ -90,12 +95,18 @@ impl<T: Send + Sync + 'static> FcbExt for T {
 ///
 /// # Invariants
 ///
-/// `track` is read or written only by the holder of `busy` (who set it
+/// `traffic` is read or written only by the holder of `busy` (who set it
 /// from `false` by compare-and-swap and clears it when done).
 struct RespCell {
     busy: AtomicBool,
     lost: AtomicBool,
-    track: UnsafeCell<RespTrack>,
+    traffic: UnsafeCell<Traffic>,
+}
+
+/// What a [`RespCell`] guards.
+struct Traffic {
+    track: RespTrack,
+    req: ReqCopy,
 }
 
 // SAFETY: `track` is only reached under `busy` (type invariant); the other
@@ -105,18 +116,32 @@ unsafe impl Sync for RespCell {}
 unsafe impl Send for RespCell {}
 
 impl RespCell {
-    fn new(track: RespTrack) -> Self {
-        Self {
-            busy: AtomicBool::new(false),
-            lost: AtomicBool::new(false),
-            track: UnsafeCell::new(track),
+    /// A cell with `track` and no request copy, built in place on the heap
+    /// (the copy is [`crate::pure::http::REQUEST_MAX`] bytes: not through this stack, which
+    /// may be a softirq's). Any context with `GFP_ATOMIC`.
+    fn boxed(track: RespTrack, flags: kernel::alloc::Flags) -> Option<KBox<Self>> {
+        let mut b = KBox::<Self>::new_uninit(flags).ok()?;
+        let p = b.as_mut_ptr();
+        // SAFETY: `p` is valid for writes of one `RespCell` (a fresh,
+        // exclusively owned allocation); every field is written once,
+        // through raw pointers that never read the uninitialized memory:
+        // `ReqCopy` is plain data (integers, a `bool`, a byte array), for
+        // which all zeros is a valid value, `ReqCopy::NEW`. So the cell is
+        // fully initialized when `assume_init` runs.
+        unsafe {
+            ptr::addr_of_mut!((*p).busy).write(AtomicBool::new(false));
+            ptr::addr_of_mut!((*p).lost).write(AtomicBool::new(false));
+            let t = UnsafeCell::raw_get(ptr::addr_of!((*p).traffic));
+            ptr::addr_of_mut!((*t).track).write(track);
+            ptr::write_bytes(ptr::addr_of_mut!((*t).req), 0, 1);
+            Some(b.assume_init())
         }
     }
 
     /// Runs `f` on the tracker if no one else holds it, trying `tries`
     /// times (a holder copies the tracker out or updates it, and lets go
     /// at once).
-    fn with<R>(&self, tries: u32, f: impl FnOnce(&mut RespTrack) -> R) -> Option<R> {
+    fn with<R>(&self, tries: u32, f: impl FnOnce(&mut Traffic) -> R) -> Option<R> {
         let mut n = 0;
         while self
             .busy
@@ -131,9 +156,9 @@ impl RespCell {
         }
         // SAFETY: this thread holds `busy` (type invariant: nobody else
         // reaches `track` until it is cleared below).
-        let t = unsafe { &mut *self.track.get() };
+        let t = unsafe { &mut *self.traffic.get() };
         if self.lost.swap(false, Ordering::Relaxed) {
-            *t = RespTrack::OPAQUE;
+            t.track = RespTrack::OPAQUE;
         }
         let r = f(t);
         self.busy.store(false, Ordering::Release);
@@ -381,9 +406,16 @@ impl Fcb {
         // The same socket goes on sending: its responses so far carry over
         // (an allocation failure leaves the tracker to start afresh, which
         // makes it opaque at the next segment: the safe side).
-        if let Some(t) = old.responses() {
-            if let Ok(b) = KBox::new(RespCell::new(t), GFP_KERNEL) {
-                f.resp = AtomicPtr::new(KBox::into_raw(b));
+        if let Some(cell) = old.cell() {
+            if let Some(mut b) = RespCell::boxed(RespTrack::OPAQUE, GFP_KERNEL) {
+                let new = b.traffic.get_mut();
+                let copied = cell.with(WRITER_TRIES, |t| {
+                    new.track = t.track;
+                    new.req.clone_from(&t.req);
+                });
+                if copied.is_some() {
+                    f.resp = AtomicPtr::new(KBox::into_raw(b));
+                }
             }
         }
         // The port the stack serves the client on: an adopted connection
@@ -612,7 +644,7 @@ impl Fcb {
         if let Some(c) = unsafe { p.as_ref() } {
             return Some(c);
         }
-        let new = KBox::into_raw(KBox::new(RespCell::new(RespTrack::NEW), GFP_ATOMIC).ok()?);
+        let new = KBox::into_raw(RespCell::boxed(RespTrack::NEW, GFP_ATOMIC)?);
         match self
             .resp
             .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
@@ -648,26 +680,74 @@ impl Fcb {
         };
         // The send path waits a little for a reader (a copy's time) before
         // it gives the segment up.
-        let done = cell.with(WRITER_TRIES, |t| match t.head_offset(seq, len) {
+        let done = cell.with(WRITER_TRIES, |x| match x.track.head_offset(seq, len) {
             Some(at) => {
                 let mut buf = [0u8; crate::pure::http::HEAD_MAX];
                 let n = read(at, &mut buf);
-                t.on_out(seq, len, ack, (at, buf.get(..n).unwrap_or_default()));
+                x.track
+                    .on_out(seq, len, ack, (at, buf.get(..n).unwrap_or_default()));
             }
-            None => t.on_out(seq, len, ack, (0, &[])),
+            None => x.track.on_out(seq, len, ack, (0, &[])),
         });
         if done.is_none() {
             cell.lost.store(true, Ordering::Relaxed);
         }
     }
 
+    /// The client sent a data segment on the connection (sequence number
+    /// `seq`, `len` payload bytes, in the stack's space); `read(at, buf)`
+    /// copies the payload's bytes from offset `at` into `buf` and returns
+    /// how many (called only if the request copy takes some,
+    /// [`ReqCopy::on_in`]). The receive path; never sleeps. A segment the
+    /// copy misses (the cell is held too long, no memory) leaves a gap, so
+    /// the copy is never used for that request: the safe side.
+    pub(crate) fn recv_data(&self, seq: u32, len: u32, read: impl FnOnce(u32, &mut [u8]) -> usize) {
+        if let Some(cell) = self.resp_cell() {
+            cell.with(WRITER_TRIES, |x| x.req.on_in(seq, len, &x.track, read));
+        }
+    }
+
+    /// The cell, if there is one (never allocates). Any context.
+    fn cell(&self) -> Option<&RespCell> {
+        let p = self.resp.load(Ordering::Acquire);
+        // SAFETY: as in `resp_cell`.
+        unsafe { p.as_ref() }
+    }
+
     /// A copy of the tracker of the stack's responses (`None`: nothing sent
     /// yet, or someone holds it right now). Any context.
     pub(crate) fn responses(&self) -> Option<RespTrack> {
-        let p = self.resp.load(Ordering::Acquire);
-        // SAFETY: as in `resp_cell`.
-        let cell = unsafe { p.as_ref() }?;
-        cell.with(1, |t| *t)
+        self.cell()?.with(1, |x| x.track)
+    }
+
+    /// Writes into `out` the request that continues response `r` from body
+    /// byte `offset` on ([`crate::pure::http::continuation_request`]), from
+    /// the request copy, if the copy is exactly `r`'s request and `r` is
+    /// resumable. Returns its length. Process context (a drain's cut).
+    // The drain's cut (`handoff::handover`, on the `range` branch) is its
+    // caller: not built yet.
+    #[allow(dead_code)]
+    pub(crate) fn continuation(&self, r: &Response, offset: u64, out: &mut [u8]) -> Result<usize> {
+        let v = r
+            .head
+            .validator
+            .filter(|_| r.head.resumable())
+            .ok_or(EINVAL)?;
+        let cell = self.cell().ok_or(EINVAL)?;
+        cell.with(WRITER_TRIES, |x| {
+            let req = x.req.request_ending_at(r.req_end).ok_or(EINVAL)?;
+            crate::pure::http::continuation_request(req, offset, &v, out).map_err(|_| EINVAL)
+        })
+        .ok_or(EBUSY)?
+    }
+
+    /// Seeds the request copy of a handed-in connection with the request
+    /// its handover carried (`bytes`, from the client's sequence number
+    /// `start` on). Process context (the takeover), before the stack sends.
+    pub(crate) fn seed_request(&self, start: u32, bytes: &[u8]) {
+        if let Some(cell) = self.resp_cell() {
+            cell.with(WRITER_TRIES, |x| x.req.restart(start, bytes));
+        }
     }
 
     /// A snapshot for [`crate::pure::fcb::plan`].

@@ -144,8 +144,16 @@ fn on_flow(
             fcb.sent_data(t.info.seq, c.payload, t.ack, |at, buf| {
                 seg::read_payload(skb, t, at, buf)
             });
-        } else if dir == Dir::In && has_ack && sent.started && t.ack == sent.snd_nxt {
-            super::drain::client_acked(fcb);
+        } else if dir == Dir::In {
+            if c.payload > 0 {
+                // The client's requests, for a drain's Range continuation.
+                fcb.recv_data(t.info.seq, c.payload, |at, buf| {
+                    seg::read_payload(skb, t, at, buf)
+                });
+            }
+            if has_ack && sent.started && t.ack == sent.snd_nxt {
+                super::drain::client_acked(fcb);
+            }
         }
     }
     if c.fake && dir == Dir::Out {

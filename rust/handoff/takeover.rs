@@ -247,6 +247,8 @@ fn build(m: &Handover<'_>, from: u8) -> Result<Taken> {
     fcb.set_handover(place.self_addr, place.from_addr, 0, m.c_isn, m.s_isn);
     fcb.record(Learn::CarriedTsval(m.ts_server));
     insert(&key, &fcb)?;
+    // The request it carries is the one a drain would continue.
+    fcb.seed_request(m.c_isn.wrapping_add(1), m.data);
     let syn = match handshake(m, &fcb, place.dst_port) {
         Ok(syn) => syn,
         Err(e) => {

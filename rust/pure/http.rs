@@ -654,6 +654,20 @@ pub fn continuation_head(head: &Head, offset: u64, complete: u64) -> Result<u32,
     }
 }
 
+/// A reader of `bytes` for [`ReqCopy::on_in`]: copies from offset `at`.
+pub fn copy_from(bytes: &[u8]) -> impl FnOnce(u32, &mut [u8]) -> usize + '_ {
+    move |at, dst| {
+        let src = bytes
+            .get(usize::try_from(at).unwrap_or(usize::MAX)..)
+            .unwrap_or_default();
+        let n = src.len().min(dst.len());
+        if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+            d.copy_from_slice(s);
+        }
+        n
+    }
+}
+
 /// A copy of the head of the client's latest request on a connection, as
 /// the receive path sees the client's data segments: what a continuation
 /// needs ([`continuation_request`], `Documentation/drain.md`).
@@ -692,9 +706,16 @@ impl ReqCopy {
     /// handed-in connection's first request, which its handover carried).
     pub fn of(start: u32, bytes: &[u8]) -> Self {
         let mut c = Self::NEW;
-        c.begin(start);
-        c.extend(start, bytes);
+        c.restart(start, bytes);
         c
+    }
+
+    /// Makes this a copy of `bytes` from `start` on, as [`ReqCopy::of`]
+    /// (in place: a copy is [`REQUEST_MAX`] bytes).
+    pub fn restart(&mut self, start: u32, bytes: &[u8]) {
+        self.begin(start);
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        self.extend(start, len, copy_from(bytes));
     }
 
     fn begin(&mut self, start: u32) {
@@ -704,34 +725,43 @@ impl ReqCopy {
         self.known = true;
     }
 
-    /// Appends what `payload` (from sequence number `seq`) adds right after
-    /// the copy's end; a segment that starts beyond the end adds nothing.
-    fn extend(&mut self, seq: u32, payload: &[u8]) {
+    /// Appends what a segment of `len` payload bytes from sequence number
+    /// `seq` adds right after the copy's end, reading them with `read(at,
+    /// dst)` (copy the payload's bytes from offset `at` into `dst`, return
+    /// how many); a segment that starts beyond the end adds nothing.
+    fn extend(&mut self, seq: u32, len: u32, read: impl FnOnce(u32, &mut [u8]) -> usize) {
         let end = self.start.wrapping_add(u32::from(self.len));
-        // Bytes of `payload` the copy has already (a retransmission).
+        // Bytes of the segment the copy has already (a retransmission).
         let have = end.wrapping_sub(seq);
-        if seq::after(seq, end) || usize::try_from(have).map_or(true, |h| h > payload.len()) {
+        if seq::after(seq, end) || have >= len {
             return;
         }
-        let from = usize::try_from(have).unwrap_or(usize::MAX);
         let room = REQUEST_MAX.saturating_sub(usize::from(self.len));
-        let new = payload.get(from..).unwrap_or_default();
-        let n = new.len().min(room);
+        let n = usize::try_from(len.saturating_sub(have))
+            .unwrap_or(usize::MAX)
+            .min(room);
         let at = usize::from(self.len);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.saturating_add(n)), new.get(..n)) {
-            dst.copy_from_slice(src);
-            // INVARIANT: `n <= room`, so `len` stays within `REQUEST_MAX`,
-            // and the bytes continue the copy without a gap.
-            self.len = u16::try_from(at.saturating_add(n)).unwrap_or(self.len);
+        if let Some(dst) = self.buf.get_mut(at..at.saturating_add(n)) {
+            let got = read(have, dst).min(n);
+            // INVARIANT: `got <= n <= room`, so `len` stays within
+            // `REQUEST_MAX`, and the bytes continue the copy without a gap.
+            self.len = u16::try_from(at.saturating_add(got)).unwrap_or(self.len);
         }
     }
 
-    /// The client sent a data segment (sequence number `seq`, its
-    /// `payload`); `track` is the connection's response tracker as it is
-    /// now. Starts a new copy if the segment begins a request, extends the
-    /// copy if it continues it.
-    pub fn on_in(&mut self, seq: u32, payload: &[u8], track: &RespTrack) {
-        if payload.is_empty() {
+    /// The client sent a data segment (sequence number `seq`, `len`
+    /// payload bytes, read with `read` as [`ReqCopy::extend`] says);
+    /// `track` is the connection's response tracker as it is now. Starts a
+    /// new copy if the segment begins a request, extends the copy if it
+    /// continues it.
+    pub fn on_in(
+        &mut self,
+        seq: u32,
+        len: u32,
+        track: &RespTrack,
+        read: impl FnOnce(u32, &mut [u8]) -> usize,
+    ) {
+        if len == 0 {
             return;
         }
         let starts = match track.phase() {
@@ -746,7 +776,7 @@ impl ReqCopy {
             }
         }
         if self.known {
-            self.extend(seq, payload);
+            self.extend(seq, len, read);
         }
     }
 

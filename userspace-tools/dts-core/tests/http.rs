@@ -9,6 +9,16 @@ use dts_core::http::{
 };
 use proptest::prelude::*;
 
+/// `c.on_in` with the segment's bytes.
+fn recv(c: &mut ReqCopy, seq: u32, payload: &[u8], t: &RespTrack) {
+    c.on_in(
+        seq,
+        payload.len() as u32,
+        t,
+        dts_core::http::copy_from(payload),
+    );
+}
+
 fn resp(len: usize, extra: &str) -> Vec<u8> {
     let mut v = format!(
         "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: {len}\r\nETag: \"5f1a-{len:x}\"\r\n{extra}\r\n"
@@ -393,9 +403,9 @@ fn the_request_copy_follows_the_client() {
     let c0 = 5000u32;
     // The first request, in two segments, one of them retransmitted.
     let mut c = ReqCopy::NEW;
-    c.on_in(c0, &GET[..20], &t0);
-    c.on_in(c0, &GET[..20], &t0);
-    c.on_in(c0 + 20, &GET[20..], &t0);
+    recv(&mut c, c0, &GET[..20], &t0);
+    recv(&mut c, c0, &GET[..20], &t0);
+    recv(&mut c, c0 + 20, &GET[20..], &t0);
     let end1 = c0 + GET.len() as u32;
     assert_eq!(c.request_ending_at(end1), Some(GET));
     assert_eq!(c.request_ending_at(end1 - 1), None);
@@ -405,12 +415,12 @@ fn the_request_copy_follows_the_client() {
     assert!(matches!(t.phase(), Phase::Between { last: Some(_), .. }));
     // The next request starts a new copy where the last one ended.
     let next = b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n";
-    c.on_in(end1, next, &t);
+    recv(&mut c, end1, next, &t);
     let end2 = end1 + next.len() as u32;
     assert_eq!(c.request_ending_at(end2), Some(&next[..]));
     assert_eq!(c.request_ending_at(end1), None);
     // A segment elsewhere (a gap) changes nothing.
-    c.on_in(end2 + 10, b"junk", &t);
+    recv(&mut c, end2 + 10, b"junk", &t);
     assert_eq!(c.request_ending_at(end2), Some(&next[..]));
 }
 
@@ -422,13 +432,13 @@ fn pipelined_long_or_unseen_requests_are_not_copies() {
     let mut two = GET.to_vec();
     two.extend_from_slice(GET);
     let mut c = ReqCopy::NEW;
-    c.on_in(1, &two, &t0);
+    recv(&mut c, 1, &two, &t0);
     assert_eq!(c.request_ending_at(1 + two.len() as u32), None);
     assert_eq!(c.request_ending_at(1 + GET.len() as u32), Some(GET));
     // A head longer than the copy keeps.
     let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(REQUEST_MAX));
     let mut c = ReqCopy::NEW;
-    c.on_in(1, long.as_bytes(), &t0);
+    recv(&mut c, 1, long.as_bytes(), &t0);
     assert_eq!(c.request_ending_at(1 + long.len() as u32), None);
     // A request sent while a response is under way (pipelining) starts no
     // copy: the tracker is in a body.
@@ -437,7 +447,7 @@ fn pipelined_long_or_unseen_requests_are_not_copies() {
     send(&mut t, 100, &r[..300], 50);
     assert!(matches!(t.phase(), Phase::InBody { .. }));
     let mut c = ReqCopy::NEW;
-    c.on_in(50, GET, &t);
+    recv(&mut c, 50, GET, &t);
     assert_eq!(c.request_ending_at(50 + GET.len() as u32), None);
     // A handed-in connection's first request, as its handover carried it.
     let c = ReqCopy::of(7, GET);
@@ -458,7 +468,7 @@ proptest! {
         for (at, n) in cuts {
             let at = at.min(stream.len());
             let end = (at + n).min(stream.len());
-            c.on_in(isn.wrapping_add(at as u32), &stream[at..end], &t);
+            recv(&mut c, isn.wrapping_add(at as u32), &stream[at..end], &t);
         }
         for end in 0..=stream.len() as u32 {
             if let Some(req) = c.request_ending_at(isn.wrapping_add(end)) {
