@@ -655,6 +655,7 @@ fn run(sk: &UserTcp, t: &Target, mode: Mode<'_>, times: &mut Times) -> Result {
         ts_server,
         sent_us: clock::now_us(),
         reforwarded,
+        continuation: None,
         data: &data,
     };
     let mut payload = KVec::new();

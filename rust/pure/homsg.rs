@@ -24,12 +24,17 @@
 //! | 24     | 4    | `s_isn`: the server side's sequence number just before its next byte, as the client numbers it |
 //! | 28     | 4    | `client_wnd`: the client's last window, in bytes        |
 //! | 32     | 2    | `mss`: the client's MSS (not 0)                         |
-//! | 34     | 2    | flags: bit 0 [`FLAG_REFORWARDED`], the others 0       |
+//! | 34     | 2    | flags: bit 0 [`FLAG_REFORWARDED`], bit 1 [`FLAG_CONTINUATION`], the others 0 |
 //! | 36     | 4    | `ts_recent`: the client's last TSval                    |
 //! | 40     | 4    | `ts_server`: the server side's last TSval, as the client saw it |
 //! | 44     | 4    | `data_len`: the bytes that follow                       |
 //! | 48     | 8    | `sent_us`: the source's monotonic clock when it sent the message, microseconds (the destination's lease) |
 //! | 56     | ...  | the data: the request the source's proxy read, then its unread receive queue |
+//!
+//! With [`FLAG_CONTINUATION`], 16 more bytes come before the data (which
+//! starts at 72): the body offset `N` (u64) the continuation starts from,
+//! and the response body's complete length (u64); see
+//! [`Handover::continuation`].
 //!
 //! `HANDOVER_ACK` ([`HANDOVER_ACK_LEN`] bytes): `call_id` u32, `errno` u32
 //! (0: the destination took the connection).
@@ -66,7 +71,16 @@ const OPTS_KNOWN: u8 = OPT_TIMESTAMPS | OPT_SACK_PERM | OPT_WSCALE;
 /// again, to the node that owns the request's content (seed 000's owner
 /// re-forwarding); the destination may not re-forward it once more.
 pub const FLAG_REFORWARDED: u16 = 1;
-const FLAGS_KNOWN: u16 = FLAG_REFORWARDED;
+/// Flags bit: a draining node's Range continuation of a response under
+/// way (`Documentation/drain.md`): the data is the continuation request,
+/// and the destination keeps the head of its server's answer from the
+/// client ([`Handover::continuation`]). An older module refuses the
+/// message (an unknown flag): the connection then stays where it is.
+pub const FLAG_CONTINUATION: u16 = 2;
+const FLAGS_KNOWN: u16 = FLAG_REFORWARDED | FLAG_CONTINUATION;
+
+/// The bytes [`FLAG_CONTINUATION`] adds before the data.
+pub const CONTINUATION_LEN: usize = 16;
 
 /// Largest window-scale shift (RFC 7323).
 pub const MAX_WSCALE: u8 = 14;
@@ -139,6 +153,11 @@ pub struct Handover<'a> {
     pub sent_us: u64,
     /// The request was re-forwarded ([`FLAG_REFORWARDED`]).
     pub reforwarded: bool,
+    /// A Range continuation ([`FLAG_CONTINUATION`]): `(offset, complete)`,
+    /// the body byte the destination's server's answer must start from and
+    /// the body's complete length. The server side's numbering (`s_isn`)
+    /// is then that of the body: its byte `offset` is `s_isn + 1`.
+    pub continuation: Option<(u64, u64)>,
     /// The request the source's proxy read, then its unread receive queue.
     pub data: &'a [u8],
 }
@@ -147,7 +166,18 @@ impl<'a> Handover<'a> {
     /// The payload's size.
     pub const fn encoded_len(&self) -> usize {
         // A slice holds at most isize::MAX bytes: never saturates.
-        HANDOVER_FIXED_LEN.saturating_add(self.data.len())
+        HANDOVER_FIXED_LEN
+            .saturating_add(self.extra_len())
+            .saturating_add(self.data.len())
+    }
+
+    /// The bytes between the fixed part and the data.
+    const fn extra_len(&self) -> usize {
+        if self.continuation.is_some() {
+            CONTINUATION_LEN
+        } else {
+            0
+        }
     }
 
     /// The client's sequence number just after the data.
@@ -183,7 +213,8 @@ impl<'a> Handover<'a> {
         self.validate()?;
         let len = self.encoded_len();
         let buf = out.get_mut(..len).ok_or(HoMsgError::OutTooSmall)?;
-        let (fixed, data) = buf.split_at_mut(HANDOVER_FIXED_LEN);
+        let (fixed, rest) = buf.split_at_mut(HANDOVER_FIXED_LEN);
+        let (extra, data) = rest.split_at_mut(self.extra_len());
         let mut w = Writer::new(fixed);
         w.put([VERSION, self.opts(), self.snd_wscale, self.rcv_wscale])?;
         w.put(self.call_id.to_be_bytes())?;
@@ -195,16 +226,25 @@ impl<'a> Handover<'a> {
         w.put(self.s_isn.to_be_bytes())?;
         w.put(self.client_wnd.to_be_bytes())?;
         w.put(self.mss.to_be_bytes())?;
-        let flags = if self.reforwarded {
+        let flags = (if self.reforwarded {
             FLAG_REFORWARDED
         } else {
             0
-        };
+        }) | (if self.continuation.is_some() {
+            FLAG_CONTINUATION
+        } else {
+            0
+        });
         w.put(flags.to_be_bytes())?;
         w.put(self.ts_recent.to_be_bytes())?;
         w.put(self.ts_server.to_be_bytes())?;
         w.put((self.data.len() as u32).to_be_bytes())?;
         w.put(self.sent_us.to_be_bytes())?;
+        if let Some((offset, complete)) = self.continuation {
+            let mut w = Writer::new(extra);
+            w.put(offset.to_be_bytes())?;
+            w.put(complete.to_be_bytes())?;
+        }
         data.copy_from_slice(self.data);
         Ok(len)
     }
@@ -239,6 +279,16 @@ impl<'a> Handover<'a> {
         let ts_server = be_u32(r)?;
         let data_len = usize::try_from(be_u32(r)?).map_err(|_| HoMsgError::TooMuchData)?;
         let sent_us = u64::from_be_bytes(r.take()?);
+        let continuation = if flags & FLAG_CONTINUATION != 0 {
+            let offset = u64::from_be_bytes(r.take()?);
+            let complete = u64::from_be_bytes(r.take()?);
+            if offset >= complete {
+                return Err(HoMsgError::BadReserved);
+            }
+            Some((offset, complete))
+        } else {
+            None
+        };
         let data = r.rest();
         if data.len() < data_len {
             return Err(HoMsgError::Truncated);
@@ -265,6 +315,7 @@ impl<'a> Handover<'a> {
             ts_server,
             sent_us,
             reforwarded: flags & FLAG_REFORWARDED != 0,
+            continuation,
             data,
         };
         m.validate()?;
@@ -376,8 +427,30 @@ mod tests {
             ts_server: 1000,
             sent_us: 0x0102_0304_0506_0708,
             reforwarded: false,
+            continuation: None,
             data,
         }
+    }
+
+    #[test]
+    fn continuation_round_trip() {
+        let m = Handover {
+            continuation: Some((1_000_000, 33_554_432)),
+            ..sample(b"GET /f HTTP/1.1\r\nRange: bytes=1000000-\r\n\r\n")
+        };
+        let mut b = vec![0u8; m.encoded_len()];
+        assert_eq!(
+            m.encode(&mut b),
+            Ok(HANDOVER_FIXED_LEN + CONTINUATION_LEN + m.data.len())
+        );
+        assert_eq!(&b[34..36], &FLAG_CONTINUATION.to_be_bytes());
+        assert_eq!(&b[56..64], &1_000_000u64.to_be_bytes());
+        assert_eq!(Handover::decode(&b), Ok(m));
+        // An offset at or past the end continues nothing.
+        b[56..64].copy_from_slice(&33_554_432u64.to_be_bytes());
+        assert_eq!(Handover::decode(&b), Err(HoMsgError::BadReserved));
+        // Cut short inside the continuation's fields.
+        assert_eq!(Handover::decode(&b[..60]), Err(HoMsgError::Truncated));
     }
 
     #[test]
@@ -432,7 +505,7 @@ mod tests {
         v[1] = 8;
         assert_eq!(Handover::decode(&v), Err(HoMsgError::BadReserved));
         let mut v = b.clone();
-        v[35] = 2;
+        v[35] = 4;
         assert_eq!(Handover::decode(&v), Err(HoMsgError::BadReserved));
         let mut v = b.clone();
         v[34] = 0x80;

@@ -248,6 +248,7 @@ fn handover_msgs(dir: &Path) {
         ts_server: 1000,
         sent_us: 0x0102_0304_0506_0708,
         reforwarded: true,
+        continuation: None,
         data: b"GET / HTTP/1.1\r\n\r\n",
     };
     let mut out = vec![0u8; m.encoded_len()];
