@@ -242,6 +242,14 @@ pub(crate) struct Fcb {
     /// re-forwarding, [`crate::pure::homsg::FLAG_REFORWARDED`]): it may
     /// not be re-forwarded again. Set before the FCB is shared.
     reforwarded: bool,
+    /// N2: a draining node's Range continuation (`Documentation/drain.md`):
+    /// the body offset its server's answer must start from and the body's
+    /// complete length. Set before the FCB is shared, never changed after.
+    continuation: Option<(u64, u64)>,
+    /// N2, with `continuation`: the server's answer's head has not been
+    /// sent yet; the send path checks it and splices the body
+    /// ([`Fcb::splice_head`]).
+    cont_pending: AtomicBool,
     /// The local socket of this (handed-over) connection was aborted under
     /// its application by a draining node (`crate::handoff::drain`): its
     /// RST is not this node's own reset of the client, and is dropped.
@@ -303,6 +311,8 @@ impl Fcb {
             dts: Delta::unknown(),
             origin: 0,
             reforwarded: false,
+            continuation: None,
+            cont_pending: AtomicBool::new(false),
             stack_silenced: AtomicBool::new(false),
             notified: AtomicBool::new(false),
             early_closed: AtomicU8::new(0),
@@ -336,6 +346,43 @@ impl Fcb {
     pub(crate) fn with_reforwarded(mut self, reforwarded: bool) -> Self {
         self.reforwarded = reforwarded;
         self
+    }
+
+    /// The same FCB, a Range continuation from body byte `offset` of
+    /// `complete` if `cont` says so (before it is shared).
+    pub(crate) fn with_continuation(mut self, cont: Option<(u64, u64)>) -> Self {
+        self.continuation = cont;
+        self.cont_pending = AtomicBool::new(cont.is_some());
+        self
+    }
+
+    /// N2: the continuation whose server's answer's head is still to come,
+    /// if this connection is one. Any context.
+    pub(crate) fn pending_continuation(&self) -> Option<(u64, u64)> {
+        self.continuation
+            .filter(|_| self.cont_pending.load(Ordering::Acquire))
+    }
+
+    /// N2: whether this connection is a Range continuation. Any context.
+    pub(crate) fn is_continuation(&self) -> bool {
+        self.continuation.is_some()
+    }
+
+    /// N2: the server's answer to the continuation starts with a head of
+    /// `head_len` bytes, checked: the head is mapped onto the client bytes
+    /// just below the cut (which the client has, and drops as a
+    /// duplicate), so that the body's first byte lands at the cut. Returns
+    /// whether this call did it (once). The send path, serialized by the
+    /// socket's lock.
+    pub(crate) fn splice_head(&self, head_len: u32) -> bool {
+        let Some(d2) = self.d2.get() else {
+            return false;
+        };
+        if !self.cont_pending.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        self.d2.set(d2.wrapping_sub(head_len));
+        true
     }
 
     /// Marks the local socket as aborted under its application by a
@@ -724,9 +771,6 @@ impl Fcb {
     /// byte `offset` on ([`crate::pure::http::continuation_request`]), from
     /// the request copy, if the copy is exactly `r`'s request and `r` is
     /// resumable. Returns its length. Process context (a drain's cut).
-    // The drain's cut (`handoff::handover`, on the `range` branch) is its
-    // caller: not built yet.
-    #[allow(dead_code)]
     pub(crate) fn continuation(&self, r: &Response, offset: u64, out: &mut [u8]) -> Result<usize> {
         let v = r
             .head
@@ -739,6 +783,14 @@ impl Fcb {
             crate::pure::http::continuation_request(req, offset, &v, out).map_err(|_| EINVAL)
         })
         .ok_or(EBUSY)?
+    }
+
+    /// Whether the request copy is exactly response `r`'s request (so that
+    /// [`Fcb::continuation`] may build its continuation). Any context.
+    pub(crate) fn has_request_for(&self, r: &Response) -> bool {
+        self.cell()
+            .and_then(|c| c.with(1, |x| x.req.request_ending_at(r.req_end).is_some()))
+            .unwrap_or(false)
     }
 
     /// Seeds the request copy of a handed-in connection with the request

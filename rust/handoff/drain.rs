@@ -46,7 +46,7 @@ use crate::pure::config::NodeSet;
 use crate::pure::fcb::{Role, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::hrw;
-use crate::pure::http::RespTrack;
+use crate::pure::http::{RespTrack, Response};
 use crate::rcu;
 use crate::state;
 use crate::stats;
@@ -176,8 +176,11 @@ fn run_once(ev: &Evictor) -> bool {
                     return;
                 }
                 // No tracker: nothing sent yet (or it is busy right now):
-                // the socket tells (`move_one`).
-                if !f.fcb.responses().map_or(true, |t| t.idle().is_some()) {
+                // the socket tells (`move_one`). A response under way goes
+                // if it can be continued elsewhere.
+                if !f.fcb.responses().map_or(true, |t| {
+                    t.idle().is_some() || continuable(&f.fcb, &t).is_some()
+                }) {
                     return;
                 }
                 let c = Candidate {
@@ -214,19 +217,50 @@ fn run_once(ev: &Evictor) -> bool {
 fn move_one(c: &Candidate) -> Result<bool> {
     // Without a tracker, as on a connection that sent nothing: at rest only
     // if it received nothing either (checked under the socket's lock).
-    let Some(idle) = c.fcb.responses().unwrap_or(RespTrack::NEW).idle() else {
-        return Ok(false);
-    };
+    let track = c.fcb.responses().unwrap_or(RespTrack::NEW);
     let Some(held) = HeldTcp::lookup(c.key.laddr, c.lport, c.fcb.client_addr, c.fcb.client_port)
     else {
         return Ok(false);
     };
-    if !super::handover::at_rest(&held, &idle) {
+    if let Some(idle) = track.idle() {
+        if !super::handover::at_rest(&held, &idle) {
+            return Ok(false);
+        }
+        let dest = destination(&c.key).ok_or(errno(bindings::EHOSTUNREACH))?;
+        super::handover::move_idle(&held, &c.key, dest, idle)?;
+        return Ok(true);
+    }
+    let Some(r) = continuable(&c.fcb, &track) else {
+        return Ok(false);
+    };
+    if !super::handover::at_cut(&held, &r) {
         return Ok(false);
     }
     let dest = destination(&c.key).ok_or(errno(bindings::EHOSTUNREACH))?;
-    super::handover::move_idle(&held, &c.key, dest, idle)?;
-    Ok(true)
+    match super::handover::move_cont(&held, &c.key, dest, r) {
+        Ok(()) => {
+            stats::inc(Counter::DrainContinued);
+            Ok(true)
+        }
+        // Not at a cut after all (the client sent, the head is not
+        // acknowledged yet): the next run tries again.
+        Err(e) if e == EBUSY => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Body bytes a response must still have to send for a drain to continue
+/// it elsewhere rather than wait for its end: a smaller rest is over within
+/// a few round trips.
+pub(crate) const CONTINUE_MIN: u64 = 64 * 1024;
+
+/// The response under way on the connection of `fcb` (tracker `track`) if
+/// it can be continued elsewhere: resumable, with at least [`CONTINUE_MIN`]
+/// body bytes still to send, and the copy of its request at hand. Any
+/// context.
+fn continuable(fcb: &Fcb, track: &RespTrack) -> Option<Response> {
+    let (r, remaining) = track.in_progress()?;
+    (remaining >= CONTINUE_MIN && r.head.resumable() && fcb.has_request_for(&r)).then_some(r)
 }
 
 /// Where a draining node sends the connection of `key`: the accepting

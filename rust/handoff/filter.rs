@@ -82,6 +82,11 @@ struct SegCtx<'a> {
     fake: bool,
     out: Option<OutCtx>,
     now: u32,
+    /// A Range continuation's client segment: the highest acknowledgement
+    /// number the local socket may see, in the client's numbering (what
+    /// this node has sent; the client may have more from the node that cut
+    /// the response, `Documentation/drain.md`).
+    ack_limit: Option<u32>,
 }
 
 /// Handles a segment of a tracked flow: learn, plan, rewrite, transition.
@@ -118,6 +123,7 @@ fn on_flow(
         fake: f.role == Role::ClientDst && st_now == FcbState::Transfer,
         out,
         now: clock::now_secs(),
+        ack_limit: None,
     };
     // The client's segments count (RST, FIN, window, timestamp, the
     // handshake's completion) only inside the window this node's stack
@@ -138,6 +144,33 @@ fn on_flow(
     fcb.record(fcb::learn(f.role, st_now, dir, &c.info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &c.info));
     fcb.record(fcb::learn_ack(f.role, dir, &c.info, t.ack));
+    let mut c = c;
+    if f.role == Role::ClientDst && st_now == FcbState::Direct && fcb.is_continuation() {
+        if dir == Dir::Out {
+            if let Some(cont) = fcb.pending_continuation() {
+                let mut head = [0u8; crate::pure::http::HEAD_MAX];
+                let n = seg::read_payload(skb, t, 0, &mut head);
+                let head = head.get(..n).unwrap_or_default();
+                if let Some(v) = super::takeover::check_continuation(
+                    f,
+                    cont,
+                    t.info.flags,
+                    t.ack,
+                    head,
+                    c.payload,
+                    c.now,
+                ) {
+                    return v;
+                }
+            }
+        } else if has_ack {
+            c.ack_limit = Some(if sent.known {
+                sent.snd_nxt
+            } else {
+                fcb.p_base().wrapping_add(1)
+            });
+        }
+    }
     if super::drain::served_here(f.role, st_now) {
         if dir == Dir::Out && c.payload > 0 {
             // The responses the stack sends, for a drain (`drain.rs`).
@@ -178,12 +211,14 @@ fn on_flow(
 fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Option<Event>) -> u32 {
     let (f, t) = (c.f, c.t);
     let fcb = &f.fcb;
-    let plan = if c.fake && c.dir == Dir::In && fcb.is_injected(skb.addr()) {
+    let mut plan = if c.fake && c.dir == Dir::In && fcb.is_injected(skb.addr()) {
         // The fake handshake's own segments reach the stack as built.
         Plan::ACCEPT
     } else {
         fcb::plan(f.role, c.st_now, c.dir, &c.info, &fcb.params())
     };
+    // The limit is in the client's numbering; the plan's, after the rewrite.
+    plan.ack_limit = c.ack_limit.map(|l| l.wrapping_add(plan.ack_add));
     if c.dir == Dir::Out {
         if plan.verdict.is_ok() {
             // What the client will see of this segment, after the rewrite.

@@ -90,7 +90,7 @@ use crate::pure::config::{Config, PortKind, Service};
 use crate::pure::fcb::{self, Role, State};
 use crate::pure::flow::{FlowKey, Phase};
 use crate::pure::homsg::{Handover, MAX_DATA};
-use crate::pure::http::Idle;
+use crate::pure::http::{Idle, Response, REQUEST_MAX};
 use crate::pure::mesh::{CloseReason, MsgType};
 use crate::pure::segbuild::SegSpec;
 use crate::pure::seq;
@@ -357,6 +357,26 @@ pub(crate) fn at_rest(held: &HeldTcp, idle: &Idle) -> bool {
     .unwrap_or(false)
 }
 
+/// Whether the socket `held` is where a Range continuation of response `r`
+/// can cut it: established, the client has the whole head (`snd_una` in
+/// the body) and not the whole body, and sent nothing since `r`'s request.
+/// A look before the connection is frozen; [`continue_response`] looks
+/// again under the same lock once it is. Process context.
+pub(crate) fn at_cut(held: &HeldTcp, r: &Response) -> bool {
+    held.with(|sk| {
+        let s = sk.clone_state();
+        let in_body = seq::after_eq(s.snd_una, r.body_start())
+            && r.head
+                .content_length
+                .is_some_and(|l| u64::from(s.snd_una.wrapping_sub(r.body_start())) < l);
+        Ok(s.state == TCP_ESTABLISHED
+            && in_body
+            && s.rcv_nxt == r.req_end
+            && s.copied_seq == s.rcv_nxt)
+    })
+    .unwrap_or(false)
+}
+
 /// A draining node hands the idle connection of its client entry `key`
 /// over to node `dest` (`Documentation/drain.md`): `held` is the socket the
 /// application (nginx, the proxy) serves it on, and `idle` what the
@@ -386,6 +406,39 @@ pub(crate) fn move_idle(held: &HeldTcp, key: &FlowKey, dest: u8, idle: Idle) -> 
     held.with(|sk| {
         hand_over(sk, &t, Mode::Drain(idle), || {
             // Its RST is not this node's reset of the client: dropped.
+            t.fcb.silence_stack();
+            held.abort(bindings::ECONNABORTED)
+        })
+    })
+}
+
+/// A draining node moves the connection of its client entry `key`, in the
+/// middle of response `r`, to node `dest`: the destination continues the
+/// response from the byte the client acknowledged (`Documentation/drain.md`,
+/// [`continue_response`]). As [`move_idle`] otherwise: `held` is the
+/// application's socket, aborted under it on success. `EBUSY` if the
+/// connection cannot be cut now (try again later), `EINVAL` if the
+/// response cannot be continued. Process context; sleeps for one mesh
+/// round trip.
+pub(crate) fn move_cont(held: &HeldTcp, key: &FlowKey, dest: u8, r: Response) -> Result {
+    let found = {
+        let guard = rcu::Guard::new();
+        state::with(|st| {
+            let cfg = st.config.get(&guard).ok_or(EINVAL)?;
+            let flow = st.flows.lookup(key, &guard).ok_or(EINVAL)?;
+            let (_, svc, _) = cfg.service_for(key.laddr, key.lport).ok_or(EINVAL)?;
+            Ok::<_, Error>((target_of(cfg, svc, flow, u32::from(dest))?, flow.role))
+        })
+    };
+    let (t, role) = found.ok_or(EINVAL)??;
+    let fcb = match role {
+        Role::Client => t.fcb.clone(),
+        Role::ClientDst => adopt(key, &t.fcb)?,
+        _ => return Err(EINVAL),
+    };
+    let t = Target { fcb, ..t };
+    held.with(|sk| {
+        hand_over(sk, &t, Mode::Continue(r), || {
             t.fcb.silence_stack();
             held.abort(bindings::ECONNABORTED)
         })
@@ -556,6 +609,11 @@ enum Mode<'a> {
     /// ([`crate::pure::http::Idle`]): no request, nothing unread, and the
     /// socket still where the tracker saw it at rest.
     Drain(Idle),
+    /// A draining node, of a connection in the middle of response `r`
+    /// (resumable, `Documentation/drain.md`): the destination continues it
+    /// from the byte the client acknowledged, with a `Range` request built
+    /// from the copy of the client's request.
+    Continue(Response),
 }
 
 /// Whether the socket `snap` of a draining node is still at rest where
@@ -584,6 +642,9 @@ fn run(sk: &UserTcp, t: &Target, mode: Mode<'_>, times: &mut Times) -> Result {
     if snap.state != TCP_ESTABLISHED {
         return Err(EBADF);
     }
+    if let Mode::Continue(r) = mode {
+        return continue_response(t, &snap, &r, times);
+    }
     if snap.snd_una != snap.snd_nxt || snap.snd_nxt != snap.write_seq {
         return Err(EBUSY);
     }
@@ -597,6 +658,7 @@ fn run(sk: &UserTcp, t: &Target, mode: Mode<'_>, times: &mut Times) -> Result {
             still_idle(&snap, &idle)?;
             (0, 0, false)
         }
+        Mode::Continue(_) => return Err(EINVAL),
     };
     let unread = snap.rcv_nxt.wrapping_sub(snap.copied_seq);
     if unread > MAX_UNREAD || !seq::before_eq(snap.copied_seq, snap.rcv_nxt) {
@@ -631,7 +693,6 @@ fn run(sk: &UserTcp, t: &Target, mode: Mode<'_>, times: &mut Times) -> Result {
     if sk.peek_unread(unread, &mut data)? != unread {
         return Err(EBUSY);
     }
-    let dest = t.dest;
     if !xmit::reachable(t.dest_addr, t.self_addr) {
         return Err(errno(bindings::EHOSTUNREACH));
     }
@@ -658,14 +719,87 @@ fn run(sk: &UserTcp, t: &Target, mode: Mode<'_>, times: &mut Times) -> Result {
         continuation: None,
         data: &data,
     };
+    send(t, &msg, times)
+}
+
+/// Sends `msg` to the target's node and waits for its answer: the end of
+/// every handover's step 3. Process context; sleeps.
+fn send(t: &Target, msg: &Handover<'_>, times: &mut Times) -> Result {
     let mut payload = KVec::new();
     payload.extend_with(msg.encoded_len(), 0, GFP_KERNEL)?;
     msg.encode(&mut payload).map_err(|_| EINVAL)?;
     // The destination's CLOSED comes back to this node's entry.
     t.fcb
-        .set_handover(t.self_addr, t.dest_addr, t.dest_port, c_base, p_base);
+        .set_handover(t.self_addr, t.dest_addr, t.dest_port, msg.c_isn, msg.s_isn);
     times.prepared = clock::now_ns();
-    let r = calls::call(dest, MsgType::Handover, id, payload, ACK_MS);
+    let r = calls::call(t.dest, MsgType::Handover, msg.call_id, payload, ACK_MS);
     times.connected = clock::now_ns();
     r
+}
+
+/// Step 3 of a draining node's Range continuation of response `r` on the
+/// socket `snap` shows (frozen: the filter drops what it sends):
+///
+/// - the cut `A` is `snd_una`, the byte the client acknowledged; it must be
+///   in `r`'s body (a client without the whole head waits: the target's
+///   head differs), before its end (a response acknowledged in full is
+///   at rest instead);
+/// - the client sent nothing since `r`'s request (nothing to carry);
+/// - the request is rebuilt from the request copy with `Range: bytes=N-`
+///   and `If-Range` ([`Fcb::continuation`]); it takes the client sequence
+///   numbers just below the end of `r`'s request, bytes the client sent and
+///   this node acknowledged, so the client's next byte needs no
+///   translation at the destination;
+/// - the server side's numbering is the body's: body byte `N` is `A`.
+///
+/// `EBUSY` if the connection is not there (yet), `EINVAL` if the response
+/// cannot be continued. Process context; sleeps for one mesh round trip.
+fn continue_response(t: &Target, snap: &CloneSnap, r: &Response, times: &mut Times) -> Result {
+    let complete = r.head.content_length.ok_or(EINVAL)?;
+    let body_start = r.body_start();
+    if !seq::after_eq(snap.snd_una, body_start) {
+        return Err(EBUSY);
+    }
+    let offset = u64::from(snap.snd_una.wrapping_sub(body_start));
+    if offset >= complete {
+        return Err(EBUSY);
+    }
+    if snap.rcv_nxt != r.req_end || snap.copied_seq != snap.rcv_nxt {
+        return Err(EBUSY);
+    }
+    if snap.tstamp_ok && snap.usec_ts {
+        return Err(errno(bindings::EOPNOTSUPP));
+    }
+    let mut data = KVec::new();
+    data.extend_with(REQUEST_MAX + 128, 0, GFP_KERNEL)?;
+    let len = t.fcb.continuation(r, offset, &mut data)?;
+    let data = data.get(..len).ok_or(EINVAL)?;
+    let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+    let p = t.fcb.params();
+    if !xmit::reachable(t.dest_addr, t.self_addr) {
+        return Err(errno(bindings::EHOSTUNREACH));
+    }
+    let msg = Handover {
+        call_id: calls::next_id(),
+        client_addr: t.fcb.client_addr,
+        vip: t.fcb.vip,
+        client_port: t.fcb.client_port,
+        app_port: t.fcb.app_port,
+        c_isn: r.req_end.wrapping_sub(len32).wrapping_sub(1),
+        s_isn: snap.snd_una.wrapping_sub(1).wrapping_add(p.base_seq),
+        client_wnd: snap.snd_wnd,
+        mss: snap.mss_clamp.max(1),
+        snd_wscale: if snap.wscale_ok { snap.snd_wscale } else { 0 },
+        rcv_wscale: if snap.wscale_ok { snap.rcv_wscale } else { 0 },
+        timestamps: snap.tstamp_ok,
+        sack_perm: snap.sack_ok,
+        wscale: snap.wscale_ok,
+        ts_recent: snap.ts_recent,
+        ts_server: p.proxy_tsval.wrapping_add(p.base_ts),
+        sent_us: clock::now_us(),
+        reforwarded: false,
+        continuation: Some((offset, complete)),
+        data,
+    };
+    send(t, &msg, times)
 }

@@ -43,7 +43,7 @@ use crate::pure::flow::FlowKey;
 use crate::pure::homsg::{self, Handover, HandoverAck};
 use crate::pure::mesh::CloseReason;
 use crate::pure::segbuild::{self, window_field, SegSpec};
-use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
+use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
 use crate::rcu;
 use crate::state;
 use crate::stats;
@@ -240,7 +240,8 @@ fn build(m: &Handover<'_>, from: u8) -> Result<Taken> {
         State::Transfer,
     )
     .with_dst_port(place.dst_port)
-    .with_reforwarded(m.reforwarded);
+    .with_reforwarded(m.reforwarded)
+    .with_continuation(m.continuation);
     let fcb = Arc::new(fcb, GFP_KERNEL)?;
     // The source's numbering continues: the client's data after `c_isn`,
     // the server side's after `s_isn`; the TSval the client saw last.
@@ -385,4 +386,81 @@ fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result<SegSpec> {
         return Err(errno(bindings::EAGAIN));
     }
     Ok(syn)
+}
+
+/// N2's send path, on a segment of a Range continuation's connection
+/// whose server's answer has not been checked yet
+/// ([`Fcb::pending_continuation`]; `Documentation/drain.md`): the first
+/// data segment must start with a head ([`crate::pure::http::parse_head`]
+/// of its first `head` bytes, up to `HEAD_MAX`) that
+/// [`crate::pure::http::continuation_head`] accepts for `(offset,
+/// complete)`; the head is then spliced away ([`Fcb::splice_head`]) and the
+/// segment goes on (`None`). A segment without data before it (an ACK of
+/// the request) is dropped. Anything else (another answer, a head split
+/// across segments, a FIN or an RST first) cannot be continued byte-exact:
+/// the client and the local socket are reset, and the segment dropped
+/// (`continuation_refused`). `ack` is the segment's acknowledgement number
+/// (the local socket's `RCV.NXT`). Softirq context; never sleeps.
+pub(crate) fn check_continuation(
+    f: &Flow,
+    cont: (u64, u64),
+    flags: u8,
+    ack: u32,
+    head: &[u8],
+    payload: u32,
+    now: u32,
+) -> Option<u32> {
+    if payload == 0 && flags & (TCP_FLAG_RST | TCP_FLAG_FIN) == 0 {
+        return Some(bindings::NF_DROP);
+    }
+    let spliced = match crate::pure::http::parse_head(head) {
+        Ok(Some(h)) => crate::pure::http::continuation_head(&h, cont.0, cont.1).ok(),
+        _ => None,
+    };
+    if let Some(len) = spliced {
+        if f.fcb.splice_head(len) {
+            return None;
+        }
+    }
+    refuse_continuation(f, ack, now);
+    Some(bindings::NF_DROP)
+}
+
+/// Ends a continuation that cannot be spliced: an RST to the client (as a
+/// dead destination's, [`Fcb::reset_seq`]), an RST from the client to the
+/// local socket (sequence number `rcv_nxt`, through the backlog), the
+/// entry closed. Softirq context.
+fn refuse_continuation(f: &Flow, rcv_nxt: u32, now: u32) {
+    stats::inc(Counter::ContinuationRefused);
+    let fcb = &f.fcb;
+    fcb.set_state(State::Aborted);
+    let to_client = SegSpec::rst(
+        fcb.vip,
+        fcb.client_addr,
+        fcb.app_port,
+        fcb.client_port,
+        fcb.reset_seq(),
+    );
+    let _ = crate::xmit::send_segment(&to_client);
+    let to_stack = SegSpec::rst(
+        fcb.client_addr,
+        fcb.vip,
+        fcb.client_port,
+        fcb.dst_port,
+        rcv_nxt,
+    );
+    let mut buf = [0u8; HEADERS];
+    if let Ok(n) = segbuild::build_segment(&mut buf, &to_stack, &[]) {
+        if let Some(bytes) = buf.get(..n) {
+            // SAFETY: the device of a held route stays registered for the
+            // call, and a queued packet's device is flushed from the
+            // backlog when it unregisters (`inject`'s contract).
+            let _ = with_dev_to(fcb.client_addr, |dev| unsafe {
+                crate::xmit::inject(bytes, dev, false)
+            });
+        }
+    }
+    // The source's entry waits for the connection's end.
+    mesh::notify_closed(fcb, fcb.peer().0, CloseReason::Rst);
+    f.close(now);
 }

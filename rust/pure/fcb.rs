@@ -305,6 +305,11 @@ pub struct Plan {
     /// Added (mod 2^32) to the ACK number (if the ACK flag is set) and to
     /// every SACK block edge.
     pub ack_add: u32,
+    /// The highest ACK number the segment may carry after `ack_add`: a
+    /// higher one is lowered to it (the SACK blocks are not). A Range
+    /// continuation's client may acknowledge bytes the node that cut the
+    /// response sent and this one did not yet (`Documentation/drain.md`).
+    pub ack_limit: Option<u32>,
     /// New window field.
     pub window: Option<u16>,
     /// Added (mod 2^32) to the timestamp option's TSval.
@@ -343,6 +348,7 @@ impl Plan {
         dport: None,
         seq_add: 0,
         ack_add: 0,
+        ack_limit: None,
         window: None,
         tsval_add: 0,
         tsecr_add: 0,

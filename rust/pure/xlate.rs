@@ -92,16 +92,21 @@ pub fn apply(
         let seq = h.seq.wrapping_add(plan.seq_add);
         fix = fix.merge(tcp::set_seq(tcp, seq).map_err(trunc)?.fix());
     }
-    if plan.ack_add != 0 {
-        if h.flags & TCP_FLAG_ACK != 0 {
-            let ack = h.ack.wrapping_add(plan.ack_add);
+    if h.flags & TCP_FLAG_ACK != 0 && (plan.ack_add != 0 || plan.ack_limit.is_some()) {
+        let mut ack = h.ack.wrapping_add(plan.ack_add);
+        if let Some(limit) = plan.ack_limit {
+            if super::seq::after(ack, limit) {
+                ack = limit;
+            }
+        }
+        if ack != h.ack {
             fix = fix.merge(tcp::set_ack(tcp, ack).map_err(trunc)?.fix());
         }
-        if h.header_len > tcp::TCP_MIN_HDR_LEN {
-            let area = tcp::options_area_mut(tcp).map_err(trunc)?;
-            let delta = SeqDelta::from_offset(plan.ack_add);
-            fix = fix.merge(opt_fix(tcp::translate_sack(area, delta))?);
-        }
+    }
+    if plan.ack_add != 0 && h.header_len > tcp::TCP_MIN_HDR_LEN {
+        let area = tcp::options_area_mut(tcp).map_err(trunc)?;
+        let delta = SeqDelta::from_offset(plan.ack_add);
+        fix = fix.merge(opt_fix(tcp::translate_sack(area, delta))?);
     }
     if let Some(w) = plan.window {
         fix = fix.merge(tcp::set_window(tcp, w).map_err(trunc)?.fix());
@@ -252,6 +257,35 @@ mod tests {
         // The SACK edges moved like the ACK.
         let e = u32::from_be_bytes(p[44..48].try_into().unwrap());
         assert_eq!(e, 10u32.wrapping_sub(12345));
+    }
+
+    #[test]
+    fn ack_limit_lowers_the_ack_but_not_the_sack_blocks() {
+        // A client ACK of 2000 with a SACK block 10..20, translated by +5.
+        let sack = [1, 1, 5, 10, 0, 0, 0, 10, 0, 0, 0, 20];
+        for (limit, want) in [(Some(1990u32), 1990u32), (Some(2010), 2005), (None, 2005)] {
+            let mut p = packet(C, VIP, TCP_FLAG_ACK, &sack, &[]);
+            let pl = Plan {
+                ack_add: 5,
+                ack_limit: limit,
+                ..Plan::ACCEPT
+            };
+            apply(&mut p, 20, &pl, Mode::Full, None).unwrap();
+            assert!(valid(&p));
+            let h = TcpHeader::parse(&p[20..]).unwrap();
+            assert_eq!(h.ack, want, "limit {limit:?}");
+            let e = u32::from_be_bytes(p[44..48].try_into().unwrap());
+            assert_eq!(e, 15, "the SACK edges move by ack_add only");
+        }
+        // A limit alone (no translation) still applies.
+        let mut p = packet(C, VIP, TCP_FLAG_ACK, &[], &[]);
+        let pl = Plan {
+            ack_limit: Some(1500),
+            ..Plan::ACCEPT
+        };
+        apply(&mut p, 20, &pl, Mode::Full, None).unwrap();
+        assert!(valid(&p));
+        assert_eq!(TcpHeader::parse(&p[20..]).unwrap().ack, 1500);
     }
 
     #[test]

@@ -6,6 +6,13 @@
 #           destination's nginx); the same files /d/f1..f8 on every node,
 #           and /who, the node's name; stock nginx on port 80; dts-proxy on
 #           8080 with --route /=2: every connection goes to node 2's nginx;
+#   range:  D downloads of /d/big (the same bytes on every node), each from a
+#           client port node 1 accepts, read at a throttled rate (curl
+#           --limit-rate) so that they are under way when the drain
+#           starts: node 2 has another node continue each with a Range
+#           request (drain_continued >= D), the drain ends while they still
+#           run, every body is byte-exact with no RST, and no node refused
+#           a continuation (continuation_refused 0);
 #   streams: K keep-alive connections from client ports node 1 accepts,
 #           each a stream of requests (tests/vm/ka_stream.py: files checked
 #           byte-exact, /who every fifth request, 200 ms apart, never
@@ -29,10 +36,11 @@ ALL=$(all_vms)
 EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
 NFILES=8
 K=8
+D=2
 if [ "$(rig_flavor)" = debug ]; then
-    DURATION=40 TIMEOUT=60
+    DURATION=40 TIMEOUT=60 BIG=4194304 RATE=128K
 else
-    DURATION=20 TIMEOUT=30
+    DURATION=20 TIMEOUT=30 BIG=8388608 RATE=384K
 fi
 
 case "$RIG_ROLE" in
@@ -56,6 +64,8 @@ with open(d + "/d.sums", "w") as out:
         b = bytes(r.getrandbits(8) for _ in range(1000 + i * 9000))
         open("%s/d.f%d" % (d, i), "wb").write(b)
         out.write("%s f%d\n" % (hashlib.sha256(b).hexdigest(), i))' "$RIG_SHARED" "$NFILES"
+        head -c "$BIG" /dev/urandom >"$RIG_SHARED/d.big"
+        sha256_of "$RIG_SHARED/d.big" >"$RIG_SHARED/d.big.sha"
     fi
     barrier files "$ALL"
     i=1
@@ -63,6 +73,9 @@ with open(d + "/d.sums", "w") as out:
         cp "$RIG_SHARED/d.f$i" "/tmp/www/d/f$i"
         i=$((i + 1))
     done
+    # The same bytes and modification time everywhere: the same ETag, so
+    # a continuation's If-Range holds on every node.
+    cp -p "$RIG_SHARED/d.big" /tmp/www/d/big
     nginx_start_without_proxy_port
     check "dts-proxy (--route /=2) listens on 8080" \
         dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" --nodes 1,2,3 \
@@ -81,16 +94,21 @@ with open(d + "/d.sums", "w") as out:
     if [ "$RIG_ID" = 2 ]; then
         "$DTSCTL" status --json >/tmp/st.json
         dts_counter_values /tmp/st.json serving drain_started drain_moved drain_move_failed \
-            handover_done handover_failed >/tmp/dc.txt
+            drain_continued handover_done handover_failed >/tmp/dc.txt
         log "drain counters: $(tr '\n' ' ' </tmp/dc.txt)"
         check "node 2 serves no connection" test "$(counter_value serving /tmp/dc.txt)" = 0
         check "node 2 drained once, moved $K connections or more ($(tr '\n' ' ' </tmp/dc.txt))" \
             sh -c "[ $(counter_value drain_started /tmp/dc.txt) = 1 ] && [ $(counter_value drain_moved /tmp/dc.txt) -ge $K ]"
+        check "node 2 had the $D downloads under way continued elsewhere ($(tr '\n' ' ' </tmp/dc.txt))" \
+            test "$(counter_value drain_continued /tmp/dc.txt)" -ge "$D"
         check "dtsctl peers on node 2: DRAINING" sh -c "'$DTSCTL' peers | grep -q DRAINING"
     elif [ "$RIG_ID" = 3 ]; then
         check "node 3 sees node 2 draining" \
             sh -c "'$DTSCTL' peers --json | grep -q '\"id\":2,[^}]*\"state\":\"draining\"'"
     fi
+    "$DTSCTL" status --json >/tmp/st2.json
+    dts_counter_values /tmp/st2.json continuation_refused >/tmp/cr.txt
+    check "node $RIG_ID refused no continuation" test "$(counter_value continuation_refused /tmp/cr.txt)" = 0
     barrier checked "$ALL"
     # The client tried a new connection node 2 would accept.
     barrier new-tried "$ALL"
@@ -115,6 +133,32 @@ client)
     done
     barrier ready "$ALL"
     capture_start /tmp/drain.pcap
+    # The downloads, throttled, started first; small receive buffers, so
+    # that the server cannot send the whole file ahead into the client's.
+    rmem=$(cat /proc/sys/net/ipv4/tcp_rmem)
+    echo "4096 65536 131072" >/proc/sys/net/ipv4/tcp_rmem
+    dpids=""
+    i=1
+    while [ $i -le $D ]; do
+        port_of 1
+        curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$PORT" \
+            -o "/tmp/big-$i" -w '%{http_code} %{size_download} B in %{time_total} s\n' \
+            "http://$VIP/d/big" >"/tmp/big-$i.out" 2>&1 &
+        dpids="$dpids $!"
+        i=$((i + 1))
+    done
+    # Under way: each has some of the body (and all of the head).
+    n=0
+    while [ $n -lt 300 ]; do
+        small=0
+        for i in $(seq 1 $D); do
+            [ "$(stat -c %s "/tmp/big-$i" 2>/dev/null || echo 0)" -ge 262144 ] || small=1
+        done
+        [ $small = 0 ] && break
+        sleep 0.1
+        n=$((n + 1))
+    done
+    check "$D throttled downloads of /d/big under way" test "$small" = 0
     rm -f /tmp/started
     "$PY" "$RIG_REPO/tests/vm/ka_stream.py" --vip "$VIP" --ports "$PORTS" --files "$NFILES" \
         --sums "$RIG_SHARED/d.sums" --duration "$DURATION" --think-ms 200 \
@@ -125,6 +169,10 @@ client)
     check "$K keep-alive streams started (ports $PORTS, accepted by node 1)" test -e /tmp/started
     barrier streaming "$ALL"
     barrier drained "$ALL"
+    running=0
+    for p in $dpids; do kill -0 "$p" 2>/dev/null && running=$((running + 1)); done
+    check "the drain ended while the downloads still ran ($running of $D running)" \
+        test "$running" = "$D"
     barrier checked "$ALL"
     # A new connection from a port node 2 accepts while node 2 drains.
     port_of 2
@@ -138,6 +186,16 @@ client)
     check "after the undrain, a new connection from port $PORT (node 2's) is served by node 2 again ('$body')" \
         test "$body" = node2
     barrier new-again "$ALL"
+    i=0
+    for p in $dpids; do
+        i=$((i + 1))
+        wait "$p"
+        rc=$?
+        check "download $i: $(cat "/tmp/big-$i.out")" test "$rc" = 0
+        check "download $i byte-exact, one body (the node that continued it spliced its 206 head away)" \
+            test "$(sha256_of "/tmp/big-$i")" = "$(cat "$RIG_SHARED/d.big.sha")"
+    done
+    echo "$rmem" >/proc/sys/net/ipv4/tcp_rmem
     wait "$streams"
     rc=$?
     cat /tmp/streams.log

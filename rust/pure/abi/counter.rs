@@ -194,11 +194,15 @@ pub enum Counter {
     HandoverDraining = 85,
     /// Client segments without a flow entry for which one was made again, because this node's stack has their connection (its entry was dropped early while its handshake was under way: the stack had answered the SYN).
     FlowPickup = 86,
+    /// Responses under way a draining node had another node continue with a `Range` request (`Documentation/drain.md`).
+    DrainContinued = 87,
+    /// Continuations this node refused to splice: its server's answer was not the `206` of exactly the bytes asked for (the client is reset).
+    ContinuationRefused = 88,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 87] = [
+    pub const ALL: [Self; 89] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -286,6 +290,8 @@ impl Counter {
         Self::DrainMoveFailed,
         Self::HandoverDraining,
         Self::FlowPickup,
+        Self::DrainContinued,
+        Self::ContinuationRefused,
     ];
 
     /// Number of defined counters.
@@ -389,6 +395,8 @@ impl Counter {
             84 => Some(Self::DrainMoveFailed),
             85 => Some(Self::HandoverDraining),
             86 => Some(Self::FlowPickup),
+            87 => Some(Self::DrainContinued),
+            88 => Some(Self::ContinuationRefused),
             _ => None,
         }
     }
@@ -483,6 +491,8 @@ impl Counter {
             Self::DrainMoveFailed => "drain_move_failed",
             Self::HandoverDraining => "handover_draining",
             Self::FlowPickup => "flow_pickup",
+            Self::DrainContinued => "drain_continued",
+            Self::ContinuationRefused => "continuation_refused",
         }
     }
 }
