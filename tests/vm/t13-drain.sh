@@ -12,7 +12,10 @@
 #           starts: node 2 has another node continue each with a Range
 #           request (drain_continued >= D), the drain ends while they still
 #           run, every body is byte-exact with no RST, and no node refused
-#           a continuation (continuation_refused 0);
+#           a continuation (continuation_refused 0); the first download's
+#           full capture (tests/vm/tcp_stream_check.py) has one 200 head
+#           and the body once, no byte missing, and the bytes from two
+#           nodes' MACs;
 #   streams: K keep-alive connections from client ports node 1 accepts,
 #           each a stream of requests (tests/vm/ka_stream.py: files checked
 #           byte-exact, /who every fifth request, 200 ms apart, never
@@ -141,6 +144,18 @@ client)
     i=1
     while [ $i -le $D ]; do
         port_of 1
+        if [ $i = 1 ]; then
+            # Every byte of the first download, for tcp_stream_check.py.
+            BIGPORT=$PORT
+            tcpdump -Z root -p -i eth0 -n -s 0 -B 16384 -U -w /tmp/big1.pcap \
+                "tcp and host $CLIENT_IP and port $PORT" >/tmp/tcpdump-big.log 2>&1 &
+            bigdump=$!
+            n=0
+            while ! grep -q 'listening on' /tmp/tcpdump-big.log && [ $n -lt 150 ]; do
+                sleep 0.1
+                n=$((n + 1))
+            done
+        fi
         curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$PORT" \
             -o "/tmp/big-$i" -w '%{http_code} %{size_download} B in %{time_total} s\n' \
             "http://$VIP/d/big" >"/tmp/big-$i.out" 2>&1 &
@@ -196,6 +211,12 @@ client)
             test "$(sha256_of "/tmp/big-$i")" = "$(cat "$RIG_SHARED/d.big.sha")"
     done
     echo "$rmem" >/proc/sys/net/ipv4/tcp_rmem
+    sleep 1
+    kill "$bigdump"
+    wait "$bigdump"
+    check "the capture of download 1 (port $BIGPORT): one head, the body once, no byte missing, the continuation's head off the client's stream" \
+        "$PY" "$RIG_REPO/tests/vm/tcp_stream_check.py" --pcap /tmp/big1.pcap \
+        --server "$VIP:80" --client "$CLIENT_IP:$BIGPORT" --body "$RIG_SHARED/d.big" --max-spliced 512 --min-senders 2
     wait "$streams"
     rc=$?
     cat /tmp/streams.log
