@@ -135,7 +135,24 @@ fn on_flow(
         && !(f.role == Role::Client && st_now == FcbState::HandedOver);
     let sent = f.sent();
     let has_ack = t.info.flags & TCP_FLAG_ACK != 0;
-    if checked && !sent.accepts(t.info.seq, c.payload, has_ack, t.ack) {
+    let mut c = c;
+    let continued =
+        f.role == Role::ClientDst && st_now == FcbState::Direct && fcb.is_continuation();
+    if continued && dir == Dir::In && has_ack {
+        // A Range continuation's client may acknowledge bytes the node that
+        // cut the response sent and this one did not yet: lowered to what
+        // this node sent, both for the window check and for the stack.
+        c.ack_limit = Some(if sent.known {
+            sent.snd_nxt
+        } else {
+            fcb.p_base().wrapping_add(1)
+        });
+    }
+    let ack = match c.ack_limit {
+        Some(l) if crate::pure::seq::after(t.ack, l) => l,
+        _ => t.ack,
+    };
+    if checked && !sent.accepts(t.info.seq, c.payload, has_ack, ack) {
         stats::inc(Counter::OutOfWindow);
         // The segment itself goes where its plan says (the stack makes its
         // own checks); it only teaches and changes nothing here.
@@ -144,31 +161,22 @@ fn on_flow(
     fcb.record(fcb::learn(f.role, st_now, dir, &c.info));
     fcb.record(fcb::learn_ts(f.role, st_now, dir, &c.info));
     fcb.record(fcb::learn_ack(f.role, dir, &c.info, t.ack));
-    let mut c = c;
-    if f.role == Role::ClientDst && st_now == FcbState::Direct && fcb.is_continuation() {
-        if dir == Dir::Out {
-            if let Some(cont) = fcb.pending_continuation() {
-                let mut head = [0u8; crate::pure::http::HEAD_MAX];
-                let n = seg::read_payload(skb, t, 0, &mut head);
-                let head = head.get(..n).unwrap_or_default();
-                if let Some(v) = super::takeover::check_continuation(
-                    f,
-                    cont,
-                    t.info.flags,
-                    t.ack,
-                    head,
-                    c.payload,
-                    c.now,
-                ) {
-                    return v;
-                }
+    if continued && dir == Dir::Out {
+        if let Some(cont) = fcb.pending_continuation() {
+            let mut head = [0u8; crate::pure::http::HEAD_MAX];
+            let n = seg::read_payload(skb, t, 0, &mut head);
+            let head = head.get(..n).unwrap_or_default();
+            if let Some(v) = super::takeover::check_continuation(
+                f,
+                cont,
+                t.info.flags,
+                t.ack,
+                head,
+                c.payload,
+                c.now,
+            ) {
+                return v;
             }
-        } else if has_ack {
-            c.ack_limit = Some(if sent.known {
-                sent.snd_nxt
-            } else {
-                fcb.p_base().wrapping_add(1)
-            });
         }
     }
     if super::drain::served_here(f.role, st_now) {
