@@ -5,7 +5,9 @@
 //! over to another node as soon as it is at rest: its last response sent
 //! in full and acknowledged, no request since ([`crate::pure::http`]). An
 //! idle keep-alive connection goes at once; one in the middle of a
-//! response goes when the client acknowledged its end.
+//! response goes when the client acknowledged its end, or at once if the
+//! response can be continued on another node with a `Range` request
+//! ([`continuable`], [`super::handover::move_cont`]).
 //!
 //! The work runs in an [`Evictor`] work item (process context: a handover
 //! sleeps for one mesh round trip), queued on the long-work system

@@ -17,7 +17,7 @@
 //! Cloning's per-connection lock in [`crate::sc::on_segment`] and
 //! [`crate::sc::forwarded_in`]; the mesh's close queue's when a handed-in
 //! connection ends ([`crate::mesh::notify_closed`]); a connection's response
-//! cell's flag ([`crate::fcb::Fcb::sent_data`]: a
+//! cell's flag ([`crate::fcb::Fcb::sent_data`], `recv_data`: a
 //! compare-and-swap, never a wait). A client segment without an entry may
 //! get one again ([`pickup`]): an RCU look-up in the stack's established
 //! hash, no lock.
