@@ -34,7 +34,7 @@ use kernel::sync::Arc;
 use crate::loadepoch;
 use crate::pure::fcb::{self, Learn, Params, State};
 use crate::pure::flow::FlowKey;
-use crate::pure::http::{ReqCopy, RespTrack, Response};
+use crate::pure::http::{HeadAcc, HeadStep, ReqCopy, RespTrack, Response};
 use crate::pure::mesh::CloseReason;
 
 const KNOWN: u64 = 1 << 32;
@@ -170,6 +170,26 @@ impl RespCell {
 /// tracker before it gives its segment up ([`RespCell`]).
 const WRITER_TRIES: u32 = 256;
 
+/// N2, on a Range continuation: the head of the server's answer gathered
+/// so far ([`HeadAcc`]). Only the send path reaches it, serialized per
+/// connection by the socket's lock; a flag taken by compare-and-swap
+/// makes that a checked fact rather than an assumption (a second holder
+/// finds it taken and holds its segment back, as for an incomplete head).
+///
+/// # Invariants
+///
+/// `acc` is read or written only by the holder of `busy` (who set it from
+/// `false` by compare-and-swap and clears it when done).
+struct HeadCell {
+    busy: AtomicBool,
+    acc: UnsafeCell<HeadAcc>,
+}
+
+// SAFETY: `acc` is only reached under `busy` (type invariant).
+unsafe impl Sync for HeadCell {}
+// SAFETY: as above; `HeadAcc` is plain data.
+unsafe impl Send for HeadCell {}
+
 /// A delta that becomes known once.
 struct Delta(AtomicU64);
 
@@ -250,6 +270,9 @@ pub(crate) struct Fcb {
     /// sent yet; the send path checks it and splices the body
     /// ([`Fcb::splice_head`]).
     cont_pending: AtomicBool,
+    /// N2, with `continuation`: the head gathered until it is complete
+    /// ([`Fcb::continuation_head`]). Set before the FCB is shared.
+    cont_head: Option<KBox<HeadCell>>,
     /// The local socket of this (handed-over) connection was aborted under
     /// its application by a draining node (`crate::handoff::drain`): its
     /// RST is not this node's own reset of the client, and is dropped.
@@ -313,6 +336,7 @@ impl Fcb {
             reforwarded: false,
             continuation: None,
             cont_pending: AtomicBool::new(false),
+            cont_head: None,
             stack_silenced: AtomicBool::new(false),
             notified: AtomicBool::new(false),
             early_closed: AtomicU8::new(0),
@@ -349,11 +373,50 @@ impl Fcb {
     }
 
     /// The same FCB, a Range continuation from body byte `offset` of
-    /// `complete` if `cont` says so (before it is shared).
-    pub(crate) fn with_continuation(mut self, cont: Option<(u64, u64)>) -> Self {
+    /// `complete` if `cont` says so (before it is shared). Process context
+    /// (it allocates the head's buffer with `GFP_KERNEL`).
+    pub(crate) fn with_continuation(mut self, cont: Option<(u64, u64)>) -> Result<Self> {
+        if cont.is_some() {
+            let cell = HeadCell {
+                busy: AtomicBool::new(false),
+                acc: UnsafeCell::new(HeadAcc::NEW),
+            };
+            self.cont_head = Some(KBox::new(cell, GFP_KERNEL)?);
+        }
         self.continuation = cont;
         self.cont_pending = AtomicBool::new(cont.is_some());
-        self
+        Ok(self)
+    }
+
+    /// N2: takes a data segment of the server's answer to a continuation
+    /// whose head is still to come ([`HeadAcc::on_out`]: `payload` bytes
+    /// at `seq`, copied by `read`). [`HeadStep::More`] if another holder
+    /// has the buffer (never, as the socket's lock serializes the send
+    /// path: the segment is held back and sent again by the stack);
+    /// [`HeadStep::Bad`] on a connection that is no continuation. The
+    /// send path.
+    pub(crate) fn continuation_head(
+        &self,
+        seq: u32,
+        payload: u32,
+        read: impl FnOnce(u32, &mut [u8]) -> usize,
+    ) -> HeadStep {
+        let Some(cell) = self.cont_head.as_deref() else {
+            return HeadStep::Bad;
+        };
+        if cell
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return HeadStep::More;
+        }
+        // SAFETY: this thread holds `busy` (type invariant: nobody else
+        // reaches `acc` until it is cleared below).
+        let acc = unsafe { &mut *cell.acc.get() };
+        let step = acc.on_out(seq, payload, read);
+        cell.busy.store(false, Ordering::Release);
+        step
     }
 
     /// N2: the continuation whose server's answer's head is still to come,

@@ -163,17 +163,15 @@ fn on_flow(
     fcb.record(fcb::learn_ack(f.role, dir, &c.info, t.ack));
     if continued && dir == Dir::Out {
         if let Some(cont) = fcb.pending_continuation() {
-            let mut head = [0u8; crate::pure::http::HEAD_MAX];
-            let n = seg::read_payload(skb, t, 0, &mut head);
-            let head = head.get(..n).unwrap_or_default();
             if let Some(v) = super::takeover::check_continuation(
                 f,
                 cont,
                 t.info.flags,
+                t.info.seq,
                 t.ack,
-                head,
                 c.payload,
                 c.now,
+                |at, buf| seg::read_payload(skb, t, at, buf),
             ) {
                 return v;
             }
@@ -613,10 +611,16 @@ pub(super) fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32
             Outbound::Pass => (FlowKey::outbound(s.saddr, s.sport, s.daddr, s.dport), false),
         };
         match st.flows.lookup(&key, &guard) {
-            // This node's reset of a handed-over client (`handover.rs`).
+            // This node's reset of a handed-over client (`handover.rs`), or
+            // of a refused continuation's (`takeover::check_continuation`).
             Some(f)
-                if fcb::own_reset(f.role, f.fcb.state(), from_proxy, s.flags)
-                    && !f.fcb.stack_silenced() =>
+                if fcb::own_reset(
+                    f.role,
+                    f.fcb.state(),
+                    from_proxy,
+                    s.flags,
+                    f.fcb.is_continuation(),
+                ) && !f.fcb.stack_silenced() =>
             {
                 bindings::NF_ACCEPT
             }

@@ -41,6 +41,7 @@ use crate::pure::config::PortKind;
 use crate::pure::fcb::{self, Learn, Role, State};
 use crate::pure::flow::FlowKey;
 use crate::pure::homsg::{self, Handover, HandoverAck};
+use crate::pure::http::HeadStep;
 use crate::pure::mesh::CloseReason;
 use crate::pure::segbuild::{self, window_field, SegSpec};
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
@@ -241,7 +242,7 @@ fn build(m: &Handover<'_>, from: u8) -> Result<Taken> {
     )
     .with_dst_port(place.dst_port)
     .with_reforwarded(m.reforwarded)
-    .with_continuation(m.continuation);
+    .with_continuation(m.continuation)?;
     let fcb = Arc::new(fcb, GFP_KERNEL)?;
     // The source's numbering continues: the client's data after `c_isn`,
     // the server side's after `s_isn`; the TSval the client saw last.
@@ -390,37 +391,61 @@ fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result<SegSpec> {
 
 /// N2's send path, on a segment of a Range continuation's connection
 /// whose server's answer has not been checked yet
-/// ([`Fcb::pending_continuation`]; `Documentation/drain.md`): the first
-/// data segment must start with a head ([`crate::pure::http::parse_head`]
-/// of its first `head` bytes, up to `HEAD_MAX`) that
+/// ([`Fcb::pending_continuation`]; `Documentation/drain.md`): the data
+/// segments are gathered ([`Fcb::continuation_head`]: `payload` bytes at
+/// `seq`, copied by `read`) until they hold a whole head, and held back
+/// from the client meanwhile (dropped: the stack sends them again, and
+/// they land below the cut, where the client has its bytes already, once
+/// the head is spliced). The stack sends the head in pieces when the
+/// client's window is smaller than the head. A complete head that
 /// [`crate::pure::http::continuation_head`] accepts for `(offset,
-/// complete)`; the head is then spliced away ([`Fcb::splice_head`]) and the
-/// segment goes on (`None`). A segment without data before it (an ACK of
-/// the request) is dropped. Anything else (another answer, a head split
-/// across segments, a FIN or an RST first) cannot be continued byte-exact:
-/// the client and the local socket are reset, and the segment dropped
-/// (`continuation_refused`). `ack` is the segment's acknowledgement number
-/// (the local socket's `RCV.NXT`). Softirq context; never sleeps.
+/// complete)` is spliced away ([`Fcb::splice_head`]) and the segment that
+/// completed it goes on (`None`). A segment without data is dropped.
+/// Anything else (another answer, a head longer than `HEAD_MAX`, a FIN or
+/// an RST first) cannot be continued byte-exact: the client and the local
+/// socket are reset, the segment dropped (`continuation_refused`), and
+/// the reason logged. `ack` is the segment's acknowledgement number (the
+/// local socket's `RCV.NXT`). Softirq or task context; never sleeps.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_continuation(
     f: &Flow,
     cont: (u64, u64),
     flags: u8,
+    seq: u32,
     ack: u32,
-    head: &[u8],
     payload: u32,
     now: u32,
+    read: impl FnOnce(u32, &mut [u8]) -> usize,
 ) -> Option<u32> {
-    if payload == 0 && flags & (TCP_FLAG_RST | TCP_FLAG_FIN) == 0 {
+    let ended = flags & (TCP_FLAG_RST | TCP_FLAG_FIN) != 0;
+    if payload == 0 && !ended {
         return Some(bindings::NF_DROP);
     }
-    let spliced = match crate::pure::http::parse_head(head) {
-        Ok(Some(h)) => crate::pure::http::continuation_head(&h, cont.0, cont.1).ok(),
-        _ => None,
+    let step = if payload == 0 {
+        HeadStep::Bad
+    } else {
+        f.fcb.continuation_head(seq, payload, read)
     };
-    if let Some(len) = spliced {
-        if f.fcb.splice_head(len) {
-            return None;
-        }
+    match step {
+        HeadStep::More if !ended => return Some(bindings::NF_DROP),
+        HeadStep::Done(h) => match crate::pure::http::continuation_head(&h, cont.0, cont.1) {
+            Ok(len) if f.fcb.splice_head(len) => return None,
+            // Rare and final for the client: say why, once per refusal.
+            _ => pr_info!(
+                "continuation refused: the server answered {} (range {:?}, length {:?}, head {} B) to bytes {}- of {}\n",
+                h.status,
+                h.range,
+                h.content_length,
+                h.len,
+                cont.0,
+                cont.1
+            ),
+        },
+        HeadStep::More | HeadStep::Bad => pr_info!(
+            "continuation refused: no response head the module can splice before {} B of the answer (flags {:#x})\n",
+            payload,
+            flags
+        ),
     }
     refuse_continuation(f, ack, now);
     Some(bindings::NF_DROP)

@@ -508,11 +508,23 @@ pub const fn reset_answers(role: Role, state: State, flags: u8, ack: u32) -> Opt
 /// that 4-tuple once it was handed over, so the send path lets it pass
 /// instead of dropping it ([`DropReason::HandedOver`]), but the socket of
 /// an application-port connection a draining node moved, whose abort the
-/// caller tells apart (the FCB's `stack_silenced`).
-pub const fn own_reset(role: Role, state: State, from_proxy: bool, flags: u8) -> bool {
+/// caller tells apart (the FCB's `stack_silenced`). On a destination, the
+/// RST that ends a refused Range continuation (`continuation`: the entry
+/// is one, now `Aborted`) is this node's own too.
+pub const fn own_reset(
+    role: Role,
+    state: State,
+    from_proxy: bool,
+    flags: u8,
+    continuation: bool,
+) -> bool {
     !from_proxy
         && flags & TCP_FLAG_RST != 0
-        && matches!((role, state), (Role::Client, State::HandedOver))
+        && match (role, state) {
+            (Role::Client, State::HandedOver) => true,
+            (Role::ClientDst, State::Aborted) => continuation,
+            _ => false,
+        }
 }
 
 /// Whether a segment in direction `dir` moves the life cycle
@@ -888,14 +900,27 @@ mod tests {
         assert!(moves_life_cycle(Role::Client, ho, Dir::In));
         assert!(moves_life_cycle(Role::Client, State::Proxying, Dir::Out));
         assert!(moves_life_cycle(Role::ClientDst, State::Direct, Dir::Out));
-        assert!(own_reset(Role::Client, ho, false, TCP_FLAG_RST));
-        assert!(!own_reset(Role::Client, ho, true, TCP_FLAG_RST));
-        assert!(!own_reset(Role::Client, ho, false, TCP_FLAG_ACK));
+        assert!(own_reset(Role::Client, ho, false, TCP_FLAG_RST, false));
+        assert!(!own_reset(Role::Client, ho, true, TCP_FLAG_RST, false));
+        assert!(!own_reset(Role::Client, ho, false, TCP_FLAG_ACK, false));
         assert!(!own_reset(
             Role::Client,
             State::Proxying,
             false,
-            TCP_FLAG_RST
+            TCP_FLAG_RST,
+            false
+        ));
+        // A refused continuation's RST to the client, and only that.
+        let ab = State::Aborted;
+        assert!(own_reset(Role::ClientDst, ab, false, TCP_FLAG_RST, true));
+        assert!(!own_reset(Role::ClientDst, ab, false, TCP_FLAG_RST, false));
+        assert!(!own_reset(Role::ClientDst, ab, false, TCP_FLAG_ACK, true));
+        assert!(!own_reset(
+            Role::ClientDst,
+            State::Direct,
+            false,
+            TCP_FLAG_RST,
+            true
         ));
     }
 

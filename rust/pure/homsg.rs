@@ -213,8 +213,15 @@ impl<'a> Handover<'a> {
         self.validate()?;
         let len = self.encoded_len();
         let buf = out.get_mut(..len).ok_or(HoMsgError::OutTooSmall)?;
-        let (fixed, rest) = buf.split_at_mut(HANDOVER_FIXED_LEN);
-        let (extra, data) = rest.split_at_mut(self.extra_len());
+        // Split without a panic path: `len` covers the three parts.
+        let (fixed, rest) = buf
+            .split_first_chunk_mut::<HANDOVER_FIXED_LEN>()
+            .ok_or(HoMsgError::OutTooSmall)?;
+        let extra_len = self.extra_len().min(rest.len());
+        let (extra, data) = rest.split_at_mut(extra_len);
+        if data.len() != self.data.len() {
+            return Err(HoMsgError::OutTooSmall);
+        }
         let mut w = Writer::new(fixed);
         w.put([VERSION, self.opts(), self.snd_wscale, self.rcv_wscale])?;
         w.put(self.call_id.to_be_bytes())?;
@@ -245,7 +252,9 @@ impl<'a> Handover<'a> {
             w.put(offset.to_be_bytes())?;
             w.put(complete.to_be_bytes())?;
         }
-        data.copy_from_slice(self.data);
+        for (d, s) in data.iter_mut().zip(self.data) {
+            *d = *s;
+        }
         Ok(len)
     }
 

@@ -654,6 +654,96 @@ pub fn continuation_head(head: &Head, offset: u64, complete: u64) -> Result<u32,
     }
 }
 
+/// What [`HeadAcc::on_out`] made of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadStep {
+    /// The head is not complete yet (or the segment repeats bytes already
+    /// seen): the segment must not reach the client.
+    More,
+    /// The head is complete: its parse.
+    Done(Head),
+    /// The bytes are no response head, the head does not fit in
+    /// [`HEAD_MAX`] bytes, or a segment left a gap.
+    Bad,
+}
+
+/// The head of the target's answer to a Range continuation, gathered
+/// from the segments its stack sends until the blank line
+/// (`Documentation/drain.md`). The stack may send the head in pieces: a
+/// client whose receive buffer was nearly full at the cut advertises a
+/// window smaller than the head. The pieces are held back from the
+/// client; the segment that completes the head goes on, under the
+/// spliced numbering.
+///
+/// # Invariants
+///
+/// `len <= HEAD_MAX`; `buf[..len]` are the stack's bytes from `start` on,
+/// in order, without a gap; `len == 0` when `start` is unknown.
+#[derive(Clone, Debug)]
+pub struct HeadAcc {
+    start: Option<u32>,
+    len: u16,
+    buf: [u8; HEAD_MAX],
+}
+
+impl HeadAcc {
+    /// Nothing gathered yet.
+    pub const NEW: Self = Self {
+        start: None,
+        len: 0,
+        buf: [0; HEAD_MAX],
+    };
+
+    /// The bytes gathered so far.
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// Takes the data segment of `payload` bytes at `seq` (the stack's
+    /// numbering; the first one seen starts the head), whose bytes from
+    /// offset `at` on `read` copies (returning how many). Retransmitted
+    /// bytes are compared with nothing and skipped; a segment that starts
+    /// past the bytes gathered is a gap ([`HeadStep::Bad`]). Never panics.
+    pub fn on_out(
+        &mut self,
+        seq: u32,
+        payload: u32,
+        read: impl FnOnce(u32, &mut [u8]) -> usize,
+    ) -> HeadStep {
+        if payload == 0 {
+            return HeadStep::More;
+        }
+        let start = *self.start.get_or_insert(seq);
+        let have = u32::from(self.len);
+        let at = seq.wrapping_sub(start);
+        // `seq` before `start` (a wrap of `at`) or past the bytes gathered.
+        if seq::after(start, seq) || at > have {
+            return HeadStep::Bad;
+        }
+        // `at <= have`: checked above.
+        let skip = have.saturating_sub(at);
+        if skip >= payload {
+            return HeadStep::More;
+        }
+        let room = HEAD_MAX.saturating_sub(usize::from(self.len));
+        let want = usize::try_from(payload.saturating_sub(skip))
+            .unwrap_or(usize::MAX)
+            .min(room);
+        let from = usize::from(self.len);
+        let n = match self.buf.get_mut(from..from.saturating_add(want)) {
+            Some(dst) => read(skip, dst).min(want),
+            None => 0,
+        };
+        // INVARIANT: at most `room` bytes more, contiguous with the rest.
+        self.len = self.len.saturating_add(u16::try_from(n).unwrap_or(0));
+        match parse_head(self.bytes()) {
+            Ok(Some(h)) => HeadStep::Done(h),
+            Ok(None) if usize::from(self.len) < HEAD_MAX && n == want => HeadStep::More,
+            _ => HeadStep::Bad,
+        }
+    }
+}
+
 /// A reader of `bytes` for [`ReqCopy::on_in`]: copies from offset `at`.
 pub fn copy_from(bytes: &[u8]) -> impl FnOnce(u32, &mut [u8]) -> usize + '_ {
     move |at, dst| {

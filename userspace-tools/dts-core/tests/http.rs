@@ -4,8 +4,8 @@
 //! way, however the stream is cut into segments and retransmitted.
 
 use dts_core::http::{
-    continuation_head, continuation_request, parse_head, ContError, HeadError, Phase, ReqCopy,
-    RespTrack, HEAD_MAX, REQUEST_MAX,
+    continuation_head, continuation_request, parse_head, ContError, HeadAcc, HeadError, HeadStep,
+    Phase, ReqCopy, RespTrack, HEAD_MAX, REQUEST_MAX,
 };
 use proptest::prelude::*;
 
@@ -454,6 +454,88 @@ fn pipelined_long_or_unseen_requests_are_not_copies() {
     assert_eq!(c.request_ending_at(7 + GET.len() as u32), Some(GET));
 }
 
+/// A 206 answer to a continuation from byte 1000 of 4000, and its body.
+fn answer206() -> (Vec<u8>, usize) {
+    let head = b"HTTP/1.1 206 Partial Content\r\nServer: nginx\r\nContent-Length: 3000\r\n\
+ETag: \"5f1a-fa0\"\r\nContent-Range: bytes 1000-3999/4000\r\n\r\n"
+        .to_vec();
+    let h = head.len();
+    let mut v = head;
+    v.extend((0..3000).map(|i| (i % 251) as u8));
+    (v, h)
+}
+
+/// `acc.on_out` with the bytes of `stream` from `at` on, `len` of them.
+fn out(acc: &mut HeadAcc, base: u32, stream: &[u8], at: usize, len: usize) -> HeadStep {
+    let seg = &stream[at..at + len];
+    acc.on_out(
+        base.wrapping_add(at as u32),
+        len as u32,
+        dts_core::http::copy_from(seg),
+    )
+}
+
+#[test]
+fn a_continuation_head_in_one_segment_or_in_pieces() {
+    let (v, h) = answer206();
+    let base = u32::MAX - 40; // the numbering wraps inside the head
+    let mut acc = HeadAcc::NEW;
+    match out(&mut acc, base, &v, 0, 1400) {
+        HeadStep::Done(head) => assert_eq!(head.len as usize, h),
+        other => panic!("{other:?}"),
+    }
+    // Window-sized pieces, short of the head's end.
+    assert!(h > 120, "{h}");
+    let mut acc = HeadAcc::NEW;
+    for at in [0, 30, 60, 90] {
+        assert_eq!(out(&mut acc, base, &v, at, 30), HeadStep::More);
+    }
+    // A retransmission of the first piece, and an empty segment.
+    assert_eq!(out(&mut acc, base, &v, 0, 30), HeadStep::More);
+    assert_eq!(acc.on_out(base, 0, |_, _| 0), HeadStep::More);
+    // An overlapping retransmission that completes it.
+    match out(&mut acc, base, &v, 100, 1300) {
+        HeadStep::Done(head) => {
+            assert_eq!(head.len as usize, h);
+            assert_eq!(head.range, Some((1000, 3999, 4000)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(&acc.bytes()[..h], &v[..h]);
+}
+
+#[test]
+fn what_is_no_continuation_head() {
+    let (v, _) = answer206();
+    // A gap.
+    let mut acc = HeadAcc::NEW;
+    assert_eq!(out(&mut acc, 7, &v, 0, 20), HeadStep::More);
+    assert_eq!(out(&mut acc, 7, &v, 40, 20), HeadStep::Bad);
+    // Bytes before the first one seen.
+    let mut acc = HeadAcc::NEW;
+    assert_eq!(out(&mut acc, 7, &v, 20, 20), HeadStep::Bad);
+    assert_eq!(out(&mut acc, 7, &v, 0, 30), HeadStep::Bad);
+    // Not a response.
+    let mut acc = HeadAcc::NEW;
+    let junk = vec![b'x'; 100];
+    assert_eq!(out(&mut acc, 7, &junk, 0, 100), HeadStep::Bad);
+    // A head longer than HEAD_MAX, in pieces or at once.
+    let mut long = b"HTTP/1.1 206 Partial Content\r\nX-Pad: ".to_vec();
+    long.extend_from_slice(&[b'p'; HEAD_MAX]);
+    long.extend_from_slice(b"\r\n\r\n");
+    let mut acc = HeadAcc::NEW;
+    assert_eq!(out(&mut acc, 7, &long, 0, 300), HeadStep::More);
+    assert_eq!(
+        out(&mut acc, 7, &long, 300, long.len() - 300),
+        HeadStep::Bad
+    );
+    let mut acc = HeadAcc::NEW;
+    assert_eq!(out(&mut acc, 7, &long, 0, long.len()), HeadStep::Bad);
+    // A reader that copies less than asked.
+    let mut acc = HeadAcc::NEW;
+    assert_eq!(acc.on_out(7, 100, |_, _| 10), HeadStep::Bad);
+}
+
 proptest! {
     #[test]
     fn a_request_copy_is_always_the_clients_bytes(
@@ -526,6 +608,39 @@ proptest! {
     }
 
     #[test]
+    /// However the stack cuts the head into segments (window-sized pieces,
+    /// retransmissions overlapping what came before), the head comes out
+    /// whole, in the segment that holds its last byte, and never before.
+    #[test]
+    fn a_continuation_head_cut_anyhow(
+        base: u32,
+        cuts in proptest::collection::vec((0usize..400, 1usize..200), 1..40),
+    ) {
+        let (v, h) = answer206();
+        let mut acc = HeadAcc::NEW;
+        let mut have = 0usize;
+        let mut done = false;
+        for (back, len) in cuts {
+            // A segment starts at or before the bytes gathered.
+            let at = have.saturating_sub(back);
+            let len = len.min(v.len() - at);
+            let r = out(&mut acc, base, &v, at, len);
+            have = have.max(at + len);
+            if have >= h {
+                match r {
+                    HeadStep::Done(head) => prop_assert_eq!(head.len as usize, h),
+                    other => prop_assert!(false, "{:?} at {} + {}", other, at, len),
+                }
+                done = true;
+                break;
+            }
+            prop_assert_eq!(r, HeadStep::More);
+        }
+        if !done {
+            prop_assert!(have < h);
+        }
+    }
+
     fn continuation_heads_of_any_numbers(first: u64, len in 1u64..1 << 40, offset: u64, complete: u64) {
         let last = first.saturating_add(len - 1);
         let Some(total) = last.checked_add(1) else { return Ok(()) };
