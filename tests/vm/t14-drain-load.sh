@@ -128,10 +128,11 @@ client)
                 tc qdisc add dev eth0 root netem delay 2ms reorder 25% 50% loss 1%
         fi
         barrier "ready-$p" "$ALL"
-        dpids=""
+        dpids="" spids="" DPORTS=""
         i=1
         while [ $i -le $D ]; do
             port_of 1
+            DPORTS="$DPORTS $PORT"
             if [ $i = 1 ]; then
                 FULLPORT=$PORT
                 tcpdump -Z root -p -i eth0 -n -s 0 -B 32768 -U -w "/tmp/full-$p.pcap" \
@@ -143,6 +144,12 @@ client)
                     n=$((n + 1))
                 done
             fi
+            # The body goes through a FIFO into sha256sum: ten 32 MiB
+            # bodies would not fit in the client's memory.
+            rm -f "/tmp/big-$p-$i" "/tmp/sum-$p-$i"
+            mkfifo "/tmp/big-$p-$i"
+            sha256_of "/tmp/big-$p-$i" >"/tmp/sum-$p-$i" &
+            spids="$spids $!"
             curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$PORT" \
                 -o "/tmp/big-$p-$i" -o "/tmp/who-$p-$i" \
                 -w '%{http_code} %{size_download} B in %{time_total} s\n' \
@@ -162,18 +169,23 @@ client)
             --sums "$RIG_SHARED/d.sums" --duration "$DURATION" --think-ms 200 \
             --started "/tmp/started-$p" --out "/tmp/streams-$p.json" >"/tmp/streams-$p.log" 2>&1 &
         streams=$!
+        # Under way: every download's connection has received 1 MiB
+        # (its client port's byte count in the socket table).
         n=0
         while [ $n -lt 600 ]; do
-            small=0
-            for i in $(seq 1 $D); do
-                [ "$(stat -c %s "/tmp/big-$p-$i" 2>/dev/null || echo 0)" -ge 1048576 ] || small=1
+            going=0
+            for dp in $DPORTS; do
+                ss -tniH "sport = :$dp" | awk '
+                    { for (i = 1; i <= NF; i++) if ($i ~ /^bytes_received:/) {
+                        split($i, a, ":"); if (a[2] + 0 >= 1048576) ok = 1 } }
+                    END { exit !ok }' && going=$((going + 1))
             done
-            [ $small = 0 ] && [ -e "/tmp/started-$p" ] && break
-            sleep 0.1
+            [ "$going" -ge "$D" ] && [ -e "/tmp/started-$p" ] && break
+            sleep 0.2
             n=$((n + 1))
         done
-        check "phase $p: $D downloads under way and $K streams started" \
-            sh -c "[ $small = 0 ] && [ -e /tmp/started-$p ]"
+        check "phase $p: $D downloads under way ($going past 1 MiB) and $K streams started" \
+            sh -c "[ $going -ge $D ] && [ -e /tmp/started-$p ]"
         barrier "loaded-$p" "$ALL"
         barrier "drained-$p" "$ALL"
         running=0
@@ -188,9 +200,14 @@ client)
             wait "$pid"
             rc=$?
             check "phase $p: download $i: $(tr '\n' ' ' <"/tmp/big-$p-$i.out")" test "$rc" = 0
+        done
+        for pid in $spids; do wait "$pid"; done
+        i=1
+        while [ $i -le $D ]; do
             check "phase $p: download $i byte-exact" \
-                test "$(sha256_of "/tmp/big-$p-$i")" = "$(cat "$RIG_SHARED/d.big.sha")"
+                test "$(cat "/tmp/sum-$p-$i")" = "$(cat "$RIG_SHARED/d.big.sha")"
             rm -f "/tmp/big-$p-$i"
+            i=$((i + 1))
         done
         wait "$streams"
         rc=$?
