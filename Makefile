@@ -96,7 +96,8 @@ bench: deps
 	$(MAKE) --no-print-directory module tools FLAVOR=default
 	bench/run.sh --kernel $(shell scripts/kernel.sh dir default)/bzImage \
 		--module $(BUILD)/default/module/rust/dts.ko --tools $(TOOLS_DIR) \
-		$(if $(filter 1,$(QUICK)),--quick) $(if $(BENCH_OUT),--out $(BENCH_OUT))
+		$(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(DRAIN_ONLY)),--drain-only) \
+		$(if $(BENCH_OUT),--out $(BENCH_OUT))
 
 clean:
 	rm -rf $(BUILD)

@@ -52,11 +52,27 @@
 #               serving /l/ itself); req_per_s; then the first-byte time of
 #               1 KiB (p50, p99) for direct and sc, and node 2's clone call
 #               time from its sc_ns_total counter;
+#   drain       the same workload on node 2, drained by each mechanism
+#               (drain.md): DR_D throttled downloads of a DR_MB MiB file and
+#               DR_K keep-alive request streams (tests/vm/ka_stream.py),
+#               from client ports node 2 does not accept; ipvs_w0 (IPVS-DR
+#               on node 1 to node 2, then node 2's weight 0 and node 3's 1),
+#               haproxy_disable (HAProxy on node 1, `disable server` of
+#               node 2, node 3 enabled), dts (every proxy routes to node 2;
+#               `dtsctl drain 2`). Node 2 counts its workload connections
+#               until none is left or DR_T seconds have passed, when it is
+#               taken down (nginx stopped: what is left is cut). Samples:
+#               drain (drain_s: to zero connections, DR_T if cut),
+#               drain_moved (moved_mib: bytes of /d/big the other nodes
+#               served after the drain started) and drain_errors (errors:
+#               failed or not byte-exact downloads, broken streams);
 #   overhead    iperf3 (TCP bulk; UDP 64-byte datagrams) to node 1, which has
 #               the module loaded with a service on VIP:80 (this traffic is
 #               not for it): module_loaded (the two filtering hooks, the
 #               default), module_hookstats (the count-only hooks on too,
 #               `dtsctl hook-stats on`) and module_unloaded, interleaved.
+# drain (3 nodes + client): the drain scenario alone (bench/run.sh
+#   --drain-only).
 # scaling (N nodes + client): the locality workload under dts_lard
 #   (scaling, scaling_hit); with bench_all_mechs=1 (the full run's largest
 #   cluster) instead every locality mechanism under Zipf and SURGE, one
@@ -87,11 +103,17 @@ if [ "$quick" = 1 ]; then
     REPS=2 EFF_T=2 SIZES="1k 64k 1m" LAT_N=30 LAT_REPS=2
     LOC_WARM=10 LOC_T=15 LOC_REPS=1 OVH_T=4 OVH_REPS=2
     SC_LOC_MECHS="ipvs_rr_ka sc_rr sc_lard"
+    DR_MB=16 DR_D=2 DR_K=4 DR_T=10 DR_RUN=25 DR_REPS=1
 else
     REPS=3 EFF_T=5 SIZES="0 1k 64k 1m 32m" LAT_N=60 LAT_REPS=4
     LOC_WARM=20 LOC_T=30 LOC_REPS=2 OVH_T=6 OVH_REPS=3
     SC_LOC_MECHS="ipvs_rr_ka sc_rr sc_lard sc_ds sc_chash"
+    DR_MB=32 DR_D=3 DR_K=6 DR_T=15 DR_RUN=40 DR_REPS=2
 fi
+# The drain scenario: the downloads' rate (each lasts longer than DR_T),
+# the mechanisms.
+DR_RATE=1000K
+DR_MECHS="ipvs_w0 haproxy_disable dts"
 EFF_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LAT_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LOC_MECHS="ipvs_rr dts_rr dts_lard dts_ds dts_chash"
@@ -101,6 +123,7 @@ VIP_DR=10.0.0.101       # IPVS-DR to node 2 (efficiency, latency)
 VIP_RR=10.0.0.102       # IPVS-DR round robin over every node (locality)
 VIP_SC=10.0.0.103       # Socket Cloning: IPVS-DR to node 2's dts-scserver, port 81
                         # (sc_locality: round robin over every node's)
+VIP_DRAIN=10.0.0.104    # IPVS-DR weighted round robin: node 2 (1), node 3 (0) (drain)
 METRICS=127.0.0.1:9100
 SAMPLES=$RIG_SHARED/samples.$RIG_VM.jsonl
 TOOLS=${DTSCTL%/*}
@@ -216,9 +239,9 @@ node_setup() {
     # IPVS direct routing: node 1 directs; every node holds both VIPs on lo
     # (no ARP for them: arp_ignore=1), node 1 on eth0 (it answers ARP).
     if [ "$RIG_ID" = 1 ]; then
-        check "VIPs $VIP_DR, $VIP_RR and $VIP_SC on node 1's eth0" \
+        check "VIPs $VIP_DR, $VIP_RR, $VIP_SC and $VIP_DRAIN on node 1's eth0" \
             sh -c "ip addr add $VIP_DR/32 dev eth0 && ip addr add $VIP_RR/32 dev eth0 &&
-                   ip addr add $VIP_SC/32 dev eth0"
+                   ip addr add $VIP_SC/32 dev eth0 && ip addr add $VIP_DRAIN/32 dev eth0"
         check "ipvsadm: $VIP_DR:80 -> node 2 (DR)" sh -c "
             ipvsadm -A -t $VIP_DR:80 -s rr && ipvsadm -a -t $VIP_DR:80 -r $(node_ip 2):80 -g"
         check "ipvsadm: $VIP_RR:80 -> every node (DR, rr)" sh -c "
@@ -226,12 +249,170 @@ node_setup() {
             for i in \$(seq 1 $N); do ipvsadm -a -t $VIP_RR:80 -r 10.0.0.\$((10 + i)):80 -g || exit 1; done"
         check "ipvsadm: $VIP_SC:81 -> node 2 (DR, Socket Cloning)" sh -c "
             ipvsadm -A -t $VIP_SC:81 -s rr && ipvsadm -a -t $VIP_SC:81 -r $(node_ip 2):81 -g"
+        check "ipvsadm: $VIP_DRAIN:80 -> node 2 (weight 1), node 3 (weight 0) (DR, wrr; drain)" \
+            ipvs_drain_weights 1 0 -a
         ipvsadm -Ln >>"$RIG_OUT/log.txt"
         check "iperf3 server on node 1" iperf3 -s -D -p 5201 --logfile /tmp/iperf3.log
     else
-        check "VIPs $VIP_DR, $VIP_RR and $VIP_SC on lo" \
-            sh -c "ip addr add $VIP_DR/32 dev lo && ip addr add $VIP_RR/32 dev lo && ip addr add $VIP_SC/32 dev lo"
+        check "VIPs $VIP_DR, $VIP_RR, $VIP_SC and $VIP_DRAIN on lo" \
+            sh -c "ip addr add $VIP_DR/32 dev lo && ip addr add $VIP_RR/32 dev lo &&
+                   ip addr add $VIP_SC/32 dev lo && ip addr add $VIP_DRAIN/32 dev lo"
     fi
+    check "drain scenario files: /d/f1../d/f8, /d/big ($DR_MB MiB), /who" drain_files
+}
+
+# --- drain -------------------------------------------------------------------
+# drain_files: the drain scenario's files, the same bytes (and for /d/big
+# the same modification time: the same ETag, for a Range continuation's
+# If-Range) on every node; node 1 publishes their sha256.
+drain_files() {
+    mkdir -p /tmp/www/d || return 1
+    echo "node$RIG_ID" >/tmp/www/who
+    "$PY" - "$DR_MB" "$RIG_SHARED" "$RIG_ID" <<'PYEOF' || return 1
+import hashlib, random, sys
+mb, shared, me = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+r = random.Random(23)
+sums = []
+for i in range(1, 9):
+    b = r.randbytes(1000 + i * 9000)
+    open("/tmp/www/d/f%d" % i, "wb").write(b)
+    sums.append("%s f%d\n" % (hashlib.sha256(b).hexdigest(), i))
+big = random.Random(24).randbytes(mb << 20)
+open("/tmp/www/d/big", "wb").write(big)
+if me == "1":
+    open(shared + "/d.sums", "w").write("".join(sums))
+    open(shared + "/d.big.sha", "w").write(hashlib.sha256(big).hexdigest() + "\n")
+PYEOF
+    touch -d @1767225600 /tmp/www/d/big
+}
+
+# ipvs_drain_weights W2 W3 [-a|-e]: node 1's $VIP_DRAIN:80 service with
+# node 2 and node 3 at these weights (-a: created; -e: edited).
+ipvs_drain_weights() {
+    if [ "${3:--e}" = -a ]; then
+        ipvsadm -A -t "$VIP_DRAIN:80" -s wrr || return 1
+    fi
+    ipvsadm "${3:--e}" -t "$VIP_DRAIN:80" -r "$(node_ip 2):80" -g -w "$1" &&
+        ipvsadm "${3:--e}" -t "$VIP_DRAIN:80" -r "$(node_ip 3):80" -g -w "$2"
+}
+
+# haproxy_cmd CMD: one command on node 1's HAProxy admin socket; fails if
+# HAProxy answers anything but an empty line.
+haproxy_cmd() {
+    "$PY" - "$1" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect("/tmp/haproxy.sock")
+s.sendall(sys.argv[1].encode() + b"\n")
+out = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    out += b
+if out.strip():
+    print(out.decode(errors="replace").strip())
+    sys.exit(1)
+PYEOF
+}
+
+# drain_conns: node 2's connections of the drain workload: established,
+# on port 80 or the proxy port, with the client (DR, DTS) or node 1
+# (HAProxy).
+drain_conns() {
+    ss -tnH state established \
+        "( sport = :80 or sport = :8080 ) and ( dst $CLIENT_IP or dst $(node_ip 1) )" | wc -l
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# haproxy_pair A B: `A server drain/node2`, `B server drain/node3`.
+haproxy_pair() { haproxy_cmd "$1 server drain/node2" && haproxy_cmd "$2 server drain/node3"; }
+
+# node_drain MECH REP: this node's part of one drain run. Node 1 drains
+# node 2 with MECH when the client's workload is under way; node 2 counts
+# its workload connections from then on until none is left or DR_T
+# seconds have passed, then it is taken down (nginx_restart_cut), and
+# publishes "SECONDS CUT"; nodes 1 and 3 publish the bytes of /d/big they
+# served meanwhile; then every mechanism is put back.
+node_drain() {
+    _m=$1 _r=$2 _b=dr-$1-$2
+    if [ "$_m" = dts ]; then
+        dts_proxy_stop
+        check "drain $_r dts: dts-proxy routes every request to node 2" \
+            dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" \
+            --nodes "$(seq -s, 1 "$N")" --route /=2 --metrics "$METRICS"
+    fi
+    barrier "$_b-ready" "$ALL"
+    _l=$(log_lines)
+    barrier "$_b-go" "$ALL"
+    case "$RIG_ID:$_m" in
+        1:ipvs_w0)
+            check "drain $_r ipvs_w0: node 2's weight 0, node 3's 1" ipvs_drain_weights 0 1 ;;
+        1:haproxy_disable)
+            check "drain $_r haproxy_disable: disable server drain/node2, enable drain/node3" \
+                haproxy_pair disable enable ;;
+        1:dts)
+            "$DTSCTL" drain 2 --timeout "$DR_T" --json >/tmp/dr.json 2>/tmp/dr.err &
+            _dpid=$! ;;
+        2:*)
+            _t0=$(now_ms) _cut=0
+            while :; do
+                _n=$(drain_conns)
+                _dt=$(( $(now_ms) - _t0 ))
+                [ "$_n" = 0 ] && break
+                if [ "$_dt" -ge $((DR_T * 1000)) ]; then
+                    _cut=$_n
+                    _dt=$((DR_T * 1000))
+                    # Taken down: nginx stopped at once (its connections
+                    # end, as in a reboot), then started again in its
+                    # memory cgroup (it forks from this shell's child).
+                    check "drain $_r $_m: node 2 taken down after ${DR_T} s, $_n connection(s) cut" \
+                        nginx_stop_wait
+                    echo $$ >/sys/fs/cgroup/web/cgroup.procs
+                    check "drain $_r $_m: nginx started again" nginx_start
+                    echo $$ >/sys/fs/cgroup/cgroup.procs
+                    break
+                fi
+                sleep 0.2
+            done
+            echo "$_dt $_cut" >"$RIG_SHARED/$_b.time"
+            log "drain $_r $_m: node 2 had no workload connection after $_dt ms ($_cut cut)" ;;
+    esac
+    barrier "$_b-measured" "$ALL"
+    barrier "$_b-end" "$ALL"
+    if [ "$RIG_ID" != 2 ]; then
+        served_bytes "$_l" /d/big >"$RIG_SHARED/$_b.moved.n$RIG_ID"
+    fi
+    case "$RIG_ID:$_m" in
+        1:ipvs_w0) check "drain $_r ipvs_w0: weights back" ipvs_drain_weights 1 0 ;;
+        1:haproxy_disable)
+            check "drain $_r haproxy_disable: node 2 enabled again, node 3 disabled" \
+                haproxy_pair enable disable ;;
+        1:dts)
+            wait "$_dpid"
+            _rc=$?
+            log "drain $_r dts: dtsctl drain 2 exit $_rc: $(cat /tmp/dr.json /tmp/dr.err | tr '\n' ' ')"
+            check "drain $_r dts: dtsctl undrain 2" "$DTSCTL" undrain 2 ;;
+        2:dts)
+            "$DTSCTL" status --json >/tmp/st-dr.json
+            dts_counter_values /tmp/st-dr.json drain_moved drain_continued drain_move_failed \
+                continuation_refused >/tmp/drc
+            log "drain $_r dts: node 2's counters: $(tr '\n' ' ' </tmp/drc)" ;;
+    esac
+    barrier "$_b-counted" "$ALL"
+}
+
+node_drain_all() {
+    _rep=1
+    while [ $_rep -le "$DR_REPS" ]; do
+        for _mech in $(rotate $_rep $DR_MECHS); do
+            node_drain "$_mech" "$_rep"
+        done
+        _rep=$((_rep + 1))
+    done
+    proxy_route_next
 }
 
 # --- node --------------------------------------------------------------------
@@ -319,7 +500,7 @@ node_main() {
     node_loc_all sc "$SC_LOC_MECHS" "$LOC_REPS"
     sc_policy_stop
     cache_limit max
-    proxy_route_next
+    node_drain_all
 
     # overhead: node 1 toggles the module; the client measures.
     rep=1
@@ -801,6 +982,114 @@ client_overhead() {
     done
 }
 
+# client_drain MECH REP: one drain run: the workload (DR_D throttled
+# downloads of /d/big, each body through a FIFO into sha256sum; DR_K
+# keep-alive streams, ka_stream.py), from client ports node 2 does not
+# accept (its own proxy's connections are not what a drain moves); once it
+# is under way, the nodes drain node 2; then the errors, and the samples.
+client_drain() {
+    _m=$1 _r=$2 _b=dr-$1-$2
+    case $_m in
+        dts) _host=$VIP _port=80 ;;
+        ipvs_w0) _host=$VIP_DRAIN _port=80 ;;
+        haproxy_disable) _host=$(node_ip 1) _port=8083 ;;
+    esac
+    barrier "$_b-ready" "$ALL"
+    _dpids= _spids= _dports= _kports= _i=1
+    while [ $_i -le $DR_D ]; do
+        drain_port
+        _dports="$_dports $PORT"
+        rm -f "/tmp/dr-big-$_i" "/tmp/dr-sum-$_i"
+        mkfifo "/tmp/dr-big-$_i"
+        sha256_of "/tmp/dr-big-$_i" >"/tmp/dr-sum-$_i" &
+        _spids="$_spids $!"
+        curl -sS --fail --limit-rate "$DR_RATE" --max-time $((DR_RUN * 4)) --local-port "$PORT" \
+            -o "/tmp/dr-big-$_i" "http://$_host:$_port/d/big" >"/tmp/dr-big-$_i.out" 2>&1 &
+        _dpids="$_dpids $!"
+        _i=$((_i + 1))
+    done
+    _i=1
+    while [ $_i -le $DR_K ]; do
+        drain_port
+        _kports="$_kports${_kports:+,}$PORT"
+        _i=$((_i + 1))
+    done
+    rm -f /tmp/dr-started
+    "$PY" "$RIG_REPO/tests/vm/ka_stream.py" --vip "$_host" --port "$_port" --ports "$_kports" \
+        --files 8 --sums "$RIG_SHARED/d.sums" --duration "$DR_RUN" --think-ms 200 \
+        --started /tmp/dr-started --out /tmp/dr-streams.json >/tmp/dr-streams.log 2>&1 &
+    _kpid=$!
+    # Under way: every download past 1 MiB, every stream answered once.
+    _n=0
+    while [ $_n -lt 300 ]; do
+        _going=0
+        for _p in $_dports; do
+            ss -tniH "sport = :$_p" | awk '
+                { for (i = 1; i <= NF; i++) if ($i ~ /^bytes_received:/) {
+                    split($i, a, ":"); if (a[2] + 0 >= 1048576) ok = 1 } }
+                END { exit !ok }' && _going=$((_going + 1))
+        done
+        [ "$_going" -ge "$DR_D" ] && [ -e /tmp/dr-started ] && break
+        sleep 0.2
+        _n=$((_n + 1))
+    done
+    [ "$_going" -ge "$DR_D" ] && [ -e /tmp/dr-started ] ||
+        fail "drain $_r $_m: the workload did not get under way ($_going downloads past 1 MiB)"
+    barrier "$_b-go" "$ALL"
+    barrier "$_b-measured" "$ALL"
+    _err=0 _i=1
+    for _p in $_dpids; do
+        wait "$_p" || { _err=$((_err + 1)); log "drain $_r $_m: download $_i: $(tr '\n' ' ' <"/tmp/dr-big-$_i.out")"; }
+        _i=$((_i + 1))
+    done
+    for _p in $_spids; do wait "$_p"; done
+    _i=1 _bad=0
+    while [ $_i -le $DR_D ]; do
+        [ "$(cat "/tmp/dr-sum-$_i")" = "$(cat "$RIG_SHARED/d.big.sha")" ] || _bad=$((_bad + 1))
+        rm -f "/tmp/dr-big-$_i"
+        _i=$((_i + 1))
+    done
+    wait "$_kpid"
+    _broken=$("$JQ" '[.[] | select(.error != null)] | length' /tmp/dr-streams.json 2>/dev/null || echo "$DR_K")
+    log "drain $_r $_m: $(tail -n 1 /tmp/dr-streams.log)"
+    barrier "$_b-end" "$ALL"
+    barrier "$_b-counted" "$ALL"
+    # A failed download that also differs counts once.
+    [ "$_bad" -gt "$_err" ] && _err=$_bad
+    _errors=$((_err + _broken))
+    read _ms _cut <"$RIG_SHARED/$_b.time" || _ms=
+    _moved=$(cat "$RIG_SHARED/$_b".moved.n* 2>/dev/null | awk '{ s += $1 } END { printf "%.2f\n", s / 1048576 }')
+    _param=${DR_D}x${DR_MB}MiB+${DR_K}ka
+    if [ -n "$_ms" ]; then
+        _s=$(awk -v ms="$_ms" 'BEGIN { printf "%.2f\n", ms / 1000 }')
+        log "drain $_r $_m: node 2 empty after $_s s ($_cut cut), $_moved MiB moved, $_errors client-visible error(s) ($_err download(s), $_broken stream(s))"
+        sample drain "$_m" "$_param" "$_r" drain_s "$_s" false
+        sample drain_moved "$_m" "$_param" "$_r" moved_mib "$_moved" true
+        sample drain_errors "$_m" "$_param" "$_r" errors "$_errors" false
+    else
+        fail "drain $_r $_m: node 2 published no drain time"
+    fi
+}
+
+# drain_port: the next client port (PORT) that node 2 does not accept.
+drain_port() {
+    while :; do
+        PORT=$((PORT + 1))
+        [ "$("$DTSCTL" owner "$CLIENT_IP:$PORT" --nodes "$(seq -s, 1 "$N")")" != 2 ] && return 0
+    done
+}
+
+client_drain_all() {
+    PORT=29000
+    _rep=1
+    while [ $_rep -le "$DR_REPS" ]; do
+        for _mech in $(rotate $_rep $DR_MECHS); do
+            client_drain "$_mech" "$_rep"
+        done
+        _rep=$((_rep + 1))
+    done
+}
+
 client_main() {
     uname -r >"$RIG_SHARED/kernel"
     barrier ready "$ALL"
@@ -816,6 +1105,7 @@ client_main() {
     client_surge_check
     client_loc_all surge "$LOC_MECHS" "$LOC_REPS"
     client_loc_all sc "$SC_LOC_MECHS" "$LOC_REPS"
+    client_drain_all
     client_overhead
     barrier finish "$ALL"
     pass "benchmark client finished"
@@ -847,8 +1137,29 @@ client_scaling() {
     pass "benchmark client finished"
 }
 
+# The drain scenario alone (bench/run.sh --drain-only).
+node_drain_part() {
+    node_setup
+    [ "$RIG_ID" = 1 ] &&
+        check "haproxy on :8082 and :8083" haproxy -f "$BENCH/haproxy.cfg" -D -p /tmp/haproxy.pid
+    proxy_route_next
+    barrier ready "$ALL"
+    node_drain_all
+    barrier finish "$ALL"
+    node_finish
+}
+client_drain_part() {
+    uname -r >"$RIG_SHARED/kernel"
+    barrier ready "$ALL"
+    client_drain_all
+    barrier finish "$ALL"
+    pass "benchmark client finished"
+}
+
 case "$RIG_ROLE:$part" in
     node:main) node_main ;;
+    node:drain) node_drain_part ;;
+    client:drain) client_drain_part ;;
     node:scaling) node_scaling ;;
     client:main) client_main ;;
     client:scaling) client_scaling ;;

@@ -3,14 +3,16 @@
 # scenario of bench/guest.sh, and writes the report.
 #
 #   bench/run.sh --kernel BZIMAGE --module DTS_KO --tools DIR
-#                [--quick] [--out DIR] [--scaling "2 4"]
+#                [--quick] [--out DIR] [--scaling "2 4"] [--drain-only]
 #
 # Runs, one after the other (never two clusters at once: the machine's CPUs
 # are the measuring instrument):
 #   main      3 nodes + client: efficiency, latency, cloning, locality (Zipf,
 #             wrk), surge (the same mechanisms under a SURGE workload,
 #             dts-surge run), sc_locality (Socket Cloning under the
-#             placement policies), overhead;
+#             placement policies), drain (a node drained by IPVS weight 0,
+#             HAProxy's disable server and DTS's live drain, under the same
+#             workload), overhead;
 #   scaling   the locality workload under LARD on 2 and 4 nodes (--scaling;
 #             the 3-node figure comes from the main run). In the full run
 #             (not --quick) the largest of these clusters, if it has more
@@ -18,6 +20,7 @@
 #             workloads instead (locality_scaling, surge_scaling), so that
 #             the report has the policies' gains on the largest node count
 #             the run uses; --quick runs the first size only, LARD only.
+# --drain-only runs the drain scenario alone, on 3 nodes + client, instead.
 # Every node reads the locality scenarios' file sets from a read-only
 # virtio disk (an ext4 image built here, kept in build/bench/; its name
 # changes with its contents), throttled to DISK_THROTTLE so that a
@@ -38,7 +41,7 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 die() { echo "bench: error: $*" >&2; exit 2; }
 say() { echo "bench: $*" >&2; }
 
-kernel= module= tools= quick=0 out=$REPO/bench scaling="2 4"
+kernel= module= tools= quick=0 out=$REPO/bench scaling="2 4" drain_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=1; shift ;;
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --scaling) scaling=${2?--scaling needs a value}; shift 2 ;;
+        --drain-only) drain_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -207,8 +211,13 @@ EOF
 }
 
 : >"$out/cpu-samples.jsonl"
-if [ "$quick" = 1 ]; then main_timeout=1500; else main_timeout=4200; fi
-run_cluster main 3 main "$main_timeout"
+if [ "$quick" = 1 ]; then main_timeout=1800; else main_timeout=4800; fi
+if [ "$drain_only" = 1 ]; then
+    run_cluster main 3 drain 1200
+    scaling=
+else
+    run_cluster main 3 main "$main_timeout"
+fi
 for n in $scaling; do
     if [ "$n" = "$all_mechs_n" ]; then
         run_cluster "scaling-$n" "$n" scaling 2400 1
@@ -243,6 +252,7 @@ baselines=(handover_call=dts handover_phases=dts mesh_rtt=icmp clone_call=sc
     sc_locality=ipvs_rr_ka sc_locality_hit=ipvs_rr_ka sc_locality_served=ipvs_rr_ka
     locality_scaling=ipvs_rr locality_scaling_hit=ipvs_rr locality_scaling_served=ipvs_rr
     surge_scaling=ipvs_rr surge_scaling_hit=ipvs_rr surge_scaling_served=ipvs_rr
+    drain=ipvs_w0 drain_moved=ipvs_w0 drain_errors=ipvs_w0
     overhead_tcp=module_unloaded overhead_udp=module_unloaded scaling=dts_lard
     scaling_hit=dts_lard host_cpu=efficiency host_cpu_locality=ipvs_rr)
 second_baselines=(locality=dts_rr surge=dts_rr sc_locality=sc_rr locality_scaling=dts_rr
@@ -276,6 +286,7 @@ EOF
     echo "- Locality file set: $NFILES files of $FILE_KIB KiB, Zipf alpha $ALPHA; each node's nginx page cache limited to $CACHE_MB MiB; disk reads throttled to ${DISK_THROTTLE%,*} B/s and ${DISK_THROTTLE#*,} requests/s."
     echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
     echo "- Socket Cloning under the policies (\`sc_locality\`): the Zipf stream over wrk's 4 keep-alive connections; baseline \`ipvs_rr_ka\` (IPVS round robin over the same kind of connections), second baseline \`sc_rr\`."
+    echo "- Drain (\`drain\`, \`drain_moved\`, \`drain_errors\`): node 2 serves throttled downloads of one file and keep-alive request streams (the param says how many of each), then is drained by IPVS weight 0 (\`ipvs_w0\`, the baseline), HAProxy's \`disable server\` (\`haproxy_disable\`) or \`dtsctl drain\` (\`dts\`); after the drain timeout node 2 is taken down and what it still served is cut. \`drain_s\`: until node 2 had no workload connection (the timeout if cut); \`moved_mib\`: bytes of the file the other nodes served after the drain started; \`errors\`: failed or not byte-exact downloads plus broken streams, as the client saw them (the target is 0)."
     if [ "$all_mechs_n" != 0 ]; then
         echo "- Largest node count: $all_mechs_n nodes (\`locality_scaling\`, \`surge_scaling\`: every locality mechanism, one repetition each); 3 nodes in the main run (\`locality\`, \`surge\`)."
     else

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Keep-alive request streams for the drain test (t13-drain).
+"""Keep-alive request streams for the drain tests (t13-drain, t14) and the
+drain scenario of the benchmark (bench/guest.sh).
 
-One thread per client port: a TCP connection from that port to VIP:80,
-kept for the whole run, on which the thread sends one request at a time
+One thread per client port: a TCP connection from that port to VIP:PORT
+(--port, 80 by default), kept for the whole run, on which the thread
+sends one request at a time
 until the duration is over: files /d/f1../d/fN in turn (each body checked
 against its sha256) and, every fifth request from the first, /who (the serving node's
 name, recorded with the time). Any failure ends the thread's stream and is
@@ -70,7 +72,7 @@ def stream(a, port, sums, out, first, t0):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("", port))
         s.settimeout(30)
-        s.connect((a.vip, 80))
+        s.connect((a.vip, a.port))
         i = 0
         while time.monotonic() < end:
             if i % 5 == 0:
@@ -101,6 +103,7 @@ def stream(a, port, sums, out, first, t0):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vip", required=True)
+    p.add_argument("--port", type=int, default=80)
     p.add_argument("--ports", required=True)
     p.add_argument("--files", type=int, required=True)
     p.add_argument("--sums", required=True)
