@@ -427,7 +427,10 @@ pub(crate) fn check_continuation(
         f.fcb.continuation_head(seq, payload, read)
     };
     match step {
-        HeadStep::More if !ended => return Some(bindings::NF_DROP),
+        HeadStep::More if !ended => {
+            stats::inc(Counter::ContinuationHeadHeld);
+            return Some(bindings::NF_DROP);
+        }
         HeadStep::Done(h) => match crate::pure::http::continuation_head(&h, cont.0, cont.1) {
             Ok(len) if f.fcb.splice_head(len) => return None,
             // Rare and final for the client: say why, once per refusal.

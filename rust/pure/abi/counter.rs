@@ -198,11 +198,13 @@ pub enum Counter {
     DrainContinued = 87,
     /// Continuations this node refused to splice: its server's answer was not the `206` of exactly the bytes asked for (the client is reset).
     ContinuationRefused = 88,
+    /// Data segments of a continuation's answer held back because its head was not complete yet (the client's window was smaller than the head: `Documentation/drain.md`).
+    ContinuationHeadHeld = 89,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 89] = [
+    pub const ALL: [Self; 90] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -292,6 +294,7 @@ impl Counter {
         Self::FlowPickup,
         Self::DrainContinued,
         Self::ContinuationRefused,
+        Self::ContinuationHeadHeld,
     ];
 
     /// Number of defined counters.
@@ -397,6 +400,7 @@ impl Counter {
             86 => Some(Self::FlowPickup),
             87 => Some(Self::DrainContinued),
             88 => Some(Self::ContinuationRefused),
+            89 => Some(Self::ContinuationHeadHeld),
             _ => None,
         }
     }
@@ -493,6 +497,7 @@ impl Counter {
             Self::FlowPickup => "flow_pickup",
             Self::DrainContinued => "drain_continued",
             Self::ContinuationRefused => "continuation_refused",
+            Self::ContinuationHeadHeld => "continuation_head_held",
         }
     }
 }

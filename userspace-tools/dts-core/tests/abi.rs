@@ -60,8 +60,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
     // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76,
     // the placement's serving .. mesh_load_early 77..=80, the drain's
-    // 81..=85.
-    assert_eq!(Counter::COUNT, 89);
+    // 81..=85, flow_pickup 86, the Range continuation's 87..=89.
+    assert_eq!(Counter::COUNT, 90);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -79,7 +79,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(80), Some(Counter::MeshLoadEarly));
     assert_eq!(Counter::from_index(81), Some(Counter::DrainStarted));
     assert_eq!(Counter::from_index(85), Some(Counter::HandoverDraining));
-    assert_eq!(Counter::from_index(89), None);
+    assert_eq!(Counter::from_index(89), Some(Counter::ContinuationHeadHeld));
+    assert_eq!(Counter::from_index(90), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -454,6 +455,7 @@ fn counters_are_stable() {
         (Counter::FlowPickup, 86, "flow_pickup"),
         (Counter::DrainContinued, 87, "drain_continued"),
         (Counter::ContinuationRefused, 88, "continuation_refused"),
+        (Counter::ContinuationHeadHeld, 89, "continuation_head_held"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());
