@@ -1020,18 +1020,12 @@ client_drain() {
         --started /tmp/dr-started --out /tmp/dr-streams.json >/tmp/dr-streams.log 2>&1 &
     _kpid=$!
     # Under way: every download past 1 MiB, every stream answered once.
-    _n=0
-    while [ $_n -lt 300 ]; do
-        _going=0
-        for _p in $_dports; do
-            ss -tniH "sport = :$_p" | awk '
-                { for (i = 1; i <= NF; i++) if ($i ~ /^bytes_received:/) {
-                    split($i, a, ":"); if (a[2] + 0 >= 1048576) ok = 1 } }
-                END { exit !ok }' && _going=$((_going + 1))
-        done
+    uptime_s; _t0=$UPTIME_S
+    while :; do
+        _going=$(downloads_going $_dports)
         [ "$_going" -ge "$DR_D" ] && [ -e /tmp/dr-started ] && break
+        uptime_s; [ $((UPTIME_S - _t0)) -lt 120 ] || break
         sleep 0.2
-        _n=$((_n + 1))
     done
     [ "$_going" -ge "$DR_D" ] && [ -e /tmp/dr-started ] ||
         fail "drain $_r $_m: the workload did not get under way ($_going downloads past 1 MiB)"

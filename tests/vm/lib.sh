@@ -463,6 +463,17 @@ port_of() {
     done
 }
 
+# downloads_going PORT...: how many of the client's connections from these
+# local ports have received 1 MiB or more (one ss for all of them).
+downloads_going() {
+    ss -tniH state established | awk -v ports=" $* " '
+        /^[0-9]/ || $1 ~ /^[0-9]/ { n = split($(NF - 1), a, ":"); cur = a[n]; next }
+        { if (index(ports, " " cur " ") == 0) next
+          for (i = 1; i <= NF; i++) if ($i ~ /^bytes_received:/) {
+              split($i, b, ":"); if (b[2] + 0 >= 1048576) seen[cur] = 1 } }
+        END { c = 0; for (p in seen) c++; print c }'
+}
+
 # sha256_of FILE: the hex digest only.
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 

@@ -171,18 +171,14 @@ client)
         streams=$!
         # Under way: every download's connection has received 1 MiB
         # (its client port's byte count in the socket table).
-        n=0
-        while [ $n -lt 600 ]; do
-            going=0
-            for dp in $DPORTS; do
-                ss -tniH "sport = :$dp" | awk '
-                    { for (i = 1; i <= NF; i++) if ($i ~ /^bytes_received:/) {
-                        split($i, a, ":"); if (a[2] + 0 >= 1048576) ok = 1 } }
-                    END { exit !ok }' && going=$((going + 1))
-            done
+        # One ss per look (a program's start is dear under TCG), for
+        # at most 120 s.
+        uptime_s; t0=$UPTIME_S
+        while :; do
+            going=$(downloads_going $DPORTS)
             [ "$going" -ge "$D" ] && [ -e "/tmp/started-$p" ] && break
+            uptime_s; [ $((UPTIME_S - t0)) -lt 120 ] || break
             sleep 0.2
-            n=$((n + 1))
         done
         check "phase $p: $D downloads under way ($going past 1 MiB) and $K streams started" \
             sh -c "[ $going -ge $D ] && [ -e /tmp/started-$p ]"
