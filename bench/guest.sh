@@ -994,11 +994,22 @@ client_drain() {
         ipvs_w0) _host=$VIP_DRAIN _port=80 ;;
         haproxy_disable) _host=$(node_ip 1) _port=8083 ;;
     esac
-    barrier "$_b-ready" "$ALL"
-    _dpids= _spids= _dports= _kports= _i=1
+    # The ports first (dtsctl owner per candidate is slow under TCG).
+    _dports= _kports= _i=1
     while [ $_i -le $DR_D ]; do
         drain_port
         _dports="$_dports $PORT"
+        _i=$((_i + 1))
+    done
+    _i=1
+    while [ $_i -le $DR_K ]; do
+        drain_port
+        _kports="$_kports${_kports:+,}$PORT"
+        _i=$((_i + 1))
+    done
+    barrier "$_b-ready" "$ALL"
+    _dpids= _spids= _i=1
+    for PORT in $_dports; do
         rm -f "/tmp/dr-big-$_i" "/tmp/dr-sum-$_i"
         mkfifo "/tmp/dr-big-$_i"
         sha256_of "/tmp/dr-big-$_i" >"/tmp/dr-sum-$_i" &
@@ -1006,12 +1017,6 @@ client_drain() {
         curl -sS --fail --limit-rate "$DR_RATE" --max-time $((DR_RUN * 4)) --local-port "$PORT" \
             -o "/tmp/dr-big-$_i" "http://$_host:$_port/d/big" >"/tmp/dr-big-$_i.out" 2>&1 &
         _dpids="$_dpids $!"
-        _i=$((_i + 1))
-    done
-    _i=1
-    while [ $_i -le $DR_K ]; do
-        drain_port
-        _kports="$_kports${_kports:+,}$PORT"
         _i=$((_i + 1))
     done
     rm -f /tmp/dr-started

@@ -127,23 +127,35 @@ client)
             check "netem: 1 % loss, 25 % reordering on the client's link" \
                 tc qdisc add dev eth0 root netem delay 2ms reorder 25% 50% loss 1%
         fi
-        barrier "ready-$p" "$ALL"
-        dpids="" spids="" DPORTS=""
-        i=1
-        while [ $i -le $D ]; do
+        # Every port first (dtsctl owner for each candidate takes long
+        # under TCG), then everything starts at once.
+        DPORTS="" PORTS=""
+        n=0
+        while [ $n -lt $D ]; do
             port_of 1
             DPORTS="$DPORTS $PORT"
-            if [ $i = 1 ]; then
-                FULLPORT=$PORT
-                tcpdump -Z root -p -i eth0 -n -s 0 -B 32768 -U -w "/tmp/full-$p.pcap" \
-                    "tcp and host $CLIENT_IP and port $PORT" >"/tmp/tcpdump-$p.log" 2>&1 &
-                fulldump=$!
-                n=0
-                while ! grep -q 'listening on' "/tmp/tcpdump-$p.log" && [ $n -lt 150 ]; do
-                    sleep 0.1
-                    n=$((n + 1))
-                done
-            fi
+            n=$((n + 1))
+        done
+        n=0
+        while [ $n -lt $K ]; do
+            port_of 1
+            PORTS="$PORTS${PORTS:+,}$PORT"
+            n=$((n + 1))
+        done
+        FULLPORT=${DPORTS# }
+        FULLPORT=${FULLPORT%% *}
+        tcpdump -Z root -p -i eth0 -n -s 0 -B 32768 -U -w "/tmp/full-$p.pcap" \
+            "tcp and host $CLIENT_IP and port $FULLPORT" >"/tmp/tcpdump-$p.log" 2>&1 &
+        fulldump=$!
+        n=0
+        while ! grep -q 'listening on' "/tmp/tcpdump-$p.log" && [ $n -lt 150 ]; do
+            sleep 0.1
+            n=$((n + 1))
+        done
+        barrier "ready-$p" "$ALL"
+        dpids="" spids=""
+        i=1
+        for PORT in $DPORTS; do
             # The body goes through a FIFO into sha256sum: ten 32 MiB
             # bodies would not fit in the client's memory.
             rm -f "/tmp/big-$p-$i" "/tmp/sum-$p-$i"
@@ -156,13 +168,6 @@ client)
                 "http://$VIP/d/big" "http://$VIP/who" >"/tmp/big-$p-$i.out" 2>&1 &
             dpids="$dpids $!"
             i=$((i + 1))
-        done
-        PORTS=""
-        n=0
-        while [ $n -lt $K ]; do
-            port_of 1
-            PORTS="$PORTS${PORTS:+,}$PORT"
-            n=$((n + 1))
         done
         rm -f "/tmp/started-$p"
         "$PY" "$RIG_REPO/tests/vm/ka_stream.py" --vip "$VIP" --ports "$PORTS" --files "$NFILES" \
