@@ -247,7 +247,8 @@ pub(crate) fn decide(
 /// Tries to hand the connection over to each of `p`'s targets in turn with
 /// `attempt`, and returns the node that took it. A transient failure is
 /// tried again on the same node within `settings.retry` (counted by its
-/// label in `dts_proxy_handover_retries_total`, logged as `retries=N`);
+/// label in `dts_proxy_handover_retries_total`, logged as
+/// `retried=LABEL,...`);
 /// any other failure, or the last retry's, is counted and the next choice
 /// tried; `None` when every node failed or there was none: serve locally.
 /// Logs `result=` (`ok`, or the last failure) and, after more than one
@@ -260,7 +261,7 @@ pub(crate) fn hand_over_along(
 ) -> Option<u32> {
     let mut failed: Vec<String> = Vec::new();
     let mut last = None;
-    let mut retries = 0u32;
+    let mut retried: Vec<String> = Vec::new();
     let first = Instant::now();
     let mut taken = None;
     'nodes: for &node in &p.targets {
@@ -285,7 +286,7 @@ pub(crate) fn hand_over_along(
                     match settings.retry.next(&f, n, first.elapsed()) {
                         Some(delay) => {
                             settings.metrics.inc(metric::RETRIES, &f.label);
-                            retries += 1;
+                            retried.push(f.label);
                             thread::sleep(delay);
                         }
                         None => break f,
@@ -297,8 +298,8 @@ pub(crate) fn hand_over_along(
         failed.push(format!("{node}:{}", err.label));
         last = Some(err.label);
     }
-    if retries > 0 {
-        log.push("retries", retries);
+    if !retried.is_empty() {
+        log.push("retried", retried.join(","));
     }
     if taken.is_some() {
         if !failed.is_empty() {
@@ -587,7 +588,11 @@ pub(crate) mod tests {
         assert_eq!(s.metrics.get(metric::RETRIES, "EAGAIN"), 1);
         assert_eq!(s.metrics.get(metric::HANDOVERS, "ok"), 1);
         assert_eq!(s.metrics.get(metric::FALLBACKS, ""), 0);
-        assert!(log.to_string().ends_with("retries=2 result=ok"), "{log}");
+        assert!(
+            log.to_string()
+                .ends_with("retried=ETIMEDOUT,EAGAIN result=ok"),
+            "{log}"
+        );
     }
 
     #[test]
@@ -626,7 +631,7 @@ pub(crate) mod tests {
         assert_eq!(s.metrics.get(metric::HANDOVERS, "ENOSPC"), 3);
         assert_eq!(s.metrics.get(metric::FALLBACKS, ""), 1);
         assert!(
-            log.to_string().ends_with("retries=2 result=ENOSPC"),
+            log.to_string().ends_with("retried=ENOSPC,ENOSPC result=ENOSPC"),
             "{log}"
         );
         // --handover-retries 0: one attempt.
