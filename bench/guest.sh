@@ -983,7 +983,7 @@ client_overhead() {
 }
 
 # client_drain MECH REP: one drain run: the workload (DR_D throttled
-# downloads of /d/big, each body through a FIFO into sha256sum; DR_K
+# downloads of /d/big, each body through a FIFO into body_sink.py; DR_K
 # keep-alive streams, ka_stream.py), from client ports node 2 does not
 # accept (its own proxy's connections are not what a drain moves); once it
 # is under way, the nodes drain node 2; then the errors, and the samples.
@@ -1008,12 +1008,14 @@ client_drain() {
         _i=$((_i + 1))
     done
     barrier "$_b-ready" "$ALL"
-    _dpids= _spids= _i=1
+    _dpids= _spids= _progs= _i=1
     for PORT in $_dports; do
-        rm -f "/tmp/dr-big-$_i" "/tmp/dr-sum-$_i"
+        rm -f "/tmp/dr-big-$_i" "/tmp/dr-sum-$_i" "/tmp/dr-prog-$_i"
         mkfifo "/tmp/dr-big-$_i"
-        sha256_of "/tmp/dr-big-$_i" >"/tmp/dr-sum-$_i" &
+        "$PY" "$RIG_REPO/tests/vm/body_sink.py" "/tmp/dr-big-$_i" \
+            --sha "/tmp/dr-sum-$_i" --progress "/tmp/dr-prog-$_i" &
         _spids="$_spids $!"
+        _progs="$_progs /tmp/dr-prog-$_i"
         curl -sS --fail --limit-rate "$DR_RATE" --max-time $((DR_RUN * 4)) --local-port "$PORT" \
             -o "/tmp/dr-big-$_i" "http://$_host:$_port/d/big" >"/tmp/dr-big-$_i.out" 2>&1 &
         _dpids="$_dpids $!"
@@ -1027,7 +1029,7 @@ client_drain() {
     # Under way: every download past 1 MiB, every stream answered once.
     uptime_s; _t0=$UPTIME_S
     while :; do
-        _going=$(downloads_going $_dports)
+        _going=$(bodies_past 1048576 $_progs)
         [ "$_going" -ge "$DR_D" ] && [ -e /tmp/dr-started ] && break
         uptime_s; [ $((UPTIME_S - _t0)) -lt 120 ] || break
         sleep 0.2

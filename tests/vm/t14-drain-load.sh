@@ -153,15 +153,18 @@ client)
             n=$((n + 1))
         done
         barrier "ready-$p" "$ALL"
-        dpids="" spids=""
+        dpids="" spids="" progs=""
         i=1
         for PORT in $DPORTS; do
-            # The body goes through a FIFO into sha256sum: ten 32 MiB
-            # bodies would not fit in the client's memory.
-            rm -f "/tmp/big-$p-$i" "/tmp/sum-$p-$i"
+            # The body goes through a FIFO into body_sink.py (its sha256
+            # and its progress): ten 32 MiB bodies would not fit in the
+            # client's memory.
+            rm -f "/tmp/big-$p-$i" "/tmp/sum-$p-$i" "/tmp/prog-$p-$i"
             mkfifo "/tmp/big-$p-$i"
-            sha256_of "/tmp/big-$p-$i" >"/tmp/sum-$p-$i" &
+            "$PY" "$RIG_REPO/tests/vm/body_sink.py" "/tmp/big-$p-$i" \
+                --sha "/tmp/sum-$p-$i" --progress "/tmp/prog-$p-$i" &
             spids="$spids $!"
+            progs="$progs /tmp/prog-$p-$i"
             curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$PORT" \
                 -o "/tmp/big-$p-$i" -o "/tmp/who-$p-$i" \
                 -w '%{http_code} %{size_download} B in %{time_total} s\n' \
@@ -174,13 +177,11 @@ client)
             --sums "$RIG_SHARED/d.sums" --duration "$DURATION" --think-ms 200 \
             --started "/tmp/started-$p" --out "/tmp/streams-$p.json" >"/tmp/streams-$p.log" 2>&1 &
         streams=$!
-        # Under way: every download's connection has received 1 MiB
-        # (its client port's byte count in the socket table).
-        # One ss per look (a program's start is dear under TCG), for
-        # at most 120 s.
+        # Under way: every download has received 1 MiB, for at most
+        # 120 s.
         uptime_s; t0=$UPTIME_S
         while :; do
-            going=$(downloads_going $DPORTS)
+            going=$(bodies_past 1048576 $progs)
             [ "$going" -ge "$D" ] && [ -e "/tmp/started-$p" ] && break
             uptime_s; [ $((UPTIME_S - t0)) -lt 120 ] || break
             sleep 0.2
