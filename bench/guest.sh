@@ -1016,14 +1016,14 @@ client_drain() {
         --started /tmp/dr-started --out /tmp/dr-streams.json >/tmp/dr-streams.log 2>&1 &
     _kpid=$!
     _dpids= _spids= _progs= _i=1
-    for PORT in $_dports; do
+    for _dport in $_dports; do
         rm -f "/tmp/dr-big-$_i" "/tmp/dr-sum-$_i" "/tmp/dr-prog-$_i"
         mkfifo "/tmp/dr-big-$_i"
         "$PY" "$RIG_REPO/tests/vm/body_sink.py" "/tmp/dr-big-$_i" \
             --sha "/tmp/dr-sum-$_i" --progress "/tmp/dr-prog-$_i" &
         _spids="$_spids $!"
         _progs="$_progs /tmp/dr-prog-$_i"
-        curl -sS --fail --limit-rate "$DR_RATE" --max-time $((DR_RUN * 4)) --local-port "$PORT" \
+        curl -sS --fail --limit-rate "$DR_RATE" --max-time $((DR_RUN * 4)) --local-port "$_dport" \
             -o "/tmp/dr-big-$_i" "http://$_host:$_port/d/big" >"/tmp/dr-big-$_i.out" 2>&1 &
         _dpids="$_dpids $!"
         _i=$((_i + 1))

@@ -163,7 +163,7 @@ client)
         streams=$!
         dpids="" spids="" progs=""
         i=1
-        for PORT in $DPORTS; do
+        for dport in $DPORTS; do
             # The body goes through a FIFO into body_sink.py (its sha256
             # and its progress): ten 32 MiB bodies would not fit in the
             # client's memory.
@@ -173,7 +173,7 @@ client)
                 --sha "/tmp/sum-$p-$i" --progress "/tmp/prog-$p-$i" &
             spids="$spids $!"
             progs="$progs /tmp/prog-$p-$i"
-            curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$PORT" \
+            curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$dport" \
                 -o "/tmp/big-$p-$i" -o "/tmp/who-$p-$i" \
                 -w '%{http_code} %{size_download} B in %{time_total} s\n' \
                 "http://$VIP/d/big" "http://$VIP/who" >"/tmp/big-$p-$i.out" 2>&1 &
