@@ -38,7 +38,9 @@
 #                         image installs build/deb/*.deb into a bookworm
 #                         root with tests/vm/<test>.toml as the cluster file
 #                         (in <out>/<test>.debian/, removed afterwards but
-#                         for its logs apt.log and enable.log).
+#                         for its logs apt.log and enable.log);
+#   "# rig-timeout: SECS" with rig-boot own: a longer cluster timeout than
+#                         --timeout's (never a shorter one).
 # A test passes iff:
 #   - cluster.sh exited 0 (every VM powered off by itself, no timeout),
 #   - every VM wrote /out/status = 0,
@@ -182,7 +184,7 @@ verdict() {
 # run_alone SCRIPT: boots a cluster for SCRIPT alone (with whatever its
 # rig-* header lines ask for) and checks its results.
 run_alone() {
-    local script=$1 name dir nodes t_kernel t_client_kernel t_module t_tools node_root
+    local script=$1 name dir nodes t_kernel t_client_kernel t_module t_tools node_root t_timeout
     local kdir rdir debs pkgs f args t0 crc
     name=$(basename "$script" .sh)
     dir=$out/$name
@@ -231,7 +233,13 @@ run_alone() {
     esac
     case $(header module) in "") ;; none) t_module= ;; *) reasons+=("unknown rig-module '$(header module)' (none)") ;; esac
     case $(header tools) in "") ;; none) t_tools= ;; *) reasons+=("unknown rig-tools '$(header tools)' (none)") ;; esac
-    args=(--kernel "$t_kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$timeout"
+    # "# rig-timeout: SECS" (a test that boots alone) raises the cluster's
+    # timeout for the default flavor, never lowers it.
+    t_timeout=$timeout
+    local ht
+    ht=$(header timeout)
+    if [[ $ht =~ ^[1-9][0-9]*$ ]] && [ "$ht" -gt "$t_timeout" ]; then t_timeout=$ht; fi
+    args=(--kernel "$t_kernel" --script "$script" --out "$dir" --nodes "$nodes" --timeout "$t_timeout"
           --append "rig_flavor=$flavor")
     [ -n "$t_client_kernel" ] && args+=(--client-kernel "$t_client_kernel")
     [ -n "$t_module" ] && args+=(--module "$t_module")

@@ -24,11 +24,12 @@
 #           byte missing, from two nodes or more); kernel logs clean.
 # rig-nodes: 3
 # rig-boot: own
+# rig-timeout: 900
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)
 EXAMPLES=$RIG_REPO/userspace-tools/dtsctl/examples
-NFILES=8 K=10 D=10 BIG=33554432 RATE=800K DURATION=40 TIMEOUT=60
+NFILES=8 K=10 D=10 BIG=33554432 RATE=400K DURATION=60 TIMEOUT=60
 
 # phase_node P: node I's part of phase P (A or B).
 phase_node() {
