@@ -123,7 +123,7 @@ VIP_DR=10.0.0.101       # IPVS-DR to node 2 (efficiency, latency)
 VIP_RR=10.0.0.102       # IPVS-DR round robin over every node (locality)
 VIP_SC=10.0.0.103       # Socket Cloning: IPVS-DR to node 2's dts-scserver, port 81
                         # (sc_locality: round robin over every node's)
-VIP_DRAIN=10.0.0.104    # IPVS-DR weighted round robin: node 2 (1), node 3 (0) (drain)
+VIP_DRAIN=10.0.0.104    # IPVS-DR round robin: node 2 (weight 1), node 3 (0) (drain)
 METRICS=127.0.0.1:9100
 SAMPLES=$RIG_SHARED/samples.$RIG_VM.jsonl
 TOOLS=${DTSCTL%/*}
@@ -249,8 +249,8 @@ node_setup() {
             for i in \$(seq 1 $N); do ipvsadm -a -t $VIP_RR:80 -r 10.0.0.\$((10 + i)):80 -g || exit 1; done"
         check "ipvsadm: $VIP_SC:81 -> node 2 (DR, Socket Cloning)" sh -c "
             ipvsadm -A -t $VIP_SC:81 -s rr && ipvsadm -a -t $VIP_SC:81 -r $(node_ip 2):81 -g"
-        check "ipvsadm: $VIP_DRAIN:80 -> node 2 (weight 1), node 3 (weight 0) (DR, wrr; drain)" \
-            ipvs_drain_weights 1 0 -a
+        check "ipvsadm: $VIP_DRAIN:80 -> node 2 (weight 1), node 3 (weight 0) (DR, rr; drain)" \
+            ipvs_drain_weights 1 0 -a || : >"$RIG_SHARED/dr-broken.ipvs_w0"
         ipvsadm -Ln >>"$RIG_OUT/log.txt"
         check "iperf3 server on node 1" iperf3 -s -D -p 5201 --logfile /tmp/iperf3.log
     else
@@ -287,10 +287,12 @@ PYEOF
 }
 
 # ipvs_drain_weights W2 W3 [-a|-e]: node 1's $VIP_DRAIN:80 service with
-# node 2 and node 3 at these weights (-a: created; -e: edited).
+# node 2 and node 3 at these weights (-a: created; -e: edited). Round
+# robin (the rig's kernel has no other scheduler built in) skips a server
+# of weight 0, as every IPVS scheduler does: no new connection for it.
 ipvs_drain_weights() {
     if [ "${3:--e}" = -a ]; then
-        ipvsadm -A -t "$VIP_DRAIN:80" -s wrr || return 1
+        ipvsadm -A -t "$VIP_DRAIN:80" -s rr || return 1
     fi
     ipvsadm "${3:--e}" -t "$VIP_DRAIN:80" -r "$(node_ip 2):80" -g -w "$1" &&
         ipvsadm "${3:--e}" -t "$VIP_DRAIN:80" -r "$(node_ip 3):80" -g -w "$2"
@@ -338,21 +340,25 @@ haproxy_pair() { haproxy_cmd "$1 server drain/node2" && haproxy_cmd "$2 server d
 # served meanwhile; then every mechanism is put back.
 node_drain() {
     _m=$1 _r=$2 _b=dr-$1-$2
+    # A step of MECH that fails marks it broken: the client then reports
+    # no numbers for it (they would not be MECH's).
+    _broken=$RIG_SHARED/dr-broken.$_m
     if [ "$_m" = dts ]; then
         dts_proxy_stop
         check "drain $_r dts: dts-proxy routes every request to node 2" \
             dts_proxy_start 8080 --listen 0.0.0.0:8080 --self-node "$RIG_ID" \
-            --nodes "$(seq -s, 1 "$N")" --route /=2 --metrics "$METRICS"
+            --nodes "$(seq -s, 1 "$N")" --route /=2 --metrics "$METRICS" || : >"$_broken"
     fi
     barrier "$_b-ready" "$ALL"
     _l=$(log_lines)
     barrier "$_b-go" "$ALL"
     case "$RIG_ID:$_m" in
         1:ipvs_w0)
-            check "drain $_r ipvs_w0: node 2's weight 0, node 3's 1" ipvs_drain_weights 0 1 ;;
+            check "drain $_r ipvs_w0: node 2's weight 0, node 3's 1" ipvs_drain_weights 0 1 ||
+                : >"$_broken" ;;
         1:haproxy_disable)
             check "drain $_r haproxy_disable: disable server drain/node2, enable drain/node3" \
-                haproxy_pair disable enable ;;
+                haproxy_pair disable enable || : >"$_broken" ;;
         1:dts)
             "$DTSCTL" drain 2 --timeout "$DR_T" --json >/tmp/dr.json 2>/tmp/dr.err &
             _dpid=$! ;;
@@ -1061,6 +1067,10 @@ client_drain() {
     [ "$_bad" -gt "$_err" ] && _err=$_bad
     _errors=$((_err + _broken))
     read _ms _cut <"$RIG_SHARED/$_b.time" || _ms=
+    if [ -e "$RIG_SHARED/dr-broken.$_m" ]; then
+        fail "drain $_r $_m: a step of the mechanism failed (see the nodes' logs): no numbers"
+        return
+    fi
     _moved=$(cat "$RIG_SHARED/$_b".moved.n* 2>/dev/null | awk '{ s += $1 } END { printf "%.2f\n", s / 1048576 }')
     _param=${DR_D}x${DR_MB}MiB+${DR_K}ka
     if [ -n "$_ms" ]; then
