@@ -5,9 +5,11 @@
 #           --route /=2: node 2 serves every connection); /d/big, 32 MiB,
 #           the same bytes and mtime on every node, and /d/f1../d/f8;
 #   load:   20 clients, each on one keep-alive connection from a port node
-#           1 accepts: 10 fetch /d/big then /who (curl, two URLs on one
-#           connection), read at a throttled rate through small receive
-#           buffers; 10 are request streams (tests/vm/ka_stream.py);
+#           1 accepts: 10 request streams (tests/vm/ka_stream.py, started
+#           first), and 10 fetch /d/big then /who (curl, two URLs on one
+#           connection) at 400 KB/s through small receive buffers, each
+#           body through a FIFO into tests/vm/body_sink.py (its sha256 and
+#           its progress: the client has no room for ten bodies);
 #   netem:  phase A with 1 % loss and 25 % reordering on the client's link;
 #           phase B without;
 #   drain:  in each phase, once every download is under way, node 1 runs
