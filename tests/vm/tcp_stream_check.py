@@ -11,7 +11,10 @@ one is a duplicate it drops), and checks that:
 - no byte is missing: the segments cover the stream from ISN + 1 to its
   end without a gap;
 - the stream is exactly one HTTP response head followed by the expected
-  body (--body FILE): no byte duplicated, none from a second head;
+  body (--body FILE): no byte duplicated, none from a second head; then,
+  with --then N, N more whole responses (a head with a Content-Length and
+  that many bytes: later requests on the same connection) and nothing
+  else;
 - segments that overlap bytes already seen carry the same bytes, except
   for at most --max-spliced bytes in all (a continuation's head, which
   the node that continued the response maps onto bytes the client has,
@@ -72,6 +75,23 @@ def segments(path):
                payload)
 
 
+def rest_ok(rest, n):
+    """Whether `rest` is exactly `n` whole responses with a Content-Length."""
+    for _ in range(n):
+        end = rest.find(b"\r\n\r\n")
+        if end < 0 or not rest.startswith(b"HTTP/1.1 "):
+            return False
+        length = None
+        for line in rest[:end].split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length is None or len(rest) < end + 4 + length:
+            return False
+        rest = rest[end + 4 + length:]
+    return rest == b""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pcap", required=True)
@@ -79,6 +99,8 @@ def main():
     ap.add_argument("--client", required=True, type=addr)
     ap.add_argument("--body", required=True)
     ap.add_argument("--max-spliced", type=int, default=0)
+    ap.add_argument("--then", type=int, default=0,
+                    help="whole responses that follow the body on the connection")
     ap.add_argument("--min-senders", type=int, default=1,
                     help="the data must come from at least this many MACs")
     a = ap.parse_args()
@@ -132,7 +154,12 @@ def main():
     if head_end < 0 or not stream.startswith(b"HTTP/1.1 200 "):
         print("the stream does not start with a 200 head")
         ok = False
-    elif stream[head_end + 4:] != body:
+    elif stream[head_end + 4:head_end + 4 + len(body)] == body \
+            and not rest_ok(stream[head_end + 4 + len(body):], a.then):
+        print("after the body: not exactly %d whole response(s) (%d bytes)"
+              % (a.then, len(stream) - head_end - 4 - len(body)))
+        ok = False
+    elif stream[head_end + 4:head_end + 4 + len(body)] != body:
         rest = stream[head_end + 4:]
         first = next((i for i in range(min(len(rest), len(body))) if rest[i] != body[i]),
                      min(len(rest), len(body)))
