@@ -400,7 +400,8 @@ fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result<SegSpec> {
 /// client's window is smaller than the head. A complete head that
 /// [`crate::pure::http::continuation_head`] accepts for `(offset,
 /// complete)` is spliced away ([`Fcb::splice_head`]) and the segment that
-/// completed it goes on (`None`). A segment without data is dropped.
+/// completed it goes on (`None`). A segment without data goes on too (an
+/// ACK, a window probe, which the client answers with its window).
 /// Anything else (another answer, a head longer than `HEAD_MAX`, a FIN or
 /// an RST first) cannot be continued byte-exact: the client and the local
 /// socket are reset, the segment dropped (`continuation_refused`), and
@@ -419,7 +420,13 @@ pub(crate) fn check_continuation(
 ) -> Option<u32> {
     let ended = flags & (TCP_FLAG_RST | TCP_FLAG_FIN) != 0;
     if payload == 0 && !ended {
-        return Some(bindings::NF_DROP);
+        // An ACK of the request, or a window probe: it goes on, under the
+        // numbering before the splice (below what the client has, so the
+        // client answers it with its acknowledgement and window). A
+        // client whose window was closed at the cut tells this node's
+        // stack that it opened only so: dropping the probes stalled the
+        // continuation until nginx's timeout reset it (t14, under netem).
+        return None;
     }
     let step = if payload == 0 {
         HeadStep::Bad

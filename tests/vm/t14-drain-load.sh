@@ -178,7 +178,9 @@ client)
                 --sha "/tmp/sum-$p-$i" --progress "/tmp/prog-$p-$i" &
             spids="$spids $!"
             progs="$progs /tmp/prog-$p-$i"
-            curl -sS --fail --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$dport" \
+            # --fail-early: the exit status is the download's too, not only
+            # the last transfer's (/who).
+            curl -sS --fail --fail-early --limit-rate "$RATE" --max-time $((TIMEOUT * 4)) --local-port "$dport" \
                 -o "/tmp/big-$p-$i" -o "/tmp/who-$p-$i" \
                 -w '%{http_code} %{size_download} B in %{time_total} s\n' \
                 "http://$VIP/d/big" "http://$VIP/who" >"/tmp/big-$p-$i.out" 2>&1 &
