@@ -40,7 +40,9 @@
 #                         (in <out>/<test>.debian/, removed afterwards but
 #                         for its logs apt.log and enable.log);
 #   "# rig-timeout: SECS" with rig-boot own: a longer cluster timeout than
-#                         --timeout's (never a shorter one).
+#                         --timeout's (never a shorter one);
+#   "# rig-manual: WHY"   not in the default set (make test): runs only
+#                         when named.
 # A test passes iff:
 #   - cluster.sh exited 0 (every VM powered off by itself, no timeout),
 #   - every VM wrote /out/status = 0,
@@ -91,7 +93,16 @@ out=${out:-$REPO/build/vm-tests/$flavor-$(date +%Y%m%d-%H%M%S)}
 # Resolve the test list.
 scripts=()
 if [ ${#tests[@]} -eq 0 ]; then
-    for f in "$TESTDIR"/t[0-9][0-9]-*.sh; do [ -f "$f" ] && scripts+=("$f"); done
+    for f in "$TESTDIR"/t[0-9][0-9]-*.sh; do
+        [ -f "$f" ] || continue
+        # "# rig-manual: WHY": run only when named.
+        why=$(sed -n 's/^# rig-manual: *//p' "$f" | head -n 1)
+        if [ -n "$why" ]; then
+            echo "run.sh: $(basename "$f" .sh): not in the default set ($why); name it to run it" >&2
+            continue
+        fi
+        scripts+=("$f")
+    done
     [ ${#scripts[@]} -gt 0 ] || die "no tests in $TESTDIR"
 else
     for t in "${tests[@]}"; do
