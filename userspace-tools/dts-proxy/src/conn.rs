@@ -631,7 +631,8 @@ pub(crate) mod tests {
         assert_eq!(s.metrics.get(metric::HANDOVERS, "ENOSPC"), 3);
         assert_eq!(s.metrics.get(metric::FALLBACKS, ""), 1);
         assert!(
-            log.to_string().ends_with("retried=ENOSPC,ENOSPC result=ENOSPC"),
+            log.to_string()
+                .ends_with("retried=ENOSPC,ENOSPC result=ENOSPC"),
             "{log}"
         );
         // --handover-retries 0: one attempt.
