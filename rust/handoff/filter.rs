@@ -87,6 +87,11 @@ struct SegCtx<'a> {
     /// this node has sent; the client may have more from the node that cut
     /// the response, `Documentation/drain.md`).
     ack_limit: Option<u32>,
+    /// A Range continuation's segment without data before the head was
+    /// spliced: its sequence number is in the numbering the splice will
+    /// move by the head's length, so it must not move what this node is
+    /// known to have sent (the limit above).
+    unrecorded: bool,
 }
 
 /// Handles a segment of a tracked flow: learn, plan, rewrite, transition.
@@ -124,6 +129,7 @@ fn on_flow(
         out,
         now: clock::now_secs(),
         ack_limit: None,
+        unrecorded: false,
     };
     // The client's segments count (RST, FIN, window, timestamp, the
     // handshake's completion) only inside the window this node's stack
@@ -175,6 +181,11 @@ fn on_flow(
             ) {
                 return v;
             }
+            // Through without data: an ACK or a window probe before the
+            // head (recorded, its pre-splice number would later lower the
+            // client's acknowledgements above what the stack sent: the
+            // stack ignored them and the continuation stalled, t14).
+            c.unrecorded = c.payload == 0;
         }
     }
     if super::drain::served_here(f.role, st_now) {
@@ -225,7 +236,7 @@ fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Opt
     };
     // The limit is in the client's numbering; the plan's, after the rewrite.
     plan.ack_limit = c.ack_limit.map(|l| l.wrapping_add(plan.ack_add));
-    if c.dir == Dir::Out {
+    if c.dir == Dir::Out && !c.unrecorded {
         if plan.verdict.is_ok() {
             // What the client will see of this segment, after the rewrite.
             f.record_sent(&Outgoing {
