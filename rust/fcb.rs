@@ -34,7 +34,7 @@ use kernel::sync::Arc;
 use crate::loadepoch;
 use crate::pure::fcb::{self, Learn, Params, State};
 use crate::pure::flow::FlowKey;
-use crate::pure::http::{HeadAcc, HeadStep, ReqCopy, RespTrack, Response};
+use crate::pure::http::{HeadAcc, HeadStep, ReqCopy, RespTrack, Response, HEAD_MAX};
 use crate::pure::mesh::CloseReason;
 
 const KNOWN: u64 = 1 << 32;
@@ -190,6 +190,9 @@ unsafe impl Sync for HeadCell {}
 // SAFETY: as above; `HeadAcc` is plain data.
 unsafe impl Send for HeadCell {}
 
+/// [`HEAD_MAX`] as a sequence-number distance.
+const HEAD_MAX_U32: u32 = HEAD_MAX as u32;
+
 /// A delta that becomes known once.
 struct Delta(AtomicU64);
 
@@ -273,6 +276,9 @@ pub(crate) struct Fcb {
     /// N2, with `continuation`: the head gathered until it is complete
     /// ([`Fcb::continuation_head`]). Set before the FCB is shared.
     cont_head: Option<KBox<HeadCell>>,
+    /// N2, with `continuation`: the head came in pieces, under the
+    /// provisional mapping ([`Fcb::head_in_pieces`]).
+    cont_pieces: AtomicBool,
     /// The local socket of this (handed-over) connection was aborted under
     /// its application by a draining node (`crate::handoff::drain`): its
     /// RST is not this node's own reset of the client, and is dropped.
@@ -337,6 +343,7 @@ impl Fcb {
             continuation: None,
             cont_pending: AtomicBool::new(false),
             cont_head: None,
+            cont_pieces: AtomicBool::new(false),
             stack_silenced: AtomicBool::new(false),
             notified: AtomicBool::new(false),
             early_closed: AtomicU8::new(0),
@@ -444,8 +451,33 @@ impl Fcb {
         if !self.cont_pending.swap(false, Ordering::AcqRel) {
             return false;
         }
-        self.d2.set(d2.wrapping_sub(head_len));
+        // From the provisional mapping if the head came in pieces.
+        let base = if self.cont_pieces.load(Ordering::Acquire) {
+            d2.wrapping_add(HEAD_MAX_U32)
+        } else {
+            d2
+        };
+        self.d2.set(base.wrapping_sub(head_len));
         true
+    }
+
+    /// N2: a piece of the continuation's head goes to the client before
+    /// the head is complete (its window was smaller than the head): from
+    /// the first piece on, the head's first byte maps [`HEAD_MAX_U32`]
+    /// bytes below the cut, so that every piece lands on bytes the client
+    /// has (it drops them as duplicates and answers with its window, which
+    /// the stack needs to send the rest); [`Fcb::splice_head`] then moves
+    /// the mapping to the head's real length. The send path, serialized
+    /// by the socket's lock.
+    pub(crate) fn head_in_pieces(&self) {
+        let Some(d2) = self.d2.get() else {
+            return;
+        };
+        if self.cont_pending.load(Ordering::Acquire)
+            && !self.cont_pieces.swap(true, Ordering::AcqRel)
+        {
+            self.d2.set(d2.wrapping_sub(HEAD_MAX_U32));
+        }
     }
 
     /// Marks the local socket as aborted under its application by a

@@ -393,10 +393,9 @@ fn handshake(m: &Handover<'_>, fcb: &Fcb, dst_port: u16) -> Result<SegSpec> {
 /// whose server's answer has not been checked yet
 /// ([`Fcb::pending_continuation`]; `Documentation/drain.md`): the data
 /// segments are gathered ([`Fcb::continuation_head`]: `payload` bytes at
-/// `seq`, copied by `read`) until they hold a whole head, and held back
-/// from the client meanwhile (dropped: the stack sends them again, and
-/// they land below the cut, where the client has its bytes already, once
-/// the head is spliced). The stack sends the head in pieces when the
+/// `seq`, copied by `read`) until they hold a whole head; meanwhile they
+/// go to the client under a provisional mapping, onto bytes it has
+/// ([`Fcb::head_in_pieces`]), which it answers with its window. The stack sends the head in pieces when the
 /// client's window is smaller than the head. A complete head that
 /// [`crate::pure::http::continuation_head`] accepts for `(offset,
 /// complete)` is spliced away ([`Fcb::splice_head`]) and the segment that
@@ -435,8 +434,13 @@ pub(crate) fn check_continuation(
     };
     match step {
         HeadStep::More if !ended => {
+            // The piece goes on under the provisional mapping: onto bytes
+            // the client has, which it answers with its window (held back,
+            // the stack waited for an ACK that never came, its window
+            // stuck below the head's length: t14 under netem).
             stats::inc(Counter::ContinuationHeadHeld);
-            return Some(bindings::NF_DROP);
+            f.fcb.head_in_pieces();
+            return None;
         }
         HeadStep::Done(h) => match crate::pure::http::continuation_head(&h, cont.0, cont.1) {
             Ok(len) if f.fcb.splice_head(len) => return None,

@@ -28,7 +28,7 @@
 # rig-nodes: 3
 # rig-boot: own
 # rig-timeout: 900
-# rig-manual: a continued download may stall (1 of 20 in its last run); Documentation/drain.md, "Known problem"
+# rig-manual: passed once since its stalls were fixed; into make test once it passes repeatedly (Documentation/drain.md)
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)

@@ -198,7 +198,7 @@ pub enum Counter {
     DrainContinued = 87,
     /// Continuations this node refused to splice: its server's answer was not the `206` of exactly the bytes asked for (the client is reset).
     ContinuationRefused = 88,
-    /// Data segments of a continuation's answer held back because its head was not complete yet (the client's window was smaller than the head: `Documentation/drain.md`).
+    /// Data segments of a continuation's answer sent before its head was complete, mapped onto bytes the client has (the client's window was smaller than the head: `Documentation/drain.md`).
     ContinuationHeadHeld = 89,
 }
 
