@@ -18,12 +18,19 @@ connection survived.
       --started /tmp/started --out /tmp/streams.json
 
 --started is created once every stream has had its first response.
+
+--paths P1,P2,... requests those paths in turn instead (no /who), each
+checked against the --sums line naming it without its leading "/" (the
+"SHA256  RELPATH" lines of mkfiles.py --sha, t09-sc). --until FILE ends
+every stream, between two requests, once FILE exists (--duration is then
+an upper bound).
 Exit status: 0 if every stream completed, 1 otherwise.
 """
 
 import argparse
 import hashlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -75,7 +82,11 @@ def stream(a, port, sums, out, first, t0):
         s.connect((a.vip, a.port))
         i = 0
         while time.monotonic() < end:
-            if i % 5 == 0:
+            if a.until and os.path.exists(a.until) and i > 0:
+                break
+            if a.paths:
+                path = a.paths[i % len(a.paths)]
+            elif i % 5 == 0:
                 path = "/who"
             else:
                 path = "/d/f%d" % (i % a.files + 1)
@@ -86,7 +97,8 @@ def stream(a, port, sums, out, first, t0):
             if path == "/who":
                 rec["whos"].append([round(time.monotonic() - t0, 3),
                                     body.decode(errors="replace").strip()])
-            elif hashlib.sha256(body).hexdigest() != sums[path.rsplit("/", 1)[1]]:
+            elif hashlib.sha256(body).hexdigest() != sums[
+                    path.lstrip("/") if a.paths else path.rsplit("/", 1)[1]]:
                 raise ValueError("%s: body not byte-exact (%d bytes)" % (path, len(body)))
             rec["requests"] += 1
             if i == 0:
@@ -105,13 +117,18 @@ def main():
     p.add_argument("--vip", required=True)
     p.add_argument("--port", type=int, default=80)
     p.add_argument("--ports", required=True)
-    p.add_argument("--files", type=int, required=True)
+    p.add_argument("--files", type=int, default=0)
+    p.add_argument("--paths", type=lambda v: [x if x.startswith("/") else "/" + x
+                                              for x in v.split(",") if x])
+    p.add_argument("--until")
     p.add_argument("--sums", required=True)
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--think-ms", type=float, default=200)
     p.add_argument("--started")
     p.add_argument("--out", required=True)
     a = p.parse_args()
+    if not a.paths and a.files < 1:
+        p.error("--files N (N >= 1) or --paths is required")
     sums = {}
     with open(a.sums) as f:
         for line in f:

@@ -37,6 +37,17 @@
 #           clone:X, the acceptor itself for local) whichever node accepted
 #           it; no `load view:` error from the server's module poller. Then
 #           dts-scserver runs with --map again for the phases below;
+#   drain (phase "dr", Documentation/drain.md "Socket Cloning"): IPVS sends
+#           new connections to node 4 only; the client opens a keep-alive
+#           stream (ka_stream.py, one connection, local and cloned paths);
+#           node 4 leaves the dispatcher (weight 0, nodes 2 and 3 back);
+#           `dtsctl drain 4 --timeout 3` on node 4 exits non-zero with
+#           node 4 still serving the stream (a drain moves no SC
+#           connection), and nodes 2 and 3 see node 4 draining; two new
+#           connections are taken by nodes 2 and 3, byte-exact; the stream
+#           goes on through the drain, every body byte-exact, then the
+#           client closes it and `dtsctl drain 4` exits 0 (node 4 serves
+#           nothing); `dtsctl undrain 4`;
 #   clone dies: IPVS sends new connections to node 2 only; the client
 #           fetches /n3/s32m at 1 MiB/s, so node 2 clones it to node 3;
 #           4 s into the transfer node 3 takes its eth0 down (and keeps it
@@ -97,6 +108,11 @@ export MKFILES_MAX
 P2_PORT=40200 P4_PORT=40400 P5_PORT=40500 P6_PORT=40600 P7_PORT=40700
 # The policy phase: three connections, one after the other.
 PC_PORTS="40800 40801 40802"
+# The drain phase: the stream held on node 4, the new connections made
+# while node 4 drains (nodes 2 and 3 take them), and their paths.
+DR_PORT=40900 DR_NEW_PORTS="40910 40911"
+DR_PATHS=n4/s4k,n2/s64k,n4/s1,n3/s1k,n4/s100k,n2/s4k
+DR_NEW="n2/s1k n3/s64k n2/s4k"
 
 # Requests (paths under /tmp/www, the URL is /PATH). Keep-alive: the 25
 # files (3 x 8 sizes + n3/s32m) and 5 small ones again, never two in a row
@@ -557,9 +573,9 @@ figure() { log "$*"; echo "$*" >>"$FIG"; }
 
 # figures: clone call latency and bytes served, from the published logs.
 figures() {
-    for _ph in p2 p3 p4 pc p5 p6 p7 all; do
+    for _ph in p2 p3 p4 pc dr p5 p6 p7 all; do
         _g=$_ph
-        [ "$_ph" = all ] && _g="p*"
+        [ "$_ph" = all ] && _g="*"
         # shellcheck disable=SC2086
         cat "$RIG_SHARED"/sc.$_g.log.node* 2>/dev/null | log_fields action call_us |
             awk '$1 ~ /^clone:/ && $2 ~ /^[0-9]+$/ { print $2 }' | sort -n >/tmp/call_us
@@ -583,7 +599,7 @@ figures() {
     # dts-scserver's notes (a failed HEAD probe or DTS_SO_CLONE_WAIT).
     cat "$RIG_SHARED"/sc.p*.log.node* 2>/dev/null | grep ' note=' | sed 's/^/scserver: /' >>"$FIG"
     _prev=setup
-    for _ph in p2 p3 p4 pc p5 p6 p7; do
+    for _ph in p2 p3 p4 pc dr p5 p6 p7; do
         for _k in 2 3 4; do
             _c=""
             for _n in $COUNTERS; do
@@ -661,6 +677,19 @@ node.1)
     for ph in p2 p3 p4 pc; do
         barrier "$ph-go" "$ALL"; barrier "$ph-done" "$ALL"; barrier "$ph-pub" "$ALL"
     done
+    # dr: node 4 takes the stream, then leaves the dispatcher, as an
+    # operator takes a real server out before draining it.
+    check "ipvsadm: new connections to node 4 only (nodes 2 and 3 weight 0)" sh -c "
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.12:80 -g -w 0 &&
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.13:80 -g -w 0"
+    barrier dr-go "$ALL"
+    barrier dr-held "$ALL"
+    check "ipvsadm: node 4 out of the dispatcher (weight 0), nodes 2 and 3 back (weight 1)" sh -c "
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.14:80 -g -w 0 &&
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.12:80 -g -w 1 &&
+        ipvsadm -e -t $VIP_SC:80 -r 10.0.0.13:80 -g -w 1"
+    ipvsadm -Ln >>"$RIG_OUT/log.txt"
+    for b in dr-out dr-busy dr-closed dr-done dr-pub; do barrier "$b" "$ALL"; done
     check "ipvsadm: new connections to node 2 only (nodes 3 and 4 weight 0)" sh -c "
         ipvsadm -e -t $VIP_SC:80 -r 10.0.0.13:80 -g -w 0 &&
         ipvsadm -e -t $VIP_SC:80 -r 10.0.0.14:80 -g -w 0"
@@ -724,6 +753,34 @@ node.*)
         sh -c 'cat /tmp/scserver.out; ! grep -q "load view:" /tmp/scserver.out'
     check "dts-scserver --map again (the next phases place by the map)" sc_server_start
     # <<< policy phase (pc) <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
+
+    # >>> drain phase (dr): node 4 out of the dispatcher, then dtsctl drain >>>>>>>>
+    m=$(log_mark)
+    for b in dr-go dr-held dr-out; do barrier "$b" "$ALL"; done
+    if [ "$RIG_ID" = 4 ]; then
+        "$DTSCTL" drain 4 --timeout $((3 * SLOW)) --json >/tmp/drain1.json 2>/tmp/drain1.err
+        rc=$?
+        check "drain 4 while the stream lives: exit non-zero at the timeout, node 4 still serving ($(cat /tmp/drain1.json /tmp/drain1.err | tr '\n' ' '))" \
+            sh -c "[ $rc != 0 ] && grep -q '\"drained\":false' /tmp/drain1.json &&
+                   grep -q '\"serving\":[1-9]' /tmp/drain1.json"
+    fi
+    barrier dr-busy "$ALL"
+    if [ "$RIG_ID" != 4 ]; then
+        check "node $RIG_ID sees node 4 draining" \
+            sh -c "'$DTSCTL' peers --json | grep -q '\"id\":4,[^}]*\"state\":\"draining\"'"
+    fi
+    barrier dr-closed "$ALL"
+    if [ "$RIG_ID" = 4 ]; then
+        "$DTSCTL" drain 4 --timeout $((30 * SLOW)) --json >/tmp/drain2.json 2>/tmp/drain2.err
+        rc=$?
+        check "drain 4 once the client closed the stream: exit 0, node 4 serves nothing ($(cat /tmp/drain2.json /tmp/drain2.err | tr '\n' ' '))" \
+            sh -c "[ $rc = 0 ] && grep -q '\"drained\":true' /tmp/drain2.json"
+        check "dtsctl undrain 4" "$DTSCTL" undrain 4
+    fi
+    barrier dr-done "$ALL"
+    publish dr "$m"
+    barrier dr-pub "$ALL"
+    # <<< drain phase (dr) <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
     # the clone's node dies mid-response
     m=$(log_mark)
@@ -942,6 +999,45 @@ client.*)
         pc_same_node pc
     [ -f /tmp/pc.summary ] && while read -r _l; do figure "pc (chash): $_l"; done </tmp/pc.summary
     # <<< policy phase (pc) <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
+
+    # >>> drain phase (dr): node 4 out of the dispatcher, then dtsctl drain >>>>>>>>
+    barrier dr-go "$ALL"
+    rm -f /tmp/dr.started /tmp/dr.stop
+    "$PY" "$RIG_REPO/tests/vm/ka_stream.py" --vip "$VIP_SC" --ports "$DR_PORT" --paths "$DR_PATHS" \
+        --sums /tmp/sha.txt --duration $((300 * SLOW)) --think-ms 100 --started /tmp/dr.started \
+        --until /tmp/dr.stop --out /tmp/dr.json >/tmp/dr.out 2>&1 &
+    drs=$!
+    n=0
+    while [ ! -e /tmp/dr.started ] && [ $n -lt $((600 * SLOW)) ]; do sleep 0.1; n=$((n + 1)); done
+    check "drain: the keep-alive stream from port $DR_PORT (to node 4) had its first response" \
+        test -e /tmp/dr.started
+    for b in dr-held dr-out dr-busy; do barrier "$b" "$ALL"; done
+    # shellcheck disable=SC2086
+    set -- $DR_NEW
+    for port in $DR_NEW_PORTS; do
+        # shellcheck disable=SC2086
+        check "drain: a new connection from port $port while node 4 drains, $# requests" \
+            ka_fetch "dr$port" "$port" $((60 * SLOW)) $DR_NEW
+        # shellcheck disable=SC2086
+        check "drain: all $# bodies from port $port byte-exact, in order" bodies_ok "/tmp/dr$port" "" $DR_NEW
+        rm -rf "/tmp/dr$port"
+    done
+    touch /tmp/dr.stop
+    wait $drs
+    rc=$?
+    check "drain: the stream on node 4 went on through the drain, every body byte-exact, no error ($(tr '\n' ' ' </tmp/dr.out))" \
+        test $rc = 0
+    barrier dr-closed "$ALL"
+    barrier dr-done "$ALL"
+    barrier dr-pub "$ALL"
+    w=$(nodes_with dr "$CLIENT_IP:$DR_PORT")
+    check "drain: node 4 alone logged the stream's connection (node(s): ${w:-none})" test "$w" = 4
+    for port in $DR_NEW_PORTS; do
+        w=$(nodes_with dr "$CLIENT_IP:$port")
+        check "drain: node 2 or 3 alone took the new connection from port $port (node(s): ${w:-none})" \
+            sh -c "[ '$w' = 2 ] || [ '$w' = 3 ]"
+    done
+    # <<< drain phase (dr) <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
     # --- the clone's node dies mid-response
     barrier p5-go "$ALL"
