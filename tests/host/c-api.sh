@@ -24,10 +24,11 @@
 #     with result=ENOPROTOOPT action=close status=502; a connection closed
 #     before its request head is logged error=eof; a head without its end
 #     within 16 KiB is refused with 431.
-#  5. if nginx's development headers are installed (Debian: nginx-dev; or
-#     NGINX_SRC=<configured nginx source tree>), examples/c/nginx/
-#     ngx_http_dts_module.c compiles against them (-fsyntax-only);
-#     otherwise that step is skipped and said so.
+#  5. if nginx's development files are installed (Debian: nginx-dev, which
+#     is configured here in a scratch copy; or NGINX_SRC=<a configured nginx
+#     source tree>, NGINX_CFLAGS=<more flags it needs>),
+#     examples/c/nginx/ngx_http_dts_module.c compiles against them
+#     (-fsyntax-only, -Werror); otherwise that step is skipped and said so.
 #
 # Prints one line, `PASS c-api` or `FAIL c-api: why`; exits non-zero on
 # failure. CC and CXX override the compilers (then only they are used).
@@ -236,7 +237,7 @@ for _ in 1 2 3 4 5; do
 	"$proxy" -l 127.0.0.1 -t 2 "$port" 2 2>"$tmp/proxy.log" &
 	pid=$!
 	for _ in $(seq 1 50); do
-		grep -q "listening on 127.0.0.1:$port node=2" "$tmp/proxy.log" && { started=1; break; }
+		grep -q "listening on 127.0.0.1:$port node=2" "$tmp/proxy.log" 2>/dev/null && { started=1; break; }
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -306,24 +307,35 @@ lines=$(grep -c '^dts-c-handover-proxy: client=' "$tmp/proxy.log")
 note "example without the module: 502 naming ENOPROTOOPT, eof and 431 logged, one line each"
 
 # --- 5. the nginx module sketch, if nginx's headers are here ------------------
-ngx_inc=()
-if [ -n "${NGINX_SRC:-}" ]; then
-	for d in src/core src/event src/event/modules src/os/unix src/http src/http/modules objs; do
-		ngx_inc+=(-I"$NGINX_SRC/$d")
-	done
-elif [ -r /usr/share/nginx/src/src/core/ngx_config.h ] && [ -r /usr/share/nginx/src/objs/ngx_auto_config.h ]; then
-	s=/usr/share/nginx/src
-	for d in src/core src/event src/event/modules src/os/unix src/http src/http/modules objs; do
-		ngx_inc+=(-I"$s/$d")
-	done
+# NGINX_SRC: a configured nginx source tree (objs/ngx_auto_config.h there),
+# NGINX_CFLAGS: what else it needs (-I for pcre2.h if configured with PCRE).
+# Otherwise Debian's nginx-dev (/usr/share/nginx/src, or NGINX_DEV_DIR:
+# headers and configure, no objs/) is configured in a scratch copy, without
+# PCRE and zlib.
+ngx_src=${NGINX_SRC:-}
+ngx_dev=${NGINX_DEV_DIR:-/usr/share/nginx/src}
+if [ -z "$ngx_src" ] && [ -x "$ngx_dev/configure" ]; then
+	cp -r "$ngx_dev" "$tmp/ngx"
+	if (cd "$tmp/ngx" && ./configure --with-compat --with-threads --without-http_rewrite_module \
+		--without-http_gzip_module >"$tmp/ngx-configure.log" 2>&1); then
+		ngx_src=$tmp/ngx
+	else
+		note "nginx-dev's configure failed (see below); the sketch is not compiled"
+		tail -n 5 "$tmp/ngx-configure.log"
+	fi
 fi
-if [ ${#ngx_inc[@]} -gt 0 ]; then
-	if ! "${ccs[0]}" -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -I"$repo/include" "${ngx_inc[@]}" \
+if [ -n "$ngx_src" ]; then
+	ngx_inc=()
+	for d in src/core src/event src/event/modules src/os/unix src/http src/http/modules src/http/v2 objs; do
+		ngx_inc+=(-I"$ngx_src/$d")
+	done
+	# shellcheck disable=SC2086
+	if ! "${ccs[0]}" -std=gnu11 -Wall -Wextra -Werror -I"$repo/include" "${ngx_inc[@]}" ${NGINX_CFLAGS:-} \
 		-fsyntax-only "$example/nginx/ngx_http_dts_module.c" >"$tmp/log" 2>&1; then
 		cat "$tmp/log" >&2
-		fail "examples/c/nginx/ngx_http_dts_module.c does not compile against nginx's headers"
+		fail "examples/c/nginx/ngx_http_dts_module.c does not compile against nginx's headers ($ngx_src)"
 	fi
-	note "nginx module sketch: compiles against nginx's headers (${ngx_inc[0]#-I})"
+	note "nginx module sketch: compiles against nginx's headers ($ngx_src)"
 else
 	note "nginx module sketch: skipped (no nginx headers: install nginx-dev or set NGINX_SRC)"
 fi
