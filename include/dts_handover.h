@@ -116,7 +116,7 @@
  *	             the destination built the connection and had to undo it
  *	             (its client entry changed meanwhile; an internal error).
  *	ENOMEM       out of memory (here or at the destination).
- *	ENOSPC       a flow table is full (here or at the destination).
+ *	ENOSPC       a flow table is full.
  *	ENOPROTOOPT  (from the kernel, not the module) the dts module is not
  *	             loaded.
  *
