@@ -20,6 +20,9 @@ APT_PACKAGES=(
 	# kernel build (LLVM=1 is the supported way to build Rust kernels)
 	clang lld llvm libclang-dev flex bison bc libelf-dev libssl-dev cpio kmod
 	make patch xz-utils python3 rsync
+	# the C example (examples/c/, built by make tools with cc) and the C
+	# API's host tests (tests/host/c-header.sh, c-api.sh: C and C++)
+	gcc g++
 	# the pinned kernel source
 	"${KERNEL_PKG}=${KERNEL_PKG_VERSION}"
 	# the VM rig and what runs inside the VMs (from the host root over 9p)

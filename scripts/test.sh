@@ -3,7 +3,8 @@
 #
 #  1. install what is missing (scripts/install-deps.sh)
 #  2. host tests: cargo test over userspace-tools (pure logic, ABI, dtsctl,
-#     dts-proxy), and tests/host/*.sh: the C header of the ABI, the VM tests'
+#     dts-proxy), and tests/host/*.sh: the C header of the ABI and the C
+#     example that uses it (c-header, c-api), the VM tests'
 #     capture checker (pcap_check.py), forged-SYN builder (forge_syn.py) and
 #     hostile-traffic builder (hostile.py);
 #     then every cargo-fuzz target for a bounded time (scripts/fuzz.sh)
@@ -101,7 +102,7 @@ if [ "$rc" -ne 0 ] && [ "${hf:-0}" -eq 0 ]; then
 fi
 echo "host tests: ${hp:-0} passed, ${hf:-0} failed"
 
-for ht in c-header pcap_check_test forge_syn_test hostile_test stale_sources_test patches_test; do
+for ht in c-header c-api pcap_check_test forge_syn_test hostile_test stale_sources_test patches_test; do
 	stage "host tests ($ht)"
 	if tests/host/$ht.sh; then
 		passed=$((passed + 1))
