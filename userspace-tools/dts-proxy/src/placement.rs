@@ -230,12 +230,17 @@ mod tests {
 
     const FILE: &str = r#"
 self = 2
+[mesh]
+port = 0
 [[node]]
 id = 1
+addr = "10.0.0.11"
 [[node]]
 id = 2
+addr = "10.0.0.12"
 [[node]]
 id = 3
+addr = "10.0.0.13"
 [policy]
 name = "rr"
 "#;

@@ -931,7 +931,7 @@ mod tests {
         }
     }
 
-    const CLUSTER: &str = "self = 3\n[[node]]\nid = 2\naddr = \"10.0.0.12\"\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n[policy]\nname = \"chash\"\n";
+    const CLUSTER: &str = "self = 3\n[mesh]\nport = 0\n[[node]]\nid = 2\naddr = \"10.0.0.12\"\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n[policy]\nname = \"chash\"\n";
 
     #[test]
     fn config_mode_places_with_the_policy() {
@@ -960,7 +960,10 @@ mod tests {
         assert_eq!(served.into_iter().collect::<Vec<_>>(), [2, 3, 4]);
         let e = placer_from(&parse(&["--config", path, "--self-node", "2"]).unwrap()).unwrap_err();
         assert!(e.contains("self = 3"), "{e}");
-        let bad = TempFile::new("nopolicy.toml", "self = 3\n[[node]]\nid = 3\n");
+        let bad = TempFile::new(
+            "nopolicy.toml",
+            "self = 3\n[mesh]\nport = 0\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n",
+        );
         let e = placer_from(&parse(&["--config", bad.0.to_str().unwrap()]).unwrap()).unwrap_err();
         assert!(e.contains("no [policy] table"), "{e}");
     }
