@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use dts::cluster::{client_v4, now_ms};
 use dts::load::LoadView;
+use dts::HandedIn;
 use dts_policy::{should_reforward, Cluster, Decision, NodeId, Policy, Reforward, Request};
 
-use crate::handover::HandedIn;
 use crate::route::{Dest, Routes};
 
 /// Decides where requests go.

@@ -98,17 +98,18 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, RespLenMode};
 use clap::Parser;
+use dts::clone::{clone, clone_wait};
 use dts::cluster::{client_v4, now_ms, ClusterConfig};
+use dts::errno::error_label;
 use dts::load::LoadView;
+use dts::sockopt::{unread_bytes, wait_acked};
 use dts_policy::{Cluster, NodeId, Policy, Request};
 use dts_sc::asf::asf_for;
-use dts_sc::errno::error_label;
 use dts_sc::map::OwnerMap;
 use dts_sc::path::sanitize;
 use dts_sc::place::{by_map, by_policy, Target};
 use dts_sc::request::{leading_empty_lines, parse_request, RequestHead};
 use dts_sc::response::{clone_resp_len, parse_response_head, MAX_RESPONSE_HEAD};
-use dts_sc::sock::{clone_connection, clone_wait, unread_bytes, wait_acked};
 
 /// How long a keep-alive connection may stay idle (or a request take to
 /// arrive) before the server closes it.
@@ -125,6 +126,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// what this server wrote (the module refuses the clone with `EBUSY`
 /// otherwise).
 const ACK_WAIT: Duration = Duration::from_secs(3);
+
+/// First pause between two `SIOCOUTQ` polls of [`ACK_WAIT`]; it doubles up
+/// to [`ACK_POLL_MAX`].
+const ACK_POLL_FIRST: Duration = Duration::from_micros(100);
+
+/// Longest pause between two `SIOCOUTQ` polls.
+const ACK_POLL_MAX: Duration = Duration::from_millis(10);
 
 /// How long to drain a client before closing (so that unread bytes do not
 /// turn the close into a RST that destroys the last response).
@@ -603,10 +611,10 @@ impl Conn<'_> {
         }
         if self.wrote {
             // The module checks again and refuses with EBUSY if needed.
-            let _ = wait_acked(&self.stream, ACK_WAIT);
+            let _ = wait_acked(&self.stream, ACK_WAIT, ACK_POLL_FIRST, ACK_POLL_MAX);
         }
         let start = Instant::now();
-        let result = clone_connection(&self.stream, node, &asf, resp_len);
+        let result = clone(&self.stream, node, &asf, resp_len);
         let call_us = start.elapsed().as_micros();
         match result {
             Ok(()) => {
