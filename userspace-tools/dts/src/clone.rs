@@ -63,16 +63,14 @@ pub fn clone_wait(client: &TcpStream) -> io::Result<CloneStatusV1> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sockopt::tests::pair;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
 
     /// On a host without the module the kernel refuses the options, and
     /// the connection stays usable.
     #[test]
     fn fails_cleanly_without_the_module() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (client, server) = pair();
         let asf = b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
         let err = clone(&server, 2, asf, Some(100)).unwrap_err();
         // ENOPROTOOPT without the module; EINVAL if a module is loaded (not

@@ -312,8 +312,8 @@ pub fn handed_in(client: &TcpStream) -> io::Result<Option<HandedIn>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sockopt::tests::pair;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
 
     /// Every documented errno has its variant, and back; any other is
     /// `Other`, and back.
@@ -378,13 +378,6 @@ mod tests {
             ]
         );
         assert!(!HandoverError::Other(libc::EIO).is_transient());
-    }
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (client, server)
     }
 
     /// On a host without the module the kernel refuses the option, and the

@@ -245,13 +245,14 @@ pub fn wait_acked(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use dts_core::abi::{InfoV1, DTS_SO_GET_INFO, DTS_SO_SET_ZERO};
     use std::io::{Read, Write};
     use std::net::{TcpListener, UdpSocket};
 
-    fn pair() -> (TcpStream, TcpStream) {
+    /// A connected loopback pair: (client, server).
+    pub(crate) fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
