@@ -5,7 +5,8 @@
 #   make deps            install what is missing (apt, rustup, bindgen)
 #   make kernel          build the patched kernel (cached; FLAVOR=default|debug)
 #   make module          build dts.ko against it (out of tree, via ./Kbuild)
-#   make tools           build dtsctl and the other userspace tools
+#   make tools           build dtsctl, the other userspace tools and the dts
+#                        library's examples (target/release/examples/)
 #   make deb             Debian packages into build/deb/: linux-image (the
 #                        default kernel), dts-module, dts-tools (scripts/deb.sh)
 #   make host-test       host unit and property tests (cargo test)
@@ -60,8 +61,10 @@ clippy: kernel
 	$(MAKE) -C $(call KDIR_OF,$(FLAVOR)) M=$(BUILD)/clippy/module LLVM=1 CLIPPY=1 modules
 	cd userspace-tools && cargo clippy --all-targets -- -D warnings
 
+# --examples: the dts library's examples (target/release/examples/), which
+# the VM tests run too (t15-library: tiny_proxy).
 tools: deps
-	cd userspace-tools && cargo build --release --locked
+	cd userspace-tools && cargo build --release --locked --workspace --bins --examples
 
 # The packages are built from the default flavor whatever FLAVOR says.
 deb: deps
