@@ -135,7 +135,9 @@ impl LoadView {
     /// errors go to stderr as `PROGRAM: load view: ...`, once per kind
     /// (`program` is the tool's name, e.g. `dts-proxy`).
     ///
-    /// Fails if the query socket or the thread cannot be made.
+    /// # Errors
+    ///
+    /// The OS error if the query socket or the thread cannot be made.
     pub fn spawn_poller(self: &Arc<Self>, program: &str) -> std::io::Result<()> {
         let view = Arc::clone(self);
         let sock = UdpSocket::bind("127.0.0.1:0")?;
