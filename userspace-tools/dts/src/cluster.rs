@@ -9,8 +9,10 @@
 //! a node applies with `dtsctl` is the one its `dts-proxy --config` or
 //! `dts-scserver --config` reads.
 //!
-//! Pure logic, besides [`ClusterConfig::read`] (one file read, and the
-//! `[mesh] secret_file` it names) and [`now_ms`] (the monotonic clock).
+//! Pure logic, besides [`ClusterConfig::read`] (one file read; the `[mesh]
+//! secret_file` it names is not read: a placing program never uses the
+//! secret, and runs as a user who cannot read it) and [`now_ms`] (the
+//! monotonic clock).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -210,6 +212,19 @@ selff = 3",
         let no_secret = FILE.replace("secret = \"dts-test-rig-mesh-secret-0001\"", "");
         let e = ClusterConfig::parse(Path::new("c.toml"), &no_secret).unwrap_err();
         assert!(e.contains("[mesh] has no secret"), "{e}");
+        // The proxy runs as user dts; the secret file is root's (mode
+        // 600): naming it is enough, it is never read here.
+        let unreadable = FILE.replace(
+            "secret = \"dts-test-rig-mesh-secret-0001\"",
+            "secret_file = \"/nonexistent/dts/mesh.secret\"",
+        );
+        let c = ClusterConfig::parse(Path::new("c.toml"), &unreadable).unwrap();
+        assert_eq!(
+            c.self_id,
+            ClusterConfig::parse(Path::new("c.toml"), FILE)
+                .unwrap()
+                .self_id
+        );
         let twice = FILE.replace("id = 3", "id = 2");
         let e = ClusterConfig::parse(Path::new("c.toml"), &twice).unwrap_err();
         assert!(e.contains("line 11: node 2 is configured twice"), "{e}");

@@ -155,6 +155,11 @@ enum Purpose {
     Check,
     /// `config apply`, `apply -f`: the real secret is needed.
     Apply,
+    /// The placing programs (`dts-proxy --config`, `dts-scserver
+    /// --config`): they never use the secret, so `secret_file` is not
+    /// read (they run as an unprivileged user, and the file is the admin's,
+    /// mode 600); that the table names one is enough.
+    Place,
 }
 
 /// The mesh key of a secret: its SHA-256.
@@ -509,7 +514,7 @@ pub fn parse(text: &str) -> Result<Config, FileError> {
 ///
 /// As [`parse`].
 pub fn parse_with_policy(text: &str) -> Result<(Config, Option<PolicyConfig>), FileError> {
-    parse_for(text, Purpose::Check)
+    parse_for(text, Purpose::Place)
 }
 
 /// Parses a configuration file to apply it: like [`parse`], but the real
@@ -539,7 +544,7 @@ fn mesh_key(text: &str, mesh: Option<&MeshEntry>, purpose: Purpose) -> Result<Me
             "has both `secret` and `secret_file`: give one of them".into(),
         )),
         (Some(s), None) if s.get_ref() == SECRET_SHOWN => match purpose {
-            Purpose::Check => Ok(key_of_secret(SECRET_SHOWN)),
+            Purpose::Check | Purpose::Place => Ok(key_of_secret(SECRET_SHOWN)),
             Purpose::Apply => Err(err(
                 s.span().start,
                 format!(
@@ -561,6 +566,7 @@ fn mesh_key(text: &str, mesh: Option<&MeshEntry>, purpose: Purpose) -> Result<Me
             }
             Ok(key_of_secret(s.get_ref()))
         }
+        (None, Some(_)) if purpose == Purpose::Place => Ok(key_of_secret(SECRET_SHOWN)),
         (None, Some(path)) => {
             let at = path.span().start;
             let raw = std::fs::read_to_string(path.get_ref())
