@@ -5,8 +5,9 @@
 #   make deps            install what is missing (apt, rustup, bindgen)
 #   make kernel          build the patched kernel (cached; FLAVOR=default|debug)
 #   make module          build dts.ko against it (out of tree, via ./Kbuild)
-#   make tools           build dtsctl and the other userspace tools, and the
-#                        C example dts-c-handover-proxy (examples/c/)
+#   make tools           build dtsctl, the other userspace tools, the dts
+#                        library's examples (target/release/examples/) and
+#                        the C example dts-c-handover-proxy (examples/c/)
 #   make deb             Debian packages into build/deb/: linux-image (the
 #                        default kernel), dts-module, dts-tools (scripts/deb.sh)
 #   make host-test       host unit and property tests (cargo test)
@@ -61,10 +62,12 @@ clippy: kernel
 	$(MAKE) -C $(call KDIR_OF,$(FLAVOR)) M=$(BUILD)/clippy/module LLVM=1 CLIPPY=1 modules
 	cd userspace-tools && cargo clippy --all-targets -- -D warnings
 
-# The C example (examples/c/, the system compiler) goes next to the Rust
-# tools, where the VM rig (run.sh --tools) finds it.
+# --examples: the dts library's examples (target/release/examples/), which
+# the VM tests run too (t15-library: tiny_proxy). The C example (examples/c/,
+# the system compiler) goes next to the Rust tools, where the VM rig (run.sh
+# --tools) finds it.
 tools: deps
-	cd userspace-tools && cargo build --release --locked
+	cd userspace-tools && cargo build --release --locked --workspace --bins --examples
 	$(MAKE) --no-print-directory -C examples/c OUT=$(TOOLS_DIR)
 
 # The packages are built from the default flavor whatever FLAVOR says.

@@ -24,6 +24,7 @@
     deny(
         clippy::indexing_slicing,
         clippy::unwrap_used,
+        clippy::expect_used,
         clippy::panic,
         clippy::arithmetic_side_effects
     )

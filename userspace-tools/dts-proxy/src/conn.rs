@@ -27,13 +27,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::handover::{handed_in, request_handover, request_reforward, HandedIn};
 use crate::http::{frame, Frame, FrameError};
 use crate::keepalive;
 use crate::metrics::Metrics;
 use crate::placement::{Placement, Placer};
 use crate::retry::{AttemptError, RetryPolicy};
-use dts::errno::{errno_label, error_label};
+use dts::errno::error_label;
+use dts::{HandedIn, Handover};
 
 /// How long to wait for the local server to accept a connection.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -343,7 +343,9 @@ pub(crate) fn record_served(
 
 /// Handles one accepted connection to the end.
 pub(crate) fn handle(client: TcpStream, peer: SocketAddr, settings: &Settings) {
-    let handed_in = handed_in(&client);
+    // Any error means "not handed in": the connection was accepted here
+    // (or the module cannot say otherwise).
+    let handed_in = dts::handed_in(&client).ok().flatten();
     if settings.keepalive {
         keepalive::handle(client, peer, settings, handed_in);
     } else {
@@ -394,12 +396,10 @@ fn handle_one(
     let started = Instant::now();
     let placement = decide(settings, &path, peer, handed_in, &mut log);
     let taken = hand_over_along(settings, &placement, &mut log, |node| {
-        let r = if placement.reforward {
-            request_reforward(&client, node, &buf)
-        } else {
-            request_handover(&client, node, &buf)
-        };
-        r.map_err(|e| AttemptError::from_io(&e))
+        Handover::new()
+            .reforward(placement.reforward)
+            .send(&client, node, &buf)
+            .map_err(AttemptError::from_handover)
     });
     record_served(settings, &placement, &path, peer, taken, started);
     if let Some(node) = taken {
@@ -419,11 +419,6 @@ fn handle_one(
     log.push("method", &method);
     log.push("bytes", buf.len());
     serve_local(client, &buf, settings.local, log);
-}
-
-/// The `result=` value of a failed handover: the errno name.
-pub(crate) fn handover_error_label(e: &io::Error) -> String {
-    e.raw_os_error().map_or_else(|| error_label(e), errno_label)
 }
 
 /// Serves the connection with the local server: connects, sends `buf`, then
@@ -566,7 +561,7 @@ pub(crate) mod tests {
     }
 
     fn os(errno: i32) -> AttemptError {
-        AttemptError::from_io(&io::Error::from_raw_os_error(errno))
+        AttemptError::from_handover(dts::HandoverError::from_errno(errno))
     }
 
     #[test]

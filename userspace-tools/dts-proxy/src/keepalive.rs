@@ -39,17 +39,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::conn::{
     close_gracefully, decide, hand_over_along, metric, read_request, record_served, respond,
     splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
 };
-use crate::handover::{request_handover, request_reforward, unacked_bytes, HandedIn};
 use crate::response::{parse_head, Body, BodyReader, RequestKind, ResponseError};
 use crate::retry::AttemptError;
 use dts::errno::error_label;
+use dts::{HandedIn, Handover};
 
 /// Longest wait for the client to acknowledge the proxy's last response
 /// before a handover; after it the request is served locally
@@ -222,12 +221,10 @@ impl Connection<'_> {
             // The module checks again and refuses with EBUSY if needed.
             Err(_) => {}
         }
-        let r = if reforward {
-            request_reforward(&self.client, node, &self.buf)
-        } else {
-            request_handover(&self.client, node, &self.buf)
-        };
-        r.map_err(|e| AttemptError::from_io(&e))
+        Handover::new()
+            .reforward(reforward)
+            .send(&self.client, node, &self.buf)
+            .map_err(AttemptError::from_handover)
     }
 
     /// The local server cannot be reached: answers 502, emits `log` and
@@ -385,22 +382,11 @@ impl Connection<'_> {
 }
 
 /// Waits until `client` has acknowledged every byte written to it
-/// (`SIOCOUTQ` is 0), polling with short pauses that grow, at most `limit`.
-/// `Ok(false)` on timeout.
+/// (`SIOCOUTQ` is 0), polling with short pauses that grow, at most `limit`
+/// ([`dts::sockopt::wait_acked`], from [`ACK_POLL_FIRST`] to
+/// [`ACK_POLL_MAX`]). `Ok(false)` on timeout.
 pub(crate) fn wait_acked(client: &TcpStream, limit: Duration) -> io::Result<bool> {
-    let start = Instant::now();
-    let mut pause = ACK_POLL_FIRST;
-    loop {
-        if unacked_bytes(client)? == 0 {
-            return Ok(true);
-        }
-        let waited = start.elapsed();
-        if waited >= limit {
-            return Ok(false);
-        }
-        thread::sleep(pause.min(limit - waited));
-        pause = (pause * 2).min(ACK_POLL_MAX);
-    }
+    dts::sockopt::wait_acked(client, limit, ACK_POLL_FIRST, ACK_POLL_MAX)
 }
 
 /// Whether a read failed because its timeout expired (`SO_RCVTIMEO`
@@ -723,11 +709,11 @@ mod tests {
         assert!(is_idle_and_open(&s));
         // Unasked data: not reusable.
         (&c).write_all(b"x").unwrap();
-        thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
         assert!(!is_idle_and_open(&s));
         let (c, s) = pair();
         drop(c);
-        thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
         assert!(!is_idle_and_open(&s));
         // Still blocking afterwards.
         let (mut c, mut s) = pair();

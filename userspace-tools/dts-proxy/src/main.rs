@@ -4,7 +4,8 @@
 //! client connections this node accepted, and, if so configured, the ones
 //! handed over to it), reads an HTTP request, routes it on its path, and
 //! either hands the connection over to the node that should serve it
-//! (`DTS_SO_HANDOVER`, see [`handover`]) or serves it with the local server.
+//! (`DTS_SO_HANDOVER`, the `dts` library's [`dts::Handover`]) or serves it
+//! with the local server.
 //! By default only the first request of a connection is routed; with
 //! `--keepalive` every request is ([`keepalive`]). One thread per
 //! connection, no async runtime.
@@ -19,12 +20,11 @@
 //! socket cannot be set up; otherwise it runs until killed. See
 //! `Documentation/proxy.md`.
 
-#![forbid(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod cli;
 mod conn;
-mod handover;
 mod http;
 mod keepalive;
 mod metrics;

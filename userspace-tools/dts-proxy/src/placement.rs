@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use dts::cluster::{client_v4, now_ms};
 use dts::load::LoadView;
+use dts::HandedIn;
 use dts_policy::{should_reforward, Cluster, Decision, NodeId, Policy, Reforward, Request};
 
-use crate::handover::HandedIn;
 use crate::route::{Dest, Routes};
 
 /// Decides where requests go.
@@ -230,12 +230,17 @@ mod tests {
 
     const FILE: &str = r#"
 self = 2
+[mesh]
+port = 0
 [[node]]
 id = 1
+addr = "10.0.0.11"
 [[node]]
 id = 2
+addr = "10.0.0.12"
 [[node]]
 id = 3
+addr = "10.0.0.13"
 [policy]
 name = "rr"
 "#;

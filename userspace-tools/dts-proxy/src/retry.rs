@@ -18,8 +18,9 @@
 //! would start more than [`RetryPolicy::budget`] after the request's first
 //! attempt. No locks; the caller's thread sleeps.
 
-use std::io;
 use std::time::Duration;
+
+use dts::HandoverError;
 
 /// Why one handover attempt failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,21 +40,15 @@ impl AttemptError {
         }
     }
 
-    /// The failure of `DTS_SO_HANDOVER` with `e`.
-    pub(crate) fn from_io(e: &io::Error) -> Self {
+    /// The failure of `DTS_SO_HANDOVER` with `e`: its errno name, and
+    /// whether it says "not now" ([`HandoverError::is_transient`], see the
+    /// module doc).
+    pub(crate) fn from_handover(e: HandoverError) -> Self {
         Self {
-            label: crate::conn::handover_error_label(e),
-            transient: e.raw_os_error().is_some_and(transient),
+            label: e.label(),
+            transient: e.is_transient(),
         }
     }
-}
-
-/// Whether a handover's `errno` says "not now" (see the module doc).
-pub(crate) fn transient(errno: i32) -> bool {
-    matches!(
-        errno,
-        libc::ETIMEDOUT | libc::EAGAIN | libc::ENOSPC | libc::EBUSY | libc::ENOMEM | libc::EINTR
-    )
 }
 
 /// How often and how long a transient failure is tried again.
@@ -154,8 +149,7 @@ mod tests {
             libc::ENOMEM,
             libc::EINTR,
         ] {
-            assert!(transient(e), "{e}");
-            assert!(AttemptError::from_io(&io::Error::from_raw_os_error(e)).transient);
+            assert!(AttemptError::from_handover(HandoverError::from_errno(e)).transient);
         }
         for e in [
             libc::EINVAL,
@@ -169,10 +163,10 @@ mod tests {
             libc::EPROTO,
             libc::ELOOP,
         ] {
-            assert!(!transient(e), "{e}");
+            assert!(!AttemptError::from_handover(HandoverError::from_errno(e)).transient);
         }
         assert_eq!(
-            AttemptError::from_io(&io::Error::from_raw_os_error(libc::ETIMEDOUT)).label,
+            AttemptError::from_handover(HandoverError::TimedOut).label,
             "ETIMEDOUT"
         );
         assert!(!AttemptError::fatal("unacked").transient);

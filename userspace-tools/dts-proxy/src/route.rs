@@ -9,11 +9,6 @@
 use core::fmt;
 use core::str::FromStr;
 
-/// Smallest node id.
-pub(crate) const MIN_NODE: u32 = 1;
-/// Largest node id (the module's node ids are 1..=32).
-pub(crate) const MAX_NODE: u32 = 32;
-
 /// A route target as written on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TargetSpec {
@@ -34,20 +29,7 @@ pub(crate) struct RouteSpec {
     pub(crate) target: TargetSpec,
 }
 
-/// Parses a node id, `1..=32`.
-pub(crate) fn parse_node_id(s: &str) -> Result<u32, String> {
-    let id: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a node id (an integer {MIN_NODE}..={MAX_NODE})"))?;
-    if (MIN_NODE..=MAX_NODE).contains(&id) {
-        Ok(id)
-    } else {
-        Err(format!(
-            "node id {id} is out of range ({MIN_NODE}..={MAX_NODE})"
-        ))
-    }
-}
+pub(crate) use dts::parse_node_id;
 
 impl FromStr for TargetSpec {
     type Err = String;

@@ -20,8 +20,8 @@
 //!   write (HTTP pipelining) and checks that the responses come back whole
 //!   and in order.
 //!
-//! The library holds their testable parts. All modules but [`sock`] are
-//! pure logic without I/O and without panics on any input:
+//! The library holds their testable parts, all pure logic without I/O and
+//! without panics on any input:
 //!
 //! - [`map`]: the owner map (`PREFIX NODE_ID` lines, longest prefix wins);
 //! - [`place`]: where a request is served, by the owner map or by a
@@ -30,31 +30,24 @@
 //! - [`asf`]: the ASF rewrite (`Connection: close`);
 //! - [`path`]: request-target sanitising;
 //! - [`response`]: response-head parsing, the clone's response length from
-//!   a `HEAD` answer, and the incremental response stream of the client;
-//! - [`errno`]: stable errno names for the log (the `dts` crate's);
-//! - [`sock`]: the socket calls (the only `unsafe` code).
+//!   a `HEAD` answer, and the incremental response stream of the client.
+//!
+//! The socket calls (`DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`, `FIONREAD`,
+//! `SIOCOUTQ`), the errno names of the log and the node-id parser are the
+//! `dts` library's ([`dts::clone`], [`dts::sockopt`], [`dts::errno`],
+//! [`dts::parse_node_id`]).
 
-#![forbid(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod asf;
-pub mod errno;
 pub mod map;
 pub mod path;
 pub mod place;
 pub mod request;
 pub mod response;
-pub mod sock;
 
-use dts_core::config::MAX_NODE_ID;
-
-/// Parses a node id, `1..=32` (`--self-node`, `--node`, the owner map).
-pub fn parse_node_id(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if (1..=u32::from(MAX_NODE_ID)).contains(&n) => Ok(n),
-        _ => Err(format!("invalid node id {s:?}: expected 1..={MAX_NODE_ID}")),
-    }
-}
+pub use dts::parse_node_id;
 
 /// Finds `needle` in `hay`: the offset of its first occurrence.
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -100,16 +93,6 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn node_ids() {
-        assert_eq!(parse_node_id("1"), Ok(1));
-        assert_eq!(parse_node_id("32"), Ok(32));
-        assert!(parse_node_id("0").is_err());
-        assert!(parse_node_id("33").is_err());
-        assert!(parse_node_id("x").is_err());
-        assert!(parse_node_id("").is_err());
-    }
 
     #[test]
     fn helpers() {

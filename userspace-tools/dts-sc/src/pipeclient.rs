@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dts_sc::errno::error_label;
+use dts::errno::error_label;
 use dts_sc::response::{Event, ResponseStream};
 
 /// HTTP pipelining test client: sends all requests in one write and checks

@@ -81,7 +81,9 @@ mod tests {
     /// table body.
     fn policy(table: &str) -> Box<dyn Policy> {
         let text = format!(
-            "self = 2\n[[node]]\nid = 2\n[[node]]\nid = 3\n[[node]]\nid = 4\n[policy]\n{table}\n"
+            "self = 2\n[mesh]\nport = 0\n[[node]]\nid = 2\naddr = \"10.0.0.12\"\n\
+             [[node]]\nid = 3\naddr = \"10.0.0.13\"\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n\
+             [policy]\n{table}\n"
         );
         ClusterConfig::parse(Path::new("c.toml"), &text)
             .unwrap()

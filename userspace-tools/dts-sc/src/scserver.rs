@@ -98,17 +98,18 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, RespLenMode};
 use clap::Parser;
+use dts::clone::{clone, clone_wait};
 use dts::cluster::{client_v4, now_ms, ClusterConfig};
+use dts::errno::error_label;
 use dts::load::LoadView;
+use dts::sockopt::{unread_bytes, wait_acked};
 use dts_policy::{Cluster, NodeId, Policy, Request};
 use dts_sc::asf::asf_for;
-use dts_sc::errno::error_label;
 use dts_sc::map::OwnerMap;
 use dts_sc::path::sanitize;
 use dts_sc::place::{by_map, by_policy, Target};
 use dts_sc::request::{leading_empty_lines, parse_request, RequestHead};
 use dts_sc::response::{clone_resp_len, parse_response_head, MAX_RESPONSE_HEAD};
-use dts_sc::sock::{clone_connection, clone_wait, unread_bytes, wait_acked};
 
 /// How long a keep-alive connection may stay idle (or a request take to
 /// arrive) before the server closes it.
@@ -125,6 +126,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// what this server wrote (the module refuses the clone with `EBUSY`
 /// otherwise).
 const ACK_WAIT: Duration = Duration::from_secs(3);
+
+/// First pause between two `SIOCOUTQ` polls of [`ACK_WAIT`]; it doubles up
+/// to [`ACK_POLL_MAX`].
+const ACK_POLL_FIRST: Duration = Duration::from_micros(100);
+
+/// Longest pause between two `SIOCOUTQ` polls.
+const ACK_POLL_MAX: Duration = Duration::from_millis(10);
 
 /// How long to drain a client before closing (so that unread bytes do not
 /// turn the close into a RST that destroys the last response).
@@ -603,10 +611,10 @@ impl Conn<'_> {
         }
         if self.wrote {
             // The module checks again and refuses with EBUSY if needed.
-            let _ = wait_acked(&self.stream, ACK_WAIT);
+            let _ = wait_acked(&self.stream, ACK_WAIT, ACK_POLL_FIRST, ACK_POLL_MAX);
         }
         let start = Instant::now();
-        let result = clone_connection(&self.stream, node, &asf, resp_len);
+        let result = clone(&self.stream, node, &asf, resp_len);
         let call_us = start.elapsed().as_micros();
         match result {
             Ok(()) => {
@@ -931,7 +939,7 @@ mod tests {
         }
     }
 
-    const CLUSTER: &str = "self = 3\n[[node]]\nid = 2\naddr = \"10.0.0.12\"\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n[policy]\nname = \"chash\"\n";
+    const CLUSTER: &str = "self = 3\n[mesh]\nport = 0\n[[node]]\nid = 2\naddr = \"10.0.0.12\"\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n[[node]]\nid = 4\naddr = \"10.0.0.14\"\n[policy]\nname = \"chash\"\n";
 
     #[test]
     fn config_mode_places_with_the_policy() {
@@ -960,7 +968,10 @@ mod tests {
         assert_eq!(served.into_iter().collect::<Vec<_>>(), [2, 3, 4]);
         let e = placer_from(&parse(&["--config", path, "--self-node", "2"]).unwrap()).unwrap_err();
         assert!(e.contains("self = 3"), "{e}");
-        let bad = TempFile::new("nopolicy.toml", "self = 3\n[[node]]\nid = 3\n");
+        let bad = TempFile::new(
+            "nopolicy.toml",
+            "self = 3\n[mesh]\nport = 0\n[[node]]\nid = 3\naddr = \"10.0.0.13\"\n",
+        );
         let e = placer_from(&parse(&["--config", bad.0.to_str().unwrap()]).unwrap()).unwrap_err();
         assert!(e.contains("no [policy] table"), "{e}");
     }

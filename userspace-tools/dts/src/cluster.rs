@@ -1,41 +1,29 @@
 //! What the placement needs of a cluster file, and the glue between a
 //! [`dts_policy::Policy`] and a program that calls it.
 //!
-//! [`ClusterConfig`] reads the subset of `dtsctl`'s cluster file (the
-//! format of `Documentation/config.md`; `dtsctl config check` validates
-//! the rest of it) that a placing program uses: this node's id (`self`),
-//! the node ids (`[[node]] id`) and the `[policy]` table. Every other key
-//! is ignored, so the file a node applies with `dtsctl` is the one its
-//! `dts-proxy --config` or `dts-scserver --config` reads.
+//! [`ClusterConfig`] is the cluster file (the format of
+//! `Documentation/config.md`) as a placing program uses it: read and
+//! validated exactly as `dtsctl config check` does ([`crate::config`], the
+//! one schema of the file), then this node's id (`self`), the node ids
+//! (`[[node]] id`) and the `[policy]` table, which must be there. The file
+//! a node applies with `dtsctl` is the one its `dts-proxy --config` or
+//! `dts-scserver --config` reads.
 //!
-//! Pure logic, besides [`ClusterConfig::read`] (one file read) and
-//! [`now_ms`] (the monotonic clock).
+//! Pure logic, besides [`ClusterConfig::read`] (one file read; the `[mesh]
+//! secret_file` it names is not read: a placing program never uses the
+//! secret, and runs as a user who cannot read it) and [`now_ms`] (the
+//! monotonic clock).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use dts_core::config::Config;
 use dts_policy::{NodeId, Policy, PolicyConfig};
-use serde::Deserialize;
 
+use crate::config::{line_of_error, parse_with_policy};
 use crate::load::LoadView;
-
-/// The keys of a cluster file that placement uses.
-#[derive(Debug, Deserialize)]
-struct ClusterFile {
-    #[serde(rename = "self")]
-    self_id: NodeId,
-    #[serde(default)]
-    node: Vec<NodeEntry>,
-    policy: Option<PolicyConfig>,
-}
-
-/// A `[[node]]` entry; only its id matters here.
-#[derive(Debug, Deserialize)]
-struct NodeEntry {
-    id: NodeId,
-}
 
 /// The parts of a cluster file placement uses.
 #[derive(Debug)]
@@ -48,36 +36,48 @@ pub struct ClusterConfig {
     pub nodes: Vec<NodeId>,
     /// The `[policy]` table.
     pub policy: PolicyConfig,
+    /// The whole configuration, validated (what `dtsctl config apply`
+    /// would give the module).
+    pub config: Config,
 }
 
 impl ClusterConfig {
-    /// Parses `text` (the contents of `path`, named in errors): the file
-    /// must have a valid `[policy]` table, at least one node, no node
-    /// twice, and `self` among the nodes (see [`check_nodes`]).
+    /// Parses `text` (the contents of `path`, named in errors) as `dtsctl
+    /// config check` does; the file must also have a `[policy]` table and
+    /// `self`.
+    ///
+    /// # Errors
+    ///
+    /// A message that starts with the path: `dtsctl`'s message for a file
+    /// it refuses (with its line where known), `no [policy] table`, or
+    /// `no self`.
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
-        let file: ClusterFile =
-            toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let policy = file
-            .policy
-            .ok_or_else(|| format!("{}: no [policy] table", path.display()))?;
-        policy
-            .validate()
-            .map_err(|e| format!("{}: [policy]: {e}", path.display()))?;
-        let nodes: Vec<NodeId> = file.node.iter().map(|n| n.id).collect();
-        check_nodes(
-            u32::from(file.self_id),
-            &nodes.iter().map(|&n| u32::from(n)).collect::<Vec<_>>(),
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let (config, policy) =
+            parse_with_policy(text).map_err(|e| match line_of_error(text, &e) {
+                Some(line) => format!("{}: line {line}: {e}", path.display()),
+                None => format!("{}: {e}", path.display()),
+            })?;
+        let policy = policy.ok_or_else(|| format!("{}: no [policy] table", path.display()))?;
+        if config.is_empty() {
+            return Err(format!(
+                "{}: no `self` and no [[node]]: placement needs this node's cluster file",
+                path.display()
+            ));
+        }
         Ok(Self {
             path: path.to_owned(),
-            self_id: file.self_id,
-            nodes,
+            self_id: config.self_id(),
+            nodes: config.nodes().iter().map(|n| n.id).collect(),
             policy,
+            config,
         })
     }
 
     /// Reads and parses the file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// `cannot read` if the file cannot be read, else as [`Self::parse`].
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -86,6 +86,11 @@ impl ClusterConfig {
 
     /// A fresh policy as the `[policy]` table configures it (its tables
     /// empty).
+    ///
+    /// # Errors
+    ///
+    /// The policy's refusal of its table (which [`Self::parse`] validated
+    /// already), after the path.
     pub fn build_policy(&self) -> Result<Box<dyn Policy>, String> {
         self.policy
             .build()
@@ -102,6 +107,10 @@ impl ClusterConfig {
 /// Checks a cluster's node list: not empty, no id twice, and `self_node`
 /// in it. The messages name `dts-proxy`'s options (`--nodes`,
 /// `--self-node`), whose checks these are too.
+///
+/// # Errors
+///
+/// The first problem found, in words.
 pub fn check_nodes(self_node: u32, nodes: &[u32]) -> Result<(), String> {
     if nodes.is_empty() {
         return Err("--nodes is empty".to_owned());
@@ -142,6 +151,8 @@ mod tests {
 
     const FILE: &str = r#"
 self = 2
+[mesh]
+secret = "dts-test-rig-mesh-secret-0001"
 [[node]]
 id = 1
 addr = "10.0.0.11"
@@ -180,6 +191,48 @@ name = "rr"
         assert!(e.starts_with("c.toml: "), "{e}");
         let e = ClusterConfig::read(Path::new("/nonexistent/c.toml")).unwrap_err();
         assert!(e.contains("cannot read"), "{e}");
+    }
+
+    /// The file is read as `dtsctl config check` reads it: unknown keys,
+    /// a node without its address, a mesh without its secret and an
+    /// invalid configuration are refused, with `dtsctl`'s message and the
+    /// line where it is known.
+    #[test]
+    fn refuses_what_dtsctl_refuses() {
+        let unknown = FILE.replace(
+            "self = 2",
+            "self = 2
+selff = 3",
+        );
+        let e = ClusterConfig::parse(Path::new("c.toml"), &unknown).unwrap_err();
+        assert!(e.starts_with("c.toml: ") && e.contains("selff"), "{e}");
+        let no_addr = FILE.replace("addr = \"10.0.0.12\"\n", "");
+        let e = ClusterConfig::parse(Path::new("c.toml"), &no_addr).unwrap_err();
+        assert!(e.contains("addr"), "{e}");
+        let no_secret = FILE.replace("secret = \"dts-test-rig-mesh-secret-0001\"", "");
+        let e = ClusterConfig::parse(Path::new("c.toml"), &no_secret).unwrap_err();
+        assert!(e.contains("[mesh] has no secret"), "{e}");
+        // The proxy runs as user dts; the secret file is root's (mode
+        // 600): naming it is enough, it is never read here.
+        let unreadable = FILE.replace(
+            "secret = \"dts-test-rig-mesh-secret-0001\"",
+            "secret_file = \"/nonexistent/dts/mesh.secret\"",
+        );
+        let c = ClusterConfig::parse(Path::new("c.toml"), &unreadable).unwrap();
+        assert_eq!(
+            c.self_id,
+            ClusterConfig::parse(Path::new("c.toml"), FILE)
+                .unwrap()
+                .self_id
+        );
+        let twice = FILE.replace("id = 3", "id = 2");
+        let e = ClusterConfig::parse(Path::new("c.toml"), &twice).unwrap_err();
+        assert!(e.contains("line 11: node 2 is configured twice"), "{e}");
+        let empty = "[policy]\nname = \"rr\"\n";
+        let e = ClusterConfig::parse(Path::new("c.toml"), empty).unwrap_err();
+        assert!(e.contains("no `self`"), "{e}");
+        let c = ClusterConfig::parse(Path::new("c.toml"), FILE).unwrap();
+        assert_eq!(c.config.services().len(), 1);
     }
 
     #[test]

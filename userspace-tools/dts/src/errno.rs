@@ -55,6 +55,13 @@ mod tests {
             (libc::ENOMEM, "ENOMEM"),
             (libc::ENOSPC, "ENOSPC"),
             (libc::ENOPROTOOPT, "ENOPROTOOPT"),
+            // DTS_SO_CLONE and DTS_SO_CLONE_WAIT add these.
+            (libc::EOPNOTSUPP, "EOPNOTSUPP"),
+            (libc::EMSGSIZE, "EMSGSIZE"),
+            (libc::ESHUTDOWN, "ESHUTDOWN"),
+            (libc::EAGAIN, "EAGAIN"),
+            (libc::ENOENT, "ENOENT"),
+            (libc::EINTR, "EINTR"),
         ] {
             assert_eq!(errno_name(errno), Some(name));
         }
@@ -81,6 +88,7 @@ mod tests {
         assert_eq!(abi::EALREADY, libc::EALREADY);
         assert_eq!(abi::EBADF, libc::EBADF);
         assert_eq!(abi::EBUSY, libc::EBUSY);
+        assert_eq!(abi::EOPNOTSUPP, libc::EOPNOTSUPP);
     }
 
     #[test]
@@ -97,5 +105,7 @@ mod tests {
         assert_eq!(error_label(&e), "eof");
         let e = io::Error::from(io::ErrorKind::InvalidInput);
         assert_eq!(error_label(&e), "invalidinput");
+        let e = io::Error::from_raw_os_error(libc::ECONNRESET);
+        assert_eq!(error_label(&e), "ECONNRESET");
     }
 }

@@ -34,20 +34,24 @@ use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::Duration;
 
-use dts_core::abi::{
-    Counter, InfoV1, PeerState, PeersV1, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, PEERS_DRAINING,
-    PEERS_MESH_ENABLED,
-};
+use dts_core::abi::{Counter, PeerState, PeersV1, PEERS_DRAINING, PEERS_MESH_ENABLED};
 use dts_policy::{NodeId, NodeState};
 
 use crate::errno::error_label;
-use crate::sockopt::get_option;
+use crate::query::{self, QueryError};
 
 /// How often the poller asks the module.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// Size of the answer buffers (larger than the blobs, as `dtsctl` does).
-const ANSWER_BUF: usize = 4096;
+/// The logged reason of a failed poll: `OPTION: errno` for a failed call,
+/// `what: why` for an answer that does not decode.
+fn query_label(option: &str, what: &str, e: &QueryError) -> String {
+    match e {
+        QueryError::Os(e) => format!("{option}: {}", error_label(e)),
+        QueryError::Reply { err, .. } => format!("{what}: {}", err.as_str()),
+        QueryError::ConfigReply { err, .. } => format!("{what}: {}", err.as_str()),
+    }
+}
 
 /// What the placement policies see of the cluster.
 #[derive(Debug)]
@@ -131,7 +135,9 @@ impl LoadView {
     /// errors go to stderr as `PROGRAM: load view: ...`, once per kind
     /// (`program` is the tool's name, e.g. `dts-proxy`).
     ///
-    /// Fails if the query socket or the thread cannot be made.
+    /// # Errors
+    ///
+    /// The OS error if the query socket or the thread cannot be made.
     pub fn spawn_poller(self: &Arc<Self>, program: &str) -> std::io::Result<()> {
         let view = Arc::clone(self);
         let sock = UdpSocket::bind("127.0.0.1:0")?;
@@ -157,13 +163,8 @@ impl LoadView {
 
     /// Asks the module once and publishes the answer.
     fn poll(&self, sock: &UdpSocket) -> Result<(), String> {
-        let mut buf = vec![0u8; ANSWER_BUF];
-        let peers = get_option(sock, DTS_SO_GET_PEERS, &mut buf)
-            .map_err(|e| format!("DTS_SO_GET_PEERS: {}", error_label(&e)))
-            .and_then(|b| PeersV1::decode(b).map_err(|e| format!("peers: {}", e.as_str())))?;
-        let info = get_option(sock, DTS_SO_GET_INFO, &mut buf)
-            .map_err(|e| format!("DTS_SO_GET_INFO: {}", error_label(&e)))
-            .and_then(|b| InfoV1::decode(b).map_err(|e| format!("info: {}", e.as_str())))?;
+        let peers = query::peers(sock).map_err(|e| query_label("DTS_SO_GET_PEERS", "peers", &e))?;
+        let info = query::info(sock).map_err(|e| query_label("DTS_SO_GET_INFO", "info", &e))?;
         let own = u32::try_from(info.counter(Counter::Serving)).unwrap_or(u32::MAX);
         let ids: Vec<NodeId> = match self.reported.read() {
             Ok(r) => r.iter().map(|n| n.id).collect(),

@@ -10,8 +10,8 @@ use dts_core::abi::{Counter, DrainV1, PeerState, PeersV1, DTS_SO_DRAIN};
 use serde::Serialize;
 
 use crate::error::{Error, Op};
-use crate::sockopt::DtsSocket;
 use crate::{get_info, get_peers, open_socket, write_stdout};
+use dts::sockopt::ControlSocket;
 
 /// How often the progress is read.
 const POLL: Duration = Duration::from_millis(250);
@@ -29,7 +29,7 @@ struct Progress {
 }
 
 /// The progress of `node` from this node's module.
-fn progress(sock: &DtsSocket, node: u8) -> Result<Progress, Error> {
+fn progress(sock: &ControlSocket, node: u8) -> Result<Progress, Error> {
     let peers = get_peers(sock)?;
     if node == peers.self_id {
         let info = get_info(sock)?;
@@ -66,7 +66,7 @@ struct Report {
 }
 
 /// Sends the request.
-fn request(sock: &DtsSocket, node: u8, on: bool) -> Result<(), Error> {
+fn request(sock: &ControlSocket, node: u8, on: bool) -> Result<(), Error> {
     sock.set(DTS_SO_DRAIN, &DrainV1 { node, on }.to_bytes())
         .map_err(|source| Error::from_sockopt(Op::SetDrain, source))
 }

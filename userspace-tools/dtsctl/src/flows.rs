@@ -10,10 +10,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use dts_core::abi::{
-    AbiError, FlowEntryV1, FlowsV1, FLOWS_TRUNCATED, FLOWS_V1_HEADER_SIZE, FLOW_ENTRY_D2,
-    FLOW_ENTRY_DTS, FLOW_ENTRY_NOTIFIED, FLOW_ENTRY_V1_SIZE,
-};
+use dts_core::abi::{FlowEntryV1, FLOW_ENTRY_D2, FLOW_ENTRY_DTS, FLOW_ENTRY_NOTIFIED};
 use dts_core::fcb::{Role, State};
 use dts_core::flow::Phase;
 use serde::Serialize;
@@ -21,88 +18,14 @@ use serde::Serialize;
 use crate::cli::Endpoint;
 use crate::error::Error;
 
-/// Records the first `DTS_SO_GET_FLOWS` call has room for.
-pub(crate) const INITIAL_RECORDS: usize = 4096;
+pub(crate) use dts::query::Flows;
 
-/// Records the retry has room for at most (the module's flow table holds
-/// at most 65536 entries).
-pub(crate) const MAX_RECORDS: usize = 65536;
-
-/// The size of a buffer for the header and `records` records.
-pub(crate) const fn buf_len(records: usize) -> usize {
-    FLOWS_V1_HEADER_SIZE.saturating_add(records.saturating_mul(FLOW_ENTRY_V1_SIZE))
-}
-
-/// A decoded `DTS_SO_GET_FLOWS` reply.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Flows {
-    /// The header: total, count, flags, the module's clock.
-    pub(crate) header: FlowsV1,
-    /// The records, `header.count` of them.
-    pub(crate) entries: Vec<FlowEntryV1>,
-}
-
-impl Flows {
-    /// Decodes a whole reply: the header and exactly `count` records.
-    ///
-    /// Refuses an unknown version ([`AbiError::BadVersion`]) or record size
-    /// ([`AbiError::BadSize`]), a reply shorter than its header or than the
-    /// records it announces ([`AbiError::Truncated`]), and one with bytes
-    /// past them ([`AbiError::BadLength`]).
-    pub(crate) fn decode(reply: &[u8]) -> Result<Self, AbiError> {
-        let (header, records) = FlowsV1::decode(reply)?;
-        let entries: Vec<FlowEntryV1> = records.collect();
-        if reply.len() != buf_len(entries.len()) {
-            return Err(AbiError::BadLength);
-        }
-        Ok(Self { header, entries })
-    }
-
-    /// Whether some entries of the table are missing from the reply.
-    pub(crate) fn truncated(&self) -> bool {
-        self.header.flags & FLOWS_TRUNCATED != 0 || self.header.total > self.header.count
-    }
-
-    /// The warning printed on stderr for a listing that is still
-    /// incomplete after the retry, or `None`.
-    pub(crate) fn warning(&self) -> Option<String> {
-        self.truncated().then(|| {
-            format!(
-                "warning: the flow listing is incomplete: {} of {} entries \
-                 (the table changed during the listing, or holds more than {MAX_RECORDS})",
-                self.header.count, self.header.total
-            )
-        })
-    }
-}
-
-/// Fetches the flow table: calls `get` (one `getsockopt(DTS_SO_GET_FLOWS)`
-/// filling the buffer and returning the reply's length) with room for
-/// [`INITIAL_RECORDS`] records and, if the reply's `total` is larger than
-/// its `count`, once more with room for `total` records (at most
-/// [`MAX_RECORDS`]). The result may still be [`Flows::truncated`].
-pub(crate) fn fetch(
-    mut get: impl FnMut(&mut [u8]) -> Result<usize, Error>,
-) -> Result<Flows, Error> {
-    let flows = fetch_once(&mut get, INITIAL_RECORDS)?;
-    if flows.header.total <= flows.header.count {
-        return Ok(flows);
-    }
-    let records = usize::try_from(flows.header.total)
-        .unwrap_or(MAX_RECORDS)
-        .clamp(INITIAL_RECORDS, MAX_RECORDS);
-    fetch_once(&mut get, records)
-}
-
-/// One call with room for `records` records.
-fn fetch_once(
-    get: &mut impl FnMut(&mut [u8]) -> Result<usize, Error>,
-    records: usize,
-) -> Result<Flows, Error> {
-    let mut buf = vec![0u8; buf_len(records)];
-    let len = get(&mut buf)?.min(buf.len());
-    let reply = buf.get(..len).unwrap_or_default();
-    Flows::decode(reply).map_err(|err| Error::FlowsReply { err, len })
+/// Fetches the flow table ([`dts::query::fetch_flows`]: one call, and one
+/// more for a larger table): `get` is one `getsockopt(DTS_SO_GET_FLOWS)`
+/// filling the buffer and returning the reply's length. An undecodable
+/// reply is [`Error::FlowsReply`].
+pub(crate) fn fetch(get: impl FnMut(&mut [u8]) -> Result<usize, Error>) -> Result<Flows, Error> {
+    dts::query::fetch_flows(get, |err, len| Error::FlowsReply { err, len })
 }
 
 /// The filters of `show flows`; an entry is shown if it matches all of
@@ -330,7 +253,14 @@ pub(crate) fn json(flows: &Flows, filter: &Filter) -> Result<String, serde_json:
 pub(crate) mod tests {
     use super::*;
     use crate::cli::{phases, roles, states};
+    use dts::query::{
+        flows_buf_len as buf_len, FLOWS_INITIAL_RECORDS as INITIAL_RECORDS,
+        FLOWS_MAX_RECORDS as MAX_RECORDS,
+    };
     use dts_core::abi::FLOWS_VERSION;
+    use dts_core::abi::{
+        AbiError, FlowsV1, FLOWS_TRUNCATED, FLOWS_V1_HEADER_SIZE, FLOW_ENTRY_V1_SIZE,
+    };
 
     /// A handed-in client entry (N2) of client 10.0.0.2:40000 on
     /// 10.0.0.100:80, both deltas known, last seen at 1000.

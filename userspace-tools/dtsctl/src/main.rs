@@ -31,8 +31,8 @@
 //! permission denied, ABI mismatch, invalid configuration, other OS errors),
 //! 2 on usage errors.
 
-#![forbid(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod apply;
 mod cli;
@@ -43,7 +43,6 @@ mod flows;
 mod peers;
 mod render;
 mod show;
-mod sockopt;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -51,10 +50,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
+use dts::query::{self, QueryError};
 use dts_core::abi::{
-    AbiError, FlushV1, HookStatsV1, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_CONFIG,
-    DTS_SO_GET_FLOWS, DTS_SO_GET_INFO, DTS_SO_GET_PEERS, DTS_SO_SET_CONFIG, DTS_SO_SET_FLUSH,
-    DTS_SO_SET_HOOK_STATS, DTS_SO_SET_ZERO, FLUSH_ALL, FLUSH_CONFIG, FLUSH_FLOWS, PEERS_V1_SIZE,
+    FlushV1, HookStatsV1, InfoV1, PeersV1, ZeroV1, CONFIG_V1_SIZE, DTS_SO_GET_FLOWS,
+    DTS_SO_SET_CONFIG, DTS_SO_SET_FLUSH, DTS_SO_SET_HOOK_STATS, DTS_SO_SET_ZERO, FLUSH_ALL,
+    FLUSH_CONFIG, FLUSH_FLOWS,
 };
 use dts_core::config::{Config, ConfigV1, NodeSet};
 use dts_core::hrw;
@@ -62,25 +62,7 @@ use dts_core::hrw;
 use crate::cli::{Cli, Command, ConfigCommand, FlowFilterArgs, OnOff, PeersArgs, ShowCommand};
 use crate::error::{Error, Op};
 use crate::peers::Membership;
-use crate::sockopt::DtsSocket;
-
-/// Size of the buffer passed to `getsockopt(DTS_SO_GET_INFO)`.
-///
-/// Larger than [`dts_core::abi::INFO_V1_SIZE`] so that a module speaking a
-/// newer, larger ABI can still report its version instead of failing with
-/// `EINVAL`.
-const GET_INFO_BUF_LEN: usize = 4096;
-const _: () = assert!(GET_INFO_BUF_LEN >= dts_core::abi::INFO_V1_SIZE);
-
-/// Size of the buffer passed to `getsockopt(DTS_SO_GET_CONFIG)`; larger
-/// than [`CONFIG_V1_SIZE`] for the same reason as [`GET_INFO_BUF_LEN`].
-const GET_CONFIG_BUF_LEN: usize = 4096;
-const _: () = assert!(GET_CONFIG_BUF_LEN >= CONFIG_V1_SIZE);
-
-/// Size of the buffer passed to `getsockopt(DTS_SO_GET_PEERS)`; larger
-/// than [`PEERS_V1_SIZE`] for the same reason as [`GET_INFO_BUF_LEN`].
-const GET_PEERS_BUF_LEN: usize = 4096;
-const _: () = assert!(GET_PEERS_BUF_LEN >= PEERS_V1_SIZE);
+use dts::sockopt::ControlSocket;
 
 /// How often `peers --wait` asks the module.
 const WAIT_POLL: Duration = Duration::from_millis(100);
@@ -115,8 +97,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_socket() -> Result<DtsSocket, Error> {
-    DtsSocket::open().map_err(|source| Error::Os {
+fn open_socket() -> Result<ControlSocket, Error> {
+    ControlSocket::open().map_err(|source| Error::Os {
         op: Op::OpenSocket,
         source,
     })
@@ -346,7 +328,7 @@ fn read_config(path: &Path, locate: bool, apply: bool) -> Result<Config, Error> 
     })
 }
 
-fn set_config(sock: &DtsSocket, config: &Config) -> Result<(), Error> {
+fn set_config(sock: &ControlSocket, config: &Config) -> Result<(), Error> {
     let mut buf = [0u8; CONFIG_V1_SIZE];
     // Cannot fail: the buffer has exactly the size of the blob.
     let len = ConfigV1::encode(config, &mut buf).map_err(|err| Error::ConfigReply {
@@ -357,47 +339,41 @@ fn set_config(sock: &DtsSocket, config: &Config) -> Result<(), Error> {
         .map_err(|source| Error::from_sockopt(Op::SetConfig, source))
 }
 
-fn get_config(sock: &DtsSocket) -> Result<Config, Error> {
-    let mut buf = vec![0u8; GET_CONFIG_BUF_LEN];
-    let len = sock
-        .get(DTS_SO_GET_CONFIG, &mut buf)
-        .map_err(|source| Error::from_sockopt(Op::GetConfig, source))?;
-    let reply = buf.get(..len).unwrap_or_default();
-    // The module answers the mesh key zeroed (withheld).
-    ConfigV1::decode_withheld_key(reply).map_err(|err| Error::ConfigReply { err, len })
+fn get_config(sock: &ControlSocket) -> Result<Config, Error> {
+    query::config(sock).map_err(|e| query_error(Op::GetConfig, e))
 }
 
-fn get_info(sock: &DtsSocket) -> Result<InfoV1, Error> {
-    let mut buf = vec![0u8; GET_INFO_BUF_LEN];
-    let len = sock
-        .get(DTS_SO_GET_INFO, &mut buf)
-        .map_err(|source| Error::from_sockopt(Op::GetInfo, source))?;
-    let reply = buf.get(..len).unwrap_or_default();
-    InfoV1::decode(reply).map_err(|err| Error::Abi { err, len })
+fn get_info(sock: &ControlSocket) -> Result<InfoV1, Error> {
+    query::info(sock).map_err(|e| query_error(Op::GetInfo, e))
 }
 
-/// Calls `DTS_SO_GET_PEERS`: the OS error, or the decoded reply (or why it
-/// could not be decoded, and its length).
-fn read_peers(sock: &DtsSocket) -> io::Result<Result<PeersV1, (AbiError, usize)>> {
-    let mut buf = vec![0u8; GET_PEERS_BUF_LEN];
-    let len = sock.get(DTS_SO_GET_PEERS, &mut buf)?;
-    let reply = buf.get(..len).unwrap_or_default();
-    Ok(PeersV1::decode(reply).map_err(|err| (err, len)))
+fn get_peers(sock: &ControlSocket) -> Result<PeersV1, Error> {
+    query::peers(sock).map_err(|e| query_error(Op::GetPeers, e))
 }
 
-fn get_peers(sock: &DtsSocket) -> Result<PeersV1, Error> {
-    read_peers(sock)
-        .map_err(|source| Error::from_sockopt(Op::GetPeers, source))?
-        .map_err(|(err, len)| Error::PeersReply { err, len })
+/// The error of a failed query `op`: the OS error of the call, or the
+/// answer that does not decode (`PeersReply` for peers, `ConfigReply` for
+/// the configuration, `Abi` for the others).
+fn query_error(op: Op, e: QueryError) -> Error {
+    match e {
+        QueryError::Reply { err, len } if op == Op::GetPeers => Error::PeersReply { err, len },
+        QueryError::Reply { err, len } => Error::Abi { err, len },
+        QueryError::ConfigReply { err, len } => Error::ConfigReply { err, len },
+        QueryError::Os(source) => Error::from_sockopt(op, source),
+        // A later kind of failure: its message.
+        e => Error::from_sockopt(op, io::Error::other(e.to_string())),
+    }
 }
 
 /// The membership section of `status`: any failure (e.g. a module without
 /// `DTS_SO_GET_PEERS`) only makes it unavailable.
-fn get_membership(sock: &DtsSocket) -> Membership {
-    match read_peers(sock) {
-        Ok(Ok(peers)) => Membership::Available(Box::new(peers)),
-        Ok(Err((err, len))) => Membership::Unavailable(Error::PeersReply { err, len }.to_string()),
-        Err(source) => Membership::Unavailable(source.to_string()),
+fn get_membership(sock: &ControlSocket) -> Membership {
+    match query::peers(sock) {
+        Ok(peers) => Membership::Available(Box::new(peers)),
+        Err(QueryError::Reply { err, len }) => {
+            Membership::Unavailable(Error::PeersReply { err, len }.to_string())
+        }
+        Err(e) => Membership::Unavailable(e.to_string()),
     }
 }
 
