@@ -41,6 +41,8 @@
 mod apply;
 mod cli;
 mod config;
+#[cfg(test)]
+mod dashboard;
 mod drain;
 mod error;
 mod flows;
