@@ -145,6 +145,7 @@ install -m 644 "$PKG/dts-tools/dts-proxy@.service" "$PKG/dts-tools/dts-cluster.s
     "$r/lib/systemd/system/"
 install -m 644 "$PKG/dts-tools/sysusers.conf" "$r/usr/lib/sysusers.d/dts-tools.conf"
 install -m 644 "$PKG/dts-tools/cluster.toml" "$r/usr/share/doc/dts-tools/examples/cluster.toml"
+install -m 644 "$PKG/grafana/dts-dashboard.json" "$r/usr/share/doc/dts-tools/examples/grafana-dts-dashboard.json"
 install -m 644 "$PKG/copyright" "$r/usr/share/doc/dts-tools/copyright"
 for s in postinst prerm postrm; do
     install -m 755 "$PKG/dts-tools/$s" "$r/DEBIAN/$s"
@@ -254,7 +255,8 @@ done
 has "$OUT/dts-tools_${version}_$arch.deb" "${tool_paths[@]}" "${man[@]}" \
     /usr/include/dts_handover.h /lib/systemd/system/dts-proxy@.service \
     /lib/systemd/system/dts-cluster.service /usr/lib/sysusers.d/dts-tools.conf \
-    /usr/share/doc/dts-tools/examples/cluster.toml
+    /usr/share/doc/dts-tools/examples/cluster.toml \
+    /usr/share/doc/dts-tools/examples/grafana-dts-dashboard.json
 "$TOOLS/dtsctl" config check "$PKG/dts-tools/cluster.toml" >/dev/null ||
     die "the sample cluster.toml does not validate"
 

@@ -31,6 +31,8 @@ APT_PACKAGES=(
 	# the VM tests' JSON helpers (tests/vm/lib.sh; much faster to start than
 	# python under TCG)
 	jq
+	# t17-top: dtsctl top runs under tmux, its screen read with capture-pane
+	tmux
 	# the benchmark harness (make bench): the relays and the layer-4 balancer
 	# it compares against, unrelated traffic, the file-set disk image, plots
 	haproxy ipvsadm iperf3 e2fsprogs gnuplot-nox

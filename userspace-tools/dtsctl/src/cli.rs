@@ -140,12 +140,55 @@ pub(crate) enum Command {
         /// `on` or `off`.
         state: OnOff,
     },
+    /// A live view of the cluster, refreshed every interval: each node's
+    /// state, serving count, handovers, clones and failures per second,
+    /// handed-in and handed-out connections, mesh round-trip time and
+    /// time since last heard; this node's flows and its busiest counters.
+    ///
+    /// `q` or Ctrl-C ends it and restores the terminal. Rates need two
+    /// samples: the first frame comes one interval after the start.
+    #[command(after_help = "Example: dtsctl top --interval 2")]
+    Top {
+        /// Seconds between two frames (and between the two samples of
+        /// `--once`).
+        #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_interval)]
+        interval: f64,
+        /// Print one frame and exit, without terminal control (for pipes
+        /// and tests).
+        #[arg(long)]
+        once: bool,
+        /// Print each frame as one JSON object (a line each) instead of
+        /// the table, without terminal control.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the module's counters and gauges, and this node's view of the
+    /// mesh, in the Prometheus text exposition format; or serve them on
+    /// ADDR at `/metrics` for Prometheus to scrape.
+    #[command(after_help = "Example: dtsctl metrics --listen 127.0.0.1:9470")]
+    Metrics {
+        /// Serve `GET /metrics` on this address (e.g. 127.0.0.1:9470)
+        /// instead of printing once; runs until killed.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Print a completion script for SHELL on stdout.
     #[command(after_help = "Example: dtsctl completions bash > /etc/bash_completion.d/dtsctl")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// The value parser of `top --interval`: seconds, at least 0.1 and at
+/// most one day.
+pub(crate) fn parse_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if (0.1..=86_400.0).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds from 0.1 to 86400"
+        )),
+    }
 }
 
 /// `on` or `off`.

@@ -37,6 +37,10 @@ pub(crate) enum Op {
     SetDrain,
     /// Writing the output.
     WriteOutput,
+    /// Setting the terminal up or reading it (`top`).
+    Terminal,
+    /// Serving the metrics (`metrics --listen`).
+    ServeMetrics,
 }
 
 impl Op {
@@ -53,6 +57,8 @@ impl Op {
             Self::SetHookStats => "switching the count-only hooks failed",
             Self::SetDrain => "the drain request failed",
             Self::WriteOutput => "cannot write the output",
+            Self::Terminal => "cannot use the terminal",
+            Self::ServeMetrics => "cannot serve the metrics",
         }
     }
 }

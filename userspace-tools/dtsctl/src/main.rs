@@ -22,6 +22,10 @@
 //!   every counter, and the mesh (as `dtsctl peers`);
 //! - `dtsctl flush [--flows | --config]` removes the configuration and/or
 //!   every flow;
+//! - `dtsctl top [--interval SECS] [--once] [--json]` is a live view of
+//!   the cluster ([`top`]);
+//! - `dtsctl metrics [--listen ADDR]` prints or serves the module's
+//!   counters in the Prometheus text format ([`prom`]);
 //! - `dtsctl completions SHELL` prints a shell completion script;
 //! - `dtsctl owner CLIENT --nodes IDS` prints which node accepts a client.
 //!
@@ -37,12 +41,16 @@
 mod apply;
 mod cli;
 mod config;
+#[cfg(test)]
+mod dashboard;
 mod drain;
 mod error;
 mod flows;
 mod peers;
+mod prom;
 mod render;
 mod show;
+mod top;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -144,6 +152,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
             no_wait,
         } => drain::run_drain(*node, *timeout, *json, *no_wait),
         Command::Undrain { node } => drain::run_undrain(*node),
+        Command::Top {
+            interval,
+            once,
+            json,
+        } => run_top(Duration::from_secs_f64(*interval), *once, *json),
+        Command::Metrics { listen } => run_metrics(*listen),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "dtsctl", &mut out);
@@ -165,6 +179,92 @@ fn run_peers(&PeersArgs { json, wait }: &PeersArgs) -> Result<(), Error> {
         peers::human(&peers)
     };
     write_stdout(&text)
+}
+
+/// One [`top::Sample`] of the module, `start` being the view's start.
+/// The mesh and the flow table are optional (a module without them still
+/// has counters); the status is not.
+fn take_sample(sock: &ControlSocket, start: Instant) -> Result<top::Sample, Error> {
+    let info = get_info(sock)?;
+    let peers = query::peers(sock).ok();
+    let flows = query::flows(sock)
+        .ok()
+        .map(|flows| top::FlowCounts::of(&flows.entries));
+    Ok(top::Sample {
+        at: start.elapsed(),
+        info,
+        peers,
+        flows,
+    })
+}
+
+/// `dtsctl top [--interval SECS] [--once] [--json]`.
+fn run_top(interval: Duration, once: bool, json: bool) -> Result<(), Error> {
+    let render = |prev: &top::Sample, cur: &top::Sample| -> Result<String, Error> {
+        let view = top::view(prev, cur);
+        if json {
+            Ok(top::frame_json(&view).map_err(Error::Json)? + "\n")
+        } else {
+            Ok(top::frame(&view))
+        }
+    };
+    let sock = open_socket()?;
+    let start = Instant::now();
+    // The module's errors (not loaded, no permission) come out before the
+    // terminal changes.
+    let mut prev = take_sample(&sock, start)?;
+    if once || json {
+        loop {
+            std::thread::sleep(interval);
+            let cur = take_sample(&sock, start)?;
+            write_stdout(&render(&prev, &cur)?)?;
+            if once {
+                return Ok(());
+            }
+            prev = cur;
+        }
+    }
+    let term = top::Terminal::enter().map_err(|source| Error::Os {
+        op: Op::Terminal,
+        source,
+    })?;
+    let draw_error = |source| Error::Os {
+        op: Op::WriteOutput,
+        source,
+    };
+    term.draw("dtsctl top: sampling...").map_err(draw_error)?;
+    loop {
+        if term.quit_within(interval).map_err(|source| Error::Os {
+            op: Op::Terminal,
+            source,
+        })? {
+            return Ok(());
+        }
+        let cur = take_sample(&sock, start)?;
+        term.draw(&render(&prev, &cur)?).map_err(draw_error)?;
+        prev = cur;
+    }
+}
+
+/// The exposition of `dtsctl metrics`.
+fn exposition(sock: &ControlSocket) -> Result<String, Error> {
+    let info = get_info(sock)?;
+    let peers = query::peers(sock).ok();
+    Ok(prom::render(&info, peers.as_ref()))
+}
+
+/// `dtsctl metrics [--listen ADDR]`.
+fn run_metrics(listen: Option<std::net::SocketAddr>) -> Result<(), Error> {
+    let sock = open_socket()?;
+    // Fail at once without the module, even when serving.
+    let text = exposition(&sock)?;
+    let Some(addr) = listen else {
+        return write_stdout(&text);
+    };
+    prom::serve(addr, || exposition(&sock).map_err(|e| e.to_string())).map_err(|source| Error::Os {
+        op: Op::ServeMetrics,
+        source,
+    })
 }
 
 /// `dtsctl apply -f FILE [--dry-run]`.
@@ -792,6 +892,42 @@ mod tests {
         for what in [FLUSH_ALL, FLUSH_FLOWS, FLUSH_CONFIG] {
             let bytes = FlushV1 { what }.to_bytes();
             assert_eq!(FlushV1::decode(&bytes), Ok(FlushV1 { what }));
+        }
+    }
+
+    #[test]
+    fn parses_top_and_metrics() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["dtsctl"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|cli| cli.command)
+        };
+        assert!(matches!(
+            parse(&["top"]),
+            Ok(Command::Top { interval, once: false, json: false }) if interval == 1.0
+        ));
+        assert!(matches!(
+            parse(&["top", "--interval", "0.5", "--once", "--json"]),
+            Ok(Command::Top { interval, once: true, json: true }) if interval == 0.5
+        ));
+        assert!(matches!(
+            parse(&["metrics"]),
+            Ok(Command::Metrics { listen: None })
+        ));
+        assert!(matches!(
+            parse(&["metrics", "--listen", "127.0.0.1:9470"]),
+            Ok(Command::Metrics { listen: Some(addr) }) if addr.port() == 9470
+        ));
+        for bad in [
+            &["top", "--interval", "0"][..],
+            &["top", "--interval", "0.05"][..],
+            &["top", "--interval", "-1"][..],
+            &["top", "--interval", "x"][..],
+            &["top", "extra"][..],
+            &["metrics", "--listen", "9470"][..],
+            &["metrics", "--json"][..],
+        ] {
+            assert_eq!(parse(bad).expect_err("usage").exit_code(), 2, "{bad:?}");
         }
     }
 

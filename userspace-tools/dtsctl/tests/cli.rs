@@ -277,6 +277,19 @@ fn peers_without_module() {
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }
 
+#[test]
+fn top_and_metrics_without_module() {
+    // Before any terminal change or sleep: at once.
+    let start = std::time::Instant::now();
+    assert_not_loaded(&["top"]);
+    assert_not_loaded(&["top", "--once", "--interval", "30"]);
+    assert_not_loaded(&["top", "--json"]);
+    assert_not_loaded(&["metrics"]);
+    // Not even bound: the module is checked first.
+    assert_not_loaded(&["metrics", "--listen", "127.0.0.1:0"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
+
 /// Runs `config check` on a temp file with `text`, expects exit status 1 and
 /// returns stderr without the "dtsctl: FILE: " prefix.
 fn check_bad(name: &str, text: &str) -> String {
