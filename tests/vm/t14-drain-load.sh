@@ -28,7 +28,6 @@
 # rig-nodes: 3
 # rig-boot: own
 # rig-timeout: 900
-# rig-manual: passed once since its stalls were fixed; into make test once it passes repeatedly (Documentation/drain.md)
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)

@@ -22,7 +22,6 @@
 #           request is handed over again;
 #   all:    the flow tables drain, config clear, rmmod; clean kernel logs.
 # rig-nodes: 3
-# rig-manual: written, not run yet
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)

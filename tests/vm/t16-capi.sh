@@ -31,7 +31,6 @@
 # On the debug kernel the time limits are 5 times longer; the load is the
 # same (four handovers and two refusals).
 # rig-nodes: 3
-# rig-manual: written, not run yet
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)
