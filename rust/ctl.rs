@@ -12,8 +12,11 @@
 //! gid or a supplementary group is in the grant ([`Grant`]: `allowed_uid`,
 //! `allowed_gid`) of the service that the socket's connection belongs to
 //! ([`granted`]; the service is found from the socket's own addresses and
-//! the module's flow entry, never from the caller's argument). A refused or
-//! malformed request is counted and answered with a precise errno:
+//! the module's flow entry, never from the caller's argument); and the two
+//! read-only cluster queries a placing proxy polls (`DTS_SO_GET_INFO`,
+//! `DTS_SO_GET_PEERS`: counters, liveness and load) to a caller that some
+//! service grants ([`granted_any`]). A refused or malformed request is
+//! counted and answered with a precise errno:
 //!
 //! | errno    | meaning                                               |
 //! |----------|-------------------------------------------------------|
@@ -88,6 +91,50 @@ fn require_admin_or_grant(caller: &Caller, kind: PortKind) -> Result {
     stats::inc(Counter::SockoptDenied);
     stats::inc(Counter::SockoptNotGranted);
     Err(EPERM)
+}
+
+/// Counts and refuses a caller of a read-only cluster query
+/// ([`cluster_query`]) that is neither the host's network admin nor granted
+/// by any service ([`granted_any`]).
+fn require_admin_or_any_grant(caller: &Caller) -> Result {
+    if caller.is_host_admin() {
+        return Ok(());
+    }
+    if granted_any(caller) {
+        stats::inc(Counter::SockoptGranted);
+        return Ok(());
+    }
+    stats::inc(Counter::SockoptDenied);
+    stats::inc(Counter::SockoptNotGranted);
+    Err(EPERM)
+}
+
+/// Whether `optval` (a `getsockopt()`) is a read-only cluster query that a
+/// placing proxy polls (`dts::load::LoadView`): `DTS_SO_GET_INFO` (this
+/// node's counters and `serving` gauge) and `DTS_SO_GET_PEERS` (the
+/// mesh's view: liveness and load). Not the configuration, not the flow
+/// table (client addresses).
+fn cluster_query(optval: i32) -> bool {
+    matches!(optval, abi::DTS_SO_GET_INFO | abi::DTS_SO_GET_PEERS)
+}
+
+/// Whether some service's grant lists the caller (as [`granted`] checks
+/// one), its credentials and socket in the initial namespaces
+/// ([`Caller::host_fsuid`]). Process context: under RCU, where
+/// `in_group_p()` may run (it does not sleep).
+fn granted_any(caller: &Caller) -> bool {
+    let Some(fsuid) = caller.host_fsuid() else {
+        return false;
+    };
+    let guard = rcu::Guard::new();
+    state::with(|st| {
+        st.config.get(&guard).is_some_and(|cfg| {
+            cfg.grants()
+                .iter()
+                .any(|g| g.allows(fsuid, |gid| caller.in_group(gid)))
+        })
+    })
+    .unwrap_or(false)
 }
 
 /// Which port of its service the socket of a per-connection option is on,
@@ -546,6 +593,7 @@ impl Handler for Control {
         stats::inc(Counter::SockoptGet);
         match per_connection(optval) {
             Some(kind) => require_admin_or_grant(caller, kind)?,
+            None if cluster_query(optval) => require_admin_or_any_grant(caller)?,
             None => require_admin(caller)?,
         }
         match optval {

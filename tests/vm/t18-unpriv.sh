@@ -29,10 +29,13 @@
 #           did not; over each refused run sockopt_not_granted and
 #           sockopt_denied rose and handover_done did not; handover_failed
 #           stays 0 (an EPERM is refused before a handover starts);
+#   node 1: the read-only cluster queries a placing proxy polls
+#           (DTS_SO_GET_INFO, DTS_SO_GET_PEERS) answer uid 1500 (granted by
+#           a service) and refuse uid 1700 (EPERM);
 #   node 1: as uid 1500 (no capabilities), `dtsctl config apply`, `dtsctl
-#           status` and `dtsctl flush` fail with "permission denied" (the
-#           configuration and every admin option still need CAP_NET_ADMIN),
-#           and the configuration is unchanged;
+#           show flows` and `dtsctl flush` fail with "permission denied"
+#           (the configuration, the flow table and every admin option still
+#           need CAP_NET_ADMIN), and the configuration is unchanged;
 #   all:    the flow tables drain, config clear, rmmod; clean kernel logs.
 # rig-nodes: 3
 # rig-manual: written, not run yet
@@ -110,6 +113,27 @@ denied() {
     rc=$?
     cat /tmp/denied.out
     [ "$rc" = 1 ] && grep -qi "permission denied" /tmp/denied.out
+}
+
+# query AS OPTION SIZE: getsockopt(IPPROTO_IP, OPTION) with a SIZE-byte
+# buffer as AS (a setpriv prefix) succeeds.
+query() {
+    # shellcheck disable=SC2086
+    $1 "$PY" -c "import socket; s = socket.socket(); print(len(s.getsockopt(socket.IPPROTO_IP, $2, $3)), 'bytes')"
+}
+
+# query_eperm AS OPTION SIZE: the same query as AS fails with EPERM.
+query_eperm() {
+    # shellcheck disable=SC2086
+    $1 "$PY" -c "
+import errno, socket, sys
+try:
+    socket.socket().getsockopt(socket.IPPROTO_IP, $2, $3)
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+    sys.exit(0 if e.errno == errno.EPERM else 1)
+print('answered')
+sys.exit(1)"
 }
 
 # fetch PORT SHA_FILE: GET /u/file from PORT: 200 and the bytes of SHA_FILE.
@@ -203,14 +227,24 @@ EOF
         "$DTSCTL" config show >/tmp/before.toml
         "$DTSCTL" status --json >/tmp/adm-0.json
         AS1500="setpriv --reuid=1500 --regid=1500 --clear-groups $NOCAPS"
-        for c in "config apply $CONF" "status" "flush"; do
+        AS1700="setpriv --reuid=1700 --regid=1700 --clear-groups $NOCAPS"
+        check "uid 1500 (granted): DTS_SO_GET_INFO answers" query "$AS1500" 3400 1072
+        check "uid 1500 (granted): DTS_SO_GET_PEERS answers" query "$AS1500" 3403 4096
+        check "uid 1700 (not granted): DTS_SO_GET_INFO refused with EPERM" query_eperm "$AS1700" 3400 1072
+        check "uid 1700 (not granted): DTS_SO_GET_PEERS refused with EPERM" query_eperm "$AS1700" 3403 4096
+        "$DTSCTL" status --json >/tmp/adm-q.json
+        n=$(delta sockopt_granted adm-0 adm-q)
+        check "sockopt_granted counted uid 1500's 2 queries ($n)" test "$n" -ge 2
+        n=$(delta sockopt_not_granted adm-0 adm-q)
+        check "sockopt_not_granted counted uid 1700's 2 queries ($n)" test "$n" -ge 2
+        for c in "config apply $CONF" "show flows" "flush"; do
             # shellcheck disable=SC2086
             check "uid 1500 (granted): dtsctl $c: permission denied" denied $AS1500 "$DTSCTL" $c
         done
         "$DTSCTL" status --json >/tmp/adm-1.json
-        n=$(delta sockopt_denied adm-0 adm-1)
+        n=$(delta sockopt_denied adm-q adm-1)
         check "sockopt_denied counted the 3 refused commands ($n)" test "$n" -ge 3
-        n=$(delta sockopt_not_granted adm-0 adm-1)
+        n=$(delta sockopt_not_granted adm-q adm-1)
         check "sockopt_not_granted did not count them ($n)" test "$n" = 0
         check "configuration unchanged" sh -c "'$DTSCTL' config show | cmp - /tmp/before.toml"
     fi

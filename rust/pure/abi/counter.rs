@@ -200,9 +200,9 @@ pub enum Counter {
     ContinuationRefused = 88,
     /// Data segments of a continuation's answer sent before its head was complete, mapped onto bytes the client has (the client's window was smaller than the head: `Documentation/drain.md`).
     ContinuationHeadHeld = 89,
-    /// Per-connection socket-option calls (`DTS_SO_HANDOVER`, `DTS_SO_GET_FLOW`, `DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`) by a caller without `CAP_NET_ADMIN` that the connection's service does not grant (its `allowed_uid`/`allowed_gid`), refused with `EPERM`; also counted in `sockopt_denied`.
+    /// Socket-option calls a service's grant could allow (the per-connection `DTS_SO_HANDOVER`, `DTS_SO_GET_FLOW`, `DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`, and the read-only cluster queries `DTS_SO_GET_INFO`, `DTS_SO_GET_PEERS`) by a caller without `CAP_NET_ADMIN` that no grant allows (the connection's service's `allowed_uid`/`allowed_gid`; for a query, any service's), refused with `EPERM`; also counted in `sockopt_denied`.
     SockoptNotGranted = 90,
-    /// Per-connection socket-option calls by a caller without `CAP_NET_ADMIN` that the connection's service grants (its `allowed_uid`/`allowed_gid`), let through.
+    /// Socket-option calls by a caller without `CAP_NET_ADMIN` that a service's grant (`allowed_uid`/`allowed_gid`) let through.
     SockoptGranted = 91,
 }
 
