@@ -1683,9 +1683,18 @@ impl ConfigV1 {
     /// service slots and unused ids are zero), and finally
     /// [`Config::validate`]. Never panics, whatever the bytes.
     pub fn decode(buf: &[u8]) -> Result<Config, ConfigError> {
-        let config = Self::decode_unchecked(buf)?;
-        config.validate()?;
+        let mut config = Config::EMPTY;
+        Self::decode_into(buf, &mut config)?;
         Ok(config)
+    }
+
+    /// [`ConfigV1::decode`] into `out`, which the module allocates on the
+    /// heap: a [`Config`] is about 1.8 KiB, too much to build on a kernel
+    /// stack and copy. On an error `out` holds a partly decoded
+    /// configuration, to be thrown away.
+    pub fn decode_into(buf: &[u8], out: &mut Config) -> Result<(), ConfigError> {
+        Self::decode_unchecked(buf, out)?;
+        out.validate()
     }
 
     /// Decodes the answer of `DTS_SO_GET_CONFIG`, whose mesh key the module
@@ -1695,7 +1704,8 @@ impl ConfigV1 {
     /// [`ConfigError::MeshNoKey`]. The result's key is what the blob holds
     /// ([`MeshKey::NONE`] from the module).
     pub fn decode_withheld_key(buf: &[u8]) -> Result<Config, ConfigError> {
-        let mut config = Self::decode_unchecked(buf)?;
+        let mut config = Config::EMPTY;
+        Self::decode_unchecked(buf, &mut config)?;
         let key = config.mesh_key;
         if !key.is_set() {
             config.mesh_key = MeshKey([0xff; MeshKey::LEN]);
@@ -1705,8 +1715,9 @@ impl ConfigV1 {
         Ok(config)
     }
 
-    /// [`ConfigV1::decode`] without the final [`Config::validate`].
-    fn decode_unchecked(buf: &[u8]) -> Result<Config, ConfigError> {
+    /// [`ConfigV1::decode`] without the final [`Config::validate`], into
+    /// `config` (overwritten; partly decoded on an error).
+    fn decode_unchecked(buf: &[u8], config: &mut Config) -> Result<(), ConfigError> {
         let mut r = Reader::new(buf);
         let abi_version = r.u32()?;
         if abi_version != DTS_ABI_VERSION {
@@ -1734,7 +1745,8 @@ impl ConfigV1 {
         }
         let self_id =
             u8::try_from(self_id).map_err(|_| ConfigError::SelfNotConfigured { self_id })?;
-        let mut config = Config::new(self_id);
+        *config = Config::EMPTY;
+        config.set_self_id(self_id);
         config.set_mesh(mesh);
         for i in 0..MAX_NODES as u32 {
             if i < n_nodes {
@@ -1833,7 +1845,7 @@ impl ConfigV1 {
             // `i < n_services`: the service exists.
             let _ = config.set_grant(i, grant);
         }
-        Ok(config)
+        Ok(())
     }
 }
 

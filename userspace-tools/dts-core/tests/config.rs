@@ -2015,3 +2015,22 @@ proptest! {
         prop_assert_eq!(allowed, g.uids().contains(&uid) || g.gids().contains(&gid));
     }
 }
+
+#[test]
+fn decode_into_overwrites_and_validates() {
+    let buf = encode(&rig_granted());
+    let mut out = rig_mesh(Mesh::DEFAULT);
+    assert!(out.set_grant(0, grant(&[7], &[8])));
+    assert_eq!(ConfigV1::decode_into(&buf, &mut out), Ok(()));
+    assert_eq!(out, rig_granted());
+    let mut bad = buf.clone();
+    put_u32(&mut bad, CONFIG_V1_OFF_GRANTS + 8, u32::MAX);
+    assert_eq!(
+        ConfigV1::decode_into(&bad, &mut out).map_err(ConfigError::errno),
+        Err(EINVAL)
+    );
+    assert_eq!(
+        ConfigV1::decode_into(&buf[..10], &mut out),
+        Err(ConfigError::Truncated)
+    );
+}
