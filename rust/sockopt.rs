@@ -15,8 +15,15 @@
 //! then calls the safe [`Handler`] the registration was made for. Errors are
 //! returned to user space as negative errno values.
 //!
+//! [`Caller`] also answers who is calling, for the services' grants
+//! (`crate::ctl`): the task's filesystem uid as the initial user namespace
+//! numbers it, read from the task's own subjective credentials as
+//! `current_cred()` does ([`Caller::host_fsuid`]), and group membership
+//! through the exported `in_group_p()` ([`Caller::in_group`]).
+//!
 //! Locks: none of its own (the netfilter sockopt mutex is taken and
-//! released by the core before the call).
+//! released by the core before the call); the credentials need none (only
+//! the task itself replaces them).
 
 use core::ffi::{c_int, c_uint, c_void};
 use kernel::bindings;
