@@ -5,8 +5,15 @@
  * wait. Documentation/c-api.md is the guide; this header is the reference.
  *
  * Everything here is one setsockopt()/getsockopt() call at level IPPROTO_IP
- * on an IPv4 TCP socket, made by a process with CAP_NET_ADMIN in the initial
- * user namespace, on a socket of the initial network namespace (else EPERM).
+ * on an IPv4 TCP socket of the initial network namespace, made by a process
+ * with CAP_NET_ADMIN in the initial user namespace, or by one whose
+ * credentials belong to the initial user namespace and whose filesystem
+ * uid, filesystem gid or a supplementary group is listed in the
+ * allowed_uid / allowed_gid of the service the socket's connection belongs
+ * to (the cluster file's [[service]]; Documentation/config.md, "Running the
+ * proxy unprivileged"). Otherwise EPERM (counted: sockopt_denied,
+ * sockopt_not_granted). The module finds the service from the socket's own
+ * addresses and its flow entry, never from the arguments.
  * Without the dts module loaded, the kernel answers every one of them with
  * ENOPROTOOPT. The header needs only the libc and the kernel's UAPI headers;
  * it compiles as C99, C11 and C++11 or later.
@@ -68,8 +75,11 @@
  * the proxy socket; the proxy can serve the request itself (it still has
  * the bytes it read), answer an error, or try another node.
  *
- *	EPERM        the caller lacks CAP_NET_ADMIN (or the socket is in
- *	             another network namespace).
+ *	EPERM        the caller lacks CAP_NET_ADMIN and the service of the
+ *	             connection does not grant its uid or groups
+ *	             (allowed_uid, allowed_gid), or its credentials belong to
+ *	             another user namespace, or the socket is in another
+ *	             network namespace.
  *	EINVAL       bad struct (size, version, unknown flag, reserved not 0,
  *	             buf_len over DTS_HANDOVER_MAX_BUF, buf_ptr 0 with
  *	             buf_len > 0, dest_node 0 or over DTS_MAX_NODE_ID); a
@@ -134,7 +144,9 @@
  * handed-over connection goes to the server on the application port, where
  * this query answers ENOENT: the server needs no such test.)
  *
- *	EPERM        the caller lacks CAP_NET_ADMIN.
+ *	EPERM        the caller lacks CAP_NET_ADMIN and is not granted (as
+ *	             for dts_request_handover; also when the socket is not a
+ *	             client connection of a service's proxy port).
  *	EINVAL       len < DTS_FLOW_INFO_SIZE.
  *	ENOENT       not a client connection the module tracks on a service's
  *	             proxy port of this node (also: not IPv4 TCP, no
@@ -167,7 +179,9 @@
  * DTS_CLONE_ACK_TIMEOUT_MS). Return -1 with errno: the original socket is
  * intact, the application may serve the request itself.
  *
- *	EPERM        the caller lacks CAP_NET_ADMIN.
+ *	EPERM        the caller lacks CAP_NET_ADMIN and the Socket Cloning
+ *	             service whose application port the socket is on does not
+ *	             grant it (allowed_uid, allowed_gid).
  *	EINVAL       bad struct (size, version, flags, resp_len without
  *	             DTS_CLONE_F_RESP_LEN, asf_len 0 or over DTS_CLONE_MAX_ASF,
  *	             asf_ptr 0, target_node 0 or over DTS_MAX_NODE_ID), a
@@ -204,7 +218,8 @@
  * declared response length is fully acknowledged by the client, then fills
  * a struct dts_clone_status. Returns at once if no clone is pending.
  *
- *	EPERM        the caller lacks CAP_NET_ADMIN.
+ *	EPERM        the caller lacks CAP_NET_ADMIN and is not granted (as
+ *	             for dts_clone).
  *	EINVAL       len < DTS_CLONE_STATUS_SIZE, or not an IPv4 TCP socket.
  *	ENOENT       the socket was never cloned (no clone state).
  *	ETIMEDOUT    the wait ran out (DTS_CLONE_WAIT_MS).

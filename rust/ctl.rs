@@ -4,12 +4,23 @@
 //!
 //! Process context. Every request needs a socket in the initial network
 //! namespace and `CAP_NET_ADMIN` in the initial user namespace (the module's
-//! state is global, see [`Caller::is_host_admin`]); a refused or malformed
-//! request is counted and answered with a precise errno:
+//! state is global, see [`Caller::is_host_admin`]), with one exception: the
+//! per-connection options a proxy or a cloning server uses on its client
+//! connection (`DTS_SO_HANDOVER`, `DTS_SO_GET_FLOW`, `DTS_SO_CLONE`,
+//! `DTS_SO_CLONE_WAIT`) are also allowed to a caller whose credentials
+//! belong to the initial user namespace and whose filesystem uid, filesystem
+//! gid or a supplementary group is in the grant ([`Grant`]: `allowed_uid`,
+//! `allowed_gid`) of the service that the socket's connection belongs to
+//! ([`granted`]; the service is found from the socket's own addresses and
+//! the module's flow entry, never from the caller's argument); and the two
+//! read-only cluster queries a placing proxy polls (`DTS_SO_GET_INFO`,
+//! `DTS_SO_GET_PEERS`: counters, liveness and load) to a caller that some
+//! service grants ([`granted_any`]). A refused or malformed request is
+//! counted and answered with a precise errno:
 //!
 //! | errno    | meaning                                               |
 //! |----------|-------------------------------------------------------|
-//! | `EPERM`  | not `CAP_NET_ADMIN` in `init_net`'s user namespace, or a socket of another network namespace |
+//! | `EPERM`  | not `CAP_NET_ADMIN` in `init_net`'s user namespace (and, for a per-connection option, not granted by the connection's service), or a socket of another network namespace |
 //! | `EINVAL` | unknown option, wrong length, or wrong ABI version    |
 //! | `EFAULT` | the user buffer is not accessible                     |
 //! | `EBUSY`  | another configuration change is in progress           |
@@ -20,7 +31,9 @@
 //! first, so it can name the offending value.
 //!
 //! Context: process context (the `getsockopt()`/`setsockopt()` caller's,
-//! through [`crate::sockopt`]); it may sleep. Locks: none of its own; a
+//! through [`crate::sockopt`]); it may sleep. Locks: none of its own; the
+//! grant check reads the configuration and the flow table under RCU only
+//! and calls `in_group_p()` after leaving the read-side section; a
 //! configuration change holds the state's writer flag (a try-lock:
 //! `EBUSY`), and the calls it makes take the flow table's lock, the mesh's
 //! and Socket Cloning's as their files say.
@@ -34,13 +47,18 @@ use core::sync::atomic::Ordering;
 
 use crate::flowtab::{self, Flow};
 use crate::ksock::errno;
+use crate::ksock::UserTcp;
 use crate::mesh;
 use crate::pure::abi::{
     self, Counter, DrainV1, FlowEntryV1, FlowsV1, FlushV1, HookStatsV1, InfoV1, PeerConn,
     PeerState, PeerV1, PeersV1, ZeroV1,
 };
-use crate::pure::config::{Config, ConfigV1, Limits, MeshKey, CONFIG_V1_OFF_MESH_KEY};
+use crate::pure::config::{
+    Config, ConfigV1, Grant, Limits, MeshKey, PortKind, CONFIG_V1_OFF_MESH_KEY,
+};
+use crate::pure::fcb::Role;
 use crate::pure::filter;
+use crate::pure::flow::FlowKey;
 use crate::rcu;
 use crate::sockopt::{Caller, Handler, UserIn, UserOut};
 use crate::state;
@@ -57,6 +75,139 @@ fn require_admin(caller: &Caller) -> Result {
         stats::inc(Counter::SockoptDenied);
         Err(EPERM)
     }
+}
+
+/// Counts and refuses a caller of the per-connection option `optval` that
+/// is neither the host's network admin nor granted by the service of its
+/// socket's connection ([`granted`]).
+fn require_admin_or_grant(caller: &Caller, kind: PortKind) -> Result {
+    if caller.is_host_admin() {
+        return Ok(());
+    }
+    if granted(caller, kind) {
+        stats::inc(Counter::SockoptGranted);
+        return Ok(());
+    }
+    stats::inc(Counter::SockoptDenied);
+    stats::inc(Counter::SockoptNotGranted);
+    Err(EPERM)
+}
+
+/// Counts and refuses a caller of a read-only cluster query
+/// ([`cluster_query`]) that is neither the host's network admin nor granted
+/// by any service ([`granted_any`]).
+fn require_admin_or_any_grant(caller: &Caller) -> Result {
+    if caller.is_host_admin() {
+        return Ok(());
+    }
+    if granted_any(caller) {
+        stats::inc(Counter::SockoptGranted);
+        return Ok(());
+    }
+    stats::inc(Counter::SockoptDenied);
+    stats::inc(Counter::SockoptNotGranted);
+    Err(EPERM)
+}
+
+/// Whether `optval` (a `getsockopt()`) is a read-only cluster query that a
+/// placing proxy polls (`dts::load::LoadView`): `DTS_SO_GET_INFO` (this
+/// node's counters and `serving` gauge) and `DTS_SO_GET_PEERS` (the
+/// mesh's view: liveness and load). Not the configuration, not the flow
+/// table (client addresses).
+fn cluster_query(optval: i32) -> bool {
+    matches!(optval, abi::DTS_SO_GET_INFO | abi::DTS_SO_GET_PEERS)
+}
+
+/// Whether some service's grant lists the caller (as [`granted`] checks
+/// one), its credentials and socket in the initial namespaces
+/// ([`Caller::host_fsuid`]). Process context: under RCU, where
+/// `in_group_p()` may run (it does not sleep).
+fn granted_any(caller: &Caller) -> bool {
+    let Some(fsuid) = caller.host_fsuid() else {
+        return false;
+    };
+    let guard = rcu::Guard::new();
+    state::with(|st| {
+        st.config.get(&guard).is_some_and(|cfg| {
+            cfg.grants()
+                .iter()
+                .any(|g| g.allows(fsuid, |gid| caller.in_group(gid)))
+        })
+    })
+    .unwrap_or(false)
+}
+
+/// Which port of its service the socket of a per-connection option is on,
+/// if the option needs only a grant: the proxy's (`DTS_SO_HANDOVER` set,
+/// `DTS_SO_GET_FLOW` get, which share a number, on its socket of a
+/// service's proxy port) and the cloning server's (`DTS_SO_CLONE` set,
+/// `DTS_SO_CLONE_WAIT` get, on its socket of a Socket Cloning service's
+/// application port). `None` for every other option: those need
+/// `CAP_NET_ADMIN`.
+fn per_connection(optval: i32) -> Option<PortKind> {
+    const _: () = assert!(abi::DTS_SO_HANDOVER == abi::DTS_SO_GET_FLOW);
+    const _: () = assert!(abi::DTS_SO_CLONE == abi::DTS_SO_CLONE_WAIT);
+    match optval {
+        abi::DTS_SO_HANDOVER => Some(PortKind::Proxy),
+        abi::DTS_SO_CLONE => Some(PortKind::App),
+        _ => None,
+    }
+}
+
+/// Whether the service of the caller's connection grants the caller a
+/// per-connection option whose socket is on the service's `kind` port
+/// ([`per_connection`]):
+///
+/// - the socket is in the initial network namespace and the caller's
+///   credentials in the initial user namespace ([`Caller::host_fsuid`]);
+/// - the socket is an IPv4 TCP socket whose local address and port are a
+///   service's proxy port, and the module tracks its connection as a
+///   client entry of that service (a connection the module redirected to
+///   that proxy port, or one handed in to it); or, for the cloning
+///   options, its local address and port are a Socket Cloning service's
+///   application port;
+/// - that service's grant lists the caller's filesystem uid, or its
+///   filesystem gid or a supplementary group ([`Grant::allows`],
+///   `in_group_p()`).
+///
+/// Process context: the look-up runs under RCU, `in_group_p()` after it.
+fn granted(caller: &Caller, kind: PortKind) -> bool {
+    let Some(fsuid) = caller.host_fsuid() else {
+        return false;
+    };
+    // SAFETY: the socket of an ongoing socket-option call stays valid until
+    // the call returns, and `sk` does not outlive this function.
+    let Ok(sk) = (unsafe { UserTcp::new(caller.sock()) }) else {
+        return false;
+    };
+    let (laddr, lport, raddr, rport) = sk.tuple();
+    let grant: Option<Grant> = {
+        let guard = rcu::Guard::new();
+        state::with(|st| {
+            let cfg = st.config.get(&guard)?;
+            let (index, svc, port) = cfg.service_for(laddr, lport)?;
+            if port != kind {
+                return None;
+            }
+            match kind {
+                PortKind::Proxy => {
+                    let key = FlowKey::inbound(raddr, rport, laddr, svc.app_port);
+                    let flow = st.flows.lookup(&key, &guard)?;
+                    if !matches!(flow.role, Role::Client | Role::ClientDst) {
+                        return None;
+                    }
+                }
+                PortKind::App => {
+                    if !svc.is_sc() {
+                        return None;
+                    }
+                }
+            }
+            cfg.grant(index).copied()
+        })
+        .flatten()
+    };
+    grant.is_some_and(|g| g.allows(fsuid, |gid| caller.in_group(gid)))
 }
 
 /// Counts an invalid request and returns `EINVAL`.
@@ -119,24 +270,24 @@ fn set_hook_stats(arg: &UserIn) -> Result {
 
 /// `DTS_SO_SET_CONFIG`: replace the whole configuration. Process context.
 fn set_config(arg: &UserIn) -> Result {
-    let mut buf = [0u8; abi::CONFIG_V1_SIZE];
-    if arg.len() != buf.len() {
+    if arg.len() != abi::CONFIG_V1_SIZE {
         return invalid();
     }
+    // On the heap: the blob is 1744 bytes.
+    let mut buf = KVec::from_elem(0u8, abi::CONFIG_V1_SIZE, GFP_KERNEL)?;
     arg.read_exact(&mut buf)?;
-    let config = match ConfigV1::decode(&buf) {
-        Ok(c) => c,
-        Err(e) => {
-            stats::inc(Counter::ConfigInvalid);
-            return Err(Error::from_errno(-e.errno()));
-        }
-    };
+    // Decoded in place on the heap: a `Config` is about 1.8 KiB.
+    let mut config = KBox::new(Config::EMPTY, GFP_KERNEL)?;
+    if let Err(e) = ConfigV1::decode_into(&buf, &mut config) {
+        stats::inc(Counter::ConfigInvalid);
+        return Err(Error::from_errno(-e.errno()));
+    }
     // An empty configuration unpublishes everything: the hooks go back to
     // counting only.
     let new = if config.is_empty() {
         None
     } else {
-        Some(KBox::new(config, GFP_KERNEL)?)
+        Some(config)
     };
     publish_config(new)
 }
@@ -224,7 +375,8 @@ fn get_config(out: &mut UserOut) -> Result<usize> {
     if out.len() < abi::CONFIG_V1_SIZE {
         return invalid();
     }
-    let mut buf = [0u8; abi::CONFIG_V1_SIZE];
+    // Allocated before the read-side section, on the heap (1744 bytes).
+    let mut buf = KVec::from_elem(0u8, abi::CONFIG_V1_SIZE, GFP_KERNEL)?;
     let guard = rcu::Guard::new();
     let encoded = state::with(|st| match st.config.get(&guard) {
         Some(c) => ConfigV1::encode(c, &mut buf),
@@ -438,7 +590,11 @@ fn get_flows(out: &mut UserOut) -> Result<usize> {
 impl Handler for Control {
     fn get(caller: &Caller, optval: i32, out: &mut UserOut) -> Result<usize> {
         stats::inc(Counter::SockoptGet);
-        require_admin(caller)?;
+        match per_connection(optval) {
+            Some(kind) => require_admin_or_grant(caller, kind)?,
+            None if cluster_query(optval) => require_admin_or_any_grant(caller)?,
+            None => require_admin(caller)?,
+        }
         match optval {
             abi::DTS_SO_GET_INFO => get_info(out),
             abi::DTS_SO_GET_CONFIG => get_config(out),
@@ -452,7 +608,10 @@ impl Handler for Control {
 
     fn set(caller: &Caller, optval: i32, arg: &UserIn) -> Result {
         stats::inc(Counter::SockoptSet);
-        require_admin(caller)?;
+        match per_connection(optval) {
+            Some(kind) => require_admin_or_grant(caller, kind)?,
+            None => require_admin(caller)?,
+        }
         match optval {
             abi::DTS_SO_SET_ZERO => set_zero(arg),
             abi::DTS_SO_SET_CONFIG => set_config(arg),

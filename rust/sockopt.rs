@@ -15,8 +15,15 @@
 //! then calls the safe [`Handler`] the registration was made for. Errors are
 //! returned to user space as negative errno values.
 //!
+//! [`Caller`] also answers who is calling, for the services' grants
+//! (`crate::ctl`): the task's filesystem uid as the initial user namespace
+//! numbers it, read from the task's own subjective credentials as
+//! `current_cred()` does ([`Caller::host_fsuid`]), and group membership
+//! through the exported `in_group_p()` ([`Caller::in_group`]).
+//!
 //! Locks: none of its own (the netfilter sockopt mutex is taken and
-//! released by the core before the call).
+//! released by the core before the call); the credentials need none (only
+//! the task itself replaces them).
 
 use core::ffi::{c_int, c_uint, c_void};
 use kernel::bindings;
@@ -66,6 +73,58 @@ impl Caller {
         // SAFETY: `capable()` checks the current task's credentials; it may be
         // called from process context, which socket options run in.
         in_init_net && unsafe { bindings::capable(bindings::CAP_NET_ADMIN as c_int) }
+    }
+
+    /// The caller's filesystem uid, as the initial user namespace numbers
+    /// it, if its socket belongs to the initial network namespace and its
+    /// credentials to the initial user namespace; `None` otherwise (a task
+    /// in a user namespace it created, `unshare -Urn`, gets `None` whatever
+    /// its ids: a service's grant names ids of the host). Process context.
+    pub(crate) fn host_fsuid(&self) -> Option<u32> {
+        // SAFETY: as in `is_host_admin`.
+        let in_init_net =
+            unsafe { bindings::sock_net(self.sk) == core::ptr::addr_of_mut!(bindings::init_net) };
+        if !in_init_net {
+            return None;
+        }
+        let init_ns = core::ptr::addr_of_mut!(bindings::init_user_ns);
+        // SAFETY: `get_current()` returns the task running this call, valid
+        // while it runs. Its subjective credentials (`cred`, what
+        // `current_cred()` reads) are only replaced by the task itself
+        // (`commit_creds()`, `override_creds()`), which cannot happen while
+        // it is in this call, so the pointer and the `cred` it points to are
+        // valid until the call returns without RCU or a reference, as for
+        // `current_cred()`. `init_user_ns` is a static; only its address is
+        // taken.
+        let (user_ns, fsuid) = unsafe {
+            let cred = (*bindings::get_current()).cred;
+            ((*cred).user_ns, (*cred).fsuid)
+        };
+        if user_ns != init_ns {
+            return None;
+        }
+        // SAFETY: `init_ns` is the initial user namespace, which lives as
+        // long as the kernel; `from_kuid()` only reads its id map.
+        let uid = unsafe { bindings::from_kuid(init_ns, fsuid) };
+        // `(uid_t)-1`: no mapping (never in the initial namespace).
+        (uid != u32::MAX).then_some(uid)
+    }
+
+    /// Whether `gid`, a gid of the initial user namespace, is the caller's
+    /// filesystem gid or one of its supplementary groups (`in_group_p()`).
+    /// `false` for the invalid id `u32::MAX`. Process context.
+    pub(crate) fn in_group(&self, gid: u32) -> bool {
+        let init_ns = core::ptr::addr_of_mut!(bindings::init_user_ns);
+        // SAFETY: `init_ns` is a static that lives as long as the kernel;
+        // `make_kgid()` only reads its id map.
+        let kgid = unsafe { bindings::make_kgid(init_ns, gid) };
+        // `INVALID_GID` (`(gid_t)-1`): no such group.
+        if kgid.val == u32::MAX {
+            return false;
+        }
+        // SAFETY: `in_group_p()` reads the current task's own credentials
+        // (`current_cred()`), which is allowed in process context.
+        unsafe { bindings::in_group_p(kgid) != 0 }
     }
 }
 

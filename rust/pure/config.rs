@@ -606,6 +606,138 @@ impl core::fmt::Debug for MeshKey {
     }
 }
 
+/// The most ids in each list of a [`Grant`].
+pub const MAX_GRANT_IDS: usize = 8;
+
+/// Which list of a [`Grant`] a [`ConfigError`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantList {
+    /// [`Grant::uids`] (`allowed_uid` in a cluster file).
+    Uid,
+    /// [`Grant::gids`] (`allowed_gid` in a cluster file).
+    Gid,
+}
+
+impl GrantList {
+    /// The key of the list in a cluster file's `[[service]]` table.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Uid => "allowed_uid",
+            Self::Gid => "allowed_gid",
+        }
+    }
+}
+
+/// Who besides the host's network admin may use the per-connection socket
+/// options (`DTS_SO_HANDOVER`, `DTS_SO_GET_FLOW`, `DTS_SO_CLONE`,
+/// `DTS_SO_CLONE_WAIT`) on the connections of one service: the
+/// `allowed_uid` and `allowed_gid` lists of its `[[service]]` table.
+///
+/// A caller is allowed ([`Grant::allows`]) if its filesystem uid is in
+/// [`Grant::uids`], or its filesystem gid or one of its supplementary
+/// groups is in [`Grant::gids`]; ids are those of the initial user
+/// namespace. At most [`MAX_GRANT_IDS`] of each; [`Config::validate`]
+/// refuses the invalid id `u32::MAX` (`(uid_t)-1`) and an id listed twice.
+/// The empty grant ([`Grant::NONE`], the default) allows nobody: the admin
+/// only, as before grants existed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Grant {
+    n_uids: u8,
+    uids: [u32; MAX_GRANT_IDS],
+    n_gids: u8,
+    gids: [u32; MAX_GRANT_IDS],
+}
+
+impl Grant {
+    /// The empty grant: nobody but the admin.
+    pub const NONE: Self = Self {
+        n_uids: 0,
+        uids: [0; MAX_GRANT_IDS],
+        n_gids: 0,
+        gids: [0; MAX_GRANT_IDS],
+    };
+
+    /// The allowed filesystem uids, in the order they were added.
+    pub fn uids(&self) -> &[u32] {
+        self.uids
+            .get(..usize::from(self.n_uids))
+            .unwrap_or_default()
+    }
+
+    /// The allowed groups, in the order they were added.
+    pub fn gids(&self) -> &[u32] {
+        self.gids
+            .get(..usize::from(self.n_gids))
+            .unwrap_or_default()
+    }
+
+    /// The ids of `list`.
+    pub fn ids(&self, list: GrantList) -> &[u32] {
+        match list {
+            GrantList::Uid => self.uids(),
+            GrantList::Gid => self.gids(),
+        }
+    }
+
+    /// Whether the grant allows nobody.
+    pub const fn is_empty(&self) -> bool {
+        self.n_uids == 0 && self.n_gids == 0
+    }
+
+    /// Appends `id` to `list`. Returns `false` (and changes nothing) if the
+    /// list already holds [`MAX_GRANT_IDS`] ids; nothing else is checked
+    /// here (see [`Config::validate`]).
+    #[must_use]
+    pub fn add(&mut self, list: GrantList, id: u32) -> bool {
+        let (n, ids) = match list {
+            GrantList::Uid => (&mut self.n_uids, &mut self.uids),
+            GrantList::Gid => (&mut self.n_gids, &mut self.gids),
+        };
+        let Some(slot) = ids.get_mut(usize::from(*n)) else {
+            return false;
+        };
+        *slot = id;
+        *n = n.saturating_add(1);
+        true
+    }
+
+    /// Whether a caller whose filesystem uid is `fsuid` is allowed, given
+    /// `in_group`, which says whether a gid is the caller's filesystem gid
+    /// or one of its supplementary groups (`in_group_p()` in the module).
+    pub fn allows(&self, fsuid: u32, in_group: impl Fn(u32) -> bool) -> bool {
+        self.uids().contains(&fsuid) || self.gids().iter().any(|&g| in_group(g))
+    }
+
+    /// Checks both lists: no id is `u32::MAX` ([`ConfigError::BadGrantId`])
+    /// and none is listed twice in a list
+    /// ([`ConfigError::DuplicateGrantId`]). `vip` and `app_port` name the
+    /// service in the error.
+    pub fn validate(&self, vip: u32, app_port: u16) -> Result<(), ConfigError> {
+        for list in [GrantList::Uid, GrantList::Gid] {
+            let ids = self.ids(list);
+            for (i, &id) in ids.iter().enumerate() {
+                if id == u32::MAX {
+                    return Err(ConfigError::BadGrantId {
+                        vip,
+                        app_port,
+                        list,
+                        id,
+                    });
+                }
+                if ids.get(..i).unwrap_or_default().contains(&id) {
+                    return Err(ConfigError::DuplicateGrantId {
+                        vip,
+                        app_port,
+                        list,
+                        id,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a configuration (or its encoding) is refused.
 ///
 /// Each variant carries the offending values, so that `dtsctl` can name
@@ -781,6 +913,40 @@ pub enum ConfigError {
         /// The value given.
         value: u32,
     },
+    /// A service's `allowed_uid` or `allowed_gid` list ([`Grant`]) has
+    /// more than [`MAX_GRANT_IDS`] ids.
+    TooManyGrantIds {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// Which list.
+        list: GrantList,
+        /// The number of ids given.
+        count: u32,
+    },
+    /// A service's grant lists the invalid id `u32::MAX` (`(uid_t)-1`).
+    BadGrantId {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// Which list.
+        list: GrantList,
+        /// The id.
+        id: u32,
+    },
+    /// A service's grant lists an id twice in one list.
+    DuplicateGrantId {
+        /// The VIP.
+        vip: u32,
+        /// The application port.
+        app_port: u16,
+        /// Which list.
+        list: GrantList,
+        /// The id.
+        id: u32,
+    },
 }
 
 impl ConfigError {
@@ -788,8 +954,8 @@ impl ConfigError {
     ///
     /// | errno | errors |
     /// |---|---|
-    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero), [`MeshNoKey`](Self::MeshNoKey), [`BadLimit`](Self::BadLimit) |
-    /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort) |
+    /// | `EINVAL` (22) | malformed buffer or value: [`Truncated`](Self::Truncated), [`BadLength`](Self::BadLength), [`BadVersion`](Self::BadVersion), [`BadSize`](Self::BadSize), [`ReservedNotZero`](Self::ReservedNotZero), [`NodeIdOutOfRange`](Self::NodeIdOutOfRange), [`BadNodeAddr`](Self::BadNodeAddr), [`BadVip`](Self::BadVip), [`ZeroPort`](Self::ZeroPort), [`SamePorts`](Self::SamePorts), [`EmptyNodeSet`](Self::EmptyNodeSet), [`MeshBadHeartbeat`](Self::MeshBadHeartbeat), [`MeshBadDeadAfter`](Self::MeshBadDeadAfter), [`MeshDisabledNotZero`](Self::MeshDisabledNotZero), [`MeshNoKey`](Self::MeshNoKey), [`BadLimit`](Self::BadLimit), [`TooManyGrantIds`](Self::TooManyGrantIds), [`BadGrantId`](Self::BadGrantId) |
+    /// | `EEXIST` (17) | duplicates: [`DuplicateNodeId`](Self::DuplicateNodeId), [`DuplicateNodeAddr`](Self::DuplicateNodeAddr), [`DuplicateServicePort`](Self::DuplicateServicePort), [`DuplicateGrantId`](Self::DuplicateGrantId) |
     /// | `ENOENT` (2) | unknown node: [`UnknownNode`](Self::UnknownNode), [`SelfNotConfigured`](Self::SelfNotConfigured), [`AcceptorNotInService`](Self::AcceptorNotInService) |
     /// | `EADDRNOTAVAIL` (99) | [`VipIsNodeAddr`](Self::VipIsNodeAddr) |
     /// | `ENOSPC` (28) | [`TooManyNodes`](Self::TooManyNodes), [`TooManyServices`](Self::TooManyServices) |
@@ -810,10 +976,13 @@ impl ConfigError {
             | Self::MeshBadDeadAfter { .. }
             | Self::MeshDisabledNotZero { .. }
             | Self::MeshNoKey
-            | Self::BadLimit { .. } => EINVAL,
+            | Self::BadLimit { .. }
+            | Self::TooManyGrantIds { .. }
+            | Self::BadGrantId { .. } => EINVAL,
             Self::DuplicateNodeId { .. }
             | Self::DuplicateNodeAddr { .. }
-            | Self::DuplicateServicePort { .. } => EEXIST,
+            | Self::DuplicateServicePort { .. }
+            | Self::DuplicateGrantId { .. } => EEXIST,
             Self::UnknownNode { .. }
             | Self::SelfNotConfigured { .. }
             | Self::AcceptorNotInService { .. } => ENOENT,
@@ -854,6 +1023,9 @@ impl ConfigError {
             }
             Self::MeshNoKey => "mesh enabled without a key ([mesh] secret)",
             Self::BadLimit { .. } => "a limit is out of its range",
+            Self::TooManyGrantIds { .. } => "allowed_uid or allowed_gid lists more than 8 ids",
+            Self::BadGrantId { .. } => "allowed_uid or allowed_gid lists the invalid id 4294967295",
+            Self::DuplicateGrantId { .. } => "allowed_uid or allowed_gid lists an id twice",
         }
     }
 
@@ -885,6 +1057,8 @@ pub struct Config {
     mesh: Mesh,
     limits: Limits,
     mesh_key: MeshKey,
+    /// `grants[i]` is the grant of `services[i]`.
+    grants: [Grant; MAX_SERVICES],
 }
 
 impl Default for Config {
@@ -894,7 +1068,8 @@ impl Default for Config {
 }
 
 /// Two configurations are equal if they have the same `self_id`, the same
-/// nodes and services in the same order, and the same mesh settings.
+/// nodes and services (with their grants) in the same order, and the same
+/// mesh settings, limits and key.
 impl PartialEq for Config {
     fn eq(&self, other: &Self) -> bool {
         self.self_id == other.self_id
@@ -903,6 +1078,7 @@ impl PartialEq for Config {
             && self.mesh == other.mesh
             && self.limits == other.limits
             && self.mesh_key == other.mesh_key
+            && self.grants() == other.grants()
     }
 }
 
@@ -927,6 +1103,7 @@ impl Config {
         mesh: Mesh::DISABLED,
         limits: Limits::DEFAULT,
         mesh_key: MeshKey::NONE,
+        grants: [Grant::NONE; MAX_SERVICES],
     };
 
     /// Returns a configuration for node `self_id` with no nodes, no
@@ -993,6 +1170,34 @@ impl Config {
         self.mesh_key = key;
     }
 
+    /// Returns the grant of service `index` (in [`Config::services`]), or
+    /// `None` if there is no such service.
+    pub fn grant(&self, index: usize) -> Option<&Grant> {
+        self.grants().get(index)
+    }
+
+    /// Returns the grants, one per service, in the order of
+    /// [`Config::services`].
+    pub fn grants(&self) -> &[Grant] {
+        self.grants.get(..self.n_services).unwrap_or_default()
+    }
+
+    /// Sets the grant of service `index` (checked by [`Config::validate`]).
+    /// Returns `false` (and changes nothing) if there is no such service.
+    #[must_use]
+    pub fn set_grant(&mut self, index: usize, grant: Grant) -> bool {
+        if index >= self.n_services {
+            return false;
+        }
+        match self.grants.get_mut(index) {
+            Some(slot) => {
+                *slot = grant;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The number of live nodes this node needs to see to accept new
     /// connections ([`Limits::quorum_of`] over the configured nodes).
     pub const fn quorum(&self) -> usize {
@@ -1000,7 +1205,9 @@ impl Config {
     }
 
     /// Returns the cluster fingerprint of the configuration: FNV-1a 64 over
-    /// its [`ConfigV1`] encoding with `self_id` set to 0.
+    /// the first [`CONFIG_V1_OFF_GRANTS`] bytes of its [`ConfigV1`]
+    /// encoding (all but the grants) with `self_id` set to 0 and the key
+    /// zeroed.
     ///
     /// Every node of a cluster is given the same configuration except for
     /// `self`, so they all compute the same value; any difference in the
@@ -1009,9 +1216,12 @@ impl Config {
     /// peer whose fingerprint differs from theirs: two nodes that disagree
     /// on the configuration would disagree on which node accepts a SYN.
     pub fn fingerprint(&self) -> u64 {
-        let mut buf = [0u8; CONFIG_V1_SIZE];
-        // Cannot fail: the buffer has exactly the size of the blob.
-        let len = ConfigV1::encode(self, &mut buf).unwrap_or(0);
+        let mut buf = [0u8; CONFIG_V1_OFF_GRANTS];
+        // Cannot fail: the buffer has exactly the size of the blob's first
+        // part. The grants are left out: they do not change which node
+        // accepts a SYN, and a node may grant other ids than its peers.
+        let len = ConfigV1::encode_base(self, &mut Writer::new(&mut buf))
+            .map_or(0, |()| CONFIG_V1_OFF_GRANTS);
         // The blob of the same configuration with `self_id` 0 and without
         // the secret (the fingerprint travels in the clear).
         if let Some(self_id) = buf.get_mut(CONFIG_V1_OFF_SELF_ID..CONFIG_V1_OFF_SELF_ID + 4) {
@@ -1055,6 +1265,9 @@ impl Config {
                 count: (MAX_SERVICES as u32).saturating_add(1),
             })?;
         *slot = service;
+        if let Some(grant) = self.grants.get_mut(self.n_services) {
+            *grant = Grant::NONE;
+        }
         self.n_services = self.n_services.saturating_add(1);
         Ok(())
     }
@@ -1128,8 +1341,9 @@ impl Config {
     /// 5. for each service in order: a usable VIP, non-zero ports,
     ///    application port != proxy port, a non-empty node set of configured
     ///    nodes, an acceptor that is 0 or one of those nodes, a VIP that is
-    ///    no node's internal address, and neither `(vip, app_port)` nor
-    ///    `(vip, proxy_port)` used by an earlier service.
+    ///    no node's internal address, neither `(vip, app_port)` nor
+    ///    `(vip, proxy_port)` used by an earlier service, and a valid
+    ///    [`Grant`] ([`Grant::validate`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.n_nodes > MAX_NODES {
             return Err(ConfigError::TooManyNodes {
@@ -1182,6 +1396,9 @@ impl Config {
         let services = self.services();
         for (i, service) in services.iter().enumerate() {
             self.validate_service(service, services.get(..i).unwrap_or_default())?;
+            if let Some(grant) = self.grant(i) {
+                grant.validate(service.vip, service.app_port)?;
+            }
         }
         Ok(())
     }
@@ -1307,21 +1524,30 @@ pub const CONFIG_V1_OFF_LIMITS: usize =
 pub const CONFIG_V1_LIMITS_SIZE: usize = 24;
 /// Offset of the mesh key ([`MeshKey`]) in the [`ConfigV1`] blob.
 pub const CONFIG_V1_OFF_MESH_KEY: usize = CONFIG_V1_OFF_LIMITS + CONFIG_V1_LIMITS_SIZE;
+/// Offset of `grants[0]` ([`Grant`]) in the [`ConfigV1`] blob: the end of
+/// the blob before grants existed, and of what [`Config::fingerprint`]
+/// hashes.
+pub const CONFIG_V1_OFF_GRANTS: usize = CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN;
+/// Encoded size of one grant entry of [`ConfigV1`]: `n_uids`, `n_gids`,
+/// then [`MAX_GRANT_IDS`] uids and as many gids.
+pub const CONFIG_V1_GRANT_SIZE: usize = 8 + 2 * 4 * MAX_GRANT_IDS;
 
 const _: () = assert!(CONFIG_V1_OFF_SERVICES == 280);
 const _: () = assert!(CONFIG_V1_OFF_LIMITS == 536);
-const _: () = assert!(CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN == CONFIG_V1_SIZE);
+const _: () = assert!(CONFIG_V1_OFF_GRANTS == 592);
+const _: () = assert!(CONFIG_V1_GRANT_SIZE == 72);
+const _: () = assert!(CONFIG_V1_OFF_GRANTS + MAX_SERVICES * CONFIG_V1_GRANT_SIZE == CONFIG_V1_SIZE);
 
 /// The argument of `setsockopt(DTS_SO_SET_CONFIG)` and the reply of
 /// `getsockopt(DTS_SO_GET_CONFIG)`, version 1.
 ///
 /// Wire layout, native byte order, no implicit padding (exactly the layout of
-/// the equivalent C structure on x86_64), [`CONFIG_V1_SIZE`] = 592 bytes:
+/// the equivalent C structure on x86_64), [`CONFIG_V1_SIZE`] = 1744 bytes:
 ///
 /// | offset | size | field                                                   |
 /// |--------|------|---------------------------------------------------------|
 /// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])               |
-/// | 4      | 4    | `u32 struct_size` (= [`CONFIG_V1_SIZE`] = 592)          |
+/// | 4      | 4    | `u32 struct_size` (= [`CONFIG_V1_SIZE`] = 1744)         |
 /// | 8      | 4    | `u32 self_id` (0 only in the empty configuration)       |
 /// | 12     | 4    | `u32 n_nodes` (valid entries in `nodes`, <= 32)         |
 /// | 16     | 4    | `u32 n_services` (valid entries in `services`, <= 16)   |
@@ -1332,7 +1558,8 @@ const _: () = assert!(CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN == CONFIG_V1_SIZE);
 /// | 540    | 16   | `u32 timeouts[4]`: syn, established, closing, closed (s) |
 /// | 556    | 4    | `u32 quorum` ([`Limits::quorum`], below 256)            |
 /// | 560    | 32   | `u8 mesh_key[32]` ([`MeshKey`]; zero: none)             |
-/// | 592    |      | end                                                     |
+/// | 592    | 1152 | `grants[16]`, each 72 bytes, see below                  |
+/// | 1744   |      | end                                                     |
 ///
 /// `mesh` ([`Mesh::to_wire`], [`Mesh::from_wire`]): bits 0 to 15 are
 /// [`Mesh::port`] (0: no mesh), bits 16 to 23 [`Mesh::heartbeat_ms`] in units
@@ -1355,6 +1582,14 @@ const _: () = assert!(CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN == CONFIG_V1_SIZE);
 /// 0) before designated acceptors existed, so older blobs decode unchanged,
 /// with the rendezvous hash and handovers to the server.
 ///
+/// Grant entry ([`Grant`]), `grants[i]` for `services[i]`: `{u32 n_uids;
+/// u32 n_gids; u32 uids[8]; u32 gids[8]}` at offsets 0, 4, 8 and 40;
+/// `n_uids` and `n_gids` are at most [`MAX_GRANT_IDS`]
+/// ([`ConfigError::TooManyGrantIds`]). The grants were added at the end of
+/// the blob (which was 592 bytes before, ending with the mesh key); a
+/// 592-byte blob is refused ([`ConfigError::BadSize`]), so an old `dtsctl`
+/// gets a clear `EINVAL` rather than a misread configuration.
+///
 /// Addresses are the host-order `u32` value of the IPv4 address
 /// (`10.0.0.11` = `0x0a00000b`) stored in native byte order, like every
 /// other integer here: **not** network byte order. Ports likewise.
@@ -1362,7 +1597,9 @@ const _: () = assert!(CONFIG_V1_OFF_MESH_KEY + MeshKey::LEN == CONFIG_V1_SIZE);
 /// Entries from `n_nodes` and `n_services` on, and every reserved field,
 /// must be all zero.
 ///
-/// [`Config::fingerprint`] hashes this encoding (with `self_id` 0).
+/// [`Config::fingerprint`] hashes the first 592 bytes of this encoding
+/// (with `self_id` 0 and the key zeroed): not the grants, which are each
+/// node's own business.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConfigV1;
 
@@ -1377,6 +1614,22 @@ impl ConfigV1 {
             .get_mut(..CONFIG_V1_SIZE)
             .ok_or(ConfigError::Truncated)?;
         let mut w = Writer::new(out);
+        Self::encode_base(config, &mut w)?;
+        let grants = config.grants();
+        for i in 0..MAX_SERVICES {
+            let g = grants.get(i).copied().unwrap_or_default();
+            w.put_u32(u32::from(g.n_uids))?;
+            w.put_u32(u32::from(g.n_gids))?;
+            for id in g.uids.iter().chain(g.gids.iter()) {
+                w.put_u32(*id)?;
+            }
+        }
+        Ok(CONFIG_V1_SIZE)
+    }
+
+    /// Writes the first [`CONFIG_V1_OFF_GRANTS`] bytes of the encoding of
+    /// `config` (everything but the grants).
+    fn encode_base(config: &Config, w: &mut Writer<'_>) -> Result<(), ConfigError> {
         w.put_u32(DTS_ABI_VERSION)?;
         w.put_u32(CONFIG_V1_SIZE as u32)?;
         w.put_u32(u32::from(config.self_id))?;
@@ -1411,7 +1664,7 @@ impl ConfigV1 {
         w.put_u32(l.timeouts.closed)?;
         w.put_u32(u32::from(l.quorum))?;
         w.put(config.mesh_key.0)?;
-        Ok(CONFIG_V1_SIZE)
+        Ok(())
     }
 
     /// Decodes and validates a blob produced by [`ConfigV1::encode`].
@@ -1425,12 +1678,23 @@ impl ConfigV1 {
     /// [`ConfigError::TooManyServices`]), `self_id` and the node ids fit a
     /// `u8`, the reserved words and unused entries are zero
     /// ([`ConfigError::ReservedNotZero`]), each used service's `acceptor`
-    /// fits a `u8` ([`ConfigError::AcceptorNotInService`]), and finally
+    /// fits a `u8` ([`ConfigError::AcceptorNotInService`]), each grant's
+    /// counts ([`ConfigError::TooManyGrantIds`]; the grants of unused
+    /// service slots and unused ids are zero), and finally
     /// [`Config::validate`]. Never panics, whatever the bytes.
     pub fn decode(buf: &[u8]) -> Result<Config, ConfigError> {
-        let config = Self::decode_unchecked(buf)?;
-        config.validate()?;
+        let mut config = Config::EMPTY;
+        Self::decode_into(buf, &mut config)?;
         Ok(config)
+    }
+
+    /// [`ConfigV1::decode`] into `out`, which the module allocates on the
+    /// heap: a [`Config`] is about 1.8 KiB, too much to build on a kernel
+    /// stack and copy. On an error `out` holds a partly decoded
+    /// configuration, to be thrown away.
+    pub fn decode_into(buf: &[u8], out: &mut Config) -> Result<(), ConfigError> {
+        Self::decode_unchecked(buf, out)?;
+        out.validate()
     }
 
     /// Decodes the answer of `DTS_SO_GET_CONFIG`, whose mesh key the module
@@ -1440,7 +1704,8 @@ impl ConfigV1 {
     /// [`ConfigError::MeshNoKey`]. The result's key is what the blob holds
     /// ([`MeshKey::NONE`] from the module).
     pub fn decode_withheld_key(buf: &[u8]) -> Result<Config, ConfigError> {
-        let mut config = Self::decode_unchecked(buf)?;
+        let mut config = Config::EMPTY;
+        Self::decode_unchecked(buf, &mut config)?;
         let key = config.mesh_key;
         if !key.is_set() {
             config.mesh_key = MeshKey([0xff; MeshKey::LEN]);
@@ -1450,8 +1715,9 @@ impl ConfigV1 {
         Ok(config)
     }
 
-    /// [`ConfigV1::decode`] without the final [`Config::validate`].
-    fn decode_unchecked(buf: &[u8]) -> Result<Config, ConfigError> {
+    /// [`ConfigV1::decode`] without the final [`Config::validate`], into
+    /// `config` (overwritten; partly decoded on an error).
+    fn decode_unchecked(buf: &[u8], config: &mut Config) -> Result<(), ConfigError> {
         let mut r = Reader::new(buf);
         let abi_version = r.u32()?;
         if abi_version != DTS_ABI_VERSION {
@@ -1479,7 +1745,8 @@ impl ConfigV1 {
         }
         let self_id =
             u8::try_from(self_id).map_err(|_| ConfigError::SelfNotConfigured { self_id })?;
-        let mut config = Config::new(self_id);
+        *config = Config::EMPTY;
+        config.set_self_id(self_id);
         config.set_mesh(mesh);
         for i in 0..MAX_NODES as u32 {
             if i < n_nodes {
@@ -1542,7 +1809,43 @@ impl ConfigV1 {
             quorum,
         });
         config.set_mesh_key(MeshKey(r.take()?));
-        Ok(config)
+        for i in 0..MAX_SERVICES {
+            let offset = u32::try_from(r.pos()).unwrap_or(u32::MAX);
+            let n_uids = r.u32()?;
+            let n_gids = r.u32()?;
+            let service = config.services().get(i).copied();
+            let Some(service) = service else {
+                if n_uids != 0 || n_gids != 0 {
+                    return Err(ConfigError::ReservedNotZero { offset });
+                }
+                for _ in 0..2 * MAX_GRANT_IDS {
+                    zero_u32(&mut r)?;
+                }
+                continue;
+            };
+            let mut grant = Grant::NONE;
+            for (list, n) in [(GrantList::Uid, n_uids), (GrantList::Gid, n_gids)] {
+                if n > MAX_GRANT_IDS as u32 {
+                    return Err(ConfigError::TooManyGrantIds {
+                        vip: service.vip,
+                        app_port: service.app_port,
+                        list,
+                        count: n,
+                    });
+                }
+                for j in 0..MAX_GRANT_IDS as u32 {
+                    if j < n {
+                        // `n <= MAX_GRANT_IDS`: always room.
+                        let _ = grant.add(list, r.u32()?);
+                    } else {
+                        zero_u32(&mut r)?;
+                    }
+                }
+            }
+            // `i < n_services`: the service exists.
+            let _ = config.set_grant(i, grant);
+        }
+        Ok(())
     }
 }
 

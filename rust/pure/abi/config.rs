@@ -38,4 +38,4 @@ pub const DTS_SO_SET_CONFIG: i32 = DTS_SO_BASE + 1;
 pub const DTS_SO_GET_CONFIG: i32 = DTS_SO_BASE + 1;
 
 /// Encoded size of a [`ConfigV1`](crate::pure::config::ConfigV1) blob.
-pub const CONFIG_V1_SIZE: usize = 592;
+pub const CONFIG_V1_SIZE: usize = 1744;

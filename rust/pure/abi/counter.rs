@@ -18,7 +18,7 @@ pub enum Counter {
     SockoptGet = 0,
     /// `setsockopt()` calls received by the module (before any check).
     SockoptSet = 1,
-    /// Socket-option calls refused because the caller lacked `CAP_NET_ADMIN`.
+    /// Socket-option calls refused because the caller lacked `CAP_NET_ADMIN` (and, for a per-connection option, the connection's service does not grant it: see `sockopt_not_granted`).
     SockoptDenied = 2,
     /// Socket-option calls refused for a bad length, version or option name.
     SockoptInvalid = 3,
@@ -200,11 +200,15 @@ pub enum Counter {
     ContinuationRefused = 88,
     /// Data segments of a continuation's answer sent before its head was complete, mapped onto bytes the client has (the client's window was smaller than the head: `Documentation/drain.md`).
     ContinuationHeadHeld = 89,
+    /// Socket-option calls a service's grant could allow (the per-connection `DTS_SO_HANDOVER`, `DTS_SO_GET_FLOW`, `DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`, and the read-only cluster queries `DTS_SO_GET_INFO`, `DTS_SO_GET_PEERS`) by a caller without `CAP_NET_ADMIN` that no grant allows (the connection's service's `allowed_uid`/`allowed_gid`; for a query, any service's), refused with `EPERM`; also counted in `sockopt_denied`.
+    SockoptNotGranted = 90,
+    /// Socket-option calls by a caller without `CAP_NET_ADMIN` that a service's grant (`allowed_uid`/`allowed_gid`) let through.
+    SockoptGranted = 91,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 90] = [
+    pub const ALL: [Self; 92] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -295,6 +299,8 @@ impl Counter {
         Self::DrainContinued,
         Self::ContinuationRefused,
         Self::ContinuationHeadHeld,
+        Self::SockoptNotGranted,
+        Self::SockoptGranted,
     ];
 
     /// Number of defined counters.
@@ -401,6 +407,8 @@ impl Counter {
             87 => Some(Self::DrainContinued),
             88 => Some(Self::ContinuationRefused),
             89 => Some(Self::ContinuationHeadHeld),
+            90 => Some(Self::SockoptNotGranted),
+            91 => Some(Self::SockoptGranted),
             _ => None,
         }
     }
@@ -498,6 +506,8 @@ impl Counter {
             Self::DrainContinued => "drain_continued",
             Self::ContinuationRefused => "continuation_refused",
             Self::ContinuationHeadHeld => "continuation_head_held",
+            Self::SockoptNotGranted => "sockopt_not_granted",
+            Self::SockoptGranted => "sockopt_granted",
         }
     }
 }

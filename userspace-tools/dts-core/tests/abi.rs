@@ -60,8 +60,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     // 30..=54, appended after rehandover (29), then Socket Cloning's
     // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76,
     // the placement's serving .. mesh_load_early 77..=80, the drain's
-    // 81..=85, flow_pickup 86, the Range continuation's 87..=89.
-    assert_eq!(Counter::COUNT, 90);
+    // 81..=85, flow_pickup 86, the Range continuation's 87..=89, the
+    // service grants' 90..=91.
+    assert_eq!(Counter::COUNT, 92);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -80,7 +81,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(81), Some(Counter::DrainStarted));
     assert_eq!(Counter::from_index(85), Some(Counter::HandoverDraining));
     assert_eq!(Counter::from_index(89), Some(Counter::ContinuationHeadHeld));
-    assert_eq!(Counter::from_index(90), None);
+    assert_eq!(Counter::from_index(90), Some(Counter::SockoptNotGranted));
+    assert_eq!(Counter::from_index(91), Some(Counter::SockoptGranted));
+    assert_eq!(Counter::from_index(92), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -456,6 +459,8 @@ fn counters_are_stable() {
         (Counter::DrainContinued, 87, "drain_continued"),
         (Counter::ContinuationRefused, 88, "continuation_refused"),
         (Counter::ContinuationHeadHeld, 89, "continuation_head_held"),
+        (Counter::SockoptNotGranted, 90, "sockopt_not_granted"),
+        (Counter::SockoptGranted, 91, "sockopt_granted"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -42,6 +42,15 @@ struct CConfigV1 {
     timeouts: [u32; 4],
     quorum: u32,
     mesh_key: [u8; 32],
+    grants: [CGrant; 16],
+}
+
+#[repr(C)]
+struct CGrant {
+    n_uids: u32,
+    n_gids: u32,
+    uids: [u32; 8],
+    gids: [u32; 8],
 }
 
 fn ip(s: &str) -> u32 {
@@ -116,7 +125,10 @@ fn constants() {
     assert_eq!(MAX_NODES, 32);
     assert_eq!(MAX_NODE_ID, 32);
     assert_eq!(MAX_SERVICES, 16);
-    assert_eq!(CONFIG_V1_SIZE, 592);
+    assert_eq!(CONFIG_V1_SIZE, 1744);
+    assert_eq!(MAX_GRANT_IDS, 8);
+    assert_eq!(CONFIG_V1_GRANT_SIZE, 72);
+    assert_eq!(CONFIG_V1_OFF_GRANTS, 592);
     assert_eq!(DTS_SO_SET_CONFIG, 3401);
     assert_eq!(DTS_SO_GET_CONFIG, 3401);
     const { assert!(DTS_SO_BASE <= DTS_SO_SET_CONFIG && DTS_SO_SET_CONFIG < DTS_SO_MAX) };
@@ -168,6 +180,11 @@ fn layout_matches_c_struct() {
     assert_eq!(offset_of!(CConfigV1, quorum), CONFIG_V1_OFF_LIMITS + 20);
     assert_eq!(offset_of!(CConfigV1, mesh_key), CONFIG_V1_OFF_MESH_KEY);
     assert_eq!((CONFIG_V1_OFF_LIMITS, CONFIG_V1_OFF_MESH_KEY), (536, 560));
+    assert_eq!(offset_of!(CConfigV1, grants), CONFIG_V1_OFF_GRANTS);
+    assert_eq!(size_of::<CGrant>(), CONFIG_V1_GRANT_SIZE);
+    assert_eq!(offset_of!(CGrant, n_gids), 4);
+    assert_eq!(offset_of!(CGrant, uids), 8);
+    assert_eq!(offset_of!(CGrant, gids), 40);
 }
 
 /// Writes the default limits at their offset of a hand-made blob.
@@ -1102,12 +1119,16 @@ fn fingerprint_is_fnv1a_of_the_blob_without_self() {
     let config = rig_mesh(Mesh::DEFAULT);
     let mut buf = encode(&config);
     put_u32(&mut buf, 8, 0);
-    // The key is not part of the fingerprint.
+    // The key is not part of the fingerprint, nor are the grants (the
+    // first 592 bytes: the fingerprint is the one of before the grants).
     buf[CONFIG_V1_OFF_MESH_KEY..].fill(0);
-    assert_eq!(config.fingerprint(), fnv(&buf));
+    assert_eq!(config.fingerprint(), fnv(&buf[..CONFIG_V1_OFF_GRANTS]));
     let mut empty = encode(&Config::EMPTY);
     put_u32(&mut empty, 8, 0);
-    assert_eq!(Config::EMPTY.fingerprint(), fnv(&empty));
+    assert_eq!(
+        Config::EMPTY.fingerprint(),
+        fnv(&empty[..CONFIG_V1_OFF_GRANTS])
+    );
 }
 
 #[test]
@@ -1210,7 +1231,7 @@ fn encodes_the_documented_layout() {
         .unwrap();
     let buf = encode(&config);
     assert_eq!(get_u32(&buf, 0), DTS_ABI_VERSION);
-    assert_eq!(get_u32(&buf, 4), 592);
+    assert_eq!(get_u32(&buf, 4), 1744);
     assert_eq!(get_u32(&buf, 8), 1);
     assert_eq!(get_u32(&buf, 12), 3);
     assert_eq!(get_u32(&buf, 16), 2);
@@ -1231,7 +1252,8 @@ fn encodes_the_documented_layout() {
     assert_eq!(get_u32(&buf, 304), 0b110);
     assert!(buf[308..536].iter().all(|&b| b == 0));
     assert_eq!(get_u32(&buf, 536), Limits::DEFAULT.max_flows);
-    assert!(buf[560..].iter().all(|&b| b == 0x42), "the key");
+    assert!(buf[560..592].iter().all(|&b| b == 0x42), "the key");
+    assert!(buf[592..].iter().all(|&b| b == 0), "no grants");
     assert_eq!(ConfigV1::decode(&buf), Ok(config));
 }
 
@@ -1256,7 +1278,7 @@ fn encodes_a_designated_acceptor() {
 fn old_blobs_decode_with_the_rendezvous_hash() {
     let mut buf = vec![0u8; CONFIG_V1_SIZE];
     put_u32(&mut buf, 0, 1);
-    put_u32(&mut buf, 4, 592);
+    put_u32(&mut buf, 4, CONFIG_V1_SIZE as u32);
     put_default_limits(&mut buf);
     put_u32(&mut buf, 8, 2);
     put_u32(&mut buf, 12, 2);
@@ -1294,8 +1316,9 @@ fn encode_needs_room_and_leaves_short_buffer_alone() {
 fn empty_config_round_trips() {
     let buf = encode(&Config::EMPTY);
     assert_eq!(get_u32(&buf, 0), 1);
-    assert_eq!(get_u32(&buf, 4), 592);
+    assert_eq!(get_u32(&buf, 4), 1744);
     assert!(buf[8..536].iter().all(|&b| b == 0));
+    assert!(buf[560..].iter().all(|&b| b == 0));
     let mut expect = buf.clone();
     put_default_limits(&mut expect);
     assert_eq!(buf, expect);
@@ -1550,11 +1573,40 @@ fn arb_mesh() -> impl Strategy<Value = Mesh> {
     ]
 }
 
+/// Any grant the model can hold: up to 8 ids in each list, sometimes an
+/// id twice or the invalid `u32::MAX`.
+fn arb_grant() -> impl Strategy<Value = Grant> {
+    let id = || prop_oneof![6 => 1000u32..1006, 1 => Just(u32::MAX), 1 => any::<u32>()];
+    (
+        prop::collection::vec(id(), 0..=MAX_GRANT_IDS),
+        prop::collection::vec(id(), 0..=MAX_GRANT_IDS),
+    )
+        .prop_map(|(uids, gids)| grant(&uids, &gids))
+}
+
+/// A grant with `uids` and `gids` (at most 8 each).
+fn grant(uids: &[u32], gids: &[u32]) -> Grant {
+    let mut g = Grant::NONE;
+    for &id in uids {
+        assert!(g.add(GrantList::Uid, id));
+    }
+    for &id in gids {
+        assert!(g.add(GrantList::Gid, id));
+    }
+    g
+}
+
 fn arb_config() -> impl Strategy<Value = Config> {
     (
         prop_oneof![4 => 1u8..4, 1 => any::<u8>()],
         prop::collection::vec(arb_node(), 0..=MAX_NODES),
-        prop::collection::vec(arb_service(), 0..=MAX_SERVICES),
+        prop::collection::vec(
+            (
+                arb_service(),
+                prop_oneof![2 => Just(Grant::NONE), 1 => arb_grant()],
+            ),
+            0..=MAX_SERVICES,
+        ),
         arb_mesh(),
     )
         .prop_map(|(self_id, nodes, services, mesh)| {
@@ -1563,8 +1615,9 @@ fn arb_config() -> impl Strategy<Value = Config> {
             for node in nodes {
                 config.add_node(node).unwrap();
             }
-            for service in services {
+            for (i, (service, grant)) in services.into_iter().enumerate() {
                 config.add_service(service).unwrap();
+                assert!(config.set_grant(i, grant));
             }
             config
         })
@@ -1574,7 +1627,16 @@ fn arb_config() -> impl Strategy<Value = Config> {
 fn arb_valid_config() -> impl Strategy<Value = Config> {
     (
         1u8..=3,
-        prop::collection::vec((1u16..100, 1u32..8, any::<u8>()), 0..=MAX_SERVICES),
+        prop::collection::vec(
+            (
+                1u16..100,
+                1u32..8,
+                any::<u8>(),
+                prop::collection::btree_set(0u32..u32::MAX, 0..=MAX_GRANT_IDS),
+                prop::collection::btree_set(0u32..u32::MAX, 0..=MAX_GRANT_IDS),
+            ),
+            0..=MAX_SERVICES,
+        ),
         prop_oneof![
             Just(Mesh::DISABLED),
             Just(Mesh::DEFAULT),
@@ -1597,7 +1659,7 @@ fn arb_valid_config() -> impl Strategy<Value = Config> {
                     })
                     .unwrap();
             }
-            for (i, (port, mask, pick)) in services.into_iter().enumerate() {
+            for (i, (port, mask, pick, uids, gids)) in services.into_iter().enumerate() {
                 let mask = mask & ((1u32 << n) - 1);
                 let nodes = NodeSet::from_mask(if mask == 0 { 1 } else { mask });
                 // Half the services hash, the others designate one of their
@@ -1618,6 +1680,9 @@ fn arb_valid_config() -> impl Strategy<Value = Config> {
                         handover_to: Default::default(),
                     })
                     .unwrap();
+                let uids: Vec<u32> = uids.into_iter().collect();
+                let gids: Vec<u32> = gids.into_iter().collect();
+                assert!(config.set_grant(i, grant(&uids, &gids)));
             }
             config
         })
@@ -1682,7 +1747,7 @@ proptest! {
 
     /// Random bytes never panic, whatever the length.
     #[test]
-    fn decode_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+    fn decode_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1800)) {
         let _ = ConfigV1::decode(&bytes);
     }
 
@@ -1736,4 +1801,236 @@ fn an_enabled_mesh_needs_a_key() {
     config.set_mesh(Mesh::DISABLED);
     assert_eq!(config.validate(), Ok(()));
     assert_eq!(Config::EMPTY.validate(), Ok(()));
+}
+
+// ------------------------------------------------------------ grants
+
+/// The rig with `allowed_uid = [1500]`, `allowed_gid = [1600]` on its
+/// service.
+fn rig_granted() -> Config {
+    let mut config = rig();
+    assert!(config.set_grant(0, grant(&[1500], &[1600])));
+    config
+}
+
+#[test]
+fn grants_are_per_service_and_reset_by_add_service() {
+    let mut config = rig();
+    assert_eq!(config.grant(0), Some(&Grant::NONE));
+    assert_eq!(config.grant(1), None);
+    assert!(!config.set_grant(1, grant(&[1], &[])), "no service 1");
+    assert!(config.set_grant(0, grant(&[1500, 1501], &[1600])));
+    assert_eq!(config.grant(0).unwrap().uids(), [1500, 1501]);
+    assert_eq!(config.grant(0).unwrap().gids(), [1600]);
+    assert_eq!(config.grants().len(), 1);
+    assert_eq!(config.validate(), Ok(()));
+    // A grant is part of the configuration's equality.
+    assert_ne!(config, rig());
+    config
+        .add_service(svc("10.0.0.101", 443, 8443, &[2, 3]))
+        .unwrap();
+    assert_eq!(config.grant(1), Some(&Grant::NONE));
+}
+
+#[test]
+fn grant_lists_are_bounded() {
+    let mut g = Grant::NONE;
+    assert!(g.is_empty());
+    for id in 0..MAX_GRANT_IDS as u32 {
+        assert!(g.add(GrantList::Uid, 2000 + id));
+    }
+    assert!(!g.add(GrantList::Uid, 3000), "a ninth uid");
+    assert_eq!(g.uids().len(), MAX_GRANT_IDS);
+    assert!(g.gids().is_empty());
+    assert!(!g.is_empty());
+    for id in 0..MAX_GRANT_IDS as u32 {
+        assert!(g.add(GrantList::Gid, 2000 + id));
+    }
+    assert!(!g.add(GrantList::Gid, 3000), "a ninth gid");
+}
+
+#[test]
+fn grant_allows_by_uid_or_group() {
+    let g = grant(&[1500], &[1600, 1601]);
+    let none = |_: u32| false;
+    assert!(g.allows(1500, none));
+    assert!(!g.allows(1700, none));
+    // By the filesystem gid or a supplementary group.
+    assert!(g.allows(1700, |gid| gid == 1601));
+    assert!(!g.allows(1700, |gid| gid == 1700));
+    // The empty grant allows nobody, root included.
+    assert!(!Grant::NONE.allows(0, |_| true));
+    assert!(!Grant::NONE.allows(1500, |_| true));
+}
+
+#[test]
+fn grant_validation_errors() {
+    let vip = ip("10.0.0.100");
+    let mut config = rig();
+    assert!(config.set_grant(0, grant(&[1500, u32::MAX], &[])));
+    let err = ConfigError::BadGrantId {
+        vip,
+        app_port: 80,
+        list: GrantList::Uid,
+        id: u32::MAX,
+    };
+    assert_eq!(config.validate(), Err(err));
+    assert_eq!(err.errno(), EINVAL);
+    assert!(config.set_grant(0, grant(&[], &[u32::MAX])));
+    assert_eq!(
+        config.validate(),
+        Err(ConfigError::BadGrantId {
+            vip,
+            app_port: 80,
+            list: GrantList::Gid,
+            id: u32::MAX,
+        })
+    );
+    assert!(config.set_grant(0, grant(&[1500], &[1600, 7, 1600])));
+    let err = ConfigError::DuplicateGrantId {
+        vip,
+        app_port: 80,
+        list: GrantList::Gid,
+        id: 1600,
+    };
+    assert_eq!(config.validate(), Err(err));
+    assert_eq!(err.errno(), EEXIST);
+    // The same id in both lists is fine (a uid and a gid are not the same
+    // thing), and so are 0 (root) and the largest valid id.
+    assert!(config.set_grant(0, grant(&[0, 1500, u32::MAX - 1], &[1500])));
+    assert_eq!(config.validate(), Ok(()));
+    let err = ConfigError::TooManyGrantIds {
+        vip,
+        app_port: 80,
+        list: GrantList::Uid,
+        count: 9,
+    };
+    assert_eq!(err.errno(), EINVAL);
+    assert_eq!(GrantList::Uid.as_str(), "allowed_uid");
+    assert_eq!(GrantList::Gid.as_str(), "allowed_gid");
+}
+
+#[test]
+fn grants_encode_at_the_end() {
+    let config = rig_granted();
+    let mut buf = encode(&config);
+    let g0 = CONFIG_V1_OFF_GRANTS;
+    assert_eq!(get_u32(&buf, g0), 1, "n_uids");
+    assert_eq!(get_u32(&buf, g0 + 4), 1, "n_gids");
+    assert_eq!(get_u32(&buf, g0 + 8), 1500);
+    assert!(buf[g0 + 12..g0 + 40].iter().all(|&b| b == 0));
+    assert_eq!(get_u32(&buf, g0 + 40), 1600);
+    assert!(buf[g0 + 44..].iter().all(|&b| b == 0));
+    // Everything before the grants is the blob without them.
+    assert_eq!(buf[..g0], encode(&rig())[..g0]);
+    assert_eq!(ConfigV1::decode(&buf), Ok(config.clone()));
+
+    // Strict: a count above 8, an id past the count, a grant of an unused
+    // service slot.
+    put_u32(&mut buf, g0, 9);
+    assert_eq!(
+        ConfigV1::decode(&buf),
+        Err(ConfigError::TooManyGrantIds {
+            vip: ip("10.0.0.100"),
+            app_port: 80,
+            list: GrantList::Uid,
+            count: 9,
+        })
+    );
+    let mut buf = encode(&config);
+    put_u32(&mut buf, g0 + 12, 1501);
+    assert_eq!(
+        ConfigV1::decode(&buf),
+        Err(ConfigError::ReservedNotZero {
+            offset: (g0 + 12) as u32
+        })
+    );
+    let mut buf = encode(&config);
+    let g1 = g0 + CONFIG_V1_GRANT_SIZE;
+    put_u32(&mut buf, g1 + 4, 1);
+    assert_eq!(
+        ConfigV1::decode(&buf),
+        Err(ConfigError::ReservedNotZero { offset: g1 as u32 })
+    );
+    let mut buf = encode(&config);
+    put_u32(&mut buf, g1 + 40, 1);
+    assert_eq!(
+        ConfigV1::decode(&buf),
+        Err(ConfigError::ReservedNotZero {
+            offset: (g1 + 40) as u32
+        })
+    );
+    // The validation runs on decode too.
+    let mut buf = encode(&config);
+    put_u32(&mut buf, g0 + 8, u32::MAX);
+    assert_eq!(
+        ConfigV1::decode(&buf).map_err(ConfigError::errno),
+        Err(EINVAL)
+    );
+}
+
+#[test]
+fn a_blob_of_before_the_grants_is_refused() {
+    let buf = encode(&rig());
+    let mut old = buf[..CONFIG_V1_OFF_GRANTS].to_vec();
+    put_u32(&mut old, 4, 592);
+    assert_eq!(
+        ConfigV1::decode(&old),
+        Err(ConfigError::BadSize { found: 592 })
+    );
+}
+
+#[test]
+fn fingerprint_ignores_grants() {
+    assert_eq!(rig_granted().fingerprint(), rig().fingerprint());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Any grant on the rig's service round-trips when valid, and is
+    /// refused with the validation's error otherwise; the fingerprint never
+    /// sees it.
+    #[test]
+    fn grants_round_trip(g in arb_grant()) {
+        let mut config = rig();
+        prop_assert!(config.set_grant(0, g));
+        let buf = encode(&config);
+        match g.validate(ip("10.0.0.100"), 80) {
+            Ok(()) => {
+                let decoded = ConfigV1::decode(&buf).unwrap();
+                prop_assert_eq!(decoded.grant(0), Some(&g));
+                prop_assert_eq!(encode(&decoded), buf);
+            }
+            Err(err) => prop_assert_eq!(ConfigV1::decode(&buf), Err(err)),
+        }
+        prop_assert_eq!(config.fingerprint(), rig().fingerprint());
+    }
+
+    /// A valid grant allows exactly its uids, and the callers in one of its
+    /// groups.
+    #[test]
+    fn grant_allows_exactly_its_ids(g in arb_grant(), uid in 999u32..1007, gid in 999u32..1007) {
+        let allowed = g.allows(uid, |x| x == gid);
+        prop_assert_eq!(allowed, g.uids().contains(&uid) || g.gids().contains(&gid));
+    }
+}
+
+#[test]
+fn decode_into_overwrites_and_validates() {
+    let buf = encode(&rig_granted());
+    let mut out = rig_mesh(Mesh::DEFAULT);
+    assert!(out.set_grant(0, grant(&[7], &[8])));
+    assert_eq!(ConfigV1::decode_into(&buf, &mut out), Ok(()));
+    assert_eq!(out, rig_granted());
+    let mut bad = buf.clone();
+    put_u32(&mut bad, CONFIG_V1_OFF_GRANTS + 8, u32::MAX);
+    assert_eq!(
+        ConfigV1::decode_into(&bad, &mut out).map_err(ConfigError::errno),
+        Err(EINVAL)
+    );
+    assert_eq!(
+        ConfigV1::decode_into(&buf[..10], &mut out),
+        Err(ConfigError::Truncated)
+    );
 }

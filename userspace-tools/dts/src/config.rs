@@ -51,6 +51,9 @@
 //!                          # destination's proxy, which can hand its next
 //!                          # request over again ("server", the default:
 //!                          # to the destination's application)
+//! allowed_uid = [1500]     # optional: these uids (and, allowed_gid, these
+//! allowed_gid = [1600]     # groups; at most 8 each) may hand this service's
+//!                          # connections over without CAP_NET_ADMIN
 //!
 //! [[service]]              # a Socket Cloning service behind an L4 dispatcher
 //! vip = "10.0.0.200"
@@ -80,8 +83,8 @@ use std::net::Ipv4Addr;
 
 use dts_core::abi::CONFIG_V1_SIZE;
 use dts_core::config::{
-    Config, ConfigError, HandoverTo, Limit, Limits, Mesh, MeshKey, Node, NodeSet, Service,
-    MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
+    Config, ConfigError, Grant, GrantList, HandoverTo, Limit, Limits, Mesh, MeshKey, Node, NodeSet,
+    Service, MAX_GRANT_IDS, MAX_NODES, MAX_NODE_ID, MAX_SERVICES,
 };
 use dts_policy::PolicyConfig;
 use serde::de::IgnoredAny;
@@ -336,6 +339,16 @@ pub struct ServiceEntry {
     /// `server` (the default) or `proxy` (keep-alive re-handover).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handover_to: Option<HandoverToEntry>,
+    /// Filesystem uids (of the host) that may use the per-connection socket
+    /// options on this service's connections without `CAP_NET_ADMIN`: hand
+    /// over, ask about a handed-in connection, clone (at most
+    /// [`MAX_GRANT_IDS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_uid: Vec<u32>,
+    /// Groups (of the host; the caller's filesystem gid or a supplementary
+    /// group) granted the same (at most [`MAX_GRANT_IDS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_gid: Vec<u32>,
 }
 
 /// The values of `mode`.
@@ -711,7 +724,10 @@ fn invalid_offset(file: &ConfigFile, pos: &Positions, err: ConfigError) -> Optio
         | ConfigError::EmptyNodeSet { vip, app_port }
         | ConfigError::UnknownNode { vip, app_port, .. }
         | ConfigError::AcceptorNotInService { vip, app_port, .. }
-        | ConfigError::VipIsNodeAddr { vip, app_port, .. } => {
+        | ConfigError::VipIsNodeAddr { vip, app_port, .. }
+        | ConfigError::TooManyGrantIds { vip, app_port, .. }
+        | ConfigError::BadGrantId { vip, app_port, .. }
+        | ConfigError::DuplicateGrantId { vip, app_port, .. } => {
             service_index(0, vip, app_port).and_then(service_at)
         }
         ConfigError::DuplicateServicePort {
@@ -749,7 +765,8 @@ fn is_empty_file(file: &ConfigFile) -> bool {
 ///
 /// Only what the pure model cannot represent: more than
 /// [`MAX_NODES`] nodes or [`MAX_SERVICES`] services, service node lists
-/// with an id outside `1..=32` or an id listed twice, and `acceptor = 0`.
+/// with an id outside `1..=32` or an id listed twice, `acceptor = 0`, and
+/// more than [`MAX_GRANT_IDS`] ids in `allowed_uid` or `allowed_gid`.
 pub fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
     if file.nodes.len() > MAX_NODES {
         return Err(ConfigError::TooManyNodes {
@@ -840,6 +857,25 @@ pub fn to_config(file: &ConfigFile) -> Result<Config, FileError> {
             acceptor,
             handover_to,
         })?;
+        let mut grant = Grant::NONE;
+        for (list, ids) in [
+            (GrantList::Uid, &service.allowed_uid),
+            (GrantList::Gid, &service.allowed_gid),
+        ] {
+            for &id in ids {
+                if !grant.add(list, id) {
+                    return Err(ConfigError::TooManyGrantIds {
+                        vip: u32::from(service.vip),
+                        app_port: service.port,
+                        list,
+                        count: count_u32(ids.len()),
+                    }
+                    .into());
+                }
+            }
+        }
+        // The service was just added: its index exists.
+        let _ = config.set_grant(config.services().len().saturating_sub(1), grant);
     }
     Ok(config)
 }
@@ -864,7 +900,8 @@ pub fn to_file(config: &Config) -> ConfigFile {
         services: config
             .services()
             .iter()
-            .map(|service| ServiceEntry {
+            .zip(config.grants())
+            .map(|(service, grant)| ServiceEntry {
                 vip: Ipv4Addr::from(service.vip),
                 port: service.app_port,
                 proxy_port: (!service.is_sc()).then_some(service.proxy_port),
@@ -876,6 +913,8 @@ pub fn to_file(config: &Config) -> ConfigFile {
                     HandoverTo::Server | HandoverTo::Clone => None,
                     HandoverTo::Proxy => Some(HandoverToEntry::Proxy),
                 },
+                allowed_uid: grant.uids().to_vec(),
+                allowed_gid: grant.gids().to_vec(),
             })
             .collect(),
         policy: None,
@@ -1068,7 +1107,43 @@ pub fn describe(err: ConfigError) -> String {
             Limits::TIMEOUT_MIN,
             Limits::TIMEOUT_MAX
         ),
+        ConfigError::TooManyGrantIds {
+            vip,
+            app_port,
+            list,
+            count,
+        } => format!(
+            "service {}:{app_port}: {} lists {count} ids (at most {MAX_GRANT_IDS})",
+            ip(vip),
+            list.as_str()
+        ),
+        ConfigError::BadGrantId {
+            vip,
+            app_port,
+            list,
+            id,
+        } => format!(
+            "service {}:{app_port}: {} lists {id}, which is not a valid id",
+            ip(vip),
+            list.as_str()
+        ),
+        ConfigError::DuplicateGrantId {
+            vip,
+            app_port,
+            list,
+            id,
+        } => format!(
+            "service {}:{app_port}: {} lists {id} twice",
+            ip(vip),
+            list.as_str()
+        ),
     }
+}
+
+/// Returns `ids` as "1500, 1501".
+fn number_list(ids: &[u32]) -> String {
+    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+    ids.join(", ")
 }
 
 /// Returns the ids of `nodes` as "1, 2, 3".
@@ -1128,7 +1203,7 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         writeln!(out, "id = {}", node.id)?;
         writeln!(out, "addr = \"{}\"", Ipv4Addr::from(node.addr))?;
     }
-    for service in config.services() {
+    for (service, grant) in config.services().iter().zip(config.grants()) {
         writeln!(out)?;
         writeln!(out, "[[service]]")?;
         writeln!(out, "vip = \"{}\"", Ipv4Addr::from(service.vip))?;
@@ -1140,6 +1215,12 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         }
         if service.handover_to != HandoverTo::Server {
             writeln!(out, "handover_to = \"{}\"", service.handover_to.name())?;
+        }
+        if !grant.uids().is_empty() {
+            writeln!(out, "allowed_uid = [{}]", number_list(grant.uids()))?;
+        }
+        if !grant.gids().is_empty() {
+            writeln!(out, "allowed_gid = [{}]", number_list(grant.gids()))?;
         }
     }
     Ok(())
@@ -1636,7 +1717,7 @@ mod tests {
         );
         assert_eq!(
             describe(ConfigError::BadSize { found: 8 }),
-            "malformed configuration blob: struct_size 8, expected 592"
+            "malformed configuration blob: struct_size 8, expected 1744"
         );
         assert_eq!(
             describe(ConfigError::ReservedNotZero { offset: 20 }),
@@ -1941,6 +2022,96 @@ nodes = [1, 2, 3]
             );
         }
         assert_eq!(to_file(&Config::EMPTY), ConfigFile::default());
+    }
+
+    /// The rig's service with `allowed_uid`/`allowed_gid` lines.
+    fn rig_granted(lines: &str) -> String {
+        RIG.replace("nodes = [1, 2, 3]", &format!("nodes = [1, 2, 3]\n{lines}"))
+    }
+
+    #[test]
+    fn grants_parse_render_and_round_trip() {
+        let text = rig_granted("allowed_uid = [1500]\nallowed_gid = [1600, 1601]");
+        let config = parse(&text).expect("valid");
+        let g = config.grant(0).expect("the service's grant");
+        assert_eq!(g.uids(), [1500]);
+        assert_eq!(g.gids(), [1600, 1601]);
+        // Without the keys: nobody but the admin.
+        assert_eq!(parse(RIG).expect("valid").grant(0), Some(&Grant::NONE));
+        let shown = render_toml(&config);
+        assert!(
+            shown.contains("nodes = [1, 2, 3]\nallowed_uid = [1500]\nallowed_gid = [1600, 1601]\n"),
+            "{shown}"
+        );
+        assert_eq!(parse(&shown).expect("shown file parses"), as_shown(&config));
+        assert!(!render_toml(&parse(RIG).unwrap()).contains("allowed_"));
+        let json = render_json(&config).expect("json");
+        assert!(
+            json.contains(r#""allowed_uid":[1500],"allowed_gid":[1600,1601]"#),
+            "{json}"
+        );
+        assert!(!render_json(&parse(RIG).unwrap())
+            .unwrap()
+            .contains("allowed_"));
+        let mut keyless = config.clone();
+        keyless.set_mesh_key(MeshKey::NONE);
+        assert_eq!(
+            to_config(&to_file(&config)).expect("representable"),
+            keyless
+        );
+        // Only one list is fine too; an empty list is no grant.
+        let only_gid = parse(&rig_granted("allowed_gid = [1600]")).expect("valid");
+        assert_eq!(only_gid.grant(0).unwrap().uids(), [] as [u32; 0]);
+        let empty = parse(&rig_granted("allowed_uid = []")).expect("valid");
+        assert_eq!(empty.grant(0), Some(&Grant::NONE));
+    }
+
+    #[test]
+    fn grant_errors_name_the_service() {
+        let nine = (1500..1509)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_invalid(
+            &rig_granted(&format!("allowed_uid = [{nine}]")),
+            EINVAL,
+            "service 10.0.0.100:80: allowed_uid lists 9 ids (at most 8)",
+        );
+        assert_invalid(
+            &rig_granted("allowed_gid = [1600, 1600]"),
+            EEXIST,
+            "service 10.0.0.100:80: allowed_gid lists 1600 twice",
+        );
+        assert_invalid(
+            &rig_granted("allowed_uid = [4294967295]"),
+            EINVAL,
+            "service 10.0.0.100:80: allowed_uid lists 4294967295, which is not a valid id",
+        );
+        // Not numbers, negative, too large: the TOML schema refuses them.
+        for bad in [
+            "allowed_uid = [-1]",
+            "allowed_uid = [4294967296]",
+            "allowed_uid = [\"dts\"]",
+            "allowed_gid = 1600",
+        ] {
+            assert!(
+                matches!(err_of(&rig_granted(bad)), FileError::Toml(_)),
+                "{bad}"
+            );
+        }
+        // The line of the service's table.
+        let service_line = RIG
+            .lines()
+            .position(|l| l.starts_with("[[service]]"))
+            .map(|i| i + 1);
+        assert_eq!(
+            line_for(&rig_granted("allowed_gid = [1600, 1600]")),
+            service_line
+        );
+        assert_eq!(
+            line_for(&rig_granted(&format!("allowed_gid = [{nine}]"))),
+            service_line
+        );
     }
 
     /// The line [`line_of_error`] finds for `text` (which must be refused).

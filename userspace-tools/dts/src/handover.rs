@@ -35,8 +35,12 @@ use crate::NodeId;
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HandoverError {
-    /// `EPERM`: the caller lacks `CAP_NET_ADMIN`.
-    #[error("EPERM: the caller lacks CAP_NET_ADMIN")]
+    /// `EPERM`: the caller lacks `CAP_NET_ADMIN`, and the service of the
+    /// connection does not grant its uid or groups (`allowed_uid`,
+    /// `allowed_gid`).
+    #[error(
+        "EPERM: the caller lacks CAP_NET_ADMIN and the service does not grant its uid or groups"
+    )]
     NotPermitted,
     /// `EINVAL`: a bad request (size, version, flags, a buffer over
     /// `HANDOVER_MAX_BUF`), an unknown destination or this node itself, a

@@ -498,7 +498,7 @@ mod tests {
     fn config_reply_messages() {
         let msg = Error::ConfigReply {
             err: ConfigError::BadVersion { found: 3 },
-            len: 592,
+            len: 1744,
         }
         .to_string();
         assert!(msg.contains("expects DTS ABI version 1"), "{msg}");
@@ -508,10 +508,10 @@ mod tests {
             len: 100,
         }
         .to_string();
-        assert!(msg.contains("expected 592 bytes, got 100"), "{msg}");
+        assert!(msg.contains("expected 1744 bytes, got 100"), "{msg}");
         let msg = Error::ConfigReply {
             err: ConfigError::DuplicateNodeId { id: 4 },
-            len: 592,
+            len: 1744,
         }
         .to_string();
         assert_eq!(

@@ -15,7 +15,9 @@ use dts_core::abi::{
     InfoV1, PeerConn, PeerState, PeerV1, PeersV1, ZeroV1, FLOW_INFO_VERSION, INFO_V1_SIZE,
     PEERS_MESH_ENABLED, PEERS_READY, PEERS_V1_SIZE,
 };
-use dts_core::config::{Config, ConfigV1, HandoverTo, Mesh, Node, NodeSet, Service};
+use dts_core::config::{
+    Config, ConfigV1, Grant, GrantList, HandoverTo, Mesh, Node, NodeSet, Service,
+};
 use dts_core::csum::Mode;
 use dts_core::fcb::{self, Dir, Params, Plan, Role, SegInfo, State, SynOpts};
 use dts_core::homsg::{Handover, HandoverAck};
@@ -674,6 +676,10 @@ fn config(dir: &Path) {
         handover_to: HandoverTo::Proxy,
     })
     .expect("room");
+    // A service grant: allowed_uid = [1500], allowed_gid = [1600].
+    let mut grant = Grant::NONE;
+    assert!(grant.add(GrantList::Uid, 1500) && grant.add(GrantList::Gid, 1600));
+    assert!(c.set_grant(0, grant));
     ConfigV1::encode(&c, &mut out).expect("encodes");
     assert_eq!(ConfigV1::decode(&out), Ok(c.clone()), "a valid seed");
     write(dir, "config", "mesh", &out);
