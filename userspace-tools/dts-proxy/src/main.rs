@@ -25,11 +25,9 @@
 
 mod cli;
 mod conn;
-mod http;
 mod keepalive;
 mod metrics;
 mod placement;
-mod response;
 mod retry;
 mod route;
 

@@ -70,6 +70,9 @@
 //!   node's module knows them, polled by a thread, for the placement
 //!   policies.
 //! - [`errno`]: stable, space-free errno labels for log lines.
+//! - [`http`]: HTTP/1.x framing on `httparse` (request heads, pipelined
+//!   buffers, response heads and body framing with a chunked decoder),
+//!   shared by `dts-proxy` and `dts-scserver`.
 //!
 //! `dts-core` (the module's pure logic and ABI, compiled for the host)
 //! and `dts-policy` (the placement policies) are the crates underneath.
@@ -108,6 +111,7 @@ pub mod cluster;
 pub mod config;
 pub mod errno;
 pub mod handover;
+pub mod http;
 pub mod load;
 pub mod query;
 #[allow(unsafe_code)]
