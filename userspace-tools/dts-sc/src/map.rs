@@ -7,26 +7,17 @@
 //! entry with the longest prefix of the request path; a path no prefix
 //! matches has no owner (it is served locally).
 
-use std::fmt;
-
 use crate::parse_node_id;
 
 /// A map file line that cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
 pub struct MapError {
     /// The line number, from 1.
     pub line: usize,
     /// What is wrong with it.
     pub what: String,
 }
-
-impl fmt::Display for MapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.what)
-    }
-}
-
-impl std::error::Error for MapError {}
 
 /// The parsed owner map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
