@@ -39,7 +39,7 @@ impl FromStr for TargetSpec {
             "local" => Ok(Self::Local),
             "next" => Ok(Self::Next),
             _ if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => {
-                parse_node_id(s).map(Self::Node)
+                parse_node_id(s).map(Self::Node).map_err(|e| e.to_string())
             }
             _ => Err(format!(
                 "route target `{s}` is not a node id, `local` or `next`"
@@ -114,7 +114,7 @@ impl Routes {
     /// [`check_nodes`]), that every node target is in `nodes`, and that no
     /// prefix is given twice; resolves `next`.
     pub(crate) fn new(specs: &[RouteSpec], self_node: u32, nodes: &[u32]) -> Result<Self, String> {
-        check_nodes(self_node, nodes)?;
+        check_nodes(self_node, nodes).map_err(|e| e.to_string())?;
         let mut entries: Vec<(String, Dest)> = Vec::with_capacity(specs.len());
         for spec in specs {
             if entries.iter().any(|(p, _)| *p == spec.prefix) {

@@ -43,7 +43,7 @@ impl OwnerMap {
                     if !prefix.starts_with('/') {
                         return Err(err(format!("prefix {prefix:?} does not start with '/'")));
                     }
-                    let node = parse_node_id(node).map_err(err)?;
+                    let node = parse_node_id(node).map_err(|e| err(e.to_string()))?;
                     if entries.iter().any(|(p, _)| p == prefix) {
                         return Err(err(format!("prefix {prefix:?} appears twice")));
                     }

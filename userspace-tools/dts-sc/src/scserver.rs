@@ -267,9 +267,9 @@ fn self_node_for(given: Option<u32>, file_self: NodeId, file: &Path) -> Result<u
 /// view's poller is not started yet). `Err` is a usage error.
 fn placer_from(cli: &Cli) -> Result<(Placer, u32), String> {
     if let Some(path) = &cli.config {
-        let c = ClusterConfig::read(path)?;
+        let c = ClusterConfig::read(path).map_err(|e| e.to_string())?;
         let self_node = self_node_for(cli.self_node, c.self_id, path)?;
-        let policy = c.build_policy()?;
+        let policy = c.build_policy().map_err(|e| e.to_string())?;
         return Ok((
             Placer::Policy {
                 policy: Mutex::new(policy),
