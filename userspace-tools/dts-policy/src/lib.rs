@@ -130,7 +130,7 @@ mod testutil;
 
 pub use affinity::{Affinity, AffinityParams};
 pub use chash::{Chash, ChashParams};
-pub use config::{OwnerRule, PolicyConfig, PolicyName};
+pub use config::{OwnerRule, PolicyConfig, PolicyError, PolicyName};
 pub use ds::{Ds, DsParams};
 pub use lard::{Lard, LardParams};
 pub use least_conn::LeastConn;

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use dts_core::config::Config;
-use dts_policy::{NodeId, Policy, PolicyConfig};
+use dts_policy::{NodeId, Policy, PolicyConfig, PolicyError};
 
 use crate::config::{line_of_error, parse_with_policy, FileError};
 use crate::load::LoadView;
@@ -63,12 +63,12 @@ pub enum ClusterError {
         path: PathBuf,
     },
     /// The policy refused its `[policy]` table.
-    #[error("{}: [policy]: {msg}", .path.display())]
+    #[error("{}: [policy]: {err}", .path.display())]
     Policy {
         /// The file.
         path: PathBuf,
-        /// The policy's message.
-        msg: String,
+        /// The policy's refusal.
+        err: PolicyError,
     },
 }
 
@@ -157,9 +157,9 @@ impl ClusterConfig {
     /// The policy's refusal of its table (which [`Self::parse`] validated
     /// already), after the path.
     pub fn build_policy(&self) -> Result<Box<dyn Policy>, ClusterError> {
-        self.policy.build().map_err(|msg| ClusterError::Policy {
+        self.policy.build().map_err(|err| ClusterError::Policy {
             path: self.path.clone(),
-            msg,
+            err,
         })
     }
 

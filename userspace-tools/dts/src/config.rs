@@ -556,13 +556,10 @@ fn mesh_key(text: &str, mesh: Option<&MeshEntry>, purpose: Purpose) -> Result<Me
 fn parse_for(text: &str, purpose: Purpose) -> Result<(Config, Option<PolicyConfig>), FileError> {
     let file: ConfigFile = toml::from_str(text).map_err(FileError::Toml)?;
     if let Some(policy) = &file.policy {
-        policy
-            .get_ref()
-            .validate()
-            .map_err(|msg| FileError::Policy {
-                line: line_of(text, policy.span().start),
-                msg,
-            })?;
+        policy.get_ref().validate().map_err(|e| FileError::Policy {
+            line: line_of(text, policy.span().start),
+            msg: e.to_string(),
+        })?;
     }
     let mut config = to_config(&file)?;
     config.set_mesh_key(mesh_key(text, file.mesh.as_ref(), purpose)?);
