@@ -69,7 +69,7 @@ fn placer(cli: &Cli) -> Result<(Placer, u32, Vec<u32>), String> {
         ));
     }
     let self_node = cli.self_node.ok_or("--self-node is required")?;
-    let routes = Routes::new(&cli.routes, self_node, &cli.nodes)?;
+    let routes = Routes::new(&cli.routes, self_node, &cli.nodes).map_err(|e| e.to_string())?;
     Ok((Placer::Routes(routes), self_node, cli.nodes.clone()))
 }
 
