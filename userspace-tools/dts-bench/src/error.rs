@@ -1,12 +1,11 @@
 //! The error type of the library: what is wrong with a raw-results file or
 //! with the baselines asked for.
 
-use std::fmt;
-
 /// Why raw results cannot be turned into a report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The text is not well-formed JSON.
+    #[error("line {line}, column {column}: invalid JSON: {message}")]
     Json {
         /// Line of the error (1-based).
         line: usize,
@@ -16,28 +15,35 @@ pub enum Error {
         message: String,
     },
     /// The JSON value is not an object.
+    #[error("the results must be a JSON object")]
     NotAnObject,
     /// The object has no `schema` key.
+    #[error("no \"schema\" key: not a dts-bench raw-results file (expected \"schema\": 1)")]
     MissingSchema,
     /// The `schema` key is not a version this crate reads.
+    #[error("unsupported schema version {found}: this dts-bench reads schema 1 only")]
     UnsupportedSchema {
         /// The value found, as JSON text.
         found: String,
     },
     /// The object does not have the shape of the schema (a missing or
     /// unknown top-level key, or one of the wrong type).
+    #[error("invalid results: {message}")]
     Structure {
         /// What is wrong.
         message: String,
     },
     /// The `machine` object is invalid.
+    #[error("machine: {reason}")]
     Machine {
         /// What is wrong, naming the field.
         reason: String,
     },
     /// `samples` is empty.
+    #[error("samples: there are no samples")]
     NoSamples,
     /// A sample is invalid.
+    #[error("samples[{index}]: {reason}")]
     Sample {
         /// Index of the sample in `samples` (0-based).
         index: usize,
@@ -45,6 +51,7 @@ pub enum Error {
         reason: String,
     },
     /// A baseline was given for a scenario that has no samples.
+    #[error("a baseline is given for scenario {scenario:?}, which has no samples (scenarios: {})", .known.join(", "))]
     UnknownBaselineScenario {
         /// The scenario named.
         scenario: String,
@@ -53,6 +60,7 @@ pub enum Error {
     },
     /// The baseline mechanism of a scenario has no samples for a metric of
     /// that scenario.
+    #[error("scenario {scenario:?}, metric {metric:?}: the baseline mechanism {baseline:?} has no samples (mechanisms: {}); choose another baseline for this scenario", .mechanisms.join(", "))]
     MissingBaseline {
         /// The scenario.
         scenario: String,
@@ -65,6 +73,7 @@ pub enum Error {
     },
     /// The second baseline mechanism of a scenario has no samples in any
     /// metric of that scenario.
+    #[error("scenario {scenario:?}: the second baseline mechanism {baseline:?} has no samples (mechanisms: {})", .mechanisms.join(", "))]
     MissingSecondBaseline {
         /// The scenario.
         scenario: String,
@@ -74,61 +83,6 @@ pub enum Error {
         mechanisms: Vec<String>,
     },
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Json {
-                line,
-                column,
-                message,
-            } => write!(f, "line {line}, column {column}: invalid JSON: {message}"),
-            Self::NotAnObject => write!(f, "the results must be a JSON object"),
-            Self::MissingSchema => write!(
-                f,
-                "no \"schema\" key: not a dts-bench raw-results file (expected \"schema\": 1)"
-            ),
-            Self::UnsupportedSchema { found } => write!(
-                f,
-                "unsupported schema version {found}: this dts-bench reads schema 1 only"
-            ),
-            Self::Structure { message } => write!(f, "invalid results: {message}"),
-            Self::Machine { reason } => write!(f, "machine: {reason}"),
-            Self::NoSamples => write!(f, "samples: there are no samples"),
-            Self::Sample { index, reason } => write!(f, "samples[{index}]: {reason}"),
-            Self::UnknownBaselineScenario { scenario, known } => write!(
-                f,
-                "a baseline is given for scenario {scenario:?}, which has no samples \
-                 (scenarios: {})",
-                known.join(", ")
-            ),
-            Self::MissingBaseline {
-                scenario,
-                metric,
-                baseline,
-                mechanisms,
-            } => write!(
-                f,
-                "scenario {scenario:?}, metric {metric:?}: the baseline mechanism \
-                 {baseline:?} has no samples (mechanisms: {}); choose another baseline \
-                 for this scenario",
-                mechanisms.join(", ")
-            ),
-            Self::MissingSecondBaseline {
-                scenario,
-                baseline,
-                mechanisms,
-            } => write!(
-                f,
-                "scenario {scenario:?}: the second baseline mechanism {baseline:?} has no \
-                 samples (mechanisms: {})",
-                mechanisms.join(", ")
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {

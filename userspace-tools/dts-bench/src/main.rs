@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -90,22 +89,28 @@ fn parse_baseline(arg: &str) -> Result<(String, String), String> {
 }
 
 /// A runtime error: printed, exit status 1.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum Error {
     /// The input cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: io::Error },
     /// The input is invalid, or the baselines do not fit it.
+    #[error("{}: {source}", .path.display())]
     Input {
         path: PathBuf,
         source: dts_bench::Error,
     },
     /// Plots are wanted but gnuplot is not on `PATH`.
+    #[error("gnuplot is not on PATH, so the plots cannot be made; install it (Debian: apt install gnuplot-nox) or pass --no-plots")]
     NoGnuplot,
     /// A file or directory cannot be written.
+    #[error("cannot write {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
     /// gnuplot cannot be started.
+    #[error("cannot run gnuplot on {}: {source}", .script.display())]
     RunGnuplot { script: PathBuf, source: io::Error },
     /// gnuplot failed.
+    #[error("gnuplot failed on {} ({status}){}", .script.display(), stderr_tail(.stderr))]
     Gnuplot {
         script: PathBuf,
         status: std::process::ExitStatus,
@@ -113,35 +118,14 @@ enum Error {
     },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Self::Input { path, source } => write!(f, "{}: {source}", path.display()),
-            Self::NoGnuplot => write!(
-                f,
-                "gnuplot is not on PATH, so the plots cannot be made; install it \
-                 (Debian: apt install gnuplot-nox) or pass --no-plots"
-            ),
-            Self::Write { path, source } => {
-                write!(f, "cannot write {}: {source}", path.display())
-            }
-            Self::RunGnuplot { script, source } => {
-                write!(f, "cannot run gnuplot on {}: {source}", script.display())
-            }
-            Self::Gnuplot {
-                script,
-                status,
-                stderr,
-            } => {
-                write!(f, "gnuplot failed on {} ({status})", script.display())?;
-                let stderr = stderr.trim_end();
-                if !stderr.is_empty() {
-                    write!(f, ":\n{stderr}")?;
-                }
-                Ok(())
-            }
-        }
+/// gnuplot's standard error after a colon and a newline, if it said
+/// anything.
+fn stderr_tail(stderr: &str) -> String {
+    let stderr = stderr.trim_end();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{stderr}")
     }
 }
 

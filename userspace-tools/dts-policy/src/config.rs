@@ -223,15 +223,36 @@ fn parse_node_key(key: &str) -> Option<NodeId> {
         .filter(|id| (MIN_NODE_ID..=MAX_NODE_ID).contains(id))
 }
 
+/// Why a `[policy]` table is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Not a table of the right shape (an unknown key or policy name, a
+    /// value of the wrong type): the TOML parser's message.
+    #[error("[policy]: {0}")]
+    Toml(String),
+    /// Values out of range or that do not fit together: every problem
+    /// found, in order (displayed separated by `; `).
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
 impl PolicyConfig {
     /// Parses the contents of a `[policy]` table (without the header).
-    pub fn from_toml_table_str(s: &str) -> Result<Self, String> {
-        toml::from_str(s).map_err(|e| format!("[policy]: {e}"))
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Toml`].
+    pub fn from_toml_table_str(s: &str) -> Result<Self, PolicyError> {
+        toml::from_str(s).map_err(|e| PolicyError::Toml(e.to_string()))
     }
 
     /// Checks every value, and that every key set belongs to the policy.
-    /// All problems are reported, separated by `; `.
-    pub fn validate(&self) -> Result<(), String> {
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Invalid`] with every problem found.
+    pub fn validate(&self) -> Result<(), PolicyError> {
         let mut errs = Vec::new();
         let allowed = self.name.keys();
         for key in self.keys_set() {
@@ -261,8 +282,8 @@ impl PolicyConfig {
         check_range(&mut errs, "ttl_s", self.ttl_s, 1, MAX_TTL_S);
         check_range(&mut errs, "queue_limit", self.queue_limit, 1, MAX_LIMIT);
         if errs.is_empty() && matches!(self.name, PolicyName::Lard | PolicyName::Ds) {
-            if let Err(e) = self.lard_params().check() {
-                errs.push(e);
+            if let Err(PolicyError::Invalid(e)) = self.lard_params().check() {
+                errs.extend(e);
             }
         }
         for (key, &w) in self.weights.iter().flatten() {
@@ -302,7 +323,7 @@ impl PolicyConfig {
         if errs.is_empty() {
             Ok(())
         } else {
-            Err(errs.join("; "))
+            Err(PolicyError::Invalid(errs))
         }
     }
 
@@ -382,7 +403,11 @@ impl PolicyConfig {
     }
 
     /// Validates, then builds the policy.
-    pub fn build(&self) -> Result<Box<dyn Policy>, String> {
+    ///
+    /// # Errors
+    ///
+    /// As [`PolicyConfig::validate`].
+    pub fn build(&self) -> Result<Box<dyn Policy>, PolicyError> {
         self.validate()?;
         Ok(match self.name {
             PolicyName::Lard => Box::new(Lard::new(self.lard_params())),
@@ -402,7 +427,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<PolicyConfig, String> {
-        PolicyConfig::from_toml_table_str(s)
+        PolicyConfig::from_toml_table_str(s).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -445,7 +470,7 @@ mod tests {
     #[test]
     fn keys_of_another_policy_are_refused() {
         let cfg = parse("name = \"lard\"\nvnodes = 10\nqueue_limit = 3").unwrap();
-        let e = cfg.validate().unwrap_err();
+        let e = cfg.validate().unwrap_err().to_string();
         assert!(
             e.contains("policy.vnodes does not apply to policy \"lard\""),
             "{e}"
@@ -454,7 +479,8 @@ mod tests {
         let e = parse("name = \"rr\"\nmax_load = 10")
             .unwrap()
             .validate()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("(its keys: none; every policy's: reforward)"),
             "{e}"
@@ -498,7 +524,7 @@ mod tests {
             ("name = \"rr\"\nmin_load = 1", "policy.min_load does not apply to policy \"rr\""),
         ];
         for (toml, want) in cases {
-            let e = parse(toml).unwrap().validate().unwrap_err();
+            let e = parse(toml).unwrap().validate().unwrap_err().to_string();
             assert!(e.contains(want), "{toml}: {e}");
         }
         // Type errors are refused by the parser, naming the key.

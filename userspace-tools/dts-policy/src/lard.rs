@@ -67,6 +67,7 @@
 //! served a request, so there is nothing to record. `max_entries` is not
 //! used by LARD (it caps DS's rate table, [`crate::ds`]).
 
+use crate::config::PolicyError;
 use crate::hash::key_hash;
 use crate::home::ranking;
 use crate::order::short_path;
@@ -125,7 +126,11 @@ impl LardParams {
     /// `hit_cost < miss_cost`, and `hit_cost + inval_cost > miss_cost +
     /// bal_cost` (the cheapest node at or over the ceiling costs more than
     /// the dearest one under it).
-    pub fn check(&self) -> Result<(), String> {
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Invalid`] with every relation that does not hold.
+    pub fn check(&self) -> Result<(), PolicyError> {
         let mut errs = Vec::new();
         if self.min_load >= self.max_load {
             errs.push(format!(
@@ -152,7 +157,7 @@ impl LardParams {
         if errs.is_empty() {
             Ok(())
         } else {
-            Err(errs.join("; "))
+            Err(PolicyError::Invalid(errs))
         }
     }
 }
@@ -491,18 +496,18 @@ mod tests {
             miss_cost: 1,
             ..LardParams::default()
         };
-        assert!(bad.check().unwrap_err().contains("hit_cost"));
+        assert!(bad.check().unwrap_err().to_string().contains("hit_cost"));
         let bad = LardParams {
             inval_cost: 1,
             ..LardParams::default()
         };
-        assert!(bad.check().unwrap_err().contains("inval_cost"));
+        assert!(bad.check().unwrap_err().to_string().contains("inval_cost"));
         let bad = LardParams {
             min_load: 80,
             ..LardParams::default()
         };
         assert_eq!(
-            bad.check().unwrap_err(),
+            bad.check().unwrap_err().to_string(),
             "policy.min_load (80) must be less than policy.max_load (80)"
         );
         let max = LardParams {

@@ -130,7 +130,7 @@ mod testutil;
 
 pub use affinity::{Affinity, AffinityParams};
 pub use chash::{Chash, ChashParams};
-pub use config::{OwnerRule, PolicyConfig, PolicyName};
+pub use config::{OwnerRule, PolicyConfig, PolicyError, PolicyName};
 pub use ds::{Ds, DsParams};
 pub use lard::{Lard, LardParams};
 pub use least_conn::LeastConn;
@@ -229,7 +229,11 @@ impl Decision {
     /// Checks the contract of [`Decision::order`] against `cluster`: the up
     /// nodes each exactly once and nothing else, or `[self_id]` with
     /// [`Reason::NoNodeUp`] when no node is up.
-    pub fn check(&self, cluster: &Cluster<'_>) -> Result<(), String> {
+    ///
+    /// # Errors
+    ///
+    /// The first breach of the contract found, a [`DecisionError`].
+    pub fn check(&self, cluster: &Cluster<'_>) -> Result<(), DecisionError> {
         let up = cluster.up_nodes();
         if up.is_empty() {
             return if self.order == [cluster.self_id]
@@ -237,36 +241,82 @@ impl Decision {
             {
                 Ok(())
             } else {
-                Err(format!(
-                    "no node up but order is {:?} ({})",
-                    self.order,
-                    self.reason.label()
-                ))
+                Err(DecisionError::NoNodeUp {
+                    order: self.order.clone(),
+                    label: self.reason.label(),
+                })
             };
         }
         if matches!(self.reason, Reason::NoNodeUp { .. }) {
-            return Err("reason no_node_up while nodes are up".to_owned());
+            return Err(DecisionError::NoNodeUpWhileUp);
         }
         let mut seen = [false; 256];
         for &id in &self.order {
             let slot = &mut seen[usize::from(id)];
             if *slot {
-                return Err(format!("node {id} twice in {:?}", self.order));
+                return Err(DecisionError::Twice {
+                    id,
+                    order: self.order.clone(),
+                });
             }
             *slot = true;
             if !up.iter().any(|n| n.id == id) {
-                return Err(format!("node {id} in {:?} is not up", self.order));
+                return Err(DecisionError::NotUp {
+                    id,
+                    order: self.order.clone(),
+                });
             }
         }
         if self.order.len() != up.len() {
-            return Err(format!(
-                "order {:?} misses up nodes of {:?}",
-                self.order,
-                order::ids(&up)
-            ));
+            return Err(DecisionError::MissesUp {
+                order: self.order.clone(),
+                up: order::ids(&up),
+            });
         }
         Ok(())
     }
+}
+
+/// How a [`Decision`] breaks its contract ([`Decision::check`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecisionError {
+    /// No node is up, but the order is not `[self_id]` with
+    /// [`Reason::NoNodeUp`].
+    #[error("no node up but order is {order:?} ({label})")]
+    NoNodeUp {
+        /// The order given.
+        order: Vec<NodeId>,
+        /// The reason's label.
+        label: &'static str,
+    },
+    /// [`Reason::NoNodeUp`] while nodes are up.
+    #[error("reason no_node_up while nodes are up")]
+    NoNodeUpWhileUp,
+    /// A node twice in the order.
+    #[error("node {id} twice in {order:?}")]
+    Twice {
+        /// The node.
+        id: NodeId,
+        /// The order given.
+        order: Vec<NodeId>,
+    },
+    /// A node in the order that is not up.
+    #[error("node {id} in {order:?} is not up")]
+    NotUp {
+        /// The node.
+        id: NodeId,
+        /// The order given.
+        order: Vec<NodeId>,
+    },
+    /// Up nodes missing from the order.
+    #[error("order {order:?} misses up nodes of {up:?}")]
+    MissesUp {
+        /// The order given.
+        order: Vec<NodeId>,
+        /// The up nodes.
+        up: Vec<NodeId>,
+    },
 }
 
 /// A placement policy.

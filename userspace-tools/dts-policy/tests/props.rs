@@ -549,7 +549,7 @@ proptest! {
         let valid = cfg.validate();
         prop_assert_eq!(valid.is_ok(), cfg.build().is_ok());
         if let Err(e) = valid {
-            prop_assert!(e.contains("policy."), "{e}");
+            prop_assert!(e.to_string().contains("policy."), "{e}");
         } else {
             prop_assert!(cfg
                 .keys_set()

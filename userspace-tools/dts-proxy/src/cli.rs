@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use dts_core::abi::HANDOVER_MAX_BUF;
 
-use crate::route::{parse_node_id, RouteSpec};
+use crate::route::{parse_node_id, RouteError, RouteSpec};
 
 /// L7 proxy of a DTS node: reads each client's HTTP request and hands the
 /// connection over to the node that should serve it, or serves it locally.
@@ -79,7 +79,7 @@ pub(crate) struct Cli {
 }
 
 /// `value_parser` of `--route`.
-pub(crate) fn parse_route(s: &str) -> Result<RouteSpec, String> {
+pub(crate) fn parse_route(s: &str) -> Result<RouteSpec, RouteError> {
     s.parse()
 }
 

@@ -6,7 +6,7 @@
 //! says (a `next` route would otherwise send it on again, and two nodes
 //! could bounce a connection between them). Then, without `--keepalive`:
 //!
-//! 1. Read one request ([`crate::http::frame`]); refuse a malformed or
+//! 1. Read one request ([`dts::http::frame`]); refuse a malformed or
 //!    oversized one locally (`400`, `413`, `431`) and close.
 //! 2. Route its path ([`crate::route::Routes::lookup`]).
 //! 3. Another node: `DTS_SO_HANDOVER` with every byte read so far. On
@@ -27,12 +27,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::http::{frame, Frame, FrameError};
 use crate::keepalive;
 use crate::metrics::Metrics;
 use crate::placement::{Placement, Placer};
 use crate::retry::{AttemptError, RetryPolicy};
 use dts::errno::error_label;
+use dts::http::{frame, Frame, RequestError};
 use dts::{HandedIn, Handover};
 
 /// How long to wait for the local server to accept a connection.
@@ -121,7 +121,7 @@ pub(crate) enum ReadOutcome {
     /// A complete request at the start of the buffer.
     Request(RequestInfo),
     /// The request must be refused.
-    Refused(FrameError),
+    Refused(RequestError),
     /// The client closed before the request was complete.
     Eof,
 }
@@ -161,11 +161,11 @@ pub(crate) fn read_request(
     loop {
         match frame(buf, max) {
             Frame::Complete(req) => {
-                debug_assert!(req.len() <= buf.len());
+                debug_assert!(req.total_len() <= buf.len());
                 return Ok(ReadOutcome::Request(RequestInfo {
-                    method: req.method.to_owned(),
-                    path: req.path.to_owned(),
-                    len: req.len(),
+                    len: req.total_len(),
+                    method: req.method,
+                    path: req.path,
                     transfer_encoding: req.transfer_encoding,
                     persistent: req.persistent,
                 }));
@@ -175,7 +175,7 @@ pub(crate) fn read_request(
         }
         let room = max.saturating_sub(buf.len()).min(chunk.len());
         let Some(dst) = chunk.get_mut(..room) else {
-            return Ok(ReadOutcome::Refused(FrameError::HeadersTooLarge));
+            return Ok(ReadOutcome::Refused(RequestError::HeadersTooLarge));
         };
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -674,7 +674,7 @@ pub(crate) mod tests {
         let mut buf = Vec::new();
         assert!(matches!(
             read_request(&mut s, &mut buf, 100, None).unwrap(),
-            ReadOutcome::Refused(FrameError::HeadersTooLarge)
+            ReadOutcome::Refused(RequestError::HeadersTooLarge)
         ));
         assert_eq!(buf.len(), 100);
     }

@@ -20,7 +20,7 @@
 //! 4. Locally: send the request (only its own bytes) over a connection to
 //!    the local server that lives as long as the client connection
 //!    (reconnecting when the server has closed it), forward exactly one
-//!    response ([`crate::response`]: interim `1xx` responses first), then
+//!    response ([`dts::http::response`]: interim `1xx` responses first), then
 //!    go on with the next request, or close the client connection if the
 //!    request or the response ends the connection.
 //!
@@ -45,9 +45,9 @@ use crate::conn::{
     close_gracefully, decide, hand_over_along, metric, read_request, record_served, respond,
     splice, LogLine, ReadOutcome, RequestInfo, Settings, CONNECT_TIMEOUT,
 };
-use crate::response::{parse_head, Body, BodyReader, RequestKind, ResponseError};
 use crate::retry::AttemptError;
 use dts::errno::error_label;
+use dts::http::response::{parse_response_head, Body, BodyReader, RequestKind, ResponseError};
 use dts::{HandedIn, Handover};
 
 /// Longest wait for the client to acknowledge the proxy's last response
@@ -590,7 +590,7 @@ fn forward_response(
     let mut interim_sent = false;
     let head = loop {
         let head = loop {
-            match parse_head(&up.buf, kind) {
+            match parse_response_head(&up.buf, kind) {
                 Ok(Some(head)) => break head,
                 Ok(None) => {}
                 Err(e) => return Err(Failure::bad_response(e, false)),

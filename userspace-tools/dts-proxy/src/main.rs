@@ -25,11 +25,9 @@
 
 mod cli;
 mod conn;
-mod http;
 mod keepalive;
 mod metrics;
 mod placement;
-mod response;
 mod retry;
 mod route;
 
@@ -54,8 +52,8 @@ use dts::errno::error_label;
 /// The placer, this node's id and the node ids the command line asks for.
 fn placer(cli: &Cli) -> Result<(Placer, u32, Vec<u32>), String> {
     if let Some(path) = &cli.config {
-        let c = ClusterConfig::read(path)?;
-        let policy = c.build_policy()?;
+        let c = ClusterConfig::read(path).map_err(|e| e.to_string())?;
+        let policy = c.build_policy().map_err(|e| e.to_string())?;
         let view = Arc::new(c.load_view());
         view.spawn_poller("dts-proxy")
             .map_err(|e| format!("cannot start the load poller: {e}"))?;
@@ -71,7 +69,7 @@ fn placer(cli: &Cli) -> Result<(Placer, u32, Vec<u32>), String> {
         ));
     }
     let self_node = cli.self_node.ok_or("--self-node is required")?;
-    let routes = Routes::new(&cli.routes, self_node, &cli.nodes)?;
+    let routes = Routes::new(&cli.routes, self_node, &cli.nodes).map_err(|e| e.to_string())?;
     Ok((Placer::Routes(routes), self_node, cli.nodes.clone()))
 }
 

@@ -14,48 +14,46 @@
 //! | `dts_proxy_node_load` | `node` | gauge: the node's load as the policies see it: the connections it serves (its last LOAD, this node's own counted when polled), plus the requests placed on it since the last poll (with `--config`) |
 //! | `dts_proxy_request_seconds` | | histogram: from the complete request to the handover's return or the end of the local response |
 //!
-//! Counters live in one mutex-protected table: the proxy's work per request
-//! (an HTTP parse and a handover system call) dwarfs one uncontended lock.
+//! The metrics are `prometheus-client`'s (atomic counters, gauges and a
+//! histogram in a registry) and its OpenMetrics text encoding; the
+//! endpoint is a minimal responder whose request is parsed by
+//! `dts::http`. The sample names are the table's; in the OpenMetrics
+//! text a counter's `# HELP` and `# TYPE` lines name its family without
+//! the `_total` suffix, and the exposition ends with `# EOF`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock};
-
-use dts::load::LoadView;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
+
+use dts::http::parse_request;
+use dts::load::LoadView;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 pub(crate) const BUCKETS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
 ];
 
-/// Most bytes read of a metrics request.
+/// Most bytes of a metrics request's head.
 const MAX_REQUEST: usize = 4096;
 
-/// The proxy's counters.
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    inner: Mutex<Inner>,
-    /// The policies' view of the cluster, for the node gauges (set once,
-    /// with `--config`).
-    view: OnceLock<Arc<LoadView>>,
-}
+/// The content type of the exposition.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// `(metric, label value)` → count.
-    counters: BTreeMap<(&'static str, String), u64>,
-    /// Per bucket of [`BUCKETS`] (not cumulative), then `+Inf`.
-    hist: [u64; BUCKETS.len() + 1],
-    hist_sum: f64,
-    hist_count: u64,
-}
+/// A metric's labels: one `(name, value)` pair, or none.
+type Labels = Vec<(&'static str, String)>;
 
-/// The metrics with one label, and the label's name.
-const LABELLED: [(&str, &str, &str); 8] = [
+/// The counters (the name with its `_total` suffix, the label or `""`,
+/// the help text), in the order of the exposition.
+const COUNTERS: [(&str, &str, &str); 8] = [
     (
         "dts_proxy_requests_total",
         "decision",
@@ -72,7 +70,7 @@ const LABELLED: [(&str, &str, &str); 8] = [
         "handover attempts by result",
     ),
     (
-        "dts_proxy_fallbacks_total",
+        FALLBACKS,
         "",
         "failed handovers followed by the next choice",
     ),
@@ -98,19 +96,89 @@ const LABELLED: [(&str, &str, &str); 8] = [
     ),
 ];
 
-impl Metrics {
-    fn with(&self, f: impl FnOnce(&mut Inner)) {
-        match self.inner.lock() {
-            Ok(mut g) => f(&mut g),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
+/// The unlabelled counter.
+const FALLBACKS: &str = "dts_proxy_fallbacks_total";
+
+/// The proxy's metrics.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    /// The counters, histogram and (in `nodes`) gauges, for the encoder.
+    registry: Registry,
+    /// The node gauges, encoded once a view is set.
+    nodes: Registry,
+    /// The labelled counters by name: (label, family).
+    counters: BTreeMap<&'static str, (&'static str, Family<Labels, Counter>)>,
+    /// `dts_proxy_fallbacks_total`.
+    fallbacks: Counter,
+    /// `dts_proxy_request_seconds`.
+    latency: Histogram,
+    /// `dts_proxy_node_up`.
+    node_up: Family<Labels, Gauge>,
+    /// `dts_proxy_node_load`.
+    node_load: Family<Labels, Gauge>,
+    /// The policies' view of the cluster, for the node gauges (set once,
+    /// with `--config`).
+    view: OnceLock<Arc<LoadView>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let mut counters = BTreeMap::new();
+        let fallbacks = Counter::default();
+        for (name, label, help) in COUNTERS {
+            // prometheus-client adds a counter's `_total` suffix.
+            let family = name.strip_suffix("_total").unwrap_or(name);
+            if label.is_empty() {
+                registry.register(family, help, fallbacks.clone());
+            } else {
+                let counter = Family::<Labels, Counter>::default();
+                registry.register(family, help, counter.clone());
+                counters.insert(name, (label, counter));
+            }
+        }
+        let latency = Histogram::new(BUCKETS);
+        registry.register(
+            "dts_proxy_request_seconds",
+            "time to hand a request over or serve it",
+            latency.clone(),
+        );
+        let mut nodes = Registry::default();
+        let node_up = Family::<Labels, Gauge>::default();
+        nodes.register(
+            "dts_proxy_node_up",
+            "1 if the policies see the node up",
+            node_up.clone(),
+        );
+        let node_load = Family::<Labels, Gauge>::default();
+        nodes.register(
+            "dts_proxy_node_load",
+            "the node's load as the policies see it (connections served)",
+            node_load.clone(),
+        );
+        Self {
+            registry,
+            nodes,
+            counters,
+            fallbacks,
+            latency,
+            node_up,
+            node_load,
+            view: OnceLock::new(),
         }
     }
+}
 
-    /// Adds one to `metric{label=value}` (`value` empty for an unlabelled
+impl Metrics {
+    /// Adds one to `metric{label=value}` (`value` empty for the unlabelled
     /// metric).
     pub(crate) fn inc(&self, metric: &'static str, value: impl ToString) {
-        let value = value.to_string();
-        self.with(|m| *m.counters.entry((metric, value)).or_insert(0) += 1);
+        if metric == FALLBACKS {
+            self.fallbacks.inc();
+        } else if let Some((label, family)) = self.counters.get(metric) {
+            let value = escape(&value.to_string());
+            family.get_or_create(&vec![(*label, value)]).inc();
+        }
     }
 
     /// Shows `view`'s nodes as the `dts_proxy_node_up` and
@@ -121,90 +189,34 @@ impl Metrics {
 
     /// Records one request's latency.
     pub(crate) fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        let i = BUCKETS
-            .iter()
-            .position(|&b| secs <= b)
-            .unwrap_or(BUCKETS.len());
-        self.with(|m| {
-            if let Some(b) = m.hist.get_mut(i) {
-                *b += 1;
-            }
-            m.hist_sum += secs;
-            m.hist_count += 1;
-        });
+        self.latency.observe(d.as_secs_f64());
     }
 
     /// The value of `metric{label=value}`.
     #[cfg(test)]
     pub(crate) fn get(&self, metric: &'static str, value: &str) -> u64 {
-        let mut v = 0;
-        self.with(|m| {
-            v = m
-                .counters
-                .get(&(metric, value.to_owned()))
-                .copied()
-                .unwrap_or(0)
-        });
-        v
+        if metric == FALLBACKS {
+            return self.fallbacks.get();
+        }
+        self.counters
+            .get(metric)
+            .and_then(|(label, family)| family.get(&vec![(*label, escape(value))]).map(|c| c.get()))
+            .unwrap_or(0)
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The OpenMetrics text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
-        self.with(|m| {
-            for (name, label, help) in LABELLED {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-                let mut any = false;
-                for ((metric, value), n) in m.counters.range((name, String::new())..) {
-                    if *metric != name {
-                        break;
-                    }
-                    any = true;
-                    if label.is_empty() {
-                        let _ = writeln!(out, "{name} {n}");
-                    } else {
-                        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape(value));
-                    }
-                }
-                if !any && label.is_empty() {
-                    let _ = writeln!(out, "{name} 0");
-                }
-            }
-            let name = "dts_proxy_request_seconds";
-            let _ = writeln!(
-                out,
-                "# HELP {name} time to hand a request over or serve it\n# TYPE {name} histogram"
-            );
-            let mut cum = 0;
-            for (b, n) in BUCKETS.iter().zip(m.hist.iter()) {
-                cum += n;
-                let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cum}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", m.hist_count);
-            let _ = writeln!(out, "{name}_sum {}", m.hist_sum);
-            let _ = writeln!(out, "{name}_count {}", m.hist_count);
-        });
+        let _ = encode_registry(&mut out, &self.registry);
         if let Some(view) = self.view.get() {
-            let nodes = view.snapshot();
-            for (name, help, value) in [
-                (
-                    "dts_proxy_node_up",
-                    "1 if the policies see the node up",
-                    (|n: &dts_policy::NodeState| u64::from(n.up)) as fn(&_) -> u64,
-                ),
-                (
-                    "dts_proxy_node_load",
-                    "the node's load as the policies see it (connections served)",
-                    |n| u64::from(n.load),
-                ),
-            ] {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-                for n in &nodes {
-                    let _ = writeln!(out, "{name}{{node=\"{}\"}} {}", n.id, value(n));
-                }
+            for n in view.snapshot() {
+                let node = vec![("node", n.id.to_string())];
+                self.node_up.get_or_create(&node).set(i64::from(n.up));
+                self.node_load.get_or_create(&node).set(i64::from(n.load));
             }
+            let _ = encode_registry(&mut out, &self.nodes);
         }
+        let _ = encode_eof(&mut out);
         out
     }
 
@@ -225,7 +237,8 @@ impl Metrics {
     }
 }
 
-/// Escapes a label value (backslash, double quote, newline).
+/// Escapes a label value (backslash, double quote, newline), which
+/// prometheus-client writes as given.
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -237,20 +250,34 @@ fn answer(mut s: TcpStream, metrics: &Metrics) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let mut req = Vec::new();
     let mut chunk = [0u8; 512];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < MAX_REQUEST {
+    let parsed = loop {
+        match parse_request(&req, MAX_REQUEST) {
+            Ok(None) => {}
+            done => break done,
+        }
         match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => return,
             Ok(n) => req.extend_from_slice(chunk.get(..n).unwrap_or_default()),
         }
-    }
-    let (status, body) = if req.starts_with(b"GET /metrics ") || req.starts_with(b"GET / ") {
-        ("200 OK", metrics.render())
-    } else {
-        ("404 Not Found", "not found: GET /metrics\n".to_owned())
+    };
+    let (status, content_type, body) = match parsed {
+        Ok(Some(head)) if head.method == "GET" && (head.path == "/metrics" || head.path == "/") => {
+            ("200 OK".to_owned(), CONTENT_TYPE, metrics.render())
+        }
+        Ok(_) => (
+            "404 Not Found".to_owned(),
+            "text/plain",
+            "not found: GET /metrics\n".to_owned(),
+        ),
+        Err(e) => (
+            format!("{} {}", e.status(), e.reason()),
+            "text/plain",
+            format!("{e}\n"),
+        ),
     };
     let _ = write!(
         s,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
 }
@@ -327,6 +354,63 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let m = Metrics::default();
+        m.inc("dts_proxy_local_total", "a\"b");
+        assert_eq!(m.get("dts_proxy_local_total", "a\"b"), 1);
+        assert!(m
+            .render()
+            .contains("dts_proxy_local_total{why=\"a\\\"b\"} 1\n"));
+    }
+
+    /// The exposed names, types and labels of `Documentation/proxy.md`.
+    #[test]
+    fn exposition_names_and_types() {
+        let m = Metrics::default();
+        for (name, label, _) in COUNTERS {
+            m.inc(name, "x");
+            let family = name.strip_suffix("_total").unwrap();
+            let text = m.render();
+            assert!(
+                text.contains(&format!("# TYPE {family} counter\n")),
+                "{text}"
+            );
+            let sample = if label.is_empty() {
+                format!("\n{name} 1\n")
+            } else {
+                format!("\n{name}{{{label}=\"x\"}} 1\n")
+            };
+            assert!(text.contains(&sample), "{sample}: {text}");
+        }
+        m.observe(Duration::from_millis(700));
+        let text = m.render();
+        assert!(text.contains("# TYPE dts_proxy_request_seconds histogram\n"));
+        assert!(text.contains("dts_proxy_request_seconds_bucket{le=\"1.0\"} 1\n"));
+        assert!(
+            text.contains("dts_proxy_request_seconds_sum 0.7\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+        // Every sample belongs to a documented metric.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("dts_proxy_"), "{line}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_malformed_metrics_request() {
+        let m = Arc::new(Metrics::default());
+        let addr = m.serve("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"\x16\x03\x01\x02\x00").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /metrics?x=1 HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains(&format!("Content-Type: {CONTENT_TYPE}\r\n")));
     }
 
     #[test]

@@ -31,40 +31,82 @@ pub(crate) struct RouteSpec {
 
 pub(crate) use dts::parse_node_id;
 
-impl FromStr for TargetSpec {
-    type Err = String;
+/// Why a `--route` (or the routes with `--nodes` and `--self-node`) is
+/// refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RouteError {
+    /// A target that is neither a node id nor `local` nor `next`.
+    #[error("route target `{0}` is not a node id, `local` or `next`")]
+    BadTarget(String),
+    /// A target node id out of range.
+    #[error(transparent)]
+    NodeId(#[from] dts::NodeIdError),
+    /// No `=`.
+    #[error("route `{0}` is not PREFIX=TARGET")]
+    NotPrefixTarget(String),
+    /// A prefix that is not a path.
+    #[error("route prefix `{0}` does not start with `/`")]
+    PrefixNotAbsolute(String),
+    /// A prefix with a byte that is not visible ASCII.
+    #[error("route prefix `{0}` contains a space, a control or a non-ASCII character")]
+    PrefixBytes(String),
+    /// The target of this route is refused.
+    #[error("route `{route}`: {err}")]
+    Target {
+        /// The route as given.
+        route: String,
+        /// Why its target is refused.
+        err: Box<RouteError>,
+    },
+    /// The node list is refused.
+    #[error(transparent)]
+    Nodes(#[from] dts::cluster::NodesError),
+    /// A prefix given twice.
+    #[error("route prefix `{0}` is given twice")]
+    Twice(String),
+    /// A node target not in `--nodes`.
+    #[error("route `{prefix}={id}`: node {id} is not in --nodes")]
+    NotInNodes {
+        /// The route's prefix.
+        prefix: String,
+        /// The node.
+        id: u32,
+    },
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for TargetSpec {
+    type Err = RouteError;
+
+    fn from_str(s: &str) -> Result<Self, RouteError> {
         match s {
             "local" => Ok(Self::Local),
             "next" => Ok(Self::Next),
             _ if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => {
-                parse_node_id(s).map(Self::Node)
+                Ok(Self::Node(parse_node_id(s)?))
             }
-            _ => Err(format!(
-                "route target `{s}` is not a node id, `local` or `next`"
-            )),
+            _ => Err(RouteError::BadTarget(s.to_owned())),
         }
     }
 }
 
 impl FromStr for RouteSpec {
-    type Err = String;
+    type Err = RouteError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, RouteError> {
         // The target never contains `=`; a path may.
         let (prefix, target) = s
             .rsplit_once('=')
-            .ok_or_else(|| format!("route `{s}` is not PREFIX=TARGET"))?;
+            .ok_or_else(|| RouteError::NotPrefixTarget(s.to_owned()))?;
         if !prefix.starts_with('/') {
-            return Err(format!("route prefix `{prefix}` does not start with `/`"));
+            return Err(RouteError::PrefixNotAbsolute(prefix.to_owned()));
         }
         if !prefix.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(format!(
-                "route prefix `{prefix}` contains a space, a control or a non-ASCII character"
-            ));
+            return Err(RouteError::PrefixBytes(prefix.to_owned()));
         }
-        let target = target.parse().map_err(|e| format!("route `{s}`: {e}"))?;
+        let target = target.parse().map_err(|e| RouteError::Target {
+            route: s.to_owned(),
+            err: Box::new(e),
+        })?;
         Ok(Self {
             prefix: prefix.to_owned(),
             target,
@@ -113,25 +155,29 @@ impl Routes {
     /// Resolves the routes against the cluster: checks the nodes (see
     /// [`check_nodes`]), that every node target is in `nodes`, and that no
     /// prefix is given twice; resolves `next`.
-    pub(crate) fn new(specs: &[RouteSpec], self_node: u32, nodes: &[u32]) -> Result<Self, String> {
+    pub(crate) fn new(
+        specs: &[RouteSpec],
+        self_node: u32,
+        nodes: &[u32],
+    ) -> Result<Self, RouteError> {
         check_nodes(self_node, nodes)?;
         let mut entries: Vec<(String, Dest)> = Vec::with_capacity(specs.len());
         for spec in specs {
             if entries.iter().any(|(p, _)| *p == spec.prefix) {
-                return Err(format!("route prefix `{}` is given twice", spec.prefix));
+                return Err(RouteError::Twice(spec.prefix.clone()));
             }
             let dest = match spec.target {
                 TargetSpec::Local => Dest::Local,
                 TargetSpec::Next => Dest::Node(
                     next_node(self_node, nodes)
-                        .ok_or_else(|| format!("--self-node {self_node} is not in --nodes"))?,
+                        .ok_or(dts::cluster::NodesError::SelfMissing(self_node))?,
                 ),
                 TargetSpec::Node(id) if nodes.contains(&id) => Dest::Node(id),
                 TargetSpec::Node(id) => {
-                    return Err(format!(
-                        "route `{}={id}`: node {id} is not in --nodes",
-                        spec.prefix
-                    ))
+                    return Err(RouteError::NotInNodes {
+                        prefix: spec.prefix.clone(),
+                        id,
+                    })
                 }
             };
             entries.push((spec.prefix.clone(), dest));
@@ -179,7 +225,7 @@ mod tests {
 
     fn routes(specs: &[&str], self_node: u32, nodes: &[u32]) -> Result<Routes, String> {
         let specs: Vec<RouteSpec> = specs.iter().map(|s| spec(s)).collect();
-        Routes::new(&specs, self_node, nodes)
+        Routes::new(&specs, self_node, nodes).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -205,8 +251,8 @@ mod tests {
         ] {
             assert!(s.parse::<RouteSpec>().is_err(), "{s:?}");
         }
-        let e = "/a=33".parse::<RouteSpec>().unwrap_err();
-        assert!(e.contains("out of range"), "{e}");
+        let e = "/a=33".parse::<RouteSpec>().unwrap_err().to_string();
+        assert_eq!(e, "route `/a=33`: node id 33 is out of range (1..=32)");
     }
 
     #[test]

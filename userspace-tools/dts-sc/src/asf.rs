@@ -11,7 +11,7 @@
 //! field, as the paper suggests).
 
 /// The ASF for the request head `head` (request line through the empty
-/// line, as framed by [`crate::request::parse_request`]).
+/// line, as framed by [`dts::http::parse_request`]).
 pub fn asf_for(head: &[u8]) -> Vec<u8> {
     head.to_vec()
 }

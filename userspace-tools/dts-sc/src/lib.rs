@@ -26,11 +26,14 @@
 //! - [`map`]: the owner map (`PREFIX NODE_ID` lines, longest prefix wins);
 //! - [`place`]: where a request is served, by the owner map or by a
 //!   `dts-policy` policy's first choice;
-//! - [`request`]: request-head framing and parsing (pipelined buffers);
 //! - [`asf`]: the ASF rewrite (`Connection: close`);
 //! - [`path`]: request-target sanitising;
-//! - [`response`]: response-head parsing, the clone's response length from
-//!   a `HEAD` answer, and the incremental response stream of the client.
+//! - [`response`]: the clone's response length from a `HEAD` answer, and
+//!   the incremental response stream of the client.
+//!
+//! Request and response framing (pipelined buffers, heads, bodies) is the
+//! `dts` library's [`dts::http`] module, shared with `dts-proxy`;
+//! [`MAX_REQUEST_HEAD`] is this server's limit on a request head.
 //!
 //! The socket calls (`DTS_SO_CLONE`, `DTS_SO_CLONE_WAIT`, `FIONREAD`,
 //! `SIOCOUTQ`), the errno names of the log and the node-id parser are the
@@ -44,62 +47,10 @@ pub mod asf;
 pub mod map;
 pub mod path;
 pub mod place;
-pub mod request;
 pub mod response;
 
 pub use dts::parse_node_id;
 
-/// Finds `needle` in `hay`: the offset of its first occurrence.
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Whether `b` is a `tchar` of RFC 9110 (method names, field names).
-pub(crate) const fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
-}
-
-/// `s` without leading and trailing spaces and tabs.
-pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helpers() {
-        assert_eq!(find(b"abc\r\n\r\nx", b"\r\n\r\n"), Some(3));
-        assert_eq!(find(b"ab", b"abc"), None);
-        assert_eq!(trim_ows(b" \t x y \t"), b"x y");
-        assert_eq!(trim_ows(b"   "), b"");
-        assert!(is_tchar(b'G') && is_tchar(b'-') && !is_tchar(b':') && !is_tchar(b' '));
-    }
-}
+/// Most bytes a request head may have (request line, fields, empty line):
+/// more is `431`.
+pub const MAX_REQUEST_HEAD: usize = 8192;

@@ -7,26 +7,17 @@
 //! entry with the longest prefix of the request path; a path no prefix
 //! matches has no owner (it is served locally).
 
-use std::fmt;
-
 use crate::parse_node_id;
 
 /// A map file line that cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
 pub struct MapError {
     /// The line number, from 1.
     pub line: usize,
     /// What is wrong with it.
     pub what: String,
 }
-
-impl fmt::Display for MapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.what)
-    }
-}
-
-impl std::error::Error for MapError {}
 
 /// The parsed owner map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,7 +43,7 @@ impl OwnerMap {
                     if !prefix.starts_with('/') {
                         return Err(err(format!("prefix {prefix:?} does not start with '/'")));
                     }
-                    let node = parse_node_id(node).map_err(err)?;
+                    let node = parse_node_id(node).map_err(|e| err(e.to_string()))?;
                     if entries.iter().any(|(p, _)| p == prefix) {
                         return Err(err(format!("prefix {prefix:?} appears twice")));
                     }

@@ -1,14 +1,16 @@
-//! HTTP/1.x responses: heads, the length of a clone's response, and an
-//! incremental response stream.
+//! HTTP/1.x responses for Socket Cloning: the length of a clone's
+//! response, and an incremental response stream.
 //!
-//! Pure logic, no I/O.
+//! Pure logic, no I/O. The framing itself (status line, header fields,
+//! `Content-Length`) is the `dts` library's ([`dts::http::response`]);
+//! this module adds what Socket Cloning needs of it:
 //!
-//! - [`parse_response_head`] frames and parses a status line and header
-//!   fields (what `dts-scserver` reads back from its `HEAD` probe).
+//! - [`parse_response_head`] parses what `dts-scserver` reads back from
+//!   its `HEAD` probe;
 //! - [`clone_resp_len`] computes, from the probe's answer, the exact length
 //!   of the response the clone's server will send (its head through the
 //!   empty line plus the body its `Content-Length` announces), which the
-//!   server declares to the kernel (`CLONE_F_RESP_LEN`).
+//!   server declares to the kernel (`CLONE_F_RESP_LEN`);
 //! - [`ResponseStream`] splits the bytes a client reads into consecutive
 //!   responses, however they are cut across reads (`dts-pipeclient`).
 //!
@@ -16,41 +18,38 @@
 //! `304`, answers to `HEAD`) are supported; a chunked or close-delimited
 //! body has no length known in advance and is an error.
 
-use std::fmt;
 use std::ops::Range;
 
-use crate::find;
-use crate::request::{parse_decimal, split_field, strip_crlf};
-
-/// Most bytes a response head may have.
-pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+pub use dts::http::response::MAX_RESPONSE_HEAD;
+use dts::http::response::{self as http, Body, RequestKind, ResponseHead};
+use thiserror::Error;
 
 /// Why a response cannot be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum ResponseError {
     /// No complete head within [`MAX_RESPONSE_HEAD`] bytes.
+    #[error("response head over {MAX_RESPONSE_HEAD} bytes")]
     TooLarge,
-    /// Not a well-formed HTTP/1.x response head. The text says why.
-    Malformed(&'static str),
+    /// Not a well-formed HTTP/1.x response head: why.
+    #[error("malformed response: {0}")]
+    Malformed(http::ResponseError),
     /// The body's length is not known in advance (chunked, or neither
     /// `Content-Length` nor a status without a body).
+    #[error("response body length unknown")]
     UnknownLength,
     /// The response is longer than a clone request can declare (`u32`).
+    #[error("response longer than 4 GiB")]
     TooLong,
 }
 
-impl fmt::Display for ResponseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooLarge => write!(f, "response head over {MAX_RESPONSE_HEAD} bytes"),
-            Self::Malformed(why) => write!(f, "malformed response: {why}"),
-            Self::UnknownLength => write!(f, "response body length unknown"),
-            Self::TooLong => write!(f, "response longer than 4 GiB"),
+impl From<http::ResponseError> for ResponseError {
+    fn from(e: http::ResponseError) -> Self {
+        match e {
+            http::ResponseError::HeadTooLarge => Self::TooLarge,
+            other => Self::Malformed(other),
         }
     }
 }
-
-impl std::error::Error for ResponseError {}
 
 impl ResponseError {
     /// A short, space-free label for a log line.
@@ -64,103 +63,19 @@ impl ResponseError {
     }
 }
 
-/// A complete response head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResponseHead {
-    /// Its length, through the empty line.
-    pub head_len: usize,
-    /// The status code.
-    pub status: u16,
-    /// The `Content-Length` value, if any.
-    pub content_length: Option<u64>,
-    /// Whether it has a `Transfer-Encoding` field.
-    pub chunked: bool,
-}
-
-impl ResponseHead {
-    /// Whether the status never has a body (`1xx`, `204`, `304`).
-    pub const fn bodyless_status(&self) -> bool {
-        matches!(self.status, 100..=199 | 204 | 304)
-    }
-
-    /// The length of the body that follows the head; `head_request`: the
-    /// response answers a `HEAD` request (never a body).
-    pub const fn body_len(&self, head_request: bool) -> Result<u64, ResponseError> {
-        if head_request || self.bodyless_status() {
-            return Ok(0);
-        }
-        if self.chunked {
-            return Err(ResponseError::UnknownLength);
-        }
-        match self.content_length {
-            Some(n) => Ok(n),
-            None => Err(ResponseError::UnknownLength),
-        }
-    }
-}
-
-/// Parses the response head at the start of `buf`: `Ok(None)` if it is not
-/// complete yet.
+/// Parses the answer to a `HEAD` probe at the start of `buf`: `Ok(None)`
+/// if it is not complete yet.
+///
+/// # Errors
+///
+/// [`ResponseError::TooLarge`] or [`ResponseError::Malformed`].
 pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead>, ResponseError> {
-    let window = buf.get(..MAX_RESPONSE_HEAD.min(buf.len())).unwrap_or(buf);
-    let Some(end) = find(window, b"\r\n\r\n") else {
-        if buf.len() >= MAX_RESPONSE_HEAD {
-            return Err(ResponseError::TooLarge);
-        }
-        if buf.len() >= 5 && !buf.starts_with(b"HTTP/") {
-            return Err(ResponseError::Malformed("not a status line"));
-        }
-        return Ok(None);
-    };
-    // Every line with its CRLF, not the final empty line.
-    let head = buf.get(..end + 2).unwrap_or_default();
-    let mut lines = head.split_inclusive(|&b| b == b'\n');
-    let bad_line = |_| ResponseError::Malformed("bare LF or CR");
-    let status_line = strip_crlf(lines.next().unwrap_or_default()).map_err(bad_line)?;
-    let status = parse_status_line(status_line)?;
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    for raw in lines {
-        let line = strip_crlf(raw).map_err(bad_line)?;
-        let (name, value) =
-            split_field(line).map_err(|_| ResponseError::Malformed("bad header field"))?;
-        if name.eq_ignore_ascii_case(b"content-length") {
-            for v in value.split(|&b| b == b',').map(crate::trim_ows) {
-                let n = parse_decimal(v).ok_or(ResponseError::Malformed("bad Content-Length"))?;
-                if content_length.is_some_and(|c| c != n) {
-                    return Err(ResponseError::Malformed("conflicting Content-Length"));
-                }
-                content_length = Some(n);
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = true;
-        }
-    }
-    Ok(Some(ResponseHead {
-        head_len: end + 4,
-        status,
-        content_length,
-        chunked,
-    }))
+    Ok(http::parse_response_head(buf, RequestKind::of("HEAD"))?)
 }
 
-/// `HTTP/1.x SSS reason`: the status code.
-fn parse_status_line(line: &[u8]) -> Result<u16, ResponseError> {
-    let rest = line
-        .strip_prefix(b"HTTP/1.1 ")
-        .or_else(|| line.strip_prefix(b"HTTP/1.0 "))
-        .ok_or(ResponseError::Malformed("not a status line"))?;
-    let code = rest
-        .get(..3)
-        .ok_or(ResponseError::Malformed("no status code"))?;
-    if !code.iter().all(u8::is_ascii_digit) || !matches!(rest.get(3), None | Some(b' ')) {
-        return Err(ResponseError::Malformed("bad status code"));
-    }
-    let n = parse_decimal(code).ok_or(ResponseError::Malformed("bad status code"))?;
-    match u16::try_from(n) {
-        Ok(s @ 100..=599) => Ok(s),
-        _ => Err(ResponseError::Malformed("bad status code")),
-    }
+/// Whether the status never has a body (`1xx`, `204`, `304`).
+const fn bodyless_status(status: u16) -> bool {
+    matches!(status, 100..=199 | 204 | 304)
 }
 
 /// The length of a clone's response, from the head `head` its server gave
@@ -168,8 +83,17 @@ fn parse_status_line(line: &[u8]) -> Result<u16, ResponseError> {
 /// `Content-Length` announces (none when `cloned_is_head`: the cloned
 /// request is itself a `HEAD`). The two heads have the same length
 /// because both requests carry `Connection: close`.
+///
+/// # Errors
+///
+/// [`ResponseError::UnknownLength`] without a `Content-Length` (a chunked
+/// or close-delimited body), [`ResponseError::TooLong`] over `u32`.
 pub fn clone_resp_len(head: &ResponseHead, cloned_is_head: bool) -> Result<u32, ResponseError> {
-    let body = head.body_len(cloned_is_head)?;
+    let body = if cloned_is_head || bodyless_status(head.status) {
+        0
+    } else {
+        head.content_length.ok_or(ResponseError::UnknownLength)?
+    };
     let total = u64::try_from(head.head_len)
         .ok()
         .and_then(|h| h.checked_add(body))
@@ -240,10 +164,14 @@ impl ResponseStream {
             };
             let before = self.head.len();
             self.head.extend_from_slice(rest);
-            match parse_response_head(&self.head)? {
+            match http::parse_response_head(&self.head, RequestKind::default())? {
                 None => return Ok(events),
                 Some(head) => {
-                    let body_len = head.body_len(false)?;
+                    let body_len = match head.body {
+                        Body::Empty => 0,
+                        Body::Length(n) => n,
+                        _ => return Err(ResponseError::UnknownLength),
+                    };
                     // The head was not complete before `rest`, so it ends
                     // inside it.
                     at += head.head_len.saturating_sub(before);

@@ -101,6 +101,7 @@ use clap::Parser;
 use dts::clone::{clone, clone_wait};
 use dts::cluster::{client_v4, now_ms, ClusterConfig};
 use dts::errno::error_label;
+use dts::http::request::{leading_empty_lines, parse_request, RequestHead};
 use dts::load::LoadView;
 use dts::sockopt::{unread_bytes, wait_acked};
 use dts_policy::{Cluster, NodeId, Policy, Request};
@@ -108,8 +109,8 @@ use dts_sc::asf::asf_for;
 use dts_sc::map::OwnerMap;
 use dts_sc::path::sanitize;
 use dts_sc::place::{by_map, by_policy, Target};
-use dts_sc::request::{leading_empty_lines, parse_request, RequestHead};
 use dts_sc::response::{clone_resp_len, parse_response_head, MAX_RESPONSE_HEAD};
+use dts_sc::MAX_REQUEST_HEAD;
 
 /// How long a keep-alive connection may stay idle (or a request take to
 /// arrive) before the server closes it.
@@ -266,9 +267,9 @@ fn self_node_for(given: Option<u32>, file_self: NodeId, file: &Path) -> Result<u
 /// view's poller is not started yet). `Err` is a usage error.
 fn placer_from(cli: &Cli) -> Result<(Placer, u32), String> {
     if let Some(path) = &cli.config {
-        let c = ClusterConfig::read(path)?;
+        let c = ClusterConfig::read(path).map_err(|e| e.to_string())?;
         let self_node = self_node_for(cli.self_node, c.self_id, path)?;
-        let policy = c.build_policy()?;
+        let policy = c.build_policy().map_err(|e| e.to_string())?;
         return Ok((
             Placer::Policy {
                 policy: Mutex::new(policy),
@@ -488,7 +489,7 @@ impl Conn<'_> {
         let next = loop {
             let skip = leading_empty_lines(&self.buf);
             self.buf.drain(..skip);
-            match parse_request(&self.buf) {
+            match parse_request(&self.buf, MAX_REQUEST_HEAD) {
                 Ok(Some(req)) => match self.handle(&req) {
                     Next::Continue => {}
                     other => break other,
@@ -536,13 +537,9 @@ impl Conn<'_> {
         self.reason = None;
         self.http10 = req.minor == 0;
         let head: Vec<u8> = self.buf.drain(..req.head_len.min(self.buf.len())).collect();
-        let path = if req.path().is_empty() {
-            "-"
-        } else {
-            req.path()
-        };
+        let path = if req.path.is_empty() { "-" } else { &req.path };
         let is_head = req.method == "HEAD";
-        if req.has_body {
+        if req.has_body() {
             // The body cannot be framed reliably (chunked), and neither GET
             // nor HEAD needs one: refuse and close.
             self.log(path, "local", None, None);
@@ -550,23 +547,20 @@ impl Conn<'_> {
         }
         if req.method != "GET" && !is_head {
             self.log(path, "local", None, None);
-            return self.respond_error(405, false, req.keep_alive);
+            return self.respond_error(405, false, req.persistent);
         }
         let Ok(rel) = sanitize(&req.target) else {
             self.log(path, "local", None, None);
-            return self.respond_error(400, is_head, req.keep_alive);
+            return self.respond_error(400, is_head, req.persistent);
         };
         let client = self.peer.ip();
-        let (target, reason) = self
-            .cfg
-            .placer
-            .place(self.cfg.self_node, req.path(), client);
+        let (target, reason) = self.cfg.placer.place(self.cfg.self_node, &req.path, client);
         self.reason = reason;
         match target {
             Target::Clone(node) => match self.try_clone(req, &head, node, path) {
                 CloneOutcome::Cloned => {
-                    self.cfg.placer.served(req.path(), client, node, true);
-                    return Next::after(req.keep_alive);
+                    self.cfg.placer.served(&req.path, client, node, true);
+                    return Next::after(req.persistent);
                 }
                 CloneOutcome::Abort => return Next::Abort,
                 CloneOutcome::Local => {}
@@ -575,7 +569,7 @@ impl Conn<'_> {
         }
         self.cfg
             .placer
-            .served(req.path(), client, self.cfg.self_node, false);
+            .served(&req.path, client, self.cfg.self_node, false);
         self.serve_local(req, &rel)
     }
 
@@ -588,7 +582,7 @@ impl Conn<'_> {
             RespLenMode::Always => true,
             RespLenMode::Never => false,
             RespLenMode::Auto => {
-                !req.keep_alive
+                !req.persistent
                     || !self.buf.is_empty()
                     || unread_bytes(&self.stream).map_or(true, |n| n > 0)
             }
@@ -657,7 +651,7 @@ impl Conn<'_> {
         // The same connection semantics as the request: nginx's
         // `Connection` field (keep-alive or close) is part of the length.
         q.extend_from_slice(b"\r\n");
-        if !req.keep_alive {
+        if !req.persistent {
             q.extend_from_slice(b"Connection: close\r\n");
         }
         q.extend_from_slice(b"\r\n");
@@ -706,7 +700,7 @@ impl Conn<'_> {
     fn serve_local(&mut self, req: &RequestHead, rel: &Path) -> Next {
         let is_head = req.method == "HEAD";
         if rel.as_os_str().is_empty() {
-            return self.respond_error(404, is_head, req.keep_alive);
+            return self.respond_error(404, is_head, req.persistent);
         }
         let file = match File::open(self.cfg.root.join(rel)) {
             Ok(f) => f,
@@ -716,20 +710,20 @@ impl Conn<'_> {
                     io::ErrorKind::PermissionDenied => 403,
                     _ => 500,
                 };
-                return self.respond_error(status, is_head, req.keep_alive);
+                return self.respond_error(status, is_head, req.persistent);
             }
         };
         let len = match file.metadata() {
             Ok(m) if m.is_file() => m.len(),
-            Ok(_) => return self.respond_error(404, is_head, req.keep_alive),
-            Err(_) => return self.respond_error(500, is_head, req.keep_alive),
+            Ok(_) => return self.respond_error(404, is_head, req.persistent),
+            Err(_) => return self.respond_error(500, is_head, req.persistent),
         };
         if !self.settle() {
             return Next::Abort;
         }
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\n{}\r\n",
-            self.connection_field(req.keep_alive)
+            self.connection_field(req.persistent)
         );
         self.wrote = true;
         if self.stream.write_all(head.as_bytes()).is_err() {
@@ -743,7 +737,7 @@ impl Conn<'_> {
                 _ => return Next::Abort,
             }
         }
-        Next::after(req.keep_alive)
+        Next::after(req.persistent)
     }
 
     /// The `Connection` field of a response: `close` when the server

@@ -84,7 +84,7 @@ pub(crate) fn parse_node_addr(s: &str) -> Result<(u32, Ipv4Addr), String> {
     let (id, addr) = s
         .split_once('=')
         .ok_or_else(|| format!("invalid node {s:?}: expected ID=ADDR"))?;
-    let id = parse_node_id(id)?;
+    let id = parse_node_id(id).map_err(|e| e.to_string())?;
     let addr = addr
         .trim()
         .parse::<Ipv4Addr>()

@@ -135,17 +135,22 @@ pub struct Response {
 }
 
 /// Why a request has no complete response.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// No connection could be made.
+    #[error("connect: {0}")]
     Connect(io::Error),
     /// Connecting, or a read or write, took longer than the timeout.
+    #[error("timed out")]
     Timeout,
     /// Another socket error (reset, …).
+    #[error("{0}")]
     Io(io::Error),
     /// The response is not valid HTTP/1.x, or its framing is.
+    #[error("protocol error: {0}")]
     Protocol(String),
     /// The connection closed inside the body, after `received` bytes.
+    #[error("status {status}: connection closed after {received} body bytes")]
     Truncated {
         /// Status of the response.
         status: u16,
@@ -153,25 +158,15 @@ pub enum FetchError {
         received: u64,
     },
     /// The connection closed (or was reset) before any byte of a response.
+    #[error("{}", no_response(.0.as_ref()))]
     NoResponse(Option<io::Error>),
 }
 
-impl std::fmt::Display for FetchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FetchError::Connect(e) => write!(f, "connect: {e}"),
-            FetchError::Timeout => write!(f, "timed out"),
-            FetchError::Io(e) => write!(f, "{e}"),
-            FetchError::Protocol(m) => write!(f, "protocol error: {m}"),
-            FetchError::Truncated { status, received } => {
-                write!(
-                    f,
-                    "status {status}: connection closed after {received} body bytes"
-                )
-            }
-            FetchError::NoResponse(None) => write!(f, "connection closed before a response"),
-            FetchError::NoResponse(Some(e)) => write!(f, "no response: {e}"),
-        }
+/// What [`FetchError::NoResponse`] says.
+fn no_response(e: Option<&io::Error>) -> String {
+    match e {
+        None => "connection closed before a response".to_owned(),
+        Some(e) => format!("no response: {e}"),
     }
 }
 

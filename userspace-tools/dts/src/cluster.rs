@@ -14,16 +14,78 @@
 //! secret, and runs as a user who cannot read it) and [`now_ms`] (the
 //! monotonic clock).
 
+use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use dts_core::config::Config;
-use dts_policy::{NodeId, Policy, PolicyConfig};
+use dts_policy::{NodeId, Policy, PolicyConfig, PolicyError};
 
-use crate::config::{line_of_error, parse_with_policy};
+use crate::config::{line_of_error, parse_with_policy, FileError};
 use crate::load::LoadView;
+
+/// Why a placing program cannot use a cluster file. Every message starts
+/// with the file's path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The file cannot be read.
+    #[error("{}: cannot read: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// `dtsctl config check` would refuse the file: its message, with the
+    /// line where it is known.
+    #[error("{}: {}{err}", .path.display(), line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The line the error is about (1-based), if known.
+        line: Option<usize>,
+        /// The error (boxed: it is large).
+        err: Box<FileError>,
+    },
+    /// The file has no `[policy]` table.
+    #[error("{}: no [policy] table", .path.display())]
+    NoPolicy {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file has no `self` and no node.
+    #[error("{}: no `self` and no [[node]]: placement needs this node's cluster file", .path.display())]
+    NoNodes {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The policy refused its `[policy]` table.
+    #[error("{}: [policy]: {err}", .path.display())]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// The policy's refusal.
+        err: PolicyError,
+    },
+}
+
+/// Why a node list (`--nodes`, `--self-node`) is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodesError {
+    /// No node at all.
+    #[error("--nodes is empty")]
+    Empty,
+    /// A node listed twice.
+    #[error("node {0} appears twice in --nodes")]
+    Twice(u32),
+    /// This node is not in the list.
+    #[error("--self-node {0} is not in --nodes")]
+    SelfMissing(u32),
+}
 
 /// The parts of a cluster file placement uses.
 #[derive(Debug)]
@@ -51,18 +113,19 @@ impl ClusterConfig {
     /// A message that starts with the path: `dtsctl`'s message for a file
     /// it refuses (with its line where known), `no [policy] table`, or
     /// `no self`.
-    pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
-        let (config, policy) =
-            parse_with_policy(text).map_err(|e| match line_of_error(text, &e) {
-                Some(line) => format!("{}: line {line}: {e}", path.display()),
-                None => format!("{}: {e}", path.display()),
-            })?;
-        let policy = policy.ok_or_else(|| format!("{}: no [policy] table", path.display()))?;
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ClusterError> {
+        let (config, policy) = parse_with_policy(text).map_err(|err| ClusterError::File {
+            path: path.to_owned(),
+            line: line_of_error(text, &err),
+            err: Box::new(err),
+        })?;
+        let policy = policy.ok_or_else(|| ClusterError::NoPolicy {
+            path: path.to_owned(),
+        })?;
         if config.is_empty() {
-            return Err(format!(
-                "{}: no `self` and no [[node]]: placement needs this node's cluster file",
-                path.display()
-            ));
+            return Err(ClusterError::NoNodes {
+                path: path.to_owned(),
+            });
         }
         Ok(Self {
             path: path.to_owned(),
@@ -78,9 +141,11 @@ impl ClusterConfig {
     /// # Errors
     ///
     /// `cannot read` if the file cannot be read, else as [`Self::parse`].
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self, ClusterError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ClusterError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
@@ -91,10 +156,11 @@ impl ClusterConfig {
     ///
     /// The policy's refusal of its table (which [`Self::parse`] validated
     /// already), after the path.
-    pub fn build_policy(&self) -> Result<Box<dyn Policy>, String> {
-        self.policy
-            .build()
-            .map_err(|e| format!("{}: [policy]: {e}", self.path.display()))
+    pub fn build_policy(&self) -> Result<Box<dyn Policy>, ClusterError> {
+        self.policy.build().map_err(|err| ClusterError::Policy {
+            path: self.path.clone(),
+            err,
+        })
     }
 
     /// A [`LoadView`] of the file's nodes (not polling yet: see
@@ -111,17 +177,17 @@ impl ClusterConfig {
 /// # Errors
 ///
 /// The first problem found, in words.
-pub fn check_nodes(self_node: u32, nodes: &[u32]) -> Result<(), String> {
+pub fn check_nodes(self_node: u32, nodes: &[u32]) -> Result<(), NodesError> {
     if nodes.is_empty() {
-        return Err("--nodes is empty".to_owned());
+        return Err(NodesError::Empty);
     }
     for (i, id) in nodes.iter().enumerate() {
         if nodes.get(..i).is_some_and(|before| before.contains(id)) {
-            return Err(format!("node {id} appears twice in --nodes"));
+            return Err(NodesError::Twice(*id));
         }
     }
     if !nodes.contains(&self_node) {
-        return Err(format!("--self-node {self_node} is not in --nodes"));
+        return Err(NodesError::SelfMissing(self_node));
     }
     Ok(())
 }
@@ -181,15 +247,23 @@ name = "rr"
     #[test]
     fn refuses_files_without_a_usable_policy() {
         let no_policy = FILE.replace("[policy]\nname = \"rr\"\n", "");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &no_policy).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &no_policy)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no [policy] table"), "{e}");
         let bad = FILE.replace("name = \"rr\"", "name = \"fastest\"");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &bad).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml:"), "{e}");
         let not_member = FILE.replace("self = 2", "self = 4");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &not_member).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &not_member)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml: "), "{e}");
-        let e = ClusterConfig::read(Path::new("/nonexistent/c.toml")).unwrap_err();
+        let e = ClusterConfig::read(Path::new("/nonexistent/c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read"), "{e}");
     }
 
@@ -204,13 +278,19 @@ name = "rr"
             "self = 2
 selff = 3",
         );
-        let e = ClusterConfig::parse(Path::new("c.toml"), &unknown).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &unknown)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.toml: ") && e.contains("selff"), "{e}");
         let no_addr = FILE.replace("addr = \"10.0.0.12\"\n", "");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &no_addr).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &no_addr)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("addr"), "{e}");
         let no_secret = FILE.replace("secret = \"dts-test-rig-mesh-secret-0001\"", "");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &no_secret).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &no_secret)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[mesh] has no secret"), "{e}");
         // The proxy runs as user dts; the secret file is root's (mode
         // 600): naming it is enough, it is never read here.
@@ -226,10 +306,14 @@ selff = 3",
                 .self_id
         );
         let twice = FILE.replace("id = 3", "id = 2");
-        let e = ClusterConfig::parse(Path::new("c.toml"), &twice).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), &twice)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 11: node 2 is configured twice"), "{e}");
         let empty = "[policy]\nname = \"rr\"\n";
-        let e = ClusterConfig::parse(Path::new("c.toml"), empty).unwrap_err();
+        let e = ClusterConfig::parse(Path::new("c.toml"), empty)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no `self`"), "{e}");
         let c = ClusterConfig::parse(Path::new("c.toml"), FILE).unwrap();
         assert_eq!(c.config.services().len(), 1);
@@ -260,11 +344,19 @@ selff = 3",
     #[test]
     fn cluster_checks() {
         assert!(check_nodes(1, &[1, 2, 3]).is_ok());
-        assert!(check_nodes(4, &[1, 2, 3])
-            .unwrap_err()
-            .contains("not in --nodes"));
-        assert!(check_nodes(1, &[1, 2, 1]).unwrap_err().contains("twice"));
-        assert!(check_nodes(1, &[]).is_err());
+        assert_eq!(check_nodes(4, &[1, 2, 3]), Err(NodesError::SelfMissing(4)));
+        assert_eq!(
+            check_nodes(4, &[1, 2, 3]).unwrap_err().to_string(),
+            "--self-node 4 is not in --nodes"
+        );
+        assert_eq!(
+            check_nodes(1, &[1, 2, 1]).unwrap_err().to_string(),
+            "node 1 appears twice in --nodes"
+        );
+        assert_eq!(
+            check_nodes(1, &[]).unwrap_err().to_string(),
+            "--nodes is empty"
+        );
     }
 
     #[test]

@@ -372,12 +372,14 @@ pub enum HandoverToEntry {
 }
 
 /// Why a configuration file is refused.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileError {
     /// The file is not valid TOML or does not have the expected shape.
-    Toml(toml::de::Error),
+    #[error("{}", .0.to_string().trim_end())]
+    Toml(#[source] toml::de::Error),
     /// A service lists a node id outside `1..=32`.
+    #[error("service {vip}:{port}: node {id} is not configured (node ids are 1..={max})", max = MAX_NODE_ID)]
     NodeIdOutOfRange {
         /// The service's VIP.
         vip: Ipv4Addr,
@@ -387,6 +389,7 @@ pub enum FileError {
         id: u8,
     },
     /// A service lists a node twice.
+    #[error("service {vip}:{port}: node {id} is listed twice")]
     NodeListedTwice {
         /// The service's VIP.
         vip: Ipv4Addr,
@@ -397,6 +400,7 @@ pub enum FileError {
     },
     /// A service has `acceptor = 0` (0 means "no designated acceptor" in the
     /// pure model, so the file says it by leaving `acceptor` out).
+    #[error("service {vip}:{port}: acceptor 0 is not a node id; leave `acceptor` out to let the rendezvous hash choose the accepting node")]
     AcceptorZero {
         /// The service's VIP.
         vip: Ipv4Addr,
@@ -406,6 +410,7 @@ pub enum FileError {
     /// The ports do not fit the service's mode: a DTS service needs
     /// `proxy_port` and no `clone_port`; a Socket Cloning service needs
     /// `clone_port` and neither `proxy_port` nor `handover_to`.
+    #[error("service {vip}:{port}: {}", mode_ports(*.sc))]
     ModePorts {
         /// The service's VIP.
         vip: Ipv4Addr,
@@ -415,8 +420,10 @@ pub enum FileError {
         sc: bool,
     },
     /// The pure validation refused the configuration.
+    #[error("{}", describe(*.0))]
     Invalid(ConfigError),
     /// The `[policy]` table is refused ([`PolicyConfig::validate`]).
+    #[error("line {line}: [policy]: {msg}")]
     Policy {
         /// The line of the table in the file (1-based).
         line: usize,
@@ -426,6 +433,7 @@ pub enum FileError {
     /// The `[mesh]` secret is refused: too short, both `secret` and
     /// `secret_file`, an unreadable file, or `config show`'s marker given
     /// to be applied.
+    #[error("{}[mesh] {msg}", at_line(*.line))]
     Secret {
         /// The line of the offending key in the file (1-based), if known.
         line: Option<usize>,
@@ -433,6 +441,7 @@ pub enum FileError {
         msg: String,
     },
     /// The pure validation refused the `[mesh]` settings.
+    #[error("{}{}", at_line(*.line), describe(*.err))]
     Mesh {
         /// The line of the offending value in the file (1-based), if known.
         line: Option<usize>,
@@ -441,65 +450,19 @@ pub enum FileError {
     },
 }
 
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            // toml's message names the line and column and shows the line.
-            Self::Toml(err) => write!(f, "{}", err.to_string().trim_end()),
-            Self::NodeIdOutOfRange { vip, port, id } => write!(
-                f,
-                "service {vip}:{port}: node {id} is not configured \
-                 (node ids are 1..={MAX_NODE_ID})"
-            ),
-            Self::NodeListedTwice { vip, port, id } => {
-                write!(f, "service {vip}:{port}: node {id} is listed twice")
-            }
-            Self::ModePorts {
-                vip,
-                port,
-                sc: true,
-            } => write!(
-                f,
-                "service {vip}:{port}: mode \"sc\" needs `clone_port` (the port of the \
-                 server that takes the clones) and no `proxy_port` or `handover_to`"
-            ),
-            Self::ModePorts {
-                vip,
-                port,
-                sc: false,
-            } => write!(
-                f,
-                "service {vip}:{port}: needs `proxy_port`; `clone_port` is only for \
-                 mode \"sc\""
-            ),
-            Self::AcceptorZero { vip, port } => write!(
-                f,
-                "service {vip}:{port}: acceptor 0 is not a node id; leave `acceptor` \
-                 out to let the rendezvous hash choose the accepting node"
-            ),
-            Self::Invalid(err) => f.write_str(&describe(*err)),
-            Self::Policy { line, msg } => write!(f, "line {line}: [policy]: {msg}"),
-            Self::Secret {
-                line: Some(line),
-                msg,
-            } => write!(f, "line {line}: [mesh] {msg}"),
-            Self::Secret { line: None, msg } => write!(f, "[mesh] {msg}"),
-            Self::Mesh {
-                line: Some(line),
-                err,
-            } => write!(f, "line {line}: {}", describe(*err)),
-            Self::Mesh { line: None, err } => f.write_str(&describe(*err)),
-        }
+/// What [`FileError::ModePorts`] says after the service.
+const fn mode_ports(sc: bool) -> &'static str {
+    if sc {
+        "mode \"sc\" needs `clone_port` (the port of the server that takes the \
+         clones) and no `proxy_port` or `handover_to`"
+    } else {
+        "needs `proxy_port`; `clone_port` is only for mode \"sc\""
     }
 }
 
-impl std::error::Error for FileError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Toml(err) => Some(err),
-            _ => None,
-        }
-    }
+/// `line N: ` for a known line, nothing otherwise.
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!("line {l}: ")).unwrap_or_default()
 }
 
 impl From<ConfigError> for FileError {
@@ -606,13 +569,10 @@ fn mesh_key(text: &str, mesh: Option<&MeshEntry>, purpose: Purpose) -> Result<Me
 fn parse_for(text: &str, purpose: Purpose) -> Result<(Config, Option<PolicyConfig>), FileError> {
     let file: ConfigFile = toml::from_str(text).map_err(FileError::Toml)?;
     if let Some(policy) = &file.policy {
-        policy
-            .get_ref()
-            .validate()
-            .map_err(|msg| FileError::Policy {
-                line: line_of(text, policy.span().start),
-                msg,
-            })?;
+        policy.get_ref().validate().map_err(|e| FileError::Policy {
+            line: line_of(text, policy.span().start),
+            msg: e.to_string(),
+        })?;
     }
     let mut config = to_config(&file)?;
     config.set_mesh_key(mesh_key(text, file.mesh.as_ref(), purpose)?);

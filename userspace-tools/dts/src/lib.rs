@@ -70,6 +70,9 @@
 //!   node's module knows them, polled by a thread, for the placement
 //!   policies.
 //! - [`errno`]: stable, space-free errno labels for log lines.
+//! - [`http`]: HTTP/1.x framing on `httparse` (request heads, pipelined
+//!   buffers, response heads and body framing with a chunked decoder),
+//!   shared by `dts-proxy` and `dts-scserver`.
 //!
 //! `dts-core` (the module's pure logic and ABI, compiled for the host)
 //! and `dts-policy` (the placement policies) are the crates underneath.
@@ -108,6 +111,7 @@ pub mod cluster;
 pub mod config;
 pub mod errno;
 pub mod handover;
+pub mod http;
 pub mod load;
 pub mod query;
 #[allow(unsafe_code)]
@@ -125,23 +129,34 @@ pub const MIN_NODE_ID: NodeId = 1;
 /// The highest node id (`dts_core::config::MAX_NODE_ID`).
 pub const MAX_NODE_ID: NodeId = dts_core::config::MAX_NODE_ID as NodeId;
 
+/// Why a node id is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeIdError {
+    /// Not an integer: the text given.
+    #[error("`{0}` is not a node id (an integer {MIN_NODE_ID}..={MAX_NODE_ID})", MIN_NODE_ID = MIN_NODE_ID, MAX_NODE_ID = MAX_NODE_ID)]
+    NotANumber(String),
+    /// An integer out of range.
+    #[error("node id {0} is out of range ({MIN_NODE_ID}..={MAX_NODE_ID})", MIN_NODE_ID = MIN_NODE_ID, MAX_NODE_ID = MAX_NODE_ID)]
+    OutOfRange(NodeId),
+}
+
 /// Parses a node id, `1..=32` (surrounding blanks allowed): what every
 /// tool's node options (`--self-node`, `--nodes`, a route's target, an
 /// owner map) accept.
 ///
 /// # Errors
 ///
-/// A message for a value that is not an integer, or out of range.
-pub fn parse_node_id(s: &str) -> Result<NodeId, String> {
-    let id: NodeId = s.trim().parse().map_err(|_| {
-        format!("`{s}` is not a node id (an integer {MIN_NODE_ID}..={MAX_NODE_ID})")
-    })?;
+/// [`NodeIdError`] for a value that is not an integer, or out of range.
+pub fn parse_node_id(s: &str) -> Result<NodeId, NodeIdError> {
+    let id: NodeId = s
+        .trim()
+        .parse()
+        .map_err(|_| NodeIdError::NotANumber(s.to_owned()))?;
     if (MIN_NODE_ID..=MAX_NODE_ID).contains(&id) {
         Ok(id)
     } else {
-        Err(format!(
-            "node id {id} is out of range ({MIN_NODE_ID}..={MAX_NODE_ID})"
-        ))
+        Err(NodeIdError::OutOfRange(id))
     }
 }
 
@@ -156,15 +171,15 @@ mod tests {
         assert_eq!(parse_node_id(" 32 "), Ok(32));
         assert_eq!(parse_node_id("+7"), Ok(7));
         assert_eq!(
-            parse_node_id("0").unwrap_err(),
+            parse_node_id("0").unwrap_err().to_string(),
             "node id 0 is out of range (1..=32)"
         );
         assert_eq!(
-            parse_node_id("33").unwrap_err(),
+            parse_node_id("33").unwrap_err().to_string(),
             "node id 33 is out of range (1..=32)"
         );
         assert_eq!(
-            parse_node_id("x").unwrap_err(),
+            parse_node_id("x").unwrap_err().to_string(),
             "`x` is not a node id (an integer 1..=32)"
         );
         assert!(parse_node_id("").is_err());

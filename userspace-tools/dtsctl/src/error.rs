@@ -64,15 +64,19 @@ impl Op {
 }
 
 /// A runtime error; `dtsctl` prints it and exits with status 1.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// No handler for the DTS socket options: the module is not loaded.
+    #[error("the dts module is not loaded (no handler for DTS socket options); load it with `insmod dts.ko`")]
     NotLoaded,
     /// A node id outside 1..=32 was given on the command line.
+    #[error("node id {0} is not in 1..=32")]
     BadNodeId(u8),
     /// The caller lacks `CAP_NET_ADMIN`.
+    #[error("permission denied: this command needs CAP_NET_ADMIN")]
     PermissionDenied,
     /// The module's reply could not be decoded.
+    #[error("{}", Msg(|f| abi_message(f, *err, *len, INFO_V1_SIZE, "status")))]
     Abi {
         /// The decoding error.
         err: AbiError,
@@ -81,6 +85,7 @@ pub(crate) enum Error {
     },
     /// The module's peers reply ([`dts_core::abi::PeersV1`]) could not be
     /// decoded.
+    #[error("{}", Msg(|f| abi_message(f, *err, *len, PEERS_V1_SIZE, "peers")))]
     PeersReply {
         /// The decoding error.
         err: AbiError,
@@ -88,6 +93,7 @@ pub(crate) enum Error {
         len: usize,
     },
     /// `peers --wait`: the mesh did not form in time.
+    #[error("mesh not formed after {secs} s: {why}")]
     MeshNotFormed {
         /// The time waited, in seconds.
         secs: u64,
@@ -95,8 +101,10 @@ pub(crate) enum Error {
         why: String,
     },
     /// Encoding the JSON output failed.
+    #[error("cannot encode the output as JSON: {0}")]
     Json(serde_json::Error),
     /// A configuration file cannot be read.
+    #[error("cannot read {path}: {source}")]
     ReadFile {
         /// The file name as given.
         path: String,
@@ -104,6 +112,7 @@ pub(crate) enum Error {
         source: io::Error,
     },
     /// A configuration file is invalid (TOML or validation).
+    #[error("{path}: {}{err}", at_line(*line))]
     ConfigFile {
         /// The file name as given.
         path: String,
@@ -114,11 +123,13 @@ pub(crate) enum Error {
         err: FileError,
     },
     /// The module refused a configuration that `dtsctl` had validated.
+    #[error("the module refused the configuration: {} ({source}); dtsctl accepted it, so dtsctl and the module are probably from different builds", refused_reason(source))]
     ConfigRefused {
         /// The OS error (one of the configuration errnos).
         source: io::Error,
     },
     /// The module's configuration reply could not be decoded.
+    #[error("{}", Msg(|f| config_message(f, *err, *len)))]
     ConfigReply {
         /// The decoding error.
         err: ConfigError,
@@ -127,6 +138,7 @@ pub(crate) enum Error {
     },
     /// The module's flow-table reply ([`dts_core::abi::FlowsV1`]) could
     /// not be decoded.
+    #[error("{}", Msg(|f| flows_message(f, *err, *len)))]
     FlowsReply {
         /// The decoding error.
         err: AbiError,
@@ -135,6 +147,7 @@ pub(crate) enum Error {
     },
     /// `drain`: the node did not show that it drains within the time
     /// it was given.
+    #[error("node {node} does not show that it {} after {secs} s (`dtsctl peers` tells its state; does it run a module with DRAIN?)", if *on { "drains" } else { "stopped draining" })]
     DrainNotStarted {
         /// The node.
         node: u8,
@@ -144,6 +157,7 @@ pub(crate) enum Error {
         on: bool,
     },
     /// `drain`: the node still serves connections at the timeout.
+    #[error("node {node} still serves {left} connection(s) after {secs} s: they did not come to rest (a long response, a chunked one, or one the tracker cannot follow); it drains on")]
     DrainTimeout {
         /// The node.
         node: u8,
@@ -153,6 +167,7 @@ pub(crate) enum Error {
         secs: u64,
     },
     /// Any other OS error.
+    #[error("{}: {source}{}", op.describe(), os_hint(*op, source))]
     Os {
         /// What was being done.
         op: Op,
@@ -175,125 +190,86 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+/// Displays what a formatting closure writes.
+struct Msg<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Msg<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotLoaded => write!(
-                f,
-                "the dts module is not loaded (no handler for DTS socket options); \
-                 load it with `insmod dts.ko`"
-            ),
-            Self::PermissionDenied => {
-                write!(f, "permission denied: this command needs CAP_NET_ADMIN")
-            }
-            Self::BadNodeId(id) => write!(f, "node id {id} is not in 1..=32"),
-            Self::Abi { err, len } => abi_message(f, *err, *len, INFO_V1_SIZE, "status"),
-            Self::PeersReply { err, len } => abi_message(f, *err, *len, PEERS_V1_SIZE, "peers"),
-            Self::MeshNotFormed { secs, why } => {
-                write!(f, "mesh not formed after {secs} s: {why}")
-            }
-            Self::DrainNotStarted { node, secs, on } => write!(
-                f,
-                "node {node} does not show that it {} after {secs} s \
-                 (`dtsctl peers` tells its state; does it run a module with DRAIN?)",
-                if *on { "drains" } else { "stopped draining" }
-            ),
-            Self::DrainTimeout { node, left, secs } => write!(
-                f,
-                "node {node} still serves {left} connection(s) after {secs} s: \
-                 they did not come to rest (a long response, a chunked one, \
-                 or one the tracker cannot follow); it drains on"
-            ),
-            Self::Json(err) => write!(f, "cannot encode the output as JSON: {err}"),
-            Self::ReadFile { path, source } => write!(f, "cannot read {path}: {source}"),
-            Self::ConfigFile {
-                path,
-                line: Some(line),
-                err,
-            } => write!(f, "{path}: line {line}: {err}"),
-            Self::ConfigFile {
-                path,
-                line: None,
-                err,
-            } => write!(f, "{path}: {err}"),
-            Self::FlowsReply { err, len } => flows_message(f, *err, *len),
-            Self::ConfigRefused { source } => {
-                let reason = match source.raw_os_error() {
-                    Some(EEXIST) => "a duplicate node id, node address or service VIP:port",
-                    Some(ENOENT) => {
-                        "a service or `self` names a node that is not configured, \
-                         or a service's acceptor is not one of its nodes"
-                    }
-                    Some(EADDRNOTAVAIL) => "a VIP is the internal address of a node",
-                    Some(ENOSPC) => "too many nodes or services",
-                    _ => "a malformed value or configuration blob",
-                };
-                write!(
-                    f,
-                    "the module refused the configuration: {reason} ({source}); \
-                     dtsctl accepted it, so dtsctl and the module are probably \
-                     from different builds"
-                )
-            }
-            Self::ConfigReply { err, len } => match *err {
-                ConfigError::BadVersion { found } => write!(
-                    f,
-                    "ABI version mismatch: dtsctl expects DTS ABI version {DTS_ABI_VERSION}, \
-                     but the module's configuration has version {found}; \
-                     use the dtsctl built together with the module"
-                ),
-                ConfigError::Truncated | ConfigError::BadLength => write!(
-                    f,
-                    "malformed configuration from the module: expected \
-                     {CONFIG_V1_SIZE} bytes, got {len}"
-                ),
-                _ => write!(
-                    f,
-                    "malformed configuration from the module: {}",
-                    describe(*err)
-                ),
-            },
-            Self::Os { op, source } => {
-                write!(f, "{}: {source}", op.describe())?;
-                if source.raw_os_error() == Some(libc::EINVAL) {
-                    match op {
-                        Op::SetZero => write!(
-                            f,
-                            " (the module rejected DTS ABI version {DTS_ABI_VERSION}; \
-                             is dtsctl from the same build as the module?)"
-                        )?,
-                        Op::GetFlows => write!(
-                            f,
-                            " (a module older than dtsctl does not know DTS_SO_GET_FLOWS; \
-                             is dtsctl from the same build as the module?)"
-                        )?,
-                        Op::SetFlush => write!(
-                            f,
-                            " (a module older than dtsctl does not know DTS_SO_SET_FLUSH, \
-                             or it rejected DTS ABI version {DTS_ABI_VERSION}; \
-                             is dtsctl from the same build as the module?)"
-                        )?,
-                        Op::SetHookStats => write!(
-                            f,
-                            " (a module older than dtsctl does not know DTS_SO_SET_HOOK_STATS, \
-                             or it rejected DTS ABI version {DTS_ABI_VERSION}; \
-                             is dtsctl from the same build as the module?)"
-                        )?,
-                        Op::SetDrain => write!(
-                            f,
-                            " (a module older than dtsctl does not know DTS_SO_DRAIN; \
-                             is dtsctl from the same build as the module?)"
-                        )?,
-                        _ => {}
-                    }
-                }
-                Ok(())
-            }
-        }
+        (self.0)(f)
     }
 }
 
-impl std::error::Error for Error {}
+/// `line N: ` for a known line, nothing otherwise.
+fn at_line(line: Option<u32>) -> String {
+    line.map(|l| format!("line {l}: ")).unwrap_or_default()
+}
+
+/// What the module's refusal of a configuration (its errno) means.
+fn refused_reason(source: &io::Error) -> &'static str {
+    match source.raw_os_error() {
+        Some(EEXIST) => "a duplicate node id, node address or service VIP:port",
+        Some(ENOENT) => {
+            "a service or `self` names a node that is not configured, \
+             or a service's acceptor is not one of its nodes"
+        }
+        Some(EADDRNOTAVAIL) => "a VIP is the internal address of a node",
+        Some(ENOSPC) => "too many nodes or services",
+        _ => "a malformed value or configuration blob",
+    }
+}
+
+/// The hint after an `EINVAL` of `op`: an ABI or version mismatch.
+fn os_hint(op: Op, source: &io::Error) -> String {
+    if source.raw_os_error() != Some(libc::EINVAL) {
+        return String::new();
+    }
+    match op {
+        Op::SetZero => format!(
+            " (the module rejected DTS ABI version {DTS_ABI_VERSION}; \
+             is dtsctl from the same build as the module?)"
+        ),
+        Op::GetFlows => " (a module older than dtsctl does not know DTS_SO_GET_FLOWS; \
+             is dtsctl from the same build as the module?)"
+            .to_owned(),
+        Op::SetFlush => format!(
+            " (a module older than dtsctl does not know DTS_SO_SET_FLUSH, \
+             or it rejected DTS ABI version {DTS_ABI_VERSION}; \
+             is dtsctl from the same build as the module?)"
+        ),
+        Op::SetHookStats => format!(
+            " (a module older than dtsctl does not know DTS_SO_SET_HOOK_STATS, \
+             or it rejected DTS ABI version {DTS_ABI_VERSION}; \
+             is dtsctl from the same build as the module?)"
+        ),
+        Op::SetDrain => " (a module older than dtsctl does not know DTS_SO_DRAIN; \
+             is dtsctl from the same build as the module?)"
+            .to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The message for a configuration reply of `len` bytes that could not be
+/// decoded.
+fn config_message(f: &mut fmt::Formatter<'_>, err: ConfigError, len: usize) -> fmt::Result {
+    match err {
+        ConfigError::BadVersion { found } => write!(
+            f,
+            "ABI version mismatch: dtsctl expects DTS ABI version {DTS_ABI_VERSION}, \
+             but the module's configuration has version {found}; \
+             use the dtsctl built together with the module"
+        ),
+        ConfigError::Truncated | ConfigError::BadLength => write!(
+            f,
+            "malformed configuration from the module: expected \
+             {CONFIG_V1_SIZE} bytes, got {len}"
+        ),
+        _ => write!(
+            f,
+            "malformed configuration from the module: {}",
+            describe(err)
+        ),
+    }
+}
 
 /// The message for a [`dts_core::abi::FlowsV1`] reply of `len` bytes that
 /// could not be decoded.

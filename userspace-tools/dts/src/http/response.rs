@@ -1,36 +1,29 @@
-//! HTTP/1.x response framing: where one response of the local server ends.
+//! HTTP/1.x responses: where one response ends (RFC 9112 section 6.3).
 //!
-//! Pure logic, no I/O; used by the keep-alive mode (`--keepalive`), which
-//! forwards exactly one response per request from a persistent connection
-//! to the local server and must therefore know where each response ends
-//! (RFC 9112 section 6.3):
+//! 1. [`parse_response_head`] parses the status line and header section
+//!    once they are complete in the buffer and says how the body is
+//!    delimited ([`Body`]): none (a response to `HEAD`, `1xx`, `204`,
+//!    `304`), a `Content-Length`, `Transfer-Encoding: chunked`, or the
+//!    close of the connection; or a tunnel (`101 Switching Protocols`, a
+//!    `2xx` answer to `CONNECT`), after which the connection is no longer
+//!    HTTP.
+//! 2. [`BodyReader`] consumes the body as it streams in, any number of
+//!    bytes at a time, and says when it is complete. Chunked bodies are
+//!    parsed with their chunk extensions and trailer section, so that the
+//!    bytes of the next response are never taken for this one.
 //!
-//! 1. [`parse_head`] parses the status line and header section once they
-//!    are complete in the buffer and says how the body is delimited
-//!    ([`Body`]): none (a response to `HEAD`, `1xx`, `204`, `304`), a
-//!    `Content-Length`, `Transfer-Encoding: chunked`, or the close of the
-//!    connection; or a tunnel (`101 Switching Protocols`, a `2xx` answer to
-//!    `CONNECT`), after which the connection is no longer HTTP.
-//! 2. [`BodyReader`] consumes the body as it streams in, any number of bytes
-//!    at a time, and says when it is complete. Chunked bodies are parsed
-//!    with their chunk extensions and trailer section, so that the bytes of
-//!    the next response are never taken for this one.
-//!
-//! The proxy forwards the response bytes unchanged; this module never
-//! rewrites anything, it only counts. The parser is strict (CRLF line ends,
-//! no line folding, one `Content-Length` value, not both `Content-Length`
-//! and `Transfer-Encoding`): a response the proxy cannot frame with
-//! certainty is an error, and the proxy then answers `502` (if nothing of
-//! the response was forwarded yet) or closes the client connection, rather
-//! than guess and desynchronise the connection. No input can make it panic
-//! or index out of bounds (property-tested below).
+//! Nothing is rewritten, only counted. The parser is strict (see the
+//! [module](super) text): a response that cannot be framed with certainty
+//! is an error, rather than a guess that would desynchronise the
+//! connection. No input can make it panic or index out of bounds
+//! (property-tested below).
 
-use crate::http::{
-    find, is_http1, parse_content_length, parse_field, ConnectionOptions, SplitCrlf,
-};
+use thiserror::Error;
+
+use super::{bare_line_ending, content_length, find, ConnectionOptions, END_OF_HEAD, MAX_HEADERS};
 
 /// Most bytes of a response's status line plus header section.
-pub(crate) const MAX_HEAD: usize = 64 * 1024;
+pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// Most bytes of one chunk-size line (size, extensions, CRLF).
 const MAX_CHUNK_LINE: usize = 4096;
@@ -38,40 +31,57 @@ const MAX_CHUNK_LINE: usize = 4096;
 /// Most bytes of the trailer section of a chunked body.
 const MAX_TRAILERS: usize = 64 * 1024;
 
-const END_OF_HEAD: &[u8] = b"\r\n\r\n";
-
 /// Why a response cannot be framed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ResponseError {
-    /// The status line and header section do not end within [`MAX_HEAD`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The status line and header section do not end within
+    /// [`MAX_RESPONSE_HEAD`].
+    #[error("response head over {MAX_RESPONSE_HEAD} bytes")]
     HeadTooLarge,
-    /// Not `HTTP/1.x SP 3DIGIT [SP reason]`.
+    /// More than [`MAX_HEADERS`] header fields.
+    #[error("more than {MAX_HEADERS} response header fields")]
+    TooManyHeaders,
+    /// Not `HTTP/1.0` or `HTTP/1.1`, `SP 3DIGIT` (100 to 599), `[SP
+    /// reason]`.
+    #[error("bad status line")]
     BadStatusLine,
-    /// A header line is malformed (no colon, bad name, bad byte, folding).
+    /// A header line is malformed (no colon, bad name, bad byte, folding,
+    /// a bare LF or CR).
+    #[error("bad response header field")]
     BadHeader,
     /// An invalid, too large or conflicting `Content-Length`.
+    #[error("bad Content-Length")]
     BadContentLength,
     /// Both `Content-Length` and `Transfer-Encoding`.
+    #[error("both Content-Length and Transfer-Encoding")]
     LengthAndEncoding,
     /// A chunk size that is not hexadecimal, or a bad chunk-size line.
+    #[error("bad chunk size")]
     BadChunkSize,
     /// A chunk size that does not fit in 64 bits.
+    #[error("chunk too large")]
     ChunkTooLarge,
     /// A chunk-size line longer than its limit.
+    #[error("chunk-size line too long")]
     ChunkLineTooLong,
     /// Chunk data not followed by CRLF.
+    #[error("chunk data not followed by CRLF")]
     BadChunkEnd,
     /// A malformed trailer line.
+    #[error("bad trailer field")]
     BadTrailer,
     /// A trailer section longer than its limit.
+    #[error("trailer section too large")]
     TrailersTooLarge,
 }
 
 impl ResponseError {
-    /// A short, stable, space-free label for the log line.
-    pub(crate) const fn label(self) -> &'static str {
+    /// A short, stable, space-free label for a log line.
+    pub const fn label(self) -> &'static str {
         match self {
             Self::HeadTooLarge => "response-head-too-large",
+            Self::TooManyHeaders => "response-too-many-headers",
             Self::BadStatusLine => "bad-status-line",
             Self::BadHeader => "bad-response-header",
             Self::BadContentLength => "bad-content-length",
@@ -88,17 +98,17 @@ impl ResponseError {
 
 /// What the framing of a response depends on in its request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct RequestKind {
+pub struct RequestKind {
     /// The request is `HEAD`: the response has no body whatever its
     /// headers say.
-    pub(crate) head: bool,
+    pub head: bool,
     /// The request is `CONNECT`: a `2xx` response starts a tunnel.
-    pub(crate) connect: bool,
+    pub connect: bool,
 }
 
 impl RequestKind {
     /// The kind of a request with this method (methods are case-sensitive).
-    pub(crate) fn of(method: &str) -> Self {
+    pub fn of(method: &str) -> Self {
         Self {
             head: method == "HEAD",
             connect: method == "CONNECT",
@@ -108,7 +118,7 @@ impl RequestKind {
 
 /// How the body of a response is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Body {
+pub enum Body {
     /// No body: the response ends with its header section.
     Empty,
     /// `Content-Length` bytes.
@@ -124,24 +134,28 @@ pub(crate) enum Body {
 
 /// A parsed response status line and header section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Head {
-    /// The status code, 100..=999.
-    pub(crate) status: u16,
+pub struct ResponseHead {
+    /// The status code, 100..=599.
+    pub status: u16,
     /// Length of the status line and header section, including the final
     /// `\r\n\r\n`.
-    pub(crate) head_len: usize,
+    pub head_len: usize,
     /// How the body is delimited.
-    pub(crate) body: Body,
+    pub body: Body,
+    /// The `Content-Length` field's value, if any (also where [`Body`]
+    /// ignores it: an answer to `HEAD` announces the length of the `GET`
+    /// body).
+    pub content_length: Option<u64>,
     /// Whether the connection may carry another response after this one
     /// (no `Connection: close`; HTTP/1.1, or HTTP/1.0 with `keep-alive`;
     /// a self-delimited body).
-    pub(crate) persistent: bool,
+    pub persistent: bool,
 }
 
-impl Head {
+impl ResponseHead {
     /// Whether this is an interim response (`1xx` other than `101`): the
     /// final response to the same request follows it.
-    pub(crate) const fn is_interim(&self) -> bool {
+    pub const fn is_interim(&self) -> bool {
         self.status >= 100 && self.status < 200 && self.status != 101
     }
 }
@@ -150,50 +164,85 @@ impl Head {
 /// of kind `req`.
 ///
 /// `Ok(None)`: the head is not complete yet (and `buf` is shorter than
-/// [`MAX_HEAD`]). A buffer that cannot be the start of a status line is
-/// refused at once, without waiting for more. Never panics; a returned
-/// [`Head::head_len`] is at most `buf.len()`.
-pub(crate) fn parse_head(buf: &[u8], req: RequestKind) -> Result<Option<Head>, ResponseError> {
-    // An early verdict: the response must start with `HTTP/1.`.
+/// [`MAX_RESPONSE_HEAD`]). A buffer that cannot be the start of a status
+/// line is refused at once, without waiting for more. Never panics; a
+/// returned [`ResponseHead::head_len`] is at most `buf.len()`.
+///
+/// # Errors
+///
+/// [`ResponseError::HeadTooLarge`], [`ResponseError::TooManyHeaders`],
+/// [`ResponseError::BadStatusLine`], [`ResponseError::BadHeader`],
+/// [`ResponseError::BadContentLength`],
+/// [`ResponseError::LengthAndEncoding`].
+pub fn parse_response_head(
+    buf: &[u8],
+    req: RequestKind,
+) -> Result<Option<ResponseHead>, ResponseError> {
+    // An early verdict: the response must start with `HTTP/1.` (httparse
+    // would also skip empty lines before it).
     let prefix = b"HTTP/1.";
     let n = buf.len().min(prefix.len());
     if buf.get(..n) != prefix.get(..n) {
         return Err(ResponseError::BadStatusLine);
     }
-    let window = buf.get(..buf.len().min(MAX_HEAD)).unwrap_or_default();
-    let Some(end) = find(window, END_OF_HEAD) else {
-        return if buf.len() >= MAX_HEAD {
-            Err(ResponseError::HeadTooLarge)
-        } else {
-            Ok(None)
-        };
+    let window = buf
+        .get(..buf.len().min(MAX_RESPONSE_HEAD))
+        .unwrap_or_default();
+    let scan = match find(window, END_OF_HEAD) {
+        Some(end) => window.get(..end + END_OF_HEAD.len()).unwrap_or_default(),
+        None => window,
     };
-    let head_len = end + END_OF_HEAD.len();
-    let mut lines = SplitCrlf::new(buf.get(..end).unwrap_or_default());
-    let (http10, status) = parse_status_line(lines.next().unwrap_or_default())?;
-    let mut content_length: Option<u64> = None;
+    if let Some(at) = bare_line_ending(scan) {
+        // In the status line, or in a header line.
+        return Err(match find(scan, b"\r\n") {
+            Some(eol) if eol < at => ResponseError::BadHeader,
+            _ => ResponseError::BadStatusLine,
+        });
+    }
+    if find(scan, b"\r\n ").is_some() || find(scan, b"\r\n\t").is_some() {
+        return Err(ResponseError::BadHeader);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(scan) {
+        Err(httparse::Error::TooManyHeaders) => return Err(ResponseError::TooManyHeaders),
+        Err(_) if resp.reason.is_none() => return Err(ResponseError::BadStatusLine),
+        Err(_) => return Err(ResponseError::BadHeader),
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() >= MAX_RESPONSE_HEAD {
+                Err(ResponseError::HeadTooLarge)
+            } else {
+                Ok(None)
+            };
+        }
+        Ok(httparse::Status::Complete(n)) if n == scan.len() => n,
+        Ok(httparse::Status::Complete(_)) => return Err(ResponseError::BadHeader),
+    };
+    let (Some(version), Some(status)) = (resp.version, resp.code) else {
+        return Err(ResponseError::BadStatusLine);
+    };
+    // RFC 9110 section 15: every valid status code is within 100..=599.
+    if !(100..=599).contains(&status) {
+        return Err(ResponseError::BadStatusLine);
+    }
+    let content_length =
+        content_length(resp.headers).map_err(|_| ResponseError::BadContentLength)?;
     // The last transfer coding named by all `Transfer-Encoding` fields.
     let mut last_coding: Option<&[u8]> = None;
     let mut connection = ConnectionOptions::default();
-    for line in lines {
-        let (name, value) = parse_field(line).map_err(|_| ResponseError::BadHeader)?;
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_content_length(value).map_err(|_| ResponseError::BadContentLength)?;
-            if content_length.is_some_and(|old| old != n) {
-                return Err(ResponseError::BadContentLength);
-            }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // An empty list element is allowed and ignored; an empty field
             // still counts as a Transfer-Encoding (without `chunked`).
-            let coding = value
+            let coding = h
+                .value
                 .rsplit(|&b| b == b',')
                 .map(<[u8]>::trim_ascii)
                 .find(|c| !c.is_empty())
                 .unwrap_or_default();
             last_coding = Some(coding);
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            connection.add(value);
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            connection.add(h.value);
         }
     }
     // RFC 9112 section 6.3 allows Transfer-Encoding to override
@@ -220,54 +269,14 @@ pub(crate) fn parse_head(buf: &[u8], req: RequestKind) -> Result<Option<Head>, R
         }
     };
     let persistent =
-        !matches!(body, Body::UntilClose | Body::Tunnel) && connection.persistent(http10);
-    Ok(Some(Head {
+        !matches!(body, Body::UntilClose | Body::Tunnel) && connection.persistent(version == 0);
+    Ok(Some(ResponseHead {
         status,
         head_len,
         body,
+        content_length,
         persistent,
     }))
-}
-
-/// Parses `HTTP/1.x SP 3DIGIT [SP reason-phrase]` into (is HTTP/1.0,
-/// status). The reason phrase may be empty, and the space before it missing
-/// (some servers send `HTTP/1.1 200`).
-fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ResponseError> {
-    let (version, rest) = split_at_checked(line, 8).ok_or(ResponseError::BadStatusLine)?;
-    let version = core::str::from_utf8(version).map_err(|_| ResponseError::BadStatusLine)?;
-    if !is_http1(version) {
-        return Err(ResponseError::BadStatusLine);
-    }
-    let rest = rest
-        .strip_prefix(b" ")
-        .ok_or(ResponseError::BadStatusLine)?;
-    let (code, reason) = split_at_checked(rest, 3).ok_or(ResponseError::BadStatusLine)?;
-    let mut status: u16 = 0;
-    for &d in code {
-        if !d.is_ascii_digit() {
-            return Err(ResponseError::BadStatusLine);
-        }
-        status = status * 10 + u16::from(d - b'0');
-    }
-    if status < 100 {
-        return Err(ResponseError::BadStatusLine);
-    }
-    if !reason.is_empty() && !reason.starts_with(b" ") {
-        return Err(ResponseError::BadStatusLine);
-    }
-    // reason-phrase: HTAB, SP, visible characters, obs-text.
-    if !reason
-        .iter()
-        .all(|&b| b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80)
-    {
-        return Err(ResponseError::BadStatusLine);
-    }
-    Ok((version == "HTTP/1.0", status))
-}
-
-/// `s.split_at(n)` if `s` has at least `n` bytes.
-fn split_at_checked(s: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
-    Some((s.get(..n)?, s.get(n..)?))
 }
 
 /// Where a chunked body's parser is.
@@ -301,7 +310,7 @@ enum ChunkState {
 
 /// A streaming parser of a chunked body (RFC 9112 section 7.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ChunkedDecoder {
+pub struct ChunkedDecoder {
     state: ChunkState,
     /// Bytes of the current chunk-size line so far.
     line: usize,
@@ -317,7 +326,7 @@ impl Default for ChunkedDecoder {
 
 impl ChunkedDecoder {
     /// A decoder at the start of a chunked body.
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         Self {
             state: ChunkState::Size {
                 value: 0,
@@ -329,7 +338,7 @@ impl ChunkedDecoder {
     }
 
     /// Whether the body (last chunk and trailer section) is complete.
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.state == ChunkState::Done
     }
 
@@ -337,7 +346,7 @@ impl ChunkedDecoder {
     /// many bytes belong to the body (all of `input` unless the body ends
     /// inside it). Calls `on_data` with every piece of chunk data (the
     /// decoded body). After an error the decoder must not be used again.
-    pub(crate) fn feed_with(
+    pub fn feed_with(
         &mut self,
         input: &[u8],
         mut on_data: impl FnMut(&[u8]),
@@ -368,7 +377,7 @@ impl ChunkedDecoder {
 
     /// [`ChunkedDecoder::feed_with`] without looking at the data.
     #[cfg(test)]
-    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<usize, ResponseError> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<usize, ResponseError> {
         self.feed_with(input, |_| {})
     }
 
@@ -484,7 +493,7 @@ const fn is_field_byte(b: u8) -> bool {
 
 /// A streaming reader of one response body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum BodyReader {
+pub enum BodyReader {
     /// Complete.
     Done,
     /// This many `Content-Length` bytes left (more than 0).
@@ -497,7 +506,7 @@ pub(crate) enum BodyReader {
 
 impl BodyReader {
     /// A reader of a body delimited as `body`.
-    pub(crate) const fn new(body: Body) -> Self {
+    pub const fn new(body: Body) -> Self {
         match body {
             Body::Empty | Body::Length(0) => Self::Done,
             Body::Length(n) => Self::Length(n),
@@ -507,7 +516,7 @@ impl BodyReader {
     }
 
     /// Whether the body is complete (never for [`BodyReader::UntilClose`]).
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         match self {
             Self::Done => true,
             Self::Chunked(d) => d.is_done(),
@@ -517,14 +526,14 @@ impl BodyReader {
 
     /// Whether the end of the connection now completes the body: only for a
     /// close-delimited body (or one already complete).
-    pub(crate) fn complete_at_eof(&self) -> bool {
+    pub fn complete_at_eof(&self) -> bool {
         matches!(self, Self::UntilClose) || self.is_done()
     }
 
     /// Consumes the start of `input` up to the end of the body; returns how
     /// many bytes belong to the body. Calls `on_data` with the decoded
     /// body.
-    pub(crate) fn feed_with(
+    pub fn feed_with(
         &mut self,
         input: &[u8],
         mut on_data: impl FnMut(&[u8]),
@@ -549,7 +558,7 @@ impl BodyReader {
     }
 
     /// [`BodyReader::feed_with`] without looking at the data.
-    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<usize, ResponseError> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<usize, ResponseError> {
         self.feed_with(input, |_| {})
     }
 }
@@ -559,12 +568,12 @@ impl BodyReader {
 /// are needed. What the proxy does incrementally, in one call; the tests
 /// check the two pieces together with it.
 #[cfg(test)]
-pub(crate) fn frame_response(
+pub fn frame_response(
     buf: &[u8],
     req: RequestKind,
     eof: bool,
-) -> Result<Option<(Head, usize)>, ResponseError> {
-    let Some(head) = parse_head(buf, req)? else {
+) -> Result<Option<(ResponseHead, usize)>, ResponseError> {
+    let Some(head) = parse_response_head(buf, req)? else {
         return Ok(None);
     };
     let rest = buf.get(head.head_len..).unwrap_or_default();
@@ -595,15 +604,15 @@ mod tests {
         connect: true,
     };
 
-    fn head(buf: &[u8], req: RequestKind) -> Head {
-        match parse_head(buf, req) {
+    fn head(buf: &[u8], req: RequestKind) -> ResponseHead {
+        match parse_response_head(buf, req) {
             Ok(Some(h)) => h,
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(buf)),
         }
     }
 
     fn head_err(buf: &[u8]) -> ResponseError {
-        match parse_head(buf, GET) {
+        match parse_response_head(buf, GET) {
             Err(e) => e,
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(buf)),
         }
@@ -636,7 +645,7 @@ mod tests {
     fn incomplete_heads_wait() {
         let buf = b"HTTP/1.1 204 No Content\r\nDate: x\r\n\r\n";
         for n in 0..buf.len() {
-            assert_eq!(parse_head(&buf[..n], GET), Ok(None), "{n}");
+            assert_eq!(parse_response_head(&buf[..n], GET), Ok(None), "{n}");
         }
         assert_eq!(head(buf, GET).body, Body::Empty);
     }
@@ -765,6 +774,8 @@ mod tests {
             "HTTP/1.1 abc OK",
             "HTTP/1.1  200 OK",
             "HTTP/1.10 200 OK",
+            "HTTP/1.2 200 OK",
+            "HTTP/1.1 200 OK\rX",
             "HTTP/1.1 200\x01OK",
             "HTTP/1.1 200 O\x00K",
             "HTTP/1.1",
@@ -781,11 +792,19 @@ mod tests {
         // Empty reason phrase, with or without the space.
         assert_eq!(head(b"HTTP/1.1 200 \r\n\r\n", GET).status, 200);
         assert_eq!(head(b"HTTP/1.1 200\r\n\r\n", GET).status, 200);
-        assert_eq!(head(b"HTTP/1.1 999 Odd\r\n\r\n", GET).status, 999);
+        // RFC 9110 section 15: valid status codes are 100..=599.
+        assert_eq!(head(b"HTTP/1.1 599 Odd\r\n\r\n", GET).status, 599);
+        assert_eq!(
+            head_err(b"HTTP/1.1 600 Odd\r\n\r\n"),
+            ResponseError::BadStatusLine
+        );
         // Not HTTP at all: refused at once, without waiting for more.
-        assert_eq!(parse_head(b"SSH-2", GET), Err(ResponseError::BadStatusLine));
-        assert_eq!(parse_head(b"HTTP/", GET), Ok(None));
-        assert_eq!(parse_head(b"", GET), Ok(None));
+        assert_eq!(
+            parse_response_head(b"SSH-2", GET),
+            Err(ResponseError::BadStatusLine)
+        );
+        assert_eq!(parse_response_head(b"HTTP/", GET), Ok(None));
+        assert_eq!(parse_response_head(b"", GET), Ok(None));
     }
 
     #[test]
@@ -794,7 +813,7 @@ mod tests {
             let buf = format!("HTTP/1.1 200 OK\r\n{h}\r\n\r\n");
             assert_eq!(head_err(buf.as_bytes()), ResponseError::BadHeader, "{h:?}");
         }
-        for v in ["", "-1", "1 2", "0x1", "99999999999999999999999"] {
+        for v in ["", "-1", "1 2", "0x1", "5, 5", "99999999999999999999999"] {
             let buf = format!("HTTP/1.1 200 OK\r\nContent-Length: {v}\r\n\r\n");
             assert_eq!(
                 head_err(buf.as_bytes()),
@@ -816,15 +835,18 @@ mod tests {
     #[test]
     fn head_size_limit() {
         let mut buf = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
-        buf.resize(MAX_HEAD - 1, b'a');
-        assert_eq!(parse_head(&buf, GET), Ok(None));
+        buf.resize(MAX_RESPONSE_HEAD - 1, b'a');
+        assert_eq!(parse_response_head(&buf, GET), Ok(None));
         buf.push(b'a');
-        assert_eq!(parse_head(&buf, GET), Err(ResponseError::HeadTooLarge));
+        assert_eq!(
+            parse_response_head(&buf, GET),
+            Err(ResponseError::HeadTooLarge)
+        );
         // A head that ends exactly at the limit is fine.
         let mut buf = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
-        buf.resize(MAX_HEAD - 4, b'a');
+        buf.resize(MAX_RESPONSE_HEAD - 4, b'a');
         buf.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(head(&buf, GET).head_len, MAX_HEAD);
+        assert_eq!(head(&buf, GET).head_len, MAX_RESPONSE_HEAD);
     }
 
     #[test]
@@ -936,6 +958,7 @@ mod tests {
     fn labels_are_tokens() {
         for e in [
             ResponseError::HeadTooLarge,
+            ResponseError::TooManyHeaders,
             ResponseError::BadStatusLine,
             ResponseError::BadHeader,
             ResponseError::BadContentLength,
@@ -1137,7 +1160,7 @@ mod tests {
             let mut with_prefix = b"HTTP/1.1 ".to_vec();
             with_prefix.extend_from_slice(&buf);
             for b in [&buf, &with_prefix] {
-                if let Ok(Some(h)) = parse_head(b, req) {
+                if let Ok(Some(h)) = parse_response_head(b, req) {
                     prop_assert!(h.head_len <= b.len());
                     prop_assert!(h.status >= 100);
                 }
