@@ -73,7 +73,8 @@ watch_top() {
 }
 
 # pane_exited_0: the pane's process exited (remain-on-exit keeps the
-# pane), with status 0; waits 10 s at most.
+# pane), with status 0 (the status is empty until tmux has reaped it);
+# waits 10 s at most.
 pane_exited_0() {
     _n=0
     while [ $_n -lt 50 ]; do
@@ -81,11 +82,14 @@ pane_exited_0() {
             { echo "display-message failed"; return 1; }
         case $_st in
             "1 0") echo "dtsctl top exited with status 0"; return 0 ;;
+            # Dead, but not reaped yet: tmux marks a pane dead when its
+            # terminal closes, and knows the status once it reaps the child.
+            "1 ") ;;
             "1 "*) echo "dtsctl top exited with status ${_st#1 }"; return 1 ;;
         esac
         sleep 0.2; _n=$((_n + 1))
     done
-    echo "dtsctl top still runs after q ($_st)"
+    echo "dtsctl top still runs after q, or tmux never learnt its status ($_st)"
     return 1
 }
 
