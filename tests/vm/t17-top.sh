@@ -24,7 +24,6 @@
 # Needs tmux on the host (the VMs run the host's root filesystem):
 # scripts/install-deps.sh installs it.
 # rig-nodes: 3
-# rig-manual: written, not run yet
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)
@@ -72,25 +71,18 @@ watch_top() {
     done
 }
 
-# pane_exited_0: the pane's process exited (remain-on-exit keeps the
-# pane), with status 0 (the status is empty until tmux has reaped it);
-# waits 10 s at most.
+# pane_exited_0: dtsctl top exited with status 0: the pane's shell
+# writes the status to /tmp/top.rc when top ends (tmux's own
+# #{pane_dead_status} stayed empty here); waits 10 s at most.
 pane_exited_0() {
     _n=0
-    while [ $_n -lt 50 ]; do
-        _st=$($TMUX_CMD display-message -p -t top '#{pane_dead} #{pane_dead_status}') ||
-            { echo "display-message failed"; return 1; }
-        case $_st in
-            "1 0") echo "dtsctl top exited with status 0"; return 0 ;;
-            # Dead, but not reaped yet: tmux marks a pane dead when its
-            # terminal closes, and knows the status once it reaps the child.
-            "1 ") ;;
-            "1 "*) echo "dtsctl top exited with status ${_st#1 }"; return 1 ;;
-        esac
-        sleep 0.2; _n=$((_n + 1))
-    done
-    echo "dtsctl top still runs after q, or tmux never learnt its status ($_st)"
-    return 1
+    while [ ! -s /tmp/top.rc ] && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
+    if [ ! -s /tmp/top.rc ]; then
+        echo "dtsctl top still runs 10 s after q ($($TMUX_CMD display-message -p -t top '#{pane_dead}' 2>&1))"
+        return 1
+    fi
+    echo "dtsctl top exited with status $(cat /tmp/top.rc)"
+    [ "$(cat /tmp/top.rc)" = 0 ]
 }
 
 # once_shows_three: `dtsctl top --once` lists the rows 1*, 2 and 3; `top
@@ -151,8 +143,9 @@ node)
         --route /n1/=1 --route /n2/=2 --route /n3/=3 --route /next/=next --local 127.0.0.1:80
     if [ "$RIG_ID" = 1 ]; then
         check "tmux on the host" command -v tmux
+        rm -f /tmp/top.rc
         check "dtsctl top started in tmux (160x48)" \
-            $TMUX_CMD new-session -d -s top -x 160 -y 48 "$DTSCTL top" \; \
+            $TMUX_CMD new-session -d -s top -x 160 -y 48 "$DTSCTL top; echo \$? >/tmp/top.rc" \; \
             set-option -w -t top remain-on-exit on
     fi
     barrier ready "$ALL"

@@ -38,7 +38,6 @@
 #           need CAP_NET_ADMIN), and the configuration is unchanged;
 #   all:    the flow tables drain, config clear, rmmod; clean kernel logs.
 # rig-nodes: 3
-# rig-manual: written, not run yet
 . "$RIG_REPO/tests/vm/lib.sh"
 
 ALL=$(all_vms)
