@@ -539,9 +539,9 @@ static inline int dts_unacked_bytes(int fd)
 
 /*
  * The symbolic name of errno e ("EBUSY"), for log lines: every errno the
- * options above return and the usual socket errors (the same table as the
- * Rust tools' dts_core::errno::errno_name, so C and Rust servers log the
- * same tokens), or NULL for any other.
+ * options above return and the usual socket errors (the names the Rust
+ * tools take from nix::errno::Errno, so C and Rust servers log the same
+ * tokens), or NULL for any other.
  */
 static inline const char *dts_errno_name(int e)
 {

@@ -3,8 +3,8 @@
 //! This crate compiles the very same source files as the kernel module
 //! (`rust/pure/` in the repository root) as a `#![no_std]` library, which
 //! proves that they only need `core`, and lets them be unit- and
-//! property-tested on the host (see `tests/`). [`errno`] is the crate's
-//! own: the host tools' errno names, which the module has no use for.
+//! property-tested on the host (see `tests/`). Nothing else is in it: the
+//! host tools' own code (errno names included) is in the `dts` crate.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -32,8 +32,6 @@
 
 #[path = "../../../rust/pure/mod.rs"]
 pub mod pure;
-
-pub mod errno;
 
 pub use pure::{
     abi, bytes, config, csum, fcb, filter, flow, hmac, homsg, hopt, hrw, http, ipv4, member, mesh,

@@ -3,18 +3,30 @@
 //! Pure logic. The tools log `result=ECONNREFUSED` (`dts-proxy`) or
 //! `action=fallback:EBUSY` (`dts-scserver`), not "Connection refused (os
 //! error 111)": a stable, space-free token a script can match.
-//! [`errno_name`] (from `dts_core`) knows every errno the module's socket
-//! options return (`DTS_SO_HANDOVER`, `DTS_SO_CLONE`, ...; see
-//! `Documentation/proxy.md` and `include/dts_handover.h`) and the usual
-//! socket errors; anything else is labelled `errno-N`.
+//! [`errno_name`] is `nix`'s name of the errno (`nix::errno::Errno`, the
+//! Linux names: `EAGAIN` rather than `EWOULDBLOCK`, `EOPNOTSUPP` rather
+//! than `ENOTSUP`), which covers every errno the module's socket options
+//! return (`DTS_SO_HANDOVER`, `DTS_SO_CLONE`, ...; see
+//! `Documentation/proxy.md` and `include/dts_handover.h`, whose
+//! `dts_errno_name()` gives the same names); anything else is labelled
+//! `errno-N`.
 
 use std::io;
 
-pub use dts_core::errno::errno_name;
+use nix::errno::Errno;
+
+/// The symbolic name of the Linux errno `errno`, e.g. `"EBUSY"`; `None`
+/// for a number that is not an errno (0, negative, unknown).
+pub fn errno_name(errno: i32) -> Option<String> {
+    match Errno::from_raw(errno) {
+        Errno::UnknownErrno => None,
+        e => Some(format!("{e:?}")),
+    }
+}
 
 /// [`errno_name`], or `errno-N` for an errno without a name.
 pub fn errno_label(errno: i32) -> String {
-    errno_name(errno).map_or_else(|| format!("errno-{errno}"), str::to_owned)
+    errno_name(errno).unwrap_or_else(|| format!("errno-{errno}"))
 }
 
 /// A space-free label for an I/O error: the errno name, `errno-N` for an
@@ -63,7 +75,7 @@ mod tests {
             (libc::ENOENT, "ENOENT"),
             (libc::EINTR, "EINTR"),
         ] {
-            assert_eq!(errno_name(errno), Some(name));
+            assert_eq!(errno_name(errno).as_deref(), Some(name));
         }
         assert_eq!(errno_name(0), None);
         assert_eq!(errno_name(4095), None);
@@ -107,5 +119,33 @@ mod tests {
         assert_eq!(error_label(&e), "invalidinput");
         let e = io::Error::from_raw_os_error(libc::ECONNRESET);
         assert_eq!(error_label(&e), "ECONNRESET");
+    }
+
+    /// The C header's `dts_errno_name()` names every errno it knows as
+    /// [`errno_name`] does (the C programs' log lines and the Rust
+    /// tools' agree). `tests/host/c-api.sh` checks the numbers behind
+    /// the header's names.
+    #[test]
+    fn the_c_header_names_errnos_as_nix_does() {
+        let header = include_str!("../../../include/dts_handover.h");
+        let named: std::collections::HashMap<String, i32> = (1..4096)
+            .filter_map(|n| errno_name(n).map(|name| (name, n)))
+            .collect();
+        let mut seen = 0;
+        for line in header.lines() {
+            let line = line.trim();
+            let Some(rest) = line.strip_prefix("case E") else {
+                continue;
+            };
+            let Some((case, ret)) = rest.split_once(':') else {
+                continue;
+            };
+            let case = format!("E{case}");
+            let ret = ret.trim();
+            assert_eq!(ret, format!("return \"{case}\";"), "{line}");
+            assert!(named.contains_key(&case), "{case}: nix names it otherwise");
+            seen += 1;
+        }
+        assert!(seen >= 30, "only {seen} names found in dts_errno_name()");
     }
 }

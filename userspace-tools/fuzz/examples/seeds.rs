@@ -16,7 +16,7 @@ use dts_core::abi::{
     PEERS_MESH_ENABLED, PEERS_READY, PEERS_V1_SIZE,
 };
 use dts_core::config::{
-    Config, ConfigV1, Grant, GrantList, HandoverTo, Mesh, Node, NodeSet, Service,
+    Config, ConfigV1, Grant, GrantList, HandoverTo, Mesh, MeshKey, Node, NodeSet, Service,
 };
 use dts_core::csum::Mode;
 use dts_core::fcb::{self, Dir, Params, Plan, Role, SegInfo, State, SynOpts};
@@ -676,6 +676,8 @@ fn config(dir: &Path) {
         handover_to: HandoverTo::Proxy,
     })
     .expect("room");
+    // The mesh on needs the cluster's key (`dtsctl` hashes the secret).
+    c.set_mesh_key(MeshKey([0x5a; 32]));
     // A service grant: allowed_uid = [1500], allowed_gid = [1600].
     let mut grant = Grant::NONE;
     assert!(grant.add(GrantList::Uid, 1500) && grant.add(GrantList::Gid, 1600));
