@@ -157,7 +157,7 @@ pub(crate) enum Error {
         on: bool,
     },
     /// `drain`: the node still serves connections at the timeout.
-    #[error("node {node} still serves {left} connection(s) after {secs} s: they did not come to rest (a long response, a chunked one, or one the tracker cannot follow); it drains on")]
+    #[error("node {node} still serves {left} connection(s) after {secs} s: they did not come to rest (a long response, a chunked one, one the tracker cannot follow, or a Socket Cloning connection, which a drain never moves); it drains on")]
     DrainTimeout {
         /// The node.
         node: u8,
