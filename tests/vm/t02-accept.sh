@@ -30,8 +30,8 @@ counter() {
 refuses_blob() {
     python3 - <<'PY'
 import errno, socket, struct
-blob = bytearray(592)
-struct.pack_into("=IIIIII", blob, 0, 1, 592, 1, 2, 0, 0)
+blob = bytearray(1744)  # CONFIG_V1_SIZE (rust/pure/abi/config.rs)
+struct.pack_into("=IIIIII", blob, 0, 1, 1744, 1, 2, 0, 0)
 struct.pack_into("=II", blob, 24, 1, 0x0a00000b)
 struct.pack_into("=II", blob, 32, 1, 0x0a00000c)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
