@@ -480,6 +480,19 @@ bodies_past() {
 # sha256_of FILE: the hex digest only.
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
+# fetch_sha256 PORT URL SHA_FILE: a GET of URL from client port PORT answers
+# 200 with the body whose sha256 is in $RIG_SHARED/SHA_FILE (/tmp/body).
+fetch_sha256() {
+    rm -f /tmp/body
+    _fs_code=$(curl -sS --max-time 60 --local-port "$1" -o /tmp/body -w '%{http_code}' "$2") ||
+        { echo "curl failed ($_fs_code)"; return 1; }
+    [ "$_fs_code" = 200 ] || { echo "status $_fs_code"; return 1; }
+    _fs_got=$(sha256_of /tmp/body)
+    _fs_want=$(cat "$RIG_SHARED/$3")
+    [ "$_fs_got" = "$_fs_want" ] ||
+        { echo "sha256 $_fs_got, want $_fs_want ($3; $(stat -c %s /tmp/body) bytes)"; return 1; }
+}
+
 # node_ip I, node_mac I: internal address and MAC of node I (qemu/cluster.sh).
 node_ip() { echo "10.0.0.$((10 + $1))"; }
 node_mac() { echo "52:54:00:00:00:$((10 + $1))"; }

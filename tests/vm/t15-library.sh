@@ -39,15 +39,7 @@ tiny_logged() {
 }
 
 # fetch_exact PORT: GET /lib/file from PORT; 200 and node 2's bytes.
-fetch_exact() {
-    rm -f /tmp/body
-    _code=$(curl -sS --max-time 60 --local-port "$1" -o /tmp/body -w '%{http_code}' \
-        "http://$VIP/lib/file") || { echo "curl failed ($_code)"; return 1; }
-    [ "$_code" = 200 ] || { echo "status $_code"; return 1; }
-    _got=$(sha256_of /tmp/body)
-    _want=$(cat "$RIG_SHARED/sha.lib")
-    [ "$_got" = "$_want" ] || { echo "sha256 $_got, node 2's file is $_want ($(stat -c %s /tmp/body) bytes)"; return 1; }
-}
+fetch_exact() { fetch_sha256 "$1" "http://$VIP/lib/file" sha.lib; }
 
 # fetch_502 PORT: GET /lib/file from PORT answers 502 (tiny_proxy's).
 fetch_502() {

@@ -147,15 +147,7 @@ query_eperm() {
 }
 
 # fetch PORT SHA_FILE: GET /u/file from PORT: 200 and the bytes of SHA_FILE.
-fetch() {
-    rm -f /tmp/body
-    _code=$(curl -sS --max-time 60 --local-port "$1" -o /tmp/body -w '%{http_code}' \
-        "http://$VIP/u/file") || { echo "curl failed ($_code)"; return 1; }
-    [ "$_code" = 200 ] || { echo "status $_code"; return 1; }
-    _got=$(sha256_of /tmp/body)
-    _want=$(cat "$RIG_SHARED/$2")
-    [ "$_got" = "$_want" ] || { echo "sha256 $_got, want $_want ($2; $(stat -c %s /tmp/body) bytes)"; return 1; }
-}
+fetch() { fetch_sha256 "$1" "http://$VIP/u/file" "$2"; }
 
 case "$RIG_ROLE" in
 node)
