@@ -188,7 +188,8 @@
  *	             target that is this node or not a member of the socket's
  *	             service, a socket that is not IPv4 TCP, is listening, or is
  *	             not a connection of a Socket Cloning service's application
- *	             port; the target refused the clone as malformed or for an
+ *	             port; the target refused the clone as malformed (its socket seed
+ *	             missing or disagreeing with its fields included) or for an
  *	             unknown service.
  *	EFAULT       the ASF (or the struct) cannot be read.
  *	EBADF        the connection is not established (or its clone state
@@ -206,6 +207,10 @@
  *	EPROTO       the target's stack chose another window-scale shift than
  *	             the original socket announced.
  *	EOPNOTSUPP   the connection uses microsecond timestamps.
+ *	EAGAIN       the router holds no socket seed for the connection (the
+ *	             client's last headers), or the one it holds does not
+ *	             match the socket yet (a segment the stack has not taken):
+ *	             serve the request here (counted sc_seed_stale).
  *	EIO          the target failed to build the clone.
  *	ENOMEM       out of memory (here or at the target).
  *	ENOSPC       the flow table is full.

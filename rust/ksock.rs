@@ -7,9 +7,10 @@
 //! `request_handover` (a `setsockopt()` call), by the control mesh's
 //! thread ([`crate::mesh`]) and by a draining node's work item. Two
 //! exceptions are called from the packet path (softirq) and never sleep:
-//! [`stack_half_open`] (an RCU look-up in the established hash, as the
-//! stack's own receive path makes) and [`syncookie_valid`] (a computation),
-//! the filter's pickup of a client whose entry was dropped early.
+//! [`stack_half_open`] and [`stack_has`] (RCU look-ups in the established
+//! hash, as the stack's own receive path makes) and [`syncookie_valid`] (a
+//! computation), the filter's pickup of a client whose entry was dropped
+//! early and the Socket Cloning router's tracking of a connection.
 //!
 //! Locks: a user socket's own lock (`lock_sock()`, `UserTcp`'s reads of its
 //! sequence and option state), with nothing of the module's taken under it.
@@ -552,6 +553,21 @@ pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) ->
     // releases any kind of socket the established hash holds).
     unsafe { bindings::sock_gen_put(sk.as_ptr()) };
     state == bindings::TCP_NEW_SYN_RECV as u8
+}
+
+/// Whether this node's stack has the TCP connection whose local end is
+/// `laddr:lport` and remote end `raddr:rport` (host order), in `init_net`:
+/// a full socket (in any state but `TIME_WAIT`) or a request socket that
+/// waits for the handshake's end. Any context: the look-up is
+/// RCU-protected, as the stack's own receive path's.
+pub(crate) fn stack_has(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
+    let Some((sk, state)) = lookup_established(laddr, lport, raddr, rport) else {
+        return false;
+    };
+    // SAFETY: the look-up's reference, released once (`sock_gen_put()`
+    // releases any kind of socket the established hash holds).
+    unsafe { bindings::sock_gen_put(sk.as_ptr()) };
+    state != bindings::TCP_TIME_WAIT as u8
 }
 
 /// Whether a segment from `raddr:rport` to `laddr:lport` (host order) with

@@ -130,6 +130,17 @@ pub(crate) fn read_tcp_header(
     Some((buf, t.hdr_len))
 }
 
+/// Reads the IPv4 and TCP headers of `t`, options included, as they are
+/// in the buffer (at most 120 bytes: both headers at their largest).
+pub(crate) fn read_headers(skb: &SkbRef<'_>, t: &TcpSeg) -> Option<([u8; 120], usize)> {
+    let mut buf = [0u8; 120];
+    let len = t.ip_len.checked_add(t.hdr_len)?;
+    let start = t.off.checked_sub(t.ip_len)?;
+    let dst = buf.get_mut(..len)?;
+    skb.read_at(i32::try_from(start).ok()?, dst).ok()?;
+    Some((buf, len))
+}
+
 /// The checksum mode of the buffer.
 fn mode(skb: &SkbRef<'_>) -> Mode {
     if skb.ip_summed() == CHECKSUM_PARTIAL {

@@ -482,6 +482,7 @@ pub(super) fn dts_in(skb: &mut SkbRef<'_>, ip: &Ipv4Header) -> u32 {
                 stats::inc(Counter::SynNoQuorum);
                 bindings::NF_DROP
             }
+            Inbound::ScTrack { .. } => crate::sc::track(st, cfg, skb, &t, &key, &guard),
             Inbound::DropNoFlow => pickup(st, cfg, skb, &t, &key, &guard).unwrap_or_else(|| {
                 stats::inc(Counter::NoFlow);
                 bindings::NF_DROP

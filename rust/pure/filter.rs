@@ -33,7 +33,7 @@
 use crate::pure::config::{Config, NodeSet, PortKind, Service};
 use crate::pure::hrw;
 use crate::pure::member::View;
-use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_SYN};
+use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN};
 
 /// The addresses, ports and flags of one TCP segment (host order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,15 @@ pub enum Inbound {
     DropNoQuorum,
     /// A later segment of a connection this node does not track: drop it.
     DropNoFlow,
+    /// A Socket Cloning service's segment with ACK (no SYN, no RST) of a
+    /// connection this node does not track yet: if this node's stack has
+    /// the connection, start tracking it (the packet router keeps the
+    /// client's last headers from then on, the socket seed); otherwise
+    /// leave it alone, the stack decides.
+    ScTrack {
+        /// Index of the service in the configuration.
+        service: usize,
+    },
 }
 
 /// What to do with a segment on the send path.
@@ -110,7 +119,9 @@ pub enum Outbound {
 /// a node that already tracks it: a retransmitted SYN), and only while this
 /// node has the quorum ([`quorate`]; otherwise [`Inbound::DropNoQuorum`]);
 /// any other segment only by a node that tracks its flow. `ToProxy { syn: true }` asks the
-/// caller to start tracking the flow.
+/// caller to start tracking the flow. A Socket Cloning service's connections
+/// are the dispatcher's choice: their SYNs and RSTs pass, and their other
+/// untracked segments are [`Inbound::ScTrack`].
 pub fn inbound(
     cfg: &Config,
     view: View,
@@ -130,9 +141,15 @@ pub fn inbound(
         return to_proxy(false, false);
     }
     // Socket Cloning: a dispatcher chose this node; the stack serves the
-    // connection natively until its server clones a request.
+    // connection natively. Its segments past the handshake are tracked
+    // (the socket seed) once the stack has the connection.
     if svc.is_sc() {
-        return Inbound::Pass;
+        let established = seg.flags & (TCP_FLAG_SYN | TCP_FLAG_RST | TCP_FLAG_ACK) == TCP_FLAG_ACK;
+        return if established {
+            Inbound::ScTrack { service: index }
+        } else {
+            Inbound::Pass
+        };
     }
     if !seg.is_syn() {
         return Inbound::DropNoFlow;

@@ -26,6 +26,7 @@
 //! - [`mesh`]: the control mesh's wire protocol (frames between nodes).
 //! - [`member`]: cluster membership: which nodes are up, who accepts SYNs.
 //! - [`scmsg`]: Socket Cloning's mesh payloads (SC-CLONE, SC-ACK).
+//! - [`scseed`]: Socket Cloning's socket seed, the client's last headers.
 //! - [`homsg`]: the handover's mesh payloads (HANDOVER, HANDOVER-ACK).
 //! - [`hmac`]: HMAC-SHA256 over a hash passed in, the mesh's HELLO proofs.
 //! - [`segbuild`]: building IPv4/TCP segments and forwarded copies.
@@ -49,6 +50,7 @@ pub mod member;
 pub mod mesh;
 pub mod sc;
 pub mod scmsg;
+pub mod scseed;
 pub mod segbuild;
 pub mod seq;
 pub mod tcp;

@@ -46,8 +46,13 @@
 //!
 //! A non-empty seed must be exactly one IPv4 header (options allowed) and one
 //! TCP header (options allowed), of protocol TCP, from
-//! `client_addr:client_port` to `vip:app_port`. Its IPv4 total length is not
-//! looked at (it is that of the original segment, payload included).
+//! `client_addr:client_port` to `vip:app_port` (decoding checks this). Its
+//! IPv4 total length is that of the original segment, payload included:
+//! the seed says where the client's last segment ended (`super::scseed`).
+//! The clone's node builds its fake handshake from the seed and refuses one
+//! that is missing or disagrees with `rcv_nxt`, `snd_nxt`, `snd_wnd`,
+//! the timestamp flag or `ts_recent` ([`ScClone::seed_state`]); decoding
+//! alone still accepts an empty seed.
 //!
 //! # SC-ACK ([`ScAck`])
 //!
@@ -76,6 +81,7 @@
 
 use super::bytes::{Reader, Short, Writer};
 use super::ipv4::{Ipv4Header, IPPROTO_TCP};
+use super::scseed::{Expect, SeedView};
 use super::tcp::TcpHeader;
 
 /// The only payload version this code speaks.
@@ -85,7 +91,7 @@ pub const VERSION: u8 = 1;
 pub const FIXED_LEN: usize = 64;
 
 /// Largest seed: an IPv4 and a TCP header, both of the largest size.
-pub const MAX_SEED_LEN: usize = 120;
+pub const MAX_SEED_LEN: usize = super::scseed::MAX_SEED_LEN;
 
 /// Largest ASF.
 pub const MAX_ASF_LEN: usize = 8192;
@@ -157,11 +163,16 @@ pub enum ScError {
     BadStatus,
     /// The output buffer is shorter than the encoded payload.
     OutTooSmall,
+    /// The SC-CLONE carries no seed, or one that is not a segment of an
+    /// established connection ([`ScClone::seed_state`]).
+    NoSeed,
+    /// The seed disagrees with the fixed fields ([`ScClone::seed_state`]).
+    SeedDisagrees,
 }
 
 impl ScError {
     /// Every error, in declaration order (for per-error counters).
-    pub const ALL: [ScError; 15] = [
+    pub const ALL: [ScError; 17] = [
         Self::Truncated,
         Self::BadLength,
         Self::BadVersion,
@@ -177,6 +188,8 @@ impl ScError {
         Self::SeedMismatch,
         Self::BadStatus,
         Self::OutTooSmall,
+        Self::NoSeed,
+        Self::SeedDisagrees,
     ];
 
     /// A short, stable name, lower case with underscores.
@@ -197,6 +210,8 @@ impl ScError {
             Self::SeedMismatch => "seed_mismatch",
             Self::BadStatus => "bad_status",
             Self::OutTooSmall => "out_too_small",
+            Self::NoSeed => "no_seed",
+            Self::SeedDisagrees => "seed_disagrees",
         }
     }
 }
@@ -423,6 +438,36 @@ impl<'a> ScClone<'a> {
         let ip = Ipv4Header::parse(self.seed).ok()?;
         let tcp = TcpHeader::parse(self.seed.get(ip.header_len..)?).ok()?;
         Some((ip, tcp))
+    }
+
+    /// The seed as the clone's fake handshake reads it (the client's
+    /// sequence state, window and timestamp), checked against the fixed
+    /// fields: a seed must be present and be a segment of an established
+    /// connection ([`ScError::NoSeed`]); its end must be `rcv_nxt`, its
+    /// acknowledgement `snd_nxt`, its window field scaled by `snd_wscale`
+    /// (with window scaling) `snd_wnd`, and it must carry a timestamp
+    /// option exactly when timestamps were negotiated, with TSval
+    /// `ts_recent` ([`ScError::SeedDisagrees`]). Call on a decoded
+    /// (validated) message, whose seed's addresses are the connection's.
+    pub fn seed_state(&self) -> Result<SeedView, ScError> {
+        if self.seed.is_empty() {
+            return Err(ScError::NoSeed);
+        }
+        let v = SeedView::parse(self.seed).map_err(|_| ScError::NoSeed)?;
+        let expect = Expect {
+            rcv_nxt: self.rcv_nxt,
+            snd_nxt: self.snd_nxt,
+            timestamps: self.timestamps,
+        };
+        v.agrees(&expect).map_err(|_| ScError::SeedDisagrees)?;
+        let shift = if self.wscale { self.snd_wscale } else { 0 };
+        if v.window_bytes(shift) != self.snd_wnd {
+            return Err(ScError::SeedDisagrees);
+        }
+        if self.timestamps && v.ts.map(|(tsval, _)| tsval) != Some(self.ts_recent) {
+            return Err(ScError::SeedDisagrees);
+        }
+        Ok(v)
     }
 
     /// Checks the field values, in this order: both window-scale shifts at

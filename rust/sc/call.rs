@@ -31,26 +31,25 @@ use kernel::uaccess::UserSlice;
 
 use crate::calls;
 use crate::clock;
-use crate::fcb::Fcb;
 use crate::ksock::{errno, UserTcp, TCP_ESTABLISHED, TCP_LISTEN};
 use crate::pure::abi::{
     CloneReqV1, CloneStatusV1, Counter, CLONE_ACK_TIMEOUT_MS, CLONE_ACTIVE, CLONE_IDLE,
     CLONE_REQ_V1_SIZE, CLONE_STATUS_V1_SIZE, CLONE_WAIT_MS,
 };
 use crate::pure::config::PortKind;
-use crate::pure::fcb::{Role, State as FcbState};
-use crate::pure::flow::{Event, Phase};
+use crate::pure::fcb::Role;
+use crate::pure::flow::Phase;
 use crate::pure::mesh::MsgType;
 use crate::pure::sc::Origin;
 use crate::pure::scmsg::{ScAck, ScClone};
-use crate::pure::segbuild::{self, window_field, SegSpec};
-use crate::pure::tcp::TCP_FLAG_ACK;
+use crate::pure::scseed::{Expect, SeedView};
 use crate::rcu;
 use crate::sockopt::{Caller, UserIn, UserOut};
 use crate::state;
 use crate::stats;
 
-use super::{key_of, node_up, of, ScData, ScExt, ScFlow, SHARED};
+use super::track::origin_entry;
+use super::{key_of, node_up, of, ScData, ScFlow, SHARED};
 
 /// `DTS_SO_CLONE`: clones the connection of the caller's socket to the
 /// requested node. Process context; sleeps until the SC-ACK (at most
@@ -108,58 +107,28 @@ fn locate(tuple: (u32, u16, u32, u16), node: u32) -> Result<Where> {
     .ok_or(EINVAL)?
 }
 
-/// The connection's router state: the existing `ScOrigin` entry's, or a
-/// new one. Process context.
+/// The connection's router state: the existing `ScOrigin` entry's (made by
+/// the router at the connection's first segment past the handshake,
+/// [`super::track`]), or a new one, which holds no seed yet. Process
+/// context.
 fn origin_flow(w: &Where) -> Result<Arc<ScFlow>> {
     let key = key_of(w.vip, w.app_port, w.client, w.client_port);
+    let existing = |st: &state::State| -> Option<Result<Arc<ScFlow>>> {
+        let g = rcu::Guard::new();
+        let f = st.flows.lookup(&key, &g)?;
+        Some(match (f.role, of(&f.fcb)) {
+            (Role::ScOrigin, Some(s)) if f.track().phase() == Phase::Established => Ok(s.clone()),
+            (Role::ScOrigin, _) => Err(EBADF),
+            _ => Err(EINVAL),
+        })
+    };
     state::with(|st| {
-        {
-            let g = rcu::Guard::new();
-            if let Some(f) = st.flows.lookup(&key, &g) {
-                return match (f.role, of(&f.fcb)) {
-                    (Role::ScOrigin, Some(s)) if f.track().phase() == Phase::Established => {
-                        Ok(s.clone())
-                    }
-                    (Role::ScOrigin, _) => Err(EBADF),
-                    _ => Err(EINVAL),
-                };
-            }
+        if let Some(r) = existing(st) {
+            return r;
         }
-        let data = ScData::Origin {
-            r: Origin::default(),
-            self_addr: w.self_addr,
-            node_addr: w.node_addr,
-        };
-        let scf = ScFlow::new(data, GFP_KERNEL)?;
-        // The FCB's proxy port is unused for an origin; its state is
-        // irrelevant (the SC roles are planned by `pure::sc`).
-        let fcb = Fcb::new(
-            w.vip,
-            w.app_port,
-            0,
-            w.client,
-            w.client_port,
-            FcbState::Direct,
-        )
-        .with_ext(Arc::new(ScExt(scf.clone()), GFP_KERNEL)?);
-        let fcb = Arc::new(fcb, GFP_KERNEL)?;
-        match st.flows.insert(key, Role::ScOrigin, fcb, clock::now_secs()) {
-            Ok(true) => {
-                stats::inc(Counter::FlowCreated);
-                // The connection is established: start its life cycle there.
-                let g = rcu::Guard::new();
-                if let Some(f) = st.flows.lookup(&key, &g) {
-                    f.update(Event::Syn, clock::now_secs());
-                    f.update(Event::Segment { remote: true }, clock::now_secs());
-                }
-                Ok(scf)
-            }
-            Ok(false) => Err(EBUSY),
-            Err(_) => {
-                stats::inc(Counter::FlowTableFull);
-                Err(ENOSPC)
-            }
-        }
+        origin_entry(st, &key, w.self_addr, GFP_KERNEL)?;
+        // Made now, or by the router meanwhile.
+        existing(st).unwrap_or(Err(EBUSY))
     })
     .ok_or(EINVAL)?
 }
@@ -198,15 +167,36 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         return Err(EBUSY);
     }
     let scf = origin_flow(&w)?;
-    // Begin: from now on the router tracks the clone's bytes.
-    let d = {
+    // Begin: from now on the router tracks the clone's bytes. The seed the
+    // router kept must describe the socket's state: the client's last
+    // segment ends at `rcv_nxt` and acknowledges everything sent.
+    let (d, seed, view) = {
         let mut g = scf.data.lock();
         match &mut *g {
-            ScData::Origin { r, node_addr, .. } => {
+            ScData::Origin {
+                r, seed, node_addr, ..
+            } => {
                 r.begin(snap.snd_nxt, snap.rcv_nxt, req.response_len(), w.node)
                     .map_err(|_| EBUSY)?;
+                let expect = Expect {
+                    rcv_nxt: snap.rcv_nxt,
+                    snd_nxt: snap.snd_nxt.wrapping_add(r.d),
+                    timestamps: snap.tstamp_ok,
+                };
+                let view = SeedView::parse(seed.bytes())
+                    .ok()
+                    .filter(|v| v.agrees(&expect).is_ok());
+                let Some(view) = view else {
+                    r.abandon();
+                    r.clone_over();
+                    // The next client segment seeds anew (`Seed::clear`).
+                    seed.clear();
+                    drop(g);
+                    stats::inc(Counter::ScSeedStale);
+                    return Err(errno(bindings::EAGAIN));
+                };
                 *node_addr = w.node_addr;
-                r.d
+                (r.d, *seed, view)
             }
             ScData::Clone { .. } => return Err(EINVAL),
         }
@@ -220,6 +210,8 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
     };
     let now_ms = (clock::now_ns() / 1_000_000) as u32;
     let shared = calls::next_id();
+    let snd_wscale = if snap.wscale_ok { snap.snd_wscale } else { 0 };
+    // The client's window and last TSval come from the seed.
     let msg = ScClone {
         clone_id: shared,
         client_addr: w.client,
@@ -228,47 +220,19 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         app_port: w.app_port,
         rcv_nxt: snap.rcv_nxt,
         snd_nxt: snap.snd_nxt.wrapping_add(d),
-        snd_wnd: snap.snd_wnd,
+        snd_wnd: view.window_bytes(snd_wscale),
         rcv_wnd: snap.rcv_wnd,
         mss: snap.mss_clamp.max(1),
-        snd_wscale: if snap.wscale_ok { snap.snd_wscale } else { 0 },
+        snd_wscale,
         rcv_wscale: if snap.wscale_ok { snap.rcv_wscale } else { 0 },
         timestamps: snap.tstamp_ok,
         sack_perm: snap.sack_ok,
         wscale: snap.wscale_ok,
-        ts_recent: snap.ts_recent,
+        ts_recent: view.ts.map_or(0, |(tsval, _)| tsval),
         ts_now: now_ms.wrapping_add(snap.tsoffset),
         resp_len: req.response_len(),
-        seed: &[],
+        seed: seed.bytes(),
         asf: &asf,
-    };
-    // The seed: the client's last segment as the socket's state describes
-    // it (the router is not on the path before the first clone, so it
-    // cannot have kept the header itself).
-    let mut seed = [0u8; 60];
-    let seed_len = segbuild::build_segment(
-        &mut seed,
-        &SegSpec {
-            saddr: w.client,
-            daddr: w.vip,
-            sport: w.client_port,
-            dport: w.app_port,
-            seq: snap.rcv_nxt,
-            ack: msg.snd_nxt,
-            flags: TCP_FLAG_ACK,
-            window: window_field(snap.snd_wnd, msg.snd_wscale),
-            ip_id: 0,
-            mss: None,
-            wscale: None,
-            sack_perm: false,
-            ts: snap.tstamp_ok.then_some((snap.ts_recent, msg.ts_now)),
-        },
-        &[],
-    )
-    .map_err(|_| abandon(EINVAL))?;
-    let msg = ScClone {
-        seed: seed.get(..seed_len).unwrap_or_default(),
-        ..msg
     };
     let mut payload = KVec::new();
     payload

@@ -17,6 +17,9 @@
 //!   what ends its routing (a CLOSED, an expiry, a node's death);
 //! - [`deliver`]: the segments built here and delivered to this node's own
 //!   stack (the fake handshake's, the RST that ends a clone);
+//! - [`track`]: the router's entry for a connection, made at its first
+//!   segment past the handshake (so that the socket seed is kept from
+//!   then on) or at its first clone;
 //! - this file: what they share, a connection's state ([`ScData`] in an
 //!   [`ScFlow`], in its FCB's extension slot, read with [`of`]) and the
 //!   module-wide waiters on clones settling ([`Shared`] in [`SHARED`],
@@ -32,8 +35,9 @@
 //!   the mesh thread (process context);
 //! - [`expired`]: the flow table's collector (process context, under the
 //!   flow table's lock);
-//! - [`on_segment`] and [`forwarded_in`]: netfilter hooks (softirq on the
-//!   receive path, task or softirq on the send path); never sleep;
+//! - [`on_segment`], [`forwarded_in`] and [`track`]: netfilter hooks
+//!   (softirq on the receive path, task or softirq on the send path);
+//!   never sleep;
 //! - this file's own functions: any context, but [`SharedOwner::new`]
 //!   (process context, module init).
 //!
@@ -58,15 +62,18 @@ use crate::mesh;
 use crate::pure::flow::FlowKey;
 use crate::pure::sc::{Clone as CloneSm, Origin};
 use crate::pure::scmsg::ScStatus;
+use crate::pure::scseed::Seed;
 
 mod call;
 mod deliver;
 mod router;
 mod server;
+mod track;
 
 pub(crate) use call::{ack_received, clone_call, clone_wait};
 pub(crate) use router::{closed, expired, forwarded_in, node_down, on_segment};
 pub(crate) use server::on_clone;
+pub(crate) use track::track;
 
 /// A cloned connection's state on this node.
 pub(crate) enum ScData {
@@ -74,6 +81,9 @@ pub(crate) enum ScData {
     Origin {
         /// Sequence bookkeeping.
         r: Origin,
+        /// The client's last IPv4 and TCP headers (the socket seed),
+        /// offered every client segment by the router.
+        seed: Seed,
         /// This node's internal address (the tunnel's source).
         self_addr: u32,
         /// The last clone's node's internal address (the tunnel's end).

@@ -4,7 +4,9 @@
 //!
 //! [`on_segment`] handles a segment of a Socket Cloning entry. On the
 //! original node (`ScOrigin`), the client's segments move the router's
-//! bookkeeping on and have their ACKs translated for the original socket;
+//! bookkeeping on, leave their headers as the socket seed (the newest in
+//! sequence order, `pure::scseed`) and have their ACKs translated for the
+//! original socket;
 //! while a clone is active, a header-only copy of each goes to the clone's
 //! node through an IP-in-IP tunnel, triangular routing. The original
 //! socket's own segments have their sequence numbers moved past the
@@ -102,12 +104,25 @@ pub(crate) fn on_segment(
                 fin: flags & TCP_FLAG_FIN != 0,
                 rst: flags & TCP_FLAG_RST != 0,
             };
+            // The socket seed: the client's headers as they came (before
+            // any translation), read before the lock.
+            let hdrs = if seg.rst {
+                None
+            } else {
+                seg::read_headers(skb, t)
+            };
             let (p, fwd) = match &mut *scf.data.lock() {
                 ScData::Origin {
                     r,
+                    seed,
                     self_addr,
                     node_addr,
-                } => (r.client(&seg, now), (*self_addr, *node_addr, r.r_clone)),
+                } => {
+                    if let Some((h, n)) = &hdrs {
+                        seed.offer(h.get(..*n).unwrap_or_default());
+                    }
+                    (r.client(&seg, now), (*self_addr, *node_addr, r.r_clone))
+                }
                 ScData::Clone { .. } => return bindings::NF_ACCEPT,
             };
             if p.settled {

@@ -2,11 +2,14 @@
 
 //! The SC server, on the clone's node: an SC-CLONE from the original node
 //! ([`on_clone`], the mesh's upcall) becomes a clone in this node's stack,
-//! and its outcome the SC-ACK's status. An earlier clone of the same
-//! connection gives way; the clone gets an `ScClone` flow entry, then a
-//! fake three-way handshake is delivered to the service's clone port: a
-//! SYN with the client's options, then the third segment, which carries
-//! the ASF (the request the clone serves). The stack's SYN-ACK, answered
+//! and its outcome the SC-ACK's status. Its socket seed (the client's last
+//! headers) must agree with its fixed fields (`sc_seed_mismatch`
+//! otherwise). An earlier clone of the same connection gives way; the
+//! clone gets an `ScClone` flow entry, then a fake three-way handshake is
+//! delivered to the service's clone port: the seed as a SYN, one before
+//! the ASF, with the client's options, then the third segment, which
+//! carries the ASF (the request the clone serves), the seed's window and
+//! its timestamp. The stack's SYN-ACK, answered
 //! while the SYN is delivered, passes the send-path hook
 //! ([`super::on_segment`]), which moves the clone on.
 //!
@@ -31,7 +34,7 @@ use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::Event;
 use crate::pure::sc::{self, Clone as CloneSm};
 use crate::pure::scmsg::{ScAck, ScClone, ScStatus, ACK_LEN};
-use crate::pure::segbuild::{window_field, SegSpec};
+use crate::pure::segbuild::SegSpec;
 use crate::pure::tcp::{TCP_FLAG_ACK, TCP_FLAG_PSH, TCP_FLAG_SYN};
 use crate::rcu;
 use crate::state;
@@ -121,6 +124,12 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
     let Some(clone_port) = svc else {
         return ScStatus::NoService;
     };
+    // The fake handshake takes the client's sequence state, window and
+    // timestamp from the seed, which must say what the fixed fields say.
+    let Ok(seed) = m.seed_state() else {
+        stats::inc(Counter::ScSeedMismatch);
+        return ScStatus::Invalid;
+    };
     let key = key_of(m.vip, m.app_port, m.client_addr, m.client_port);
     // An earlier clone of the same connection gives way; the original only
     // clones again once the client has the earlier response.
@@ -152,7 +161,7 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
     }
     let asf_len = u32::try_from(m.asf.len()).unwrap_or(u32::MAX);
     let c = CloneSm::new(
-        m.rcv_nxt,
+        seed.end,
         asf_len,
         m.snd_nxt,
         m.ts_now,
@@ -211,7 +220,9 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         });
         s
     };
-    // The fake SYN: the client's options, one before the ASF.
+    let shift = if m.wscale { m.snd_wscale } else { 0 };
+    // The fake SYN: the seed as a SYN one before the ASF, with the client's
+    // options; its window unscaled (a SYN's never is).
     let syn = SegSpec {
         saddr: m.client_addr,
         daddr: m.vip,
@@ -220,12 +231,12 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         seq: c.syn_seq,
         ack: 0,
         flags: TCP_FLAG_SYN,
-        window: u16::try_from(m.snd_wnd).unwrap_or(u16::MAX),
+        window: u16::try_from(seed.window_bytes(shift)).unwrap_or(u16::MAX),
         ip_id: 0,
         mss: Some(m.mss),
         wscale: m.wscale.then_some(m.snd_wscale),
         sack_perm: m.sack_perm,
-        ts: m.timestamps.then_some((m.ts_recent, 0)),
+        ts: seed.ts.map(|(tsval, _)| (tsval, 0)),
     };
     if deliver_now(&syn, &[], m.client_addr).is_err() {
         return fail(ScStatus::Failed);
@@ -247,11 +258,11 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         seq: c.syn_seq.wrapping_add(1),
         ack: c.isn.wrapping_add(1),
         flags: TCP_FLAG_ACK | TCP_FLAG_PSH,
-        window: window_field(m.snd_wnd, if m.wscale { m.snd_wscale } else { 0 }),
+        window: seed.window,
         mss: None,
         wscale: None,
         sack_perm: false,
-        ts: m.timestamps.then_some((m.ts_recent, c.synack_tsval)),
+        ts: seed.ts.map(|(tsval, _)| (tsval, c.synack_tsval)),
         ..syn
     };
     if deliver_now(&ack, m.asf, m.client_addr).is_err() {

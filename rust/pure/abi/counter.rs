@@ -204,11 +204,17 @@ pub enum Counter {
     SockoptNotGranted = 90,
     /// Socket-option calls by a caller without `CAP_NET_ADMIN` that a service's grant (`allowed_uid`/`allowed_gid`) let through.
     SockoptGranted = 91,
+    /// Socket Cloning connections the packet router started tracking at their first segment after the handshake that this node's stack has a connection for (it keeps the client's last headers, the socket seed, from then on).
+    ScTracked = 92,
+    /// Clone calls refused with `EAGAIN` because the router holds no socket seed for the connection or its seed disagrees with the socket's state (the client's last segment is not yet taken by the stack); the application serves the request itself.
+    ScSeedStale = 93,
+    /// SC-CLONE messages this node (the clone's) refused because their socket seed was missing or disagreed with the message's fixed fields (`rcv_nxt`, `snd_nxt`, the client's window, timestamps); also counted in `sc_clone_refused`.
+    ScSeedMismatch = 94,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 92] = [
+    pub const ALL: [Self; 95] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -301,6 +307,9 @@ impl Counter {
         Self::ContinuationHeadHeld,
         Self::SockoptNotGranted,
         Self::SockoptGranted,
+        Self::ScTracked,
+        Self::ScSeedStale,
+        Self::ScSeedMismatch,
     ];
 
     /// Number of defined counters.
@@ -409,6 +418,9 @@ impl Counter {
             89 => Some(Self::ContinuationHeadHeld),
             90 => Some(Self::SockoptNotGranted),
             91 => Some(Self::SockoptGranted),
+            92 => Some(Self::ScTracked),
+            93 => Some(Self::ScSeedStale),
+            94 => Some(Self::ScSeedMismatch),
             _ => None,
         }
     }
@@ -508,6 +520,9 @@ impl Counter {
             Self::ContinuationHeadHeld => "continuation_head_held",
             Self::SockoptNotGranted => "sockopt_not_granted",
             Self::SockoptGranted => "sockopt_granted",
+            Self::ScTracked => "sc_tracked",
+            Self::ScSeedStale => "sc_seed_stale",
+            Self::ScSeedMismatch => "sc_seed_mismatch",
         }
     }
 }

@@ -35,5 +35,5 @@ pub mod pure;
 
 pub use pure::{
     abi, bytes, config, csum, fcb, filter, flow, hmac, homsg, hopt, hrw, http, ipv4, member, mesh,
-    sc, scmsg, segbuild, seq, tcp, xlate,
+    sc, scmsg, scseed, segbuild, seq, tcp, xlate,
 };

@@ -61,8 +61,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76,
     // the placement's serving .. mesh_load_early 77..=80, the drain's
     // 81..=85, flow_pickup 86, the Range continuation's 87..=89, the
-    // service grants' 90..=91.
-    assert_eq!(Counter::COUNT, 92);
+    // service grants' 90..=91, the socket seed's 92..=94.
+    assert_eq!(Counter::COUNT, 95);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -83,7 +83,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(89), Some(Counter::ContinuationHeadHeld));
     assert_eq!(Counter::from_index(90), Some(Counter::SockoptNotGranted));
     assert_eq!(Counter::from_index(91), Some(Counter::SockoptGranted));
-    assert_eq!(Counter::from_index(92), None);
+    assert_eq!(Counter::from_index(92), Some(Counter::ScTracked));
+    assert_eq!(Counter::from_index(94), Some(Counter::ScSeedMismatch));
+    assert_eq!(Counter::from_index(95), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -461,6 +463,9 @@ fn counters_are_stable() {
         (Counter::ContinuationHeadHeld, 89, "continuation_head_held"),
         (Counter::SockoptNotGranted, 90, "sockopt_not_granted"),
         (Counter::SockoptGranted, 91, "sockopt_granted"),
+        (Counter::ScTracked, 92, "sc_tracked"),
+        (Counter::ScSeedStale, 93, "sc_seed_stale"),
+        (Counter::ScSeedMismatch, 94, "sc_seed_mismatch"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

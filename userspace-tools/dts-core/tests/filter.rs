@@ -369,3 +369,60 @@ proptest! {
         }
     }
 }
+
+/// A Socket Cloning service (`HandoverTo::Clone`): SYNs, RSTs and segments
+/// without ACK pass to the stack untouched; an untracked segment with ACK
+/// asks the caller to start tracking it (`ScTrack`, the socket seed); a
+/// tracked one goes to the flow; never a drop.
+#[test]
+fn socket_cloning_segments_are_tracked_or_passed() {
+    use dts_core::config::HandoverTo;
+    use dts_core::tcp::TCP_FLAG_RST;
+    let mut c = Config::new(2);
+    for id in 1..=3u8 {
+        c.add_node(Node {
+            id,
+            addr: 0x0a00_000a + u32::from(id),
+        })
+        .unwrap();
+    }
+    c.add_service(Service {
+        vip: VIP,
+        app_port: 80,
+        proxy_port: 8080,
+        nodes: NodeSet::from_ids(&[1, 2, 3]).unwrap(),
+        acceptor: 0,
+        handover_to: HandoverTo::Clone,
+    })
+    .unwrap();
+    c.validate().unwrap();
+    for flags in [
+        TCP_FLAG_SYN,
+        TCP_FLAG_SYN | TCP_FLAG_ACK,
+        TCP_FLAG_RST,
+        TCP_FLAG_RST | TCP_FLAG_ACK,
+        TCP_FLAG_FIN,
+        0,
+    ] {
+        assert_eq!(
+            inbound(&c, View::ALL, &seg(40000, 80, flags), || false),
+            Inbound::Pass,
+            "flags {flags:#x}"
+        );
+    }
+    for flags in [TCP_FLAG_ACK, TCP_FLAG_ACK | TCP_FLAG_FIN] {
+        assert_eq!(
+            inbound(&c, View::ALL, &seg(40000, 80, flags), || false),
+            Inbound::ScTrack { service: 0 }
+        );
+        assert!(matches!(
+            inbound(&c, View::ALL, &seg(40000, 80, flags), || true),
+            Inbound::ToProxy { syn: false, .. }
+        ));
+    }
+    // The clone port is not the application port: untouched.
+    assert_eq!(
+        inbound(&c, View::ALL, &seg(40000, 8080, TCP_FLAG_ACK), || false),
+        Inbound::Pass
+    );
+}

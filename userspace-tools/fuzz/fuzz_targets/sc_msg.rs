@@ -1,9 +1,12 @@
-//! Fuzz target: Socket Cloning payloads (SC-CLONE, SC-ACK) and forwarded
-//! copies on arbitrary bytes. Whatever decodes re-encodes to the same bytes.
+//! Fuzz target: Socket Cloning payloads (SC-CLONE, SC-ACK), socket seeds
+//! and forwarded copies on arbitrary bytes. Whatever decodes re-encodes to
+//! the same bytes; a seed is kept only if it parses, and an SC-CLONE's seed
+//! is accepted only if it says what the fixed fields say.
 
 #![no_main]
 
 use dts_core::scmsg::{ScAck, ScClone, MAX_CLONE_LEN};
+use dts_core::scseed::{Expect, Offer, Seed, SeedView};
 use dts_core::segbuild;
 use dts_core::tcp::{TCP_FLAG_FIN, TCP_FLAG_PSH};
 use libfuzzer_sys::fuzz_target;
@@ -16,6 +19,20 @@ fuzz_target!(|data: &[u8]| {
         let n = m.encode(&mut out).expect("a decoded SC-CLONE encodes");
         assert_eq!(&out[..n], data);
         assert_eq!(ScClone::decode(&out[..n]), Ok(m));
+        if let Ok(v) = m.seed_state() {
+            let e = Expect {
+                rcv_nxt: m.rcv_nxt,
+                snd_nxt: m.snd_nxt,
+                timestamps: m.timestamps,
+            };
+            assert_eq!(v.agrees(&e), Ok(()));
+            assert_eq!(SeedView::parse(m.seed), Ok(v));
+        }
+    }
+    let mut seed = Seed::new();
+    match seed.offer(data) {
+        Offer::Kept => assert_eq!(seed.bytes(), data),
+        _ => assert!(!seed.is_some()),
     }
     if let Ok(a) = ScAck::decode(data) {
         let mut out = [0u8; 64];
