@@ -16,7 +16,9 @@
 #           every body byte-exact, in order; the original node's scserver
 #           log shows the 30 requests on that connection, `local` for its
 #           own paths and `clone:X` for node X's; sc_clone_built rose on the
-#           other two nodes; the client's capture (pcap_check.py
+#           other two nodes; the original's router tracked the connection
+#           (sc_tracked) and every clone's socket seed matched (no
+#           sc_seed_stale there, no sc_seed_mismatch anywhere); the client's capture (pcap_check.py
 #           --sc-senders) has no RST, no gap in the server's sequence space,
 #           and every response's new data from the MAC of the node that owns
 #           its path;
@@ -90,7 +92,8 @@ PIPECLIENT=${TOOLS}dts-pipeclient
 SC_LOG=$RIG_OUT/scserver.log
 FIG=$RIG_OUT/sc-figures.txt
 COUNTERS="sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
-          sc_forwarded sc_settled sc_stray sc_ns_total"
+          sc_forwarded sc_settled sc_stray sc_ns_total sc_tracked sc_seed_stale
+          sc_seed_mismatch"
 # The debug kernel (KASAN, lockdep) under TCG is about 10 times slower: it
 # runs the same phases with files of at most 1 MiB (MKFILES_MAX, for every
 # VM's mkfiles.py), without the loss phase's transfers, and the clone-dies
@@ -895,6 +898,17 @@ client.*)
     done
     d=$(delta setup p2 "$orig" sc_clone_failed)
     check "keep-alive: no clone failed on node$orig ($d)" test "$d" = 0
+    # The socket seed: the router tracked the connection from its first
+    # segment past the handshake, and every clone's seed matched the socket
+    # (no EAGAIN) and its SC-CLONE's fields (no refusal on the clones' nodes).
+    d=$(delta setup p2 "$orig" sc_tracked)
+    check "keep-alive: node$orig's router tracked the connection (sc_tracked +$d)" test "$d" -ge 1
+    d=$(delta setup p2 "$orig" sc_seed_stale)
+    check "keep-alive: no clone of node$orig lacked a matching seed (sc_seed_stale +$d)" test "$d" = 0
+    for k in 2 3 4; do
+        d=$(delta setup p2 "$k" sc_seed_mismatch)
+        check "keep-alive: node$k refused no seed (sc_seed_mismatch +$d)" test "$d" = 0
+    done
     if [ "$CAPTURE" = 1 ]; then
         senders=""
         for p in $P2; do
