@@ -231,7 +231,10 @@ fn get_info(out: &mut UserOut) -> Result<usize> {
     stats::snapshot(hooks::registered(), &mut info);
     info.set_counter(Counter::FlowsActive, flows.unwrap_or(0) as u64);
     info.set_counter(Counter::Serving, u64::from(serving.unwrap_or(0)));
-    let mut buf = [0u8; abi::INFO_V1_SIZE];
+    // On the heap: the encoded struct is over a kilobyte, and `info` is
+    // already on the stack.
+    let mut buf = KVec::new();
+    buf.extend_with(abi::INFO_V1_SIZE, 0, GFP_KERNEL)?;
     let n = match info.encode(&mut buf) {
         Ok(n) => n,
         Err(_) => return invalid(),

@@ -230,9 +230,9 @@ EOF
         "$DTSCTL" status --json >/tmp/adm-0.json
         AS1500="setpriv --reuid=1500 --regid=1500 --clear-groups $NOCAPS"
         AS1700="setpriv --reuid=1700 --regid=1700 --clear-groups $NOCAPS"
-        check "uid 1500 (granted): DTS_SO_GET_INFO answers" query "$AS1500" 3400 1072
+        check "uid 1500 (granted): DTS_SO_GET_INFO answers" query "$AS1500" 3400 1328
         check "uid 1500 (granted): DTS_SO_GET_PEERS answers" query "$AS1500" 3403 4096
-        check "uid 1700 (not granted): DTS_SO_GET_INFO refused with EPERM" query_eperm "$AS1700" 3400 1072
+        check "uid 1700 (not granted): DTS_SO_GET_INFO refused with EPERM" query_eperm "$AS1700" 3400 1328
         check "uid 1700 (not granted): DTS_SO_GET_PEERS refused with EPERM" query_eperm "$AS1700" 3403 4096
         "$DTSCTL" status --json >/tmp/adm-q.json
         n=$(delta sockopt_granted adm-0 adm-q)

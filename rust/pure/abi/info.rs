@@ -21,7 +21,7 @@ pub const DTS_SO_SET_ZERO: i32 = DTS_SO_BASE;
 pub const MAX_HOOKS: usize = 8;
 
 /// Number of counter slots in [`InfoV1::counters`].
-pub const MAX_COUNTERS: usize = 96;
+pub const MAX_COUNTERS: usize = 128;
 
 /// Size of [`InfoV1::module_version`].
 pub const VERSION_LEN: usize = 32;
@@ -30,7 +30,7 @@ pub const VERSION_LEN: usize = 32;
 pub const HOOK_STATS_SIZE: usize = 32;
 
 /// Encoded size of [`InfoV1`].
-pub const INFO_V1_SIZE: usize = 1072;
+pub const INFO_V1_SIZE: usize = 1328;
 
 /// Encoded size of [`ZeroV1`].
 pub const ZERO_V1_SIZE: usize = 4;
@@ -121,13 +121,13 @@ impl HookStats {
 /// | offset | size | field                                             |
 /// |--------|------|---------------------------------------------------|
 /// | 0      | 4    | `u32 abi_version` (= [`DTS_ABI_VERSION`])         |
-/// | 4      | 4    | `u32 struct_size` (= [`INFO_V1_SIZE`] = 1072)      |
+/// | 4      | 4    | `u32 struct_size` (= [`INFO_V1_SIZE`] = 1328)      |
 /// | 8      | 32   | `u8 module_version[32]` (ASCII, NUL padded)       |
 /// | 40     | 4    | `u32 n_hooks` (valid entries in `hooks`, <= 8)    |
-/// | 44     | 4    | `u32 n_counters` (valid entries in `counters`, <= 64) |
+/// | 44     | 4    | `u32 n_counters` (valid entries in `counters`, <= 128) |
 /// | 48     | 256  | `struct hook_stats hooks[8]` (see [`HookStats`])  |
-/// | 304    | 512  | `u64 counters[64]` (indexed by [`Counter`])       |
-/// | 816    |      | end                                               |
+/// | 304    | 1024 | `u64 counters[128]` (indexed by [`Counter`])      |
+/// | 1328   |      | end                                               |
 ///
 /// `struct_size` is not stored: it is always [`INFO_V1_SIZE`].
 #[derive(Clone, Debug, PartialEq, Eq)]

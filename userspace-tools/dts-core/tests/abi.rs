@@ -24,7 +24,7 @@ struct CInfoV1 {
     n_hooks: u32,
     n_counters: u32,
     hooks: [CHookStats; 8],
-    counters: [u64; 96],
+    counters: [u64; 128],
 }
 
 #[test]
@@ -38,10 +38,10 @@ fn constants() {
     const { assert!(DTS_SO_BASE <= DTS_SO_GET_INFO && DTS_SO_GET_INFO < DTS_SO_MAX) };
     const { assert!(DTS_SO_BASE <= DTS_SO_SET_ZERO && DTS_SO_SET_ZERO < DTS_SO_MAX) };
     assert_eq!(MAX_HOOKS, 8);
-    assert_eq!(MAX_COUNTERS, 96);
+    assert_eq!(MAX_COUNTERS, 128);
     assert_eq!(VERSION_LEN, 32);
     assert_eq!(HOOK_STATS_SIZE, 32);
-    assert_eq!(INFO_V1_SIZE, 1072);
+    assert_eq!(INFO_V1_SIZE, 1328);
     assert_eq!(ZERO_V1_SIZE, 4);
     assert_eq!((EPERM, EFAULT, EINVAL, ENOPROTOOPT), (1, 14, 22, 92));
     assert_eq!(EHOSTDOWN, 112);
@@ -173,7 +173,7 @@ fn encoded_offsets_are_explicit() {
     let info = distinct();
     let buf = encode(&info);
     assert_eq!(at::<4>(&buf, 0), 1u32.to_ne_bytes());
-    assert_eq!(at::<4>(&buf, 4), 1072u32.to_ne_bytes());
+    assert_eq!(at::<4>(&buf, 4), 1328u32.to_ne_bytes());
     assert_eq!(&buf[8..18], b"0.1.0-test");
     assert_eq!(&buf[18..40], &[0u8; 22]);
     assert_eq!(at::<4>(&buf, 40), 5u32.to_ne_bytes());
@@ -187,7 +187,7 @@ fn encoded_offsets_are_explicit() {
         assert_eq!(at::<8>(&buf, base + 16), h.bytes.to_ne_bytes());
         assert_eq!(at::<8>(&buf, base + 24), h.tcp_packets.to_ne_bytes());
     }
-    for j in 0..64 {
+    for j in 0..128 {
         assert_eq!(at::<8>(&buf, 304 + 8 * j), info.counters[j].to_ne_bytes());
     }
 }
@@ -201,7 +201,7 @@ fn roundtrip_distinct() {
 #[test]
 fn encode_into_short_buffer_fails_untouched() {
     let info = distinct();
-    for len in [0, 1, 8, 815] {
+    for len in [0, 1, 8, 815, 1327] {
         let mut buf = vec![0xaau8; len];
         assert_eq!(info.encode(&mut buf), Err(AbiError::Truncated));
         assert!(buf.iter().all(|&b| b == 0xaa));
@@ -209,9 +209,9 @@ fn encode_into_short_buffer_fails_untouched() {
 }
 
 #[test]
-fn encode_into_long_buffer_writes_exactly_1072() {
+fn encode_into_long_buffer_writes_exactly_1328() {
     let info = distinct();
-    let mut buf = vec![0xaau8; 1200];
+    let mut buf = vec![0xaau8; 1500];
     assert_eq!(info.encode(&mut buf), Ok(INFO_V1_SIZE));
     assert_eq!(&buf[..INFO_V1_SIZE], &encode(&info)[..]);
     assert!(buf[INFO_V1_SIZE..].iter().all(|&b| b == 0xaa));
@@ -229,10 +229,10 @@ fn encode_rejects_bad_counts() {
         Err(AbiError::TooManyHooks { found: 9 })
     );
     let mut info = distinct();
-    info.n_counters = 97;
+    info.n_counters = 129;
     assert_eq!(
         info.encode(&mut buf),
-        Err(AbiError::TooManyCounters { found: 97 })
+        Err(AbiError::TooManyCounters { found: 129 })
     );
     let mut info = distinct();
     info.n_hooks = 8;

@@ -537,11 +537,11 @@ mod tests {
     fn abi_size_and_truncation_messages() {
         let msg = Error::Abi {
             err: AbiError::BadSize { found: 4 },
-            len: 1072,
+            len: 1328,
         }
         .to_string();
         assert!(
-            msg.contains("1072-byte") && msg.contains("struct_size 4"),
+            msg.contains("1328-byte") && msg.contains("struct_size 4"),
             "{msg}"
         );
         let msg = Error::Abi {
@@ -549,7 +549,7 @@ mod tests {
             len: 10,
         }
         .to_string();
-        assert!(msg.contains("expected 1072 bytes, got 10"), "{msg}");
+        assert!(msg.contains("expected 1328 bytes, got 10"), "{msg}");
     }
 
     #[test]
