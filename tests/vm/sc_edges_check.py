@@ -18,13 +18,16 @@ router PCAP --client IP:PORT --vip IP --clone-ip IP [--fin-secs S]
     capture holds exactly N copies of the connection (--copies: the
     sc_forwarded counter's rise).
 
-client PCAP --client IP:PORT --server IP:PORT --allow-macs MAC,...
+client PCAP --client IP:PORT --server IP:PORT --allow-macs MAC,... [--open-ok]
     PCAP was taken on the client (lib.sh capture_start). For the
     connection: no RST in either direction; every server segment comes from
     one of the allowed MACs (a clone's node not among them: nothing of the
-    clone reached the client); nothing from the server side after the
-    connection closed (both FINs exchanged and the client's ACK of the
-    server's FIN sent), except a retransmission of the server's FIN.
+    clone reached the client); no segment to the client's port from the
+    server's address but another port (a clone's segment left
+    untranslated); the connection closed (both FINs exchanged and the
+    client's ACK of the server's FIN sent; not required with --open-ok),
+    and nothing from the server side after that, except a retransmission
+    of the server's FIN.
 
 Exit status 0 if every check passes, 1 otherwise, 2 on a usage error.
 """
@@ -136,6 +139,11 @@ def client(a):
             continue
         from_client = s.src == cip and s.sport == cport and s.dst == sip and s.dport == sport
         from_server = s.src == sip and s.sport == sport and s.dst == cip and s.dport == cport
+        if s.src == sip and s.dst == cip and s.dport == cport and s.sport != sport:
+            problems.append("packet %d: a segment from %s port %d (flags %s, MAC %s): an "
+                            "untranslated clone" % (index, a.server.rsplit(":", 1)[0], s.sport,
+                                                     flag_names(s.flags), fmt_mac(s.src_mac)))
+            continue
         if not (from_client or from_server):
             continue
         if s.flags & RST:
@@ -165,7 +173,7 @@ def client(a):
                   "at packet %d" % closed_at if closed_at is not None else "no"))
     if n_s == 0:
         problems.append("no server segment of the connection in the capture")
-    if closed_at is None:
+    if closed_at is None and not a.open_ok:
         problems.append("the connection did not close in the capture (both FINs, the last ACK)")
     return out, problems
 
@@ -187,6 +195,7 @@ def main(argv):
     c.add_argument("--client", required=True)
     c.add_argument("--server", required=True)
     c.add_argument("--allow-macs", required=True)
+    c.add_argument("--open-ok", action="store_true")
     a = ap.parse_args(argv)
     try:
         out, problems = router(a) if a.mode == "router" else client(a)
