@@ -24,10 +24,9 @@ client PCAP --client IP:PORT --server IP:PORT --allow-macs MAC,... [--open-ok]
     one of the allowed MACs (a clone's node not among them: nothing of the
     clone reached the client); no segment to the client's port from the
     server's address but another port (a clone's segment left
-    untranslated); the connection closed (both FINs exchanged and the
-    client's ACK of the server's FIN sent; not required with --open-ok),
-    and nothing from the server side after that, except a retransmission
-    of the server's FIN.
+    untranslated); the connection closed (both FINs sent and acknowledged;
+    not required with --open-ok), and nothing from the server side after
+    that, except a retransmission of the server's FIN.
 
 Exit status 0 if every check passes, 1 otherwise, 2 on a usage error.
 """
@@ -132,6 +131,7 @@ def client(a):
     allow = {parse_mac(m) for m in a.allow_macs.split(",") if m}
     problems, out = [], []
     c_fin = s_fin = closed_at = None
+    c_fin_acked = s_fin_acked = False
     n_c = n_s = 0
     for index, ts, frame in read_pcap(a.pcap):
         s = parse_frame(index, ts, frame)
@@ -153,9 +153,10 @@ def client(a):
         if from_client:
             n_c += 1
             if s.flags & FIN and c_fin is None:
-                c_fin = s.seq
-            if (closed_at is None and s_fin is not None and c_fin is not None
-                    and s.flags & ACK and (s.ack - s_fin - 1) % 2**32 == 0):
+                c_fin = (s.seq + s.plen) % 2**32
+            if s_fin is not None and s.flags & ACK and (s.ack - s_fin - 1) % 2**32 == 0:
+                s_fin_acked = True
+            if closed_at is None and c_fin_acked and s_fin_acked:
                 closed_at = index
             continue
         n_s += 1
@@ -167,6 +168,10 @@ def client(a):
                             % (index, flag_names(s.flags), s.plen, closed_at))
         if s.flags & FIN and s_fin is None:
             s_fin = (s.seq + s.plen) % 2**32
+        if c_fin is not None and s.flags & ACK and (s.ack - c_fin - 1) % 2**32 == 0:
+            c_fin_acked = True
+        if closed_at is None and c_fin_acked and s_fin_acked:
+            closed_at = index
     out.append("%s: %d client and %d server segment(s); client FIN %s, server FIN %s, closed %s"
                % (a.client, n_c, n_s, "yes" if c_fin is not None else "no",
                   "yes" if s_fin is not None else "no",
