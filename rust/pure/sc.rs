@@ -421,6 +421,12 @@ impl Clone {
                 self.phase = ClonePhase::Established;
                 Ok(CloneOut::SynAck)
             }
+            ClonePhase::Syn if seg.flags & TCP_FLAG_RST != 0 => {
+                // The stack's answer to the fake SYN when nothing listens
+                // on the clone port: the clone is over before it began.
+                self.phase = ClonePhase::Done;
+                Ok(CloneOut::Drop)
+            }
             ClonePhase::Syn | ClonePhase::Done => Ok(CloneOut::Drop),
             ClonePhase::Established | ClonePhase::FinSent { .. } => {
                 if seg.flags & TCP_FLAG_RST != 0 {
@@ -608,6 +614,22 @@ mod tests {
         assert!(!c.client_ack(1123u32.wrapping_add(c.d2)));
         assert!(c.client_ack(1124u32.wrapping_add(c.d2)));
         assert_eq!(c.phase, ClonePhase::Done);
+    }
+
+    #[test]
+    fn rst_to_the_fake_syn_ends_the_clone() {
+        let mut c = Clone::new(5000, 100, 0, 0, 7, true);
+        let rst = CloneSeg {
+            flags: TCP_FLAG_RST | TCP_FLAG_ACK,
+            seq: 0,
+            ack: 4900,
+            len: 0,
+            tsval: None,
+            wscale: None,
+        };
+        assert_eq!(c.out(&rst), Ok(CloneOut::Drop));
+        assert_eq!(c.phase, ClonePhase::Done);
+        assert!(!c.live());
     }
 
     #[test]

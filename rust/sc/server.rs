@@ -272,5 +272,17 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         reset_clone(&key, clone_port, c.rcv_nxt);
         return fail(ScStatus::Failed);
     }
+    // The third segment stands for the client's: the clone's entry is
+    // assured (`Established`, as the original's is from the clone call
+    // on). The client's later segments reach the clone as forwarded
+    // copies, which never pass the entry's tracker: left in `SynSeen`, the
+    // entry expired 10 s after the clone's last segment (a keep-alive
+    // client thinking that long), and the clone was never reset.
+    state::with(|st| {
+        let g = rcu::Guard::new();
+        if let Some(f) = st.flows.lookup(&key, &g) {
+            f.update(Event::Segment { remote: true }, clock::now_secs());
+        }
+    });
     ScStatus::Ok
 }
