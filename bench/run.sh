@@ -302,16 +302,19 @@ EOF
     echo
     echo "## This run"
     echo
-    echo "- \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')\`, $(( ($(date +%s) - t_start) / 60 )) min on $(hostname) ($(nproc) CPUs, QEMU TCG)."
+    echo "- \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')$([ "$compare_only" = 1 ] && echo ' --compare-only')$([ "$drain_only" = 1 ] && echo ' --drain-only')\`, $(( ($(date +%s) - t_start) / 60 )) min on $(hostname) ($(nproc) CPUs, QEMU TCG)."
     echo "- Locality file set: $NFILES files of $FILE_KIB KiB, Zipf alpha $ALPHA; each node's nginx page cache limited to $CACHE_MB MiB; disk reads throttled to ${DISK_THROTTLE%,*} B/s and ${DISK_THROTTLE#*,} requests/s."
-    echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
     echo "- Socket Cloning compared (\`sc_compare\`): the Zipf stream over wrk's 4 keep-alive connections on every node count of the run (param \`N_nodes\`); the normalized efficiency is each mechanism's req/s over N times one plain node's (\`plain\`, node 1's nginx alone under the same page-cache limit); cooperative caches of $((CACHE_MB / 2)) MiB per node (\`bench/nginx-coop.conf\`)."
-    echo "- Socket Cloning under the policies (\`sc_locality\`): the Zipf stream over wrk's 4 keep-alive connections; baseline \`ipvs_rr_ka\` (IPVS round robin over the same kind of connections), second baseline \`sc_rr\`."
-    echo "- Drain (\`drain\`, \`drain_moved\`, \`drain_errors\`): node 2 serves throttled downloads of one file and keep-alive request streams (the param says how many of each), then is drained by IPVS weight 0 (\`ipvs_w0\`, the baseline), HAProxy's \`disable server\` (\`haproxy_disable\`) or \`dtsctl drain\` (\`dts\`); after the drain timeout node 2 is taken down and what it still served is cut. \`drain_s\`: until node 2 had no workload connection (the timeout if cut); \`moved_mib\`: bytes of the file the other nodes served after the drain started; \`errors\`: failed or not byte-exact downloads plus broken streams, as the client saw them (the target is 0)."
-    if [ "$all_mechs_n" != 0 ]; then
-        echo "- Largest node count: $all_mechs_n nodes (\`locality_scaling\`, \`surge_scaling\`: every locality mechanism, one repetition each); 3 nodes in the main run (\`locality\`, \`surge\`)."
-    else
-        echo "- Largest node count with every locality mechanism: 3 nodes (the main run)$([ "$quick" = 1 ] && echo '; a quick run measures LARD alone on the other size')."
+    # The other scenarios (not in a --compare-only run).
+    if [ "$compare_only" = 0 ]; then
+        echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
+        echo "- Socket Cloning under the policies (\`sc_locality\`): the Zipf stream over wrk's 4 keep-alive connections; baseline \`ipvs_rr_ka\` (IPVS round robin over the same kind of connections), second baseline \`sc_rr\`."
+        echo "- Drain (\`drain\`, \`drain_moved\`, \`drain_errors\`): node 2 serves throttled downloads of one file and keep-alive request streams (the param says how many of each), then is drained by IPVS weight 0 (\`ipvs_w0\`, the baseline), HAProxy's \`disable server\` (\`haproxy_disable\`) or \`dtsctl drain\` (\`dts\`); after the drain timeout node 2 is taken down and what it still served is cut. \`drain_s\`: until node 2 had no workload connection (the timeout if cut); \`moved_mib\`: bytes of the file the other nodes served after the drain started; \`errors\`: failed or not byte-exact downloads plus broken streams, as the client saw them (the target is 0)."
+        if [ "$all_mechs_n" != 0 ]; then
+            echo "- Largest node count: $all_mechs_n nodes (\`locality_scaling\`, \`surge_scaling\`: every locality mechanism, one repetition each); 3 nodes in the main run (\`locality\`, \`surge\`)."
+        else
+            echo "- Largest node count with every locality mechanism: 3 nodes (the main run)$([ "$quick" = 1 ] && echo '; a quick run measures LARD alone on the other size')."
+        fi
     fi
     if [ "$fails" != 0 ]; then
         echo "- **$fails cluster run(s) FAILED**; the figures above come from what they measured before. See \`runs/\`."
