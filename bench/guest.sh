@@ -44,6 +44,13 @@
 #               nginx over the same keep-alive connections; sc_locality
 #               (req/s), sc_locality_hit and sc_locality_served (per node;
 #               nginx's bytes plus what dts-scserver served itself);
+#   sc_compare  Socket Cloning against cooperative caching (coop, coop_lfu:
+#               bench/nginx-coop.conf), DTS keep-alive handover (dts_chash),
+#               the relays by owner (nginx_relay, haproxy), IPVS-DR round
+#               robin (ipvs_rr_ka) and one plain node (plain, the baseline),
+#               the Zipf stream over keep-alive connections, every file to
+#               its chash owner (dts-bench owners); req/s, param N_nodes
+#               (node_cmp_all, client_cmp_all; also in the scaling part);
 #   cloning     Socket Cloning behind IPVS-DR (node 1 directs $VIP_SC:81 to
 #               node 2, whose dts-scserver clones every /b/ request to node
 #               3's nginx): ab -k (one keep-alive connection, a clone per
@@ -73,12 +80,14 @@
 #               `dtsctl hook-stats on`) and module_unloaded, interleaved.
 # drain (3 nodes + client): the drain scenario alone (bench/run.sh
 #   --drain-only).
+# compare (N nodes + client): the sc_compare scenario alone (bench/run.sh
+#   --compare-only).
 # scaling (N nodes + client): the locality workload under dts_lard
 #   (scaling, scaling_hit); with bench_all_mechs=1 (the full run's largest
 #   cluster) instead every locality mechanism under Zipf and SURGE, one
 #   repetition each: locality_scaling, surge_scaling and their _hit and
 #   _served (params N_nodes, N_nodes/nodeI), scaling and scaling_hit from
-#   the Zipf dts_lard run.
+#   the Zipf dts_lard run; then, in both cases, sc_compare (one repetition).
 # The host's CPU share of every measured locality window is sampled by
 # bench/run.sh between cpu_mark's marks (host_cpu, host_cpu_locality).
 . "$RIG_REPO/tests/vm/lib.sh"
@@ -824,9 +833,13 @@ cmp_relays_stop() {
 }
 
 # coop_start MIN_USES: this node's cooperative cache (bench/nginx-coop.conf)
-# on port 84, empty, half the page-cache budget (bench_cache_mb / 2 MiB) at
-# most, in nginx's memory cgroup; MIN_USES 1 (coop: every fetched file is
-# cached, LRU) or 2 (coop_lfu: at its second request).
+# on port 84, empty, a quarter of the page-cache budget (bench_cache_mb / 4
+# MiB) at most, in nginx's memory cgroup; MIN_USES 1 (coop: every fetched
+# file is cached, LRU) or 2 (coop_lfu: at its second request). The cache is
+# on tmpfs, which the cgroup cannot reclaim without swap: with half the
+# budget (20 of 40 MiB) the cgroup ran out of memory under load (an nginx
+# worker OOM-killed), so a quarter, and node_cmp fails a run in which the
+# cgroup's oom_kill count grew.
 coop_start() {
     coop_stop
     rm -rf /tmp/coop
@@ -834,7 +847,7 @@ coop_start() {
     cmp_upstreams /tmp/coop/upstreams.conf
     awk -v self="$RIG_ID" '{ printf "%s %s;\n", $1, ($2 == self ? "self" : "n" $2) }' \
         /tmp/cmp/owners >/tmp/coop/owner.map
-    sed -e "s/@MAX_SIZE@/$((cache_mb / 2))/" -e "s/@MIN_USES@/$1/" "$BENCH/nginx-coop.conf" \
+    sed -e "s/@MAX_SIZE@/$((cache_mb / 4))/" -e "s/@MIN_USES@/$1/" "$BENCH/nginx-coop.conf" \
         >/tmp/coop/nginx.conf || return 1
     # nginx daemonizes from a shell in the cgroup: it stays there.
     # shellcheck disable=SC2016
@@ -855,6 +868,9 @@ coop_report() {
         awk '{ c[$3]++; if ($4 != 200) bad++ } END { printf "hit=%d miss=%d own=%d non200=%d", c["HIT"], c["MISS"], c["-"], bad }')
     log "sc_compare $1 rep $2: $_st; cache $(du -sk /tmp/coop/cache | cut -f1) KiB; cgroup memory.current $(cat /sys/fs/cgroup/web/memory.current) B, memory.peak $(cat /sys/fs/cgroup/web/memory.peak 2>/dev/null || echo -) B"
 }
+
+# oom_kills: the memory cgroup's oom_kill count.
+oom_kills() { awk '$1 == "oom_kill" { print $2 }' /sys/fs/cgroup/web/memory.events; }
 
 # cmp_sc_check LINE: every clone or local service in dts-scserver's log
 # from line LINE on went to the owner map's node; "REQUESTS WRONG".
@@ -901,10 +917,10 @@ node_cmp() {
             check "sc_compare dts_chash: dtsctl apply -f (handover_to = proxy, policy chash)" \
                 "$DTSCTL" apply -f /tmp/c-cmp.toml || : >"$_broken" ;;
         coop)
-            check "sc_compare coop: cooperative cache on :84 (LRU, $((cache_mb / 2)) MiB)" \
+            check "sc_compare coop: cooperative cache on :84 (LRU, $((cache_mb / 4)) MiB)" \
                 coop_start 1 || : >"$_broken" ;;
         coop_lfu)
-            check "sc_compare coop_lfu: cooperative cache on :84 (min_uses 2, $((cache_mb / 2)) MiB)" \
+            check "sc_compare coop_lfu: cooperative cache on :84 (min_uses 2, $((cache_mb / 4)) MiB)" \
                 coop_start 2 || : >"$_broken" ;;
     esac
     barrier "$_b-set" "$ALL"
@@ -917,12 +933,18 @@ node_cmp() {
             --metrics "$METRICS" || : >"$_broken"
     fi
     sync; echo 3 >/proc/sys/vm/drop_caches
+    _oom0=$(oom_kills)
     barrier "$_b-warm" "$ALL"
     barrier "$_b-go" "$ALL"
     _s0=$(sc_log_lines)
     _c0=1
     [ -f /tmp/coop/access.log ] && _c0=$(( $(wc -l </tmp/coop/access.log) + 1 ))
     barrier "$_b-end" "$ALL"
+    _oom1=$(oom_kills)
+    [ "$_oom1" = "$_oom0" ] || {
+        fail "sc_compare $_m rep $_r: the memory cgroup killed $((_oom1 - _oom0)) process(es) (oom_kill)"
+        : >"$_broken"
+    }
     case $_m in
         sc_chash)
             set -- $(cmp_sc_check "$_s0")

@@ -304,7 +304,7 @@ EOF
     echo
     echo "- \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')$([ "$compare_only" = 1 ] && echo ' --compare-only')$([ "$drain_only" = 1 ] && echo ' --drain-only')\`, $(( ($(date +%s) - t_start) / 60 )) min on $(hostname) ($(nproc) CPUs, QEMU TCG)."
     echo "- Locality file set: $NFILES files of $FILE_KIB KiB, Zipf alpha $ALPHA; each node's nginx page cache limited to $CACHE_MB MiB; disk reads throttled to ${DISK_THROTTLE%,*} B/s and ${DISK_THROTTLE#*,} requests/s."
-    echo "- Socket Cloning compared (\`sc_compare\`): the Zipf stream over wrk's 4 keep-alive connections on every node count of the run (param \`N_nodes\`); the normalized efficiency is each mechanism's req/s over N times one plain node's (\`plain\`, node 1's nginx alone under the same page-cache limit); cooperative caches of $((CACHE_MB / 2)) MiB per node (\`bench/nginx-coop.conf\`)."
+    echo "- Socket Cloning compared (\`sc_compare\`): the Zipf stream over wrk's 4 keep-alive connections on every node count of the run (param \`N_nodes\`); the normalized efficiency is each mechanism's req/s over N times one plain node's (\`plain\`, node 1's nginx alone under the same page-cache limit); cooperative caches of $((CACHE_MB / 4)) MiB per node (\`bench/nginx-coop.conf\`)."
     # The other scenarios (not in a --compare-only run).
     if [ "$compare_only" = 0 ]; then
         echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
