@@ -960,6 +960,9 @@ node_cmp() {
             coop_report "$_m" "$_r" "$_c0"
             coop_stop ;;
         dts_chash)
+            # The proxy's handovers and local services (warm-up included).
+            log "sc_compare dts_chash rep $_r: $(curl -s --max-time 5 "http://$METRICS/metrics" |
+                grep -E '^dts_proxy_(handovers_total|local_total|fallbacks_total)' | tr '\n' ' ')"
             dts_proxy_stop
             check "sc_compare dts_chash: dtsctl apply -f (the main configuration again)" \
                 "$DTSCTL" apply -f /tmp/c.toml ;;
