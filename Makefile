@@ -98,12 +98,14 @@ demo: deps
 		--module $(BUILD)/default/module/rust/dts.ko --tools $(TOOLS_DIR)
 
 # The benchmark harness (Documentation/performance.md): QUICK=1 for fewer
-# repetitions, BENCH_OUT=DIR for another output directory than bench/.
+# repetitions, BENCH_OUT=DIR for another output directory than bench/,
+# DRAIN_ONLY=1 or COMPARE_ONLY=1 for the drain or sc_compare scenario alone.
 bench: deps
 	$(MAKE) --no-print-directory module tools FLAVOR=default
 	bench/run.sh --kernel $(shell scripts/kernel.sh dir default)/bzImage \
 		--module $(BUILD)/default/module/rust/dts.ko --tools $(TOOLS_DIR) \
 		$(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(DRAIN_ONLY)),--drain-only) \
+		$(if $(filter 1,$(COMPARE_ONLY)),--compare-only) \
 		$(if $(BENCH_OUT),--out $(BENCH_OUT))
 
 clean:

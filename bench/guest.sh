@@ -44,6 +44,13 @@
 #               nginx over the same keep-alive connections; sc_locality
 #               (req/s), sc_locality_hit and sc_locality_served (per node;
 #               nginx's bytes plus what dts-scserver served itself);
+#   sc_compare  Socket Cloning against cooperative caching (coop, coop_lfu:
+#               bench/nginx-coop.conf), DTS keep-alive handover (dts_chash),
+#               the relays by owner (nginx_relay, haproxy), IPVS-DR round
+#               robin (ipvs_rr_ka) and one plain node (plain, the baseline),
+#               the Zipf stream over keep-alive connections, every file to
+#               its chash owner (dts-bench owners); req/s, param N_nodes
+#               (node_cmp_all, client_cmp_all; also in the scaling part);
 #   cloning     Socket Cloning behind IPVS-DR (node 1 directs $VIP_SC:81 to
 #               node 2, whose dts-scserver clones every /b/ request to node
 #               3's nginx): ab -k (one keep-alive connection, a clone per
@@ -73,12 +80,14 @@
 #               `dtsctl hook-stats on`) and module_unloaded, interleaved.
 # drain (3 nodes + client): the drain scenario alone (bench/run.sh
 #   --drain-only).
+# compare (N nodes + client): the sc_compare scenario alone (bench/run.sh
+#   --compare-only).
 # scaling (N nodes + client): the locality workload under dts_lard
 #   (scaling, scaling_hit); with bench_all_mechs=1 (the full run's largest
 #   cluster) instead every locality mechanism under Zipf and SURGE, one
 #   repetition each: locality_scaling, surge_scaling and their _hit and
 #   _served (params N_nodes, N_nodes/nodeI), scaling and scaling_hit from
-#   the Zipf dts_lard run.
+#   the Zipf dts_lard run; then, in both cases, sc_compare (one repetition).
 # The host's CPU share of every measured locality window is sampled by
 # bench/run.sh between cpu_mark's marks (host_cpu, host_cpu_locality).
 . "$RIG_REPO/tests/vm/lib.sh"
@@ -118,6 +127,10 @@ EFF_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LAT_MECHS="direct dts nginx_relay haproxy ipvs_dr"
 LOC_MECHS="ipvs_rr dts_rr dts_lard dts_ds dts_chash"
 SC_MECHS="direct sc sc_local"
+# sc_compare: one plain node (the baseline), then every mechanism over the
+# whole cluster; the content-aware ones place each file on its owner
+# (dts-policy's chash: dts-bench owners).
+CMP_MECHS="plain ipvs_rr_ka sc_chash dts_chash coop coop_lfu nginx_relay haproxy"
 SC_SIZES="1k 64k 1m"
 VIP_DR=10.0.0.101       # IPVS-DR to node 2 (efficiency, latency)
 VIP_RR=10.0.0.102       # IPVS-DR round robin over every node (locality)
@@ -147,7 +160,7 @@ size_bytes() {
 }
 
 # The cluster file for N nodes (self = this node), with an optional [policy].
-cluster_toml() { # POLICY|-
+cluster_toml() { # POLICY|- [HANDOVER_TO]: the VIP:80 service's handover_to
     printf 'self = %s\n' "$RIG_ID"
     printf '\n[mesh]\nsecret = "%s"\n' "dts-test-rig-mesh-secret-0001"
     i=1
@@ -157,6 +170,7 @@ cluster_toml() { # POLICY|-
     done
     nodes=$(seq -s, 1 "$N")
     printf '\n[[service]]\nvip = "%s"\nport = 80\nproxy_port = 8080\nnodes = [%s]\n' "$VIP" "$nodes"
+    [ -n "${2:-}" ] && printf 'handover_to = "%s"\n' "$2"
     printf '\n[[service]]\nvip = "%s"\nport = 81\nmode = "sc"\nclone_port = 80\nnodes = [%s]\n' "$VIP_SC" "$nodes"
     [ "$1" = - ] && return 0
     printf '\n[policy]\nname = "%s"\n' "$1"
@@ -505,6 +519,7 @@ node_main() {
     fi
     node_loc_all sc "$SC_LOC_MECHS" "$LOC_REPS"
     sc_policy_stop
+    node_cmp_all "$LOC_REPS"
     cache_limit max
     node_drain_all
 
@@ -630,6 +645,7 @@ node_scaling() {
         barrier ready "$ALL"
         node_loc_all zipf "$LOC_MECHS" 1
         node_loc_all surge "$LOC_MECHS" 1
+        node_cmp_all 1
         cache_limit max
         barrier finish "$ALL"
         node_finish
@@ -646,6 +662,7 @@ node_scaling() {
     hit=$(hit_rate $((d1 - d0)) "$sv")
     log "scaling ($N nodes): served $sv B, disk read $((d1 - d0)) B, hit rate $hit"
     sample scaling_hit dts_lard "${N}_nodes/node$RIG_ID" 1 hit_rate "$hit" true
+    node_cmp_all 1
     cache_limit max
     barrier finish "$ALL"
     node_finish
@@ -724,6 +741,9 @@ sc_policy_run() { # CONFIG
 node_finish() {
     sc_server_stop
     sc_policy_stop
+    coop_stop
+    cmp_relays_stop
+    cp /tmp/coop/error.log "$RIG_OUT/coop-error.log" 2>/dev/null
     cp /tmp/scserver.log "$SC_LOG" /tmp/scserver-loc.err "$RIG_OUT/" 2>/dev/null
     [ -f /tmp/haproxy.pid ] && kill "$(cat /tmp/haproxy.pid)" 2>/dev/null
     [ -f /tmp/nginx-relay/nginx.pid ] && kill "$(cat /tmp/nginx-relay/nginx.pid)" 2>/dev/null
@@ -731,6 +751,227 @@ node_finish() {
     pkill -x iperf3
     umount /tmp/data
     node_teardown
+}
+
+# --- sc_compare ----------------------------------------------------------------
+# Socket Cloning against cooperative caching, DTS handover, the relays and
+# the baselines, on the locality workload (the Zipf stream over the disk's
+# set, every node's page cache limited to bench_cache_mb), over keep-alive
+# connections (wrk, 4 connections): one plain node's nginx (plain, the
+# baseline: node 1 alone), IPVS-DR round robin (ipvs_rr_ka), and, each file
+# sent to its owner (the chash owner map, /tmp/cmp/owners): sc_chash
+# (dts-scserver --config chash behind IPVS-DR round robin), dts_chash
+# (dts-proxy --config chash --keepalive, the service's handover_to =
+# "proxy": every request of a connection placed again), coop and coop_lfu
+# (bench/nginx-coop.conf behind IPVS-DR round robin: the accepting node
+# serves from its own disk, its cache, or the owner's nginx), nginx_relay
+# and haproxy (node 1 relays every request to the owner:
+# bench/nginx-relay-owner.conf, bench/haproxy-owner.cfg). Samples:
+# sc_compare (req/s, param N_nodes); dts-bench compares each mechanism
+# with N plain nodes.
+
+# cmp_owner_map: /tmp/cmp/owners, "PATH NODE" for every /z/ file: the node
+# consistent hashing picks with every node up (dts-bench owners: the code
+# of dts-policy's chash, which dts-scserver and dts-proxy run).
+cmp_owner_map() {
+    mkdir -p /tmp/cmp || return 1
+    awk -v n="$nfiles" 'BEGIN { for (i = 1; i <= n; i++) printf "/z/f%04d\n", i }' |
+        "$TOOLS/dts-bench" owners --nodes "$(seq -s, 1 "$N")" >/tmp/cmp/owners || return 1
+    _lines=$(awk 'END { print NR }' /tmp/cmp/owners)
+    [ "$_lines" = "$nfiles" ] || { echo "owner map: $_lines lines for $nfiles files"; return 1; }
+    echo "files per owner: $(awk '{ c[$2]++ } END { for (n in c) printf "node%s=%d ", n, c[n] }' /tmp/cmp/owners)"
+}
+
+# cmp_upstreams FILE: an nginx upstream n<ID> per node (port 80, kept-alive
+# connections).
+cmp_upstreams() {
+    for _i in $(seq 1 "$N"); do
+        printf 'upstream n%s {\n    server %s:80;\n    keepalive 8;\n}\n' "$_i" "$(node_ip "$_i")"
+    done >"$1"
+}
+
+# listening PORT: something listens on TCP PORT (IPv4).
+listening() {
+    awk -v p="$(printf ':%04X' "$1")" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
+        END { exit !f }' /proc/net/tcp
+}
+
+# cmp_ipvs (node 1): $VIP_SC:81 (the cloning servers) and $VIP_RR:84 (the
+# cooperative caches) round robin to every node (DR).
+cmp_ipvs() {
+    for _vp in "$VIP_SC:81" "$VIP_RR:84"; do
+        ipvsadm -D -t "$_vp" 2>/dev/null
+        ipvsadm -A -t "$_vp" -s rr || return 1
+        for _i in $(seq 1 "$N"); do
+            ipvsadm -a -t "$_vp" -r "$(node_ip "$_i"):${_vp##*:}" -g || return 1
+        done
+    done
+}
+
+# cmp_relays_start (node 1): the nginx relay (port 8086) and HAProxy (port
+# 8087), each request to its file's owner; outside the memory cgroup (they
+# cache nothing).
+cmp_relays_start() {
+    mkdir -p /tmp/relay-owner/tmp /tmp/haproxy-owner || return 1
+    cmp_upstreams /tmp/relay-owner/upstreams.conf
+    awk '{ printf "%s n%s;\n", $1, $2 }' /tmp/cmp/owners >/tmp/relay-owner/owner.map
+    nginx -e /tmp/relay-owner/error.log -c "$BENCH/nginx-relay-owner.conf" -p /tmp/relay-owner/ ||
+        { cat /tmp/relay-owner/error.log; return 1; }
+    awk '{ printf "%s n%s\n", $1, $2 }' /tmp/cmp/owners >/tmp/haproxy-owner/owner.map
+    for _i in $(seq 1 "$N"); do
+        printf 'backend n%s\n    server s%s %s:80\n' "$_i" "$_i" "$(node_ip "$_i")"
+    done >/tmp/haproxy-owner/backends.cfg
+    haproxy -f "$BENCH/haproxy-owner.cfg" -f /tmp/haproxy-owner/backends.cfg -D \
+        -p /tmp/haproxy-owner/haproxy.pid || return 1
+    _n=0
+    while ! { listening 8086 && listening 8087; } && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
+    listening 8086 && listening 8087
+}
+cmp_relays_stop() {
+    pid_stop /tmp/relay-owner/nginx.pid
+    pid_stop /tmp/haproxy-owner/haproxy.pid
+}
+
+# coop_start MIN_USES: this node's cooperative cache (bench/nginx-coop.conf)
+# on port 84, empty, a quarter of the page-cache budget (bench_cache_mb / 4
+# MiB) at most, in nginx's memory cgroup; MIN_USES 1 (coop: every fetched
+# file is cached, LRU) or 2 (coop_lfu: at its second request). The cache is
+# on tmpfs, which the cgroup cannot reclaim without swap: with half the
+# budget (20 of 40 MiB) the cgroup ran out of memory under load (an nginx
+# worker OOM-killed), so a quarter, and node_cmp fails a run in which the
+# cgroup's oom_kill count grew.
+coop_start() {
+    coop_stop
+    rm -rf /tmp/coop
+    mkdir -p /tmp/coop/tmp || return 1
+    cmp_upstreams /tmp/coop/upstreams.conf
+    awk -v self="$RIG_ID" '{ printf "%s %s;\n", $1, ($2 == self ? "self" : "n" $2) }' \
+        /tmp/cmp/owners >/tmp/coop/owner.map
+    sed -e "s/@MAX_SIZE@/$((cache_mb / 4))/" -e "s/@MIN_USES@/$1/" "$BENCH/nginx-coop.conf" \
+        >/tmp/coop/nginx.conf || return 1
+    # nginx daemonizes from a shell in the cgroup: it stays there.
+    # shellcheck disable=SC2016
+    sh -c 'echo $$ >/sys/fs/cgroup/web/cgroup.procs &&
+           exec nginx -e /tmp/coop/error.log -c /tmp/coop/nginx.conf -p /tmp/coop/' ||
+        { cat /tmp/coop/error.log; return 1; }
+    _n=0
+    while ! listening 84 && [ $_n -lt 50 ]; do sleep 0.2; _n=$((_n + 1)); done
+    listening 84 || { echo "nothing listens on port 84"; cat /tmp/coop/error.log; return 1; }
+}
+coop_stop() { pid_stop /tmp/coop/nginx.pid; }
+
+# coop_report MECH REP LINE: what this node's cache did from access-log
+# line LINE on (hits, misses fetched from the owners, own files from the
+# disk), and the cgroup's memory.
+coop_report() {
+    _st=$(tail -n +"$3" /tmp/coop/access.log |
+        awk '{ c[$3]++; if ($4 != 200) bad++ } END { printf "hit=%d miss=%d own=%d non200=%d", c["HIT"], c["MISS"], c["-"], bad }')
+    log "sc_compare $1 rep $2: $_st; cache $(du -sk /tmp/coop/cache | cut -f1) KiB; cgroup memory.current $(cat /sys/fs/cgroup/web/memory.current) B, memory.peak $(cat /sys/fs/cgroup/web/memory.peak 2>/dev/null || echo -) B"
+}
+
+# oom_kills: the memory cgroup's oom_kill count.
+oom_kills() { awk '$1 == "oom_kill" { print $2 }' /sys/fs/cgroup/web/memory.events; }
+
+# cmp_sc_check LINE: every clone or local service in dts-scserver's log
+# from line LINE on went to the owner map's node; "REQUESTS WRONG".
+cmp_sc_check() {
+    tail -n +"$1" "$SC_LOG" | awk -v self="$RIG_ID" 'NR == FNR { own[$1] = $2; next }
+        { p = substr($3, 6); a = substr($4, 8) }
+        a ~ /^clone:/ { n++; if (own[p] != substr(a, 7)) bad++ }
+        a == "local" { n++; if (own[p] != self) bad++ }
+        END { printf "%d %d\n", n, bad }' /tmp/cmp/owners -
+}
+
+# node_cmp_all REPS: this node's part of the sc_compare runs.
+node_cmp_all() {
+    check "sc_compare: owner map of $nfiles files over $N nodes (dts-bench owners, chash)" cmp_owner_map
+    if [ "$RIG_ID" = 1 ]; then
+        check "ipvsadm: $VIP_SC:81 and $VIP_RR:84 -> every node (DR, rr; sc_compare)" cmp_ipvs
+        ipvsadm -Ln >>"$RIG_OUT/log.txt"
+        check "sc_compare: nginx relay (:8086) and HAProxy (:8087) to each file's owner" cmp_relays_start
+        _last=$(printf 'f%04d' "$nfiles")
+        (cd /tmp/data && sha256sum f0001 f0002 "$_last") >"$RIG_SHARED/cmp.sums"
+    fi
+    sc_server_stop
+    _rep=1
+    while [ $_rep -le "$1" ]; do
+        for _mech in $(rotate $_rep $CMP_MECHS); do
+            node_cmp "$_mech" "$_rep"
+        done
+        _rep=$((_rep + 1))
+    done
+    [ "$RIG_ID" = 1 ] && cmp_relays_stop
+}
+
+# node_cmp MECH REP: this node's part of one sc_compare run: MECH set up,
+# the page cache dropped; after the client's measured run, MECH's checks
+# and teardown. A failed step marks the run broken (the client then
+# reports no number for it).
+node_cmp() {
+    _m=$1 _r=$2 _b=cmp-$1-$2
+    _broken=$RIG_SHARED/cmp-broken.$1.$2
+    case $_m in
+        sc_chash) sc_policy_start chash || : >"$_broken" ;;
+        dts_chash)
+            cluster_toml chash proxy >/tmp/c-cmp.toml
+            check "sc_compare dts_chash: dtsctl apply -f (handover_to = proxy, policy chash)" \
+                "$DTSCTL" apply -f /tmp/c-cmp.toml || : >"$_broken" ;;
+        coop)
+            check "sc_compare coop: cooperative cache on :84 (LRU, $((cache_mb / 4)) MiB)" \
+                coop_start 1 || : >"$_broken" ;;
+        coop_lfu)
+            check "sc_compare coop_lfu: cooperative cache on :84 (min_uses 2, $((cache_mb / 4)) MiB)" \
+                coop_start 2 || : >"$_broken" ;;
+    esac
+    barrier "$_b-set" "$ALL"
+    if [ "$_m" = dts_chash ]; then
+        check "sc_compare dts_chash: control mesh formed again" "$DTSCTL" peers --wait 120 ||
+            : >"$_broken"
+        dts_proxy_stop
+        check "sc_compare dts_chash: dts-proxy --config (chash) --keepalive" \
+            dts_proxy_start 8080 --listen 0.0.0.0:8080 --config /tmp/c-cmp.toml --keepalive \
+            --metrics "$METRICS" || : >"$_broken"
+    fi
+    sync; echo 3 >/proc/sys/vm/drop_caches
+    _oom0=$(oom_kills)
+    barrier "$_b-warm" "$ALL"
+    barrier "$_b-go" "$ALL"
+    _s0=$(sc_log_lines)
+    _c0=1
+    [ -f /tmp/coop/access.log ] && _c0=$(( $(wc -l </tmp/coop/access.log) + 1 ))
+    barrier "$_b-end" "$ALL"
+    _oom1=$(oom_kills)
+    [ "$_oom1" = "$_oom0" ] || {
+        fail "sc_compare $_m rep $_r: the memory cgroup killed $((_oom1 - _oom0)) process(es) (oom_kill)"
+        : >"$_broken"
+    }
+    case $_m in
+        sc_chash)
+            set -- $(cmp_sc_check "$_s0")
+            log "sc_compare sc_chash rep $_r: $1 requests placed, $2 not on the owner map's node"
+            [ "${1:-0}" -gt 0 ] && [ "${2:-1}" = 0 ] ||
+                { fail "sc_compare sc_chash rep $_r: $2 of $1 requests not placed on the owner map's node"; : >"$_broken"; }
+            bad=$(tail -n +"$_s0" "$SC_LOG" | grep -c 'action=fallback:')
+            ebadf=$(tail -n +"$_s0" "$SC_LOG" | grep -c 'action=fallback:EBADF')
+            [ "$bad" = "$ebadf" ] ||
+                fail "sc_compare sc_chash rep $_r: $((bad - ebadf)) clone call(s) failed other than at wrk's end (EBADF)"
+            sc_policy_stop ;;
+        coop | coop_lfu)
+            coop_report "$_m" "$_r" "$_c0"
+            coop_stop ;;
+        dts_chash)
+            # The proxy's handovers and local services (warm-up included).
+            log "sc_compare dts_chash rep $_r: $(curl -s --max-time 5 "http://$METRICS/metrics" |
+                grep -E '^dts_proxy_(handovers_total|local_total|fallbacks_total)' | tr '\n' ' ')"
+            dts_proxy_stop
+            check "sc_compare dts_chash: dtsctl apply -f (the main configuration again)" \
+                "$DTSCTL" apply -f /tmp/c.toml ;;
+    esac
+    barrier "$_b-done" "$ALL"
+    if [ "$_m" = dts_chash ]; then
+        check "sc_compare: control mesh formed again" "$DTSCTL" peers --wait 120
+        proxy_route_next
+    fi
 }
 
 # --- client ------------------------------------------------------------------
@@ -1103,6 +1344,71 @@ client_drain_all() {
     done
 }
 
+# cmp_url MECH: the client's URL (its path is zipf.lua's) of an sc_compare
+# mechanism.
+cmp_url() {
+    case $1 in
+        plain) echo "http://$(node_ip 1)/" ;;
+        ipvs_rr_ka) echo "http://$VIP_RR/" ;;
+        sc_chash) echo "http://$VIP_SC:81/" ;;
+        dts_chash) echo "http://$VIP/" ;;
+        coop | coop_lfu) echo "http://$VIP_RR:84/" ;;
+        nginx_relay) echo "http://$(node_ip 1):8086/" ;;
+        haproxy) echo "http://$(node_ip 1):8087/" ;;
+    esac
+}
+
+# cmp_verify URL: the files of node 1's cmp.sums (the most popular, the
+# second, the least), each fetched twice under URL (a cache may serve the
+# second), have the disk's SHA-256.
+cmp_verify() {
+    while read -r _want _f; do
+        for _i in 1 2; do
+            curl -sf --max-time 60 -o /tmp/cmp.body "${1}z/$_f" || { echo "${1}z/$_f: curl failed"; return 1; }
+            _got=$(sha256_of /tmp/cmp.body)
+            [ "$_got" = "$_want" ] || { echo "${1}z/$_f: SHA-256 $_got, the disk's $_want"; return 1; }
+        done
+    done <"$RIG_SHARED/cmp.sums"
+}
+
+# client_cmp_all REPS / client_cmp MECH REP: the client's part of the
+# sc_compare runs (node_cmp_all): per run the bodies checked, a warm-up,
+# then the measured run over keep-alive connections.
+client_cmp_all() {
+    _rep=1
+    while [ $_rep -le "$1" ]; do
+        for _mech in $(rotate $_rep $CMP_MECHS); do
+            client_cmp "$_mech" "$_rep"
+        done
+        _rep=$((_rep + 1))
+    done
+}
+client_cmp() {
+    _m=$1 _r=$2 _b=cmp-$1-$2
+    _url=$(cmp_url "$_m")
+    barrier "$_b-set" "$ALL"
+    barrier "$_b-warm" "$ALL"
+    check "sc_compare $_m: bodies byte-exact through $_url" cmp_verify "$_url"
+    if ! rps=$(wrk_zipf "$_url" "$LOC_WARM" $((_r * 100 + 1)) keepalive); then
+        fail "sc_compare rep $_r $_m: warm-up failed: $(printf '%s\n' "$rps" | tail -n 3 | tr '\n' ' ')"
+    fi
+    barrier "$_b-go" "$ALL"
+    if rps=$(wrk_zipf "$_url" "$LOC_T" $((_r * 100 + 2)) keepalive); then
+        log "sc_compare rep $_r $_m ($N nodes): $rps req/s"
+        _ok=1
+    else
+        fail "sc_compare rep $_r $_m: the run failed: $(printf '%s\n' "$rps" | tail -n 3 | tr '\n' ' ')"
+        _ok=0
+    fi
+    barrier "$_b-end" "$ALL"
+    barrier "$_b-done" "$ALL"
+    if [ -e "$RIG_SHARED/cmp-broken.$_m.$_r" ]; then
+        fail "sc_compare rep $_r $_m: a step of the mechanism failed (see the nodes' logs): no number"
+    elif [ $_ok = 1 ]; then
+        sample sc_compare "$_m" "${N}_nodes" "$_r" req_per_s "$rps" true
+    fi
+}
+
 client_main() {
     uname -r >"$RIG_SHARED/kernel"
     barrier ready "$ALL"
@@ -1118,6 +1424,7 @@ client_main() {
     client_surge_check
     client_loc_all surge "$LOC_MECHS" "$LOC_REPS"
     client_loc_all sc "$SC_LOC_MECHS" "$LOC_REPS"
+    client_cmp_all "$LOC_REPS"
     client_drain_all
     client_overhead
     barrier finish "$ALL"
@@ -1131,6 +1438,7 @@ client_scaling() {
         client_loc_all zipf "$LOC_MECHS" 1
         client_surge_check
         client_loc_all surge "$LOC_MECHS" 1
+        client_cmp_all 1
         barrier finish "$ALL"
         pass "benchmark client finished"
         return
@@ -1146,6 +1454,7 @@ client_scaling() {
     fi
     cpu_mark "scaling.$N" end
     barrier scale-end "$ALL"
+    client_cmp_all 1
     barrier finish "$ALL"
     pass "benchmark client finished"
 }
@@ -1169,9 +1478,30 @@ client_drain_part() {
     pass "benchmark client finished"
 }
 
+# The sc_compare scenario alone (bench/run.sh --compare-only).
+node_cmp_part() {
+    node_setup
+    cache_limit $((cache_mb * 1024 * 1024))
+    proxy_route_next
+    barrier ready "$ALL"
+    node_cmp_all "$LOC_REPS"
+    cache_limit max
+    barrier finish "$ALL"
+    node_finish
+}
+client_cmp_part() {
+    uname -r >"$RIG_SHARED/kernel"
+    barrier ready "$ALL"
+    client_cmp_all "$LOC_REPS"
+    barrier finish "$ALL"
+    pass "benchmark client finished"
+}
+
 case "$RIG_ROLE:$part" in
     node:main) node_main ;;
     node:drain) node_drain_part ;;
+    node:compare) node_cmp_part ;;
+    client:compare) client_cmp_part ;;
     client:drain) client_drain_part ;;
     node:scaling) node_scaling ;;
     client:main) client_main ;;

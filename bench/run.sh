@@ -3,24 +3,29 @@
 # scenario of bench/guest.sh, and writes the report.
 #
 #   bench/run.sh --kernel BZIMAGE --module DTS_KO --tools DIR
-#                [--quick] [--out DIR] [--scaling "2 4"] [--drain-only]
+#                [--quick] [--out DIR] [--scaling "2 4"] [--drain-only | --compare-only]
 #
 # Runs, one after the other (never two clusters at once: the machine's CPUs
 # are the measuring instrument):
 #   main      3 nodes + client: efficiency, latency, cloning, locality (Zipf,
 #             wrk), surge (the same mechanisms under a SURGE workload,
 #             dts-surge run), sc_locality (Socket Cloning under the
-#             placement policies), drain (a node drained by IPVS weight 0,
-#             HAProxy's disable server and DTS's live drain, under the same
-#             workload), overhead;
+#             placement policies), sc_compare (Socket Cloning against
+#             cooperative caching, DTS, the relays, IPVS and one plain node,
+#             the Zipf stream over keep-alive connections), drain (a node
+#             drained by IPVS weight 0, HAProxy's disable server and DTS's
+#             live drain, under the same workload), overhead;
 #   scaling   the locality workload under LARD on 2 and 4 nodes (--scaling;
-#             the 3-node figure comes from the main run). In the full run
+#             the 3-node figure comes from the main run), then sc_compare
+#             on that many nodes. In the full run
 #             (not --quick) the largest of these clusters, if it has more
 #             than 3 nodes, runs every locality mechanism under both
 #             workloads instead (locality_scaling, surge_scaling), so that
 #             the report has the policies' gains on the largest node count
 #             the run uses; --quick runs the first size only, LARD only.
 # --drain-only runs the drain scenario alone, on 3 nodes + client, instead.
+# --compare-only runs the sc_compare scenario alone, on 3 nodes and on
+# each --scaling size (--quick: the first), instead.
 # Every node reads the locality scenarios' file sets from a read-only
 # virtio disk (an ext4 image built here, kept in build/bench/; its name
 # changes with its contents), throttled to DISK_THROTTLE so that a
@@ -41,7 +46,7 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 die() { echo "bench: error: $*" >&2; exit 2; }
 say() { echo "bench: $*" >&2; }
 
-kernel= module= tools= quick=0 out=$REPO/bench scaling="2 4" drain_only=0
+kernel= module= tools= quick=0 out=$REPO/bench scaling="2 4" drain_only=0 compare_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
@@ -51,10 +56,12 @@ while [ $# -gt 0 ]; do
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --scaling) scaling=${2?--scaling needs a value}; shift 2 ;;
         --drain-only) drain_only=1; shift ;;
+        --compare-only) compare_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
+[ "$drain_only$compare_only" != 11 ] || die "--drain-only and --compare-only exclude each other"
 [ -f "$kernel" ] || die "--kernel: no such file: '$kernel'"
 [ -f "$module" ] || die "--module: no such file: '$module'"
 for t in dtsctl dts-proxy dts-bench dts-surge dts-scserver; do
@@ -87,7 +94,7 @@ fi
 # The full run's largest scaling cluster, if larger than the main run's 3
 # nodes, runs every locality mechanism (above); 0: none does.
 all_mechs_n=0
-if [ "$quick" = 0 ]; then
+if [ "$quick" = 0 ] && [ "$compare_only" = 0 ]; then
     for n in $scaling; do
         if [ "$n" -gt 3 ] && [ "$n" -gt "$all_mechs_n" ]; then all_mechs_n=$n; fi
     done
@@ -215,19 +222,27 @@ if [ "$quick" = 1 ]; then main_timeout=1800; else main_timeout=4800; fi
 if [ "$drain_only" = 1 ]; then
     run_cluster main 3 drain 1200
     scaling=
+elif [ "$compare_only" = 1 ]; then
+    run_cluster compare-3 3 compare 1800
+    for n in $scaling; do
+        run_cluster "compare-$n" "$n" compare 1800
+    done
+    scaling=
 else
     run_cluster main 3 main "$main_timeout"
 fi
+# The scaling clusters run sc_compare too (8 more locality runs).
 for n in $scaling; do
     if [ "$n" = "$all_mechs_n" ]; then
-        run_cluster "scaling-$n" "$n" scaling 2400 1
+        run_cluster "scaling-$n" "$n" scaling 3600 1
     else
-        run_cluster "scaling-$n" "$n" scaling 900
+        run_cluster "scaling-$n" "$n" scaling 1800
     fi
 done
 
 # --- results.json and the report --------------------------------------------
-kernel_rel=$(cat "$out"/runs/main/shared/kernel 2>/dev/null || echo unknown)
+kernel_rel=$(cat "$out"/runs/*/shared/kernel 2>/dev/null | head -n 1)
+[ -n "$kernel_rel" ] || kernel_rel=unknown
 cat "$out"/runs/*/shared/samples.*.jsonl "$out/cpu-samples.jsonl" 2>/dev/null >"$out/samples.jsonl" || true
 python3 - "$out/samples.jsonl" "$out/results.json" "$(hostname)" "$(nproc)" "$kernel_rel" "$started" \
     "$out/scenarios.txt" <<'EOF'
@@ -254,9 +269,9 @@ baselines=(handover_call=dts handover_phases=dts mesh_rtt=icmp clone_call=sc
     surge_scaling=ipvs_rr surge_scaling_hit=ipvs_rr surge_scaling_served=ipvs_rr
     drain=ipvs_w0 drain_moved=ipvs_w0 drain_errors=ipvs_w0
     overhead_tcp=module_unloaded overhead_udp=module_unloaded scaling=dts_lard
-    scaling_hit=dts_lard host_cpu=efficiency host_cpu_locality=ipvs_rr)
+    scaling_hit=dts_lard host_cpu=efficiency host_cpu_locality=ipvs_rr sc_compare=plain)
 second_baselines=(locality=dts_rr surge=dts_rr sc_locality=sc_rr locality_scaling=dts_rr
-    surge_scaling=dts_rr)
+    surge_scaling=dts_rr sc_compare=ipvs_rr_ka)
 report_args=()
 for b in "${baselines[@]}"; do
     if grep -qx "$b" "$out/scenarios.txt"; then report_args+=(--baseline "$b"); fi
@@ -264,6 +279,11 @@ done
 for b in "${second_baselines[@]}"; do
     if grep -qx "$b" "$out/scenarios.txt"; then report_args+=(--second-baseline "$b"); fi
 done
+# sc_compare's baseline is one plain node: every mechanism against N of it
+# (params N_nodes), Socket Cloning's normalized efficiency of a cluster.
+if grep -qx sc_compare=plain "$out/scenarios.txt"; then
+    report_args+=(--per-node-baseline sc_compare)
+fi
 rc=0
 "$tools/dts-bench" report --in "$out/results.json" --out "$out/report.md" --plots "$out/plots" \
     "${report_args[@]}" || rc=1
@@ -282,15 +302,19 @@ EOF
     echo
     echo "## This run"
     echo
-    echo "- \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')\`, $(( ($(date +%s) - t_start) / 60 )) min on $(hostname) ($(nproc) CPUs, QEMU TCG)."
+    echo "- \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')$([ "$compare_only" = 1 ] && echo ' --compare-only')$([ "$drain_only" = 1 ] && echo ' --drain-only')\`, $(( ($(date +%s) - t_start) / 60 )) min on $(hostname) ($(nproc) CPUs, QEMU TCG)."
     echo "- Locality file set: $NFILES files of $FILE_KIB KiB, Zipf alpha $ALPHA; each node's nginx page cache limited to $CACHE_MB MiB; disk reads throttled to ${DISK_THROTTLE%,*} B/s and ${DISK_THROTTLE#*,} requests/s."
-    echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
-    echo "- Socket Cloning under the policies (\`sc_locality\`): the Zipf stream over wrk's 4 keep-alive connections; baseline \`ipvs_rr_ka\` (IPVS round robin over the same kind of connections), second baseline \`sc_rr\`."
-    echo "- Drain (\`drain\`, \`drain_moved\`, \`drain_errors\`): node 2 serves throttled downloads of one file and keep-alive request streams (the param says how many of each), then is drained by IPVS weight 0 (\`ipvs_w0\`, the baseline), HAProxy's \`disable server\` (\`haproxy_disable\`) or \`dtsctl drain\` (\`dts\`); after the drain timeout node 2 is taken down and what it still served is cut. \`drain_s\`: until node 2 had no workload connection (the timeout if cut); \`moved_mib\`: bytes of the file the other nodes served after the drain started; \`errors\`: failed or not byte-exact downloads plus broken streams, as the client saw them (the target is 0)."
-    if [ "$all_mechs_n" != 0 ]; then
-        echo "- Largest node count: $all_mechs_n nodes (\`locality_scaling\`, \`surge_scaling\`: every locality mechanism, one repetition each); 3 nodes in the main run (\`locality\`, \`surge\`)."
-    else
-        echo "- Largest node count with every locality mechanism: 3 nodes (the main run)$([ "$quick" = 1 ] && echo '; a quick run measures LARD alone on the other size')."
+    echo "- Socket Cloning compared (\`sc_compare\`): the Zipf stream over wrk's 4 keep-alive connections on every node count of the run (param \`N_nodes\`); the normalized efficiency is each mechanism's req/s over N times one plain node's (\`plain\`, node 1's nginx alone under the same page-cache limit); cooperative caches of $((CACHE_MB / 4)) MiB per node (\`bench/nginx-coop.conf\`)."
+    # The other scenarios (not in a --compare-only run).
+    if [ "$compare_only" = 0 ]; then
+        echo "- SURGE file set (\`surge\`, \`surge_scaling\`): \`dts-surge files --seed $SURGE_SEED --count $SURGE_FILES --max-size $SURGE_MAX\`$(surge_set), Zipf alpha 1.0; \`dts-surge run\` with $SURGE_USERS users and \`--think-scale $SURGE_THINK\`, one connection per request."
+        echo "- Socket Cloning under the policies (\`sc_locality\`): the Zipf stream over wrk's 4 keep-alive connections; baseline \`ipvs_rr_ka\` (IPVS round robin over the same kind of connections), second baseline \`sc_rr\`."
+        echo "- Drain (\`drain\`, \`drain_moved\`, \`drain_errors\`): node 2 serves throttled downloads of one file and keep-alive request streams (the param says how many of each), then is drained by IPVS weight 0 (\`ipvs_w0\`, the baseline), HAProxy's \`disable server\` (\`haproxy_disable\`) or \`dtsctl drain\` (\`dts\`); after the drain timeout node 2 is taken down and what it still served is cut. \`drain_s\`: until node 2 had no workload connection (the timeout if cut); \`moved_mib\`: bytes of the file the other nodes served after the drain started; \`errors\`: failed or not byte-exact downloads plus broken streams, as the client saw them (the target is 0)."
+        if [ "$all_mechs_n" != 0 ]; then
+            echo "- Largest node count: $all_mechs_n nodes (\`locality_scaling\`, \`surge_scaling\`: every locality mechanism, one repetition each); 3 nodes in the main run (\`locality\`, \`surge\`)."
+        else
+            echo "- Largest node count with every locality mechanism: 3 nodes (the main run)$([ "$quick" = 1 ] && echo '; a quick run measures LARD alone on the other size')."
+        fi
     fi
     if [ "$fails" != 0 ]; then
         echo "- **$fails cluster run(s) FAILED**; the figures above come from what they measured before. See \`runs/\`."

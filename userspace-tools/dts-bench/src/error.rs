@@ -82,6 +82,15 @@ pub enum Error {
         /// The mechanisms of the scenario.
         mechanisms: Vec<String>,
     },
+    /// A param of a per-node scenario ([`crate::Baselines::per_node`])
+    /// does not start with a node count (`N_nodes`).
+    #[error("scenario {scenario:?}: param {param:?} has no node count (per-node baseline: params must start with N_nodes, N in 1..=1000)")]
+    NoNodeCount {
+        /// The scenario.
+        scenario: String,
+        /// The param.
+        param: String,
+    },
 }
 
 #[cfg(test)]

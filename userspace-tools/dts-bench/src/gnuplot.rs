@@ -63,7 +63,11 @@ pub fn script(s: &ScenarioReport, m: &MetricReport) -> Script {
     } else {
         "lower is better"
     };
-    let base = &s.baseline;
+    let base = if s.per_node {
+        format!("N x {} (one node)", s.baseline)
+    } else {
+        s.baseline.clone()
+    };
     // Room above the tallest bar and the 100 % line: the next multiple of
     // 10 % above them.
     let tallest = m

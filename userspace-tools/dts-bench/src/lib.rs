@@ -75,6 +75,13 @@
 //! lower is better (latencies). A scenario may have a second baseline
 //! ([`Baselines::second`]): every mechanism then also gets its efficiency
 //! against that one, computed the same way, in a second table.
+//!
+//! A scenario whose baseline is *one node* ([`Baselines::per_node`]) and
+//! whose params are node counts (`3_nodes`, see [`node_count`]) gets Socket
+//! Cloning's normalized efficiency of a cluster instead: the mechanism's
+//! median over N times the baseline's, N the param's node count
+//! ([`per_node_efficiency`]). Its second baseline, if any, is compared
+//! as usual (the same N on both sides).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -83,10 +90,11 @@ pub mod error;
 pub mod gnuplot;
 pub mod input;
 pub mod markdown;
+pub mod owners;
 pub mod report;
 pub mod stats;
 
 pub use error::Error;
 pub use input::{parse, validate, Accel, Machine, Results, Sample, SCHEMA_VERSION};
 pub use report::{group, Baselines, Cell, Group, MetricReport, Report, Row, ScenarioReport};
-pub use stats::{efficiency, Stats};
+pub use stats::{efficiency, node_count, per_node_efficiency, Stats};

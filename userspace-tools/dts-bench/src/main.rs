@@ -2,7 +2,7 @@
 //!
 //! `dts-bench report --in results.json --out report.md [--plots DIR |
 //! --no-plots] [--baseline SCENARIO=MECH ...] [--second-baseline
-//! SCENARIO=MECH ...]` reads raw results (schema 1, see the `dts_bench`
+//! SCENARIO=MECH ...] [--per-node-baseline SCENARIO ...]` reads raw results (schema 1, see the `dts_bench`
 //! library), writes a Markdown report, and, unless
 //! `--no-plots` is given, writes one gnuplot script per scenario and metric
 //! into the plot directory (`--plots`, by default `plots` next to the
@@ -11,6 +11,10 @@
 //! writing anything (there is no silent fallback to a report without
 //! plots). The report is written last, so that it never links plots that
 //! were not made.
+//!
+//! `dts-bench owners --nodes 1,2,3 [--vnodes 160] < paths` prints the
+//! owner map of the benchmark's comparison scenario: each path's node
+//! under `dts-policy`'s consistent hashing with those nodes up.
 //!
 //! Exit status: 0 on success, 1 on runtime errors (unreadable or invalid
 //! input, missing gnuplot, gnuplot failures, write errors), 2 on usage
@@ -48,6 +52,23 @@ struct Cli {
 enum Command {
     /// Write the Markdown report (and the plots) of a raw-results file.
     Report(ReportArgs),
+    /// Print the consistent-hashing owner of each path read from standard
+    /// input (one per line): "PATH NODE" lines, the node `dts-policy`'s
+    /// chash picks when exactly --nodes are up (the benchmark's owner map).
+    Owners(OwnersArgs),
+}
+
+/// Arguments of `dts-bench owners`.
+#[derive(Debug, Args)]
+struct OwnersArgs {
+    /// The up nodes' ids, comma-separated (1..=32).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',', required = true,
+          value_parser = clap::value_parser!(u8).range(1..=32))]
+    nodes: Vec<u8>,
+    /// chash's virtual points per node (the `[policy] vnodes` key).
+    #[arg(long, default_value_t = dts_policy::chash::DEFAULT_VNODES,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    vnodes: u32,
 }
 
 /// Arguments of `dts-bench report`.
@@ -76,6 +97,12 @@ struct ReportArgs {
     /// against the baseline (repeatable, once per scenario; not plotted).
     #[arg(long, value_name = "SCENARIO=MECH", value_parser = parse_baseline)]
     second_baseline: Vec<(String, String)>,
+    /// Scenario SCENARIO's baseline is one plain node and its params are
+    /// node counts (`N_nodes`): compare every mechanism with N times the
+    /// baseline, Socket Cloning's normalized efficiency of a cluster
+    /// (repeatable).
+    #[arg(long, value_name = "SCENARIO")]
+    per_node_baseline: Vec<String>,
 }
 
 /// Parses a `--baseline` value.
@@ -131,12 +158,19 @@ fn stderr_tail(stderr: &str) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Report(args) = &cli.command;
+    let args = match &cli.command {
+        Command::Report(args) => args,
+        Command::Owners(args) => return owners(args),
+    };
     let baselines = match baselines(&args.baseline, &args.second_baseline) {
         Ok(baselines) => baselines,
         Err(msg) => Cli::command()
             .error(ErrorKind::ArgumentConflict, msg)
             .exit(),
+    };
+    let baselines = Baselines {
+        per_node: args.per_node_baseline.iter().cloned().collect(),
+        ..baselines
     };
     match report(args, &baselines) {
         Ok(()) => ExitCode::SUCCESS,
@@ -177,6 +211,47 @@ fn baselines(args: &[(String, String)], second: &[(String, String)]) -> Result<B
         }
     }
     Ok(baselines)
+}
+
+/// `dts-bench owners`: paths from standard input, "PATH NODE" lines out.
+fn owners(args: &OwnersArgs) -> ExitCode {
+    let mut text = String::new();
+    if let Err(err) = io::Read::read_to_string(&mut io::stdin().lock(), &mut text) {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "dts-bench: cannot read standard input: {err}"
+        );
+        return ExitCode::FAILURE;
+    }
+    let paths: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(bad) = paths
+        .iter()
+        .find(|p| !p.starts_with('/') || p.contains(char::is_whitespace))
+    {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "dts-bench: {bad:?} is not a path (one absolute path without spaces per line)"
+        );
+        return ExitCode::FAILURE;
+    }
+    let Some(map) = dts_bench::owners::chash_owners(&paths, &args.nodes, args.vnodes) else {
+        return ExitCode::FAILURE; // clap requires --nodes.
+    };
+    let mut out = String::new();
+    for (path, node) in paths.iter().zip(map) {
+        out.push_str(&format!("{path} {node}\n"));
+    }
+    match io::stdout().lock().write_all(out.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(io::stderr().lock(), "dts-bench: cannot write: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `dts-bench report`.

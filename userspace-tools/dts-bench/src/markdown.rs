@@ -106,11 +106,20 @@ fn render_scenario(out: &mut String, report: &Report, s: &ScenarioReport, option
         };
         let _ = write!(out, "\n### `{}` ({direction})\n\n", metric.name);
         table(out, metric, |cell| stats_cell(cell, report.reps_max));
-        let _ = write!(
-            out,
-            "\nNormalized efficiency vs `{}` (100% = baseline, more is better):\n\n",
-            s.baseline
-        );
+        if s.per_node {
+            let _ = write!(
+                out,
+                "\nNormalized efficiency vs N × `{}` (the baseline is one plain node; N is the \
+                 param's node count; 100% = as much as N plain nodes, more is better):\n\n",
+                s.baseline
+            );
+        } else {
+            let _ = write!(
+                out,
+                "\nNormalized efficiency vs `{}` (100% = baseline, more is better):\n\n",
+                s.baseline
+            );
+        }
         table(out, metric, |cell| percent(cell.efficiency));
         if let Some(second) = &s.second_baseline {
             let _ = write!(

@@ -13,10 +13,10 @@
 //! order, e.g. growing file sizes), except that the baseline mechanism is
 //! always the first column.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::input::{validate, Machine, Results, Sample};
-use crate::stats::{efficiency, Stats};
+use crate::stats::{efficiency, node_count, per_node_efficiency, Stats};
 use crate::Error;
 
 /// The baseline mechanism of each scenario.
@@ -30,6 +30,11 @@ pub struct Baselines {
     /// also gets its efficiency against it ([`Cell::second`]). Scenarios
     /// without an entry have no second baseline.
     pub second: BTreeMap<String, String>,
+    /// Scenarios whose baseline is one node and whose params are node
+    /// counts (`N_nodes`, [`node_count`]): their efficiency against the
+    /// baseline is [`per_node_efficiency`], the mechanism over N times the
+    /// baseline. The second baseline is compared as usual.
+    pub per_node: BTreeSet<String>,
 }
 
 impl Baselines {
@@ -56,6 +61,7 @@ impl Default for Baselines {
             default: Self::DEFAULT.to_string(),
             per_scenario: BTreeMap::new(),
             second: BTreeMap::new(),
+            per_node: BTreeSet::new(),
         }
     }
 }
@@ -157,6 +163,9 @@ pub struct ScenarioReport {
     pub baseline: String,
     /// Its second baseline mechanism, if any ([`Baselines::second`]).
     pub second_baseline: Option<String>,
+    /// Whether the baseline is one node, compared with N of it per param
+    /// ([`Baselines::per_node`]).
+    pub per_node: bool,
     /// One entry per metric.
     pub metrics: Vec<MetricReport>,
 }
@@ -275,6 +284,7 @@ impl Report {
             .per_scenario
             .keys()
             .chain(baselines.second.keys())
+            .chain(baselines.per_node.iter())
             .find(|s| !scenario_index.contains_key(s.as_str()))
         {
             return Err(Error::UnknownBaselineScenario {
@@ -309,15 +319,17 @@ impl Report {
                         });
                     }
                 }
+                let per_node = baselines.per_node.contains(&s.name);
                 let metrics = s
                     .metrics
                     .into_iter()
-                    .map(|m| finish_metric(&s.name, &baseline, second, m))
+                    .map(|m| finish_metric(&s.name, &baseline, second, per_node, m))
                     .collect::<Result<Vec<_>, Error>>()?;
                 Ok(ScenarioReport {
                     name: s.name,
                     baseline,
                     second_baseline: second.map(str::to_string),
+                    per_node,
                     metrics,
                 })
             })
@@ -334,11 +346,13 @@ impl Report {
 }
 
 /// Orders the columns of a metric (baseline first) and computes the
-/// efficiencies (against the second baseline too, if there is one).
+/// efficiencies (against the second baseline too, if there is one); with
+/// `per_node`, against N times the baseline, N the param's node count.
 fn finish_metric(
     scenario: &str,
     baseline: &str,
     second: Option<&str>,
+    per_node: bool,
     m: MetricBuild,
 ) -> Result<MetricReport, Error> {
     let Some(&base) = m.mechanisms.index.get(baseline) else {
@@ -357,12 +371,28 @@ fn finish_metric(
         .iter()
         .filter_map(|&i| m.mechanisms.names.get(i).cloned())
         .collect();
+    let nodes = m
+        .params
+        .names
+        .iter()
+        .map(|param| {
+            if per_node {
+                node_count(param).ok_or_else(|| Error::NoNodeCount {
+                    scenario: scenario.to_string(),
+                    param: param.clone(),
+                })
+            } else {
+                Ok(1)
+            }
+        })
+        .collect::<Result<Vec<u32>, Error>>()?;
     let rows = m
         .params
         .names
         .iter()
+        .zip(nodes)
         .enumerate()
-        .map(|(p, param)| {
+        .map(|(p, (param, n))| {
             let base_median = m.cells.get(&(p, base)).map(|s| s.median);
             let second_median = second.and_then(|c| m.cells.get(&(p, c))).map(|s| s.median);
             let cells = columns
@@ -370,8 +400,9 @@ fn finish_metric(
                 .map(|&c| {
                     m.cells.get(&(p, c)).map(|&stats| Cell {
                         stats,
-                        efficiency: base_median
-                            .and_then(|b| efficiency(stats.median, b, m.higher_is_better)),
+                        efficiency: base_median.and_then(|b| {
+                            per_node_efficiency(stats.median, b, n, m.higher_is_better)
+                        }),
                         second: second_median
                             .and_then(|b| efficiency(stats.median, b, m.higher_is_better)),
                     })
@@ -593,6 +624,79 @@ pub(crate) mod tests {
                 assert_eq!(cell.second, None);
             }
         }
+    }
+
+    /// A per-node scenario: one plain node (`plain`) against clusters of
+    /// 2 and 3 nodes through `sc` and `ipvs`.
+    fn per_node_example() -> Results {
+        let mut samples = Vec::new();
+        for (rep, plain) in [(1, 100.0), (2, 110.0), (3, 90.0)] {
+            samples.push(s("cmp", "sc", "2_nodes", rep, "req_per_s", 150.0));
+            samples.push(s("cmp", "plain", "2_nodes", rep, "req_per_s", plain));
+            samples.push(s("cmp", "ipvs", "2_nodes", rep, "req_per_s", 200.0));
+            samples.push(s("cmp", "sc", "3_nodes", rep, "req_per_s", 450.0));
+            samples.push(s("cmp", "plain", "3_nodes", rep, "req_per_s", 120.0));
+            samples.push(s("cmp", "ipvs", "3_nodes", rep, "req_per_s", 300.0));
+        }
+        Results {
+            machine: machine(),
+            samples,
+        }
+    }
+
+    #[test]
+    fn per_node_baseline() {
+        let mut baselines = Baselines::default();
+        baselines.per_scenario.insert("cmp".into(), "plain".into());
+        baselines.second.insert("cmp".into(), "ipvs".into());
+        baselines.per_node.insert("cmp".into());
+        let report = Report::build(&per_node_example(), &baselines).unwrap();
+        let sc = &report.scenarios[0];
+        assert!(sc.per_node);
+        let rps = &sc.metrics[0];
+        assert_eq!(rps.mechanisms, ["plain", "sc", "ipvs"]);
+        let cell = |r: usize, c: usize| rps.rows[r].cells[c].unwrap();
+        // 2 nodes: plain's median 100, so N x plain = 200.
+        assert_eq!(cell(0, 0).efficiency, Some(50.0));
+        assert_eq!(cell(0, 1).efficiency, Some(75.0));
+        assert_eq!(cell(0, 2).efficiency, Some(100.0));
+        // 3 nodes: plain 120, N x plain = 360.
+        assert_eq!(cell(1, 1).efficiency, Some(125.0));
+        assert!((cell(1, 0).efficiency.unwrap() - 100.0 / 3.0).abs() < 1e-9);
+        // The second baseline is the same N on both sides: a plain ratio.
+        assert_eq!(cell(0, 1).second, Some(75.0));
+        assert_eq!(cell(1, 1).second, Some(150.0));
+
+        // Without per_node: the plain ratio.
+        baselines.per_node.clear();
+        let report = Report::build(&per_node_example(), &baselines).unwrap();
+        assert!(!report.scenarios[0].per_node);
+        assert_eq!(
+            report.scenarios[0].metrics[0].rows[0].cells[1]
+                .unwrap()
+                .efficiency,
+            Some(150.0)
+        );
+    }
+
+    #[test]
+    fn per_node_errors() {
+        // Params without a node count.
+        let mut baselines = Baselines::default();
+        baselines.per_node.insert("static".into());
+        assert_eq!(
+            Report::build(&example(), &baselines),
+            Err(Error::NoNodeCount {
+                scenario: "static".into(),
+                param: "1KiB".into(),
+            })
+        );
+        let mut baselines = Baselines::default();
+        baselines.per_node.insert("nope".into());
+        assert!(matches!(
+            Report::build(&example(), &baselines),
+            Err(Error::UnknownBaselineScenario { .. })
+        ));
     }
 
     #[test]

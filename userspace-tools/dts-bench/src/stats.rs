@@ -93,6 +93,32 @@ pub fn efficiency(median: f64, baseline: f64, higher_is_better: bool) -> Option<
     pct.is_finite().then_some(pct)
 }
 
+/// The node count of a param of a per-node scenario
+/// ([`crate::Baselines::per_node`]): the decimal number before `_nodes`
+/// at the start of the param (`3_nodes`, `4_nodes/zipf`), 1 to 1000;
+/// `None` for any other param.
+pub fn node_count(param: &str) -> Option<u32> {
+    let digits = param.split_once("_nodes")?.0;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| (1..=1000).contains(n))
+}
+
+/// Socket Cloning's *normalized efficiency* of a cluster of `nodes`
+/// nodes, in percent: the cluster's median through a mechanism over
+/// `nodes` times one plain node's median (`baseline`) on the same
+/// workload, as [`efficiency`] orients it (100 = the cluster does as well
+/// as `nodes` independent plain servers).
+pub fn per_node_efficiency(
+    median: f64,
+    baseline: f64,
+    nodes: u32,
+    higher_is_better: bool,
+) -> Option<f64> {
+    efficiency(median, baseline * f64::from(nodes), higher_is_better)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +184,37 @@ mod tests {
     }
 
     #[test]
+    fn node_counts() {
+        assert_eq!(node_count("3_nodes"), Some(3));
+        assert_eq!(node_count("12_nodes/zipf"), Some(12));
+        assert_eq!(node_count("1_nodes"), Some(1));
+        assert_eq!(node_count("0_nodes"), None);
+        assert_eq!(node_count("1001_nodes"), None);
+        assert_eq!(node_count("_nodes"), None);
+        assert_eq!(node_count("x3_nodes"), None);
+        assert_eq!(node_count("-3_nodes"), None);
+        assert_eq!(node_count("3 nodes"), None);
+        assert_eq!(node_count("zipf"), None);
+    }
+
+    #[test]
+    fn per_node_efficiency_math() {
+        // 3 nodes at 300 req/s against one plain node at 100: 100 %.
+        assert_eq!(per_node_efficiency(300.0, 100.0, 3, true), Some(100.0));
+        // 2 nodes at 150 against 100 each: 75 %.
+        assert_eq!(per_node_efficiency(150.0, 100.0, 2, true), Some(75.0));
+        // Super-linear (the cluster caches the set, one node does not).
+        assert_eq!(per_node_efficiency(500.0, 100.0, 4, true), Some(125.0));
+        // One node: the plain efficiency.
+        assert_eq!(
+            per_node_efficiency(42.0, 84.0, 1, true),
+            efficiency(42.0, 84.0, true)
+        );
+        assert_eq!(per_node_efficiency(1.0, 0.0, 3, true), None);
+        assert_eq!(per_node_efficiency(f64::NAN, 1.0, 3, true), None);
+    }
+
+    #[test]
     fn efficiency_math() {
         assert_eq!(efficiency(50.0, 100.0, true), Some(50.0));
         assert_eq!(efficiency(150.0, 100.0, true), Some(150.0));
@@ -192,6 +249,20 @@ mod tests {
             v in 0.0..f64::MAX, higher in any::<bool>()
         ) {
             prop_assert_eq!(efficiency(v, v, higher), Some(100.0));
+        }
+
+        #[test]
+        fn n_plain_nodes_are_100_percent(
+            b in 0.0..1e12, n in 1u32..=1000, higher in any::<bool>()
+        ) {
+            prop_assert_eq!(per_node_efficiency(b * f64::from(n), b, n, higher), Some(100.0));
+        }
+
+        #[test]
+        fn per_node_is_efficiency_over_n(b in 1e-3..1e9, m in 0.0..1e9, n in 1u32..=1000) {
+            let whole = per_node_efficiency(m, b, n, true).unwrap();
+            let per = efficiency(m / f64::from(n), b, true).unwrap();
+            prop_assert!((whole - per).abs() <= 1e-9 * per.max(1.0), "{} {}", whole, per);
         }
 
         #[test]

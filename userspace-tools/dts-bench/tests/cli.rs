@@ -74,6 +74,7 @@ fn help_exits_0() {
         "--no-plots",
         "--baseline <SCENARIO=MECH>",
         "--second-baseline <SCENARIO=MECH>",
+        "--per-node-baseline <SCENARIO>",
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }
@@ -414,4 +415,104 @@ fn gnuplot_failure_is_an_error() {
         "{err}"
     );
     assert!(!out_md.exists());
+}
+
+/// `dts-bench owners`: paths in, "PATH NODE" out, the chash owner.
+#[test]
+fn owners_prints_the_chash_map() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dts-bench"))
+        .args(["owners", "--nodes", "1,2,3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("failed to run dts-bench owners");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"/z/f0001\n/z/f0002\n\n/z/f0003\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, path) in lines.iter().zip(["/z/f0001", "/z/f0002", "/z/f0003"]) {
+        let (p, node) = line.split_once(' ').expect("PATH NODE");
+        assert_eq!(p, path);
+        assert!(matches!(node, "1" | "2" | "3"), "{line}");
+    }
+    let out = run(&["owners", "--nodes", "0"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["owners"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--per-node-baseline` on a scenario whose params are not node counts
+/// is a clear error (exit 1) naming the param.
+#[test]
+fn per_node_baseline_needs_node_counts() {
+    let dir = scratch("per-node");
+    let out_md = dir.join("report.md");
+    let input = dir.join("results.json");
+    fs::write(
+        &input,
+        r#"{"schema": 1, "machine": {"host": "h", "cpus": 2, "accel": "tcg",
+            "kernel": "6.12", "date": "2026-12-06"}, "samples": [
+            {"scenario": "cmp", "mechanism": "plain", "param": "2_nodes", "rep": 1,
+             "metric": "req_per_s", "value": 40, "higher_is_better": true},
+            {"scenario": "cmp", "mechanism": "sc", "param": "2_nodes", "rep": 1,
+             "metric": "req_per_s", "value": 60, "higher_is_better": true},
+            {"scenario": "cmp", "mechanism": "sc", "param": "two", "rep": 1,
+             "metric": "req_per_s", "value": 60, "higher_is_better": true}]}"#,
+    )
+    .expect("write");
+    let out = run(
+        &[
+            "report",
+            "--in",
+            s(&input),
+            "--out",
+            s(&out_md),
+            "--no-plots",
+            "--baseline",
+            "cmp=plain",
+            "--per-node-baseline",
+            "cmp",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("param \"two\" has no node count"),
+        "{}",
+        stderr(&out)
+    );
+    // Without the odd param: sc's 60 req/s on 2 nodes is 75 % of 2 x 40.
+    let text = fs::read_to_string(&input).expect("read");
+    let cut = text
+        .rfind(",\n            {\"scenario\": \"cmp\", \"mechanism\": \"sc\", \"param\": \"two\"")
+        .expect("cut");
+    fs::write(&input, format!("{}]}}", &text[..cut])).expect("write");
+    let out = run(
+        &[
+            "report",
+            "--in",
+            s(&input),
+            "--out",
+            s(&out_md),
+            "--no-plots",
+            "--baseline",
+            "cmp=plain",
+            "--per-node-baseline",
+            "cmp",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let md = fs::read_to_string(&out_md).expect("report");
+    assert!(md.contains("Normalized efficiency vs N × `plain`"), "{md}");
+    assert!(md.contains("| `2_nodes` | 50.0% | 75.0% |"), "{md}");
 }
