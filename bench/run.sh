@@ -241,7 +241,9 @@ for n in $scaling; do
 done
 
 # --- results.json and the report --------------------------------------------
-kernel_rel=$(cat "$out"/runs/*/shared/kernel 2>/dev/null | head -n 1)
+# The first cluster's kernel release (awk reads all: no SIGPIPE for cat,
+# which pipefail would turn into an exit; none: unknown).
+kernel_rel=$(cat "$out"/runs/*/shared/kernel 2>/dev/null | awk 'NR == 1' || true)
 [ -n "$kernel_rel" ] || kernel_rel=unknown
 cat "$out"/runs/*/shared/samples.*.jsonl "$out/cpu-samples.jsonl" 2>/dev/null >"$out/samples.jsonl" || true
 python3 - "$out/samples.jsonl" "$out/results.json" "$(hostname)" "$(nproc)" "$kernel_rel" "$started" \
