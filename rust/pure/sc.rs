@@ -187,8 +187,14 @@ impl Origin {
     }
 
     /// Whether the router still forwards at `now` (seconds): routing was
-    /// not ended, and not more than [`FIN_ROUTE_SECS`] passed since the
-    /// first FIN.
+    /// not ended, and either not more than [`FIN_ROUTE_SECS`] passed since
+    /// the first FIN or the clone's end is owed ([`Origin::end_owed`]):
+    /// the clone learns of the client's later ACKs and window only from
+    /// the copies, so stopping them before the client has a response whose
+    /// end the router knows would leave the client with a truncated one
+    /// (a half-closed client that reads slowly). Such a clone is routed
+    /// until the client acknowledges its end, resets, or the entry's life
+    /// cycle ends.
     pub fn forwarding(&self, now: u32) -> bool {
         // A `match`: `Option::is_none_or` is newer than the kernel's
         // minimum Rust version.
@@ -196,7 +202,13 @@ impl Origin {
             None => true,
             Some(t) => now.wrapping_sub(t) <= FIN_ROUTE_SECS,
         };
-        self.routing && fin_timer_runs
+        self.routing && (fin_timer_runs || self.end_owed())
+    }
+
+    /// Whether a clone whose end the router knows is still in progress:
+    /// the client has not acknowledged that end yet.
+    pub fn end_owed(&self) -> bool {
+        self.active.is_some_and(|a| a.end().is_some())
     }
 
     /// Notes the first FIN at `now`.
@@ -579,8 +591,12 @@ mod tests {
             "a FIN does not settle a declared length"
         );
         assert!(o.forwarding(100 + FIN_ROUTE_SECS));
-        assert!(!o.forwarding(101 + FIN_ROUTE_SECS));
-        let p = o.client(&ack(110), 100);
+        // The declared end is owed: the timer does not stop the copies.
+        assert!(o.end_owed());
+        assert!(o.forwarding(101 + FIN_ROUTE_SECS));
+        let p = o.client(&ack(90), 101 + FIN_ROUTE_SECS);
+        assert!(p.forward && !p.settled);
+        let p = o.client(&ack(110), 102 + FIN_ROUTE_SECS);
         assert!(p.settled);
         assert!(!o.routing, "settling ends the routing");
         o.clone_over();

@@ -2,7 +2,7 @@
 """Capture checks of t19-sc-edges (Socket Cloning's edges).
 
 router PCAP --client IP:PORT --vip IP --clone-ip IP [--fin-secs S]
-       [--min-after N] [--late-client N] [--copies N]
+       [--min-after N] [--late-client N] [--owed N] [--copies N]
     PCAP was taken on the original node's eth0 (not promiscuous): the
     client's segments to VIP:80 and the router's IP-in-IP copies (protocol
     4) to the clone's node. The router forwards a header-only copy of each
@@ -16,7 +16,10 @@ router PCAP --client IP:PORT --vip IP --clone-ip IP [--fin-secs S]
     segments reached the node more than S + 1 s after the FIN
     (--late-client: the router had segments to forward and did not); the
     capture holds exactly N copies of the connection (--copies: the
-    sc_forwarded counter's rise).
+    sc_forwarded counter's rise). With --owed N the clone's response has a
+    declared end the client had not acknowledged when the timer ran out:
+    the router goes on forwarding until it has, so at least N copies leave
+    more than S + 1 s after the FIN (instead of none).
 
 client PCAP --client IP:PORT --server IP:PORT --allow-macs MAC,... [--open-ok]
     PCAP was taken on the client (lib.sh capture_start). For the
@@ -116,9 +119,15 @@ def router(a):
         if len(after) < a.min_after:
             problems.append("%d copies at or after the client's FIN, want at least %d"
                             % (len(after), a.min_after))
-        for c in late:
-            problems.append("packet %d: a copy %.3f s after the client's FIN (FIN timer %d s)"
-                            % (c[0], c[1] - tf, a.fin_secs))
+        if a.owed:
+            if len(late) < a.owed:
+                problems.append("%d copies more than %d s after the client's FIN, want at least %d "
+                                "(the clone's declared end was still owed)"
+                                % (len(late), a.fin_secs + 1, a.owed))
+        else:
+            for c in late:
+                problems.append("packet %d: a copy %.3f s after the client's FIN (FIN timer %d s)"
+                                % (c[0], c[1] - tf, a.fin_secs))
         if len(late_client) < a.late_client:
             problems.append("%d client segments more than %d s after the FIN, want at least %d"
                             % (len(late_client), a.fin_secs + 1, a.late_client))
@@ -194,6 +203,7 @@ def main(argv):
     r.add_argument("--fin-secs", type=int, default=5)
     r.add_argument("--min-after", type=int, default=0)
     r.add_argument("--late-client", type=int, default=0)
+    r.add_argument("--owed", type=int, default=0)
     r.add_argument("--copies", type=int)
     c = sub.add_parser("client")
     c.add_argument("pcap")
