@@ -239,6 +239,7 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         ts_recent: snap.ts_recent,
         ts_now: now_ms.wrapping_add(snap.tsoffset),
         resp_len: req.response_len(),
+        held: false,
         seed: &[],
         asf: &asf,
     };

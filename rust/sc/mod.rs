@@ -69,6 +69,10 @@ pub(crate) use router::{closed, expired, forwarded_in, node_down, on_segment};
 pub(crate) use server::on_clone;
 
 /// A cloned connection's state on this node.
+// The origin's queue of held clones ([`Origin::held`], 140 bytes) makes it
+// the larger variant; one `ScData` per cloned connection, in its own
+// allocation, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ScData {
     /// This node is the original: the packet router's state.
     Origin {
