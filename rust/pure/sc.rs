@@ -89,6 +89,9 @@ pub struct Active {
     /// The ACK number of the client's last request (or FIN) while the
     /// length was still pending: the proof the report may confirm.
     pub proof: Option<u32>,
+    /// Released before its node answered that it built it: the release
+    /// is told once it does ([`Origin::built`]).
+    pub await_build: bool,
 }
 
 impl Active {
@@ -122,6 +125,9 @@ pub struct Held {
     pub node: u8,
     /// Whether its node reports the response length.
     pub reports: bool,
+    /// Its node answered that it built the clone (SC-ACK): an SC-RELEASE
+    /// may follow without overtaking the SC-CLONE ([`Origin::built`]).
+    pub built: bool,
 }
 
 /// Why a clone may not begin now.
@@ -214,6 +220,11 @@ pub struct Origin {
     pub n_held: u8,
     /// Clones settled on this connection (a waiter's progress).
     pub settled_n: u32,
+    /// The client's last window field, as it sent it (for a release).
+    pub last_win: u16,
+    /// The client's last TSval and TSecr, if it sends timestamps (for a
+    /// release: the TSecr is the last TSval the client accepted).
+    pub last_ts: Option<(u32, u32)>,
 }
 
 /// A client segment as the router sees it.
@@ -305,6 +316,7 @@ impl Origin {
                 reports,
                 unknown: false,
                 proof: None,
+                await_build: false,
             });
             self.node = node;
             self.clones = self.clones.wrapping_add(1);
@@ -333,6 +345,7 @@ impl Origin {
             len: len.map_or(RespLen::Pending, RespLen::Known),
             node,
             reports,
+            built: false,
         };
         self.n_held = self.n_held.saturating_add(1);
         self.clones = self.clones.wrapping_add(1);
@@ -412,16 +425,44 @@ impl Origin {
             reports: h.reports,
             unknown: h.len == RespLen::Unknown,
             proof: None,
+            await_build: !h.built,
         });
         self.node = h.node;
         self.r_clone = h.r_clone;
         self.routing = true;
-        Some(Release {
+        // Told only once built: an SC-RELEASE must not overtake the
+        // SC-CLONE on the way to its node.
+        h.built.then_some(Release {
             id: h.id,
             node: h.node,
             addr: h.addr,
             start,
         })
+    }
+
+    /// The node of clone `id` answered that it built it. Returns the
+    /// release to tell it if it was released meanwhile.
+    pub fn built(&mut self, id: u32) -> Option<Release> {
+        let node = self.node;
+        if let Some(a) = self.active.as_mut() {
+            if a.id == id {
+                if !a.await_build {
+                    return None;
+                }
+                a.await_build = false;
+                return Some(Release {
+                    id,
+                    node,
+                    addr: a.addr,
+                    start: a.start,
+                });
+            }
+        }
+        let n = usize::from(self.n_held);
+        if let Some(h) = self.held.iter_mut().take(n).find(|h| h.id == id) {
+            h.built = true;
+        }
+        None
     }
 
     /// A clone call failed after [`Origin::begin`]: forget it.
@@ -438,7 +479,7 @@ impl Origin {
             Some(a) if a.id == id => {
                 self.active = None;
                 let r = self.release_next(a.start, a.s_orig);
-                if r.is_none() {
+                if self.active.is_none() {
                     self.routing = false;
                 }
                 r
@@ -540,15 +581,14 @@ impl Origin {
                     if step.settled_addr == 0 {
                         step.settled_addr = s.settled_addr;
                     }
-                    step.release = s.release;
+                    if s.release.is_some() {
+                        step.release = s.release;
+                    }
                     // The client's ACK also counts for the next clone.
                     if let Some(n) = self.active.as_mut() {
                         if after(acked, n.acked) {
                             n.acked = acked;
                         }
-                    }
-                    if s.release.is_none() {
-                        break;
                     }
                 }
                 _ => break,
@@ -780,6 +820,9 @@ pub struct Clone {
     /// window, it must not send (its window probes are dropped) and its
     /// `d2` is not known until its release ([`Clone::release`]).
     pub held: bool,
+    /// When the SYN-ACK left (milliseconds, the node's clock): with
+    /// [`Clone::synack_tsval`], where the clone's TSval clock stands.
+    pub synack_ms: u32,
 }
 
 /// What to do with a clone's segment.
@@ -852,15 +895,29 @@ impl Clone {
         }
     }
 
-    /// The held clone is released: its first byte goes out at `start`
-    /// (client-visible). False if it was not a live held clone.
-    pub fn release(&mut self, start: u32) -> bool {
+    /// The held clone is released at `now_ms` (this node's clock): its
+    /// first byte goes out at `start` (client-visible). `floor` is the
+    /// last TSval the client accepted (the previous clone's, from another
+    /// node's clock): the clone's translated TSvals start above it, so
+    /// that the client's PAWS check never drops them. False if it was not
+    /// a live held clone.
+    pub fn release(&mut self, start: u32, floor: Option<u32>, now_ms: u32) -> bool {
         if !self.held || self.phase != ClonePhase::Established {
             return false;
         }
         self.held = false;
         self.snd_start = start;
         self.d2 = start.wrapping_sub(self.isn.wrapping_add(1));
+        if let Some(fl) = floor {
+            let own = self
+                .synack_tsval
+                .wrapping_add(now_ms.wrapping_sub(self.synack_ms));
+            let seen = own.wrapping_add(self.dts);
+            if !after(seen, fl) {
+                // One more for a clock tick between now and the first send.
+                self.dts = self.dts.wrapping_add(fl.wrapping_sub(seen)).wrapping_add(1);
+            }
+        }
         true
     }
 
@@ -1106,7 +1163,27 @@ mod tests {
 
     /// Begins a reporting clone `id` on `node` (address `node * 10`).
     fn queue(o: &mut Origin, s: u32, r: u32, node: u8, id: u32) -> Result<Begun, BeginError> {
-        o.begin_queued(s, r, None, node, id, u32::from(node) * 10, true)
+        let b = o.begin_queued(s, r, None, node, id, u32::from(node) * 10, true);
+        if b.is_ok() {
+            assert_eq!(o.built(id), None);
+        }
+        b
+    }
+
+    #[test]
+    fn release_waits_for_build() {
+        let mut o = Origin::default();
+        queue(&mut o, 0, 0, 2, 1).unwrap();
+        o.begin_queued(0, 0, None, 3, 2, 30, true).unwrap();
+        o.report(1, RespLen::Known(10));
+        // Clone 1 settles before clone 2's node answered: released, but
+        // not told yet; forwarded copies go to its node already.
+        let p = o.client(&ack(10), 0);
+        assert!(p.settled && p.step.release.is_none());
+        assert_eq!((o.node, o.active.map(|a| a.addr)), (3, Some(30)));
+        let r = o.built(2).unwrap();
+        assert_eq!((r.id, r.start), (2, 10));
+        assert_eq!(o.built(2), None, "told once");
     }
 
     #[test]
@@ -1175,6 +1252,9 @@ mod tests {
         o.begin_queued(10, 0, Some(5), 2, 1, 20, false).unwrap();
         o.begin_queued(10, 0, Some(0), 3, 2, 30, false).unwrap();
         o.begin_queued(10, 0, Some(7), 4, 3, 40, false).unwrap();
+        for id in 1..=3 {
+            o.built(id);
+        }
         // One ACK covers clone 1 and the empty clone 2: both settle, 3 is
         // released at 15.
         let p = o.client(&ack(15), 0);
@@ -1280,9 +1360,13 @@ mod tests {
             wscale: None,
         };
         assert_eq!(c.out(&probe), Ok(CloneOut::Drop));
-        assert!(c.release(70_000));
-        assert!(!c.release(1), "released once");
+        c.synack_ms = 1000;
+        // The previous clone's last TSval (client-visible) is 2000, ahead
+        // of this clone's clock (50 + 10 ms + dts 850 = 910).
+        assert!(c.release(70_000, Some(2000), 1010));
+        assert!(!c.release(1, None, 0), "released once");
         assert_eq!(124u32.wrapping_add(c.d2), 70_000);
+        assert_eq!(60u32.wrapping_add(c.dts), 2001);
         let d = CloneSeg {
             len: 1000,
             seq: 124,

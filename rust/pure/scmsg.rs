@@ -100,6 +100,7 @@
 //! | 18     | 2    | `app_port`    | as in the SC-CLONE                     |
 //! | 20     | 4    | `start`       | client-visible sequence number of the clone's first byte |
 //! | 24     | 4    | `tsval`       | the client's last TSval; 0 unless [`REL_TS`] |
+//! | 28     | 4    | `tsecr`       | the client's last TSecr (the previous clone's last TSval, client-visible); 0 unless [`REL_TS`] |
 //!
 //! # Strictness
 //!
@@ -737,7 +738,7 @@ impl ScAck {
 pub const LEN_LEN: usize = 24;
 
 /// Length of an SC-RELEASE payload.
-pub const RELEASE_LEN: usize = 28;
+pub const RELEASE_LEN: usize = 32;
 
 /// SC-RELEASE `flags`: `tsval` is valid.
 pub const REL_TS: u8 = 0x01;
@@ -836,8 +837,9 @@ pub struct ScRelease {
     pub start: u32,
     /// The client's last window field, as it sent it.
     pub window: u16,
-    /// The client's last TSval, if the connection uses timestamps.
-    pub tsval: Option<u32>,
+    /// The client's last TSval and TSecr, if the connection uses
+    /// timestamps.
+    pub ts: Option<(u32, u32)>,
 }
 
 impl ScRelease {
@@ -845,19 +847,22 @@ impl ScRelease {
     pub fn to_bytes(&self) -> [u8; RELEASE_LEN] {
         let mut b = [0u8; RELEASE_LEN];
         let mut w = Writer::new(&mut b);
-        let flags = if self.tsval.is_some() { REL_TS } else { 0 };
+        let flags = if self.ts.is_some() { REL_TS } else { 0 };
         let [w0, w1] = self.window.to_be_bytes();
+        let (tsval, tsecr) = self.ts.unwrap_or((0, 0));
         let _ = w
             .put([VERSION, flags, w0, w1])
             .and_then(|()| self.conn.write(&mut w))
             .and_then(|()| w.put(self.start.to_be_bytes()))
-            .and_then(|()| w.put(self.tsval.unwrap_or(0).to_be_bytes()));
+            .and_then(|()| w.put(tsval.to_be_bytes()))
+            .and_then(|()| w.put(tsecr.to_be_bytes()));
         b
     }
 
     /// Decodes an SC-RELEASE payload; `payload` must be exactly the
     /// payload's bytes. Checks the length, the version, the flags, `tsval`
-    /// 0 without [`REL_TS`] ([`ScError::BadReserved`]). Never panics.
+    /// and `tsecr` 0 without [`REL_TS`] ([`ScError::BadReserved`]). Never
+    /// panics.
     pub fn decode(payload: &[u8]) -> Result<Self, ScError> {
         check_len(payload.len(), RELEASE_LEN)?;
         let r = &mut Reader::new(payload);
@@ -871,17 +876,18 @@ impl ScRelease {
         let conn = ConnId::read(r)?;
         let start = be_u32(r)?;
         let tsval = be_u32(r)?;
-        let tsval = if flags & REL_TS != 0 {
-            Some(tsval)
+        let tsecr = be_u32(r)?;
+        let ts = if flags & REL_TS != 0 {
+            Some((tsval, tsecr))
         } else {
-            reserved(tsval)?;
+            reserved((tsval, tsecr))?;
             None
         };
         Ok(Self {
             conn,
             start,
             window: u16::from_be_bytes([w0, w1]),
-            tsval,
+            ts,
         })
     }
 }
@@ -977,7 +983,7 @@ mod tests {
         assert_eq!(MAX_CLONE_LEN, 64 + 120 + 8192);
         assert_eq!(ACK_LEN, 24);
         assert_eq!((FLAG_RESP_LEN, FLAG_HELD, FLAGS_KNOWN), (1, 2, 3));
-        assert_eq!((LEN_LEN, RELEASE_LEN, REL_TS), (24, 28, 1));
+        assert_eq!((LEN_LEN, RELEASE_LEN, REL_TS), (24, 32, 1));
         assert_eq!((OPT_TIMESTAMPS, OPT_SACK_PERM, OPT_WSCALE), (1, 2, 4));
         assert_eq!(OPTS_KNOWN, 7);
     }
@@ -1388,15 +1394,16 @@ mod tests {
             conn: conn(),
             start: 0xfedc_ba98,
             window: 0x1234,
-            tsval: Some(0x5555_6666),
+            ts: Some((0x5555_6666, 0x7777_8888)),
         };
         let b = m.to_bytes();
         assert_eq!(&b[..4], &[1, REL_TS, 0x12, 0x34]);
         assert_eq!(&b[4..8], &0x0102_0304u32.to_be_bytes());
         assert_eq!(&b[20..24], &0xfedc_ba98u32.to_be_bytes());
         assert_eq!(&b[24..28], &0x5555_6666u32.to_be_bytes());
+        assert_eq!(&b[28..32], &0x7777_8888u32.to_be_bytes());
         assert_eq!(ScRelease::decode(&b), Ok(m));
-        let no_ts = ScRelease { tsval: None, ..m };
+        let no_ts = ScRelease { ts: None, ..m };
         assert_eq!(ScRelease::decode(&no_ts.to_bytes()), Ok(no_ts));
         assert_eq!(
             ScRelease::decode(&with(&b, 1, &[0])),
@@ -1410,6 +1417,6 @@ mod tests {
             ScRelease::decode(&with(&b, 0, &[0])),
             Err(ScError::BadVersion)
         );
-        assert_eq!(ScRelease::decode(&b[..27]), Err(ScError::Truncated));
+        assert_eq!(ScRelease::decode(&b[..31]), Err(ScError::Truncated));
     }
 }

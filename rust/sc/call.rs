@@ -41,7 +41,7 @@ use crate::pure::config::PortKind;
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::{Event, Phase};
 use crate::pure::mesh::MsgType;
-use crate::pure::sc::Origin;
+use crate::pure::sc::{Begun, Origin, Release};
 use crate::pure::scmsg::{ScAck, ScClone};
 use crate::pure::segbuild::{self, window_field, SegSpec};
 use crate::pure::tcp::TCP_FLAG_ACK;
@@ -198,28 +198,61 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         return Err(EBUSY);
     }
     let scf = origin_flow(&w)?;
-    // Begin: from now on the router tracks the clone's bytes.
-    let d = {
+    let shared = calls::next_id();
+    // Begin: from now on the router tracks the clone's bytes. With clones
+    // of the connection in flight, the clone is held behind them
+    // (multiple cloning, `super::multi`).
+    let (d, held) = {
         let mut g = scf.data.lock();
         match &mut *g {
             ScData::Origin { r, node_addr, .. } => {
-                r.begin(snap.snd_nxt, snap.rcv_nxt, req.response_len(), w.node)
+                if r.clones == 0 {
+                    // The client's last header as the socket knows it, until
+                    // the router sees the client's next segment.
+                    r.last_win = window_field(
+                        snap.snd_wnd,
+                        if snap.wscale_ok { snap.snd_wscale } else { 0 },
+                    );
+                    r.last_ts = snap.tstamp_ok.then_some((snap.ts_recent, 0));
+                }
+                let begun = r
+                    .begin_queued(
+                        snap.snd_nxt,
+                        snap.rcv_nxt,
+                        req.response_len(),
+                        w.node,
+                        shared,
+                        w.node_addr,
+                        true,
+                    )
                     .map_err(|_| EBUSY)?;
-                *node_addr = w.node_addr;
-                r.d
+                let held = begun == Begun::Held;
+                if !held {
+                    *node_addr = w.node_addr;
+                }
+                (r.d, held)
             }
             ScData::Clone { .. } => return Err(EINVAL),
         }
     };
+    if held {
+        stats::inc(Counter::ScHeld);
+    }
     let abandon = |e: Error| {
-        if let ScData::Origin { r, .. } = &mut *scf.data.lock() {
-            r.abandon();
-            r.clone_over();
+        let mut rel = None;
+        if let ScData::Origin { r, node_addr, .. } = &mut *scf.data.lock() {
+            let next = r.abandon_id(shared);
+            if let Some(a) = r.active.filter(|a| a.addr != 0) {
+                *node_addr = a.addr;
+            }
+            rel = next.map(|n| (n, r.last_win, r.last_ts));
+        }
+        if let Some((n, win, ts)) = rel {
+            release_fcb(&w, &n, win, ts);
         }
         e
     };
     let now_ms = (clock::now_ns() / 1_000_000) as u32;
-    let shared = calls::next_id();
     let msg = ScClone {
         clone_id: shared,
         client_addr: w.client,
@@ -239,7 +272,7 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         ts_recent: snap.ts_recent,
         ts_now: now_ms.wrapping_add(snap.tsoffset),
         resp_len: req.response_len(),
-        held: false,
+        held,
         seed: &[],
         asf: &asf,
     };
@@ -277,9 +310,27 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         .map_err(|e| abandon(e.into()))?;
     msg.encode(&mut payload).map_err(|_| abandon(EINVAL))?;
     match request(w.node, shared, payload) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Built: if it was released meanwhile, its node learns it now
+            // (an SC-RELEASE never overtakes the SC-CLONE).
+            let rel = match &mut *scf.data.lock() {
+                ScData::Origin { r, .. } => r.built(shared).map(|n| (n, r.last_win, r.last_ts)),
+                ScData::Clone { .. } => None,
+            };
+            if let Some((n, win, ts)) = rel {
+                release_fcb(&w, &n, win, ts);
+            }
+            Ok(())
+        }
         Err(e) => Err(abandon(e)),
     }
+}
+
+/// Tells the node of the clone `rel` of the connection `w` that it may
+/// send. Process context.
+fn release_fcb(w: &Where, rel: &Release, win: u16, ts: Option<(u32, u32)>) {
+    let key = key_of(w.vip, w.app_port, w.client, w.client_port);
+    super::multi::send_release(&key, rel, win, ts);
 }
 
 /// Sends the SC-CLONE `payload` (id `id`) to `node` and waits for the
@@ -288,8 +339,10 @@ fn request(node: u8, id: u32, payload: KVec<u8>) -> Result {
     calls::call(node, MsgType::ScClone, id, payload, CLONE_ACK_TIMEOUT_MS)
 }
 
-/// `DTS_SO_CLONE_WAIT`: waits until the socket's last clone with a
-/// declared response length is settled. Process context.
+/// `DTS_SO_CLONE_WAIT`: waits until every clone of the socket's
+/// connection in flight is settled, as long as the released one's
+/// response length is known (declared, or reported by its node) or
+/// expected. Process context.
 pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     if out.len() < CLONE_STATUS_V1_SIZE {
         return Err(EINVAL);
@@ -326,11 +379,11 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
                 // bumps it, and the wait below then returns at once.
                 let seen = *sh.gen.lock();
                 let (s, waiting) = match &*scf.data.lock() {
-                    ScData::Origin { r, .. } => (
-                        status(r),
-                        r.active.is_some_and(|a| a.len.is_some())
-                            && r.forwarding(clock::now_secs()),
-                    ),
+                    // Every clone in flight settles, as long as the
+                    // released one's end is known or expected.
+                    ScData::Origin { r, .. } => {
+                        (status(r), r.waitable() && r.forwarding(clock::now_secs()))
+                    }
                     ScData::Clone { .. } => return Err(ENOENT),
                 };
                 if !waiting {

@@ -204,11 +204,19 @@ pub enum Counter {
     SockoptNotGranted = 90,
     /// Socket-option calls by a caller without `CAP_NET_ADMIN` that a service's grant (`allowed_uid`/`allowed_gid`) let through.
     SockoptGranted = 91,
+    /// Socket Cloning clones held behind other clones of their connection (multiple cloning): begun held on the original node, built with a closed window on the clone's node.
+    ScHeld = 92,
+    /// Held clones released: on the original node when the clone before settled (SC-RELEASE sent), on the clone's node when the SC-RELEASE opened its window.
+    ScReleased = 93,
+    /// Response lengths a clone's node read from its clone's response head and reported to the original node (SC-LEN sent, unknown lengths included).
+    ScLenReported = 94,
+    /// Cloned connections reset because clones in flight could not be placed in the client's byte stream (a released clone's length unknown with clones held behind it, the original sent while clones were held, a held clone ended or its node died).
+    ScMultiReset = 95,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 92] = [
+    pub const ALL: [Self; 96] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -301,6 +309,10 @@ impl Counter {
         Self::ContinuationHeadHeld,
         Self::SockoptNotGranted,
         Self::SockoptGranted,
+        Self::ScHeld,
+        Self::ScReleased,
+        Self::ScLenReported,
+        Self::ScMultiReset,
     ];
 
     /// Number of defined counters.
@@ -409,6 +421,10 @@ impl Counter {
             89 => Some(Self::ContinuationHeadHeld),
             90 => Some(Self::SockoptNotGranted),
             91 => Some(Self::SockoptGranted),
+            92 => Some(Self::ScHeld),
+            93 => Some(Self::ScReleased),
+            94 => Some(Self::ScLenReported),
+            95 => Some(Self::ScMultiReset),
             _ => None,
         }
     }
@@ -508,6 +524,10 @@ impl Counter {
             Self::ContinuationHeadHeld => "continuation_head_held",
             Self::SockoptNotGranted => "sockopt_not_granted",
             Self::SockoptGranted => "sockopt_granted",
+            Self::ScHeld => "sc_held",
+            Self::ScReleased => "sc_released",
+            Self::ScLenReported => "sc_len_reported",
+            Self::ScMultiReset => "sc_multi_reset",
         }
     }
 }

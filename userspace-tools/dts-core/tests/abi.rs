@@ -62,7 +62,7 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     // the placement's serving .. mesh_load_early 77..=80, the drain's
     // 81..=85, flow_pickup 86, the Range continuation's 87..=89, the
     // service grants' 90..=91.
-    assert_eq!(Counter::COUNT, 92);
+    assert_eq!(Counter::COUNT, 96);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -83,7 +83,7 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(89), Some(Counter::ContinuationHeadHeld));
     assert_eq!(Counter::from_index(90), Some(Counter::SockoptNotGranted));
     assert_eq!(Counter::from_index(91), Some(Counter::SockoptGranted));
-    assert_eq!(Counter::from_index(92), None);
+    assert_eq!(Counter::from_index(96), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -461,6 +461,10 @@ fn counters_are_stable() {
         (Counter::ContinuationHeadHeld, 89, "continuation_head_held"),
         (Counter::SockoptNotGranted, 90, "sockopt_not_granted"),
         (Counter::SockoptGranted, 91, "sockopt_granted"),
+        (Counter::ScHeld, 92, "sc_held"),
+        (Counter::ScReleased, 93, "sc_released"),
+        (Counter::ScLenReported, 94, "sc_len_reported"),
+        (Counter::ScMultiReset, 95, "sc_multi_reset"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -412,9 +412,9 @@ proptest! {
     fn sc_release_round_trips(
         conn in arb_conn(),
         (start, window) in any::<(u32, u16)>(),
-        tsval in proptest::option::of(any::<u32>()),
+        ts in proptest::option::of(any::<(u32, u32)>()),
     ) {
-        let m = ScRelease { conn, start, window, tsval };
+        let m = ScRelease { conn, start, window, ts };
         prop_assert_eq!(ScRelease::decode(&m.to_bytes()), Ok(m));
     }
 
@@ -453,6 +453,7 @@ proptest! {
             let node = i as u8 + 2;
             let b = o.begin_queued(s_orig, 1, None, node, i as u32, 100 + i as u32, true);
             prop_assert_eq!(b, Ok(if i == 0 { Begun::Released { start: start0 } } else { Begun::Held }));
+            prop_assert_eq!(o.built(i as u32), None);
         }
         // The released clone's index, where it starts, what the client has.
         let mut cur = 0usize;
