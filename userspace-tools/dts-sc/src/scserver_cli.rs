@@ -21,6 +21,12 @@ pub(crate) enum RespLenMode {
     Always,
     /// Never.
     Never,
+    /// Never declared: the clone's node reports the length from its
+    /// response head (multiple cloning). Requests are cloned at once, the
+    /// clones of one connection queued by the kernel in request order (no
+    /// HEAD probe); before anything is written locally, every clone in
+    /// flight is waited for.
+    Kernel,
 }
 
 /// Sample Socket Cloning web server: serves files, and clones requests
