@@ -43,9 +43,10 @@ fn after(a: u32, b: u32) -> bool {
 
 /// Most clones one connection may have in flight at once: the released
 /// one and up to `MAX_INFLIGHT - 1` held behind it ([`Origin::held`]).
-/// Each entry costs 20 bytes of the connection's router state (a
-/// [`Held`]), whether used or not: `(MAX_INFLIGHT - 1) * 20` = 140 bytes
-/// per cloned connection on the original node; on each clone's node a
+/// Each entry costs 24 bytes of the connection's router state (a
+/// [`Held`]), whether used or not: `(MAX_INFLIGHT - 1) * 24` = 168 bytes
+/// per cloned connection on the original node (the whole [`Origin`] is at
+/// most 288 bytes); on each clone's node a
 /// held clone costs its socket and the response its server has queued
 /// (up to the socket's send buffer).
 pub const MAX_INFLIGHT: usize = 8;
@@ -1394,5 +1395,16 @@ mod tests {
         assert_eq!(response_len(&big, false), RespLen::Unknown);
         assert!(is_head_request(b"HEAD /a HTTP/1.1\r\n\r\n"));
         assert!(!is_head_request(b"GET /a HTTP/1.1\r\n\r\n"));
+    }
+
+    #[test]
+    fn queue_memory() {
+        // Documented in `Documentation/socket-cloning.md` ("Memory").
+        assert_eq!(core::mem::size_of::<Held>(), 24);
+        assert!(
+            core::mem::size_of::<Origin>() <= 288,
+            "{}",
+            core::mem::size_of::<Origin>()
+        );
     }
 }

@@ -75,7 +75,7 @@ pub(crate) use router::{closed, expired, forwarded_in, node_down, on_segment};
 pub(crate) use server::on_clone;
 
 /// A cloned connection's state on this node.
-// The origin's queue of held clones ([`Origin::held`], 140 bytes) makes it
+// The origin's queue of held clones ([`Origin::held`], 168 bytes) makes it
 // the larger variant; one `ScData` per cloned connection, in its own
 // allocation, so boxing it would only add an allocation.
 #[allow(clippy::large_enum_variant)]

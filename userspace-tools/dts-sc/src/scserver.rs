@@ -50,6 +50,14 @@
 //! `DTS_SO_CLONE_WAIT` until the client acknowledged that many bytes. If the
 //! `HEAD` probe fails, the request is served locally.
 //!
+//! With `--resp-len kernel` there is no probe: every request placed on
+//! another node is cloned at once, the kernel queues the connection's
+//! clones in request order and learns each response's length from the
+//! clone's node (`Documentation/socket-cloning.md`, "Multiple cloning and
+//! pipelining"). An `EBUSY` (the queue is full, or that node has a clone of
+//! the connection in flight) is retried once after `DTS_SO_CLONE_WAIT`;
+//! anything this server writes itself waits for every clone in flight.
+//!
 //! # Log
 //!
 //! One line per request, to `--log` (appended) or stdout, flushed:
