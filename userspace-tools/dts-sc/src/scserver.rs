@@ -312,6 +312,8 @@ struct Settings {
     clone_port: u16,
     /// When to declare response lengths.
     resp_len: RespLenMode,
+    /// Most clones of one connection in flight (`--resp-len kernel`).
+    max_inflight: u8,
     /// The request log.
     log: Log,
 }
@@ -386,6 +388,7 @@ fn main() -> ExitCode {
         nodes,
         clone_port: cli.clone_port,
         resp_len: cli.resp_len,
+        max_inflight: cli.max_inflight,
         log: Log {
             out: Mutex::new(out),
         },
@@ -427,6 +430,7 @@ fn serve_connection(settings: &Settings, stream: TcpStream) {
         req_no: 0,
         reason: None,
         clone_pending: false,
+        inflight: 0,
         wrote: false,
         http10: false,
     };
@@ -489,6 +493,8 @@ struct Conn<'a> {
     http10: bool,
     /// This server wrote to the client since the last clone.
     wrote: bool,
+    /// Clones made since the last wait (`--resp-len kernel`).
+    inflight: u8,
 }
 
 impl Conn<'_> {
@@ -648,6 +654,9 @@ impl Conn<'_> {
             // module refuses with EBUSY otherwise).
             let _ = wait_acked(&self.stream, ACK_WAIT, ACK_POLL_FIRST, ACK_POLL_MAX);
         }
+        if self.inflight >= self.cfg.max_inflight && !self.settle() {
+            return CloneOutcome::Abort;
+        }
         let start = Instant::now();
         let mut result = clone(&self.stream, node, asf, None);
         if result
@@ -664,6 +673,7 @@ impl Conn<'_> {
             Ok(()) => {
                 self.log(path, &format!("clone:{node}"), None, Some(call_us));
                 self.clone_pending = true;
+                self.inflight = self.inflight.saturating_add(1);
                 self.wrote = false;
                 CloneOutcome::Cloned
             }
@@ -742,6 +752,7 @@ impl Conn<'_> {
             return true;
         }
         self.clone_pending = false;
+        self.inflight = 0;
         match clone_wait(&self.stream) {
             // A clone still in flight after the wait: its response's length
             // cannot be known (`--resp-len kernel`, a response without

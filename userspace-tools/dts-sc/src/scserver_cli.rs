@@ -80,6 +80,11 @@ pub(crate) struct Cli {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = RespLenMode::Auto)]
     pub(crate) resp_len: RespLenMode,
 
+    /// With --resp-len kernel: most clones of one connection in flight at
+    /// once (the module's bound is 8); more wait for those to settle.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub(crate) max_inflight: u8,
+
     /// Append the request log to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub(crate) log: Option<PathBuf>,
