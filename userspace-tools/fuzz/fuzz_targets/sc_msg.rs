@@ -1,9 +1,10 @@
-//! Fuzz target: Socket Cloning payloads (SC-CLONE, SC-ACK) and forwarded
-//! copies on arbitrary bytes. Whatever decodes re-encodes to the same bytes.
+//! Fuzz target: Socket Cloning payloads (SC-CLONE, SC-ACK, SC-LEN,
+//! SC-RELEASE) and forwarded copies on arbitrary bytes. Whatever decodes
+//! re-encodes to the same bytes.
 
 #![no_main]
 
-use dts_core::scmsg::{ScAck, ScClone, MAX_CLONE_LEN};
+use dts_core::scmsg::{ScAck, ScClone, ScLen, ScRelease, MAX_CLONE_LEN};
 use dts_core::segbuild;
 use dts_core::tcp::{TCP_FLAG_FIN, TCP_FLAG_PSH};
 use libfuzzer_sys::fuzz_target;
@@ -22,6 +23,12 @@ fuzz_target!(|data: &[u8]| {
         let n = a.encode(&mut out).expect("a decoded SC-ACK encodes");
         assert_eq!(&out[..n], data);
         assert_eq!(ScAck::decode(&out[..n]), Ok(a));
+    }
+    if let Ok(m) = ScLen::decode(data) {
+        assert_eq!(&m.to_bytes()[..], data);
+    }
+    if let Ok(m) = ScRelease::decode(data) {
+        assert_eq!(&m.to_bytes()[..], data);
     }
     if let Ok(f) = segbuild::parse_forward(data) {
         assert_eq!(f.inner.len(), f.ip.header_len + f.tcp.header_len);
