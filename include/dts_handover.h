@@ -195,10 +195,11 @@
  *	EBADF        the connection is not established (or its clone state
  *	             ended).
  *	EBUSY        the socket has sent data the client has not acknowledged,
- *	             or the previous clone's declared response is not fully
- *	             acknowledged yet (see DTS_SO_CLONE_WAIT), or too many mesh
- *	             calls are in flight, or the target is busy with this
- *	             client.
+ *	             or the clone cannot join the clones of the connection in
+ *	             flight (8 at most, one per target; the one before must
+ *	             have a declared or reported response length; see
+ *	             DTS_SO_CLONE_WAIT), or too many mesh calls are in flight,
+ *	             or the target is busy with this client.
  *	EHOSTDOWN    the control mesh has the target down or not connected, or
  *	             lost it before the answer.
  *	ETIMEDOUT    the target did not acknowledge the clone in time.
@@ -219,9 +220,13 @@
  *	getsockopt(fd, IPPROTO_IP, DTS_SO_CLONE_WAIT, &st, &len);
  *
  * with len at least DTS_CLONE_STATUS_SIZE: waits (at most
- * DTS_CLONE_WAIT_MS, interruptible) until the socket's last clone with a
- * declared response length is fully acknowledged by the client, then fills
- * a struct dts_clone_status. Returns at once if no clone is pending.
+ * DTS_CLONE_WAIT_MS, interruptible) until every clone of the socket's
+ * connection in flight is fully acknowledged by the client, as long as the
+ * oldest one's response length is known (declared, or reported by its
+ * node) or expected, then fills a struct dts_clone_status (state
+ * DTS_CLONE_ACTIVE: a clone whose length cannot be known is still in
+ * flight, and nothing may be written). Returns at once if no clone is
+ * pending.
  *
  *	EPERM        the caller lacks CAP_NET_ADMIN and is not granted (as
  *	             for dts_clone).

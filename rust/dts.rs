@@ -113,6 +113,8 @@ const UPCALLS: mesh::Upcalls = mesh::Upcalls {
     handover: handoff::takeover::on_handover,
     sc_clone: sc::on_clone,
     sc_ack: sc::ack_received,
+    sc_len: sc::len_received,
+    sc_release: sc::release_received,
     closed: sc::closed,
     node_down,
     draining: handoff::drain::draining,

@@ -184,6 +184,15 @@ pub(super) enum In {
     ///
     /// [`Upcalls::sc_ack`]: super::upcalls::Upcalls::sc_ack
     ScAck(KVec<u8>),
+    /// SC-LEN: the payload (checked by the feature, [`Upcalls::sc_len`]).
+    ///
+    /// [`Upcalls::sc_len`]: super::upcalls::Upcalls::sc_len
+    ScLen(KVec<u8>),
+    /// SC-RELEASE: the payload (checked by the feature,
+    /// [`Upcalls::sc_release`]).
+    ///
+    /// [`Upcalls::sc_release`]: super::upcalls::Upcalls::sc_release
+    ScRelease(KVec<u8>),
     /// HANDOVER: the payload, `None` if it could not be copied (out of
     /// memory: answered as such).
     Handover(Option<KVec<u8>>),
@@ -210,6 +219,8 @@ impl From<&Frame<'_>> for In {
             Msg::Drain(d) => Self::Drain(d),
             Msg::ScClone(p) => Self::ScClone(copy_payload(p)),
             Msg::ScAck(p) => Self::ScAck(copy_payload(p).unwrap_or_default()),
+            Msg::ScLen(p) => Self::ScLen(copy_payload(p).unwrap_or_default()),
+            Msg::ScRelease(p) => Self::ScRelease(copy_payload(p).unwrap_or_default()),
             Msg::Handover(p) => Self::Handover(copy_payload(p)),
             Msg::HandoverAck(p) => Self::HandoverAck(HandoverAck::decode(p).ok()),
         }

@@ -110,6 +110,6 @@ mod upcalls;
 pub(crate) use config::config_changing;
 pub(crate) use drain::{draining, request as request_drain};
 pub(crate) use member::{confirmed_dead, enabled, peer_load, view, PEERS};
-pub(crate) use notify::{notify, notify_closed, release, QueueOwner};
+pub(crate) use notify::{notify, notify_closed, notify_sc, release, QueueOwner, ScFrame};
 pub(crate) use thread::Thread;
 pub(crate) use upcalls::{Answer, Upcalls};

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Close notifications (CLOSED): the queue that the packet path, the
-//! collector and the features fill ([`notify_closed`], [`notify()`]) and
+//! Close notifications (CLOSED), and the Socket Cloning frames the packet
+//! path makes (SC-LEN, SC-RELEASE: [`notify_sc`]): the queue that the
+//! packet path, the collector and the features fill ([`notify_closed`],
+//! [`notify()`], [`notify_sc`]) and
 //! the thread empties (`thread.rs`), its owner ([`QueueOwner`]), and what
 //! this node does with a CLOSED it receives ([`closed_received`],
 //! [`release`]).
@@ -26,6 +28,7 @@ use crate::pure::abi::Counter;
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::FlowKey;
 use crate::pure::mesh::{CloseReason, Closed};
+use crate::pure::scmsg::{LEN_LEN, RELEASE_LEN};
 use crate::rcu;
 use crate::state;
 use crate::stats;
@@ -42,7 +45,26 @@ pub(super) const TXQ_CAP: usize = 256;
 pub(super) struct QueuedClose {
     /// The internal address of the node to tell.
     pub(super) to: u32,
-    pub(super) msg: Closed,
+    pub(super) msg: Queued,
+}
+
+/// What a queued notification carries.
+#[derive(Clone, Copy)]
+pub(super) enum Queued {
+    /// A CLOSED.
+    Closed(Closed),
+    /// A Socket Cloning frame the packet path made ([`notify_sc`]).
+    Sc(ScFrame),
+}
+
+/// A Socket Cloning frame made on the packet path (multiple cloning), sent
+/// by the thread in the order queued, among the close notifications.
+#[derive(Clone, Copy)]
+pub(crate) enum ScFrame {
+    /// SC-LEN: a clone's response length, to its original node.
+    Len([u8; LEN_LEN]),
+    /// SC-RELEASE: a held clone may send, to its node.
+    Release([u8; RELEASE_LEN]),
 }
 
 /// The queue of close notifications, filled by the packet path.
@@ -105,6 +127,21 @@ pub(crate) fn notify(fcb: &Fcb, to: u32, reason: CloseReason) {
         app_port: fcb.app_port,
         reason,
     };
+    push(to, Queued::Closed(msg));
+}
+
+/// Queues the Socket Cloning frame `frame` for the node at internal
+/// address `to`. Any context but hard interrupts.
+pub(crate) fn notify_sc(to: u32, frame: ScFrame) {
+    if to == 0 || !enabled() {
+        return;
+    }
+    push(to, Queued::Sc(frame));
+}
+
+/// Queues `msg` for the node at `to` and wakes the thread; counts a full
+/// queue. Any context but hard interrupts.
+fn push(to: u32, msg: Queued) {
     let queued = TXQ
         .with(|q| {
             let mut q = q.lock();

@@ -272,6 +272,10 @@ impl Runner {
             (Phase::Established, In::ScAck(p)) => {
                 (self.up.sc_ack)(c.peer, &p).map_err(|()| Close::Bad(FrameError::BadPayload))?
             }
+            (Phase::Established, In::ScLen(p)) => (self.up.sc_len)(c.peer_addr, &p)
+                .map_err(|()| Close::Bad(FrameError::BadPayload))?,
+            (Phase::Established, In::ScRelease(p)) => (self.up.sc_release)(c.peer_addr, &p)
+                .map_err(|()| Close::Bad(FrameError::BadPayload))?,
             (Phase::Established, In::Handover(p)) => {
                 let delta = self
                     .peers

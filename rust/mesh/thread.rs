@@ -50,7 +50,7 @@ use super::conn::{Conn, Phase, HELLO_TIMEOUT_MS};
 use super::member::{
     census, changed, confirmed_down, peer_stats, store_view, view, DEAD, ENABLED, PEERS,
 };
-use super::notify::{TXQ, TXQ_CAP};
+use super::notify::{Queued, ScFrame, TXQ, TXQ_CAP};
 use super::runner::{Peer, Runner};
 use super::upcalls::Upcalls;
 
@@ -372,13 +372,17 @@ impl Runner {
                 .get_mut(usize::from(id).wrapping_sub(1))
                 .and_then(|p| p.conn.as_mut())
             {
-                Some(c) if c.phase == Phase::Established => c.queue(me, &Msg::Closed(item.msg)),
+                Some(c) if c.phase == Phase::Established => match &item.msg {
+                    Queued::Closed(m) => c.queue(me, &Msg::Closed(*m)),
+                    Queued::Sc(ScFrame::Len(b)) => c.queue(me, &Msg::ScLen(b)),
+                    Queued::Sc(ScFrame::Release(b)) => c.queue(me, &Msg::ScRelease(b)),
+                },
                 _ => false,
             };
-            stats::inc(if sent {
-                Counter::MeshClosedSent
-            } else {
-                Counter::MeshTxDropped
+            stats::inc(match (sent, &item.msg) {
+                (true, Queued::Closed(_)) => Counter::MeshClosedSent,
+                (true, Queued::Sc(_)) => continue,
+                (false, _) => Counter::MeshTxDropped,
             });
         }
     }

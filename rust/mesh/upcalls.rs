@@ -39,6 +39,12 @@ pub(crate) struct Upcalls {
     /// An `SC_ACK` from node `from`; `Err` if it is malformed (the
     /// connection is reset).
     pub(crate) sc_ack: fn(u8, &[u8]) -> core::result::Result<(), ()>,
+    /// An `SC_LEN` from the node at internal address `from`; `Err` if it
+    /// is malformed (the connection is reset).
+    pub(crate) sc_len: fn(u32, &[u8]) -> core::result::Result<(), ()>,
+    /// An `SC_RELEASE` from the node at internal address `from`; `Err` if
+    /// it is malformed (the connection is reset).
+    pub(crate) sc_release: fn(u32, &[u8]) -> core::result::Result<(), ()>,
     /// A `CLOSED` about the connection `key` from the node at internal
     /// address `from`, before the handover's own handling: whether a
     /// feature (Socket Cloning) took it.

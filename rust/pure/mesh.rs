@@ -33,6 +33,8 @@
 //! | 9    | `HANDOVER_ACK` | 8      | `call_id` u32, `errno` u32 (opaque here: `homsg.rs`) |
 //! | 10   | `HELLO_PROOF` | 32      | `proof` 32 bytes                        |
 //! | 11   | `DRAIN`     | 4         | `node` u8, `draining` u8 (0 or 1), reserved 2 bytes |
+//! | 12   | `SC_LEN`    | 0..=65536 | opaque here (Socket Cloning: a clone's response length, 24 bytes, `scmsg.rs`) |
+//! | 13   | `SC_RELEASE` | 0..=65536 | opaque here (Socket Cloning: a held clone may send, 28 bytes, `scmsg.rs`) |
 //!
 //! `DRAIN` ([`Drain`]) is a request when `node` is the receiver (start or
 //! stop draining, `dtsctl drain` on another node), and otherwise the
@@ -126,11 +128,17 @@ pub enum MsgType {
     HelloProof = 10,
     /// A node drains or stops draining ([`Drain`]).
     Drain = 11,
+    /// Socket Cloning: a clone's response length, from its node (opaque
+    /// here; `scmsg::ScLen`).
+    ScLen = 12,
+    /// Socket Cloning: a held clone may send (opaque here;
+    /// `scmsg::ScRelease`).
+    ScRelease = 13,
 }
 
 impl MsgType {
     /// Every message type, in wire value order.
-    pub const ALL: [MsgType; 11] = [
+    pub const ALL: [MsgType; 13] = [
         Self::Hello,
         Self::HelloAck,
         Self::Heartbeat,
@@ -142,6 +150,8 @@ impl MsgType {
         Self::HandoverAck,
         Self::HelloProof,
         Self::Drain,
+        Self::ScLen,
+        Self::ScRelease,
     ];
 
     /// The type with wire value `v`, or `None` if there is none.
@@ -158,6 +168,8 @@ impl MsgType {
             9 => Some(Self::HandoverAck),
             10 => Some(Self::HelloProof),
             11 => Some(Self::Drain),
+            12 => Some(Self::ScLen),
+            13 => Some(Self::ScRelease),
             _ => None,
         }
     }
@@ -176,6 +188,8 @@ impl MsgType {
             Self::HandoverAck => "handover_ack",
             Self::HelloProof => "hello_proof",
             Self::Drain => "drain",
+            Self::ScLen => "sc_len",
+            Self::ScRelease => "sc_release",
         }
     }
 
@@ -190,7 +204,7 @@ impl MsgType {
             Self::HandoverAck => Some(HANDOVER_ACK_LEN),
             Self::HelloProof => Some(HELLO_PROOF_LEN),
             Self::Drain => Some(DRAIN_LEN),
-            Self::ScClone | Self::ScAck | Self::Handover => None,
+            Self::ScClone | Self::ScAck | Self::Handover | Self::ScLen | Self::ScRelease => None,
         }
     }
 }
@@ -430,6 +444,10 @@ pub enum Msg<'a> {
     ScClone(&'a [u8]),
     /// `SC_ACK`, opaque, borrowed from the receive buffer.
     ScAck(&'a [u8]),
+    /// `SC_LEN`, opaque, borrowed from the receive buffer.
+    ScLen(&'a [u8]),
+    /// `SC_RELEASE`, opaque, borrowed from the receive buffer.
+    ScRelease(&'a [u8]),
     /// `HANDOVER`, opaque, borrowed from the receive buffer.
     Handover(&'a [u8]),
     /// `HANDOVER_ACK`, opaque, borrowed from the receive buffer.
@@ -615,6 +633,8 @@ impl<'a> Msg<'a> {
             Self::Closed(_) => MsgType::Closed,
             Self::ScClone(_) => MsgType::ScClone,
             Self::ScAck(_) => MsgType::ScAck,
+            Self::ScLen(_) => MsgType::ScLen,
+            Self::ScRelease(_) => MsgType::ScRelease,
             Self::Handover(_) => MsgType::Handover,
             Self::HandoverAck(_) => MsgType::HandoverAck,
             Self::HelloProof(_) => MsgType::HelloProof,
@@ -625,7 +645,12 @@ impl<'a> Msg<'a> {
     /// The encoded payload size of this message.
     pub const fn payload_len(&self) -> usize {
         match self {
-            Self::ScClone(p) | Self::ScAck(p) | Self::Handover(p) | Self::HandoverAck(p) => p.len(),
+            Self::ScClone(p)
+            | Self::ScAck(p)
+            | Self::ScLen(p)
+            | Self::ScRelease(p)
+            | Self::Handover(p)
+            | Self::HandoverAck(p) => p.len(),
             Self::Hello(_) => HELLO_LEN,
             Self::HelloAck(_) => HELLO_ACK_LEN,
             Self::Heartbeat(_) => HEARTBEAT_LEN,
@@ -713,6 +738,8 @@ impl<'a> Msg<'a> {
             }
             MsgType::ScClone => Self::ScClone(payload),
             MsgType::ScAck => Self::ScAck(payload),
+            MsgType::ScLen => Self::ScLen(payload),
+            MsgType::ScRelease => Self::ScRelease(payload),
             MsgType::Handover => Self::Handover(payload),
             MsgType::HandoverAck => Self::HandoverAck(payload),
         })
@@ -757,7 +784,12 @@ impl<'a> Msg<'a> {
                 w.put([m.reason as u8, 0, 0, 0])
             }
             Self::Drain(m) => w.put([m.node, u8::from(m.draining), 0, 0]),
-            Self::ScClone(_) | Self::ScAck(_) | Self::Handover(_) | Self::HandoverAck(_) => Ok(()),
+            Self::ScClone(_)
+            | Self::ScAck(_)
+            | Self::ScLen(_)
+            | Self::ScRelease(_)
+            | Self::Handover(_)
+            | Self::HandoverAck(_) => Ok(()),
         }
     }
 }
@@ -805,7 +837,13 @@ pub fn encode(sender: u8, seq: u32, msg: &Msg<'_>, out: &mut [u8]) -> Result<usi
     w.put(len.to_be_bytes())?;
     w.put(seq.to_be_bytes())?;
     msg.write(&mut w)?;
-    if let Msg::ScClone(p) | Msg::ScAck(p) | Msg::Handover(p) | Msg::HandoverAck(p) = *msg {
+    if let Msg::ScClone(p)
+    | Msg::ScAck(p)
+    | Msg::ScLen(p)
+    | Msg::ScRelease(p)
+    | Msg::Handover(p)
+    | Msg::HandoverAck(p) = *msg
+    {
         let dst = frame
             .get_mut(HEADER_LEN..)
             .ok_or(EncodeError::OutTooSmall)?;

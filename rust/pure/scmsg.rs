@@ -19,7 +19,7 @@
 //! |--------|------|---------------|--------------------------------------------------|
 //! | 0      | 4    | `total_len`   | payload length in bytes, `64 + seed_len + asf_len` |
 //! | 4      | 1    | `version`     | 1 ([`VERSION`])                                  |
-//! | 5      | 1    | `flags`       | bit 0 [`FLAG_RESP_LEN`] (`resp_len` valid)       |
+//! | 5      | 1    | `flags`       | bit 0 [`FLAG_RESP_LEN`] (`resp_len` valid), bit 1 [`FLAG_HELD`] |
 //! | 6      | 2    | reserved      | 0                                                |
 //! | 8      | 4    | `clone_id`    | the sender's id of the clone                     |
 //! | 12     | 4    | `client_addr` | IPv4 address of the client                       |
@@ -70,6 +70,43 @@
 //! | 18     | 2    | `app_port`    | as in the SC-CLONE                     |
 //! | 20     | 4    | reserved      | 0                                      |
 //!
+//! # SC-LEN ([`ScLen`])
+//!
+//! From a clone's node to the original node (multiple cloning): the length
+//! of the clone's response, read from its head as it left. [`LEN_LEN`]
+//! bytes:
+//!
+//! | offset | size | field         | value                                  |
+//! |--------|------|---------------|----------------------------------------|
+//! | 0      | 1    | `version`     | 1 ([`VERSION`])                        |
+//! | 1      | 1    | `kind`        | 0 known, 1 unknown                     |
+//! | 2      | 2    | reserved      | 0                                      |
+//! | 4      | 4    | `clone_id`    | the SC-CLONE's `clone_id`              |
+//! | 8      | 4    | `client_addr` | as in the SC-CLONE                     |
+//! | 12     | 4    | `vip`         | as in the SC-CLONE                     |
+//! | 16     | 2    | `client_port` | as in the SC-CLONE                     |
+//! | 18     | 2    | `app_port`    | as in the SC-CLONE                     |
+//! | 20     | 4    | `resp_len`    | head and body, bytes, `< 2^31`; 0 if unknown |
+//!
+//! # SC-RELEASE ([`ScRelease`])
+//!
+//! From the original node to a held clone's node: the clones before it
+//! are settled, its response starts at `start`. [`RELEASE_LEN`] bytes:
+//!
+//! | offset | size | field         | value                                  |
+//! |--------|------|---------------|----------------------------------------|
+//! | 0      | 1    | `version`     | 1 ([`VERSION`])                        |
+//! | 1      | 1    | `flags`       | bit 0 [`REL_TS`] (`tsval` valid)       |
+//! | 2      | 2    | `window`      | the client's last window field, as sent (scaled by its shift) |
+//! | 4      | 4    | `clone_id`    | the SC-CLONE's `clone_id`              |
+//! | 8      | 4    | `client_addr` | as in the SC-CLONE                     |
+//! | 12     | 4    | `vip`         | as in the SC-CLONE                     |
+//! | 16     | 2    | `client_port` | as in the SC-CLONE                     |
+//! | 18     | 2    | `app_port`    | as in the SC-CLONE                     |
+//! | 20     | 4    | `start`       | client-visible sequence number of the clone's first byte |
+//! | 24     | 4    | `tsval`       | the client's last TSval; 0 unless [`REL_TS`] |
+//! | 28     | 4    | `tsecr`       | the client's last TSecr (the previous clone's last TSval, client-visible); 0 unless [`REL_TS`] |
+//!
 //! # Strictness
 //!
 //! Decoding checks every field and never panics; encoding refuses what
@@ -108,8 +145,13 @@ pub const MAX_WSCALE: u8 = 14;
 /// SC-CLONE `flags`: `resp_len` is valid.
 pub const FLAG_RESP_LEN: u8 = 0x01;
 
+/// SC-CLONE `flags`: the clone is held behind other clones of the
+/// connection (multiple cloning): its node builds it with a closed receive
+/// window, and it sends nothing until an SC-RELEASE ([`ScRelease`]).
+pub const FLAG_HELD: u8 = 0x02;
+
 /// Every known SC-CLONE `flags` bit.
-pub const FLAGS_KNOWN: u8 = FLAG_RESP_LEN;
+pub const FLAGS_KNOWN: u8 = FLAG_RESP_LEN | FLAG_HELD;
 
 /// SC-CLONE `opts`: timestamps were negotiated.
 pub const OPT_TIMESTAMPS: u8 = 0x01;
@@ -341,6 +383,8 @@ pub struct ScClone<'a> {
     pub ts_now: u32,
     /// The response length, if known ([`FLAG_RESP_LEN`]).
     pub resp_len: Option<u32>,
+    /// Held behind other clones of the connection ([`FLAG_HELD`]).
+    pub held: bool,
     /// The last IPv4 + TCP header received from the client (options
     /// included, no payload), or empty; at most [`MAX_SEED_LEN`] bytes.
     pub seed: &'a [u8],
@@ -599,6 +643,7 @@ impl<'a> ScClone<'a> {
             ts_recent,
             ts_now,
             resp_len,
+            held: flags & FLAG_HELD != 0,
             seed,
             asf,
         };
@@ -618,11 +663,14 @@ impl<'a> ScClone<'a> {
         let seed_len = u16::try_from(self.seed.len()).map_err(|_| ScError::BadSeedLen)?;
         let asf_len = u16::try_from(self.asf.len()).map_err(|_| ScError::BadAsfLen)?;
         let buf = out.get_mut(..len).ok_or(ScError::OutTooSmall)?;
-        let flags = if self.resp_len.is_some() {
+        let mut flags = if self.resp_len.is_some() {
             FLAG_RESP_LEN
         } else {
             0
         };
+        if self.held {
+            flags |= FLAG_HELD;
+        }
         let mut w = Writer::new(buf);
         w.put(total_len.to_be_bytes())?;
         w.put([VERSION, flags, 0, 0])?;
@@ -731,6 +779,164 @@ impl ScAck {
     }
 }
 
+/// Length of an SC-LEN payload.
+pub const LEN_LEN: usize = 24;
+
+/// Length of an SC-RELEASE payload.
+pub const RELEASE_LEN: usize = 32;
+
+/// SC-RELEASE `flags`: `tsval` is valid.
+pub const REL_TS: u8 = 0x01;
+
+const _: () = assert!(RELEASE_LEN <= super::mesh::MAX_PAYLOAD);
+
+/// The connection a clone message is about (as in the SC-CLONE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnId {
+    /// The clone's id.
+    pub clone_id: u32,
+    /// IPv4 address of the client.
+    pub client_addr: u32,
+    /// The service's virtual IPv4 address.
+    pub vip: u32,
+    /// TCP port of the client.
+    pub client_port: u16,
+    /// The client-facing TCP port of the service.
+    pub app_port: u16,
+}
+
+impl ConnId {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Short> {
+        w.put(self.clone_id.to_be_bytes())?;
+        w.put(self.client_addr.to_be_bytes())?;
+        w.put(self.vip.to_be_bytes())?;
+        w.put(self.client_port.to_be_bytes())?;
+        w.put(self.app_port.to_be_bytes())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, Short> {
+        Ok(Self {
+            clone_id: be_u32(r)?,
+            client_addr: be_u32(r)?,
+            vip: be_u32(r)?,
+            client_port: be_u16(r)?,
+            app_port: be_u16(r)?,
+        })
+    }
+}
+
+/// An SC-LEN payload: a clone's response length, from its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScLen {
+    /// The clone.
+    pub conn: ConnId,
+    /// The response's length (head and body), `< 2^31`; `None`: the
+    /// node cannot tell it.
+    pub resp_len: Option<u32>,
+}
+
+impl ScLen {
+    /// Returns the [`LEN_LEN`] bytes of the payload. A length of 2^31 or
+    /// more is sent as unknown (the decoder refuses it).
+    pub fn to_bytes(&self) -> [u8; LEN_LEN] {
+        let mut b = [0u8; LEN_LEN];
+        let len = self.resp_len.filter(|l| *l < 1 << 31);
+        let mut w = Writer::new(&mut b);
+        let _ = w
+            .put([VERSION, u8::from(len.is_none()), 0, 0])
+            .and_then(|()| self.conn.write(&mut w))
+            .and_then(|()| w.put(len.unwrap_or(0).to_be_bytes()));
+        b
+    }
+
+    /// Decodes an SC-LEN payload; `payload` must be exactly the payload's
+    /// bytes. Checks the length, the version, the kind
+    /// ([`ScError::BadStatus`]), the reserved bytes, a length below 2^31
+    /// and 0 when unknown ([`ScError::BadRespLen`]). Never panics.
+    pub fn decode(payload: &[u8]) -> Result<Self, ScError> {
+        check_len(payload.len(), LEN_LEN)?;
+        let r = &mut Reader::new(payload);
+        let [version, kind, r0, r1] = r.take::<4>()?;
+        if version != VERSION {
+            return Err(ScError::BadVersion);
+        }
+        reserved([r0, r1])?;
+        let conn = ConnId::read(r)?;
+        let len = be_u32(r)?;
+        let resp_len = match kind {
+            0 if len < 1 << 31 => Some(len),
+            1 if len == 0 => None,
+            0 | 1 => return Err(ScError::BadRespLen),
+            _ => return Err(ScError::BadStatus),
+        };
+        Ok(Self { conn, resp_len })
+    }
+}
+
+/// An SC-RELEASE payload: a held clone may send, from `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScRelease {
+    /// The clone.
+    pub conn: ConnId,
+    /// Client-visible sequence number of the clone's first byte.
+    pub start: u32,
+    /// The client's last window field, as it sent it.
+    pub window: u16,
+    /// The client's last TSval and TSecr, if the connection uses
+    /// timestamps.
+    pub ts: Option<(u32, u32)>,
+}
+
+impl ScRelease {
+    /// Returns the [`RELEASE_LEN`] bytes of the payload.
+    pub fn to_bytes(&self) -> [u8; RELEASE_LEN] {
+        let mut b = [0u8; RELEASE_LEN];
+        let mut w = Writer::new(&mut b);
+        let flags = if self.ts.is_some() { REL_TS } else { 0 };
+        let [w0, w1] = self.window.to_be_bytes();
+        let (tsval, tsecr) = self.ts.unwrap_or((0, 0));
+        let _ = w
+            .put([VERSION, flags, w0, w1])
+            .and_then(|()| self.conn.write(&mut w))
+            .and_then(|()| w.put(self.start.to_be_bytes()))
+            .and_then(|()| w.put(tsval.to_be_bytes()))
+            .and_then(|()| w.put(tsecr.to_be_bytes()));
+        b
+    }
+
+    /// Decodes an SC-RELEASE payload; `payload` must be exactly the
+    /// payload's bytes. Checks the length, the version, the flags, `tsval`
+    /// and `tsecr` 0 without [`REL_TS`] ([`ScError::BadReserved`]). Never
+    /// panics.
+    pub fn decode(payload: &[u8]) -> Result<Self, ScError> {
+        check_len(payload.len(), RELEASE_LEN)?;
+        let r = &mut Reader::new(payload);
+        let [version, flags, w0, w1] = r.take::<4>()?;
+        if version != VERSION {
+            return Err(ScError::BadVersion);
+        }
+        if flags & !REL_TS != 0 {
+            return Err(ScError::BadFlags);
+        }
+        let conn = ConnId::read(r)?;
+        let start = be_u32(r)?;
+        let tsval = be_u32(r)?;
+        let tsecr = be_u32(r)?;
+        let ts = if flags & REL_TS != 0 {
+            Some((tsval, tsecr))
+        } else {
+            reserved((tsval, tsecr))?;
+            None
+        };
+        Ok(Self {
+            conn,
+            start,
+            window: u16::from_be_bytes([w0, w1]),
+            ts,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -795,6 +1001,7 @@ mod tests {
             ts_recent: 0x5555_6666,
             ts_now: 0x7777_8888,
             resp_len: Some(0x0001_0000),
+            held: false,
             seed,
             asf,
         }
@@ -820,7 +1027,8 @@ mod tests {
         assert_eq!(FIXED_LEN, 64);
         assert_eq!(MAX_CLONE_LEN, 64 + 120 + 8192);
         assert_eq!(ACK_LEN, 24);
-        assert_eq!((FLAG_RESP_LEN, FLAGS_KNOWN), (1, 1));
+        assert_eq!((FLAG_RESP_LEN, FLAG_HELD, FLAGS_KNOWN), (1, 2, 3));
+        assert_eq!((LEN_LEN, RELEASE_LEN, REL_TS), (24, 32, 1));
         assert_eq!((OPT_TIMESTAMPS, OPT_SACK_PERM, OPT_WSCALE), (1, 2, 4));
         assert_eq!(OPTS_KNOWN, 7);
     }
@@ -929,7 +1137,7 @@ mod tests {
             (0, &0u32.to_be_bytes(), ScError::BadLength),
             (4, &[0], ScError::BadVersion),
             (4, &[2], ScError::BadVersion),
-            (5, &[2], ScError::BadFlags),
+            (5, &[4], ScError::BadFlags),
             (5, &[0x81], ScError::BadFlags),
             (6, &[1], ScError::BadReserved),
             (7, &[0x80], ScError::BadReserved),
@@ -1156,5 +1364,104 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ScError::ALL.len());
+    }
+
+    #[test]
+    fn held_flag_round_trips() {
+        let (seed, asf) = (seed(), asf());
+        let m = ScClone {
+            held: true,
+            ..sample(&seed, &asf)
+        };
+        let mut out = vec![0u8; m.encoded_len()];
+        m.encode(&mut out).unwrap();
+        assert_eq!(out[5], FLAG_RESP_LEN | FLAG_HELD);
+        assert_eq!(ScClone::decode(&out), Ok(m));
+    }
+
+    fn conn() -> ConnId {
+        ConnId {
+            clone_id: 0x0102_0304,
+            client_addr: C,
+            vip: VIP,
+            client_port: CP,
+            app_port: AP,
+        }
+    }
+
+    #[test]
+    fn sc_len_layout_and_checks() {
+        let m = ScLen {
+            conn: conn(),
+            resp_len: Some(1_048_889),
+        };
+        let b = m.to_bytes();
+        assert_eq!(&b[..4], &[1, 0, 0, 0]);
+        assert_eq!(&b[4..8], &0x0102_0304u32.to_be_bytes());
+        assert_eq!(&b[8..12], &C.to_be_bytes());
+        assert_eq!(&b[12..16], &VIP.to_be_bytes());
+        assert_eq!(&b[16..18], &CP.to_be_bytes());
+        assert_eq!(&b[18..20], &AP.to_be_bytes());
+        assert_eq!(&b[20..24], &1_048_889u32.to_be_bytes());
+        assert_eq!(ScLen::decode(&b), Ok(m));
+        let unknown = ScLen {
+            resp_len: None,
+            ..m
+        };
+        assert_eq!(unknown.to_bytes()[1], 1);
+        assert_eq!(ScLen::decode(&unknown.to_bytes()), Ok(unknown));
+        // 2^31 and more are sent as unknown.
+        let huge = ScLen {
+            resp_len: Some(1 << 31),
+            ..m
+        };
+        assert_eq!(ScLen::decode(&huge.to_bytes()), Ok(unknown));
+        let cases: &[(usize, &[u8], ScError)] = &[
+            (0, &[2], ScError::BadVersion),
+            (1, &[2], ScError::BadStatus),
+            (2, &[1], ScError::BadReserved),
+            (20, &[0x80, 0, 0, 0], ScError::BadRespLen),
+        ];
+        for &(i, v, e) in cases {
+            assert_eq!(ScLen::decode(&with(&b, i, v)), Err(e), "byte {i}");
+        }
+        // Unknown with a length.
+        assert_eq!(ScLen::decode(&with(&b, 1, &[1])), Err(ScError::BadRespLen));
+        assert_eq!(ScLen::decode(&b[..23]), Err(ScError::Truncated));
+        let mut long = b.to_vec();
+        long.push(0);
+        assert_eq!(ScLen::decode(&long), Err(ScError::BadLength));
+    }
+
+    #[test]
+    fn sc_release_layout_and_checks() {
+        let m = ScRelease {
+            conn: conn(),
+            start: 0xfedc_ba98,
+            window: 0x1234,
+            ts: Some((0x5555_6666, 0x7777_8888)),
+        };
+        let b = m.to_bytes();
+        assert_eq!(&b[..4], &[1, REL_TS, 0x12, 0x34]);
+        assert_eq!(&b[4..8], &0x0102_0304u32.to_be_bytes());
+        assert_eq!(&b[20..24], &0xfedc_ba98u32.to_be_bytes());
+        assert_eq!(&b[24..28], &0x5555_6666u32.to_be_bytes());
+        assert_eq!(&b[28..32], &0x7777_8888u32.to_be_bytes());
+        assert_eq!(ScRelease::decode(&b), Ok(m));
+        let no_ts = ScRelease { ts: None, ..m };
+        assert_eq!(ScRelease::decode(&no_ts.to_bytes()), Ok(no_ts));
+        assert_eq!(
+            ScRelease::decode(&with(&b, 1, &[0])),
+            Err(ScError::BadReserved)
+        );
+        assert_eq!(
+            ScRelease::decode(&with(&b, 1, &[2])),
+            Err(ScError::BadFlags)
+        );
+        assert_eq!(
+            ScRelease::decode(&with(&b, 0, &[0])),
+            Err(ScError::BadVersion)
+        );
+        assert_eq!(ScRelease::decode(&b[..31]), Err(ScError::Truncated));
     }
 }

@@ -40,7 +40,7 @@ use crate::pure::config::PortKind;
 use crate::pure::fcb::Role;
 use crate::pure::flow::Phase;
 use crate::pure::mesh::MsgType;
-use crate::pure::sc::Origin;
+use crate::pure::sc::{Begun, Origin, Release};
 use crate::pure::scmsg::{ScAck, ScClone};
 use crate::pure::scseed::{Expect, SeedView};
 use crate::rcu;
@@ -167,51 +167,85 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         return Err(EBUSY);
     }
     let scf = origin_flow(&w)?;
-    // Begin: from now on the router tracks the clone's bytes. The seed the
-    // router kept must describe the socket's state: the client's last
-    // segment ends at `rcv_nxt` and acknowledges everything sent.
-    let (d, seed, view) = {
+    let shared = calls::next_id();
+    // Begin: from now on the router tracks the clone's bytes. With clones
+    // of the connection in flight, the clone is held behind them
+    // (multiple cloning, `super::multi`). The seed the router kept must
+    // describe the socket's state: the client's last segment ends at
+    // `rcv_nxt` and, with no clone in flight, acknowledges everything sent
+    // (with clones in flight the client is still acknowledging theirs: the
+    // new clone is held, and its start comes with its release).
+    let (d, held, seed, view) = {
         let mut g = scf.data.lock();
         match &mut *g {
             ScData::Origin {
                 r, seed, node_addr, ..
             } => {
-                r.begin(snap.snd_nxt, snap.rcv_nxt, req.response_len(), w.node)
-                    .map_err(|_| EBUSY)?;
-                let expect = Expect {
-                    rcv_nxt: snap.rcv_nxt,
-                    snd_nxt: snap.snd_nxt.wrapping_add(r.d),
-                    timestamps: snap.tstamp_ok,
-                };
-                let view = SeedView::parse(seed.bytes())
-                    .ok()
-                    .filter(|v| v.agrees(&expect).is_ok());
+                let idle = r.in_flight() == 0;
+                let expected_ack = snap.snd_nxt.wrapping_add(r.d);
+                let view = SeedView::parse(seed.bytes()).ok().filter(|v| {
+                    let expect = Expect {
+                        rcv_nxt: snap.rcv_nxt,
+                        snd_nxt: if idle { expected_ack } else { v.ack },
+                        timestamps: snap.tstamp_ok,
+                    };
+                    v.agrees(&expect).is_ok()
+                });
                 let Some(view) = view else {
-                    r.abandon();
-                    r.clone_over();
                     // The next client segment seeds anew (`Seed::clear`).
                     seed.clear();
                     drop(g);
                     stats::inc(Counter::ScSeedStale);
                     return Err(errno(bindings::EAGAIN));
                 };
-                *node_addr = w.node_addr;
-                (r.d, *seed, view)
+                if r.clones == 0 {
+                    // The client's last window and timestamps, from the
+                    // seed, until the router sees its next segment.
+                    r.last_win = view.window;
+                    r.last_ts = view.ts;
+                }
+                let begun = r
+                    .begin_queued(
+                        snap.snd_nxt,
+                        snap.rcv_nxt,
+                        req.response_len(),
+                        w.node,
+                        shared,
+                        w.node_addr,
+                        true,
+                    )
+                    .map_err(|_| EBUSY)?;
+                let held = begun == Begun::Held;
+                if !held {
+                    *node_addr = w.node_addr;
+                }
+                (r.d, held, *seed, view)
             }
             ScData::Clone { .. } => return Err(EINVAL),
         }
     };
+    if held {
+        stats::inc(Counter::ScHeld);
+    }
     let abandon = |e: Error| {
-        if let ScData::Origin { r, .. } = &mut *scf.data.lock() {
-            r.abandon();
-            r.clone_over();
+        let mut rel = None;
+        if let ScData::Origin { r, node_addr, .. } = &mut *scf.data.lock() {
+            let next = r.abandon_id(shared);
+            if let Some(a) = r.active.filter(|a| a.addr != 0) {
+                *node_addr = a.addr;
+            }
+            rel = next.map(|n| (n, r.last_win, r.last_ts));
+        }
+        if let Some((n, win, ts)) = rel {
+            release_fcb(&w, &n, win, ts);
         }
         e
     };
     let now_ms = (clock::now_ns() / 1_000_000) as u32;
-    let shared = calls::next_id();
     let snd_wscale = if snap.wscale_ok { snap.snd_wscale } else { 0 };
-    // The client's window and last TSval come from the seed.
+    // The client's window and last TSval come from the seed. A held
+    // clone's start is not known yet (its SC-RELEASE brings it): its
+    // `snd_nxt` is the client's acknowledgement, as the seed says.
     let msg = ScClone {
         clone_id: shared,
         client_addr: w.client,
@@ -219,7 +253,11 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         client_port: w.client_port,
         app_port: w.app_port,
         rcv_nxt: snap.rcv_nxt,
-        snd_nxt: snap.snd_nxt.wrapping_add(d),
+        snd_nxt: if held {
+            view.ack
+        } else {
+            snap.snd_nxt.wrapping_add(d)
+        },
         snd_wnd: view.window_bytes(snd_wscale),
         rcv_wnd: snap.rcv_wnd,
         mss: snap.mss_clamp.max(1),
@@ -231,6 +269,7 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         ts_recent: view.ts.map_or(0, |(tsval, _)| tsval),
         ts_now: now_ms.wrapping_add(snap.tsoffset),
         resp_len: req.response_len(),
+        held,
         seed: seed.bytes(),
         asf: &asf,
     };
@@ -240,9 +279,27 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
         .map_err(|e| abandon(e.into()))?;
     msg.encode(&mut payload).map_err(|_| abandon(EINVAL))?;
     match request(w.node, shared, payload) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Built: if it was released meanwhile, its node learns it now
+            // (an SC-RELEASE never overtakes the SC-CLONE).
+            let rel = match &mut *scf.data.lock() {
+                ScData::Origin { r, .. } => r.built(shared).map(|n| (n, r.last_win, r.last_ts)),
+                ScData::Clone { .. } => None,
+            };
+            if let Some((n, win, ts)) = rel {
+                release_fcb(&w, &n, win, ts);
+            }
+            Ok(())
+        }
         Err(e) => Err(abandon(e)),
     }
+}
+
+/// Tells the node of the clone `rel` of the connection `w` that it may
+/// send. Process context.
+fn release_fcb(w: &Where, rel: &Release, win: u16, ts: Option<(u32, u32)>) {
+    let key = key_of(w.vip, w.app_port, w.client, w.client_port);
+    super::multi::send_release(&key, rel, win, ts);
 }
 
 /// Sends the SC-CLONE `payload` (id `id`) to `node` and waits for the
@@ -251,8 +308,10 @@ fn request(node: u8, id: u32, payload: KVec<u8>) -> Result {
     calls::call(node, MsgType::ScClone, id, payload, CLONE_ACK_TIMEOUT_MS)
 }
 
-/// `DTS_SO_CLONE_WAIT`: waits until the socket's last clone with a
-/// declared response length is settled. Process context.
+/// `DTS_SO_CLONE_WAIT`: waits until every clone of the socket's
+/// connection in flight is settled, as long as the released one's
+/// response length is known (declared, or reported by its node) or
+/// expected. Process context.
 pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
     if out.len() < CLONE_STATUS_V1_SIZE {
         return Err(EINVAL);
@@ -289,11 +348,11 @@ pub(crate) fn clone_wait(caller: &Caller, out: &mut UserOut) -> Result<usize> {
                 // bumps it, and the wait below then returns at once.
                 let seen = *sh.gen.lock();
                 let (s, waiting) = match &*scf.data.lock() {
-                    ScData::Origin { r, .. } => (
-                        status(r),
-                        r.active.is_some_and(|a| a.len.is_some())
-                            && r.forwarding(clock::now_secs()),
-                    ),
+                    // Every clone in flight settles, as long as the
+                    // released one's end is known or expected.
+                    ScData::Origin { r, .. } => {
+                        (status(r), r.waitable() && r.forwarding(clock::now_secs()))
+                    }
                     ScData::Clone { .. } => return Err(ENOENT),
                 };
                 if !waiting {

@@ -15,6 +15,8 @@
 //! - [`router`]: the packet router (the original node's per-segment work,
 //!   the IP-in-IP copies it forwards and their delivery to the clone) and
 //!   what ends its routing (a CLOSED, an expiry, a node's death);
+//! - [`multi`]: multiple cloning's frames (SC-LEN, SC-RELEASE) and the
+//!   resets when clones in flight cannot be placed;
 //! - [`deliver`]: the segments built here and delivered to this node's own
 //!   stack (the fake handshake's, the RST that ends a clone);
 //! - [`track`]: the router's entry for a connection, made at its first
@@ -31,7 +33,8 @@
 //! - [`clone_call`] and [`clone_wait`]: process context (a server's
 //!   `setsockopt()`/`getsockopt()`); they sleep on the SC-ACK or the ACK of
 //!   the clone's response;
-//! - [`on_clone`], [`ack_received`], [`closed`], [`node_down`]:
+//! - [`on_clone`], [`ack_received`], [`closed`], [`node_down`],
+//!   [`len_received`], [`release_received`]:
 //!   the mesh thread (process context);
 //! - [`expired`]: the flow table's collector (process context, under the
 //!   flow table's lock);
@@ -60,22 +63,29 @@ use crate::global::{Global, Published};
 use crate::lock::{new_spinlock_bh, SpinLockBh};
 use crate::mesh;
 use crate::pure::flow::FlowKey;
+use crate::pure::http::HeadAcc;
 use crate::pure::sc::{Clone as CloneSm, Origin};
 use crate::pure::scmsg::ScStatus;
 use crate::pure::scseed::Seed;
 
 mod call;
 mod deliver;
+mod multi;
 mod router;
 mod server;
 mod track;
 
 pub(crate) use call::{ack_received, clone_call, clone_wait};
+pub(crate) use multi::{len_received, release_received};
 pub(crate) use router::{closed, expired, forwarded_in, node_down, on_segment};
 pub(crate) use server::on_clone;
 pub(crate) use track::track;
 
 /// A cloned connection's state on this node.
+// The origin's queue of held clones ([`Origin::held`], 168 bytes) makes it
+// the larger variant; one `ScData` per cloned connection, in its own
+// allocation, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ScData {
     /// This node is the original: the packet router's state.
     Origin {
@@ -99,6 +109,13 @@ pub(crate) enum ScData {
         clone_port: u16,
         /// Why the fake handshake failed, if it did.
         failure: Option<ScStatus>,
+        /// The clone's id (the SC-CLONE's), named in its SC-LEN.
+        id: u32,
+        /// The response head gathered until its length is reported to
+        /// the original node (multiple cloning), then `None`.
+        head: Option<KBox<HeadAcc>>,
+        /// The ASF is a `HEAD` request: the response has no body.
+        head_req: bool,
     },
 }
 

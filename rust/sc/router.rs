@@ -48,12 +48,14 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::clock;
+use crate::fcb::Fcb;
 use crate::flowtab::Flow;
 use crate::mesh;
 use crate::pure::abi::Counter;
 use crate::pure::config::Config;
 use crate::pure::fcb::{Dir, Plan, Role};
 use crate::pure::flow::{FlowKey, Phase};
+use crate::pure::http::HeadStep;
 use crate::pure::ipv4::Ipv4Header;
 use crate::pure::mesh::CloseReason;
 use crate::pure::sc::{self, ClientSeg, CloneOut, CloneSeg, OrigSeg};
@@ -111,7 +113,7 @@ pub(crate) fn on_segment(
             } else {
                 seg::read_headers(skb, t)
             };
-            let (p, fwd) = match &mut *scf.data.lock() {
+            let (p, fwd, old, last) = match &mut *scf.data.lock() {
                 ScData::Origin {
                     r,
                     seed,
@@ -121,14 +123,38 @@ pub(crate) fn on_segment(
                     if let Some((h, n)) = &hdrs {
                         seed.offer(h.get(..*n).unwrap_or_default());
                     }
-                    (r.client(&seg, now), (*self_addr, *node_addr, r.r_clone))
+                    // The client's last header, for a release.
+                    r.last_win = th.window;
+                    if let Some(ts) = tcp::timestamp(area) {
+                        r.last_ts = Some(ts);
+                    }
+                    let old = *node_addr;
+                    let p = r.client(&seg, now);
+                    if let Some(a) = r.active.filter(|a| a.addr != 0) {
+                        // A clone was released: the copies go to its node.
+                        *node_addr = a.addr;
+                    }
+                    (
+                        p,
+                        (*self_addr, *node_addr, r.r_clone),
+                        old,
+                        (r.last_win, r.last_ts),
+                    )
                 }
                 ScData::Clone { .. } => return bindings::NF_ACCEPT,
             };
             if p.settled {
                 stats::inc(Counter::ScSettled);
                 wake_all();
-                mesh::notify(&f.fcb, fwd.1, CloseReason::Settled);
+                let to = if p.step.settled_addr != 0 {
+                    p.step.settled_addr
+                } else {
+                    old
+                };
+                mesh::notify(&f.fcb, to, CloseReason::Settled);
+            }
+            if let Some(rel) = p.step.release {
+                super::multi::send_release(&f.key, &rel, last.0, last.1);
             }
             if p.forward {
                 forward(skb, t, fwd.0, fwd.1, fwd.2);
@@ -153,14 +179,39 @@ pub(crate) fn on_segment(
                 fin: flags & TCP_FLAG_FIN != 0,
                 rst: flags & TCP_FLAG_RST != 0,
             };
+            let mut addrs = [0u32; sc::MAX_INFLIGHT];
+            let mut n_addrs = 0;
             let (p, node_addr) = match &mut *scf.data.lock() {
-                ScData::Origin { r, node_addr, .. } => (r.original(&seg, now), *node_addr),
+                ScData::Origin { r, node_addr, .. } => {
+                    let p = r.original(&seg, now);
+                    if p.reset {
+                        (addrs, n_addrs) = r.drop_all();
+                    }
+                    (p, *node_addr)
+                }
                 ScData::Clone { .. } => return bindings::NF_ACCEPT,
             };
+            if p.reset {
+                // The original sent while clones were held: their
+                // responses can no longer be placed. The segment goes
+                // nowhere; the client is reset where it stands.
+                stats::inc(Counter::ScMultiReset);
+                for a in addrs.get(..n_addrs).unwrap_or_default() {
+                    mesh::notify(&f.fcb, *a, CloseReason::Rst);
+                }
+                super::multi::reset_client(&f.key, th.seq.wrapping_add(p.seq_add));
+                wake_all();
+                return bindings::NF_DROP;
+            }
             if p.settled {
                 stats::inc(Counter::ScSettled);
                 wake_all();
-                mesh::notify(&f.fcb, node_addr, CloseReason::Settled);
+                let to = if p.settled_addr != 0 {
+                    p.settled_addr
+                } else {
+                    node_addr
+                };
+                mesh::notify(&f.fcb, to, CloseReason::Settled);
             }
             if track.phase() == Phase::Closed {
                 mesh::notify_closed(&f.fcb, node_addr, CloseReason::Fin);
@@ -184,15 +235,40 @@ pub(crate) fn on_segment(
                 tsval: tcp::timestamp(area).map(|(v, _)| v),
                 wscale: seg::wscale_of(area),
             };
-            let (res, c, origin_addr) = match &mut *scf.data.lock() {
+            let off = t.off + t.hdr_len;
+            let (res, c, origin_addr, report) = match &mut *scf.data.lock() {
                 ScData::Clone {
                     c,
                     failure,
                     origin_addr,
+                    id,
+                    head,
+                    head_req,
                     ..
                 } => {
                     let was_live = c.live();
                     let res = c.out(&seg);
+                    // Multiple cloning: the response's head, as it leaves,
+                    // tells its length to the original node.
+                    let mut report = None;
+                    if let (Ok(CloneOut::Send { .. }), Some(acc)) = (res, head.as_mut()) {
+                        let read = |at: u32, dst: &mut [u8]| {
+                            let from = i32::try_from(off.saturating_add(at as usize));
+                            match from {
+                                Ok(o) if skb.read_at(o, dst).is_ok() => dst.len(),
+                                _ => 0,
+                            }
+                        };
+                        let len = match acc.on_out(seg.seq, seg.len, read) {
+                            HeadStep::More => None,
+                            HeadStep::Done(h) => Some(sc::response_len(&h, *head_req)),
+                            HeadStep::Bad => Some(sc::RespLen::Unknown),
+                        };
+                        if let Some(len) = len {
+                            *head = None;
+                            report = Some((*id, len));
+                        }
+                    }
                     match res {
                         Err(sc::SynAckError::Wscale) => {
                             *failure = Some(ScStatus::WscaleMismatch);
@@ -205,12 +281,23 @@ pub(crate) fn on_segment(
                                 *failure = Some(ScStatus::NoListener);
                             }
                         }
+                        Ok(CloneOut::SynAck) => {
+                            // Where the clone's TSval clock stands, for a
+                            // release's PAWS floor (`Clone::release`).
+                            c.synack_ms = (clock::now_ns() / 1_000_000) as u32;
+                        }
                         Ok(_) => {}
                     }
-                    (res, *c, *origin_addr)
+                    (res, *c, *origin_addr, report)
                 }
                 ScData::Origin { .. } => return bindings::NF_ACCEPT,
             };
+            if let Some((id, len)) = report {
+                if len == sc::RespLen::Unknown {
+                    pr_info!("sc: a clone's response length is unknown (no Content-Length)\n");
+                }
+                super::multi::report_len(&f.key, origin_addr, id, len);
+            }
             match res {
                 Ok(CloneOut::Send { clear_fin }) => {
                     let plan = Plan {
@@ -307,7 +394,8 @@ pub(crate) fn forwarded_in(cfg: &Config, skb: &mut SkbRef<'_>, ip: &Ipv4Header) 
             ScData::Clone { origin_addr, .. } if *origin_addr != fw.outer_src => {
                 return Some(Err(()));
             }
-            ScData::Clone { c, clone_port, .. } if c.live() => {
+            // A held clone takes no copies: its `d2` is not known yet.
+            ScData::Clone { c, clone_port, .. } if c.live() && !c.held => {
                 let done = th.flags & TCP_FLAG_ACK != 0 && c.client_ack(th.ack);
                 if th.flags & TCP_FLAG_RST != 0 {
                     c.phase = sc::ClonePhase::Done;
@@ -382,10 +470,20 @@ pub(crate) fn expired(f: &Flow) {
         return;
     }
     let Some(s) = of(&f.fcb) else { return };
+    let mut held = [0u32; sc::MAX_INFLIGHT];
     let node_addr = match &*s.data.lock() {
-        ScData::Origin { node_addr, .. } => *node_addr,
+        ScData::Origin { node_addr, r, .. } => {
+            // Clones held on other nodes end too.
+            for (slot, h) in held.iter_mut().zip(r.held_iter()) {
+                *slot = h.addr;
+            }
+            *node_addr
+        }
         ScData::Clone { .. } => 0,
     };
+    for a in held.iter().filter(|a| **a != 0 && **a != node_addr) {
+        mesh::notify(&f.fcb, *a, CloseReason::Timeout);
+    }
     mesh::notify_closed(&f.fcb, node_addr, CloseReason::Timeout);
 }
 
@@ -411,7 +509,7 @@ pub(crate) fn closed(key: &FlowKey, from: u32) -> bool {
     // Only the node at the other end may end it: the clone's node for the
     // original, the original node for a clone.
     let sender_ok = match &*scf.data.lock() {
-        ScData::Origin { node_addr, .. } => *node_addr == from,
+        ScData::Origin { node_addr, r, .. } => *node_addr == from || r.in_flight_at(from),
         ScData::Clone { origin_addr, .. } => *origin_addr == from,
     };
     if !sender_ok {
@@ -461,16 +559,17 @@ pub(crate) fn node_down(node: u8) {
         let g = rcu::Guard::new();
         state::with(|st| st.config.get(&g).and_then(|c| c.node(node)).map(|n| n.addr)).flatten()
     };
-    let mut origins: KVec<(FlowKey, Arc<ScFlow>)> = KVec::new();
+    let mut origins: KVec<(FlowKey, Arc<ScFlow>, Arc<Fcb>)> = KVec::new();
     let mut clones: KVec<(FlowKey, Arc<ScFlow>, u16)> = KVec::new();
     state::with(|st| {
         st.flows.for_each(|f| {
             let Some(s) = of(&f.fcb) else { return };
             match (f.role, &*s.data.lock()) {
                 (Role::ScOrigin, ScData::Origin { r, .. })
-                    if r.node == node && r.active.is_some() =>
+                    if (r.node == node && r.active.is_some())
+                        || addr.is_some_and(|a| r.in_flight_at(a)) =>
                 {
-                    let _ = origins.push((f.key, s.clone()), GFP_ATOMIC);
+                    let _ = origins.push((f.key, s.clone(), f.fcb.clone()), GFP_ATOMIC);
                 }
                 (Role::ScClone, ScData::Clone { origin_addr, .. })
                     if Some(*origin_addr) == addr =>
@@ -481,16 +580,22 @@ pub(crate) fn node_down(node: u8) {
             }
         });
     });
-    for (key, scf) in origins.iter() {
+    for (key, scf, fcb) in origins.iter() {
+        let mut addrs = [0u32; sc::MAX_INFLIGHT];
+        let mut n = 0;
         if let ScData::Origin { r, .. } = &mut *scf.data.lock() {
             // The client has what it acknowledged: the original's RST goes
-            // out there.
-            if let Some(a) = r.active {
-                r.d = a.acked.wrapping_sub(a.s_orig);
-                r.active = None;
-            }
-            r.routing = false;
+            // out there. Clones held on other nodes end too.
+            (addrs, n) = r.drop_all();
         }
+        let others = addrs.get(..n).unwrap_or_default();
+        for a in others.iter().filter(|a| Some(**a) != addr) {
+            mesh::notify(fcb, *a, CloseReason::Rst);
+        }
+        if n > 1 {
+            stats::inc(Counter::ScMultiReset);
+        }
+        wake_all();
         abort_socket(key);
         pr_info!(
             "sc: node {} went down during a clone: connection reset\n",
@@ -520,7 +625,7 @@ pub(crate) fn node_down(node: u8) {
 
 /// Resets the local socket of `key` (its RST goes to the client).
 /// Process context.
-fn abort_socket(key: &FlowKey) {
+pub(super) fn abort_socket(key: &FlowKey) {
     let sk = {
         let _g = rcu::Guard::new();
         // SAFETY: RCU read side held; `init_net` and its TCP hash table

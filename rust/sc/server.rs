@@ -32,6 +32,7 @@ use crate::pure::abi::Counter;
 use crate::pure::config::PortKind;
 use crate::pure::fcb::{Role, State as FcbState};
 use crate::pure::flow::Event;
+use crate::pure::http::HeadAcc;
 use crate::pure::sc::{self, Clone as CloneSm};
 use crate::pure::scmsg::{ScAck, ScClone, ScStatus, ACK_LEN};
 use crate::pure::segbuild::SegSpec;
@@ -160,20 +161,33 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
         Some(_) => return ScStatus::Busy,
     }
     let asf_len = u32::try_from(m.asf.len()).unwrap_or(u32::MAX);
-    let c = CloneSm::new(
-        seed.end,
-        asf_len,
-        m.snd_nxt,
-        m.ts_now,
-        m.rcv_wscale,
-        m.wscale,
-    );
+    let c = if m.held {
+        // Multiple cloning: held behind other clones of the connection
+        // until the original node releases it (`super::multi`).
+        CloneSm::new_held(seed.end, asf_len, m.ts_now, m.rcv_wscale, m.wscale)
+    } else {
+        CloneSm::new(
+            seed.end,
+            asf_len,
+            m.snd_nxt,
+            m.ts_now,
+            m.rcv_wscale,
+            m.wscale,
+        )
+    };
+    // The response head is gathered to report the response's length.
+    let Ok(head) = KBox::new(HeadAcc::NEW, GFP_KERNEL) else {
+        return ScStatus::NoMemory;
+    };
     let Ok(scf) = ScFlow::new(
         ScData::Clone {
             c,
             origin_addr: from_addr,
             clone_port,
             failure: None,
+            id: m.clone_id,
+            head: Some(head),
+            head_req: sc::is_head_request(m.asf),
         },
         GFP_KERNEL,
     ) else {
@@ -253,12 +267,20 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
     if phase != sc::ClonePhase::Established {
         return fail(ScStatus::Timeout);
     }
-    // The third segment of the handshake carries the ASF.
+    // The third segment of the handshake carries the ASF. A held clone
+    // gets a closed window: its stack queues the response and sends
+    // nothing but window probes (dropped) until its release.
+    let window = if m.held {
+        stats::inc(Counter::ScHeld);
+        0
+    } else {
+        seed.window
+    };
     let ack = SegSpec {
         seq: c.syn_seq.wrapping_add(1),
         ack: c.isn.wrapping_add(1),
         flags: TCP_FLAG_ACK | TCP_FLAG_PSH,
-        window: seed.window,
+        window,
         mss: None,
         wscale: None,
         sack_perm: false,

@@ -25,8 +25,10 @@ use super::{AbiError, DTS_SO_BASE};
 /// - `EFAULT`: the ASF cannot be read;
 /// - `EBADF`: the connection is not established;
 /// - `EBUSY`: the original socket has data the client has not acknowledged,
-///   or the previous clone's declared response is not fully acknowledged
-///   yet (see [`DTS_SO_CLONE_WAIT`]);
+///   or the clone cannot join the clones of the connection in flight (at
+///   most `pure::sc::MAX_INFLIGHT`, one per target; the one before must
+///   have a declared or reported response length; see
+///   [`DTS_SO_CLONE_WAIT`]);
 /// - `EHOSTDOWN`: the control mesh has the target down or not connected;
 /// - `ETIMEDOUT`: no SC-ACK within [`CLONE_ACK_TIMEOUT_MS`];
 /// - `ECONNREFUSED`: nothing listens on the service's port at the target;
@@ -37,9 +39,12 @@ use super::{AbiError, DTS_SO_BASE};
 pub const DTS_SO_CLONE: i32 = DTS_SO_BASE + 5;
 
 /// `getsockopt(fd, IPPROTO_IP, DTS_SO_CLONE_WAIT, &st, &len)`: waits (at
-/// most [`CLONE_WAIT_MS`], interruptible) until the socket's last clone with
-/// a declared response length is fully acknowledged by the client, then
-/// returns a [`CloneStatusV1`] (`len` at least [`CLONE_STATUS_V1_SIZE`]).
+/// most [`CLONE_WAIT_MS`], interruptible) until every clone of the
+/// connection in flight is fully acknowledged by the client, as long as the
+/// oldest one's response length is known (declared or reported) or
+/// expected, then returns a [`CloneStatusV1`] (`len` at least
+/// [`CLONE_STATUS_V1_SIZE`]; [`CLONE_ACTIVE`]: a clone whose length cannot
+/// be known is still in flight).
 /// Returns at once if no clone is pending. `ETIMEDOUT` if the wait ran out,
 /// `EINTR` on a signal, `ENOENT` if the socket was never cloned.
 pub const DTS_SO_CLONE_WAIT: i32 = DTS_SO_BASE + 5;

@@ -210,11 +210,19 @@ pub enum Counter {
     ScSeedStale = 93,
     /// SC-CLONE messages this node (the clone's) refused because their socket seed was missing or disagreed with the message's fixed fields (`rcv_nxt`, `snd_nxt`, the client's window, timestamps); also counted in `sc_clone_refused`.
     ScSeedMismatch = 94,
+    /// Socket Cloning clones held behind other clones of their connection (multiple cloning): begun held on the original node, built with a closed window on the clone's node.
+    ScHeld = 95,
+    /// Held clones released: on the original node when the clone before settled (SC-RELEASE sent), on the clone's node when the SC-RELEASE opened its window.
+    ScReleased = 96,
+    /// Response lengths a clone's node read from its clone's response head and reported to the original node (SC-LEN sent, unknown lengths included).
+    ScLenReported = 97,
+    /// Cloned connections reset because clones in flight could not be placed in the client's byte stream (a released clone's length unknown with clones held behind it, the original sent while clones were held, a held clone ended or its node died).
+    ScMultiReset = 98,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 95] = [
+    pub const ALL: [Self; 99] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -310,6 +318,10 @@ impl Counter {
         Self::ScTracked,
         Self::ScSeedStale,
         Self::ScSeedMismatch,
+        Self::ScHeld,
+        Self::ScReleased,
+        Self::ScLenReported,
+        Self::ScMultiReset,
     ];
 
     /// Number of defined counters.
@@ -421,6 +433,10 @@ impl Counter {
             92 => Some(Self::ScTracked),
             93 => Some(Self::ScSeedStale),
             94 => Some(Self::ScSeedMismatch),
+            95 => Some(Self::ScHeld),
+            96 => Some(Self::ScReleased),
+            97 => Some(Self::ScLenReported),
+            98 => Some(Self::ScMultiReset),
             _ => None,
         }
     }
@@ -523,6 +539,10 @@ impl Counter {
             Self::ScTracked => "sc_tracked",
             Self::ScSeedStale => "sc_seed_stale",
             Self::ScSeedMismatch => "sc_seed_mismatch",
+            Self::ScHeld => "sc_held",
+            Self::ScReleased => "sc_released",
+            Self::ScLenReported => "sc_len_reported",
+            Self::ScMultiReset => "sc_multi_reset",
         }
     }
 }

@@ -61,8 +61,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     // 55..=63, then the mesh handover's 64..=66; mesh_down_retracted is 76,
     // the placement's serving .. mesh_load_early 77..=80, the drain's
     // 81..=85, flow_pickup 86, the Range continuation's 87..=89, the
-    // service grants' 90..=91, the socket seed's 92..=94.
-    assert_eq!(Counter::COUNT, 95);
+    // service grants' 90..=91, the socket seed's 92..=94, multiple cloning's
+    // 95..=98.
+    assert_eq!(Counter::COUNT, 99);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -85,7 +86,9 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(91), Some(Counter::SockoptGranted));
     assert_eq!(Counter::from_index(92), Some(Counter::ScTracked));
     assert_eq!(Counter::from_index(94), Some(Counter::ScSeedMismatch));
-    assert_eq!(Counter::from_index(95), None);
+    assert_eq!(Counter::from_index(95), Some(Counter::ScHeld));
+    assert_eq!(Counter::from_index(98), Some(Counter::ScMultiReset));
+    assert_eq!(Counter::from_index(99), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -466,6 +469,10 @@ fn counters_are_stable() {
         (Counter::ScTracked, 92, "sc_tracked"),
         (Counter::ScSeedStale, 93, "sc_seed_stale"),
         (Counter::ScSeedMismatch, 94, "sc_seed_mismatch"),
+        (Counter::ScHeld, 95, "sc_held"),
+        (Counter::ScReleased, 96, "sc_released"),
+        (Counter::ScLenReported, 97, "sc_len_reported"),
+        (Counter::ScMultiReset, 98, "sc_multi_reset"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -44,6 +44,8 @@ fn samples() -> Vec<Msg<'static>> {
         }),
         Msg::ScClone(CLONE_BYTES),
         Msg::ScAck(&[]),
+        Msg::ScLen(&[1; 24]),
+        Msg::ScRelease(&[2; 32]),
         Msg::Handover(&[1, 0, 0, 0]),
         Msg::HandoverAck(&[0, 0, 0, 1, 0, 0, 0, 0]),
         Msg::Drain(Drain {
@@ -99,7 +101,7 @@ fn constants() {
         assert_eq!(MsgType::from_u8(*t as u8), Some(*t));
     }
     assert_eq!(MsgType::from_u8(0), None);
-    assert_eq!(MsgType::from_u8(12), None);
+    assert_eq!(MsgType::from_u8(14), None);
     let names: Vec<_> = MsgType::ALL.iter().map(|t| t.name()).collect();
     assert_eq!(
         names,
@@ -114,7 +116,9 @@ fn constants() {
             "handover",
             "handover_ack",
             "hello_proof",
-            "drain"
+            "drain",
+            "sc_len",
+            "sc_release"
         ]
     );
     assert_eq!(HelloStatus::from_u32(0), Some(HelloStatus::Ok));
@@ -304,10 +308,10 @@ fn header_errors() {
     assert_eq!(decode(&with_len(&sc, 65536)), Ok(Decoded::Incomplete));
     // Type.
     assert_eq!(decode(&with(&good, 5, 0)), Err(FrameError::UnknownType));
-    assert_eq!(decode(&with(&good, 5, 12)), Err(FrameError::UnknownType));
+    assert_eq!(decode(&with(&good, 5, 14)), Err(FrameError::UnknownType));
     assert_eq!(decode(&with(&good, 5, 255)), Err(FrameError::UnknownType));
     assert_eq!(
-        decode(&with(&good, 5, 12)[..12]),
+        decode(&with(&good, 5, 14)[..12]),
         Err(FrameError::UnknownType)
     );
     // Checks come in order: magic before everything else.

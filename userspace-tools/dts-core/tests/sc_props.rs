@@ -153,6 +153,7 @@ fn arb_clone() -> impl Strategy<Value = Parts> {
                         ts_recent,
                         ts_now,
                         resp_len,
+                        held: clone_id & 1 == 1,
                         seed: &[],
                         asf: &[],
                     },
@@ -370,5 +371,164 @@ proptest! {
         for cut in 0..n {
             prop_assert_eq!(segbuild::parse_forward(&out[..cut]), Err(BuildError::Truncated));
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Multiple cloning: the SC-LEN and SC-RELEASE payloads, and the router's
+// queue of clones (`sc::Origin::begin_queued`).
+
+use dts_core::sc::{Begun, ClientSeg, Origin, RespLen, MAX_INFLIGHT};
+use dts_core::scmsg::{ConnId, ScLen, ScRelease};
+
+fn arb_conn() -> impl Strategy<Value = ConnId> {
+    any::<(u32, u32, u32, u16, u16)>().prop_map(
+        |(clone_id, client_addr, vip, client_port, app_port)| ConnId {
+            clone_id,
+            client_addr,
+            vip,
+            client_port,
+            app_port,
+        },
+    )
+}
+
+/// One step of a pipelined connection's life: the client acknowledges up
+/// to `frac`/16 of what it may, or the released clone's node reports.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Ack(u8, bool),
+    Report,
+}
+
+proptest! {
+    #[test]
+    fn sc_len_round_trips(conn in arb_conn(), len in proptest::option::of(0..(1u32 << 31))) {
+        let m = ScLen { conn, resp_len: len };
+        prop_assert_eq!(ScLen::decode(&m.to_bytes()), Ok(m));
+    }
+
+    #[test]
+    fn sc_release_round_trips(
+        conn in arb_conn(),
+        (start, window) in any::<(u32, u16)>(),
+        ts in proptest::option::of(any::<(u32, u32)>()),
+    ) {
+        let m = ScRelease { conn, start, window, ts };
+        prop_assert_eq!(ScRelease::decode(&m.to_bytes()), Ok(m));
+    }
+
+    #[test]
+    fn sc_len_release_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+        if let Ok(m) = ScLen::decode(&bytes) {
+            prop_assert_eq!(&m.to_bytes()[..], &bytes[..]);
+        }
+        if let Ok(m) = ScRelease::decode(&bytes) {
+            prop_assert_eq!(&m.to_bytes()[..], &bytes[..]);
+        }
+    }
+
+    /// Up to `MAX_INFLIGHT` clones queued at once on distinct nodes, with
+    /// arbitrary lengths: whatever the order of the client's ACKs and the
+    /// nodes' reports, each clone is released exactly where the previous
+    /// one ended, in the order they began; the original socket never sees
+    /// an ACK beyond what it sent; at the end the original's next byte
+    /// follows the last clone's.
+    #[test]
+    fn queued_clones_settle_in_order(
+        s_orig in any::<u32>(),
+        d0 in any::<u32>(),
+        lens in proptest::collection::vec(0u32..5000, 1..=MAX_INFLIGHT),
+        steps in proptest::collection::vec(
+            prop_oneof![
+                3 => (0u8..=16, any::<bool>()).prop_map(|(f, p)| Step::Ack(f, p)),
+                1 => Just(Step::Report),
+            ],
+            0..60,
+        ),
+    ) {
+        let mut o = Origin { d: d0, ..Origin::default() };
+        let start0 = s_orig.wrapping_add(d0);
+        for (i, _) in lens.iter().enumerate() {
+            let node = i as u8 + 2;
+            let b = o.begin_queued(s_orig, 1, None, node, i as u32, 100 + i as u32, true);
+            prop_assert_eq!(b, Ok(if i == 0 { Begun::Released { start: start0 } } else { Begun::Held }));
+            prop_assert_eq!(o.built(i as u32), None);
+        }
+        // The released clone's index, where it starts, what the client has.
+        let mut cur = 0usize;
+        let mut cur_start = start0;
+        let mut client_has = start0;
+        let mut reported = false;
+        let check = |o: &mut Origin, seg: ClientSeg, cur: &mut usize, cur_start: &mut u32, reported: &mut bool| -> Result<(), TestCaseError> {
+            let p = o.client(&seg, 0);
+            if let Some(r) = p.step.release {
+                // Released in order, where the previous one ended.
+                *cur += 1;
+                prop_assert_eq!(r.id, *cur as u32);
+                let end = cur_start.wrapping_add(lens[*cur - 1]);
+                // A chain of zero-length clones may release several at once.
+                prop_assert_eq!(r.start, end.wrapping_add(
+                    lens[*cur..(r.id as usize)].iter().sum::<u32>()));
+                *cur = r.id as usize;
+                *cur_start = r.start;
+                *reported = false;
+            }
+            let ack = seg.ack.unwrap();
+            if o.active.is_some() {
+                // The original never sees an ACK beyond its snd_nxt.
+                prop_assert!(!dts_core::seq::Seq(ack.wrapping_add(p.ack_add)).after(dts_core::seq::Seq(s_orig)));
+            }
+            Ok(())
+        };
+        for st in steps.iter().chain(std::iter::repeat_n(&Step::Report, 1)) {
+            match *st {
+                Step::Ack(frac, payload) => {
+                    // The client has received some of the released clone's
+                    // response (it cannot have more).
+                    if o.active.is_some() {
+                        let len = lens[cur];
+                        client_has = cur_start.wrapping_add(len * u32::from(frac) / 16);
+                    }
+                    let seg = ClientSeg { ack: Some(client_has), payload, fin: false, rst: false };
+                    check(&mut o, seg, &mut cur, &mut cur_start, &mut reported)?;
+                }
+                Step::Report => {
+                    if o.active.is_some() && !reported {
+                        reported = true;
+                        let r = o.report(cur as u32, RespLen::Known(lens[cur]));
+                        prop_assert!(!r.reset && !r.stale);
+                        if let Some(rel) = r.step.release {
+                            prop_assert_eq!(rel.id as usize, cur + 1);
+                            prop_assert_eq!(rel.start, cur_start.wrapping_add(lens[cur]));
+                            cur = rel.id as usize;
+                            cur_start = rel.start;
+                            reported = false;
+                        }
+                    }
+                }
+            }
+        }
+        // Drain: report and acknowledge everything.
+        while o.active.is_some() {
+            if !reported {
+                let r = o.report(cur as u32, RespLen::Known(lens[cur]));
+                prop_assert!(!r.reset);
+                if let Some(rel) = r.step.release {
+                    cur = rel.id as usize;
+                    cur_start = rel.start;
+                    continue;
+                }
+            }
+            reported = true;
+            let end = cur_start.wrapping_add(lens[cur]);
+            let seg = ClientSeg { ack: Some(end), payload: false, fin: false, rst: false };
+            check(&mut o, seg, &mut cur, &mut cur_start, &mut reported)?;
+        }
+        let total: u32 = lens.iter().sum();
+        prop_assert_eq!(o.d, d0.wrapping_add(total));
+        prop_assert_eq!(o.settled_n as usize, lens.len());
+        prop_assert_eq!(o.in_flight(), 0);
+        prop_assert!(!o.routing);
     }
 }

@@ -72,6 +72,7 @@ fn clone_of<'a>(seed: &'a [u8], v: &SeedView, shift: Option<u8>, asf: &'a [u8]) 
         ts_recent: v.ts.map_or(0, |(tsval, _)| tsval),
         ts_now: 99,
         resp_len: None,
+        held: false,
         seed,
         asf,
     }

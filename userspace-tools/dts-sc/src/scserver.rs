@@ -50,6 +50,14 @@
 //! `DTS_SO_CLONE_WAIT` until the client acknowledged that many bytes. If the
 //! `HEAD` probe fails, the request is served locally.
 //!
+//! With `--resp-len kernel` there is no probe: every request placed on
+//! another node is cloned at once, the kernel queues the connection's
+//! clones in request order and learns each response's length from the
+//! clone's node (`Documentation/socket-cloning.md`, "Multiple cloning and
+//! pipelining"). An `EBUSY` (the queue is full, or that node has a clone of
+//! the connection in flight) is retried once after `DTS_SO_CLONE_WAIT`;
+//! anything this server writes itself waits for every clone in flight.
+//!
 //! # Log
 //!
 //! One line per request, to `--log` (appended) or stdout, flushed:
@@ -98,7 +106,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, RespLenMode};
 use clap::Parser;
-use dts::clone::{clone, clone_wait};
+use dts::clone::{clone, clone_wait, CLONE_IDLE};
 use dts::cluster::{client_v4, now_ms, ClusterConfig};
 use dts::errno::error_label;
 use dts::http::request::{leading_empty_lines, parse_request, RequestHead};
@@ -304,6 +312,8 @@ struct Settings {
     clone_port: u16,
     /// When to declare response lengths.
     resp_len: RespLenMode,
+    /// Most clones of one connection in flight (`--resp-len kernel`).
+    max_inflight: u8,
     /// The request log.
     log: Log,
 }
@@ -331,7 +341,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if cli.resp_len != RespLenMode::Never {
+    if !matches!(cli.resp_len, RespLenMode::Never | RespLenMode::Kernel) {
         for node in placer.nodes() {
             if node != self_node && !nodes.contains_key(&node) {
                 eprintln!(
@@ -378,6 +388,7 @@ fn main() -> ExitCode {
         nodes,
         clone_port: cli.clone_port,
         resp_len: cli.resp_len,
+        max_inflight: cli.max_inflight,
         log: Log {
             out: Mutex::new(out),
         },
@@ -419,6 +430,7 @@ fn serve_connection(settings: &Settings, stream: TcpStream) {
         req_no: 0,
         reason: None,
         clone_pending: false,
+        inflight: 0,
         wrote: false,
         http10: false,
     };
@@ -481,6 +493,8 @@ struct Conn<'a> {
     http10: bool,
     /// This server wrote to the client since the last clone.
     wrote: bool,
+    /// Clones made since the last wait (`--resp-len kernel`).
+    inflight: u8,
 }
 
 impl Conn<'_> {
@@ -578,9 +592,12 @@ impl Conn<'_> {
     /// `Abort`.
     fn try_clone(&mut self, req: &RequestHead, head: &[u8], node: u32, path: &str) -> CloneOutcome {
         let asf = asf_for(head);
+        if self.cfg.resp_len == RespLenMode::Kernel {
+            return self.clone_queued(&asf, node, path);
+        }
         let want_len = match self.cfg.resp_len {
             RespLenMode::Always => true,
-            RespLenMode::Never => false,
+            RespLenMode::Never | RespLenMode::Kernel => false,
             RespLenMode::Auto => {
                 !req.persistent
                     || !self.buf.is_empty()
@@ -621,6 +638,54 @@ impl Conn<'_> {
                 let action = format!("fallback:{}", error_label(&e));
                 self.log(path, &action, resp_len, Some(call_us));
                 CloneOutcome::Local
+            }
+        }
+    }
+
+    /// Clones the request (ASF `asf`) to `node` at once (`--resp-len
+    /// kernel`): the kernel queues it behind the clones of the connection
+    /// still in flight and learns its length from its node. A clone the
+    /// kernel cannot queue now (`EBUSY`: the queue is full, or `node` has a
+    /// clone of this connection in flight) is retried once after every
+    /// clone in flight settled.
+    fn clone_queued(&mut self, asf: &[u8], node: u32, path: &str) -> CloneOutcome {
+        if self.wrote {
+            // Whatever this server wrote must be acknowledged first (the
+            // module refuses with EBUSY otherwise).
+            let _ = wait_acked(&self.stream, ACK_WAIT, ACK_POLL_FIRST, ACK_POLL_MAX);
+        }
+        if self.inflight >= self.cfg.max_inflight && !self.settle() {
+            return CloneOutcome::Abort;
+        }
+        let start = Instant::now();
+        let mut result = clone(&self.stream, node, asf, None);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::ResourceBusy)
+        {
+            if !self.settle() {
+                return CloneOutcome::Abort;
+            }
+            result = clone(&self.stream, node, asf, None);
+        }
+        let call_us = start.elapsed().as_micros();
+        match result {
+            Ok(()) => {
+                self.log(path, &format!("clone:{node}"), None, Some(call_us));
+                self.clone_pending = true;
+                self.inflight = self.inflight.saturating_add(1);
+                self.wrote = false;
+                CloneOutcome::Cloned
+            }
+            Err(e) => {
+                let action = format!("fallback:{}", error_label(&e));
+                self.log(path, &action, None, Some(call_us));
+                // Served here, after every clone in flight.
+                if self.settle() {
+                    CloneOutcome::Local
+                } else {
+                    CloneOutcome::Abort
+                }
             }
         }
     }
@@ -687,7 +752,16 @@ impl Conn<'_> {
             return true;
         }
         self.clone_pending = false;
+        self.inflight = 0;
         match clone_wait(&self.stream) {
+            // A clone still in flight after the wait: its response's length
+            // cannot be known (`--resp-len kernel`, a response without
+            // Content-Length while the client pipelines). Nothing may be
+            // written: the connection is dropped.
+            Ok(st) if st.state != CLONE_IDLE && self.cfg.resp_len == RespLenMode::Kernel => {
+                self.note("note=wait-failed why=length-unknown");
+                false
+            }
             Ok(_) => true,
             Err(e) => {
                 self.note(&format!("note=wait-failed why={}", error_label(&e)));

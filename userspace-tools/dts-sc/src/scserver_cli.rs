@@ -21,6 +21,12 @@ pub(crate) enum RespLenMode {
     Always,
     /// Never.
     Never,
+    /// Never declared: the clone's node reports the length from its
+    /// response head (multiple cloning). Requests are cloned at once, the
+    /// clones of one connection queued by the kernel in request order (no
+    /// HEAD probe); before anything is written locally, every clone in
+    /// flight is waited for.
+    Kernel,
 }
 
 /// Sample Socket Cloning web server: serves files, and clones requests
@@ -73,6 +79,11 @@ pub(crate) struct Cli {
     /// probe of the owner's server).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = RespLenMode::Auto)]
     pub(crate) resp_len: RespLenMode,
+
+    /// With --resp-len kernel: most clones of one connection in flight at
+    /// once (the module's bound is 8); more wait for those to settle.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub(crate) max_inflight: u8,
 
     /// Append the request log to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]

@@ -20,7 +20,11 @@ use dts_core::abi::{
 };
 
 use crate::sockopt::{get_option_restarting, os_error, set_option};
+
 use crate::NodeId;
+/// [`CloneStatusV1::state`] after [`clone_wait`]: no clone in flight, or
+/// one still in flight (its response's length cannot be known).
+pub use dts_core::abi::{CLONE_ACTIVE, CLONE_IDLE};
 
 /// Asks the module to clone `client` to node `target`, whose server then
 /// receives `asf` as the request; `resp_len` is the exact length of its

@@ -209,6 +209,7 @@ fn sc_msgs(dir: &Path) {
         ts_recent: 100,
         ts_now: 200,
         resp_len: Some(512),
+        held: false,
         seed: &seed,
         asf: b"GET /a HTTP/1.1\r\n\r\n",
     };

@@ -1,11 +1,12 @@
-//! Fuzz target: Socket Cloning payloads (SC-CLONE, SC-ACK), socket seeds
-//! and forwarded copies on arbitrary bytes. Whatever decodes re-encodes to
-//! the same bytes; a seed is kept only if it parses, and an SC-CLONE's seed
-//! is accepted only if it says what the fixed fields say.
+//! Fuzz target: Socket Cloning payloads (SC-CLONE, SC-ACK, SC-LEN,
+//! SC-RELEASE), socket seeds and forwarded copies on arbitrary bytes.
+//! Whatever decodes re-encodes to the same bytes; a seed is kept only if it
+//! parses, and an SC-CLONE's seed is accepted only if it says what the
+//! fixed fields say.
 
 #![no_main]
 
-use dts_core::scmsg::{ScAck, ScClone, MAX_CLONE_LEN};
+use dts_core::scmsg::{ScAck, ScClone, ScLen, ScRelease, MAX_CLONE_LEN};
 use dts_core::scseed::{Expect, Offer, Seed, SeedView};
 use dts_core::segbuild;
 use dts_core::tcp::{TCP_FLAG_FIN, TCP_FLAG_PSH};
@@ -39,6 +40,12 @@ fuzz_target!(|data: &[u8]| {
         let n = a.encode(&mut out).expect("a decoded SC-ACK encodes");
         assert_eq!(&out[..n], data);
         assert_eq!(ScAck::decode(&out[..n]), Ok(a));
+    }
+    if let Ok(m) = ScLen::decode(data) {
+        assert_eq!(&m.to_bytes()[..], data);
+    }
+    if let Ok(m) = ScRelease::decode(data) {
+        assert_eq!(&m.to_bytes()[..], data);
     }
     if let Ok(f) = segbuild::parse_forward(data) {
         assert_eq!(f.inner.len(), f.ip.header_len + f.tcp.header_len);
