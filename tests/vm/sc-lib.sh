@@ -1,5 +1,5 @@
-# Socket Cloning cluster helpers for VM tests (POSIX sh), shared by t09-sc
-# and t19-sc-edges. Source it after lib.sh:
+# Socket Cloning cluster helpers for VM tests (POSIX sh), shared by t09-sc,
+# t19-sc-edges and t20-sc-pipeline. Source it after lib.sh:
 #   . "$RIG_REPO/tests/vm/lib.sh"
 #   . "$RIG_REPO/tests/vm/sc-lib.sh"
 #
@@ -18,7 +18,8 @@
 # Settings (set before calling; defaults below): SLOW (timeouts' factor,
 # 1), DEAD_AFTER (the mesh's dead_after, 3), COUNTERS (the counters
 # snapshot saves), SC_VERIFY_FILES (1: check the generated files' sha256 on
-# every node), MKFILES_MAX (exported: mkfiles.py's largest file).
+# every node), SC_SERVER_ARGS (more dts-scserver options, e.g. --resp-len
+# kernel), MKFILES_MAX (exported: mkfiles.py's largest file).
 
 VIP_SC=10.0.0.200
 MKFILES=$RIG_REPO/tests/vm/mkfiles.py
@@ -31,7 +32,7 @@ esac
 SCSERVER=${TOOLS}dts-scserver
 PIPECLIENT=${TOOLS}dts-pipeclient
 SC_LOG=$RIG_OUT/scserver.log
-: "${SLOW:=1}" "${DEAD_AFTER:=3}" "${SC_VERIFY_FILES:=0}"
+: "${SLOW:=1}" "${DEAD_AFTER:=3}" "${SC_VERIFY_FILES:=0}" "${SC_SERVER_ARGS:=}"
 : "${COUNTERS:=sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
           sc_forwarded sc_settled sc_stray sc_ns_total}"
 
@@ -173,9 +174,10 @@ sc_server_start() {
         printf '/n2/ 2\n/n3/ 3\n/n4/ 4\n' >/tmp/sc.map
         set -- --self-node "$RIG_ID" --map /tmp/sc.map
     fi
+    # shellcheck disable=SC2086
     "$SCSERVER" --listen "$VIP_SC:80" --root /tmp/www "$@" \
         --node 2=10.0.0.12 --node 3=10.0.0.13 --node 4=10.0.0.14 --clone-port 8080 \
-        --log "$SC_LOG" </dev/null >/tmp/scserver.out 2>&1 &
+        $SC_SERVER_ARGS --log "$SC_LOG" </dev/null >/tmp/scserver.out 2>&1 &
     _scpid=$!
     echo $_scpid >/tmp/scserver.pid
     _n=0
@@ -343,4 +345,66 @@ bodies_ok() {
             printf "%d bodies, %d wrong\n", n, bad
             exit bad != 0
         }' /tmp/sha.txt /tmp/bodies.size /tmp/bodies.sum
+}
+
+# --- pipelining and request logs (client) ------------------------------------
+
+# pipe_fetch NAME TIMEOUT PATH...: dts-pipeclient, every request at once on
+# one connection, the last with "Connection: close" (--close: then
+# dts-scserver declares a response length for every cloned request, the last
+# one too, and the connection ends with the last response); bodies
+# /tmp/NAME/00.body ...; "NN status len" lines in /tmp/NAME.out; all
+# answered 200.
+pipe_fetch() {
+    _name=$1 _to=$2
+    shift 2
+    [ -x "$PIPECLIENT" ] || { echo "no dts-pipeclient at $PIPECLIENT"; return 1; }
+    rm -rf "/tmp/$_name"; mkdir -p "/tmp/$_name"
+    _paths=""
+    for _p in "$@"; do _paths="$_paths /$_p"; done
+    # shellcheck disable=SC2086
+    "$PIPECLIENT" --connect "$VIP_SC:80" --host sc --out "/tmp/$_name" --timeout "$_to" --close $_paths \
+        >"/tmp/$_name.out" 2>"/tmp/$_name.err"
+    _rc=$?
+    cat "/tmp/$_name.out" "/tmp/$_name.err"
+    _ok=$(awk '$2 == 200' "/tmp/$_name.out" | wc -l)
+    echo "exit $_rc, $_ok of $# responses 200"
+    [ "$_rc" = 0 ] && [ "$_ok" = "$#" ]
+}
+
+# nodes_with PHASE [CONN]: the nodes whose scserver logged, in PHASE, a
+# request on connection CONN (any connection without CONN), separated by
+# single spaces.
+nodes_with() {
+    _w=""
+    for _k in 2 3 4; do
+        _f=$RIG_SHARED/sc.$1.log.node$_k
+        [ -s "$_f" ] || continue
+        if [ -z "${2:-}" ] || log_fields conn <"$_f" | grep -qx "$2"; then
+            _w="$_w${_w:+ }$_k"
+        fi
+    done
+    echo "$_w"
+}
+
+# expected_actions ORIG PATH...: "/PATH ACTION" lines: local on ORIG's own
+# paths, clone:X for node X's.
+expected_actions() {
+    _o=$1
+    shift
+    for _p in "$@"; do
+        _x=${_p#n}; _x=${_x%%/*}
+        if [ "$_x" = "$_o" ]; then echo "/$_p local"; else echo "/$_p clone:$_x"; fi
+    done
+}
+
+# actions_ok FILE CONN ORIG PATH...: the requests FILE logs on CONN are
+# PATH... in order, each with the expected action.
+actions_ok() {
+    _file=$1 _conn=$2
+    shift 2
+    expected_actions "$@" >/tmp/exp.txt
+    log_fields conn path action <"$_file" | awk -v c="$_conn" '$1 == c { print $2, $3 }' >/tmp/got.txt
+    echo "$(wc -l </tmp/got.txt) request(s) logged on $_conn, want $(wc -l </tmp/exp.txt)"
+    diff /tmp/exp.txt /tmp/got.txt
 }

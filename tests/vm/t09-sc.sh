@@ -178,67 +178,8 @@ netem_loss() {
     tc qdisc replace dev eth0 root netem loss "$1%"
 }
 
-# --- client helpers (ka_fetch, one_connection, bodies_ok: sc-lib.sh) ---------------
-
-# pipe_fetch NAME TIMEOUT PATH...: dts-pipeclient, every request at once on
-# one connection, the last with "Connection: close" (--close: then
-# dts-scserver declares a response length for every cloned request, the last
-# one too, and the connection ends with the last response); bodies
-# /tmp/NAME/00.body ...; "NN status len" lines in /tmp/NAME.out; all
-# answered 200.
-pipe_fetch() {
-    _name=$1 _to=$2
-    shift 2
-    [ -x "$PIPECLIENT" ] || { echo "no dts-pipeclient at $PIPECLIENT"; return 1; }
-    rm -rf "/tmp/$_name"; mkdir -p "/tmp/$_name"
-    _paths=""
-    for _p in "$@"; do _paths="$_paths /$_p"; done
-    # shellcheck disable=SC2086
-    "$PIPECLIENT" --connect "$VIP_SC:80" --host sc --out "/tmp/$_name" --timeout "$_to" --close $_paths \
-        >"/tmp/$_name.out" 2>"/tmp/$_name.err"
-    _rc=$?
-    cat "/tmp/$_name.out" "/tmp/$_name.err"
-    _ok=$(awk '$2 == 200' "/tmp/$_name.out" | wc -l)
-    echo "exit $_rc, $_ok of $# responses 200"
-    [ "$_rc" = 0 ] && [ "$_ok" = "$#" ]
-}
-
-# nodes_with PHASE [CONN]: the nodes whose scserver logged, in PHASE, a
-# request on connection CONN (any connection without CONN), separated by
-# single spaces.
-nodes_with() {
-    _w=""
-    for _k in 2 3 4; do
-        _f=$RIG_SHARED/sc.$1.log.node$_k
-        [ -s "$_f" ] || continue
-        if [ -z "${2:-}" ] || log_fields conn <"$_f" | grep -qx "$2"; then
-            _w="$_w${_w:+ }$_k"
-        fi
-    done
-    echo "$_w"
-}
-
-# expected_actions ORIG PATH...: "/PATH ACTION" lines: local on ORIG's own
-# paths, clone:X for node X's.
-expected_actions() {
-    _o=$1
-    shift
-    for _p in "$@"; do
-        _x=${_p#n}; _x=${_x%%/*}
-        if [ "$_x" = "$_o" ]; then echo "/$_p local"; else echo "/$_p clone:$_x"; fi
-    done
-}
-
-# actions_ok FILE CONN ORIG PATH...: the requests FILE logs on CONN are
-# PATH... in order, each with the expected action.
-actions_ok() {
-    _file=$1 _conn=$2
-    shift 2
-    expected_actions "$@" >/tmp/exp.txt
-    log_fields conn path action <"$_file" | awk -v c="$_conn" '$1 == c { print $2, $3 }' >/tmp/got.txt
-    echo "$(wc -l </tmp/got.txt) request(s) logged on $_conn, want $(wc -l </tmp/exp.txt)"
-    diff /tmp/exp.txt /tmp/got.txt
-}
+# --- client helpers (ka_fetch, one_connection, bodies_ok, pipe_fetch, nodes_with,
+# actions_ok: sc-lib.sh) ------------------------------------------------------------
 
 # --- policy phase helpers (client) -----------------------------------------------
 
