@@ -1,7 +1,7 @@
 //! Tests of `pure::filter`: SYN acceptance by rendezvous hash or by a
 //! designated acceptor, and proxy-port redirection decisions.
 
-use dts_core::config::{Config, Node, NodeSet, Service};
+use dts_core::config::{Config, HandoverTo, Node, NodeSet, Service};
 use dts_core::filter::{inbound, outbound, syn_owner, Inbound, Outbound, Segment};
 use dts_core::hrw;
 use dts_core::member::View;
@@ -18,6 +18,11 @@ fn cluster(self_id: u8) -> Config {
 /// Nodes 1..=3, one service at VIP:80 (proxy 8080) served by `nodes` with
 /// `acceptor`; this is node `self_id`.
 fn cluster_with(self_id: u8, nodes: &[u8], acceptor: u8) -> Config {
+    cluster_mode(self_id, nodes, acceptor, Default::default())
+}
+
+/// As [`cluster_with`], the service handing over as `handover_to`.
+fn cluster_mode(self_id: u8, nodes: &[u8], acceptor: u8, handover_to: HandoverTo) -> Config {
     let mut c = Config::new(self_id);
     for id in 1..=3u8 {
         c.add_node(Node {
@@ -32,7 +37,7 @@ fn cluster_with(self_id: u8, nodes: &[u8], acceptor: u8) -> Config {
         proxy_port: 8080,
         nodes: NodeSet::from_ids(nodes).unwrap(),
         acceptor,
-        handover_to: Default::default(),
+        handover_to,
     })
     .unwrap();
     c.validate().unwrap();
@@ -376,26 +381,8 @@ proptest! {
 /// tracked one goes to the flow; never a drop.
 #[test]
 fn socket_cloning_segments_are_tracked_or_passed() {
-    use dts_core::config::HandoverTo;
     use dts_core::tcp::TCP_FLAG_RST;
-    let mut c = Config::new(2);
-    for id in 1..=3u8 {
-        c.add_node(Node {
-            id,
-            addr: 0x0a00_000a + u32::from(id),
-        })
-        .unwrap();
-    }
-    c.add_service(Service {
-        vip: VIP,
-        app_port: 80,
-        proxy_port: 8080,
-        nodes: NodeSet::from_ids(&[1, 2, 3]).unwrap(),
-        acceptor: 0,
-        handover_to: HandoverTo::Clone,
-    })
-    .unwrap();
-    c.validate().unwrap();
+    let c = cluster_mode(2, &[1, 2, 3], 0, HandoverTo::Clone);
     for flags in [
         TCP_FLAG_SYN,
         TCP_FLAG_SYN | TCP_FLAG_ACK,
