@@ -546,13 +546,7 @@ fn lookup_established(
 /// must never get the client's segments again. Any context: the look-up is
 /// RCU-protected, as the stack's own receive path's.
 pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
-    let Some((sk, state)) = lookup_established(laddr, lport, raddr, rport) else {
-        return false;
-    };
-    // SAFETY: the look-up's reference, released once (`sock_gen_put()`
-    // releases any kind of socket the established hash holds).
-    unsafe { bindings::sock_gen_put(sk.as_ptr()) };
-    state == bindings::TCP_NEW_SYN_RECV as u8
+    stack_state(laddr, lport, raddr, rport) == Some(bindings::TCP_NEW_SYN_RECV as u8)
 }
 
 /// Whether this node's stack has the TCP connection whose local end is
@@ -561,13 +555,19 @@ pub(crate) fn stack_half_open(laddr: u32, lport: u16, raddr: u32, rport: u16) ->
 /// waits for the handshake's end. Any context: the look-up is
 /// RCU-protected, as the stack's own receive path's.
 pub(crate) fn stack_has(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
-    let Some((sk, state)) = lookup_established(laddr, lport, raddr, rport) else {
-        return false;
-    };
+    stack_state(laddr, lport, raddr, rport).is_some_and(|st| st != bindings::TCP_TIME_WAIT as u8)
+}
+
+/// The state of the socket of `init_net`'s established hash (a full,
+/// request or time-wait one) whose local end is `laddr:lport` and remote
+/// end `raddr:rport` (host order), if there is one; the look-up's
+/// reference is released. Any context ([`lookup_established`]).
+fn stack_state(laddr: u32, lport: u16, raddr: u32, rport: u16) -> Option<u8> {
+    let (sk, state) = lookup_established(laddr, lport, raddr, rport)?;
     // SAFETY: the look-up's reference, released once (`sock_gen_put()`
     // releases any kind of socket the established hash holds).
     unsafe { bindings::sock_gen_put(sk.as_ptr()) };
-    state != bindings::TCP_TIME_WAIT as u8
+    Some(state)
 }
 
 /// Whether a segment from `raddr:rport` to `laddr:lport` (host order) with

@@ -107,12 +107,12 @@ pub(crate) fn track(
     guard: &rcu::Guard,
 ) -> u32 {
     let s = t.seg;
-    let has = ksock::stack_has(s.daddr, s.dport, s.saddr, s.sport)
-        || ksock::syncookie_valid(s.daddr, s.dport, s.saddr, s.sport, t.info.seq, t.ack);
     let Some(self_addr) = cfg.self_node().map(|n| n.addr) else {
         return bindings::NF_ACCEPT;
     };
-    if !has {
+    if !ksock::stack_has(s.daddr, s.dport, s.saddr, s.sport)
+        && !ksock::syncookie_valid(s.daddr, s.dport, s.saddr, s.sport, t.info.seq, t.ack)
+    {
         return bindings::NF_ACCEPT;
     }
     match origin_entry(st, key, self_addr, GFP_ATOMIC) {
