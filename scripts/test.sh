@@ -168,12 +168,14 @@ for fl in $flavors; do
 	# ELOOP); and t13-drain, which runs the drain (DRAIN frames, the
 	# response tracker on the send path, the evictions' handovers and
 	# socket aborts); and t18-unpriv, which runs the service grants'
-	# credential checks (fsuid, groups, user namespaces). The
-	# default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09 t11 t12 t13"
+	# credential checks (fsuid, groups, user namespaces); and t19-sc-edges
+	# and t20-sc-pipeline, which run Socket Cloning's refusals, the FIN
+	# timer and the concurrent clones (held clones, SC-LEN, SC-RELEASE).
+	# The default kernel runs them all. TEST_DEBUG_VM_TESTS="t03 t06 t09 t11 t12 t13"
 	# adds t03-handover (sockopt errors, concurrent handovers).
 	# run.sh lets tests share a boot (up to 8 with the same node count:
 	# Documentation/rig.md, "Sharing a boot"); RIG_SHARE=1 boots each alone.
-	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09 t11 t12 t13 t18}; else vmt=${TEST_VM_TESTS:-}; fi
+	if [ "$fl" = debug ]; then vmt=${TEST_DEBUG_VM_TESTS:-t06 t09 t11 t12 t13 t18 t19 t20}; else vmt=${TEST_VM_TESTS:-}; fi
 	make --no-print-directory vm-test FLAVOR="$fl" VM_TESTS="$vmt" 2>&1 | tee "$vlog"
 	add_counts "$vlog"
 	end_stage
