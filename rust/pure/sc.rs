@@ -701,10 +701,15 @@ impl Origin {
     }
 
     /// An original socket's segment leaves at `now`: map its sequence
-    /// number. Data or a FIN while a clone is active settles it (at its
-    /// declared end, or at what the client acknowledged so far); a pure ACK
-    /// or RST goes out at the client's `rcv_nxt` as far as the router knows.
-    /// Data or a FIN while clones are held cannot be placed: reset.
+    /// number. Data or a FIN while a clone is active goes out after the
+    /// clone's known end; the clone stays active (and its copies flow)
+    /// until the client acknowledges that end, since the clone learns of
+    /// the client's ACKs and window only from them: settling it now would
+    /// cut its response short (an application that stops waiting for a
+    /// slow client and closes). Without a known end it settles at what the
+    /// client acknowledged so far. A pure ACK or RST goes out at the
+    /// client's `rcv_nxt` as far as the router knows. Data or a FIN while
+    /// clones are held cannot be placed: reset.
     pub fn original(&mut self, seg: &OrigSeg, now: u32) -> OutPlan {
         if seg.fin {
             self.fin_seen(now);
@@ -724,6 +729,13 @@ impl Origin {
                     reset: true,
                     ..plain(a.acked.wrapping_sub(seg.seq))
                 };
+            }
+            if let Some(end) = a.end() {
+                if after(end, a.acked) {
+                    // The client still lacks part of the clone's response:
+                    // the clone's end is where the original continues.
+                    return plain(end.wrapping_sub(a.s_orig));
+                }
             }
             let end = a.end().unwrap_or(a.acked);
             let step = self.settle(end);
@@ -1101,12 +1113,44 @@ mod tests {
     }
 
     #[test]
-    fn original_data_settles_at_declared_end() {
+    fn original_data_goes_after_declared_end() {
         let mut o = Origin::default();
         o.begin(10, 0, Some(5), 2).unwrap();
+        // The client has not acknowledged the clone's end: the original's
+        // data (or FIN) goes out after it, and the clone stays active and
+        // routed, whatever the FIN timer says.
+        let q = o.original(&data(10), 0);
+        assert!(!q.settled);
+        assert_eq!(10u32.wrapping_add(q.seq_add), 15);
+        let mut fin = ack(12);
+        fin.fin = true;
+        assert!(!o.client(&fin, 0).settled);
+        assert!(o.active.is_some() && o.forwarding(FIN_ROUTE_SECS + 100));
+        // A retransmission maps the same way.
+        let q = o.original(&data(10), 1);
+        assert_eq!(10u32.wrapping_add(q.seq_add), 15);
+        // The client acknowledges the end and the original's byte: settled;
+        // the original's space follows the clone's.
+        let p = o.client(&ack(16), FIN_ROUTE_SECS + 100);
+        assert!(p.settled);
+        assert_eq!(16u32.wrapping_add(p.ack_add), 11);
+        assert_eq!(o.d, 5);
+        assert!(!o.forwarding(FIN_ROUTE_SECS + 100));
+        // Data once the end is acknowledged needs no settling.
+        let q = o.original(&data(11), 2);
+        assert!(!q.settled);
+        assert_eq!(11u32.wrapping_add(q.seq_add), 16);
+    }
+
+    #[test]
+    fn original_data_after_acked_end_settles() {
+        let mut o = Origin::default();
+        o.begin(10, 0, None, 2).unwrap();
+        o.client(&ack(14), 0);
+        // Length unknown: settled at what the client acknowledged.
         let q = o.original(&data(10), 0);
         assert!(q.settled);
-        assert_eq!(10u32.wrapping_add(q.seq_add), 15);
+        assert_eq!(10u32.wrapping_add(q.seq_add), 14);
     }
 
     #[test]

@@ -47,14 +47,18 @@
 #           RST, the response from node 3, nothing after the close;
 #   ft (the FIN timer runs out during a clone with a declared length): the
 #           same client on /n3/s4m with a 64 KiB receive buffer half-closes,
-#           then reads nothing for FIN_ROUTE_SECS + 4 s, then reads the
-#           rest. While it waits, node 2 lists the sc-origin entry and node
+#           then reads nothing for FT_PAUSE s (longer than the FIN timer and
+#           than DTS_SO_CLONE_WAIT's 10 s, so that node 2's dts-scserver
+#           stops waiting and closes: the original's FIN leaves while the
+#           clone still sends, and goes out after the clone's end), then
+#           reads the rest. While it waits, node 2 lists the sc-origin entry and node
 #           3 the sc-clone entry; the router keeps forwarding past the timer
 #           while the clone's declared end is unacknowledged (node 2's
 #           capture: copies more than the timer after the FIN, as many as
 #           sc_forwarded counted; sc_forwarded rose after the timer); the
 #           whole body arrives byte-exact; the entries are reclaimed; the
-#           client's capture has no RST and nothing untranslated.
+#           client's capture has no RST and nothing untranslated, and
+#           node 2's FIN reached the client before node 3's last byte.
 #   all:    node_teardown (flow tables drain, rmmod, clean kernel logs).
 # rig-nodes: 4
 # rig-boot: own
@@ -68,6 +72,9 @@ EDGES=$RIG_REPO/tests/vm/sc_edges_check.py
 SC_CLIENT=$RIG_REPO/tests/vm/sc_client.py
 # The router's FIN timer (rust/pure/sc.rs FIN_ROUTE_SECS).
 FIN_SECS=5
+# ft's pause: past the FIN timer and past DTS_SO_CLONE_WAIT's bound
+# (CLONE_WAIT_MS, 10 s), after which the original's application closes.
+FT_PAUSE=13
 # fn's response must be through within the FIN timer: on the debug kernel
 # (about 10 times slower) a smaller one.
 if [ "$(rig_flavor)" = debug ]; then
@@ -210,6 +217,19 @@ rose() {
     [ "$_d" != "?" ] && [ "$_d" -ge "$5" ] && { [ -z "${6:-}" ] || [ "$_d" -le "$6" ]; }
 }
 
+# fin_before_last_data PCAP PORT FIN_MAC DATA_MAC: the first FIN to the
+# client's PORT from FIN_MAC comes before the last segment with data from
+# DATA_MAC.
+fin_before_last_data() {
+    tcpdump -nn -e -r "$1" "tcp dst port $2" 2>/dev/null | awk -v f="$3" -v d="$4" '
+        $2 == f && /Flags \[F/ && !fin { fin = NR }
+        $2 == d && !/length 0$/ { last = NR }
+        END {
+            printf "first FIN from %s: packet %s; last data from %s: packet %s\n", f, fin ? fin : "none", d, last ? last : "none"
+            exit !(fin && last && fin < last)
+        }'
+}
+
 # syn_ack_wscale PCAP PORT: the shift in the server's SYN-ACK to the
 # client's PORT in the client's capture.
 syn_ack_wscale() {
@@ -336,7 +356,7 @@ node.*)
         check "ft: node $RIG_ID lists the $role entry of $CLIENT_IP:$FT_PORT while the client waits" \
             flows_listed $FT_PORT $role
         if [ "$RIG_ID" = 2 ]; then
-            # The client waits FIN_SECS + 4 s after its FIN before it reads
+            # The client waits FT_PAUSE s after its FIN before it reads
             # again: FIN_SECS + 2 s after its mark the timer has run out.
             sleep $((FIN_SECS + 2))
             snapshot ft-timer
@@ -473,9 +493,9 @@ client.*)
     # router goes on forwarding the client's ACKs until the client has the
     # whole response (socket-cloning.md, "Closing").
     "$PY" "$SC_CLIENT" halfclose --vip "$VIP_SC" --local-port $FT_PORT --path /n3/s4m --out /tmp/ft/00 \
-        --rcvbuf 65536 --pause $((FIN_SECS + 4)) --timeout $((20 * SLOW)) \
+        --rcvbuf 65536 --pause $FT_PAUSE --timeout $((20 * SLOW)) \
         --fin-mark "$RIG_SHARED/ft.fin" >/tmp/ft.out 2>&1
-    log "ft: GET /n3/s4m (Connection: close, 64 KiB receive buffer), half-close, $((FIN_SECS + 4)) s without reading, then the rest: exit $?, $(cat /tmp/ft.out)"
+    log "ft: GET /n3/s4m (Connection: close, 64 KiB receive buffer), half-close, $FT_PAUSE s without reading, then the rest: exit $?, $(cat /tmp/ft.out)"
     capture_stop
     check "ft: the whole body arrived, byte-exact" bodies_ok /tmp/ft "" n3/s4m
     barrier ft-done "$ALL"
@@ -484,6 +504,11 @@ client.*)
         log_is ft $FT_PORT "/n3/s4m clone:3 len"
     check "ft: client capture: no RST, nothing untranslated, data from nodes 2 and 3 only, closed, nothing after the close" \
         client_capture_ok /tmp/ft.pcap $FT_PORT "$n2,$n3" || cp /tmp/ft.pcap "$RIG_OUT/"
+    # The original's application stopped waiting (DTS_SO_CLONE_WAIT's
+    # bound) and closed while the clone was still sending: its FIN went out
+    # after the clone's end, and the clone went on until the client had it.
+    check "ft: node 2's FIN reached the client before node 3's last data byte (the original closed during the clone)" \
+        fin_before_last_data /tmp/ft.pcap $FT_PORT "$n2" "$n3"
     check "kernel log has no problem report" dmesg_clean
     ;;
 esac
