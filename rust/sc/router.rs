@@ -136,7 +136,7 @@ pub(crate) fn on_segment(
                     }
                     (
                         p,
-                        (*self_addr, *node_addr, r.r_clone),
+                        (*self_addr, *node_addr, r.r_clone, r.end_owed()),
                         old,
                         (r.last_win, r.last_ts),
                     )
@@ -159,7 +159,10 @@ pub(crate) fn on_segment(
             if p.forward {
                 forward(skb, t, fwd.0, fwd.1, fwd.2);
             }
-            if track.phase() == Phase::Closed {
+            // Both FINs seen: the clone ends too, unless its known end is
+            // still owed to the client (the original closed during the
+            // clone): then its settling ends it.
+            if track.phase() == Phase::Closed && !fwd.3 {
                 mesh::notify_closed(&f.fcb, fwd.1, CloseReason::Fin);
             }
             let plan = Plan {
@@ -181,13 +184,13 @@ pub(crate) fn on_segment(
             };
             let mut addrs = [0u32; sc::MAX_INFLIGHT];
             let mut n_addrs = 0;
-            let (p, node_addr) = match &mut *scf.data.lock() {
+            let (p, node_addr, owed) = match &mut *scf.data.lock() {
                 ScData::Origin { r, node_addr, .. } => {
                     let p = r.original(&seg, now);
                     if p.reset {
                         (addrs, n_addrs) = r.drop_all();
                     }
-                    (p, *node_addr)
+                    (p, *node_addr, r.end_owed())
                 }
                 ScData::Clone { .. } => return bindings::NF_ACCEPT,
             };
@@ -213,7 +216,9 @@ pub(crate) fn on_segment(
                 };
                 mesh::notify(&f.fcb, to, CloseReason::Settled);
             }
-            if track.phase() == Phase::Closed {
+            // As for the client's segments: not while the clone's end is
+            // owed.
+            if track.phase() == Phase::Closed && !owed {
                 mesh::notify_closed(&f.fcb, node_addr, CloseReason::Fin);
             }
             let plan = Plan {
