@@ -226,6 +226,14 @@ pub struct Origin {
     /// The client's last TSval and TSecr, if it sends timestamps (for a
     /// release: the TSecr is the last TSval the client accepted).
     pub last_ts: Option<(u32, u32)>,
+    /// The original sent while clones were held and the client was sent
+    /// an RST at what it acknowledged ([`Origin::original`]). A client
+    /// that received more than it acknowledged takes that RST for an old
+    /// one (a challenge ACK at most), and the original socket, still open,
+    /// would not answer: the client's later segments are answered with an
+    /// RST at their ACK number (its exact `rcv_nxt`), as a closed socket's
+    /// stack would ([`InPlan::rst_at`]).
+    pub client_reset: bool,
 }
 
 /// A client segment as the router sees it.
@@ -255,6 +263,10 @@ pub struct InPlan {
     pub settled: bool,
     /// The settled clone's node and the clone released after it.
     pub step: Step,
+    /// The connection was reset ([`Origin::client_reset`]): drop the
+    /// segment and send the client an RST at this sequence number (the
+    /// segment's ACK number).
+    pub rst_at: Option<u32>,
 }
 
 /// An original socket's segment as the router sees it.
@@ -614,6 +626,17 @@ impl Origin {
     /// settle it if the segment proves the response complete, and map the
     /// ACK number for the original socket.
     pub fn client(&mut self, seg: &ClientSeg, now: u32) -> InPlan {
+        if self.client_reset && !seg.rst {
+            if let Some(ack) = seg.ack {
+                return InPlan {
+                    ack_add: self.d.wrapping_neg(),
+                    forward: false,
+                    settled: false,
+                    step: Step::default(),
+                    rst_at: Some(ack),
+                };
+            }
+        }
         let forward = self.forwarding(now);
         if seg.fin {
             self.fin_seen(now);
@@ -651,6 +674,7 @@ impl Origin {
             forward,
             settled,
             step,
+            rst_at: None,
         }
     }
 
@@ -725,6 +749,7 @@ impl Origin {
         };
         if seg.occupies && !after(a.s_orig, seg.seq) {
             if self.n_held > 0 {
+                self.client_reset = true;
                 return OutPlan {
                     reset: true,
                     ..plain(a.acked.wrapping_sub(seg.seq))
@@ -1402,6 +1427,24 @@ mod tests {
         let q = o.original(&data(100), 0);
         assert!(q.reset && !q.settled);
         assert_eq!(100u32.wrapping_add(q.seq_add), 150);
+        o.drop_all();
+        // The client received more than it acknowledged: its challenge ACK
+        // (or any later segment) is answered with an RST at its ACK
+        // number, and goes nowhere.
+        let p = o.client(&ack(180), 0);
+        assert_eq!((p.rst_at, p.forward, p.settled), (Some(180), false, false));
+        // Its RST is not answered.
+        let rst = ClientSeg {
+            ack: None,
+            payload: false,
+            fin: false,
+            rst: true,
+        };
+        assert_eq!(o.client(&rst, 0).rst_at, None);
+        // Without a reset, no RST.
+        let mut o = Origin::default();
+        queue(&mut o, 100, 0, 2, 1).unwrap();
+        assert_eq!(o.client(&ack(150), 0).rst_at, None);
     }
 
     #[test]

@@ -143,6 +143,12 @@ pub(crate) fn on_segment(
                 }
                 ScData::Clone { .. } => return bindings::NF_ACCEPT,
             };
+            if let Some(seq) = p.rst_at {
+                // The connection was reset while clones were held: answer
+                // as a closed socket would, at the client's own rcv_nxt.
+                super::multi::reset_client(&f.key, seq);
+                return bindings::NF_DROP;
+            }
             if p.settled {
                 stats::inc(Counter::ScSettled);
                 wake_all();
