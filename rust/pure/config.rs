@@ -33,6 +33,7 @@
 use super::abi::{CONFIG_V1_SIZE, DTS_ABI_VERSION, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC};
 use super::bytes::{Reader, Short, Writer};
 use super::flow::Timeouts;
+use super::sc::MAX_INFLIGHT;
 
 /// Maximum number of nodes in a configuration; node ids are `1..=MAX_NODES`.
 pub const MAX_NODES: usize = 32;
@@ -474,6 +475,14 @@ impl Mesh {
 ///   live on the control mesh to accept new connections; 0 means a majority
 ///   (`n_nodes / 2 + 1`). Not above the number of nodes. Without a mesh every
 ///   node is presumed live and the rule never bites.
+/// - `sc_max_inflight`: most Socket Cloning clones one connection may have
+///   in flight at once on this node (the released one and those held
+///   behind it), `1..=`[`MAX_INFLIGHT`]; `DTS_SO_CLONE` refuses one more
+///   with `EBUSY`. [`MAX_INFLIGHT`] (8, the default) is the capacity of
+///   the connection's router state, which is fixed-size whatever the
+///   value: the key bounds what the clones cost on their nodes (a socket
+///   and a queued response each) and over how many nodes one connection's
+///   pipelined requests spread at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Most flow-table entries.
@@ -482,17 +491,78 @@ pub struct Limits {
     pub timeouts: Timeouts,
     /// Live nodes needed to accept new connections; 0: a majority.
     pub quorum: u8,
+    /// Most Socket Cloning clones in flight per connection,
+    /// `1..=`[`MAX_INFLIGHT`].
+    pub sc_max_inflight: u8,
 }
 
 impl Limits {
     /// The defaults: 65,536 flows, an unassured entry lives 10 s, an
-    /// established one 600 s, a closing one 120 s, a closed one 10 s, and a
-    /// majority quorum.
+    /// established one 600 s, a closing one 120 s, a closed one 10 s, a
+    /// majority quorum and [`MAX_INFLIGHT`] (8) clones in flight per
+    /// connection.
     pub const DEFAULT: Self = Self {
         max_flows: 65536,
         timeouts: Timeouts::DEFAULT,
         quorum: 0,
+        sc_max_inflight: Self::SC_MAX_INFLIGHT_MAX,
     };
+
+    /// The smallest `sc_max_inflight`: one clone at a time.
+    pub const SC_MAX_INFLIGHT_MIN: u8 = 1;
+    /// The largest `sc_max_inflight` ([`MAX_INFLIGHT`], the capacity of a
+    /// connection's router state), also the default.
+    pub const SC_MAX_INFLIGHT_MAX: u8 = MAX_INFLIGHT as u8;
+    // The wire's three bits hold the value modulo `MAX_INFLIGHT`.
+    const _FITS: () = assert!(MAX_INFLIGHT == 8);
+
+    /// The bits of `sc_max_inflight` in the second byte of a [`ConfigV1`]
+    /// `quorum` word (after the shift by 8): three bits, the value modulo
+    /// [`MAX_INFLIGHT`]. The byte's other bits are reserved, zero.
+    pub const SC_MAX_INFLIGHT_WIRE_MASK: u8 = (MAX_INFLIGHT - 1) as u8;
+
+    /// Returns the second byte (bits 8 to 15) of a [`ConfigV1`] `quorum`
+    /// word for `sc_max_inflight`: the value modulo [`MAX_INFLIGHT`], in
+    /// [`Limits::SC_MAX_INFLIGHT_WIRE_MASK`]. The default,
+    /// [`MAX_INFLIGHT`], is therefore 0, so that the blob, and
+    /// [`Config::fingerprint`], of a configuration that does not set the key
+    /// are what they were before it existed, and 1 to 7 are themselves.
+    /// An invalid value (0, or above [`MAX_INFLIGHT`]) is encoded as `0xff`,
+    /// whose reserved bits keep it invalid. Every valid value round-trips
+    /// through [`Limits::sc_max_inflight_from_wire`], and every byte that
+    /// decodes re-encodes to itself.
+    pub const fn sc_max_inflight_to_wire(sc_max_inflight: u8) -> u8 {
+        if sc_max_inflight < Self::SC_MAX_INFLIGHT_MIN
+            || sc_max_inflight > Self::SC_MAX_INFLIGHT_MAX
+        {
+            return u8::MAX;
+        }
+        sc_max_inflight & Self::SC_MAX_INFLIGHT_WIRE_MASK
+    }
+
+    /// Decodes the byte of [`Limits::sc_max_inflight_to_wire`]: 0 (what
+    /// every blob held before the key existed) is the default,
+    /// [`MAX_INFLIGHT`], 1 to 7 are themselves; `None` if a reserved bit is
+    /// set (the byte is above 7).
+    pub const fn sc_max_inflight_from_wire(byte: u8) -> Option<u8> {
+        match byte {
+            0 => Some(Self::SC_MAX_INFLIGHT_MAX),
+            v if v & !Self::SC_MAX_INFLIGHT_WIRE_MASK == 0 => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The most clones one connection may have in flight at once
+    /// (`sc_max_inflight`, clamped to `1..=`[`MAX_INFLIGHT`]).
+    pub const fn sc_inflight_bound(&self) -> usize {
+        if self.sc_max_inflight < Self::SC_MAX_INFLIGHT_MIN {
+            Self::SC_MAX_INFLIGHT_MIN as usize
+        } else if self.sc_max_inflight > Self::SC_MAX_INFLIGHT_MAX {
+            MAX_INFLIGHT
+        } else {
+            self.sc_max_inflight as usize
+        }
+    }
 
     /// The smallest `max_flows`.
     pub const MAX_FLOWS_MIN: u32 = 256;
@@ -539,6 +609,13 @@ impl Limits {
                 value: self.quorum as u32,
             });
         }
+        if !(Self::SC_MAX_INFLIGHT_MIN..=Self::SC_MAX_INFLIGHT_MAX).contains(&self.sc_max_inflight)
+        {
+            return Err(ConfigError::BadLimit {
+                limit: Limit::ScMaxInflight,
+                value: u32::from(self.sc_max_inflight),
+            });
+        }
         Ok(())
     }
 }
@@ -558,6 +635,8 @@ pub enum Limit {
     ClosedTimeout,
     /// [`Limits::quorum`].
     Quorum,
+    /// [`Limits::sc_max_inflight`].
+    ScMaxInflight,
 }
 
 impl Limit {
@@ -570,6 +649,7 @@ impl Limit {
             Self::ClosingTimeout => "closing_timeout",
             Self::ClosedTimeout => "closed_timeout",
             Self::Quorum => "quorum",
+            Self::ScMaxInflight => "sc_max_inflight",
         }
     }
 }
@@ -1556,7 +1636,7 @@ const _: () = assert!(CONFIG_V1_OFF_GRANTS + MAX_SERVICES * CONFIG_V1_GRANT_SIZE
 /// | 280    | 256  | `services[16]`, each 16 bytes, see below                |
 /// | 536    | 4    | `u32 max_flows` ([`Limits::max_flows`])                 |
 /// | 540    | 16   | `u32 timeouts[4]`: syn, established, closing, closed (s) |
-/// | 556    | 4    | `u32 quorum` ([`Limits::quorum`], below 256)            |
+/// | 556    | 4    | `u32 quorum`: quorum and `sc_max_inflight`, see below   |
 /// | 560    | 32   | `u8 mesh_key[32]` ([`MeshKey`]; zero: none)             |
 /// | 592    | 1152 | `grants[16]`, each 72 bytes, see below                  |
 /// | 1744   |      | end                                                     |
@@ -1566,6 +1646,14 @@ const _: () = assert!(CONFIG_V1_OFF_GRANTS + MAX_SERVICES * CONFIG_V1_GRANT_SIZE
 /// of 10 ms, bits 24 to 31 [`Mesh::dead_after`]; checked by
 /// [`Mesh::validate`]. The word was reserved (always 0) before the mesh
 /// existed, so older blobs decode unchanged, with [`Mesh::DISABLED`].
+///
+/// `quorum`: bits 0 to 7 are [`Limits::quorum`], bits 8 to 10
+/// [`Limits::sc_max_inflight`] modulo 8: 0 is the default, 8, and 1 to 7
+/// are themselves ([`Limits::sc_max_inflight_to_wire`]); bits 11 to 31 must
+/// be zero ([`ConfigError::ReservedNotZero`]). Bits 8 to 31 were reserved
+/// (always 0) before `sc_max_inflight` existed, so older blobs decode
+/// unchanged, with the default, and a configuration with the default
+/// encodes as before (the same [`Config::fingerprint`]).
 ///
 /// Node entry: `{u32 id; u32 addr}` at offsets 0 and 4.
 ///
@@ -1662,7 +1750,8 @@ impl ConfigV1 {
         w.put_u32(l.timeouts.established)?;
         w.put_u32(l.timeouts.closing)?;
         w.put_u32(l.timeouts.closed)?;
-        w.put_u32(u32::from(l.quorum))?;
+        let inflight = Limits::sc_max_inflight_to_wire(l.sc_max_inflight);
+        w.put_u32(u32::from(l.quorum) | (u32::from(inflight) << 8))?;
         w.put(config.mesh_key.0)?;
         Ok(())
     }
@@ -1801,12 +1890,17 @@ impl ConfigV1 {
             closed: r.u32()?,
         };
         let offset = u32::try_from(r.pos()).unwrap_or(u32::MAX);
-        let quorum = r.u32()?;
-        let quorum = u8::try_from(quorum).map_err(|_| ConfigError::ReservedNotZero { offset })?;
+        let word = r.u32()?;
+        let [quorum, inflight, ..] = word.to_le_bytes();
+        let sc_max_inflight = match Limits::sc_max_inflight_from_wire(inflight) {
+            Some(v) if word >> 16 == 0 => v,
+            _ => return Err(ConfigError::ReservedNotZero { offset }),
+        };
         config.set_limits(Limits {
             max_flows,
             timeouts,
             quorum,
+            sc_max_inflight,
         });
         config.set_mesh_key(MeshKey(r.take()?));
         for i in 0..MAX_SERVICES {

@@ -49,6 +49,12 @@ fn after(a: u32, b: u32) -> bool {
 /// most 288 bytes); on each clone's node a
 /// held clone costs its socket and the response its server has queued
 /// (up to the socket's send buffer).
+///
+/// This is the capacity, and the hard ceiling; the cluster file's
+/// `[limits] sc_max_inflight` (`config::Limits::sc_max_inflight`,
+/// `1..=MAX_INFLIGHT`) bounds a node's connections below it
+/// ([`Origin::begin_bounded`]). The [`Origin`] keeps its fixed size
+/// whatever the configured bound.
 pub const MAX_INFLIGHT: usize = 8;
 
 /// The response length of a clone as the router knows it.
@@ -136,7 +142,8 @@ pub struct Held {
 pub enum BeginError {
     /// The previous clone is not settled yet and cannot have one queued
     /// behind it (its length is neither known nor expected), or the queue
-    /// is full ([`MAX_INFLIGHT`]), or the original sent since the clones
+    /// is full ([`MAX_INFLIGHT`], or the configured bound of
+    /// [`Origin::begin_bounded`]), or the original sent since the clones
     /// in flight began.
     Busy,
     /// A clone of this connection on the same node is still in flight: a
@@ -363,6 +370,36 @@ impl Origin {
         self.n_held = self.n_held.saturating_add(1);
         self.clones = self.clones.wrapping_add(1);
         Ok(Begun::Held)
+    }
+
+    /// [`Origin::begin_queued`] with at most `bound` clones in flight
+    /// (the configured `sc_max_inflight`; clamped to `1..=`[`MAX_INFLIGHT`]):
+    /// with `bound` clones in flight already, one more is refused
+    /// ([`BeginError::Busy`], as a full queue) and nothing changes.
+    /// [`Origin::over_bound`] tells this refusal from the others.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_bounded(
+        &mut self,
+        bound: usize,
+        s_orig: u32,
+        r_nxt: u32,
+        len: Option<u32>,
+        node: u8,
+        id: u32,
+        addr: u32,
+        reports: bool,
+    ) -> Result<Begun, BeginError> {
+        if self.over_bound(bound) {
+            return Err(BeginError::Busy);
+        }
+        self.begin_queued(s_orig, r_nxt, len, node, id, addr, reports)
+    }
+
+    /// Whether one more clone would exceed `bound` clones in flight
+    /// (clamped to `1..=`[`MAX_INFLIGHT`]), the bound
+    /// [`Origin::begin_bounded`] enforces.
+    pub fn over_bound(&self, bound: usize) -> bool {
+        self.in_flight() >= bound.clamp(1, MAX_INFLIGHT)
     }
 
     /// A clone of the original, whose `snd_nxt` is `s_orig` and `rcv_nxt`
@@ -1395,6 +1432,52 @@ mod tests {
         let mut o = Origin::default();
         queue(&mut o, 0, 0, 2, 1).unwrap();
         assert_eq!(queue(&mut o, 5, 0, 3, 2), Err(BeginError::Busy));
+    }
+
+    #[test]
+    fn configured_bound() {
+        for k in 1..=MAX_INFLIGHT {
+            let mut o = Origin::default();
+            for i in 0..k {
+                let b = o.begin_bounded(k, 0, 0, None, i as u8 + 2, i as u32, 20, true);
+                assert!(b.is_ok(), "k {k} clone {i}: {b:?}");
+            }
+            assert_eq!(o.in_flight(), k);
+            assert!(o.over_bound(k));
+            let before = o;
+            let b = o.begin_bounded(k, 0, 0, None, 30, 99, 300, true);
+            assert_eq!(b, Err(BeginError::Busy), "k {k}");
+            assert_eq!(o, before, "a refused clone changes nothing");
+            // The unbounded queue would have taken it (below capacity).
+            if k < MAX_INFLIGHT {
+                assert!(o.begin_queued(0, 0, None, 30, 99, 300, true).is_ok());
+            }
+        }
+        // Out-of-range bounds are clamped: 0 is one at a time, anything
+        // above the capacity is the capacity.
+        let mut o = Origin::default();
+        o.begin_bounded(0, 0, 0, None, 2, 1, 20, true).unwrap();
+        assert_eq!(
+            o.begin_bounded(0, 0, 0, None, 3, 2, 30, true),
+            Err(BeginError::Busy)
+        );
+        let mut o = Origin::default();
+        for i in 0..MAX_INFLIGHT as u8 {
+            o.begin_bounded(usize::MAX, 0, 0, None, i + 2, u32::from(i), 20, true)
+                .unwrap();
+        }
+        assert!(o.over_bound(usize::MAX));
+        // Once the released clone settles, a slot is free again.
+        let mut o = Origin::default();
+        o.begin_bounded(2, 0, 0, None, 2, 1, 20, true).unwrap();
+        o.begin_bounded(2, 0, 0, None, 3, 2, 30, true).unwrap();
+        assert!(o.over_bound(2));
+        o.report(1, RespLen::Known(10));
+        assert_eq!(o.built(2), None);
+        let p = o.client(&ack(10), 0);
+        assert!(p.settled);
+        assert_eq!(o.in_flight(), 1);
+        assert!(o.begin_bounded(2, 0, 0, None, 4, 3, 40, true).is_ok());
     }
 
     #[test]

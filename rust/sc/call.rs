@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Socket Cloning's clone call, on the original node. `DTS_SO_CLONE`
-//! ([`clone_call`]) checks the caller's socket and the configuration,
+//! ([`clone_call`]) checks the caller's socket and the configuration (the
+//! connection's service, and `[limits] sc_max_inflight`: the most clones
+//! in flight per connection, past which it refuses with `EBUSY`),
 //! begins the clone in the router's state of the connection's `ScOrigin`
 //! entry (created at the first clone), and sends the SC-CLONE to the
 //! clone's node as a mesh call ([`crate::calls`]), which the SC-ACK
@@ -76,6 +78,9 @@ struct Where {
     app_port: u16,
     client: u32,
     client_port: u16,
+    /// Most clones of the connection in flight at once: the configuration's
+    /// `[limits] sc_max_inflight`.
+    max_inflight: usize,
 }
 
 /// Checks the configuration for a clone of the connection `tuple` to
@@ -102,6 +107,7 @@ fn locate(tuple: (u32, u16, u32, u16), node: u32) -> Result<Where> {
             app_port: lport,
             client: raddr,
             client_port: rport,
+            max_inflight: cfg.limits().sc_inflight_bound(),
         })
     })
     .ok_or(EINVAL)?
@@ -204,8 +210,16 @@ fn clone_call_inner(caller: &Caller, arg: &UserIn) -> Result {
                     r.last_win = view.window;
                     r.last_ts = view.ts;
                 }
+                if r.over_bound(w.max_inflight) {
+                    // As many clones in flight as the configuration
+                    // allows: refused like a full queue.
+                    drop(g);
+                    stats::inc(Counter::ScInflightBound);
+                    return Err(EBUSY);
+                }
                 let begun = r
-                    .begin_queued(
+                    .begin_bounded(
+                        w.max_inflight,
                         snap.snd_nxt,
                         snap.rcv_nxt,
                         req.response_len(),

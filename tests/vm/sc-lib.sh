@@ -19,7 +19,9 @@
 # 1), DEAD_AFTER (the mesh's dead_after, 3), COUNTERS (the counters
 # snapshot saves), SC_VERIFY_FILES (1: check the generated files' sha256 on
 # every node), SC_SERVER_ARGS (more dts-scserver options, e.g. --resp-len
-# kernel), MKFILES_MAX (exported: mkfiles.py's largest file).
+# kernel), MKFILES_MAX (exported: mkfiles.py's largest file),
+# SC_MAX_INFLIGHT (set: sc_config adds `[limits] sc_max_inflight`, read
+# whenever sc_config runs; empty: the key is left out, the default 8).
 
 VIP_SC=10.0.0.200
 MKFILES=$RIG_REPO/tests/vm/mkfiles.py
@@ -33,6 +35,7 @@ SCSERVER=${TOOLS}dts-scserver
 PIPECLIENT=${TOOLS}dts-pipeclient
 SC_LOG=$RIG_OUT/scserver.log
 : "${SLOW:=1}" "${DEAD_AFTER:=3}" "${SC_VERIFY_FILES:=0}" "${SC_SERVER_ARGS:=}"
+: "${SC_MAX_INFLIGHT:=}"
 : "${COUNTERS:=sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
           sc_forwarded sc_settled sc_stray sc_ns_total}"
 
@@ -95,6 +98,7 @@ mode = "sc"
 clone_port = 8080
 nodes = [2, 3, 4]
 EOF
+    [ -z "$SC_MAX_INFLIGHT" ] || printf '\n[limits]\nsc_max_inflight = %s\n' "$SC_MAX_INFLIGHT"
 }
 
 # sc_node_setup: a serving node (2..4) up to dts-scserver listening (checks);

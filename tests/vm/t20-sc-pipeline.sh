@@ -18,7 +18,19 @@
 #       has no RST, no gap, and each response from the MAC of the node that
 #       owns its path;
 #   pl: the same with 1 % loss and 25 % reordering (netem, delay 2 ms) on
-#       the client's and nodes 2..4's eth0.
+#       the client's and nodes 2..4's eth0;
+#   pb: the cluster file again with `[limits] sc_max_inflight = 1`, applied
+#       with `dtsctl apply -f` on nodes 2..4 (`dtsctl config show` prints
+#       the key; the mesh forms again), then pp's requests: the same checks
+#       but that no clone is held (sc_held +0: one clone in flight at a
+#       time), the module refused clone calls past the bound
+#       (sc_inflight_bound +N >= 1 on the original node, and every failed
+#       clone call, sc_clone_failed, was one of them), and dts-scserver
+#       waited for the clone in flight and retried each (as many
+#       note=clone-busy lines), so every request is still clone:X, none
+#       served by a fallback. The bound is 1, not 2: with 3 serving nodes a
+#       connection has at most 2 clones in flight anyway (one per other
+#       node), so 2 would never bind here.
 # Both phases check, on the original node, that the router tracked the
 # connection and every clone's socket seed matched (no sc_seed_stale, no
 # sc_seed_mismatch). Written for the default kernel (files of at most
@@ -30,19 +42,27 @@
 SLOW=1 DEAD_AFTER=3 MKFILES_MAX=1048576 SC_SERVER_ARGS="--resp-len kernel"
 COUNTERS="sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
           sc_forwarded sc_settled sc_stray sc_held sc_released sc_len_reported sc_multi_reset
-          sc_tracked sc_seed_stale sc_seed_mismatch"
+          sc_tracked sc_seed_stale sc_seed_mismatch sc_inflight_bound"
 export MKFILES_MAX
 . "$RIG_REPO/tests/vm/sc-lib.sh"   # the SC cluster's set-up (t09's), VIP_SC, SC_LOG, ...
 
 ALL=$(all_vms)
 # 8 requests, files of nodes 2, 3 and 4 (at most 1 MiB).
 PP="n2/s64k n3/s100k n4/s1m n3/s4k n4/s64k n2/s1k n3/s1m n4/s100k"
-PHASES="pp pl"
+PHASES="pp pl pb"
 
 # netem_on / netem_off: 1 % loss and 25 % reordering (netem reorders only
 # delayed packets: 2 ms) on eth0.
 netem_on() { tc qdisc replace dev eth0 root netem delay 2ms reorder 25% loss 1%; }
 netem_off() { tc qdisc del dev eth0 root 2>/dev/null; return 0; }
+
+# config_shows_bound N: `dtsctl config show` (the configuration in force,
+# from the module) has `sc_max_inflight = N` in its [limits].
+config_shows_bound() {
+    "$DTSCTL" config show >/tmp/shown.toml || return 1
+    cat /tmp/shown.toml
+    grep -qx "sc_max_inflight = $1" /tmp/shown.toml
+}
 
 case "$RIG_ROLE.$RIG_ID" in
 node.1)
@@ -50,6 +70,7 @@ node.1)
     sc_dispatcher_setup
     barrier ready "$ALL"
     for ph in $PHASES; do
+        [ "$ph" = pb ] && barrier pb-cfg "$ALL"
         barrier "$ph-go" "$ALL"; barrier "$ph-done" "$ALL"; barrier "$ph-pub" "$ALL"
     done
     sc_dispatcher_teardown
@@ -61,6 +82,15 @@ node.*)
     for ph in $PHASES; do
         m=$(log_mark)
         [ "$ph" = pl ] && check "netem: 1 % loss, 25 % reordering on eth0" netem_on
+        if [ "$ph" = pb ]; then
+            SC_MAX_INFLIGHT=1
+            sc_config >/tmp/sc.toml
+            check "pb: dtsctl apply -f with [limits] sc_max_inflight = 1" \
+                "$DTSCTL" apply -f /tmp/sc.toml
+            barrier pb-cfg "$ALL"
+            check "pb: control mesh formed again (dtsctl peers --wait)" "$DTSCTL" peers --wait 120
+            check "pb: dtsctl config show prints sc_max_inflight = 1" config_shows_bound 1
+        fi
         barrier "$ph-go" "$ALL"
         barrier "$ph-done" "$ALL"
         [ "$ph" = pl ] && netem_off
@@ -78,6 +108,7 @@ client.*)
     barrier ready "$ALL"
     prev=setup
     for ph in $PHASES; do
+        [ "$ph" = pb ] && barrier pb-cfg "$ALL"
         # shellcheck disable=SC2086
         set -- $PP
         what="no loss"
@@ -111,12 +142,29 @@ client.*)
         check "$ph: node$orig's log: the $# requests in order, local for /n$orig/, clone:X for /nX/" \
             actions_ok "$f" "$conn" "$orig" $PP
         sed "s/^/$ph: logged: /" "$f" >>"$RIG_OUT/log.txt"
-        d=$(delta "$prev" "$ph" "$orig" sc_held)
-        check "$ph: clones held behind others on node$orig (sc_held +$d)" test "$d" -ge 1
-        d=$(delta "$prev" "$ph" "$orig" sc_released)
-        check "$ph: held clones released on node$orig (sc_released +$d)" test "$d" -ge 1
-        d=$(delta "$prev" "$ph" "$orig" sc_clone_failed)
-        check "$ph: no clone failed on node$orig ($d)" test "$d" = 0
+        if [ "$ph" = pb ]; then
+            d=$(delta "$prev" "$ph" "$orig" sc_held)
+            check "$ph: no clone held on node$orig, one in flight at a time (sc_held +$d)" test "$d" = 0
+            b=$(delta "$prev" "$ph" "$orig" sc_inflight_bound)
+            check "$ph: node$orig refused clone calls past sc_max_inflight (sc_inflight_bound +$b)" \
+                test "$b" -ge 1
+            d=$(delta "$prev" "$ph" "$orig" sc_clone_failed)
+            check "$ph: every failed clone call on node$orig was refused by the bound (sc_clone_failed +$d)" \
+                test "$d" = "$b"
+            n=$(grep -c ' note=clone-busy ' "$f")
+            check "$ph: dts-scserver waited and retried each refused clone ($n note=clone-busy, bound +$b)" \
+                test "$n" = "$b"
+        else
+            d=$(delta "$prev" "$ph" "$orig" sc_held)
+            check "$ph: clones held behind others on node$orig (sc_held +$d)" test "$d" -ge 1
+            d=$(delta "$prev" "$ph" "$orig" sc_released)
+            check "$ph: held clones released on node$orig (sc_released +$d)" test "$d" -ge 1
+            d=$(delta "$prev" "$ph" "$orig" sc_clone_failed)
+            check "$ph: no clone failed on node$orig ($d)" test "$d" = 0
+            d=$(delta "$prev" "$ph" "$orig" sc_inflight_bound)
+            check "$ph: no clone call refused by the bound on node$orig (sc_inflight_bound +$d)" \
+                test "$d" = 0
+        fi
         d=$(delta "$prev" "$ph" "$orig" sc_tracked)
         check "$ph: node$orig's router tracked the connection (sc_tracked +$d)" test "$d" -ge 1
         d=$(delta "$prev" "$ph" "$orig" sc_seed_stale)

@@ -218,11 +218,13 @@ pub enum Counter {
     ScLenReported = 97,
     /// Cloned connections reset because clones in flight could not be placed in the client's byte stream (a released clone's length unknown with clones held behind it, the original sent while clones were held, a held clone ended or its node died).
     ScMultiReset = 98,
+    /// `DTS_SO_CLONE` calls refused with `EBUSY` because the connection already had `[limits] sc_max_inflight` clones in flight (the configured bound; also counted in `sc_clone_failed`).
+    ScInflightBound = 99,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 99] = [
+    pub const ALL: [Self; 100] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -322,6 +324,7 @@ impl Counter {
         Self::ScReleased,
         Self::ScLenReported,
         Self::ScMultiReset,
+        Self::ScInflightBound,
     ];
 
     /// Number of defined counters.
@@ -437,6 +440,7 @@ impl Counter {
             96 => Some(Self::ScReleased),
             97 => Some(Self::ScLenReported),
             98 => Some(Self::ScMultiReset),
+            99 => Some(Self::ScInflightBound),
             _ => None,
         }
     }
@@ -543,6 +547,7 @@ impl Counter {
             Self::ScReleased => "sc_released",
             Self::ScLenReported => "sc_len_reported",
             Self::ScMultiReset => "sc_multi_reset",
+            Self::ScInflightBound => "sc_inflight_bound",
         }
     }
 }

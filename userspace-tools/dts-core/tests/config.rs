@@ -10,6 +10,7 @@ use dts_core::abi::{
     DTS_SO_SET_CONFIG, DTS_SO_SET_ZERO, EADDRNOTAVAIL, EEXIST, EINVAL, ENOENT, ENOSPC,
 };
 use dts_core::config::*;
+use dts_core::sc::MAX_INFLIGHT;
 use proptest::prelude::*;
 
 /// The C structures the ABI is specified as (x86_64 layout).
@@ -255,11 +256,100 @@ fn limits_and_key_round_trip_and_are_checked() {
     ));
     config.set_limits(l);
     let mut buf = encode(&config);
-    put_u32(&mut buf, 556, 256);
-    assert_eq!(
-        ConfigV1::decode(&buf),
-        Err(ConfigError::ReservedNotZero { offset: 556 })
-    );
+    // Bits 11 to 31 of the quorum word stay reserved.
+    for word in [1 << 11, 1 << 15, 1 << 16, 1 << 24, 1 << 31, 0x0001_0302] {
+        put_u32(&mut buf, 556, word);
+        assert_eq!(
+            ConfigV1::decode(&buf),
+            Err(ConfigError::ReservedNotZero { offset: 556 }),
+            "{word:#x}"
+        );
+    }
+}
+
+#[test]
+fn sc_max_inflight_round_trips_in_the_quorum_word() {
+    let mut config = rig();
+    assert_eq!(config.limits().sc_max_inflight, 8);
+    assert_eq!(Limits::DEFAULT.sc_max_inflight, MAX_INFLIGHT as u8);
+    assert_eq!(Limits::DEFAULT.sc_inflight_bound(), MAX_INFLIGHT);
+    // The default is encoded as 0: the blob is the one of before the key.
+    let buf = encode(&config);
+    assert_eq!(get_u32(&buf, 556), 0);
+    for k in 1..=8u8 {
+        for quorum in [0u8, 2, 3] {
+            let mut l = Limits::DEFAULT;
+            l.sc_max_inflight = k;
+            l.quorum = quorum;
+            config.set_limits(l);
+            assert_eq!(config.validate(), Ok(()));
+            assert_eq!(config.limits().sc_inflight_bound(), usize::from(k));
+            let buf = encode(&config);
+            let byte = u32::from(k % 8);
+            assert_eq!(get_u32(&buf, 556), u32::from(quorum) | byte << 8);
+            assert_eq!(ConfigV1::decode(&buf), Ok(config.clone()), "k {k}");
+        }
+    }
+    // A blob from before the key (its byte 0) decodes with the default.
+    config.set_limits(Limits::DEFAULT);
+    let mut buf = encode(&config);
+    put_u32(&mut buf, 556, 0);
+    let got = ConfigV1::decode(&buf).expect("valid");
+    assert_eq!(got.limits().sc_max_inflight, 8);
+    assert_eq!(got, config);
+    // The byte holds the value modulo 8 in 3 bits: 8 itself, or anything
+    // above 7, sets a reserved bit.
+    for bad in [8u32, 9, 16, 255] {
+        put_u32(&mut buf, 556, bad << 8);
+        assert_eq!(
+            ConfigV1::decode(&buf),
+            Err(ConfigError::ReservedNotZero { offset: 556 }),
+            "{bad}"
+        );
+    }
+    for v in 0..=255u8 {
+        match Limits::sc_max_inflight_from_wire(v) {
+            Some(k) => assert_eq!(Limits::sc_max_inflight_to_wire(k), v),
+            None => assert!(v > 7),
+        }
+    }
+    for bad in [0u8, 9, 255] {
+        let mut l = Limits::DEFAULT;
+        l.sc_max_inflight = bad;
+        config.set_limits(l);
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::BadLimit {
+                limit: Limit::ScMaxInflight,
+                value: u32::from(bad)
+            })
+        );
+        assert_eq!(config.validate().map_err(ConfigError::errno), Err(EINVAL));
+        // An invalid value stays invalid through the blob.
+        assert!(ConfigV1::decode(&encode(&config)).is_err(), "{bad}");
+    }
+    assert_eq!(Limit::ScMaxInflight.as_str(), "sc_max_inflight");
+}
+
+#[test]
+fn default_fingerprint_is_unchanged_by_sc_max_inflight() {
+    // The fingerprint hashes the blob; a configuration without the key
+    // encodes 0 where the key goes, as every blob did before it existed.
+    for config in [Config::EMPTY, rig(), rig_mesh(Mesh::DEFAULT)] {
+        let buf = encode(&config);
+        assert_eq!(get_u32(&buf, 556) >> 8, 0);
+        let mut other = config.clone();
+        let mut l = config.limits();
+        l.sc_max_inflight = 2;
+        other.set_limits(l);
+        if !config.is_empty() {
+            // Configuring the key is a change of the configuration.
+            assert_ne!(other.fingerprint(), config.fingerprint());
+        }
+        l.sc_max_inflight = 8;
+        other.set_limits(l);
+        assert_eq!(other.fingerprint(), config.fingerprint());
+    }
 }
 
 // ------------------------------------------------------------------ NodeSet

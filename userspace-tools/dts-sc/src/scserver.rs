@@ -645,9 +645,12 @@ impl Conn<'_> {
     /// Clones the request (ASF `asf`) to `node` at once (`--resp-len
     /// kernel`): the kernel queues it behind the clones of the connection
     /// still in flight and learns its length from its node. A clone the
-    /// kernel cannot queue now (`EBUSY`: the queue is full, or `node` has a
-    /// clone of this connection in flight) is retried once after every
-    /// clone in flight settled.
+    /// kernel cannot queue now (`EBUSY`: the connection has as many clones
+    /// in flight as the module's `[limits] sc_max_inflight` allows, or
+    /// `node` has a clone of this connection in flight) is retried once
+    /// after every clone in flight settled (`DTS_SO_CLONE_WAIT`), which the
+    /// log notes (`note=clone-busy`); if the retry fails too, the request
+    /// is served here, after every clone in flight.
     fn clone_queued(&mut self, asf: &[u8], node: u32, path: &str) -> CloneOutcome {
         if self.wrote {
             // Whatever this server wrote must be acknowledged first (the
@@ -663,6 +666,10 @@ impl Conn<'_> {
             .as_ref()
             .is_err_and(|e| e.kind() == io::ErrorKind::ResourceBusy)
         {
+            self.note(&format!(
+                "note=clone-busy node={node} in_flight={} then=wait-and-retry",
+                self.inflight
+            ));
             if !self.settle() {
                 return CloneOutcome::Abort;
             }

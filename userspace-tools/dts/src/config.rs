@@ -34,6 +34,8 @@
 //! closed_timeout = 10      # every timeout in 1..=86400
 //! quorum = 0               # live nodes needed to accept new connections;
 //!                          # 0 (the default): a majority of the nodes
+//! sc_max_inflight = 8      # Socket Cloning clones one connection may have
+//!                          # in flight at once, 1..=8; default 8
 //!
 //! [[node]]
 //! id = 1                   # 1..=32
@@ -193,6 +195,9 @@ pub struct LimitsEntry {
     /// [`Limits::quorum`]; 0: a majority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<Spanned<u8>>,
+    /// [`Limits::sc_max_inflight`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sc_max_inflight: Option<Spanned<u8>>,
 }
 
 impl LimitsEntry {
@@ -209,6 +214,10 @@ impl LimitsEntry {
                 closed: v(&self.closed_timeout, d.timeouts.closed),
             },
             quorum: self.quorum.as_ref().map_or(d.quorum, |q| *q.get_ref()),
+            sc_max_inflight: self
+                .sc_max_inflight
+                .as_ref()
+                .map_or(d.sc_max_inflight, |q| *q.get_ref()),
         }
     }
 
@@ -222,6 +231,7 @@ impl LimitsEntry {
             closing_timeout: s(l.timeouts.closing),
             closed_timeout: s(l.timeouts.closed),
             quorum: Some(Spanned::new(0..0, l.quorum)),
+            sc_max_inflight: Some(Spanned::new(0..0, l.sc_max_inflight)),
         }
     }
 
@@ -235,6 +245,7 @@ impl LimitsEntry {
             Limit::ClosingTimeout => at(&self.closing_timeout),
             Limit::ClosedTimeout => at(&self.closed_timeout),
             Limit::Quorum => self.quorum.as_ref().map(|q| q.span().start),
+            Limit::ScMaxInflight => self.sc_max_inflight.as_ref().map(|q| q.span().start),
         }
     }
 }
@@ -1061,6 +1072,15 @@ pub fn describe(err: ConfigError) -> String {
         } => format!(
             "[limits] quorum = {value}: must be 0 (a majority) or at most the number of nodes"
         ),
+        ConfigError::BadLimit {
+            limit: Limit::ScMaxInflight,
+            value,
+        } => format!(
+            "[limits] sc_max_inflight = {value}: must be in {}..={} \
+             (Socket Cloning clones one connection may have in flight at once)",
+            Limits::SC_MAX_INFLIGHT_MIN,
+            Limits::SC_MAX_INFLIGHT_MAX
+        ),
         ConfigError::BadLimit { limit, value } => format!(
             "[limits] {} = {value}: must be in {}..={} seconds",
             limit.as_str(),
@@ -1156,6 +1176,7 @@ fn write_toml(out: &mut String, config: &Config) -> fmt::Result {
         writeln!(out, "closing_timeout = {}", t.closing)?;
         writeln!(out, "closed_timeout = {}", t.closed)?;
         writeln!(out, "quorum = {}", limits.quorum)?;
+        writeln!(out, "sc_max_inflight = {}", limits.sc_max_inflight)?;
     }
     for node in config.nodes() {
         writeln!(out)?;
@@ -1238,6 +1259,43 @@ mod tests {
         assert!(err_of(&bad).to_string().contains("quorum = 9"));
         let bad = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nclosed_timeout = 0\n");
         assert!(err_of(&bad).to_string().contains("closed_timeout = 0"));
+    }
+
+    #[test]
+    fn sc_max_inflight_is_parsed_shown_and_checked() {
+        let text = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nsc_max_inflight = 2\n");
+        let config = parse(&text).expect("valid");
+        assert_eq!(config.limits().sc_max_inflight, 2);
+        assert_eq!(config.limits().max_flows, Limits::DEFAULT.max_flows);
+        let shown = render_toml(&config);
+        assert!(shown.contains("\nsc_max_inflight = 2\n"), "{shown}");
+        assert_eq!(parse(&shown).expect("shown file parses"), as_shown(&config));
+        let json = render_json(&config).expect("json");
+        assert!(json.contains("\"sc_max_inflight\":2"), "{json}");
+        // Absent: the default, and `config show` prints no [limits].
+        let config = parse(RIG).expect("valid");
+        assert_eq!(config.limits().sc_max_inflight, 8);
+        assert!(!render_toml(&config).contains("[limits]"));
+        for bad in [0u32, 9, 255] {
+            let text = RIG.replace(
+                "self = 1\n",
+                &format!("self = 1\n\n[limits]\nsc_max_inflight = {bad}\n"),
+            );
+            let msg = msg_of(&text);
+            assert!(
+                msg.contains(&format!("sc_max_inflight = {bad}: must be in 1..=8")),
+                "{msg}"
+            );
+        }
+        // Too large for the key's type: refused too, by the parser.
+        let text = RIG.replace(
+            "self = 1\n",
+            "self = 1\n\n[limits]\nsc_max_inflight = 300\n",
+        );
+        assert!(parse(&text).is_err());
+        // Unknown keys stay refused.
+        let text = RIG.replace("self = 1\n", "self = 1\n\n[limits]\nsc_max_in_flight = 2\n");
+        assert!(parse(&text).is_err());
     }
 
     /// The rig file with `extra` appended.

@@ -4,12 +4,13 @@
 //! A blob that decodes is a valid configuration that re-encodes to the
 //! very same bytes and decodes again to the same configuration; its
 //! fingerprint does not depend on `self_id`. A mesh word whose settings
-//! are valid round-trips through `Mesh::to_wire`.
+//! are valid round-trips through `Mesh::to_wire`; so does the
+//! `sc_max_inflight` byte of the quorum word (`Limits::*_wire`).
 
 #![no_main]
 
 use dts_core::abi::CONFIG_V1_SIZE;
-use dts_core::config::{ConfigV1, Mesh};
+use dts_core::config::{ConfigV1, Limits, Mesh};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,6 +31,12 @@ fuzz_target!(|data: &[u8]| {
         if mesh.validate().is_ok() {
             assert_eq!(mesh.to_wire(), word);
             assert_eq!(Mesh::from_wire(mesh.to_wire()), mesh);
+        }
+    }
+    for &byte in data.iter().take(64) {
+        if let Some(k) = Limits::sc_max_inflight_from_wire(byte) {
+            assert!((1..=8).contains(&k));
+            assert_eq!(Limits::sc_max_inflight_to_wire(k), byte);
         }
     }
 });
