@@ -673,11 +673,8 @@ node_scaling() {
 sc_server_start() {
     ln -sfn /tmp/www/b /tmp/www/l
     printf '/b/ 3\n/l/ 2\n' >/tmp/sc.map
-    nodes_arg=
-    for i in $(seq 1 "$N"); do nodes_arg="$nodes_arg --node $i=$(node_ip "$i")"; done
-    # shellcheck disable=SC2086
     "${DTSCTL%/*}/dts-scserver" --listen "$VIP_SC:81" --root /tmp/www --self-node 2 \
-        --map /tmp/sc.map $nodes_arg --clone-port 80 --log /tmp/scserver.log &
+        --map /tmp/sc.map --log /tmp/scserver.log &
     echo $! >/tmp/scserver.pid
     _n=0
     while [ $_n -lt 50 ]; do
@@ -712,13 +709,11 @@ sc_policy_start() {
 }
 sc_policy_stop() { pid_stop /tmp/scserver-loc.pid; }
 sc_policy_run() { # CONFIG
-    _nodes=
-    for _i in $(seq 1 "$N"); do _nodes="$_nodes --node $_i=$(node_ip "$_i")"; done
     # The server moves itself into the cgroup, then becomes dts-scserver.
-    # shellcheck disable=SC2016,SC2086
+    # shellcheck disable=SC2016
     sh -c 'echo $$ >/sys/fs/cgroup/web/cgroup.procs && exec "$@"' sh \
-        "$TOOLS/dts-scserver" --listen "$VIP_SC:81" --root /tmp/www --config "$1" $_nodes \
-        --clone-port 80 --log "$SC_LOG" </dev/null >/dev/null 2>>/tmp/scserver-loc.err &
+        "$TOOLS/dts-scserver" --listen "$VIP_SC:81" --root /tmp/www --config "$1" \
+        --log "$SC_LOG" </dev/null >/dev/null 2>>/tmp/scserver-loc.err &
     echo $! >/tmp/scserver-loc.pid
     _n=0
     while [ $_n -lt 150 ]; do

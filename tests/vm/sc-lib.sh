@@ -18,8 +18,8 @@
 # Settings (set before calling; defaults below): SLOW (timeouts' factor,
 # 1), DEAD_AFTER (the mesh's dead_after, 3), COUNTERS (the counters
 # snapshot saves), SC_VERIFY_FILES (1: check the generated files' sha256 on
-# every node), SC_SERVER_ARGS (more dts-scserver options, e.g. --resp-len
-# kernel), MKFILES_MAX (exported: mkfiles.py's largest file),
+# every node), SC_SERVER_ARGS (more dts-scserver options, e.g.
+# --max-inflight 1), MKFILES_MAX (exported: mkfiles.py's largest file),
 # SC_MAX_INFLIGHT (set: sc_config adds `[limits] sc_max_inflight`, read
 # whenever sc_config runs; empty: the key is left out, the default 8).
 
@@ -180,7 +180,6 @@ sc_server_start() {
     fi
     # shellcheck disable=SC2086
     "$SCSERVER" --listen "$VIP_SC:80" --root /tmp/www "$@" \
-        --node 2=10.0.0.12 --node 3=10.0.0.13 --node 4=10.0.0.14 --clone-port 8080 \
         $SC_SERVER_ARGS --log "$SC_LOG" </dev/null >/tmp/scserver.out 2>&1 &
     _scpid=$!
     echo $_scpid >/tmp/scserver.pid
@@ -255,7 +254,7 @@ flows_of() {
 # --- logs and counters (any VM, from /shared) ------------------------------------------
 
 # log_fields FIELD...: for every scserver request line on stdin ("conn=IP:PORT
-# req=N path=P action=A resp_len=N|- call_us=N|-", in any order, other words
+# req=N path=P action=A call_us=N|-", in any order, other words
 # ignored; the extra "conn=... req=N note=..." lines have no action= and are
 # skipped), the named fields' values ("?" if absent); paths with one
 # leading "/".
@@ -354,9 +353,8 @@ bodies_ok() {
 # --- pipelining and request logs (client) ------------------------------------
 
 # pipe_fetch NAME TIMEOUT PATH...: dts-pipeclient, every request at once on
-# one connection, the last with "Connection: close" (--close: then
-# dts-scserver declares a response length for every cloned request, the last
-# one too, and the connection ends with the last response); bodies
+# one connection, the last with "Connection: close" (--close: the
+# connection ends with the last response); bodies
 # /tmp/NAME/00.body ...; "NN status len" lines in /tmp/NAME.out; all
 # answered 200.
 pipe_fetch() {

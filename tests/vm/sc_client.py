@@ -6,8 +6,8 @@
                     [--timeout SECS] [--fin-mark FILE]
 
 Connects from PORT to IP:80, sends one `GET PATH HTTP/1.1` with
-`Connection: close` (so that dts-scserver declares the cloned response's
-length), reads until it has FIRST bytes of the response (head included,
+`Connection: close` (so that the router must know the cloned response's
+length, which the clone's node reports), reads until it has FIRST bytes of the response (head included,
 default 1), then shuts its sending side down (its FIN goes out while the
 response still flows) and touches FIN_MARK. With --pause it then reads
 nothing for SECS seconds (the response stops at its receive buffer,
@@ -18,8 +18,9 @@ closes, each read waiting at most --timeout seconds (default 30).
                     --then /n2/s1k --then-out FILE --idle SECS
                     [--timeout SECS] [--idle-mark FILE]
 
-One keep-alive connection: `GET PATH` (persistent: no response length is
-declared, the next request ends the clone), its whole response read; then
+One keep-alive connection: `GET PATH` (persistent: the clone ends once the
+client acknowledged the length the clone's node reported), its whole
+response read; then
 SECS seconds without a segment (IDLE_MARK touched at their start); then
 `GET THEN` with `Connection: close`, read until the server closes.
 

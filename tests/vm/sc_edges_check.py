@@ -17,7 +17,7 @@ router PCAP --client IP:PORT --vip IP --clone-ip IP [--fin-secs S]
     (--late-client: the router had segments to forward and did not); the
     capture holds exactly N copies of the connection (--copies: the
     sc_forwarded counter's rise). With --owed N the clone's response has a
-    declared end the client had not acknowledged when the timer ran out:
+    known end the client had not acknowledged when the timer ran out:
     the router goes on forwarding until it has, so at least N copies leave
     more than S + 1 s after the FIN (instead of none).
 
@@ -122,7 +122,7 @@ def router(a):
         if a.owed:
             if len(late) < a.owed:
                 problems.append("%d copies more than %d s after the client's FIN, want at least %d "
-                                "(the clone's declared end was still owed)"
+                                "(the clone's known end was still owed)"
                                 % (len(late), a.fin_secs + 1, a.owed))
         else:
             for c in late:

@@ -9,7 +9,7 @@ reads until it has two request heads, clones the first to node N1 and the
 second to node N2 (`DTS_SO_CLONE`, no declared length: the second is held
 behind the first), then writes a response of its own on the original
 socket at once, without `DTS_SO_CLONE_WAIT`. Logs dts-scserver's request
-lines (`conn=IP:PORT req=N path=P action=clone:N resp_len=- call_us=-`)
+lines (`conn=IP:PORT req=N path=P action=clone:N call_us=-`)
 to --log, and what became of the write and of the next read ("note="
 lines). Exit 0 if both clone calls succeeded, 1 otherwise.
 """
@@ -75,7 +75,7 @@ def main():
         except OSError as e:
             action = "fallback:%s" % (e.strerror or e.errno)
             ok = False
-        log.write("conn=%s req=%d path=%s action=%s resp_len=- call_us=-\n"
+        log.write("conn=%s req=%d path=%s action=%s call_us=-\n"
                   % (conn, i + 1, path, action))
     body = b"the original's own bytes\n"
     try:

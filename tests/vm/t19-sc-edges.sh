@@ -23,7 +23,7 @@
 #           connection, /n4/s64k and /n3/s64k: clone:4 and clone:3,
 #           byte-exact;
 #   ki (a keep-alive client idle after a cloned response): sc_client.py
-#           idle: /n3/s64k (cloned, no declared length), 15 s without a
+#           idle: /n3/s64k (cloned), 15 s without a
 #           segment (more than an unassured flow's 10 s), then /n2/s1k with
 #           `Connection: close`: both byte-exact; node 3 reported the
 #           response's length (sc_len_reported), so node 2's router settled
@@ -34,10 +34,11 @@
 #           not rise; a clean client capture;
 #   fn (the client's FIN during a cloned response): a client
 #           (sc_client.py halfclose) GETs /n3/s1m (/n3/s100k on the debug
-#           kernel) with `Connection: close` (so
-#           dts-scserver declares the response's length), half-closes once
+#           kernel) with `Connection: close`, which node 2 clones to node 3
+#           (node 3 reports the response's length), half-closes once
 #           the first bytes are in and reads the rest: byte-exact, the
-#           server closes; node 2's capture (sc_edges_check.py router): the
+#           server closes; node 3 reported the length (sc_len_reported);
+#           node 2's capture (sc_edges_check.py router): the
 #           router forwarded copies of the client's segments after its FIN,
 #           none later than the FIN timer (FIN_ROUTE_SECS, 5 s, + 1 s for
 #           the router's whole-second clock), exactly as many as
@@ -45,7 +46,7 @@
 #           2 and its sc-clone entry on node 3 reclaimed; sc_settled rose
 #           on node 2, sc_clone_done on node 3; the client's capture: no
 #           RST, the response from node 3, nothing after the close;
-#   ft (the FIN timer runs out during a clone with a declared length): the
+#   ft (the FIN timer runs out during a clone of known length): the
 #           same client on /n3/s4m with a 64 KiB receive buffer half-closes,
 #           then reads nothing for FT_PAUSE s (longer than the FIN timer and
 #           than DTS_SO_CLONE_WAIT's 10 s, so that node 2's dts-scserver
@@ -53,12 +54,13 @@
 #           clone still sends, and goes out after the clone's end), then
 #           reads the rest. While it waits, node 2 lists the sc-origin entry and node
 #           3 the sc-clone entry; the router keeps forwarding past the timer
-#           while the clone's declared end is unacknowledged (node 2's
+#           while the clone's known end is unacknowledged (node 2's
 #           capture: copies more than the timer after the FIN, as many as
 #           sc_forwarded counted; sc_forwarded rose after the timer); the
-#           whole body arrives byte-exact; the entries are reclaimed; the
-#           client's capture has no RST and nothing untranslated, and
-#           node 2's FIN reached the client before node 3's last byte.
+#           whole body arrives byte-exact; node 3 reported the length
+#           (sc_len_reported); the entries are reclaimed; the client's
+#           capture has no RST and nothing untranslated, and node 2's FIN
+#           reached the client before node 3's last byte.
 #   all:    node_teardown (flow tables drain, rmmod, clean kernel logs).
 # rig-nodes: 4
 # rig-boot: own
@@ -191,13 +193,10 @@ wait_shared() {
 }
 
 # logged PHASE PORT: node 2's log lines of the client's PORT in PHASE, as
-# "PATH ACTION LEN" lines (LEN: "len" if a response length was declared,
-# else "-"; left out for a request served locally).
+# "PATH ACTION" lines.
 logged() {
-    log_fields conn path action resp_len <"$RIG_SHARED/sc.$1.log.node2" 2>/dev/null |
-        awk -v c="$CLIENT_IP:$2" '$1 == c {
-            if ($3 ~ /^clone:/) print $2, $3, ($4 ~ /^[0-9]+$/ ? "len" : "-"); else print $2, $3
-        }'
+    log_fields conn path action <"$RIG_SHARED/sc.$1.log.node2" 2>/dev/null |
+        awk -v c="$CLIENT_IP:$2" '$1 == c { print $2, $3 }'
 }
 
 # log_is PHASE PORT WANT: node 2 logged exactly WANT ("PATH ACTION" lines,
@@ -371,7 +370,7 @@ node.*)
     if [ "$RIG_ID" = 2 ]; then
         rtcap_stop
         fwd=$(delta fn ft 2 sc_forwarded)
-        check "ft: node 2's capture: copies after the client's FIN and past the FIN timer (the clone's declared end was owed), as many as sc_forwarded counted ($fwd)" \
+        check "ft: node 2's capture: copies after the client's FIN and past the FIN timer (the clone's known end was owed), as many as sc_forwarded counted ($fwd)" \
             "$PY" "$EDGES" router /tmp/ft.pcap --client "$CLIENT_IP:$FT_PORT" --vip "$VIP_SC" \
             --clone-ip "$(node_ip 3)" --fin-secs $FIN_SECS --min-after 1 --owed 1 \
             --copies "$fwd" || cp /tmp/ft.pcap "$RIG_OUT/"
@@ -440,7 +439,7 @@ client.*)
     barrier rc-done "$ALL"
     barrier rc-pub "$ALL"
     check "rc: node 2 cloned both again (clone:4, clone:3)" \
-        log_is rc $RC_PORT "/n4/s64k clone:4 -;/n3/s64k clone:3 -"
+        log_is rc $RC_PORT "/n4/s64k clone:4;/n3/s64k clone:3"
     check "rc: sc_clone_built rose on node 4" rose nl rc 4 sc_clone_built 1 1
     check "rc: sc_clone_built rose on node 3" rose nl rc 3 sc_clone_built 1 1
 
@@ -456,8 +455,8 @@ client.*)
     check "ki: both bodies byte-exact" bodies_ok /tmp/ki "" n3/s64k n2/s1k
     barrier ki-done "$ALL"
     barrier ki-pub "$ALL"
-    check "ki: node 2 cloned /n3/s64k without a length and served /n2/s1k itself" \
-        log_is ki $KI_PORT "/n3/s64k clone:3 -;/n2/s1k local"
+    check "ki: node 2 cloned /n3/s64k and served /n2/s1k itself" \
+        log_is ki $KI_PORT "/n3/s64k clone:3;/n2/s1k local"
     check "ki: node 3 reported the response's length (sc_len_reported)" rose rc ki-idle 3 sc_len_reported 1 1
     check "ki: sc_settled rose by 1 on node 2 during the pause" rose rc ki-idle 2 sc_settled 1 1
     check "ki: sc_clone_done rose by 1 on node 3 during the pause" rose rc ki-idle 3 sc_clone_done 1 1
@@ -477,8 +476,8 @@ client.*)
     check "fn: the body is byte-exact" bodies_ok /tmp/fn "" "$FN_PATH"
     barrier fn-done "$ALL"
     barrier fn-pub "$ALL"
-    check "fn: node 2 cloned it with a declared length (clone:3, resp_len)" \
-        log_is fn $FN_PORT "/$FN_PATH clone:3 len"
+    check "fn: node 2 cloned it (clone:3)" log_is fn $FN_PORT "/$FN_PATH clone:3"
+    check "fn: node 3 reported the response's length (sc_len_reported)" rose ki fn 3 sc_len_reported 1 1
     check "fn: sc_settled rose by 1 on node 2" rose ki fn 2 sc_settled 1 1
     check "fn: sc_clone_built rose by 1 on node 3" rose ki fn 3 sc_clone_built 1 1
     check "fn: sc_clone_done rose by 1 on node 3" rose ki fn 3 sc_clone_done 1 1
@@ -489,7 +488,7 @@ client.*)
     barrier ft-go "$ALL"
     capture_start /tmp/ft.pcap
     rm -rf /tmp/ft; mkdir -p /tmp/ft
-    # The FIN timer runs out while the clone's declared end is owed: the
+    # The FIN timer runs out while the clone's known end is owed: the
     # router goes on forwarding the client's ACKs until the client has the
     # whole response (socket-cloning.md, "Closing").
     "$PY" "$SC_CLIENT" halfclose --vip "$VIP_SC" --local-port $FT_PORT --path /n3/s4m --out /tmp/ft/00 \
@@ -500,8 +499,8 @@ client.*)
     check "ft: the whole body arrived, byte-exact" bodies_ok /tmp/ft "" n3/s4m
     barrier ft-done "$ALL"
     barrier ft-pub "$ALL"
-    check "ft: node 2 cloned it with a declared length (clone:3, resp_len)" \
-        log_is ft $FT_PORT "/n3/s4m clone:3 len"
+    check "ft: node 2 cloned it (clone:3)" log_is ft $FT_PORT "/n3/s4m clone:3"
+    check "ft: node 3 reported the response's length (sc_len_reported)" rose fn ft 3 sc_len_reported 1 1
     check "ft: client capture: no RST, nothing untranslated, data from nodes 2 and 3 only, closed, nothing after the close" \
         client_capture_ok /tmp/ft.pcap $FT_PORT "$n2,$n3" || cp /tmp/ft.pcap "$RIG_OUT/"
     # The original's application stopped waiting (DTS_SO_CLONE_WAIT's

@@ -2,11 +2,12 @@
 # t20-sc-pipeline: Socket Cloning's multiple cloning (Documentation/
 # socket-cloning.md, "Multiple cloning and pipelining"): several pipelined
 # requests of one connection cloned to different nodes at once, the
-# responses in request order, the lengths learnt from the clones' nodes (no
-# HEAD probe). The rig is t09-sc's (4 nodes + client: node 1 an IPVS
+# responses in request order, the lengths learnt from the clones' nodes
+# (SC-LEN). The rig is t09-sc's (4 nodes + client: node 1 an IPVS
 # direct-routing dispatcher for 10.0.0.200:80, nodes 2..4 a 3-node cluster
 # with one service in mode "sc", nginx on the clone port 8080, the same
-# files on every node), with dts-scserver --resp-len kernel:
+# files on every node), with dts-scserver as t09 runs it (no length
+# declared, requests cloned at once):
 #   pp: dts-pipeclient writes 8 requests in one write (the last with
 #       Connection: close) for files of nodes 2, 3 and 4: all answered 200,
 #       every body byte-exact, in request order; the accepting node's log
@@ -39,7 +40,7 @@
 # rig-boot: own
 . "$RIG_REPO/tests/vm/lib.sh"
 # shellcheck disable=SC2034   # read by sc-lib.sh
-SLOW=1 DEAD_AFTER=3 MKFILES_MAX=1048576 SC_SERVER_ARGS="--resp-len kernel"
+SLOW=1 DEAD_AFTER=3 MKFILES_MAX=1048576
 COUNTERS="sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
           sc_forwarded sc_settled sc_stray sc_held sc_released sc_len_reported sc_multi_reset
           sc_tracked sc_seed_stale sc_seed_mismatch sc_inflight_bound"

@@ -3,7 +3,7 @@
 # (Documentation/socket-cloning.md, "Multiple cloning and pipelining" and
 # "Failures"), on t20-sc-pipeline's rig (tests/vm/sc-lib.sh: the IPVS
 # dispatcher on node 1, nodes 2..4 a 3-node cluster with one service in
-# mode "sc", nginx on the clone port 8080, dts-scserver --resp-len kernel).
+# mode "sc", nginx on the clone port 8080, dts-scserver).
 # The dispatcher sends every connection to node 2, the original node; /n3/
 # and /n4/ are cloned. Each phase is one dts-pipeclient connection writing
 # all its requests in one write (the last with Connection: close):
@@ -53,7 +53,7 @@
 # rig-boot: own
 . "$RIG_REPO/tests/vm/lib.sh"
 # shellcheck disable=SC2034   # read by sc-lib.sh
-SLOW=1 DEAD_AFTER=3 MKFILES_MAX=1048576 SC_SERVER_ARGS="--resp-len kernel"
+SLOW=1 DEAD_AFTER=3 MKFILES_MAX=1048576 SC_SERVER_ARGS=""
 COUNTERS="sc_clone_sent sc_clone_failed sc_clone_built sc_clone_refused sc_clone_done
           sc_forwarded sc_settled sc_stray sc_held sc_released sc_len_reported sc_multi_reset
           sc_tracked sc_seed_stale sc_seed_mismatch"

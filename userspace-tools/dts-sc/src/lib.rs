@@ -26,10 +26,9 @@
 //! - [`map`]: the owner map (`PREFIX NODE_ID` lines, longest prefix wins);
 //! - [`place`]: where a request is served, by the owner map or by a
 //!   `dts-policy` policy's first choice;
-//! - [`asf`]: the ASF rewrite (`Connection: close`);
+//! - [`asf`]: the ASF (the request head as the client sent it);
 //! - [`path`]: request-target sanitising;
-//! - [`response`]: the clone's response length from a `HEAD` answer, and
-//!   the incremental response stream of the client.
+//! - [`response`]: the incremental response stream of the test client.
 //!
 //! Request and response framing (pipelined buffers, heads, bodies) is the
 //! `dts` library's [`dts::http`] module, shared with `dts-proxy`;

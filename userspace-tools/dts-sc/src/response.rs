@@ -1,27 +1,20 @@
-//! HTTP/1.x responses for Socket Cloning: the length of a clone's
-//! response, and an incremental response stream.
+//! HTTP/1.x responses for Socket Cloning's test client: an incremental
+//! response stream.
 //!
 //! Pure logic, no I/O. The framing itself (status line, header fields,
 //! `Content-Length`) is the `dts` library's ([`dts::http::response`]);
-//! this module adds what Socket Cloning needs of it:
-//!
-//! - [`parse_response_head`] parses what `dts-scserver` reads back from
-//!   its `HEAD` probe;
-//! - [`clone_resp_len`] computes, from the probe's answer, the exact length
-//!   of the response the clone's server will send (its head through the
-//!   empty line plus the body its `Content-Length` announces), which the
-//!   server declares to the kernel (`CLONE_F_RESP_LEN`);
-//! - [`ResponseStream`] splits the bytes a client reads into consecutive
-//!   responses, however they are cut across reads (`dts-pipeclient`).
+//! [`ResponseStream`] splits the bytes a client reads into consecutive
+//! responses, however they are cut across reads (`dts-pipeclient`).
 //!
 //! Only bodies delimited by `Content-Length` (or absent: `1xx`, `204`,
-//! `304`, answers to `HEAD`) are supported; a chunked or close-delimited
-//! body has no length known in advance and is an error.
+//! `304`) are supported; a chunked or close-delimited body is an error.
+//! (The length of a clone's response is not computed here: the clone's node
+//! reads it from its server's response head, in the kernel.)
 
 use std::ops::Range;
 
 pub use dts::http::response::MAX_RESPONSE_HEAD;
-use dts::http::response::{self as http, Body, RequestKind, ResponseHead};
+use dts::http::response::{self as http, Body, RequestKind};
 use thiserror::Error;
 
 /// Why a response cannot be used.
@@ -37,9 +30,6 @@ pub enum ResponseError {
     /// `Content-Length` nor a status without a body).
     #[error("response body length unknown")]
     UnknownLength,
-    /// The response is longer than a clone request can declare (`u32`).
-    #[error("response longer than 4 GiB")]
-    TooLong,
 }
 
 impl From<http::ResponseError> for ResponseError {
@@ -58,47 +48,8 @@ impl ResponseError {
             Self::TooLarge => "head-too-large",
             Self::Malformed(_) => "malformed",
             Self::UnknownLength => "unknown-length",
-            Self::TooLong => "too-long",
         }
     }
-}
-
-/// Parses the answer to a `HEAD` probe at the start of `buf`: `Ok(None)`
-/// if it is not complete yet.
-///
-/// # Errors
-///
-/// [`ResponseError::TooLarge`] or [`ResponseError::Malformed`].
-pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead>, ResponseError> {
-    Ok(http::parse_response_head(buf, RequestKind::of("HEAD"))?)
-}
-
-/// Whether the status never has a body (`1xx`, `204`, `304`).
-const fn bodyless_status(status: u16) -> bool {
-    matches!(status, 100..=199 | 204 | 304)
-}
-
-/// The length of a clone's response, from the head `head` its server gave
-/// to a `HEAD` probe of the same target: the head plus the body the
-/// `Content-Length` announces (none when `cloned_is_head`: the cloned
-/// request is itself a `HEAD`). The two heads have the same length
-/// because both requests carry `Connection: close`.
-///
-/// # Errors
-///
-/// [`ResponseError::UnknownLength`] without a `Content-Length` (a chunked
-/// or close-delimited body), [`ResponseError::TooLong`] over `u32`.
-pub fn clone_resp_len(head: &ResponseHead, cloned_is_head: bool) -> Result<u32, ResponseError> {
-    let body = if cloned_is_head || bodyless_status(head.status) {
-        0
-    } else {
-        head.content_length.ok_or(ResponseError::UnknownLength)?
-    };
-    let total = u64::try_from(head.head_len)
-        .ok()
-        .and_then(|h| h.checked_add(body))
-        .ok_or(ResponseError::TooLong)?;
-    u32::try_from(total).map_err(|_| ResponseError::TooLong)
 }
 
 /// What [`ResponseStream::feed`] found in the bytes it was given.
@@ -194,47 +145,20 @@ mod tests {
     const NGINX_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 10:00:00 GMT\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\nLast-Modified: Mon, 23 Nov 2026 09:00:00 GMT\r\nConnection: close\r\nETag: \"6541-100000\"\r\nAccept-Ranges: bytes\r\n\r\n";
 
     #[test]
-    fn head_probe_length() {
-        let h = parse_response_head(NGINX_HEAD).unwrap().unwrap();
-        assert_eq!(h.head_len, NGINX_HEAD.len());
-        assert_eq!(h.status, 200);
-        assert_eq!(h.content_length, Some(1_048_576));
-        assert_eq!(
-            clone_resp_len(&h, false),
-            Ok(u32::try_from(NGINX_HEAD.len()).unwrap() + 1_048_576)
-        );
-        assert_eq!(
-            clone_resp_len(&h, true),
-            Ok(u32::try_from(NGINX_HEAD.len()).unwrap())
-        );
-    }
-
-    #[test]
-    fn head_probe_statuses() {
-        let not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 153\r\n\r\n";
-        let h = parse_response_head(not_found).unwrap().unwrap();
-        assert_eq!(clone_resp_len(&h, false), Ok(47 + 153));
-        assert_eq!(h.head_len, not_found.len());
-        let not_modified = b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n";
-        let h = parse_response_head(not_modified).unwrap().unwrap();
-        assert_eq!(clone_resp_len(&h, false), Ok(40));
-        let no_len = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
-        let h = parse_response_head(no_len).unwrap().unwrap();
-        assert_eq!(clone_resp_len(&h, false), Err(ResponseError::UnknownLength));
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let h = parse_response_head(chunked).unwrap().unwrap();
-        assert_eq!(clone_resp_len(&h, false), Err(ResponseError::UnknownLength));
-        let huge = b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\n\r\n";
-        let h = parse_response_head(huge).unwrap().unwrap();
-        assert_eq!(clone_resp_len(&h, false), Err(ResponseError::TooLong));
-        assert_eq!(clone_resp_len(&h, true), Ok(47));
-    }
-
-    #[test]
-    fn response_heads_incomplete_and_malformed() {
+    fn heads_incomplete_and_malformed() {
         for cut in 0..NGINX_HEAD.len() {
-            assert_eq!(parse_response_head(&NGINX_HEAD[..cut]), Ok(None), "{cut}");
+            let mut s = ResponseStream::new();
+            assert_eq!(s.feed(&NGINX_HEAD[..cut]), Ok(Vec::new()), "{cut}");
+            assert_eq!(s.at_boundary(), cut == 0, "{cut}");
         }
+        let mut s = ResponseStream::new();
+        assert_eq!(
+            s.feed(NGINX_HEAD),
+            Ok(vec![Event::Head {
+                status: 200,
+                body_len: 1_048_576
+            }])
+        );
         for bad in [
             &b"HTTP/2 200\r\n\r\n"[..],
             b"HTTP/1.1 2000 OK\r\n\r\n",
@@ -246,20 +170,46 @@ mod tests {
             b"<html>",
         ] {
             assert!(
-                matches!(parse_response_head(bad), Err(ResponseError::Malformed(_))),
+                matches!(
+                    ResponseStream::new().feed(bad),
+                    Err(ResponseError::Malformed(_))
+                ),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
-        assert_eq!(
-            parse_response_head(b"HTTP/1.0 200\r\n\r\n")
-                .unwrap()
-                .unwrap()
-                .status,
-            200
-        );
         let big = vec![b'H'; MAX_RESPONSE_HEAD];
-        assert!(parse_response_head(&big).is_err());
+        assert!(ResponseStream::new().feed(&big).is_err());
+        let mut s = ResponseStream::new();
+        let mut big = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        big.resize(MAX_RESPONSE_HEAD, b'a');
+        assert_eq!(s.feed(&big), Err(ResponseError::TooLarge));
+    }
+
+    #[test]
+    fn bodyless_statuses() {
+        let mut s = ResponseStream::new();
+        let ev = s
+            .feed(
+                b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            )
+            .unwrap();
+        assert_eq!(
+            ev,
+            [
+                Event::Head {
+                    status: 304,
+                    body_len: 0
+                },
+                Event::End,
+                Event::Head {
+                    status: 204,
+                    body_len: 0
+                },
+                Event::End
+            ]
+        );
+        assert!(s.at_boundary());
     }
 
     /// Replays `stream` cut at `cuts` and collects (status, body) pairs.

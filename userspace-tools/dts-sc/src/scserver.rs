@@ -5,15 +5,14 @@
 //! `HEAD` of the files under `--root`, one thread per connection, with
 //! keep-alive and pipelining. A request that another node should serve is
 //! *cloned* to that node instead (`DTS_SO_CLONE`): the node's stock server
-//! (nginx on `--clone-port`) receives the request head as the client sent
-//! it (the ASF), and answers the client directly, while this server keeps
-//! the connection and reads the client's next request. When the clone
-//! fails the server serves the request itself.
+//! (nginx on the service's `clone_port`) receives the request head as the
+//! client sent it (the ASF), and answers the client directly, while this
+//! server keeps the connection and reads the client's next request. When
+//! the clone fails the server serves the request itself.
 //!
 //! ```text
 //! dts-scserver --listen ADDR:PORT --root DIR (--self-node ID --map FILE | --config FILE)
-//!              [--node ID=ADDR]... [--clone-port 8080]
-//!              [--resp-len auto|always|never] [--log FILE]
+//!              [--max-inflight 1..8] [--log FILE]
 //! ```
 //!
 //! # Placement
@@ -42,30 +41,29 @@
 //! The kernel must know when a clone's response is complete before the
 //! original socket may send again, when the client does not tell by
 //! sending its next request only after the whole response: a pipelining
-//! client, or one that closes after this request. Then (`--resp-len auto`,
-//! or always with `always`) the server asks the owner's nginx for
-//! `HEAD <target>` over a fresh connection and declares the length of the
-//! head plus the announced body (`CLONE_F_RESP_LEN`); before it writes
-//! anything else on the socket, clones again or closes, it waits with
-//! `DTS_SO_CLONE_WAIT` until the client acknowledged that many bytes. If the
-//! `HEAD` probe fails, the request is served locally.
-//!
-//! With `--resp-len kernel` there is no probe: every request placed on
-//! another node is cloned at once, the kernel queues the connection's
-//! clones in request order and learns each response's length from the
-//! clone's node (`Documentation/socket-cloning.md`, "Multiple cloning and
-//! pipelining"). An `EBUSY` (the queue is full, or that node has a clone of
-//! the connection in flight) is retried once after `DTS_SO_CLONE_WAIT`;
-//! anything this server writes itself waits for every clone in flight.
+//! client, or one that closes after this request. This server never
+//! declares a length: the clone's node reads it from its server's response
+//! head and reports it to this node's router (SC-LEN). So every request
+//! placed on another node is cloned at once, without waiting for the
+//! previous clones: the kernel queues the connection's clones in request
+//! order (`Documentation/socket-cloning.md`, "Multiple cloning and
+//! pipelining"), at most `--max-inflight` of them (8 by default, the
+//! module's bound), more wait with `DTS_SO_CLONE_WAIT`. An `EBUSY` (the
+//! queue is full, or that node has a clone of the connection in flight) is
+//! retried once after `DTS_SO_CLONE_WAIT`. Anything this server writes
+//! itself (a local response, a fallback, an error), and its close, waits
+//! with `DTS_SO_CLONE_WAIT` for every clone in flight; a wait that leaves a
+//! clone in flight (its response has no `Content-Length`, and the client
+//! pipelines or closes) drops the connection.
 //!
 //! # Log
 //!
 //! One line per request, to `--log` (appended) or stdout, flushed:
 //!
 //! ```text
-//! conn=10.0.0.9:41000 req=1 path=/n2/a.bin action=clone:2 resp_len=1048889 call_us=85
-//! conn=10.0.0.9:41000 req=2 path=/n1/b.bin action=local resp_len=- call_us=-
-//! conn=10.0.0.9:41000 req=3 path=/n3/c.bin action=fallback:EHOSTDOWN resp_len=- call_us=12
+//! conn=10.0.0.9:41000 req=1 path=/n2/a.bin action=clone:2 call_us=85
+//! conn=10.0.0.9:41000 req=2 path=/n1/b.bin action=local call_us=-
+//! conn=10.0.0.9:41000 req=3 path=/n3/c.bin action=fallback:EHOSTDOWN call_us=12
 //! ```
 //!
 //! With `--config` every request line ends with the label of the policy's
@@ -74,14 +72,14 @@
 //! and `HEAD`):
 //!
 //! ```text
-//! conn=10.0.0.9:41000 req=1 path=/n2/a.bin action=clone:3 resp_len=- call_us=85 policy=chash
-//! conn=10.0.0.9:41000 req=2 path=/n4/b.bin action=local resp_len=- call_us=- policy=lard_hit
+//! conn=10.0.0.9:41000 req=1 path=/n2/a.bin action=clone:3 call_us=85 policy=chash
+//! conn=10.0.0.9:41000 req=2 path=/n4/b.bin action=local call_us=- policy=lard_hit
 //! ```
 //!
-//! Unusual events get an extra line without `action=`: a failed `HEAD`
-//! probe (`note=head-failed node=N why=...`, the request is then served
-//! locally) or a failed `DTS_SO_CLONE_WAIT` (`note=wait-failed why=...`, the
-//! connection is then closed, since nothing can be written safely).
+//! A failed `DTS_SO_CLONE_WAIT` gets an extra line without `action=`
+//! (`note=wait-failed why=...`, `why=length-unknown` for a clone left in
+//! flight): the connection is then dropped, since nothing can be written
+//! safely.
 //!
 //! Exit status: 2 on a usage error (including a bad map or cluster file, or
 //! a `--self-node` that is not the cluster file's `self`), 1 if the log,
@@ -94,30 +92,28 @@
 #[path = "scserver_cli.rs"]
 mod cli;
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cli::{Cli, RespLenMode};
+use crate::cli::Cli;
 use clap::Parser;
 use dts::clone::{clone, clone_wait, CLONE_IDLE};
 use dts::cluster::{client_v4, now_ms, ClusterConfig};
 use dts::errno::error_label;
 use dts::http::request::{leading_empty_lines, parse_request, RequestHead};
 use dts::load::LoadView;
-use dts::sockopt::{unread_bytes, wait_acked};
+use dts::sockopt::wait_acked;
 use dts_policy::{Cluster, NodeId, Policy, Request};
 use dts_sc::asf::asf_for;
 use dts_sc::map::OwnerMap;
 use dts_sc::path::sanitize;
 use dts_sc::place::{by_map, by_policy, Target};
-use dts_sc::response::{clone_resp_len, parse_response_head, MAX_RESPONSE_HEAD};
 use dts_sc::MAX_REQUEST_HEAD;
 
 /// How long a keep-alive connection may stay idle (or a request take to
@@ -126,10 +122,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long one write to a client may block.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long the `HEAD` probe may take to connect, and each of its reads
-/// and writes.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long to wait, before a clone, until the client has acknowledged
 /// what this server wrote (the module refuses the clone with `EBUSY`
@@ -231,14 +223,6 @@ impl Placer {
         matches!(self, Self::Policy { .. })
     }
 
-    /// The nodes requests may be cloned to (and this one).
-    fn nodes(&self) -> Vec<u32> {
-        match self {
-            Self::Map(map) => map.nodes(),
-            Self::Policy { nodes, .. } => nodes.clone(),
-        }
-    }
-
     /// For the start-up line.
     fn describe(&self) -> String {
         match self {
@@ -306,13 +290,7 @@ struct Settings {
     self_node: u32,
     /// Where requests are served.
     placer: Placer,
-    /// Internal addresses of the nodes.
-    nodes: HashMap<u32, Ipv4Addr>,
-    /// Port of the clones' server.
-    clone_port: u16,
-    /// When to declare response lengths.
-    resp_len: RespLenMode,
-    /// Most clones of one connection in flight (`--resp-len kernel`).
+    /// Most clones of one connection in flight.
     max_inflight: u8,
     /// The request log.
     log: Log,
@@ -320,13 +298,6 @@ struct Settings {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut nodes = HashMap::new();
-    for &(id, addr) in &cli.nodes {
-        if nodes.insert(id, addr).is_some() {
-            eprintln!("dts-scserver: --node {id} given twice");
-            return ExitCode::from(2);
-        }
-    }
     let (placer, self_node) = match placer_from(&cli) {
         Ok(p) => p,
         Err(e) => {
@@ -340,15 +311,6 @@ fn main() -> ExitCode {
             cli.root.display()
         );
         return ExitCode::from(2);
-    }
-    if !matches!(cli.resp_len, RespLenMode::Never | RespLenMode::Kernel) {
-        for node in placer.nodes() {
-            if node != self_node && !nodes.contains_key(&node) {
-                eprintln!(
-                    "dts-scserver: warning: no --node address for node {node}: requests that need a response length are served locally"
-                );
-            }
-        }
     }
     let out: Box<dyn Write + Send> = match &cli.log {
         None => Box::new(io::stdout()),
@@ -375,19 +337,16 @@ fn main() -> ExitCode {
         }
     }
     eprintln!(
-        "dts-scserver: listening on {} (node {}, {}, resp-len {:?})",
+        "dts-scserver: listening on {} (node {}, {}, max-inflight {})",
         cli.listen,
         self_node,
         placer.describe(),
-        cli.resp_len
+        cli.max_inflight
     );
     let settings = Arc::new(Settings {
         root: cli.root,
         self_node,
         placer,
-        nodes,
-        clone_port: cli.clone_port,
-        resp_len: cli.resp_len,
         max_inflight: cli.max_inflight,
         log: Log {
             out: Mutex::new(out),
@@ -484,8 +443,8 @@ struct Conn<'a> {
     /// The policy's reason label for the current request (`--config`;
     /// `None` until it is placed).
     reason: Option<&'static str>,
-    /// The last clone declared a response length that the client may not
-    /// have acknowledged yet: `DTS_SO_CLONE_WAIT` before any write.
+    /// Clones may be in flight (made since the last wait):
+    /// `DTS_SO_CLONE_WAIT` before any write or close.
     clone_pending: bool,
     /// The request being answered is HTTP/1.0: a kept-alive connection
     /// must say so (`Connection: keep-alive`), or the client waits for the
@@ -493,7 +452,7 @@ struct Conn<'a> {
     http10: bool,
     /// This server wrote to the client since the last clone.
     wrote: bool,
-    /// Clones made since the last wait (`--resp-len kernel`).
+    /// Clones made since the last wait.
     inflight: u8,
 }
 
@@ -516,7 +475,7 @@ impl Conn<'_> {
                 Err(e) => {
                     self.req_no += 1;
                     self.reason = None;
-                    self.log("-", "local", None, None);
+                    self.log("-", "local", None);
                     let _ = self.respond_error(e.status(), false, false);
                     break Next::Close;
                 }
@@ -556,22 +515,22 @@ impl Conn<'_> {
         if req.has_body() {
             // The body cannot be framed reliably (chunked), and neither GET
             // nor HEAD needs one: refuse and close.
-            self.log(path, "local", None, None);
+            self.log(path, "local", None);
             return self.respond_error(400, is_head, false);
         }
         if req.method != "GET" && !is_head {
-            self.log(path, "local", None, None);
+            self.log(path, "local", None);
             return self.respond_error(405, false, req.persistent);
         }
         let Ok(rel) = sanitize(&req.target) else {
-            self.log(path, "local", None, None);
+            self.log(path, "local", None);
             return self.respond_error(400, is_head, req.persistent);
         };
         let client = self.peer.ip();
         let (target, reason) = self.cfg.placer.place(self.cfg.self_node, &req.path, client);
         self.reason = reason;
         match target {
-            Target::Clone(node) => match self.try_clone(req, &head, node, path) {
+            Target::Clone(node) => match self.clone_queued(&asf_for(&head), node, path) {
                 CloneOutcome::Cloned => {
                     self.cfg.placer.served(&req.path, client, node, true);
                     return Next::after(req.persistent);
@@ -579,7 +538,7 @@ impl Conn<'_> {
                 CloneOutcome::Abort => return Next::Abort,
                 CloneOutcome::Local => {}
             },
-            Target::Local => self.log(path, "local", None, None),
+            Target::Local => self.log(path, "local", None),
         }
         self.cfg
             .placer
@@ -587,70 +546,16 @@ impl Conn<'_> {
         self.serve_local(req, &rel)
     }
 
-    /// Clones the request (head `head`) to `node`, deciding on and finding
-    /// the response length first. Logs the request unless the outcome is
-    /// `Abort`.
-    fn try_clone(&mut self, req: &RequestHead, head: &[u8], node: u32, path: &str) -> CloneOutcome {
-        let asf = asf_for(head);
-        if self.cfg.resp_len == RespLenMode::Kernel {
-            return self.clone_queued(&asf, node, path);
-        }
-        let want_len = match self.cfg.resp_len {
-            RespLenMode::Always => true,
-            RespLenMode::Never | RespLenMode::Kernel => false,
-            RespLenMode::Auto => {
-                !req.persistent
-                    || !self.buf.is_empty()
-                    || unread_bytes(&self.stream).map_or(true, |n| n > 0)
-            }
-        };
-        let resp_len = if want_len {
-            match self.probe(req, node) {
-                Ok(n) => Some(n),
-                Err(why) => {
-                    self.note(&format!("note=head-failed node={node} why={why}"));
-                    self.log(path, "local", None, None);
-                    return CloneOutcome::Local;
-                }
-            }
-        } else {
-            None
-        };
-        // Nothing goes out before the previous clone's response is through.
-        if !self.settle() {
-            return CloneOutcome::Abort;
-        }
-        if self.wrote {
-            // The module checks again and refuses with EBUSY if needed.
-            let _ = wait_acked(&self.stream, ACK_WAIT, ACK_POLL_FIRST, ACK_POLL_MAX);
-        }
-        let start = Instant::now();
-        let result = clone(&self.stream, node, &asf, resp_len);
-        let call_us = start.elapsed().as_micros();
-        match result {
-            Ok(()) => {
-                self.log(path, &format!("clone:{node}"), resp_len, Some(call_us));
-                self.clone_pending = resp_len.is_some();
-                self.wrote = false;
-                CloneOutcome::Cloned
-            }
-            Err(e) => {
-                let action = format!("fallback:{}", error_label(&e));
-                self.log(path, &action, resp_len, Some(call_us));
-                CloneOutcome::Local
-            }
-        }
-    }
-
-    /// Clones the request (ASF `asf`) to `node` at once (`--resp-len
-    /// kernel`): the kernel queues it behind the clones of the connection
-    /// still in flight and learns its length from its node. A clone the
-    /// kernel cannot queue now (`EBUSY`: the connection has as many clones
-    /// in flight as the module's `[limits] sc_max_inflight` allows, or
-    /// `node` has a clone of this connection in flight) is retried once
-    /// after every clone in flight settled (`DTS_SO_CLONE_WAIT`), which the
-    /// log notes (`note=clone-busy`); if the retry fails too, the request
-    /// is served here, after every clone in flight.
+    /// Clones the request (ASF `asf`) to `node` at once: the kernel queues
+    /// it behind the clones of the connection still in flight and learns
+    /// its length from its node. A clone the kernel cannot queue now
+    /// (`EBUSY`: the connection has as many clones in flight as the
+    /// module's `[limits] sc_max_inflight` allows, or `node` has a clone
+    /// of this connection in flight) is retried once after every clone in
+    /// flight settled (`DTS_SO_CLONE_WAIT`), which the log notes
+    /// (`note=clone-busy`); if the retry fails too, the request is served
+    /// here, after every clone in flight. Logs the request unless the
+    /// outcome is `Abort`.
     fn clone_queued(&mut self, asf: &[u8], node: u32, path: &str) -> CloneOutcome {
         if self.wrote {
             // Whatever this server wrote must be acknowledged first (the
@@ -678,7 +583,7 @@ impl Conn<'_> {
         let call_us = start.elapsed().as_micros();
         match result {
             Ok(()) => {
-                self.log(path, &format!("clone:{node}"), None, Some(call_us));
+                self.log(path, &format!("clone:{node}"), Some(call_us));
                 self.clone_pending = true;
                 self.inflight = self.inflight.saturating_add(1);
                 self.wrote = false;
@@ -686,7 +591,7 @@ impl Conn<'_> {
             }
             Err(e) => {
                 let action = format!("fallback:{}", error_label(&e));
-                self.log(path, &action, None, Some(call_us));
+                self.log(path, &action, Some(call_us));
                 // Served here, after every clone in flight.
                 if self.settle() {
                     CloneOutcome::Local
@@ -697,63 +602,10 @@ impl Conn<'_> {
         }
     }
 
-    /// The length of the response `node`'s server will give to the
-    /// request, from a `HEAD` probe of the same target; `Err` is a
-    /// space-free reason.
-    fn probe(&self, req: &RequestHead, node: u32) -> Result<u32, String> {
-        let addr = self
-            .cfg
-            .nodes
-            .get(&node)
-            .ok_or_else(|| "no-address".to_owned())?;
-        let sa = SocketAddr::from((*addr, self.cfg.clone_port));
-        let mut s = TcpStream::connect_timeout(&sa, PROBE_TIMEOUT)
-            .map_err(|e| format!("connect:{}", error_label(&e)))?;
-        let _ = s.set_read_timeout(Some(PROBE_TIMEOUT));
-        let _ = s.set_write_timeout(Some(PROBE_TIMEOUT));
-        let host = req
-            .host
-            .clone()
-            .unwrap_or_else(|| sa.to_string().into_bytes());
-        let mut q = Vec::with_capacity(64 + req.target.len() + host.len());
-        q.extend_from_slice(b"HEAD ");
-        q.extend_from_slice(req.target.as_bytes());
-        q.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        q.extend_from_slice(&host);
-        // The same connection semantics as the request: nginx's
-        // `Connection` field (keep-alive or close) is part of the length.
-        q.extend_from_slice(b"\r\n");
-        if !req.persistent {
-            q.extend_from_slice(b"Connection: close\r\n");
-        }
-        q.extend_from_slice(b"\r\n");
-        s.write_all(&q)
-            .map_err(|e| format!("write:{}", error_label(&e)))?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = match s.read(&mut chunk) {
-                Ok(0) => return Err("eof".to_owned()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("read:{}", error_label(&e))),
-            };
-            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            match parse_response_head(&buf) {
-                Ok(Some(head)) => {
-                    return clone_resp_len(&head, req.method == "HEAD")
-                        .map_err(|e| e.label().to_owned())
-                }
-                Ok(None) if buf.len() < MAX_RESPONSE_HEAD => {}
-                Ok(None) => return Err("head-too-large".to_owned()),
-                Err(e) => return Err(e.label().to_owned()),
-            }
-        }
-    }
-
-    /// Waits until the last clone's declared response is acknowledged, if
-    /// one may still be in flight. `false` if the wait failed: then nothing
-    /// may be written and the connection must be dropped.
+    /// Waits until every clone in flight is settled (the client
+    /// acknowledged its whole response), if one may be. `false` if the
+    /// wait failed: then nothing may be written and the connection must be
+    /// dropped.
     fn settle(&mut self) -> bool {
         if !self.clone_pending {
             return true;
@@ -762,10 +614,10 @@ impl Conn<'_> {
         self.inflight = 0;
         match clone_wait(&self.stream) {
             // A clone still in flight after the wait: its response's length
-            // cannot be known (`--resp-len kernel`, a response without
-            // Content-Length while the client pipelines). Nothing may be
-            // written: the connection is dropped.
-            Ok(st) if st.state != CLONE_IDLE && self.cfg.resp_len == RespLenMode::Kernel => {
+            // cannot be known (a response without Content-Length while the
+            // client pipelines or closes). Nothing may be written: the
+            // connection is dropped.
+            Ok(st) if st.state != CLONE_IDLE => {
                 self.note("note=wait-failed why=length-unknown");
                 false
             }
@@ -883,8 +735,7 @@ impl Conn<'_> {
 
     /// Logs the current request (with `policy=` when a policy places
     /// requests).
-    fn log(&self, path: &str, action: &str, resp_len: Option<u32>, call_us: Option<u128>) {
-        let resp_len = resp_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    fn log(&self, path: &str, action: &str, call_us: Option<u128>) {
         let call_us = call_us.map_or_else(|| "-".to_owned(), |n| n.to_string());
         let policy = if self.cfg.placer.is_policy() {
             format!(" policy={}", self.reason.unwrap_or("-"))
@@ -892,7 +743,7 @@ impl Conn<'_> {
             String::new()
         };
         self.cfg.log.line(&format!(
-            "conn={} req={} path={path} action={action} resp_len={resp_len} call_us={call_us}{policy}",
+            "conn={} req={} path={path} action={action} call_us={call_us}{policy}",
             self.peer, self.req_no
         ));
     }
@@ -908,19 +759,6 @@ impl Conn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::parse_node_addr;
-
-    #[test]
-    fn node_addresses() {
-        assert_eq!(
-            parse_node_addr("2=10.0.0.12"),
-            Ok((2, Ipv4Addr::new(10, 0, 0, 12)))
-        );
-        assert!(parse_node_addr("0=10.0.0.12").is_err());
-        assert!(parse_node_addr("2").is_err());
-        assert!(parse_node_addr("2=host").is_err());
-        assert!(parse_node_addr("2=::1").is_err());
-    }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(
@@ -938,26 +776,48 @@ mod tests {
 
     #[test]
     fn cli_parses() {
-        let cli = parse(&[
-            "--self-node",
-            "1",
-            "--map",
-            "/etc/map",
-            "--node",
-            "2=10.0.0.12",
-            "--node",
-            "3=10.0.0.13",
-            "--resp-len",
-            "always",
-        ])
-        .unwrap();
+        let cli = parse(&["--self-node", "1", "--map", "/etc/map"]).unwrap();
         assert_eq!(cli.self_node, Some(1));
         assert_eq!(cli.map, Some(PathBuf::from("/etc/map")));
         assert_eq!(cli.config, None);
-        assert_eq!(cli.nodes.len(), 2);
-        assert_eq!(cli.clone_port, 8080);
-        assert_eq!(cli.resp_len, RespLenMode::Always);
+        assert_eq!(cli.log, None);
         assert!(Cli::try_parse_from(["dts-scserver", "--listen", "x"]).is_err());
+    }
+
+    /// Clones are made at once, up to the module's bound by default;
+    /// `--max-inflight` lowers it, within 1..=8.
+    #[test]
+    fn cli_max_inflight() {
+        let base = ["--self-node", "1", "--map", "/m"];
+        assert_eq!(parse(&base).unwrap().max_inflight, 8);
+        for n in ["1", "3", "8"] {
+            let cli = parse(&[&base[..], &["--max-inflight", n]].concat()).unwrap();
+            assert_eq!(cli.max_inflight.to_string(), n);
+        }
+        for bad in ["0", "9", "x"] {
+            let e = parse(&[&base[..], &["--max-inflight", bad]].concat()).unwrap_err();
+            assert!(e.to_string().contains("--max-inflight"), "{bad}: {e}");
+        }
+    }
+
+    /// The options of the `HEAD` probe (removed: the clones' nodes report
+    /// the lengths) are refused, not silently ignored.
+    #[test]
+    fn cli_has_no_probe_options() {
+        let base = ["--self-node", "1", "--map", "/m"];
+        for gone in [
+            &["--resp-len", "auto"][..],
+            &["--resp-len", "kernel"],
+            &["--node", "2=10.0.0.12"],
+            &["--clone-port", "8080"],
+        ] {
+            let e = parse(&[&base[..], gone].concat()).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{gone:?}"
+            );
+        }
     }
 
     #[test]
@@ -1023,7 +883,6 @@ mod tests {
         let (placer, self_node) = placer_from(&parse(&["--config", path]).unwrap()).unwrap();
         assert_eq!(self_node, 3);
         assert!(placer.is_policy());
-        assert_eq!(placer.nodes(), [2, 3, 4]);
         assert_eq!(placer.describe(), "policy chash over nodes 2,3,4");
         let client: IpAddr = "10.0.0.9".parse().unwrap();
         let mut served = std::collections::BTreeSet::new();

@@ -5,29 +5,11 @@
 //! this file with `#[path]` to generate the man page and shell completions
 //! of `dts-scserver` from the same definition (`scripts/deb.sh`).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Parser};
 use dts_sc::parse_node_id;
-
-/// When to declare the clone's response length to the kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum RespLenMode {
-    /// When the client pipelines (more request bytes are waiting) or the
-    /// request closes the connection.
-    Auto,
-    /// For every clone.
-    Always,
-    /// Never.
-    Never,
-    /// Never declared: the clone's node reports the length from its
-    /// response head (multiple cloning). Requests are cloned at once, the
-    /// clones of one connection queued by the kernel in request order (no
-    /// HEAD probe); before anything is written locally, every clone in
-    /// flight is waited for.
-    Kernel,
-}
 
 /// Sample Socket Cloning web server: serves files, and clones requests
 /// whose path another node owns (--map), or that a placement policy places
@@ -66,39 +48,15 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
-    /// A node's internal IPv4 address, for the HEAD probe of its server.
-    /// Repeatable.
-    #[arg(long = "node", value_name = "ID=ADDR", value_parser = parse_node_addr)]
-    pub(crate) nodes: Vec<(u32, Ipv4Addr)>,
-
-    /// Port of the server (nginx) on every node that serves the clones.
-    #[arg(long, value_name = "PORT", default_value_t = 8080)]
-    pub(crate) clone_port: u16,
-
-    /// When to declare the clone's response length (found with a HEAD
-    /// probe of the owner's server).
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = RespLenMode::Auto)]
-    pub(crate) resp_len: RespLenMode,
-
-    /// With --resp-len kernel: most clones of one connection in flight at
-    /// once (the module's bound is 8); more wait for those to settle.
+    /// Most clones of one connection in flight at once (the module's
+    /// bound is 8): each request placed on another node is cloned at once,
+    /// queued by the kernel behind the connection's earlier clones (whose
+    /// nodes report their responses' lengths); the N+1st waits for those
+    /// to settle. There is never more than one per node.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub(crate) max_inflight: u8,
 
     /// Append the request log to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub(crate) log: Option<PathBuf>,
-}
-
-/// `ID=ADDR`.
-pub(crate) fn parse_node_addr(s: &str) -> Result<(u32, Ipv4Addr), String> {
-    let (id, addr) = s
-        .split_once('=')
-        .ok_or_else(|| format!("invalid node {s:?}: expected ID=ADDR"))?;
-    let id = parse_node_id(id).map_err(|e| e.to_string())?;
-    let addr = addr
-        .trim()
-        .parse::<Ipv4Addr>()
-        .map_err(|_| format!("invalid node address {addr:?}: expected an IPv4 address"))?;
-    Ok((id, addr))
 }

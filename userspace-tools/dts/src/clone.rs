@@ -4,9 +4,12 @@
 //! The server that accepted a connection clones it to another node
 //! ([`clone`]): that node's stock server receives the request given (an
 //! "ASF") and answers the client directly, while the connection stays
-//! the caller's for the next request. Before the caller reads or writes
-//! again, [`clone_wait`] waits until the client acknowledged the clone's
-//! response (when its length was declared). After any failure of
+//! the caller's for the next request. The caller may clone the next
+//! pipelined requests at once (the module queues a connection's clones in
+//! request order); before it writes to the client itself or closes,
+//! [`clone_wait`] waits until the client acknowledged every clone's
+//! response, whose length the clone's node reports (or the caller
+//! declared). After any failure of
 //! [`clone`] the connection is intact and the caller may serve the
 //! request itself. The errnos are listed in `include/dts_handover.h`
 //! (`dts_core::abi::clone`); [`crate::errno::error_label`] names them for
@@ -28,8 +31,9 @@ pub use dts_core::abi::{CLONE_ACTIVE, CLONE_IDLE};
 
 /// Asks the module to clone `client` to node `target`, whose server then
 /// receives `asf` as the request; `resp_len` is the exact length of its
-/// response, if known (then [`clone_wait`] can wait for it). `asf` is
-/// copied during the call.
+/// response, if the caller knows it (it wins over the length the clone's
+/// node reports; `None` lets the node report it). `asf` is copied during
+/// the call.
 ///
 /// # Errors
 ///
@@ -49,9 +53,11 @@ pub fn clone(
     set_option(client, DTS_SO_CLONE, &req)
 }
 
-/// Waits until the last clone of `client` with a declared response length
-/// is fully acknowledged by the client (`DTS_SO_CLONE_WAIT`; the module
-/// bounds the wait). Retried when a signal interrupts it.
+/// Waits until every clone of `client` in flight is settled: the client
+/// acknowledged its whole response, whose length was reported by its node
+/// or declared (`DTS_SO_CLONE_WAIT`; the module bounds the wait). A clone
+/// whose length is unknown stays in flight ([`CLONE_ACTIVE`] in the
+/// status). Retried when a signal interrupts it.
 ///
 /// # Errors
 ///
