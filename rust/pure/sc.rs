@@ -770,7 +770,10 @@ impl Origin {
     /// slow client and closes). Without a known end it settles at what the
     /// client acknowledged so far. A pure ACK or RST goes out at the
     /// client's `rcv_nxt` as far as the router knows. Data or a FIN while
-    /// clones are held cannot be placed: reset.
+    /// clones are held cannot be placed: reset. Once the router reset the
+    /// client ([`Origin::client_reset`]), an RST leaving for the client
+    /// goes out unchanged: the router's own RSTs (built at the client's
+    /// `rcv_nxt`, in its space) pass this node's send hook too.
     pub fn original(&mut self, seg: &OrigSeg, now: u32) -> OutPlan {
         if seg.fin {
             self.fin_seen(now);
@@ -781,6 +784,9 @@ impl Origin {
             settled_addr: 0,
             reset: false,
         };
+        if self.client_reset && seg.rst {
+            return plain(0);
+        }
         let Some(a) = self.active else {
             return plain(self.d);
         };
@@ -1511,6 +1517,16 @@ mod tests {
         assert!(q.reset && !q.settled);
         assert_eq!(100u32.wrapping_add(q.seq_add), 150);
         o.drop_all();
+        // The router's own RST to the client, in the client's space, passes
+        // the send hook unchanged (before, it was moved by `d` again).
+        let own_rst = OrigSeg {
+            seq: 150,
+            occupies: false,
+            fin: false,
+            rst: true,
+        };
+        let q = o.original(&own_rst, 0);
+        assert_eq!((q.seq_add, q.reset, q.settled), (0, false, false));
         // The client received more than it acknowledged: its challenge ACK
         // (or any later segment) is answered with an RST at its ACK
         // number, and goes nowhere.
