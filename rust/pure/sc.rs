@@ -241,6 +241,9 @@ pub struct Origin {
     /// RST at their ACK number (its exact `rcv_nxt`), as a closed socket's
     /// stack would ([`InPlan::rst_at`]).
     pub client_reset: bool,
+    /// What the client had acknowledged when the router reset it
+    /// (client space; with [`Origin::client_reset`]).
+    pub reset_at: u32,
 }
 
 /// A client segment as the router sees it.
@@ -272,7 +275,8 @@ pub struct InPlan {
     pub step: Step,
     /// The connection was reset ([`Origin::client_reset`]): drop the
     /// segment and send the client an RST at this sequence number (the
-    /// segment's ACK number).
+    /// segment's ACK number, in the original's space: the send hook maps
+    /// it back, [`Origin::to_orig`]).
     pub rst_at: Option<u32>,
 }
 
@@ -436,6 +440,24 @@ impl Origin {
         self.active.is_some_and(|a| a.addr == addr) || self.held_iter().any(|h| h.addr == addr)
     }
 
+    /// The original-space sequence number of the client-space `seq`: what
+    /// the router builds its own segments to the client with, since they
+    /// pass the send hook, which maps them like the original's
+    /// ([`Origin::original`]; with no clone in flight, by `d`).
+    pub fn to_orig(&self, seq: u32) -> u32 {
+        seq.wrapping_sub(self.d)
+    }
+
+    /// After a reset ([`Origin::client_reset`]): the sequence number of a
+    /// probe to the client (a pure ACK one byte below what it
+    /// acknowledged, in the original's space). Below its window, it draws
+    /// an ACK at the client's exact `rcv_nxt`, which the router answers
+    /// with an RST there ([`InPlan::rst_at`]). `None` without a reset.
+    pub fn probe_seq(&self) -> Option<u32> {
+        self.client_reset
+            .then(|| self.to_orig(self.reset_at.wrapping_sub(1)))
+    }
+
     /// Whether a waiter for the clones' settling should sleep: a clone is
     /// released whose end is known or expected (a waiter on a clone that
     /// only the client's next request can settle would wait for nothing).
@@ -550,7 +572,12 @@ impl Origin {
     }
 
     /// Forgets every clone in flight (the connection is being reset) and
-    /// returns their nodes' internal addresses (to be told), `[..n]`.
+    /// returns their nodes' internal addresses (to be told), `[..n]`. With
+    /// a clone released, the client may have received more than it
+    /// acknowledged, so that an RST at what it acknowledged falls short of
+    /// its window and is ignored: [`Origin::client_reset`] is set, and the
+    /// caller sends the client a probe ([`Origin::probe_seq`]) whose answer
+    /// draws an RST at the client's exact `rcv_nxt`.
     pub fn drop_all(&mut self) -> ([u32; MAX_INFLIGHT], usize) {
         let mut addrs = [0u32; MAX_INFLIGHT];
         let mut n: usize = 0;
@@ -564,8 +591,11 @@ impl Origin {
             n = n.saturating_add(1);
         }
         if let Some(a) = self.active.take() {
-            // The client has what it acknowledged.
+            // The client has what it acknowledged, and may have more: its
+            // later segments are answered with an RST at their ACK number.
             self.d = a.acked.wrapping_sub(a.s_orig);
+            self.client_reset = true;
+            self.reset_at = a.acked;
         }
         self.held = [Held::default(); MAX_INFLIGHT - 1];
         self.n_held = 0;
@@ -670,7 +700,7 @@ impl Origin {
                     forward: false,
                     settled: false,
                     step: Step::default(),
-                    rst_at: Some(ack),
+                    rst_at: Some(self.to_orig(ack)),
                 };
             }
         }
@@ -770,10 +800,9 @@ impl Origin {
     /// slow client and closes). Without a known end it settles at what the
     /// client acknowledged so far. A pure ACK or RST goes out at the
     /// client's `rcv_nxt` as far as the router knows. Data or a FIN while
-    /// clones are held cannot be placed: reset. Once the router reset the
-    /// client ([`Origin::client_reset`]), an RST leaving for the client
-    /// goes out unchanged: the router's own RSTs (built at the client's
-    /// `rcv_nxt`, in its space) pass this node's send hook too.
+    /// clones are held cannot be placed: reset. Every segment leaving for
+    /// the client is mapped here, the router's own too (an RST, a probe:
+    /// [`Origin::to_orig`] builds them in the original's space).
     pub fn original(&mut self, seg: &OrigSeg, now: u32) -> OutPlan {
         if seg.fin {
             self.fin_seen(now);
@@ -784,9 +813,7 @@ impl Origin {
             settled_addr: 0,
             reset: false,
         };
-        if self.client_reset && seg.rst {
-            return plain(0);
-        }
+
         let Some(a) = self.active else {
             return plain(self.d);
         };
@@ -1517,21 +1544,29 @@ mod tests {
         assert!(q.reset && !q.settled);
         assert_eq!(100u32.wrapping_add(q.seq_add), 150);
         o.drop_all();
-        // The router's own RST to the client, in the client's space, passes
-        // the send hook unchanged (before, it was moved by `d` again).
-        let own_rst = OrigSeg {
-            seq: 150,
-            occupies: false,
-            fin: false,
-            rst: true,
-        };
-        let q = o.original(&own_rst, 0);
-        assert_eq!((q.seq_add, q.reset, q.settled), (0, false, false));
+        assert!(o.client_reset);
+        // The router's own RST to the client at 150 and its probe at 149
+        // are built in the original's space: the send hook maps them back.
+        for want in [150u32, 149] {
+            let own = OrigSeg {
+                seq: o.to_orig(want),
+                occupies: false,
+                fin: false,
+                rst: want == 150,
+            };
+            let q = o.original(&own, 0);
+            assert_eq!(own.seq.wrapping_add(q.seq_add), want);
+            assert!(!q.reset && !q.settled);
+        }
+        assert_eq!(o.probe_seq().map(|s| s.wrapping_add(o.d)), Some(149));
         // The client received more than it acknowledged: its challenge ACK
         // (or any later segment) is answered with an RST at its ACK
         // number, and goes nowhere.
         let p = o.client(&ack(180), 0);
-        assert_eq!((p.rst_at, p.forward, p.settled), (Some(180), false, false));
+        assert_eq!(
+            (p.rst_at, p.forward, p.settled),
+            (Some(o.to_orig(180)), false, false)
+        );
         // Its RST is not answered.
         let rst = ClientSeg {
             ack: None,

@@ -83,8 +83,10 @@ pub(super) fn send_release(key: &FlowKey, rel: &Release, win: u16, ts: Option<(u
 }
 
 /// Sends the client of `key` an RST at `seq` (its `rcv_nxt` as the router
-/// knows it), from the service's address: the original's data could not be
-/// placed after held clones. Any context but hard interrupts.
+/// knows it), from the service's address: the connection was reset. `seq`
+/// is in the original's space ([`crate::pure::sc::Origin::to_orig`]): the
+/// segment passes this node's send hook, which maps it like the
+/// original's. Any context but hard interrupts.
 pub(super) fn reset_client(key: &FlowKey, seq: u32) {
     let spec = SegSpec::rst(key.laddr, key.raddr, key.lport, key.rport, seq);
     let mut rst = [0u8; segbuild::RST_LEN];
@@ -93,16 +95,49 @@ pub(super) fn reset_client(key: &FlowKey, seq: u32) {
     }
 }
 
+/// Sends the client of `key`, which the router reset, a probe: a pure ACK
+/// at `seq` (original space, as [`reset_client`]), below the client's
+/// window, acknowledging `ack`. The client answers with an ACK at its exact
+/// `rcv_nxt`, which the router answers with an RST there
+/// ([`crate::pure::sc::InPlan::rst_at`]): a client that received more of a
+/// clone than it acknowledged ignores an RST at what it acknowledged, and
+/// may have nothing to send. Any context but hard interrupts.
+pub(super) fn probe_client(key: &FlowKey, seq: u32, ack: u32) {
+    let spec = SegSpec {
+        saddr: key.laddr,
+        daddr: key.raddr,
+        sport: key.lport,
+        dport: key.rport,
+        seq,
+        ack,
+        flags: TCP_FLAG_ACK,
+        window: 0,
+        ip_id: 0,
+        mss: None,
+        wscale: None,
+        sack_perm: false,
+        ts: None,
+    };
+    let mut buf = [0u8; segbuild::RST_LEN];
+    if let Ok(n) = segbuild::build_segment(&mut buf, &spec, &[]) {
+        let _ = send_ip(buf.get(..n).unwrap_or_default(), key.laddr, key.raddr);
+    }
+}
+
 /// Resets a connection whose clones in flight cannot be placed: the nodes
 /// of `addrs` are told (CLOSED `rst`, their clones end), the original
-/// socket is aborted (its RST goes to the client), waiters wake. Process
-/// context, none of the module's locks held.
-pub(super) fn reset_connection(fcb: &Fcb, key: &FlowKey, addrs: &[u32]) {
+/// socket is aborted (its RST goes to the client), the client is probed
+/// (`probe`: the sequence number and ACK of [`probe_client`]), waiters
+/// wake. Process context, none of the module's locks held.
+pub(super) fn reset_connection(fcb: &Fcb, key: &FlowKey, addrs: &[u32], probe: Option<(u32, u32)>) {
     stats::inc(Counter::ScMultiReset);
     for a in addrs {
         mesh::notify(fcb, *a, CloseReason::Rst);
     }
     abort_socket(key);
+    if let Some((seq, ack)) = probe {
+        probe_client(key, seq, ack);
+    }
     wake_all();
     pr_info!("sc: clones in flight could not be placed: connection reset\n");
 }
@@ -142,12 +177,13 @@ pub(crate) fn len_received(from: u32, payload: &[u8]) -> core::result::Result<()
                 if let Some(a) = r.active.filter(|a| a.addr != 0) {
                     *node_addr = a.addr;
                 }
-                Some((plan, r.last_win, r.last_ts))
+                let probe = r.probe_seq().map(|seq| (seq, r.r_clone));
+                Some((plan, r.last_win, r.last_ts, probe))
             }
         }
         ScData::Clone { .. } => None,
     };
-    let Some((plan, win, ts)) = r else {
+    let Some((plan, win, ts, probe)) = r else {
         stats::inc(Counter::ScStray);
         return Ok(());
     };
@@ -160,7 +196,7 @@ pub(crate) fn len_received(from: u32, payload: &[u8]) -> core::result::Result<()
         send_release(&key, &rel, win, ts);
     }
     if plan.reset {
-        reset_connection(&fcb, &key, addrs.get(..n_addrs).unwrap_or_default());
+        reset_connection(&fcb, &key, addrs.get(..n_addrs).unwrap_or_default(), probe);
     }
     Ok(())
 }

@@ -190,11 +190,19 @@ pub(crate) fn on_segment(
             };
             let mut addrs = [0u32; sc::MAX_INFLIGHT];
             let mut n_addrs = 0;
+            let mut reset_at = (0, None);
             let (p, node_addr, owed) = match &mut *scf.data.lock() {
                 ScData::Origin { r, node_addr, .. } => {
                     let p = r.original(&seg, now);
                     if p.reset {
                         (addrs, n_addrs) = r.drop_all();
+                        // The RST where the client stands, and the probe,
+                        // both in the original's space (this hook maps
+                        // them).
+                        reset_at = (
+                            r.to_orig(th.seq.wrapping_add(p.seq_add)),
+                            r.probe_seq().map(|s| (s, r.r_clone)),
+                        );
                     }
                     (p, *node_addr, r.end_owed())
                 }
@@ -208,7 +216,10 @@ pub(crate) fn on_segment(
                 for a in addrs.get(..n_addrs).unwrap_or_default() {
                     mesh::notify(&f.fcb, *a, CloseReason::Rst);
                 }
-                super::multi::reset_client(&f.key, th.seq.wrapping_add(p.seq_add));
+                super::multi::reset_client(&f.key, reset_at.0);
+                if let Some((seq, ack)) = reset_at.1 {
+                    super::multi::probe_client(&f.key, seq, ack);
+                }
                 wake_all();
                 return bindings::NF_DROP;
             }
@@ -594,10 +605,14 @@ pub(crate) fn node_down(node: u8) {
     for (key, scf, fcb) in origins.iter() {
         let mut addrs = [0u32; sc::MAX_INFLIGHT];
         let mut n = 0;
+        let mut probe = None;
         if let ScData::Origin { r, .. } = &mut *scf.data.lock() {
             // The client has what it acknowledged: the original's RST goes
-            // out there. Clones held on other nodes end too.
+            // out there; the probe after it draws an RST at the client's
+            // exact rcv_nxt if it has more. Clones held on other nodes end
+            // too.
             (addrs, n) = r.drop_all();
+            probe = r.probe_seq().map(|s| (s, r.r_clone));
         }
         let others = addrs.get(..n).unwrap_or_default();
         for a in others.iter().filter(|a| Some(**a) != addr) {
@@ -608,6 +623,9 @@ pub(crate) fn node_down(node: u8) {
         }
         wake_all();
         abort_socket(key);
+        if let Some((seq, ack)) = probe {
+            super::multi::probe_client(key, seq, ack);
+        }
         pr_info!(
             "sc: node {} went down during a clone: connection reset\n",
             node
