@@ -120,7 +120,9 @@ DR_NEW="n2/s1k n3/s64k n2/s4k"
 P2="n2/s0 n3/s1 n4/s1k n2/s4k n3/s64k n4/s100k n2/s1m n3/s4m n4/s0 n2/s1
     n3/s1k n4/s4k n2/s64k n3/s100k n4/s1m n2/s4m n3/s0 n4/s1 n2/s1k n3/s4k
     n4/s64k n2/s100k n3/s1m n4/s4m n3/s32m n2/s0 n4/s1 n3/s1k n2/s4k n4/s0"
-P3="n2/s1k n3/s64k n4/s0 n2/s100k n3/s1 n4/s1m n2/s4k n3/s1m n4/s64k n2/s1m"
+# P3: whichever node takes the connection, a 1 MiB clone is followed at once
+# by a clone to the third node, so a clone is held behind it (t20's PP).
+P3="n2/s1k n3/s64k n4/s0 n2/s100k n3/s1 n4/s1m n2/s1m n3/s1m n4/s64k n2/s1m"
 P4K="n3/s4m n2/s1k n4/s1m n2/s0 n3/s64k n4/s100k n2/s4m n3/s1 n4/s4k n2/s1m
      n3/s100k n4/s0 n2/s64k n3/s1m n4/s1k"
 P4P="n4/s1m n3/s1k n2/s64k n4/s4k n3/s1m n2/s0 n4/s100k n3/s1 n2/s1m n4/s64k"

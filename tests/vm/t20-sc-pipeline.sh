@@ -48,8 +48,15 @@ export MKFILES_MAX
 . "$RIG_REPO/tests/vm/sc-lib.sh"   # the SC cluster's set-up (t09's), VIP_SC, SC_LOG, ...
 
 ALL=$(all_vms)
-# 8 requests, files of nodes 2, 3 and 4 (at most 1 MiB).
-PP="n2/s64k n3/s100k n4/s1m n3/s4k n4/s64k n2/s1k n3/s1m n4/s100k"
+# 8 requests, files of nodes 2, 3 and 4 (at most 1 MiB). A clone is held
+# only when the next clone call comes while the previous clone's response is
+# still unacknowledged, so whichever node takes the connection, the list has
+# a 1 MiB clone followed at once by a clone to the third node (n3/s1m n4/...
+# for node 2, n4/s1m n2/... for node 3, n2/s1m n3/... for node 4). A shorter
+# response ahead can be acknowledged within the next clone call (about 30 ms
+# on the debug kernel): a run where node 3 took the connection, with only
+# 64 KiB ahead of its one pair, held nothing.
+PP="n2/s64k n3/s1m n4/s100k n2/s1m n3/s4k n4/s1m n2/s1k n3/s100k"
 PHASES="pp pl pb"
 
 # netem_on / netem_off: 1 % loss and 25 % reordering (netem reorders only
