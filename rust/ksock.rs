@@ -558,6 +558,41 @@ pub(crate) fn stack_has(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool 
     stack_state(laddr, lport, raddr, rport).is_some_and(|st| st != bindings::TCP_TIME_WAIT as u8)
 }
 
+/// Runs the backlog of the full socket of `init_net`'s established hash
+/// whose local end is `laddr:lport` and remote end `raddr:rport` (host
+/// order), if there is one: a segment delivered to it while a system call
+/// of its owner held its lock (an RST that ends it, say) waits in the
+/// backlog until the lock is released, and taking and releasing the lock
+/// runs it now. Returns whether a full socket is still there afterwards.
+/// Request and time-wait sockets have no backlog: they are left alone and
+/// do not count. Process context: sleeps on the socket lock while its
+/// owner holds it; the caller holds no spinlock.
+pub(crate) fn run_backlog(laddr: u32, lport: u16, raddr: u32, rport: u16) -> bool {
+    let Some((sk, state)) = lookup_established(laddr, lport, raddr, rport) else {
+        return false;
+    };
+    let full = state != bindings::TCP_TIME_WAIT as u8 && state != bindings::TCP_NEW_SYN_RECV as u8;
+    if full {
+        // SAFETY: `sk` is a full socket (a full socket's state is never
+        // `TCP_TIME_WAIT` or `TCP_NEW_SYN_RECV`: those are other objects)
+        // that the look-up's reference keeps; process context, no spinlock
+        // held (see above).
+        unsafe {
+            bindings::lock_sock(sk.as_ptr());
+            bindings::release_sock(sk.as_ptr());
+        }
+    }
+    let still = full && {
+        // SAFETY: as in `lookup_established`: referenced, a byte load.
+        let now = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+        now != bindings::TCP_CLOSE as u8
+    };
+    // SAFETY: the look-up's reference, released once (`sock_gen_put()`
+    // releases any kind of socket the established hash holds).
+    unsafe { bindings::sock_gen_put(sk.as_ptr()) };
+    still
+}
+
 /// The state of the socket of `init_net`'s established hash (a full,
 /// request or time-wait one) whose local end is `laddr:lport` and remote
 /// end `raddr:rport` (host order), if there is one; the look-up's

@@ -21,13 +21,15 @@
 //! [`crate::state`]) for each insertion or removal; the clone's
 //! `dts_sc_flow` for a few steps at a time, never held across a delivery
 //! (the delivered segments and the stack's answers pass the hooks, which
-//! take it).
+//! take it); an earlier clone's socket lock, briefly, to run its backlog
+//! (`crate::ksock::run_backlog`), with none of the module's held.
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::clock;
 use crate::fcb::Fcb;
+use crate::ksock;
 use crate::pure::abi::Counter;
 use crate::pure::config::PortKind;
 use crate::pure::fcb::{Role, State as FcbState};
@@ -151,6 +153,14 @@ fn build_clone(m: &ScClone<'_>, from_addr: u32) -> ScStatus {
                 }
                 reset_clone(&key, clone_port, c.rcv_nxt);
                 stats::inc(Counter::ScCloneDone);
+            }
+            // The RST above (or the one that ended the earlier clone) waits
+            // in the socket's backlog if its owner (the server, in a system
+            // call on it) held its lock: run it now, or the socket would
+            // swallow the fake SYN below, and the clone would time out.
+            if ksock::run_backlog(m.vip, clone_port, m.client_addr, m.client_port) {
+                pr_info!("sc: clone refused: the earlier clone's socket is still there\n");
+                return ScStatus::Busy;
             }
             state::with(|st| {
                 if st.flows.remove(&key) {
