@@ -34,7 +34,11 @@ handover is expected). Checks:
   - the client's ACKs never go backwards, and it acknowledged all the data
     (exact copies of an earlier client frame, IP ID included, are skipped:
     on the rig's hub a promiscuous capture sees the client's frames twice);
-  - no RST in either direction;
+  - no RST in either direction; with --reordered, but for an RST from the
+    client at its FIN's sequence number + 1 once the close was complete
+    (the server acknowledged the client's FIN and the client the server's):
+    the client's stack answers a segment that arrived after it closed (a
+    TIME_WAIT's re-ACK of a reordered duplicate), as any stack does;
   - the server's TSvals (timestamp option) never go backwards, across the
     handover too (the client's view of one clock); with --reordered (the
     network reorders packets), by at most 1000 ticks (a clock that was not
@@ -259,6 +263,9 @@ class Checker:
         self.jumps = []            # (at, to, packet index) segments beyond it
         self.fins = set()
         self.last_ack = None       # client's last ACK (absolute)
+        self.c_fin_next = None     # the client's FIN's sequence number + 1
+        self.cfin_acked = False    # the server acknowledged the client's FIN
+        self.late_rsts = 0         # client RSTs after a complete close (--reordered)
         self.max_ack_rel = None
         self.prefix = bytearray(HEADER_PREFIX)
         self.known = bytearray(HEADER_PREFIX)  # 1 where prefix holds a captured byte
@@ -347,7 +354,14 @@ class Checker:
             if self.args.expect_ts and 8 not in s.opts:
                 self.fail("packet %d: the client's SYN offers no timestamps" % s.index)
         if s.flags & RST:
-            self.fail("packet %d: RST from the client (flags %s)" % (s.index, flag_names(s.flags)))
+            if self.args.reordered and self.closed() and s.seq == self.c_fin_next:
+                self.late_rsts += 1
+            else:
+                self.fail("packet %d: RST from the client (flags %s)"
+                          % (s.index, flag_names(s.flags)))
+            return
+        if s.flags & FIN and self.c_fin_next is None:
+            self.c_fin_next = (s.seq + len(s.payload) + 1) & 0xFFFFFFFF
         if s.flags & SYN and not s.flags & ACK:
             if self.c_isn is None:
                 self.c_isn = s.seq
@@ -368,7 +382,16 @@ class Checker:
                 if self.max_ack_rel is None or rel > self.max_ack_rel:
                     self.max_ack_rel = rel
 
+    def closed(self):
+        """Whether the close was complete: the server acknowledged the
+        client's FIN, and the client the server's."""
+        return (self.cfin_acked and bool(self.fins) and self.max_ack_rel is not None
+                and self.max_ack_rel >= max(self.fins) + 1)
+
     def server_segment(self, s):
+        if (self.c_fin_next is not None and s.flags & ACK
+                and seq_diff(s.ack, self.c_fin_next) >= 0):
+            self.cfin_acked = True
         self.note(s)
         self.s2c += 1
         where = "packet %d (%s)" % (s.index, flag_names(s.flags))
@@ -689,6 +712,9 @@ class Checker:
                                                   "%.1f" % (ttfb / rtt) if rtt > 0 else "?"))
             out.append("  duration %.3f s; %d exact copies of client frames skipped"
                        % (self.t_last - self.t_first, self.client_dups))
+            if self.late_rsts:
+                out.append("  %d RST(s) from the client after the close was complete (it "
+                           "answered a late segment)" % self.late_rsts)
         return "\n".join(out)
 
 
