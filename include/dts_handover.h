@@ -196,10 +196,12 @@
  *	             ended).
  *	EBUSY        the socket has sent data the client has not acknowledged,
  *	             or the clone cannot join the clones of the connection in
- *	             flight (8 at most, one per target; the one before must
- *	             have a declared or reported response length; see
- *	             DTS_SO_CLONE_WAIT), or too many mesh calls are in flight,
- *	             or the target is busy with this client.
+ *	             flight ([limits] sc_max_inflight, 8 by default, one per
+ *	             target; the one before must have a declared or reported
+ *	             response length; see DTS_SO_CLONE_WAIT), or too many mesh
+ *	             calls are in flight, or the target is busy with this
+ *	             client (an earlier clone of the connection it could not
+ *	             end yet).
  *	EHOSTDOWN    the control mesh has the target down or not connected, or
  *	             lost it before the answer.
  *	ETIMEDOUT    the target did not acknowledge the clone in time.

@@ -26,9 +26,10 @@ use super::{AbiError, DTS_SO_BASE};
 /// - `EBADF`: the connection is not established;
 /// - `EBUSY`: the original socket has data the client has not acknowledged,
 ///   or the clone cannot join the clones of the connection in flight (at
-///   most `pure::sc::MAX_INFLIGHT`, one per target; the one before must
-///   have a declared or reported response length; see
-///   [`DTS_SO_CLONE_WAIT`]);
+///   most the configuration's `sc_max_inflight`, `pure::sc::MAX_INFLIGHT`
+///   by default, one per target; the one before must have a declared or
+///   reported response length; see [`DTS_SO_CLONE_WAIT`]), or the target
+///   still has an earlier clone of the connection it could not end;
 /// - `EHOSTDOWN`: the control mesh has the target down or not connected;
 /// - `ETIMEDOUT`: no SC-ACK within [`CLONE_ACK_TIMEOUT_MS`];
 /// - `ECONNREFUSED`: nothing listens on the service's port at the target;
