@@ -23,7 +23,16 @@
 //!   stack knows (the filter's pickup,
 //!   [`crate::pure::flow::Track::early_drop_rank`]).
 //! - A flow's life cycle ([`crate::pure::flow::Track`]) is one `AtomicU64`,
-//!   updated by compare-and-swap from any CPU without the lock.
+//!   updated by compare-and-swap from any CPU without the lock. The table
+//!   removes a flow on its own (early drop, expiry) only after claiming it
+//!   with the same compare-and-swap ([`Flow::claim`]): a segment updating
+//!   it at that moment either comes first (the claim fails and the flow
+//!   stays: its client's ACK made it assured, or its activity young) or
+//!   finds it gone and is dropped by the filter. Before, such an ACK
+//!   reached the stack while its entry went: the stack completed the
+//!   handshake, and the client's request then had no entry and no half-open
+//!   connection to be picked up by, and was dropped until the client gave
+//!   up (a debug-kernel `make test` of 2026-12-07, t11's SYN flood).
 //!
 //! On drop (module exit, process context) every entry is unlinked and
 //! `rcu_barrier()` waits until all their callbacks have run, so no callback
@@ -85,25 +94,47 @@ impl Flow {
         Track::from_bits(self.track.load(Ordering::Relaxed))
     }
 
-    /// Marks the flow as over at `now`: only a short linger for
-    /// retransmissions remains ([`Track::close`]). Any context; lock-free.
-    pub(crate) fn close(&self, now: u32) {
+    /// Claims the flow for removal by the table if `still` holds for its
+    /// track: a compare-and-swap to [`Track::gone`]. A segment's concurrent
+    /// [`Flow::update`] either lands first (the claim sees its result, and
+    /// fails if `still` no longer holds) or sees the flow gone. The caller
+    /// holds the table's lock and unlinks the flow right after a successful
+    /// claim. Any context; lock-free itself.
+    fn claim(&self, still: impl Fn(Track) -> bool) -> bool {
+        self.swap_track(|t| (!t.is_gone() && still(t)).then(|| t.gone()))
+            .is_some()
+    }
+
+    /// Replaces the flow's track by `next(track)` with a compare-and-swap
+    /// loop, unless `next` returns `None`; returns the old and the new
+    /// track. A change of phase moves the load epoch ([`loadepoch`]). Any
+    /// context; lock-free.
+    fn swap_track(&self, next: impl Fn(Track) -> Option<Track>) -> Option<(Track, Track)> {
         let mut cur = self.track.load(Ordering::Relaxed);
         loop {
-            let next = Track::from_bits(cur).close(now).bits();
-            match self
-                .track
-                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            let old = Track::from_bits(cur);
+            let new = next(old)?;
+            match self.track.compare_exchange_weak(
+                cur,
+                new.bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
-                    if Track::from_bits(cur).phase() != Track::from_bits(next).phase() {
+                    if old.phase() != new.phase() {
                         loadepoch::touch();
                     }
-                    return;
+                    return Some((old, new));
                 }
                 Err(seen) => cur = seen,
             }
         }
+    }
+
+    /// Marks the flow as over at `now`: only a short linger for
+    /// retransmissions remains ([`Track::close`]). Any context; lock-free.
+    pub(crate) fn close(&self, now: u32) {
+        self.swap_track(|t| Some(t.close(now)));
     }
 
     /// What this node last sent on the flow, for the window checks.
@@ -139,24 +170,8 @@ impl Flow {
     /// Records `ev` at `now` and returns the new state. Any context;
     /// lock-free (a compare-and-swap loop).
     pub(crate) fn update(&self, ev: Event, now: u32) -> Track {
-        let mut cur = self.track.load(Ordering::Relaxed);
-        loop {
-            let next = Track::from_bits(cur).on(ev, now);
-            match self.track.compare_exchange_weak(
-                cur,
-                next.bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    if Track::from_bits(cur).phase() != next.phase() {
-                        loadepoch::touch();
-                    }
-                    return next;
-                }
-                Err(seen) => cur = seen,
-            }
-        }
+        self.swap_track(|t| Some(t.on(ev, now)))
+            .map_or_else(|| self.track(), |(_, new)| new)
     }
 }
 
@@ -287,9 +302,24 @@ impl FlowTable {
     }
 
     /// Adds an entry for `key` with `role`, leading to `fcb`, unless one
-    /// exists. Any context (allocates with `GFP_ATOMIC`). Returns `Ok(false)`
-    /// if the key was already present, `ENOSPC` if the table is full.
+    /// exists; its life cycle starts with the SYN at `now` ([`Track::new`]).
+    /// Any context (allocates with `GFP_ATOMIC`). Returns `Ok(false)` if the
+    /// key was already present, `ENOSPC` if the table is full.
     pub(crate) fn insert(&self, key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<bool> {
+        self.insert_with(key, role, fcb, Track::new(now))
+    }
+
+    /// As [`FlowTable::insert`], with the life cycle starting at `track`
+    /// (for instance [`Track::assured`]: no early drop can take the entry
+    /// between its insertion and its first segment).
+    pub(crate) fn insert_with(
+        &self,
+        key: FlowKey,
+        role: Role,
+        fcb: Arc<Fcb>,
+        track: Track,
+    ) -> Result<bool> {
+        let now = track.last_seen();
         let head = self.bucket(&key).ok_or(EINVAL)?;
         let _g = self.lock.lock();
         let mut p = head.load(Ordering::Relaxed);
@@ -306,7 +336,7 @@ impl FlowTable {
         if self.len() >= self.max.load(Ordering::Relaxed) && !self.early_drop(&_g, &key, now) {
             return Err(ENOSPC);
         }
-        let entry = new_entry(key, role, fcb, now)?;
+        let entry = new_entry(key, role, fcb, track)?;
         entry
             .next
             .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -336,7 +366,7 @@ impl FlowTable {
         expected: impl FnOnce(&Flow) -> bool,
     ) -> Result<bool> {
         let head = self.bucket(&key).ok_or(EINVAL)?;
-        let entry = new_entry(key, role, fcb, now)?;
+        let entry = new_entry(key, role, fcb, Track::new(now))?;
         let _g = self.lock.lock();
         let mut link: &AtomicPtr<Entry> = head;
         loop {
@@ -452,7 +482,11 @@ impl FlowTable {
         let Some(head) = self.buckets.get(b) else {
             return false;
         };
-        let mut is_victim = |f: &Flow| ptr::eq(f, victim);
+        // Claimed first: a client's ACK handled on it at this moment may have
+        // made it assured since it was ranked (then it stays, and the new
+        // entry is refused: `ENOSPC`).
+        let mut is_victim =
+            |f: &Flow| ptr::eq(f, victim) && f.claim(|t| t.early_drop_rank(now).is_some());
         if self.unlink_chain(g, head, &mut is_victim, 1) == 1 {
             stats::inc(Counter::FlowEarlyDrop);
             return true;
@@ -482,7 +516,9 @@ impl FlowTable {
             head,
             &mut |f| {
                 let track = f.track();
-                let dead = track.expired(now, t);
+                // Claimed first: a segment handled on it at this moment
+                // makes it young again (then it stays).
+                let dead = track.expired(now, t) && f.claim(|c| c.expired(now, t));
                 if dead {
                     gone(f);
                 } else if !track.is_assured() {
@@ -605,9 +641,9 @@ impl FlowTable {
     }
 }
 
-/// A new, unlinked entry for `key` (its `next` is null). Any context
-/// (`GFP_ATOMIC`).
-fn new_entry(key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<KBox<Entry>> {
+/// A new, unlinked entry for `key` (its `next` is null) whose life cycle
+/// starts at `track`. Any context (`GFP_ATOMIC`).
+fn new_entry(key: FlowKey, role: Role, fcb: Arc<Fcb>, track: Track) -> Result<KBox<Entry>> {
     Ok(KBox::new(
         Entry {
             rcu: Opaque::uninit(),
@@ -616,7 +652,7 @@ fn new_entry(key: FlowKey, role: Role, fcb: Arc<Fcb>, now: u32) -> Result<KBox<E
                 key,
                 role,
                 fcb,
-                track: AtomicU64::new(Track::new(now).bits()),
+                track: AtomicU64::new(track.bits()),
                 sent: [
                     AtomicU64::new(Sent::NONE.pack().0),
                     AtomicU64::new(Sent::NONE.pack().1),

@@ -262,6 +262,17 @@ fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Opt
     } else {
         f.track()
     };
+    if track.is_gone() {
+        // The table is removing the entry at this very moment (early drop,
+        // expiry: `crate::flowtab`). Delivered, this segment could complete
+        // a handshake in the stack that no entry stands for any more, and
+        // the client's next segments would find neither (t11's flood on the
+        // debug kernel). Dropped, the peer's next segment finds no entry and
+        // is handled as such: a SYN is accepted again, an ACK of a handshake
+        // the stack still has half-open is picked up (`pickup`).
+        stats::inc(Counter::FlowGoneDrop);
+        return bindings::NF_DROP;
+    }
     if before == Phase::Closed && track.phase() == Phase::SynSeen {
         // A new connection on a closed one's ports: nothing was sent on it.
         f.reset_sent();

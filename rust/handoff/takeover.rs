@@ -39,7 +39,7 @@ use crate::mesh;
 use crate::pure::abi::Counter;
 use crate::pure::config::PortKind;
 use crate::pure::fcb::{self, Learn, Role, State};
-use crate::pure::flow::FlowKey;
+use crate::pure::flow::{FlowKey, Track};
 use crate::pure::homsg::{self, Handover, HandoverAck};
 use crate::pure::http::HeadStep;
 use crate::pure::mesh::CloseReason;
@@ -286,7 +286,11 @@ fn insert(key: &FlowKey, fcb: &Arc<Fcb>) -> Result {
                 stats::inc(Counter::FlowRemoved);
             }
         }
-        st.flows.insert(*key, Role::ClientDst, fcb.clone(), now)
+        // Assured from the start: the client completed its handshake with
+        // the source, and a SYN flood's early drop must not take the entry
+        // while the fake handshake is under way (the handover would fail).
+        st.flows
+            .insert_with(*key, Role::ClientDst, fcb.clone(), Track::assured(now))
     })
     .ok_or(EINVAL)?;
     match r {

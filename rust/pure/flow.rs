@@ -14,7 +14,12 @@
 //!   seen in one direction, `Closed` when FINs were seen in both directions or
 //!   an RST in either;
 //! - it expires after an idle time that depends on the state: half-open and
-//!   closed flows go quickly, established ones slowly (see [`Timeouts`]).
+//!   closed flows go quickly, established ones slowly (see [`Timeouts`]);
+//! - a flow the table removes on its own (early drop, expiry) is first
+//!   marked *gone* ([`Track::gone`]) with the same compare-and-swap, so that
+//!   a segment handled on it at that moment either comes first (and the flow
+//!   stays) or sees that it is gone (and must not reach the stack as a
+//!   tracked one).
 //!
 //! Times are in seconds of a monotonic clock chosen by the caller (the
 //! module uses `jiffies / HZ`); they wrap after 2^32 seconds, and all
@@ -171,18 +176,46 @@ impl Timeouts {
 /// A flow's life-cycle state, packed into a `u64` for lock-free updates.
 ///
 /// Bits 0..32: last activity (seconds); bits 32..34: [`Phase`]; bit 34: FIN
-/// seen from the remote peer; bit 35: FIN seen from us.
+/// seen from the remote peer; bit 35: FIN seen from us; bit 36: the table is
+/// removing the flow ([`Track::gone`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Track(u64);
 
 const PHASE_SHIFT: u32 = 32;
 const FIN_REMOTE: u64 = 1 << 34;
 const FIN_LOCAL: u64 = 1 << 35;
+const GONE: u64 = 1 << 36;
 
 impl Track {
     /// A flow whose SYN was accepted at `now`.
     pub const fn new(now: u32) -> Self {
         Self::pack(Phase::SynSeen, false, false, now)
+    }
+
+    /// A flow whose peer is known to have completed a handshake before it
+    /// was entered at `now` (a connection handed over to this node: its
+    /// client completed the handshake with the node it came from). It is
+    /// *assured* from the start, so a SYN flood's early drop cannot take it
+    /// while its fake handshake is under way.
+    pub const fn assured(now: u32) -> Self {
+        Self::pack(Phase::Established, false, false, now)
+    }
+
+    /// The same state, marked as being removed by the table (early drop or
+    /// expiry). A gone track never changes again ([`Track::on`],
+    /// [`Track::close`]), is no victim of early drop, and keeps its phase
+    /// and clock.
+    pub const fn gone(self) -> Self {
+        Self(self.0 | GONE)
+    }
+
+    /// Whether the table is removing the flow ([`Track::gone`]): a segment
+    /// whose update returned this raced with the removal, and the stack
+    /// must not see it as a tracked flow's (the peer's next segment finds no
+    /// entry and is handled as such: a SYN is accepted again, an ACK of a
+    /// handshake the stack has is picked up).
+    pub const fn is_gone(self) -> bool {
+        self.0 & GONE != 0
     }
 
     /// Rebuilds a track from its packed form (any `u64` is accepted).
@@ -227,8 +260,11 @@ impl Track {
         self.0 as u32
     }
 
-    /// The state after `ev` at time `now`.
+    /// The state after `ev` at time `now` (a gone track stays as it is).
     pub const fn on(self, ev: Event, now: u32) -> Self {
+        if self.is_gone() {
+            return self;
+        }
         let mut fr = self.0 & FIN_REMOTE != 0;
         let mut fl = self.0 & FIN_LOCAL != 0;
         let phase = match ev {
@@ -268,6 +304,9 @@ impl Track {
     /// completed or failed): `Closed`, so that only a short linger for
     /// retransmissions remains before it expires.
     pub const fn close(self, now: u32) -> Self {
+        if self.is_gone() {
+            return self;
+        }
         Self::pack(
             Phase::Closed,
             self.0 & FIN_REMOTE != 0,
@@ -285,9 +324,10 @@ impl Track {
 
     /// Whether the flow may be dropped to make room for a new one when the
     /// table is full (early drop): it is unassured (a half-open or spoofed
-    /// connection) or closed (only lingering for retransmissions).
+    /// connection) or closed (only lingering for retransmissions), and not
+    /// [gone](Track::gone) already.
     pub const fn early_droppable(self) -> bool {
-        matches!(self.phase(), Phase::SynSeen | Phase::Closed)
+        !self.is_gone() && matches!(self.phase(), Phase::SynSeen | Phase::Closed)
     }
 
     /// How good a victim of early drop the flow is at `now`: the one with the
@@ -301,8 +341,12 @@ impl Track {
     ///   (its ACK was late) is not lost: its next segment finds its
     ///   connection in the stack and gets a new entry (the filter's
     ///   pickup, `flow_pickup`).
-    /// - Any other phase is a working connection: `None`.
+    /// - Any other phase is a working connection: `None`; so is a flow
+    ///   already [gone](Track::gone).
     pub const fn early_drop_rank(self, now: u32) -> Option<u32> {
+        if self.is_gone() {
+            return None;
+        }
         match self.phase() {
             Phase::Closed => Some(u32::MAX),
             Phase::SynSeen => {

@@ -120,7 +120,7 @@ node)
     check "flow table bounded during the flood: peak $peak <= $MAX_FLOWS" test "$peak" -le "$MAX_FLOWS"
     e=$(( $(count flow_early_drop /tmp/f1.json) - $(count flow_early_drop /tmp/f0.json) ))
     check "flow_early_drop rose during the flood ($e)" test "$e" -gt 0
-    log "flood: $(( $(count flow_table_full /tmp/f1.json) - $(count flow_table_full /tmp/f0.json) )) SYNs refused (table full, nothing to drop), syn_accepted +$(( $(count syn_accepted /tmp/f1.json) - $(count syn_accepted /tmp/f0.json) )), entries picked up again (flow_pickup) +$(( $(count flow_pickup /tmp/f1.json) - $(count flow_pickup /tmp/f0.json) ))"
+    log "flood: $(( $(count flow_table_full /tmp/f1.json) - $(count flow_table_full /tmp/f0.json) )) SYNs refused (table full, nothing to drop), syn_accepted +$(( $(count syn_accepted /tmp/f1.json) - $(count syn_accepted /tmp/f0.json) )), entries picked up again (flow_pickup) +$(( $(count flow_pickup /tmp/f1.json) - $(count flow_pickup /tmp/f0.json) )), segments that met their entry as it was removed (flow_gone_drop) +$(( $(count flow_gone_drop /tmp/f1.json) - $(count flow_gone_drop /tmp/f0.json) ))"
     h=$(( $(count handover_done /tmp/f1.json) - $(count handover_done /tmp/f0.json) ))
     log "handovers done by node$RIG_ID during the flood: $h"
     echo "$h" >"$RIG_SHARED/flood-handovers.n$RIG_ID"

@@ -220,11 +220,13 @@ pub enum Counter {
     ScMultiReset = 98,
     /// `DTS_SO_CLONE` calls refused with `EBUSY` because the connection already had `[limits] sc_max_inflight` clones in flight (the configured bound; also counted in `sc_clone_failed`).
     ScInflightBound = 99,
+    /// Segments dropped because their flow entry was being removed by the table (early drop, expiry) at the same moment: the peer's next segment finds no entry and is handled as such (a SYN accepted again, an ACK of a handshake the stack has half-open picked up).
+    FlowGoneDrop = 100,
 }
 
 impl Counter {
     /// All counters, in index order.
-    pub const ALL: [Self; 100] = [
+    pub const ALL: [Self; 101] = [
         Self::SockoptGet,
         Self::SockoptSet,
         Self::SockoptDenied,
@@ -325,6 +327,7 @@ impl Counter {
         Self::ScLenReported,
         Self::ScMultiReset,
         Self::ScInflightBound,
+        Self::FlowGoneDrop,
     ];
 
     /// Number of defined counters.
@@ -441,6 +444,7 @@ impl Counter {
             97 => Some(Self::ScLenReported),
             98 => Some(Self::ScMultiReset),
             99 => Some(Self::ScInflightBound),
+            100 => Some(Self::FlowGoneDrop),
             _ => None,
         }
     }
@@ -548,6 +552,7 @@ impl Counter {
             Self::ScLenReported => "sc_len_reported",
             Self::ScMultiReset => "sc_multi_reset",
             Self::ScInflightBound => "sc_inflight_bound",
+            Self::FlowGoneDrop => "flow_gone_drop",
         }
     }
 }

@@ -62,8 +62,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     // the placement's serving .. mesh_load_early 77..=80, the drain's
     // 81..=85, flow_pickup 86, the Range continuation's 87..=89, the
     // service grants' 90..=91, the socket seed's 92..=94, multiple cloning's
-    // 95..=98, the configured in-flight bound's 99.
-    assert_eq!(Counter::COUNT, 100);
+    // 95..=98, the configured in-flight bound's 99, flow_gone_drop 100.
+    assert_eq!(Counter::COUNT, 101);
     const { assert!(Counter::COUNT <= MAX_COUNTERS) };
     assert_eq!(Counter::from_index(30), Some(Counter::MeshConnected));
     assert_eq!(Counter::from_index(47), Some(Counter::HandoverHostDown));
@@ -89,7 +89,8 @@ fn new_counters_are_the_mesh_and_failover_ones() {
     assert_eq!(Counter::from_index(95), Some(Counter::ScHeld));
     assert_eq!(Counter::from_index(98), Some(Counter::ScMultiReset));
     assert_eq!(Counter::from_index(99), Some(Counter::ScInflightBound));
-    assert_eq!(Counter::from_index(100), None);
+    assert_eq!(Counter::from_index(100), Some(Counter::FlowGoneDrop));
+    assert_eq!(Counter::from_index(101), None);
     for counter in &Counter::ALL[30..55] {
         let name = counter.name();
         assert!(
@@ -475,6 +476,7 @@ fn counters_are_stable() {
         (Counter::ScLenReported, 97, "sc_len_reported"),
         (Counter::ScMultiReset, 98, "sc_multi_reset"),
         (Counter::ScInflightBound, 99, "sc_inflight_bound"),
+        (Counter::FlowGoneDrop, 100, "flow_gone_drop"),
     ];
     assert_eq!(Counter::ALL.len(), expected.len());
     assert_eq!(Counter::COUNT, expected.len());

@@ -110,6 +110,41 @@ fn expiry_across_clock_wraparound() {
     assert!(t.expired(T.closed + 1, &T));
 }
 
+#[test]
+fn a_handed_in_flow_is_assured_from_the_start() {
+    let t = Track::assured(100);
+    assert_eq!(t.phase(), Phase::Established);
+    assert!(t.is_assured() && !t.early_droppable());
+    assert_eq!(t.early_drop_rank(1000), None);
+    assert_eq!(t.last_seen(), 100);
+    // The fake handshake's SYN and ACK leave it established.
+    let t = t
+        .on(Event::Syn, 101)
+        .on(Event::Segment { remote: true }, 101);
+    assert_eq!(t.phase(), Phase::Established);
+    assert!(!t.expired(101 + T.syn + 1, &T), "not the half-open timeout");
+}
+
+#[test]
+fn a_gone_flow_never_changes_and_is_no_victim() {
+    // The race it closes: early drop claims a half-open flow while the
+    // client's ACK is handled on it. The ACK must not assure it.
+    let t = Track::new(100).gone();
+    assert!(t.is_gone());
+    assert_eq!(t.phase(), Phase::SynSeen, "the phase is kept");
+    assert_eq!(t.on(Event::Segment { remote: true }, 101), t);
+    assert_eq!(t.on(Event::Syn, 101), t);
+    assert_eq!(t.on(Event::Rst, 101), t);
+    assert_eq!(t.close(101), t);
+    assert!(!t.early_droppable());
+    assert_eq!(t.early_drop_rank(200), None);
+    // A closed one (early drop's first choice) as well.
+    let c = Track::new(100).on(Event::Rst, 100).gone();
+    assert_eq!(c.early_drop_rank(200), None);
+    assert_eq!(c.on(Event::Syn, 101), c, "no reopening");
+    assert!(!Track::new(100).is_gone() && !Track::assured(1).is_gone());
+}
+
 proptest! {
     #[test]
     fn early_drop_rank_agrees_with_droppability(now: u32, last: u32, evs in proptest::collection::vec(0u8..5, 0..6)) {
@@ -135,6 +170,25 @@ proptest! {
             }
             None => prop_assert!(t.phase() != Phase::Closed),
         }
+    }
+
+    #[test]
+    fn gone_is_sticky_and_keeps_phase_and_clock(now: u32, last: u32, evs in proptest::collection::vec(0u8..5, 0..6)) {
+        let mut t = Track::new(last);
+        for e in &evs {
+            t = t.on(ev_of(*e), last);
+        }
+        let g = t.gone();
+        prop_assert!(g.is_gone());
+        prop_assert_eq!(g.phase(), t.phase());
+        prop_assert_eq!(g.last_seen(), t.last_seen());
+        prop_assert_eq!(g.is_assured(), t.is_assured());
+        prop_assert_eq!(g.early_drop_rank(now), None);
+        for e in evs {
+            prop_assert_eq!(g.on(ev_of(e), now), g);
+        }
+        prop_assert_eq!(g.close(now), g);
+        prop_assert_eq!(Track::from_bits(g.bits()), g);
     }
 
     #[test]
@@ -320,5 +374,15 @@ proptest! {
             .on_sent(&seg(TCP_FLAG_ACK, 2, 0, 100, w, None));
         let off = guess.wrapping_sub(100);
         prop_assert_eq!(s.accepts(guess, 0, false, 0), off <= u32::from(w));
+    }
+}
+
+fn ev_of(e: u8) -> Event {
+    match e {
+        0 => Event::Syn,
+        1 => Event::Rst,
+        2 => Event::Fin { remote: true },
+        3 => Event::Segment { remote: true },
+        _ => Event::Segment { remote: false },
     }
 }
