@@ -198,12 +198,7 @@ impl KSock {
     pub(crate) fn tcp_state(&self) -> (u8, i32) {
         let sk = self.sk();
         // SAFETY: `sk` is valid; volatile loads as `READ_ONCE()`.
-        unsafe {
-            (
-                read_volatile(&raw const (*sk).__sk_common.skc_state),
-                read_volatile(&raw const (*sk).sk_err),
-            )
-        }
+        unsafe { (sk_state(sk), read_volatile(&raw const (*sk).sk_err)) }
     }
 
     /// The remote IPv4 address (host order) of a connected socket.
@@ -389,8 +384,8 @@ impl UserTcp {
 
     /// The TCP state (`TCP_ESTABLISHED`, ...), read without the lock.
     pub(crate) fn tcp_state(&self) -> u8 {
-        // SAFETY: `sk` is valid; a volatile byte load like `READ_ONCE()`.
-        unsafe { read_volatile(&raw const (*self.sk.as_ptr()).__sk_common.skc_state) }
+        // SAFETY: `sk` is valid (type invariant).
+        unsafe { sk_state(self.sk.as_ptr()) }
     }
 
     /// Runs `f` with the socket and its TCP state under the socket lock,
@@ -497,6 +492,19 @@ impl UserTcp {
     }
 }
 
+/// The TCP state of `sk` (`skc_state`: `TCP_ESTABLISHED`, ...), read
+/// without its lock: a volatile byte load, as `READ_ONCE()`.
+///
+/// # Safety
+///
+/// `sk` is valid to read: a socket the caller owns or holds a reference
+/// to, of any kind the established hash holds (a full, request or
+/// time-wait socket: each starts with a `sock_common`).
+unsafe fn sk_state(sk: *const bindings::sock) -> u8 {
+    // SAFETY: `sk` is valid to read (the function's contract).
+    unsafe { read_volatile(&raw const (*sk).__sk_common.skc_state) }
+}
+
 /// The socket of `init_net`'s established hash (a full, request or
 /// time-wait one) whose local end is `laddr:lport` and remote end
 /// `raddr:rport` (host order), with a reference taken that the caller
@@ -531,10 +539,9 @@ fn lookup_established(
     };
     drop(guard);
     let sk = NonNull::new(sk)?;
-    // SAFETY: `sk` holds a reference (above), so it is valid to read; every
-    // kind of socket in the established hash starts with a `sock_common`;
-    // a byte load like `READ_ONCE()`.
-    let state = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+    // SAFETY: `sk` holds a reference (above), and is of a kind the
+    // established hash holds.
+    let state = unsafe { sk_state(sk.as_ptr()) };
     Some((sk, state))
 }
 
@@ -583,8 +590,9 @@ pub(crate) fn run_backlog(laddr: u32, lport: u16, raddr: u32, rport: u16) -> boo
         }
     }
     let still = full && {
-        // SAFETY: as in `lookup_established`: referenced, a byte load.
-        let now = unsafe { read_volatile(&raw const (*sk.as_ptr()).__sk_common.skc_state) };
+        // SAFETY: as in `lookup_established`: referenced, of a kind the
+        // established hash holds.
+        let now = unsafe { sk_state(sk.as_ptr()) };
         now != bindings::TCP_CLOSE as u8
     };
     // SAFETY: the look-up's reference, released once (`sock_gen_put()`
