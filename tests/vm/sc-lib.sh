@@ -251,6 +251,26 @@ flows_of() {
     printf '%s\n' "$_o" | tail -n 1 | awk '{ print $1 + 0 }'
 }
 
+# reclaimed PORT SECONDS: poll until no flow of the client's PORT is listed,
+# at most SECONDS.
+reclaimed() {
+    uptime_s; _t0=$UPTIME_S
+    while :; do
+        _f=$(flows_of "$1")
+        uptime_s
+        if [ "$_f" = 0 ]; then
+            echo "no flow of $CLIENT_IP:$1 listed after $((UPTIME_S - _t0)) s"
+            return 0
+        fi
+        if [ $((UPTIME_S - _t0)) -ge "$2" ]; then
+            echo "still $_f flow(s) of $CLIENT_IP:$1 after $2 s:"
+            "$DTSCTL" show flows --client "$CLIENT_IP:$1"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
 # --- logs and counters (any VM, from /shared) ------------------------------------------
 
 # log_fields FIELD...: for every scserver request line on stdin ("conn=IP:PORT

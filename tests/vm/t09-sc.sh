@@ -138,8 +138,8 @@ fi
 
 # --- node helpers (set-up, counters, logs and flows: sc-lib.sh) ----------------------
 
-# reclaimed PORT SECONDS: poll until no flow of the client's connection from
-# PORT is listed, at most SECONDS.
+# reclaimed PORT SECONDS: sc-lib.sh's, timed to the centisecond from node 3's
+# failure (this phase measures it).
 reclaimed() {
     read _t0 _x </proc/uptime; cs_of "$_t0"; _t0=$CS
     while :; do

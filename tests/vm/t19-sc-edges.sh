@@ -165,26 +165,6 @@ flows_listed() {
     grep -q "$2" /tmp/fl.txt
 }
 
-# reclaimed PORT SECONDS: poll until no flow of the client's PORT is listed,
-# at most SECONDS.
-reclaimed() {
-    uptime_s; _t0=$UPTIME_S
-    while :; do
-        _f=$(flows_of "$1")
-        uptime_s
-        if [ "$_f" = 0 ]; then
-            echo "no flow of $CLIENT_IP:$1 listed after $((UPTIME_S - _t0)) s"
-            return 0
-        fi
-        if [ $((UPTIME_S - _t0)) -ge "$2" ]; then
-            echo "still $_f flow(s) of $CLIENT_IP:$1 after $2 s:"
-            "$DTSCTL" show flows --client "$CLIENT_IP:$1"
-            return 1
-        fi
-        sleep 1
-    done
-}
-
 # wait_shared NAME SECONDS: until /shared/NAME exists.
 wait_shared() {
     _n=0

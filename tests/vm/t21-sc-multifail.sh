@@ -85,26 +85,6 @@ phase_port() {
     [ -n "$_c" ] && echo "${_c##*:}"
 }
 
-# reclaimed PORT SECONDS: poll until no flow of the client's PORT is listed,
-# at most SECONDS.
-reclaimed() {
-    uptime_s; _t0=$UPTIME_S
-    while :; do
-        _f=$(flows_of "$1")
-        uptime_s
-        if [ "$_f" = 0 ]; then
-            echo "no flow of $CLIENT_IP:$1 listed after $((UPTIME_S - _t0)) s"
-            return 0
-        fi
-        if [ $((UPTIME_S - _t0)) -ge "$2" ]; then
-            echo "still $_f flow(s) of $CLIENT_IP:$1 after $2 s:"
-            "$DTSCTL" show flows --client "$CLIENT_IP:$1"
-            return 1
-        fi
-        sleep 1
-    done
-}
-
 # held_rose SECONDS: poll until this node's sc_held is above its value at
 # the phase's start ($HELD0), at most SECONDS.
 held_rose() {
