@@ -28,11 +28,10 @@
 //!   with the same compare-and-swap ([`Flow::claim`]): a segment updating
 //!   it at that moment either comes first (the claim fails and the flow
 //!   stays: its client's ACK made it assured, or its activity young) or
-//!   finds it gone and is dropped by the filter. Before, such an ACK
-//!   reached the stack while its entry went: the stack completed the
-//!   handshake, and the client's request then had no entry and no half-open
-//!   connection to be picked up by, and was dropped until the client gave
-//!   up (a debug-kernel `make test` of 2026-12-07, t11's SYN flood).
+//!   finds it gone and is dropped by the filter. Without the claim, such
+//!   an ACK could reach the stack as its entry went: the stack would
+//!   complete the handshake, and the client's request would find neither
+//!   an entry nor a half-open connection to be picked up by.
 //!
 //! On drop (module exit, process context) every entry is unlinked and
 //! `rcu_barrier()` waits until all their callbacks have run, so no callback

@@ -266,8 +266,8 @@ fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Opt
         // The table is removing the entry at this very moment (early drop,
         // expiry: `crate::flowtab`). Delivered, this segment could complete
         // a handshake in the stack that no entry stands for any more, and
-        // the client's next segments would find neither (t11's flood on the
-        // debug kernel). Dropped, the peer's next segment finds no entry and
+        // the client's next segments would find neither. Dropped, the
+        // peer's next segment finds no entry and
         // is handled as such: a SYN is accepted again, an ACK of a handshake
         // the stack still has half-open is picked up (`pickup`).
         stats::inc(Counter::FlowGoneDrop);
@@ -551,8 +551,10 @@ fn accept_syn(
 /// cookie this node's stack issued (its listener's queue was full). A
 /// segment that is neither (a spoofed ACK, a late one of a connection long
 /// gone or handed over, whose old socket may linger here) gets `None` and
-/// is dropped as before. Only an ACK without SYN or RST qualifies. Softirq
-/// context; never sleeps.
+/// is dropped as before. Only an ACK without SYN or RST qualifies. The
+/// send path has its own pickup, for the stack's SYN-ACK
+/// (`pure::filter::picks_up_sent`), which keeps the request socket alive
+/// for this one. Softirq context; never sleeps.
 fn pickup(
     st: &state::State,
     cfg: &Config,
@@ -577,18 +579,41 @@ fn pickup(
     {
         return None;
     }
-    let fcb = new_fcb(svc, s.saddr, s.sport, FcbState::Proxying, port)?;
+    let f = picked_up(st, svc, key, s.saddr, s.sport, guard)?;
+    Some(on_flow(st, f, Dir::In, skb, t, None, guard))
+}
+
+/// Makes the `Client` entry of `key` again, for a connection of `svc` from
+/// `client_addr:client_port` that this node's stack has under way (the
+/// pickups: [`pickup`] on the receive path, `picks_up_sent` on the send
+/// path), counted `flow_pickup`, and returns it. `None` if the table is
+/// full (counted `flow_table_full`) or nothing could be allocated. Softirq
+/// or task context; never sleeps.
+fn picked_up<'g>(
+    st: &'g state::State,
+    svc: &Service,
+    key: &FlowKey,
+    client_addr: u32,
+    client_port: u16,
+    guard: &'g rcu::Guard,
+) -> Option<&'g Flow> {
+    let fcb = new_fcb(
+        svc,
+        client_addr,
+        client_port,
+        FcbState::Proxying,
+        svc.proxy_port,
+    )?;
     match st.flows.insert(*key, Role::Client, fcb, clock::now_secs()) {
         Ok(true) => stats::inc(Counter::FlowCreated),
         Ok(false) => (),
         Err(_) => {
             stats::inc(Counter::FlowTableFull);
-            return Some(bindings::NF_DROP);
+            return None;
         }
     }
     stats::inc(Counter::FlowPickup);
-    let f = st.flows.lookup(key, guard)?;
-    Some(on_flow(st, f, Dir::In, skb, t, None, guard))
+    st.flows.lookup(key, guard)
 }
 
 /// Segments to this node's internal address. None is a handover: those
@@ -628,10 +653,11 @@ pub(super) fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32
         };
         let s = t.seg;
         let (key, from_proxy) = match filter::outbound(cfg, &s) {
-            Outbound::FromProxy { app_port, .. } => {
-                (FlowKey::outbound(s.saddr, app_port, s.daddr, s.dport), true)
-            }
-            Outbound::Pass => (FlowKey::outbound(s.saddr, s.sport, s.daddr, s.dport), false),
+            Outbound::FromProxy { service, app_port } => (
+                FlowKey::outbound(s.saddr, app_port, s.daddr, s.dport),
+                Some(service),
+            ),
+            Outbound::Pass => (FlowKey::outbound(s.saddr, s.sport, s.daddr, s.dport), None),
         };
         match st.flows.lookup(&key, &guard) {
             // This node's reset of a handed-over client (`handover.rs`), or
@@ -640,7 +666,7 @@ pub(super) fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32
                 if fcb::own_reset(
                     f.role,
                     f.fcb.state(),
-                    from_proxy,
+                    from_proxy.is_some(),
                     s.flags,
                     f.fcb.is_continuation(),
                 ) && !f.fcb.stack_silenced() =>
@@ -648,13 +674,25 @@ pub(super) fn dts_out(skb: &mut SkbRef<'_>, ip: &Ipv4Header, out: OutCtx) -> u32
                 bindings::NF_ACCEPT
             }
             Some(f) => on_flow(st, f, Dir::Out, skb, &t, Some(out), &guard),
-            None if from_proxy => {
+            None => match from_proxy {
+                // The stack's SYN-ACK of a handshake whose entry was dropped
+                // early: the entry comes back (`pure::filter::picks_up_sent`).
+                Some(service) if filter::picks_up_sent(&s) => cfg
+                    .services()
+                    .get(service)
+                    .filter(|svc| !svc.is_sc())
+                    .and_then(|svc| picked_up(st, svc, &key, s.daddr, s.dport, &guard))
+                    .map_or(bindings::NF_DROP, |f| {
+                        on_flow(st, f, Dir::Out, skb, &t, Some(out), &guard)
+                    }),
                 // A proxy socket whose flow is gone (handed over and
                 // expired): nothing of it may reach the client.
-                stats::inc(Counter::NoFlow);
-                bindings::NF_DROP
-            }
-            None => bindings::NF_ACCEPT,
+                Some(_) => {
+                    stats::inc(Counter::NoFlow);
+                    bindings::NF_DROP
+                }
+                None => bindings::NF_ACCEPT,
+            },
         }
     })
     .unwrap_or(bindings::NF_ACCEPT)

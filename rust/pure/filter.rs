@@ -209,6 +209,22 @@ pub fn syn_owner(svc: &Service, client_addr: u32, client_port: u16, live: NodeSe
     }
 }
 
+/// Whether a segment the local stack sends from a service's proxy port,
+/// of a connection with no flow entry here, gets its entry back (the
+/// filter's pickup on the send path) instead of being dropped: only a
+/// SYN-ACK (SYN and ACK, no RST). The stack sends one only for a handshake
+/// it has under way (its request socket retransmits it, or it answers a
+/// SYN), so the entry was dropped early while that handshake was under way
+/// (a full table under a SYN flood). Dropped, the retransmission would make
+/// the stack give up its request socket (`reqsk_timer_handler()` drops a
+/// request whose SYN-ACK cannot be sent), while the client, which had the
+/// first SYN-ACK, believes it is connected. Anything else from a proxy port
+/// without an entry (a socket whose connection was handed over) never
+/// reaches the client. Any context.
+pub const fn picks_up_sent(seg: &Segment) -> bool {
+    seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST) == (TCP_FLAG_SYN | TCP_FLAG_ACK)
+}
+
 /// Decides the fate of a segment the local stack sends. Any context.
 pub fn outbound(cfg: &Config, seg: &Segment) -> Outbound {
     match cfg.service_for(seg.saddr, seg.sport) {

@@ -2,10 +2,10 @@
 //! designated acceptor, and proxy-port redirection decisions.
 
 use dts_core::config::{Config, HandoverTo, Node, NodeSet, Service};
-use dts_core::filter::{inbound, outbound, syn_owner, Inbound, Outbound, Segment};
+use dts_core::filter::{inbound, outbound, picks_up_sent, syn_owner, Inbound, Outbound, Segment};
 use dts_core::hrw;
 use dts_core::member::View;
-use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_SYN};
+use dts_core::tcp::{TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN};
 use proptest::prelude::*;
 
 const VIP: u32 = 0x0a00_0064; // 10.0.0.100
@@ -320,6 +320,37 @@ fn syn_owner_is_the_acceptor_or_the_hash() {
         ..hashed
     };
     assert_eq!(syn_owner(&empty, CLIENT, 1, View::ALL.live), None);
+}
+
+#[test]
+fn only_a_syn_ack_from_the_proxy_port_brings_its_entry_back() {
+    // The stack's SYN-ACK of a handshake whose entry was dropped early: the
+    // entry comes back, or the stack would give up its request socket.
+    let synack = Segment {
+        saddr: VIP,
+        daddr: CLIENT,
+        sport: 8080,
+        dport: 40000,
+        flags: TCP_FLAG_SYN | TCP_FLAG_ACK,
+    };
+    assert!(picks_up_sent(&synack));
+    // Anything else of a proxy socket without an entry (a connection handed
+    // over) never reaches the client.
+    for flags in [
+        TCP_FLAG_ACK,
+        TCP_FLAG_ACK | TCP_FLAG_PSH,
+        TCP_FLAG_ACK | TCP_FLAG_FIN,
+        TCP_FLAG_RST,
+        TCP_FLAG_RST | TCP_FLAG_ACK,
+        TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST,
+        TCP_FLAG_SYN,
+        0,
+    ] {
+        assert!(
+            !picks_up_sent(&Segment { flags, ..synack }),
+            "flags {flags:#x}"
+        );
+    }
 }
 
 #[test]
