@@ -267,9 +267,9 @@ fn follow_plan(c: &SegCtx<'_>, skb: &mut SkbRef<'_>, guard: &rcu::Guard, ev: Opt
         // expiry: `crate::flowtab`). Delivered, this segment could complete
         // a handshake in the stack that no entry stands for any more, and
         // the client's next segments would find neither. Dropped, the
-        // peer's next segment finds no entry and
-        // is handled as such: a SYN is accepted again, an ACK of a handshake
-        // the stack still has half-open is picked up (`pickup`).
+        // peer's next segment finds no entry and is handled as such: a SYN
+        // is accepted again, an ACK of a handshake the stack still has
+        // half-open is picked up (`pickup`).
         stats::inc(Counter::FlowGoneDrop);
         return bindings::NF_DROP;
     }
