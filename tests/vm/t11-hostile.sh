@@ -14,7 +14,10 @@
 #           198.18.0.0/15 at the VIP as fast as it can (thousands per second)
 #           while it fetches files handed over between the nodes (each a new
 #           connection whose handshake is under way while the full table
-#           drops entries early): every fetch is byte-exact, no node's table ever holds more than max_flows
+#           drops entries early; every node holds every node's 1 MiB file,
+#           so that a request the proxy serves itself, because the flood
+#           starved the mesh and its destination was taken for down
+#           (EHOSTDOWN), gets the same bytes): every fetch is byte-exact, no node's table ever holds more than max_flows
 #           entries, every node counts flow_early_drop, handovers go on
 #           succeeding, and the unassured entries are gone within
 #           syn_timeout plus the collector's pass after the flood;
@@ -77,6 +80,7 @@ node)
     head -c 1048576 /dev/urandom >"$d/file-1m"
     head -c "$BIG" /dev/urandom >"$d/file-big"
     sha256_of "$d/file-1m" >"$RIG_SHARED/sha.n$RIG_ID.file-1m"
+    cp "$d/file-1m" "$RIG_SHARED/file-1m.n$RIG_ID"
     sha256_of "$d/file-big" >"$RIG_SHARED/sha.n$RIG_ID.file-big"
     # nginx (user nobody) stores the uploads of every /nD/up/ here.
     for i in 1 2 3; do mkdir -p "/tmp/www/n$i/up" && chmod 777 "/tmp/www/n$i/up"; done
@@ -105,6 +109,13 @@ node)
         check "sockopt_denied counted the 8 refused commands ($n)" test "$n" -ge 8
         check "configuration unchanged" sh -c "'$DTSCTL' config show | cmp - /tmp/before.toml"
     fi
+    # Every node's 1 MiB file on every node: a fetch the proxy serves
+    # itself during the flood (its destination taken for down for a moment,
+    # EHOSTDOWN) is still byte-exact.
+    barrier files "$ALL"
+    for i in 1 2 3; do
+        [ "$i" = "$RIG_ID" ] || cp "$RIG_SHARED/file-1m.n$i" "/tmp/www/n$i/file-1m"
+    done
     barrier ready "$ALL"
 
     # --- flood
@@ -188,6 +199,7 @@ client)
         check "file-$name from node$d byte-exact" test "$(sha256_of "$f")" = "$want"
         rm -f "$f"
     }
+    barrier files "$ALL"
     barrier ready "$ALL"
 
     # --- flood
